@@ -1,0 +1,4 @@
+export * from './load-config.js';
+export * from './parts.js';
+export * from './schemas.js';
+export * from './sources.js';

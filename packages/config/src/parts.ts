@@ -1,0 +1,83 @@
+/**
+ * Shared parts that each app's config slice is composed from. Keys are the environment variable names (documented in
+ * `.env.example`); each part turns its keys into a typed, structured value.
+ */
+import { z } from 'zod';
+
+const postgresUrl = z
+  .string()
+  .min(1, 'required')
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL');
+
+const redisUrl = z
+  .string()
+  .min(1, 'required')
+  .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL');
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const commonPart = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+});
+
+export const redisPart = z.object({
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  /** Key prefix for every BullMQ key; tests use their own so they never touch the demo's queues. */
+  PRAXA_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, : _ - only').default('praxa'),
+  /** Managed Redis that hides CONFIG: skip the maxmemory-policy check (you must set noeviction yourself). */
+  PRAXA_SKIP_REDIS_POLICY_CHECK: bool(false),
+});
+
+export const keyProviderPart = z.object({
+  PRAXA_KEY_PROVIDER: z.enum(['local', 'aws-kms']).default('local'),
+  /** LocalKeyProvider's master key file; created on first run with mode 0600. */
+  PRAXA_KEY_FILE: z.string().min(1).default('.praxa/master.key'),
+  PRAXA_KMS_KEY_ID: z.string().min(1).optional(),
+  AWS_REGION: z.string().min(1).optional(),
+  /** Only for tests and the offline demo: a loopback KMS endpoint. */
+  PRAXA_KMS_ENDPOINT: z.url().optional(),
+});
+
+/** One database URL per app role: each app connects as its own role. */
+export const databasePart = <K extends string>(key: K) =>
+  z.object({ [key]: postgresUrl } as { [P in K]: typeof postgresUrl });
+
+export const portPart = <K extends string>(key: K, fallback: number) =>
+  z.object({ [key]: port(fallback) } as { [P in K]: ReturnType<typeof port> });
+
+export const githubWebhookPart = z.object({
+  GITHUB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  GITHUB_APP_ID: z.coerce.number().int().positive().optional(),
+});
+
+export const slackSigningPart = z.object({
+  SLACK_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters'),
+});
+
+export const githubAppPart = z.object({
+  GITHUB_APP_ID: z.coerce.number().int().positive().optional(),
+  GITHUB_APP_PRIVATE_KEY: z
+    .string()
+    .refine((v) => v.includes('PRIVATE KEY'), 'must be a PEM private key')
+    .optional(),
+  /** Base URL of the GitHub API (GitHub Enterprise Server, or the sandbox in the offline demo). */
+  GITHUB_API_URL: z.url().default('https://api.github.com'),
+});
+
+export const anthropicPart = z.object({
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_BASE_URL: z.url().optional(),
+});
+
+export { bool, postgresUrl, redisUrl, port };

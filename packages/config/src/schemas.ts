@@ -1,0 +1,66 @@
+/**
+ * One config slice per app, each composed of the shared parts it needs and nothing more: the api's slice holds no
+ * key-provider setting and no credential that opens anything (it can seal, never open).
+ */
+import { z } from 'zod';
+import {
+  anthropicPart,
+  commonPart,
+  databasePart,
+  githubAppPart,
+  githubWebhookPart,
+  keyProviderPart,
+  portPart,
+  redisPart,
+  slackSigningPart,
+} from './parts.js';
+
+export const migrateConfigSchema = commonPart.extend(databasePart('DATABASE_URL').shape);
+
+export const ingestConfigSchema = commonPart
+  .extend(databasePart('INGEST_DATABASE_URL').shape)
+  .extend(redisPart.shape)
+  .extend(portPart('INGEST_PORT', 3001).shape)
+  .extend({ INGEST_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(5 * 1024 * 1024) })
+  .extend(githubWebhookPart.shape)
+  .extend(slackSigningPart.shape)
+  .extend(keyProviderPart.shape);
+
+export const workerConfigSchema = commonPart
+  .extend(databasePart('WORKER_DATABASE_URL').shape)
+  .extend(redisPart.shape)
+  .extend({ WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4) })
+  .extend(keyProviderPart.shape)
+  .extend(githubAppPart.shape)
+  .extend(anthropicPart.shape);
+
+export const monitorConfigSchema = commonPart
+  .extend(databasePart('MONITOR_DATABASE_URL').shape)
+  .extend(redisPart.shape)
+  .extend(keyProviderPart.shape);
+
+export const apiConfigSchema = commonPart
+  .extend(databasePart('API_DATABASE_URL').shape)
+  .extend(redisPart.shape)
+  .extend(portPart('API_PORT', 3002).shape)
+  .extend({
+    GITHUB_APP_SLUG: z.string().min(1).optional(),
+    SLACK_CLIENT_ID: z.string().min(1).optional(),
+    SLACK_CLIENT_SECRET: z.string().min(1).optional(),
+  });
+
+export const APP_CONFIG_SCHEMAS = {
+  migrate: migrateConfigSchema,
+  ingest: ingestConfigSchema,
+  worker: workerConfigSchema,
+  monitor: monitorConfigSchema,
+  api: apiConfigSchema,
+} as const;
+
+export type AppName = keyof typeof APP_CONFIG_SCHEMAS;
+export type MigrateConfig = Readonly<z.output<typeof migrateConfigSchema>>;
+export type IngestConfig = Readonly<z.output<typeof ingestConfigSchema>>;
+export type WorkerConfig = Readonly<z.output<typeof workerConfigSchema>>;
+export type MonitorConfig = Readonly<z.output<typeof monitorConfigSchema>>;
+export type ApiConfig = Readonly<z.output<typeof apiConfigSchema>>;
+export type AppConfig<A extends AppName> = Readonly<z.output<(typeof APP_CONFIG_SCHEMAS)[A]>>;

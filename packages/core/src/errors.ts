@@ -1,0 +1,106 @@
+/**
+ * Errors by intent. Every error Praxa raises is a `PraxaError` with a stable `code`, the HTTP status it maps to
+ * where it crosses HTTP, and a message that is safe to show to a user: never a secret, a prompt or user content.
+ * Context that helps an operator goes in `details` (ids, codes, key names — never values) and `cause`.
+ */
+export type ErrorDetails = Readonly<Record<string, string | number | boolean | readonly string[]>>;
+
+export interface PraxaErrorOptions {
+  readonly cause?: unknown;
+  readonly details?: ErrorDetails;
+}
+
+export abstract class PraxaError extends Error {
+  /** Stable, documented, machine-readable. Never changes once published. */
+  abstract readonly code: string;
+  /** The HTTP status this error maps to where it crosses an HTTP edge. */
+  abstract readonly httpStatus: number;
+  /** Whether the executor may retry the operation that raised it. */
+  readonly retryable: boolean = false;
+  readonly details: ErrorDetails | undefined;
+
+  constructor(message: string, options: PraxaErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.details = options.details;
+  }
+
+  /** The shape an HTTP edge returns: `{"error":{"code","message"}}`. */
+  toJSON(): { error: { code: string; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export function isPraxaError(value: unknown): value is PraxaError {
+  return value instanceof PraxaError;
+}
+
+/** A setting is missing or invalid at boot. Lists every bad key and why; never a value. */
+export class ConfigError extends PraxaError {
+  readonly code = 'CONFIG_INVALID';
+  readonly httpStatus = 500;
+  readonly issues: readonly { readonly key: string; readonly problem: string }[];
+  constructor(issues: readonly { readonly key: string; readonly problem: string }[], options: PraxaErrorOptions = {}) {
+    super(
+      `invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` +
+        issues.map((i) => `  - ${i.key}: ${i.problem}`).join('\n'),
+      options,
+    );
+    this.issues = issues;
+  }
+}
+
+/** An input failed validation at a boundary (HTTP body, job data, DB JSON, model output). */
+export class ValidationError extends PraxaError {
+  readonly code = 'VALIDATION_FAILED';
+  readonly httpStatus = 400;
+}
+
+/** A string that should be a TypeID of a given kind is not one. */
+export class InvalidIdError extends PraxaError {
+  readonly code = 'INVALID_ID';
+  readonly httpStatus = 400;
+}
+
+/** A tenant boundary was about to be crossed: no scope, a foreign row, or Postgres's row-level security refusal. */
+export class WorkspaceScopeError extends PraxaError {
+  readonly code = 'WORKSPACE_SCOPE';
+  /** Internal: at an HTTP edge a foreign id is answered 404, never with this error's details. */
+  readonly httpStatus = 404;
+}
+
+/** The database refused an operation for lack of a privilege (not row-level security). */
+export class PermissionDeniedError extends PraxaError {
+  readonly code = 'PERMISSION_DENIED';
+  readonly httpStatus = 403;
+}
+
+export class NotFoundError extends PraxaError {
+  readonly code = 'NOT_FOUND';
+  readonly httpStatus = 404;
+}
+
+/** A worker presented a lease (fencing token) that is no longer the current holder's or has expired. */
+export class LeaseLostError extends PraxaError {
+  readonly code = 'LEASE_LOST';
+  readonly httpStatus = 409;
+}
+
+/** A signature on an inbound request is missing, wrong or stale. */
+export class SignatureInvalidError extends PraxaError {
+  readonly code = 'SIGNATURE_INVALID';
+  readonly httpStatus = 401;
+}
+
+/** A dependency (database, Redis, an outside service) could not be reached; safe to retry. */
+export class UnavailableError extends PraxaError {
+  readonly code = 'UNAVAILABLE';
+  readonly httpStatus = 503;
+  override readonly retryable = true;
+}
+
+/** A programming or invariant error: something that must never happen did. */
+export class InternalError extends PraxaError {
+  readonly code = 'INTERNAL';
+  readonly httpStatus = 500;
+}

@@ -1,0 +1,2 @@
+export * from './loopback-server.js';
+export * from './secrets-manager-server.js';
