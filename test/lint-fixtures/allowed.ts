@@ -1,0 +1,3 @@
+// Positive control: config may import core.
+import { ConfigError } from '@praxa/core';
+export const probe = ConfigError;

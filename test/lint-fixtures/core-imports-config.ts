@@ -1,0 +1,3 @@
+// core imports nothing of ours.
+import { loadConfig } from '@praxa/config';
+export const probe = loadConfig;
