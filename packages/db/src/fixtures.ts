@@ -1,0 +1,74 @@
+/**
+ * Test fixtures: a workspace with one row in every tenant table, inserted as the admin (a superuser on a developer
+ * machine, so row-level security does not apply to it). Used by the integration and security suites only.
+ */
+import postgres from 'postgres';
+import { manifestHash, newId, type SkillManifest, type WorkspaceId } from '@praxa/core';
+
+export interface WorkspaceFixture {
+  readonly tenantId: string;
+  readonly workspaceId: WorkspaceId;
+  readonly memberId: string;
+  readonly integrationId: string;
+  readonly installationId: string;
+  readonly skillId: string;
+  readonly skillVersionId: string;
+  readonly runId: string;
+  readonly memoryFactId: string;
+  readonly manifest: SkillManifest;
+}
+
+export function sampleManifest(overrides: Partial<SkillManifest> = {}): SkillManifest {
+  return {
+    slug: 'pr-review',
+    name: 'PR review',
+    triggers: ['github.pull_request.opened', 'github.pull_request.synchronize', 'github.pull_request.reopened'],
+    tools: ['github.read.diff', 'github.comment.pr'],
+    memory: null,
+    subAgents: { allowed: [], maxDepth: 0 },
+    model: { id: 'claude-sonnet-4-5' },
+    maxIterations: 8,
+    acceptance: { threshold: 0.7, window: 50, minSamples: 20 },
+    notify: ['slack'],
+    ...overrides,
+  };
+}
+
+/** Seed one workspace (own tenant) with a row in every tenant table. */
+export async function seedWorkspaceFixture(adminUrl: string, label = 'A', options: { manifest?: SkillManifest } = {}): Promise<WorkspaceFixture> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const manifest = options.manifest ?? sampleManifest();
+  const f: WorkspaceFixture = {
+    tenantId: newId('tenant'),
+    workspaceId: newId('workspace'),
+    memberId: newId('member'),
+    integrationId: newId('integration'),
+    installationId: String(Math.floor(Math.random() * 1e9) + 1),
+    skillId: newId('skill'),
+    skillVersionId: newId('skillVersion'),
+    runId: newId('run'),
+    memoryFactId: newId('memoryFact'),
+    manifest,
+  };
+  try {
+    await sql.begin(async (tx) => {
+      await tx`insert into tenants (id, name) values (${f.tenantId}, ${'Tenant ' + label})`;
+      await tx`insert into workspaces (id, tenant_id, name) values (${f.workspaceId}, ${f.tenantId}, ${'Workspace ' + label})`;
+      await tx`insert into workspace_members (workspace_id, id, email, role) values (${f.workspaceId}, ${f.memberId}, ${`admin-${label.toLowerCase()}@example.com`}, 'admin')`;
+      await tx`insert into integrations (workspace_id, id, provider, external_id, bot_identity, granted_scopes)
+               values (${f.workspaceId}, ${f.integrationId}, 'github', ${f.installationId}, ${tx.json({ login: 'praxa[bot]' })}, ${['pull_requests:write', 'contents:read']})`;
+      await tx`insert into skills (workspace_id, id, slug, name) values (${f.workspaceId}, ${f.skillId}, ${manifest.slug}, ${manifest.name})`;
+      await tx`insert into skill_versions (workspace_id, id, skill_id, version, manifest, manifest_hash)
+               values (${f.workspaceId}, ${f.skillVersionId}, ${f.skillId}, 1, ${tx.json(manifest as unknown as postgres.JSONValue)}, ${manifestHash(manifest)})`;
+      await tx`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input)
+               values (${f.workspaceId}, ${f.runId}, ${f.skillId}, ${f.skillVersionId}, 'github.pull_request.opened', 'github', ${tx.json({ repo: 'octo/hello', prNumber: 1 })})`;
+      await tx`insert into run_steps (workspace_id, run_id, idx, kind, idempotency_key, status)
+               values (${f.workspaceId}, ${f.runId}, 0, 'model.call', ${f.runId + ':0'}, 'completed')`;
+      await tx`insert into agent_run_events (workspace_id, run_id, meta) values (${f.workspaceId}, ${f.runId}, ${tx.json({ tool_name: 'github.read.diff', ms: 12, code: null, iter: 0 })})`;
+      await tx`insert into memory_facts (workspace_id, id, namespace, key, value) values (${f.workspaceId}, ${f.memoryFactId}, 'faq', 'greeting', ${tx.json({ text: 'hello' })})`;
+    });
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  return f;
+}

@@ -1,0 +1,10 @@
+export * from './client.js';
+export * from './fixtures.js';
+export * from './migrate.js';
+export * from './pg-errors.js';
+export * from './roles.js';
+export * from './runs.js';
+export * as schema from './schema.js';
+export { MEMBER_ROLES, RUN_STATUSES, RUN_SOURCES, type MemberRole, type RunStatus, type RunSource } from './schema.js';
+export * from './scope.js';
+export * from './test-database.js';

@@ -1,0 +1,70 @@
+/**
+ * Forward-only SQL migrations from `packages/db/migrations`, applied in name order, each in its own transaction, each
+ * recorded with its SHA-256 so an edited migration is refused rather than silently skipped. Idempotent: applying twice
+ * changes nothing. Concurrent migrators of one database serialize on an advisory lock.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { InternalError } from '@praxa/core';
+import { bootstrapRoles } from './roles.js';
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
+
+export interface Migration {
+  readonly name: string;
+  readonly sql: string;
+  readonly checksum: string;
+}
+
+export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((name) => {
+      const sql = readFileSync(`${dir}/${name}`, 'utf8');
+      return { name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+    });
+}
+
+export interface MigrateResult {
+  readonly applied: readonly string[];
+  readonly alreadyApplied: number;
+}
+
+/** Apply pending migrations to the database at `adminUrl` (a role with CREATEROLE that may act as praxa_owner). */
+export async function migrate(adminUrl: string, options: { readonly onNotice?: (message: string) => void } = {}): Promise<MigrateResult> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: (n) => options.onNotice?.(String(n.message)), connection: { application_name: 'praxa-migrate' } });
+  try {
+    await bootstrapRoles(sql);
+    const migrations = readMigrations();
+    return await sql.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(hashtext('praxa.migrate'))`;
+      await tx.unsafe(`
+        CREATE SCHEMA IF NOT EXISTS praxa_migrations;
+        REVOKE ALL ON SCHEMA praxa_migrations FROM PUBLIC;
+        CREATE TABLE IF NOT EXISTS praxa_migrations.applied (
+          name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+        REVOKE ALL ON praxa_migrations.applied FROM PUBLIC;`);
+      const done = new Map((await tx<{ name: string; checksum: string }[]>`select name, checksum from praxa_migrations.applied`).map((r) => [r.name, r.checksum]));
+      const applied: string[] = [];
+      for (const m of migrations) {
+        const prior = done.get(m.name);
+        if (prior !== undefined) {
+          if (prior !== m.checksum) throw new InternalError(`migration ${m.name} was edited after it was applied; add a new migration instead`);
+          continue;
+        }
+        await tx.savepoint(async (sp) => {
+          await sp.unsafe(m.sql);
+          await sp`reset role`;
+          await sp`insert into praxa_migrations.applied (name, checksum) values (${m.name}, ${m.checksum})`;
+        });
+        applied.push(m.name);
+      }
+      return { applied, alreadyApplied: done.size };
+    });
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

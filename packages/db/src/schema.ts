@@ -1,0 +1,149 @@
+/**
+ * drizzle table definitions, for typed queries. The DDL itself — and the roles, RLS policies and SECURITY DEFINER
+ * functions drizzle cannot express (FORCE ROW LEVEL SECURITY: drizzle issue #5819) — lives in the SQL migrations,
+ * which are the source of truth; `schema.test.ts` checks the two agree.
+ */
+import { sql } from 'drizzle-orm';
+import { bigint, customType, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const tenants = pgTable('tenants', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export const workspaces = pgTable('workspaces', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  name: text('name').notNull(),
+  auditRetentionDays: integer('audit_retention_days').notNull().default(90),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export const MEMBER_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
+export type MemberRole = (typeof MEMBER_ROLES)[number];
+
+export const workspaceMembers = pgTable('workspace_members', {
+  workspaceId: text('workspace_id').notNull(),
+  id: text('id').primaryKey(),
+  email: text('email').notNull(),
+  displayName: text('display_name'),
+  role: text('role', { enum: MEMBER_ROLES }).notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export const integrations = pgTable('integrations', {
+  workspaceId: text('workspace_id').notNull(),
+  id: text('id').primaryKey(),
+  provider: text('provider', { enum: ['github', 'slack'] }).notNull(),
+  externalId: text('external_id').notNull(),
+  botIdentity: jsonb('bot_identity').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+  grantedScopes: text('granted_scopes').array().notNull().default(sql`'{}'`),
+  status: text('status', { enum: ['active', 'suspended', 'revoked'] }).notNull().default('active'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const skills = pgTable('skills', {
+  workspaceId: text('workspace_id').notNull(),
+  id: text('id').primaryKey(),
+  slug: text('slug').notNull(),
+  name: text('name').notNull(),
+  status: text('status', { enum: ['active', 'paused'] }).notNull().default('active'),
+  pausedReason: text('paused_reason'),
+  pausedAt: ts('paused_at'),
+  pausedBy: text('paused_by'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const skillVersions = pgTable('skill_versions', {
+  workspaceId: text('workspace_id').notNull(),
+  id: text('id').primaryKey(),
+  skillId: text('skill_id').notNull(),
+  version: integer('version').notNull(),
+  manifest: jsonb('manifest').$type<Record<string, unknown>>().notNull(),
+  manifestHash: text('manifest_hash').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const RUN_SOURCES = ['github', 'slack', 'trigger', 'subagent', 'api'] as const;
+export type RunSource = (typeof RUN_SOURCES)[number];
+
+export const agentRuns = pgTable('agent_runs', {
+  workspaceId: text('workspace_id').notNull(),
+  id: text('id').primaryKey(),
+  skillId: text('skill_id').notNull(),
+  skillVersionId: text('skill_version_id').notNull(),
+  parentRunId: text('parent_run_id'),
+  trigger: text('trigger').notNull(),
+  source: text('source', { enum: RUN_SOURCES }).notNull(),
+  sourceDeliveryId: text('source_delivery_id'),
+  input: jsonb('input').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+  status: text('status', { enum: RUN_STATUSES }).notNull().default('queued'),
+  skipReason: text('skip_reason'),
+  attempt: integer('attempt').notNull().default(0),
+  errorCode: text('error_code'),
+  leaseToken: uuid('lease_token'),
+  leaseHolder: text('lease_holder'),
+  leaseExpiresAt: ts('lease_expires_at'),
+  notBefore: ts('not_before'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  startedAt: ts('started_at'),
+  finishedAt: ts('finished_at'),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const runSteps = pgTable(
+  'run_steps',
+  {
+    workspaceId: text('workspace_id').notNull(),
+    runId: text('run_id').notNull(),
+    idx: integer('idx').notNull(),
+    kind: text('kind').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    status: text('status', { enum: ['started', 'completed', 'failed'] }).notNull(),
+    result: jsonb('result'),
+    resultSealed: bytea('result_sealed'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    completedAt: ts('completed_at'),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.idx] })],
+);
+
+export const agentRunEvents = pgTable('agent_run_events', {
+  workspaceId: text('workspace_id').notNull(),
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  runId: text('run_id').notNull(),
+  meta: jsonb('meta').$type<{ tool_name?: string; ms?: number; code?: string | null; iter?: number }>().notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    source: text('source', { enum: ['github', 'slack', 'trigger'] }).notNull(),
+    deliveryId: text('delivery_id').notNull(),
+    bodySha256: text('body_sha256').notNull(),
+    workspaceId: text('workspace_id'),
+    runIds: text('run_ids').array().notNull(),
+    outcome: text('outcome', { enum: ['accepted', 'ignored'] }).notNull(),
+    receivedAt: ts('received_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.source, t.deliveryId] })],
+);
+
+export const memoryFacts = pgTable('memory_facts', {
+  workspaceId: text('workspace_id').notNull(),
+  id: text('id').primaryKey(),
+  namespace: text('namespace').notNull(),
+  key: text('key').notNull(),
+  value: jsonb('value').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
