@@ -15,6 +15,16 @@ const run = (cmd, args, env = process.env) => {
   return r.status ?? 1;
 };
 
+// A clone where only the test command is run still works: install first (frozen) if nothing is installed.
+if (!existsSync(join(root, 'node_modules', '.modules.yaml'))) {
+  const pnpm = process.env.npm_execpath;
+  if (!pnpm) {
+    console.error('run `npx -y pnpm@<version> install --frozen-lockfile` first (see README)');
+    process.exit(1);
+  }
+  if (run(process.execPath, [pnpm, 'install', '--frozen-lockfile']) !== 0) process.exit(1);
+}
+
 const tsc = require.resolve('typescript/bin/tsc');
 if (run(process.execPath, [tsc, '-b', 'tsconfig.build.json']) !== 0) process.exit(1);
 

@@ -8,3 +8,5 @@ export * as schema from './schema.js';
 export { MEMBER_ROLES, RUN_STATUSES, RUN_SOURCES, type MemberRole, type RunStatus, type RunSource } from './schema.js';
 export * from './scope.js';
 export * from './test-database.js';
+// The query builder's operators, so apps build typed queries without depending on drizzle directly.
+export { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
