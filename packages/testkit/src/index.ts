@@ -1,2 +1,3 @@
 export * from './loopback-server.js';
+export * from './redis-server.js';
 export * from './secrets-manager-server.js';
