@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   anthropicPart,
+  bool,
   commonPart,
   databasePart,
   githubAppPart,
@@ -21,7 +22,15 @@ export const ingestConfigSchema = commonPart
   .extend(databasePart('INGEST_DATABASE_URL').shape)
   .extend(redisPart.shape)
   .extend(portPart('INGEST_PORT', 3001).shape)
-  .extend({ INGEST_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(5 * 1024 * 1024) })
+  .extend({
+    INGEST_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(5 * 1024 * 1024),
+    /** After verification: runs per workspace per second before jobs are delayed (never dropped). */
+    INGEST_WORKSPACE_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
+    /** Before verification: requests per source IP per minute that FAIL verification before 429. */
+    INGEST_UNVERIFIED_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(60),
+    /** Behind a load balancer that sets X-Forwarded-For: trust it for the client address (never on a bare host). */
+    INGEST_TRUST_PROXY: bool(false),
+  })
   .extend(githubWebhookPart.shape)
   .extend(slackSigningPart.shape)
   .extend(keyProviderPart.shape);

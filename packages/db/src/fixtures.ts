@@ -35,7 +35,7 @@ export function sampleManifest(overrides: Partial<SkillManifest> = {}): SkillMan
 }
 
 /** Seed one workspace (own tenant) with a row in every tenant table. */
-export async function seedWorkspaceFixture(adminUrl: string, label = 'A', options: { manifest?: SkillManifest } = {}): Promise<WorkspaceFixture> {
+export async function seedWorkspaceFixture(adminUrl: string, label = 'A', options: { manifest?: SkillManifest; installationId?: string; botLogin?: string } = {}): Promise<WorkspaceFixture> {
   const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
   const manifest = options.manifest ?? sampleManifest();
   const f: WorkspaceFixture = {
@@ -43,7 +43,7 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
     workspaceId: newId('workspace'),
     memberId: newId('member'),
     integrationId: newId('integration'),
-    installationId: String(Math.floor(Math.random() * 1e9) + 1),
+    installationId: options.installationId ?? String(Math.floor(Math.random() * 1e9) + 1),
     skillId: newId('skill'),
     skillVersionId: newId('skillVersion'),
     runId: newId('run'),
@@ -56,7 +56,7 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
       await tx`insert into workspaces (id, tenant_id, name) values (${f.workspaceId}, ${f.tenantId}, ${'Workspace ' + label})`;
       await tx`insert into workspace_members (workspace_id, id, email, role) values (${f.workspaceId}, ${f.memberId}, ${`admin-${label.toLowerCase()}@example.com`}, 'admin')`;
       await tx`insert into integrations (workspace_id, id, provider, external_id, bot_identity, granted_scopes)
-               values (${f.workspaceId}, ${f.integrationId}, 'github', ${f.installationId}, ${tx.json({ login: 'praxa[bot]' })}, ${['pull_requests:write', 'contents:read']})`;
+               values (${f.workspaceId}, ${f.integrationId}, 'github', ${f.installationId}, ${tx.json({ login: options.botLogin ?? 'praxa[bot]' })}, ${['pull_requests:write', 'contents:read']})`;
       await tx`insert into skills (workspace_id, id, slug, name) values (${f.workspaceId}, ${f.skillId}, ${manifest.slug}, ${manifest.name})`;
       await tx`insert into skill_versions (workspace_id, id, skill_id, version, manifest, manifest_hash)
                values (${f.workspaceId}, ${f.skillVersionId}, ${f.skillId}, 1, ${tx.json(manifest as unknown as postgres.JSONValue)}, ${manifestHash(manifest)})`;

@@ -71,7 +71,7 @@ export async function createRunsForDelivery(database: Database, input: CreateRun
     database,
     CreateRunsRow,
     dsql`select * from public.ingest_create_runs(${input.source}, ${input.deliveryId}, ${input.bodySha256}, ${input.workspaceId},
-      ${input.trigger}, ${JSON.stringify(input.input)}::jsonb, ${runs}::jsonb, ${input.notBefore ?? null}::timestamptz)`,
+      ${input.trigger}, ${JSON.stringify(input.input)}::jsonb, ${runs}::jsonb, ${input.notBefore ? input.notBefore.toISOString() : null}::timestamptz)`,
   );
   const row = rows[0];
   if (!row) throw mapPgError(new Error('ingest_create_runs returned no row'));

@@ -1,0 +1,10 @@
+export * from './events/github-events.js';
+export * from './events/intake-event.js';
+export * from './events/slack-events.js';
+export * from './intake.js';
+export * from './server.js';
+export * from './verify/github-signature.js';
+export * from './verify/slack-signature.js';
+export * from './verify/standard-webhooks.js';
+export * from './workspace-limiter.js';
+export { startIngest } from './main.js';

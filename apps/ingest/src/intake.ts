@@ -1,0 +1,95 @@
+/**
+ * A verified event becomes durable runs, then `{runId}` jobs. The run row is the outbox: it is committed first (with
+ * the delivery, atomically, by `ingest_create_runs`); the enqueue that follows may fail — Redis down — and the
+ * reconciler enqueues it later. A delivery seen before (same id, or same body under a fresh id) creates nothing and
+ * answers with the original run ids.
+ */
+import { newId, type RunId, type WorkspaceId } from '@praxa/core';
+import { createRunsForDelivery, resolveInstallation, subscribedSkills, type Database } from '@praxa/db';
+import type { Logger } from '@praxa/observability';
+import { enqueue, type QueueSet } from '@praxa/queue';
+import type { IgnoreReason, MappedEvent } from './events/intake-event.js';
+import type { WorkspaceLimiter } from './workspace-limiter.js';
+
+export interface IntakeDeps {
+  readonly database: Database;
+  readonly queues: QueueSet;
+  readonly limiter: WorkspaceLimiter;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** Our own GitHub App id: events it caused never start a run. */
+  readonly githubAppId: number | undefined;
+}
+
+export interface Delivery {
+  readonly source: 'github' | 'slack' | 'trigger';
+  readonly deliveryId: string;
+  readonly bodySha256: string;
+}
+
+export interface IntakeResult {
+  readonly runIds: readonly RunId[];
+  readonly duplicate: boolean;
+  readonly ignored?: IgnoreReason;
+}
+
+async function recordIgnored(deps: IntakeDeps, delivery: Delivery, reason: IgnoreReason, workspaceId: WorkspaceId | null = null): Promise<IntakeResult> {
+  const created = await createRunsForDelivery(deps.database, {
+    ...delivery,
+    workspaceId,
+    trigger: 'ignored.event',
+    input: {},
+    runs: [],
+  });
+  return { runIds: created.run_ids, duplicate: created.duplicate, ignored: reason };
+}
+
+export async function acceptEvent(deps: IntakeDeps, delivery: Delivery, mapped: MappedEvent): Promise<IntakeResult> {
+  const started = deps.now();
+  if (mapped.kind === 'ignored') return recordIgnored(deps, delivery, mapped.reason);
+  const event = mapped.event;
+  if (event.source !== 'github' && event.source !== 'slack') return recordIgnored(deps, delivery, 'unsupported_event');
+  if (deps.githubAppId !== undefined && event.actor.appId === deps.githubAppId) return recordIgnored(deps, delivery, 'own_app');
+
+  const installation = await resolveInstallation(deps.database, event.source, event.externalId);
+  if (!installation || installation.status !== 'active') return recordIgnored(deps, delivery, 'unknown_installation');
+  const botLogin = typeof installation.bot_identity.login === 'string' ? installation.bot_identity.login : null;
+  const botUserId = typeof installation.bot_identity.user_id === 'string' ? installation.bot_identity.user_id : null;
+  if (event.actor.login !== null && (event.actor.login === botLogin || event.actor.login === botUserId)) {
+    return recordIgnored(deps, delivery, 'own_app', installation.workspace_id);
+  }
+
+  const workspaceId = installation.workspace_id;
+  const skills = await subscribedSkills(deps.database, workspaceId, event.trigger);
+  if (skills.length === 0) return recordIgnored(deps, delivery, 'no_subscribed_skill', workspaceId);
+
+  const delayMs = await deps.limiter.delayFor(workspaceId, deps.now());
+  const created = await createRunsForDelivery(deps.database, {
+    ...delivery,
+    workspaceId,
+    trigger: event.trigger,
+    input: event.input,
+    runs: skills.map((s) => ({ runId: newId('run'), skillId: s.skill_id })),
+    ...(delayMs > 0 ? { notBefore: new Date(deps.now() + delayMs) } : {}),
+  });
+  if (created.duplicate) {
+    deps.log.info({ deliveryId: delivery.deliveryId, workspaceId, trigger: event.trigger, code: 'DUPLICATE_DELIVERY' }, 'delivery already recorded');
+    return { runIds: created.run_ids, duplicate: true };
+  }
+  let enqueued = 0;
+  for (const [i, runId] of created.run_ids.entries()) {
+    if (created.statuses[i] !== 'queued') continue;
+    try {
+      await enqueue(deps.queues, 'run', { runId }, { jobId: runId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
+      enqueued++;
+    } catch (err) {
+      // The run row is committed: the reconciler will enqueue it. Never fail the webhook for this.
+      deps.log.warn({ deliveryId: delivery.deliveryId, workspaceId, runId, code: 'ENQUEUE_DEFERRED', err }, 'enqueue failed; the reconciler will pick the run up');
+    }
+  }
+  deps.log.info(
+    { deliveryId: delivery.deliveryId, workspaceId, trigger: event.trigger, runs: created.run_ids.length, enqueued, delayMs, ms: deps.now() - started },
+    'delivery accepted',
+  );
+  return { runIds: created.run_ids, duplicate: false };
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * The ingest process: config once at boot, one Postgres pool as praxa_ingest, one Redis connection, the HTTP server.
+ * SIGTERM/SIGINT: stop accepting, finish in-flight requests, close pools.
+ */
+import { bootConfig } from '@praxa/config';
+import { createDatabase } from '@praxa/db';
+import { createLogger } from '@praxa/observability';
+import { createQueues, createRedis } from '@praxa/queue';
+import { buildIngestServer } from './server.js';
+import { createWorkspaceLimiter } from './workspace-limiter.js';
+
+export async function startIngest(env: NodeJS.ProcessEnv): Promise<{ url: string; close: () => Promise<void> }> {
+  const config = await bootConfig('ingest', { env, envFile: '.env' });
+  const log = createLogger({ name: 'praxa-ingest', level: config.LOG_LEVEL });
+  const database = createDatabase(config.INGEST_DATABASE_URL, { max: 10, applicationName: 'praxa-ingest' });
+  const redis = createRedis(config.REDIS_URL, 'producer');
+  redis.on('error', () => {}); // reported through readiness and enqueue failures, not as unhandled events
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  const app = await buildIngestServer({
+    config,
+    database,
+    queues,
+    limiter: createWorkspaceLimiter(redis, config.PRAXA_QUEUE_PREFIX, config.INGEST_WORKSPACE_RATE_PER_SECOND),
+    log,
+    now: Date.now,
+    githubAppId: config.GITHUB_APP_ID,
+    ready: async () => ({
+      postgres: await database.sql`select 1`.then(() => true, () => false),
+      redis: await redis.ping().then((r) => r === 'PONG', () => false),
+    }),
+  });
+  const url = await app.listen({ port: config.INGEST_PORT, host: process.env.INGEST_HOST ?? '0.0.0.0' });
+  log.info({ port: config.INGEST_PORT }, 'ingest listening');
+  return {
+    url,
+    close: async () => {
+      await app.close();
+      await queues.close();
+      redis.disconnect();
+      await database.close();
+    },
+  };
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}`;
+if (isMain) {
+  startIngest(process.env).then(
+    (running) => {
+      const stop = () => {
+        running.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    },
+    (err: unknown) => {
+      process.stderr.write(`praxa-ingest: ${err instanceof Error ? err.message : 'failed to start'}\n`);
+      process.exit(1);
+    },
+  );
+}

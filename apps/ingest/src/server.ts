@@ -1,0 +1,146 @@
+/**
+ * The ingest HTTP server. Every webhook route verifies its signature over the raw bytes **before** anything else is
+ * looked at; only then is the body parsed, deduplicated and turned into runs. Errors answer
+ * `{"error":{"code","message"}}` and never echo payload content. Traffic that fails verification is rate-limited per
+ * source address (@fastify/rate-limit); verified traffic never is — its excess is delayed, not refused.
+ */
+import { createHash } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { isPraxaError, SignatureInvalidError, type PraxaError } from '@praxa/core';
+import type { IngestConfig } from '@praxa/config';
+import type { Logger } from '@praxa/observability';
+import { mapGithubEvent } from './events/github-events.js';
+import { mapSlackEvent, UrlVerification } from './events/slack-events.js';
+import { MalformedBodyError, MissingHeaderError, NotImplementedError, PayloadTooLargeError, RateLimitedError } from './errors.js';
+import { acceptEvent, type IntakeDeps } from './intake.js';
+import { verifyGithubSignature } from './verify/github-signature.js';
+import { verifySlackSignature } from './verify/slack-signature.js';
+
+export interface IngestServerDeps extends IntakeDeps {
+  readonly config: Pick<IngestConfig, 'GITHUB_WEBHOOK_SECRET' | 'SLACK_SIGNING_SECRET' | 'INGEST_BODY_LIMIT_BYTES' | 'INGEST_UNVERIFIED_RATE_PER_MINUTE' | 'INGEST_TRUST_PROXY'>;
+  /** Readiness: Postgres and Redis reachable. */
+  readonly ready: () => Promise<{ postgres: boolean; redis: boolean }>;
+  readonly log: Logger;
+}
+
+type Verifier = (req: FastifyRequest) => boolean;
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function rawBody(req: FastifyRequest): Buffer {
+  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new MalformedBodyError('the body is not valid JSON');
+  }
+}
+
+function sendError(reply: FastifyReply, err: PraxaError): FastifyReply {
+  return reply.status(err.httpStatus).type('application/json').send(err.toJSON());
+}
+
+export async function buildIngestServer(deps: IngestServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: deps.config.INGEST_BODY_LIMIT_BYTES, trustProxy: deps.config.INGEST_TRUST_PROXY, return503OnClosing: true });
+
+  // Keep every body as raw bytes: signatures are computed over exactly what was sent.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  // Verification results, computed once per request (the rate limiter's allowList asks first).
+  const verified = new WeakMap<FastifyRequest, boolean>();
+  const isVerified = (req: FastifyRequest): boolean => {
+    const cached = verified.get(req);
+    if (cached !== undefined) return cached;
+    const verify = (req.routeOptions.config as { verify?: Verifier }).verify;
+    const ok = verify ? verify(req) : true;
+    verified.set(req, ok);
+    return ok;
+  };
+
+  await app.register(rateLimit, {
+    global: false,
+    hook: 'preHandler',
+    max: deps.config.INGEST_UNVERIFIED_RATE_PER_MINUTE,
+    timeWindow: 60_000,
+    keyGenerator: (req) => req.ip,
+    // Only traffic that fails verification counts against the per-source limit.
+    allowList: (req) => isVerified(req),
+    errorResponseBuilder: () => new RateLimitedError('too many unverified requests from this source'),
+  });
+
+  app.setErrorHandler((error: unknown, req, reply) => {
+    const code = (error as { code?: unknown }).code;
+    if (isPraxaError(error)) {
+      if (error.httpStatus >= 500) deps.log.error({ route: req.routeOptions.url, code: error.code, err: error }, 'request failed');
+      return sendError(reply, error);
+    }
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new PayloadTooLargeError(`the body exceeds ${deps.config.INGEST_BODY_LIMIT_BYTES} bytes`));
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return reply.status(status).send({ error: { code: 'BAD_REQUEST', message: 'the request was not understood' } });
+    }
+    deps.log.error({ route: req.routeOptions.url, code: 'INTERNAL', err: error }, 'unexpected error');
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } }));
+
+  app.addHook('onResponse', async (req, reply) => {
+    deps.log.info({ route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = await deps.ready();
+    return reply.status(r.postgres && r.redis ? 200 : 503).send({ ok: r.postgres && r.redis, ...r });
+  });
+
+  const requireVerified = (req: FastifyRequest) => {
+    if (!isVerified(req)) throw new SignatureInvalidError('the signature is missing, invalid or stale');
+  };
+  const digest = (body: Buffer) => createHash('sha256').update(body).digest('hex');
+
+  // ── GitHub ──
+  const githubVerify: Verifier = (req) => verifyGithubSignature(deps.config.GITHUB_WEBHOOK_SECRET, rawBody(req), header(req, 'x-hub-signature-256'));
+  app.post('/webhooks/github', { config: { verify: githubVerify, rateLimit: {} } }, async (req, reply) => {
+    requireVerified(req);
+    const event = header(req, 'x-github-event');
+    const deliveryId = header(req, 'x-github-delivery');
+    if (!event || !deliveryId || deliveryId.length > 200) throw new MissingHeaderError('X-GitHub-Event and X-GitHub-Delivery are required');
+    const body = rawBody(req);
+    const payload = parseJson(body);
+    if (event === 'ping') return reply.status(200).send({ ok: true, pong: true });
+    const result = await acceptEvent(deps, { source: 'github', deliveryId, bodySha256: digest(body) }, mapGithubEvent(event, payload));
+    return reply.status(202).send({ runIds: result.runIds });
+  });
+
+  // ── Slack ──
+  const slackVerify: Verifier = (req) =>
+    verifySlackSignature(deps.config.SLACK_SIGNING_SECRET, rawBody(req), header(req, 'x-slack-request-timestamp'), header(req, 'x-slack-signature'), Math.floor(deps.now() / 1000));
+  app.post('/webhooks/slack/events', { config: { verify: slackVerify, rateLimit: {} } }, async (req, reply) => {
+    requireVerified(req);
+    const body = rawBody(req);
+    const payload = parseJson(body);
+    const challenge = UrlVerification.safeParse(payload);
+    if (challenge.success) return reply.status(200).send({ challenge: challenge.data.challenge });
+    const mapped = mapSlackEvent(payload);
+    // Slack retries (X-Slack-Retry-Num) and repeated event_ids share the event_id: one delivery, one set of runs.
+    const deliveryId = mapped.eventId ?? `body:${digest(body)}`;
+    const result = await acceptEvent(deps, { source: 'slack', deliveryId, bodySha256: digest(body) }, mapped);
+    return reply.status(202).send({ runIds: result.runIds });
+  });
+  app.post('/webhooks/slack/interactions', { config: { verify: slackVerify, rateLimit: {} } }, async (req) => {
+    requireVerified(req);
+    // Feedback buttons (Helpful / Not helpful) are recorded by the quality monitor issue; until then, say so.
+    throw new NotImplementedError('interactive feedback is not handled yet');
+  });
+
+  return app;
+}
