@@ -22,6 +22,7 @@ export default {
   extensionsToTreatAsEsm: ['.ts', '.tsx'],
   transform: { '^.+\\.tsx?$': swc },
   moduleNameMapper: {
+    '^@praxa/(ingest|worker|monitor|api)$': '<rootDir>/apps/$1/src/index.ts',
     '^@praxa/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

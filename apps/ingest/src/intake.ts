@@ -11,6 +11,9 @@ import { enqueue, type QueueSet } from '@praxa/queue';
 import type { IgnoreReason, MappedEvent } from './events/intake-event.js';
 import type { WorkspaceLimiter } from './workspace-limiter.js';
 
+/** How long a webhook waits for Redis before answering anyway (the reconciler enqueues later). */
+export const ENQUEUE_TIMEOUT_MS = 1_500;
+
 export interface IntakeDeps {
   readonly database: Database;
   readonly queues: QueueSet;
@@ -80,7 +83,7 @@ export async function acceptEvent(deps: IntakeDeps, delivery: Delivery, mapped: 
   for (const [i, runId] of created.run_ids.entries()) {
     if (created.statuses[i] !== 'queued') continue;
     try {
-      await enqueue(deps.queues, 'run', { runId }, { jobId: runId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
+      await enqueue(deps.queues, 'run', { runId }, { jobId: runId, ...(delayMs > 0 ? { delay: delayMs } : {}) }, { timeoutMs: ENQUEUE_TIMEOUT_MS });
       enqueued++;
     } catch (err) {
       // The run row is committed: the reconciler will enqueue it. Never fail the webhook for this.

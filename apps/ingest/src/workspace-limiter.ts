@@ -17,6 +17,7 @@ export function createWorkspaceLimiter(redis: Redis, prefix: string, perSecond: 
       const second = Math.floor(nowMs / 1000);
       const key = `${prefix}:ingest:rate:${workspaceId}:${second}`;
       try {
+        if (redis.status !== 'ready') return 0; // never wait on a reconnecting Redis on the request path
         const count = await redis.incr(key);
         if (count === 1) await redis.expire(key, 5);
         if (count <= perSecond) return 0;

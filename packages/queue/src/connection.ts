@@ -18,7 +18,9 @@ export function createRedis(url: string, role: RedisRole, extra: RedisOptions = 
     enableReadyCheck: true,
     ...(role === 'worker'
       ? { maxRetriesPerRequest: null }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) }),
+      : // Commands wait in ioredis's offline queue while it reconnects (so the connection recovers by itself after an
+        // outage); callers bound the wait themselves (`enqueue(…, { timeoutMs })`).
+        { maxRetriesPerRequest: 1, connectTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) }),
     ...extra,
   });
 }

@@ -4,7 +4,7 @@
  */
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ValidationError } from '@praxa/core';
+import { UnavailableError, ValidationError } from '@praxa/core';
 import { JOB_CATALOG, type JobData, type JobName, type QueueName } from './job-catalog.js';
 
 export interface QueueSet {
@@ -31,11 +31,33 @@ export function createQueues(connection: Redis, prefix: string): QueueSet {
   };
 }
 
-export async function enqueue<N extends JobName>(queues: QueueSet, name: N, data: JobData<N>, options: JobsOptions & { jobId: string }): Promise<Job> {
+/**
+ * Add a job. `timeoutMs` bounds the wait: BullMQ waits for a connection that is reconnecting, and a request path must
+ * not hang on a Redis outage — the caller's outbox (the run row) carries the work instead. An add that completes
+ * after the timeout is harmless: the job id is the run id.
+ */
+export async function enqueue<N extends JobName>(
+  queues: QueueSet,
+  name: N,
+  data: JobData<N>,
+  options: JobsOptions & { jobId: string },
+  limits: { timeoutMs?: number } = {},
+): Promise<Job> {
   const entry = JOB_CATALOG[name];
   const parsed = entry.schema.safeParse(data);
   if (!parsed.success) throw new ValidationError(`invalid ${name} job data`);
-  return queues.get(entry.queue).add(name, parsed.data, { ...entry.options, ...options });
+  const add = queues.get(entry.queue).add(name, parsed.data, { ...entry.options, ...options });
+  if (limits.timeoutMs === undefined) return add;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnavailableError('the queue did not accept the job in time')), limits.timeoutMs);
+  });
+  add.catch(() => {}); // a late failure after the timeout is already accounted for
+  try {
+    return await Promise.race([add, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Parse a job's data against the catalog; anything else in it is refused, never trusted. */

@@ -48,6 +48,7 @@ export async function startPrivateRedis(binary = process.env.REDIS_SERVER_BIN ??
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) return; // already running
     child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
     const failed = new Promise<never>((_, reject) => child?.once('error', (e) => reject(new Error(`cannot start ${binary}: ${e.message}`))));
     await Promise.race([waitForPort(port, true), failed]);

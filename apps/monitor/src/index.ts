@@ -1,0 +1,3 @@
+export * from './maintenance.js';
+export * from './reconciler.js';
+export { startMonitor } from './main.js';

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/** The monitor process: today, the run reconciler on a fleet-wide schedule. */
+import { bootConfig } from '@praxa/config';
+import { createDatabase } from '@praxa/db';
+import { createLogger } from '@praxa/observability';
+import { checkRedisEvictionPolicy, createQueues, createRedis } from '@praxa/queue';
+import { scheduleMaintenance, startMaintenanceWorker } from './maintenance.js';
+
+export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () => Promise<void> }> {
+  const config = await bootConfig('monitor', { env, envFile: '.env' });
+  const log = createLogger({ name: 'praxa-monitor', level: config.LOG_LEVEL });
+  const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 4, applicationName: 'praxa-monitor' });
+  const redis = createRedis(config.REDIS_URL, 'worker');
+  await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  await scheduleMaintenance(queues, 10_000);
+  const worker = startMaintenanceWorker(redis, config.PRAXA_QUEUE_PREFIX, { database, queues, log, now: Date.now, graceSeconds: 10, batch: 500 }, log);
+  log.info({ code: 'MONITOR_STARTED' }, 'monitor running');
+  return {
+    close: async () => {
+      await worker.close();
+      await queues.close();
+      redis.disconnect();
+      await database.close();
+    },
+  };
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}`;
+if (isMain) {
+  startMonitor(process.env).then(
+    (running) => {
+      const stop = () => {
+        running.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    },
+    (err: unknown) => {
+      process.stderr.write(`praxa-monitor: ${err instanceof Error ? err.message : 'failed to start'}\n`);
+      process.exit(1);
+    },
+  );
+}
