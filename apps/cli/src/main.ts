@@ -7,6 +7,7 @@ import { isPraxaError } from '@praxa/core';
 import { runDemo } from './commands/demo.js';
 import { runMigrate } from './commands/migrate.js';
 import { runSeed } from './commands/seed.js';
+import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
 
 const program = new Command()
   .name('praxa')
@@ -22,6 +23,25 @@ program
   .command('seed')
   .description('provision a demo tenant, workspace, GitHub integration and Skill (prints their ids)')
   .action(async () => runSeed(process.env));
+
+program
+  .command('start')
+  .description(`run one app in the foreground (${STARTABLE_APPS.join(', ')}; worker and api as they land)`)
+  .argument('<app>', 'the app to run')
+  .action(async (app: string) => {
+    if (!(STARTABLE_APPS as readonly string[]).includes(app)) {
+      console.error(`praxa: unknown app "${app}"; one of: ${STARTABLE_APPS.join(', ')}`);
+      process.exit(2);
+    }
+    process.exitCode = await runApp(app as StartableApp, [], process.env);
+  });
+
+program
+  .command('reconcile')
+  .description('one pass of the run reconciler: enqueue runs whose jobs were lost, hand back expired leases')
+  .action(async () => {
+    process.exitCode = await runApp('monitor', ['--reconcile-once'], process.env);
+  });
 
 program
   .command('demo')

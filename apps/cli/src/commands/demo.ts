@@ -16,6 +16,7 @@ import {
   eq,
   createDatabase,
   createRunsForDelivery,
+  finishRun,
   recordRunStep,
   resolveInstallation,
   schema,
@@ -107,6 +108,9 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     );
     const own = await countRuns(api, demo.workspaceId, runId);
     step(t0, `tenancy: the other workspace sees ${seen} of the demo's runs; writing into the demo workspace → ${wrote}; the demo workspace itself sees ${own}`);
+
+    await withWorkspace(worker, claimed.workspaceId, (s) => finishRun(s, claimed.lease, 'succeeded'));
+    step(t0, `worker: run ${runId} finished (succeeded); its lease is released`);
 
     const ok = fenced === 'LEASE_LOST' && wrote === 'WORKSPACE_SCOPE' && seen === 0 && own === 1 && replay.duplicate;
     console.log(`\n${ok ? 'demo complete' : 'demo FAILED'}: tenancy and fencing enforced by Postgres (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
