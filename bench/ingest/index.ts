@@ -17,7 +17,7 @@ import { createQueues, createRedis, redisReady } from '@praxa/queue';
 const SECRET = 'bench-github-webhook-secret-012';
 const AMOUNT = Number(process.env.BENCH_REQUESTS ?? 4000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
-const template = JSON.parse(readFileSync(new URL('../../../shared/fixtures/github/pull_request.opened.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+const template = JSON.parse(readFileSync(new URL('../../test/data/fixtures/github/pull_request.opened.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
 let counter = 0;
 function nextRequest(): { body: string; headers: Record<string, string> } {

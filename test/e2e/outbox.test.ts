@@ -64,7 +64,7 @@ describe('the run row is the outbox', () => {
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       await redisServer.stop();
-      const body = readFileSync(new URL('../../../shared/fixtures/github/pull_request.opened.json', import.meta.url), 'utf8');
+      const body = readFileSync(new URL('../data/fixtures/github/pull_request.opened.json', import.meta.url), 'utf8');
       const res = await fetch(`${url}/webhooks/github`, {
         method: 'POST', body,
         headers: { 'content-type': 'application/json', 'x-github-event': 'pull_request', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': await sign(SECRET, body) },

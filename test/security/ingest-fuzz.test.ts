@@ -24,9 +24,9 @@ let base: string;
 let close: () => Promise<void>;
 const prefix = `test-${randomUUID()}`;
 const fixtures = ['pull_request.opened', 'pull_request.synchronize', 'pull_request.reopened', 'pull_request.closed', 'issue_comment.created', 'ping'].map((n) =>
-  JSON.parse(readFileSync(new URL(`../../../shared/fixtures/github/${n}.json`, import.meta.url), 'utf8')) as Record<string, unknown>,
+  JSON.parse(readFileSync(new URL(`../data/fixtures/github/${n}.json`, import.meta.url), 'utf8')) as Record<string, unknown>,
 );
-const slackFixture = JSON.parse(readFileSync(new URL('../../../shared/fixtures/slack/event_callback.app_mention.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+const slackFixture = JSON.parse(readFileSync(new URL('../data/fixtures/slack/event_callback.app_mention.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
 beforeAll(async () => {
   tdb = await createTestDatabase();

@@ -18,7 +18,7 @@ export const GITHUB_SECRET = 'test-github-webhook-secret-0123';
 export const SLACK_SECRET = 'test-slack-signing-secret-0123';
 export const SLACK_TEAM = 'T00FAKE00BB';
 
-export const fixture = (path: string): Buffer => readFileSync(new URL(`../../../../shared/fixtures/${path}`, import.meta.url));
+export const fixture = (path: string): Buffer => readFileSync(new URL(`../../../test/data/fixtures/${path}`, import.meta.url));
 
 export interface InjectOptions {
   readonly method: 'GET' | 'POST';

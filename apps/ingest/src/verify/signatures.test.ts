@@ -1,6 +1,6 @@
 /**
  * Verification against the vendors' own worked examples and the upstream Standard Webhooks vectors
- * (`shared/vectors/`), and against signatures made the way each sender makes them.
+ * (`test/data/vectors/`, copied from shared/), and against signatures made the way each sender makes them.
  */
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { githubSignature, verifyGithubSignature } from './github-signature.js';
 import { slackSignature, verifySlackSignature } from './slack-signature.js';
 import { standardWebhookSignature, verifyStandardWebhook } from './standard-webhooks.js';
 
-const vectors = (p: string) => JSON.parse(readFileSync(new URL(`../../../../../shared/vectors/${p}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+const vectors = (p: string) => JSON.parse(readFileSync(new URL(`../../../../test/data/vectors/${p}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 
 describe('GitHub X-Hub-Signature-256', () => {
   const ex = vectors('webhook-signatures.json').github as { secret: string; payload: string; expected_header: { 'X-Hub-Signature-256': string } };
@@ -18,7 +18,7 @@ describe('GitHub X-Hub-Signature-256', () => {
     expect(verifyGithubSignature(ex.secret, Buffer.from(ex.payload), ex.expected_header['X-Hub-Signature-256'])).toBe(true);
   });
   it('accepts what @octokit/webhooks-methods signs, refuses any change', async () => {
-    const body = readFileSync(new URL('../../../../../shared/fixtures/github/pull_request.opened.json', import.meta.url));
+    const body = readFileSync(new URL('../../../../test/data/fixtures/github/pull_request.opened.json', import.meta.url));
     const sig = await octokitSign('octo-secret-0123456789', body.toString('utf8'));
     expect(verifyGithubSignature('octo-secret-0123456789', body, sig)).toBe(true);
     const flipped = Buffer.from(body);
