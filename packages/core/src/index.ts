@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './ids.js';
 export * from './skill-manifest.js';
+export * from './telemetry.js';

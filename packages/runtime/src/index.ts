@@ -1,0 +1,2 @@
+export * from './guard-errors.js';
+export * from './guards.js';
