@@ -78,3 +78,14 @@ export function mapPgError(err: unknown): PraxaError {
       return new InternalError(`database error (SQLSTATE ${pg.code})`, { cause: err, details: { sqlstate: pg.code } });
   }
 }
+
+/**
+ * Map `err` if it came from the database (a Postgres error or a lost connection); anything else — a bug in the
+ * caller's code, a validation error — is returned untouched, never disguised as a database error.
+ */
+export function mapDatabaseError(err: unknown): unknown {
+  if (err instanceof PraxaError) return err;
+  if (findPgError(err)) return mapPgError(err);
+  const mapped = mapPgError(err);
+  return mapped instanceof UnavailableError ? mapped : err;
+}

@@ -4,9 +4,9 @@
  */
 import { sql as dsql } from 'drizzle-orm';
 import { z } from 'zod';
-import { RunIdSchema, WorkspaceIdSchema, type RunId, type WorkspaceId } from '@praxa/core';
+import { InternalError, RunIdSchema, WorkspaceIdSchema, type RunId, type WorkspaceId } from '@praxa/core';
 import type { Database } from './client.js';
-import { mapPgError } from './pg-errors.js';
+import { mapDatabaseError } from './pg-errors.js';
 import { requireScope, type WorkspaceScope } from './scope.js';
 
 async function call<T extends z.ZodType>(database: Database, schema: T, query: ReturnType<typeof dsql>): Promise<z.infer<T>[]> {
@@ -14,7 +14,7 @@ async function call<T extends z.ZodType>(database: Database, schema: T, query: R
     const rows = await database.db.execute(query);
     return z.array(schema).parse([...(rows as Iterable<unknown>)]);
   } catch (err) {
-    throw mapPgError(err);
+    throw mapDatabaseError(err);
   }
 }
 
@@ -74,7 +74,7 @@ export async function createRunsForDelivery(database: Database, input: CreateRun
       ${input.trigger}, ${JSON.stringify(input.input)}::jsonb, ${runs}::jsonb, ${input.notBefore ? input.notBefore.toISOString() : null}::timestamptz)`,
   );
   const row = rows[0];
-  if (!row) throw mapPgError(new Error('ingest_create_runs returned no row'));
+  if (!row) throw new InternalError('ingest_create_runs returned no row');
   return row;
 }
 
@@ -164,7 +164,7 @@ export async function recordRunStep(scope: WorkspaceScope, lease: RunLease, step
       ${step.idempotencyKey}, ${step.status}, ${result}::jsonb, ${step.resultSealed ?? null}::bytea)`,
   );
   const row = rows[0];
-  if (!row) throw mapPgError(new Error('record_run_step returned no row'));
+  if (!row) throw new InternalError('record_run_step returned no row');
   return row;
 }
 

@@ -100,3 +100,12 @@ describe('withWorkspace', () => {
     expect(await codeOf(withWorkspace(api, 'not-a-workspace', async () => 1))).toBe('INVALID_ID');
   });
 });
+
+describe('withWorkspace error mapping', () => {
+  it('a bug in the caller’s code is not disguised as a database error', async () => {
+    const bug = new TypeError('caller bug');
+    await expect(withWorkspace(api, A.workspaceId, async () => {
+      throw bug;
+    })).rejects.toBe(bug);
+  });
+});

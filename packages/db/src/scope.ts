@@ -10,7 +10,7 @@ import type { SQL } from 'drizzle-orm';
 import { sql as dsql } from 'drizzle-orm';
 import { WorkspaceScopeError, parseId, type WorkspaceId } from '@praxa/core';
 import type { Database, Drizzle } from './client.js';
-import { mapPgError } from './pg-errors.js';
+import { mapDatabaseError } from './pg-errors.js';
 
 type Tx = Parameters<Parameters<Drizzle['transaction']>[0]>[0];
 
@@ -70,7 +70,7 @@ export async function withWorkspace<T>(database: Database, workspaceId: string, 
       return await fn(scope);
     });
   } catch (err) {
-    throw mapPgError(err);
+    throw mapDatabaseError(err);
   } finally {
     scope?.end();
   }
