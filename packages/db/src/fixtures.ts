@@ -55,6 +55,7 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
       await tx`insert into tenants (id, name) values (${f.tenantId}, ${'Tenant ' + label})`;
       await tx`insert into workspaces (id, tenant_id, name) values (${f.workspaceId}, ${f.tenantId}, ${'Workspace ' + label})`;
       await tx`insert into workspace_members (workspace_id, id, email, role) values (${f.workspaceId}, ${f.memberId}, ${`admin-${label.toLowerCase()}@example.com`}, 'admin')`;
+      await tx`insert into workspace_members (workspace_id, id, email, role) values (${f.workspaceId}, ${newId('member')}, ${`viewer-${label.toLowerCase()}@example.com`}, 'viewer')`;
       await tx`insert into integrations (workspace_id, id, provider, external_id, bot_identity, granted_scopes)
                values (${f.workspaceId}, ${f.integrationId}, 'github', ${f.installationId}, ${tx.json({ login: options.botLogin ?? 'praxa[bot]' })}, ${['pull_requests:write', 'contents:read']})`;
       await tx`insert into skills (workspace_id, id, slug, name) values (${f.workspaceId}, ${f.skillId}, ${manifest.slug}, ${manifest.name})`;
@@ -66,6 +67,10 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
                values (${f.workspaceId}, ${f.runId}, 0, 'model.call', ${f.runId + ':0'}, 'completed')`;
       await tx`insert into agent_run_events (workspace_id, run_id, meta) values (${f.workspaceId}, ${f.runId}, ${tx.json({ tool_name: 'github.read.diff', ms: 12, code: null, iter: 0 })})`;
       await tx`insert into memory_facts (workspace_id, id, namespace, key, value) values (${f.workspaceId}, ${f.memoryFactId}, 'faq', 'greeting', ${tx.json({ text: 'hello' })})`;
+      await tx`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at)
+               values (${f.workspaceId}, ${newId('apiToken')}, ${f.memberId}, 'automation', 'fixture', ${'0'.repeat(64)}, now() + interval '1 day')`;
+      await tx`insert into llm_credentials (workspace_id, id, provider, fingerprint, vault_name, created_by)
+               values (${f.workspaceId}, ${newId('credential')}, 'anthropic', 'abcd', 'llm/anthropic/fixture', ${f.memberId})`;
     });
   } finally {
     await sql.end({ timeout: 5 });
