@@ -1,3 +1,4 @@
+export * from './api-token.js';
 export * from './errors.js';
 export * from './ids.js';
 export * from './skill-manifest.js';

@@ -1,5 +1,6 @@
 export * from './client.js';
 export * from './fixtures.js';
+export * from './keys.js';
 export * from './migrate.js';
 export * from './pg-errors.js';
 export * from './roles.js';

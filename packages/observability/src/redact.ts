@@ -60,7 +60,7 @@ const SECRET_VALUE_PATTERNS: readonly RegExp[] = [
   /gh[opsur]_[A-Za-z0-9]{20,}/g, // GitHub tokens
   /github_pat_[A-Za-z0-9_]{20,}/g,
   /whsec_[A-Za-z0-9+/=]{8,}/g, // Standard Webhooks secrets
-  /praxa_(?:at|tk)_[A-Za-z0-9_-]{8,}/g, // our own api tokens
+  /praxa_(?:at|tk)_[A-Za-z0-9_.-]{8,}/g, // our own api tokens
   /AKIA[0-9A-Z]{16}/g, // AWS access key ids
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g,
   /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi,

@@ -1,0 +1,150 @@
+/**
+ * Verify a run of stored audit events of one workspace, pure: the rows (as `ORDER BY seq` returns them) and the
+ * public keys come in, the first bad `seq` and why comes out. Per event, in this order:
+ *   1. `seq` follows the previous one (the first may start after a retention cut, at `firstSeq`);
+ *   2. the row belongs to the workspace being verified;
+ *   3. `prev_hash` links to the previous event's hash (for the first: `firstPrevHash`, or genesis at seq 1);
+ *   4. SHA-256(prev_hash ‖ stored canonical bytes) equals the stored `hash`;
+ *   5. the canonical bytes are UTF-8 JSON, are in RFC 8785 form, validate as an `audit_event · v1` body, and carry
+ *      the same seq, workspace_id, prev_hash and key_id as the row's columns;
+ *   6. unless `signatures: false` (fast mode), `signature` is a valid Ed25519 signature by the key `key_id` names.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { WorkspaceId } from '../ids.js';
+import { AuditEncodingError } from './audit-errors.js';
+import { AuditEventBodySchema } from './audit-event.js';
+import { eventHash, genesisPrevHash, verifyEventSignature } from './chain.js';
+import { canonicalBytes } from './jcs.js';
+
+/** One stored event as the verifier needs it: its columns and the exact canonical bytes that were hashed. */
+export interface StoredChainEvent {
+  readonly seq: number;
+  readonly workspace_id: string;
+  readonly prev_hash: string;
+  readonly hash: string;
+  readonly key_id: string;
+  readonly signature: string;
+  readonly canonical: Uint8Array;
+}
+
+/** The public (or private) Ed25519 keys events may be signed with, by `key_id`. */
+export type AuditKeyset = ReadonlyMap<string, KeyObject>;
+
+export interface VerifyChainOptions {
+  /** The workspace whose chain this is; a row of any other workspace fails with `workspace_mismatch`. */
+  readonly workspaceId: WorkspaceId;
+  /**
+   * The `prev_hash` the first given event must carry: the hash of the last event before it (from a checkpoint, after a
+   * retention cut). Defaults to `genesisPrevHash(workspaceId)` when the first event is seq 1; a first event after seq
+   * 1 without it fails with `unanchored`.
+   */
+  readonly firstPrevHash?: string;
+  /** The seq the first given event must have (e.g. the checkpoint's tree_size + 1). Default: whatever it has. */
+  readonly firstSeq?: number;
+  /** Check signatures (default `true`); `false` is the fast mode: links and hashes only. */
+  readonly signatures?: boolean;
+}
+
+export const CHAIN_FAILURES = [
+  /** A seq is missing: the failure names the missing seq. */
+  'seq_gap',
+  /** A seq repeats or goes backwards, or the first is not `firstSeq`. */
+  'seq_order',
+  'workspace_mismatch',
+  /** The first event is not seq 1 and no `firstPrevHash` was given to anchor it. */
+  'unanchored',
+  'prev_hash_mismatch',
+  'hash_mismatch',
+  /** A column has the wrong type, or the canonical bytes are not UTF-8 JSON. */
+  'malformed',
+  /** The canonical bytes are JSON but not its RFC 8785 form. */
+  'not_canonical',
+  /** The canonical bytes are not a valid `audit_event · v1` body. */
+  'schema',
+  /** The body's seq, workspace_id, prev_hash or key_id differs from the row's column. */
+  'column_mismatch',
+  'unknown_key',
+  'bad_signature',
+] as const;
+export type ChainFailure = (typeof CHAIN_FAILURES)[number];
+
+export type ChainVerification =
+  | { readonly ok: true; readonly count: number; readonly headHash: string }
+  /** `index` is the position in the given list; `seq` is 0 only when no seq can be named (a malformed first row). */
+  | { readonly ok: false; readonly seq: number; readonly reason: ChainFailure; readonly index: number };
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
+  Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+
+/** What is wrong with one event's content (step 5), or null. */
+function checkContent(e: StoredChainEvent): ChainFailure | null {
+  let record: unknown;
+  try {
+    record = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(e.canonical));
+  } catch {
+    return 'malformed';
+  }
+  let again: Uint8Array;
+  try {
+    again = canonicalBytes(record);
+  } catch {
+    return 'not_canonical';
+  }
+  if (!sameBytes(again, e.canonical)) return 'not_canonical';
+  const parsed = AuditEventBodySchema.safeParse(record);
+  if (!parsed.success) return 'schema';
+  const body = parsed.data;
+  const columnsMatch =
+    body.seq === e.seq && body.workspace_id === e.workspace_id && body.prev_hash === e.prev_hash && body.key_id === e.key_id;
+  return columnsMatch ? null : 'column_mismatch';
+}
+
+/**
+ * Walk `events` (ascending seq) and return `{ ok: true, count, headHash }`, or the FIRST bad seq and a reason code.
+ * For an empty list, `headHash` is `firstPrevHash` (or the genesis hash). Throws only for bad arguments: a
+ * `firstPrevHash` that is not a hex digest (`AuditEncodingError`) or a non-Ed25519 key in the keyset (`AuditKeyError`).
+ */
+export function verifyChain(events: readonly StoredChainEvent[], keyset: AuditKeyset, options: VerifyChainOptions): ChainVerification {
+  if (options.firstPrevHash !== undefined && !HEX64.test(options.firstPrevHash)) {
+    throw new AuditEncodingError('firstPrevHash is not a SHA-256 hex digest');
+  }
+  const checkSignatures = options.signatures ?? true;
+  let head = options.firstPrevHash;
+  let expectedSeq = options.firstSeq;
+
+  for (const [index, e] of events.entries()) {
+    const fail = (seq: number, reason: ChainFailure): ChainVerification => ({ ok: false, seq, reason, index });
+
+    if (!Number.isSafeInteger(e.seq) || e.seq < 1) return fail(expectedSeq ?? 0, 'malformed');
+    expectedSeq ??= e.seq;
+    if (e.seq > expectedSeq) return fail(expectedSeq, 'seq_gap');
+    if (e.seq < expectedSeq) return fail(e.seq, 'seq_order');
+
+    if (e.workspace_id !== options.workspaceId) return fail(e.seq, 'workspace_mismatch');
+
+    if (head === undefined) {
+      if (e.seq !== 1) return fail(e.seq, 'unanchored');
+      head = genesisPrevHash(options.workspaceId);
+    }
+    if (e.prev_hash !== head) return fail(e.seq, 'prev_hash_mismatch');
+
+    if (!(e.canonical instanceof Uint8Array)) return fail(e.seq, 'malformed');
+    if (eventHash(head, e.canonical) !== e.hash) return fail(e.seq, 'hash_mismatch');
+
+    const contentProblem = checkContent(e);
+    if (contentProblem !== null) return fail(e.seq, contentProblem);
+
+    if (checkSignatures) {
+      const key = keyset.get(e.key_id);
+      if (key === undefined) return fail(e.seq, 'unknown_key');
+      if (typeof e.signature !== 'string' || !verifyEventSignature(e.hash, e.signature, key)) return fail(e.seq, 'bad_signature');
+    }
+
+    head = e.hash;
+    expectedSeq = e.seq + 1;
+  }
+
+  return { ok: true, count: events.length, headHash: head ?? genesisPrevHash(options.workspaceId) };
+}

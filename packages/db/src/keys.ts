@@ -1,0 +1,139 @@
+/**
+ * Typed calls to the key, vault and token definer functions (migrations/0004). Bytes in, bytes out: sealing, wrapping
+ * and opening happen in @praxa/crypto, above this package.
+ */
+import { sql as dsql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { RunLease } from './runs.js';
+import type { Database } from './client.js';
+import { mapDatabaseError } from './pg-errors.js';
+import { requireScope, type WorkspaceScope } from './scope.js';
+
+const bytes = z.instanceof(Buffer);
+const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
+
+async function scoped<T extends z.ZodType>(scope: WorkspaceScope, schema: T, query: ReturnType<typeof dsql>): Promise<z.infer<T>[]> {
+  return z.array(schema).parse(await requireScope(scope).execute(query));
+}
+async function plain<T extends z.ZodType>(database: Database, schema: T, query: ReturnType<typeof dsql>): Promise<z.infer<T>[]> {
+  try {
+    return z.array(schema).parse([...((await database.db.execute(query)) as Iterable<unknown>)]);
+  } catch (err) {
+    throw mapDatabaseError(err);
+  }
+}
+
+// ── vault ──
+export interface SealedSecret {
+  readonly name: string;
+  readonly provider: string;
+  readonly purpose: string;
+  readonly ciphertext: Buffer;
+  readonly keyId: string;
+  readonly expiresAt?: Date;
+}
+
+/** The single write path into the vault; the workspace is the scope's. */
+export async function vaultPutSecret(scope: WorkspaceScope, s: SealedSecret): Promise<void> {
+  await requireScope(scope).execute(
+    dsql`select public.vault_put_secret(${s.name}, ${s.provider}, ${s.purpose}, ${s.ciphertext}::bytea, ${s.keyId}, ${s.expiresAt ? s.expiresAt.toISOString() : null}::timestamptz)`,
+  );
+}
+
+export async function vaultDeleteSecret(scope: WorkspaceScope, name: string): Promise<boolean> {
+  const rows = await scoped(scope, z.object({ deleted: z.boolean() }), dsql`select public.vault_delete_secret(${name}) as deleted`);
+  return rows[0]?.deleted ?? false;
+}
+
+const VaultRow = z.object({ ciphertext: bytes, key_id: z.string(), provider: z.string(), purpose: z.string(), expires_at: date.nullable() });
+export type VaultRecord = z.infer<typeof VaultRow>;
+
+/** Worker only: a sealed secret of the run's workspace, for a run it holds. */
+export async function vaultReadForRun(scope: WorkspaceScope, lease: RunLease, name: string): Promise<VaultRecord> {
+  const rows = await scoped(scope, VaultRow, dsql`select * from public.vault_read_for_run(${lease.runId}, ${lease.token}::uuid, ${name})`);
+  const row = rows[0];
+  if (!row) throw mapDatabaseError(new Error('unreachable: vault_read_for_run raises when absent'));
+  return row;
+}
+
+// ── keys ──
+export async function workspacePublicKey(scope: WorkspaceScope): Promise<{ keyId: string; publicKey: Buffer } | null> {
+  const rows = await scoped(scope, z.object({ key_id: z.string(), public_key: bytes }), dsql`select * from public.workspace_public_key()`);
+  const r = rows[0];
+  return r ? { keyId: r.key_id, publicKey: r.public_key } : null;
+}
+
+const RunKeyRow = z.object({
+  key_id: z.string(),
+  status: z.enum(['active', 'retired']),
+  wrapped_private_key: bytes,
+  tenant_id: z.string(),
+  tenant_key_id: z.string(),
+  tenant_wrapped_key: bytes,
+  kms_key_ref: z.string(),
+});
+export type RunKeyMaterial = z.infer<typeof RunKeyRow>;
+
+/** Worker only: the wrapped private keys of the run's workspace (newest first), for a run it holds. */
+export async function workspaceKeysForRun(scope: WorkspaceScope, lease: RunLease): Promise<RunKeyMaterial[]> {
+  return scoped(scope, RunKeyRow, dsql`select * from public.workspace_keys_for_run(${lease.runId}, ${lease.token}::uuid)`);
+}
+
+export interface KeyOperationLease {
+  readonly workspaceId: string;
+  readonly token: string;
+}
+
+export async function acquireKeyOperation(database: Database, workspaceId: string, holder: string, seconds = 60): Promise<KeyOperationLease | null> {
+  const rows = await plain(database, z.object({ token: z.uuid().nullable() }), dsql`select public.keys_acquire_operation(${workspaceId}, ${holder}, ${seconds}) as token`);
+  const token = rows[0]?.token;
+  return token ? { workspaceId, token } : null;
+}
+
+export async function releaseKeyOperation(database: Database, lease: KeyOperationLease): Promise<void> {
+  await plain(database, z.unknown(), dsql`select public.keys_release_operation(${lease.workspaceId}, ${lease.token}::uuid)`);
+}
+
+const KeysStateRow = z.object({
+  tenant_id: z.string(),
+  tenant_key_id: z.string().nullable(),
+  tenant_wrapped_key: bytes.nullable(),
+  kms_key_ref: z.string().nullable(),
+  workspace_key_id: z.string().nullable(),
+  workspace_key_status: z.string().nullable(),
+  wrapped_private_key: bytes.nullable(),
+  workspace_key_tenant_key_id: z.string().nullable(),
+});
+export type KeysStateRow = z.infer<typeof KeysStateRow>;
+
+export async function keysState(database: Database, lease: KeyOperationLease): Promise<KeysStateRow[]> {
+  return plain(database, KeysStateRow, dsql`select * from public.keys_state(${lease.workspaceId}, ${lease.token}::uuid)`);
+}
+
+export async function installTenantKey(database: Database, lease: KeyOperationLease, keyId: string, wrapped: Buffer, kmsKeyRef: string): Promise<boolean> {
+  const rows = await plain(database, z.object({ ok: z.boolean() }), dsql`select public.keys_install_tenant_key(${lease.workspaceId}, ${lease.token}::uuid, ${keyId}, ${wrapped}::bytea, ${kmsKeyRef}) as ok`);
+  return rows[0]?.ok ?? false;
+}
+
+export async function installWorkspaceKey(database: Database, lease: KeyOperationLease, k: { keyId: string; tenantKeyId: string; publicKey: Buffer; wrappedPrivateKey: Buffer }): Promise<void> {
+  await plain(database, z.unknown(), dsql`select public.keys_install_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${k.keyId}, ${k.tenantKeyId}, ${k.publicKey}::bytea, ${k.wrappedPrivateKey}::bytea)`);
+}
+
+/** Shred: the wrapped private half is destroyed; everything sealed to this key becomes unrecoverable. */
+export async function destroyWorkspaceKey(database: Database, lease: KeyOperationLease, keyId: string): Promise<boolean> {
+  const rows = await plain(database, z.object({ ok: z.boolean() }), dsql`select public.keys_destroy_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${keyId}) as ok`);
+  return rows[0]?.ok ?? false;
+}
+
+// ── api tokens ──
+export async function mintAutomationToken(scope: WorkspaceScope, t: { tokenId: string; memberId: string; name: string; secretSha256: string; expiresAt: Date }): Promise<void> {
+  await requireScope(scope).execute(dsql`select public.api_mint_automation_token(${t.tokenId}, ${t.memberId}, ${t.name}, ${t.secretSha256}, ${t.expiresAt.toISOString()}::timestamptz)`);
+}
+
+const AuthRow = z.object({ member_id: z.string(), role: z.enum(['owner', 'admin', 'member', 'viewer']), kind: z.enum(['human', 'automation']), expires_at: date });
+export type AuthenticatedToken = z.infer<typeof AuthRow>;
+
+export async function authenticateApiToken(database: Database, workspaceId: string, tokenId: string, secretSha256: string): Promise<AuthenticatedToken | null> {
+  const rows = await plain(database, AuthRow, dsql`select * from public.api_authenticate(${workspaceId}, ${tokenId}, ${secretSha256})`);
+  return rows[0] ?? null;
+}
