@@ -1,0 +1,73 @@
+/**
+ * The route builder: a route declares its params, query and body schemas, its size limit and who may call it (roles,
+ * token kind); the handler only ever sees validated, typed input and runs inside the caller's workspace scope. The
+ * workspace comes from the authenticated token — never from the URL or the body.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { parseApiToken, hashTokenSecret, ValidationError, type WorkspaceId } from '@praxa/core';
+import { authenticateApiToken, withWorkspace, type Database, type MemberRole, type WorkspaceScope } from '@praxa/db';
+import { ForbiddenError, UnauthenticatedError } from './errors.js';
+
+export interface Caller {
+  readonly workspaceId: WorkspaceId;
+  readonly memberId: string;
+  readonly role: MemberRole;
+  readonly kind: 'human' | 'automation';
+}
+
+export interface RouteContext<P, Q, B> {
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+  readonly caller: Caller;
+  readonly scope: WorkspaceScope;
+}
+
+export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly url: string;
+  readonly params?: P;
+  readonly query?: Q;
+  readonly body?: B;
+  readonly bodyLimit?: number;
+  /** Roles allowed to call (default: every member role). */
+  readonly roles?: readonly MemberRole[];
+  /** Token kind required (e.g. `human` for resume). */
+  readonly kind?: 'human';
+  readonly status?: number;
+  readonly handler: (ctx: RouteContext<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<unknown>;
+}
+
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, what: string): z.infer<T> {
+  if (!schema) return undefined as z.infer<T>;
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ValidationError(`invalid ${what}: ${[...new Set(r.error.issues.map((i) => i.path.join('.') || '(root)'))].join(', ')}`);
+  return r.data;
+}
+
+async function authenticate(database: Database, req: FastifyRequest): Promise<Caller> {
+  const token = parseApiToken(req.headers.authorization);
+  if (!token) throw new UnauthenticatedError('a valid api token is required');
+  const auth = await authenticateApiToken(database, token.workspaceId, token.tokenId, hashTokenSecret(token.secret));
+  if (!auth) throw new UnauthenticatedError('a valid api token is required');
+  return { workspaceId: token.workspaceId, memberId: auth.member_id, role: auth.role, kind: auth.kind };
+}
+
+export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(app: FastifyInstance, database: Database, spec: RouteSpec<P, Q, B>): void {
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    ...(spec.bodyLimit !== undefined ? { bodyLimit: spec.bodyLimit } : {}),
+    handler: async (req, reply) => {
+      const caller = await authenticate(database, req);
+      if (spec.roles && !spec.roles.includes(caller.role)) throw new ForbiddenError('your role may not do this');
+      if (spec.kind && caller.kind !== spec.kind) throw new ForbiddenError(`this needs a ${spec.kind} token`);
+      const params = parse(spec.params, req.params, 'path parameters');
+      const query = parse(spec.query, req.query, 'query');
+      const body = parse(spec.body, req.body, 'body');
+      const result = await withWorkspace(database, caller.workspaceId, (scope) => spec.handler({ params, query, body, caller, scope }));
+      return reply.status(spec.status ?? 200).send(result);
+    },
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * The api's token authentication and tenancy at the HTTP edge, on the real database and real HTTP: wrong, expired or
+ * malformed tokens → 401; another workspace's id → 404 (never 403, never its data); a viewer cannot mint tokens (403);
+ * a minted token is shown once, is `automation`, works, and never reaches the logs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Writable } from 'node:stream';
+import postgres from 'postgres';
+import { mintApiTokenMaterial, newId } from '@praxa/core';
+import { createDatabase, createTestDatabase, seedWorkspaceFixture, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
+import { createLogger } from '@praxa/observability';
+import type { FastifyInstance } from 'fastify';
+import { buildApiServer } from './server.js';
+
+let tdb: TestDatabase;
+let admin: postgres.Sql;
+let db: Database;
+let app: FastifyInstance;
+let base: string;
+let A: WorkspaceFixture;
+let B: WorkspaceFixture;
+const logLines: string[] = [];
+
+async function token(f: WorkspaceFixture, role: 'admin' | 'viewer', opts: { expired?: boolean } = {}): Promise<string> {
+  const memberId = role === 'admin' ? f.memberId : newId('member');
+  if (role !== 'admin') await admin`insert into workspace_members (workspace_id, id, email, role) values (${f.workspaceId}, ${memberId}, ${`${memberId}@example.com`}, ${role})`;
+  const m = mintApiTokenMaterial(f.workspaceId);
+  await admin`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at)
+              values (${f.workspaceId}, ${m.tokenId}, ${memberId}, 'human', 'test', ${m.secretSha256}, now() + ${opts.expired ? '-1 second' : '1 hour'}::interval)`;
+  return m.token;
+}
+
+async function call(method: 'GET' | 'POST', path: string, tok?: string, body?: unknown) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { ...(tok ? { authorization: `Bearer ${tok}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  admin = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });
+  A = await seedWorkspaceFixture(tdb.adminUrl, 'A');
+  B = await seedWorkspaceFixture(tdb.adminUrl, 'B');
+  db = createDatabase(tdb.roleUrl('praxa_api'), { max: 4 });
+  const destination = new Writable({ write(chunk: Buffer, _e, cb) { logLines.push(chunk.toString('utf8')); cb(); } });
+  app = await buildApiServer({ database: db, log: createLogger({ name: 'api-test', level: 'trace', destination }) });
+  base = await app.listen({ port: 0, host: '127.0.0.1' });
+});
+afterAll(async () => {
+  await app?.close();
+  await db?.close();
+  await admin?.end({ timeout: 5 });
+  await tdb?.drop();
+});
+
+describe('api token authentication', () => {
+  it('no, malformed, wrong-secret or expired tokens → 401 with the envelope', async () => {
+    const good = await token(A, 'admin');
+    const wrongSecret = good.slice(0, -4) + (good.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    for (const t of [undefined, 'praxa_tk_nope', wrongSecret, await token(A, 'admin', { expired: true })]) {
+      const res = await call('GET', '/v1/skills', t);
+      expect(res).toEqual({ status: 401, json: { error: { code: 'UNAUTHENTICATED', message: 'a valid api token is required' } } });
+    }
+  });
+
+  it('a token whose workspace id was swapped for another workspace’s → 401 (the lookup is scoped by it)', async () => {
+    const good = await token(A, 'admin');
+    const swapped = good.replace(A.workspaceId, B.workspaceId);
+    expect((await call('GET', '/v1/skills', swapped)).status).toBe(401);
+  });
+});
+
+describe('tenancy at the edge', () => {
+  it('lists only the caller’s Skills and runs; another workspace’s run id is 404', async () => {
+    const tok = await token(A, 'admin');
+    const skills = await call('GET', '/v1/skills', tok);
+    expect((skills.json.skills as { id: string }[]).map((s) => s.id)).toEqual([A.skillId]);
+    const runs = await call('GET', '/v1/runs', tok);
+    expect((runs.json.runs as { id: string }[]).map((r) => r.id)).toEqual([A.runId]);
+    expect((await call('GET', `/v1/runs/${A.runId}`, tok)).status).toBe(200);
+    const foreign = await call('GET', `/v1/runs/${B.runId}`, tok);
+    expect(foreign).toEqual({ status: 404, json: { error: { code: 'NOT_FOUND', message: 'not found' } } });
+    const missing = await call('GET', `/v1/runs/${newId('run')}`, tok);
+    expect(missing).toEqual(foreign);
+  });
+
+  it('a malformed id is 400, not 500', async () => {
+    const tok = await token(A, 'admin');
+    expect((await call('GET', '/v1/runs/not-a-run', tok)).status).toBe(400);
+  });
+});
+
+describe('minting tokens', () => {
+  it('an admin mints an automation token, shown once, that authenticates; it never reaches the logs', async () => {
+    const tok = await token(A, 'admin');
+    const res = await call('POST', '/v1/tokens', tok, { name: 'ci' });
+    expect(res.status).toBe(201);
+    expect(res.json.kind).toBe('automation');
+    const minted = String(res.json.token);
+    expect((await call('GET', '/v1/skills', minted)).status).toBe(200);
+    const [row] = await admin<{ kind: string; secret_sha256: string }[]>`select kind, secret_sha256 from api_tokens where id = ${String(res.json.id)}`;
+    expect(row?.kind).toBe('automation');
+    expect(minted).not.toContain(row?.secret_sha256 ?? 'x');
+    const logs = logLines.join('');
+    expect(logs.length).toBeGreaterThan(0);
+    expect(logs).not.toContain(minted.split('.').at(-1) ?? 'x');
+  });
+
+  it('a viewer cannot mint (403)', async () => {
+    const res = await call('POST', '/v1/tokens', await token(A, 'viewer'), { name: 'nope' });
+    expect(res).toEqual({ status: 403, json: { error: { code: 'FORBIDDEN', message: 'your role may not do this' } } });
+  });
+
+  it('an invalid body is 400', async () => {
+    expect((await call('POST', '/v1/tokens', await token(A, 'admin'), { name: '', extra: 1 })).status).toBe(400);
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * The api: the workspace's control plane. Every `/v1` route authenticates an api token and runs in that token's
+ * workspace scope; a foreign id is answered 404, exactly like a missing one. Errors are `{"error":{"code","message"}}`.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { isPraxaError, mintApiTokenMaterial, RunIdSchema, WorkspaceScopeError } from '@praxa/core';
+import { and, desc, eq, lt, mintAutomationToken, schema, type Database } from '@praxa/db';
+import type { Logger } from '@praxa/observability';
+import { route } from './route-builder.js';
+
+export interface ApiDeps {
+  readonly database: Database;
+  readonly log: Logger;
+}
+
+export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  const db = deps.database;
+
+  app.setErrorHandler((error: unknown, req, reply) => {
+    if (error instanceof WorkspaceScopeError) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'not found' } });
+    if (isPraxaError(error)) {
+      if (error.httpStatus >= 500) deps.log.error({ route: req.routeOptions.url, code: error.code, err: error }, 'request failed');
+      return reply.status(error.httpStatus).send(error.toJSON());
+    }
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return reply.status(status).send({ error: { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', message: 'the request was not understood' } });
+    }
+    deps.log.error({ route: req.routeOptions.url, code: 'INTERNAL', err: error }, 'unexpected error');
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } }));
+  app.addHook('onResponse', async (req, reply) => {
+    deps.log.info({ route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+
+  route(app, db, {
+    method: 'GET',
+    url: '/v1/skills',
+    handler: async ({ scope }) => {
+      const rows = await scope.db
+        .select({ id: schema.skills.id, slug: schema.skills.slug, name: schema.skills.name, status: schema.skills.status, pausedReason: schema.skills.pausedReason, pausedAt: schema.skills.pausedAt })
+        .from(schema.skills)
+        .orderBy(schema.skills.slug);
+      return { skills: rows };
+    },
+  });
+
+  const runFields = {
+    id: schema.agentRuns.id,
+    skillId: schema.agentRuns.skillId,
+    skillVersionId: schema.agentRuns.skillVersionId,
+    trigger: schema.agentRuns.trigger,
+    status: schema.agentRuns.status,
+    skipReason: schema.agentRuns.skipReason,
+    errorCode: schema.agentRuns.errorCode,
+    attempt: schema.agentRuns.attempt,
+    input: schema.agentRuns.input,
+    createdAt: schema.agentRuns.createdAt,
+    startedAt: schema.agentRuns.startedAt,
+    finishedAt: schema.agentRuns.finishedAt,
+  };
+
+  route(app, db, {
+    method: 'GET',
+    url: '/v1/runs',
+    query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), before: RunIdSchema.optional() }).strict(),
+    handler: async ({ scope, query }) => {
+      // Keyset pagination: TypeIDs sort by creation time.
+      const rows = await scope.db
+        .select(runFields)
+        .from(schema.agentRuns)
+        .where(query.before ? lt(schema.agentRuns.id, query.before) : undefined)
+        .orderBy(desc(schema.agentRuns.id))
+        .limit(query.limit);
+      return { runs: rows, next: rows.length === query.limit ? rows.at(-1)?.id ?? null : null };
+    },
+  });
+
+  route(app, db, {
+    method: 'GET',
+    url: '/v1/runs/:id',
+    params: z.object({ id: RunIdSchema }),
+    handler: async ({ scope, params }) => {
+      const [run] = await scope.db.select(runFields).from(schema.agentRuns).where(and(eq(schema.agentRuns.id, params.id)));
+      if (!run) throw new WorkspaceScopeError('no such run in this workspace');
+      return { run };
+    },
+  });
+
+  route(app, db, {
+    method: 'POST',
+    url: '/v1/tokens',
+    roles: ['owner', 'admin'],
+    status: 201,
+    body: z.object({ name: z.string().min(1).max(100), ttlDays: z.number().int().min(1).max(365).default(90) }).strict(),
+    handler: async ({ scope, caller, body }) => {
+      // Tokens minted through the api are always `automation`; human tokens come only from the operator CLI.
+      const m = mintApiTokenMaterial(caller.workspaceId);
+      const expiresAt = new Date(Date.now() + body.ttlDays * 86_400_000);
+      await mintAutomationToken(scope, { tokenId: m.tokenId, memberId: caller.memberId, name: body.name, secretSha256: m.secretSha256, expiresAt });
+      return { id: m.tokenId, token: m.token, kind: 'automation', expiresAt: expiresAt.toISOString(), note: 'shown once: store it now' };
+    },
+  });
+
+  return app;
+}
