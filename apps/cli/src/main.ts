@@ -8,6 +8,7 @@ import { runDemo } from './commands/demo.js';
 import { runMigrate } from './commands/migrate.js';
 import { runSeed } from './commands/seed.js';
 import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
+import { createHumanToken } from './commands/tokens.js';
 
 const program = new Command()
   .name('praxa')
@@ -41,6 +42,21 @@ program
   .description('one pass of the run reconciler: enqueue runs whose jobs were lost, hand back expired leases')
   .action(async () => {
     process.exitCode = await runApp('monitor', ['--reconcile-once'], process.env);
+  });
+
+const tokens = program.command('tokens').description('api tokens');
+tokens
+  .command('create')
+  .description('mint a human api token for a workspace member (printed once; only its hash is stored)')
+  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .requiredOption('--member <id>', 'the member the token acts as (mb_…)')
+  .option('--kind <kind>', 'human (automation tokens come from POST /v1/tokens)', 'human')
+  .option('--name <name>', 'a label', 'cli')
+  .option('--ttl-days <days>', 'lifetime in days (1..365)', '30')
+  .action(async (o: { workspace: string; member: string; kind: string; name: string; ttlDays: string }) => {
+    const t = await createHumanToken(process.env, { ...o, ttlDays: Number(o.ttlDays) });
+    console.log(t.token);
+    console.error(`token ${t.tokenId} (human) expires ${t.expiresAt.toISOString()} — shown once; store it now`);
   });
 
 program

@@ -56,6 +56,15 @@ describe('logger redaction', () => {
     expect(first.service).toBe('test');
   });
 
+  it('logs a foreign error (a driver’s, quoting query parameters) by name and code only', () => {
+    const out = capture();
+    const log = createLogger({ name: 'test', destination: out.destination });
+    const driverError = Object.assign(new Error('Failed query: select vault_put_secret($1) params: CANARY-param-value'), { code: '23505' });
+    log.error({ err: driverError }, 'db failed');
+    expect(out.text()).not.toContain('CANARY-param-value');
+    expect(out.text()).toContain('23505');
+  });
+
   it('survives cycles and deep objects', () => {
     const out = capture();
     const log = createLogger({ name: 'test', destination: out.destination });

@@ -4,6 +4,8 @@
  *  1. by key name, at any depth — the value is replaced by `[redacted]`;
  *  2. by value shape, in any string — known credential formats are replaced wherever they appear.
  */
+import { PraxaError } from '@praxa/core';
+
 export const REDACTED = '[redacted]';
 
 /** Key names whose values are never logged (case-insensitive; `-`/`_` ignored). */
@@ -95,9 +97,11 @@ export function redactDeep(value: unknown, depth = 0, seen: WeakSet<object> = ne
   seen.add(value);
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1, seen));
   if (value instanceof Error) {
-    // An error's message is ours (PraxaError messages are safe); still scrub shapes, and keep only code/name.
+    // Only a PraxaError's message is safe by contract. Other errors — a driver's, say — may quote query parameters or
+    // row values in their message, so they are logged by name and code only.
     const e = value as Error & { code?: unknown };
-    return { type: e.name, message: scrubString(e.message), ...(typeof e.code === 'string' ? { code: e.code } : {}) };
+    const code = typeof e.code === 'string' ? { code: e.code } : {};
+    return value instanceof PraxaError ? { type: e.name, message: scrubString(e.message), ...code } : { type: e.name, ...code };
   }
   if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return `[${value.byteLength} bytes]`;
   const out: Record<string, unknown> = {};
