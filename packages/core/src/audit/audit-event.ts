@@ -118,7 +118,7 @@ function kindRules<T extends KindFields>(e: T, ctx: z.RefinementCtx<T>): void {
     issue('skillId', 'an event of a run names its skill');
   }
   if (e.kind === 'skill.action' && e.confidence === null) issue('confidence', 'skill.action needs a confidence');
-  if (e.runId === null) {
+  if (e.runId === null && !includes(RUN_EVENT_KINDS, e.kind)) {
     for (const field of ['step', 'manifest_hash', 'model', 'tool_result_hashes'] as const) {
       if (e[field] !== undefined) issue(field, `${field} belongs to events of a run`);
     }

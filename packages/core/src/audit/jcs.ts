@@ -11,7 +11,7 @@ import canonicalize from 'canonicalize';
 import { NonJsonValueError } from './audit-errors.js';
 
 /** A JSON value: what JCS can encode. */
-export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /** Where (a JSON pointer) and what kind of non-JSON value was found. */
 export interface NonJsonFinding {

@@ -1,0 +1,8 @@
+/** The audit log's pure parts: canonical JSON, Merkle proofs, the `audit_event · v1` record, its chain, redaction. */
+export * from './audit-errors.js';
+export * from './jcs.js';
+export * from './merkle.js';
+export * from './audit-event.js';
+export * from './chain.js';
+export * from './verify-chain.js';
+export * from './redaction.js';
