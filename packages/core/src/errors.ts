@@ -80,6 +80,12 @@ export class NotFoundError extends PraxaError {
   readonly httpStatus = 404;
 }
 
+/** A write collided with an existing row under a unique rule (a duplicate delivery, a retried append). */
+export class ConflictError extends PraxaError {
+  readonly code = 'CONFLICT';
+  readonly httpStatus = 409;
+}
+
 /** A worker presented a lease (fencing token) that is no longer the current holder's or has expired. */
 export class LeaseLostError extends PraxaError {
   readonly code = 'LEASE_LOST';

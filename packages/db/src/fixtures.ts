@@ -2,8 +2,9 @@
  * Test fixtures: a workspace with one row in every tenant table, inserted as the admin (a superuser on a developer
  * machine, so row-level security does not apply to it). Used by the integration and security suites only.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import postgres from 'postgres';
-import { manifestHash, newId, type SkillManifest, type WorkspaceId } from '@praxa/core';
+import { genesisPrevHash, manifestHash, newId, sealAuditEvent, type SkillManifest, type WorkspaceId } from '@praxa/core';
 
 export interface WorkspaceFixture {
   readonly tenantId: string;
@@ -69,6 +70,20 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
       await tx`insert into memory_facts (workspace_id, id, namespace, key, value) values (${f.workspaceId}, ${f.memoryFactId}, 'faq', 'greeting', ${tx.json({ text: 'hello' })})`;
       await tx`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at)
                values (${f.workspaceId}, ${newId('apiToken')}, ${f.memberId}, 'automation', 'fixture', ${'0'.repeat(64)}, now() + interval '1 day')`;
+      const { privateKey } = generateKeyPairSync('ed25519');
+      const sealed = sealAuditEvent(
+        {
+          auditEventId: newId('auditEvent'), kind: 'skill.action', skillId: f.skillId as never, runId: f.runId as never, trigger: 'github.pull_request.opened',
+          input: { repo: 'octo/hello', prNumber: 1 }, reasoning: ['fixture'], alternatives: [{ action: 'approve', score: 0.9 }], confidence: 0.9,
+          output: { verdict: 'approve' }, tools_used: ['github.read.diff'], duration_ms: 1, occurred_at: new Date().toISOString(),
+          manifest_hash: manifestHash(manifest), step: 0, workspace_id: f.workspaceId, seq: 1, prev_hash: genesisPrevHash(f.workspaceId), key_id: 'fixture-key',
+        },
+        privateKey,
+      );
+      await tx`insert into audit_events (workspace_id, seq, id, kind, skill_id, run_id, step, trigger, occurred_at, prev_hash, hash, key_id, signature, canonical)
+               values (${f.workspaceId}, 1, ${sealed.event.auditEventId}, 'skill.action', ${f.skillId}, ${f.runId}, 0, 'github.pull_request.opened', now(),
+                       ${sealed.event.prev_hash}, ${sealed.hash}, 'fixture-key', ${sealed.signature}, ${Buffer.from(sealed.canonical)})`;
+      await tx`insert into audit_chain_heads (workspace_id, seq, head_hash) values (${f.workspaceId}, 1, ${sealed.hash})`;
       await tx`insert into llm_credentials (workspace_id, id, provider, fingerprint, vault_name, created_by)
                values (${f.workspaceId}, ${newId('credential')}, 'anthropic', 'abcd', 'llm/anthropic/fixture', ${f.memberId})`;
     });

@@ -1,6 +1,7 @@
 export * from './client.js';
 export * from './fixtures.js';
 export * from './keys.js';
+export * from './audit.js';
 export * from './migrate.js';
 export * from './pg-errors.js';
 export * from './roles.js';

@@ -4,6 +4,7 @@
  * raise SQLSTATE class PX (see migrations/0003).
  */
 import {
+  ConflictError,
   InternalError,
   LeaseLostError,
   NotFoundError,
@@ -64,6 +65,8 @@ export function mapPgError(err: unknown): PraxaError {
     case '23514':
     case '23502':
       return new ValidationError('the database refused an invalid value', { cause: err, details: { sqlstate: pg.code } });
+    case '23505':
+      return new ConflictError('a row with the same unique key already exists', { cause: err, details: { sqlstate: pg.code } });
     case '23503':
       // A composite foreign key to another workspace's row fails here, as does a dangling reference.
       return new WorkspaceScopeError('a reference points at no row in this workspace', { cause: err });

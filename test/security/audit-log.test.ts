@@ -1,0 +1,196 @@
+/**
+ * The audit log in Postgres (issue #6, storage): appends through the definer functions yield gapless, verifying chains
+ * under concurrency; a retried run's duplicate appends nothing; no role can edit or delete history — login roles lack
+ * the grants, and the owner, who holds them, is stopped by the triggers; tampering done behind the app's back (as the
+ * superuser, triggers disabled) is caught by verifyChain, naming the seq.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import postgres from 'postgres';
+import { genesisPrevHash, newId, signEvent, verifyChain, ValidationError, type AuditEventDraft, type WorkspaceId } from '@praxa/core';
+import {
+  appendAuditEvents, createDatabase, createTestDatabase, mapPgError, readAuditChain, seedWorkspaceFixture, sql, withWorkspace,
+  type AuditSigner, type Database, type TestDatabase, type WorkspaceFixture,
+} from '@praxa/db';
+
+let tdb: TestDatabase;
+let admin: postgres.Sql;
+let worker: Database;
+let api: Database;
+let A: WorkspaceFixture;
+const keys = generateKeyPairSync('ed25519');
+const signer: AuditSigner = { keyId: 'audit-2026-11', privateKey: keys.privateKey };
+let keyset: Map<string, KeyObject>;
+
+const draft = (f: WorkspaceFixture, step: number, kind: 'skill.action' | 'guard.denied' = 'skill.action', runId = f.runId): AuditEventDraft => ({
+  auditEventId: newId('auditEvent'),
+  kind,
+  skillId: f.skillId as AuditEventDraft['skillId'],
+  runId: runId as AuditEventDraft['runId'],
+  trigger: 'github.pull_request.opened',
+  input: { prNumber: 1284, repo: 'acme/payments' },
+  reasoning: ['Diff touches payments/checkout — high-risk surface.'],
+  alternatives: [{ action: 'approve', score: 0.42 }, { action: 'request_changes', score: 0.83 }],
+  confidence: 0.83,
+  output: { verdict: 'request_changes' },
+  tools_used: ['github.read.diff', 'github.comment.pr'],
+  duration_ms: 4218,
+  occurred_at: new Date().toISOString(),
+  manifest_hash: 'a'.repeat(64),
+  step,
+});
+
+async function chainOf(ws: WorkspaceId) {
+  return withWorkspace(api, ws, (s) => readAuditChain(s));
+}
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  admin = postgres(tdb.adminUrl, { max: 2, onnotice: () => {} });
+  A = await seedWorkspaceFixture(tdb.adminUrl, 'A');
+  // The fixture's own first event was signed with a throw-away key: start this test's chain fresh.
+  await admin.begin(async (tx) => {
+    await tx`set local session_replication_role = replica`;
+    await tx`delete from audit_events where workspace_id = ${A.workspaceId}`;
+    await tx`delete from audit_chain_heads where workspace_id = ${A.workspaceId}`;
+  });
+  worker = createDatabase(tdb.roleUrl('praxa_worker'), { max: 8 });
+  api = createDatabase(tdb.roleUrl('praxa_api'), { max: 2 });
+  keyset = new Map([[signer.keyId, keys.publicKey]]);
+});
+afterAll(async () => {
+  await Promise.all([worker?.close(), api?.close(), admin?.end({ timeout: 5 })]);
+  await tdb?.drop();
+});
+
+describe('appending', () => {
+  it('8 concurrent appenders on one workspace → a gapless chain that verifies', async () => {
+    const runs = await Promise.all(Array.from({ length: 8 }, async () => {
+      const runId = newId('run');
+      await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source) values (${A.workspaceId}, ${runId}, ${A.skillId}, ${A.skillVersionId}, 'github.pull_request.opened', 'github')`;
+      return runId;
+    }));
+    await Promise.all(runs.map((runId) => withWorkspace(worker, A.workspaceId, (s) => appendAuditEvents(s, [0, 1, 2, 3, 4].map((step) => draft(A, step, 'skill.action', runId)), signer))));
+    const chain = await chainOf(A.workspaceId);
+    expect(chain.map((e) => e.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(verifyChain(chain, keyset, { workspaceId: A.workspaceId })).toMatchObject({ ok: true, count: 40 });
+  });
+
+  it('16 workspaces append in parallel, each chain verifies on its own', async () => {
+    const fixtures = await Promise.all(Array.from({ length: 16 }, (_, i) => seedWorkspaceFixture(tdb.adminUrl, `W${i}`)));
+    await admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from audit_events where workspace_id = any(${fixtures.map((f) => f.workspaceId)})`;
+      await tx`delete from audit_chain_heads where workspace_id = any(${fixtures.map((f) => f.workspaceId)})`;
+    });
+    await Promise.all(fixtures.map((f) => withWorkspace(worker, f.workspaceId, (s) => appendAuditEvents(s, [draft(f, 0), draft(f, 1)], signer))));
+    for (const f of fixtures) expect(verifyChain(await chainOf(f.workspaceId), keyset, { workspaceId: f.workspaceId })).toMatchObject({ ok: true, count: 2 });
+  });
+
+  it('a retried run’s duplicate (run, step, kind) is refused and the chain is unchanged', async () => {
+    const before = await chainOf(A.workspaceId);
+    const dup = draft(A, 0, 'skill.action', (await admin<{ run_id: string }[]>`select run_id from audit_events where workspace_id = ${A.workspaceId} and seq = 1`)[0]?.run_id);
+    await expect(withWorkspace(worker, A.workspaceId, (s) => appendAuditEvents(s, [dup], signer))).rejects.toMatchObject({ code: 'CONFLICT' });
+    const after = await chainOf(A.workspaceId);
+    expect(after.length).toBe(before.length);
+    expect(after.at(-1)?.hash).toBe(before.at(-1)?.hash);
+  });
+
+  it('an append that does not continue the head is refused by Postgres', async () => {
+    const err = await withWorkspace(worker, A.workspaceId, async (s) => {
+      await s.execute(sql`select * from public.audit_lock_head(${genesisPrevHash(A.workspaceId)})`);
+      return s.execute(sql`select public.audit_append_event(1, ${'0'.repeat(64)}, ${'0'.repeat(64)}, ${newId('auditEvent')}, 'skill.action', null, null, null, 'x.y', now(), 'k', 's', '\\x00'::bytea)`);
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+  });
+});
+
+describe('append-only', () => {
+  it('UPDATE, DELETE and TRUNCATE are refused as every login role (no grant) and as the owner (triggers)', async () => {
+    for (const role of ['praxa_ingest', 'praxa_worker', 'praxa_monitor', 'praxa_api'] as const) {
+      const sql = postgres(tdb.roleUrl(role), { max: 1, onnotice: () => {} });
+      for (const stmt of ['update audit_events set kind = kind', 'delete from audit_events', 'truncate audit_events']) {
+        const err = await sql.begin(async (tx) => {
+          await tx`select set_config('app.workspace_id', ${A.workspaceId}, true)`;
+          await tx.unsafe(stmt);
+        }).catch((e: unknown) => e);
+        expect({ role, stmt, code: mapPgError(err).code }).toEqual({ role, stmt, code: 'PERMISSION_DENIED' });
+      }
+      await sql.end({ timeout: 5 });
+    }
+    for (const stmt of ['update audit_events set kind = kind', 'delete from audit_events', 'truncate audit_events', 'truncate audit_chain_heads', 'delete from audit_chain_heads']) {
+      const err = await admin.begin(async (tx) => {
+        await tx`set local role praxa_owner`;
+        await tx.unsafe(stmt);
+      }).catch((e: unknown) => e);
+      expect({ stmt, sqlstate: (err as { code?: string }).code }).toEqual({ stmt, sqlstate: 'PXA01' });
+    }
+    expect((await chainOf(A.workspaceId)).length).toBe(40);
+  });
+});
+
+describe('tampering behind the app’s back is caught', () => {
+  let T: WorkspaceFixture;
+  beforeAll(async () => {
+    T = await seedWorkspaceFixture(tdb.adminUrl, 'T');
+    await admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from audit_events where workspace_id = ${T.workspaceId}`;
+      await tx`delete from audit_chain_heads where workspace_id = ${T.workspaceId}`;
+    });
+    for (let batch = 0; batch < 4; batch++) {
+      const runId = newId('run');
+      await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source) values (${T.workspaceId}, ${runId}, ${T.skillId}, ${T.skillVersionId}, 'github.pull_request.opened', 'github')`;
+      await withWorkspace(worker, T.workspaceId, (s) => appendAuditEvents(s, Array.from({ length: 10 }, (_, step) => draft(T, step, 'skill.action', runId)), signer));
+    }
+  });
+
+  /** As the superuser, with triggers disabled: what an insider with database access could do. */
+  async function tamper(fn: (tx: postgres.TransactionSql) => Promise<unknown>) {
+    await admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await fn(tx);
+    });
+  }
+  const verify = async () => verifyChain(await chainOf(T.workspaceId), keyset, { workspaceId: T.workspaceId });
+  const swap = (a: number, b: number) =>
+    tamper(async (tx) => {
+      await tx`update audit_events set seq = 100000 where workspace_id = ${T.workspaceId} and seq = ${a}`;
+      await tx`update audit_events set seq = ${a} where workspace_id = ${T.workspaceId} and seq = ${b}`;
+      await tx`update audit_events set seq = ${b} where workspace_id = ${T.workspaceId} and seq = 100000`;
+    });
+
+  it('an untouched chain verifies', async () => {
+    expect(await verify()).toMatchObject({ ok: true, count: 40 });
+  });
+
+  it('one flipped byte of one event → that seq', async () => {
+    const [e] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${T.workspaceId} and seq = 7`;
+    const flipped = Buffer.from(e!.canonical);
+    flipped[20] = (flipped[20] ?? 0) ^ 1;
+    await tamper((tx) => tx`update audit_events set canonical = ${flipped} where workspace_id = ${T.workspaceId} and seq = 7`);
+    expect(await verify()).toMatchObject({ ok: false, seq: 7 });
+    await tamper((tx) => tx`update audit_events set canonical = ${e!.canonical} where workspace_id = ${T.workspaceId} and seq = 7`);
+    expect((await verify()).ok).toBe(true);
+  });
+
+  it('two rows’ seq swapped → the first of them', async () => {
+    await swap(20, 21);
+    expect(await verify()).toMatchObject({ ok: false, seq: 20 });
+    await swap(20, 21);
+    expect((await verify()).ok).toBe(true);
+  });
+
+  it('an event re-signed with a key that is not ours → that seq', async () => {
+    const [e] = await admin<{ hash: string; signature: string }[]>`select hash, signature from audit_events where workspace_id = ${T.workspaceId} and seq = 30`;
+    const foreign = generateKeyPairSync('ed25519');
+    await tamper((tx) => tx`update audit_events set signature = ${signEvent(e!.hash, foreign.privateKey)} where workspace_id = ${T.workspaceId} and seq = 30`);
+    expect(await verify()).toMatchObject({ ok: false, seq: 30, reason: 'bad_signature' });
+    await tamper((tx) => tx`update audit_events set signature = ${e!.signature} where workspace_id = ${T.workspaceId} and seq = 30`);
+  });
+
+  it('a deleted row → its seq, as a gap', async () => {
+    await tamper((tx) => tx`delete from audit_events where workspace_id = ${T.workspaceId} and seq = 12`);
+    expect(await verify()).toMatchObject({ ok: false, seq: 12, reason: 'seq_gap' });
+  });
+});
