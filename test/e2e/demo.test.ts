@@ -24,6 +24,8 @@ describe('pnpm praxa demo', () => {
     expect(output).toContain('→ LEASE_LOST');
     expect(output).toContain('→ WORKSPACE_SCOPE');
     expect(output).toContain('duplicate=true');
+    expect(output).toContain('audit verify: chain holds');
+    expect(output).toContain('deleting history as the api role → PERMISSION_DENIED');
     // A second run against the same database is fine too (idempotent migrations, fresh demo rows).
     const again = spawnSync(process.execPath, [cli, 'demo'], { env, encoding: 'utf8', timeout: 60_000 });
     expect({ status: again.status, migrations: again.stdout.includes('0 migration(s) applied') }).toEqual({ status: 0, migrations: true });

@@ -6,20 +6,23 @@
  *   the row → a stale lease holder is fenced off → the other tenant sees none of it, and its attempts are refused.
  * The full pipeline (webhook over HTTP → BullMQ → Skill run → audit verify) extends this same command as it lands.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 
-import { newId, isPraxaError } from '@praxa/core';
+import { newId, isPraxaError, verifyChain, type AuditEventDraft } from '@praxa/core';
 import { bootConfig, type ConfigSource } from '@praxa/config';
 import {
+  appendAuditEvents,
   claimRun,
   count,
   eq,
   createDatabase,
   createRunsForDelivery,
   finishRun,
+  readAuditChain,
   recordRunStep,
   resolveInstallation,
   schema,
+  sql,
   subscribedSkills,
   withWorkspace,
   type Database,
@@ -109,12 +112,31 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     const own = await countRuns(api, demo.workspaceId, runId);
     step(t0, `tenancy: the other workspace sees ${seen} of the demo's runs; writing into the demo workspace → ${wrote}; the demo workspace itself sees ${own}`);
 
+    // ── audit: the action is recorded in the workspace's hash chain, signed, and verified back ──
+    const signer = { keyId: `demo-${new Date().toISOString().slice(0, 10)}`, privateKey: generateKeyPairSync('ed25519').privateKey };
+    const [event] = await withWorkspace(worker, claimed.workspaceId, (s) =>
+      appendAuditEvents(s, [{
+        auditEventId: newId('auditEvent'), kind: 'skill.action', skillId: demo.skillId as AuditEventDraft['skillId'], runId: runId as AuditEventDraft['runId'],
+        trigger, input: { prNumber: 1284, repo: 'acme/payments' },
+        reasoning: ['Demo step: the pipeline that produces real reviews lands with the built-in Skills.'],
+        alternatives: [{ action: 'approve', score: 0.5 }, { action: 'escalate_human', score: 0.5 }], confidence: 0.5,
+        output: { verdict: 'escalate_human', note: 'demo: no model was called' }, tools_used: ['github.read.diff'],
+        duration_ms: Math.round(performance.now() - t0), occurred_at: new Date().toISOString(), manifest_hash: demo.manifestHash, step: 0,
+      }], signer),
+    );
+    const chain = await withWorkspace(api, claimed.workspaceId, (s) => readAuditChain(s));
+    const verdict = verifyChain(chain, new Map([[signer.keyId, createPublicKey(signer.privateKey)]]), { workspaceId: claimed.workspaceId });
+    step(t0, `audit: event ${event?.auditEventId} appended at seq ${event?.seq} (hash ${event?.hash.slice(0, 12)}…, Ed25519 key ${signer.keyId}, ephemeral in the demo)`);
+    step(t0, `audit verify: ${verdict.ok ? `chain holds — ${verdict.count} event(s), hashes, links and signatures` : `FAILED at seq ${verdict.seq}: ${verdict.reason}`}`);
+    const rewrite = await refusedCode(() => withWorkspace(api, claimed.workspaceId, (s) => s.execute(sql`delete from audit_events`)));
+    step(t0, `audit: deleting history as the api role → ${rewrite}`);
+
     await withWorkspace(worker, claimed.workspaceId, (s) => finishRun(s, claimed.lease, 'succeeded'));
     step(t0, `worker: run ${runId} finished (succeeded); its lease is released`);
 
-    const ok = fenced === 'LEASE_LOST' && wrote === 'WORKSPACE_SCOPE' && seen === 0 && own === 1 && replay.duplicate;
-    console.log(`\n${ok ? 'demo complete' : 'demo FAILED'}: tenancy and fencing enforced by Postgres (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    console.log('Still to land on this command: webhook over HTTP → BullMQ → Skill run → audit events → audit verify (see docs/roadmap.md).');
+    const ok = fenced === 'LEASE_LOST' && wrote === 'WORKSPACE_SCOPE' && seen === 0 && own === 1 && replay.duplicate && verdict.ok && rewrite === 'PERMISSION_DENIED';
+    console.log(`\n${ok ? 'demo complete' : 'demo FAILED'}: tenancy, fencing and the audit chain enforced by Postgres (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log('Still to land on this command: the webhook over HTTP → BullMQ → a Skill run on the offline model → its review (see docs/roadmap.md).');
     if (options.keep) console.log('--keep: there is no long-running fleet yet; nothing to keep running.');
     if (!ok) process.exitCode = 1;
   } finally {
