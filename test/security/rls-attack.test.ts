@@ -88,6 +88,15 @@ beforeAll(async () => {
     select table_name, grantee, min(column_name) as column_name from information_schema.column_privileges
      where table_schema = 'public' and grantee = any(${[...LOGIN_ROLES]}) and privilege_type = 'UPDATE' group by 1, 2`;
   grants = tableGrants.filter((g) => tenantTables.includes(g.table_name)).map((g) => ({ table: g.table_name, role: g.grantee, op: g.privilege_type }));
+  // Column-level SELECT grants are attacked like table-level ones (count(*) needs only a column privilege).
+  const columnSelects = await admin<{ table_name: string; grantee: LoginRole }[]>`
+    select distinct table_name, grantee from information_schema.column_privileges
+     where table_schema = 'public' and grantee = any(${[...LOGIN_ROLES]}) and privilege_type = 'SELECT'`;
+  for (const c of columnSelects) {
+    if (tenantTables.includes(c.table_name) && !grants.some((g) => g.table === c.table_name && g.role === c.grantee && g.op === 'SELECT')) {
+      grants.push({ table: c.table_name, role: c.grantee, op: 'SELECT' });
+    }
+  }
   for (const c of columnUpdates) {
     if (!tenantTables.includes(c.table_name)) continue;
     grants = grants.filter((g) => !(g.table === c.table_name && g.role === c.grantee && g.op === 'UPDATE'));

@@ -9,6 +9,7 @@ import { runMigrate } from './commands/migrate.js';
 import { runSeed } from './commands/seed.js';
 import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
 import { createHumanToken } from './commands/tokens.js';
+import { checkpointWorkspace, printAuditKeys, verifyWorkspaceAudit } from './commands/audit.js';
 
 const program = new Command()
   .name('praxa')
@@ -42,6 +43,32 @@ program
   .description('one pass of the run reconciler: enqueue runs whose jobs were lost, hand back expired leases')
   .action(async () => {
     process.exitCode = await runApp('monitor', ['--reconcile-once'], process.env);
+  });
+
+const audit = program.command('audit').description('the audit log: verify, checkpoint, keys');
+audit
+  .command('verify')
+  .description('verify a workspace’s chain, signatures and checkpoints; exit 0 if everything holds')
+  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .action(async (o: { workspace: string }) => {
+    const r = await verifyWorkspaceAudit(process.env, o.workspace);
+    if (r.ok) console.log(`ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, signatures, Merkle roots)`);
+    else console.error(`FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)`);
+    process.exitCode = r.ok ? 0 : 1;
+  });
+audit
+  .command('checkpoint')
+  .description('sign a checkpoint over a workspace’s chain now')
+  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .action(async (o: { workspace: string }) => {
+    const cp = await checkpointWorkspace(process.env, o.workspace);
+    console.log(cp ? JSON.stringify(cp) : 'no events yet: nothing to checkpoint');
+  });
+audit
+  .command('keys')
+  .description('print the public key set (event and checkpoint keys, by key_id) to pin for offline verification')
+  .action(async () => {
+    console.log(await printAuditKeys(process.env));
   });
 
 const tokens = program.command('tokens').description('api tokens');

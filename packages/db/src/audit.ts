@@ -7,7 +7,9 @@
 import type { KeyObject } from 'node:crypto';
 import { sql as dsql } from 'drizzle-orm';
 import { z } from 'zod';
-import { genesisPrevHash, parseAuditEventDraft, sealAuditEvent, type AuditEventDraft, type StoredAuditEvent, type StoredChainEvent } from '@praxa/core';
+import { checkpointBody, eventLeafHash, genesisPrevHash, merkleRoot, parseAuditEventDraft, sealAuditEvent, type AuditEventDraft, type StoredAuditEvent, type StoredChainEvent, type StoredCheckpoint } from '@praxa/core';
+import type { Database } from './client.js';
+import { mapDatabaseError } from './pg-errors.js';
 import { requireScope, type WorkspaceScope } from './scope.js';
 
 export interface AuditSigner {
@@ -52,4 +54,67 @@ export async function readAuditChain(scope: WorkspaceScope, fromSeq = 1, limit =
   return z
     .array(ChainRow)
     .parse(await requireScope(scope).execute(dsql`select seq, workspace_id, prev_hash, hash, key_id, signature, canonical from public.audit_events where seq >= ${fromSeq} order by seq limit ${limit}`));
+}
+
+// ── verification material ──
+
+export interface AuditPublicKey {
+  readonly keyId: string;
+  readonly purpose: 'event' | 'checkpoint';
+  readonly algorithm: 'ed25519' | 'ecdsa-p256-sha256';
+  readonly spki: Buffer;
+}
+
+/** Register the public half of a signing key (idempotent; a different key under the same id is refused). */
+export async function registerAuditKey(database: Database, key: AuditPublicKey): Promise<void> {
+  try {
+    await database.db.execute(dsql`select public.audit_register_key(${key.keyId}, ${key.purpose}, ${key.algorithm}, ${key.spki}::bytea)`);
+  } catch (err) {
+    throw mapDatabaseError(err);
+  }
+}
+
+const KeyRow = z.object({ key_id: z.string(), purpose: z.enum(['event', 'checkpoint']), algorithm: z.enum(['ed25519', 'ecdsa-p256-sha256']), spki: z.instanceof(Buffer) });
+
+export async function readAuditKeyset(database: Database): Promise<AuditPublicKey[]> {
+  try {
+    const rows = z.array(KeyRow).parse([...((await database.db.execute(dsql`select * from public.audit_keyset()`)) as Iterable<unknown>)]);
+    return rows.map((r) => ({ keyId: r.key_id, purpose: r.purpose, algorithm: r.algorithm, spki: r.spki }));
+  } catch (err) {
+    throw mapDatabaseError(err);
+  }
+}
+
+/** Whatever signs checkpoints: a KeyProvider (`sign`, `publicKey`) in production, any signer in tests. */
+export interface CheckpointSigner {
+  readonly keyId: string;
+  sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Sign and store a checkpoint over the scope's whole chain as it stands (on demand, or every N appends). */
+export async function createCheckpoint(scope: WorkspaceScope, signer: CheckpointSigner, now: Date = new Date()): Promise<StoredCheckpoint | null> {
+  const s = requireScope(scope);
+  const hashes = z.array(z.object({ hash: z.string() })).parse(await s.execute(dsql`select hash from public.audit_events where workspace_id = ${s.workspaceId} order by seq`));
+  if (hashes.length === 0) return null;
+  const root = merkleRoot(hashes.map((h) => eventLeafHash(h.hash))).toString('hex');
+  const fields = { workspace_id: s.workspaceId, tree_size: hashes.length, root_hash: root, timestamp: now.toISOString(), key_id: signer.keyId };
+  const body = checkpointBody(fields);
+  const signature = await signer.sign(body);
+  await s.execute(dsql`select public.audit_insert_checkpoint(${fields.tree_size}, ${root}, ${fields.timestamp}::timestamptz, ${signer.keyId}, ${Buffer.from(signature)}::bytea, ${Buffer.from(body)}::bytea)`);
+  return { ...fields, signature, body };
+}
+
+const CheckpointRow = z.object({
+  workspace_id: z.string(),
+  tree_size: z.union([z.number(), z.string()]).transform(Number),
+  root_hash: z.string(),
+  timestamp: z.union([z.date(), z.string().transform((v) => new Date(v))]),
+  key_id: z.string(),
+  signature: z.instanceof(Buffer),
+  body: z.instanceof(Buffer),
+});
+
+export async function readCheckpoints(scope: WorkspaceScope): Promise<StoredCheckpoint[]> {
+  const rows = z.array(CheckpointRow).parse(await requireScope(scope).execute(dsql`select workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body from public.audit_checkpoints order by tree_size`));
+  return rows.map((r) => ({ ...r, timestamp: r.timestamp.toISOString() }));
 }

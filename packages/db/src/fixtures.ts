@@ -2,9 +2,9 @@
  * Test fixtures: a workspace with one row in every tenant table, inserted as the admin (a superuser on a developer
  * machine, so row-level security does not apply to it). Used by the integration and security suites only.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import postgres from 'postgres';
-import { genesisPrevHash, manifestHash, newId, sealAuditEvent, type SkillManifest, type WorkspaceId } from '@praxa/core';
+import { checkpointBody, eventLeafHash, genesisPrevHash, manifestHash, merkleRoot, newId, sealAuditEvent, type SkillManifest, type WorkspaceId } from '@praxa/core';
 
 export interface WorkspaceFixture {
   readonly tenantId: string;
@@ -84,6 +84,12 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
                values (${f.workspaceId}, 1, ${sealed.event.auditEventId}, 'skill.action', ${f.skillId}, ${f.runId}, 0, 'github.pull_request.opened', now(),
                        ${sealed.event.prev_hash}, ${sealed.hash}, 'fixture-key', ${sealed.signature}, ${Buffer.from(sealed.canonical)})`;
       await tx`insert into audit_chain_heads (workspace_id, seq, head_hash) values (${f.workspaceId}, 1, ${sealed.hash})`;
+      const cpKey = `fixture-${f.workspaceId}`;
+      await tx`insert into audit_keys (key_id, purpose, algorithm, spki) values (${cpKey}, 'checkpoint', 'ed25519', ${createPublicKey(privateKey).export({ format: 'der', type: 'spki' })})`;
+      const cpFields = { workspace_id: f.workspaceId, tree_size: 1, root_hash: merkleRoot([eventLeafHash(sealed.hash)]).toString('hex'), timestamp: new Date().toISOString(), key_id: cpKey };
+      const cpBody = checkpointBody(cpFields);
+      await tx`insert into audit_checkpoints (workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body)
+               values (${f.workspaceId}, 1, ${cpFields.root_hash}, ${cpFields.timestamp}, ${cpKey}, ${sign(null, cpBody, privateKey)}, ${Buffer.from(cpBody)})`;
       await tx`insert into llm_credentials (workspace_id, id, provider, fingerprint, vault_name, created_by)
                values (${f.workspaceId}, ${newId('credential')}, 'anthropic', 'abcd', 'llm/anthropic/fixture', ${f.memberId})`;
     });

@@ -19,6 +19,7 @@ import {
   createRunsForDelivery,
   finishRun,
   readAuditChain,
+  registerAuditKey,
   recordRunStep,
   resolveInstallation,
   schema,
@@ -113,7 +114,8 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     step(t0, `tenancy: the other workspace sees ${seen} of the demo's runs; writing into the demo workspace → ${wrote}; the demo workspace itself sees ${own}`);
 
     // ── audit: the action is recorded in the workspace's hash chain, signed, and verified back ──
-    const signer = { keyId: `demo-${new Date().toISOString().slice(0, 10)}`, privateKey: generateKeyPairSync('ed25519').privateKey };
+    const signer = { keyId: `demo-${newId('checkpoint').slice(3)}`, privateKey: generateKeyPairSync('ed25519').privateKey };
+    await registerAuditKey(worker, { keyId: signer.keyId, purpose: 'event', algorithm: 'ed25519', spki: createPublicKey(signer.privateKey).export({ format: 'der', type: 'spki' }) });
     const [event] = await withWorkspace(worker, claimed.workspaceId, (s) =>
       appendAuditEvents(s, [{
         auditEventId: newId('auditEvent'), kind: 'skill.action', skillId: demo.skillId as AuditEventDraft['skillId'], runId: runId as AuditEventDraft['runId'],
@@ -137,6 +139,7 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     const ok = fenced === 'LEASE_LOST' && wrote === 'WORKSPACE_SCOPE' && seen === 0 && own === 1 && replay.duplicate && verdict.ok && rewrite === 'PERMISSION_DENIED';
     console.log(`\n${ok ? 'demo complete' : 'demo FAILED'}: tenancy, fencing and the audit chain enforced by Postgres (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     console.log('Still to land on this command: the webhook over HTTP → BullMQ → a Skill run on the offline model → its review (see docs/roadmap.md).');
+    console.log(`Check it yourself: pnpm praxa audit checkpoint --workspace ${demo.workspaceId} && pnpm praxa audit verify --workspace ${demo.workspaceId}`);
     if (options.keep) console.log('--keep: there is no long-running fleet yet; nothing to keep running.');
     if (!ok) process.exitCode = 1;
   } finally {

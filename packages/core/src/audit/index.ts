@@ -6,3 +6,4 @@ export * from './audit-event.js';
 export * from './chain.js';
 export * from './verify-chain.js';
 export * from './redaction.js';
+export * from './verify-checkpoint.js';
