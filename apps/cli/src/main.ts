@@ -9,7 +9,8 @@ import { runMigrate } from './commands/migrate.js';
 import { runSeed } from './commands/seed.js';
 import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
 import { createHumanToken } from './commands/tokens.js';
-import { checkpointWorkspace, printAuditKeys, verifyWorkspaceAudit } from './commands/audit.js';
+import { checkpointWorkspace, exportWorkspaceAudit, printAuditKeys, verifyExportFile, verifyWorkspaceAudit } from './commands/audit.js';
+import { ValidationError } from '@praxa/core';
 
 const program = new Command()
   .name('praxa')
@@ -48,13 +49,35 @@ program
 const audit = program.command('audit').description('the audit log: verify, checkpoint, keys');
 audit
   .command('verify')
-  .description('verify a workspace’s chain, signatures and checkpoints; exit 0 if everything holds')
-  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
-  .action(async (o: { workspace: string }) => {
+  .description('verify chain, signatures and checkpoints — of a workspace in the database, or of an export file offline; exit 0 if everything holds')
+  .option('--workspace <id>', 'the workspace (ws_…), read from the database')
+  .option('--file <export.jsonl>', 'an export (pnpm praxa audit export), verified offline with no database')
+  .option('--keys <keys.json>', 'with --file: the key set you pinned (pnpm praxa audit keys)')
+  .option('--trusted-checkpoint <file>', 'with --file: a checkpoint line you kept earlier; proves the log only grew since')
+  .action(async (o: { workspace?: string; file?: string; keys?: string; trustedCheckpoint?: string }) => {
+    if (o.file) {
+      if (!o.keys) throw new ValidationError('--file needs --keys (the key set you pinned)');
+      const r = verifyExportFile(o.file, o.keys, o.trustedCheckpoint);
+      if (r.ok) console.log(`ok: ${r.events} event(s), ${r.leaves} leaf hash(es), ${r.checkpoints} checkpoint(s) hold; trusted checkpoint: ${r.trustedCheckpoint}`);
+      else console.error(`FAILED: ${r.failure}`);
+      process.exitCode = r.ok ? 0 : 1;
+      return;
+    }
+    if (!o.workspace) throw new ValidationError('give --workspace <id>, or --file <export> --keys <keys.json>');
     const r = await verifyWorkspaceAudit(process.env, o.workspace);
     if (r.ok) console.log(`ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, signatures, Merkle roots)`);
     else console.error(`FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)`);
     process.exitCode = r.ok ? 0 : 1;
+  });
+audit
+  .command('export')
+  .description('write a workspace’s audit events (canonical bytes), leaf hashes, checkpoints and public keys as JSON Lines to stdout')
+  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .option('--from <time>', 'ISO-8601: events that occurred at or after')
+  .option('--to <time>', 'ISO-8601: events that occurred before')
+  .action(async (o: { workspace: string; from?: string; to?: string }) => {
+    const n = await exportWorkspaceAudit(process.env, o.workspace, { ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) }, (line) => process.stdout.write(line + '\n'));
+    console.error(`exported ${n} event(s)`);
   });
 audit
   .command('checkpoint')

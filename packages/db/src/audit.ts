@@ -118,3 +118,22 @@ export async function readCheckpoints(scope: WorkspaceScope): Promise<StoredChec
   const rows = z.array(CheckpointRow).parse(await requireScope(scope).execute(dsql`select workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body from public.audit_checkpoints order by tree_size`));
   return rows.map((r) => ({ ...r, timestamp: r.timestamp.toISOString() }));
 }
+
+/** Every event hash of the scope's chain, seq 1..head, for Merkle roots and exports. */
+export async function readAuditLeaves(scope: WorkspaceScope): Promise<{ seq: number; hash: string }[]> {
+  const s = requireScope(scope);
+  return z
+    .array(z.object({ seq: z.union([z.number(), z.string()]).transform(Number), hash: z.string() }))
+    .parse(await s.execute(dsql`select seq, hash from public.audit_events where workspace_id = ${s.workspaceId} order by seq`));
+}
+
+/** Events whose occurred_at falls in [from, to), in seq order. */
+export async function readAuditRange(scope: WorkspaceScope, from: Date | null, to: Date | null): Promise<StoredChainEvent[]> {
+  const s = requireScope(scope);
+  return z.array(ChainRow).parse(
+    await s.execute(dsql`select seq, workspace_id, prev_hash, hash, key_id, signature, canonical from public.audit_events
+      where workspace_id = ${s.workspaceId} and (${from ? from.toISOString() : null}::timestamptz is null or occurred_at >= ${from ? from.toISOString() : null}::timestamptz)
+        and (${to ? to.toISOString() : null}::timestamptz is null or occurred_at < ${to ? to.toISOString() : null}::timestamptz)
+      order by seq`),
+  );
+}

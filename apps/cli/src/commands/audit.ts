@@ -5,10 +5,11 @@
  * provider (local key file by default); `audit keys` prints the public key set a customer pins for offline checks.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { parseId, verifyChain, verifyCheckpoints, type VerificationKey } from '@praxa/core';
+import { readFileSync } from 'node:fs';
+import { parseId, PinnedKeysSchema, ValidationError, verifyAuditExport, verifyChain, verifyCheckpoints, type ExportVerification, type VerificationKey } from '@praxa/core';
 import { bootConfig, type ConfigSource } from '@praxa/config';
 import { LocalKeyProvider } from '@praxa/crypto';
-import { createCheckpoint, createDatabase, readAuditChain, readAuditKeyset, readCheckpoints, registerAuditKey, withWorkspace } from '@praxa/db';
+import { createCheckpoint, createDatabase, readAuditChain, readAuditKeyset, readAuditLeaves, readAuditRange, readCheckpoints, registerAuditKey, withWorkspace } from '@praxa/db';
 import { withLocalDefaults } from './local-env.js';
 
 export interface AuditVerifyReport {
@@ -66,4 +67,37 @@ export async function printAuditKeys(env: ConfigSource): Promise<string> {
   } finally {
     await db.close();
   }
+}
+
+/** `audit export --workspace <id> [--from] [--to]`: JSON Lines to stdout (see core's audit-export.ts for the format). */
+export async function exportWorkspaceAudit(env: ConfigSource, workspace: string, range: { from?: string; to?: string }, write: (line: string) => void): Promise<number> {
+  const workspaceId = parseId('workspace', workspace);
+  const from = range.from ? new Date(range.from) : null;
+  const to = range.to ? new Date(range.to) : null;
+  if ((from && Number.isNaN(from.getTime())) || (to && Number.isNaN(to.getTime()))) throw new ValidationError('--from and --to take ISO-8601 times');
+  const cfg = await bootConfig('api', { env: withLocalDefaults(env), envFile: '.env' });
+  const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-export' });
+  try {
+    const keys = await readAuditKeyset(db);
+    const { leaves, events, checkpoints } = await withWorkspace(db, workspaceId, async (s) => ({
+      leaves: await readAuditLeaves(s),
+      events: await readAuditRange(s, from, to),
+      checkpoints: await readCheckpoints(s),
+    }));
+    write(JSON.stringify({ type: 'export', format: 'praxa-audit-export/v1', workspace_id: workspaceId, exported_at: new Date().toISOString(), from: from?.toISOString() ?? null, to: to?.toISOString() ?? null }));
+    for (const l of leaves) write(JSON.stringify({ type: 'leaf', seq: l.seq, hash: l.hash }));
+    for (const e of events) write(JSON.stringify({ type: 'event', seq: e.seq, workspace_id: e.workspace_id, prev_hash: e.prev_hash, hash: e.hash, key_id: e.key_id, signature: e.signature, canonical: Buffer.from(e.canonical).toString('base64') }));
+    for (const c of checkpoints) write(JSON.stringify({ type: 'checkpoint', workspace_id: c.workspace_id, tree_size: c.tree_size, root_hash: c.root_hash, timestamp: c.timestamp, key_id: c.key_id, signature: Buffer.from(c.signature).toString('base64'), body: Buffer.from(c.body).toString('base64') }));
+    for (const k of keys) write(JSON.stringify({ type: 'key', key_id: k.keyId, purpose: k.purpose, algorithm: k.algorithm, public_key_pem: createPublicKey({ key: k.spki, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString() }));
+    return events.length;
+  } finally {
+    await db.close();
+  }
+}
+
+/** `audit verify --file <export.jsonl> --keys <keys.json> [--trusted-checkpoint <file>]`: offline, no database. */
+export function verifyExportFile(file: string, keysFile: string, trustedFile?: string): ExportVerification {
+  const pinned = PinnedKeysSchema.parse(JSON.parse(readFileSync(keysFile, 'utf8')));
+  const trusted = trustedFile ? (JSON.parse(readFileSync(trustedFile, 'utf8')) as unknown) : undefined;
+  return verifyAuditExport(readFileSync(file, 'utf8'), pinned, trusted);
 }

@@ -7,3 +7,4 @@ export * from './chain.js';
 export * from './verify-chain.js';
 export * from './redaction.js';
 export * from './verify-checkpoint.js';
+export * from './audit-export.js';

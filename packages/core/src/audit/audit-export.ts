@@ -1,0 +1,105 @@
+/**
+ * The audit export (`praxa-audit-export/v1`, JSON Lines) and its offline verification — no database, no trust in
+ * Praxa: the customer pins the key set (`pnpm praxa audit keys`) and, ideally, keeps a checkpoint from earlier.
+ *
+ * Lines: one `export` header; `leaf` lines (seq, hash) for every event from seq 1 to the head, so Merkle roots can be
+ * recomputed; `event` lines with the exact canonical bytes (base64) of the exported range; `checkpoint` lines; `key`
+ * lines (informational — verification uses only the keys the customer pinned).
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { Sha256HexSchema } from './audit-event.js';
+import { eventLeafHash } from './chain.js';
+import { consistencyProof, merkleRoot, verifyConsistency } from './merkle.js';
+import { verifyCheckpoints, verifyCheckpointSignature, type StoredCheckpoint, type VerificationKey } from './verify-checkpoint.js';
+import { verifyChain, type StoredChainEvent } from './verify-chain.js';
+import { WorkspaceIdSchema } from '../ids.js';
+
+const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).transform((s) => Buffer.from(s, 'base64'));
+const seq = z.number().int().min(1);
+
+export const ExportHeaderLine = z.object({ type: z.literal('export'), format: z.literal('praxa-audit-export/v1'), workspace_id: WorkspaceIdSchema, exported_at: z.string(), from: z.string().nullable(), to: z.string().nullable() }).strict();
+export const LeafLine = z.object({ type: z.literal('leaf'), seq, hash: Sha256HexSchema }).strict();
+export const EventLine = z.object({ type: z.literal('event'), seq, workspace_id: z.string(), prev_hash: Sha256HexSchema, hash: Sha256HexSchema, key_id: z.string(), signature: z.string(), canonical: b64 }).strict();
+export const CheckpointLine = z.object({ type: z.literal('checkpoint'), workspace_id: z.string(), tree_size: seq, root_hash: Sha256HexSchema, timestamp: z.string(), key_id: z.string(), signature: b64, body: b64 }).strict();
+export const KeyLine = z.object({ type: z.literal('key'), key_id: z.string(), purpose: z.enum(['event', 'checkpoint']), algorithm: z.enum(['ed25519', 'ecdsa-p256-sha256']), public_key_pem: z.string() }).strict();
+const AnyLine = z.discriminatedUnion('type', [ExportHeaderLine, LeafLine, EventLine, CheckpointLine, KeyLine]);
+
+/** A pinned key set: what `pnpm praxa audit keys` prints. */
+export const PinnedKeysSchema = z.array(z.object({ key_id: z.string(), purpose: z.enum(['event', 'checkpoint']), algorithm: z.enum(['ed25519', 'ecdsa-p256-sha256']), public_key_pem: z.string() }).strict());
+export type PinnedKeys = z.infer<typeof PinnedKeysSchema>;
+
+export type ExportVerification =
+  | { readonly ok: true; readonly events: number; readonly leaves: number; readonly checkpoints: number; readonly trustedCheckpoint: 'consistent' | 'none' }
+  | { readonly ok: false; readonly failure: string; readonly seq?: number };
+
+function keyMaps(pinned: PinnedKeys): { events: Map<string, KeyObject>; checkpoints: Map<string, VerificationKey> } {
+  const events = new Map<string, KeyObject>();
+  const checkpoints = new Map<string, VerificationKey>();
+  for (const k of pinned) {
+    const pub = createPublicKey(k.public_key_pem);
+    if (k.purpose === 'event') events.set(k.key_id, pub);
+    checkpoints.set(k.key_id, { keyId: k.key_id, algorithm: k.algorithm, spki: pub.export({ format: 'der', type: 'spki' }) });
+  }
+  return { events, checkpoints };
+}
+
+const toCheckpoint = (c: z.infer<typeof CheckpointLine>): StoredCheckpoint => ({ workspace_id: c.workspace_id, tree_size: c.tree_size, root_hash: c.root_hash, timestamp: c.timestamp, key_id: c.key_id, signature: c.signature, body: c.body });
+
+/** Verify an export against pinned keys and, optionally, a checkpoint the customer kept from before. */
+export function verifyAuditExport(text: string, pinned: PinnedKeys, trusted?: unknown): ExportVerification {
+  const lines: z.infer<typeof AnyLine>[] = [];
+  for (const [i, raw] of text.split('\n').entries()) {
+    if (raw.trim() === '') continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      return { ok: false, failure: `line ${i + 1}: not JSON` };
+    }
+    const parsed = AnyLine.safeParse(json);
+    if (!parsed.success) return { ok: false, failure: `line ${i + 1}: not a valid export line` };
+    lines.push(parsed.data);
+  }
+  const header = lines.find((l) => l.type === 'export');
+  if (!header || header.type !== 'export') return { ok: false, failure: 'no export header' };
+  const ws = header.workspace_id;
+  const leaves = lines.filter((l): l is z.infer<typeof LeafLine> => l.type === 'leaf').sort((a, b) => a.seq - b.seq);
+  if (leaves.some((l, i) => l.seq !== i + 1)) return { ok: false, failure: 'leaf list is not gapless from seq 1', seq: leaves.find((l, i) => l.seq !== i + 1)?.seq ?? 0 };
+  const leafHashes = leaves.map((l) => l.hash);
+  const events: StoredChainEvent[] = lines
+    .filter((l): l is z.infer<typeof EventLine> => l.type === 'event')
+    .sort((a, b) => a.seq - b.seq)
+    .map((e) => ({ seq: e.seq, workspace_id: e.workspace_id, prev_hash: e.prev_hash, hash: e.hash, key_id: e.key_id, signature: e.signature, canonical: e.canonical }));
+  const keys = keyMaps(pinned);
+
+  if (events.length > 0) {
+    const first = events[0]!;
+    const anchor = first.seq === 1 ? undefined : leafHashes[first.seq - 2];
+    if (first.seq > 1 && anchor === undefined) return { ok: false, failure: 'the first exported event has no anchor in the leaf list', seq: first.seq };
+    const chain = verifyChain(events, keys.events, { workspaceId: ws, ...(anchor ? { firstPrevHash: anchor } : {}) });
+    if (!chain.ok) return { ok: false, failure: `seq ${chain.seq}: ${chain.reason}`, seq: chain.seq };
+    for (const e of events) if (leafHashes[e.seq - 1] !== e.hash) return { ok: false, failure: `seq ${e.seq}: event hash differs from the leaf list`, seq: e.seq };
+  }
+  const checkpoints = lines.filter((l): l is z.infer<typeof CheckpointLine> => l.type === 'checkpoint').map(toCheckpoint).sort((a, b) => a.tree_size - b.tree_size);
+  const cps = verifyCheckpoints(checkpoints, leafHashes, keys.checkpoints);
+  if (!cps.ok) return { ok: false, failure: `checkpoint at tree_size ${cps.treeSize}: ${cps.reason}` };
+
+  if (trusted === undefined) return { ok: true, events: events.length, leaves: leaves.length, checkpoints: checkpoints.length, trustedCheckpoint: 'none' };
+  const t = CheckpointLine.safeParse(trusted);
+  if (!t.success) return { ok: false, failure: 'the trusted checkpoint is not a checkpoint line' };
+  const kept = toCheckpoint(t.data);
+  const key = keys.checkpoints.get(kept.key_id);
+  if (!key || !verifyCheckpointSignature(key, kept.body, kept.signature)) return { ok: false, failure: 'the trusted checkpoint does not verify under the pinned keys' };
+  if (kept.workspace_id !== ws) return { ok: false, failure: 'the trusted checkpoint is of another workspace' };
+  if (leafHashes.length < kept.tree_size) {
+    return { ok: false, failure: `the log shrank: the trusted checkpoint covers ${kept.tree_size} events, the export has ${leafHashes.length}`, seq: leafHashes.length + 1 };
+  }
+  // RFC 9162 consistency: the log now is an append-only extension of the log the customer saw.
+  const leafBytes = leafHashes.map((h) => eventLeafHash(h));
+  const size2 = leafBytes.length;
+  const proof = kept.tree_size === size2 ? [] : consistencyProof(leafBytes, kept.tree_size);
+  const check = verifyConsistency(kept.tree_size, size2, proof, Buffer.from(kept.root_hash, 'hex'), merkleRoot(leafBytes));
+  if (!check.ok) return { ok: false, failure: `not consistent with the trusted checkpoint (tree_size ${kept.tree_size}): history up to it was rewritten` };
+  return { ok: true, events: events.length, leaves: leaves.length, checkpoints: checkpoints.length, trustedCheckpoint: 'consistent' };
+}
