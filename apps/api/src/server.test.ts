@@ -93,6 +93,26 @@ describe('tenancy at the edge', () => {
   });
 });
 
+describe('audit', () => {
+  it('queries by run, skill, trigger and time; never another workspace’s events; paginates by seq', async () => {
+    const tok = await token(A, 'admin');
+    const byRun = await call('GET', `/v1/audit/events?run=${A.runId}`, tok);
+    expect(byRun.status).toBe(200);
+    const events = byRun.json.events as { runId: string; seq: number; workspace_id: string; hash: string }[];
+    expect(events.map((e) => [e.runId, e.seq, e.workspace_id])).toEqual([[A.runId, 1, A.workspaceId]]);
+    expect((await call('GET', `/v1/audit/events?skill=${A.skillId}&trigger=github.pull_request.opened`, tok)).json.events).toHaveLength(1);
+    expect((await call('GET', `/v1/audit/events?run=${B.runId}`, tok)).json.events).toEqual([]);
+    expect((await call('GET', `/v1/audit/events?from=${new Date(Date.now() + 60_000).toISOString()}`, tok)).json.events).toEqual([]);
+    expect((await call('GET', '/v1/audit/events?after=1', tok)).json.events).toEqual([]);
+    expect((await call('GET', '/v1/audit/events?skill=not-a-skill', tok)).status).toBe(400);
+  });
+
+  it('verifies the workspace’s chain and checkpoints server-side', async () => {
+    const res = await call('GET', '/v1/audit/verify', await token(A, 'viewer'));
+    expect(res).toEqual({ status: 200, json: { ok: true, events: 1, checkpoints: 1 } });
+  });
+});
+
 describe('minting tokens', () => {
   it('an admin mints an automation token, shown once, that authenticates; it never reaches the logs', async () => {
     const tok = await token(A, 'admin');

@@ -4,8 +4,9 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { isPraxaError, mintApiTokenMaterial, RunIdSchema, WorkspaceScopeError } from '@praxa/core';
-import { and, desc, eq, lt, mintAutomationToken, schema, type Database } from '@praxa/db';
+import { createPublicKey } from 'node:crypto';
+import { isPraxaError, mintApiTokenMaterial, RunIdSchema, SkillIdSchema, verifyChain, verifyCheckpoints, WorkspaceScopeError } from '@praxa/core';
+import { and, desc, eq, gt, gte, lt, mintAutomationToken, readAuditChain, readAuditKeyset, readCheckpoints, schema, type Database } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
 import { route } from './route-builder.js';
 
@@ -104,6 +105,62 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       const expiresAt = new Date(Date.now() + body.ttlDays * 86_400_000);
       await mintAutomationToken(scope, { tokenId: m.tokenId, memberId: caller.memberId, name: body.name, secretSha256: m.secretSha256, expiresAt });
       return { id: m.tokenId, token: m.token, kind: 'automation', expiresAt: expiresAt.toISOString(), note: 'shown once: store it now' };
+    },
+  });
+
+  // ── audit ──
+  route(app, db, {
+    method: 'GET',
+    url: '/v1/audit/events',
+    query: z
+      .object({
+        skill: SkillIdSchema.optional(),
+        run: RunIdSchema.optional(),
+        trigger: z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/).optional(),
+        from: z.iso.datetime().optional(),
+        to: z.iso.datetime().optional(),
+        after: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+      })
+      .strict(),
+    handler: async ({ scope, query }) => {
+      const e = schema.auditEvents;
+      const rows = await scope.db
+        .select({ seq: e.seq, hash: e.hash, prevHash: e.prevHash, keyId: e.keyId, signature: e.signature, canonical: e.canonical })
+        .from(e)
+        .where(
+          and(
+            gt(e.seq, query.after),
+            query.skill ? eq(e.skillId, query.skill) : undefined,
+            query.run ? eq(e.runId, query.run) : undefined,
+            query.trigger ? eq(e.trigger, query.trigger) : undefined,
+            query.from ? gte(e.occurredAt, new Date(query.from)) : undefined,
+            query.to ? lt(e.occurredAt, new Date(query.to)) : undefined,
+          ),
+        )
+        .orderBy(e.seq)
+        .limit(query.limit);
+      return {
+        // Each event as it was hashed: the record parsed from its stored canonical bytes, plus the chain seal.
+        events: rows.map((r) => ({ ...(JSON.parse(r.canonical.toString('utf8')) as Record<string, unknown>), hash: r.hash, signature: r.signature })),
+        next: rows.length === query.limit ? rows.at(-1)?.seq ?? null : null,
+      };
+    },
+  });
+
+  route(app, db, {
+    method: 'GET',
+    url: '/v1/audit/verify',
+    handler: async ({ scope, caller }) => {
+      const keys = await readAuditKeyset(db);
+      const chain = await readAuditChain(scope);
+      const checkpoints = await readCheckpoints(scope);
+      const eventKeys = new Map(keys.filter((k) => k.purpose === 'event').map((k) => [k.keyId, createPublicKey({ key: k.spki, format: 'der', type: 'spki' })]));
+      const c = verifyChain(chain, eventKeys, { workspaceId: caller.workspaceId });
+      if (!c.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: { seq: c.seq, reason: c.reason } };
+      const cp = verifyCheckpoints(checkpoints, chain.map((x) => x.hash), new Map(keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }])));
+      if (!cp.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: { treeSize: cp.treeSize, reason: cp.reason } };
+      return { ok: true, events: chain.length, checkpoints: checkpoints.length };
     },
   });
 

@@ -76,16 +76,17 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
           auditEventId: newId('auditEvent'), kind: 'skill.action', skillId: f.skillId as never, runId: f.runId as never, trigger: 'github.pull_request.opened',
           input: { repo: 'octo/hello', prNumber: 1 }, reasoning: ['fixture'], alternatives: [{ action: 'approve', score: 0.9 }], confidence: 0.9,
           output: { verdict: 'approve' }, tools_used: ['github.read.diff'], duration_ms: 1, occurred_at: new Date().toISOString(),
-          manifest_hash: manifestHash(manifest), step: 0, workspace_id: f.workspaceId, seq: 1, prev_hash: genesisPrevHash(f.workspaceId), key_id: 'fixture-key',
+          manifest_hash: manifestHash(manifest), step: 0, workspace_id: f.workspaceId, seq: 1, prev_hash: genesisPrevHash(f.workspaceId), key_id: `fixture-ev-${f.workspaceId}`,
         },
         privateKey,
       );
       await tx`insert into audit_events (workspace_id, seq, id, kind, skill_id, run_id, step, trigger, occurred_at, prev_hash, hash, key_id, signature, canonical)
                values (${f.workspaceId}, 1, ${sealed.event.auditEventId}, 'skill.action', ${f.skillId}, ${f.runId}, 0, 'github.pull_request.opened', now(),
-                       ${sealed.event.prev_hash}, ${sealed.hash}, 'fixture-key', ${sealed.signature}, ${Buffer.from(sealed.canonical)})`;
+                       ${sealed.event.prev_hash}, ${sealed.hash}, ${`fixture-ev-${f.workspaceId}`}, ${sealed.signature}, ${Buffer.from(sealed.canonical)})`;
       await tx`insert into audit_chain_heads (workspace_id, seq, head_hash) values (${f.workspaceId}, 1, ${sealed.hash})`;
-      const cpKey = `fixture-${f.workspaceId}`;
-      await tx`insert into audit_keys (key_id, purpose, algorithm, spki) values (${cpKey}, 'checkpoint', 'ed25519', ${createPublicKey(privateKey).export({ format: 'der', type: 'spki' })})`;
+      const cpKey = `fixture-cp-${f.workspaceId}`;
+      const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+      await tx`insert into audit_keys (key_id, purpose, algorithm, spki) values (${`fixture-ev-${f.workspaceId}`}, 'event', 'ed25519', ${spki}), (${cpKey}, 'checkpoint', 'ed25519', ${spki})`;
       const cpFields = { workspace_id: f.workspaceId, tree_size: 1, root_hash: merkleRoot([eventLeafHash(sealed.hash)]).toString('hex'), timestamp: new Date().toISOString(), key_id: cpKey };
       const cpBody = checkpointBody(cpFields);
       await tx`insert into audit_checkpoints (workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body)

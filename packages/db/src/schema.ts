@@ -147,3 +147,25 @@ export const memoryFacts = pgTable('memory_facts', {
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
+
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    workspaceId: text('workspace_id').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    id: text('id').notNull(),
+    kind: text('kind').notNull(),
+    skillId: text('skill_id'),
+    runId: text('run_id'),
+    step: integer('step'),
+    trigger: text('trigger').notNull(),
+    occurredAt: ts('occurred_at').notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+    keyId: text('key_id').notNull(),
+    signature: text('signature').notNull(),
+    canonical: bytea('canonical').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.seq] })],
+);
