@@ -8,3 +8,8 @@ export class ForbiddenError extends PraxaError {
   readonly code = 'FORBIDDEN';
   readonly httpStatus = 403;
 }
+
+export class WorkspaceKeyMissingError extends PraxaError {
+  readonly code = 'WORKSPACE_KEY_MISSING';
+  readonly httpStatus = 409;
+}

@@ -8,6 +8,7 @@ import { createPublicKey } from 'node:crypto';
 import { isPraxaError, mintApiTokenMaterial, RunIdSchema, SkillIdSchema, verifyChain, verifyCheckpoints, WorkspaceScopeError } from '@praxa/core';
 import { and, desc, eq, gt, gte, lt, mintAutomationToken, readAuditChain, readAuditKeyset, readCheckpoints, schema, type Database } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
+import { registerLlmKeyRoutes } from './llm-keys.js';
 import { route } from './route-builder.js';
 
 export interface ApiDeps {
@@ -107,6 +108,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       return { id: m.tokenId, token: m.token, kind: 'automation', expiresAt: expiresAt.toISOString(), note: 'shown once: store it now' };
     },
   });
+
+  registerLlmKeyRoutes(app, db);
 
   // ── audit ──
   route(app, db, {

@@ -9,6 +9,7 @@ import { runMigrate } from './commands/migrate.js';
 import { runSeed } from './commands/seed.js';
 import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
 import { createHumanToken } from './commands/tokens.js';
+import { requestKeyRotation } from './commands/keys.js';
 import { checkpointWorkspace, exportWorkspaceAudit, printAuditKeys, verifyExportFile, verifyWorkspaceAudit } from './commands/audit.js';
 import { ValidationError } from '@praxa/core';
 
@@ -29,7 +30,7 @@ program
 
 program
   .command('start')
-  .description(`run one app in the foreground (${STARTABLE_APPS.join(', ')}; worker and api as they land)`)
+  .description(`run one app in the foreground (${STARTABLE_APPS.join(", ")})`)
   .argument('<app>', 'the app to run')
   .action(async (app: string) => {
     if (!(STARTABLE_APPS as readonly string[]).includes(app)) {
@@ -92,6 +93,15 @@ audit
   .description('print the public key set (event and checkpoint keys, by key_id) to pin for offline verification')
   .action(async () => {
     console.log(await printAuditKeys(process.env));
+  });
+
+const keysCmd = program.command('keys').description('workspace keys');
+keysCmd
+  .command('rotate')
+  .description('enqueue a keys job: a worker creates a new workspace key pair (the old one is retired, still opens)')
+  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .action(async (o: { workspace: string }) => {
+    console.log(`keys job enqueued: ${await requestKeyRotation(process.env, o.workspace)} (a running worker performs it: pnpm praxa start worker)`);
   });
 
 const tokens = program.command('tokens').description('api tokens');

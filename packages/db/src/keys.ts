@@ -66,6 +66,7 @@ export async function workspacePublicKey(scope: WorkspaceScope): Promise<{ keyId
 const RunKeyRow = z.object({
   key_id: z.string(),
   status: z.enum(['active', 'retired']),
+  public_key: bytes,
   wrapped_private_key: bytes,
   tenant_id: z.string(),
   tenant_key_id: z.string(),

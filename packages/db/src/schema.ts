@@ -169,3 +169,13 @@ export const auditEvents = pgTable(
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.seq] })],
 );
+
+export const llmCredentials = pgTable('llm_credentials', {
+  workspaceId: text('workspace_id').notNull(),
+  id: text('id').primaryKey(),
+  provider: text('provider', { enum: ['anthropic', 'bedrock', 'vertex'] }).notNull(),
+  fingerprint: text('fingerprint').notNull(),
+  vaultName: text('vault_name').notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConfigSource } from '@praxa/config';
 import { withLocalDefaults } from './local-env.js';
 
-export const STARTABLE_APPS = ['ingest', 'monitor', 'api'] as const;
+export const STARTABLE_APPS = ['ingest', 'worker', 'monitor', 'api'] as const;
 export type StartableApp = (typeof STARTABLE_APPS)[number];
 
 export function appEntry(app: string): string {

@@ -1,0 +1,82 @@
+/**
+ * BYOK model credentials. The api seals a customer's key to the workspace's public key (HPKE; sealing needs no
+ * secret) and stores only the ciphertext, through `vault_put_secret`; it can never open it again — only a worker, in
+ * a run it holds, can. Responses carry a 4-character fingerprint, never the secret.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { idSchema, newId, NotFoundError } from '@praxa/core';
+import { sealCredential } from '@praxa/crypto';
+import { and, eq, schema, vaultDeleteSecret, vaultPutSecret, workspacePublicKey, type Database } from '@praxa/db';
+import { WorkspaceKeyMissingError } from './errors.js';
+import { route } from './route-builder.js';
+
+const LlmKeyBody = z.discriminatedUnion('provider', [
+  z.object({ provider: z.literal('anthropic'), apiKey: z.string().regex(/^sk-ant-[A-Za-z0-9_-]{8,}$/, 'an Anthropic API key (sk-ant-…)') }).strict(),
+  // Bedrock: access keys, or a role Praxa assumes — exactly one of the two.
+  z
+    .object({
+      provider: z.literal('bedrock'),
+      region: z.string().regex(/^[a-z]{2}-[a-z]+-\d$/),
+      accessKeyId: z.string().regex(/^A[KS]IA[0-9A-Z]{12,}$/).optional(),
+      secretAccessKey: z.string().min(20).max(128).optional(),
+      roleArn: z.string().regex(/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/).optional(),
+    })
+    .strict()
+    .refine((b) => (b.roleArn !== undefined) !== (b.accessKeyId !== undefined && b.secretAccessKey !== undefined), { message: 'give accessKeyId + secretAccessKey, or roleArn' }),
+  z.object({ provider: z.literal('vertex'), projectId: z.string().min(1).max(100), region: z.string().min(1).max(50), serviceAccountJson: z.string().min(20).max(16_384) }).strict(),
+]);
+type LlmKeyBody = z.infer<typeof LlmKeyBody>;
+
+function fingerprintOf(body: LlmKeyBody): string {
+  if (body.provider === 'anthropic') return body.apiKey.slice(-4);
+  if (body.provider === 'bedrock') return (body.secretAccessKey ?? body.roleArn ?? '????').slice(-4);
+  return body.serviceAccountJson.replace(/\s+/g, '').slice(-4);
+}
+
+export function registerLlmKeyRoutes(app: FastifyInstance, db: Database): void {
+  route(app, db, {
+    method: 'POST',
+    url: '/v1/llm-keys',
+    roles: ['owner', 'admin'],
+    status: 201,
+    bodyLimit: 32 * 1024,
+    body: LlmKeyBody,
+    handler: async ({ scope, caller, body }) => {
+      const pub = await workspacePublicKey(scope);
+      if (!pub) throw new WorkspaceKeyMissingError('this workspace has no key yet; the worker creates it (pnpm praxa keys rotate --workspace …)');
+      const id = newId('credential');
+      const name = `llm/${body.provider}/${id}`;
+      const ciphertext = await sealCredential({ keyId: pub.keyId, publicKey: pub.publicKey }, { workspaceId: caller.workspaceId, provider: body.provider, purpose: 'llm_credentials' }, JSON.stringify(body));
+      await vaultPutSecret(scope, { name, provider: body.provider, purpose: 'llm_credentials', ciphertext: Buffer.from(ciphertext), keyId: pub.keyId });
+      const fingerprint = fingerprintOf(body);
+      await scope.db.insert(schema.llmCredentials).values({ workspaceId: caller.workspaceId, id, provider: body.provider, fingerprint, vaultName: name, createdBy: caller.memberId });
+      return { id, provider: body.provider, fingerprint };
+    },
+  });
+
+  route(app, db, {
+    method: 'GET',
+    url: '/v1/llm-keys',
+    handler: async ({ scope }) => {
+      const rows = await scope.db
+        .select({ id: schema.llmCredentials.id, provider: schema.llmCredentials.provider, fingerprint: schema.llmCredentials.fingerprint, createdBy: schema.llmCredentials.createdBy, createdAt: schema.llmCredentials.createdAt })
+        .from(schema.llmCredentials)
+        .orderBy(schema.llmCredentials.createdAt);
+      return { llmKeys: rows };
+    },
+  });
+
+  route(app, db, {
+    method: 'DELETE',
+    url: '/v1/llm-keys/:id',
+    roles: ['owner', 'admin'],
+    params: z.object({ id: idSchema('credential') }),
+    handler: async ({ scope, params }) => {
+      const [row] = await scope.db.delete(schema.llmCredentials).where(and(eq(schema.llmCredentials.id, params.id))).returning({ vaultName: schema.llmCredentials.vaultName });
+      if (!row) throw new NotFoundError('not found');
+      await vaultDeleteSecret(scope, row.vaultName);
+      return { deleted: true };
+    },
+  });
+}

@@ -1,0 +1,24 @@
+/**
+ * `openCredentialsForRun`: the only place a workspace's credentials are opened — by a worker, for a run it holds
+ * (every database read presents the lease), inside that run. The plaintext is returned to the caller for this run and
+ * never logged, stored or returned past it; the workspace private key is dropped when this function returns.
+ */
+import { DecryptFailedError, openCredential, openTenantKey, openWorkspaceKey, sealedCredentialKeyId, type KeyProvider } from '@praxa/crypto';
+import { vaultReadForRun, workspaceKeysForRun, type RunLease, type WorkspaceScope } from '@praxa/db';
+
+export async function openCredentialForRun(provider: KeyProvider, scope: WorkspaceScope, lease: RunLease, name: string): Promise<Uint8Array> {
+  const secret = await vaultReadForRun(scope, lease, name);
+  const sealedKeyId = sealedCredentialKeyId(secret.ciphertext);
+  const keys = await workspaceKeysForRun(scope, lease);
+  const key = keys.find((k) => k.key_id === sealedKeyId);
+  if (!key) throw new DecryptFailedError('wrong-key', { details: { keyId: sealedKeyId } });
+  const tenantKey = await openTenantKey(provider, { keyId: key.tenant_key_id, tenantId: key.tenant_id, wrappedDataKey: key.tenant_wrapped_key, uses: 0 });
+  const privateKey = await openWorkspaceKey(tenantKey, {
+    keyId: key.key_id,
+    tenantId: key.tenant_id,
+    workspaceId: scope.workspaceId,
+    publicKey: key.public_key,
+    wrappedPrivateKey: key.wrapped_private_key,
+  });
+  return openCredential(privateKey, { workspaceId: scope.workspaceId, provider: secret.provider, purpose: secret.purpose }, secret.ciphertext);
+}

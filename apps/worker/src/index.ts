@@ -1,0 +1,4 @@
+export * from './credentials.js';
+export * from './key-provider.js';
+export * from './keys-job.js';
+export { startWorker } from './main.js';
