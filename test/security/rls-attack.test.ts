@@ -61,6 +61,7 @@ const ROW_BUILDERS: Record<string, (ws: string, parent: WorkspaceFixture) => Rec
   skill_versions: (ws, p) => ({ workspace_id: ws, id: newId('skillVersion'), skill_id: p.skillId, version: 99, manifest: {}, manifest_hash: 'a'.repeat(64) }),
   agent_run_events: (ws, p) => ({ workspace_id: ws, run_id: p.runId, meta: { tool_name: 'probe', ms: 1 } }),
   memory_facts: (ws) => ({ workspace_id: ws, id: newId('memoryFact'), namespace: 'faq', key: `k-${Math.random()}`, value: { v: 1 } }),
+  trigger_secrets: (ws, p) => ({ workspace_id: ws, id: newId('triggerSecret'), skill_id: p.skillId, ciphertext: Buffer.alloc(64, 1), key_id: p.ingestKeyId }),
   llm_credentials: (ws, p) => ({ workspace_id: ws, id: newId('credential'), provider: 'anthropic', fingerprint: 'wxyz', vault_name: `llm/anthropic/${Math.random()}`, created_by: p.memberId }),
 };
 

@@ -13,3 +13,8 @@ export class WorkspaceKeyMissingError extends PraxaError {
   readonly code = 'WORKSPACE_KEY_MISSING';
   readonly httpStatus = 409;
 }
+
+export class IngestKeyMissingError extends PraxaError {
+  readonly code = 'INGEST_KEY_MISSING';
+  readonly httpStatus = 409;
+}

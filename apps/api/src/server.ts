@@ -9,6 +9,7 @@ import { isPraxaError, mintApiTokenMaterial, RunIdSchema, SkillIdSchema, verifyC
 import { and, desc, eq, gt, gte, lt, mintAutomationToken, readAuditChain, readAuditKeyset, readCheckpoints, schema, type Database } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
 import { registerLlmKeyRoutes } from './llm-keys.js';
+import { registerTriggerSecretRoutes } from './trigger-secrets.js';
 import { route } from './route-builder.js';
 
 export interface ApiDeps {
@@ -110,6 +111,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   registerLlmKeyRoutes(app, db);
+  registerTriggerSecretRoutes(app, db);
 
   // ── audit ──
   route(app, db, {

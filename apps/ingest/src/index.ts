@@ -3,6 +3,8 @@ export * from './events/intake-event.js';
 export * from './events/slack-events.js';
 export * from './intake.js';
 export * from './server.js';
+export * from './trigger-key.js';
+export * from './triggers.js';
 export * from './verify/github-signature.js';
 export * from './verify/slack-signature.js';
 export * from './verify/standard-webhooks.js';

@@ -4,10 +4,11 @@
  * SIGTERM/SIGINT: stop accepting, finish in-flight requests, close pools.
  */
 import { bootConfig } from '@praxa/config';
-import { createDatabase } from '@praxa/db';
+import { createDatabase, registerIngestKey } from '@praxa/db';
 import { createLogger } from '@praxa/observability';
 import { createQueues, createRedis } from '@praxa/queue';
 import { buildIngestServer } from './server.js';
+import { loadIngestTriggerKey } from './trigger-key.js';
 import { createWorkspaceLimiter } from './workspace-limiter.js';
 
 export async function startIngest(env: NodeJS.ProcessEnv): Promise<{ url: string; close: () => Promise<void> }> {
@@ -17,6 +18,8 @@ export async function startIngest(env: NodeJS.ProcessEnv): Promise<{ url: string
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', () => {}); // reported through readiness and enqueue failures, not as unhandled events
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  const triggerKey = await loadIngestTriggerKey(config.INGEST_TRIGGER_KEY_FILE);
+  await registerIngestKey(database, triggerKey.keyId, Buffer.from(triggerKey.publicKey));
   const app = await buildIngestServer({
     config,
     database,
@@ -25,6 +28,7 @@ export async function startIngest(env: NodeJS.ProcessEnv): Promise<{ url: string
     log,
     now: Date.now,
     githubAppId: config.GITHUB_APP_ID,
+    triggerKey,
     ready: async () => ({
       postgres: await database.sql`select 1`.then(() => true, () => false),
       redis: await redis.ping().then((r) => r === 'PONG', () => false),

@@ -7,18 +7,22 @@
 import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { isPraxaError, SignatureInvalidError, type PraxaError } from '@praxa/core';
+import { isPraxaError, SignatureInvalidError, UnavailableError, type PraxaError } from '@praxa/core';
 import type { IngestConfig } from '@praxa/config';
 import type { Logger } from '@praxa/observability';
 import { mapGithubEvent } from './events/github-events.js';
 import { mapSlackEvent, UrlVerification } from './events/slack-events.js';
 import { MalformedBodyError, MissingHeaderError, NotImplementedError, PayloadTooLargeError, RateLimitedError } from './errors.js';
 import { acceptEvent, type IntakeDeps } from './intake.js';
+import type { IngestTriggerKey } from './trigger-key.js';
+import { acceptTrigger, verifyTrigger, type VerifiedTrigger } from './triggers.js';
 import { verifyGithubSignature } from './verify/github-signature.js';
 import { verifySlackSignature } from './verify/slack-signature.js';
 
 export interface IngestServerDeps extends IntakeDeps {
   readonly config: Pick<IngestConfig, 'GITHUB_WEBHOOK_SECRET' | 'SLACK_SIGNING_SECRET' | 'INGEST_BODY_LIMIT_BYTES' | 'INGEST_UNVERIFIED_RATE_PER_MINUTE' | 'INGEST_TRUST_PROXY'>;
+  /** The key that opens signed-producer secrets; without it `/triggers/:skillId` answers 503. */
+  readonly triggerKey?: IngestTriggerKey;
   /** Readiness: Postgres and Redis reachable. */
   readonly ready: () => Promise<{ postgres: boolean; redis: boolean }>;
   readonly log: Logger;
@@ -141,6 +145,30 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
     // Feedback buttons (Helpful / Not helpful) are recorded by the quality monitor issue; until then, say so.
     throw new NotImplementedError('interactive feedback is not handled yet');
   });
+
+  // ── Signed producers (Standard Webhooks) ──
+  // Verification needs the Skill's sealed secrets (a database read), so it runs in preValidation, before the
+  // rate limiter's preHandler asks whether this request verified.
+  const triggerResults = new WeakMap<FastifyRequest, VerifiedTrigger | null>();
+  app.post(
+    '/triggers/:skillId',
+    {
+      config: { verify: (req: FastifyRequest) => (triggerResults.get(req) ?? null) !== null, rateLimit: {} },
+      preValidation: async (req) => {
+        if (!deps.triggerKey) throw new UnavailableError('signed triggers are not configured on this ingest');
+        triggerResults.set(req, await verifyTrigger(deps.database, deps.triggerKey, req, rawBody(req), Math.floor(deps.now() / 1000)));
+      },
+    },
+    async (req, reply) => {
+      requireVerified(req);
+      const verified = triggerResults.get(req);
+      if (!verified) throw new SignatureInvalidError('the signature is missing, invalid or stale');
+      const body = rawBody(req);
+      const payload = parseJson(body);
+      const runIds = await acceptTrigger(deps, verified, body, payload);
+      return reply.status(202).send({ runIds });
+    },
+  );
 
   return app;
 }

@@ -30,6 +30,8 @@ export const ingestConfigSchema = commonPart
     INGEST_UNVERIFIED_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(60),
     /** Behind a load balancer that sets X-Forwarded-For: trust it for the client address (never on a bare host). */
     INGEST_TRUST_PROXY: bool(false),
+    /** The ingest fleet's X25519 key that opens signed-producer (`whsec_`) secrets; created 0600 on first run. */
+    INGEST_TRIGGER_KEY_FILE: z.string().min(1).default('.praxa/ingest-trigger.key'),
   })
   .extend(githubWebhookPart.shape)
   .extend(slackSigningPart.shape)

@@ -23,6 +23,7 @@ export const ID_PREFIXES = {
   credential: 'cr',
   notification: 'nt',
   checkpoint: 'cp',
+  triggerSecret: 'tw',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

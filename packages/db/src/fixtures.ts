@@ -2,7 +2,7 @@
  * Test fixtures: a workspace with one row in every tenant table, inserted as the admin (a superuser on a developer
  * machine, so row-level security does not apply to it). Used by the integration and security suites only.
  */
-import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import postgres from 'postgres';
 import { checkpointBody, eventLeafHash, genesisPrevHash, manifestHash, merkleRoot, newId, sealAuditEvent, type SkillManifest, type WorkspaceId } from '@praxa/core';
 
@@ -16,6 +16,7 @@ export interface WorkspaceFixture {
   readonly skillVersionId: string;
   readonly runId: string;
   readonly memoryFactId: string;
+  readonly ingestKeyId: string;
   readonly manifest: SkillManifest;
 }
 
@@ -49,6 +50,7 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
     skillVersionId: newId('skillVersion'),
     runId: newId('run'),
     memoryFactId: newId('memoryFact'),
+    ingestKeyId: `itk_${randomBytes(16).toString('hex')}`,
     manifest,
   };
   try {
@@ -91,6 +93,8 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
       const cpBody = checkpointBody(cpFields);
       await tx`insert into audit_checkpoints (workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body)
                values (${f.workspaceId}, 1, ${cpFields.root_hash}, ${cpFields.timestamp}, ${cpKey}, ${sign(null, cpBody, privateKey)}, ${Buffer.from(cpBody)})`;
+      await tx`insert into ingest_keys (key_id, public_key) values (${f.ingestKeyId}, ${randomBytes(32)})`;
+      await tx`insert into trigger_secrets (workspace_id, id, skill_id, ciphertext, key_id) values (${f.workspaceId}, ${newId('triggerSecret')}, ${f.skillId}, ${randomBytes(64)}, ${f.ingestKeyId})`;
       await tx`insert into llm_credentials (workspace_id, id, provider, fingerprint, vault_name, created_by)
                values (${f.workspaceId}, ${newId('credential')}, 'anthropic', 'abcd', 'llm/anthropic/fixture', ${f.memberId})`;
     });

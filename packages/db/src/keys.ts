@@ -138,3 +138,21 @@ export async function authenticateApiToken(database: Database, workspaceId: stri
   const rows = await plain(database, AuthRow, dsql`select * from public.api_authenticate(${workspaceId}, ${tokenId}, ${secretSha256})`);
   return rows[0] ?? null;
 }
+
+// ── trigger secrets (signed producers) ──
+export async function registerIngestKey(database: Database, keyId: string, publicKey: Buffer): Promise<void> {
+  await plain(database, z.unknown(), dsql`select public.ingest_register_key(${keyId}, ${publicKey}::bytea)`);
+}
+
+export async function ingestPublicKey(scope: WorkspaceScope): Promise<{ keyId: string; publicKey: Buffer } | null> {
+  const rows = await scoped(scope, z.object({ key_id: z.string(), public_key: bytes }), dsql`select * from public.ingest_public_key()`);
+  const r = rows[0];
+  return r ? { keyId: r.key_id, publicKey: r.public_key } : null;
+}
+
+const TriggerSecretRow = z.object({ workspace_id: z.string(), secret_id: z.string(), ciphertext: bytes, key_id: z.string() });
+export type SealedTriggerSecret = z.infer<typeof TriggerSecretRow>;
+
+export async function triggerSecretsForSkill(database: Database, skillId: string): Promise<SealedTriggerSecret[]> {
+  return plain(database, TriggerSecretRow, dsql`select * from public.ingest_trigger_secrets(${skillId})`);
+}

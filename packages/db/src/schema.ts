@@ -179,3 +179,13 @@ export const llmCredentials = pgTable('llm_credentials', {
   createdBy: text('created_by').notNull(),
   createdAt: ts('created_at').notNull().defaultNow(),
 });
+
+export const triggerSecrets = pgTable('trigger_secrets', {
+  workspaceId: text('workspace_id').notNull(),
+  id: text('id').primaryKey(),
+  skillId: text('skill_id').notNull(),
+  ciphertext: bytea('ciphertext').notNull(),
+  keyId: text('key_id').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  revokedAt: ts('revoked_at'),
+});

@@ -1,0 +1,144 @@
+/**
+ * Signed producers end to end: the api mints a `whsec_` secret for a Skill (shown once, sealed to ingest's key);
+ * a producer signs with it the Standard Webhooks way; ingest opens the sealed secret, verifies, and records exactly one
+ * run per `webhook-id`. Stale, future, altered, unsigned or wrongly signed requests start nothing; two live secrets
+ * (rotation) both work.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { mintApiTokenMaterial, newId } from '@praxa/core';
+import { createDatabase, createTestDatabase, registerIngestKey, sampleManifest, seedWorkspaceFixture, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
+import { buildApiServer } from '@praxa/api';
+import { buildIngestServer, createWorkspaceLimiter, loadIngestTriggerKey, standardWebhookSignature } from '@praxa/ingest';
+import { createLogger } from '@praxa/observability';
+import { createQueues, createRedis, redisReady, type QueueSet, type Redis } from '@praxa/queue';
+import type { FastifyInstance } from 'fastify';
+
+let tdb: TestDatabase;
+let admin: postgres.Sql;
+let apiDb: Database;
+let ingestDb: Database;
+let redis: Redis;
+let queues: QueueSet;
+let api: FastifyInstance;
+let ingest: FastifyInstance;
+let apiUrl: string;
+let ingestUrl: string;
+let A: WorkspaceFixture;
+let token: string;
+const log = createLogger({ name: 'triggers', level: 'silent' });
+const prefix = `test-${randomUUID()}`;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  admin = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });
+  A = await seedWorkspaceFixture(tdb.adminUrl, 'A', { manifest: sampleManifest({ triggers: ['github.pull_request.opened', 'trigger.webhook'] }) });
+  apiDb = createDatabase(tdb.roleUrl('praxa_api'), { max: 2 });
+  ingestDb = createDatabase(tdb.roleUrl('praxa_ingest'), { max: 2 });
+  const key = await loadIngestTriggerKey(join(mkdtempSync(join(tmpdir(), 'praxa-ingest-')), 'ingest-trigger.key'));
+  await registerIngestKey(ingestDb, key.keyId, Buffer.from(key.publicKey));
+  redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'producer');
+  await redisReady(redis);
+  queues = createQueues(redis, prefix);
+  api = await buildApiServer({ database: apiDb, log });
+  apiUrl = await api.listen({ port: 0, host: '127.0.0.1' });
+  ingest = await buildIngestServer({
+    config: { GITHUB_WEBHOOK_SECRET: 'unused-github-secret-0123', SLACK_SIGNING_SECRET: 'unused-slack-secret-0123', INGEST_BODY_LIMIT_BYTES: 1 << 20, INGEST_UNVERIFIED_RATE_PER_MINUTE: 10_000, INGEST_TRUST_PROXY: false },
+    database: ingestDb, queues, limiter: createWorkspaceLimiter(redis, prefix, 1000), log, now: Date.now, githubAppId: undefined, triggerKey: key,
+    ready: async () => ({ postgres: true, redis: true }),
+  });
+  ingestUrl = await ingest.listen({ port: 0, host: '127.0.0.1' });
+  const m = mintApiTokenMaterial(A.workspaceId);
+  await admin`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at) values (${A.workspaceId}, ${m.tokenId}, ${A.memberId}, 'human', 't', ${m.secretSha256}, now() + interval '1 hour')`;
+  token = m.token;
+});
+afterAll(async () => {
+  await api?.close();
+  await ingest?.close();
+  await queues?.get('runs').obliterate({ force: true }).catch(() => {});
+  await queues?.close();
+  redis?.disconnect();
+  await Promise.all([apiDb?.close(), ingestDb?.close(), admin?.end({ timeout: 5 })]);
+  await tdb?.drop();
+});
+
+async function mintSecret(): Promise<string> {
+  const res = await fetch(`${apiUrl}/v1/skills/${A.skillId}/trigger-secrets`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { secret: string }).secret;
+}
+async function send(opts: { secret?: string; id?: string; tsOffset?: number; ts?: string; body?: string; signature?: string | null; skillId?: string }) {
+  const id = opts.id ?? `msg_${randomUUID()}`;
+  const ts = opts.ts ?? String(Math.floor(Date.now() / 1000) + (opts.tsOffset ?? 0));
+  const body = opts.body ?? JSON.stringify({ type: 'invoice.paid', timestamp: new Date().toISOString(), data: { id: 42 } });
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': ts };
+  const sig = opts.signature === undefined ? standardWebhookSignature(opts.secret ?? '', id, ts, Buffer.from(body)) : opts.signature;
+  if (sig !== null) headers['webhook-signature'] = sig;
+  const res = await fetch(`${ingestUrl}/triggers/${opts.skillId ?? A.skillId}`, { method: 'POST', headers, body });
+  return { status: res.status, json: (await res.json()) as { runIds?: string[]; error?: { code: string } } };
+}
+const runCount = async () => (await admin<{ n: number }[]>`select count(*)::int as n from agent_runs where trigger = 'trigger.webhook'`)[0]?.n ?? 0;
+
+describe('signed producers (Standard Webhooks)', () => {
+  let secret: string;
+  beforeAll(async () => {
+    secret = await mintSecret();
+  });
+
+  it('the api shows the secret once and stores only ciphertext', async () => {
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    const [row] = await admin<{ t: string }[]>`select string_agg(encode(ciphertext, 'base64'), '') as t from trigger_secrets`;
+    expect(row?.t ?? '').not.toContain(secret.slice(6, 30));
+  });
+
+  it('a correctly signed delivery → 202 and one run of that Skill; the same webhook-id again → the same run, nothing new', async () => {
+    const id = `msg_${randomUUID()}`;
+    const first = await send({ secret, id });
+    expect(first.status).toBe(202);
+    expect(first.json.runIds).toHaveLength(1);
+    const [run] = await admin<{ skill_id: string; status: string; input: Record<string, unknown> }[]>`select skill_id, status, input from agent_runs where id = ${first.json.runIds?.[0] ?? ''}`;
+    expect(run).toMatchObject({ skill_id: A.skillId, status: 'queued', input: { webhookId: id, type: 'invoice.paid' } });
+    expect((await queues.get('runs').getJob(first.json.runIds?.[0] ?? ''))?.data).toEqual({ runId: first.json.runIds?.[0] });
+    const before = await runCount();
+    expect(await send({ secret, id })).toEqual(first);
+    expect(await runCount()).toBe(before);
+  });
+
+  it.each([
+    ['a stale timestamp', { tsOffset: -310 }],
+    ['a future timestamp', { tsOffset: 310 }],
+    ['a wrong secret', { secret: 'whsec_' + Buffer.alloc(32, 9).toString('base64') }],
+    ['no signature', { signature: null }],
+    ['an unknown skill', { skillId: newId('skill') }],
+  ])('%s → 401 and no run', async (_label, opts) => {
+    const before = await runCount();
+    const res = await send({ secret, ...opts });
+    expect(res.status).toBe(401);
+    expect(res.json.error?.code).toBe('SIGNATURE_INVALID');
+    expect(await runCount()).toBe(before);
+  });
+
+  it('an altered body → 401', async () => {
+    const id = `msg_${randomUUID()}`;
+    const ts = String(Math.floor(Date.now() / 1000));
+    const sig = standardWebhookSignature(secret, id, ts, Buffer.from('{"type":"a"}'));
+    const res = await fetch(`${ingestUrl}/triggers/${A.skillId}`, { method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': sig }, body: '{"type":"b"}' });
+    expect(res.status).toBe(401);
+  });
+
+  it('during a rotation both secrets work, and a header with several signatures needs only one to hold', async () => {
+    const second = await mintSecret();
+    expect((await send({ secret })).status).toBe(202);
+    expect((await send({ secret: second })).status).toBe(202);
+    const id = `msg_${randomUUID()}`;
+    const ts = String(Math.floor(Date.now() / 1000));
+    const body = '{"type":"multi"}';
+    const bad = standardWebhookSignature('whsec_' + Buffer.alloc(32, 1).toString('base64'), id, ts, Buffer.from(body));
+    const good = standardWebhookSignature(second, id, ts, Buffer.from(body));
+    expect((await send({ id, body, ts, signature: `${bad} ${good}` })).status).toBe(202);
+  });
+});
