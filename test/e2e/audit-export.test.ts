@@ -73,7 +73,7 @@ describe('audit export → offline verify', () => {
     await append(4, 5);
     expect(praxa('audit', 'checkpoint', '--workspace', W.workspaceId).status).toBe(0);
     exportTo(join(dir, 'export-2.jsonl'));
-    const ok = praxa('audit', 'verify', '--file', join(dir, 'export-2.jsonl'), '--keys', join(dir, 'keys.json'), '--trusted-checkpoint', join(dir, 'trusted.json'));
+    const ok = praxa('audit', 'verify', '--file', join(dir, 'export-2.jsonl'), '--keys', join(dir, 'keys.json'), '--trusted-checkpoint', join(dir, 'trusted.json'), '--full');
     expect({ status: ok.status, out: ok.stdout }).toEqual({ status: 0, out: expect.stringContaining('trusted checkpoint: consistent') });
 
     // A flipped byte in one exported event → named.

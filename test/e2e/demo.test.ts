@@ -47,6 +47,8 @@ describe('pnpm praxa audit checkpoint / verify', () => {
     expect(praxa('audit', 'checkpoint', '--workspace', ws).status).toBe(0);
     const ok = praxa('audit', 'verify', '--workspace', ws);
     expect({ status: ok.status, out: ok.stdout }).toEqual({ status: 0, out: expect.stringContaining('ok: 1 event(s) and 1 checkpoint(s) hold') });
+    const full = praxa('audit', 'verify', '--workspace', ws, '--full');
+    expect({ status: full.status, out: full.stdout }).toEqual({ status: 0, out: expect.stringContaining('every event signature') });
 
     const sql = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });
     try {

@@ -55,18 +55,19 @@ audit
   .option('--file <export.jsonl>', 'an export (pnpm praxa audit export), verified offline with no database')
   .option('--keys <keys.json>', 'with --file: the key set you pinned (pnpm praxa audit keys)')
   .option('--trusted-checkpoint <file>', 'with --file: a checkpoint line you kept earlier; proves the log only grew since')
-  .action(async (o: { workspace?: string; file?: string; keys?: string; trustedCheckpoint?: string }) => {
+  .option('--full', 'also every event’s Ed25519 signature, canonical form and schema (slower)')
+  .action(async (o: { workspace?: string; file?: string; keys?: string; trustedCheckpoint?: string; full?: boolean }) => {
     if (o.file) {
       if (!o.keys) throw new ValidationError('--file needs --keys (the key set you pinned)');
-      const r = verifyExportFile(o.file, o.keys, o.trustedCheckpoint);
+      const r = verifyExportFile(o.file, o.keys, o.trustedCheckpoint, o.full === true);
       if (r.ok) console.log(`ok: ${r.events} event(s), ${r.leaves} leaf hash(es), ${r.checkpoints} checkpoint(s) hold; trusted checkpoint: ${r.trustedCheckpoint}`);
       else console.error(`FAILED: ${r.failure}`);
       process.exitCode = r.ok ? 0 : 1;
       return;
     }
     if (!o.workspace) throw new ValidationError('give --workspace <id>, or --file <export> --keys <keys.json>');
-    const r = await verifyWorkspaceAudit(process.env, o.workspace);
-    if (r.ok) console.log(`ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, signatures, Merkle roots)`);
+    const r = await verifyWorkspaceAudit(process.env, o.workspace, o.full === true);
+    if (r.ok) console.log(`ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots${o.full ? ', every event signature' : ''})`);
     else console.error(`FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)`);
     process.exitCode = r.ok ? 0 : 1;
   });

@@ -19,7 +19,7 @@ export interface AuditVerifyReport {
   readonly failure?: string;
 }
 
-export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string): Promise<AuditVerifyReport> {
+export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string, full = false): Promise<AuditVerifyReport> {
   const workspaceId = parseId('workspace', workspace);
   const cfg = await bootConfig('api', { env: withLocalDefaults(env), envFile: '.env' });
   const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-verify' });
@@ -27,7 +27,9 @@ export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string)
     const keys = await readAuditKeyset(db);
     const { chain, checkpoints } = await withWorkspace(db, workspaceId, async (s) => ({ chain: await readAuditChain(s), checkpoints: await readCheckpoints(s) }));
     const eventKeys = new Map<string, KeyObject>(keys.filter((k) => k.purpose === 'event').map((k) => [k.keyId, createPublicKey({ key: k.spki, format: 'der', type: 'spki' })]));
-    const chainResult = verifyChain(chain, eventKeys, { workspaceId });
+    // Default: hashes, links and columns of every event + every checkpoint's signature and root; --full adds each
+    // event's Ed25519 signature, RFC 8785 re-canonicalization and schema.
+    const chainResult = verifyChain(chain, eventKeys, full ? { workspaceId } : { workspaceId, signatures: false, content: 'columns' });
     if (!chainResult.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: `seq ${chainResult.seq}: ${chainResult.reason}` };
     const cpKeys = new Map<string, VerificationKey>(keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }]));
     const cpResult = verifyCheckpoints(checkpoints, chain.map((e) => e.hash), cpKeys);
@@ -96,8 +98,8 @@ export async function exportWorkspaceAudit(env: ConfigSource, workspace: string,
 }
 
 /** `audit verify --file <export.jsonl> --keys <keys.json> [--trusted-checkpoint <file>]`: offline, no database. */
-export function verifyExportFile(file: string, keysFile: string, trustedFile?: string): ExportVerification {
+export function verifyExportFile(file: string, keysFile: string, trustedFile?: string, full = false): ExportVerification {
   const pinned = PinnedKeysSchema.parse(JSON.parse(readFileSync(keysFile, 'utf8')));
   const trusted = trustedFile ? (JSON.parse(readFileSync(trustedFile, 'utf8')) as unknown) : undefined;
-  return verifyAuditExport(readFileSync(file, 'utf8'), pinned, trusted);
+  return verifyAuditExport(readFileSync(file, 'utf8'), pinned, trusted, { full });
 }
