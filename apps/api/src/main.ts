@@ -2,7 +2,7 @@
 /** The api process. Its config slice holds nothing that opens a credential (it seals, never opens). */
 import { bootConfig } from '@praxa/config';
 import { createDatabase } from '@praxa/db';
-import { createLogger } from '@praxa/observability';
+import { createLogger, runProcess } from '@praxa/observability';
 import { buildApiServer } from './server.js';
 
 export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; close: () => Promise<void> }> {
@@ -23,17 +23,5 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {
-  startApi(process.env).then(
-    (running) => {
-      const stop = () => {
-        running.close().then(() => process.exit(0), () => process.exit(1));
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    },
-    (err: unknown) => {
-      process.stderr.write(`praxa-api: ${err instanceof Error ? err.message : 'failed to start'}\n`);
-      process.exit(1);
-    },
-  );
+  runProcess('praxa-api', () => startApi(process.env));
 }

@@ -5,7 +5,7 @@
  */
 import { bootConfig } from '@praxa/config';
 import { createDatabase, registerIngestKey } from '@praxa/db';
-import { createLogger } from '@praxa/observability';
+import { createLogger, runProcess } from '@praxa/observability';
 import { createQueues, createRedis } from '@praxa/queue';
 import { buildIngestServer } from './server.js';
 import { loadIngestTriggerKey } from './trigger-key.js';
@@ -49,17 +49,5 @@ export async function startIngest(env: NodeJS.ProcessEnv): Promise<{ url: string
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {
-  startIngest(process.env).then(
-    (running) => {
-      const stop = () => {
-        running.close().then(() => process.exit(0), () => process.exit(1));
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    },
-    (err: unknown) => {
-      process.stderr.write(`praxa-ingest: ${err instanceof Error ? err.message : 'failed to start'}\n`);
-      process.exit(1);
-    },
-  );
+  runProcess('praxa-ingest', () => startIngest(process.env));
 }

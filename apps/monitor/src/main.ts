@@ -2,7 +2,7 @@
 /** The monitor process: today, the run reconciler on a fleet-wide schedule. */
 import { bootConfig } from '@praxa/config';
 import { createDatabase } from '@praxa/db';
-import { createLogger } from '@praxa/observability';
+import { createLogger, runProcess } from '@praxa/observability';
 import { checkRedisEvictionPolicy, createQueues, createRedis } from '@praxa/queue';
 import { scheduleMaintenance, startMaintenanceWorker } from './maintenance.js';
 import { reconcileOnce, type ReconcileSummary } from './reconciler.js';
@@ -56,17 +56,5 @@ if (isMain && process.argv.includes('--reconcile-once')) {
     },
   );
 } else if (isMain) {
-  startMonitor(process.env).then(
-    (running) => {
-      const stop = () => {
-        running.close().then(() => process.exit(0), () => process.exit(1));
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    },
-    (err: unknown) => {
-      process.stderr.write(`praxa-monitor: ${err instanceof Error ? err.message : 'failed to start'}\n`);
-      process.exit(1);
-    },
-  );
+  runProcess('praxa-monitor', () => startMonitor(process.env));
 }

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { bootConfig } from '@praxa/config';
 import { WorkspaceIdSchema } from '@praxa/core';
 import { createDatabase } from '@praxa/db';
-import { createLogger } from '@praxa/observability';
+import { createLogger, runProcess } from '@praxa/observability';
 import { checkRedisEvictionPolicy, createRedis, parseJobData, Worker } from '@praxa/queue';
 import { createKeyProvider } from './key-provider.js';
 import { runKeysJob } from './keys-job.js';
@@ -43,17 +43,5 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<{ close: () =
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {
-  startWorker(process.env).then(
-    (running) => {
-      const stop = () => {
-        running.close().then(() => process.exit(0), () => process.exit(1));
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    },
-    (err: unknown) => {
-      process.stderr.write(`praxa-worker: ${err instanceof Error ? err.message : 'failed to start'}\n`);
-      process.exit(1);
-    },
-  );
+  runProcess('praxa-worker', () => startWorker(process.env));
 }
