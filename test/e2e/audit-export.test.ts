@@ -23,7 +23,7 @@ let W: WorkspaceFixture;
 const eventKey = { keyId: `events-${newId('checkpoint').slice(3)}`, privateKey: generateKeyPairSync('ed25519').privateKey };
 
 function praxa(...args: string[]) {
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl(tdb.adminUrl, {}), LOG_LEVEL: 'silent', PRAXA_KEY_FILE: join(dir, 'master.key') };
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl(tdb.adminUrl, {}), LOG_LEVEL: 'silent', PRAXA_KEY_FILE: join(dir, 'master.key'), PRAXA_AUDIT_SIGNING_KEY_FILE: join(dir, 'audit-signing.key') };
   return spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 60_000 });
 }
 async function append(n: number, from: number) {

@@ -21,7 +21,7 @@ afterAll(async () => tdb?.drop());
 
 describe('pnpm praxa demo', () => {
   it('runs end to end from a migrated database and reports success', () => {
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl(tdb.adminUrl, {}), LOG_LEVEL: 'silent', PRAXA_KEY_FILE: join(mkdtempSync(join(tmpdir(), 'praxa-keys-')), 'master.key') };
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl(tdb.adminUrl, {}), LOG_LEVEL: 'silent', PRAXA_KEY_FILE: join(mkdtempSync(join(tmpdir(), 'praxa-keys-')), 'master.key'), PRAXA_AUDIT_SIGNING_KEY_FILE: join(mkdtempSync(join(tmpdir(), 'praxa-aek-')), 'audit-signing.key') };
     const run = spawnSync(process.execPath, [cli, 'demo'], { env, encoding: 'utf8', timeout: 60_000, cwd: fileURLToPath(new URL('.', import.meta.url)) });
     const output = `${run.stdout}\n${run.stderr}`;
     expect({ status: run.status, output }).toEqual({ status: 0, output: expect.stringContaining('demo complete') });
@@ -39,7 +39,7 @@ describe('pnpm praxa demo', () => {
 describe('pnpm praxa audit checkpoint / verify', () => {
   it('a demo workspace’s chain and checkpoint verify (exit 0); a byte flipped behind the app’s back fails, naming the seq (exit 1)', async () => {
     const keyDir = mkdtempSync(join(tmpdir(), 'praxa-keys-'));
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl(tdb.adminUrl, {}), LOG_LEVEL: 'silent', PRAXA_KEY_FILE: join(keyDir, 'master.key') };
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl(tdb.adminUrl, {}), LOG_LEVEL: 'silent', PRAXA_KEY_FILE: join(keyDir, 'master.key'), PRAXA_AUDIT_SIGNING_KEY_FILE: join(keyDir, 'audit-signing.key') };
     const praxa = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 60_000 });
     const demo = praxa('demo');
     const ws = /audit verify --workspace (ws_[0-9a-z]{26})/.exec(demo.stdout)?.[1] ?? '';

@@ -5,11 +5,11 @@
  * superuser, triggers disabled) is caught by verifyChain, naming the seq.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import postgres from 'postgres';
-import { genesisPrevHash, newId, signEvent, verifyChain, ValidationError, type AuditEventDraft, type WorkspaceId } from '@praxa/core';
+import { genesisPrevHash, newId, signEvent, verifyChain, verifyCheckpoints, ValidationError, type AuditEventDraft, type WorkspaceId } from '@praxa/core';
 import {
-  appendAuditEvents, createDatabase, createTestDatabase, mapPgError, readAuditChain, seedWorkspaceFixture, sql, withWorkspace,
+  appendAuditEvents, createDatabase, createTestDatabase, mapPgError, readAuditChain, readCheckpoints, registerAuditKey, seedWorkspaceFixture, sql, withWorkspace,
   type AuditSigner, type Database, type TestDatabase, type WorkspaceFixture,
 } from '@praxa/db';
 
@@ -102,6 +102,29 @@ describe('appending', () => {
       return s.execute(sql`select public.audit_append_event(1, ${'0'.repeat(64)}, ${'0'.repeat(64)}, ${newId('auditEvent')}, 'skill.action', null, null, null, 'x.y', now(), 'k', 's', '\\x00'::bytea)`);
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
+  });
+});
+
+describe('automatic checkpoints', () => {
+  it('a checkpoint is signed whenever the head crosses a multiple of N, and it verifies', async () => {
+    const f = await seedWorkspaceFixture(tdb.adminUrl, 'CP');
+    await admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from audit_checkpoints where workspace_id = ${f.workspaceId}`;
+      await tx`delete from audit_events where workspace_id = ${f.workspaceId}`;
+      await tx`delete from audit_chain_heads where workspace_id = ${f.workspaceId}`;
+    });
+    const cpKeys = generateKeyPairSync('ed25519');
+    const cpKey = { keyId: `cp-${f.workspaceId}`, algorithm: 'ed25519' as const, spki: cpKeys.publicKey.export({ format: 'der', type: 'spki' }) };
+    await registerAuditKey(worker, { ...cpKey, purpose: 'checkpoint' });
+    const checkpoint = { every: 4, signer: { keyId: cpKey.keyId, sign: async (m: Uint8Array) => sign(null, m, cpKeys.privateKey) } };
+    const runId = newId('run');
+    await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source) values (${f.workspaceId}, ${runId}, ${f.skillId}, ${f.skillVersionId}, 'github.pull_request.opened', 'github')`;
+    for (let step = 0; step < 10; step++) await withWorkspace(worker, f.workspaceId, (s) => appendAuditEvents(s, [draft(f, step, 'skill.action', runId)], signer, { checkpoint }));
+    const cps = await withWorkspace(api, f.workspaceId, (s) => readCheckpoints(s));
+    expect(cps.map((c) => c.tree_size)).toEqual([4, 8]);
+    const chain = await chainOf(f.workspaceId);
+    expect(verifyCheckpoints(cps, chain.map((e) => e.hash), new Map([[cpKey.keyId, cpKey]]))).toEqual({ ok: true, count: 2 });
   });
 });
 

@@ -49,6 +49,14 @@ export const keyProviderPart = z.object({
   PRAXA_KMS_ENDPOINT: z.url().optional(),
 });
 
+/** The Ed25519 key an appending app signs audit events with: a PEM (from Secrets Manager) or a local file. */
+export const auditSigningPart = z.object({
+  PRAXA_AUDIT_SIGNING_KEY: z.string().refine((v) => v.includes('PRIVATE KEY'), 'must be a PKCS#8 PEM private key').optional(),
+  PRAXA_AUDIT_SIGNING_KEY_FILE: z.string().min(1).default('.praxa/audit-signing.key'),
+  /** Sign a checkpoint every N appended events of a workspace. */
+  PRAXA_AUDIT_CHECKPOINT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+});
+
 /** One database URL per app role: each app connects as its own role. */
 export const databasePart = <K extends string>(key: K) =>
   z.object({ [key]: postgresUrl } as { [P in K]: typeof postgresUrl });

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   anthropicPart,
+  auditSigningPart,
   bool,
   commonPart,
   databasePart,
@@ -39,6 +40,7 @@ export const ingestConfigSchema = commonPart
 
 export const workerConfigSchema = commonPart
   .extend(databasePart('WORKER_DATABASE_URL').shape)
+  .extend(auditSigningPart.shape)
   .extend(redisPart.shape)
   .extend({ WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4) })
   .extend(keyProviderPart.shape)
@@ -47,11 +49,13 @@ export const workerConfigSchema = commonPart
 
 export const monitorConfigSchema = commonPart
   .extend(databasePart('MONITOR_DATABASE_URL').shape)
+  .extend(auditSigningPart.shape)
   .extend(redisPart.shape)
   .extend(keyProviderPart.shape);
 
 export const apiConfigSchema = commonPart
   .extend(databasePart('API_DATABASE_URL').shape)
+  .extend(auditSigningPart.shape)
   .extend(redisPart.shape)
   .extend(portPart('API_PORT', 3002).shape)
   .extend({

@@ -59,3 +59,4 @@ export {
   workspaceKeyAad,
   type WorkspaceKeyRecord,
 } from './workspace-key.js';
+export { loadAuditSigningKey, type AuditSigningKey } from './audit-signing-key.js';

@@ -19,7 +19,12 @@ export interface AuditSigner {
 
 const HeadRow = z.object({ seq: z.union([z.number(), z.string()]).transform(Number), head_hash: z.string() });
 
-export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly AuditEventDraft[], signer: AuditSigner): Promise<StoredAuditEvent[]> {
+export interface AppendOptions {
+  /** Sign a checkpoint over the whole chain whenever the head crosses a multiple of `every`. */
+  readonly checkpoint?: { readonly every: number; readonly signer: CheckpointSigner };
+}
+
+export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly AuditEventDraft[], signer: AuditSigner, options: AppendOptions = {}): Promise<StoredAuditEvent[]> {
   const s = requireScope(scope);
   const [head] = z.array(HeadRow).parse(await s.execute(dsql`select * from public.audit_lock_head(${genesisPrevHash(s.workspaceId)})`));
   if (!head) throw new Error('audit_lock_head returned no row');
@@ -36,6 +41,8 @@ export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly 
     prev = sealed.hash;
     stored.push(sealed.event);
   }
+  const cp = options.checkpoint;
+  if (cp && Math.floor(seq / cp.every) > Math.floor(head.seq / cp.every)) await createCheckpoint(s, cp.signer);
   return stored;
 }
 

@@ -6,7 +6,8 @@
  *   the row → a stale lease holder is fenced off → the other tenant sees none of it, and its attempts are refused.
  * The full pipeline (webhook over HTTP → BullMQ → Skill run → audit verify) extends this same command as it lands.
  */
-import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
+import { loadAuditSigningKey } from '@praxa/crypto';
 
 import { newId, isPraxaError, verifyChain, type AuditEventDraft } from '@praxa/core';
 import { bootConfig, type ConfigSource } from '@praxa/config';
@@ -114,8 +115,9 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     step(t0, `tenancy: the other workspace sees ${seen} of the demo's runs; writing into the demo workspace → ${wrote}; the demo workspace itself sees ${own}`);
 
     // ── audit: the action is recorded in the workspace's hash chain, signed, and verified back ──
-    const signer = { keyId: `demo-${newId('checkpoint').slice(3)}`, privateKey: generateKeyPairSync('ed25519').privateKey };
-    await registerAuditKey(worker, { keyId: signer.keyId, purpose: 'event', algorithm: 'ed25519', spki: createPublicKey(signer.privateKey).export({ format: 'der', type: 'spki' }) });
+    // The worker's audit signing key: PRAXA_AUDIT_SIGNING_KEY (Secrets Manager) or the local file, created on first run.
+    const signer = loadAuditSigningKey({ pem: workerCfg.PRAXA_AUDIT_SIGNING_KEY, path: workerCfg.PRAXA_AUDIT_SIGNING_KEY_FILE });
+    await registerAuditKey(worker, { keyId: signer.keyId, purpose: 'event', algorithm: 'ed25519', spki: signer.spki });
     const [event] = await withWorkspace(worker, claimed.workspaceId, (s) =>
       appendAuditEvents(s, [{
         auditEventId: newId('auditEvent'), kind: 'skill.action', skillId: demo.skillId as AuditEventDraft['skillId'], runId: runId as AuditEventDraft['runId'],
@@ -128,7 +130,7 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     );
     const chain = await withWorkspace(api, claimed.workspaceId, (s) => readAuditChain(s));
     const verdict = verifyChain(chain, new Map([[signer.keyId, createPublicKey(signer.privateKey)]]), { workspaceId: claimed.workspaceId });
-    step(t0, `audit: event ${event?.auditEventId} appended at seq ${event?.seq} (hash ${event?.hash.slice(0, 12)}…, Ed25519 key ${signer.keyId}, ephemeral in the demo)`);
+    step(t0, `audit: event ${event?.auditEventId} appended at seq ${event?.seq} (hash ${event?.hash.slice(0, 12)}…, Ed25519 key ${signer.keyId})`);
     step(t0, `audit verify: ${verdict.ok ? `chain holds — ${verdict.count} event(s), hashes, links and signatures` : `FAILED at seq ${verdict.seq}: ${verdict.reason}`}`);
     const rewrite = await refusedCode(() => withWorkspace(api, claimed.workspaceId, (s) => s.execute(sql`delete from audit_events`)));
     step(t0, `audit: deleting history as the api role → ${rewrite}`);
