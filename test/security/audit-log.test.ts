@@ -128,6 +128,32 @@ describe('automatic checkpoints', () => {
   });
 });
 
+describe('redaction the customer controls', () => {
+  it('hashed and dropped fields leave digests, never values, and the chain still verifies', async () => {
+    const f = await seedWorkspaceFixture(tdb.adminUrl, 'RD');
+    await admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from audit_checkpoints where workspace_id = ${f.workspaceId}`;
+      await tx`delete from audit_events where workspace_id = ${f.workspaceId}`;
+      await tx`delete from audit_chain_heads where workspace_id = ${f.workspaceId}`;
+    });
+    const apiSql = postgres(tdb.roleUrl('praxa_api'), { max: 1, onnotice: () => {} });
+    await apiSql.begin(async (tx) => {
+      await tx`select set_config('app.workspace_id', ${f.workspaceId}, true)`;
+      await tx`update workspaces set audit_redaction = ${tx.json({ input: { fields: { repo: 'hash' } }, output: { fields: { verdict: 'drop' } } })} where id = ${f.workspaceId}`;
+    });
+    await apiSql.end({ timeout: 5 });
+    const secretRepo = 'acme/CANARY-secret-repo';
+    const d = { ...draft(f, 0), input: { prNumber: 7, repo: secretRepo }, output: { verdict: 'request_changes' } };
+    const [stored] = await withWorkspace(worker, f.workspaceId, (s) => appendAuditEvents(s, [d], signer));
+    expect(stored?.input).toMatchObject({ prNumber: 7, repo: { $sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(stored?.output).toMatchObject({ verdict: { $dropped: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    const chain = await chainOf(f.workspaceId);
+    expect(Buffer.from(chain[0]!.canonical).toString('utf8')).not.toContain('CANARY-secret-repo');
+    expect(verifyChain(chain, keyset, { workspaceId: f.workspaceId })).toMatchObject({ ok: true });
+  });
+});
+
 describe('append-only', () => {
   it('UPDATE, DELETE and TRUNCATE are refused as every login role (no grant) and as the owner (triggers)', async () => {
     for (const role of ['praxa_ingest', 'praxa_worker', 'praxa_monitor', 'praxa_api'] as const) {

@@ -107,6 +107,20 @@ describe('audit', () => {
     expect((await call('GET', '/v1/audit/events?skill=not-a-skill', tok)).status).toBe(400);
   });
 
+  it('the redaction policy: admins set it, viewers read it, invalid policies are refused', async () => {
+    const adminTok = await token(A, 'admin');
+    const put = await fetch(`${base}/v1/audit/redaction-policy`, { method: 'PUT', headers: { authorization: `Bearer ${adminTok}`, 'content-type': 'application/json' }, body: JSON.stringify({ input: { fields: { repo: 'hash' } } }) });
+    expect(put.status).toBe(200);
+    const got = await call('GET', '/v1/audit/redaction-policy', await token(A, 'viewer'));
+    expect((got.json.policy as { input: { fields: Record<string, string> } }).input.fields).toEqual({ repo: 'hash' });
+    const viewerPut = await fetch(`${base}/v1/audit/redaction-policy`, { method: 'PUT', headers: { authorization: `Bearer ${await token(A, 'viewer')}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(viewerPut.status).toBe(403);
+    const bad = await fetch(`${base}/v1/audit/redaction-policy`, { method: 'PUT', headers: { authorization: `Bearer ${adminTok}`, 'content-type': 'application/json' }, body: JSON.stringify({ input: { fields: { repo: 'encrypt' } } }) });
+    expect(bad.status).toBe(400);
+    const reset = await fetch(`${base}/v1/audit/redaction-policy`, { method: 'PUT', headers: { authorization: `Bearer ${adminTok}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(reset.status).toBe(200);
+  });
+
   it('verifies the workspace’s chain and checkpoints server-side', async () => {
     const res = await call('GET', '/v1/audit/verify', await token(A, 'viewer'));
     expect(res).toEqual({ status: 200, json: { ok: true, events: 1, checkpoints: 1 } });

@@ -5,7 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createPublicKey } from 'node:crypto';
-import { isPraxaError, mintApiTokenMaterial, RunIdSchema, SkillIdSchema, verifyChain, verifyCheckpoints, WorkspaceScopeError } from '@praxa/core';
+import { isPraxaError, mintApiTokenMaterial, parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, verifyChain, verifyCheckpoints, WorkspaceScopeError } from '@praxa/core';
 import { and, desc, eq, gt, gte, lt, mintAutomationToken, readAuditChain, readAuditKeyset, readCheckpoints, schema, type Database } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
 import { registerLlmKeyRoutes } from './llm-keys.js';
@@ -150,6 +150,26 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
         events: rows.map((r) => ({ ...(JSON.parse(r.canonical.toString('utf8')) as Record<string, unknown>), hash: r.hash, signature: r.signature })),
         next: rows.length === query.limit ? rows.at(-1)?.seq ?? null : null,
       };
+    },
+  });
+
+  route(app, db, {
+    method: 'GET',
+    url: '/v1/audit/redaction-policy',
+    handler: async ({ scope, caller }) => {
+      const [ws] = await scope.db.select({ policy: schema.workspaces.auditRedaction }).from(schema.workspaces).where(eq(schema.workspaces.id, caller.workspaceId));
+      return { policy: parseRedactionPolicy(ws?.policy ?? {}) };
+    },
+  });
+
+  route(app, db, {
+    method: 'PUT',
+    url: '/v1/audit/redaction-policy',
+    roles: ['owner', 'admin'],
+    body: RedactionPolicySchema,
+    handler: async ({ scope, caller, body }) => {
+      await scope.db.update(schema.workspaces).set({ auditRedaction: body as unknown as Record<string, unknown> }).where(eq(schema.workspaces.id, caller.workspaceId));
+      return { policy: body };
     },
   });
 

@@ -7,7 +7,7 @@
 import type { KeyObject } from 'node:crypto';
 import { sql as dsql } from 'drizzle-orm';
 import { z } from 'zod';
-import { checkpointBody, eventLeafHash, genesisPrevHash, merkleRoot, parseAuditEventDraft, sealAuditEvent, type AuditEventDraft, type StoredAuditEvent, type StoredChainEvent, type StoredCheckpoint } from '@praxa/core';
+import { applyRedaction, checkpointBody, eventLeafHash, parseRedactionPolicy, genesisPrevHash, merkleRoot, parseAuditEventDraft, sealAuditEvent, type AuditEventDraft, type StoredAuditEvent, type StoredChainEvent, type StoredCheckpoint } from '@praxa/core';
 import type { Database } from './client.js';
 import { mapDatabaseError } from './pg-errors.js';
 import { requireScope, type WorkspaceScope } from './scope.js';
@@ -31,8 +31,11 @@ export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly 
   let seq = head.seq;
   let prev = head.head_hash;
   const stored: StoredAuditEvent[] = [];
+  // The workspace's redaction policy is applied before anything is hashed or signed (digests stay, values go).
+  const [ws] = z.array(z.object({ audit_redaction: z.unknown() })).parse(await s.execute(dsql`select audit_redaction from public.workspaces where id = ${s.workspaceId}`));
+  const policy = parseRedactionPolicy(ws?.audit_redaction ?? {});
   for (const raw of drafts) {
-    const draft = parseAuditEventDraft(raw);
+    const draft = applyRedaction(policy, parseAuditEventDraft(raw));
     seq += 1;
     const sealed = sealAuditEvent({ ...draft, workspace_id: s.workspaceId, seq, prev_hash: prev, key_id: signer.keyId }, signer.privateKey);
     await s.execute(dsql`select public.audit_append_event(${seq}, ${prev}, ${sealed.hash}, ${draft.auditEventId}, ${draft.kind},

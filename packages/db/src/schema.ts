@@ -20,6 +20,7 @@ export const workspaces = pgTable('workspaces', {
   tenantId: text('tenant_id').notNull(),
   name: text('name').notNull(),
   auditRetentionDays: integer('audit_retention_days').notNull().default(90),
+  auditRedaction: jsonb('audit_redaction').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
   createdAt: ts('created_at').notNull().defaultNow(),
 });
 
