@@ -75,6 +75,7 @@ describe('audit export → offline verify', () => {
     exportTo(join(dir, 'export-2.jsonl'));
     const ok = praxa('audit', 'verify', '--file', join(dir, 'export-2.jsonl'), '--keys', join(dir, 'keys.json'), '--trusted-checkpoint', join(dir, 'trusted.json'), '--full');
     expect({ status: ok.status, out: ok.stdout }).toEqual({ status: 0, out: expect.stringContaining('trusted checkpoint: consistent') });
+    expect(praxa('audit', 'verify', '--workspace', W.workspaceId, '--trusted-checkpoint', join(dir, 'trusted.json')).status).toBe(0);
 
     // A flipped byte in one exported event → named.
     const lines = readFileSync(join(dir, 'export-2.jsonl'), 'utf8').split('\n');
@@ -100,6 +101,9 @@ describe('audit export → offline verify', () => {
     expect(plain.status).toBe(0); // internally consistent: only a kept checkpoint can tell
     const caught = praxa('audit', 'verify', '--file', join(dir, 'export-3.jsonl'), '--keys', join(dir, 'keys.json'), '--trusted-checkpoint', join(dir, 'trusted.json'));
     expect({ status: caught.status, err: caught.stderr }).toEqual({ status: 1, err: expect.stringContaining('the log shrank') });
+    // The database form catches it too.
+    const caughtDb = praxa('audit', 'verify', '--workspace', W.workspaceId, '--trusted-checkpoint', join(dir, 'trusted.json'));
+    expect({ status: caughtDb.status, err: caughtDb.stderr }).toEqual({ status: 1, err: expect.stringContaining('the log shrank') });
 
     // … and if the insider then pads the log back past the kept size with new events, consistency still fails.
     await append(4, 100);

@@ -54,7 +54,7 @@ audit
   .option('--workspace <id>', 'the workspace (ws_…), read from the database')
   .option('--file <export.jsonl>', 'an export (pnpm praxa audit export), verified offline with no database')
   .option('--keys <keys.json>', 'with --file: the key set you pinned (pnpm praxa audit keys)')
-  .option('--trusted-checkpoint <file>', 'with --file: a checkpoint line you kept earlier; proves the log only grew since')
+  .option('--trusted-checkpoint <file>', 'a checkpoint line you kept earlier (from an export); proves the log only grew since')
   .option('--full', 'also every event’s Ed25519 signature, canonical form and schema (slower)')
   .action(async (o: { workspace?: string; file?: string; keys?: string; trustedCheckpoint?: string; full?: boolean }) => {
     if (o.file) {
@@ -66,7 +66,7 @@ audit
       return;
     }
     if (!o.workspace) throw new ValidationError('give --workspace <id>, or --file <export> --keys <keys.json>');
-    const r = await verifyWorkspaceAudit(process.env, o.workspace, o.full === true);
+    const r = await verifyWorkspaceAudit(process.env, o.workspace, o.full === true, o.trustedCheckpoint);
     if (r.ok) console.log(`ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots${o.full ? ', every event signature' : ''})`);
     else console.error(`FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)`);
     process.exitCode = r.ok ? 0 : 1;

@@ -6,7 +6,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseId, PinnedKeysSchema, ValidationError, verifyAuditExport, verifyChain, verifyCheckpoints, type ExportVerification, type VerificationKey } from '@praxa/core';
+import { checkAgainstTrustedCheckpoint, parseId, PinnedKeysSchema, ValidationError, verifyAuditExport, verifyChain, verifyCheckpoints, type ExportVerification, type VerificationKey } from '@praxa/core';
 import { bootConfig, type ConfigSource } from '@praxa/config';
 import { LocalKeyProvider } from '@praxa/crypto';
 import { createCheckpoint, createDatabase, readAuditChain, readAuditKeyset, readAuditLeaves, readAuditRange, readCheckpoints, registerAuditKey, withWorkspace } from '@praxa/db';
@@ -19,7 +19,7 @@ export interface AuditVerifyReport {
   readonly failure?: string;
 }
 
-export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string, full = false): Promise<AuditVerifyReport> {
+export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string, full = false, trustedFile?: string): Promise<AuditVerifyReport> {
   const workspaceId = parseId('workspace', workspace);
   const cfg = await bootConfig('api', { env: withLocalDefaults(env), envFile: '.env' });
   const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-verify' });
@@ -34,6 +34,10 @@ export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string,
     const cpKeys = new Map<string, VerificationKey>(keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }]));
     const cpResult = verifyCheckpoints(checkpoints, chain.map((e) => e.hash), cpKeys);
     if (!cpResult.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: `checkpoint at tree_size ${cpResult.treeSize}: ${cpResult.reason}` };
+    if (trustedFile) {
+      const kept = checkAgainstTrustedCheckpoint(workspaceId, chain.map((e) => e.hash), JSON.parse(readFileSync(trustedFile, 'utf8')) as unknown, cpKeys);
+      if (!kept.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: kept.failure };
+    }
     return { ok: true, events: chain.length, checkpoints: checkpoints.length };
   } finally {
     await db.close();

@@ -87,20 +87,33 @@ export function verifyAuditExport(text: string, pinned: PinnedKeys, trusted?: un
   if (!cps.ok) return { ok: false, failure: `checkpoint at tree_size ${cps.treeSize}: ${cps.reason}` };
 
   if (trusted === undefined) return { ok: true, events: events.length, leaves: leaves.length, checkpoints: checkpoints.length, trustedCheckpoint: 'none' };
+  const kept = checkAgainstTrustedCheckpoint(ws, leafHashes, trusted, keys.checkpoints);
+  if (!kept.ok) return kept;
+  return { ok: true, events: events.length, leaves: leaves.length, checkpoints: checkpoints.length, trustedCheckpoint: 'consistent' };
+}
+
+/**
+ * The defence against an insider who re-signs a shortened or rewritten log: `trusted` is a checkpoint line the customer
+ * kept earlier. It must verify under the given keys, belong to `workspaceId`, and the current leaves must extend it —
+ * an RFC 9162 consistency proof from its tree to the current one.
+ */
+export function checkAgainstTrustedCheckpoint(
+  workspaceId: string,
+  leafHashes: readonly string[],
+  trusted: unknown,
+  keys: ReadonlyMap<string, VerificationKey>,
+): { readonly ok: true } | { readonly ok: false; readonly failure: string; readonly seq?: number } {
   const t = CheckpointLine.safeParse(trusted);
   if (!t.success) return { ok: false, failure: 'the trusted checkpoint is not a checkpoint line' };
   const kept = toCheckpoint(t.data);
-  const key = keys.checkpoints.get(kept.key_id);
-  if (!key || !verifyCheckpointSignature(key, kept.body, kept.signature)) return { ok: false, failure: 'the trusted checkpoint does not verify under the pinned keys' };
-  if (kept.workspace_id !== ws) return { ok: false, failure: 'the trusted checkpoint is of another workspace' };
+  const key = keys.get(kept.key_id);
+  if (!key || !verifyCheckpointSignature(key, kept.body, kept.signature)) return { ok: false, failure: 'the trusted checkpoint does not verify under the keys given' };
+  if (kept.workspace_id !== workspaceId) return { ok: false, failure: 'the trusted checkpoint is of another workspace' };
   if (leafHashes.length < kept.tree_size) {
-    return { ok: false, failure: `the log shrank: the trusted checkpoint covers ${kept.tree_size} events, the export has ${leafHashes.length}`, seq: leafHashes.length + 1 };
+    return { ok: false, failure: `the log shrank: the trusted checkpoint covers ${kept.tree_size} events, the log has ${leafHashes.length}`, seq: leafHashes.length + 1 };
   }
-  // RFC 9162 consistency: the log now is an append-only extension of the log the customer saw.
   const leafBytes = leafHashes.map((h) => eventLeafHash(h));
-  const size2 = leafBytes.length;
-  const proof = kept.tree_size === size2 ? [] : consistencyProof(leafBytes, kept.tree_size);
-  const check = verifyConsistency(kept.tree_size, size2, proof, Buffer.from(kept.root_hash, 'hex'), merkleRoot(leafBytes));
-  if (!check.ok) return { ok: false, failure: `not consistent with the trusted checkpoint (tree_size ${kept.tree_size}): history up to it was rewritten` };
-  return { ok: true, events: events.length, leaves: leaves.length, checkpoints: checkpoints.length, trustedCheckpoint: 'consistent' };
+  const proof = kept.tree_size === leafBytes.length ? [] : consistencyProof(leafBytes, kept.tree_size);
+  const check = verifyConsistency(kept.tree_size, leafBytes.length, proof, Buffer.from(kept.root_hash, 'hex'), merkleRoot(leafBytes));
+  return check.ok ? { ok: true } : { ok: false, failure: `not consistent with the trusted checkpoint (tree_size ${kept.tree_size}): history up to it was rewritten` };
 }
