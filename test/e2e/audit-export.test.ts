@@ -77,6 +77,18 @@ describe('audit export → offline verify', () => {
     expect({ status: ok.status, out: ok.stdout }).toEqual({ status: 0, out: expect.stringContaining('trusted checkpoint: consistent') });
     expect(praxa('audit', 'verify', '--workspace', W.workspaceId, '--trusted-checkpoint', join(dir, 'trusted.json')).status).toBe(0);
 
+    // One event, proven on its own: a compact inclusion proof against the newest checkpoint, verified offline.
+    const [ev3] = await admin<{ id: string }[]>`select id from audit_events where workspace_id = ${W.workspaceId} and seq = 3`;
+    const prove = praxa('audit', 'prove', '--workspace', W.workspaceId, '--event', ev3!.id);
+    expect(prove.status).toBe(0);
+    writeFileSync(join(dir, 'proof.json'), prove.stdout);
+    const proofOk = praxa('audit', 'verify', '--proof', join(dir, 'proof.json'), '--keys', join(dir, 'keys.json'));
+    expect({ status: proofOk.status, out: proofOk.stdout }).toEqual({ status: 0, out: expect.stringContaining('event seq 3 is in the log checkpointed at tree_size 9') });
+    const forged = JSON.parse(prove.stdout) as { proof: string[] };
+    forged.proof[0] = 'f'.repeat(64);
+    writeFileSync(join(dir, 'proof-forged.json'), JSON.stringify(forged));
+    expect(praxa('audit', 'verify', '--proof', join(dir, 'proof-forged.json'), '--keys', join(dir, 'keys.json')).status).toBe(1);
+
     // A flipped byte in one exported event → named.
     const lines = readFileSync(join(dir, 'export-2.jsonl'), 'utf8').split('\n');
     const i = lines.findIndex((l) => l.includes('"type":"event"') && l.includes('"seq":3,'));

@@ -10,7 +10,7 @@ import { runSeed } from './commands/seed.js';
 import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
 import { createHumanToken } from './commands/tokens.js';
 import { requestKeyRotation } from './commands/keys.js';
-import { checkpointWorkspace, exportWorkspaceAudit, printAuditKeys, verifyExportFile, verifyWorkspaceAudit } from './commands/audit.js';
+import { checkpointWorkspace, exportWorkspaceAudit, printAuditKeys, proveEvent, verifyExportFile, verifyProofFile, verifyWorkspaceAudit } from './commands/audit.js';
 import { ValidationError } from '@praxa/core';
 
 const program = new Command()
@@ -56,7 +56,16 @@ audit
   .option('--keys <keys.json>', 'with --file: the key set you pinned (pnpm praxa audit keys)')
   .option('--trusted-checkpoint <file>', 'a checkpoint line you kept earlier (from an export); proves the log only grew since')
   .option('--full', 'also every event’s Ed25519 signature, canonical form and schema (slower)')
-  .action(async (o: { workspace?: string; file?: string; keys?: string; trustedCheckpoint?: string; full?: boolean }) => {
+  .option('--proof <file>', 'an inclusion proof (pnpm praxa audit prove), verified offline with --keys')
+  .action(async (o: { workspace?: string; file?: string; keys?: string; trustedCheckpoint?: string; full?: boolean; proof?: string }) => {
+    if (o.proof) {
+      if (!o.keys) throw new ValidationError('--proof needs --keys (the key set you pinned)');
+      const r = verifyProofFile(o.proof, o.keys);
+      if (r.ok) console.log(`ok: event seq ${r.seq} is in the log checkpointed at tree_size ${r.treeSize}`);
+      else console.error(`FAILED: ${r.failure}`);
+      process.exitCode = r.ok ? 0 : 1;
+      return;
+    }
     if (o.file) {
       if (!o.keys) throw new ValidationError('--file needs --keys (the key set you pinned)');
       const r = verifyExportFile(o.file, o.keys, o.trustedCheckpoint, o.full === true);
@@ -70,6 +79,14 @@ audit
     if (r.ok) console.log(`ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots${o.full ? ', every event signature' : ''})`);
     else console.error(`FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)`);
     process.exitCode = r.ok ? 0 : 1;
+  });
+audit
+  .command('prove')
+  .description('print a compact RFC 9162 inclusion proof of one event against the newest checkpoint covering it')
+  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .requiredOption('--event <id>', 'the audit event (ae_…)')
+  .action(async (o: { workspace: string; event: string }) => {
+    console.log(await proveEvent(process.env, o.workspace, o.event));
   });
 audit
   .command('export')

@@ -6,10 +6,10 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { checkAgainstTrustedCheckpoint, parseId, PinnedKeysSchema, ValidationError, verifyAuditExport, verifyChain, verifyCheckpoints, type ExportVerification, type VerificationKey } from '@praxa/core';
+import { buildInclusionProof, checkAgainstTrustedCheckpoint, parseId, PinnedKeysSchema, verifyInclusionProof, ValidationError, verifyAuditExport, verifyChain, verifyCheckpoints, type ExportVerification, type VerificationKey } from '@praxa/core';
 import { bootConfig, type ConfigSource } from '@praxa/config';
 import { LocalKeyProvider } from '@praxa/crypto';
-import { createCheckpoint, createDatabase, readAuditChain, readAuditKeyset, readAuditLeaves, readAuditRange, readCheckpoints, registerAuditKey, withWorkspace } from '@praxa/db';
+import { createCheckpoint, createDatabase, readAuditChain, readAuditKeyset, readAuditLeaves, readAuditRange, readCheckpoints, registerAuditKey, sql, withWorkspace } from '@praxa/db';
 import { withLocalDefaults } from './local-env.js';
 
 export interface AuditVerifyReport {
@@ -106,4 +106,37 @@ export function verifyExportFile(file: string, keysFile: string, trustedFile?: s
   const pinned = PinnedKeysSchema.parse(JSON.parse(readFileSync(keysFile, 'utf8')));
   const trusted = trustedFile ? (JSON.parse(readFileSync(trustedFile, 'utf8')) as unknown) : undefined;
   return verifyAuditExport(readFileSync(file, 'utf8'), pinned, trusted, { full });
+}
+
+/** `audit prove --workspace <id> --event <ae_id>`: a compact RFC 9162 inclusion proof against the newest checkpoint. */
+export async function proveEvent(env: ConfigSource, workspace: string, eventId: string): Promise<string> {
+  const workspaceId = parseId('workspace', workspace);
+  const aeId = parseId('auditEvent', eventId);
+  const cfg = await bootConfig('api', { env: withLocalDefaults(env), envFile: '.env' });
+  const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-prove' });
+  try {
+    return await withWorkspace(db, workspaceId, async (s) => {
+      const leaves = await readAuditLeaves(s);
+      const chain = await readAuditChain(s);
+      const ids = await s.execute(sql`select seq from public.audit_events where id = ${aeId}`);
+      const seq = Number(ids[0]?.seq ?? 0);
+      const event = chain.find((e) => e.seq === seq);
+      if (!event) throw new ValidationError('no such event in this workspace');
+      const checkpoint = (await readCheckpoints(s)).filter((c) => c.tree_size >= seq).at(-1);
+      if (!checkpoint) throw new ValidationError('no checkpoint covers this event yet: run pnpm praxa audit checkpoint first');
+      const proof = buildInclusionProof(
+        { type: 'event', seq, workspace_id: event.workspace_id, prev_hash: event.prev_hash, hash: event.hash, key_id: event.key_id, signature: event.signature, canonical: Buffer.from(event.canonical).toString('base64') },
+        { type: 'checkpoint', workspace_id: checkpoint.workspace_id, tree_size: checkpoint.tree_size, root_hash: checkpoint.root_hash, timestamp: checkpoint.timestamp, key_id: checkpoint.key_id, signature: Buffer.from(checkpoint.signature).toString('base64'), body: Buffer.from(checkpoint.body).toString('base64') },
+        leaves.map((l) => l.hash),
+      );
+      return JSON.stringify(proof);
+    });
+  } finally {
+    await db.close();
+  }
+}
+
+export function verifyProofFile(file: string, keysFile: string): ReturnType<typeof verifyInclusionProof> {
+  const pinned = PinnedKeysSchema.parse(JSON.parse(readFileSync(keysFile, 'utf8')));
+  return verifyInclusionProof(JSON.parse(readFileSync(file, 'utf8')) as unknown, pinned);
 }

@@ -9,8 +9,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { Sha256HexSchema } from './audit-event.js';
-import { eventLeafHash } from './chain.js';
-import { consistencyProof, merkleRoot, verifyConsistency } from './merkle.js';
+import { checkpointBody, eventLeafHash } from './chain.js';
+import { consistencyProof, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from './merkle.js';
 import { verifyCheckpoints, verifyCheckpointSignature, type StoredCheckpoint, type VerificationKey } from './verify-checkpoint.js';
 import { verifyChain, type StoredChainEvent } from './verify-chain.js';
 import { WorkspaceIdSchema } from '../ids.js';
@@ -116,4 +116,40 @@ export function checkAgainstTrustedCheckpoint(
   const proof = kept.tree_size === leafBytes.length ? [] : consistencyProof(leafBytes, kept.tree_size);
   const check = verifyConsistency(kept.tree_size, leafBytes.length, proof, Buffer.from(kept.root_hash, 'hex'), merkleRoot(leafBytes));
   return check.ok ? { ok: true } : { ok: false, failure: `not consistent with the trusted checkpoint (tree_size ${kept.tree_size}): history up to it was rewritten` };
+}
+
+/** A compact proof that one event is in a workspace's log, against a signed checkpoint (RFC 9162 inclusion). */
+export const InclusionProofSchema = z
+  .object({
+    format: z.literal('praxa-audit-inclusion/v1'),
+    event: EventLine,
+    checkpoint: CheckpointLine,
+    proof: z.array(Sha256HexSchema),
+  })
+  .strict();
+
+export function buildInclusionProof(event: z.input<typeof EventLine>, checkpoint: z.input<typeof CheckpointLine>, leafHashes: readonly string[]): z.input<typeof InclusionProofSchema> {
+  const leaves = leafHashes.slice(0, checkpoint.tree_size).map((h) => eventLeafHash(h));
+  return { format: 'praxa-audit-inclusion/v1', event, checkpoint, proof: inclusionProof(leaves, event.seq - 1).map((b) => b.toString('hex')) };
+}
+
+/** Offline: the checkpoint verifies under a pinned key, the event's bytes hash to its hash, and the hash is in the tree. */
+export function verifyInclusionProof(value: unknown, pinned: PinnedKeys): { readonly ok: true; readonly seq: number; readonly treeSize: number } | { readonly ok: false; readonly failure: string } {
+  const parsed = InclusionProofSchema.safeParse(value);
+  if (!parsed.success) return { ok: false, failure: 'not an inclusion proof' };
+  const { event, checkpoint, proof } = parsed.data;
+  const keys = keyMaps(pinned);
+  const cp = toCheckpoint(checkpoint);
+  const key = keys.checkpoints.get(cp.key_id);
+  if (!key || !verifyCheckpointSignature(key, cp.body, cp.signature)) return { ok: false, failure: 'the checkpoint does not verify under the pinned keys' };
+  const body = checkpointBody({ workspace_id: cp.workspace_id as never, tree_size: cp.tree_size, root_hash: cp.root_hash, timestamp: cp.timestamp, key_id: cp.key_id });
+  if (!Buffer.from(body).equals(Buffer.from(cp.body))) return { ok: false, failure: 'the checkpoint body does not match its fields' };
+  const chain = verifyChain(
+    [{ seq: event.seq, workspace_id: event.workspace_id, prev_hash: event.prev_hash, hash: event.hash, key_id: event.key_id, signature: event.signature, canonical: event.canonical }],
+    keys.events,
+    { workspaceId: cp.workspace_id as never, firstPrevHash: event.prev_hash },
+  );
+  if (!chain.ok) return { ok: false, failure: `seq ${event.seq}: ${chain.reason}` };
+  const check = verifyInclusion(event.seq - 1, cp.tree_size, eventLeafHash(event.hash), proof.map((h) => Buffer.from(h, 'hex')), Buffer.from(cp.root_hash, 'hex'));
+  return check.ok ? { ok: true, seq: event.seq, treeSize: cp.tree_size } : { ok: false, failure: `seq ${event.seq} is not in the checkpointed tree (${check.reason})` };
 }
