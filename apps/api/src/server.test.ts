@@ -127,6 +127,19 @@ describe('audit', () => {
   });
 });
 
+describe('integrations', () => {
+  it('lists bot installations with granted, needed and excess permissions; an over-broad grant is flagged', async () => {
+    const tok = await token(A, 'admin');
+    const before = await call('GET', '/v1/integrations', tok);
+    const [gh] = before.json.integrations as { provider: string; needed: string[]; excess: string[]; flagged: boolean }[];
+    expect(gh).toMatchObject({ provider: 'github', needed: ['contents:read', 'pull_requests:read', 'pull_requests:write'], excess: [], flagged: false });
+    await admin`update integrations set granted_scopes = array_append(granted_scopes, 'administration:write') where workspace_id = ${A.workspaceId}`;
+    const after = await call('GET', '/v1/integrations', tok);
+    expect((after.json.integrations as { excess: string[]; flagged: boolean }[])[0]).toMatchObject({ excess: ['administration:write'], flagged: true });
+    expect(JSON.stringify(after.json)).not.toContain(B.installationId);
+  });
+});
+
 describe('minting tokens', () => {
   it('an admin mints an automation token, shown once, that authenticates; it never reaches the logs', async () => {
     const tok = await token(A, 'admin');

@@ -8,6 +8,7 @@ import { createPublicKey } from 'node:crypto';
 import { isPraxaError, mintApiTokenMaterial, parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, verifyChain, verifyCheckpoints, WorkspaceScopeError } from '@praxa/core';
 import { and, desc, eq, gt, gte, lt, mintAutomationToken, readAuditChain, readAuditKeyset, readCheckpoints, schema, type Database } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
+import { registerIntegrationRoutes } from './integrations.js';
 import { registerLlmKeyRoutes } from './llm-keys.js';
 import { registerTriggerSecretRoutes } from './trigger-secrets.js';
 import { route } from './route-builder.js';
@@ -112,6 +113,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   registerLlmKeyRoutes(app, db);
   registerTriggerSecretRoutes(app, db);
+  registerIntegrationRoutes(app, db);
 
   // ── audit ──
   route(app, db, {

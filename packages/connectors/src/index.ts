@@ -1,1 +1,2 @@
 export * from './bot-credentials.js';
+export * from './permissions.js';

@@ -1,0 +1,38 @@
+/**
+ * `GET /v1/integrations` — the workspace's bot installations with the permissions each was granted, what its Skills
+ * need from it, and the excess: an installation granting more than its Skills need is flagged, so it can be narrowed.
+ */
+import type { FastifyInstance } from 'fastify';
+import { parseSkillManifest } from '@praxa/core';
+import { excessPermissions, neededPermissions } from '@praxa/connectors';
+import { schema, type Database } from '@praxa/db';
+import { route } from './route-builder.js';
+
+export function registerIntegrationRoutes(app: FastifyInstance, db: Database): void {
+  route(app, db, {
+    method: 'GET',
+    url: '/v1/integrations',
+    handler: async ({ scope }) => {
+      const integrations = await scope.db
+        .select({ id: schema.integrations.id, provider: schema.integrations.provider, externalId: schema.integrations.externalId, status: schema.integrations.status, grantedScopes: schema.integrations.grantedScopes, botIdentity: schema.integrations.botIdentity })
+        .from(schema.integrations);
+      const versions = await scope.db.select({ skillId: schema.skillVersions.skillId, version: schema.skillVersions.version, manifest: schema.skillVersions.manifest }).from(schema.skillVersions);
+      const latest = new Map<string, { version: number; manifest: unknown }>();
+      for (const v of versions) if ((latest.get(v.skillId)?.version ?? 0) < v.version) latest.set(v.skillId, v);
+      const manifests = [...latest.values()].flatMap((v) => {
+        try {
+          return [parseSkillManifest(v.manifest)];
+        } catch {
+          return [];
+        }
+      });
+      return {
+        integrations: integrations.map((i) => {
+          const needed = neededPermissions(i.provider, manifests);
+          const excess = excessPermissions(i.grantedScopes, needed);
+          return { ...i, needed, excess, flagged: excess.length > 0 };
+        }),
+      };
+    },
+  });
+}
