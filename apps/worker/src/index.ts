@@ -2,3 +2,4 @@ export * from './credentials.js';
 export * from './key-provider.js';
 export * from './keys-job.js';
 export { startWorker } from './main.js';
+export * from './github-token.js';

@@ -1,2 +1,3 @@
 export * from './bot-credentials.js';
 export * from './permissions.js';
+export * from './github-app.js';

@@ -56,6 +56,12 @@ export async function vaultReadForRun(scope: WorkspaceScope, lease: RunLease, na
   return row;
 }
 
+/** Worker only: like vaultReadForRun, but null when the secret does not exist (no error, the transaction stays usable). */
+export async function vaultTryReadForRun(scope: WorkspaceScope, lease: RunLease, name: string): Promise<VaultRecord | null> {
+  const rows = await scoped(scope, VaultRow, dsql`select * from public.vault_try_read_for_run(${lease.runId}, ${lease.token}::uuid, ${name})`);
+  return rows[0] ?? null;
+}
+
 // ── keys ──
 export async function workspacePublicKey(scope: WorkspaceScope): Promise<{ keyId: string; publicKey: Buffer } | null> {
   const rows = await scoped(scope, z.object({ key_id: z.string(), public_key: bytes }), dsql`select * from public.workspace_public_key()`);

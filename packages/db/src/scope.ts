@@ -38,8 +38,12 @@ export class WorkspaceScope {
 
   /** Run raw SQL in the scope; rows come back untyped — parse them with zod at the call site. */
   async execute(query: SQL): Promise<Record<string, unknown>[]> {
-    const rows = await this.db.execute(query);
-    return [...(rows as Iterable<Record<string, unknown>>)];
+    try {
+      const rows = await this.db.execute(query);
+      return [...(rows as Iterable<Record<string, unknown>>)];
+    } catch (err) {
+      throw mapDatabaseError(err);
+    }
   }
 
   /** Refuse, before any SQL is sent, an entity that belongs to another workspace. */
