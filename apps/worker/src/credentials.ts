@@ -4,10 +4,14 @@
  * never logged, stored or returned past it; the workspace private key is dropped when this function returns.
  */
 import { DecryptFailedError, openCredential, openTenantKey, openWorkspaceKey, sealedCredentialKeyId, type KeyProvider } from '@praxa/crypto';
-import { vaultReadForRun, workspaceKeysForRun, type RunLease, type WorkspaceScope } from '@praxa/db';
+import { vaultReadForRun, workspaceKeysForRun, type RunLease, type VaultRecord, type WorkspaceScope } from '@praxa/db';
 
 export async function openCredentialForRun(provider: KeyProvider, scope: WorkspaceScope, lease: RunLease, name: string): Promise<Uint8Array> {
-  const secret = await vaultReadForRun(scope, lease, name);
+  return openVaultRecordForRun(provider, scope, lease, await vaultReadForRun(scope, lease, name));
+}
+
+/** Open a vault record already read for this run (saves a second read when the caller looked it up first). */
+export async function openVaultRecordForRun(provider: KeyProvider, scope: WorkspaceScope, lease: RunLease, secret: VaultRecord): Promise<Uint8Array> {
   const sealedKeyId = sealedCredentialKeyId(secret.ciphertext);
   const keys = await workspaceKeysForRun(scope, lease);
   const key = keys.find((k) => k.key_id === sealedKeyId);

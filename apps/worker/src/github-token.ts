@@ -6,7 +6,7 @@
 import { mintInstallationToken, type GithubAppConfig } from '@praxa/connectors';
 import { sealCredential, type KeyProvider } from '@praxa/crypto';
 import { vaultPutSecret, vaultTryReadForRun, workspacePublicKey, type RunLease, type WorkspaceScope } from '@praxa/db';
-import { openCredentialForRun } from './credentials.js';
+import { openVaultRecordForRun } from './credentials.js';
 
 const REFRESH_MARGIN_MS = 5 * 60_000;
 
@@ -15,7 +15,7 @@ export async function installationTokenForRun(deps: { provider: KeyProvider; git
   const name = `github/installation/${installationId}`;
   const cached = await vaultTryReadForRun(scope, lease, name);
   if (cached?.expires_at && cached.expires_at.getTime() - now() > REFRESH_MARGIN_MS) {
-    return Buffer.from(await openCredentialForRun(deps.provider, scope, lease, name)).toString('utf8');
+    return Buffer.from(await openVaultRecordForRun(deps.provider, scope, lease, cached)).toString('utf8');
   }
   const minted = await mintInstallationToken(deps.github, installationId);
   const pub = await workspacePublicKey(scope);

@@ -4,24 +4,15 @@
  */
 import { sql as dsql } from 'drizzle-orm';
 import { z } from 'zod';
+import { NotFoundError } from '@praxa/core';
 import type { RunLease } from './runs.js';
 import type { Database } from './client.js';
-import { mapDatabaseError } from './pg-errors.js';
 import { requireScope, type WorkspaceScope } from './scope.js';
+import { queryRows, queryScopedRows } from './typed-query.js';
 
 const bytes = z.instanceof(Buffer);
 const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
 
-async function scoped<T extends z.ZodType>(scope: WorkspaceScope, schema: T, query: ReturnType<typeof dsql>): Promise<z.infer<T>[]> {
-  return z.array(schema).parse(await requireScope(scope).execute(query));
-}
-async function plain<T extends z.ZodType>(database: Database, schema: T, query: ReturnType<typeof dsql>): Promise<z.infer<T>[]> {
-  try {
-    return z.array(schema).parse([...((await database.db.execute(query)) as Iterable<unknown>)]);
-  } catch (err) {
-    throw mapDatabaseError(err);
-  }
-}
 
 // ── vault ──
 export interface SealedSecret {
@@ -41,30 +32,32 @@ export async function vaultPutSecret(scope: WorkspaceScope, s: SealedSecret): Pr
 }
 
 export async function vaultDeleteSecret(scope: WorkspaceScope, name: string): Promise<boolean> {
-  const rows = await scoped(scope, z.object({ deleted: z.boolean() }), dsql`select public.vault_delete_secret(${name}) as deleted`);
+  const rows = await queryScopedRows(scope, z.object({ deleted: z.boolean() }), dsql`select public.vault_delete_secret(${name}) as deleted`);
   return rows[0]?.deleted ?? false;
 }
 
 const VaultRow = z.object({ ciphertext: bytes, key_id: z.string(), provider: z.string(), purpose: z.string(), expires_at: date.nullable() });
 export type VaultRecord = z.infer<typeof VaultRow>;
 
-/** Worker only: a sealed secret of the run's workspace, for a run it holds. */
+/** Worker only: a sealed secret of the run's workspace, for a run it holds; NotFoundError if there is none. */
 export async function vaultReadForRun(scope: WorkspaceScope, lease: RunLease, name: string): Promise<VaultRecord> {
-  const rows = await scoped(scope, VaultRow, dsql`select * from public.vault_read_for_run(${lease.runId}, ${lease.token}::uuid, ${name})`);
-  const row = rows[0];
-  if (!row) throw mapDatabaseError(new Error('unreachable: vault_read_for_run raises when absent'));
+  const row = await vaultTryReadForRun(scope, lease, name);
+  if (!row) throw new NotFoundError('secret not found');
   return row;
 }
 
-/** Worker only: like vaultReadForRun, but null when the secret does not exist (no error, the transaction stays usable). */
+/**
+ * Worker only: like vaultReadForRun, but null when the secret does not exist. A miss raises nothing in SQL, so the run's
+ * transaction stays usable (a raised error aborts it even when the caller catches it).
+ */
 export async function vaultTryReadForRun(scope: WorkspaceScope, lease: RunLease, name: string): Promise<VaultRecord | null> {
-  const rows = await scoped(scope, VaultRow, dsql`select * from public.vault_try_read_for_run(${lease.runId}, ${lease.token}::uuid, ${name})`);
+  const rows = await queryScopedRows(scope, VaultRow, dsql`select * from public.vault_try_read_for_run(${lease.runId}, ${lease.token}::uuid, ${name})`);
   return rows[0] ?? null;
 }
 
 // ── keys ──
 export async function workspacePublicKey(scope: WorkspaceScope): Promise<{ keyId: string; publicKey: Buffer } | null> {
-  const rows = await scoped(scope, z.object({ key_id: z.string(), public_key: bytes }), dsql`select * from public.workspace_public_key()`);
+  const rows = await queryScopedRows(scope, z.object({ key_id: z.string(), public_key: bytes }), dsql`select * from public.workspace_public_key()`);
   const r = rows[0];
   return r ? { keyId: r.key_id, publicKey: r.public_key } : null;
 }
@@ -83,7 +76,7 @@ export type RunKeyMaterial = z.infer<typeof RunKeyRow>;
 
 /** Worker only: the wrapped private keys of the run's workspace (newest first), for a run it holds. */
 export async function workspaceKeysForRun(scope: WorkspaceScope, lease: RunLease): Promise<RunKeyMaterial[]> {
-  return scoped(scope, RunKeyRow, dsql`select * from public.workspace_keys_for_run(${lease.runId}, ${lease.token}::uuid)`);
+  return queryScopedRows(scope, RunKeyRow, dsql`select * from public.workspace_keys_for_run(${lease.runId}, ${lease.token}::uuid)`);
 }
 
 export interface KeyOperationLease {
@@ -92,13 +85,13 @@ export interface KeyOperationLease {
 }
 
 export async function acquireKeyOperation(database: Database, workspaceId: string, holder: string, seconds = 60): Promise<KeyOperationLease | null> {
-  const rows = await plain(database, z.object({ token: z.uuid().nullable() }), dsql`select public.keys_acquire_operation(${workspaceId}, ${holder}, ${seconds}) as token`);
+  const rows = await queryRows(database, z.object({ token: z.uuid().nullable() }), dsql`select public.keys_acquire_operation(${workspaceId}, ${holder}, ${seconds}) as token`);
   const token = rows[0]?.token;
   return token ? { workspaceId, token } : null;
 }
 
 export async function releaseKeyOperation(database: Database, lease: KeyOperationLease): Promise<void> {
-  await plain(database, z.unknown(), dsql`select public.keys_release_operation(${lease.workspaceId}, ${lease.token}::uuid)`);
+  await queryRows(database, z.unknown(), dsql`select public.keys_release_operation(${lease.workspaceId}, ${lease.token}::uuid)`);
 }
 
 const KeysStateRow = z.object({
@@ -114,21 +107,21 @@ const KeysStateRow = z.object({
 export type KeysStateRow = z.infer<typeof KeysStateRow>;
 
 export async function keysState(database: Database, lease: KeyOperationLease): Promise<KeysStateRow[]> {
-  return plain(database, KeysStateRow, dsql`select * from public.keys_state(${lease.workspaceId}, ${lease.token}::uuid)`);
+  return queryRows(database, KeysStateRow, dsql`select * from public.keys_state(${lease.workspaceId}, ${lease.token}::uuid)`);
 }
 
 export async function installTenantKey(database: Database, lease: KeyOperationLease, keyId: string, wrapped: Buffer, kmsKeyRef: string): Promise<boolean> {
-  const rows = await plain(database, z.object({ ok: z.boolean() }), dsql`select public.keys_install_tenant_key(${lease.workspaceId}, ${lease.token}::uuid, ${keyId}, ${wrapped}::bytea, ${kmsKeyRef}) as ok`);
+  const rows = await queryRows(database, z.object({ ok: z.boolean() }), dsql`select public.keys_install_tenant_key(${lease.workspaceId}, ${lease.token}::uuid, ${keyId}, ${wrapped}::bytea, ${kmsKeyRef}) as ok`);
   return rows[0]?.ok ?? false;
 }
 
 export async function installWorkspaceKey(database: Database, lease: KeyOperationLease, k: { keyId: string; tenantKeyId: string; publicKey: Buffer; wrappedPrivateKey: Buffer }): Promise<void> {
-  await plain(database, z.unknown(), dsql`select public.keys_install_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${k.keyId}, ${k.tenantKeyId}, ${k.publicKey}::bytea, ${k.wrappedPrivateKey}::bytea)`);
+  await queryRows(database, z.unknown(), dsql`select public.keys_install_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${k.keyId}, ${k.tenantKeyId}, ${k.publicKey}::bytea, ${k.wrappedPrivateKey}::bytea)`);
 }
 
 /** Shred: the wrapped private half is destroyed; everything sealed to this key becomes unrecoverable. */
 export async function destroyWorkspaceKey(database: Database, lease: KeyOperationLease, keyId: string): Promise<boolean> {
-  const rows = await plain(database, z.object({ ok: z.boolean() }), dsql`select public.keys_destroy_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${keyId}) as ok`);
+  const rows = await queryRows(database, z.object({ ok: z.boolean() }), dsql`select public.keys_destroy_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${keyId}) as ok`);
   return rows[0]?.ok ?? false;
 }
 
@@ -141,17 +134,17 @@ const AuthRow = z.object({ member_id: z.string(), role: z.enum(['owner', 'admin'
 export type AuthenticatedToken = z.infer<typeof AuthRow>;
 
 export async function authenticateApiToken(database: Database, workspaceId: string, tokenId: string, secretSha256: string): Promise<AuthenticatedToken | null> {
-  const rows = await plain(database, AuthRow, dsql`select * from public.api_authenticate(${workspaceId}, ${tokenId}, ${secretSha256})`);
+  const rows = await queryRows(database, AuthRow, dsql`select * from public.api_authenticate(${workspaceId}, ${tokenId}, ${secretSha256})`);
   return rows[0] ?? null;
 }
 
 // ── trigger secrets (signed producers) ──
 export async function registerIngestKey(database: Database, keyId: string, publicKey: Buffer): Promise<void> {
-  await plain(database, z.unknown(), dsql`select public.ingest_register_key(${keyId}, ${publicKey}::bytea)`);
+  await queryRows(database, z.unknown(), dsql`select public.ingest_register_key(${keyId}, ${publicKey}::bytea)`);
 }
 
 export async function ingestPublicKey(scope: WorkspaceScope): Promise<{ keyId: string; publicKey: Buffer } | null> {
-  const rows = await scoped(scope, z.object({ key_id: z.string(), public_key: bytes }), dsql`select * from public.ingest_public_key()`);
+  const rows = await queryScopedRows(scope, z.object({ key_id: z.string(), public_key: bytes }), dsql`select * from public.ingest_public_key()`);
   const r = rows[0];
   return r ? { keyId: r.key_id, publicKey: r.public_key } : null;
 }
@@ -160,5 +153,5 @@ const TriggerSecretRow = z.object({ workspace_id: z.string(), secret_id: z.strin
 export type SealedTriggerSecret = z.infer<typeof TriggerSecretRow>;
 
 export async function triggerSecretsForSkill(database: Database, skillId: string): Promise<SealedTriggerSecret[]> {
-  return plain(database, TriggerSecretRow, dsql`select * from public.ingest_trigger_secrets(${skillId})`);
+  return queryRows(database, TriggerSecretRow, dsql`select * from public.ingest_trigger_secrets(${skillId})`);
 }

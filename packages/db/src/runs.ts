@@ -6,21 +6,9 @@ import { sql as dsql } from 'drizzle-orm';
 import { z } from 'zod';
 import { InternalError, RunIdSchema, WorkspaceIdSchema, type RunId, type WorkspaceId } from '@praxa/core';
 import type { Database } from './client.js';
-import { mapDatabaseError } from './pg-errors.js';
 import { requireScope, type WorkspaceScope } from './scope.js';
+import { queryRows, queryScopedRows } from './typed-query.js';
 
-async function call<T extends z.ZodType>(database: Database, schema: T, query: ReturnType<typeof dsql>): Promise<z.infer<T>[]> {
-  try {
-    const rows = await database.db.execute(query);
-    return z.array(schema).parse([...(rows as Iterable<unknown>)]);
-  } catch (err) {
-    throw mapDatabaseError(err);
-  }
-}
-
-async function callScoped<T extends z.ZodType>(scope: WorkspaceScope, schema: T, query: ReturnType<typeof dsql>): Promise<z.infer<T>[]> {
-  return z.array(schema).parse(await requireScope(scope).execute(query));
-}
 
 const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
 
@@ -35,7 +23,7 @@ const InstallationRow = z.object({
 export type ResolvedInstallation = z.infer<typeof InstallationRow>;
 
 export async function resolveInstallation(database: Database, source: 'github' | 'slack', externalId: string): Promise<ResolvedInstallation | null> {
-  const rows = await call(database, InstallationRow, dsql`select * from public.ingest_resolve_installation(${source}, ${externalId})`);
+  const rows = await queryRows(database, InstallationRow, dsql`select * from public.ingest_resolve_installation(${source}, ${externalId})`);
   return rows[0] ?? null;
 }
 
@@ -43,7 +31,7 @@ const SubscribedRow = z.object({ skill_id: z.string(), skill_version_id: z.strin
 export type SubscribedSkill = z.infer<typeof SubscribedRow>;
 
 export async function subscribedSkills(database: Database, workspaceId: WorkspaceId, trigger: string): Promise<SubscribedSkill[]> {
-  return call(database, SubscribedRow, dsql`select * from public.ingest_subscribed_skills(${workspaceId}, ${trigger})`);
+  return queryRows(database, SubscribedRow, dsql`select * from public.ingest_subscribed_skills(${workspaceId}, ${trigger})`);
 }
 
 export interface CreateRunsInput {
@@ -67,7 +55,7 @@ export type CreatedRuns = z.infer<typeof CreateRunsRow>;
 /** Record a delivery and its runs atomically; a delivery seen before (by id or body digest) returns its runs. */
 export async function createRunsForDelivery(database: Database, input: CreateRunsInput): Promise<CreatedRuns> {
   const runs = JSON.stringify(input.runs.map((r) => ({ run_id: r.runId, skill_id: r.skillId })));
-  const rows = await call(
+  const rows = await queryRows(
     database,
     CreateRunsRow,
     dsql`select * from public.ingest_create_runs(${input.source}, ${input.deliveryId}, ${input.bodySha256}, ${input.workspaceId},
@@ -111,7 +99,7 @@ export interface ClaimedRun {
  * claimable (finished, or held by a live lease).
  */
 export async function claimRun(database: Database, runId: RunId, workerId: string, leaseSeconds = 60): Promise<ClaimedRun | null> {
-  const rows = await call(database, ClaimRow, dsql`select * from public.claim_run(${runId}, ${workerId}, ${leaseSeconds})`);
+  const rows = await queryRows(database, ClaimRow, dsql`select * from public.claim_run(${runId}, ${workerId}, ${leaseSeconds})`);
   const r = rows[0];
   if (!r) return null;
   return {
@@ -126,7 +114,7 @@ export async function claimRun(database: Database, runId: RunId, workerId: strin
 }
 
 export async function renewRunLease(scope: WorkspaceScope, lease: RunLease, leaseSeconds = 60): Promise<RunLease> {
-  const rows = await callScoped(scope, z.object({ expires: date }), dsql`select public.renew_run_lease(${lease.runId}, ${lease.token}::uuid, ${leaseSeconds}) as expires`);
+  const rows = await queryScopedRows(scope, z.object({ expires: date }), dsql`select public.renew_run_lease(${lease.runId}, ${lease.token}::uuid, ${leaseSeconds}) as expires`);
   return { ...lease, expiresAt: rows[0]?.expires ?? lease.expiresAt };
 }
 
@@ -157,7 +145,7 @@ export type StepRecord = z.infer<typeof StepRow>;
 /** Record a step under the lease. A step already completed comes back with `replayed: true` and is not rewritten. */
 export async function recordRunStep(scope: WorkspaceScope, lease: RunLease, step: StepWrite): Promise<StepRecord> {
   const result = step.result === undefined ? null : JSON.stringify(step.result);
-  const rows = await callScoped(
+  const rows = await queryScopedRows(
     scope,
     StepRow,
     dsql`select * from public.record_run_step(${lease.runId}, ${lease.token}::uuid, ${step.idx}, ${step.kind},
@@ -184,10 +172,10 @@ const StaleRow = z.object({
 export type StaleRun = z.infer<typeof StaleRow>;
 
 export async function listStaleRuns(database: Database, queuedGraceSeconds: number, limit: number): Promise<StaleRun[]> {
-  return call(database, StaleRow, dsql`select * from public.list_stale_runs(${queuedGraceSeconds}, ${limit})`);
+  return queryRows(database, StaleRow, dsql`select * from public.list_stale_runs(${queuedGraceSeconds}, ${limit})`);
 }
 
 export async function handBackRun(database: Database, runId: RunId): Promise<boolean> {
-  const rows = await call(database, z.object({ handed_back: z.boolean() }), dsql`select public.hand_back_run(${runId}) as handed_back`);
+  const rows = await queryRows(database, z.object({ handed_back: z.boolean() }), dsql`select public.hand_back_run(${runId}) as handed_back`);
   return rows[0]?.handed_back ?? false;
 }
