@@ -1,5 +1,10 @@
 export * from './credentials.js';
 export * from './key-provider.js';
 export * from './keys-job.js';
-export { startWorker } from './main.js';
+export { startWorker, type WorkerOptions } from './main.js';
 export * from './github-token.js';
+export * from './run-job.js';
+export * from './run-journal-db.js';
+export * from './model-selection.js';
+export * from './tool-environment.js';
+export * from './worker-errors.js';

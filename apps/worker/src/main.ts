@@ -1,25 +1,78 @@
 #!/usr/bin/env node
 /**
- * The worker process. Today it runs the `keys` jobs (create / rotate a workspace's key pair); the run processor
- * (claim by runId, guards, model, tools) lands with the worker issue. Refuses to start unless Redis evicts nothing.
+ * The worker process: the run processor (`runs` queue: claim by runId, guards, model, tools, audit) and the `keys`
+ * processor (create / rotate a workspace's key pair). Refuses to start unless Redis evicts nothing.
+ *
+ * Stalled jobs: BullMQ's lock (`lockDuration` 30 s, checked every `stalledInterval` 30 s) decides when a job whose
+ * worker died is handed to another worker; `maxStalledCount` 2 lets that happen twice before the job fails. It is not
+ * what keeps effects single: the run's lease in Postgres (fencing token checked on every write, re-checked before
+ * each external effect) does. A run whose job failed for good is still recovered by the monitor's reconciler.
  */
 import { hostname } from 'node:os';
-import { bootConfig } from '@praxa/config';
-import { WorkspaceIdSchema } from '@praxa/core';
-import { createDatabase } from '@praxa/db';
+import { bootConfig, type WorkerConfig } from '@praxa/config';
+import { RunIdSchema, WorkspaceIdSchema } from '@praxa/core';
+import { loadAuditSigningKey } from '@praxa/crypto';
+import { createDatabase, registerAuditKey, type AppendOptions } from '@praxa/db';
 import { createLogger, runProcess } from '@praxa/observability';
-import { checkRedisEvictionPolicy, createRedis, parseJobData, Worker } from '@praxa/queue';
+import { checkRedisEvictionPolicy, createQueues, createRedis, enqueue, parseJobData, Worker } from '@praxa/queue';
 import { createKeyProvider } from './key-provider.js';
 import { runKeysJob } from './keys-job.js';
+import type { ProviderFactory } from './model-selection.js';
+import { processRunJob } from './run-job.js';
 
-export async function startWorker(env: NodeJS.ProcessEnv): Promise<{ close: () => Promise<void> }> {
+export interface WorkerOptions {
+  /** Builds a model provider from an opened BYOK credential (the real providers; tests may point them at loopbacks). */
+  readonly providerFactory?: ProviderFactory | null;
+}
+
+export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions = {}): Promise<{ close: () => Promise<void>; config: WorkerConfig }> {
   const config = await bootConfig('worker', { env, envFile: '.env' });
   const log = createLogger({ name: 'praxa-worker', level: config.LOG_LEVEL });
   const database = createDatabase(config.WORKER_DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2, applicationName: 'praxa-worker' });
   const provider = await createKeyProvider(config);
   const redis = createRedis(config.REDIS_URL, 'worker');
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   const holder = `${hostname()}:${process.pid}`;
+
+  // Audit: events signed with the app's Ed25519 key; checkpoints every N appends signed through the KeyProvider.
+  const eventKey = loadAuditSigningKey({ pem: config.PRAXA_AUDIT_SIGNING_KEY, path: config.PRAXA_AUDIT_SIGNING_KEY_FILE });
+  await registerAuditKey(database, { keyId: eventKey.keyId, purpose: 'event', algorithm: 'ed25519', spki: eventKey.spki });
+  const cpKey = await provider.publicKey();
+  await registerAuditKey(database, { keyId: cpKey.keyId, purpose: 'checkpoint', algorithm: cpKey.algorithm, spki: Buffer.from(cpKey.spki) });
+  const auditOptions: AppendOptions = { checkpoint: { every: config.PRAXA_AUDIT_CHECKPOINT_EVERY, signer: { keyId: cpKey.keyId, sign: (m) => provider.sign(m) } } };
+
+  const github =
+    config.GITHUB_APP_ID !== undefined && config.GITHUB_APP_PRIVATE_KEY !== undefined
+      ? { appId: config.GITHUB_APP_ID, privateKeyPem: config.GITHUB_APP_PRIVATE_KEY, baseUrl: config.GITHUB_API_URL }
+      : null;
+  const connection = { connection: redis, prefix: config.PRAXA_QUEUE_PREFIX };
+  const runDeps = {
+    database,
+    provider,
+    signer: { keyId: eventKey.keyId, privateKey: eventKey.privateKey },
+    auditOptions,
+    github,
+    enqueueRun: async (runId: string) => {
+      await enqueue(queues, 'run', { runId: RunIdSchema.parse(runId) }, { jobId: runId }, { timeoutMs: 5_000 });
+    },
+    holder,
+    leaseSeconds: config.WORKER_LEASE_SECONDS,
+    log,
+    providerFactory: options.providerFactory ?? null,
+  };
+
+  const runs = new Worker(
+    'runs',
+    async (job) => {
+      // Only the runId is used; a workspace id in `hint` is for tracing and never authorizes anything.
+      const data = parseJobData('run', job.data);
+      return processRunJob(runDeps, data.runId, { made: job.attemptsMade, max: job.opts.attempts ?? 1 });
+    },
+    { ...connection, concurrency: config.WORKER_CONCURRENCY, lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 2 },
+  );
+  runs.on('failed', (job, err) => log.warn({ jobId: job?.id, code: 'RUN_JOB_FAILED', err }, 'run job failed'));
+
   const keys = new Worker(
     'keys',
     async (job) => {
@@ -28,13 +81,19 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<{ close: () =
       log.info({ workspaceId: data.workspaceId, operation: data.operation, keyId: result.keyId, created: result.created, code: 'KEYS_DONE' }, 'keys job');
       return result;
     },
-    { connection: redis, prefix: config.PRAXA_QUEUE_PREFIX, concurrency: 1 },
+    { ...connection, concurrency: 1 },
   );
   keys.on('failed', (job, err) => log.error({ jobId: job?.id, code: 'KEYS_FAILED', err }, 'keys job failed'));
-  log.info({ code: 'WORKER_STARTED', concurrency: config.WORKER_CONCURRENCY }, 'worker running');
+  log.info({ code: 'WORKER_STARTED', concurrency: config.WORKER_CONCURRENCY, github: github !== null }, 'worker running');
   return {
+    config,
     close: async () => {
-      await keys.close();
+      // Stop taking jobs; in-flight runs finish within the grace period (their steps are durable regardless: a run
+      // cut short is replayed by the next claim once its lease expires).
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.WORKER_SHUTDOWN_GRACE_MS).unref());
+      await Promise.race([Promise.all([runs.close(), keys.close()]), grace]);
+      await Promise.all([runs.close(true), keys.close(true)]).catch(() => undefined);
+      await queues.close().catch(() => undefined);
       redis.disconnect();
       await database.close();
     },
@@ -43,5 +102,5 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<{ close: () =
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {
-  runProcess('praxa-worker', () => startWorker(process.env));
+  runProcess('praxa-worker', () => startWorker(process.env), { closeTimeoutMs: 60_000 });
 }

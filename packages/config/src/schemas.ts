@@ -42,7 +42,13 @@ export const workerConfigSchema = commonPart
   .extend(databasePart('WORKER_DATABASE_URL').shape)
   .extend(auditSigningPart.shape)
   .extend(redisPart.shape)
-  .extend({ WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4) })
+  .extend({
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+    /** A run's lease (renewed every third of it while the run lives); a dead worker's run is taken over after it. */
+    WORKER_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+    /** On SIGTERM: stop taking jobs, let in-flight runs finish within this bound (steps are durable either way). */
+    WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(20_000),
+  })
   .extend(keyProviderPart.shape)
   .extend(githubAppPart.shape)
   .extend(anthropicPart.shape);

@@ -12,3 +12,4 @@ export * from './scope.js';
 export * from './test-database.js';
 // The query builder's operators, so apps build typed queries without depending on drizzle directly.
 export { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+export * from './run-execution.js';

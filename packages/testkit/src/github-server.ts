@@ -4,10 +4,13 @@
  *    (`Authorization: Bearer <JWT>`, RS256). The JWT is really verified against the App's public key, with `iss` = app id
  *    and `iat`/`exp` checked as GitHub documents (exp at most 10 minutes ahead).
  *  - installation tokens (`ghs_…`) with `expires_at` and the installation's permissions.
+ * Repository routes (pull requests, files, contents, reviews) are served by the sandbox of github-sandbox.ts for
+ * requests carrying a token this server minted.
  * Source: GitHub REST API docs, "Authenticating as a GitHub App installation" and "Apps" endpoints. Limits: no rate
  * limits, no repository selection, one account per installation. Counts calls per route.
  */
 import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
+import { createGithubSandbox, type GithubSandbox } from './github-sandbox.js';
 import { sendJson, startLoopbackServer, type LoopbackServer } from './loopback-server.js';
 
 export interface GithubInstallationStub {
@@ -22,6 +25,8 @@ export interface GithubServer extends LoopbackServer {
   readonly tokens: readonly string[];
   /** How long minted tokens live (default one hour, as on GitHub). */
   tokenLifetimeMs: number;
+  /** The repositories, pull requests and reviews installations can reach. */
+  readonly sandbox: GithubSandbox;
 }
 
 function verifyAppJwt(authorization: string | undefined, appId: number, publicKey: KeyObject, nowSeconds: number): boolean {
@@ -41,15 +46,25 @@ function verifyAppJwt(authorization: string | undefined, appId: number, publicKe
   }
 }
 
-export async function startGithubServer(app: { appId: number; privateKeyPem: string; installations: readonly GithubInstallationStub[] }): Promise<GithubServer> {
+export async function startGithubServer(app: { appId: number; privateKeyPem: string; installations: readonly GithubInstallationStub[]; botLogin?: string }): Promise<GithubServer> {
   const publicKey = createPublicKey(app.privateKeyPem);
   const calls: Record<string, number> = {};
   const tokens: string[] = [];
+  const issued = new Map<string, { installationId: number; expiresAt: number }>();
+  const repos = createGithubSandbox(app.botLogin ?? 'praxa[bot]');
   const state = { tokenLifetimeMs: 3_600_000 };
   const server = await startLoopbackServer((req, res) => {
     const route = req.path.replace(/\/\d+/g, '/:id').split('?')[0] ?? req.path;
     const key = `${req.method} ${route}`;
     calls[key] = (calls[key] ?? 0) + 1;
+    if (req.path.startsWith('/repos/')) {
+      const presented = /^(?:token|Bearer) (ghs_[A-Za-z0-9]+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const grant = presented === undefined ? undefined : issued.get(presented);
+      if (!grant || grant.expiresAt <= Date.now()) return sendJson(res, 401, { message: 'Bad credentials' });
+      const inst = app.installations.find((i) => i.id === grant.installationId);
+      if (!inst || !repos.handle(req, res, inst.account)) return sendJson(res, 404, { message: 'Not Found' });
+      return;
+    }
     const m = /^\/app\/installations\/(\d+)(\/access_tokens)?$/.exec(req.path.split('?')[0] ?? '');
     if (!m) return sendJson(res, 404, { message: 'Not Found' });
     if (!verifyAppJwt(req.headers.authorization, app.appId, publicKey, Math.floor(Date.now() / 1000))) {
@@ -60,6 +75,7 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
     if (m[2] && req.method === 'POST') {
       const token = `ghs_${randomBytes(18).toString('hex')}`;
       tokens.push(token);
+      issued.set(token, { installationId: inst.id, expiresAt: Date.now() + state.tokenLifetimeMs });
       return sendJson(res, 201, { token, expires_at: new Date(Date.now() + state.tokenLifetimeMs).toISOString(), permissions: inst.permissions, repository_selection: 'all' });
     }
     if (!m[2] && req.method === 'GET') {
@@ -70,6 +86,7 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
   return Object.assign(server, {
     calls,
     tokens,
+    sandbox: repos.sandbox,
     get tokenLifetimeMs() {
       return state.tokenLifetimeMs;
     },

@@ -104,6 +104,7 @@ describe('audit_event · v1 schemas', () => {
     expect(AUDIT_EVENT_KINDS).toEqual([
       'skill.action',
       'guard.denied',
+      'run.failed',
       'skill.paused',
       'skill.resumed',
       'key.rotated',

@@ -8,7 +8,7 @@
  *   - body:   draft + `workspace_id`, `seq`, `prev_hash`, `key_id` — exactly what is canonicalized, hashed and signed;
  *   - stored: body + `hash` and `signature`.
  *
- * Kind rules: run kinds (`skill.action`, `guard.denied`) carry skillId, runId, step and manifest_hash; skill kinds
+ * Kind rules: run kinds (`skill.action`, `guard.denied`, `run.failed`) carry skillId, runId, step and manifest_hash; skill kinds
  * (`skill.paused`, `skill.resumed`) carry skillId and no runId; workspace kinds (`key.rotated`, `checkpoint`) carry
  * neither; the rest may carry a run (then also its skill). `confidence` is a number for `skill.action` and may be null
  * elsewhere; step, manifest_hash, model and tool_result_hashes belong to events of a run.
@@ -21,6 +21,7 @@ import { AuditEventInvalidError } from './audit-errors.js';
 export const AUDIT_EVENT_KINDS = [
   'skill.action',
   'guard.denied',
+  'run.failed',
   'skill.paused',
   'skill.resumed',
   'key.rotated',
@@ -31,7 +32,7 @@ export const AUDIT_EVENT_KINDS = [
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
 /** Kinds that are one step of a run: they name the skill, the run, the step and the manifest. */
-export const RUN_EVENT_KINDS = ['skill.action', 'guard.denied'] as const satisfies readonly AuditEventKind[];
+export const RUN_EVENT_KINDS = ['skill.action', 'guard.denied', 'run.failed'] as const satisfies readonly AuditEventKind[];
 /** Kinds about a Skill as a whole: they name the skill, never a run. */
 export const SKILL_EVENT_KINDS = ['skill.paused', 'skill.resumed'] as const satisfies readonly AuditEventKind[];
 /** Kinds about the workspace: they name neither a skill nor a run. */

@@ -1,0 +1,62 @@
+/**
+ * What the runtime's tools reach the world through, for one run this worker holds: GitHub as the installation's bot
+ * (a token minted or opened from the sealed cache under the lease), memory facts of the workspace (RLS-scoped),
+ * sub-agent dispatch (a child run row through a definer function, then its `{runId}` job). Slack arrives with its
+ * bot-token path.
+ */
+import { createGithubRepoClient, type GithubAppConfig } from '@praxa/connectors';
+import { newId, PraxaError, type WorkspaceId } from '@praxa/core';
+import type { KeyProvider } from '@praxa/crypto';
+import { and, dispatchSubagentRun, eq, readMemoryFacts, schema, withWorkspace, writeMemoryFact, type Database, type RunLease } from '@praxa/db';
+import type { ToolEnvironment } from '@praxa/runtime';
+import { installationTokenForRun } from './github-token.js';
+
+export interface ToolEnvironmentDeps {
+  readonly database: Database;
+  readonly provider: KeyProvider;
+  readonly github: GithubAppConfig | null;
+  readonly enqueueRun: (runId: string) => Promise<void>;
+  readonly maxSubagentDepth: number;
+}
+
+/** The run needs an integration (GitHub App, Slack) this workspace or worker does not have: not retryable. */
+export class IntegrationMissingError extends PraxaError {
+  readonly code = 'INTEGRATION_MISSING';
+  readonly httpStatus = 409;
+}
+
+export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: WorkspaceId, lease: RunLease): ToolEnvironment {
+  const inScope = <T>(fn: Parameters<typeof withWorkspace<T>>[2]) => withWorkspace(deps.database, workspaceId, fn);
+  let github: ReturnType<typeof createGithubRepoClient> | null = null;
+  return {
+    async github() {
+      if (github) return github;
+      const app = deps.github;
+      if (!app) throw new IntegrationMissingError('no GitHub App is configured for this worker (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY)');
+      const token = await inScope(async (s) => {
+        const [row] = await s.db
+          .select({ externalId: schema.integrations.externalId })
+          .from(schema.integrations)
+          .where(and(eq(schema.integrations.provider, 'github'), eq(schema.integrations.status, 'active')))
+          .limit(1);
+        if (!row) throw new IntegrationMissingError('this workspace has no active GitHub installation');
+        return installationTokenForRun({ provider: deps.provider, github: app }, s, lease, Number(row.externalId));
+      });
+      github = createGithubRepoClient({ token, baseUrl: app.baseUrl });
+      return github;
+    },
+    slack() {
+      return Promise.reject(new IntegrationMissingError('Slack is not connected for this worker yet'));
+    },
+    memory: {
+      read: (namespace, keys) => inScope((s) => readMemoryFacts(s, namespace, keys)),
+      write: (namespace, key, value) => inScope((s) => writeMemoryFact(s, namespace, key, value, newId('memoryFact'))),
+    },
+    async dispatchSubagent(targetSlug, input, step) {
+      const child = await inScope((s) => dispatchSubagentRun(s, lease, { childRunId: newId('run'), targetSlug, step, input, maxDepth: deps.maxSubagentDepth }));
+      // The row is the outbox: if this enqueue is lost, the reconciler enqueues the queued child.
+      await deps.enqueueRun(child.runId);
+      return child;
+    },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * GitHub as the installation's bot, for the runtime's tools: Octokit (`@octokit/rest`) authenticated with an
+ * installation token (`ghs_…`, minted for the run; never a user token), against api.github.com, a GitHub Enterprise
+ * Server or the sandbox. Errors are mapped to typed ones by status, never carrying GitHub's message text.
+ */
+import { Octokit } from '@octokit/rest';
+import { NotFoundError, PraxaError, UnavailableError } from '@praxa/core';
+import { assertBotCredential } from './bot-credentials.js';
+
+export interface RepoRef {
+  readonly owner: string;
+  readonly repo: string;
+}
+
+export class GithubRequestError extends PraxaError {
+  readonly code = 'GITHUB_REQUEST_REJECTED';
+  readonly httpStatus = 502;
+}
+
+function mapGithubError(err: unknown, what: string): never {
+  const status = (err as { status?: unknown }).status;
+  if (status === 404) throw new NotFoundError(`GitHub: ${what} not found`, { cause: err });
+  if (typeof status === 'number' && status >= 400 && status < 500 && status !== 429) throw new GithubRequestError(`GitHub refused ${what} (HTTP ${status})`, { cause: err, details: { status } });
+  throw new UnavailableError(`GitHub unavailable for ${what}${typeof status === 'number' ? ` (HTTP ${status})` : ''}`, { cause: err });
+}
+
+export function createGithubRepoClient(options: { token: string; baseUrl: string; userAgent?: string }) {
+  assertBotCredential('github', options.token);
+  const octokit = new Octokit({ auth: options.token, baseUrl: options.baseUrl, userAgent: options.userAgent ?? 'praxa-bot', request: { retries: 0 } });
+  const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      return mapGithubError(err, what);
+    }
+  };
+  return {
+    async pullRequest(r: RepoRef, number: number) {
+      const { data } = await call('the pull request', () => octokit.rest.pulls.get({ owner: r.owner, repo: r.repo, pull_number: number }));
+      return {
+        number: data.number,
+        title: data.title,
+        body: data.body ?? '',
+        draft: data.draft ?? false,
+        author: data.user?.login ?? 'ghost',
+        authorIsBot: data.user?.type === 'Bot',
+        headSha: data.head.sha,
+        baseRef: data.base.ref,
+      };
+    },
+    async pullRequestFiles(r: RepoRef, number: number) {
+      const files = await call('the pull request files', () => octokit.paginate(octokit.rest.pulls.listFiles, { owner: r.owner, repo: r.repo, pull_number: number, per_page: 100 }));
+      return files.map((f) => ({ filename: f.filename, status: f.status, additions: f.additions, deletions: f.deletions, patch: f.patch ?? null }));
+    },
+    async fileContent(r: RepoRef, path: string, ref: string): Promise<string | null> {
+      try {
+        const { data } = await octokit.rest.repos.getContent({ owner: r.owner, repo: r.repo, path, ref });
+        if (Array.isArray(data) || data.type !== 'file' || !('content' in data)) return null;
+        return Buffer.from(data.content, 'base64').toString('utf8');
+      } catch (err) {
+        if ((err as { status?: unknown }).status === 404) return null;
+        return mapGithubError(err, 'a file');
+      }
+    },
+    async findReviewWithMarker(r: RepoRef, number: number, marker: string) {
+      const reviews = await call('the reviews', () => octokit.paginate(octokit.rest.pulls.listReviews, { owner: r.owner, repo: r.repo, pull_number: number, per_page: 100 }));
+      const hit = reviews.find((rv) => (rv.body ?? '').includes(marker));
+      return hit ? { id: hit.id, url: hit.html_url } : null;
+    },
+    async createReview(r: RepoRef, number: number, review: { event: 'APPROVE' | 'REQUEST_CHANGES' | 'COMMENT'; body: string; commitId: string; comments: readonly { path: string; line: number; body: string }[] }) {
+      const { data } = await call('the review', () =>
+        octokit.rest.pulls.createReview({
+          owner: r.owner,
+          repo: r.repo,
+          pull_number: number,
+          event: review.event,
+          body: review.body,
+          commit_id: review.commitId,
+          comments: review.comments.map((c) => ({ path: c.path, line: c.line, side: 'RIGHT' as const, body: c.body })),
+        }),
+      );
+      return { id: data.id, url: data.html_url };
+    },
+    async reviewComments(r: RepoRef, number: number) {
+      const comments = await call('the review comments', () => octokit.paginate(octokit.rest.pulls.listReviewComments, { owner: r.owner, repo: r.repo, pull_number: number, per_page: 100 }));
+      return comments.map((c) => ({ path: c.path, line: c.line ?? null, body: c.body }));
+    },
+  };
+}
+
+export type GithubRepoClient = ReturnType<typeof createGithubRepoClient>;

@@ -1,0 +1,106 @@
+/**
+ * What a worker reads and writes while it executes a run it holds, beyond claim/record/finish (runs.ts): the run's
+ * pinned Skill version and input (read in scope, under RLS), giving a run back for a retry, purging sealed step
+ * content at the end, sub-agent dispatch, telemetry rows and memory facts. Every write that needs the lease goes
+ * through a definer function that checks it (migrations/0015).
+ */
+import { sql as dsql } from 'drizzle-orm';
+import { z } from 'zod';
+import { InternalError, NotFoundError, RunIdSchema, TelemetryMetaSchema, type RunId, type TelemetryMeta } from '@praxa/core';
+import { requireScope, type WorkspaceScope } from './scope.js';
+import { queryScopedRows } from './typed-query.js';
+import type { RunLease } from './runs.js';
+
+const RunContextRow = z.object({
+  input: z.record(z.string(), z.unknown()),
+  source: z.string(),
+  parent_run_id: z.string().nullable(),
+  skill_status: z.enum(['active', 'paused']),
+  skill_slug: z.string(),
+  manifest: z.unknown(),
+  manifest_hash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type RunContextRecord = z.infer<typeof RunContextRow>;
+
+/** The run's input, its Skill's status and the manifest of the version the run is pinned to — all from the rows. */
+export async function readRunContext(scope: WorkspaceScope, runId: RunId): Promise<RunContextRecord> {
+  const rows = await queryScopedRows(
+    scope,
+    RunContextRow,
+    dsql`select r.input, r.source, r.parent_run_id, s.status as skill_status, s.slug as skill_slug, v.manifest, v.manifest_hash
+           from public.agent_runs r
+           join public.skills s on s.workspace_id = r.workspace_id and s.id = r.skill_id
+           join public.skill_versions v on v.workspace_id = r.workspace_id and v.id = r.skill_version_id
+          where r.id = ${runId}`,
+  );
+  const row = rows[0];
+  if (!row) throw new NotFoundError('run not found in this workspace');
+  return row;
+}
+
+/** Give a held run back (queued, lease cleared) so a retry can claim it; its recorded steps are kept for replay. */
+export async function releaseRun(scope: WorkspaceScope, lease: RunLease): Promise<void> {
+  await requireScope(scope).execute(dsql`select public.release_run(${lease.runId}, ${lease.token}::uuid)`);
+}
+
+/** Drop every sealed step result of the run (model and user content); returns how many steps held some. */
+export async function purgeRunStepContent(scope: WorkspaceScope, lease: RunLease): Promise<number> {
+  const rows = await queryScopedRows(scope, z.object({ n: z.number().int() }), dsql`select public.purge_run_step_content(${lease.runId}, ${lease.token}::uuid) as n`);
+  return rows[0]?.n ?? 0;
+}
+
+export interface SubagentDispatch {
+  readonly childRunId: RunId;
+  readonly targetSlug: string;
+  /** The parent's step index: the dispatch is idempotent per (parent run, step). */
+  readonly step: number;
+  readonly input: Readonly<Record<string, unknown>>;
+  readonly maxDepth: number;
+}
+
+/** Create (once) a child run of a Skill of the same workspace. Returns the child's id and whether it was created now. */
+export async function dispatchSubagentRun(scope: WorkspaceScope, lease: RunLease, d: SubagentDispatch): Promise<{ runId: RunId; created: boolean }> {
+  const rows = await queryScopedRows(
+    scope,
+    z.object({ run_id: RunIdSchema, created: z.boolean() }),
+    dsql`select * from public.dispatch_subagent_run(${lease.runId}, ${lease.token}::uuid, ${d.childRunId}, ${d.targetSlug}, ${d.step},
+      ${JSON.stringify(d.input)}::jsonb, ${d.maxDepth})`,
+  );
+  const row = rows[0];
+  if (!row) throw new InternalError('dispatch_subagent_run returned no row');
+  return { runId: row.run_id, created: row.created };
+}
+
+/** One telemetry row: `{tool_name, ms, code, iter}` and nothing else (zod `.strict()` here, a CHECK in the table). */
+export async function insertRunEvent(scope: WorkspaceScope, runId: RunId, meta: TelemetryMeta): Promise<void> {
+  const parsed = TelemetryMetaSchema.parse(meta);
+  const s = requireScope(scope);
+  await s.execute(dsql`insert into public.agent_run_events (workspace_id, run_id, meta) values (${s.workspaceId}, ${runId}, ${JSON.stringify(parsed)}::jsonb)`);
+}
+
+const RunEventRow = z.object({ meta: TelemetryMetaSchema });
+export async function readRunEvents(scope: WorkspaceScope, runId: RunId): Promise<TelemetryMeta[]> {
+  const rows = await queryScopedRows(scope, RunEventRow, dsql`select meta from public.agent_run_events where run_id = ${runId} order by id`);
+  return rows.map((r) => r.meta);
+}
+
+// ── memory facts: namespace-scoped rows of the scope's workspace ──
+
+const FactRow = z.object({ key: z.string(), value: z.unknown() });
+
+export async function readMemoryFacts(scope: WorkspaceScope, namespace: string, keys: readonly string[] | null, limit = 50): Promise<{ key: string; value: unknown }[]> {
+  const s = requireScope(scope);
+  const keyList = keys === null ? null : `{${keys.map((k) => `"${k.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+  return queryScopedRows(
+    scope,
+    FactRow,
+    dsql`select key, value from public.memory_facts where workspace_id = ${s.workspaceId} and namespace = ${namespace}
+      and (${keyList}::text[] is null or key = any(${keyList}::text[])) order by updated_at desc limit ${Math.min(Math.max(limit, 1), 200)}`,
+  );
+}
+
+export async function writeMemoryFact(scope: WorkspaceScope, namespace: string, key: string, value: unknown, id: string): Promise<void> {
+  const s = requireScope(scope);
+  await s.execute(dsql`insert into public.memory_facts (workspace_id, id, namespace, key, value) values (${s.workspaceId}, ${id}, ${namespace}, ${key}, ${JSON.stringify(value)}::jsonb)
+    on conflict (workspace_id, namespace, key) do update set value = excluded.value, updated_at = now()`);
+}

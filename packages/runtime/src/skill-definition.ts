@@ -1,0 +1,65 @@
+/**
+ * What a built-in Skill gives the runtime: how to frame the run for the model, the schema of its structured decision
+ * (the forced `record_decision` tool), its offline rules, what of the run's input the audit event keeps, and how it
+ * acts on a decision — through allowlisted tools only.
+ */
+import { z } from 'zod';
+import { AlternativeSchema, type SkillManifest } from '@praxa/core';
+import type { ModelRequest, ModelResponse } from './model/model-provider.js';
+import type { RunSubject } from './tools/tool.js';
+
+/** Every decision carries these; a Skill extends the schema with its own fields (review comments, an answer…). */
+export const BaseDecisionSchema = z.object({
+  verdict: z.string().min(1).max(64),
+  reasoning: z.array(z.string().min(1).max(2_000)).min(1).max(20),
+  alternatives: z.array(AlternativeSchema).min(1).max(10),
+  confidence: z.number().min(0).max(1),
+});
+export type BaseDecision = z.infer<typeof BaseDecisionSchema>;
+
+export interface SkillRunInput {
+  readonly trigger: string;
+  /** The run row's input (the webhook's normalized fields), as ingest stored it. */
+  readonly input: Readonly<Record<string, unknown>>;
+  readonly manifest: SkillManifest;
+}
+
+/** The act phase calls tools through the same guarded, journaled path as the model's calls. */
+export type CallTool = (name: string, input: unknown) => Promise<unknown>;
+
+export interface ActContext {
+  readonly run: SkillRunInput;
+  readonly callTool: CallTool;
+  /** The latest result of each tool the model called, by registered name (e.g. the diff it reviewed). */
+  readonly seen: ReadonlyMap<string, unknown>;
+  /** The provider's label, printed with every output (`offline (deterministic rules — not a language model)`, `anthropic`…). */
+  readonly modelLabel: string;
+}
+
+export interface SkillOutcome {
+  /** The audit event's `output` (a JSON object; the workspace's redaction policy applies to it). */
+  readonly output: Record<string, z.core.util.JSONType>;
+}
+
+/** The offline model's rules for this Skill: a pure function of the conversation so far. */
+export type OfflineRules = (request: ModelRequest) => Pick<ModelResponse, 'content' | 'stopReason'>;
+
+export interface SkillDefinition<D extends BaseDecision = BaseDecision> {
+  readonly slug: string;
+  readonly decisionSchema: z.ZodType<D>;
+  readonly decisionDescription: string;
+  /** The run's subject (PR, Slack thread) from the run row's input; throws a typed error on a malformed input. */
+  subject(run: SkillRunInput): RunSubject;
+  /** A run this Skill declines to work on (a draft PR, a bot's PR…): the run ends `skipped` with this reason code. */
+  skipReason?(run: SkillRunInput): string | null;
+  systemPrompt(run: SkillRunInput): string;
+  firstMessage(run: SkillRunInput): string;
+  /** What the audit event's `input` records (ids and digests — the redaction policy applies on top). */
+  auditInput(run: SkillRunInput): Record<string, z.core.util.JSONType>;
+  readonly offline: OfflineRules;
+  act(decision: D, ctx: ActContext): Promise<SkillOutcome>;
+}
+
+/** The decision tool's wire name (the Messages API allows no dots); registered as `decision.record` in telemetry. */
+export const DECISION_TOOL_WIRE_NAME = 'record_decision';
+export const DECISION_TOOL_NAME = 'decision.record';

@@ -1,0 +1,146 @@
+/**
+ * The built-in tools. Each acts on the run's subject (the PR or Slack thread named by the run row), as the
+ * workspace's bot — the model chooses arguments like a file path, never which repository or channel.
+ */
+import { z } from 'zod';
+import { PraxaError } from '@praxa/core';
+import type { AnyTool, ToolCallContext, ToolDefinition } from './tool.js';
+
+/** The tool needs a subject (a PR, a Slack thread, a memory namespace) this run does not have. */
+export class ToolSubjectMissingError extends PraxaError {
+  readonly code = 'TOOL_SUBJECT_MISSING';
+  readonly httpStatus = 400;
+}
+
+function pullRequestOf(ctx: ToolCallContext): NonNullable<ToolCallContext['subject']['pullRequest']> {
+  const pr = ctx.subject.pullRequest;
+  if (!pr) throw new ToolSubjectMissingError('this run is not about a pull request');
+  return pr;
+}
+
+const MAX_PATCH_CHARS = 60_000;
+
+export const githubReadDiff: ToolDefinition<Record<string, never>, unknown> = {
+  name: 'github.read.diff',
+  description: 'Read the pull request under review: title, description, author and the changed files with their unified diff patches.',
+  input: z.object({}).strict(),
+  effect: false,
+  offeredToModel: true,
+  resultHoldsContent: true,
+  async run(ctx) {
+    const pr = pullRequestOf(ctx);
+    const gh = await ctx.env.github();
+    const [info, files] = await Promise.all([gh.pullRequest(pr.repo, pr.number), gh.pullRequestFiles(pr.repo, pr.number)]);
+    let budget = MAX_PATCH_CHARS;
+    return {
+      pullRequest: { number: info.number, title: info.title, body: info.body, author: info.author, authorIsBot: info.authorIsBot, draft: info.draft, headSha: info.headSha, baseRef: info.baseRef },
+      files: files.map((f) => {
+        const patch = f.patch !== null && f.patch.length <= budget ? f.patch : null;
+        if (patch !== null) budget -= patch.length;
+        return { filename: f.filename, status: f.status, additions: f.additions, deletions: f.deletions, patch, truncated: f.patch !== null && patch === null };
+      }),
+    };
+  },
+};
+
+export const githubReadFile: ToolDefinition<{ path: string }, unknown> = {
+  name: 'github.read.file',
+  description: 'Read one file of the repository at the pull request head commit.',
+  input: z.object({ path: z.string().min(1).max(500).regex(/^[^\0]+$/).refine((p) => !p.split('/').includes('..'), 'no .. segments') }).strict(),
+  effect: false,
+  offeredToModel: true,
+  resultHoldsContent: true,
+  async run(ctx, input) {
+    const pr = pullRequestOf(ctx);
+    const text = await (await ctx.env.github()).fileContent(pr.repo, input.path, pr.headSha);
+    return text === null ? { path: input.path, found: false } : { path: input.path, found: true, content: text.slice(0, 100_000) };
+  },
+};
+
+const ReviewInput = z
+  .object({
+    event: z.enum(['APPROVE', 'REQUEST_CHANGES', 'COMMENT']),
+    body: z.string().min(1).max(60_000),
+    comments: z.array(z.object({ path: z.string().min(1).max(500), line: z.number().int().min(1), body: z.string().min(1).max(10_000) }).strict()).max(50),
+  })
+  .strict();
+
+/** Posts one review (with inline comments) on the run's PR — once: a review carrying this step's marker is reused. */
+export const githubCommentPr: ToolDefinition<z.infer<typeof ReviewInput>, unknown> = {
+  name: 'github.comment.pr',
+  description: 'Post a pull request review with inline comments, as the bot.',
+  input: ReviewInput,
+  effect: true,
+  offeredToModel: false,
+  resultHoldsContent: false,
+  async run(ctx, input) {
+    const pr = pullRequestOf(ctx);
+    const gh = await ctx.env.github();
+    const existing = await gh.findReviewWithMarker(pr.repo, pr.number, ctx.marker);
+    if (existing) return { reviewId: existing.id, url: existing.url, reused: true };
+    const created = await gh.createReview(pr.repo, pr.number, { event: input.event, body: `${input.body}\n\n${ctx.marker}`, commitId: pr.headSha, comments: input.comments });
+    return { reviewId: created.id, url: created.url, reused: false };
+  },
+};
+
+const SlackPostInput = z.object({ text: z.string().min(1).max(40_000), blocks: z.array(z.unknown()).max(50).optional() }).strict();
+
+/** Answers in the run's Slack thread, as the bot — once per step (the marker rides in the message metadata). */
+export const slackPostMessage: ToolDefinition<z.infer<typeof SlackPostInput>, unknown> = {
+  name: 'slack.post_message',
+  description: 'Post a message in the Slack thread this run answers, as the bot.',
+  input: SlackPostInput,
+  effect: true,
+  offeredToModel: false,
+  resultHoldsContent: false,
+  async run(ctx, input) {
+    const thread = ctx.subject.slackThread;
+    if (!thread) throw new ToolSubjectMissingError('this run is not about a Slack thread');
+    const posted = await (await ctx.env.slack()).postMessage({ channel: thread.channel, threadTs: thread.threadTs, text: input.text, blocks: input.blocks, marker: ctx.marker });
+    return { ts: posted.ts, channel: posted.channel, reused: posted.reused };
+  },
+};
+
+function namespaceOf(ctx: ToolCallContext): string {
+  if (ctx.memoryNamespace === null) throw new ToolSubjectMissingError('this Skill has no memory namespace');
+  return ctx.memoryNamespace;
+}
+
+export const memoryRead: ToolDefinition<{ keys?: string[] | undefined }, unknown> = {
+  name: 'memory.read',
+  description: 'Read facts from this Skill’s memory namespace (all recent facts, or the given keys).',
+  input: z.object({ keys: z.array(z.string().min(1).max(200)).max(50).optional() }).strict(),
+  effect: false,
+  offeredToModel: true,
+  resultHoldsContent: true,
+  async run(ctx, input) {
+    return { facts: await ctx.env.memory.read(namespaceOf(ctx), input.keys ?? null) };
+  },
+};
+
+export const memoryWrite: ToolDefinition<{ key: string; value: unknown }, unknown> = {
+  name: 'memory.write',
+  description: 'Remember a fact in this Skill’s memory namespace.',
+  input: z.object({ key: z.string().min(1).max(200), value: z.json() }).strict(),
+  effect: true,
+  offeredToModel: true,
+  resultHoldsContent: false,
+  async run(ctx, input) {
+    await ctx.env.memory.write(namespaceOf(ctx), input.key, input.value);
+    return { written: input.key };
+  },
+};
+
+export const subagentDispatch: ToolDefinition<{ skill: string; input: Record<string, unknown> }, unknown> = {
+  name: 'subagent.dispatch',
+  description: 'Hand a sub-task to another Skill of this workspace that this Skill may dispatch.',
+  input: z.object({ skill: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), input: z.record(z.string(), z.json()) }).strict(),
+  effect: true,
+  offeredToModel: true,
+  resultHoldsContent: false,
+  async run(ctx, input) {
+    return ctx.env.dispatchSubagent(input.skill, input.input, ctx.step);
+  },
+};
+
+export const BUILTIN_TOOLS: readonly AnyTool[] = [githubReadDiff, githubReadFile, githubCommentPr, slackPostMessage, memoryRead, memoryWrite, subagentDispatch] as unknown as readonly AnyTool[];

@@ -1,0 +1,5 @@
+export * from './pr-review/diff-analysis.js';
+export * from './pr-review/pr-review-decision.js';
+export * from './pr-review/pr-review-offline.js';
+export * from './pr-review/pr-review-skill.js';
+export * from './skill-registry.js';

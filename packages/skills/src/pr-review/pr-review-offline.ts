@@ -1,0 +1,94 @@
+/**
+ * The pr-review Skill's offline rules: read the diff, then decide from risk surfaces, test coverage and line findings.
+ * Deterministic — same diff, same decision, byte for byte (replay depends on it).
+ */
+import { z } from 'zod';
+import { DECISION_TOOL_WIRE_NAME, wireToolName, type ModelRequest, type ModelResponse } from '@praxa/runtime';
+import { analyzeDiff } from './diff-analysis.js';
+import type { PrReviewDecision } from './pr-review-decision.js';
+
+const DIFF_TOOL = wireToolName('github.read.diff');
+
+const DiffResult = z.object({
+  pullRequest: z.object({ title: z.string(), author: z.string() }).loose(),
+  files: z.array(z.object({ filename: z.string(), status: z.string(), patch: z.string().nullable() }).loose()),
+});
+
+/** The result the conversation holds for the diff tool, if the model (here: these rules) asked for it. */
+function diffFromConversation(request: ModelRequest): z.infer<typeof DiffResult> | null {
+  const ids = new Set<string>();
+  for (const m of request.messages) for (const b of m.content) if (b.type === 'tool_use' && b.name === DIFF_TOOL) ids.add(b.id);
+  for (const m of request.messages) {
+    for (const b of m.content) {
+      if (b.type === 'tool_result' && ids.has(b.toolUseId) && b.isError !== true) {
+        try {
+          const parsed = DiffResult.safeParse(JSON.parse(b.content));
+          if (parsed.success) return parsed.data;
+        } catch {
+          return null;
+        }
+      }
+    }
+  }
+  return null;
+}
+
+const round2 = (n: number): number => Math.round(n * 100) / 100;
+
+export function decideFromDiff(diff: z.infer<typeof DiffResult>, ignored: (path: string) => boolean = () => false): PrReviewDecision {
+  const a = analyzeDiff(diff.files, ignored);
+  const reasoning: string[] = [];
+  let scores = { approve: 0.7, request_changes: 0.3, escalate_human: 0.2 };
+  if (a.files === 0) {
+    reasoning.push('No reviewable files changed (all ignored or empty).');
+    scores = { approve: 0.8, request_changes: 0.1, escalate_human: 0.2 };
+  } else if (a.docsOnly) {
+    reasoning.push(`Documentation-only change (${a.files} file${a.files === 1 ? '' : 's'}): no runtime behaviour changes.`);
+    scores = { approve: 0.92, request_changes: 0.05, escalate_human: 0.1 };
+  } else {
+    if (a.riskSurfaces.length > 0) {
+      reasoning.push(`Diff touches ${a.riskyFiles.slice(0, 3).join(', ')} — high-risk surface (${a.riskSurfaces.join(', ')}).`);
+      scores = { approve: 0.42, request_changes: 0.83, escalate_human: 0.71 };
+    } else {
+      reasoning.push(`Diff touches ${a.files} file${a.files === 1 ? '' : 's'}; no high-risk surface matched.`);
+    }
+    if (a.sourceChanged.length > 0 && a.testsChanged.length === 0) {
+      reasoning.push(`Source changed (${a.sourceChanged.length} file${a.sourceChanged.length === 1 ? '' : 's'}) with no test changed or added.`);
+      scores = { approve: Math.min(scores.approve, 0.35), request_changes: Math.max(scores.request_changes, 0.78), escalate_human: Math.max(scores.escalate_human, 0.4) };
+    } else if (a.testsChanged.length > 0) {
+      reasoning.push(`Tests changed alongside the code (${a.testsChanged.length} file${a.testsChanged.length === 1 ? '' : 's'}).`);
+    }
+    if (a.findings.length > 0) {
+      reasoning.push(`${a.findings.length} line${a.findings.length === 1 ? '' : 's'} worth a comment.`);
+      scores = { ...scores, request_changes: Math.max(scores.request_changes, 0.6), approve: Math.min(scores.approve, 0.5) };
+    }
+    if (a.riskSurfaces.length > 1 || a.addedLines > 800) {
+      reasoning.push('Several risk surfaces or a very large change: a human should decide.');
+      scores = { ...scores, escalate_human: Math.max(scores.escalate_human, 0.88) };
+    }
+  }
+  const alternatives = (['approve', 'request_changes', 'escalate_human'] as const).map((action) => ({ action, score: round2(scores[action]) }));
+  const best = [...alternatives].sort((x, y) => y.score - x.score)[0] ?? { action: 'escalate_human' as const, score: 0.5 };
+  const summary =
+    best.action === 'approve'
+      ? 'Looks good to merge.'
+      : best.action === 'request_changes'
+        ? 'Changes requested: see the inline comments and reasoning.'
+        : 'Escalated to a human reviewer: this change needs a person’s judgement.';
+  return { verdict: best.action, reasoning, alternatives, confidence: best.score, summary, comments: a.findings.map((f) => ({ path: f.path, line: f.line, body: f.body })) };
+}
+
+export function prReviewOfflineRules(ignored: (path: string) => boolean = () => false) {
+  return (request: ModelRequest): Pick<ModelResponse, 'content' | 'stopReason'> => {
+    const diff = diffFromConversation(request);
+    const forced = request.toolChoice.type === 'tool';
+    if (diff === null && !forced && request.tools.some((t) => t.name === DIFF_TOOL)) {
+      return { content: [{ type: 'tool_use', id: 'toolu_offline_diff', name: DIFF_TOOL, input: {} }], stopReason: 'tool_use' };
+    }
+    const decision: PrReviewDecision =
+      diff === null
+        ? { verdict: 'escalate_human', reasoning: ['The diff could not be read.'], alternatives: [{ action: 'escalate_human', score: 0.9 }], confidence: 0.9, summary: 'Escalated: the diff could not be read.', comments: [] }
+        : decideFromDiff(diff, ignored);
+    return { content: [{ type: 'tool_use', id: 'toolu_offline_decision', name: DECISION_TOOL_WIRE_NAME, input: decision }], stopReason: 'tool_use' };
+  };
+}

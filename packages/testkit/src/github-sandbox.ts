@@ -1,0 +1,182 @@
+/**
+ * The sandbox GitHub's repositories: pull requests with their files (unified diff patches), file contents at a commit,
+ * reviews and review comments — the REST routes a review bot uses, with GitHub's shapes:
+ *   GET  /repos/:owner/:repo/pulls/:n                 GET  /repos/:owner/:repo/pulls/:n/files
+ *   GET  /repos/:owner/:repo/contents/:path?ref=      GET  /repos/:owner/:repo/pulls/:n/reviews
+ *   POST /repos/:owner/:repo/pulls/:n/reviews          GET  /repos/:owner/:repo/pulls/:n/comments
+ * Requests must carry an installation token this server minted (`Authorization: token ghs_…` or `Bearer`), still
+ * valid, for an installation whose account owns the repository. As on GitHub, an inline review comment must point at
+ * a line of the diff (RIGHT side) or the whole review is refused with 422, and `commit_id` must be the head sha.
+ * Source: GitHub REST API docs (Pulls, Reviews, Review comments, Repository contents). Limits: no pagination beyond
+ * one page of 100, no multi-line comments, no review dismissal.
+ */
+import type { ServerResponse } from 'node:http';
+import type { RecordedRequest } from './loopback-server.js';
+import { sendJson } from './loopback-server.js';
+
+export interface SandboxFile {
+  readonly filename: string;
+  readonly status?: 'added' | 'modified' | 'removed' | 'renamed';
+  /** A unified diff hunk set, as GitHub returns it in `patch`. */
+  readonly patch: string;
+}
+
+export interface SandboxPullRequest {
+  readonly owner: string;
+  readonly repo: string;
+  readonly number: number;
+  title: string;
+  body: string;
+  draft?: boolean;
+  author: { login: string; type: 'User' | 'Bot' };
+  headSha: string;
+  baseRef: string;
+  files: SandboxFile[];
+  /** Path → content at the head commit. */
+  contents?: Record<string, string>;
+}
+
+export interface SandboxReview {
+  readonly id: number;
+  readonly body: string;
+  readonly event: string;
+  readonly commitId: string;
+  readonly user: string;
+  readonly comments: readonly { path: string; line: number; body: string }[];
+}
+
+export interface GithubSandbox {
+  addPullRequest(pr: SandboxPullRequest): void;
+  pullRequest(owner: string, repo: string, number: number): SandboxPullRequest | undefined;
+  reviews(owner: string, repo: string, number: number): readonly SandboxReview[];
+}
+
+/** Lines a comment may target: the RIGHT-side line numbers of added or context lines in the patch. */
+export function commentableLines(patch: string): Set<number> {
+  const lines = new Set<number>();
+  let right = 0;
+  for (const line of patch.split('\n')) {
+    const hunk = /^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(line);
+    if (hunk) {
+      right = Number(hunk[1]);
+      continue;
+    }
+    if (line.startsWith('-')) continue;
+    if (line.startsWith('+') || line.startsWith(' ')) {
+      lines.add(right);
+      right += 1;
+    }
+  }
+  return lines;
+}
+
+export function createGithubSandbox(botLogin: string) {
+  const prs = new Map<string, SandboxPullRequest>();
+  const reviews = new Map<string, SandboxReview[]>();
+  let nextId = 1000;
+  const key = (o: string, r: string, n: number): string => `${o.toLowerCase()}/${r.toLowerCase()}#${n}`;
+
+  const sandbox: GithubSandbox = {
+    addPullRequest(pr) {
+      prs.set(key(pr.owner, pr.repo, pr.number), pr);
+    },
+    pullRequest: (o, r, n) => prs.get(key(o, r, n)),
+    reviews: (o, r, n) => reviews.get(key(o, r, n)) ?? [],
+  };
+
+  const prJson = (pr: SandboxPullRequest) => ({
+    number: pr.number,
+    title: pr.title,
+    body: pr.body,
+    draft: pr.draft ?? false,
+    state: 'open',
+    user: { login: pr.author.login, type: pr.author.type },
+    head: { sha: pr.headSha, ref: `feature-${pr.number}`, repo: { full_name: `${pr.owner}/${pr.repo}` } },
+    base: { ref: pr.baseRef, repo: { full_name: `${pr.owner}/${pr.repo}` } },
+    html_url: `https://github.sandbox/${pr.owner}/${pr.repo}/pull/${pr.number}`,
+  });
+  const reviewJson = (pr: SandboxPullRequest, rv: SandboxReview) => ({
+    id: rv.id,
+    body: rv.body,
+    state: rv.event === 'APPROVE' ? 'APPROVED' : rv.event === 'REQUEST_CHANGES' ? 'CHANGES_REQUESTED' : 'COMMENTED',
+    commit_id: rv.commitId,
+    user: { login: rv.user, type: 'Bot' },
+    html_url: `https://github.sandbox/${pr.owner}/${pr.repo}/pull/${pr.number}#pullrequestreview-${rv.id}`,
+  });
+
+  /** Handles a repository route for an installation account; returns false when the path is not a repository route. */
+  function handle(req: RecordedRequest, res: ServerResponse, account: string): boolean {
+    const [path, query = ''] = req.path.split('?');
+    const m = /^\/repos\/([^/]+)\/([^/]+)\/(pulls\/(\d+)(\/files|\/reviews|\/comments)?|contents\/(.+))$/.exec(path ?? '');
+    if (!m) return false;
+    const owner = decodeURIComponent(m[1] ?? '');
+    const repo = decodeURIComponent(m[2] ?? '');
+    if (owner.toLowerCase() !== account.toLowerCase()) {
+      sendJson(res, 404, { message: 'Not Found' });
+      return true;
+    }
+    if (m[6] !== undefined) {
+      const ref = new URLSearchParams(query).get('ref');
+      const filePath = decodeURIComponent(m[6]);
+      const pr = [...prs.values()].find((p) => p.owner.toLowerCase() === owner.toLowerCase() && p.repo.toLowerCase() === repo.toLowerCase() && (ref === null || p.headSha === ref));
+      const content = pr?.contents?.[filePath];
+      if (req.method !== 'GET' || content === undefined) {
+        sendJson(res, 404, { message: 'Not Found' });
+        return true;
+      }
+      sendJson(res, 200, { type: 'file', encoding: 'base64', path: filePath, name: filePath.split('/').pop(), content: Buffer.from(content).toString('base64'), sha: pr?.headSha });
+      return true;
+    }
+    const pr = prs.get(key(owner, repo, Number(m[4])));
+    if (!pr) {
+      sendJson(res, 404, { message: 'Not Found' });
+      return true;
+    }
+    const sub = m[5];
+    const list = reviews.get(key(owner, repo, pr.number)) ?? [];
+    if (sub === undefined && req.method === 'GET') sendJson(res, 200, prJson(pr));
+    else if (sub === '/files' && req.method === 'GET') {
+      sendJson(res, 200, pr.files.map((f) => {
+        const adds = f.patch.split('\n').filter((l) => l.startsWith('+')).length;
+        const dels = f.patch.split('\n').filter((l) => l.startsWith('-')).length;
+        return { filename: f.filename, status: f.status ?? 'modified', additions: adds, deletions: dels, changes: adds + dels, patch: f.patch };
+      }));
+    } else if (sub === '/reviews' && req.method === 'GET') sendJson(res, 200, list.map((rv) => reviewJson(pr, rv)));
+    else if (sub === '/comments' && req.method === 'GET') {
+      sendJson(res, 200, list.flatMap((rv) => rv.comments.map((c, i) => ({ id: rv.id * 100 + i, pull_request_review_id: rv.id, path: c.path, line: c.line, side: 'RIGHT', body: c.body, user: { login: rv.user, type: 'Bot' } }))));
+    } else if (sub === '/reviews' && req.method === 'POST') {
+      let body: { event?: unknown; body?: unknown; commit_id?: unknown; comments?: unknown };
+      try {
+        body = JSON.parse(req.body.toString('utf8')) as typeof body;
+      } catch {
+        sendJson(res, 400, { message: 'Problems parsing JSON' });
+        return true;
+      }
+      const event = typeof body.event === 'string' ? body.event : 'COMMENT';
+      if (!['APPROVE', 'REQUEST_CHANGES', 'COMMENT'].includes(event) || typeof body.body !== 'string') {
+        sendJson(res, 422, { message: 'Unprocessable Entity' });
+        return true;
+      }
+      if (body.commit_id !== undefined && body.commit_id !== pr.headSha) {
+        sendJson(res, 422, { message: 'Unprocessable Entity', errors: ['commit_id is not part of the pull request'] });
+        return true;
+      }
+      const comments = Array.isArray(body.comments) ? (body.comments as { path?: unknown; line?: unknown; body?: unknown }[]) : [];
+      const parsed: { path: string; line: number; body: string }[] = [];
+      for (const c of comments) {
+        const file = pr.files.find((f) => f.filename === c.path);
+        if (!file || typeof c.line !== 'number' || typeof c.body !== 'string' || !commentableLines(file.patch).has(c.line)) {
+          sendJson(res, 422, { message: 'Unprocessable Entity', errors: ['Pull request review thread line must be part of the diff'] });
+          return true;
+        }
+        parsed.push({ path: file.filename, line: c.line, body: c.body });
+      }
+      const review: SandboxReview = { id: nextId++, body: body.body, event, commitId: pr.headSha, user: botLogin, comments: parsed };
+      reviews.set(key(owner, repo, pr.number), [...list, review]);
+      sendJson(res, 200, reviewJson(pr, review));
+    } else sendJson(res, 405, { message: 'Method Not Allowed' });
+    return true;
+  }
+
+  return { sandbox, handle };
+}

@@ -1,0 +1,122 @@
+/**
+ * A real fleet slice for worker tests: a fresh database with a workspace running the built-in pr-review Skill, its
+ * key pair created by the keys job, the sandbox GitHub (App JWT verified, installation tokens, a PR), a private key
+ * directory, and a unique queue prefix on the real Redis. Starts the worker in-process (or hands back the env to start
+ * it as a process).
+ */
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { newId, type RunId, type SkillManifest } from '@praxa/core';
+import { LocalKeyProvider } from '@praxa/crypto';
+import { createDatabase, createTestDatabase, seedWorkspaceFixture, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
+import { createQueues, createRedis, enqueue, type QueueSet, type Redis } from '@praxa/queue';
+import { PR_REVIEW_MANIFEST } from '@praxa/skills';
+import { startGithubServer, type GithubServer, type SandboxPullRequest } from '@praxa/testkit';
+import { runKeysJob } from '@praxa/worker';
+
+export const APP_ID = 777001;
+export const INSTALLATION = 5150;
+
+export interface WorkerHarness {
+  readonly tdb: TestDatabase;
+  readonly admin: postgres.Sql;
+  readonly ws: WorkspaceFixture;
+  readonly gh: GithubServer;
+  readonly redis: Redis;
+  readonly queues: QueueSet;
+  readonly env: Record<string, string>;
+  readonly workerDb: Database;
+  createPrRun(pr: Partial<SandboxPullRequest> & { number: number }, options?: { trigger?: string; input?: Record<string, unknown> }): Promise<RunId>;
+  enqueueRun(runId: RunId, hint?: { workspaceId?: string }): Promise<void>;
+  waitForRun(runId: RunId, timeoutMs?: number): Promise<{ status: string; error_code: string | null }>;
+  close(): Promise<void>;
+}
+
+export const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+
+export async function startWorkerHarness(options: { manifest?: SkillManifest; extraEnv?: Record<string, string> } = {}): Promise<WorkerHarness> {
+  const tdb = await createTestDatabase();
+  const admin = postgres(tdb.adminUrl, { max: 2, onnotice: () => {} });
+  const ws = await seedWorkspaceFixture(tdb.adminUrl, 'W', { manifest: options.manifest ?? PR_REVIEW_MANIFEST, installationId: String(INSTALLATION), botLogin: 'praxa-sandbox[bot]' });
+  const gh = await startGithubServer({ appId: APP_ID, privateKeyPem: appKey, installations: [{ id: INSTALLATION, account: 'acme', permissions: { pull_requests: 'write', contents: 'read' } }], botLogin: 'praxa-sandbox[bot]' });
+  const dir = mkdtempSync(join(tmpdir(), 'praxa-worker-'));
+  const workerDb = createDatabase(tdb.roleUrl('praxa_worker'), { max: 4 });
+  const provider = await LocalKeyProvider.open({ path: join(dir, 'master.key') });
+  await runKeysJob({ database: workerDb, provider, holder: 'harness' }, ws.workspaceId, 'create');
+  const prefix = `test-${randomUUID()}`;
+  const redis = createRedis('redis://127.0.0.1:6379', 'harness');
+  const queues = createQueues(redis, prefix);
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    WORKER_DATABASE_URL: tdb.roleUrl('praxa_worker'),
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    PRAXA_QUEUE_PREFIX: prefix,
+    PRAXA_KEY_PROVIDER: 'local',
+    PRAXA_KEY_FILE: join(dir, 'master.key'),
+    PRAXA_AUDIT_SIGNING_KEY_FILE: join(dir, 'audit-signing.key'),
+    PRAXA_AUDIT_CHECKPOINT_EVERY: '4',
+    GITHUB_APP_ID: String(APP_ID),
+    GITHUB_APP_PRIVATE_KEY: appKey,
+    GITHUB_API_URL: gh.url,
+    WORKER_CONCURRENCY: '2',
+    ...options.extraEnv,
+  };
+  return {
+    tdb,
+    admin,
+    ws,
+    gh,
+    redis,
+    queues,
+    env,
+    workerDb,
+    async createPrRun(pr, o = {}) {
+      const full: SandboxPullRequest = {
+        owner: 'acme',
+        repo: 'shop',
+        title: 'Change',
+        body: '',
+        author: { login: 'dev', type: 'User' },
+        headSha: randomUUID().replace(/-/g, '').slice(0, 40).padEnd(40, '0'),
+        baseRef: 'main',
+        files: [],
+        ...pr,
+      };
+      gh.sandbox.addPullRequest(full);
+      const runId = newId('run');
+      const input = o.input ?? { repo: `${full.owner}/${full.repo}`, prNumber: full.number, headSha: full.headSha, baseRef: 'main', draft: full.draft ?? false, authorLogin: full.author.login, authorIsBot: full.author.type === 'Bot' };
+      await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input)
+                  values (${ws.workspaceId}, ${runId}, ${ws.skillId}, ${ws.skillVersionId}, ${o.trigger ?? 'github.pull_request.opened'}, 'github', ${admin.json(input as postgres.JSONValue)})`;
+      return runId;
+    },
+    async enqueueRun(runId, hint) {
+      await enqueue(queues, 'run', hint ? { runId, hint } : { runId }, { jobId: runId });
+    },
+    async waitForRun(runId, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const [row] = await admin<{ status: string; error_code: string | null }[]>`select status, error_code from agent_runs where id = ${runId}`;
+        if (row && ['succeeded', 'failed', 'skipped', 'cancelled'].includes(row.status)) return row;
+        if (Date.now() > until) throw new Error(`run ${runId} did not finish within ${timeoutMs} ms (status ${row?.status ?? 'missing'})`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async close() {
+      await queues.close().catch(() => undefined);
+      redis.disconnect();
+      await workerDb.close();
+      await admin.end({ timeout: 5 });
+      await tdb.drop();
+      await gh.close();
+    },
+  };
+}
+
+/** A unified diff patch adding `lines` at the top of a new file. */
+export function addedPatch(lines: readonly string[]): string {
+  return [`@@ -0,0 +1,${lines.length} @@`, ...lines.map((l) => `+${l}`)].join('\n');
+}
