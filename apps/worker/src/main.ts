@@ -13,7 +13,7 @@ import { bootConfig, type WorkerConfig } from '@praxa/config';
 import { RunIdSchema, WorkspaceIdSchema } from '@praxa/core';
 import { loadAuditSigningKey } from '@praxa/crypto';
 import { createDatabase, registerAuditKey, type AppendOptions } from '@praxa/db';
-import { createLogger, runProcess } from '@praxa/observability';
+import { createLogger, runProcess, startTelemetry, type DestinationStream, type SpanExporter } from '@praxa/observability';
 import { checkRedisEvictionPolicy, createQueues, createRedis, enqueue, parseJobData, Worker } from '@praxa/queue';
 import { createKeyProvider } from './key-provider.js';
 import { runKeysJob } from './keys-job.js';
@@ -23,11 +23,16 @@ import { processRunJob } from './run-job.js';
 export interface WorkerOptions {
   /** Builds a model provider from an opened BYOK credential (the real providers; tests may point them at loopbacks). */
   readonly providerFactory?: ProviderFactory | null;
+  /** Where log lines go (default stdout). */
+  readonly logDestination?: DestinationStream;
+  /** Export spans here instead of OTLP (always behind the whitelist filter). */
+  readonly spanExporter?: SpanExporter;
 }
 
 export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions = {}): Promise<{ close: () => Promise<void>; config: WorkerConfig }> {
   const config = await bootConfig('worker', { env, envFile: '.env' });
-  const log = createLogger({ name: 'praxa-worker', level: config.LOG_LEVEL });
+  const log = createLogger({ name: 'praxa-worker', level: config.LOG_LEVEL, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+  const telemetry = startTelemetry({ serviceName: config.OTEL_SERVICE_NAME ?? 'praxa-worker', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, ...(options.spanExporter ? { exporter: options.spanExporter } : {}) });
   const database = createDatabase(config.WORKER_DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2, applicationName: 'praxa-worker' });
   const provider = await createKeyProvider(config);
   const redis = createRedis(config.REDIS_URL, 'worker');
@@ -52,6 +57,7 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
     provider,
     signer: { keyId: eventKey.keyId, privateKey: eventKey.privateKey },
     auditOptions,
+    tracer: telemetry.tracer,
     github,
     enqueueRun: async (runId: string) => {
       await enqueue(queues, 'run', { runId: RunIdSchema.parse(runId) }, { jobId: runId }, { timeoutMs: 5_000 });
@@ -96,6 +102,7 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
       await queues.close().catch(() => undefined);
       redis.disconnect();
       await database.close();
+      await telemetry.shutdown();
     },
   };
 }

@@ -4,10 +4,10 @@
  * (replayed, never re-run). Results holding model or user content are sealed to the workspace's public key (HPKE —
  * sealing needs no secret) and opened only here, for this run; they are purged when the run ends.
  */
-import { trace } from '@opentelemetry/api';
 import { ConflictError, type AuditEventDraft, type TelemetryMeta, type WorkspaceId } from '@praxa/core';
 import { sealCredential, type KeyProvider } from '@praxa/crypto';
 import { appendAuditEvents, assertRunLease, insertRunEvent, recordRunStep, withWorkspace, workspacePublicKey, type AppendOptions, type AuditSigner, type Database, type RunLease } from '@praxa/db';
+import type { Tracer } from '@praxa/observability';
 import type { RunJournal, RunRecorder, StepOptions } from '@praxa/runtime';
 import { openVaultRecordForRun } from './credentials.js';
 
@@ -16,6 +16,8 @@ export interface RunStorageDeps {
   readonly provider: KeyProvider;
   readonly signer: AuditSigner;
   readonly auditOptions?: AppendOptions;
+  /** Spans for each telemetry row (the process's tracer; its exporter filters to the whitelist). */
+  readonly tracer?: Tracer;
 }
 
 const STEP_CONTEXT = { provider: 'praxa', purpose: 'step_result' } as const;
@@ -50,16 +52,15 @@ export function createRunJournal(deps: RunStorageDeps, workspaceId: WorkspaceId,
   };
 }
 
-const tracer = trace.getTracer('praxa-worker');
-
 export function createRunRecorder(deps: RunStorageDeps, workspaceId: WorkspaceId, lease: RunLease): RunRecorder {
   const inScope = <T>(fn: Parameters<typeof withWorkspace<T>>[2]) => withWorkspace(deps.database, workspaceId, fn);
   return {
     async telemetry(meta: TelemetryMeta) {
       await inScope((s) => insertRunEvent(s, lease.runId, meta));
       // The span carries the same four attributes and nothing else (the exporter filters again).
+      if (!deps.tracer) return;
       const end = Date.now();
-      const span = tracer.startSpan('praxa.step', { startTime: end - (meta.ms ?? 0) });
+      const span = deps.tracer.startSpan('praxa.step', { startTime: end - (meta.ms ?? 0) });
       for (const [k, v] of Object.entries(meta)) if (v !== null && v !== undefined) span.setAttribute(k, v);
       span.end(end);
     },
