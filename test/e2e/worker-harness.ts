@@ -47,7 +47,7 @@ export async function startWorkerHarness(options: { manifest?: SkillManifest; ex
   const provider = await LocalKeyProvider.open({ path: join(dir, 'master.key') });
   await runKeysJob({ database: workerDb, provider, holder: 'harness' }, ws.workspaceId, 'create');
   const prefix = `test-${randomUUID()}`;
-  const redis = createRedis('redis://127.0.0.1:6379', 'harness');
+  const redis = createRedis('redis://127.0.0.1:6379', 'producer');
   const queues = createQueues(redis, prefix);
   const env: Record<string, string> = {
     NODE_ENV: 'test',

@@ -58,8 +58,8 @@ describe('worker: a pull request reviewed end to end', () => {
     for (const e of events) expect(Object.keys(e).sort()).toEqual(['code', 'iter', 'ms', 'tool_name']);
 
     // Sealed step content (the diff, the model's turns) is purged once the run ends.
-    const [{ sealed }] = await h.admin<{ sealed: number }[]>`select count(*)::int as sealed from run_steps where run_id = ${runId} and result_sealed is not null`;
-    expect(sealed).toBe(0);
+    const [sealed] = await h.admin<{ n: number }[]>`select count(*)::int as n from run_steps where run_id = ${runId} and result_sealed is not null`;
+    expect(sealed?.n).toBe(0);
   });
 
   it('a docs-only change is approved; a draft PR is skipped without a model call', async () => {

@@ -3,7 +3,8 @@
  * The worker process: the run processor (`runs` queue: claim by runId, guards, model, tools, audit) and the `keys`
  * processor (create / rotate a workspace's key pair). Refuses to start unless Redis evicts nothing.
  *
- * Stalled jobs: BullMQ's lock (`lockDuration` 30 s, checked every `stalledInterval` 30 s) decides when a job whose
+ * Stalled jobs: BullMQ's lock (`lockDuration`, checked every `stalledInterval`, both WORKER_STALLED_INTERVAL_MS,
+ * default 30 s) decides when a job whose
  * worker died is handed to another worker; `maxStalledCount` 2 lets that happen twice before the job fails. It is not
  * what keeps effects single: the run's lease in Postgres (fencing token checked on every write, re-checked before
  * each external effect) does. A run whose job failed for good is still recovered by the monitor's reconciler.
@@ -75,7 +76,7 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
       const data = parseJobData('run', job.data);
       return processRunJob(runDeps, data.runId, { made: job.attemptsMade, max: job.opts.attempts ?? 1 });
     },
-    { ...connection, concurrency: config.WORKER_CONCURRENCY, lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 2 },
+    { ...connection, concurrency: config.WORKER_CONCURRENCY, lockDuration: config.WORKER_STALLED_INTERVAL_MS, stalledInterval: config.WORKER_STALLED_INTERVAL_MS, maxStalledCount: 2 },
   );
   runs.on('failed', (job, err) => log.warn({ jobId: job?.id, code: 'RUN_JOB_FAILED', err }, 'run job failed'));
 

@@ -47,6 +47,8 @@ export const workerConfigSchema = commonPart
     /** A run's lease (renewed every third of it while the run lives); a dead worker's run is taken over after it. */
     WORKER_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
     /** On SIGTERM: stop taking jobs, let in-flight runs finish within this bound (steps are durable either way). */
+    /** BullMQ's job lock and stalled-job check period: a dead worker's job is handed on after this (default 30 s). */
+    WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
     WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(20_000),
   })
   .extend(keyProviderPart.shape)

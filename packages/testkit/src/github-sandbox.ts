@@ -46,6 +46,12 @@ export interface SandboxReview {
 }
 
 export interface GithubSandbox {
+  /**
+   * When true, a created review is stored but its HTTP answer is held until `releaseHeld()` — so a test can kill the
+   * client between GitHub's effect and the client learning of it (the crash window idempotency must cover).
+   */
+  holdReviewResponses: boolean;
+  releaseHeld(): number;
   addPullRequest(pr: SandboxPullRequest): void;
   pullRequest(owner: string, repo: string, number: number): SandboxPullRequest | undefined;
   reviews(owner: string, repo: string, number: number): readonly SandboxReview[];
@@ -76,7 +82,14 @@ export function createGithubSandbox(botLogin: string) {
   let nextId = 1000;
   const key = (o: string, r: string, n: number): string => `${o.toLowerCase()}/${r.toLowerCase()}#${n}`;
 
+  const held: (() => void)[] = [];
   const sandbox: GithubSandbox = {
+    holdReviewResponses: false,
+    releaseHeld() {
+      const n = held.length;
+      for (const answer of held.splice(0)) answer();
+      return n;
+    },
     addPullRequest(pr) {
       prs.set(key(pr.owner, pr.repo, pr.number), pr);
     },
@@ -173,7 +186,11 @@ export function createGithubSandbox(botLogin: string) {
       }
       const review: SandboxReview = { id: nextId++, body: body.body, event, commitId: pr.headSha, user: botLogin, comments: parsed };
       reviews.set(key(owner, repo, pr.number), [...list, review]);
-      sendJson(res, 200, reviewJson(pr, review));
+      const answer = (): void => {
+        if (!res.destroyed) sendJson(res, 200, reviewJson(pr, review));
+      };
+      if (sandbox.holdReviewResponses) held.push(answer);
+      else answer();
     } else sendJson(res, 405, { message: 'Method Not Allowed' });
     return true;
   }
