@@ -8,3 +8,6 @@ export * from './run-journal.js';
 export * from './skill-definition.js';
 export * from './tools/tool.js';
 export * from './tools/builtin-tools.js';
+export * from './model/messages-api.js';
+export * from './model/anthropic-provider.js';
+export * from './model/with-model-retries.js';

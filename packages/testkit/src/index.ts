@@ -4,3 +4,5 @@ export * from './secrets-manager-server.js';
 export * from './kms-server.js';
 export * from './github-server.js';
 export * from './github-sandbox.js';
+export * from './anthropic-script.js';
+export * from './anthropic-server.js';

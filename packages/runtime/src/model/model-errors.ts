@@ -2,7 +2,7 @@
  * Model errors by intent: what the executor should do, never what the model said. Messages are fixed strings; a
  * provider's own error body (which may echo the prompt) is never copied into them.
  */
-import { PraxaError } from '@praxa/core';
+import { PraxaError, type ErrorDetails } from '@praxa/core';
 
 /** 429 from the provider: retry after `retryAfterMs` (from `retry-after` / `retry-after-ms`), within the budget. */
 export class ModelRateLimitedError extends PraxaError {
@@ -12,8 +12,10 @@ export class ModelRateLimitedError extends PraxaError {
   constructor(
     message: string,
     readonly retryAfterMs: number | null,
+    /** Status and the provider's error type (a fixed vocabulary) — never its message. */
+    details: ErrorDetails = {},
   ) {
-    super(message, retryAfterMs === null ? {} : { details: { retryAfterMs } });
+    super(message, { details: { ...details, ...(retryAfterMs === null ? {} : { retryAfterMs }) } });
   }
 }
 
@@ -23,8 +25,11 @@ export class ModelUnavailableError extends PraxaError {
   readonly httpStatus = 503;
   override readonly retryable = true;
   readonly retryAfterMs: number | null;
-  constructor(message: string, options: { status?: number | undefined; retryAfterMs?: number | null; cause?: unknown } = {}) {
-    super(message, { ...(options.status === undefined ? {} : { details: { status: options.status } }), cause: options.cause });
+  constructor(
+    message: string,
+    options: { status?: number | undefined; retryAfterMs?: number | null; cause?: unknown; details?: ErrorDetails } = {},
+  ) {
+    super(message, { details: { ...options.details, ...(options.status === undefined ? {} : { status: options.status }) }, cause: options.cause });
     this.retryAfterMs = options.retryAfterMs ?? null;
   }
 }
@@ -45,4 +50,13 @@ export class ModelDecisionInvalidError extends PraxaError {
 export class ModelIterationLimitError extends PraxaError {
   readonly code = 'MODEL_ITERATION_LIMIT';
   readonly httpStatus = 502;
+}
+
+/**
+ * The workspace's model credential (opened for this run) is not a shape Praxa can use: wrong provider fields, a
+ * service account that is not one, a region that is not a region. Names the fields, never their values.
+ */
+export class ModelCredentialInvalidError extends PraxaError {
+  readonly code = 'MODEL_CREDENTIAL_INVALID';
+  readonly httpStatus = 422;
 }
