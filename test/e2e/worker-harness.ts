@@ -37,7 +37,7 @@ export interface WorkerHarness {
 
 export const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 
-export async function startWorkerHarness(options: { manifest?: SkillManifest; extraEnv?: Record<string, string> } = {}): Promise<WorkerHarness> {
+export async function startWorkerHarness(options: { manifest?: SkillManifest; extraEnv?: Record<string, string>; redisUrl?: string } = {}): Promise<WorkerHarness> {
   const tdb = await createTestDatabase();
   const admin = postgres(tdb.adminUrl, { max: 2, onnotice: () => {} });
   const ws = await seedWorkspaceFixture(tdb.adminUrl, 'W', { manifest: options.manifest ?? PR_REVIEW_MANIFEST, installationId: String(INSTALLATION), botLogin: 'praxa-sandbox[bot]' });
@@ -47,13 +47,15 @@ export async function startWorkerHarness(options: { manifest?: SkillManifest; ex
   const provider = await LocalKeyProvider.open({ path: join(dir, 'master.key') });
   await runKeysJob({ database: workerDb, provider, holder: 'harness' }, ws.workspaceId, 'create');
   const prefix = `test-${randomUUID()}`;
-  const redis = createRedis('redis://127.0.0.1:6379', 'producer');
+  const redisUrl = options.redisUrl ?? 'redis://127.0.0.1:6379';
+  const redis = createRedis(redisUrl, 'producer');
+  redis.on('error', () => undefined);
   const queues = createQueues(redis, prefix);
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     WORKER_DATABASE_URL: tdb.roleUrl('praxa_worker'),
-    REDIS_URL: 'redis://127.0.0.1:6379',
+    REDIS_URL: redisUrl,
     PRAXA_QUEUE_PREFIX: prefix,
     PRAXA_KEY_PROVIDER: 'local',
     PRAXA_KEY_FILE: join(dir, 'master.key'),
