@@ -58,6 +58,9 @@ export default tseslint.config(
             { from: { element: { type: 'testkit' } }, allow: to('core') },
             // apps (but the console) use packages, never another app.
             { from: { element: { types: { anyOf: APPS.filter((a) => a !== 'console').map((a) => `app-${a}`) } } }, allow: to('core', ...BASE, ...UPPER) },
+            // the CLI's offline demo drives the sandbox GitHub of the testkit (DESIGN §2: "used by tests and by the
+            // offline demo, never by production code paths"); nothing else in apps may.
+            { from: { file: { path: 'apps/cli/src/commands/demo-fleet.ts' } }, allow: to('testkit') },
             // the console: core types only (and the api's client, once it exists) — never db, crypto, config, queue,
             // connectors or a service credential.
             { from: { element: { type: 'app-console' } }, allow: to('core') },

@@ -7,20 +7,16 @@
  * The full pipeline (webhook over HTTP → BullMQ → Skill run → audit verify) extends this same command as it lands.
  */
 import { createHash, createPublicKey } from 'node:crypto';
-import { loadAuditSigningKey } from '@praxa/crypto';
 
-import { newId, isPraxaError, verifyChain, type AuditEventDraft } from '@praxa/core';
+import { newId, isPraxaError, verifyChain } from '@praxa/core';
 import { bootConfig, type ConfigSource } from '@praxa/config';
 import {
-  appendAuditEvents,
-  claimRun,
   count,
   eq,
   createDatabase,
   createRunsForDelivery,
-  finishRun,
   readAuditChain,
-  registerAuditKey,
+  readAuditKeyset,
   recordRunStep,
   resolveInstallation,
   schema,
@@ -31,6 +27,7 @@ import {
 } from '@praxa/db';
 import { withLocalDefaults } from './local-env.js';
 import { migrateDatabase } from './migrate.js';
+import { DEMO_PULL_REQUEST, startDemoFleet } from './demo-fleet.js';
 import { seedDemoWorkspace } from './seed.js';
 
 export interface DemoOptions {
@@ -77,13 +74,14 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     const install = await resolveInstallation(ingest, 'github', demo.installationId);
     if (!install) throw new Error('demo installation did not resolve');
     const trigger = 'github.pull_request.opened';
+    const pr = DEMO_PULL_REQUEST;
     const subscribed = await subscribedSkills(ingest, install.workspace_id, trigger);
     const body = JSON.stringify({ action: 'opened', number: 1284, installation: { id: Number(demo.installationId) } });
     const digest = createHash('sha256').update(body).digest('hex');
     const deliveryId = crypto.randomUUID();
     const created = await createRunsForDelivery(ingest, {
       source: 'github', deliveryId, bodySha256: digest, workspaceId: install.workspace_id, trigger,
-      input: { repo: 'acme/payments', prNumber: 1284, headSha: 'a'.repeat(40) },
+      input: { repo: 'acme/payments', prNumber: 1284, headSha: pr.headSha, draft: false, authorIsBot: false },
       runs: subscribed.map((s) => ({ runId: newId('run'), skillId: s.skill_id })),
     });
     const runId = created.run_ids[0];
@@ -95,16 +93,30 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     });
     step(t0, `ingest: the same body replayed under a fresh delivery id → duplicate=${replay.duplicate}, runs ${replay.run_ids.join(', ')} (nothing new)`);
 
-    // ── worker, as praxa_worker: the job carries only the run id; the workspace comes from the row ──
-    const claimed = await claimRun(worker, runId, 'demo-worker-1', 30);
-    if (!claimed) throw new Error('run could not be claimed');
-    step(t0, `worker (as praxa_worker): claim_run(${runId}) → workspace ${claimed.workspaceId}, skill version ${claimed.skillVersionId}, attempt ${claimed.attempt}, lease ${claimed.lease.token.slice(0, 8)}…`);
-    await withWorkspace(worker, claimed.workspaceId, (s) =>
-      recordRunStep(s, claimed.lease, { idx: 0, kind: 'tool.call', idempotencyKey: `${runId}:0`, status: 'completed', result: { tool: 'github.read.diff' } }),
-    );
-    const stale = { ...claimed.lease, token: crypto.randomUUID() };
-    const fenced = await refusedCode(() => withWorkspace(worker, claimed.workspaceId, (s) => recordRunStep(s, stale, { idx: 1, kind: 'tool.call', idempotencyKey: `${runId}:1`, status: 'completed' })));
-    step(t0, `worker: step 0 recorded under the lease; a write with a stale fencing token → ${fenced}`);
+    // ── the fleet's main job: a worker process takes the `{runId}` job, reviews the PR on the offline model as the
+    //    sandbox GitHub's bot, posts one review and appends a signed audit event ──
+    const fleet = await startDemoFleet(local, demo.installationId, pr);
+    try {
+      step(t0, `sandbox GitHub (packages/testkit — NOT real GitHub) at ${fleet.github.url}; worker process started (offline model: deterministic rules, not a language model)`);
+      const keyId = await fleet.createWorkspaceKeys(api, demo.workspaceId);
+      step(t0, `keys: the worker's keys job created workspace key ${keyId} (X25519; private half wrapped by the tenant key)`);
+      await fleet.enqueue(runId);
+      step(t0, `queue: job { runId: ${runId} } — nothing else; the worker derives the workspace from the run row`);
+      const finished = await fleet.waitForRun(worker, demo.workspaceId, runId);
+      step(t0, `worker: run ${runId} ${finished.status}${finished.error_code ? ` (${finished.error_code})` : ''}`);
+      const review = fleet.github.sandbox.reviews('acme', 'payments', 1284)[0];
+      if (review) {
+        console.log(`\n  ── review posted on acme/payments#1284 as ${review.user} (${review.event}) ──`);
+        for (const line of review.body.split('\n').filter((l) => !l.startsWith('<!--'))) console.log(`  ${line}`);
+        for (const c of review.comments) console.log(`  ↳ ${c.path}:${c.line}  ${c.body}`);
+        console.log('');
+      }
+    } finally {
+      await fleet.close();
+    }
+    const stale = { runId, token: crypto.randomUUID(), expiresAt: new Date() };
+    const fenced = await refusedCode(() => withWorkspace(worker, demo.workspaceId, (s) => recordRunStep(s, stale, { idx: 99, kind: 'tool.call', idempotencyKey: `${runId}:late`, status: 'completed' })));
+    step(t0, `worker: a late write with a stale fencing token → ${fenced}`);
 
     // ── the other tenant, as praxa_api scoped to its own workspace ──
     const seen = await countRuns(api, other.workspaceId, runId);
@@ -114,33 +126,21 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     const own = await countRuns(api, demo.workspaceId, runId);
     step(t0, `tenancy: the other workspace sees ${seen} of the demo's runs; writing into the demo workspace → ${wrote}; the demo workspace itself sees ${own}`);
 
-    // ── audit: the action is recorded in the workspace's hash chain, signed, and verified back ──
-    // The worker's audit signing key: PRAXA_AUDIT_SIGNING_KEY (Secrets Manager) or the local file, created on first run.
-    const signer = loadAuditSigningKey({ pem: workerCfg.PRAXA_AUDIT_SIGNING_KEY, path: workerCfg.PRAXA_AUDIT_SIGNING_KEY_FILE });
-    await registerAuditKey(worker, { keyId: signer.keyId, purpose: 'event', algorithm: 'ed25519', spki: signer.spki });
-    const [event] = await withWorkspace(worker, claimed.workspaceId, (s) =>
-      appendAuditEvents(s, [{
-        auditEventId: newId('auditEvent'), kind: 'skill.action', skillId: demo.skillId as AuditEventDraft['skillId'], runId: runId as AuditEventDraft['runId'],
-        trigger, input: { prNumber: 1284, repo: 'acme/payments' },
-        reasoning: ['Demo step: the pipeline that produces real reviews lands with the built-in Skills.'],
-        alternatives: [{ action: 'approve', score: 0.5 }, { action: 'escalate_human', score: 0.5 }], confidence: 0.5,
-        output: { verdict: 'escalate_human', note: 'demo: no model was called' }, tools_used: ['github.read.diff'],
-        duration_ms: Math.round(performance.now() - t0), occurred_at: new Date().toISOString(), manifest_hash: demo.manifestHash, step: 0,
-      }], signer),
-    );
-    const chain = await withWorkspace(api, claimed.workspaceId, (s) => readAuditChain(s));
-    const verdict = verifyChain(chain, new Map([[signer.keyId, createPublicKey(signer.privateKey)]]), { workspaceId: claimed.workspaceId });
-    step(t0, `audit: event ${event?.auditEventId} appended at seq ${event?.seq} (hash ${event?.hash.slice(0, 12)}…, Ed25519 key ${signer.keyId})`);
+    // ── audit: the worker's event, in the workspace's hash chain, signed, verified back ──
+    const chain = await withWorkspace(api, demo.workspaceId, (s) => readAuditChain(s));
+    const keyset = new Map((await readAuditKeyset(api)).filter((k) => k.purpose === 'event').map((k) => [k.keyId, createPublicKey({ key: k.spki, format: 'der', type: 'spki' })]));
+    const verdict = verifyChain(chain, keyset, { workspaceId: demo.workspaceId });
+    for (const e of chain) {
+      const rec = JSON.parse(Buffer.from(e.canonical).toString('utf8')) as { kind: string; output?: { verdict?: string }; confidence?: number | null; reasoning?: string[]; tools_used?: string[] };
+      step(t0, `audit: seq ${e.seq} ${rec.kind} — verdict ${rec.output?.verdict ?? '-'}, confidence ${rec.confidence ?? '-'}, tools ${(rec.tools_used ?? []).join(', ')}; hash ${e.hash.slice(0, 12)}…, key ${e.key_id}`);
+    }
     step(t0, `audit verify: ${verdict.ok ? `chain holds — ${verdict.count} event(s), hashes, links and signatures` : `FAILED at seq ${verdict.seq}: ${verdict.reason}`}`);
-    const rewrite = await refusedCode(() => withWorkspace(api, claimed.workspaceId, (s) => s.execute(sql`delete from audit_events`)));
+    const rewrite = await refusedCode(() => withWorkspace(api, demo.workspaceId, (s) => s.execute(sql`delete from audit_events`)));
     step(t0, `audit: deleting history as the api role → ${rewrite}`);
 
-    await withWorkspace(worker, claimed.workspaceId, (s) => finishRun(s, claimed.lease, 'succeeded'));
-    step(t0, `worker: run ${runId} finished (succeeded); its lease is released`);
-
-    const ok = fenced === 'LEASE_LOST' && wrote === 'WORKSPACE_SCOPE' && seen === 0 && own === 1 && replay.duplicate && verdict.ok && rewrite === 'PERMISSION_DENIED';
-    console.log(`\n${ok ? 'demo complete' : 'demo FAILED'}: tenancy, fencing and the audit chain enforced by Postgres (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    console.log('Still to land on this command: the webhook over HTTP → BullMQ → a Skill run on the offline model → its review (see docs/roadmap.md).');
+    const ok = fenced === 'LEASE_LOST' && wrote === 'WORKSPACE_SCOPE' && seen === 0 && own === 1 && replay.duplicate && verdict.ok && chain.length === 1 && rewrite === 'PERMISSION_DENIED';
+    console.log(`\n${ok ? 'demo complete' : 'demo FAILED'}: a PR reviewed end to end; tenancy, fencing and the audit chain enforced by Postgres (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log('Still to land on this command: the signed webhook sent over HTTP to a running ingest process (see docs/roadmap.md).');
     console.log(`Check it yourself: pnpm praxa audit checkpoint --workspace ${demo.workspaceId} && pnpm praxa audit verify --workspace ${demo.workspaceId}`);
     if (options.keep) console.log('--keep: there is no long-running fleet yet; nothing to keep running.');
     if (!ok) process.exitCode = 1;
