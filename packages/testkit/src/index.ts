@@ -3,3 +3,4 @@ export * from './redis-server.js';
 export * from './secrets-manager-server.js';
 export * from './kms-server.js';
 export * from './github-server.js';
+export * from './slack-server.js';
