@@ -3,3 +3,4 @@ export * from './key-provider.js';
 export * from './keys-job.js';
 export { startWorker } from './main.js';
 export * from './github-token.js';
+export * from './slack-token.js';

@@ -1,3 +1,4 @@
 export * from './bot-credentials.js';
 export * from './permissions.js';
 export * from './github-app.js';
+export * from './slack-oauth.js';

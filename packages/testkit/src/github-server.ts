@@ -4,6 +4,9 @@
  *    (`Authorization: Bearer <JWT>`, RS256). The JWT is really verified against the App's public key, with `iss` = app id
  *    and `iat`/`exp` checked as GitHub documents (exp at most 10 minutes ahead).
  *  - installation tokens (`ghs_…`) with `expires_at` and the installation's permissions.
+ *  - the installation lookup answers `account`, `app_id`, `permissions`, `created_at` and `suspended_at`, as GitHub's
+ *    "Get an installation for the authenticated app" does; `addInstallation` adds one after start (an org installing
+ *    the App now).
  * Source: GitHub REST API docs, "Authenticating as a GitHub App installation" and "Apps" endpoints. Limits: no rate
  * limits, no repository selection, one account per installation. Counts calls per route.
  */
@@ -14,6 +17,10 @@ export interface GithubInstallationStub {
   readonly id: number;
   readonly account: string;
   readonly permissions: Readonly<Record<string, 'read' | 'write'>>;
+  /** When it was installed (`created_at`); default: when it was added to the server. */
+  readonly createdAt?: Date;
+  /** Suspended installations answer with `suspended_at` set. */
+  readonly suspended?: boolean;
 }
 
 export interface GithubServer extends LoopbackServer {
@@ -22,6 +29,8 @@ export interface GithubServer extends LoopbackServer {
   readonly tokens: readonly string[];
   /** How long minted tokens live (default one hour, as on GitHub). */
   tokenLifetimeMs: number;
+  /** Installation lookup (keys-oauth): an installation made after start, as if an org installed the App now. */
+  addInstallation(stub: GithubInstallationStub): void;
 }
 
 function verifyAppJwt(authorization: string | undefined, appId: number, publicKey: KeyObject, nowSeconds: number): boolean {
@@ -43,6 +52,8 @@ function verifyAppJwt(authorization: string | undefined, appId: number, publicKe
 
 export async function startGithubServer(app: { appId: number; privateKeyPem: string; installations: readonly GithubInstallationStub[] }): Promise<GithubServer> {
   const publicKey = createPublicKey(app.privateKeyPem);
+  // ── installation lookup (keys-oauth): installations added after start, each with its created_at ──
+  const installations: GithubInstallationStub[] = app.installations.map((i) => ({ createdAt: new Date(), ...i }));
   const calls: Record<string, number> = {};
   const tokens: string[] = [];
   const state = { tokenLifetimeMs: 3_600_000 };
@@ -55,7 +66,7 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
     if (!verifyAppJwt(req.headers.authorization, app.appId, publicKey, Math.floor(Date.now() / 1000))) {
       return sendJson(res, 401, { message: 'A JSON web token could not be decoded' });
     }
-    const inst = app.installations.find((i) => i.id === Number(m[1]));
+    const inst = installations.find((i) => i.id === Number(m[1]));
     if (!inst) return sendJson(res, 404, { message: 'Not Found' });
     if (m[2] && req.method === 'POST') {
       const token = `ghs_${randomBytes(18).toString('hex')}`;
@@ -63,13 +74,19 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
       return sendJson(res, 201, { token, expires_at: new Date(Date.now() + state.tokenLifetimeMs).toISOString(), permissions: inst.permissions, repository_selection: 'all' });
     }
     if (!m[2] && req.method === 'GET') {
-      return sendJson(res, 200, { id: inst.id, account: { login: inst.account, type: 'Organization' }, app_id: app.appId, permissions: inst.permissions, events: ['pull_request', 'issue_comment'] });
+      return sendJson(res, 200, {
+        id: inst.id, account: { login: inst.account, type: 'Organization' }, app_id: app.appId, permissions: inst.permissions, events: ['pull_request', 'issue_comment'],
+        created_at: (inst.createdAt ?? new Date()).toISOString(), suspended_at: inst.suspended === true ? (inst.createdAt ?? new Date()).toISOString() : null, target_type: 'Organization', repository_selection: 'all',
+      });
     }
     return sendJson(res, 405, { message: 'Method Not Allowed' });
   });
   return Object.assign(server, {
     calls,
     tokens,
+    addInstallation: (stub: GithubInstallationStub): void => {
+      installations.push({ createdAt: new Date(), ...stub });
+    },
     get tokenLifetimeMs() {
       return state.tokenLifetimeMs;
     },
