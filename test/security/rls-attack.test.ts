@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import postgres from 'postgres';
+import { randomBytes } from 'node:crypto';
 import { newId, WorkspaceScopeError } from '@praxa/core';
 import { createTestDatabase, LOGIN_ROLES, mapPgError, seedWorkspaceFixture, type LoginRole, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
 
@@ -56,12 +57,13 @@ function rowsOf(table: string, f: WorkspaceFixture): string {
 /** A fresh row for `table` in workspace `ws`, whose references point at `parent`'s rows. */
 const ROW_BUILDERS: Record<string, (ws: string, parent: WorkspaceFixture) => Record<string, unknown>> = {
   workspace_members: (ws) => ({ workspace_id: ws, id: newId('member'), email: `${newId('member')}@example.com`, role: 'viewer' }),
-  integrations: (ws) => ({ workspace_id: ws, id: newId('integration'), provider: 'slack', external_id: `T${Date.now()}${Math.random()}` }),
+  integrations: (ws, p) => ({ workspace_id: ws, id: newId('integration'), provider: 'slack', external_id: `T${Date.now()}${Math.random()}`, installed_by: p.memberId }),
   skills: (ws) => ({ workspace_id: ws, id: newId('skill'), slug: `s-${Math.floor(Math.random() * 1e9)}`, name: 'probe' }),
   skill_versions: (ws, p) => ({ workspace_id: ws, id: newId('skillVersion'), skill_id: p.skillId, version: 99, manifest: {}, manifest_hash: 'a'.repeat(64) }),
   agent_run_events: (ws, p) => ({ workspace_id: ws, run_id: p.runId, meta: { tool_name: 'probe', ms: 1 } }),
   memory_facts: (ws) => ({ workspace_id: ws, id: newId('memoryFact'), namespace: 'faq', key: `k-${Math.random()}`, value: { v: 1 } }),
-  trigger_secrets: (ws, p) => ({ workspace_id: ws, id: newId('triggerSecret'), skill_id: p.skillId, ciphertext: Buffer.alloc(64, 1), key_id: p.ingestKeyId }),
+  trigger_secrets: (ws, p) => ({ workspace_id: ws, id: newId('triggerSecret'), skill_id: p.skillId, ciphertext: Buffer.alloc(64, 1), key_id: p.ingestKeyId, created_by: p.memberId }),
+  oauth_states: (ws, p) => ({ workspace_id: ws, state_sha256: randomBytes(32).toString('hex'), provider: 'github', member_id: p.memberId, expires_at: new Date(Date.now() + 600_000) }),
   llm_credentials: (ws, p) => ({ workspace_id: ws, id: newId('credential'), provider: 'anthropic', fingerprint: 'wxyz', vault_name: `llm/anthropic/${Math.random()}`, created_by: p.memberId }),
 };
 

@@ -18,3 +18,32 @@ export class IngestKeyMissingError extends PraxaError {
   readonly code = 'INGEST_KEY_MISSING';
   readonly httpStatus = 409;
 }
+
+/** The operator has not configured this provider's App (client id/secret, App id/key/slug). */
+export class IntegrationNotConfiguredError extends PraxaError {
+  readonly code = 'INTEGRATION_NOT_CONFIGURED';
+  readonly httpStatus = 503;
+}
+
+/** The person installing declined, or the provider answered the callback with an error. */
+export class OAuthDeniedError extends PraxaError {
+  readonly code = 'OAUTH_DENIED';
+  readonly httpStatus = 400;
+}
+
+/** This Slack team or GitHub installation is already connected to another Praxa workspace. */
+export class IntegrationClaimedError extends PraxaError {
+  readonly code = 'INTEGRATION_CLAIMED';
+  readonly httpStatus = 409;
+}
+
+/** The installation id on the callback was not made through this install link (created before it was issued). */
+export class InstallationUnverifiedError extends PraxaError {
+  readonly code = 'INSTALLATION_UNVERIFIED';
+  readonly httpStatus = 400;
+}
+
+export class InstallationSuspendedError extends PraxaError {
+  readonly code = 'INSTALLATION_SUSPENDED';
+  readonly httpStatus = 409;
+}

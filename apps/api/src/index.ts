@@ -1,4 +1,6 @@
 export * from './errors.js';
 export * from './route-builder.js';
 export * from './server.js';
-export { startApi } from './main.js';
+export { installConfig, startApi } from './main.js';
+export * from './install-config.js';
+export * from './oauth-state.js';

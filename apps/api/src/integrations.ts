@@ -3,10 +3,24 @@
  * need from it, and the excess: an installation granting more than its Skills need is flagged, so it can be narrowed.
  */
 import type { FastifyInstance } from 'fastify';
-import { parseSkillManifest } from '@praxa/core';
+import { parseSkillManifest, type SkillManifest } from '@praxa/core';
 import { excessPermissions, neededPermissions } from '@praxa/connectors';
-import { schema, type Database } from '@praxa/db';
+import { schema, type Database, type WorkspaceScope } from '@praxa/db';
 import { route } from './route-builder.js';
+
+/** The newest valid manifest of each Skill of the scope's workspace. */
+export async function latestManifests(scope: WorkspaceScope): Promise<SkillManifest[]> {
+  const versions = await scope.db.select({ skillId: schema.skillVersions.skillId, version: schema.skillVersions.version, manifest: schema.skillVersions.manifest }).from(schema.skillVersions);
+  const latest = new Map<string, { version: number; manifest: unknown }>();
+  for (const v of versions) if ((latest.get(v.skillId)?.version ?? 0) < v.version) latest.set(v.skillId, v);
+  return [...latest.values()].flatMap((v) => {
+    try {
+      return [parseSkillManifest(v.manifest)];
+    } catch {
+      return [];
+    }
+  });
+}
 
 export function registerIntegrationRoutes(app: FastifyInstance, db: Database): void {
   route(app, db, {
@@ -16,16 +30,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, db: Database): v
       const integrations = await scope.db
         .select({ id: schema.integrations.id, provider: schema.integrations.provider, externalId: schema.integrations.externalId, status: schema.integrations.status, grantedScopes: schema.integrations.grantedScopes, botIdentity: schema.integrations.botIdentity })
         .from(schema.integrations);
-      const versions = await scope.db.select({ skillId: schema.skillVersions.skillId, version: schema.skillVersions.version, manifest: schema.skillVersions.manifest }).from(schema.skillVersions);
-      const latest = new Map<string, { version: number; manifest: unknown }>();
-      for (const v of versions) if ((latest.get(v.skillId)?.version ?? 0) < v.version) latest.set(v.skillId, v);
-      const manifests = [...latest.values()].flatMap((v) => {
-        try {
-          return [parseSkillManifest(v.manifest)];
-        } catch {
-          return [];
-        }
-      });
+      const manifests = await latestManifests(scope);
       return {
         integrations: integrations.map((i) => {
           const needed = neededPermissions(i.provider, manifests);

@@ -8,14 +8,19 @@ import { createPublicKey } from 'node:crypto';
 import { isPraxaError, mintApiTokenMaterial, parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, verifyChain, verifyCheckpoints, WorkspaceScopeError } from '@praxa/core';
 import { and, desc, eq, gt, gte, lt, mintAutomationToken, readAuditChain, readAuditKeyset, readCheckpoints, schema, type Database } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
+import { registerGithubInstallRoutes } from './github-install.js';
+import type { InstallConfig } from './install-config.js';
 import { registerIntegrationRoutes } from './integrations.js';
 import { registerLlmKeyRoutes } from './llm-keys.js';
+import { registerSlackInstallRoutes } from './slack-install.js';
 import { registerTriggerSecretRoutes } from './trigger-secrets.js';
 import { route } from './route-builder.js';
 
 export interface ApiDeps {
   readonly database: Database;
   readonly log: Logger;
+  /** Bot-user installs (Slack OAuth, GitHub App); absent → those routes answer INTEGRATION_NOT_CONFIGURED. */
+  readonly install?: InstallConfig;
 }
 
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
@@ -114,6 +119,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerLlmKeyRoutes(app, db);
   registerTriggerSecretRoutes(app, db);
   registerIntegrationRoutes(app, db);
+  registerSlackInstallRoutes(app, db, deps.install);
+  registerGithubInstallRoutes(app, db, deps.install);
 
   // ── audit ──
   route(app, db, {

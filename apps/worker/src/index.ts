@@ -8,3 +8,4 @@ export * from './run-journal-db.js';
 export * from './model-selection.js';
 export * from './tool-environment.js';
 export * from './worker-errors.js';
+export * from './slack-token.js';

@@ -83,6 +83,14 @@ export const githubAppPart = z.object({
   GITHUB_API_URL: z.url().default('https://api.github.com'),
 });
 
+/** The Slack app's OAuth client: the api exchanges install codes, the worker refreshes rotating bot tokens. */
+export const slackOAuthPart = z.object({
+  SLACK_CLIENT_ID: z.string().min(1).optional(),
+  SLACK_CLIENT_SECRET: z.string().min(1).optional(),
+  /** https://slack.com (Web API under /api/, authorize page under /oauth/v2/authorize), or the sandbox. */
+  SLACK_BASE_URL: z.url().default('https://slack.com'),
+});
+
 export const anthropicPart = z.object({
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: z.url().optional(),

@@ -14,6 +14,7 @@ import {
   keyProviderPart,
   portPart,
   redisPart,
+  slackOAuthPart,
   slackSigningPart,
 } from './parts.js';
 
@@ -53,6 +54,7 @@ export const workerConfigSchema = commonPart
   })
   .extend(keyProviderPart.shape)
   .extend(githubAppPart.shape)
+  .extend(slackOAuthPart.shape)
   .extend(anthropicPart.shape);
 
 export const monitorConfigSchema = commonPart
@@ -67,10 +69,18 @@ export const apiConfigSchema = commonPart
   .extend(redisPart.shape)
   .extend(portPart('API_PORT', 3002).shape)
   .extend({
-    GITHUB_APP_SLUG: z.string().min(1).optional(),
-    SLACK_CLIENT_ID: z.string().min(1).optional(),
-    SLACK_CLIENT_SECRET: z.string().min(1).optional(),
-  });
+    /** Where browsers reach the api: the OAuth callbacks' redirect URIs are built from it. */
+    API_PUBLIC_URL: z.url().default('http://127.0.0.1:3002'),
+    GITHUB_APP_SLUG: z.string().regex(/^[a-z0-9][a-z0-9-]{0,99}$/).optional(),
+    /** Where the App's install page lives (https://github.com, a GitHub Enterprise Server, or the sandbox). */
+    GITHUB_WEB_URL: z.url().default('https://github.com'),
+    /** Bot scopes the Slack install asks for; default: what the workspace's Skills need, plus chat:write. */
+    SLACK_BOT_SCOPES: z.string().regex(/^[a-z:._-]+(,[a-z:._-]+)*$/).optional(),
+  })
+  // The GitHub App key signs App JWTs for one call, the installation lookup at install time (it opens no sealed
+  // credential; see docs/security.md on what it could mint and why it is accepted here).
+  .extend(githubAppPart.shape)
+  .extend(slackOAuthPart.shape);
 
 export const APP_CONFIG_SCHEMAS = {
   migrate: migrateConfigSchema,

@@ -79,8 +79,8 @@ export function parseSlackOAuthAnswer(answer: unknown, now: number): SlackBotIns
 }
 
 /** The install URL's scopes: bot scopes only — a `user_scope` is never requested. */
-export function slackInstallUrl(clientId: string, botScopes: readonly string[], state: string, redirectUri: string): string {
-  const url = new URL('https://slack.com/oauth/v2/authorize');
+export function slackInstallUrl(clientId: string, botScopes: readonly string[], state: string, redirectUri: string, authorizeUrl = 'https://slack.com/oauth/v2/authorize'): string {
+  const url = new URL(authorizeUrl);
   url.searchParams.set('client_id', clientId);
   url.searchParams.set('scope', botScopes.join(','));
   url.searchParams.set('state', state);

@@ -6,7 +6,8 @@
  */
 import { createAppAuth } from '@octokit/auth-app';
 import { request } from '@octokit/request';
-import { UnavailableError } from '@praxa/core';
+import { z } from 'zod';
+import { PraxaError, UnavailableError } from '@praxa/core';
 import { assertBotCredential } from './bot-credentials.js';
 
 export interface GithubAppConfig {
@@ -41,4 +42,62 @@ export async function mintInstallationToken(app: GithubAppConfig, installationId
   }
   assertBotCredential('github', result.token);
   return { token: result.token, expiresAt: new Date(result.expiresAt), permissions: permissionsToScopes(result.permissions ?? {}) };
+}
+
+const InstallationAnswer = z.object({
+  id: z.number().int().positive(),
+  app_id: z.number().int().positive(),
+  account: z.object({ login: z.string().min(1), type: z.string().optional() }).nullable(),
+  permissions: z.record(z.string(), z.string()),
+  created_at: z.string().optional(),
+  suspended_at: z.string().nullable().optional(),
+});
+
+export interface GithubInstallationInfo {
+  readonly id: number;
+  readonly appId: number;
+  readonly account: string;
+  readonly accountType: string | null;
+  /** `name:read|write`, sorted — what the integration records as granted. */
+  readonly permissions: readonly string[];
+  readonly createdAt: Date | null;
+  readonly suspended: boolean;
+}
+
+/** GitHub does not know this installation for this App (wrong id, uninstalled, or another App's). */
+export class GithubInstallationNotFoundError extends PraxaError {
+  readonly code = 'GITHUB_INSTALLATION_NOT_FOUND';
+  readonly httpStatus = 404;
+}
+
+/**
+ * `GET /app/installations/{id}` as the App (an RS256 App JWT, nothing else): which account installed it, with which
+ * permissions, when. No installation token is minted here.
+ */
+export async function lookupInstallation(app: GithubAppConfig, installationId: number): Promise<GithubInstallationInfo> {
+  const auth = createAppAuth({ appId: app.appId, privateKey: app.privateKeyPem });
+  let data: unknown;
+  try {
+    const { token } = await auth({ type: 'app' });
+    const res = await request('GET /app/installations/{installation_id}', { baseUrl: app.baseUrl, installation_id: installationId, headers: { authorization: `bearer ${token}` } });
+    data = res.data;
+  } catch (err) {
+    const status = (err as { status?: unknown }).status;
+    if (status === 404) throw new GithubInstallationNotFoundError('GitHub does not know this installation of the App');
+    throw new UnavailableError(`GitHub refused the installation lookup${typeof status === 'number' ? ` (HTTP ${status})` : ''}`);
+  }
+  const parsed = InstallationAnswer.safeParse(data);
+  if (!parsed.success || parsed.data.account === null) throw new UnavailableError('GitHub answered the installation lookup with an unexpected shape');
+  const i = parsed.data;
+  const account = parsed.data.account;
+  const created = i.created_at === undefined ? null : new Date(i.created_at);
+  return {
+    id: i.id,
+    appId: i.app_id,
+    account: account.login,
+    accountType: account.type ?? null,
+    permissions: permissionsToScopes(i.permissions),
+    createdAt: created !== null && !Number.isNaN(created.getTime()) ? created : null,
+    suspended: i.suspended_at !== undefined && i.suspended_at !== null,
+  };
 }

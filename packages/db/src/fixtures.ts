@@ -95,6 +95,8 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
                values (${f.workspaceId}, 1, ${cpFields.root_hash}, ${cpFields.timestamp}, ${cpKey}, ${sign(null, cpBody, privateKey)}, ${Buffer.from(cpBody)})`;
       await tx`insert into ingest_keys (key_id, public_key) values (${f.ingestKeyId}, ${randomBytes(32)})`;
       await tx`insert into trigger_secrets (workspace_id, id, skill_id, ciphertext, key_id) values (${f.workspaceId}, ${newId('triggerSecret')}, ${f.skillId}, ${randomBytes(64)}, ${f.ingestKeyId})`;
+      await tx`insert into oauth_states (workspace_id, state_sha256, provider, member_id, expires_at)
+               values (${f.workspaceId}, ${randomBytes(32).toString('hex')}, 'slack', ${f.memberId}, now() + interval '10 minutes')`;
       await tx`insert into llm_credentials (workspace_id, id, provider, fingerprint, vault_name, created_by)
                values (${f.workspaceId}, ${newId('credential')}, 'anthropic', 'abcd', 'llm/anthropic/fixture', ${f.memberId})`;
     });

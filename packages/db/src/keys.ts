@@ -55,6 +55,16 @@ export async function vaultTryReadForRun(scope: WorkspaceScope, lease: RunLease,
   return rows[0] ?? null;
 }
 
+/**
+ * Worker only: like vaultTryReadForRun, and the row stays locked (FOR UPDATE) until the scope's transaction ends — for
+ * a read-modify-write of one secret (a Slack token refresh) that two runs must not do at once. Keep that transaction
+ * short: other runs of the workspace wait on the lock.
+ */
+export async function vaultLockForRun(scope: WorkspaceScope, lease: RunLease, name: string): Promise<VaultRecord | null> {
+  const rows = await queryScopedRows(scope, VaultRow, dsql`select * from public.vault_lock_for_run(${lease.runId}, ${lease.token}::uuid, ${name})`);
+  return rows[0] ?? null;
+}
+
 // ── keys ──
 export async function workspacePublicKey(scope: WorkspaceScope): Promise<{ keyId: string; publicKey: Buffer } | null> {
   const rows = await queryScopedRows(scope, z.object({ key_id: z.string(), public_key: bytes }), dsql`select * from public.workspace_public_key()`);

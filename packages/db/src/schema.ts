@@ -46,6 +46,8 @@ export const integrations = pgTable('integrations', {
   status: text('status', { enum: ['active', 'suspended', 'revoked'] }).notNull().default('active'),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
+  /** The member whose install state completed the OAuth install (migrations/0013). */
+  installedBy: text('installed_by'),
 });
 
 export const skills = pgTable('skills', {
@@ -189,4 +191,18 @@ export const triggerSecrets = pgTable('trigger_secrets', {
   keyId: text('key_id').notNull(),
   createdAt: ts('created_at').notNull().defaultNow(),
   revokedAt: ts('revoked_at'),
+  createdBy: text('created_by'),
+  /** The secret's last 4 characters. */
+  fingerprint: text('fingerprint'),
+});
+
+/** OAuth install states (migrations/0013): only the SHA-256 of the state is stored; single-use, expiring. */
+export const oauthStates = pgTable('oauth_states', {
+  workspaceId: text('workspace_id').notNull(),
+  stateSha256: text('state_sha256').primaryKey(),
+  provider: text('provider', { enum: ['github', 'slack'] }).notNull(),
+  memberId: text('member_id').notNull(),
+  redirectUri: text('redirect_uri'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  expiresAt: ts('expires_at').notNull(),
 });

@@ -6,6 +6,9 @@
  *  - installation tokens (`ghs_…`) with `expires_at` and the installation's permissions.
  * Repository routes (pull requests, files, contents, reviews) are served by the sandbox of github-sandbox.ts for
  * requests carrying a token this server minted.
+ *  - the installation lookup answers `account`, `app_id`, `permissions`, `created_at` and `suspended_at`, as GitHub's
+ *    "Get an installation for the authenticated app" does; `addInstallation` adds one after start (an org installing
+ *    the App now).
  * Source: GitHub REST API docs, "Authenticating as a GitHub App installation" and "Apps" endpoints. Limits: no rate
  * limits, no repository selection, one account per installation. Counts calls per route.
  */
@@ -17,6 +20,10 @@ export interface GithubInstallationStub {
   readonly id: number;
   readonly account: string;
   readonly permissions: Readonly<Record<string, 'read' | 'write'>>;
+  /** When it was installed (`created_at`); default: when it was added to the server. */
+  readonly createdAt?: Date;
+  /** Suspended installations answer with `suspended_at` set. */
+  readonly suspended?: boolean;
 }
 
 export interface GithubServer extends LoopbackServer {
@@ -27,6 +34,8 @@ export interface GithubServer extends LoopbackServer {
   tokenLifetimeMs: number;
   /** The repositories, pull requests and reviews installations can reach. */
   readonly sandbox: GithubSandbox;
+  /** Installation lookup (keys-oauth): an installation made after start, as if an org installed the App now. */
+  addInstallation(stub: GithubInstallationStub): void;
 }
 
 function verifyAppJwt(authorization: string | undefined, appId: number, publicKey: KeyObject, nowSeconds: number): boolean {
@@ -48,6 +57,8 @@ function verifyAppJwt(authorization: string | undefined, appId: number, publicKe
 
 export async function startGithubServer(app: { appId: number; privateKeyPem: string; installations: readonly GithubInstallationStub[]; botLogin?: string }): Promise<GithubServer> {
   const publicKey = createPublicKey(app.privateKeyPem);
+  // ── installation lookup (keys-oauth): installations added after start, each with its created_at ──
+  const installations: GithubInstallationStub[] = app.installations.map((i) => ({ createdAt: new Date(), ...i }));
   const calls: Record<string, number> = {};
   const tokens: string[] = [];
   const issued = new Map<string, { installationId: number; expiresAt: number }>();
@@ -61,7 +72,7 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
       const presented = /^(?:token|Bearer) (ghs_[A-Za-z0-9]+)$/.exec(req.headers.authorization ?? '')?.[1];
       const grant = presented === undefined ? undefined : issued.get(presented);
       if (!grant || grant.expiresAt <= Date.now()) return sendJson(res, 401, { message: 'Bad credentials' });
-      const inst = app.installations.find((i) => i.id === grant.installationId);
+      const inst = installations.find((i) => i.id === grant.installationId);
       if (!inst || !repos.handle(req, res, inst.account)) return sendJson(res, 404, { message: 'Not Found' });
       return;
     }
@@ -70,7 +81,7 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
     if (!verifyAppJwt(req.headers.authorization, app.appId, publicKey, Math.floor(Date.now() / 1000))) {
       return sendJson(res, 401, { message: 'A JSON web token could not be decoded' });
     }
-    const inst = app.installations.find((i) => i.id === Number(m[1]));
+    const inst = installations.find((i) => i.id === Number(m[1]));
     if (!inst) return sendJson(res, 404, { message: 'Not Found' });
     if (m[2] && req.method === 'POST') {
       const token = `ghs_${randomBytes(18).toString('hex')}`;
@@ -79,7 +90,10 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
       return sendJson(res, 201, { token, expires_at: new Date(Date.now() + state.tokenLifetimeMs).toISOString(), permissions: inst.permissions, repository_selection: 'all' });
     }
     if (!m[2] && req.method === 'GET') {
-      return sendJson(res, 200, { id: inst.id, account: { login: inst.account, type: 'Organization' }, app_id: app.appId, permissions: inst.permissions, events: ['pull_request', 'issue_comment'] });
+      return sendJson(res, 200, {
+        id: inst.id, account: { login: inst.account, type: 'Organization' }, app_id: app.appId, permissions: inst.permissions, events: ['pull_request', 'issue_comment'],
+        created_at: (inst.createdAt ?? new Date()).toISOString(), suspended_at: inst.suspended === true ? (inst.createdAt ?? new Date()).toISOString() : null, target_type: 'Organization', repository_selection: 'all',
+      });
     }
     return sendJson(res, 405, { message: 'Method Not Allowed' });
   });
@@ -87,6 +101,9 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
     calls,
     tokens,
     sandbox: repos.sandbox,
+    addInstallation: (stub: GithubInstallationStub): void => {
+      installations.push({ createdAt: new Date(), ...stub });
+    },
     get tokenLifetimeMs() {
       return state.tokenLifetimeMs;
     },

@@ -6,3 +6,4 @@ export * from './github-server.js';
 export * from './github-sandbox.js';
 export * from './anthropic-script.js';
 export * from './anthropic-server.js';
+export * from './slack-server.js';

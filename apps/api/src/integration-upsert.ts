@@ -1,0 +1,61 @@
+/**
+ * Record a bot installation on the workspace: the integration row (provider, external id — GitHub installation id or
+ * Slack team id —, the permissions it was granted, the bot's identity, who installed it). An installation belongs to
+ * one workspace only (`UNIQUE (provider, external_id)` across tenants): claiming one connected elsewhere is refused.
+ */
+import { ConflictError, newId } from '@praxa/core';
+import { and, eq, findPgError, schema, type WorkspaceScope } from '@praxa/db';
+import { IntegrationClaimedError } from './errors.js';
+
+export interface InstalledIntegration {
+  readonly provider: 'github' | 'slack';
+  readonly externalId: string;
+  readonly grantedScopes: readonly string[];
+  readonly botIdentity: Record<string, unknown>;
+  readonly installedBy: string;
+}
+
+export interface IntegrationView {
+  readonly id: string;
+  readonly provider: 'github' | 'slack';
+  readonly externalId: string;
+  readonly status: string;
+  readonly grantedScopes: readonly string[];
+  readonly botIdentity: Record<string, unknown>;
+}
+
+const view = {
+  id: schema.integrations.id,
+  provider: schema.integrations.provider,
+  externalId: schema.integrations.externalId,
+  status: schema.integrations.status,
+  grantedScopes: schema.integrations.grantedScopes,
+  botIdentity: schema.integrations.botIdentity,
+};
+
+/** The integration of this workspace for (provider, external id), if any — RLS-scoped, so never another tenant's. */
+export async function findIntegration(scope: WorkspaceScope, provider: 'github' | 'slack', externalId: string): Promise<IntegrationView | null> {
+  const [row] = await scope.db.select(view).from(schema.integrations).where(and(eq(schema.integrations.provider, provider), eq(schema.integrations.externalId, externalId)));
+  return row ?? null;
+}
+
+export async function upsertIntegration(scope: WorkspaceScope, i: InstalledIntegration): Promise<IntegrationView> {
+  const fields = { grantedScopes: [...i.grantedScopes].sort(), botIdentity: i.botIdentity, installedBy: i.installedBy, status: 'active' as const, updatedAt: new Date() };
+  const existing = await findIntegration(scope, i.provider, i.externalId);
+  if (existing) {
+    const [row] = await scope.db.update(schema.integrations).set(fields).where(eq(schema.integrations.id, existing.id)).returning(view);
+    if (row) return row;
+  }
+  try {
+    const [row] = await scope.db
+      .insert(schema.integrations)
+      .values({ workspaceId: scope.workspaceId, id: newId('integration'), provider: i.provider, externalId: i.externalId, ...fields })
+      .returning(view);
+    if (!row) throw new ConflictError('the integration was not recorded');
+    return row;
+  } catch (err) {
+    // The row exists, invisible to this workspace's scope: another workspace holds it. (The transaction is aborted.)
+    if (findPgError(err)?.code === '23505') throw new IntegrationClaimedError('this installation is already connected to another Praxa workspace');
+    throw err;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Slack as the workspace's bot user, through the OAuth v2 install flow (Slack "Installing with OAuth"):
+ *  - `GET /v1/integrations/slack/install` (owner/admin): the authorize URL — bot scopes only, never a `user_scope` —
+ *    with a state bound to this workspace and member (see oauth-state.ts).
+ *  - `GET /v1/integrations/slack/callback?code&state`: Slack's redirect. The state is consumed; the code is exchanged
+ *    with `oauth.v2.access`; any user token in the answer is dropped before anything is stored; the bot token (with
+ *    token rotation: the `xoxe.xoxb-` token, its `xoxe-` refresh token and expiry) is sealed to the workspace's public
+ *    key and stored through `vault_put_secret`; the integration records the granted scopes. Nothing that answers or
+ *    logs carries a token.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ValidationError } from '@praxa/core';
+import { encodeSlackBotTokenRecord, exchangeSlackCode, neededPermissions, SLACK_BOT_TOKEN_PURPOSE, slackBotVaultName, slackInstallUrl } from '@praxa/connectors';
+import { sealCredential } from '@praxa/crypto';
+import { vaultPutSecret, withWorkspace, workspacePublicKey, type Database } from '@praxa/db';
+import { IntegrationNotConfiguredError, OAuthDeniedError, WorkspaceKeyMissingError } from './errors.js';
+import { callbackUrl, type InstallConfig } from './install-config.js';
+import { upsertIntegration } from './integration-upsert.js';
+import { latestManifests } from './integrations.js';
+import { consumeOAuthState, issueOAuthState } from './oauth-state.js';
+import { route } from './route-builder.js';
+
+const CallbackQuery = z.object({
+  state: z.string().min(1).max(200),
+  code: z.string().min(1).max(1000).optional(),
+  error: z.string().min(1).max(100).optional(),
+});
+
+const keyMissing = (): WorkspaceKeyMissingError =>
+  new WorkspaceKeyMissingError('this workspace has no key yet; the worker creates it (pnpm praxa keys rotate --workspace …)');
+
+export function registerSlackInstallRoutes(app: FastifyInstance, db: Database, config: InstallConfig | undefined): void {
+  const slackConfig = () => {
+    if (!config?.slack) throw new IntegrationNotConfiguredError('Slack is not configured on this Praxa (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET)');
+    return { install: config, slack: config.slack };
+  };
+
+  route(app, db, {
+    method: 'GET',
+    url: '/v1/integrations/slack/install',
+    roles: ['owner', 'admin'],
+    handler: async ({ scope, caller }) => {
+      const { install, slack } = slackConfig();
+      if (!(await workspacePublicKey(scope))) throw keyMissing();
+      const scopes = slack.botScopes ?? [...new Set([...neededPermissions('slack', await latestManifests(scope)), 'chat:write'])].sort();
+      const redirectUri = callbackUrl(install, 'slack');
+      const { state, expiresAt } = await issueOAuthState(scope, 'slack', caller.memberId, redirectUri);
+      const url = slackInstallUrl(slack.clientId, scopes, state, redirectUri, `${slack.baseUrl.replace(/\/+$/, '')}/oauth/v2/authorize`);
+      return { url, scopes, expiresAt: expiresAt.toISOString() };
+    },
+  });
+
+  app.get('/v1/integrations/slack/callback', async (req, reply) => {
+    const { install, slack } = slackConfig();
+    const parsed = CallbackQuery.safeParse(req.query);
+    if (!parsed.success) throw new ValidationError('invalid query: state and code are required');
+    const q = parsed.data;
+    const consumed = await consumeOAuthState(db, 'slack', q.state);
+    if (q.error !== undefined) throw new OAuthDeniedError('the Slack install was not approved');
+    if (q.code === undefined) throw new ValidationError('invalid query: code is required');
+    // The user token Slack may add under authed_user is dropped inside exchangeSlackCode (parseSlackOAuthAnswer).
+    const bot = await exchangeSlackCode(slack, q.code, consumed.redirectUri ?? callbackUrl(install, 'slack'));
+    const integration = await withWorkspace(db, consumed.workspaceId, async (scope) => {
+      const pub = await workspacePublicKey(scope);
+      if (!pub) throw keyMissing();
+      const recorded = await upsertIntegration(scope, {
+        provider: 'slack',
+        externalId: bot.teamId,
+        grantedScopes: bot.grantedScopes,
+        botIdentity: { kind: 'slack_bot', user_id: bot.botUserId, app_id: bot.appId, team_id: bot.teamId },
+        installedBy: consumed.memberId,
+      });
+      const sealed = await sealCredential(
+        { keyId: pub.keyId, publicKey: pub.publicKey },
+        { workspaceId: scope.workspaceId, provider: 'slack', purpose: SLACK_BOT_TOKEN_PURPOSE },
+        encodeSlackBotTokenRecord({ botToken: bot.botToken, refreshToken: bot.refreshToken }),
+      );
+      await vaultPutSecret(scope, {
+        name: slackBotVaultName(bot.teamId),
+        provider: 'slack',
+        purpose: SLACK_BOT_TOKEN_PURPOSE,
+        ciphertext: Buffer.from(sealed),
+        keyId: pub.keyId,
+        ...(bot.expiresAt !== null ? { expiresAt: bot.expiresAt } : {}),
+      });
+      return recorded;
+    });
+    return reply.status(200).send({ integration, rotation: bot.refreshToken !== null });
+  });
+}
