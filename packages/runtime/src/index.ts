@@ -5,3 +5,4 @@ export * from './model/model-errors.js';
 export * from './model/messages-api.js';
 export * from './model/anthropic-provider.js';
 export * from './model/with-model-retries.js';
+export * from './model/bedrock-provider.js';

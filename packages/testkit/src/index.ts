@@ -5,3 +5,6 @@ export * from './kms-server.js';
 export * from './github-server.js';
 export * from './anthropic-script.js';
 export * from './anthropic-server.js';
+export * from './aws-sigv4.js';
+export * from './aws-event-stream.js';
+export * from './bedrock-server.js';
