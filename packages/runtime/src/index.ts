@@ -11,3 +11,4 @@ export * from './tools/builtin-tools.js';
 export * from './model/messages-api.js';
 export * from './model/anthropic-provider.js';
 export * from './model/with-model-retries.js';
+export * from './model/bedrock-provider.js';

@@ -7,3 +7,6 @@ export * from './github-sandbox.js';
 export * from './anthropic-script.js';
 export * from './anthropic-server.js';
 export * from './slack-server.js';
+export * from './aws-sigv4.js';
+export * from './aws-event-stream.js';
+export * from './bedrock-server.js';

@@ -106,10 +106,17 @@ export function retryAfterMsFrom(headers: Headers | undefined, nowMs: number = D
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
-/** The API's error type when it is one of its fixed words (`rate_limit_error`, …); anything else is dropped. */
+/** The API's error type when it is one of its fixed words (`rate_limit_error`, `throttlingException`, …); anything else is dropped. */
 function safeErrorType(type: unknown): string | undefined {
-  return typeof type === 'string' && /^[a-z_]{1,64}$/.test(type) ? type : undefined;
+  return typeof type === 'string' && /^[A-Za-z_]{1,64}$/.test(type) ? type : undefined;
 }
+
+/**
+ * Error types that arrive without an HTTP status: an `error` event in the middle of a stream (Anthropic's types, and
+ * the Bedrock SDK's names for AWS event-stream exception frames).
+ */
+const STREAM_RATE_LIMITED = new Set(['rate_limit_error', 'throttlingException']);
+const STREAM_UNAVAILABLE = new Set(['overloaded_error', 'api_error', 'internalServerException', 'serviceUnavailableException', 'modelStreamErrorException', 'modelTimeoutException']);
 
 /** An SDK (or transport) failure as our error by intent. Messages are fixed strings; see the module header. */
 export function toModelError(err: unknown, provider: string, signal?: AbortSignal): Error {
@@ -125,10 +132,10 @@ export function toModelError(err: unknown, provider: string, signal?: AbortSigna
     const status = err.status;
     const type = safeErrorType(err.type);
     const details = { ...(status === undefined ? {} : { status }), ...(type === undefined ? {} : { type }) };
-    if (status === 429 || (status === undefined && type === 'rate_limit_error')) {
+    if (status === 429 || (status === undefined && type !== undefined && STREAM_RATE_LIMITED.has(type))) {
       return new ModelRateLimitedError(`the ${provider} model endpoint is rate limiting this workspace's key`, retryAfterMsFrom(err.headers), details);
     }
-    if ((status !== undefined && status >= 500) || (status === undefined && (type === 'overloaded_error' || type === 'api_error' || type === undefined))) {
+    if ((status !== undefined && status >= 500) || (status === undefined && (type === undefined || STREAM_UNAVAILABLE.has(type)))) {
       return new ModelUnavailableError(`the ${provider} model endpoint is unavailable`, { retryAfterMs: retryAfterMsFrom(err.headers), details });
     }
     return new ModelRequestError(`the ${provider} model endpoint refused the request`, { details });
