@@ -65,6 +65,8 @@ const ROW_BUILDERS: Record<string, (ws: string, parent: WorkspaceFixture) => Rec
   trigger_secrets: (ws, p) => ({ workspace_id: ws, id: newId('triggerSecret'), skill_id: p.skillId, ciphertext: Buffer.alloc(64, 1), key_id: p.ingestKeyId, created_by: p.memberId }),
   oauth_states: (ws, p) => ({ workspace_id: ws, state_sha256: randomBytes(32).toString('hex'), provider: 'github', member_id: p.memberId, expires_at: new Date(Date.now() + 600_000) }),
   llm_credentials: (ws, p) => ({ workspace_id: ws, id: newId('credential'), provider: 'anthropic', fingerprint: 'wxyz', vault_name: `llm/anthropic/${Math.random()}`, created_by: p.memberId }),
+  skill_feedback: (ws, p) => ({ workspace_id: ws, run_id: p.runId, skill_id: p.skillId, verdict: 'rejected', source: 'api', actor_id: p.memberId, actor_is_bot: false }),
+  notification_channels: (ws, p) => ({ workspace_id: ws, id: newId('notificationChannel'), kind: 'email', target: 'probe@example.com', created_by: p.memberId }),
 };
 
 async function insertRow(tx: postgres.TransactionSql, table: string, row: Record<string, unknown>): Promise<number> {

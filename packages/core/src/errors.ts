@@ -92,6 +92,15 @@ export class LeaseLostError extends PraxaError {
   readonly httpStatus = 409;
 }
 
+/**
+ * The Skill is paused (its rolling acceptance rate fell below its threshold, or an admin paused it): a queued run
+ * reaching a worker is refused before any model call. Not retryable — only a human resume changes it.
+ */
+export class SkillPausedError extends PraxaError {
+  readonly code = 'SKILL_PAUSED';
+  readonly httpStatus = 409;
+}
+
 /** A signature on an inbound request is missing, wrong or stale. */
 export class SignatureInvalidError extends PraxaError {
   readonly code = 'SIGNATURE_INVALID';

@@ -22,6 +22,7 @@ export const ID_PREFIXES = {
   apiToken: 'tk',
   credential: 'cr',
   notification: 'nt',
+  notificationChannel: 'nc',
   checkpoint: 'cp',
   triggerSecret: 'tw',
 } as const;
@@ -41,6 +42,8 @@ export type StepId = Id<'step'>;
 export type AuditEventId = Id<'auditEvent'>;
 export type DeliveryId = Id<'delivery'>;
 export type MemoryFactId = Id<'memoryFact'>;
+export type NotificationId = Id<'notification'>;
+export type NotificationChannelId = Id<'notificationChannel'>;
 
 /** The TypeID suffix alphabet: Crockford base32, lower case; the first character is 0-7 (128-bit bound). */
 const SUFFIX = /^[0-7][0-9a-hjkmnp-tv-z]{25}$/;
@@ -93,3 +96,5 @@ export const RunIdSchema = idSchema('run');
 export const AuditEventIdSchema = idSchema('auditEvent');
 export const MemberIdSchema = idSchema('member');
 export const IntegrationIdSchema = idSchema('integration');
+export const NotificationIdSchema = idSchema('notification');
+export const NotificationChannelIdSchema = idSchema('notificationChannel');

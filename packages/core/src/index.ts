@@ -1,6 +1,7 @@
 export * from './api-token.js';
 export * from './audit/index.js';
 export * from './errors.js';
+export * from './feedback.js';
 export * from './ids.js';
 export * from './skill-manifest.js';
 export * from './telemetry.js';

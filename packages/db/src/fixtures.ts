@@ -2,7 +2,7 @@
  * Test fixtures: a workspace with one row in every tenant table, inserted as the admin (a superuser on a developer
  * machine, so row-level security does not apply to it). Used by the integration and security suites only.
  */
-import { createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import postgres from 'postgres';
 import { checkpointBody, eventLeafHash, genesisPrevHash, manifestHash, merkleRoot, newId, sealAuditEvent, type SkillManifest, type WorkspaceId } from '@praxa/core';
 
@@ -17,6 +17,7 @@ export interface WorkspaceFixture {
   readonly runId: string;
   readonly memoryFactId: string;
   readonly ingestKeyId: string;
+  readonly notificationChannelId: string;
   readonly manifest: SkillManifest;
 }
 
@@ -51,6 +52,7 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
     runId: newId('run'),
     memoryFactId: newId('memoryFact'),
     ingestKeyId: `itk_${randomBytes(16).toString('hex')}`,
+    notificationChannelId: newId('notificationChannel'),
     manifest,
   };
   try {
@@ -99,6 +101,18 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
                values (${f.workspaceId}, ${randomBytes(32).toString('hex')}, 'slack', ${f.memberId}, now() + interval '10 minutes')`;
       await tx`insert into llm_credentials (workspace_id, id, provider, fingerprint, vault_name, created_by)
                values (${f.workspaceId}, ${newId('credential')}, 'anthropic', 'abcd', 'llm/anthropic/fixture', ${f.memberId})`;
+      // The quality monitor's tables (0014): a human's verdict (folded into skill_action_verdicts and skill_acceptance
+      // by its trigger), a sample, an email channel, a pause already resumed and the notification it sent.
+      await tx`insert into skill_feedback (workspace_id, run_id, skill_id, verdict, source, actor_id, actor_is_bot)
+               values (${f.workspaceId}, ${f.runId}, ${f.skillId}, 'accepted', 'api', ${f.memberId}, false)`;
+      await tx`insert into skill_acceptance_samples (workspace_id, skill_id, decided, accepted, rate, threshold, window_size)
+               values (${f.workspaceId}, ${f.skillId}, 1, 1, 1, ${manifest.acceptance.threshold}, ${manifest.acceptance.window})`;
+      await tx`insert into notification_channels (workspace_id, id, kind, target, created_by)
+               values (${f.workspaceId}, ${f.notificationChannelId}, 'email', ${`alerts-${label.toLowerCase()}@example.com`}, ${f.memberId})`;
+      const [pause] = await tx<{ id: string }[]>`insert into skill_pauses (workspace_id, skill_id, cause, reason, paused_by, incident_key, resumed_at, resumed_by, resume_reason)
+               values (${f.workspaceId}, ${f.skillId}, 'manual', 'fixture', ${f.memberId}, ${`praxa/${f.skillId}/${randomUUID()}`}, now(), ${f.memberId}, 'fixture') returning id`;
+      await tx`insert into notifications (workspace_id, id, channel_id, skill_id, pause_id, event, kind, status, attempts, delivered_at)
+               values (${f.workspaceId}, ${newId('notification')}, ${f.notificationChannelId}, ${f.skillId}, ${pause?.id ?? null}, 'skill.paused', 'email', 'delivered', 1, now())`;
     });
   } finally {
     await sql.end({ timeout: 5 });

@@ -4,7 +4,7 @@
  * which are the source of truth; `schema.test.ts` checks the two agree.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, customType, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, customType, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -205,4 +205,95 @@ export const oauthStates = pgTable('oauth_states', {
   redirectUri: text('redirect_uri'),
   createdAt: ts('created_at').notNull().defaultNow(),
   expiresAt: ts('expires_at').notNull(),
+});
+
+// ── the quality monitor (migrations/0014) ──
+
+export const FEEDBACK_VERDICTS = ['accepted', 'rejected'] as const;
+export const FEEDBACK_SOURCES = ['slack', 'github', 'api'] as const;
+export const NOTIFY_KINDS = ['slack', 'email', 'pagerduty'] as const;
+
+export const skillFeedback = pgTable('skill_feedback', {
+  workspaceId: text('workspace_id').notNull(),
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  runId: text('run_id').notNull(),
+  skillId: text('skill_id').notNull(),
+  verdict: text('verdict', { enum: FEEDBACK_VERDICTS }).notNull(),
+  source: text('source', { enum: FEEDBACK_SOURCES }).notNull(),
+  actorId: text('actor_id').notNull(),
+  actorIsBot: boolean('actor_is_bot').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export const skillAcceptance = pgTable('skill_acceptance', {
+  workspaceId: text('workspace_id').notNull(),
+  skillId: text('skill_id').primaryKey(),
+  dirty: boolean('dirty').notNull(),
+  decided: integer('decided').notNull(),
+  accepted: integer('accepted').notNull(),
+  rate: numeric('rate', { mode: 'number' }),
+  threshold: numeric('threshold', { mode: 'number' }),
+  windowSize: integer('window_size'),
+  minSamples: integer('min_samples'),
+  changedAt: ts('changed_at').notNull(),
+  evaluatedAt: ts('evaluated_at'),
+});
+
+export const skillAcceptanceSamples = pgTable('skill_acceptance_samples', {
+  workspaceId: text('workspace_id').notNull(),
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  skillId: text('skill_id').notNull(),
+  decided: integer('decided').notNull(),
+  accepted: integer('accepted').notNull(),
+  rate: numeric('rate', { mode: 'number' }).notNull(),
+  threshold: numeric('threshold', { mode: 'number' }),
+  windowSize: integer('window_size'),
+  sampledAt: ts('sampled_at').notNull().defaultNow(),
+});
+
+export const skillPauses = pgTable('skill_pauses', {
+  workspaceId: text('workspace_id').notNull(),
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  skillId: text('skill_id').notNull(),
+  cause: text('cause', { enum: ['acceptance', 'manual'] }).notNull(),
+  reason: text('reason').notNull(),
+  rate: numeric('rate', { mode: 'number' }),
+  threshold: numeric('threshold', { mode: 'number' }),
+  decided: integer('decided'),
+  accepted: integer('accepted'),
+  pausedBy: text('paused_by').notNull(),
+  pausedAt: ts('paused_at').notNull(),
+  incidentKey: text('incident_key').notNull(),
+  resumedAt: ts('resumed_at'),
+  resumedBy: text('resumed_by'),
+  resumeReason: text('resume_reason'),
+});
+
+export const notificationChannels = pgTable('notification_channels', {
+  workspaceId: text('workspace_id').notNull(),
+  id: text('id').primaryKey(),
+  kind: text('kind', { enum: NOTIFY_KINDS }).notNull(),
+  target: text('target').notNull(),
+  integrationId: text('integration_id'),
+  vaultName: text('vault_name'),
+  fingerprint: text('fingerprint'),
+  createdBy: text('created_by').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  disabledAt: ts('disabled_at'),
+});
+
+export const notifications = pgTable('notifications', {
+  workspaceId: text('workspace_id').notNull(),
+  id: text('id').primaryKey(),
+  channelId: text('channel_id').notNull(),
+  skillId: text('skill_id').notNull(),
+  pauseId: bigint('pause_id', { mode: 'number' }).notNull(),
+  event: text('event', { enum: ['skill.paused', 'skill.resumed'] }).notNull(),
+  kind: text('kind', { enum: NOTIFY_KINDS }).notNull(),
+  status: text('status', { enum: ['pending', 'sending', 'delivered', 'failed'] }).notNull(),
+  attempts: integer('attempts').notNull(),
+  lastErrorCode: text('last_error_code'),
+  createdAt: ts('created_at').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+  deliveredAt: ts('delivered_at'),
 });

@@ -1,0 +1,129 @@
+/**
+ * A worker delivers a notification the way it runs a run: it claims it by id (a lease with a fencing token — the
+ * workspace, channel and message come from the rows, never from the job), reads the channel's sealed secret and the
+ * key material to open it under that lease, and records the outcome under it (migrations/0014).
+ */
+import { sql as dsql } from 'drizzle-orm';
+import { z } from 'zod';
+import { SkillIdSchema, WorkspaceIdSchema, type NotificationId, type WorkspaceId } from '@praxa/core';
+import type { Database } from './client.js';
+import { requireScope, type WorkspaceScope } from './scope.js';
+import { queryRows, queryScopedRows } from './typed-query.js';
+
+const num = z.union([z.number(), z.string()]).transform(Number);
+const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
+const bytes = z.instanceof(Buffer);
+
+const ClaimRow = z.object({
+  workspace_id: WorkspaceIdSchema,
+  channel_id: z.string(),
+  kind: z.enum(['slack', 'email', 'pagerduty']),
+  target: z.string(),
+  event: z.enum(['skill.paused', 'skill.resumed']),
+  attempts: z.number().int(),
+  lease_token: z.uuid(),
+  lease_expires_at: date,
+  skill_id: SkillIdSchema,
+  skill_slug: z.string(),
+  skill_name: z.string(),
+  cause: z.enum(['acceptance', 'manual']),
+  reason: z.string(),
+  rate: num.nullable(),
+  threshold: num.nullable(),
+  decided: z.number().int().nullable(),
+  incident_key: z.string(),
+  paused_at: date,
+  resumed_by: z.string().nullable(),
+  resume_reason: z.string().nullable(),
+});
+
+export interface NotificationLease {
+  readonly notificationId: NotificationId;
+  readonly token: string;
+  readonly expiresAt: Date;
+}
+
+/** What a claimed notification says and where it goes; nothing secret. */
+export interface ClaimedNotification {
+  readonly notificationId: NotificationId;
+  readonly workspaceId: WorkspaceId;
+  readonly channelId: string;
+  readonly kind: 'slack' | 'email' | 'pagerduty';
+  /** Slack channel id or email address (a PagerDuty channel's routing key is its secret). */
+  readonly target: string;
+  readonly event: 'skill.paused' | 'skill.resumed';
+  readonly attempt: number;
+  readonly lease: NotificationLease;
+  readonly skill: { readonly id: string; readonly slug: string; readonly name: string };
+  readonly pause: {
+    readonly cause: 'acceptance' | 'manual';
+    readonly reason: string;
+    readonly rate: number | null;
+    readonly threshold: number | null;
+    readonly decided: number | null;
+    /** PagerDuty's dedup_key: the same for this pause's trigger, its retries and its resolve. */
+    readonly incidentKey: string;
+    readonly pausedAt: Date;
+    readonly resumedBy: string | null;
+    readonly resumeReason: string | null;
+  };
+}
+
+/** Claim a notification; null if it is not claimable (delivered, failed, or held under a live lease). */
+export async function claimNotification(database: Database, notificationId: NotificationId, holder: string, leaseSeconds = 60): Promise<ClaimedNotification | null> {
+  const [r] = await queryRows(database, ClaimRow, dsql`select * from public.notification_claim(${notificationId}, ${holder}, ${leaseSeconds})`);
+  if (!r) return null;
+  return {
+    notificationId,
+    workspaceId: r.workspace_id,
+    channelId: r.channel_id,
+    kind: r.kind,
+    target: r.target,
+    event: r.event,
+    attempt: r.attempts,
+    lease: { notificationId, token: r.lease_token, expiresAt: r.lease_expires_at },
+    skill: { id: r.skill_id, slug: r.skill_slug, name: r.skill_name },
+    pause: {
+      cause: r.cause,
+      reason: r.reason,
+      rate: r.rate,
+      threshold: r.threshold,
+      decided: r.decided,
+      incidentKey: r.incident_key,
+      pausedAt: r.paused_at,
+      resumedBy: r.resumed_by,
+      resumeReason: r.resume_reason,
+    },
+  };
+}
+
+const SecretRow = z.object({ ciphertext: bytes, key_id: z.string(), provider: z.string(), purpose: z.string(), expires_at: date.nullable() });
+export type NotificationSecret = z.infer<typeof SecretRow>;
+
+/** Under the lease: the channel's sealed secret (PagerDuty routing key, Slack bot token); null when it needs none. */
+export async function notificationSecret(scope: WorkspaceScope, lease: NotificationLease): Promise<NotificationSecret | null> {
+  const rows = await queryScopedRows(scope, SecretRow, dsql`select * from public.notification_secret(${lease.notificationId}, ${lease.token}::uuid)`);
+  return rows[0] ?? null;
+}
+
+const KeyRow = z.object({
+  key_id: z.string(),
+  status: z.enum(['active', 'retired']),
+  public_key: bytes,
+  wrapped_private_key: bytes,
+  tenant_id: z.string(),
+  tenant_key_id: z.string(),
+  tenant_wrapped_key: bytes,
+  kms_key_ref: z.string(),
+});
+export type NotificationKeyMaterial = z.infer<typeof KeyRow>;
+
+/** Under the lease: the workspace's wrapped private keys (newest first) to open the secret with. */
+export async function notificationWorkspaceKeys(scope: WorkspaceScope, lease: NotificationLease): Promise<NotificationKeyMaterial[]> {
+  return queryScopedRows(scope, KeyRow, dsql`select * from public.notification_workspace_keys(${lease.notificationId}, ${lease.token}::uuid)`);
+}
+
+/** Record the attempt's outcome and release the lease: delivered, retry (pending again) or failed (given up). */
+export async function finishNotification(scope: WorkspaceScope, lease: NotificationLease, outcome: 'delivered' | 'retry' | 'failed', errorCode: string | null = null): Promise<void> {
+  await requireScope(scope).execute(dsql`select public.notification_finish(${lease.notificationId}, ${lease.token}::uuid, ${outcome}, ${errorCode})`);
+}
