@@ -119,9 +119,3 @@ export class InternalError extends PraxaError {
   readonly code = 'INTERNAL';
   readonly httpStatus = 500;
 }
-
-/** A Skill paused by the quality monitor (or an admin) refuses queued runs until a human resumes it. */
-export class SkillPausedError extends PraxaError {
-  readonly code = 'SKILL_PAUSED';
-  readonly httpStatus = 409;
-}
