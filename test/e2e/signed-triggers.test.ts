@@ -142,3 +142,60 @@ describe('signed producers (Standard Webhooks)', () => {
     expect((await send({ id, body, ts, signature: `${bad} ${good}` })).status).toBe(202);
   });
 });
+
+describe('trigger secrets: list and revoke', () => {
+  let viewerToken: string;
+  let otherToken: string;
+  beforeAll(async () => {
+    const [viewer] = await admin<{ id: string }[]>`select id from workspace_members where workspace_id = ${A.workspaceId} and role = 'viewer'`;
+    const v = mintApiTokenMaterial(A.workspaceId);
+    await admin`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at) values (${A.workspaceId}, ${v.tokenId}, ${viewer!.id}, 'human', 'v', ${v.secretSha256}, now() + interval '1 hour')`;
+    viewerToken = v.token;
+    const B = await seedWorkspaceFixture(tdb.adminUrl, 'B');
+    // The fixture registers a placeholder ingest key; keep the real ingest's key the newest (the one the api seals to).
+    await admin`update ingest_keys set created_at = now() - interval '1 day' where key_id = ${B.ingestKeyId}`;
+    const o = mintApiTokenMaterial(B.workspaceId);
+    await admin`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at) values (${B.workspaceId}, ${o.tokenId}, ${B.memberId}, 'human', 'o', ${o.secretSha256}, now() + interval '1 hour')`;
+    otherToken = o.token;
+  });
+  const call = async (method: string, path: string, as = token) => {
+    const res = await fetch(`${apiUrl}${path}`, { method, headers: { authorization: `Bearer ${as}` } });
+    const text = await res.text();
+    return { status: res.status, text, json: JSON.parse(text) as Record<string, unknown> };
+  };
+  type Listed = { id: string; fingerprint: string; createdBy: string; createdAt: string; revokedAt: string | null; status: string };
+
+  it('lists id, fingerprint, when and who — never a secret; a revoked secret no longer verifies at ingest', async () => {
+    const minted = await fetch(`${apiUrl}/v1/skills/${A.skillId}/trigger-secrets`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const { id, secret, fingerprint } = (await minted.json()) as { id: string; secret: string; fingerprint: string };
+    expect(fingerprint).toBe(secret.slice(-4));
+    expect((await send({ secret })).status).toBe(202);
+
+    const list = await call('GET', `/v1/skills/${A.skillId}/trigger-secrets`, viewerToken);
+    expect(list.status).toBe(200);
+    expect(list.text).not.toContain(secret.slice(6, -4));
+    const mine = (list.json['triggerSecrets'] as Listed[]).find((s) => s.id === id);
+    expect(mine).toMatchObject({ fingerprint, createdBy: A.memberId, revokedAt: null, status: 'live' });
+    expect(Object.keys(mine ?? {}).sort()).toEqual(['createdAt', 'createdBy', 'fingerprint', 'id', 'revokedAt', 'status']);
+
+    expect((await call('DELETE', `/v1/skills/${A.skillId}/trigger-secrets/${id}`, viewerToken)).status).toBe(403);
+    expect((await call('DELETE', `/v1/skills/${A.skillId}/trigger-secrets/${id}`, otherToken)).status).toBe(404);
+    expect((await call('GET', `/v1/skills/${A.skillId}/trigger-secrets`, otherToken)).status).toBe(404);
+    const revoked = await call('DELETE', `/v1/skills/${A.skillId}/trigger-secrets/${id}`);
+    expect(revoked.status).toBe(200);
+    expect(revoked.json).toMatchObject({ id, revoked: true });
+
+    const before = await runCount();
+    const res = await send({ secret });
+    expect(res.status).toBe(401);
+    expect(res.json.error?.code).toBe('SIGNATURE_INVALID');
+    expect(await runCount()).toBe(before);
+    // The other live secrets still verify.
+    const live = ((await call('GET', `/v1/skills/${A.skillId}/trigger-secrets`)).json['triggerSecrets'] as Listed[]);
+    expect(live.find((s) => s.id === id)).toMatchObject({ status: 'revoked', revokedAt: expect.any(String) });
+    expect(live.filter((s) => s.status === 'live').length).toBeGreaterThan(0);
+
+    expect((await call('DELETE', `/v1/skills/${A.skillId}/trigger-secrets/${id}`)).status).toBe(404);
+    expect((await call('DELETE', `/v1/skills/${A.skillId}/trigger-secrets/${newId('triggerSecret')}`)).status).toBe(404);
+  });
+});

@@ -1,15 +1,24 @@
 /**
- * `POST /v1/skills/:id/trigger-secrets` — a new `whsec_` secret for signed producers of one Skill, shown once. The api
- * seals it to the ingest fleet's public key (it cannot open it again) and stores only the ciphertext.
+ * Signed-producer secrets of one Skill:
+ *  - `POST /v1/skills/:id/trigger-secrets` — a new `whsec_` secret, shown once. The api seals it to the ingest fleet's
+ *    public key (it cannot open it again) and stores only the ciphertext, with a 4-character fingerprint and who made it.
+ *  - `GET /v1/skills/:id/trigger-secrets` — id, fingerprint, when, who, revoked when; never the secret.
+ *  - `DELETE /v1/skills/:id/trigger-secrets/:secretId` — revoke: ingest stops trying it on the next request (it reads
+ *    the live secrets per request; nothing caches them).
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { newId, SkillIdSchema, WorkspaceScopeError } from '@praxa/core';
+import { idSchema, newId, NotFoundError, SkillIdSchema, WorkspaceScopeError } from '@praxa/core';
 import { sealCredential } from '@praxa/crypto';
-import { eq, ingestPublicKey, schema, type Database } from '@praxa/db';
+import { and, eq, ingestPublicKey, isNull, schema, type Database, type WorkspaceScope } from '@praxa/db';
 import { IngestKeyMissingError } from './errors.js';
 import { route } from './route-builder.js';
+
+async function requireSkill(scope: WorkspaceScope, skillId: string): Promise<void> {
+  const [skill] = await scope.db.select({ id: schema.skills.id }).from(schema.skills).where(eq(schema.skills.id, skillId));
+  if (!skill) throw new WorkspaceScopeError('no such skill in this workspace');
+}
 
 export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database): void {
   route(app, db, {
@@ -19,15 +28,48 @@ export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database):
     status: 201,
     params: z.object({ id: SkillIdSchema }),
     handler: async ({ scope, caller, params }) => {
-      const [skill] = await scope.db.select({ id: schema.skills.id }).from(schema.skills).where(eq(schema.skills.id, params.id));
-      if (!skill) throw new WorkspaceScopeError('no such skill in this workspace');
+      await requireSkill(scope, params.id);
       const pub = await ingestPublicKey(scope);
       if (!pub) throw new IngestKeyMissingError('no ingest key is registered yet: start ingest once (pnpm praxa start ingest)');
       const secret = `whsec_${randomBytes(32).toString('base64')}`;
       const ciphertext = await sealCredential({ keyId: pub.keyId, publicKey: pub.publicKey }, { workspaceId: caller.workspaceId, provider: 'trigger', purpose: 'webhook_secret' }, secret);
       const id = newId('triggerSecret');
-      await scope.db.insert(schema.triggerSecrets).values({ workspaceId: caller.workspaceId, id, skillId: params.id, ciphertext: Buffer.from(ciphertext), keyId: pub.keyId });
-      return { id, skillId: params.id, secret, url: `/triggers/${params.id}`, note: 'shown once: store it now' };
+      const fingerprint = secret.slice(-4);
+      await scope.db.insert(schema.triggerSecrets).values({ workspaceId: caller.workspaceId, id, skillId: params.id, ciphertext: Buffer.from(ciphertext), keyId: pub.keyId, createdBy: caller.memberId, fingerprint });
+      return { id, skillId: params.id, secret, fingerprint, url: `/triggers/${params.id}`, note: 'shown once: store it now' };
+    },
+  });
+
+  route(app, db, {
+    method: 'GET',
+    url: '/v1/skills/:id/trigger-secrets',
+    params: z.object({ id: SkillIdSchema }),
+    handler: async ({ scope, params }) => {
+      await requireSkill(scope, params.id);
+      const t = schema.triggerSecrets;
+      const rows = await scope.db
+        .select({ id: t.id, fingerprint: t.fingerprint, createdAt: t.createdAt, createdBy: t.createdBy, revokedAt: t.revokedAt })
+        .from(t)
+        .where(eq(t.skillId, params.id))
+        .orderBy(t.createdAt, t.id);
+      return { triggerSecrets: rows.map((r) => ({ ...r, status: r.revokedAt === null ? 'live' : 'revoked' })) };
+    },
+  });
+
+  route(app, db, {
+    method: 'DELETE',
+    url: '/v1/skills/:id/trigger-secrets/:secretId',
+    roles: ['owner', 'admin'],
+    params: z.object({ id: SkillIdSchema, secretId: idSchema('triggerSecret') }),
+    handler: async ({ scope, params }) => {
+      const t = schema.triggerSecrets;
+      const [row] = await scope.db
+        .update(t)
+        .set({ revokedAt: new Date() })
+        .where(and(eq(t.id, params.secretId), eq(t.skillId, params.id), isNull(t.revokedAt)))
+        .returning({ id: t.id, revokedAt: t.revokedAt });
+      if (!row) throw new NotFoundError('no live trigger secret with this id for this skill');
+      return { id: row.id, revoked: true, revokedAt: row.revokedAt };
     },
   });
 }

@@ -134,7 +134,7 @@ tokens
   .action(async (o: { workspace: string; member: string; kind: string; name: string; ttlDays: string }) => {
     const t = await createHumanToken(process.env, { ...o, ttlDays: Number(o.ttlDays) });
     console.log(t.token);
-    console.error(`token ${t.tokenId} (human) expires ${t.expiresAt.toISOString()} — shown once; store it now`);
+    console.error(`token ${t.tokenId} (human) expires ${t.expiresAt.toISOString()} — shown once; store it now (audited: token.minted at seq ${t.auditSeq})`);
   });
 
 program

@@ -18,7 +18,8 @@ import {
   slackSigningPart,
 } from './parts.js';
 
-export const migrateConfigSchema = commonPart.extend(databasePart('DATABASE_URL').shape);
+/** The operator's slice (migrations and operator commands): the owner URL, and the key operator events are signed with. */
+export const migrateConfigSchema = commonPart.extend(databasePart('DATABASE_URL').shape).extend(auditSigningPart.shape);
 
 export const ingestConfigSchema = commonPart
   .extend(databasePart('INGEST_DATABASE_URL').shape)
