@@ -13,3 +13,4 @@ export * from './model/anthropic-provider.js';
 export * from './model/with-model-retries.js';
 export * from './model/bedrock-provider.js';
 export * from './model/vertex-provider.js';
+export * from './model/create-model-provider.js';
