@@ -12,3 +12,5 @@ export * from './model/messages-api.js';
 export * from './model/anthropic-provider.js';
 export * from './model/with-model-retries.js';
 export * from './model/bedrock-provider.js';
+export * from './model/vertex-provider.js';
+export * from './model/create-model-provider.js';

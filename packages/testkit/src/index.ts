@@ -10,3 +10,4 @@ export * from './slack-server.js';
 export * from './aws-sigv4.js';
 export * from './aws-event-stream.js';
 export * from './bedrock-server.js';
+export * from './vertex-server.js';
