@@ -3,3 +3,8 @@ export * from './permissions.js';
 export * from './github-app.js';
 export * from './github-repo-client.js';
 export * from './slack-oauth.js';
+export * from './notify-errors.js';
+export * from './notify-message.js';
+export * from './notify-pagerduty.js';
+export * from './notify-email.js';
+export * from './notify-slack.js';

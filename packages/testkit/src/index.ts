@@ -11,3 +11,5 @@ export * from './aws-sigv4.js';
 export * from './aws-event-stream.js';
 export * from './bedrock-server.js';
 export * from './vertex-server.js';
+export * from './pagerduty-server.js';
+export * from './smtp-server.js';
