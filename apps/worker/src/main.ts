@@ -20,9 +20,10 @@ import { createKeyProvider } from './key-provider.js';
 import { runKeysJob } from './keys-job.js';
 import type { ProviderFactory } from './model-selection.js';
 import { processRunJob } from './run-job.js';
+import { createModelProvider } from '@praxa/runtime';
 
 export interface WorkerOptions {
-  /** Builds a model provider from an opened BYOK credential (the real providers; tests may point them at loopbacks). */
+  /** Builds a model provider from an opened BYOK credential. Default: the real providers at the configured endpoints; `null`: offline only. */
   readonly providerFactory?: ProviderFactory | null;
   /** Where log lines go (default stdout). */
   readonly logDestination?: DestinationStream;
@@ -66,7 +67,14 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
     holder,
     leaseSeconds: config.WORKER_LEASE_SECONDS,
     log,
-    providerFactory: options.providerFactory ?? null,
+    providerFactory:
+      options.providerFactory === undefined
+        ? (json: string, workspaceId: string) =>
+            createModelProvider(json, {
+              workspaceId,
+              endpoints: { anthropicBaseUrl: config.ANTHROPIC_BASE_URL, bedrockBaseUrl: config.BEDROCK_BASE_URL, bedrockStsEndpoint: config.BEDROCK_STS_ENDPOINT, vertexBaseUrl: config.VERTEX_BASE_URL, vertexTokenUrl: config.VERTEX_TOKEN_URL },
+            })
+        : options.providerFactory,
   };
 
   const runs = new Worker(

@@ -10,7 +10,7 @@ import { createOfflineProvider, type ModelProvider, type SkillDefinition } from 
 import { openCredentialForRun } from './credentials.js';
 
 /** Builds a provider from an opened BYOK credential (JSON text); the plaintext goes no further than the provider. */
-export type ProviderFactory = (credentialJson: string) => ModelProvider;
+export type ProviderFactory = (credentialJson: string, workspaceId: WorkspaceId) => ModelProvider;
 
 export interface ModelSelectionDeps {
   readonly database: Database;
@@ -28,6 +28,6 @@ export async function selectModelProvider(deps: ModelSelectionDeps, workspaceId:
     const chosen = (preferred ? creds.find((c) => c.provider === preferred) : undefined) ?? (preferred ? undefined : creds[0]);
     if (!chosen) return offline;
     const plain = await openCredentialForRun(deps.provider, s, lease, chosen.vaultName);
-    return factory(Buffer.from(plain).toString('utf8'));
+    return factory(Buffer.from(plain).toString('utf8'), workspaceId);
   });
 }

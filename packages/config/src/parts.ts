@@ -96,4 +96,12 @@ export const anthropicPart = z.object({
   ANTHROPIC_BASE_URL: z.url().optional(),
 });
 
+/** Model endpoints other than the public ones (a gateway, a VPC endpoint, a loopback in tests). Unset = public. */
+export const modelEndpointsPart = z.object({
+  BEDROCK_BASE_URL: z.url().optional(),
+  BEDROCK_STS_ENDPOINT: z.url().optional(),
+  VERTEX_BASE_URL: z.url().optional(),
+  VERTEX_TOKEN_URL: z.url().optional(),
+});
+
 export { bool, postgresUrl, redisUrl, port };
