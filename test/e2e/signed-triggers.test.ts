@@ -179,6 +179,7 @@ describe('trigger secrets: list and revoke', () => {
     expect(Object.keys(mine ?? {}).sort()).toEqual(['createdAt', 'createdBy', 'fingerprint', 'id', 'revokedAt', 'status']);
 
     expect((await call('DELETE', `/v1/skills/${A.skillId}/trigger-secrets/${id}`, viewerToken)).status).toBe(403);
+    expect((await call('POST', `/v1/skills/${A.skillId}/trigger-secrets`, viewerToken)).status).toBe(403);
     expect((await call('DELETE', `/v1/skills/${A.skillId}/trigger-secrets/${id}`, otherToken)).status).toBe(404);
     expect((await call('GET', `/v1/skills/${A.skillId}/trigger-secrets`, otherToken)).status).toBe(404);
     const revoked = await call('DELETE', `/v1/skills/${A.skillId}/trigger-secrets/${id}`);

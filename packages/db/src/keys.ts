@@ -129,6 +129,21 @@ export async function installWorkspaceKey(database: Database, lease: KeyOperatio
   await queryRows(database, z.unknown(), dsql`select public.keys_install_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${k.keyId}, ${k.tenantKeyId}, ${k.publicKey}::bytea, ${k.wrappedPrivateKey}::bytea)`);
 }
 
+/**
+ * Reserve one wrap under the tenant's active key, before wrapping: the new use count, or null when the key is at
+ * `limit` (rotate it) or is no longer the active one. Counted in Postgres, so the limit holds across processes.
+ */
+export async function reserveTenantKeyUse(database: Database, lease: KeyOperationLease, tenantKeyId: string, limit: number): Promise<number | null> {
+  const rows = await queryRows(database, z.object({ uses: z.union([z.number(), z.string()]).transform(Number).nullable() }), dsql`select public.keys_reserve_tenant_key_use(${lease.workspaceId}, ${lease.token}::uuid, ${tenantKeyId}, ${limit}::bigint) as uses`);
+  return rows[0]?.uses ?? null;
+}
+
+/** Retire the active tenant key and install its successor; false if `oldKeyId` was no longer active (re-read). */
+export async function rotateTenantKey(database: Database, lease: KeyOperationLease, oldKeyId: string, newKeyId: string, wrapped: Buffer, kmsKeyRef: string): Promise<boolean> {
+  const rows = await queryRows(database, z.object({ ok: z.boolean() }), dsql`select public.keys_rotate_tenant_key(${lease.workspaceId}, ${lease.token}::uuid, ${oldKeyId}, ${newKeyId}, ${wrapped}::bytea, ${kmsKeyRef}) as ok`);
+  return rows[0]?.ok ?? false;
+}
+
 /** Shred: the wrapped private half is destroyed; everything sealed to this key becomes unrecoverable. */
 export async function destroyWorkspaceKey(database: Database, lease: KeyOperationLease, keyId: string): Promise<boolean> {
   const rows = await queryRows(database, z.object({ ok: z.boolean() }), dsql`select public.keys_destroy_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${keyId}) as ok`);
