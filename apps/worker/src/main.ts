@@ -53,6 +53,10 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
     config.GITHUB_APP_ID !== undefined && config.GITHUB_APP_PRIVATE_KEY !== undefined
       ? { appId: config.GITHUB_APP_ID, privateKeyPem: config.GITHUB_APP_PRIVATE_KEY, baseUrl: config.GITHUB_API_URL }
       : null;
+  const slack =
+    config.SLACK_CLIENT_ID !== undefined && config.SLACK_CLIENT_SECRET !== undefined
+      ? { clientId: config.SLACK_CLIENT_ID, clientSecret: config.SLACK_CLIENT_SECRET, baseUrl: config.SLACK_BASE_URL }
+      : null;
   const connection = { connection: redis, prefix: config.PRAXA_QUEUE_PREFIX };
   const runDeps = {
     database,
@@ -61,6 +65,7 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
     auditOptions,
     tracer: telemetry.tracer,
     github,
+    slack,
     enqueueRun: async (runId: string) => {
       await enqueue(queues, 'run', { runId: RunIdSchema.parse(runId) }, { jobId: runId }, { timeoutMs: 5_000 });
     },
@@ -99,7 +104,7 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
     { ...connection, concurrency: 1 },
   );
   keys.on('failed', (job, err) => log.error({ jobId: job?.id, code: 'KEYS_FAILED', err }, 'keys job failed'));
-  log.info({ code: 'WORKER_STARTED', concurrency: config.WORKER_CONCURRENCY, github: github !== null }, 'worker running');
+  log.info({ code: 'WORKER_STARTED', concurrency: config.WORKER_CONCURRENCY, github: github !== null, slack: slack !== null }, 'worker running');
   return {
     config,
     close: async () => {

@@ -1,20 +1,22 @@
 /**
  * What the runtime's tools reach the world through, for one run this worker holds: GitHub as the installation's bot
  * (a token minted or opened from the sealed cache under the lease), memory facts of the workspace (RLS-scoped),
- * sub-agent dispatch (a child run row through a definer function, then its `{runId}` job). Slack arrives with its
- * bot-token path.
+ * sub-agent dispatch (a child run row through a definer function, then its `{runId}` job), Slack as the team's bot
+ * (its rotating token refreshed under a vault lock, see slack-token.ts).
  */
-import { createGithubRepoClient, type GithubAppConfig } from '@praxa/connectors';
+import { createGithubRepoClient, createSlackBotClient, type GithubAppConfig, type SlackAppConfig } from '@praxa/connectors';
 import { newId, PraxaError, type WorkspaceId } from '@praxa/core';
 import type { KeyProvider } from '@praxa/crypto';
 import { and, dispatchSubagentRun, eq, readMemoryFacts, schema, withWorkspace, writeMemoryFact, type Database, type RunLease } from '@praxa/db';
 import type { ToolEnvironment } from '@praxa/runtime';
 import { installationTokenForRun } from './github-token.js';
+import { slackBotTokenForRun } from './slack-token.js';
 
 export interface ToolEnvironmentDeps {
   readonly database: Database;
   readonly provider: KeyProvider;
   readonly github: GithubAppConfig | null;
+  readonly slack: SlackAppConfig | null;
   readonly enqueueRun: (runId: string) => Promise<void>;
   readonly maxSubagentDepth: number;
 }
@@ -28,6 +30,7 @@ export class IntegrationMissingError extends PraxaError {
 export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: WorkspaceId, lease: RunLease): ToolEnvironment {
   const inScope = <T>(fn: Parameters<typeof withWorkspace<T>>[2]) => withWorkspace(deps.database, workspaceId, fn);
   let github: ReturnType<typeof createGithubRepoClient> | null = null;
+  const slack = new Map<string, ReturnType<typeof createSlackBotClient>>();
   return {
     async github() {
       if (github) return github;
@@ -45,8 +48,15 @@ export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: Wo
       github = createGithubRepoClient({ token, baseUrl: app.baseUrl });
       return github;
     },
-    slack() {
-      return Promise.reject(new IntegrationMissingError('Slack is not connected for this worker yet'));
+    async slack(teamId) {
+      const cached = slack.get(teamId);
+      if (cached) return cached;
+      const app = deps.slack;
+      if (!app) throw new IntegrationMissingError('no Slack app is configured for this worker (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET)');
+      const token = await slackBotTokenForRun({ database: deps.database, provider: deps.provider, slack: app }, { workspaceId, lease }, teamId);
+      const client = createSlackBotClient({ token, baseUrl: app.baseUrl });
+      slack.set(teamId, client);
+      return client;
     },
     memory: {
       read: (namespace, keys) => inScope((s) => readMemoryFacts(s, namespace, keys)),

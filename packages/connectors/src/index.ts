@@ -8,3 +8,4 @@ export * from './notify-message.js';
 export * from './notify-pagerduty.js';
 export * from './notify-email.js';
 export * from './notify-slack.js';
+export * from './slack-bot-client.js';

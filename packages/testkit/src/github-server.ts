@@ -97,18 +97,21 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
     }
     return sendJson(res, 405, { message: 'Method Not Allowed' });
   });
-  return Object.assign(server, {
+  // Object.assign would copy the accessor's current value, not the accessor: define it on the server itself.
+  const extended = Object.assign(server, {
     calls,
     tokens,
     sandbox: repos.sandbox,
     addInstallation: (stub: GithubInstallationStub): void => {
       installations.push({ createdAt: new Date(), ...stub });
     },
-    get tokenLifetimeMs() {
-      return state.tokenLifetimeMs;
-    },
-    set tokenLifetimeMs(v: number) {
+  });
+  Object.defineProperty(extended, 'tokenLifetimeMs', {
+    get: () => state.tokenLifetimeMs,
+    set: (v: number) => {
       state.tokenLifetimeMs = v;
     },
+    enumerable: true,
   });
+  return extended as typeof extended & { tokenLifetimeMs: number };
 }

@@ -96,8 +96,24 @@ export const slackPostMessage: ToolDefinition<z.infer<typeof SlackPostInput>, un
   async run(ctx, input) {
     const thread = ctx.subject.slackThread;
     if (!thread) throw new ToolSubjectMissingError('this run is not about a Slack thread');
-    const posted = await (await ctx.env.slack()).postMessage({ channel: thread.channel, threadTs: thread.threadTs, text: input.text, blocks: input.blocks, marker: ctx.marker });
+    const posted = await (await ctx.env.slack(thread.teamId)).postMessage({ channel: thread.channel, threadTs: thread.threadTs, text: input.text, blocks: input.blocks, marker: ctx.marker });
     return { ts: posted.ts, channel: posted.channel, reused: posted.reused };
+  },
+};
+
+/** Reads the run's Slack thread as the bot: the question being answered and what was said before. */
+export const slackReadThread: ToolDefinition<Record<string, never>, unknown> = {
+  name: 'slack.read.thread',
+  description: 'Read the Slack thread this run answers (the parent message first), as the bot.',
+  input: z.object({}).strict(),
+  effect: false,
+  offeredToModel: true,
+  resultHoldsContent: true,
+  async run(ctx) {
+    const thread = ctx.subject.slackThread;
+    if (!thread) throw new ToolSubjectMissingError('this run is not about a Slack thread');
+    const messages = await (await ctx.env.slack(thread.teamId)).readThread(thread.channel, thread.threadTs);
+    return { messages: messages.slice(-50).map((m) => ({ ts: m.ts, fromBot: m.isBot, text: m.text.slice(0, 4_000) })) };
   },
 };
 
@@ -143,4 +159,4 @@ export const subagentDispatch: ToolDefinition<{ skill: string; input: Record<str
   },
 };
 
-export const BUILTIN_TOOLS: readonly AnyTool[] = [githubReadDiff, githubReadFile, githubCommentPr, slackPostMessage, memoryRead, memoryWrite, subagentDispatch] as unknown as readonly AnyTool[];
+export const BUILTIN_TOOLS: readonly AnyTool[] = [githubReadDiff, githubReadFile, githubCommentPr, slackReadThread, slackPostMessage, memoryRead, memoryWrite, subagentDispatch] as unknown as readonly AnyTool[];

@@ -16,7 +16,8 @@ import type { RunId, WorkspaceId } from '@praxa/core';
 /** What tools reach the outside world through; the worker implements it for a run it holds. */
 export interface ToolEnvironment {
   readonly github: () => Promise<GithubToolClient>;
-  readonly slack: () => Promise<SlackToolClient>;
+  /** The Slack bot of the given team (the run's team, from its row). */
+  readonly slack: (teamId: string) => Promise<SlackToolClient>;
   readonly memory: {
     read(namespace: string, keys: readonly string[] | null): Promise<{ key: string; value: unknown }[]>;
     write(namespace: string, key: string, value: unknown): Promise<void>;
@@ -37,6 +38,8 @@ export interface GithubToolClient {
 }
 
 export interface SlackToolClient {
+  /** The thread's messages (the parent first), read as the bot. */
+  readThread(channel: string, threadTs: string): Promise<{ ts: string; user: string | null; isBot: boolean; text: string }[]>;
   /** Posts as the bot; `marker` is carried in message metadata and checked first, so a retry never posts twice. */
   postMessage(message: { channel: string; text: string; threadTs?: string | undefined; blocks?: readonly unknown[] | undefined; marker: string }): Promise<{ ts: string; channel: string; reused: boolean }>;
 }
@@ -72,7 +75,7 @@ export interface ReviewDraft {
 /** What the run is about, derived from the run row's input (never from the model): tools act on this and nothing else. */
 export interface RunSubject {
   readonly pullRequest?: { readonly repo: RepoRef; readonly number: number; readonly headSha: string } | undefined;
-  readonly slackThread?: { readonly channel: string; readonly threadTs: string } | undefined;
+  readonly slackThread?: { readonly teamId: string; readonly channel: string; readonly threadTs: string } | undefined;
 }
 
 export interface ToolCallContext {
