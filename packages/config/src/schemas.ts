@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   anthropicPart,
+  modelEndpointsPart,
   auditSigningPart,
   bool,
   commonPart,
@@ -56,7 +57,8 @@ export const workerConfigSchema = commonPart
   .extend(keyProviderPart.shape)
   .extend(githubAppPart.shape)
   .extend(slackOAuthPart.shape)
-  .extend(anthropicPart.shape);
+  .extend(anthropicPart.shape)
+  .extend(modelEndpointsPart.shape);
 
 export const monitorConfigSchema = commonPart
   .extend(databasePart('MONITOR_DATABASE_URL').shape)
