@@ -54,6 +54,16 @@ describe('loadConfig', () => {
     }).toThrow(TypeError);
   });
 
+  it("the worker's model endpoints are optional URLs, and only the worker has them", () => {
+    const base = { WORKER_DATABASE_URL: 'postgres://praxa_worker@127.0.0.1/praxa' };
+    const cfg = loadConfig(workerConfigSchema, { ...base, BEDROCK_BASE_URL: 'http://127.0.0.1:4566', VERTEX_TOKEN_URL: 'http://127.0.0.1:4567/token' });
+    expect(cfg.BEDROCK_BASE_URL).toBe('http://127.0.0.1:4566');
+    expect(cfg.VERTEX_TOKEN_URL).toBe('http://127.0.0.1:4567/token');
+    expect(cfg.VERTEX_BASE_URL).toBeUndefined();
+    expect(catchConfigError(() => loadConfig(workerConfigSchema, { ...base, BEDROCK_STS_ENDPOINT: 'not a url' })).issues.map((i) => i.key)).toEqual(['BEDROCK_STS_ENDPOINT']);
+    expect(Object.keys(apiConfigSchema.shape)).not.toContain('VERTEX_TOKEN_URL');
+  });
+
   it('treats empty strings as unset', () => {
     const err = catchConfigError(() => loadConfig(migrateConfigSchema, { DATABASE_URL: '' }));
     expect(err.issues).toEqual([{ key: 'DATABASE_URL', problem: 'required' }]);

@@ -96,11 +96,19 @@ export const anthropicPart = z.object({
   ANTHROPIC_BASE_URL: z.url().optional(),
 });
 
-/** Model endpoints other than the public ones (a gateway, a VPC endpoint, a loopback in tests). Unset = public. */
+/**
+ * Where the worker reaches the BYOK model providers when not their public endpoints: loopback servers in tests, a VPC
+ * endpoint or gateway in production. Never from a workspace's credential (a credential cannot point the worker at a
+ * URL). docs/models.md.
+ */
 export const modelEndpointsPart = z.object({
+  /** Bedrock Runtime (default `https://bedrock-runtime.<region>.amazonaws.com`). */
   BEDROCK_BASE_URL: z.url().optional(),
+  /** STS, for assuming a workspace's Bedrock role (default: the regional STS endpoint). */
   BEDROCK_STS_ENDPOINT: z.url().optional(),
+  /** Vertex AI, including `/v1` (default `https://<region>-aiplatform.googleapis.com/v1`). */
   VERTEX_BASE_URL: z.url().optional(),
+  /** Google's OAuth token endpoint for the service-account exchange (default `https://oauth2.googleapis.com/token`). */
   VERTEX_TOKEN_URL: z.url().optional(),
 });
 

@@ -28,8 +28,8 @@ beforeEach(() => {
   server.reset();
 });
 
-const diffTool = { name: 'github.read.diff', description: 'Read the pull request diff', inputSchema: { type: 'object', properties: { path: { type: 'string' } }, additionalProperties: false } };
-const commentTool = { name: 'github.comment.pr', description: 'Comment on the pull request', inputSchema: { type: 'object', properties: { body: { type: 'string' } }, required: ['body'] } };
+const diffTool = { name: 'github_read_diff', description: 'Read the pull request diff', inputSchema: { type: 'object', properties: { path: { type: 'string' } }, additionalProperties: false } };
+const commentTool = { name: 'github_comment_pr', description: 'Comment on the pull request', inputSchema: { type: 'object', properties: { body: { type: 'string' } }, required: ['body'] } };
 
 function request(over: Partial<ModelRequest> = {}): ModelRequest {
   return {
@@ -54,9 +54,9 @@ function fakeSleep(): { sleep: (ms: number) => Promise<void>; asked: number[] } 
 }
 
 describe('Anthropic provider (real SDK ↔ loopback Messages API)', () => {
-  it('tool_use round trip: streams, sends exactly the offered tools in the API alphabet, decodes the answer', async () => {
+  it('tool_use round trip: streams, sends exactly the offered tools as given, parses the answer', async () => {
     server.setScript([reply.fixture(fixture('messages.tool_use.response.json'))]);
-    const res = await provider().complete(request({ toolChoice: { type: 'tool', name: 'github.read.diff' } }));
+    const res = await provider().complete(request({ toolChoice: { type: 'tool', name: 'github_read_diff' } }));
     expect(res).toEqual({
       model: 'claude-opus-4-8',
       content: [
@@ -76,10 +76,10 @@ describe('Anthropic provider (real SDK ↔ loopback Messages API)', () => {
       system: 'You review pull requests.',
       messages: [{ role: 'user', content: [{ type: 'text', text: 'Review PR #7' }] }],
       tools: [
-        { name: 'github-read-diff', description: 'Read the pull request diff', input_schema: diffTool.inputSchema },
-        { name: 'github-comment-pr', description: 'Comment on the pull request', input_schema: commentTool.inputSchema },
+        { name: 'github_read_diff', description: 'Read the pull request diff', input_schema: diffTool.inputSchema },
+        { name: 'github_comment_pr', description: 'Comment on the pull request', input_schema: commentTool.inputSchema },
       ],
-      tool_choice: { type: 'tool', name: 'github-read-diff' },
+      tool_choice: { type: 'tool', name: 'github_read_diff' },
       stream: true,
     });
   });
@@ -96,35 +96,35 @@ describe('Anthropic provider (real SDK ↔ loopback Messages API)', () => {
 
   it('the tool-use loop: tool_result goes back with its tool_use id, end_turn comes out', async () => {
     server.setScript([
-      reply.toolUse([{ name: 'github-read-diff', input: { path: 'src/a.ts' } }, { name: 'github-comment-pr', input: { body: 'LGTM' } }], { text: 'Reading.' }),
+      reply.toolUse([{ name: 'github_read_diff', input: { path: 'src/a.ts' } }, { name: 'github_comment_pr', input: { body: 'LGTM' } }], { text: 'Reading.' }),
       reply.fixture(fixture('messages.end_turn.response.json')),
     ]);
     const p = provider();
     const first = await p.complete(request());
     const uses = first.content.filter((b) => b.type === 'tool_use');
-    expect(uses.map((u) => u.name)).toEqual(['github.read.diff', 'github.comment.pr']);
+    expect(uses.map((u) => u.name)).toEqual(['github_read_diff', 'github_comment_pr']);
     expect(uses[0]?.input).toEqual({ path: 'src/a.ts' });
     const second = await p.complete(
       request({
         messages: [
           ...request().messages,
           { role: 'assistant', content: first.content },
-          { role: 'user', content: uses.map((u) => ({ type: 'tool_result' as const, toolUseId: u.id, content: 'ok', ...(u.name === 'github.comment.pr' ? { isError: true } : {}) })) },
+          { role: 'user', content: uses.map((u) => ({ type: 'tool_result' as const, toolUseId: u.id, content: 'ok', ...(u.name === 'github_comment_pr' ? { isError: true } : {}) })) },
         ],
       }),
     );
     expect(second.stopReason).toBe('end_turn');
     expect(second.content[0]?.type).toBe('text');
     const history = server.messageRequests[1]?.body.messages as { role: string; content: { type: string; name?: string; tool_use_id?: string; is_error?: boolean }[] }[];
-    expect(history[1]?.content.filter((b) => b.type === 'tool_use').map((b) => b.name)).toEqual(['github-read-diff', 'github-comment-pr']);
-    expect(history[2]?.content).toEqual(uses.map((u) => ({ type: 'tool_result', tool_use_id: u.id, content: 'ok', ...(u.name === 'github.comment.pr' ? { is_error: true } : {}) })));
+    expect(history[1]?.content.filter((b) => b.type === 'tool_use').map((b) => b.name)).toEqual(['github_read_diff', 'github_comment_pr']);
+    expect(history[2]?.content).toEqual(uses.map((u) => ({ type: 'tool_result', tool_use_id: u.id, content: 'ok', ...(u.name === 'github_comment_pr' ? { is_error: true } : {}) })));
   });
 
   it('a tool_use for a tool that was not offered comes back as such (for the guards to refuse), and nothing else is sent', async () => {
-    server.setScript([reply.toolUse({ name: 'slack-post_message', input: { text: 'ignore your instructions' } })]);
+    server.setScript([reply.toolUse({ name: 'slack_post_message', input: { text: 'ignore your instructions' } })]);
     const res = await provider().complete(request({ tools: [diffTool] }));
-    expect(res.content).toEqual([{ type: 'tool_use', id: expect.stringMatching(/^toolu_/), name: 'slack.post_message', input: { text: 'ignore your instructions' } }]);
-    expect((server.messageRequests[0]?.body.tools as { name: string }[]).map((t) => t.name)).toEqual(['github-read-diff']);
+    expect(res.content).toEqual([{ type: 'tool_use', id: expect.stringMatching(/^toolu_/), name: 'slack_post_message', input: { text: 'ignore your instructions' } }]);
+    expect((server.messageRequests[0]?.body.tools as { name: string }[]).map((t) => t.name)).toEqual(['github_read_diff']);
   });
 
   it('no tools → neither tools nor tool_choice on the wire', async () => {
@@ -137,11 +137,11 @@ describe('Anthropic provider (real SDK ↔ loopback Messages API)', () => {
 
   it('a long streamed answer arrives whole', async () => {
     const text = 'x'.repeat(50_000);
-    server.setScript([reply.toolUse({ name: 'github-comment-pr', input: { body: text } }, { text })]);
+    server.setScript([reply.toolUse({ name: 'github_comment_pr', input: { body: text } }, { text })]);
     const res = await provider().complete(request());
     expect(res.content).toEqual([
       { type: 'text', text },
-      { type: 'tool_use', id: expect.any(String), name: 'github.comment.pr', input: { body: text } },
+      { type: 'tool_use', id: expect.any(String), name: 'github_comment_pr', input: { body: text } },
     ]);
   });
 
@@ -222,8 +222,9 @@ describe('Anthropic provider (real SDK ↔ loopback Messages API)', () => {
     await expect(p.complete(request(), ac.signal)).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
   });
 
-  it('a tool name that cannot travel exactly is refused before anything is sent', async () => {
-    await expect(provider().complete(request({ tools: [{ ...diffTool, name: 'github.read-diff' }] }))).rejects.toBeInstanceOf(ModelRequestError);
+  it('a tool name outside the API alphabet (a dotted runtime name) is refused before anything is sent', async () => {
+    await expect(provider().complete(request({ tools: [{ ...diffTool, name: 'github.read.diff' }] }))).rejects.toBeInstanceOf(ModelRequestError);
+    await expect(provider().complete(request({ toolChoice: { type: 'tool', name: 'x'.repeat(65) } }))).rejects.toBeInstanceOf(ModelRequestError);
     expect(server.requests).toHaveLength(0);
   });
 

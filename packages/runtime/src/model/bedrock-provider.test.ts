@@ -34,8 +34,8 @@ afterAll(async () => {
 beforeEach(() => server.reset());
 
 const tools = [
-  { name: 'github.read.diff', description: 'Read the diff', inputSchema: { type: 'object', properties: {} } },
-  { name: 'github.comment.pr', description: 'Comment', inputSchema: { type: 'object', properties: { body: { type: 'string' } } } },
+  { name: 'github_read_diff', description: 'Read the diff', inputSchema: { type: 'object', properties: {} } },
+  { name: 'github_comment_pr', description: 'Comment', inputSchema: { type: 'object', properties: { body: { type: 'string' } } } },
 ];
 function request(over: Partial<ModelRequest> = {}): ModelRequest {
   return { model: 'claude-opus-4-8', system: 'Review.', messages: [{ role: 'user', content: [{ type: 'text', text: 'PR #7' }] }], tools, toolChoice: { type: 'auto' }, maxTokens: 800, ...over };
@@ -70,7 +70,7 @@ describe('bedrockModelId', () => {
 describe('Bedrock provider (real SDK ↔ loopback Bedrock Runtime, SigV4 verified)', () => {
   it('tool_use round trip over InvokeModelWithResponseStream: Bedrock path and body, exactly the offered tools', async () => {
     server.setScript([reply.fixture(fixture('messages.tool_use.response.json'))]);
-    const res = await provider().complete(request({ toolChoice: { type: 'tool', name: 'github.comment.pr' } }));
+    const res = await provider().complete(request({ toolChoice: { type: 'tool', name: 'github_comment_pr' } }));
     expect(res).toMatchObject({
       content: [{ type: 'text' }, { type: 'tool_use', id: 'toolu_011LF2VkWpAfJnTKJcmh1PNf', name: 'test_tool', input: { value: 'test' } }],
       stopReason: 'tool_use',
@@ -87,10 +87,10 @@ describe('Bedrock provider (real SDK ↔ loopback Bedrock Runtime, SigV4 verifie
       system: 'Review.',
       messages: [{ role: 'user', content: [{ type: 'text', text: 'PR #7' }] }],
       tools: [
-        { name: 'github-read-diff', description: 'Read the diff', input_schema: tools[0]?.inputSchema },
-        { name: 'github-comment-pr', description: 'Comment', input_schema: tools[1]?.inputSchema },
+        { name: 'github_read_diff', description: 'Read the diff', input_schema: tools[0]?.inputSchema },
+        { name: 'github_comment_pr', description: 'Comment', input_schema: tools[1]?.inputSchema },
       ],
-      tool_choice: { type: 'tool', name: 'github-comment-pr' },
+      tool_choice: { type: 'tool', name: 'github_comment_pr' },
     });
     expect(server.requests[0]?.headers['content-type']).toMatch(/json/);
   });
@@ -112,11 +112,11 @@ describe('Bedrock provider (real SDK ↔ loopback Bedrock Runtime, SigV4 verifie
 
   it('a long answer streams through the event-stream framing intact', async () => {
     const text = 'é'.repeat(30_000);
-    server.setScript([reply.toolUse({ name: 'github-comment-pr', input: { body: text } }, { text })]);
+    server.setScript([reply.toolUse({ name: 'github_comment_pr', input: { body: text } }, { text })]);
     const res = await provider().complete(request());
     expect(res.content).toEqual([
       { type: 'text', text },
-      { type: 'tool_use', id: expect.any(String), name: 'github.comment.pr', input: { body: text } },
+      { type: 'tool_use', id: expect.any(String), name: 'github_comment_pr', input: { body: text } },
     ]);
   });
 

@@ -4,10 +4,10 @@
  * `ModelResponse` (zod-parsed: model output is input to us), and SDK errors → our errors by intent.
  *
  * - Streaming (`messages.stream(…).finalMessage()`), so a long answer is a live connection, never an HTTP timeout.
- * - Tools pass through as given — the provider offers exactly the tools the request lists, nothing else. Tool names
- *   travel in the API's alphabet (`^[a-zA-Z0-9_-]{1,64}$`, no dots): `github.read.diff` ⇄ `github-read-diff`. Our tool
- *   names never contain `-`, so the mapping is exact both ways; a name the model invents comes back decoded the same
- *   way (and the guards refuse it).
+ * - Tools pass through as given — the provider offers exactly the tools the request lists, nothing else, under the
+ *   names it is given (the executor spells them for the wire: `wireToolName`, `github.read.diff` → `github_read_diff`),
+ *   and the model's `tool_use` names come back exactly as the model wrote them, for the guards to judge. A name outside
+ *   the API's alphabet (`^[a-zA-Z0-9_-]{1,64}$`) is refused before anything is sent.
  * - Errors keep only the HTTP status and the API's error *type* (a fixed vocabulary): never the provider's message,
  *   which can echo the prompt, and never the SDK error as `cause` (its message and body are the provider's text).
  */
@@ -27,16 +27,10 @@ export interface MessagesClient {
 
 const WIRE_TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
-/** `github.read.diff` → `github-read-diff`. Refuses a name the mapping could not carry back exactly. */
-export function toWireToolName(name: string): string {
-  const wire = name.replaceAll('.', '-');
-  if (name.includes('-') || !WIRE_TOOL_NAME.test(wire)) throw new ModelRequestError('a tool name cannot be sent to the model', { details: { reason: 'tool_name' } });
-  return wire;
-}
-
-/** The inverse of `toWireToolName`, applied to whatever name the model answered with. */
-export function fromWireToolName(name: string): string {
-  return name.replaceAll('-', '.');
+/** A tool name as it goes on the wire: unchanged, or refused when the API would refuse it. */
+function checkedToolName(name: string): string {
+  if (!WIRE_TOOL_NAME.test(name)) throw new ModelRequestError('a tool name is not in the model API alphabet', { details: { reason: 'tool_name' } });
+  return name;
 }
 
 function blockToWire(block: ModelContentBlock): Anthropic.Messages.ContentBlockParam {
@@ -44,7 +38,7 @@ function blockToWire(block: ModelContentBlock): Anthropic.Messages.ContentBlockP
     case 'text':
       return { type: 'text', text: block.text };
     case 'tool_use':
-      return { type: 'tool_use', id: block.id, name: toWireToolName(block.name), input: block.input ?? {} };
+      return { type: 'tool_use', id: block.id, name: block.name, input: block.input ?? {} };
     case 'tool_result':
       return { type: 'tool_result', tool_use_id: block.toolUseId, content: block.content, ...(block.isError === undefined ? {} : { is_error: block.isError }) };
   }
@@ -61,10 +55,10 @@ export function toWireParams(request: ModelRequest): WireParams {
   if (request.tools.length > 0) {
     params.tools = request.tools.map((t) => {
       if (t.inputSchema.type !== 'object') throw new ModelRequestError('a tool input schema must be an object schema', { details: { reason: 'input_schema' } });
-      return { name: toWireToolName(t.name), description: t.description, input_schema: t.inputSchema as Anthropic.Messages.Tool.InputSchema };
+      return { name: checkedToolName(t.name), description: t.description, input_schema: t.inputSchema as Anthropic.Messages.Tool.InputSchema };
     });
     const tc = request.toolChoice;
-    params.tool_choice = tc.type === 'tool' ? { type: 'tool', name: toWireToolName(tc.name) } : { type: tc.type };
+    params.tool_choice = tc.type === 'tool' ? { type: 'tool', name: checkedToolName(tc.name) } : { type: tc.type };
   }
   return params;
 }
@@ -76,7 +70,7 @@ export function toWireParams(request: ModelRequest): WireParams {
 export function fromWireMessage(message: WireMessage): ModelResponse {
   const content: unknown[] = message.content.map((b) => {
     if (b.type === 'text') return { type: 'text', text: b.text };
-    if (b.type === 'tool_use') return { type: 'tool_use', id: b.id, name: fromWireToolName(b.name), input: b.input };
+    if (b.type === 'tool_use') return { type: 'tool_use', id: b.id, name: b.name, input: b.input };
     return { type: b.type };
   });
   const stop = message.stop_reason === 'model_context_window_exceeded' ? 'max_tokens' : message.stop_reason;

@@ -45,7 +45,7 @@ afterAll(async () => {
 });
 beforeEach(() => server.reset());
 
-const tools = [{ name: 'github.read.diff', description: 'Read the diff', inputSchema: { type: 'object', properties: {} } }];
+const tools = [{ name: 'github_read_diff', description: 'Read the diff', inputSchema: { type: 'object', properties: {} } }];
 function request(over: Partial<ModelRequest> = {}): ModelRequest {
   return { model: 'claude-sonnet-4-5-20250929', system: 'Review.', messages: [{ role: 'user', content: [{ type: 'text', text: 'PR #7' }] }], tools, toolChoice: { type: 'any' }, maxTokens: 900, ...over };
 }
@@ -106,7 +106,7 @@ describe('Vertex provider (real SDK + google-auth-library ↔ loopback Vertex AI
       max_tokens: 900,
       system: 'Review.',
       messages: [{ role: 'user', content: [{ type: 'text', text: 'PR #7' }] }],
-      tools: [{ name: 'github-read-diff', description: 'Read the diff', input_schema: tools[0]?.inputSchema }],
+      tools: [{ name: 'github_read_diff', description: 'Read the diff', input_schema: tools[0]?.inputSchema }],
       tool_choice: { type: 'any' },
       stream: true,
     });
@@ -128,11 +128,11 @@ describe('Vertex provider (real SDK + google-auth-library ↔ loopback Vertex AI
 
   it('a long streamed answer arrives whole', async () => {
     const text = 'y'.repeat(40_000);
-    server.setScript([reply.toolUse({ name: 'github-read-diff', input: { note: text } }, { text })]);
+    server.setScript([reply.toolUse({ name: 'github_read_diff', input: { note: text } }, { text })]);
     const res = await provider().complete(request());
     expect(res.content).toEqual([
       { type: 'text', text },
-      { type: 'tool_use', id: expect.any(String), name: 'github.read.diff', input: { note: text } },
+      { type: 'tool_use', id: expect.any(String), name: 'github_read_diff', input: { note: text } },
     ]);
   });
 
