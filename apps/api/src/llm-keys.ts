@@ -10,22 +10,11 @@ import { sealCredential } from '@praxa/crypto';
 import { and, eq, schema, vaultDeleteSecret, vaultPutSecret, workspacePublicKey, type Database } from '@praxa/db';
 import { WorkspaceKeyMissingError } from './errors.js';
 import { route } from './route-builder.js';
+import { ModelCredentialSchema } from '@praxa/runtime';
 
-const LlmKeyBody = z.discriminatedUnion('provider', [
-  z.object({ provider: z.literal('anthropic'), apiKey: z.string().regex(/^sk-ant-[A-Za-z0-9_-]{8,}$/, 'an Anthropic API key (sk-ant-…)') }).strict(),
-  // Bedrock: access keys, or a role Praxa assumes — exactly one of the two.
-  z
-    .object({
-      provider: z.literal('bedrock'),
-      region: z.string().regex(/^[a-z]{2}-[a-z]+-\d$/),
-      accessKeyId: z.string().regex(/^A[KS]IA[0-9A-Z]{12,}$/).optional(),
-      secretAccessKey: z.string().min(20).max(128).optional(),
-      roleArn: z.string().regex(/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/).optional(),
-    })
-    .strict()
-    .refine((b) => (b.roleArn !== undefined) !== (b.accessKeyId !== undefined && b.secretAccessKey !== undefined), { message: 'give accessKeyId + secretAccessKey, or roleArn' }),
-  z.object({ provider: z.literal('vertex'), projectId: z.string().min(1).max(100), region: z.string().min(1).max(50), serviceAccountJson: z.string().min(20).max(16_384) }).strict(),
-]);
+// One schema for what the api accepts and what the worker will use (packages/runtime): a credential the worker would
+// refuse (a Vertex region that is not one, say) is refused here, at the door.
+const LlmKeyBody = ModelCredentialSchema;
 type LlmKeyBody = z.infer<typeof LlmKeyBody>;
 
 function fingerprintOf(body: LlmKeyBody): string {
