@@ -46,6 +46,8 @@ export async function startWorkerHarness(options: { manifest?: SkillManifest; ex
   const workerDb = createDatabase(tdb.roleUrl('praxa_worker'), { max: 4 });
   const provider = await LocalKeyProvider.open({ path: join(dir, 'master.key') });
   await runKeysJob({ database: workerDb, provider, holder: 'harness' }, ws.workspaceId, 'create');
+  // The fixture's BYOK row points at no vault secret: remove it, so runs use the offline model unless a test adds a key.
+  await admin`delete from llm_credentials where workspace_id = ${ws.workspaceId}`;
   const prefix = `test-${randomUUID()}`;
   const redisUrl = options.redisUrl ?? 'redis://127.0.0.1:6379';
   const redis = createRedis(redisUrl, 'producer');

@@ -61,7 +61,7 @@ type Json = z.core.util.JSONType;
 export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
   const now = x.now ?? Date.now;
   const startedAt = now();
-  const run: SkillRunInput = { trigger: x.trigger, input: x.input, manifest: x.manifest };
+  const run: SkillRunInput = { runId: x.runId, trigger: x.trigger, input: x.input, manifest: x.manifest };
   const byWire = new Map([...x.tools.values()].map((t) => [wireToolName(t.name), t]));
   const toolsUsed: string[] = [];
   const toolResultHashes: Record<string, string> = {};

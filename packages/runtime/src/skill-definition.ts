@@ -18,6 +18,7 @@ export const BaseDecisionSchema = z.object({
 export type BaseDecision = z.infer<typeof BaseDecisionSchema>;
 
 export interface SkillRunInput {
+  readonly runId: string;
   readonly trigger: string;
   /** The run row's input (the webhook's normalized fields), as ingest stored it. */
   readonly input: Readonly<Record<string, unknown>>;

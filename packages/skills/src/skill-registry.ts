@@ -2,14 +2,21 @@
 import { PraxaError, type SkillManifest } from '@praxa/core';
 import type { SkillDefinition } from '@praxa/runtime';
 import { PR_REVIEW_MANIFEST, prReviewSkill } from './pr-review/pr-review-skill.js';
+import { SLACK_ANSWER_MANIFEST, slackAnswerSkill } from './slack-answer/slack-answer-skill.js';
 
 export class SkillUnknownError extends PraxaError {
   readonly code = 'SKILL_UNKNOWN';
   readonly httpStatus = 404;
 }
 
-export const BUILTIN_SKILLS: ReadonlyMap<string, SkillDefinition> = new Map<string, SkillDefinition>([['pr-review', prReviewSkill as unknown as SkillDefinition]]);
-export const BUILTIN_MANIFESTS: ReadonlyMap<string, SkillManifest> = new Map([['pr-review', PR_REVIEW_MANIFEST]]);
+export const BUILTIN_SKILLS: ReadonlyMap<string, SkillDefinition> = new Map<string, SkillDefinition>([
+  ['pr-review', prReviewSkill as unknown as SkillDefinition],
+  ['slack-answer', slackAnswerSkill as unknown as SkillDefinition],
+]);
+export const BUILTIN_MANIFESTS: ReadonlyMap<string, SkillManifest> = new Map([
+  ['pr-review', PR_REVIEW_MANIFEST],
+  ['slack-answer', SLACK_ANSWER_MANIFEST],
+]);
 
 export function builtinSkill(slug: string): SkillDefinition {
   const skill = BUILTIN_SKILLS.get(slug);
