@@ -10,6 +10,7 @@ import { runSeed } from './commands/seed.js';
 import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
 import { createHumanToken } from './commands/tokens.js';
 import { requestKeyRotation } from './commands/keys.js';
+import { replayAuditEvent } from './commands/audit-replay.js';
 import { checkpointWorkspace, exportWorkspaceAudit, printAuditKeys, proveEvent, verifyExportFile, verifyProofFile, verifyWorkspaceAudit } from './commands/audit.js';
 import { ValidationError } from '@praxa/core';
 
@@ -87,6 +88,17 @@ audit
   .requiredOption('--event <id>', 'the audit event (ae_…)')
   .action(async (o: { workspace: string; event: string }) => {
     console.log(await proveEvent(process.env, o.workspace, o.event));
+  });
+audit
+  .command('replay')
+  .description('re-fetch a decision’s inputs as the bot, check each against its recorded hash, and re-run the decision on the offline model; exit 0 if all hold')
+  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .requiredOption('--event <id>', 'the skill.action audit event (ae_…)')
+  .action(async (o: { workspace: string; event: string }) => {
+    const r = await replayAuditEvent(process.env, o.workspace, o.event);
+    for (const line of r.lines) console.log(line);
+    console.log(r.ok ? 'replay: the decision reproduces from inputs that match their recorded hashes' : 'replay: FAILED — see the lines above');
+    if (!r.ok) process.exitCode = 1;
   });
 audit
   .command('export')

@@ -102,9 +102,10 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId, attempt: { m
       journal: createRunJournal(deps, ws, lease),
       recorder,
     });
-    await finish(result.status, result.status === 'skipped' ? (result.skipReason ?? null) : null);
-    deps.log.info({ runId, workspaceId: ws, code: result.status === 'skipped' ? result.skipReason : 'RUN_SUCCEEDED', ms: Date.now() - t0, modelCalls: result.modelCalls }, 'run finished');
-    return { runId, status: result.status, ...(result.verdict ? { verdict: result.verdict } : {}) };
+    const status = result.status === 'skipped' ? 'skipped' : 'succeeded';
+    await finish(status, status === 'skipped' ? (result.skipReason ?? null) : null);
+    deps.log.info({ runId, workspaceId: ws, code: status === 'skipped' ? result.skipReason : 'RUN_SUCCEEDED', ms: Date.now() - t0, modelCalls: result.modelCalls }, 'run finished');
+    return { runId, status, ...(result.verdict ? { verdict: result.verdict } : {}) };
   } catch (err) {
     const code = isPraxaError(err) ? err.code : 'INTERNAL';
     if (err instanceof LeaseLostError || lost) {

@@ -26,7 +26,9 @@ function mapGithubError(err: unknown, what: string): never {
 
 export function createGithubRepoClient(options: { token: string; baseUrl: string; userAgent?: string }) {
   assertBotCredential('github', options.token);
-  const octokit = new Octokit({ auth: options.token, baseUrl: options.baseUrl, userAgent: options.userAgent ?? 'praxa-bot', request: { retries: 0 } });
+  // Octokit's own logger is silenced: its messages can carry URLs (repository names); errors are mapped to typed ones.
+  const quiet = (): void => undefined;
+  const octokit = new Octokit({ auth: options.token, baseUrl: options.baseUrl, userAgent: options.userAgent ?? 'praxa-bot', request: { retries: 0 }, log: { debug: quiet, info: quiet, warn: quiet, error: quiet } });
   const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();

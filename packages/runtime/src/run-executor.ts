@@ -35,15 +35,24 @@ export interface ExecuteRunInput {
   readonly recorder: RunRecorder;
   readonly now?: () => number;
   readonly maxTokens?: number;
+  /**
+   * Replay: stop once the decision is made — no act phase, no audit event — and return the decision with the hashes
+   * of the tool results it rested on (`pnpm praxa audit replay`).
+   */
+  readonly decideOnly?: boolean;
 }
 
 export interface RunResult {
-  readonly status: 'succeeded' | 'skipped';
+  readonly status: 'succeeded' | 'skipped' | 'decided';
   readonly skipReason?: string;
   readonly verdict?: string;
   readonly auditEventId?: string;
   readonly toolsUsed: readonly string[];
   readonly modelCalls: number;
+  /** With `decideOnly`: the validated decision, the model that made it and the tool results' hashes by step. */
+  readonly decision?: BaseDecision;
+  readonly model?: string;
+  readonly toolResultHashes?: Readonly<Record<string, string>>;
 }
 
 const GUARD_ERRORS = [TriggerNotAllowedError, ToolNotAllowedError, MemoryNamespaceError, SubAgentNotAllowedError];
@@ -127,7 +136,8 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
         return tool.run({ runId: x.runId, workspaceId: x.workspaceId, step, marker: `<!-- praxa:${x.runId}:${step} -->`, env: x.env, subject, memoryNamespace: x.manifest.memory?.namespace ?? null }, parsed.data as never);
       });
       if (!replayed) await x.recorder.telemetry({ tool_name: tool.name, ms: Math.round(now() - t0), code: null, iter });
-      toolResultHashes[String(step)] = sha256Json(value);
+      // The inputs the decision rested on (what a replay re-fetches and checks); an effect's result is not one.
+      if (!tool.effect) toolResultHashes[String(step)] = sha256Json(value);
       seen.set(tool.name, value);
       if (!toolsUsed.includes(tool.name)) toolsUsed.push(tool.name);
       return value;
@@ -220,6 +230,8 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
     if (uses.length === 0) forceDecision = true;
     messages.push({ role: 'user', content: results.length > 0 ? results : [{ type: 'text', text: 'Record your decision with the record_decision tool.' }] });
   }
+
+  if (x.decideOnly) return { status: 'decided', verdict: decision.verdict, decision, model: decisionModel, toolResultHashes, toolsUsed, modelCalls };
 
   // 3. Act on the decision through allowlisted tools, each a durable step with the lease re-checked before effects.
   const callTool = async (name: string, input: unknown): Promise<unknown> => runTool(await admit(x.tools.get(name), input, false), input);

@@ -1,0 +1,58 @@
+/**
+ * Replay: `pnpm praxa audit replay` reconstructs a recorded offline decision from its audit record — re-fetching the
+ * diff as the bot and checking it against the recorded hash — and reproduces it exactly. An input that changed since
+ * (the PR's diff, or the run row's recorded input) is named, and the replay fails.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startWorker } from '@praxa/worker';
+import { replayAuditEvent } from '../../apps/cli/src/commands/audit-replay.js';
+import { addedPatch, startWorkerHarness, type WorkerHarness } from './worker-harness.js';
+
+let h: WorkerHarness;
+let worker: Awaited<ReturnType<typeof startWorker>>;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  h = await startWorkerHarness();
+  worker = await startWorker(h.env);
+  env = { ...h.env, DATABASE_URL: h.tdb.adminUrl, API_DATABASE_URL: h.tdb.roleUrl('praxa_api') };
+});
+afterAll(async () => {
+  await worker?.close();
+  await h?.close();
+});
+
+async function reviewed(number: number, lines: string[]): Promise<{ runId: string; eventId: string }> {
+  const runId = await h.createPrRun({ number, files: [{ filename: 'src/billing/invoice.ts', patch: addedPatch(lines) }] });
+  await h.enqueueRun(runId);
+  expect((await h.waitForRun(runId)).status).toBe('succeeded');
+  const [ev] = await h.admin<{ id: string }[]>`select id from audit_events where run_id = ${runId} and kind = 'skill.action'`;
+  return { runId, eventId: ev!.id };
+}
+
+describe('audit replay', () => {
+  it('reproduces a recorded offline decision exactly from re-fetched inputs that match their hashes', async () => {
+    const { eventId } = await reviewed(71, ['export const due = (d: Date) => d;', 'console.log(due);']);
+    const r = await replayAuditEvent(env, h.ws.workspaceId, eventId);
+    expect(r.lines.join('\n')).toContain('identical to the recorded decision');
+    expect(r.lines.some((l) => /^step 1: tool result matches its recorded hash/.test(l))).toBe(true);
+    expect(r.ok).toBe(true);
+  });
+
+  it('names the input that changed since: the PR’s diff re-fetched as the bot', async () => {
+    const { eventId } = await reviewed(72, ['export const total = 1;']);
+    const pr = h.gh.sandbox.pullRequest('acme', 'shop', 72)!;
+    pr.files = [{ filename: 'src/billing/invoice.ts', patch: addedPatch(['export const total = 2; // edited after the review']) }];
+    const r = await replayAuditEvent(env, h.ws.workspaceId, eventId);
+    expect(r.ok).toBe(false);
+    expect(r.lines.join('\n')).toMatch(/step 1: tool result CHANGED/);
+  });
+
+  it('names the input that changed since: the run row’s recorded input', async () => {
+    const { runId, eventId } = await reviewed(73, ['export const x = 3;']);
+    await h.admin`update agent_runs set input = jsonb_set(input, '{prNumber}', '999') where id = ${runId}`;
+    const r = await replayAuditEvent(env, h.ws.workspaceId, eventId);
+    expect(r.ok).toBe(false);
+    expect(r.lines.join('\n')).toContain('input (kept in the record): CHANGED');
+  });
+});
