@@ -5,12 +5,25 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startWorker } from '@praxa/worker';
-import { replayAuditEvent } from '../../apps/cli/src/commands/audit-replay.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { addedPatch, startWorkerHarness, type WorkerHarness } from './worker-harness.js';
 
 let h: WorkerHarness;
 let worker: Awaited<ReturnType<typeof startWorker>>;
 let env: Record<string, string>;
+const CLI = fileURLToPath(new URL('../../apps/cli/dist/main.js', import.meta.url));
+
+/** `pnpm praxa audit replay …` as an operator runs it: the compiled CLI in its own process. */
+function replayAuditEvent(e: Record<string, string>, workspace: string, event: string): Promise<{ ok: boolean; lines: string[] }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'audit', 'replay', '--workspace', workspace, '--event', event], { env: { ...process.env, ...e } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => resolve({ ok: code === 0, lines: out.split('\n').filter((l) => l.length > 0) }));
+  });
+}
 
 beforeAll(async () => {
   h = await startWorkerHarness();
