@@ -71,8 +71,9 @@ describe('worker: a pull request reviewed end to end', () => {
     expect(await h.waitForRun(draft)).toEqual({ status: 'skipped', error_code: 'DRAFT_PR' });
     expect(h.gh.sandbox.reviews('acme', 'shop', 7)[0]?.event).toBe('APPROVE');
     expect(h.gh.sandbox.reviews('acme', 'shop', 8)).toHaveLength(0);
-    const steps = await h.admin`select 1 from run_steps where run_id = ${draft}`;
-    expect(steps).toHaveLength(0);
+    // Only the configuration step ran (a repository may opt drafts in): no model call, no tool.
+    const steps = await h.admin<{ kind: string }[]>`select kind from run_steps where run_id = ${draft}`;
+    expect(steps.map((x) => x.kind)).toEqual(['config.prepare']);
   });
 
   it('a trigger the manifest does not list → TRIGGER_NOT_ALLOWED, audited, and no model call at all', async () => {

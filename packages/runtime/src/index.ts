@@ -14,3 +14,4 @@ export * from './model/with-model-retries.js';
 export * from './model/bedrock-provider.js';
 export * from './model/vertex-provider.js';
 export * from './model/create-model-provider.js';
+export * from './manifest-narrowing.js';

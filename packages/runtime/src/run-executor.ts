@@ -7,13 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalJson, isPraxaError, newId, type AuditEventDraft, type PraxaError, type RunId, type SkillId, type SkillManifest, type WorkspaceId } from '@praxa/core';
+import { canonicalJson, isPraxaError, newId, SkillManifestSchema, type AuditEventDraft, type PraxaError, type RunId, type SkillId, type SkillManifest, type WorkspaceId } from '@praxa/core';
 import { guardMemory, guardSubAgent, runPreCallGuards } from './guards.js';
 import { MemoryNamespaceError, SubAgentNotAllowedError, ToolNotAllowedError, TriggerNotAllowedError } from './guard-errors.js';
 import { ModelDecisionInvalidError, ModelIterationLimitError } from './model/model-errors.js';
 import { ModelResponseSchema, type ModelMessage, type ModelProvider, type ModelToolResultBlock, type ModelToolSpec } from './model/model-provider.js';
 import type { RunJournal, RunRecorder } from './run-journal.js';
-import { DECISION_TOOL_NAME, DECISION_TOOL_WIRE_NAME, type BaseDecision, type SkillDefinition, type SkillRunInput } from './skill-definition.js';
+import { DECISION_TOOL_NAME, DECISION_TOOL_WIRE_NAME, PreparedRunSchema, type BaseDecision, type SkillDefinition, type SkillRunInput } from './skill-definition.js';
+import { narrows } from './manifest-narrowing.js';
 import { wireToolName, type AnyTool, type ToolEnvironment, type RunSubject } from './tools/tool.js';
 
 export interface ExecuteRunInput {
@@ -53,6 +54,8 @@ export interface RunResult {
   readonly decision?: BaseDecision;
   readonly model?: string;
   readonly toolResultHashes?: Readonly<Record<string, string>>;
+  /** With `decideOnly`: what the audit event's `input` would record (including what `prepare` derived). */
+  readonly auditInput?: Readonly<Record<string, Json>>;
 }
 
 const GUARD_ERRORS = [TriggerNotAllowedError, ToolNotAllowedError, MemoryNamespaceError, SubAgentNotAllowedError];
@@ -70,7 +73,8 @@ type Json = z.core.util.JSONType;
 export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
   const now = x.now ?? Date.now;
   const startedAt = now();
-  const run: SkillRunInput = { runId: x.runId, trigger: x.trigger, input: x.input, manifest: x.manifest };
+  let run: SkillRunInput = { runId: x.runId, trigger: x.trigger, input: x.input, manifest: x.manifest };
+  let preparedAudit: Record<string, Json> = {};
   const byWire = new Map([...x.tools.values()].map((t) => [wireToolName(t.name), t]));
   const toolsUsed: string[] = [];
   const toolResultHashes: Record<string, string> = {};
@@ -81,7 +85,7 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
 
   const auditInput = (): Record<string, Json> => {
     try {
-      return x.skill.auditInput(run);
+      return { ...x.skill.auditInput(run), ...preparedAudit };
     } catch {
       return {};
     }
@@ -118,9 +122,30 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
     if (isGuardDenial(err)) await deny(err, 'unknown');
     throw err;
   }
+  const subject: RunSubject = x.skill.subject(run);
+  if (x.skill.prepare) {
+    const prepare = x.skill.prepare.bind(x.skill);
+    const step = idx++;
+    const { value: prepared } = await x.journal.step(step, { kind: 'config.prepare', key: 'config:prepare', sealed: true, schema: PreparedRunSchema }, () => prepare(run, subject, x.env));
+    const problems = [...prepared.problems];
+    let manifest = x.manifest;
+    if (prepared.manifest !== null) {
+      const narrowed = SkillManifestSchema.safeParse(prepared.manifest);
+      if (narrowed.success && narrows(x.manifest, narrowed.data)) manifest = narrowed.data;
+      else problems.push({ code: 'REPO_CONFIG_WIDENS_MANIFEST', message: 'the configuration tried to widen the manifest; the pinned manifest applies' });
+    }
+    run = { ...run, manifest, settings: prepared.settings, problems };
+    preparedAudit = prepared.auditInput;
+    // A narrower manifest may no longer allow this trigger: the guards run again on what is in force.
+    try {
+      runPreCallGuards({ manifest, trigger: x.trigger, registeredTools: registered, ...(manifest.memory ? { memoryNamespace: manifest.memory.namespace } : {}) });
+    } catch (err) {
+      if (isGuardDenial(err)) await deny(err, 'unknown');
+      throw err;
+    }
+  }
   const skip = x.skill.skipReason?.(run) ?? null;
   if (skip !== null) return { status: 'skipped', skipReason: skip, toolsUsed, modelCalls };
-  const subject: RunSubject = x.skill.subject(run);
 
   const runTool = async (tool: AnyTool, rawInput: unknown): Promise<unknown> => {
     const step = idx++;
@@ -133,7 +158,7 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
     try {
       const { value, replayed } = await x.journal.step(step, { kind: `tool.${tool.name}`, key: `tool:${tool.name}:${step}`, sealed: tool.resultHoldsContent, schema: z.unknown() }, async () => {
         if (tool.effect) await x.recorder.assertLease();
-        return tool.run({ runId: x.runId, workspaceId: x.workspaceId, step, marker: `<!-- praxa:${x.runId}:${step} -->`, env: x.env, subject, memoryNamespace: x.manifest.memory?.namespace ?? null }, parsed.data as never);
+        return tool.run({ runId: x.runId, workspaceId: x.workspaceId, step, marker: `<!-- praxa:${x.runId}:${step} -->`, env: x.env, subject, memoryNamespace: run.manifest.memory?.namespace ?? null }, parsed.data as never);
       });
       if (!replayed) await x.recorder.telemetry({ tool_name: tool.name, ms: Math.round(now() - t0), code: null, iter });
       // The inputs the decision rested on (what a replay re-fetches and checks); an effect's result is not one.
@@ -149,15 +174,15 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
 
   /** The guard for one requested tool: registered, allowlisted, offered (for the model), memory and sub-agent rules. */
   const admit = async (tool: AnyTool | undefined, rawInput: unknown, fromModel: boolean): Promise<AnyTool> => {
-    if (!tool || !x.manifest.tools.includes(tool.name) || (fromModel && !tool.offeredToModel)) {
+    if (!tool || !run.manifest.tools.includes(tool.name) || (fromModel && !tool.offeredToModel)) {
       const name = tool?.name ?? 'unknown';
       return deny(new ToolNotAllowedError('the model asked for a tool outside this Skill’s allowlist', { details: { tool: name } }), name);
     }
     try {
-      if (tool.name.startsWith('memory.')) guardMemory(x.manifest, x.manifest.memory?.namespace ?? '');
+      if (tool.name.startsWith('memory.')) guardMemory(run.manifest, run.manifest.memory?.namespace ?? '');
       if (tool.name === 'subagent.dispatch') {
         const target = z.object({ skill: z.string() }).safeParse(rawInput);
-        guardSubAgent(x.manifest, target.success ? target.data.skill : '', x.depth);
+        guardSubAgent(run.manifest, target.success ? target.data.skill : '', x.depth);
       }
     } catch (err) {
       if (isGuardDenial(err)) return deny(err, tool.name);
@@ -167,7 +192,7 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
   };
 
   // 2. The tool-use loop: read tools + the forced decision tool.
-  const offered: ModelToolSpec[] = x.manifest.tools
+  const offered: ModelToolSpec[] = run.manifest.tools
     .map((name) => x.tools.get(name))
     .filter((t): t is AnyTool => t !== undefined && t.offeredToModel)
     .map((t) => ({ name: wireToolName(t.name), description: t.description, inputSchema: z.toJSONSchema(t.input) as Record<string, unknown> }));
@@ -180,13 +205,13 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
 
   while (decision === null) {
     iter += 1;
-    if (iter > x.manifest.maxIterations) throw new ModelIterationLimitError('the model reached the Skill’s iteration limit without a decision', { details: { maxIterations: x.manifest.maxIterations } });
+    if (iter > run.manifest.maxIterations) throw new ModelIterationLimitError('the model reached the Skill’s iteration limit without a decision', { details: { maxIterations: run.manifest.maxIterations } });
     const request = {
-      model: x.manifest.model.id,
+      model: run.manifest.model.id,
       system: x.skill.systemPrompt(run),
       messages: [...messages],
       tools: offered,
-      toolChoice: forceDecision || iter === x.manifest.maxIterations ? ({ type: 'tool', name: DECISION_TOOL_WIRE_NAME } as const) : ({ type: 'any' } as const),
+      toolChoice: forceDecision || iter === run.manifest.maxIterations ? ({ type: 'tool', name: DECISION_TOOL_WIRE_NAME } as const) : ({ type: 'any' } as const),
       maxTokens: x.maxTokens ?? 4096,
     };
     const step = idx++;
@@ -231,7 +256,7 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
     messages.push({ role: 'user', content: results.length > 0 ? results : [{ type: 'text', text: 'Record your decision with the record_decision tool.' }] });
   }
 
-  if (x.decideOnly) return { status: 'decided', verdict: decision.verdict, decision, model: decisionModel, toolResultHashes, toolsUsed, modelCalls };
+  if (x.decideOnly) return { status: 'decided', verdict: decision.verdict, decision, model: decisionModel, toolResultHashes, toolsUsed, modelCalls, auditInput: auditInput() };
 
   // 3. Act on the decision through allowlisted tools, each a durable step with the lease re-checked before effects.
   const callTool = async (name: string, input: unknown): Promise<unknown> => runTool(await admit(x.tools.get(name), input, false), input);

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { AlternativeSchema, type SkillManifest } from '@praxa/core';
 import type { ModelRequest, ModelResponse } from './model/model-provider.js';
-import type { RunSubject } from './tools/tool.js';
+import type { RunSubject, ToolEnvironment } from './tools/tool.js';
 
 /** Every decision carries these; a Skill extends the schema with its own fields (review comments, an answer…). */
 export const BaseDecisionSchema = z.object({
@@ -22,8 +22,27 @@ export interface SkillRunInput {
   readonly trigger: string;
   /** The run row's input (the webhook's normalized fields), as ingest stored it. */
   readonly input: Readonly<Record<string, unknown>>;
+  /** The manifest in force: the pinned version's, possibly narrowed by the Skill's `prepare` (never widened). */
   readonly manifest: SkillManifest;
+  /** What `prepare` found (e.g. a repository's `.praxa.yaml` settings); empty without one. */
+  readonly settings?: Readonly<Record<string, z.core.util.JSONType>>;
+  /** Problems `prepare` found and the Skill reports (the run proceeds). */
+  readonly problems?: readonly RunProblem[];
 }
+
+export const RunProblemSchema = z.object({ code: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/), message: z.string().max(500) });
+export type RunProblem = z.infer<typeof RunProblemSchema>;
+
+/** What a Skill's `prepare` step returns (recorded as a durable step, so a retry sees the same configuration). */
+export const PreparedRunSchema = z.object({
+  /** A narrowed manifest, or null to keep the pinned one. The executor refuses any widening. */
+  manifest: z.unknown().nullable(),
+  settings: z.record(z.string(), z.json()),
+  /** Added to the audit event's `input` (e.g. the configuration snapshot's hash). */
+  auditInput: z.record(z.string(), z.json()),
+  problems: z.array(RunProblemSchema),
+});
+export type PreparedRun = z.infer<typeof PreparedRunSchema>;
 
 /** The act phase calls tools through the same guarded, journaled path as the model's calls. */
 export type CallTool = (name: string, input: unknown) => Promise<unknown>;
@@ -51,6 +70,11 @@ export interface SkillDefinition<D extends BaseDecision = BaseDecision> {
   readonly decisionDescription: string;
   /** The run's subject (PR, Slack thread) from the run row's input; throws a typed error on a malformed input. */
   subject(run: SkillRunInput): RunSubject;
+  /**
+   * Before the model: read configuration as the bot (a repository's `.praxa.yaml`, say). It may only narrow the
+   * manifest; the executor checks, refuses a widening (the run proceeds under the pinned manifest) and re-runs the guards.
+   */
+  prepare?(run: SkillRunInput, subject: RunSubject, env: ToolEnvironment): Promise<PreparedRun>;
   /** A run this Skill declines to work on (a draft PR, a bot's PR…): the run ends `skipped` with this reason code. */
   skipReason?(run: SkillRunInput): string | null;
   systemPrompt(run: SkillRunInput): string;

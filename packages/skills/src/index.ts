@@ -4,3 +4,4 @@ export * from './pr-review/pr-review-offline.js';
 export * from './pr-review/pr-review-skill.js';
 export * from './skill-registry.js';
 export * from './slack-answer/slack-answer-skill.js';
+export * from './pr-review/repo-config.js';

@@ -53,6 +53,8 @@ export interface GithubSandbox {
   holdReviewResponses: boolean;
   releaseHeld(): number;
   addPullRequest(pr: SandboxPullRequest): void;
+  /** A file on a branch (e.g. `.praxa.yaml` on `main`); `null` deletes it. */
+  setBranchFile(owner: string, repo: string, branch: string, path: string, content: string | null): void;
   pullRequest(owner: string, repo: string, number: number): SandboxPullRequest | undefined;
   reviews(owner: string, repo: string, number: number): readonly SandboxReview[];
 }
@@ -83,6 +85,7 @@ export function createGithubSandbox(botLogin: string) {
   const key = (o: string, r: string, n: number): string => `${o.toLowerCase()}/${r.toLowerCase()}#${n}`;
 
   const held: (() => void)[] = [];
+  const branchFiles = new Map<string, Map<string, string>>();
   const sandbox: GithubSandbox = {
     holdReviewResponses: false,
     releaseHeld() {
@@ -92,6 +95,13 @@ export function createGithubSandbox(botLogin: string) {
     },
     addPullRequest(pr) {
       prs.set(key(pr.owner, pr.repo, pr.number), pr);
+    },
+    setBranchFile(owner, repo, branch, path, content) {
+      const k = `${owner.toLowerCase()}/${repo.toLowerCase()}@${branch}`;
+      const files = branchFiles.get(k) ?? new Map<string, string>();
+      if (content === null) files.delete(path);
+      else files.set(path, content);
+      branchFiles.set(k, files);
     },
     pullRequest: (o, r, n) => prs.get(key(o, r, n)),
     reviews: (o, r, n) => reviews.get(key(o, r, n)) ?? [],
@@ -131,6 +141,11 @@ export function createGithubSandbox(botLogin: string) {
     if (m[6] !== undefined) {
       const ref = new URLSearchParams(query).get('ref');
       const filePath = decodeURIComponent(m[6]);
+      const onBranch = ref === null ? undefined : branchFiles.get(`${owner.toLowerCase()}/${repo.toLowerCase()}@${ref}`)?.get(filePath);
+      if (req.method === 'GET' && onBranch !== undefined) {
+        sendJson(res, 200, { type: 'file', encoding: 'base64', path: filePath, name: filePath.split('/').pop(), content: Buffer.from(onBranch).toString('base64'), sha: ref });
+        return true;
+      }
       const pr = [...prs.values()].find((p) => p.owner.toLowerCase() === owner.toLowerCase() && p.repo.toLowerCase() === repo.toLowerCase() && (ref === null || p.headSha === ref));
       const content = pr?.contents?.[filePath];
       if (req.method !== 'GET' || content === undefined) {

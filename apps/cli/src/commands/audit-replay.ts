@@ -58,7 +58,8 @@ export async function replayAuditEvent(env: ConfigSource, workspace: string, eve
     const pinned = manifestHash(manifest) === record.manifest_hash;
     lines.push(`manifest ${record.manifest_hash?.slice(0, 12)}…: ${pinned ? 'matches its recorded hash' : 'CHANGED (the stored manifest no longer hashes to the recorded hash)'}`);
     const runInput = run.input as Record<string, unknown>;
-    const keptInput = Object.entries(record.input).every(([k, v]) => canonicalJson(v) === canonicalJson(runInput[k] ?? null) || (v !== null && typeof v === 'object'));
+    // Fields of the record that come from the run row must still match it (derived ones are checked after the replay).
+    const keptInput = Object.entries(record.input).every(([k, v]) => !(k in runInput) || canonicalJson(v) === canonicalJson(runInput[k] ?? null) || (v !== null && typeof v === 'object'));
     lines.push(`input (kept in the record): ${keptInput ? 'matches the run row' : 'CHANGED (the run row no longer matches the recorded input)'}`);
 
     const app = workerCfg.GITHUB_APP_ID !== undefined && workerCfg.GITHUB_APP_PRIVATE_KEY !== undefined ? { appId: workerCfg.GITHUB_APP_ID, privateKeyPem: workerCfg.GITHUB_APP_PRIVATE_KEY, baseUrl: workerCfg.GITHUB_API_URL } : null;
@@ -97,6 +98,13 @@ export async function replayAuditEvent(env: ConfigSource, workspace: string, eve
       decideOnly: true,
     });
     let inputsHold = true;
+    for (const [k, v] of Object.entries(record.input)) {
+      if (k in runInput) continue;
+      const now = replay.auditInput?.[k];
+      const same = now !== undefined && canonicalJson(now) === canonicalJson(v);
+      if (!same) inputsHold = false;
+      lines.push(`${k}: ${same ? 'matches the recorded value' : 'CHANGED since the decision (e.g. the repository’s .praxa.yaml)'}`);
+    }
     for (const [step, hash] of Object.entries(record.tool_result_hashes ?? {})) {
       const now = replay.toolResultHashes?.[step];
       if (now === undefined) {

@@ -6,8 +6,24 @@ import { z } from 'zod';
 import { DECISION_TOOL_WIRE_NAME, wireToolName, type ModelRequest, type ModelResponse } from '@praxa/runtime';
 import { analyzeDiff } from './diff-analysis.js';
 import type { PrReviewDecision } from './pr-review-decision.js';
+import { matchesAny } from './repo-config.js';
 
 const DIFF_TOOL = wireToolName('github.read.diff');
+/** The line of the first message that carries the repository configuration the rules use. */
+export const PRAXA_CONFIG_PREFIX = 'praxa-config: ';
+const ConfigLine = z.object({ ignore: z.array(z.string()) });
+
+function ignoredFromConversation(request: ModelRequest): (path: string) => boolean {
+  const first = request.messages[0]?.content.find((b) => b.type === 'text');
+  const line = first?.type === 'text' ? first.text.split('\n').find((l) => l.startsWith(PRAXA_CONFIG_PREFIX)) : undefined;
+  if (line === undefined) return () => false;
+  try {
+    const parsed = ConfigLine.safeParse(JSON.parse(line.slice(PRAXA_CONFIG_PREFIX.length)));
+    return parsed.success ? (path) => matchesAny(path, parsed.data.ignore) : () => false;
+  } catch {
+    return () => false;
+  }
+}
 
 const DiffResult = z.object({
   pullRequest: z.object({ title: z.string(), author: z.string() }).loose(),
@@ -78,8 +94,9 @@ export function decideFromDiff(diff: z.infer<typeof DiffResult>, ignored: (path:
   return { verdict: best.action, reasoning, alternatives, confidence: best.score, summary, comments: a.findings.map((f) => ({ path: f.path, line: f.line, body: f.body })) };
 }
 
-export function prReviewOfflineRules(ignored: (path: string) => boolean = () => false) {
-  return (request: ModelRequest): Pick<ModelResponse, 'content' | 'stopReason'> => {
+export function prReviewOfflineRules(request: ModelRequest): Pick<ModelResponse, 'content' | 'stopReason'> {
+  {
+    const ignored = ignoredFromConversation(request);
     const diff = diffFromConversation(request);
     const forced = request.toolChoice.type === 'tool';
     if (diff === null && !forced && request.tools.some((t) => t.name === DIFF_TOOL)) {
@@ -90,5 +107,5 @@ export function prReviewOfflineRules(ignored: (path: string) => boolean = () => 
         ? { verdict: 'escalate_human', reasoning: ['The diff could not be read.'], alternatives: [{ action: 'escalate_human', score: 0.9 }], confidence: 0.9, summary: 'Escalated: the diff could not be read.', comments: [] }
         : decideFromDiff(diff, ignored);
     return { content: [{ type: 'tool_use', id: 'toolu_offline_decision', name: DECISION_TOOL_WIRE_NAME, input: decision }], stopReason: 'tool_use' };
-  };
+  }
 }

@@ -8,7 +8,8 @@ import { PraxaError, type SkillManifest } from '@praxa/core';
 import type { ActContext, RunSubject, SkillDefinition, SkillRunInput } from '@praxa/runtime';
 import { addedLines } from './diff-analysis.js';
 import { PrReviewDecisionSchema, type PrReviewDecision } from './pr-review-decision.js';
-import { prReviewOfflineRules } from './pr-review-offline.js';
+import { PRAXA_CONFIG_PREFIX, prReviewOfflineRules } from './pr-review-offline.js';
+import { applyRepoConfig, matchesAny, REPO_CONFIG_PATH } from './repo-config.js';
 
 export class RunInputInvalidError extends PraxaError {
   readonly code = 'RUN_INPUT_INVALID';
@@ -34,6 +35,7 @@ const PrInput = z
     repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/),
     prNumber: z.number().int().positive(),
     headSha: z.string().regex(/^[0-9a-f]{7,64}$/),
+    baseRef: z.string().min(1).max(255).default('main'),
     draft: z.boolean().default(false),
     authorIsBot: z.boolean().default(false),
     beforeSha: z.string().nullable().optional(),
@@ -48,10 +50,19 @@ function prInput(run: SkillRunInput): z.infer<typeof PrInput> {
 
 const VERDICT_EVENT = { approve: 'APPROVE', request_changes: 'REQUEST_CHANGES', escalate_human: 'COMMENT' } as const;
 
+const Settings = z
+  .object({
+    ignore: z.array(z.string()).default([]),
+    pathInstructions: z.array(z.object({ path: z.string(), instructions: z.string() })).default([]),
+    approveMinConfidence: z.number().optional(),
+  })
+  .loose();
+
 const SeenDiff = z.object({ files: z.array(z.object({ filename: z.string(), patch: z.string().nullable() }).loose()) }).loose();
 
-function reviewBody(d: PrReviewDecision, modelLabel: string): string {
+function reviewBody(d: PrReviewDecision, modelLabel: string, notes: readonly string[]): string {
   return [
+    ...(notes.length > 0 ? [...notes.map((n) => `> ${n}`), ''] : []),
     `**Praxa pr-review: ${d.verdict.replace('_', ' ')}** (confidence ${d.confidence.toFixed(2)})`,
     '',
     d.summary,
@@ -71,10 +82,18 @@ export const prReviewSkill: SkillDefinition<PrReviewDecision> = {
     const [owner = '', repo = ''] = i.repo.split('/');
     return { pullRequest: { repo: { owner, repo }, number: i.prNumber, headSha: i.headSha } };
   },
+  async prepare(run, subject, env) {
+    const pr = subject.pullRequest;
+    if (!pr) return { manifest: null, settings: {}, auditInput: {}, problems: [] };
+    // Read as the bot, from the base (default) branch — never from the PR's own head, which its author controls.
+    const text = await (await env.github()).fileContent(pr.repo, REPO_CONFIG_PATH, prInput(run).baseRef);
+    return applyRepoConfig(text, run.manifest);
+  },
   skipReason(run) {
     const i = prInput(run);
-    if (i.draft) return 'DRAFT_PR';
-    if (i.authorIsBot) return 'BOT_AUTHOR';
+    const s = run.settings ?? {};
+    if (i.draft && s.reviewDrafts !== true) return 'DRAFT_PR';
+    if (i.authorIsBot && s.reviewBots !== true) return 'BOT_AUTHOR';
     return null;
   },
   systemPrompt: () =>
@@ -87,27 +106,44 @@ export const prReviewSkill: SkillDefinition<PrReviewDecision> = {
     ].join('\n'),
   firstMessage(run) {
     const i = prInput(run);
-    return `Review pull request #${i.prNumber} in ${i.repo} at head ${i.headSha}.`;
+    const s = Settings.parse(run.settings ?? {});
+    const lines = [`Review pull request #${i.prNumber} in ${i.repo} at head ${i.headSha}.`];
+    if (s.ignore.length > 0 || s.pathInstructions.length > 0) {
+      lines.push('', 'The repository’s .praxa.yaml says:');
+      if (s.ignore.length > 0) lines.push(`- ignore these paths: ${s.ignore.join(', ')}`);
+      for (const p of s.pathInstructions) lines.push(`- for ${p.path}: ${p.instructions}`);
+      // The machine-readable form the offline rules read (a language model reads the lines above).
+      lines.push(`${PRAXA_CONFIG_PREFIX}${JSON.stringify({ ignore: s.ignore })}`);
+    }
+    return lines.join('\n');
   },
   auditInput(run) {
     const i = prInput(run);
     return { repo: i.repo, prNumber: i.prNumber, headSha: i.headSha };
   },
-  offline: prReviewOfflineRules(),
+  offline: prReviewOfflineRules,
   async act(decision, ctx: ActContext) {
+    const settings = Settings.parse(ctx.run.settings ?? {});
     const seen = SeenDiff.safeParse(ctx.seen.get('github.read.diff'));
     const allowed = new Map<string, Set<number>>();
     if (seen.success) for (const f of seen.data.files) allowed.set(f.filename, new Set(f.patch === null ? [] : addedLines(f.patch).map((l) => l.line)));
     const unique = new Set<string>();
     const comments = decision.comments.filter((c) => {
       const k = `${c.path}:${c.line}`;
-      if (unique.has(k) || !allowed.get(c.path)?.has(c.line)) return false;
+      if (unique.has(k) || !allowed.get(c.path)?.has(c.line) || matchesAny(c.path, settings.ignore)) return false;
       unique.add(k);
       return true;
     });
+    // The repository may demand more confidence before the bot approves; below it, the review is a comment.
+    const belowBar = decision.verdict === 'approve' && settings.approveMinConfidence !== undefined && decision.confidence < settings.approveMinConfidence;
+    const event = belowBar ? 'COMMENT' : VERDICT_EVENT[decision.verdict];
+    const notes = [
+      ...(belowBar ? [`Approval held back: confidence ${decision.confidence.toFixed(2)} is below this repository’s approve_min_confidence ${settings.approveMinConfidence?.toFixed(2) ?? ''}.`] : []),
+      ...(ctx.run.problems ?? []).map((p) => `Configuration problem (${p.code}): ${p.message}`),
+    ];
     const review = z
       .object({ reviewId: z.number(), url: z.string(), reused: z.boolean() })
-      .parse(await ctx.callTool('github.comment.pr', { event: VERDICT_EVENT[decision.verdict], body: reviewBody(decision, ctx.modelLabel), comments }));
+      .parse(await ctx.callTool('github.comment.pr', { event, body: reviewBody(decision, ctx.modelLabel, notes), comments }));
     return { output: { verdict: decision.verdict, summary: decision.summary, comments: comments.map((c) => ({ path: c.path, line: c.line, body: c.body })), reviewUrl: review.url } };
   },
 };
