@@ -76,6 +76,19 @@ describe('worker: a pull request reviewed end to end', () => {
     expect(steps.map((x) => x.kind)).toEqual(['config.prepare']);
   });
 
+  it('a change without tests → request_changes; the same change with its test → approve', async () => {
+    const code = { filename: 'src/cart/discount.ts', patch: addedPatch(['export const discount = (p: number) => p * 0.9;']) };
+    const untested = await h.createPrRun({ number: 12, files: [code] });
+    const tested = await h.createPrRun({ number: 13, files: [code, { filename: 'src/cart/discount.test.ts', patch: addedPatch(['it("discounts", () => {});']) }] });
+    await h.enqueueRun(untested);
+    await h.enqueueRun(tested);
+    expect((await h.waitForRun(untested)).status).toBe('succeeded');
+    expect((await h.waitForRun(tested)).status).toBe('succeeded');
+    expect(h.gh.sandbox.reviews('acme', 'shop', 12)[0]?.event).toBe('REQUEST_CHANGES');
+    expect(h.gh.sandbox.reviews('acme', 'shop', 12)[0]?.body).toContain('no test changed or added');
+    expect(h.gh.sandbox.reviews('acme', 'shop', 13)[0]?.event).toBe('APPROVE');
+  });
+
   it('a trigger the manifest does not list → TRIGGER_NOT_ALLOWED, audited, and no model call at all', async () => {
     const runId = await h.createPrRun({ number: 9, files: [{ filename: 'src/a.ts', patch: addedPatch(['x']) }] }, { trigger: 'github.issue_comment.created' });
     await h.enqueueRun(runId);

@@ -54,6 +54,11 @@ export function createGithubRepoClient(options: { token: string; baseUrl: string
       const files = await call('the pull request files', () => octokit.paginate(octokit.rest.pulls.listFiles, { owner: r.owner, repo: r.repo, pull_number: number, per_page: 100 }));
       return files.map((f) => ({ filename: f.filename, status: f.status, additions: f.additions, deletions: f.deletions, patch: f.patch ?? null }));
     },
+    /** Files changed between two commits (GitHub's compare), e.g. the commits a `synchronize` pushed. */
+    async compareFiles(r: RepoRef, base: string, head: string) {
+      const { data } = await call('the comparison', () => octokit.rest.repos.compareCommitsWithBasehead({ owner: r.owner, repo: r.repo, basehead: `${base}...${head}` }));
+      return (data.files ?? []).map((f) => ({ filename: f.filename, status: f.status, additions: f.additions, deletions: f.deletions, patch: f.patch ?? null }));
+    },
     async fileContent(r: RepoRef, path: string, ref: string): Promise<string | null> {
       try {
         const { data } = await octokit.rest.repos.getContent({ owner: r.owner, repo: r.repo, path, ref });

@@ -4,6 +4,7 @@
  *   GET  /repos/:owner/:repo/pulls/:n                 GET  /repos/:owner/:repo/pulls/:n/files
  *   GET  /repos/:owner/:repo/contents/:path?ref=      GET  /repos/:owner/:repo/pulls/:n/reviews
  *   POST /repos/:owner/:repo/pulls/:n/reviews          GET  /repos/:owner/:repo/pulls/:n/comments
+ *   GET  /repos/:owner/:repo/compare/:base...:head     (over the PR's recorded commits)
  * Requests must carry an installation token this server minted (`Authorization: token ghs_…` or `Bearer`), still
  * valid, for an installation whose account owns the repository. As on GitHub, an inline review comment must point at
  * a line of the diff (RIGHT side) or the whole review is refused with 422, and `commit_id` must be the head sha.
@@ -34,6 +35,13 @@ export interface SandboxPullRequest {
   files: SandboxFile[];
   /** Path → content at the head commit. */
   contents?: Record<string, string>;
+  /**
+   * The PR's commits, oldest first, each with the files it changed (patches relative to its parent). Optional: when
+   * given, `GET /repos/:o/:r/compare/:base...:head` answers with the files changed by the commits after `base` up to
+   * `head` (a later commit's patch of a file replaces an earlier one's). Push a commit and set `headSha` to model a
+   * `synchronize`.
+   */
+  commits?: { sha: string; files: SandboxFile[] }[];
 }
 
 export interface SandboxReview {
@@ -127,9 +135,31 @@ export function createGithubSandbox(botLogin: string) {
     html_url: `https://github.sandbox/${pr.owner}/${pr.repo}/pull/${pr.number}#pullrequestreview-${rv.id}`,
   });
 
+  const fileJson = (f: SandboxFile) => {
+    const adds = f.patch.split('\n').filter((l) => l.startsWith('+')).length;
+    const dels = f.patch.split('\n').filter((l) => l.startsWith('-')).length;
+    return { filename: f.filename, status: f.status ?? 'modified', additions: adds, deletions: dels, changes: adds + dels, patch: f.patch };
+  };
+
   /** Handles a repository route for an installation account; returns false when the path is not a repository route. */
   function handle(req: RecordedRequest, res: ServerResponse, account: string): boolean {
     const [path, query = ''] = req.path.split('?');
+    const cmp = /^\/repos\/([^/]+)\/([^/]+)\/compare\/([0-9a-f]{7,40})\.\.\.([0-9a-f]{7,40})$/.exec(path ?? '');
+    if (cmp) {
+      const [, o = '', r = '', base, head] = cmp;
+      const pr = [...prs.values()].find((p) => p.owner.toLowerCase() === o.toLowerCase() && p.repo.toLowerCase() === r.toLowerCase() && p.commits?.some((c) => c.sha === head));
+      const commits = pr?.commits ?? [];
+      const from = commits.findIndex((c) => c.sha === base);
+      const to = commits.findIndex((c) => c.sha === head);
+      if (o.toLowerCase() !== account.toLowerCase() || !pr || from < 0 || to < 0 || from > to) {
+        sendJson(res, 404, { message: 'Not Found' });
+        return true;
+      }
+      const files = new Map<string, SandboxFile>();
+      for (const c of commits.slice(from + 1, to + 1)) for (const f of c.files) files.set(f.filename, f);
+      sendJson(res, 200, { status: 'ahead', ahead_by: to - from, behind_by: 0, total_commits: to - from, files: [...files.values()].map(fileJson) });
+      return true;
+    }
     const m = /^\/repos\/([^/]+)\/([^/]+)\/(pulls\/(\d+)(\/files|\/reviews|\/comments)?|contents\/(.+))$/.exec(path ?? '');
     if (!m) return false;
     const owner = decodeURIComponent(m[1] ?? '');
@@ -163,13 +193,7 @@ export function createGithubSandbox(botLogin: string) {
     const sub = m[5];
     const list = reviews.get(key(owner, repo, pr.number)) ?? [];
     if (sub === undefined && req.method === 'GET') sendJson(res, 200, prJson(pr));
-    else if (sub === '/files' && req.method === 'GET') {
-      sendJson(res, 200, pr.files.map((f) => {
-        const adds = f.patch.split('\n').filter((l) => l.startsWith('+')).length;
-        const dels = f.patch.split('\n').filter((l) => l.startsWith('-')).length;
-        return { filename: f.filename, status: f.status ?? 'modified', additions: adds, deletions: dels, changes: adds + dels, patch: f.patch };
-      }));
-    } else if (sub === '/reviews' && req.method === 'GET') sendJson(res, 200, list.map((rv) => reviewJson(pr, rv)));
+    else if (sub === '/files' && req.method === 'GET') sendJson(res, 200, pr.files.map(fileJson)); else if (sub === '/reviews' && req.method === 'GET') sendJson(res, 200, list.map((rv) => reviewJson(pr, rv)));
     else if (sub === '/comments' && req.method === 'GET') {
       sendJson(res, 200, list.flatMap((rv) => rv.comments.map((c, i) => ({ id: rv.id * 100 + i, pull_request_review_id: rv.id, path: c.path, line: c.line, side: 'RIGHT', body: c.body, user: { login: rv.user, type: 'Bot' } }))));
     } else if (sub === '/reviews' && req.method === 'POST') {

@@ -30,9 +30,11 @@ export const githubReadDiff: ToolDefinition<Record<string, never>, unknown> = {
   async run(ctx) {
     const pr = pullRequestOf(ctx);
     const gh = await ctx.env.github();
-    const [info, files] = await Promise.all([gh.pullRequest(pr.repo, pr.number), gh.pullRequestFiles(pr.repo, pr.number)]);
+    // On synchronize only the pushed commits are reviewed: the diff between the previous head and the new one.
+    const [info, files] = await Promise.all([gh.pullRequest(pr.repo, pr.number), pr.sinceSha ? gh.compareFiles(pr.repo, pr.sinceSha, pr.headSha) : gh.pullRequestFiles(pr.repo, pr.number)]);
     let budget = MAX_PATCH_CHARS;
     return {
+      scope: pr.sinceSha ? { since: pr.sinceSha, head: pr.headSha } : { since: null, head: pr.headSha },
       pullRequest: { number: info.number, title: info.title, body: info.body, author: info.author, authorIsBot: info.authorIsBot, draft: info.draft, headSha: info.headSha, baseRef: info.baseRef },
       files: files.map((f) => {
         const patch = f.patch !== null && f.patch.length <= budget ? f.patch : null;
@@ -77,9 +79,12 @@ export const githubCommentPr: ToolDefinition<z.infer<typeof ReviewInput>, unknow
     const pr = pullRequestOf(ctx);
     const gh = await ctx.env.github();
     const existing = await gh.findReviewWithMarker(pr.repo, pr.number, ctx.marker);
-    if (existing) return { reviewId: existing.id, url: existing.url, reused: true };
-    const created = await gh.createReview(pr.repo, pr.number, { event: input.event, body: `${input.body}\n\n${ctx.marker}`, commitId: pr.headSha, comments: input.comments });
-    return { reviewId: created.id, url: created.url, reused: false };
+    if (existing) return { reviewId: existing.id, url: existing.url, reused: true, skippedRepeats: 0 };
+    // Never repeat a comment already on the PR (same file, line and text) — a later push re-reviewed, say.
+    const already = new Set((await gh.reviewComments(pr.repo, pr.number)).map((c) => `${c.path}\u0000${c.line ?? ''}\u0000${c.body}`));
+    const fresh = input.comments.filter((c) => !already.has(`${c.path}\u0000${c.line}\u0000${c.body}`));
+    const created = await gh.createReview(pr.repo, pr.number, { event: input.event, body: `${input.body}\n\n${ctx.marker}`, commitId: pr.headSha, comments: fresh });
+    return { reviewId: created.id, url: created.url, reused: false, skippedRepeats: input.comments.length - fresh.length };
   },
 };
 

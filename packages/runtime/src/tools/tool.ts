@@ -29,6 +29,8 @@ export interface ToolEnvironment {
 export interface GithubToolClient {
   pullRequest(repo: RepoRef, number: number): Promise<PullRequestInfo>;
   pullRequestFiles(repo: RepoRef, number: number): Promise<PullRequestFile[]>;
+  /** Files changed between two commits (what a `synchronize` pushed). */
+  compareFiles(repo: RepoRef, base: string, head: string): Promise<PullRequestFile[]>;
   fileContent(repo: RepoRef, path: string, ref: string): Promise<string | null>;
   /** Reviews on the PR whose body carries `marker` (the idempotency check before posting). */
   findReviewWithMarker(repo: RepoRef, number: number, marker: string): Promise<{ id: number; url: string } | null>;
@@ -74,7 +76,15 @@ export interface ReviewDraft {
 
 /** What the run is about, derived from the run row's input (never from the model): tools act on this and nothing else. */
 export interface RunSubject {
-  readonly pullRequest?: { readonly repo: RepoRef; readonly number: number; readonly headSha: string } | undefined;
+  readonly pullRequest?:
+    | {
+        readonly repo: RepoRef;
+        readonly number: number;
+        readonly headSha: string;
+        /** On `synchronize`: the head before the push — only the commits after it are reviewed. */
+        readonly sinceSha?: string | undefined;
+      }
+    | undefined;
   readonly slackThread?: { readonly teamId: string; readonly channel: string; readonly threadTs: string } | undefined;
 }
 

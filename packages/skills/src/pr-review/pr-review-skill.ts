@@ -80,7 +80,8 @@ export const prReviewSkill: SkillDefinition<PrReviewDecision> = {
   subject(run): RunSubject {
     const i = prInput(run);
     const [owner = '', repo = ''] = i.repo.split('/');
-    return { pullRequest: { repo: { owner, repo }, number: i.prNumber, headSha: i.headSha } };
+    const since = run.trigger === 'github.pull_request.synchronize' && typeof i.beforeSha === 'string' && /^[0-9a-f]{7,64}$/.test(i.beforeSha) ? i.beforeSha : undefined;
+    return { pullRequest: { repo: { owner, repo }, number: i.prNumber, headSha: i.headSha, sinceSha: since } };
   },
   async prepare(run, subject, env) {
     const pr = subject.pullRequest;
