@@ -67,5 +67,29 @@ describe('SIGKILL between the comment and its record', () => {
       recordRunStep(s, { runId, token: held!.token, expiresAt: new Date() }, { idx: 99, kind: 'tool.github.comment.pr', idempotencyKey: 'late', status: 'completed', result: {} }),
     );
     await expect(late).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    await second.close();
+    second = undefined;
+  }, 60_000);
+});
+
+describe('SIGTERM', () => {
+  it('stops taking jobs, finishes the in-flight run within the grace period, and exits 0', async () => {
+    h.gh.sandbox.holdReviewResponses = true;
+    const proc = spawn(process.execPath, [WORKER_MAIN], { env: { ...process.env, ...h.env, WORKER_SHUTDOWN_GRACE_MS: '20000' }, stdio: ['ignore', 'ignore', 'ignore'] });
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    const runId = await h.createPrRun({ number: 32, files: [{ filename: 'src/x.ts', patch: addedPatch(['export const x = 1;']) }] });
+    await h.enqueueRun(runId);
+    await until('the review to be stored (the run is in flight)', () => h.gh.sandbox.reviews('acme', 'shop', 32).length === 1);
+    proc.kill('SIGTERM');
+    const queued = await h.createPrRun({ number: 33, files: [{ filename: 'src/y.ts', patch: addedPatch(['export const y = 1;']) }] });
+    await h.enqueueRun(queued);
+    await new Promise((r) => setTimeout(r, 300));
+    h.gh.sandbox.holdReviewResponses = false;
+    h.gh.sandbox.releaseHeld();
+    expect(await exited).toBe(0);
+    expect(await h.waitForRun(runId, 5_000)).toEqual({ status: 'succeeded', error_code: null });
+    // The job that arrived after SIGTERM was not taken: its run is still queued for the next worker.
+    const [later] = await h.admin<{ status: string }[]>`select status from agent_runs where id = ${queued}`;
+    expect(later?.status).toBe('queued');
   }, 60_000);
 });
