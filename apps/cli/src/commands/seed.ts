@@ -28,7 +28,7 @@ export const DEMO_PR_REVIEW_MANIFEST: SkillManifest = parseSkillManifest({
   tools: ['github.read.diff', 'github.read.file', 'github.comment.pr'],
   memory: null,
   subAgents: { allowed: [], maxDepth: 0 },
-  model: { id: 'claude-sonnet-4-5' },
+  model: { id: 'claude-sonnet-5-5' },
   maxIterations: 8,
   acceptance: { threshold: 0.7, window: 50, minSamples: 20 },
   notify: ['slack'],

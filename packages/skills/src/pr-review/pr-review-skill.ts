@@ -24,7 +24,7 @@ export const PR_REVIEW_MANIFEST: SkillManifest = {
   tools: ['github.read.diff', 'github.read.file', 'github.comment.pr'],
   memory: null,
   subAgents: { allowed: [], maxDepth: 0 },
-  model: { id: 'claude-sonnet-4-5' },
+  model: { id: 'claude-sonnet-5-5' },
   maxIterations: 6,
   acceptance: { threshold: 0.7, window: 50, minSamples: 20 },
   notify: ['slack'],

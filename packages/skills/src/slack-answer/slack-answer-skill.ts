@@ -16,7 +16,7 @@ export const SLACK_ANSWER_MANIFEST: SkillManifest = {
   tools: ['slack.read.thread', 'memory.read', 'slack.post_message'],
   memory: { namespace: 'faq' },
   subAgents: { allowed: [], maxDepth: 0 },
-  model: { id: 'claude-sonnet-4-5' },
+  model: { id: 'claude-sonnet-5-5' },
   maxIterations: 5,
   acceptance: { threshold: 0.6, window: 50, minSamples: 20 },
   notify: ['slack'],
