@@ -12,7 +12,7 @@ import { createAnthropicProvider, withModelRetries } from '@praxa/runtime';
 import { PR_REVIEW_MANIFEST, SLACK_ANSWER_MANIFEST } from '@praxa/skills';
 import { reply, startAnthropicServer, type AnthropicServer } from '@praxa/testkit';
 import { startWorker } from '@praxa/worker';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { startWorkerHarness, type WorkerHarness } from './worker-harness.js';
 
 const API_KEY = `sk-ant-api03-${'t'.repeat(40)}`;
