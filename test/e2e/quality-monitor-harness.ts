@@ -1,8 +1,9 @@
 /**
  * The quality monitor's end-to-end set-up: a fresh database with one workspace (its key pair made by the worker's
  * keys job), the real api over HTTP, monitors (each its own pool, as separate processes would have), a BullMQ worker
- * delivering `notification` jobs with the real channel clients to the loopback PagerDuty and a real SMTP server, and
- * a Redis key prefix of the test's own. Not a test file.
+ * delivering `notification` jobs with the real channel clients to the loopback Slack (a rotating bot token stored sealed
+ * the way the OAuth install stores it, one minute from its expiry), the loopback PagerDuty and a real SMTP server, and a
+ * Redis key prefix of the test's own. Not a test file.
  */
 import { generateKeyPairSync, createPublicKey, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -10,13 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { manifestHash, mintApiTokenMaterial, newId, type NotificationId, type RunId } from '@praxa/core';
-import { LocalKeyProvider, type KeyProvider } from '@praxa/crypto';
-import { createDatabase, createTestDatabase, registerAuditKey, sampleManifest, seedWorkspaceFixture, type AuditSigner, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
+import { encodeSlackBotTokenRecord, SLACK_BOT_TOKEN_PURPOSE, slackBotVaultName } from '@praxa/connectors';
+import { LocalKeyProvider, sealCredential, type KeyProvider } from '@praxa/crypto';
+import {
+  createDatabase, createTestDatabase, registerAuditKey, sampleManifest, seedWorkspaceFixture, vaultPutSecret, withWorkspace, workspacePublicKey,
+  type AuditSigner, type Database, type TestDatabase, type WorkspaceFixture,
+} from '@praxa/db';
 import { buildApiServer } from '@praxa/api';
 import { enqueueNotifications, type AcceptanceDeps } from '@praxa/monitor';
 import { createLogger } from '@praxa/observability';
 import { createQueues, createRedis, redisReady, Worker, type QueueSet, type Redis } from '@praxa/queue';
-import { startPagerDutyServer, startSmtpServer, type LoopbackSmtpServer, type PagerDutyServer } from '@praxa/testkit';
+import { startPagerDutyServer, startSlackServer, startSmtpServer, type LoopbackSmtpServer, type PagerDutyServer, type SlackServer } from '@praxa/testkit';
 import { createNotificationProcessor, runKeysJob } from '@praxa/worker';
 import type { FastifyInstance } from 'fastify';
 
@@ -31,6 +36,9 @@ export interface Harness {
   readonly queues: QueueSet;
   readonly pd: PagerDutyServer;
   readonly smtp: LoopbackSmtpServer;
+  readonly slack: SlackServer;
+  /** The bot token stored at "install" (a rotating one, one minute from its expiry). */
+  readonly installedBotToken: string;
   readonly tokens: { readonly admin: string; readonly viewer: string; readonly automation: string };
   /** Deps for a monitor with its own database pool (a second call: a second monitor). */
   monitor(): AcceptanceDeps;
@@ -83,6 +91,18 @@ export async function startHarness(): Promise<Harness> {
 
   const pd = await startPagerDutyServer();
   const smtp = await startSmtpServer();
+  const slack = await startSlackServer({ tokenRotation: true, channels: ['C0PRAXA01'] });
+  // The Slack app installed in this workspace, as the api's OAuth callback records it: the integration, and the bot
+  // token + refresh token sealed to the workspace key under slack/bot/<team>, expiring in one minute.
+  const bot = slack.installBot(['chat:write']);
+  await admin`insert into integrations (workspace_id, id, provider, external_id, bot_identity, granted_scopes)
+              values (${ws.workspaceId}, ${newId('integration')}, 'slack', ${slack.teamId}, ${admin.json({ kind: 'slack_bot', user_id: slack.botUserId, team_id: slack.teamId })}, ${['chat:write']})`;
+  await withWorkspace(pool('praxa_api'), ws.workspaceId, async (scope) => {
+    const pub = await workspacePublicKey(scope);
+    if (!pub) throw new Error('no workspace key');
+    const sealed = await sealCredential({ keyId: pub.keyId, publicKey: pub.publicKey }, { workspaceId: ws.workspaceId, provider: 'slack', purpose: SLACK_BOT_TOKEN_PURPOSE }, encodeSlackBotTokenRecord({ botToken: bot.botToken, refreshToken: bot.refreshToken }));
+    await vaultPutSecret(scope, { name: slackBotVaultName(slack.teamId), provider: 'slack', purpose: SLACK_BOT_TOKEN_PURPOSE, ciphertext: Buffer.from(sealed), keyId: pub.keyId, expiresAt: new Date(Date.now() + 60_000) });
+  });
 
   const notify = (ids: readonly NotificationId[]) => enqueueNotifications({ queues, log, notificationJobOptions: NOTIFICATION_JOB_OPTIONS }, ids).then(() => undefined);
   const api: FastifyInstance = await buildApiServer({ database: pool('praxa_api'), log, auditSigner: apiSigner, enqueueNotifications: notify });
@@ -95,7 +115,11 @@ export async function startHarness(): Promise<Harness> {
       provider,
       holder: 'e2e-worker',
       log,
-      channels: { smtp: { url: smtp.url, from: 'Praxa <praxa@example.com>' }, pagerDutyEventsUrl: pd.enqueueUrl, slackApiUrl: 'http://127.0.0.1:1/api/' },
+      channels: {
+        smtp: { url: smtp.url, from: 'Praxa <praxa@example.com>' },
+        pagerDutyEventsUrl: pd.enqueueUrl,
+        slack: { baseUrl: slack.url, app: { clientId: slack.clientId, clientSecret: slack.clientSecret, baseUrl: slack.url } },
+      },
     }),
     { connection: workerRedis, prefix, concurrency: 4 },
   );
@@ -110,7 +134,7 @@ export async function startHarness(): Promise<Harness> {
   const tokens = { admin: await token('admin', 'human'), viewer: await token('viewer', 'human'), automation: await token('admin', 'automation') };
 
   return {
-    tdb, admin, ws, queues, pd, smtp, tokens,
+    tdb, admin, ws, queues, pd, smtp, slack, installedBotToken: bot.botToken, tokens,
     monitor: () => ({ database: pool('praxa_monitor'), queues, log, now: Date.now, auditSigner: monitorSigner, batch: 500, notificationJobOptions: NOTIFICATION_JOB_OPTIONS }),
     async call(method, path, tok, body) {
       const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${tok}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
@@ -139,6 +163,7 @@ export async function startHarness(): Promise<Harness> {
       workerRedis.disconnect();
       await pd.close();
       await smtp.close();
+      await slack.close();
       for (const db of pools) await db.close();
       await admin.end({ timeout: 5 });
       await tdb.drop();

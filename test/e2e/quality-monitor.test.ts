@@ -1,7 +1,8 @@
 /**
  * The quality monitor end to end (issue #10): feedback through the api → the rolling rate in SQL → a Skill falling
  * below its published threshold pauses exactly once, audited → one notification per configured channel, delivered by a
- * worker under a lease with the real clients (a real SMTP server, the loopback PagerDuty Events v2) → one channel down
+ * worker under a lease with the real clients (the loopback Slack as the workspace's bot, a real SMTP server, the loopback
+ * PagerDuty Events v2) → one channel down
  * is retried with backoff while the others are delivered → two monitors racing pause once → good feedback afterwards
  * changes nothing → only a human admin resumes, audited, and the PagerDuty incident is resolved.
  */
@@ -15,7 +16,7 @@ let emailChannel: string;
 
 beforeAll(async () => {
   h = await startHarness();
-  // The fixture's own email channel goes; one email address and one PagerDuty service remain.
+  // The fixture's own email channel goes; a Slack channel, an email address and a PagerDuty service remain.
   expect((await h.call('DELETE', `/v1/notification-channels/${h.ws.notificationChannelId}`, h.tokens.admin)).status).toBe(200);
   const email = await h.call('POST', '/v1/notification-channels', h.tokens.admin, { kind: 'email', address: 'oncall@example.com' });
   expect(email.status).toBe(201);
@@ -23,6 +24,9 @@ beforeAll(async () => {
   const pd = await h.call('POST', '/v1/notification-channels', h.tokens.admin, { kind: 'pagerduty', routingKey: ROUTING_KEY });
   expect(pd.status).toBe(201);
   expect(pd.json).toMatchObject({ kind: 'pagerduty', fingerprint: ROUTING_KEY.slice(-4), target: `PagerDuty …${ROUTING_KEY.slice(-4)}` });
+  const slack = await h.call('POST', '/v1/notification-channels', h.tokens.admin, { kind: 'slack', channel: 'C0PRAXA01' });
+  expect(slack).toMatchObject({ status: 201, json: { kind: 'slack', target: 'C0PRAXA01' } });
+  expect((await h.call('POST', '/v1/notification-channels', h.tokens.viewer, { kind: 'email', address: 'x@example.com' })).status).toBe(403);
 });
 afterAll(async () => h?.close());
 
@@ -33,6 +37,7 @@ const statusOf = async (skillId: string) => (await h.admin<{ status: string }[]>
 const incidentOf = async (skillId: string) => (await h.admin<{ incident_key: string }[]>`select incident_key from skill_pauses where skill_id = ${skillId}`)[0]?.incident_key ?? '';
 const mailsFor = (skillId: string, event = 'skill.paused') => h.smtp.messages.filter((m) => m.headers['x-praxa-skill'] === skillId && m.headers['x-praxa-event'] === event);
 const pdRequestsFor = (incident: string) => h.pd.requests.filter((r) => r.body.toString('utf8').includes(incident));
+const slackPostsFor = (skillId: string) => h.slack.messages.filter((m) => m.text.includes(skillId) || JSON.stringify(m.blocks ?? []).includes(skillId));
 
 async function feedback(runId: string, verdict: 'accepted' | 'rejected'): Promise<void> {
   const res = await h.call('POST', `/v1/runs/${runId}/feedback`, h.tokens.admin, { verdict });
@@ -47,8 +52,8 @@ async function twentyBadDecisions(skill: { skillId: string; versionId: string })
 describe('self-pause and notifications', () => {
   let pausedSkill: SkillId;
 
-  it('20 decisions falling below the threshold → paused exactly once; email and PagerDuty each get exactly one correct notification', async () => {
-    const skill = await h.newSkill(['email', 'pagerduty']);
+  it('20 decisions falling below the threshold → paused exactly once; Slack, email and PagerDuty each get exactly one correct notification', async () => {
+    const skill = await h.newSkill(['slack', 'email', 'pagerduty']);
     pausedSkill = skill.skillId as SkillId;
     const monitor = h.monitor();
     const pauses: number[] = [];
@@ -61,11 +66,20 @@ describe('self-pause and notifications', () => {
     expect(pauses.indexOf(1)).toBe(19); // not before minSamples (20) decisions
     expect(await statusOf(skill.skillId)).toBe('paused');
 
-    const notes = await waitFor('both notifications delivered', async () => {
+    const notes = await waitFor('the three notifications delivered', async () => {
       const n = await notesOf(skill.skillId);
-      return n.length === 2 && n.every((x) => x.status === 'delivered') && n;
+      return n.length === 3 && n.every((x) => x.status === 'delivered') && n;
     });
-    expect(notes.map((n) => [n.kind, n.attempts])).toEqual([['email', 1], ['pagerduty', 1]]);
+    expect(notes.map((n) => [n.kind, n.attempts])).toEqual([['email', 1], ['pagerduty', 1], ['slack', 1]]);
+    // Slack: one message in the channel, posted as the workspace's bot — with a token refreshed first, since the stored
+    // rotating one was a minute from expiry (oauth.v2.access once, the new pair sealed back to the vault).
+    const posts = slackPostsFor(skill.skillId);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]).toMatchObject({ channel: 'C0PRAXA01', user: h.slack.botUserId });
+    expect(posts[0]?.text).toContain('acceptance 30.0% over the last 20 decided actions, below its threshold 70.0%');
+    expect(h.slack.calls['oauth.v2.access']).toBe(1);
+    expect(posts[0]?.token).not.toBe(h.installedBotToken);
+    expect(posts[0]?.token).toMatch(/^xoxe\.xoxb-/);
     const incident = await incidentOf(skill.skillId);
     const mails = mailsFor(skill.skillId);
     expect(mails).toHaveLength(1);
@@ -95,30 +109,33 @@ describe('self-pause and notifications', () => {
     expect(hit?.n).toBe(0);
   });
 
-  it('one channel down → retried with backoff; the other is delivered without waiting for it', async () => {
-    const skill = await h.newSkill(['email', 'pagerduty']);
+  it('one channel down → retried with backoff; the others are delivered without waiting for it', async () => {
+    const skill = await h.newSkill(['slack', 'email', 'pagerduty']);
     h.pd.failNext(1_000, 503);
     await twentyBadDecisions(skill);
     expect((await evaluateAcceptance(h.monitor())).paused).toBe(1);
     const incident = await incidentOf(skill.skillId);
-    // Email is delivered while PagerDuty is still down and has already been retried.
-    await waitFor('email delivered, PagerDuty retried', async () => {
-      const [email, pd] = await notesOf(skill.skillId);
-      return email?.status === 'delivered' && pdRequestsFor(incident).length >= 2 && pd?.status !== 'delivered';
+    // Slack and email are delivered while PagerDuty is still down and has already been retried.
+    await waitFor('Slack and email delivered, PagerDuty retried', async () => {
+      const [email, pd, slack] = await notesOf(skill.skillId);
+      return email?.status === 'delivered' && slack?.status === 'delivered' && pdRequestsFor(incident).length >= 2 && pd?.status !== 'delivered';
     });
-    const [emailBefore, pdBefore] = await notesOf(skill.skillId);
+    const [emailBefore, pdBefore, slackBefore] = await notesOf(skill.skillId);
     expect(emailBefore).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(slackBefore).toMatchObject({ status: 'delivered', attempts: 1 });
     expect(pdBefore?.status).not.toBe('delivered');
     expect(pdBefore?.attempts).toBeGreaterThanOrEqual(2);
     h.pd.failNext(0);
-    const [email, pd] = await waitFor('PagerDuty delivered once it is back', async () => {
+    const [email, pd, slack] = await waitFor('PagerDuty delivered once it is back', async () => {
       const n = await notesOf(skill.skillId);
       return n[1]?.status === 'delivered' && n;
     });
-    // Order and attempts: email once, first; PagerDuty once per request it received, the last accepted.
-    expect(email?.attempts).toBe(1);
+    // Order and attempts: Slack and email once, first; PagerDuty once per request it received, the last accepted.
+    expect([email?.attempts, slack?.attempts]).toEqual([1, 1]);
     expect(mailsFor(skill.skillId)).toHaveLength(1);
+    expect(slackPostsFor(skill.skillId)).toHaveLength(1);
     expect((email?.delivered_at?.getTime() ?? 0) < (pd?.delivered_at?.getTime() ?? 0)).toBe(true);
+    expect((slack?.delivered_at?.getTime() ?? 0) < (pd?.delivered_at?.getTime() ?? 0)).toBe(true);
     expect(pd?.attempts).toBe(pdRequestsFor(incident).length);
     expect(pd?.attempts).toBeGreaterThanOrEqual(3);
     expect(h.pd.events.filter((e) => e.dedup_key === incident)).toHaveLength(1);
@@ -129,7 +146,7 @@ describe('self-pause and notifications', () => {
   });
 
   it('two monitors racing → one pause, one audit event, one notification per channel', async () => {
-    const skill = await h.newSkill(['email', 'pagerduty']);
+    const skill = await h.newSkill(['slack', 'email', 'pagerduty']);
     await twentyBadDecisions(skill);
     const [m1, m2] = [h.monitor(), h.monitor()];
     // Two full passes and three direct pause attempts, all at once, from two pools (as two processes would).
@@ -145,9 +162,10 @@ describe('self-pause and notifications', () => {
     expect(pauses?.n).toBe(1);
     const audit = await h.call('GET', `/v1/audit/events?skill=${skill.skillId}`, h.tokens.viewer);
     expect((audit.json.events as { kind: string }[]).filter((e) => e.kind === 'skill.paused')).toHaveLength(1);
-    await waitFor('both delivered', async () => (await notesOf(skill.skillId)).every((n) => n.status === 'delivered'));
-    expect((await notesOf(skill.skillId)).map((n) => n.kind)).toEqual(['email', 'pagerduty']);
+    await waitFor('all delivered', async () => (await notesOf(skill.skillId)).every((n) => n.status === 'delivered'));
+    expect((await notesOf(skill.skillId)).map((n) => n.kind)).toEqual(['email', 'pagerduty', 'slack']);
     expect(mailsFor(skill.skillId)).toHaveLength(1);
+    expect(slackPostsFor(skill.skillId)).toHaveLength(1);
     expect(h.pd.events.filter((e) => e.dedup_key.startsWith(`praxa/${skill.skillId}/`))).toHaveLength(1);
   });
 
@@ -164,7 +182,7 @@ describe('self-pause and notifications', () => {
     expect((await h.call('POST', `/v1/skills/${pausedSkill}/resume`, h.tokens.admin, { reason: '' })).status).toBe(400);
     expect(await statusOf(pausedSkill)).toBe('paused');
     const ok = await h.call('POST', `/v1/skills/${pausedSkill}/resume`, h.tokens.admin, body);
-    expect(ok).toMatchObject({ status: 200, json: { status: 'active', resumed: true, resumedBy: h.ws.memberId, notifications: 2 } });
+    expect(ok).toMatchObject({ status: 200, json: { status: 'active', resumed: true, resumedBy: h.ws.memberId, notifications: 3 } });
     expect(await statusOf(pausedSkill)).toBe('active');
 
     const audit = await h.call('GET', `/v1/audit/events?skill=${pausedSkill}`, h.tokens.viewer);
@@ -174,12 +192,13 @@ describe('self-pause and notifications', () => {
     const incident = await incidentOf(pausedSkill);
     await waitFor('resume notifications delivered', async () => {
       const n = await notesOf(pausedSkill, 'skill.resumed');
-      return n.length === 2 && n.every((x) => x.status === 'delivered');
+      return n.length === 3 && n.every((x) => x.status === 'delivered');
     });
     expect(h.pd.alerts.get(incident)?.status).toBe('resolved');
     expect(h.pd.events.filter((e) => e.dedup_key === incident).map((e) => e.event_action)).toEqual(['trigger', 'resolve']);
     expect(mailsFor(pausedSkill, 'skill.resumed')).toHaveLength(1);
     expect(mailsFor(pausedSkill, 'skill.resumed')[0]?.text).toContain(body.reason);
+    expect(slackPostsFor(pausedSkill).map((m) => m.text)).toEqual([expect.stringContaining('Praxa paused Skill'), expect.stringContaining('was resumed by')]);
   });
 
   it('an admin pauses by hand (automation may), and still only a human admin resumes', async () => {

@@ -8,9 +8,34 @@
  * Delivery is at least once: a lease lost mid-delivery can repeat a message (PagerDuty dedups on the pause's key).
  */
 import { isPraxaError, PraxaError, type NotificationId } from '@praxa/core';
-import { NotificationRejectedError, postSlackNotice, sendNoticeEmail, sendPagerDutyEvent, type PauseNotice, type SmtpRelay } from '@praxa/connectors';
-import type { KeyProvider } from '@praxa/crypto';
-import { claimNotification, finishNotification, notificationSecret, notificationWorkspaceKeys, withWorkspace, type ClaimedNotification, type Database } from '@praxa/db';
+import {
+  decodeSlackBotTokenRecord,
+  encodeSlackBotTokenRecord,
+  NotificationRejectedError,
+  postSlackNotice,
+  refreshSlackBotToken,
+  sendNoticeEmail,
+  sendPagerDutyEvent,
+  SLACK_BOT_TOKEN_PURPOSE,
+  type PauseNotice,
+  type SlackAppConfig,
+  type SmtpRelay,
+} from '@praxa/connectors';
+import { sealCredential, type KeyProvider } from '@praxa/crypto';
+import {
+  claimNotification,
+  finishNotification,
+  notificationSecret,
+  notificationWorkspaceKeys,
+  vaultPutSecret,
+  withWorkspace,
+  workspacePublicKey,
+  type ClaimedNotification,
+  type Database,
+  type NotificationLease,
+  type NotificationSecret,
+  type WorkspaceScope,
+} from '@praxa/db';
 import type { Logger } from '@praxa/observability';
 import { parseJobData, UnrecoverableError, type Job } from '@praxa/queue';
 import { openSealedRecord } from './credentials.js';
@@ -19,8 +44,18 @@ export interface NotificationChannelsConfig {
   /** The platform's SMTP relay; without one, email channels fail (refused, not retried). */
   readonly smtp: SmtpRelay | null;
   readonly pagerDutyEventsUrl: string;
-  readonly slackApiUrl: string;
+  readonly slack: {
+    /** `https://slack.com` (SLACK_BASE_URL) or the sandbox; the Web API is under `/api/`. */
+    readonly baseUrl: string;
+    /** The Slack app's OAuth client, to refresh a rotating bot token near its expiry; null: no refresh. */
+    readonly app: SlackAppConfig | null;
+  };
+  /** The clock, for token expiry (default Date.now). */
+  readonly now?: () => number;
 }
+
+/** A rotating bot token this close to its expiry is refreshed first (as a run does). */
+export const SLACK_NOTIFY_REFRESH_MARGIN_MS = 5 * 60_000;
 
 export interface NotificationJobDeps {
   readonly database: Database;
@@ -54,7 +89,34 @@ async function deliver(deps: NotificationJobDeps, n: ClaimedNotification, secret
   }
   if (!secret) throw new NotificationRejectedError(`the ${n.kind} channel has no credential in the vault`);
   if (n.kind === 'pagerduty') await sendPagerDutyEvent({ eventsUrl: deps.channels.pagerDutyEventsUrl, routingKey: secret }, notice, n.pause.incidentKey);
-  else await postSlackNotice({ apiUrl: deps.channels.slackApiUrl, botToken: secret, channel: n.target }, notice);
+  else await postSlackNotice({ apiUrl: `${deps.channels.slack.baseUrl.replace(/\/+$/, '')}/api/`, botToken: secret, channel: n.target }, notice);
+}
+
+/**
+ * Open the channel's secret under the lease, in one transaction that holds its vault row locked. A Slack record is the
+ * bot token (with rotation, and its refresh token): near its expiry it is refreshed and the new pair stored before the
+ * lock is released, exactly as a run's refresh does — the two serialize on the row.
+ */
+async function openChannelSecret(deps: NotificationJobDeps, scope: WorkspaceScope, n: ClaimedNotification): Promise<string | null> {
+  const record: NotificationSecret | null = await notificationSecret(scope, n.lease);
+  if (!record) return null;
+  const lease: NotificationLease = n.lease;
+  const plaintext = Buffer.from(await openSealedRecord(deps.provider, scope, record, () => notificationWorkspaceKeys(scope, lease))).toString('utf8');
+  if (n.kind !== 'slack') return plaintext;
+  const bot = decodeSlackBotTokenRecord(plaintext);
+  const now = (deps.channels.now ?? Date.now)();
+  const fresh = record.expires_at === null || record.expires_at.getTime() - now > SLACK_NOTIFY_REFRESH_MARGIN_MS;
+  if (fresh || bot.refreshToken === null || !deps.channels.slack.app) return bot.botToken;
+  const pub = await workspacePublicKey(scope);
+  if (!pub) return bot.botToken;
+  const refreshed = await refreshSlackBotToken(deps.channels.slack.app, bot.refreshToken, now);
+  const sealed = await sealCredential(
+    { keyId: pub.keyId, publicKey: pub.publicKey },
+    { workspaceId: scope.workspaceId, provider: 'slack', purpose: SLACK_BOT_TOKEN_PURPOSE },
+    encodeSlackBotTokenRecord({ botToken: refreshed.botToken, refreshToken: refreshed.refreshToken }),
+  );
+  await vaultPutSecret(scope, { name: record.name, provider: 'slack', purpose: SLACK_BOT_TOKEN_PURPOSE, ciphertext: Buffer.from(sealed), keyId: pub.keyId, expiresAt: refreshed.expiresAt });
+  return refreshed.botToken;
 }
 
 /** Retry only what says it may be retried, and what we do not know (a database blip, a bug surfaced as a throw). */
@@ -72,15 +134,7 @@ export async function runNotificationJob(deps: NotificationJobDeps, notification
   if (!n) return { outcome: 'not_claimable' };
   const ctx = { notificationId, workspaceId: n.workspaceId, kind: n.kind, event: n.event, attempt: n.attempt };
   try {
-    const secret =
-      n.kind === 'email'
-        ? null
-        : await withWorkspace(deps.database, n.workspaceId, async (scope) => {
-            const record = await notificationSecret(scope, n.lease);
-            if (!record) return null;
-            const opened = await openSealedRecord(deps.provider, scope, record, () => notificationWorkspaceKeys(scope, n.lease));
-            return Buffer.from(opened).toString('utf8');
-          });
+    const secret = n.kind === 'email' ? null : await withWorkspace(deps.database, n.workspaceId, (scope) => openChannelSecret(deps, scope, n));
     await deliver(deps, n, secret);
   } catch (err) {
     const again = retryable(err) && !attempt.final;
