@@ -40,6 +40,7 @@ export interface Harness {
   /** The bot token stored at "install" (a rotating one, one minute from its expiry). */
   readonly installedBotToken: string;
   readonly tokens: { readonly admin: string; readonly viewer: string; readonly automation: string };
+  readonly apiUrl: string;
   /** Deps for a monitor with its own database pool (a second call: a second monitor). */
   monitor(): AcceptanceDeps;
   call(method: 'GET' | 'POST' | 'DELETE', path: string, token: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }>;
@@ -134,7 +135,7 @@ export async function startHarness(): Promise<Harness> {
   const tokens = { admin: await token('admin', 'human'), viewer: await token('viewer', 'human'), automation: await token('admin', 'automation') };
 
   return {
-    tdb, admin, ws, queues, pd, smtp, slack, installedBotToken: bot.botToken, tokens,
+    tdb, admin, ws, queues, pd, smtp, slack, installedBotToken: bot.botToken, tokens, apiUrl: base,
     monitor: () => ({ database: pool('praxa_monitor'), queues, log, now: Date.now, auditSigner: monitorSigner, batch: 500, notificationJobOptions: NOTIFICATION_JOB_OPTIONS }),
     async call(method, path, tok, body) {
       const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${tok}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });

@@ -7,6 +7,8 @@
  * changes nothing → only a human admin resumes, audited, and the PagerDuty incident is resolved.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { evaluateAcceptance, pauseIfBelowThreshold } from '@praxa/monitor';
 import type { SkillId } from '@praxa/core';
 import { NOTIFICATION_JOB_OPTIONS, ROUTING_KEY, startHarness, waitFor, type Harness } from './quality-monitor-harness.js';
@@ -209,6 +211,33 @@ describe('self-pause and notifications', () => {
     expect((await h.call('POST', `/v1/skills/${skill.skillId}/resume`, h.tokens.automation, { reason: 'over' })).status).toBe(403);
     expect((await h.call('POST', `/v1/skills/${skill.skillId}/resume`, h.tokens.admin, { reason: 'incident over' })).json).toMatchObject({ resumed: true, notifications: 0 });
     expect(emailChannel).toMatch(/^nc_/);
+  });
+});
+
+describe('pnpm praxa skills resume', () => {
+  const cli = fileURLToPath(new URL('../../apps/cli/dist/main.js', import.meta.url));
+  // Asynchronously: the api answering it runs in this process.
+  const praxa = (token: string, ...args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [cli, 'skills', ...args], { env: { PATH: process.env.PATH ?? '', PRAXA_API_URL: h.apiUrl, PRAXA_API_TOKEN: token }, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+        resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+      );
+    });
+
+  it('calls the api with the operator’s own token: an automation token is refused, a human admin’s resumes', async () => {
+    const skill = await h.newSkill(['email']);
+    const pause = await praxa(h.tokens.admin, 'pause', skill.skillId, '--reason', 'hold during the migration');
+    expect({ status: pause.status, out: pause.stdout.trim() }).toEqual({ status: 0, out: `${skill.skillId}: paused (audited)` });
+    const refused = await praxa(h.tokens.automation, 'resume', skill.skillId, '--reason', 'done');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('praxa: FORBIDDEN: this needs a human token');
+    expect(await statusOf(skill.skillId)).toBe('paused');
+    const ok = await praxa(h.tokens.admin, 'resume', skill.skillId, '--reason', 'migration finished');
+    expect({ status: ok.status, out: ok.stdout.trim() }).toEqual({ status: 0, out: `${skill.skillId}: active (audited)` });
+    expect(await statusOf(skill.skillId)).toBe('active');
+    const noToken = await praxa('', 'resume', skill.skillId, '--reason', 'x');
+    expect(noToken.status).toBe(1);
+    expect(noToken.stderr).toContain('PRAXA_API_TOKEN');
   });
 });
 
