@@ -16,7 +16,7 @@ let tdb: TestDatabase;
 let ws: WorkspaceFixture;
 let pools: Database[] = [];
 let redis: Redis;
-let workerConns: Redis[] = [];
+const workerConns: Redis[] = [];
 let queues: QueueSet;
 const prefix = `test-${randomUUID()}`;
 const log = createLogger({ name: 'maintenance-test', level: 'silent' });
