@@ -10,6 +10,7 @@ import { createDatabase, registerAuditKey, type AuditSigner, type CheckpointSign
 import { createLogger, runProcess } from '@praxa/observability';
 import { checkRedisEvictionPolicy, createQueues, createRedis } from '@praxa/queue';
 import { scheduleMaintenance, startMaintenanceWorker } from './maintenance.js';
+import { reconcileNotifications } from './notification-outbox.js';
 import { reconcileOnce, type ReconcileSummary } from './reconciler.js';
 
 /** The monitor's two signers, their public halves registered so verifiers find them by key id. */
@@ -43,15 +44,16 @@ export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () 
   };
 }
 
-/** `--reconcile-once` (what `pnpm praxa reconcile` runs): one reconciler pass, print its summary, exit. */
-export async function reconcileNow(env: NodeJS.ProcessEnv): Promise<ReconcileSummary> {
+/** `--reconcile-once` (what `pnpm praxa reconcile` runs): one pass over runs and notifications, print its summary, exit. */
+export async function reconcileNow(env: NodeJS.ProcessEnv): Promise<ReconcileSummary & { notifications: Awaited<ReturnType<typeof reconcileNotifications>> }> {
   const config = await bootConfig('monitor', { env, envFile: '.env' });
   const log = createLogger({ name: 'praxa-monitor', level: config.LOG_LEVEL });
   const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 2, applicationName: 'praxa-reconcile' });
   const redis = createRedis(config.REDIS_URL, 'worker');
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   try {
-    return await reconcileOnce({ database, queues, log, now: Date.now, graceSeconds: 10, batch: 10_000 });
+    const deps = { database, queues, log, now: Date.now, graceSeconds: 10, batch: 10_000 };
+    return { ...(await reconcileOnce(deps)), notifications: await reconcileNotifications(deps) };
   } finally {
     await queues.close();
     redis.disconnect();
