@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-/** The api process. Its config slice holds nothing that opens a credential (it seals, never opens). */
+/**
+ * The api process. Its config slice holds nothing that opens a credential (it seals, never opens). It signs the
+ * audit events of the changes it makes (a Skill paused or resumed by an admin) with its own Ed25519 key.
+ */
+import type { NotificationId } from '@praxa/core';
 import { bootConfig, type ApiConfig } from '@praxa/config';
-import { createDatabase } from '@praxa/db';
+import { loadAuditSigningKey } from '@praxa/crypto';
+import { createDatabase, registerAuditKey } from '@praxa/db';
 import { createLogger, runProcess } from '@praxa/observability';
+import { createQueues, createRedis, enqueue } from '@praxa/queue';
 import type { InstallConfig } from './install-config.js';
 import { buildApiServer } from './server.js';
 
@@ -22,13 +28,27 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
   const config = await bootConfig('api', { env, envFile: '.env' });
   const log = createLogger({ name: 'praxa-api', level: config.LOG_LEVEL });
   const database = createDatabase(config.API_DATABASE_URL, { max: 10, applicationName: 'praxa-api' });
-  const app = await buildApiServer({ database, log, install: installConfig(config) });
+  const signing = loadAuditSigningKey({ pem: config.PRAXA_AUDIT_SIGNING_KEY, path: config.PRAXA_AUDIT_SIGNING_KEY_FILE });
+  await registerAuditKey(database, { keyId: signing.keyId, purpose: 'event', algorithm: 'ed25519', spki: signing.spki });
+  const redis = createRedis(config.REDIS_URL, 'producer');
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  const enqueueNotifications = async (ids: readonly NotificationId[]): Promise<void> => {
+    for (const notificationId of ids) {
+      // The notification row is committed: a failed enqueue is left to the monitor's outbox reconciler.
+      await enqueue(queues, 'notification', { notificationId }, { jobId: notificationId }, { timeoutMs: 1_500 }).catch((err: unknown) =>
+        log.warn({ notificationId, code: 'ENQUEUE_DEFERRED', err }, 'notification enqueue failed; the reconciler will pick it up'),
+      );
+    }
+  };
+  const app = await buildApiServer({ database, log, install: installConfig(config), auditSigner: { keyId: signing.keyId, privateKey: signing.privateKey }, enqueueNotifications });
   const url = await app.listen({ port: config.API_PORT, host: process.env.API_HOST ?? '0.0.0.0' });
   log.info({ port: config.API_PORT }, 'api listening');
   return {
     url,
     close: async () => {
       await app.close();
+      await queues.close();
+      redis.disconnect();
       await database.close();
     },
   };

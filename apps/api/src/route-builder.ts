@@ -14,6 +14,8 @@ export interface Caller {
   readonly memberId: string;
   readonly role: MemberRole;
   readonly kind: 'human' | 'automation';
+  /** The token as presented (id and the SHA-256 of its secret), for definer functions that re-check it. Never logged. */
+  readonly token: { readonly tokenId: string; readonly secretSha256: string };
 }
 
 export interface RouteContext<P, Q, B> {
@@ -22,6 +24,8 @@ export interface RouteContext<P, Q, B> {
   readonly body: B;
   readonly caller: Caller;
   readonly scope: WorkspaceScope;
+  /** Work to run once the scope's transaction has committed (enqueueing what it recorded: the row is the outbox). */
+  readonly afterCommit: (fn: () => Promise<void>) => void;
 }
 
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
@@ -49,9 +53,10 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, what:
 async function authenticate(database: Database, req: FastifyRequest): Promise<Caller> {
   const token = parseApiToken(req.headers.authorization);
   if (!token) throw new UnauthenticatedError('a valid api token is required');
-  const auth = await authenticateApiToken(database, token.workspaceId, token.tokenId, hashTokenSecret(token.secret));
+  const secretSha256 = hashTokenSecret(token.secret);
+  const auth = await authenticateApiToken(database, token.workspaceId, token.tokenId, secretSha256);
   if (!auth) throw new UnauthenticatedError('a valid api token is required');
-  return { workspaceId: token.workspaceId, memberId: auth.member_id, role: auth.role, kind: auth.kind };
+  return { workspaceId: token.workspaceId, memberId: auth.member_id, role: auth.role, kind: auth.kind, token: { tokenId: token.tokenId, secretSha256 } };
 }
 
 export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(app: FastifyInstance, database: Database, spec: RouteSpec<P, Q, B>): void {
@@ -66,7 +71,11 @@ export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodT
       const params = parse(spec.params, req.params, 'path parameters');
       const query = parse(spec.query, req.query, 'query');
       const body = parse(spec.body, req.body, 'body');
-      const result = await withWorkspace(database, caller.workspaceId, (scope) => spec.handler({ params, query, body, caller, scope }));
+      const deferred: (() => Promise<void>)[] = [];
+      const afterCommit = (fn: () => Promise<void>) => void deferred.push(fn);
+      const result = await withWorkspace(database, caller.workspaceId, (scope) => spec.handler({ params, query, body, caller, scope, afterCommit }));
+      // Committed: follow-ups are best effort (each records its own failure; the outbox reconciler covers them).
+      for (const fn of deferred) await fn().catch(() => undefined);
       return reply.status(spec.status ?? 200).send(result);
     },
   });

@@ -8,15 +8,18 @@ import { createPublicKey } from 'node:crypto';
 import { isPraxaError, mintApiTokenMaterial, parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, verifyChain, verifyCheckpoints, WorkspaceScopeError } from '@praxa/core';
 import { and, desc, eq, gt, gte, lt, mintAutomationToken, readAuditChain, readAuditKeyset, readCheckpoints, schema, type Database } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
+import { registerFeedbackRoutes } from './feedback.js';
 import { registerGithubInstallRoutes } from './github-install.js';
 import type { InstallConfig } from './install-config.js';
 import { registerIntegrationRoutes } from './integrations.js';
 import { registerLlmKeyRoutes } from './llm-keys.js';
+import { registerNotificationChannelRoutes } from './notification-channels.js';
+import { registerSkillStatusRoutes, type SkillStatusDeps } from './skill-status.js';
 import { registerSlackInstallRoutes } from './slack-install.js';
 import { registerTriggerSecretRoutes } from './trigger-secrets.js';
 import { route } from './route-builder.js';
 
-export interface ApiDeps {
+export interface ApiDeps extends SkillStatusDeps {
   readonly database: Database;
   readonly log: Logger;
   /** Bot-user installs (Slack OAuth, GitHub App); absent → those routes answer INTEGRATION_NOT_CONFIGURED. */
@@ -121,6 +124,9 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerIntegrationRoutes(app, db);
   registerSlackInstallRoutes(app, db, deps.install);
   registerGithubInstallRoutes(app, db, deps.install);
+  registerFeedbackRoutes(app, db);
+  registerNotificationChannelRoutes(app, db);
+  registerSkillStatusRoutes(app, db, deps);
 
   // ── audit ──
   route(app, db, {

@@ -11,6 +11,7 @@ import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
 import { createHumanToken } from './commands/tokens.js';
 import { requestKeyRotation } from './commands/keys.js';
 import { replayAuditEvent } from './commands/audit-replay.js';
+import { changeSkillStatus } from './commands/skills.js';
 import { checkpointWorkspace, exportWorkspaceAudit, printAuditKeys, proveEvent, verifyExportFile, verifyProofFile, verifyWorkspaceAudit } from './commands/audit.js';
 import { ValidationError } from '@praxa/core';
 
@@ -148,6 +149,20 @@ tokens
     console.log(t.token);
     console.error(`token ${t.tokenId} (human) expires ${t.expiresAt.toISOString()} — shown once; store it now (audited: token.minted at seq ${t.auditSeq})`);
   });
+
+const skills = program.command('skills').description('a Skill’s status (through the api, with your own token: PRAXA_API_TOKEN)');
+for (const action of ['resume', 'pause'] as const) {
+  skills
+    .command(action)
+    .description(action === 'resume' ? 'resume a paused Skill — only a human owner or admin may, with a reason; audited' : 'pause a Skill by hand (an owner or admin), with a reason; audited')
+    .argument('<skill>', 'the Skill (sk_…)')
+    .requiredOption('--reason <text>', 'why (kept in the audit log)')
+    .action(async (skill: string, o: { reason: string }) => {
+      const r = await changeSkillStatus(process.env, { action, skill, reason: o.reason });
+      const changed = action === 'resume' ? r.resumed === true : r.paused === true;
+      console.log(changed ? `${skill}: ${String(r.status)} (audited)` : `${skill}: already ${String(r.status)}; nothing changed`);
+    });
+}
 
 program
   .command('demo')

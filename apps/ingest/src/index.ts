@@ -1,6 +1,7 @@
 export * from './events/github-events.js';
 export * from './events/intake-event.js';
 export * from './events/slack-events.js';
+export * from './feedback.js';
 export * from './intake.js';
 export * from './server.js';
 export * from './trigger-key.js';

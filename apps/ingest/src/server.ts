@@ -12,7 +12,8 @@ import type { IngestConfig } from '@praxa/config';
 import type { Logger } from '@praxa/observability';
 import { mapGithubEvent } from './events/github-events.js';
 import { mapSlackEvent, UrlVerification } from './events/slack-events.js';
-import { MalformedBodyError, MissingHeaderError, NotImplementedError, PayloadTooLargeError, RateLimitedError } from './errors.js';
+import { MalformedBodyError, MissingHeaderError, PayloadTooLargeError, RateLimitedError } from './errors.js';
+import { acceptPrFeedback, acceptSlackFeedback, parsePrFeedbackComment, parseSlackInteraction } from './feedback.js';
 import { acceptEvent, type IntakeDeps } from './intake.js';
 import type { IngestTriggerKey } from './trigger-key.js';
 import { acceptTrigger, verifyTrigger, type VerifiedTrigger } from './triggers.js';
@@ -121,7 +122,14 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
     const body = rawBody(req);
     const payload = parseJson(body);
     if (event === 'ping') return reply.status(200).send({ ok: true, pong: true });
-    const result = await acceptEvent(deps, { source: 'github', deliveryId, bodySha256: digest(body) }, mapGithubEvent(event, payload));
+    const delivery = { source: 'github', deliveryId, bodySha256: digest(body) } as const;
+    // `/praxa accept|reject` on a PR is feedback for the quality monitor, not a trigger.
+    const feedback = event === 'issue_comment' ? parsePrFeedbackComment(payload, deps.githubAppId) : null;
+    if (feedback?.kind === 'feedback') {
+      const outcome = await acceptPrFeedback(deps, delivery, feedback);
+      return reply.status(202).send({ runIds: [], feedback: outcome.outcome });
+    }
+    const result = await acceptEvent(deps, delivery, feedback ? { kind: 'ignored', reason: feedback.reason } : mapGithubEvent(event, payload));
     return reply.status(202).send({ runIds: result.runIds });
   });
 
@@ -140,10 +148,17 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
     const result = await acceptEvent(deps, { source: 'slack', deliveryId, bodySha256: digest(body) }, mapped);
     return reply.status(202).send({ runIds: result.runIds });
   });
-  app.post('/webhooks/slack/interactions', { config: { verify: slackVerify, rateLimit: {} } }, async (req) => {
+  // Interactivity: the Helpful / Not helpful buttons under a Skill's answer are feedback for the quality monitor.
+  // Slack wants a 200 within 3 s; any other interaction is acknowledged and ignored.
+  app.post('/webhooks/slack/interactions', { config: { verify: slackVerify, rateLimit: {} } }, async (req, reply) => {
     requireVerified(req);
-    // Feedback buttons (Helpful / Not helpful) are recorded by the quality monitor issue; until then, say so.
-    throw new NotImplementedError('interactive feedback is not handled yet');
+    const body = rawBody(req);
+    const click = parseSlackInteraction(body);
+    if (click) {
+      const sha = digest(body);
+      await acceptSlackFeedback(deps, { source: 'slack', deliveryId: click.triggerId ? `interaction:${click.triggerId}` : `body:${sha}`, bodySha256: sha }, click);
+    }
+    return reply.status(200).send();
   });
 
   // ── Signed producers (Standard Webhooks) ──

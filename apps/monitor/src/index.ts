@@ -1,3 +1,6 @@
+export * from './acceptance.js';
+export * from './checkpoints.js';
 export * from './maintenance.js';
+export * from './notification-outbox.js';
 export * from './reconciler.js';
-export { startMonitor } from './main.js';
+export { monitorSigners, startMonitor } from './main.js';

@@ -1,21 +1,38 @@
 #!/usr/bin/env node
-/** The monitor process: today, the run reconciler on a fleet-wide schedule. */
-import { bootConfig } from '@praxa/config';
-import { createDatabase } from '@praxa/db';
+/**
+ * The monitor process: on fleet-wide schedules, the run and notification reconciler, the quality monitor's acceptance
+ * pass (self-pause), and time-based audit checkpoints. It signs `skill.paused` audit events with its own Ed25519 key
+ * and checkpoints with the key provider's signing key (KMS in production); both public keys are registered at boot.
+ */
+import { bootConfig, type MonitorConfig } from '@praxa/config';
+import { loadAuditSigningKey, openKeyProvider } from '@praxa/crypto';
+import { createDatabase, registerAuditKey, type AuditSigner, type CheckpointSigner, type Database } from '@praxa/db';
 import { createLogger, runProcess } from '@praxa/observability';
 import { checkRedisEvictionPolicy, createQueues, createRedis } from '@praxa/queue';
 import { scheduleMaintenance, startMaintenanceWorker } from './maintenance.js';
+import { reconcileNotifications } from './notification-outbox.js';
 import { reconcileOnce, type ReconcileSummary } from './reconciler.js';
+
+/** The monitor's two signers, their public halves registered so verifiers find them by key id. */
+export async function monitorSigners(config: MonitorConfig, database: Database): Promise<{ auditSigner: AuditSigner; checkpointSigner: CheckpointSigner }> {
+  const events = loadAuditSigningKey({ pem: config.PRAXA_AUDIT_SIGNING_KEY, path: config.PRAXA_AUDIT_SIGNING_KEY_FILE });
+  await registerAuditKey(database, { keyId: events.keyId, purpose: 'event', algorithm: 'ed25519', spki: events.spki });
+  const provider = await openKeyProvider({ kind: config.PRAXA_KEY_PROVIDER, keyFile: config.PRAXA_KEY_FILE, kmsKeyId: config.PRAXA_KMS_KEY_ID, region: config.AWS_REGION, endpoint: config.PRAXA_KMS_ENDPOINT });
+  const pub = await provider.publicKey();
+  await registerAuditKey(database, { keyId: pub.keyId, purpose: 'checkpoint', algorithm: pub.algorithm, spki: Buffer.from(pub.spki) });
+  return { auditSigner: { keyId: events.keyId, privateKey: events.privateKey }, checkpointSigner: { keyId: pub.keyId, sign: (m) => provider.sign(m) } };
+}
 
 export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () => Promise<void> }> {
   const config = await bootConfig('monitor', { env, envFile: '.env' });
   const log = createLogger({ name: 'praxa-monitor', level: config.LOG_LEVEL });
   const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 4, applicationName: 'praxa-monitor' });
+  const signers = await monitorSigners(config, database);
   const redis = createRedis(config.REDIS_URL, 'worker');
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
-  await scheduleMaintenance(queues, 10_000);
-  const worker = startMaintenanceWorker(redis, config.PRAXA_QUEUE_PREFIX, { database, queues, log, now: Date.now, graceSeconds: 10, batch: 500 }, log);
+  await scheduleMaintenance(queues);
+  const worker = startMaintenanceWorker(redis, config.PRAXA_QUEUE_PREFIX, { database, queues, log, now: Date.now, graceSeconds: 10, batch: 500, ...signers }, log);
   log.info({ code: 'MONITOR_STARTED' }, 'monitor running');
   return {
     close: async () => {
@@ -27,15 +44,16 @@ export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () 
   };
 }
 
-/** `--reconcile-once` (what `pnpm praxa reconcile` runs): one reconciler pass, print its summary, exit. */
-export async function reconcileNow(env: NodeJS.ProcessEnv): Promise<ReconcileSummary> {
+/** `--reconcile-once` (what `pnpm praxa reconcile` runs): one pass over runs and notifications, print its summary, exit. */
+export async function reconcileNow(env: NodeJS.ProcessEnv): Promise<ReconcileSummary & { notifications: Awaited<ReturnType<typeof reconcileNotifications>> }> {
   const config = await bootConfig('monitor', { env, envFile: '.env' });
   const log = createLogger({ name: 'praxa-monitor', level: config.LOG_LEVEL });
   const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 2, applicationName: 'praxa-reconcile' });
   const redis = createRedis(config.REDIS_URL, 'worker');
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   try {
-    return await reconcileOnce({ database, queues, log, now: Date.now, graceSeconds: 10, batch: 10_000 });
+    const deps = { database, queues, log, now: Date.now, graceSeconds: 10, batch: 10_000 };
+    return { ...(await reconcileOnce(deps)), notifications: await reconcileNotifications(deps) };
   } finally {
     await queues.close();
     redis.disconnect();

@@ -4,7 +4,7 @@
  * never logged, stored or returned past it; the workspace private key is dropped when this function returns.
  */
 import { DecryptFailedError, openCredential, openTenantKey, openWorkspaceKey, sealedCredentialKeyId, type KeyProvider } from '@praxa/crypto';
-import { vaultReadForRun, workspaceKeysForRun, type RunLease, type VaultRecord, type WorkspaceScope } from '@praxa/db';
+import { vaultReadForRun, workspaceKeysForRun, type RunKeyMaterial, type RunLease, type VaultRecord, type WorkspaceScope } from '@praxa/db';
 
 export async function openCredentialForRun(provider: KeyProvider, scope: WorkspaceScope, lease: RunLease, name: string): Promise<Uint8Array> {
   return openVaultRecordForRun(provider, scope, lease, await vaultReadForRun(scope, lease, name));
@@ -12,8 +12,16 @@ export async function openCredentialForRun(provider: KeyProvider, scope: Workspa
 
 /** Open a vault record already read for this run (saves a second read when the caller looked it up first). */
 export async function openVaultRecordForRun(provider: KeyProvider, scope: WorkspaceScope, lease: RunLease, secret: VaultRecord): Promise<Uint8Array> {
+  return openSealedRecord(provider, scope, secret, () => workspaceKeysForRun(scope, lease));
+}
+
+/**
+ * Open a sealed vault record with the workspace key it was sealed to, the key material read through `readKeys` (a
+ * lease-checked definer function: a run's, or a notification's). The workspace private key is dropped on return.
+ */
+export async function openSealedRecord(provider: KeyProvider, scope: WorkspaceScope, secret: Pick<VaultRecord, 'ciphertext' | 'provider' | 'purpose'>, readKeys: () => Promise<readonly RunKeyMaterial[]>): Promise<Uint8Array> {
   const sealedKeyId = sealedCredentialKeyId(secret.ciphertext);
-  const keys = await workspaceKeysForRun(scope, lease);
+  const keys = await readKeys();
   const key = keys.find((k) => k.key_id === sealedKeyId);
   if (!key) throw new DecryptFailedError('wrong-key', { details: { keyId: sealedKeyId } });
   const tenantKey = await openTenantKey(provider, { keyId: key.tenant_key_id, tenantId: key.tenant_id, wrappedDataKey: key.tenant_wrapped_key, uses: 0 });

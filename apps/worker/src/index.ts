@@ -9,3 +9,4 @@ export * from './model-selection.js';
 export * from './tool-environment.js';
 export * from './worker-errors.js';
 export * from './slack-token.js';
+export * from './notification-job.js';

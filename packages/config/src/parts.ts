@@ -91,6 +91,17 @@ export const slackOAuthPart = z.object({
   SLACK_BASE_URL: z.url().default('https://slack.com'),
 });
 
+/**
+ * Where notifications go out (the worker delivers them): the platform's SMTP relay for email channels (its URL may
+ * carry credentials: from Secrets Manager in production) and PagerDuty's Events API (overridable only for the sandbox
+ * and tests). Slack messages go through SLACK_BASE_URL (the Slack OAuth part).
+ */
+export const notifyPart = z.object({
+  PRAXA_SMTP_URL: z.string().refine((v) => /^smtps?:\/\/[^\s]+$/.test(v), 'must be an smtp:// or smtps:// URL').optional(),
+  PRAXA_SMTP_FROM: z.string().min(3).max(320).default('Praxa <praxa@localhost>'),
+  PRAXA_PAGERDUTY_EVENTS_URL: z.url().default('https://events.pagerduty.com/v2/enqueue'),
+});
+
 export const anthropicPart = z.object({
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: z.url().optional(),

@@ -13,6 +13,7 @@ import {
   githubWebhookPart,
   keyProviderPart,
   modelEndpointsPart,
+  notifyPart,
   portPart,
   redisPart,
   slackOAuthPart,
@@ -58,7 +59,8 @@ export const workerConfigSchema = commonPart
   .extend(githubAppPart.shape)
   .extend(slackOAuthPart.shape)
   .extend(anthropicPart.shape)
-  .extend(modelEndpointsPart.shape);
+  .extend(modelEndpointsPart.shape)
+  .extend(notifyPart.shape);
 
 export const monitorConfigSchema = commonPart
   .extend(databasePart('MONITOR_DATABASE_URL').shape)

@@ -3,8 +3,8 @@
  * loopback PagerDuty and a real SMTP server: what arrives, and how each kind of failure is classified.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { NotificationRejectedError, sendNoticeEmail, sendPagerDutyEvent, type PauseNotice } from './index.js';
-import { startPagerDutyServer, startSmtpServer, type LoopbackSmtpServer, type PagerDutyServer } from '@praxa/testkit';
+import { NotificationRejectedError, postSlackNotice, sendNoticeEmail, sendPagerDutyEvent, UserCredentialRefusedError, type PauseNotice } from './index.js';
+import { startPagerDutyServer, startSlackServer, startSmtpServer, type LoopbackSmtpServer, type PagerDutyServer, type SlackServer } from '@praxa/testkit';
 
 const ROUTING_KEY = 'R0123456789abcdef0123456789abcde'.slice(0, 32);
 const notice: PauseNotice = {
@@ -23,13 +23,16 @@ const notice: PauseNotice = {
 
 let pd: PagerDutyServer;
 let smtp: LoopbackSmtpServer;
+let slack: SlackServer;
 beforeAll(async () => {
   pd = await startPagerDutyServer();
   smtp = await startSmtpServer();
+  slack = await startSlackServer({ channels: ['C0PRAXA01'] });
 });
 afterAll(async () => {
   await pd?.close();
   await smtp?.close();
+  await slack?.close();
 });
 
 describe('PagerDuty Events API v2', () => {
@@ -72,5 +75,29 @@ describe('email over SMTP', () => {
     await expect(sendNoticeEmail({ url: smtp.url, from: 'praxa@example.com' }, 'oncall@example.com', notice)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     smtp.rejectRecipient('gone@example.com');
     await expect(sendNoticeEmail({ url: smtp.url, from: 'praxa@example.com' }, 'gone@example.com', notice)).rejects.toBeInstanceOf(NotificationRejectedError);
+  });
+});
+
+describe('Slack chat.postMessage as the bot', () => {
+  it('posts the notice in the channel as the bot; a user token is refused before any call', async () => {
+    const bot = slack.installBot(['chat:write']);
+    const { ts } = await postSlackNotice({ apiUrl: slack.apiUrl, botToken: bot.botToken, channel: 'C0PRAXA01' }, notice);
+    const msg = slack.messages.find((m) => m.ts === ts);
+    expect(msg).toMatchObject({ channel: 'C0PRAXA01', user: slack.botUserId, token: bot.botToken });
+    expect(msg?.text).toBe('Praxa paused Skill PR review (pr-review): acceptance 35.0% over the last 20 decided actions, below its threshold 70.0%');
+    expect(JSON.stringify(msg?.blocks)).toContain(`pnpm praxa skills resume ${notice.skill.id}`);
+    const before = slack.apiCalls.length;
+    await expect(postSlackNotice({ apiUrl: slack.apiUrl, botToken: 'xoxp-1234567890-user-token', channel: 'C0PRAXA01' }, notice)).rejects.toBeInstanceOf(UserCredentialRefusedError);
+    expect(slack.apiCalls.length).toBe(before);
+  });
+
+  it('an unknown channel is refused for good; a rate limit or an unreachable Slack is retryable', async () => {
+    const bot = slack.installBot(['chat:write']);
+    await expect(postSlackNotice({ apiUrl: slack.apiUrl, botToken: bot.botToken, channel: 'C0NOTMINE' }, notice)).rejects.toMatchObject({ code: 'NOTIFICATION_REJECTED' });
+    slack.failNext('chat.postMessage', 'ratelimited', { retryAfterSeconds: 1 });
+    await expect(postSlackNotice({ apiUrl: slack.apiUrl, botToken: bot.botToken, channel: 'C0PRAXA01' }, notice)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    slack.failNext('chat.postMessage', 'internal_error');
+    await expect(postSlackNotice({ apiUrl: slack.apiUrl, botToken: bot.botToken, channel: 'C0PRAXA01' }, notice)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(postSlackNotice({ apiUrl: 'http://127.0.0.1:1/api/', botToken: bot.botToken, channel: 'C0PRAXA01' }, notice)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 });

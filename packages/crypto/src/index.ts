@@ -60,3 +60,4 @@ export {
   type WorkspaceKeyRecord,
 } from './workspace-key.js';
 export { loadAuditSigningKey, type AuditSigningKey } from './audit-signing-key.js';
+export { openKeyProvider, type KeyProviderSettings } from './open-key-provider.js';

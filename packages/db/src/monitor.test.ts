@@ -245,6 +245,12 @@ describe('only a human admin, through the api, resumes', () => {
     expect(pause?.resume_reason).toBe('reviewed the last 5 rejections: fixed the prompt');
     expect(pause?.resumed_by).toMatch(/^mb_/);
     expect(await withWorkspace(api, A.workspaceId, (sc) => resumeSkillByAdmin(sc, paused.skillId, human, 'again'))).toMatchObject({ resumed: false });
+    // The window restarts at the resume: the old rejections no longer count, and one new one is below minSamples.
+    await feedback(A, await newRun(A, paused), paused.skillId, 'rejected');
+    const [row] = (await acceptancePass(monitor, 10_000)).filter((r) => r.skill_id === paused.skillId);
+    expect(row).toMatchObject({ status: 'active', decided: 1, accepted: 0, below: false });
+    expect(await withWorkspace(monitor, A.workspaceId, (sc) => pauseSkillForAcceptance(sc, paused.skillId))).toMatchObject({ paused: false });
+    expect(await status(paused.skillId)).toBe('active');
   });
 
   it('a manual pause needs an admin (an automation admin may); a viewer may not', async () => {

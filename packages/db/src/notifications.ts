@@ -97,7 +97,7 @@ export async function claimNotification(database: Database, notificationId: Noti
   };
 }
 
-const SecretRow = z.object({ ciphertext: bytes, key_id: z.string(), provider: z.string(), purpose: z.string(), expires_at: date.nullable() });
+const SecretRow = z.object({ name: z.string(), ciphertext: bytes, key_id: z.string(), provider: z.string(), purpose: z.string(), expires_at: date.nullable() });
 export type NotificationSecret = z.infer<typeof SecretRow>;
 
 /** Under the lease: the channel's sealed secret (PagerDuty routing key, Slack bot token); null when it needs none. */

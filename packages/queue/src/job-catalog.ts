@@ -38,6 +38,18 @@ export const JOB_CATALOG = {
     schema: z.object({}).strict(),
     options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
   },
+  /** The quality monitor's pass: recompute changed acceptance rates, pause Skills below their threshold. */
+  acceptance: {
+    queue: 'maintenance',
+    schema: z.object({}).strict(),
+    options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+  },
+  /** Time-based audit checkpoints for workspaces whose chain grew since their newest checkpoint. */
+  checkpoints: {
+    queue: 'maintenance',
+    schema: z.object({}).strict(),
+    options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+  },
 } as const satisfies Record<string, { queue: string; schema: z.ZodType; options: JobsOptions }>;
 
 export type JobName = keyof typeof JOB_CATALOG;

@@ -11,6 +11,6 @@ export interface IntakeEvent {
 }
 
 /** Why a verified webhook starts no run. */
-export type IgnoreReason = 'unsupported_event' | 'malformed_event' | 'own_app' | 'unknown_installation' | 'no_subscribed_skill' | 'ping';
+export type IgnoreReason = 'unsupported_event' | 'malformed_event' | 'own_app' | 'unknown_installation' | 'no_subscribed_skill' | 'ping' | 'not_a_pull_request' | 'not_a_member';
 
 export type MappedEvent = { readonly kind: 'event'; readonly event: IntakeEvent } | { readonly kind: 'ignored'; readonly reason: IgnoreReason };
