@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The worker process: the run processor (`runs` queue: claim by runId, guards, model, tools, audit) and the `keys`
- * processor (create / rotate a workspace's key pair). Refuses to start unless Redis evicts nothing.
+ * The worker process: the run processor (`runs` queue: claim by runId, guards, model, tools, audit), the `keys`
+ * processor (create / rotate a workspace's key pair) and the `notifications` processor (a paused Skill's channels). Refuses to start unless Redis evicts nothing.
  *
  * Stalled jobs: BullMQ's lock (`lockDuration`, checked every `stalledInterval`, both WORKER_STALLED_INTERVAL_MS,
  * default 30 s) decides when a job whose
@@ -20,6 +20,7 @@ import { createKeyProvider } from './key-provider.js';
 import { runKeysJob } from './keys-job.js';
 import type { ProviderFactory } from './model-selection.js';
 import { processRunJob } from './run-job.js';
+import { createNotificationProcessor } from './notification-job.js';
 import { createModelProvider } from '@praxa/runtime';
 
 export interface WorkerOptions {
@@ -104,6 +105,25 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
     { ...connection, concurrency: 1 },
   );
   keys.on('failed', (job, err) => log.error({ jobId: job?.id, code: 'KEYS_FAILED', err }, 'keys job failed'));
+
+  // Notifications of a paused / resumed Skill: one job per channel, claimed under a lease like a run.
+  const notifications = new Worker(
+    'notifications',
+    createNotificationProcessor({
+      database,
+      provider,
+      holder,
+      log,
+      leaseSeconds: config.WORKER_LEASE_SECONDS,
+      channels: {
+        smtp: config.PRAXA_SMTP_URL === undefined ? null : { url: config.PRAXA_SMTP_URL, from: config.PRAXA_SMTP_FROM },
+        pagerDutyEventsUrl: config.PRAXA_PAGERDUTY_EVENTS_URL,
+        slack: { baseUrl: config.SLACK_BASE_URL, app: slack },
+      },
+    }),
+    { ...connection, concurrency: 2 },
+  );
+  notifications.on('failed', (job, err) => log.warn({ jobId: job?.id, code: 'NOTIFICATION_FAILED', err }, 'notification job failed'));
   log.info({ code: 'WORKER_STARTED', concurrency: config.WORKER_CONCURRENCY, github: github !== null, slack: slack !== null }, 'worker running');
   return {
     config,
@@ -111,8 +131,8 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
       // Stop taking jobs; in-flight runs finish within the grace period (their steps are durable regardless: a run
       // cut short is replayed by the next claim once its lease expires).
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.WORKER_SHUTDOWN_GRACE_MS).unref());
-      await Promise.race([Promise.all([runs.close(), keys.close()]), grace]);
-      await Promise.all([runs.close(true), keys.close(true)]).catch(() => undefined);
+      await Promise.race([Promise.all([runs.close(), keys.close(), notifications.close()]), grace]);
+      await Promise.all([runs.close(true), keys.close(true), notifications.close(true)]).catch(() => undefined);
       await queues.close().catch(() => undefined);
       redis.disconnect();
       await database.close();
