@@ -62,6 +62,19 @@ describe('worker: a pull request reviewed end to end', () => {
     expect(sealed?.n).toBe(0);
   });
 
+  it('author history in the repo: a first-timer in a risky directory is noted; a regular is not', async () => {
+    h.gh.sandbox.addCommits('acme', 'shop', [{ author: 'regular', paths: ['src/auth/session.ts'] }, { author: 'regular', paths: ['src/auth/login.ts'] }]);
+    const change = { filename: 'src/auth/session.ts', patch: addedPatch(['export const ttl = 3600;']) };
+    const first = await h.createPrRun({ number: 14, author: { login: 'newcomer', type: 'User' }, files: [change] });
+    const known = await h.createPrRun({ number: 15, author: { login: 'regular', type: 'User' }, files: [change] });
+    await h.enqueueRun(first);
+    await h.enqueueRun(known);
+    await h.waitForRun(first);
+    await h.waitForRun(known);
+    expect(h.gh.sandbox.reviews('acme', 'shop', 14)[0]?.body).toContain('Author has 0 prior commits in src/auth.');
+    expect(h.gh.sandbox.reviews('acme', 'shop', 15)[0]?.body).not.toContain('prior commits');
+  });
+
   it('a docs-only change is approved; a draft PR is skipped without a model call', async () => {
     const docs = await h.createPrRun({ number: 7, files: [{ filename: 'docs/intro.md', patch: addedPatch(['# Intro', 'Hello.']) }] });
     const draft = await h.createPrRun({ number: 8, draft: true, files: [{ filename: 'src/a.ts', patch: addedPatch(['x']) }] });

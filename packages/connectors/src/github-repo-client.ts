@@ -54,6 +54,11 @@ export function createGithubRepoClient(options: { token: string; baseUrl: string
       const files = await call('the pull request files', () => octokit.paginate(octokit.rest.pulls.listFiles, { owner: r.owner, repo: r.repo, pull_number: number, per_page: 100 }));
       return files.map((f) => ({ filename: f.filename, status: f.status, additions: f.additions, deletions: f.deletions, patch: f.patch ?? null }));
     },
+    /** How many commits `author` made under `path` on the default branch (capped at 100: "0", "a few", "many" is what matters). */
+    async authorCommitCount(r: RepoRef, author: string, path: string): Promise<number> {
+      const { data } = await call('the commit history', () => octokit.rest.repos.listCommits({ owner: r.owner, repo: r.repo, author, path, per_page: 100 }));
+      return data.length;
+    },
     /** Files changed between two commits (GitHub's compare), e.g. the commits a `synchronize` pushed. */
     async compareFiles(r: RepoRef, base: string, head: string) {
       const { data } = await call('the comparison', () => octokit.rest.repos.compareCommitsWithBasehead({ owner: r.owner, repo: r.repo, basehead: `${base}...${head}` }));

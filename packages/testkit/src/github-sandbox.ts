@@ -5,6 +5,7 @@
  *   GET  /repos/:owner/:repo/contents/:path?ref=      GET  /repos/:owner/:repo/pulls/:n/reviews
  *   POST /repos/:owner/:repo/pulls/:n/reviews          GET  /repos/:owner/:repo/pulls/:n/comments
  *   GET  /repos/:owner/:repo/compare/:base...:head     (over the PR's recorded commits)
+ *   GET  /repos/:owner/:repo/commits?author&path        (the history set with addCommits)
  * Requests must carry an installation token this server minted (`Authorization: token ghs_…` or `Bearer`), still
  * valid, for an installation whose account owns the repository. As on GitHub, an inline review comment must point at
  * a line of the diff (RIGHT side) or the whole review is refused with 422, and `commit_id` must be the head sha.
@@ -61,6 +62,8 @@ export interface GithubSandbox {
   holdReviewResponses: boolean;
   releaseHeld(): number;
   addPullRequest(pr: SandboxPullRequest): void;
+  /** The repository's commit history on its default branch (author login and the paths each commit touched). */
+  addCommits(owner: string, repo: string, commits: readonly { author: string; paths: readonly string[] }[]): void;
   /** A file on a branch (e.g. `.praxa.yaml` on `main`); `null` deletes it. */
   setBranchFile(owner: string, repo: string, branch: string, path: string, content: string | null): void;
   pullRequest(owner: string, repo: string, number: number): SandboxPullRequest | undefined;
@@ -94,6 +97,7 @@ export function createGithubSandbox(botLogin: string) {
 
   const held: (() => void)[] = [];
   const branchFiles = new Map<string, Map<string, string>>();
+  const history = new Map<string, { author: string; paths: readonly string[] }[]>();
   const sandbox: GithubSandbox = {
     holdReviewResponses: false,
     releaseHeld() {
@@ -103,6 +107,10 @@ export function createGithubSandbox(botLogin: string) {
     },
     addPullRequest(pr) {
       prs.set(key(pr.owner, pr.repo, pr.number), pr);
+    },
+    addCommits(owner, repo, commits) {
+      const k = `${owner.toLowerCase()}/${repo.toLowerCase()}`;
+      history.set(k, [...(history.get(k) ?? []), ...commits]);
     },
     setBranchFile(owner, repo, branch, path, content) {
       const k = `${owner.toLowerCase()}/${repo.toLowerCase()}@${branch}`;
@@ -144,6 +152,25 @@ export function createGithubSandbox(botLogin: string) {
   /** Handles a repository route for an installation account; returns false when the path is not a repository route. */
   function handle(req: RecordedRequest, res: ServerResponse, account: string): boolean {
     const [path, query = ''] = req.path.split('?');
+    const commitsRoute = /^\/repos\/([^/]+)\/([^/]+)\/commits$/.exec(path ?? '');
+    if (commitsRoute && req.method === 'GET') {
+      const [, o = '', r = ''] = commitsRoute;
+      if (o.toLowerCase() !== account.toLowerCase()) {
+        sendJson(res, 404, { message: 'Not Found' });
+        return true;
+      }
+      const q = new URLSearchParams(query);
+      const author = q.get('author');
+      const under = q.get('path');
+      const perPage = Math.min(Number(q.get('per_page') ?? 30), 100);
+      const list = (history.get(`${o.toLowerCase()}/${r.toLowerCase()}`) ?? [])
+        .map((c, i) => ({ ...c, sha: (i + 1).toString(16).padStart(40, 'c') }))
+        .filter((c) => (author === null || c.author.toLowerCase() === author.toLowerCase()) && (under === null || c.paths.some((p) => p === under || p.startsWith(`${under.replace(/\/$/, '')}/`))))
+        .reverse()
+        .slice(0, perPage);
+      sendJson(res, 200, list.map((c) => ({ sha: c.sha, author: { login: c.author, type: 'User' }, commit: { message: 'commit', author: { name: c.author } } })));
+      return true;
+    }
     const cmp = /^\/repos\/([^/]+)\/([^/]+)\/compare\/([0-9a-f]{7,40})\.\.\.([0-9a-f]{7,40})$/.exec(path ?? '');
     if (cmp) {
       const [, o = '', r = '', base, head] = cmp;

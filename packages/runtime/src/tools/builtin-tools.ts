@@ -33,7 +33,11 @@ export const githubReadDiff: ToolDefinition<Record<string, never>, unknown> = {
     // On synchronize only the pushed commits are reviewed: the diff between the previous head and the new one.
     const [info, files] = await Promise.all([gh.pullRequest(pr.repo, pr.number), pr.sinceSha ? gh.compareFiles(pr.repo, pr.sinceSha, pr.headSha) : gh.pullRequestFiles(pr.repo, pr.number)]);
     let budget = MAX_PATCH_CHARS;
+    // The author's history in the directories the change touches (the first few): a newcomer to payments/ matters.
+    const dirs = [...new Set(files.map((f) => f.filename.split('/').slice(0, -1).join('/') || '.'))].slice(0, 5);
+    const authorHistory = info.authorIsBot ? [] : await Promise.all(dirs.map(async (dir) => ({ dir, commits: await gh.authorCommitCount(pr.repo, info.author, dir === '.' ? '' : dir) })));
     return {
+      authorHistory,
       scope: pr.sinceSha ? { since: pr.sinceSha, head: pr.headSha } : { since: null, head: pr.headSha },
       pullRequest: { number: info.number, title: info.title, body: info.body, author: info.author, authorIsBot: info.authorIsBot, draft: info.draft, headSha: info.headSha, baseRef: info.baseRef },
       files: files.map((f) => {

@@ -29,6 +29,8 @@ export interface ToolEnvironment {
 export interface GithubToolClient {
   pullRequest(repo: RepoRef, number: number): Promise<PullRequestInfo>;
   pullRequestFiles(repo: RepoRef, number: number): Promise<PullRequestFile[]>;
+  /** Commits by `author` under `path` on the default branch (capped at 100). */
+  authorCommitCount(repo: RepoRef, author: string, path: string): Promise<number>;
   /** Files changed between two commits (what a `synchronize` pushed). */
   compareFiles(repo: RepoRef, base: string, head: string): Promise<PullRequestFile[]>;
   fileContent(repo: RepoRef, path: string, ref: string): Promise<string | null>;

@@ -27,6 +27,7 @@ function ignoredFromConversation(request: ModelRequest): (path: string) => boole
 
 const DiffResult = z.object({
   pullRequest: z.object({ title: z.string(), author: z.string() }).loose(),
+  authorHistory: z.array(z.object({ dir: z.string(), commits: z.number() })).default([]),
   files: z.array(z.object({ filename: z.string(), status: z.string(), patch: z.string().nullable() }).loose()),
 });
 
@@ -65,6 +66,10 @@ export function decideFromDiff(diff: z.infer<typeof DiffResult>, ignored: (path:
     if (a.riskSurfaces.length > 0) {
       reasoning.push(`Diff touches ${a.riskyFiles.slice(0, 3).join(', ')} — high-risk surface (${a.riskSurfaces.join(', ')}).`);
       scores = { approve: 0.42, request_changes: 0.83, escalate_human: 0.71 };
+      const riskyDirs = new Set(a.riskyFiles.map((f) => f.split('/').slice(0, -1).join('/') || '.'));
+      const newcomer = diff.authorHistory.filter((h) => riskyDirs.has(h.dir) && h.commits === 0);
+      for (const h of newcomer) reasoning.push(`Author has 0 prior commits in ${h.dir}.`);
+      if (newcomer.length > 0) scores = { ...scores, escalate_human: 0.78 };
     } else {
       reasoning.push(`Diff touches ${a.files} file${a.files === 1 ? '' : 's'}; no high-risk surface matched.`);
     }
