@@ -108,5 +108,5 @@ export function curlCommand(ingestUrl: string, delivery: GithubDelivery, bodyFil
     `-H ${shellQuote(`X-GitHub-Delivery: ${delivery.deliveryId}`)}`,
     `-H ${shellQuote(`X-Hub-Signature-256: ${delivery.signature}`)}`,
     `--data-binary @${shellQuote(bodyFile)}`,
-  ].join(' \\\n    ');
+  ].join(' \\\n      ');
 }
