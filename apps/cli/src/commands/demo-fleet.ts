@@ -188,12 +188,13 @@ export async function startDemoFleet(env: ConfigSource, installationId: string, 
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   for (const c of children) {
-    void c.exited.then(() => {
+    // A terminal's Ctrl-C reaches the children too (one process group): give our own SIGINT handler the first word.
+    void c.exited.then(() => setTimeout(() => {
       if (closing || !release) return;
       console.error(`the ${c.name} process exited unexpectedly (${c.process.exitCode ?? c.process.signalCode}); stopping the fleet`);
       const done = release;
       void close().finally(() => done(1));
-    });
+    }, 250));
   }
 
   try {
