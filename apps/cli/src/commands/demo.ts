@@ -127,7 +127,10 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
       console.log('--keep: the demo failed, so the fleet is stopped instead.');
     }
   } finally {
-    await fleet?.close();
+    if (fleet) {
+      await fleet.close();
+      if (!options.keep) step(t0, `stopped ingest (pid ${fleet.pids.ingest}), the worker (pid ${fleet.pids.worker}) and the sandbox GitHub: nothing left running`);
+    }
     await closePools();
   }
 }
