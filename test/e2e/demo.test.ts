@@ -1,10 +1,12 @@
 /**
  * README command 1 ends in `pnpm praxa demo`. Run the built CLI as a real process against a fresh database: it must
- * exit 0 and say the demo completed, with tenancy and fencing enforced.
+ * exit 0 and say the demo completed — the review reached through a signed webhook sent over HTTP to a running ingest
+ * process — with tenancy and fencing enforced, and leave no process behind (ingest's port closed, both child pids
+ * gone), also under `--keep` + Ctrl-C and when interrupted half-way.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -19,21 +21,127 @@ beforeAll(async () => {
 });
 afterAll(async () => tdb?.drop());
 
+/** The fleet the demo printed: ingest's URL and both children's pids. */
+function fleetOf(output: string): { ingestUrl: string; pids: number[] } {
+  const m = /ingest process \(pid (\d+)\) listening at (http:\/\/127\.0\.0\.1:\d+); worker process \(pid (\d+)\)/.exec(output);
+  if (!m) throw new Error(`the demo did not print its fleet:\n${output}`);
+  return { ingestUrl: m[2] ?? '', pids: [Number(m[1]), Number(m[3])] };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when nothing answers on ingest's port any more. */
+async function portClosed(url: string): Promise<boolean> {
+  return fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) }).then(() => false, () => true);
+}
+
+async function until(what: string, ok: () => boolean, output: () => string, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what}; output so far:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function demoEnv(): NodeJS.ProcessEnv {
+  const keyDir = mkdtempSync(join(tmpdir(), 'praxa-keys-'));
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl(tdb.adminUrl, {}), LOG_LEVEL: 'silent', PRAXA_KEY_FILE: join(keyDir, 'master.key'), PRAXA_AUDIT_SIGNING_KEY_FILE: join(keyDir, 'audit-signing.key') };
+}
+
+/** Starts the CLI as a real process, collecting its output. */
+function startCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+function reap(child: ChildProcess, pids: readonly number[]): void {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
 describe('pnpm praxa demo', () => {
-  it('runs end to end from a migrated database and reports success', () => {
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl(tdb.adminUrl, {}), LOG_LEVEL: 'silent', PRAXA_KEY_FILE: join(mkdtempSync(join(tmpdir(), 'praxa-keys-')), 'master.key'), PRAXA_AUDIT_SIGNING_KEY_FILE: join(mkdtempSync(join(tmpdir(), 'praxa-aek-')), 'audit-signing.key') };
+  it('runs end to end from a migrated database — the webhook over HTTP to a running ingest — reports success and leaves nothing running', async () => {
+    const env = demoEnv();
     const run = spawnSync(process.execPath, [cli, 'demo'], { env, encoding: 'utf8', timeout: 60_000, cwd: fileURLToPath(new URL('.', import.meta.url)) });
     const output = `${run.stdout}\n${run.stderr}`;
     expect({ status: run.status, output }).toEqual({ status: 0, output: expect.stringContaining('demo complete') });
+    // The review came through ingest's HTTP endpoint: a forged signature refused, the signed delivery answered 202 with
+    // the run, and the run reviewed by the worker process.
+    expect(output).toContain('signed with the wrong secret → 401 SIGNATURE_INVALID');
+    expect(output).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/webhooks\/github \(X-GitHub-Event: pull_request, opened;[^\n]*\) → 202 \{runIds: \[(rn_[0-9a-z]{26})\]\}/);
+    const runId = /→ 202 \{runIds: \[(rn_[0-9a-z]{26})\]\}/.exec(output)?.[1] ?? '';
+    expect(output).toContain(`worker: run ${runId} succeeded`);
+    expect(output).toContain('review posted on acme/payments#1284 as praxa-demo[bot]');
     expect(output).toContain('→ LEASE_LOST');
     expect(output).toContain('→ WORKSPACE_SCOPE');
     expect(output).toContain('duplicate=true');
+    expect(output).toContain('the workspace holds 1 run(s)');
     expect(output).toContain('audit verify: chain holds');
     expect(output).toContain('deleting history as the api role → PERMISSION_DENIED');
-    // A second run against the same database is fine too (idempotent migrations, fresh demo rows).
-    const again = spawnSync(process.execPath, [cli, 'demo'], { env, encoding: 'utf8', timeout: 60_000 });
-    expect({ status: again.status, migrations: again.stdout.includes('0 migration(s) applied') }).toEqual({ status: 0, migrations: true });
+    expect(output).toMatch(/\(total \d+\.\d s\)/);
+    // Nothing left running: ingest's port is closed and neither child process exists.
+    const fleet = fleetOf(output);
+    expect(await portClosed(fleet.ingestUrl)).toBe(true);
+    expect(fleet.pids.filter(alive)).toEqual([]);
   });
+
+  it('--keep: the fleet stays up, the printed curl starts a second review, Ctrl-C stops everything (exit 0)', async () => {
+    const demo = startCli(['demo', '--keep'], demoEnv());
+    let pids: number[] = [];
+    try {
+      await until('the --keep instructions', () => demo.output().includes('Where to look'), demo.output);
+      const fleet = fleetOf(demo.output());
+      pids = fleet.pids;
+      // A second demo on the same database: idempotent migrations, fresh demo rows.
+      expect(demo.output()).toContain('0 migration(s) applied');
+      const curl = /Send another event[^\n]*\n([\s\S]*?--data-binary @'([^']+)')/.exec(demo.output());
+      expect(curl?.[1]).toContain(`curl -sS -X POST '${fleet.ingestUrl}/webhooks/github'`);
+      const bodyFile = curl?.[2] ?? '';
+      const sent = spawnSync('sh', ['-c', curl?.[1] ?? 'false'], { encoding: 'utf8', timeout: 30_000 });
+      const runIds = (JSON.parse(sent.stdout) as { runIds: string[] }).runIds;
+      expect(runIds).toEqual([expect.stringMatching(/^rn_/)]);
+      const again = spawnSync('sh', ['-c', curl?.[1] ?? 'false'], { encoding: 'utf8', timeout: 30_000 });
+      expect(JSON.parse(again.stdout)).toEqual({ runIds });
+      await until('the second review', () => demo.output().includes('review posted on acme/payments#1285 as praxa-demo[bot]'), demo.output);
+
+      demo.child.kill('SIGINT');
+      const code = await demo.exited;
+      expect({ code, stopped: demo.output().includes('stopped: nothing left running.') }).toEqual({ code: 0, stopped: true });
+      expect(await portClosed(fleet.ingestUrl)).toBe(true);
+      expect(pids.filter(alive)).toEqual([]);
+      expect(existsSync(bodyFile)).toBe(false);
+    } finally {
+      reap(demo.child, pids);
+    }
+  }, 150_000);
+
+  it('Ctrl-C while the demo runs stops ingest, the worker and the sandbox, and exits 130', async () => {
+    const demo = startCli(['demo'], demoEnv());
+    let pids: number[] = [];
+    try {
+      await until('the fleet', () => /worker process \(pid \d+\)/.test(demo.output()), demo.output);
+      const fleet = fleetOf(demo.output());
+      pids = fleet.pids;
+      demo.child.kill('SIGINT');
+      expect(await demo.exited).toBe(130);
+      expect(demo.output()).toContain('stopped: nothing left running.');
+      expect(await portClosed(fleet.ingestUrl)).toBe(true);
+      expect(pids.filter(alive)).toEqual([]);
+    } finally {
+      reap(demo.child, pids);
+    }
+  }, 120_000);
 });
 
 describe('pnpm praxa audit checkpoint / verify', () => {

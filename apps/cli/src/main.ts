@@ -166,8 +166,8 @@ for (const action of ['resume', 'pause'] as const) {
 
 program
   .command('demo')
-  .description('set up and run the live demo end to end on embedded defaults')
-  .option('--keep', 'keep the fleet running after the demo and print where to look')
+  .description('the live demo on embedded defaults: ingest and a worker as real processes, a signed GitHub webhook over HTTP, the review on the sandbox GitHub, audit verify; Ctrl-C stops everything')
+  .option('--keep', 'keep ingest, the worker and the sandbox GitHub running after the demo; prints a signed curl for another PR and where to look (Ctrl-C stops them)')
   .action(async (opts: { keep?: boolean }) => runDemo(process.env, { keep: opts.keep === true }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {

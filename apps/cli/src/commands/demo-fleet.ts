@@ -1,19 +1,29 @@
 /**
  * The demo's fleet: the sandbox GitHub of packages/testkit (clearly not GitHub: a loopback that speaks its REST API,
- * verifies the App JWT and hands out installation tokens) holding one sample pull request, and a real worker process
- * (`apps/worker/dist/main.js`) configured to act as that sandbox's GitHub App. Closing it stops the worker (SIGTERM,
- * then SIGKILL after a bound) and the sandbox: Ctrl-C leaves nothing running.
+ * verifies the App JWT and hands out installation tokens) holding the sample pull requests, and two real processes —
+ * ingest (`apps/ingest/dist/main.js`, on a free loopback port, with a per-run webhook secret) and a worker
+ * (`apps/worker/dist/main.js`, acting as the sandbox's GitHub App) — sharing one fresh queue prefix.
+ *
+ * Stopping: `close()` (idempotent) sends both children SIGTERM, then SIGKILL after STOP_GRACE_MS, and closes the
+ * sandbox. SIGINT/SIGTERM to the CLI (Ctrl-C) does the same, then exits 130 — or, under `--keep`, ends
+ * `holdUntilStopped()`; a second Ctrl-C while stopping SIGKILLs the children at once. A start that fails half-way
+ * stops what it started. Nothing is left running.
  */
-import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import type { ConfigSource } from '@praxa/config';
 import type { RunId, WorkspaceId } from '@praxa/core';
 import { schema, eq, withWorkspace, workspacePublicKey, type Database } from '@praxa/db';
 import { createQueues, createRedis, enqueue } from '@praxa/queue';
 import { startGithubServer, type GithubServer, type SandboxPullRequest } from '@praxa/testkit';
+
+export type { SandboxReview } from '@praxa/testkit';
 import { withLocalDefaults } from './local-env.js';
 import { appEntry } from './start.js';
 
+/** The PR the demo reviews: a risky payments change (a cache with no invalidation, a console.log, no test). */
 export const DEMO_PULL_REQUEST: SandboxPullRequest = {
   owner: 'acme',
   repo: 'payments',
@@ -31,68 +41,207 @@ export const DEMO_PULL_REQUEST: SandboxPullRequest = {
   ],
 };
 
+/** A second PR, only for `--keep`: the printed curl opens it, so you can watch a review you triggered yourself. */
+export const DEMO_FOLLOW_UP_PULL_REQUEST: SandboxPullRequest = {
+  owner: 'acme',
+  repo: 'payments',
+  number: 1285,
+  title: 'Document the refund flow',
+  body: 'Explains how refunds reach the ledger.',
+  author: { login: 'dev-ravi', type: 'User' },
+  headSha: '3b7d0c2e9a41f5e6d7c8b9a0f1e2d3c4b5a69788',
+  baseRef: 'main',
+  files: [
+    {
+      filename: 'docs/refunds.md',
+      status: 'added',
+      patch: ['@@ -0,0 +1,4 @@', '+# Refunds', '+', '+A refund creates a reversing ledger entry; the original charge is never edited.', '+Partial refunds are allowed up to the captured amount.'].join('\n'),
+    },
+  ],
+};
+
+/** How long a child gets between SIGTERM and SIGKILL. */
+export const STOP_GRACE_MS = 10_000;
+const WORKER_SHUTDOWN_GRACE_MS = '5000';
+
 export interface DemoFleet {
   readonly github: GithubServer;
+  /** ingest's base URL (loopback, a free port). */
+  readonly ingestUrl: string;
+  /** The webhook secret ingest was started with (random, this run only). */
+  readonly webhookSecret: string;
+  readonly pids: { readonly ingest: number; readonly worker: number };
   /** Asks the worker's keys job for the workspace's key pair and waits until its public half is readable. */
   createWorkspaceKeys(api: Database, workspaceId: WorkspaceId): Promise<string>;
-  enqueue(runId: RunId): Promise<void>;
   waitForRun(database: Database, workspaceId: string, runId: RunId, timeoutMs?: number): Promise<{ status: string; error_code: string | null }>;
+  /** `--keep`: resolves once Ctrl-C, or a child's unexpected exit, has stopped the fleet; the exit code to use. */
+  holdUntilStopped(): Promise<number>;
   close(): Promise<void>;
 }
 
-export async function startDemoFleet(env: ConfigSource, installationId: string, pr: SandboxPullRequest): Promise<DemoFleet> {
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly exited: Promise<void>;
+  running(): boolean;
+}
+
+function startChild(name: string, env: NodeJS.ProcessEnv): Child {
+  const child = spawn(process.execPath, [appEntry(name)], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { name, process: child, exited, running: () => child.exitCode === null && child.signalCode === null };
+}
+
+async function stopChild(child: Child): Promise<void> {
+  if (!child.running()) return;
+  child.process.kill('SIGTERM');
+  const killer = setTimeout(() => child.process.kill('SIGKILL'), STOP_GRACE_MS);
+  await child.exited;
+  clearTimeout(killer);
+}
+
+function exitedError(child: Child, what: string): Error {
+  return new Error(`the ${child.name} process exited (${child.process.exitCode ?? child.process.signalCode}) ${what}`);
+}
+
+async function waitForIngest(child: Child, url: string): Promise<void> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
+    if (ok) return;
+    if (!child.running()) throw exitedError(child, 'before it was ready');
+    if (Date.now() > until) throw new Error('ingest was not ready within 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startDemoFleet(env: ConfigSource, installationId: string, prs: readonly SandboxPullRequest[]): Promise<DemoFleet> {
   const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   const appId = 900_001;
-  const github = await startGithubServer({ appId, privateKeyPem: appKey, installations: [{ id: Number(installationId), account: pr.owner, permissions: { pull_requests: 'write', contents: 'read' } }], botLogin: 'praxa-demo[bot]' });
-  github.sandbox.addPullRequest(pr);
+  const owners = [...new Set(prs.map((p) => p.owner))];
+  if (owners.length !== 1 || !owners[0]) throw new Error('the demo PRs must share one owner (one installation)');
+  const github = await startGithubServer({ appId, privateKeyPem: appKey, installations: [{ id: Number(installationId), account: owners[0], permissions: { pull_requests: 'write', contents: 'read' } }], botLogin: 'praxa-demo[bot]' });
+  for (const pr of prs) github.sandbox.addPullRequest(pr);
+
   const local = withLocalDefaults(env);
   const prefix = `praxa-demo-${randomUUID().slice(0, 8)}`;
-  const workerEnv = { ...process.env, ...local, PRAXA_QUEUE_PREFIX: prefix, GITHUB_APP_ID: String(appId), GITHUB_APP_PRIVATE_KEY: appKey, GITHUB_API_URL: github.url, LOG_LEVEL: local.LOG_LEVEL ?? 'warn' } as NodeJS.ProcessEnv;
-  const worker = spawn(process.execPath, [appEntry('worker')], { env: workerEnv, stdio: ['ignore', 'inherit', 'inherit'] });
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const webhookSecret = `demo-${randomBytes(24).toString('hex')}`;
+  const port = await freePort();
+  const ingestUrl = `http://127.0.0.1:${port}`;
+  const common = { ...process.env, ...local, PRAXA_QUEUE_PREFIX: prefix, GITHUB_APP_ID: String(appId), LOG_LEVEL: local.LOG_LEVEL ?? 'warn' };
+  const worker = startChild('worker', {
+    ...common,
+    GITHUB_APP_PRIVATE_KEY: appKey,
+    GITHUB_API_URL: github.url,
+    WORKER_SHUTDOWN_GRACE_MS: local.WORKER_SHUTDOWN_GRACE_MS ?? WORKER_SHUTDOWN_GRACE_MS,
+  } as NodeJS.ProcessEnv);
+  const ingest = startChild('ingest', {
+    ...common,
+    INGEST_PORT: String(port),
+    INGEST_HOST: '127.0.0.1',
+    GITHUB_WEBHOOK_SECRET: webhookSecret,
+    SLACK_SIGNING_SECRET: `demo-${randomBytes(24).toString('hex')}`,
+    // Beside the master key (the test points that at a temp dir), not in the current directory.
+    INGEST_TRIGGER_KEY_FILE: local.INGEST_TRIGGER_KEY_FILE ?? join(dirname(local.PRAXA_KEY_FILE ?? '.praxa/master.key'), 'ingest-trigger.key'),
+  } as NodeJS.ProcessEnv);
+  const children = [worker, ingest];
   const redis = createRedis(local.REDIS_URL ?? 'redis://127.0.0.1:6379', 'producer');
+  redis.on('error', () => {}); // surfaced by enqueue's timeout
   const queues = createQueues(redis, prefix);
-  const stop = (): void => {
-    worker.kill('SIGTERM');
+
+  let closing: Promise<void> | null = null;
+  let signals = 0;
+  let release: ((code: number) => void) | null = null;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await Promise.all(children.map(stopChild));
+      await queues.close().catch(() => undefined);
+      redis.disconnect();
+      await github.close();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    })());
+  function onSignal(signal: NodeJS.Signals): void {
+    signals++;
+    if (signals > 1) {
+      for (const c of children) if (c.running()) c.process.kill('SIGKILL');
+      return;
+    }
+    console.log(`\n${signal}: stopping ingest (pid ${ingest.process.pid}), the worker (pid ${worker.process.pid}) and the sandbox GitHub…`);
+    void close().finally(() => {
+      console.log('stopped: nothing left running.');
+      if (release) release(0);
+      else process.exit(130);
+    });
+  }
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  for (const c of children) {
+    // A terminal's Ctrl-C reaches the children too (one process group): give our own SIGINT handler the first word.
+    void c.exited.then(() => setTimeout(() => {
+      if (closing || !release) return;
+      console.error(`the ${c.name} process exited unexpectedly (${c.process.exitCode ?? c.process.signalCode}); stopping the fleet`);
+      const done = release;
+      void close().finally(() => done(1));
+    }, 250));
+  }
+
+  try {
+    await waitForIngest(ingest, ingestUrl);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+
+  const failIfExited = (what: string): void => {
+    for (const c of children) if (!c.running()) throw exitedError(c, what);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   return {
     github,
+    ingestUrl,
+    webhookSecret,
+    pids: { ingest: ingest.process.pid ?? -1, worker: worker.process.pid ?? -1 },
     async createWorkspaceKeys(api, workspaceId) {
       await enqueue(queues, 'keys', { workspaceId, operation: 'create' }, { jobId: `keys-create-${workspaceId}` }, { timeoutMs: 5_000 });
       const until = Date.now() + 30_000;
       for (;;) {
         const pub = await withWorkspace(api, workspaceId, (s) => workspacePublicKey(s));
         if (pub) return pub.keyId;
-        if (worker.exitCode !== null) throw new Error(`the worker exited (code ${worker.exitCode})`);
+        failIfExited('before the workspace key was created');
         if (Date.now() > until) throw new Error('the workspace key was not created in time');
         await new Promise((r) => setTimeout(r, 100));
       }
-    },
-    async enqueue(runId) {
-      await enqueue(queues, 'run', { runId }, { jobId: runId }, { timeoutMs: 5_000 });
     },
     async waitForRun(database, workspaceId, runId, timeoutMs = 60_000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
         const [row] = await withWorkspace(database, workspaceId, (s) => s.db.select({ status: schema.agentRuns.status, error_code: schema.agentRuns.errorCode }).from(schema.agentRuns).where(eq(schema.agentRuns.id, runId)));
         if (row && ['succeeded', 'failed', 'skipped', 'cancelled'].includes(row.status)) return row;
-        if (worker.exitCode !== null) throw new Error(`the worker exited (code ${worker.exitCode}) before the run finished`);
+        failIfExited('before the run finished');
         if (Date.now() > until) throw new Error(`run ${runId} did not finish within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    async close() {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      worker.kill('SIGTERM');
-      const killer = setTimeout(() => worker.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(killer);
-      await queues.close().catch(() => undefined);
-      redis.disconnect();
-      await github.close();
+    holdUntilStopped() {
+      return new Promise<number>((resolve) => {
+        release = resolve;
+        if (!children.every((c) => c.running())) {
+          release = null;
+          void close().finally(() => resolve(1));
+        }
+      });
     },
+    close,
   };
 }

@@ -1,33 +1,25 @@
 /**
  * `pnpm praxa demo` — the live demo, on embedded defaults (local Postgres and Redis, env secrets). It shows what exists
- * end to end, with real roles and real row-level security:
- *   migrate → seed a demo workspace (and a second, "other" tenant) → ingest records a delivery and its run through its
- *   definer functions (a replay creates nothing) → a worker claims the run by id alone and derives the workspace from
- *   the row → a stale lease holder is fenced off → the other tenant sees none of it, and its attempts are refused.
- * The full pipeline (webhook over HTTP → BullMQ → Skill run → audit verify) extends this same command as it lands.
+ * end to end, with real processes, real roles and real row-level security:
+ *   migrate → seed a demo workspace (and a second, "other" tenant) → start the sandbox GitHub, an ingest process and a
+ *   worker process → send the recorded `pull_request.opened` webhook over HTTP, signed as GitHub signs it (a forged
+ *   signature is refused; the same delivery again creates nothing) → ingest records the run and enqueues `{runId}` →
+ *   the worker reviews the PR on the offline model and posts the review to the sandbox → a stale lease holder is
+ *   fenced off → the other tenant sees none of it → the audit chain verifies and refuses deletion.
+ * `--keep` leaves the fleet up (a signed curl for a second PR; Ctrl-C stops everything). See demo-fleet.ts.
  */
-import { createHash, createPublicKey } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-import { newId, isPraxaError, verifyChain } from '@praxa/core';
+import { newId, isPraxaError, verifyChain, type RunId } from '@praxa/core';
 import { bootConfig, type ConfigSource } from '@praxa/config';
-import {
-  count,
-  eq,
-  createDatabase,
-  createRunsForDelivery,
-  readAuditChain,
-  readAuditKeyset,
-  recordRunStep,
-  resolveInstallation,
-  schema,
-  sql,
-  subscribedSkills,
-  withWorkspace,
-  type Database,
-} from '@praxa/db';
+import { count, eq, createDatabase, readAuditChain, readAuditKeyset, recordRunStep, schema, sql, withWorkspace, type Database } from '@praxa/db';
 import { withLocalDefaults } from './local-env.js';
 import { migrateDatabase } from './migrate.js';
-import { DEMO_PULL_REQUEST, startDemoFleet } from './demo-fleet.js';
+import { DEMO_FOLLOW_UP_PULL_REQUEST, DEMO_PULL_REQUEST, startDemoFleet, type DemoFleet, type SandboxReview } from './demo-fleet.js';
+import { curlCommand, githubSignature, pullRequestOpenedPayload, sendGithubDelivery, signedDelivery } from './demo-webhook.js';
 import { seedDemoWorkspace } from './seed.js';
 
 export interface DemoOptions {
@@ -61,59 +53,43 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
   step(t0, `seeded workspace ${demo.workspaceId} (GitHub installation ${demo.installationId}, skill pr-review ${demo.skillId})`);
   step(t0, `seeded a second tenant's workspace ${other.workspaceId}, to attack from`);
 
-  const [ingestCfg, workerCfg, apiCfg] = await Promise.all([
-    bootConfig('ingest', { env: { GITHUB_WEBHOOK_SECRET: 'demo-webhook-secret-0123456789', SLACK_SIGNING_SECRET: 'demo-slack-secret-0123456789', ...local }, envFile: '.env' }),
-    bootConfig('worker', { env: local, envFile: '.env' }),
-    bootConfig('api', { env: local, envFile: '.env' }),
-  ]);
-  const ingest = createDatabase(ingestCfg.INGEST_DATABASE_URL, { max: 2, applicationName: 'praxa-demo-ingest' });
+  const [workerCfg, apiCfg] = await Promise.all([bootConfig('worker', { env: local, envFile: '.env' }), bootConfig('api', { env: local, envFile: '.env' })]);
   const worker = createDatabase(workerCfg.WORKER_DATABASE_URL, { max: 2, applicationName: 'praxa-demo-worker' });
   const api = createDatabase(apiCfg.API_DATABASE_URL, { max: 2, applicationName: 'praxa-demo-api' });
+  let pools: Promise<unknown> | null = null;
+  const closePools = () => (pools ??= Promise.all([worker.close(), api.close()]));
+  let fleet: DemoFleet | null = null;
   try {
-    // ── ingest, as praxa_ingest: installation → workspace, delivery → run, through definer functions only ──
-    const install = await resolveInstallation(ingest, 'github', demo.installationId);
-    if (!install) throw new Error('demo installation did not resolve');
-    const trigger = 'github.pull_request.opened';
+    // ── the fleet: ingest and a worker as real processes on one queue prefix, against the sandbox GitHub ──
     const pr = DEMO_PULL_REQUEST;
-    const subscribed = await subscribedSkills(ingest, install.workspace_id, trigger);
-    const body = JSON.stringify({ action: 'opened', number: 1284, installation: { id: Number(demo.installationId) } });
-    const digest = createHash('sha256').update(body).digest('hex');
-    const deliveryId = crypto.randomUUID();
-    const created = await createRunsForDelivery(ingest, {
-      source: 'github', deliveryId, bodySha256: digest, workspaceId: install.workspace_id, trigger,
-      input: { repo: 'acme/payments', prNumber: 1284, headSha: pr.headSha, draft: false, authorIsBot: false },
-      runs: subscribed.map((s) => ({ runId: newId('run'), skillId: s.skill_id })),
-    });
-    const runId = created.run_ids[0];
-    if (!runId) throw new Error('no run was created');
-    step(t0, `ingest (as praxa_ingest): installation ${demo.installationId} → ${install.workspace_id}; delivery ${deliveryId.slice(0, 8)}… → run ${runId} (${created.statuses[0]})`);
-    const replay = await createRunsForDelivery(ingest, {
-      source: 'github', deliveryId: crypto.randomUUID(), bodySha256: digest, workspaceId: install.workspace_id, trigger, input: {},
-      runs: subscribed.map((s) => ({ runId: newId('run'), skillId: s.skill_id })),
-    });
-    step(t0, `ingest: the same body replayed under a fresh delivery id → duplicate=${replay.duplicate}, runs ${replay.run_ids.join(', ')} (nothing new)`);
+    fleet = await startDemoFleet(local, demo.installationId, options.keep ? [pr, DEMO_FOLLOW_UP_PULL_REQUEST] : [pr]);
+    step(t0, `sandbox GitHub (packages/testkit — NOT real GitHub) at ${fleet.github.url}, holding ${pr.owner}/${pr.repo}#${pr.number}`);
+    step(t0, `ingest process (pid ${fleet.pids.ingest}) listening at ${fleet.ingestUrl}; worker process (pid ${fleet.pids.worker}) (offline model: deterministic rules, not a language model)`);
+    const keyId = await fleet.createWorkspaceKeys(api, demo.workspaceId);
+    step(t0, `keys: the worker's keys job created workspace key ${keyId} (X25519; private half wrapped by the tenant key)`);
 
-    // ── the fleet's main job: a worker process takes the `{runId}` job, reviews the PR on the offline model as the
-    //    sandbox GitHub's bot, posts one review and appends a signed audit event ──
-    const fleet = await startDemoFleet(local, demo.installationId, pr);
-    try {
-      step(t0, `sandbox GitHub (packages/testkit — NOT real GitHub) at ${fleet.github.url}; worker process started (offline model: deterministic rules, not a language model)`);
-      const keyId = await fleet.createWorkspaceKeys(api, demo.workspaceId);
-      step(t0, `keys: the worker's keys job created workspace key ${keyId} (X25519; private half wrapped by the tenant key)`);
-      await fleet.enqueue(runId);
-      step(t0, `queue: job { runId: ${runId} } — nothing else; the worker derives the workspace from the run row`);
-      const finished = await fleet.waitForRun(worker, demo.workspaceId, runId);
-      step(t0, `worker: run ${runId} ${finished.status}${finished.error_code ? ` (${finished.error_code})` : ''}`);
-      const review = fleet.github.sandbox.reviews('acme', 'payments', 1284)[0];
-      if (review) {
-        console.log(`\n  ── review posted on acme/payments#1284 as ${review.user} (${review.event}) ──`);
-        for (const line of review.body.split('\n').filter((l) => !l.startsWith('<!--'))) console.log(`  ${line}`);
-        for (const c of review.comments) console.log(`  ↳ ${c.path}:${c.line}  ${c.body}`);
-        console.log('');
-      }
-    } finally {
-      await fleet.close();
-    }
+    // ── a real GitHub delivery over HTTP: the recorded pull_request.opened payload, signed as GitHub signs it ──
+    const body = pullRequestOpenedPayload(pr, demo.installationId);
+    const delivery = signedDelivery(fleet.webhookSecret, body);
+    const forged = await sendGithubDelivery(fleet.ingestUrl, delivery, githubSignature('not-the-webhook-secret', body));
+    step(t0, `webhook: the same delivery signed with the wrong secret → ${forged.status} ${forged.errorCode ?? ''} (verified over the raw bytes before anything else is read)`);
+    const sent = await sendGithubDelivery(fleet.ingestUrl, delivery);
+    const runId = sent.runIds[0] as RunId | undefined;
+    if (sent.status !== 202 || !runId) throw new Error(`ingest answered ${sent.status}${sent.errorCode ? ` ${sent.errorCode}` : ''} with no run`);
+    step(t0, `webhook: POST ${fleet.ingestUrl}/webhooks/github (X-GitHub-Event: pull_request, opened; X-GitHub-Delivery ${delivery.deliveryId.slice(0, 8)}…; X-Hub-Signature-256) → ${sent.status} {runIds: [${sent.runIds.join(', ')}]}`);
+    step(t0, `ingest (as praxa_ingest): installation ${demo.installationId} → ${demo.workspaceId}; recorded the delivery and run ${runId}, then enqueued the job { runId } itself — nothing else; the worker derives the workspace from the run row`);
+    const redelivered = await sendGithubDelivery(fleet.ingestUrl, delivery);
+    const resent = await sendGithubDelivery(fleet.ingestUrl, signedDelivery(fleet.webhookSecret, body));
+    const runsAfterReplays = await countRuns(api, demo.workspaceId);
+    const duplicate = [redelivered, resent].every((a) => a.status === 202 && a.runIds.join() === sent.runIds.join()) && runsAfterReplays === sent.runIds.length;
+    step(t0, `ingest: the same delivery sent again → ${redelivered.status}, and the same body under a fresh delivery id → ${resent.status}: duplicate=${duplicate}, runs ${resent.runIds.join(', ')}; the workspace holds ${runsAfterReplays} run(s) (nothing new)`);
+
+    // ── the fleet's main job: the worker takes the job, reviews the PR on the offline model as the sandbox GitHub's
+    //    bot, posts one review and appends a signed audit event ──
+    const finished = await fleet.waitForRun(worker, demo.workspaceId, runId);
+    step(t0, `worker: run ${runId} ${finished.status}${finished.error_code ? ` (${finished.error_code})` : ''}`);
+    const review = fleet.github.sandbox.reviews(pr.owner, pr.repo, pr.number)[0];
+    if (review) printReview(`${pr.owner}/${pr.repo}#${pr.number}`, review);
     const stale = { runId, token: crypto.randomUUID(), expiresAt: new Date() };
     const fenced = await refusedCode(() => withWorkspace(worker, demo.workspaceId, (s) => recordRunStep(s, stale, { idx: 99, kind: 'tool.call', idempotencyKey: `${runId}:late`, status: 'completed' })));
     step(t0, `worker: a late write with a stale fencing token → ${fenced}`);
@@ -138,20 +114,71 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     const rewrite = await refusedCode(() => withWorkspace(api, demo.workspaceId, (s) => s.execute(sql`delete from audit_events`)));
     step(t0, `audit: deleting history as the api role → ${rewrite}`);
 
-    const ok = fenced === 'LEASE_LOST' && wrote === 'WORKSPACE_SCOPE' && seen === 0 && own === 1 && replay.duplicate && verdict.ok && chain.length === 1 && rewrite === 'PERMISSION_DENIED';
-    console.log(`\n${ok ? 'demo complete' : 'demo FAILED'}: a PR reviewed end to end; tenancy, fencing and the audit chain enforced by Postgres (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    console.log('Still to land on this command: the signed webhook sent over HTTP to a running ingest process (see docs/roadmap.md).');
+    const ok =
+      forged.status === 401 && review !== undefined && fenced === 'LEASE_LOST' && wrote === 'WORKSPACE_SCOPE' && seen === 0 && own === 1 && duplicate && verdict.ok && chain.length === 1 && rewrite === 'PERMISSION_DENIED';
+    const total = ((performance.now() - t0) / 1000).toFixed(1);
+    console.log(`\n${ok ? 'demo complete' : 'demo FAILED'}: a PR reviewed end to end — signed webhook over HTTP → ingest → queue → worker → sandbox GitHub; tenancy, fencing and the audit chain enforced by Postgres (total ${total} s)`);
     console.log(`Check it yourself: pnpm praxa audit checkpoint --workspace ${demo.workspaceId} && pnpm praxa audit verify --workspace ${demo.workspaceId}`);
-    if (options.keep) console.log('--keep: there is no long-running fleet yet; nothing to keep running.');
     if (!ok) process.exitCode = 1;
+    if (options.keep && ok) {
+      await closePools();
+      process.exitCode = await keepRunning(fleet, demo.installationId, demo.workspaceId);
+    } else if (options.keep) {
+      console.log('--keep: the demo failed, so the fleet is stopped instead.');
+    }
   } finally {
-    await Promise.all([ingest.close(), worker.close(), api.close()]);
+    if (fleet) {
+      await fleet.close();
+      if (!options.keep) step(t0, `stopped ingest (pid ${fleet.pids.ingest}), the worker (pid ${fleet.pids.worker}) and the sandbox GitHub: nothing left running`);
+    }
+    await closePools();
   }
 }
 
-async function countRuns(database: Database, workspaceId: string, runId: string): Promise<number> {
+function printReview(where: string, review: SandboxReview): void {
+  console.log(`\n  ── review posted on ${where} as ${review.user} (${review.event}) ──`);
+  for (const line of review.body.split('\n').filter((l) => !l.startsWith('<!--'))) console.log(`  ${line}`);
+  for (const c of review.comments) console.log(`  ↳ ${c.path}:${c.line}  ${c.body}`);
+  console.log('');
+}
+
+/** `--keep`: the fleet stays up; print a signed curl for the follow-up PR and where to look; print reviews as they land. */
+async function keepRunning(fleet: DemoFleet, installationId: string, workspaceId: string): Promise<number> {
+  const next = DEMO_FOLLOW_UP_PULL_REQUEST;
+  const dir = mkdtempSync(join(tmpdir(), 'praxa-demo-'));
+  const bodyFile = join(dir, `pull_request.opened-${next.number}.json`);
+  const delivery = signedDelivery(fleet.webhookSecret, pullRequestOpenedPayload(next, installationId));
+  writeFileSync(bodyFile, delivery.body);
+  console.log(`
+--keep: the fleet stays up until Ctrl-C (ingest pid ${fleet.pids.ingest}, worker pid ${fleet.pids.worker}, the sandbox GitHub in this process).
+  Send another event — ${next.owner}/${next.repo}#${next.number} "${next.title}" opened (the recorded GitHub payload, signed with this run's webhook secret):
+    ${curlCommand(fleet.ingestUrl, delivery, bodyFile)}
+  → 202 {"runIds":[…]}; sent twice, the same ids (the delivery is recorded once). Any other body: sign it with
+    X-Hub-Signature-256: sha256=$(openssl dgst -sha256 -hmac '${fleet.webhookSecret}' < body.json | sed 's/^.* //')
+  Where to look:
+    ingest          ${fleet.ingestUrl}/readyz
+    sandbox GitHub  ${fleet.github.url} (packages/testkit, NOT real GitHub; reviews it receives are printed here)
+    audit           pnpm praxa audit verify --workspace ${workspaceId}   (and: pnpm praxa audit export --workspace ${workspaceId})
+`);
+  const printed = new Map<number, number>([[DEMO_PULL_REQUEST.number, fleet.github.sandbox.reviews(DEMO_PULL_REQUEST.owner, DEMO_PULL_REQUEST.repo, DEMO_PULL_REQUEST.number).length]]);
+  const watch = setInterval(() => {
+    for (const pr of [DEMO_PULL_REQUEST, next]) {
+      const reviews = fleet.github.sandbox.reviews(pr.owner, pr.repo, pr.number);
+      for (const r of reviews.slice(printed.get(pr.number) ?? 0)) printReview(`${pr.owner}/${pr.repo}#${pr.number}`, r);
+      printed.set(pr.number, reviews.length);
+    }
+  }, 250);
+  try {
+    return await fleet.holdUntilStopped();
+  } finally {
+    clearInterval(watch);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function countRuns(database: Database, workspaceId: string, runId?: string): Promise<number> {
   return withWorkspace(database, workspaceId, async (s) => {
-    const [row] = await s.db.select({ n: count() }).from(schema.agentRuns).where(eq(schema.agentRuns.id, runId));
+    const [row] = await s.db.select({ n: count() }).from(schema.agentRuns).where(runId === undefined ? undefined : eq(schema.agentRuns.id, runId));
     return row?.n ?? 0;
   });
 }
