@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, databaseUrl, type TestDatabase } from '@praxa/db';
+import { reply, startAnthropicServer } from '@praxa/testkit';
 
 const cli = fileURLToPath(new URL('../../apps/cli/dist/main.js', import.meta.url));
 let tdb: TestDatabase;
@@ -71,6 +72,29 @@ function reap(child: ChildProcess, pids: readonly number[]): void {
 }
 
 describe('pnpm praxa demo', () => {
+  it('with ANTHROPIC_API_KEY: the key becomes the demo workspace’s sealed BYOK credential and the review is the model’s', async () => {
+    const key = `sk-ant-api03-${'d'.repeat(40)}`;
+    const anthropic = await startAnthropicServer({
+      apiKey: key,
+      script: (req) =>
+        JSON.stringify(req.body.messages).includes('github_read_diff')
+          ? reply.toolUse({ name: 'record_decision', input: { verdict: 'escalate_human', reasoning: ['A person should look at checkout.'], alternatives: [{ action: 'escalate_human', score: 0.8 }], confidence: 0.8, summary: 'Escalated.', comments: [] } })
+          : reply.toolUse({ name: 'github_read_diff', input: {} }),
+    });
+    try {
+      const env = { ...demoEnv(), ANTHROPIC_API_KEY: key, ANTHROPIC_BASE_URL: anthropic.url };
+      const { output, exited } = startCli(['demo'], env);
+      expect(await exited).toBe(0);
+      expect(output()).toContain('BYOK: the Anthropic key (…dddd) sealed to');
+      expect(output()).toContain('_Model: anthropic.');
+      expect(output()).toContain('escalate human');
+      expect(output()).not.toContain(key);
+      expect(anthropic.messageRequests).toHaveLength(2);
+    } finally {
+      await anthropic.close();
+    }
+  }, 90_000);
+
   it('runs end to end from a migrated database — the webhook over HTTP to a running ingest — reports success and leaves nothing running', async () => {
     const env = demoEnv();
     const run = spawnSync(process.execPath, [cli, 'demo'], { env, encoding: 'utf8', timeout: 60_000, cwd: fileURLToPath(new URL('.', import.meta.url)) });

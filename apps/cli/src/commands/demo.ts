@@ -15,7 +15,9 @@ import { join } from 'node:path';
 
 import { newId, isPraxaError, verifyChain, type RunId } from '@praxa/core';
 import { bootConfig, type ConfigSource } from '@praxa/config';
-import { count, eq, createDatabase, readAuditChain, readAuditKeyset, recordRunStep, schema, sql, withWorkspace, type Database } from '@praxa/db';
+import { count, eq, createDatabase, readAuditChain, readAuditKeyset, recordRunStep, schema, sql, vaultPutSecret, withWorkspace, workspacePublicKey, type Database } from '@praxa/db';
+import { sealCredential } from '@praxa/crypto';
+import { ModelCredentialSchema } from '@praxa/runtime';
 import { withLocalDefaults } from './local-env.js';
 import { migrateDatabase } from './migrate.js';
 import { DEMO_FOLLOW_UP_PULL_REQUEST, DEMO_PULL_REQUEST, startDemoFleet, type DemoFleet, type SandboxReview } from './demo-fleet.js';
@@ -42,8 +44,10 @@ async function refusedCode(fn: () => Promise<unknown>): Promise<string> {
 
 export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<void> {
   const t0 = performance.now();
-  console.log('Praxa demo — embedded defaults: local Postgres and Redis, env secrets, offline model.\n');
   const local = withLocalDefaults(env);
+  const byok = local.ANTHROPIC_API_KEY;
+  const modelLine = byok ? 'the demo workspace’s own Anthropic key (ANTHROPIC_API_KEY, sealed as its BYOK credential)' : 'offline model (no ANTHROPIC_API_KEY)';
+  console.log(`Praxa demo — embedded defaults: local Postgres and Redis, env secrets, ${modelLine}.\n`);
 
   const migrated = await migrateDatabase(local);
   step(t0, `database ready (${migrated.databaseCreated ? 'created; ' : ''}${migrated.applied.length} migration(s) applied; roles bootstrapped)`);
@@ -64,9 +68,14 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     const pr = DEMO_PULL_REQUEST;
     fleet = await startDemoFleet(local, demo.installationId, options.keep ? [pr, DEMO_FOLLOW_UP_PULL_REQUEST] : [pr]);
     step(t0, `sandbox GitHub (packages/testkit — NOT real GitHub) at ${fleet.github.url}, holding ${pr.owner}/${pr.repo}#${pr.number}`);
-    step(t0, `ingest process (pid ${fleet.pids.ingest}) listening at ${fleet.ingestUrl}; worker process (pid ${fleet.pids.worker}) (offline model: deterministic rules, not a language model)`);
+    step(t0, `ingest process (pid ${fleet.pids.ingest}) listening at ${fleet.ingestUrl}; worker process (pid ${fleet.pids.worker}) (${byok ? 'model: Anthropic, with the workspace’s key' : 'offline model: deterministic rules, not a language model'})`);
     const keyId = await fleet.createWorkspaceKeys(api, demo.workspaceId);
     step(t0, `keys: the worker's keys job created workspace key ${keyId} (X25519; private half wrapped by the tenant key)`);
+    if (byok) {
+      // As the api does for POST /v1/llm-keys: sealed to the workspace's public key; only a worker, in a run, opens it.
+      const fingerprint = await storeDemoAnthropicKey(api, demo.workspaceId, demo.memberId, byok);
+      step(t0, `BYOK: the Anthropic key (…${fingerprint}) sealed to ${keyId} and stored in the vault; the api role cannot open it`);
+    }
 
     // ── a real GitHub delivery over HTTP: the recorded pull_request.opened payload, signed as GitHub signs it ──
     const body = pullRequestOpenedPayload(pr, demo.installationId);
@@ -180,5 +189,19 @@ async function countRuns(database: Database, workspaceId: string, runId?: string
   return withWorkspace(database, workspaceId, async (s) => {
     const [row] = await s.db.select({ n: count() }).from(schema.agentRuns).where(runId === undefined ? undefined : eq(schema.agentRuns.id, runId));
     return row?.n ?? 0;
+  });
+}
+
+async function storeDemoAnthropicKey(api: Database, workspaceId: string, memberId: string, apiKey: string): Promise<string> {
+  const credential = ModelCredentialSchema.parse({ provider: 'anthropic', apiKey });
+  return withWorkspace(api, workspaceId, async (s) => {
+    const pub = await workspacePublicKey(s);
+    if (!pub) throw new Error('the workspace has no key yet');
+    const id = newId('credential');
+    const name = `llm/anthropic/${id}`;
+    const sealed = await sealCredential({ keyId: pub.keyId, publicKey: pub.publicKey }, { workspaceId, provider: 'anthropic', purpose: 'llm_credentials' }, JSON.stringify(credential));
+    await vaultPutSecret(s, { name, provider: 'anthropic', purpose: 'llm_credentials', ciphertext: Buffer.from(sealed), keyId: pub.keyId });
+    await s.db.insert(schema.llmCredentials).values({ workspaceId, id, provider: 'anthropic', fingerprint: apiKey.slice(-4), vaultName: name, createdBy: memberId });
+    return apiKey.slice(-4);
   });
 }

@@ -13,6 +13,8 @@ import { withLocalDefaults } from './local-env.js';
 export interface SeededWorkspace {
   readonly tenantId: string;
   readonly workspaceId: WorkspaceId;
+  /** The workspace's first admin (who the demo's BYOK key is recorded as added by). */
+  readonly memberId: string;
   readonly integrationId: string;
   readonly installationId: string;
   readonly skillId: string;
@@ -41,6 +43,7 @@ export async function seedDemoWorkspace(env: ConfigSource, label = 'Demo'): Prom
   const seeded: SeededWorkspace = {
     tenantId: newId('tenant'),
     workspaceId: newId('workspace'),
+    memberId: newId('member'),
     integrationId: newId('integration'),
     installationId: String(randomInt(10_000_000, 2_000_000_000)),
     skillId: newId('skill'),
@@ -59,7 +62,7 @@ export async function seedDemoWorkspace(env: ConfigSource, label = 'Demo'): Prom
   const api = createDatabase(apiCfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-seed' });
   try {
     await withWorkspace(api, seeded.workspaceId, async (s) => {
-      await s.db.insert(schema.workspaceMembers).values({ workspaceId: seeded.workspaceId, id: newId('member'), email: 'admin@demo.praxa.local', role: 'admin' });
+      await s.db.insert(schema.workspaceMembers).values({ workspaceId: seeded.workspaceId, id: seeded.memberId, email: 'admin@demo.praxa.local', role: 'admin' });
       await s.db.insert(schema.integrations).values({
         workspaceId: seeded.workspaceId,
         id: seeded.integrationId,
