@@ -37,6 +37,14 @@ describe('.praxa.yaml', () => {
     expect(await auditInputOf(runId)).toMatchObject({ repoConfigSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     const tools = await h.admin<{ meta: { tool_name: string } }[]>`select meta from agent_run_events where run_id = ${runId}`;
     expect(tools.map((t) => t.meta.tool_name)).not.toContain('slack.post_message');
+
+    // A push to the same PR under the same configuration: reviewed again, the problem not reported again.
+    const again = await h.createPrRun({ number: 81, files: [{ filename: 'src/a.ts', patch: addedPatch(['export const a = 2;']) }] }, { trigger: 'github.pull_request.reopened' });
+    await h.enqueueRun(again);
+    expect((await h.waitForRun(again)).status).toBe('succeeded');
+    const reviews = h.gh.sandbox.reviews('acme', 'shop', 81);
+    expect(reviews).toHaveLength(2);
+    expect(reviews[1]?.body).not.toContain('REPO_CONFIG_WIDENS_MANIFEST');
   });
 
   it('narrowing applies: ignored paths get no comments, drafts can be opted in; another repo is untouched', async () => {

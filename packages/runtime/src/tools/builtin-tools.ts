@@ -68,6 +68,8 @@ const ReviewInput = z
     event: z.enum(['APPROVE', 'REQUEST_CHANGES', 'COMMENT']),
     body: z.string().min(1).max(60_000),
     comments: z.array(z.object({ path: z.string().min(1).max(500), line: z.number().int().min(1), body: z.string().min(1).max(10_000) }).strict()).max(50),
+    /** A note said once per PR: appended only if no earlier review on the PR carries its key (e.g. a config problem). */
+    once: z.object({ key: z.string().regex(/^[a-z0-9:._-]{1,100}$/), text: z.string().min(1).max(4_000) }).strict().optional(),
   })
   .strict();
 
@@ -87,7 +89,10 @@ export const githubCommentPr: ToolDefinition<z.infer<typeof ReviewInput>, unknow
     // Never repeat a comment already on the PR (same file, line and text) — a later push re-reviewed, say.
     const already = new Set((await gh.reviewComments(pr.repo, pr.number)).map((c) => `${c.path}\u0000${c.line ?? ''}\u0000${c.body}`));
     const fresh = input.comments.filter((c) => !already.has(`${c.path}\u0000${c.line}\u0000${c.body}`));
-    const created = await gh.createReview(pr.repo, pr.number, { event: input.event, body: `${input.body}\n\n${ctx.marker}`, commitId: pr.headSha, comments: fresh });
+    const onceMarker = input.once ? `<!-- praxa:once:${input.once.key} -->` : null;
+    const sayOnce = input.once !== undefined && onceMarker !== null && (await gh.findReviewWithMarker(pr.repo, pr.number, onceMarker)) === null;
+    const body = sayOnce && input.once ? `${input.once.text}\n\n${input.body}\n\n${onceMarker}` : input.body;
+    const created = await gh.createReview(pr.repo, pr.number, { event: input.event, body: `${body}\n\n${ctx.marker}`, commitId: pr.headSha, comments: fresh });
     return { reviewId: created.id, url: created.url, reused: false, skippedRepeats: input.comments.length - fresh.length };
   },
 };

@@ -138,13 +138,14 @@ export const prReviewSkill: SkillDefinition<PrReviewDecision> = {
     // The repository may demand more confidence before the bot approves; below it, the review is a comment.
     const belowBar = decision.verdict === 'approve' && settings.approveMinConfidence !== undefined && decision.confidence < settings.approveMinConfidence;
     const event = belowBar ? 'COMMENT' : VERDICT_EVENT[decision.verdict];
-    const notes = [
-      ...(belowBar ? [`Approval held back: confidence ${decision.confidence.toFixed(2)} is below this repository’s approve_min_confidence ${settings.approveMinConfidence?.toFixed(2) ?? ''}.`] : []),
-      ...(ctx.run.problems ?? []).map((p) => `Configuration problem (${p.code}): ${p.message}`),
-    ];
+    const notes = belowBar ? [`Approval held back: confidence ${decision.confidence.toFixed(2)} is below this repository’s approve_min_confidence ${settings.approveMinConfidence?.toFixed(2) ?? ''}.`] : [];
+    // Configuration problems are reported once per PR and configuration version (keyed by the file's hash).
+    const problems = ctx.run.problems ?? [];
+    const configKey = typeof ctx.run.settings?.configSha256 === 'string' ? ctx.run.settings.configSha256.slice(0, 32) : 'none';
+    const once = problems.length > 0 ? { key: `config:${configKey}`, text: problems.map((p) => `> Configuration problem (${p.code}): ${p.message}`).join('\n') } : undefined;
     const review = z
       .object({ reviewId: z.number(), url: z.string(), reused: z.boolean() })
-      .parse(await ctx.callTool('github.comment.pr', { event, body: reviewBody(decision, ctx.modelLabel, notes), comments }));
+      .parse(await ctx.callTool('github.comment.pr', { event, body: reviewBody(decision, ctx.modelLabel, notes), comments, ...(once ? { once } : {}) }));
     return { output: { verdict: decision.verdict, summary: decision.summary, comments: comments.map((c) => ({ path: c.path, line: c.line, body: c.body })), reviewUrl: review.url } };
   },
 };
