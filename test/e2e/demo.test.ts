@@ -25,8 +25,9 @@ afterAll(async () => tdb?.drop());
 /** The fleet the demo printed: ingest's URL and both children's pids. */
 function fleetOf(output: string): { ingestUrl: string; pids: number[] } {
   const m = /ingest process \(pid (\d+)\) listening at (http:\/\/127\.0\.0\.1:\d+); worker process \(pid (\d+)\)/.exec(output);
-  if (!m) throw new Error(`the demo did not print its fleet:\n${output}`);
-  return { ingestUrl: m[2] ?? '', pids: [Number(m[1]), Number(m[3])] };
+  const mon = /monitor process \(pid (\d+)\)/.exec(output);
+  if (!m || !mon) throw new Error(`the demo did not print its fleet:\n${output}`);
+  return { ingestUrl: m[2] ?? '', pids: [Number(m[1]), Number(m[3]), Number(mon[1])] };
 }
 
 function alive(pid: number): boolean {

@@ -70,7 +70,7 @@ export interface DemoFleet {
   readonly ingestUrl: string;
   /** The webhook secret ingest was started with (random, this run only). */
   readonly webhookSecret: string;
-  readonly pids: { readonly ingest: number; readonly worker: number };
+  readonly pids: { readonly ingest: number; readonly worker: number; readonly monitor: number };
   /** Asks the worker's keys job for the workspace's key pair and waits until its public half is readable. */
   createWorkspaceKeys(api: Database, workspaceId: WorkspaceId): Promise<string>;
   waitForRun(database: Database, workspaceId: string, runId: RunId, timeoutMs?: number): Promise<{ status: string; error_code: string | null }>;
@@ -155,7 +155,9 @@ export async function startDemoFleet(env: ConfigSource, installationId: string, 
     // Beside the master key (the test points that at a temp dir), not in the current directory.
     INGEST_TRIGGER_KEY_FILE: local.INGEST_TRIGGER_KEY_FILE ?? join(dirname(local.PRAXA_KEY_FILE ?? '.praxa/master.key'), 'ingest-trigger.key'),
   } as NodeJS.ProcessEnv);
-  const children = [worker, ingest];
+  // The monitor: the fleet's schedulers (reconciler, acceptance pass and self-pause, time-based checkpoints).
+  const monitor = startChild('monitor', { ...common } as NodeJS.ProcessEnv);
+  const children = [worker, ingest, monitor];
   const redis = createRedis(local.REDIS_URL ?? 'redis://127.0.0.1:6379', 'producer');
   redis.on('error', () => {}); // surfaced by enqueue's timeout
   const queues = createQueues(redis, prefix);
@@ -178,7 +180,7 @@ export async function startDemoFleet(env: ConfigSource, installationId: string, 
       for (const c of children) if (c.running()) c.process.kill('SIGKILL');
       return;
     }
-    console.log(`\n${signal}: stopping ingest (pid ${ingest.process.pid}), the worker (pid ${worker.process.pid}) and the sandbox GitHub…`);
+    console.log(`\n${signal}: stopping ingest (pid ${ingest.process.pid}), the worker (pid ${worker.process.pid}), the monitor (pid ${monitor.process.pid}) and the sandbox GitHub…`);
     void close().finally(() => {
       console.log('stopped: nothing left running.');
       if (release) release(0);
@@ -211,7 +213,7 @@ export async function startDemoFleet(env: ConfigSource, installationId: string, 
     github,
     ingestUrl,
     webhookSecret,
-    pids: { ingest: ingest.process.pid ?? -1, worker: worker.process.pid ?? -1 },
+    pids: { ingest: ingest.process.pid ?? -1, worker: worker.process.pid ?? -1, monitor: monitor.process.pid ?? -1 },
     async createWorkspaceKeys(api, workspaceId) {
       await enqueue(queues, 'keys', { workspaceId, operation: 'create' }, { jobId: `keys-create-${workspaceId}` }, { timeoutMs: 5_000 });
       const until = Date.now() + 30_000;

@@ -69,6 +69,7 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     fleet = await startDemoFleet(local, demo.installationId, options.keep ? [pr, DEMO_FOLLOW_UP_PULL_REQUEST] : [pr]);
     step(t0, `sandbox GitHub (packages/testkit — NOT real GitHub) at ${fleet.github.url}, holding ${pr.owner}/${pr.repo}#${pr.number}`);
     step(t0, `ingest process (pid ${fleet.pids.ingest}) listening at ${fleet.ingestUrl}; worker process (pid ${fleet.pids.worker}) (${byok ? 'model: Anthropic, with the workspace’s key' : 'offline model: deterministic rules, not a language model'})`);
+    step(t0, `monitor process (pid ${fleet.pids.monitor}): the fleet's schedulers — run reconciler, acceptance pass (self-pause below a Skill's threshold), time-based audit checkpoints`);
     const keyId = await fleet.createWorkspaceKeys(api, demo.workspaceId);
     step(t0, `keys: the worker's keys job created workspace key ${keyId} (X25519; private half wrapped by the tenant key)`);
     if (byok) {
@@ -138,7 +139,7 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
   } finally {
     if (fleet) {
       await fleet.close();
-      if (!options.keep) step(t0, `stopped ingest (pid ${fleet.pids.ingest}), the worker (pid ${fleet.pids.worker}) and the sandbox GitHub: nothing left running`);
+      if (!options.keep) step(t0, `stopped ingest (pid ${fleet.pids.ingest}), the worker (pid ${fleet.pids.worker}), the monitor (pid ${fleet.pids.monitor}) and the sandbox GitHub: nothing left running`);
     }
     await closePools();
   }
@@ -159,7 +160,7 @@ async function keepRunning(fleet: DemoFleet, installationId: string, workspaceId
   const delivery = signedDelivery(fleet.webhookSecret, pullRequestOpenedPayload(next, installationId));
   writeFileSync(bodyFile, delivery.body);
   console.log(`
---keep: the fleet stays up until Ctrl-C (ingest pid ${fleet.pids.ingest}, worker pid ${fleet.pids.worker}, the sandbox GitHub in this process).
+--keep: the fleet stays up until Ctrl-C (ingest pid ${fleet.pids.ingest}, worker pid ${fleet.pids.worker}, monitor pid ${fleet.pids.monitor}, the sandbox GitHub in this process).
   Send another event — ${next.owner}/${next.repo}#${next.number} "${next.title}" opened (the recorded GitHub payload, signed with this run's webhook secret):
     ${curlCommand(fleet.ingestUrl, delivery, bodyFile)}
   → 202 {"runIds":[…]}; sent twice, the same ids (the delivery is recorded once). Any other body: sign it with
