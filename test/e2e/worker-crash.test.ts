@@ -75,7 +75,8 @@ describe('SIGKILL between the comment and its record', () => {
 describe('SIGTERM', () => {
   it('stops taking jobs, finishes the in-flight run within the grace period, and exits 0', async () => {
     h.gh.sandbox.holdReviewResponses = true;
-    const proc = spawn(process.execPath, [WORKER_MAIN], { env: { ...process.env, ...h.env, WORKER_SHUTDOWN_GRACE_MS: '20000' }, stdio: ['ignore', 'ignore', 'ignore'] });
+    // One slot: while the held run occupies it, the worker cannot fetch the next job before it has seen SIGTERM.
+    const proc = spawn(process.execPath, [WORKER_MAIN], { env: { ...process.env, ...h.env, WORKER_SHUTDOWN_GRACE_MS: '20000', WORKER_CONCURRENCY: '1' }, stdio: ['ignore', 'ignore', 'ignore'] });
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
     const runId = await h.createPrRun({ number: 32, files: [{ filename: 'src/x.ts', patch: addedPatch(['export const x = 1;']) }] });
     await h.enqueueRun(runId);
@@ -83,7 +84,7 @@ describe('SIGTERM', () => {
     proc.kill('SIGTERM');
     const queued = await h.createPrRun({ number: 33, files: [{ filename: 'src/y.ts', patch: addedPatch(['export const y = 1;']) }] });
     await h.enqueueRun(queued);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1_000));
     h.gh.sandbox.holdReviewResponses = false;
     h.gh.sandbox.releaseHeld();
     expect(await exited).toBe(0);

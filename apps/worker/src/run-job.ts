@@ -68,11 +68,13 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId, attempt: { m
   }, Math.max(1_000, (deps.leaseSeconds * 1000) / 3));
   renew.unref();
   const t0 = Date.now();
-  const finish = (status: 'succeeded' | 'skipped' | 'failed', code: string | null) =>
-    withWorkspace(deps.database, ws, async (s) => {
+  const finish = async (status: 'succeeded' | 'skipped' | 'failed', code: string | null) => {
+    await recorder.flush();
+    await withWorkspace(deps.database, ws, async (s) => {
       await purgeRunStepContent(s, lease);
       await finishRun(s, lease, status, code);
     });
+  };
   const recorder = createRunRecorder(deps, ws, lease);
   let skillId: SkillId | null = null;
   let manifestHashHex = '';
@@ -115,6 +117,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId, attempt: { m
     const modelFinal = err instanceof ModelUnavailableError || err instanceof ModelRateLimitedError;
     const transient = isPraxaError(err) && err.retryable && !modelFinal;
     if (transient && attempt.made + 1 < attempt.max) {
+      await recorder.flush().catch(() => undefined);
       await withWorkspace(deps.database, ws, (s) => releaseRun(s, lease)).catch(() => undefined);
       deps.log.warn({ runId, code, attempt: attempt.made + 1 }, 'transient failure: run released for a retry');
       throw err;

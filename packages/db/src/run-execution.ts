@@ -38,6 +38,29 @@ export async function readRunContext(scope: WorkspaceScope, runId: RunId): Promi
   return row;
 }
 
+const RecordedStepRow = z.object({
+  idx: z.number().int(),
+  idempotency_key: z.string(),
+  status: z.enum(['started', 'completed', 'failed']),
+  result: z.unknown(),
+  result_sealed: z.instanceof(Buffer).nullable(),
+});
+export type RecordedStep = z.infer<typeof RecordedStepRow>;
+
+/** Every step the run has recorded so far (read once when a run is claimed: a retry replays from these). */
+export async function readRunSteps(scope: WorkspaceScope, runId: RunId): Promise<RecordedStep[]> {
+  return queryScopedRows(scope, RecordedStepRow, dsql`select idx, idempotency_key, status, result, result_sealed from public.run_steps where run_id = ${runId} order by idx`);
+}
+
+/** Telemetry rows in one statement (the executor's rows of a run, flushed together). */
+export async function insertRunEvents(scope: WorkspaceScope, runId: RunId, metas: readonly TelemetryMeta[]): Promise<void> {
+  if (metas.length === 0) return;
+  const parsed = metas.map((m) => TelemetryMetaSchema.parse(m));
+  const s = requireScope(scope);
+  await s.execute(dsql`insert into public.agent_run_events (workspace_id, run_id, meta)
+    select ${s.workspaceId}, ${runId}, t.m from jsonb_array_elements(${JSON.stringify(parsed)}::jsonb) with ordinality as t(m, n) order by t.n`);
+}
+
 /** Give a held run back (queued, lease cleared) so a retry can claim it; its recorded steps are kept for replay. */
 export async function releaseRun(scope: WorkspaceScope, lease: RunLease): Promise<void> {
   await requireScope(scope).execute(dsql`select public.release_run(${lease.runId}, ${lease.token}::uuid)`);

@@ -156,7 +156,7 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
     }
     const t0 = now();
     try {
-      const { value, replayed } = await x.journal.step(step, { kind: `tool.${tool.name}`, key: `tool:${tool.name}:${step}`, sealed: tool.resultHoldsContent, schema: z.unknown() }, async () => {
+      const { value, replayed } = await x.journal.step(step, { kind: `tool.${tool.name}`, key: `tool:${tool.name}:${step}`, sealed: tool.resultHoldsContent, schema: z.unknown(), effect: tool.effect }, async () => {
         if (tool.effect) await x.recorder.assertLease();
         return tool.run({ runId: x.runId, workspaceId: x.workspaceId, step, marker: `<!-- praxa:${x.runId}:${step} -->`, env: x.env, subject, memoryNamespace: run.manifest.memory?.namespace ?? null }, parsed.data as never);
       });

@@ -15,6 +15,12 @@ export interface StepOptions<T> {
   readonly sealed: boolean;
   /** Parses the recorded result on replay (the database is a boundary too). */
   readonly schema: z.ZodType<T>;
+  /**
+   * The step changes the outside world: it is recorded `started` before it runs, so a crash between the effect and
+   * its record is visible (and the tool's own idempotency check covers it). A read needs no such mark: re-running it
+   * after a crash is harmless.
+   */
+  readonly effect?: boolean;
 }
 
 export interface RunJournal {
