@@ -44,7 +44,7 @@ beforeAll(async () => {
   apiDb = createDatabase(tdb.roleUrl('praxa_api'), { max: 2 });
   const destination = new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString('utf8')); cb(); } });
   const install: InstallConfig = { publicUrl: 'https://praxa.test', github: { appId: APP_ID, privateKeyPem: appKey, baseUrl: gh.url, slug: 'praxa-test', webUrl: gh.url } };
-  app = await buildApiServer({ database: apiDb, log: createLogger({ name: 'github-install', level: 'trace', destination }), install });
+  app = await buildApiServer({ database: apiDb, log: createLogger({ name: 'github-install', level: 'trace', destination }), install, auditSigner: { keyId: 'aek_install_test', privateKey: generateKeyPairSync('ed25519').privateKey } });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
   const [viewer] = await admin<{ id: string }[]>`select id from workspace_members where workspace_id = ${A.workspaceId} and role = 'viewer'`;
   tokens.adminA = await mintToken(A, A.memberId);
@@ -101,6 +101,9 @@ describe('GitHub App installation callback', () => {
     expect(gh.calls['GET /app/installations/:id']).toBe(lookups + 1);
     expect(gh.tokens.length).toBe(minted);
     expect((await callback(state, 5001)).json).toMatchObject({ error: { code: 'OAUTH_STATE_INVALID' } });
+    // The installation is an audited change, in the same transaction as its row.
+    const [ev] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${A.workspaceId} and kind = 'integration.changed'`;
+    expect(JSON.parse(ev!.canonical.toString())).toMatchObject({ trigger: 'api.github_installed', input: { provider: 'github', external_id: '5001', installed_by: A.memberId } });
   });
 
   it('a forged installation id is refused: made before the link, unknown to the App, or suspended', async () => {

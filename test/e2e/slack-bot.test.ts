@@ -6,6 +6,7 @@
  * ask at the same time — storing the new pair sealed. No token appears in an api response, a log line or the
  * database in clear.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,7 +57,7 @@ beforeAll(async () => {
   for (const ws of [A, B]) await runKeysJob({ database: workerDb, provider, holder: 'test' }, ws.workspaceId, 'create');
   const destination = new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString('utf8')); cb(); } });
   const install: InstallConfig = { publicUrl: PUBLIC_URL, slack: { clientId: slack.clientId, clientSecret: slack.clientSecret, baseUrl: slack.url } };
-  app = await buildApiServer({ database: apiDb, log: createLogger({ name: 'slack-install', level: 'trace', destination }), install });
+  app = await buildApiServer({ database: apiDb, log: createLogger({ name: 'slack-install', level: 'trace', destination }), install, auditSigner: { keyId: 'aek_install_test', privateKey: generateKeyPairSync('ed25519').privateKey } });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
   bare = await buildApiServer({ database: apiDb, log: createLogger({ name: 'bare', level: 'silent' }) });
   bareBase = await bare.listen({ port: 0, host: '127.0.0.1' });

@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { ValidationError } from '@praxa/core';
 import { GithubInstallationNotFoundError, lookupInstallation, UserCredentialRefusedError } from '@praxa/connectors';
 import { withWorkspace, type Database } from '@praxa/db';
+import type { AuditSigner } from '@praxa/db';
 import { InstallationSuspendedError, InstallationUnverifiedError, IntegrationNotConfiguredError } from './errors.js';
 import { callbackUrl, type InstallConfig } from './install-config.js';
 import { findIntegration, upsertIntegration } from './integration-upsert.js';
@@ -33,7 +34,7 @@ const CallbackQuery = z.object({
   code: z.string().optional(),
 });
 
-export function registerGithubInstallRoutes(app: FastifyInstance, db: Database, config: InstallConfig | undefined): void {
+export function registerGithubInstallRoutes(app: FastifyInstance, db: Database, config: InstallConfig | undefined, auditSigner: AuditSigner | undefined): void {
   const githubConfig = () => {
     if (!config?.github) throw new IntegrationNotConfiguredError('the GitHub App is not configured on this Praxa (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY, GITHUB_APP_SLUG)');
     return { install: config, github: config.github };
@@ -81,7 +82,7 @@ export function registerGithubInstallRoutes(app: FastifyInstance, db: Database, 
         grantedScopes: info.permissions,
         botIdentity: { kind: 'github_app_installation', login: `${github.slug}[bot]`, app_id: info.appId, account: info.account, account_type: info.accountType },
         installedBy: consumed.memberId,
-      });
+      }, auditSigner);
     });
     return reply.status(200).send({ integration });
   });

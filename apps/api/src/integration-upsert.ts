@@ -3,8 +3,8 @@
  * Slack team id —, the permissions it was granted, the bot's identity, who installed it). An installation belongs to
  * one workspace only (`UNIQUE (provider, external_id)` across tenants): claiming one connected elsewhere is refused.
  */
-import { ConflictError, newId } from '@praxa/core';
-import { and, eq, findPgError, schema, type WorkspaceScope } from '@praxa/db';
+import { ConflictError, newId, UnavailableError } from '@praxa/core';
+import { and, appendAuditEvents, eq, findPgError, schema, type AuditSigner, type WorkspaceScope } from '@praxa/db';
 import { IntegrationClaimedError } from './errors.js';
 
 export interface InstalledIntegration {
@@ -39,7 +39,34 @@ export async function findIntegration(scope: WorkspaceScope, provider: 'github' 
   return row ?? null;
 }
 
-export async function upsertIntegration(scope: WorkspaceScope, i: InstalledIntegration): Promise<IntegrationView> {
+/**
+ * Record the installation and its `integration.changed` audit event in the caller's transaction: both or neither.
+ * Without an audit signer the api refuses to record an installation at all (every change is audited).
+ */
+export async function upsertIntegration(scope: WorkspaceScope, i: InstalledIntegration, signer: AuditSigner | undefined): Promise<IntegrationView> {
+  if (!signer) throw new UnavailableError('audit signing is not configured on this api: installations are refused until it is');
+  const recorded = await upsertIntegrationRow(scope, i);
+  await appendAuditEvents(scope, [
+    {
+      auditEventId: newId('auditEvent'),
+      kind: 'integration.changed',
+      skillId: null,
+      runId: null,
+      trigger: `api.${i.provider}_installed`,
+      input: { provider: i.provider, external_id: i.externalId, installed_by: i.installedBy },
+      reasoning: [`A workspace admin installed the ${i.provider === 'github' ? 'GitHub App' : 'Slack app'} as this workspace's bot.`],
+      alternatives: [],
+      confidence: null,
+      output: { integration_id: recorded.id, granted_scopes: [...recorded.grantedScopes], status: recorded.status },
+      tools_used: [],
+      duration_ms: 0,
+      occurred_at: new Date().toISOString(),
+    },
+  ], signer);
+  return recorded;
+}
+
+async function upsertIntegrationRow(scope: WorkspaceScope, i: InstalledIntegration): Promise<IntegrationView> {
   const fields = { grantedScopes: [...i.grantedScopes].sort(), botIdentity: i.botIdentity, installedBy: i.installedBy, status: 'active' as const, updatedAt: new Date() };
   const existing = await findIntegration(scope, i.provider, i.externalId);
   if (existing) {

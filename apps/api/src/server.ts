@@ -122,8 +122,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerLlmKeyRoutes(app, db);
   registerTriggerSecretRoutes(app, db);
   registerIntegrationRoutes(app, db);
-  registerSlackInstallRoutes(app, db, deps.install);
-  registerGithubInstallRoutes(app, db, deps.install);
+  registerSlackInstallRoutes(app, db, deps.install, deps.auditSigner);
+  registerGithubInstallRoutes(app, db, deps.install, deps.auditSigner);
   registerFeedbackRoutes(app, db);
   registerNotificationChannelRoutes(app, db);
   registerSkillStatusRoutes(app, db, deps);

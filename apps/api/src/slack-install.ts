@@ -14,6 +14,7 @@ import { ValidationError } from '@praxa/core';
 import { encodeSlackBotTokenRecord, exchangeSlackCode, neededPermissions, SLACK_BOT_TOKEN_PURPOSE, slackBotVaultName, slackInstallUrl } from '@praxa/connectors';
 import { sealCredential } from '@praxa/crypto';
 import { vaultPutSecret, withWorkspace, workspacePublicKey, type Database } from '@praxa/db';
+import type { AuditSigner } from '@praxa/db';
 import { IntegrationNotConfiguredError, OAuthDeniedError, WorkspaceKeyMissingError } from './errors.js';
 import { callbackUrl, type InstallConfig } from './install-config.js';
 import { upsertIntegration } from './integration-upsert.js';
@@ -30,7 +31,7 @@ const CallbackQuery = z.object({
 const keyMissing = (): WorkspaceKeyMissingError =>
   new WorkspaceKeyMissingError('this workspace has no key yet; the worker creates it (pnpm praxa keys rotate --workspace …)');
 
-export function registerSlackInstallRoutes(app: FastifyInstance, db: Database, config: InstallConfig | undefined): void {
+export function registerSlackInstallRoutes(app: FastifyInstance, db: Database, config: InstallConfig | undefined, auditSigner: AuditSigner | undefined): void {
   const slackConfig = () => {
     if (!config?.slack) throw new IntegrationNotConfiguredError('Slack is not configured on this Praxa (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET)');
     return { install: config, slack: config.slack };
@@ -70,7 +71,7 @@ export function registerSlackInstallRoutes(app: FastifyInstance, db: Database, c
         grantedScopes: bot.grantedScopes,
         botIdentity: { kind: 'slack_bot', user_id: bot.botUserId, app_id: bot.appId, team_id: bot.teamId },
         installedBy: consumed.memberId,
-      });
+      }, auditSigner);
       const sealed = await sealCredential(
         { keyId: pub.keyId, publicKey: pub.publicKey },
         { workspaceId: scope.workspaceId, provider: 'slack', purpose: SLACK_BOT_TOKEN_PURPOSE },
