@@ -1,4 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { TypeID } from 'typeid-js';
 import { idSchema, isId, newId, parseId, idToUuid, InvalidIdError, WorkspaceIdSchema, RunIdSchema } from './index.js';
 
 describe('TypeIDs', () => {
@@ -34,6 +36,26 @@ describe('TypeIDs', () => {
     expect(WorkspaceIdSchema.safeParse(42).success).toBe(false);
     expect(idSchema('skill').safeParse(newId('skill')).success).toBe(true);
     expect(isId('workspace', 'ws_')).toBe(false);
+  });
+
+  it('isId accepts exactly what the TypeID library accepts for the kind (its own fast check, same answers)', () => {
+    const library = (v: string): boolean => {
+      try {
+        TypeID.fromString(v, 'ws');
+        return /^ws_[0-7][0-9a-hjkmnp-tv-z]{25}$/.test(v);
+      } catch {
+        return false;
+      }
+    };
+    const valid = fc.constantFrom(...'0123456789abcdefghjkmnpqrstvwxyz'.split(''));
+    const any = fc.constantFrom(...'0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHJKMNPQRSTVWXYZ_-é'.split(''));
+    const near = fc
+      .tuple(fc.constantFrom('ws_', 'ws_', 'ws_', 'ws', 'rn_', 'ws__', '_ws_', 'WS_', ''), fc.array(valid, { minLength: 25, maxLength: 27 }), fc.option(fc.tuple(fc.nat(), any)))
+      .map(([p, cs, flip]) => {
+        if (flip) cs[flip[0] % cs.length] = flip[1];
+        return p + cs.join('');
+      });
+    fc.assert(fc.property(fc.oneof(near, fc.string(), fc.constant(newId('workspace'))), (v) => isId('workspace', v) === library(v)), { numRuns: 5000 });
   });
 
   it('parseId throws a typed error that does not echo the input', () => {

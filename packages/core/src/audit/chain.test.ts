@@ -12,6 +12,10 @@ import {
   eventLeafHash,
   genesisPrevHash,
   hashLeaf,
+  parseAuditEventDraft,
+  applyRedaction,
+  parseRedactionPolicy,
+  sealAuditDrafts,
   sealAuditEvent,
   signEvent,
   verifyEventSignature,
@@ -132,6 +136,36 @@ describe('sealAuditEvent', () => {
     expect(sealed.hash).toBe(eventHash(GENESIS, sealed.canonical));
     expect(verifyEventSignature(sealed.hash, sealed.signature, keys.publicKey)).toBe(true);
     expect(sealed.event).toEqual({ ...body, hash: sealed.hash, signature: sealed.signature });
+  });
+});
+
+describe('sealAuditDrafts', () => {
+  const { workspace_id: _w, seq: _s, prev_hash: _p, key_id: _k, ...draft } = body;
+  const second = { ...draft, auditEventId: 'ae_01h455vb4pex5vsknk084sn02r', step: 2, input: { prNumber: 1285, repo: 'acme/secret-repo' } };
+  const placement = { workspaceId: WS, seq: 1, prevHash: GENESIS, keyId: 'local-1' };
+
+  it('makes, event by event, what sealAuditEvent makes of the redacted draft placed in the chain', () => {
+    const policy = parseRedactionPolicy({ input: { fields: { repo: 'hash' } }, output: { default: 'drop' } });
+    const sealed = sealAuditDrafts([draft, second], placement, policy, keys.privateKey);
+    let prev = GENESIS;
+    sealed.forEach((s, i) => {
+      const expected = sealAuditEvent({ ...applyRedaction(policy, parseAuditEventDraft([draft, second][i])), workspace_id: WS, seq: 1 + i, prev_hash: prev, key_id: 'local-1' }, keys.privateKey);
+      expect(Buffer.from(s.canonical).equals(Buffer.from(expected.canonical))).toBe(true);
+      expect({ hash: s.hash, signature: s.signature, event: s.event }).toEqual({ hash: expected.hash, signature: expected.signature, event: expected.event });
+      prev = s.hash;
+    });
+    expect(Buffer.from(sealed[1]!.canonical).toString('utf8')).not.toContain('secret-repo');
+    expect(sealed[1]!.event.prev_hash).toBe(sealed[0]!.hash);
+  });
+
+  it('validates every draft and the placement, naming fields, never values', () => {
+    const policy = parseRedactionPolicy({});
+    expect(() => sealAuditDrafts([draft, { ...second, confidence: 7 }], placement, policy, keys.privateKey)).toThrow(AuditEventInvalidError);
+    expect(() => sealAuditDrafts([{ ...draft, workspace_id: WS }], placement, policy, keys.privateKey)).toThrow(AuditEventInvalidError);
+    for (const bad of [{ seq: 0 }, { seq: 1.5 }, { prevHash: 'ABC' }, { keyId: 'has space' }, { workspaceId: 'rn_01h455vb4pex5vsknk084sn02q' as WorkspaceId }]) {
+      expect(() => sealAuditDrafts([draft], { ...placement, ...bad }, policy, keys.privateKey)).toThrow(AuditEventInvalidError);
+    }
+    expect(() => sealAuditDrafts([draft], placement, policy, keys.publicKey)).toThrow(AuditKeyError);
   });
 });
 

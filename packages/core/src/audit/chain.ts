@@ -11,9 +11,11 @@ import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { WorkspaceIdSchema, type WorkspaceId } from '../ids.js';
 import { AuditEncodingError, AuditEventInvalidError, AuditKeyError } from './audit-errors.js';
-import { KeyIdSchema, Sha256HexSchema, parseAuditEventBody, type AuditEventBody, type StoredAuditEvent } from './audit-event.js';
+import { isId } from '../ids.js';
+import { KeyIdSchema, Sha256HexSchema, parseAuditEventBody, parseAuditEventDraft, type AuditEventBody, type StoredAuditEvent } from './audit-event.js';
 import { canonicalBytes } from './jcs.js';
 import { hashLeaf } from './merkle.js';
+import { applyRedaction, type RedactionPolicy } from './redaction.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const GENESIS_DOMAIN = 'praxa/audit/v1/genesis|';
@@ -82,6 +84,45 @@ export function sealAuditEvent(body: AuditEventBody, privateKey: KeyObject): Sea
   const hash = eventHash(parsed.prev_hash, canonical);
   const signature = signEvent(hash, privateKey);
   return { canonical, hash, signature, event: { ...parsed, hash, signature } };
+}
+
+/** Where a batch of events goes: the workspace's chain, the seq and prev_hash of its first event, the signing key. */
+export interface ChainPlacement {
+  readonly workspaceId: WorkspaceId;
+  /** The seq of the first event of the batch (the head's seq + 1). */
+  readonly seq: number;
+  /** The head's hash: the first event's prev_hash. */
+  readonly prevHash: string;
+  readonly keyId: string;
+}
+
+const KEY_ID = /^[\x21-\x7e]{1,256}$/;
+
+/**
+ * Validate drafts, redact them with the workspace's policy, place them in the chain one after the other and seal each
+ * (canonicalize, hash, sign). The same records as `sealAuditEvent({ ...applyRedaction(policy, parseAuditEventDraft(d)),
+ * workspace_id, seq, prev_hash, key_id })` would make, event by event, but each draft is validated once: the chain
+ * fields are checked here directly instead of validating the whole body a second time. Throws
+ * `AuditEventInvalidError` for a bad draft or placement.
+ */
+export function sealAuditDrafts(drafts: readonly unknown[], placement: ChainPlacement, policy: RedactionPolicy, privateKey: KeyObject): SealedAuditEvent[] {
+  requireEd25519(privateKey, 'private');
+  const { workspaceId, seq, prevHash, keyId } = placement;
+  const bad: string[] = [];
+  if (!isId('workspace', workspaceId)) bad.push('workspace_id');
+  if (!Number.isSafeInteger(seq) || seq < 1 || !Number.isSafeInteger(seq + drafts.length)) bad.push('seq');
+  if (!HEX64.test(prevHash)) bad.push('prev_hash');
+  if (!KEY_ID.test(keyId)) bad.push('key_id');
+  if (bad.length > 0) throw new AuditEventInvalidError(`invalid chain placement at: ${bad.join(', ')}`, { details: { paths: bad } });
+  let prev = prevHash;
+  return drafts.map((raw, i) => {
+    const body: AuditEventBody = { ...applyRedaction(policy, parseAuditEventDraft(raw)), workspace_id: workspaceId, seq: seq + i, prev_hash: prev, key_id: keyId };
+    const canonical = canonicalBytes(body);
+    const hash = eventHash(prev, canonical);
+    const signature = sign(null, Buffer.from(hash, 'hex'), privateKey).toString('base64');
+    prev = hash;
+    return { canonical, hash, signature, event: { ...body, hash, signature } };
+  });
 }
 
 export const CheckpointBodySchema = z

@@ -24,14 +24,26 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 const pointerToken = (key: string | number): string => String(key).replace(/~/g, '~0').replace(/\//g, '~1');
 
-type Frame = { readonly value: unknown; readonly path: string } | { readonly leave: object };
+/** A value on the walk, with how it was reached; its JSON pointer is built only when something is found there. */
+interface Visit {
+  readonly value: unknown;
+  readonly parent: Visit | null;
+  readonly key: string | number;
+}
+type Frame = Visit | { readonly leave: object };
+
+function pointerOf(visit: Visit): string {
+  const tokens: string[] = [];
+  for (let v: Visit | null = visit; v !== null && v.parent !== null; v = v.parent) tokens.push(`/${pointerToken(v.key)}`);
+  return tokens.reverse().join('');
+}
 
 /**
  * The first value inside `root` that has no JSON meaning, or `null` if `root` is a JSON value. Iterative (an explicit
  * stack), so a deeply nested input cannot overflow the call stack; cycles are found, shared references are fine.
  */
 export function findNonJsonValue(root: unknown): NonJsonFinding | null {
-  const stack: Frame[] = [{ value: root, path: '' }];
+  const stack: Frame[] = [{ value: root, parent: null, key: '' }];
   const onPath = new Set<object>();
   while (stack.length > 0) {
     const frame = stack.pop() as Frame;
@@ -39,40 +51,41 @@ export function findNonJsonValue(root: unknown): NonJsonFinding | null {
       onPath.delete(frame.leave);
       continue;
     }
-    const { value, path } = frame;
+    const { value } = frame;
     switch (typeof value) {
       case 'boolean':
         continue;
       case 'string':
-        if (LONE_SURROGATE.test(value)) return { path, kind: 'string with a lone surrogate' };
+        if (LONE_SURROGATE.test(value)) return { path: pointerOf(frame), kind: 'string with a lone surrogate' };
         continue;
       case 'number':
-        if (!Number.isFinite(value)) return { path, kind: Number.isNaN(value) ? 'NaN' : 'Infinity' };
+        if (!Number.isFinite(value)) return { path: pointerOf(frame), kind: Number.isNaN(value) ? 'NaN' : 'Infinity' };
         continue;
       case 'object':
         break;
       default:
         // undefined, function, symbol, bigint
-        return { path, kind: typeof value };
+        return { path: pointerOf(frame), kind: typeof value };
     }
     if (value === null) continue;
-    if (onPath.has(value)) return { path, kind: 'circular reference' };
+    if (onPath.has(value)) return { path: pointerOf(frame), kind: 'circular reference' };
     if (Array.isArray(value)) {
       onPath.add(value);
       stack.push({ leave: value });
-      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i] as unknown, path: `${path}/${i}` });
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i] as unknown, parent: frame, key: i });
       continue;
     }
     const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) return { path, kind: 'non-plain object' };
-    if (Object.getOwnPropertySymbols(value).length > 0) return { path, kind: 'symbol-keyed property' };
+    if (proto !== Object.prototype && proto !== null) return { path: pointerOf(frame), kind: 'non-plain object' };
+    if (Object.getOwnPropertySymbols(value).length > 0) return { path: pointerOf(frame), kind: 'symbol-keyed property' };
     onPath.add(value);
     stack.push({ leave: value });
     const record = value as Record<string, unknown>;
-    for (const key of Object.keys(record).reverse()) {
-      const childPath = `${path}/${pointerToken(key)}`;
-      if (LONE_SURROGATE.test(key)) return { path: childPath, kind: 'key with a lone surrogate' };
-      stack.push({ value: record[key], path: childPath });
+    const keys = Object.keys(record);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i] as string;
+      if (LONE_SURROGATE.test(key)) return { path: pointerOf({ value: undefined, parent: frame, key }), kind: 'key with a lone surrogate' };
+      stack.push({ value: record[key], parent: frame, key });
     }
   }
   return null;

@@ -16,6 +16,7 @@ import {
   inclusionProof,
   MerkleInputError,
   merkleRoot,
+  merkleRootsAt,
   verifyConsistency,
   verifyInclusion,
 } from './index.js';
@@ -213,5 +214,27 @@ describe('property: generated proofs verify, and a flipped bit does not', () => 
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('merkleRootsAt: every root a verifier needs, in one pass', () => {
+  it('equals merkleRoot of each prefix, for every size and any order or repetition of sizes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 70 }), fc.array(fc.nat(), { maxLength: 12 }), (n, raw) => {
+        const leaves = Array.from({ length: n }, (_, i) => hashLeaf(Buffer.from(`leaf-${i}`)));
+        const sizes = [...raw.map((r) => r % (n + 1)), n];
+        const roots = merkleRootsAt(leaves, sizes);
+        for (const size of sizes) expect(hex(roots.get(size) as Buffer)).toBe(hex(merkleRoot(leaves.slice(0, size))));
+        expect(roots.size).toBe(new Set(sizes).size);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a size beyond the leaves, or a malformed leaf hash', () => {
+    const leaves = [hashLeaf(Buffer.from('a')), hashLeaf(Buffer.from('b'))];
+    expect(() => merkleRootsAt(leaves, [3])).toThrow(MerkleInputError);
+    expect(() => merkleRootsAt(leaves, [-1])).toThrow(MerkleInputError);
+    expect(() => merkleRootsAt([Buffer.alloc(31)], [1])).toThrow(MerkleInputError);
   });
 });

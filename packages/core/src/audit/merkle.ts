@@ -11,22 +11,33 @@
  * empty tree, equal sizes need an empty proof), returning a reason instead of throwing. Sizes and indexes are numbers
  * and must be safe integers: shifts are done arithmetically, never with 32-bit bit operators.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { MerkleInputError } from './audit-errors.js';
 
 export const MERKLE_HASH_SIZE = 32;
 
 const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
+/** 0x00 ‖ 32 bytes: a leaf over one hash, hashed in one shot (verification hashes one per event). */
+const hashLeafInput = Buffer.alloc(1 + MERKLE_HASH_SIZE);
+/** 0x01 ‖ left ‖ right for two 32-byte children. */
+const nodeInput = Buffer.concat([NODE_PREFIX, Buffer.alloc(2 * MERKLE_HASH_SIZE)]);
 
 /** SHA-256(0x00 ‖ data): the hash of one leaf's data. */
 export function hashLeaf(data: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  if (data.length !== MERKLE_HASH_SIZE) return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  hashLeafInput.set(data, 1);
+  return hash('sha256', hashLeafInput, 'buffer');
 }
 
 /** SHA-256(0x01 ‖ left ‖ right): the hash of an interior node. */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  if (left.length !== MERKLE_HASH_SIZE || right.length !== MERKLE_HASH_SIZE) {
+    return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  }
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + MERKLE_HASH_SIZE);
+  return hash('sha256', nodeInput, 'buffer');
 }
 
 /** MTH({}) = SHA-256 of the empty string: the root of the empty tree. */
@@ -62,6 +73,43 @@ function subtreeRoot(leaves: readonly Uint8Array[], lo: number, hi: number): Buf
 export function merkleRoot(leafHashes: readonly Uint8Array[]): Buffer {
   checkLeafHashes(leafHashes);
   return leafHashes.length === 0 ? emptyTreeRoot() : subtreeRoot(leafHashes, 0, leafHashes.length);
+}
+
+/**
+ * MTH(D[n]) for each n in `sizes` (0 ≤ n ≤ leafHashes.length), in one pass over the leaves: a verifier with a checkpoint
+ * every few thousand events would otherwise rebuild the tree from the first leaf for each of them. After n leaves the
+ * pass holds the roots of the perfect subtrees that n's binary digits describe (largest, leftmost first); RFC 9162's
+ * root of D[n] is their fold from the right, since its left subtree always covers the largest power of two below n.
+ */
+export function merkleRootsAt(leafHashes: readonly Uint8Array[], sizes: readonly number[]): Map<number, Buffer> {
+  checkLeafHashes(leafHashes);
+  for (const n of sizes) {
+    if (!isSize(n) || n > leafHashes.length) throw new MerkleInputError(`tree size ${String(n)} is outside 0..${leafHashes.length}`);
+  }
+  const wanted = [...new Set(sizes)].sort((a, b) => a - b);
+  const roots = new Map<number, Buffer>();
+  const subtrees: { size: number; hash: Buffer }[] = [];
+  let next = 0;
+  for (let count = 0; next < wanted.length; count++) {
+    for (; next < wanted.length && wanted[next] === count; next++) {
+      let root: Buffer | undefined;
+      for (let j = subtrees.length - 1; j >= 0; j--) {
+        const left = subtrees[j] as { hash: Buffer };
+        root = root === undefined ? left.hash : hashChildren(left.hash, root);
+      }
+      roots.set(count, root ?? emptyTreeRoot());
+    }
+    if (count === leafHashes.length) break;
+    let size = 1;
+    let node: Buffer = Buffer.from(leafHashes[count] as Uint8Array);
+    for (let top = subtrees.at(-1); top !== undefined && top.size === size; top = subtrees.at(-1)) {
+      subtrees.pop();
+      node = hashChildren(top.hash, node);
+      size *= 2;
+    }
+    subtrees.push({ size, hash: node });
+  }
+  return roots;
 }
 
 /** PATH(m, D[lo:hi]), RFC 9162 §2.1.3.1, lower levels first. */

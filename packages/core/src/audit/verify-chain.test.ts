@@ -205,3 +205,35 @@ describe('verifyChain: tampering is found at the first bad seq', () => {
     expect(verifyChain(copy, keyset, opts)).toEqual({ ok: false, seq: 2, reason: 'malformed', index: 1 });
   });
 });
+
+describe('verifyChain fast mode (content: columns): chain fields checked from the bytes, schema deferred', () => {
+  const fast = { ...opts, signatures: false, content: 'columns' } as const;
+  const rows = chain(wsA, 3);
+  const text = Buffer.from(at(rows, 2).canonical).toString('utf8');
+  const check = (canonical: Uint8Array): unknown => {
+    const copy = [...rows];
+    copy[1] = reforge(at(rows, 2), canonical, k1.privateKey);
+    return verifyChain(copy.slice(0, 2), keyset, fast);
+  };
+
+  it('passes an intact chain', () => {
+    expect(verifyChain(rows, new Map(), fast)).toEqual({ ok: true, count: 3, headHash: at(rows, 3).hash });
+  });
+
+  it('defers form and schema (the full check names them) but still reads the chain fields, however they are written', () => {
+    expect(check(Buffer.from(JSON.stringify(JSON.parse(text), null, 1)))).toMatchObject({ ok: true });
+    expect(check(Buffer.from(text.replace('"key_id":"k1"', '"key_\\u0069d":"\\u006b1"')))).toMatchObject({ ok: true });
+    expect(check(canonicalBytes({ ...bodyOf(at(rows, 2)), confidence: 2 }))).toMatchObject({ ok: true });
+  });
+
+  it('names bytes that do not parse, do not parse to an object, or name another position', () => {
+    expect(check(Buffer.from([0x7b, 0xff, 0x7d]))).toMatchObject({ seq: 2, reason: 'malformed' });
+    expect(check(Buffer.from(text.slice(0, -1)))).toMatchObject({ seq: 2, reason: 'malformed' });
+    expect(check(Buffer.from(`[${text}]`))).toMatchObject({ seq: 2, reason: 'column_mismatch' });
+    expect(check(Buffer.from('42'))).toMatchObject({ seq: 2, reason: 'schema' });
+    expect(check(Buffer.from(text.replace(/}$/, ',"seq":3}')))).toMatchObject({ seq: 2, reason: 'column_mismatch' }); // the last duplicate counts
+    expect(check(Buffer.from(text.replace('"seq":2,"skillId"', '"seq":2.5,"skillId"')))).toMatchObject({ seq: 2, reason: 'column_mismatch' });
+    expect(check(Buffer.from(text.replace('"input":{"prNumber":1284,"seq":2}', '"input":{"prNumber":1284,"seq":3}')))).toMatchObject({ ok: true }); // a nested "seq" is content
+    expect(check(canonicalBytes({ ...bodyOf(at(rows, 2)), workspace_id: wsB }))).toMatchObject({ seq: 2, reason: 'column_mismatch' });
+  });
+});

@@ -5,16 +5,18 @@
  *   2. the row belongs to the workspace being verified;
  *   3. `prev_hash` links to the previous event's hash (for the first: `firstPrevHash`, or genesis at seq 1);
  *   4. SHA-256(prev_hash ‖ stored canonical bytes) equals the stored `hash`;
- *   5. the canonical bytes are UTF-8 JSON, are in RFC 8785 form, validate as an `audit_event · v1` body, and carry
- *      the same seq, workspace_id, prev_hash and key_id as the row's columns;
+ *   5. the canonical bytes are UTF-8 JSON whose top level names the same seq, workspace_id, prev_hash and key_id as
+ *      the row's columns; unless `content: 'columns'` (fast mode), they are also in RFC 8785 form and validate as an
+ *      `audit_event · v1` body;
  *   6. unless `signatures: false` (fast mode), `signature` is a valid Ed25519 signature by the key `key_id` names.
  */
-import type { KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import type { WorkspaceId } from '../ids.js';
 import { AuditEncodingError } from './audit-errors.js';
 import { AuditEventBodySchema } from './audit-event.js';
-import { eventHash, genesisPrevHash, verifyEventSignature } from './chain.js';
-import { canonicalBytes } from './jcs.js';
+import { genesisPrevHash, verifyEventSignature } from './chain.js';
+import { vouchForChainFields } from './chain-fields.js';
+import { canonicalJson } from './jcs.js';
 
 /** One stored event as the verifier needs it: its columns and the exact canonical bytes that were hashed. */
 export interface StoredChainEvent {
@@ -81,31 +83,50 @@ export type ChainVerification =
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
-  Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** What is wrong with one event's content (step 5), or null. */
+/** prev ‖ canonical is hashed from one reused buffer: a one-shot hash costs less than a Hash object per event. */
+let hashInput = Buffer.alloc(4096);
+
+/** SHA-256(prev ‖ canonical), hex, for a `prev` already known to be a hex digest (the anchor, or a hash just checked). */
+function chainHash(prevHex: string, canonical: Uint8Array): string {
+  const length = 32 + canonical.length;
+  if (hashInput.length < length) hashInput = Buffer.alloc(Math.max(length, hashInput.length * 2));
+  hashInput.write(prevHex, 0, 'hex');
+  hashInput.set(canonical, 32);
+  return hash('sha256', hashInput.subarray(0, length), 'hex');
+}
+
+/**
+ * What is wrong with one event's content (step 5), or null. Both modes parse the stored bytes (UTF-8, JSON) and compare
+ * the chain fields the record names with the row's columns — that is what binds a verified chain position to the
+ * record a reader will see. `full` also re-canonicalizes (RFC 8785: the same text again) and validates the schema.
+ */
 function checkContent(e: StoredChainEvent, mode: 'full' | 'columns'): ChainFailure | null {
+  // The fast path's common case: the bytes are read without building the record (see chain-fields.ts); whatever that
+  // reader cannot vouch for is parsed below, and every failure is named from the parsed text.
+  if (mode === 'columns' && vouchForChainFields(e.canonical, e)) return null;
+  let text: string;
   let record: unknown;
   try {
-    record = JSON.parse(utf8.decode(e.canonical));
+    text = utf8.decode(e.canonical);
+    record = JSON.parse(text);
   } catch {
     return 'malformed';
   }
   if (mode === 'columns') {
-    const r = record as { seq?: unknown; workspace_id?: unknown; prev_hash?: unknown; key_id?: unknown } | null;
-    if (r === null || typeof r !== 'object') return 'schema';
+    if (record === null || typeof record !== 'object') return 'schema';
+    const r = record as { seq?: unknown; workspace_id?: unknown; prev_hash?: unknown; key_id?: unknown };
     return r.seq === e.seq && r.workspace_id === e.workspace_id && r.prev_hash === e.prev_hash && r.key_id === e.key_id ? null : 'column_mismatch';
   }
-  let again: Uint8Array;
+  // The bytes are valid UTF-8 and a canonical text has no lone surrogate, so equal texts are equal bytes.
+  let again: string;
   try {
-    again = canonicalBytes(record);
+    again = canonicalJson(record);
   } catch {
     return 'not_canonical';
   }
-  if (!sameBytes(again, e.canonical)) return 'not_canonical';
+  if (again !== text) return 'not_canonical';
   const parsed = AuditEventBodySchema.safeParse(record);
   if (!parsed.success) return 'schema';
   const body = parsed.data;
@@ -113,6 +134,8 @@ function checkContent(e: StoredChainEvent, mode: 'full' | 'columns'): ChainFailu
     body.seq === e.seq && body.workspace_id === e.workspace_id && body.prev_hash === e.prev_hash && body.key_id === e.key_id;
   return columnsMatch ? null : 'column_mismatch';
 }
+
+const failure = (index: number, seq: number, reason: ChainFailure): ChainVerification => ({ ok: false, seq, reason, index });
 
 /**
  * Walk `events` (ascending seq) and return `{ ok: true, count, headHash }`, or the FIRST bad seq and a reason code.
@@ -125,40 +148,43 @@ export function verifyChain(events: readonly StoredChainEvent[], keyset: AuditKe
   }
   const checkSignatures = options.signatures ?? true;
   const contentMode = options.content ?? 'full';
+  const workspaceId = options.workspaceId;
   let head = options.firstPrevHash;
   let expectedSeq = options.firstSeq;
 
-  for (const [index, e] of events.entries()) {
-    const fail = (seq: number, reason: ChainFailure): ChainVerification => ({ ok: false, seq, reason, index });
+  for (let index = 0; index < events.length; index++) {
+    const e = events[index] as StoredChainEvent;
 
-    if (!Number.isSafeInteger(e.seq) || e.seq < 1) return fail(expectedSeq ?? 0, 'malformed');
+    if (!Number.isSafeInteger(e.seq) || e.seq < 1) return failure(index, expectedSeq ?? 0, 'malformed');
     expectedSeq ??= e.seq;
-    if (e.seq > expectedSeq) return fail(expectedSeq, 'seq_gap');
-    if (e.seq < expectedSeq) return fail(e.seq, 'seq_order');
+    if (e.seq > expectedSeq) return failure(index, expectedSeq, 'seq_gap');
+    if (e.seq < expectedSeq) return failure(index, e.seq, 'seq_order');
 
-    if (e.workspace_id !== options.workspaceId) return fail(e.seq, 'workspace_mismatch');
+    if (e.workspace_id !== workspaceId) return failure(index, e.seq, 'workspace_mismatch');
 
     if (head === undefined) {
-      if (e.seq !== 1) return fail(e.seq, 'unanchored');
-      head = genesisPrevHash(options.workspaceId);
+      if (e.seq !== 1) return failure(index, e.seq, 'unanchored');
+      head = genesisPrevHash(workspaceId);
     }
-    if (e.prev_hash !== head) return fail(e.seq, 'prev_hash_mismatch');
+    if (e.prev_hash !== head) return failure(index, e.seq, 'prev_hash_mismatch');
 
-    if (!(e.canonical instanceof Uint8Array)) return fail(e.seq, 'malformed');
-    if (eventHash(head, e.canonical) !== e.hash) return fail(e.seq, 'hash_mismatch');
+    if (!(e.canonical instanceof Uint8Array)) return failure(index, e.seq, 'malformed');
+    // `head` is a hex digest here: the checked anchor, the genesis hash, or the previous event's hash, which equalled
+    // a digest computed below.
+    if (chainHash(head, e.canonical) !== e.hash) return failure(index, e.seq, 'hash_mismatch');
 
     const contentProblem = checkContent(e, contentMode);
-    if (contentProblem !== null) return fail(e.seq, contentProblem);
+    if (contentProblem !== null) return failure(index, e.seq, contentProblem);
 
     if (checkSignatures) {
       const key = keyset.get(e.key_id);
-      if (key === undefined) return fail(e.seq, 'unknown_key');
-      if (typeof e.signature !== 'string' || !verifyEventSignature(e.hash, e.signature, key)) return fail(e.seq, 'bad_signature');
+      if (key === undefined) return failure(index, e.seq, 'unknown_key');
+      if (typeof e.signature !== 'string' || !verifyEventSignature(e.hash, e.signature, key)) return failure(index, e.seq, 'bad_signature');
     }
 
     head = e.hash;
     expectedSeq = e.seq + 1;
   }
 
-  return { ok: true, count: events.length, headHash: head ?? genesisPrevHash(options.workspaceId) };
+  return { ok: true, count: events.length, headHash: head ?? genesisPrevHash(workspaceId) };
 }

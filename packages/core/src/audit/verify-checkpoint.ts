@@ -6,7 +6,7 @@
  */
 import { createPublicKey, verify } from 'node:crypto';
 import { checkpointBody, eventLeafHash } from './chain.js';
-import { merkleRoot } from './merkle.js';
+import { merkleRootsAt } from './merkle.js';
 
 export interface VerificationKey {
   readonly keyId: string;
@@ -44,6 +44,8 @@ export function verifyCheckpoints(
   keys: ReadonlyMap<string, VerificationKey>,
 ): CheckpointVerification {
   const leaves = eventHashes.map((h) => eventLeafHash(h));
+  // Every root a checkpoint needs, in one pass over the leaves (not one tree per checkpoint).
+  const roots = merkleRootsAt(leaves, checkpoints.map((cp) => cp.tree_size).filter((n) => Number.isSafeInteger(n) && n >= 0 && n <= leaves.length));
   for (const cp of checkpoints) {
     const expected = checkpointBody({ workspace_id: cp.workspace_id as never, tree_size: cp.tree_size, root_hash: cp.root_hash, timestamp: cp.timestamp, key_id: cp.key_id });
     if (!Buffer.from(expected).equals(Buffer.from(cp.body))) return { ok: false, treeSize: cp.tree_size, reason: 'body_mismatch' };
@@ -51,7 +53,7 @@ export function verifyCheckpoints(
     if (!key) return { ok: false, treeSize: cp.tree_size, reason: 'unknown_key' };
     if (!verifyCheckpointSignature(key, cp.body, cp.signature)) return { ok: false, treeSize: cp.tree_size, reason: 'bad_signature' };
     if (cp.tree_size > leaves.length) return { ok: false, treeSize: cp.tree_size, reason: 'events_missing' };
-    if (merkleRoot(leaves.slice(0, cp.tree_size)).toString('hex') !== cp.root_hash) return { ok: false, treeSize: cp.tree_size, reason: 'root_mismatch' };
+    if (roots.get(cp.tree_size)?.toString('hex') !== cp.root_hash) return { ok: false, treeSize: cp.tree_size, reason: 'root_mismatch' };
   }
   return { ok: true, count: checkpoints.length };
 }
