@@ -1,53 +1,13 @@
 /**
- * Appending to a workspace's audit chain, in the caller's scope and transaction: lock the head, build each event's
- * canonical bytes with the next seq and the head's hash, sign, insert — the database refuses anything that does not
- * continue the head and recomputes every hash from the stored bytes. Several events may be appended in one call; a
- * retried run's duplicate (same run, step, kind) is refused by the unique index and appends nothing.
+ * Reading a workspace's audit chain, its verification material (public keys, checkpoints) and signing checkpoints.
+ * Appending is in audit-append.ts.
  */
-import type { KeyObject } from 'node:crypto';
 import { sql as dsql } from 'drizzle-orm';
 import { z } from 'zod';
-import { applyRedaction, checkpointBody, eventLeafHash, parseRedactionPolicy, genesisPrevHash, merkleRoot, parseAuditEventDraft, sealAuditEvent, type AuditEventDraft, type StoredAuditEvent, type StoredChainEvent, type StoredCheckpoint } from '@praxa/core';
+import { checkpointBody, eventLeafHash, merkleRoot, type StoredChainEvent, type StoredCheckpoint } from '@praxa/core';
 import type { Database } from './client.js';
 import { mapDatabaseError } from './pg-errors.js';
 import { requireScope, type WorkspaceScope } from './scope.js';
-
-export interface AuditSigner {
-  readonly keyId: string;
-  readonly privateKey: KeyObject;
-}
-
-const HeadRow = z.object({ seq: z.union([z.number(), z.string()]).transform(Number), head_hash: z.string() });
-
-export interface AppendOptions {
-  /** Sign a checkpoint over the whole chain whenever the head crosses a multiple of `every`. */
-  readonly checkpoint?: { readonly every: number; readonly signer: CheckpointSigner };
-}
-
-export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly AuditEventDraft[], signer: AuditSigner, options: AppendOptions = {}): Promise<StoredAuditEvent[]> {
-  const s = requireScope(scope);
-  const [head] = z.array(HeadRow).parse(await s.execute(dsql`select * from public.audit_lock_head(${genesisPrevHash(s.workspaceId)})`));
-  if (!head) throw new Error('audit_lock_head returned no row');
-  let seq = head.seq;
-  let prev = head.head_hash;
-  const stored: StoredAuditEvent[] = [];
-  // The workspace's redaction policy is applied before anything is hashed or signed (digests stay, values go).
-  const [ws] = z.array(z.object({ audit_redaction: z.unknown() })).parse(await s.execute(dsql`select audit_redaction from public.workspaces where id = ${s.workspaceId}`));
-  const policy = parseRedactionPolicy(ws?.audit_redaction ?? {});
-  for (const raw of drafts) {
-    const draft = applyRedaction(policy, parseAuditEventDraft(raw));
-    seq += 1;
-    const sealed = sealAuditEvent({ ...draft, workspace_id: s.workspaceId, seq, prev_hash: prev, key_id: signer.keyId }, signer.privateKey);
-    await s.execute(dsql`select public.audit_append_event(${seq}, ${prev}, ${sealed.hash}, ${draft.auditEventId}, ${draft.kind},
-      ${draft.skillId}, ${draft.runId}, ${draft.step ?? null}, ${draft.trigger}, ${draft.occurred_at}::timestamptz, ${signer.keyId},
-      ${sealed.signature}, ${Buffer.from(sealed.canonical)}::bytea)`);
-    prev = sealed.hash;
-    stored.push(sealed.event);
-  }
-  const cp = options.checkpoint;
-  if (cp && Math.floor(seq / cp.every) > Math.floor(head.seq / cp.every)) await createCheckpoint(s, cp.signer);
-  return stored;
-}
 
 const ChainRow = z.object({
   seq: z.union([z.number(), z.string()]).transform(Number),

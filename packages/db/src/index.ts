@@ -2,6 +2,7 @@ export * from './client.js';
 export * from './fixtures.js';
 export * from './keys.js';
 export * from './audit.js';
+export * from './audit-append.js';
 export * from './feedback.js';
 export * from './monitor.js';
 export * from './notifications.js';

@@ -8,11 +8,37 @@
  */
 import type { SQL } from 'drizzle-orm';
 import { sql as dsql } from 'drizzle-orm';
+import type { TransactionSql } from 'postgres';
 import { WorkspaceScopeError, parseId, type WorkspaceId } from '@praxa/core';
 import type { Database, Drizzle } from './client.js';
 import { mapDatabaseError } from './pg-errors.js';
 
 type Tx = Parameters<Parameters<Drizzle['transaction']>[0]>[0];
+
+const SET_SCOPE_SQL = "select set_config('app.workspace_id', $1, true)";
+
+/**
+ * The postgres.js transaction under a drizzle one (drizzle's postgres-js session keeps it as `client`), or undefined if
+ * a drizzle version stops exposing it — then prepared execution falls back to drizzle's own.
+ */
+function rawTransaction(tx: Tx): TransactionSql | undefined {
+  const client = (tx._.session as unknown as { client?: unknown }).client;
+  return typeof client === 'function' && typeof (client as { unsafe?: unknown }).unsafe === 'function' ? (client as TransactionSql) : undefined;
+}
+
+/**
+ * Run `text` (a constant statement with $1…$n placeholders; values only ever as `params`) as a named prepared
+ * statement of the transaction's connection. drizzle sends raw SQL unnamed, and postgres.js describes an unnamed
+ * statement with parameters before binding it: two round trips per query, and drizzle's query building on every
+ * call. Prepared, the statement is described once per connection and costs one round trip afterwards.
+ */
+async function executePrepared(tx: Tx, text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+  const raw = rawTransaction(tx);
+  if (raw) return [...((await raw.unsafe(text, params as never[], { prepare: true })) as Iterable<Record<string, unknown>>)];
+  const parts = text.split(/\$(\d+)/);
+  const query = dsql.join(parts.map((part, i) => (i % 2 === 0 ? dsql.raw(part) : dsql`${dsql.param(params[Number(part) - 1])}`)));
+  return [...((await tx.execute(query)) as Iterable<Record<string, unknown>>)];
+}
 
 /** Anything that says which workspace it belongs to. */
 export type WorkspaceOwned = { readonly workspaceId: string } | { readonly workspace_id: string };
@@ -46,6 +72,18 @@ export class WorkspaceScope {
     }
   }
 
+  /**
+   * Run `text` — a constant statement with $1…$n placeholders, every value in `params` — as a prepared statement of
+   * this connection: one round trip (after the first) instead of two, and no query building. For hot paths.
+   */
+  async executePrepared(text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+    try {
+      return await executePrepared(this.db, text, params);
+    } catch (err) {
+      throw mapDatabaseError(err);
+    }
+  }
+
   /** Refuse, before any SQL is sent, an entity that belongs to another workspace. */
   assertOwned(entity: WorkspaceOwned): void {
     const ws = 'workspaceId' in entity ? entity.workspaceId : entity.workspace_id;
@@ -69,9 +107,26 @@ export async function withWorkspace<T>(database: Database, workspaceId: string, 
   let scope: WorkspaceScope | undefined;
   try {
     return await database.db.transaction(async (tx) => {
-      await tx.execute(dsql`select set_config('app.workspace_id', ${ws}, true)`);
+      const raw = rawTransaction(tx);
+      if (!raw) {
+        await tx.execute(dsql`select set_config('app.workspace_id', ${ws}, true)`);
+        scope = new WorkspaceScope(tx, ws);
+        return await fn(scope);
+      }
+      // Handed to the connection now (`execute()` does not wait for a `then`), before the callback can send anything:
+      // postgres.js runs a transaction's statements in the order it was handed them, so every statement of `fn` runs
+      // in this scope — and the first one travels with it (pipelined) instead of waiting a round trip for it. Awaited
+      // at the end; if it failed, every later statement failed with it and postgres.js reports this first error.
+      const setScope = raw.unsafe(SET_SCOPE_SQL, [ws], { prepare: true }).execute();
+      const settled = setScope.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       scope = new WorkspaceScope(tx, ws);
-      return await fn(scope);
+      const result = await fn(scope);
+      const failed = await settled;
+      if (failed !== undefined) throw failed;
+      return result;
     });
   } catch (err) {
     throw mapDatabaseError(err);

@@ -1,0 +1,159 @@
+/**
+ * Appending to a workspace's audit chain, in the caller's scope and transaction: redact, seal (canonical bytes with
+ * the next seq and the head's hash, signed) and insert through `audit_append_events` (0012), which locks the head and
+ * refuses anything that does not continue it, recomputing every hash from the stored bytes. Several events may be
+ * appended in one call; a retried run's duplicate (same run, step, kind) is refused by the unique index and appends
+ * nothing.
+ *
+ * One round trip in the common case. The process remembers each workspace's head and redaction policy (as the
+ * database last answered them and as its own appends moved the head), seals against them and sends the batch at once.
+ * When that guess is stale — another process appended, the customer changed the policy, a transaction rolled back —
+ * the database appends nothing and answers the current head and policy, now locked by this transaction; the batch is
+ * sealed again and sent once more. The guess is never trusted: the database compares it with the locked head and the
+ * policy's digest before it inserts anything.
+ *
+ * So that guesses stay right when one process appends to a workspace from many transactions at once, its calls for a
+ * workspace take turns: each seals after the previous call has placed its events (whose transaction then holds the
+ * head until it commits; the next call's statement waits there, in the database, and continues the head it finds).
+ * A transaction that already holds the head — it appended before — never waits behind another one's call.
+ */
+import type { KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { ConflictError, InternalError, parseRedactionPolicy, sealAuditDrafts, type AuditEventDraft, type RedactionPolicy, type SealedAuditEvent, type StoredAuditEvent, type WorkspaceId } from '@praxa/core';
+import { createCheckpoint, type CheckpointSigner } from './audit.js';
+import { requireScope, type WorkspaceScope } from './scope.js';
+
+export interface AuditSigner {
+  readonly keyId: string;
+  readonly privateKey: KeyObject;
+}
+
+export interface AppendOptions {
+  /** Sign a checkpoint over the whole chain whenever the head crosses a multiple of `every`. */
+  readonly checkpoint?: { readonly every: number; readonly signer: CheckpointSigner };
+}
+
+/** A chain's head and the workspace's redaction policy (with the database's digest of it), as last known. */
+interface ChainTip {
+  readonly seq: number;
+  readonly hash: string;
+  readonly policy: RedactionPolicy;
+  readonly policyDigest: string;
+}
+
+/** Per workspace, most recently used last; bounded, since a missing or stale entry costs only one more round trip. */
+const tips = new Map<WorkspaceId, ChainTip>();
+const MAX_TIPS = 10_000;
+/** The head a transaction left after its last append: exact, and locked by it until it ends. */
+const heldTips = new WeakMap<WorkspaceScope, ChainTip>();
+/** This process's latest call per workspace: where it expects to leave the head, and when it is done. */
+interface Turn {
+  readonly expected: ChainTip | undefined;
+  readonly settled: Promise<void>;
+}
+const turns = new Map<WorkspaceId, Turn>();
+
+function remember(scope: WorkspaceScope, tip: ChainTip): void {
+  heldTips.set(scope, tip);
+  tips.delete(scope.workspaceId);
+  tips.set(scope.workspaceId, tip);
+  if (tips.size > MAX_TIPS) tips.delete(tips.keys().next().value as WorkspaceId);
+}
+
+const AppendRow = z.object({
+  appended: z.number().int().min(0),
+  head_seq: z.union([z.number(), z.string()]).transform(Number),
+  head_hash: z.string(),
+  policy_digest: z.string(),
+  policy: z.unknown(),
+});
+const AppendRows = z.tuple([AppendRow]);
+const APPEND = 'select * from public.audit_append_events($1::bigint, $2::text, $3::text, $4::text[], $5::text[], $6::text[])';
+
+/** Calls in a row that append nothing before giving up: past the first, only a policy changing meanwhile causes one. */
+const MAX_ATTEMPTS = 5;
+
+interface Sealing {
+  readonly tip: ChainTip | undefined;
+  readonly sealed: readonly SealedAuditEvent[];
+}
+
+function seal(s: WorkspaceScope, tip: ChainTip | undefined, drafts: readonly AuditEventDraft[], signer: AuditSigner): Sealing {
+  const sealed = tip && drafts.length > 0 ? sealAuditDrafts(drafts, { workspaceId: s.workspaceId, seq: tip.seq + 1, prevHash: tip.hash, keyId: signer.keyId }, tip.policy, signer.privateKey) : [];
+  return { tip, sealed };
+}
+
+/** Where the head is after `sealing` is placed (undefined if there is nothing to place). */
+function after(sealing: Sealing): ChainTip | undefined {
+  const last = sealing.sealed.at(-1);
+  return sealing.tip && last ? { ...sealing.tip, seq: sealing.tip.seq + sealing.sealed.length, hash: last.hash } : undefined;
+}
+
+const sameTip = (a: ChainTip | undefined, b: ChainTip | undefined): boolean =>
+  a !== undefined && b !== undefined && a.seq === b.seq && a.hash === b.hash && a.policyDigest === b.policyDigest;
+
+/** Call the database until the batch is placed (resealing against the head it answers); the head is locked by `s` after. */
+async function place(s: WorkspaceScope, first: Sealing, drafts: readonly AuditEventDraft[], signer: AuditSigner): Promise<{ events: StoredAuditEvent[]; from: number; to: number }> {
+  let { tip, sealed } = first;
+  for (let attempt = 1; ; attempt++) {
+    const [row] = AppendRows.parse(
+      await s.executePrepared(APPEND, [
+        tip ? tip.seq + 1 : null,
+        tip?.hash ?? null,
+        tip?.policyDigest ?? null,
+        sealed.map((e) => e.hash),
+        sealed.map((e) => e.signature),
+        sealed.map((e) => Buffer.from(e.canonical).toString('utf8')),
+      ]),
+    );
+    if (tip && sealed.length > 0 && row.appended === sealed.length) {
+      remember(s, { ...tip, seq: row.head_seq, hash: row.head_hash });
+      return { events: sealed.map((e) => e.event), from: tip.seq, to: row.head_seq };
+    }
+    // Nothing appended: the database answered the head (now locked by this transaction) and, if ours was stale, the policy.
+    const policy = row.policy === null || row.policy === undefined ? tip?.policy : parseRedactionPolicy(row.policy);
+    if (!policy) throw new InternalError('audit_append_events answered no redaction policy to a caller that had none');
+    tip = { seq: row.head_seq, hash: row.head_hash, policy, policyDigest: row.policy_digest };
+    remember(s, tip);
+    if (drafts.length === 0) return { events: [], from: tip.seq, to: tip.seq };
+    if (attempt >= MAX_ATTEMPTS) throw new ConflictError('the audit redaction policy kept changing during the append; retry');
+    ({ sealed } = seal(s, tip, drafts, signer));
+  }
+}
+
+export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly AuditEventDraft[], signer: AuditSigner, options: AppendOptions = {}): Promise<StoredAuditEvent[]> {
+  const s = requireScope(scope);
+  const ws = s.workspaceId;
+  const held = heldTips.get(s);
+  let placed: Awaited<ReturnType<typeof place>>;
+  try {
+    if (held) {
+      placed = await place(s, seal(s, held, drafts, signer), drafts, signer);
+    } else {
+      // Seal now, after this process's previous call (as it expects to leave the head); send once that call is done.
+      const previous = turns.get(ws);
+      const base = previous ? previous.expected : tips.get(ws);
+      let sealing = seal(s, base, drafts, signer);
+      let done!: () => void;
+      const turn: Turn = { expected: after(sealing), settled: new Promise<void>((resolve) => (done = resolve)) };
+      turns.set(ws, turn);
+      try {
+        if (previous) {
+          await previous.settled;
+          const actual = tips.get(ws);
+          if (!sameTip(base, actual)) sealing = seal(s, actual, drafts, signer);
+        }
+        placed = await place(s, sealing, drafts, signer);
+      } finally {
+        done();
+        if (turns.get(ws) === turn) turns.delete(ws);
+      }
+    }
+  } catch (err) {
+    tips.delete(ws); // whatever this transaction placed goes with it
+    throw err;
+  }
+  const cp = options.checkpoint;
+  if (cp && Math.floor(placed.to / cp.every) > Math.floor(placed.from / cp.every)) await createCheckpoint(s, cp.signer);
+  return placed.events;
+}
