@@ -57,9 +57,14 @@ audit
   .option('--file <export.jsonl>', 'an export (pnpm praxa audit export), verified offline with no database')
   .option('--keys <keys.json>', 'with --file: the key set you pinned (pnpm praxa audit keys)')
   .option('--trusted-checkpoint <file>', 'a checkpoint line you kept earlier (from an export); proves the log only grew since')
-  .option('--full', 'also every event’s Ed25519 signature, canonical form and schema (slower)')
+  .option('--full', 'also every event’s Ed25519 signature, canonical form and schema (slower; uses every core)')
+  .option('--threads <n>', 'with --full: how many threads verify the chain (default: every core, for long chains)')
   .option('--proof <file>', 'an inclusion proof (pnpm praxa audit prove), verified offline with --keys')
-  .action(async (o: { workspace?: string; file?: string; keys?: string; trustedCheckpoint?: string; full?: boolean; proof?: string }) => {
+  .action(async (o: { workspace?: string; file?: string; keys?: string; trustedCheckpoint?: string; full?: boolean; threads?: string; proof?: string }) => {
+    const threads = o.threads === undefined ? undefined : Number(o.threads);
+    if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > 256)) throw new ValidationError('--threads takes a whole number from 1 to 256');
+    const how = { full: o.full === true, ...(o.trustedCheckpoint ? { trustedFile: o.trustedCheckpoint } : {}), ...(threads === undefined ? {} : { threads }) };
+    const onThreads = (n: number): string => (n > 1 ? ` (chain verified on ${n} threads)` : '');
     if (o.proof) {
       if (!o.keys) throw new ValidationError('--proof needs --keys (the key set you pinned)');
       const r = verifyProofFile(o.proof, o.keys);
@@ -70,16 +75,16 @@ audit
     }
     if (o.file) {
       if (!o.keys) throw new ValidationError('--file needs --keys (the key set you pinned)');
-      const r = verifyExportFile(o.file, o.keys, o.trustedCheckpoint, o.full === true);
-      if (r.ok) console.log(`ok: ${r.events} event(s), ${r.leaves} leaf hash(es), ${r.checkpoints} checkpoint(s) hold; trusted checkpoint: ${r.trustedCheckpoint}`);
-      else console.error(`FAILED: ${r.failure}`);
+      const r = await verifyExportFile(o.file, o.keys, how);
+      if (r.ok) console.log(`ok: ${r.events} event(s), ${r.leaves} leaf hash(es), ${r.checkpoints} checkpoint(s) hold; trusted checkpoint: ${r.trustedCheckpoint}${onThreads(r.threads)}`);
+      else console.error(`FAILED: ${r.failure}${onThreads(r.threads)}`);
       process.exitCode = r.ok ? 0 : 1;
       return;
     }
     if (!o.workspace) throw new ValidationError('give --workspace <id>, or --file <export> --keys <keys.json>');
-    const r = await verifyWorkspaceAudit(process.env, o.workspace, o.full === true, o.trustedCheckpoint);
-    if (r.ok) console.log(`ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots${o.full ? ', every event signature' : ''})`);
-    else console.error(`FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)`);
+    const r = await verifyWorkspaceAudit(process.env, o.workspace, how);
+    if (r.ok) console.log(`ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots${o.full ? ', every event signature' : ''})${onThreads(r.threads)}`);
+    else console.error(`FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)${onThreads(r.threads)}`);
     process.exitCode = r.ok ? 0 : 1;
   });
 audit

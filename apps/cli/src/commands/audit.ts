@@ -6,10 +6,11 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { buildInclusionProof, checkAgainstTrustedCheckpoint, parseId, PinnedKeysSchema, verifyInclusionProof, ValidationError, verifyAuditExport, verifyChain, verifyCheckpoints, type ExportVerification, type VerificationKey } from '@praxa/core';
+import { buildInclusionProof, checkAgainstTrustedCheckpoint, completeAuditExport, parseId, PinnedKeysSchema, prepareAuditExport, verifyInclusionProof, ValidationError, verifyChain, verifyCheckpoints, type ChainVerification, type ExportVerification, type StoredChainEvent, type VerificationKey } from '@praxa/core';
 import { bootConfig, type ConfigSource } from '@praxa/config';
 import { LocalKeyProvider } from '@praxa/crypto';
 import { createCheckpoint, createDatabase, readAuditChain, readAuditKeyset, readAuditLeaves, readAuditRange, readCheckpoints, registerAuditKey, sql, withWorkspace } from '@praxa/db';
+import { verifyChainOnThreads } from './audit-verify-threads.js';
 import { withLocalDefaults } from './local-env.js';
 
 export interface AuditVerifyReport {
@@ -17,28 +18,54 @@ export interface AuditVerifyReport {
   readonly events: number;
   readonly checkpoints: number;
   readonly failure?: string;
+  /** How many threads verified the chain (`--full` spreads it over every core). */
+  readonly threads: number;
 }
 
-export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string, full = false, trustedFile?: string): Promise<AuditVerifyReport> {
+export interface AuditVerifyOptions {
+  /** Also every event's Ed25519 signature, RFC 8785 form and schema — on every core (or `threads`). */
+  readonly full?: boolean;
+  readonly trustedFile?: string;
+  readonly threads?: number;
+}
+
+/** Rows read per query: the whole chain is read, page by page, however long it is. */
+const CHAIN_PAGE = 50_000;
+
+async function readWholeChain(s: Parameters<typeof readAuditChain>[0]): Promise<StoredChainEvent[]> {
+  const chain: StoredChainEvent[] = [];
+  for (let from = 1; ; ) {
+    const page = await readAuditChain(s, from, CHAIN_PAGE);
+    for (const e of page) chain.push(e);
+    const last = page.at(-1);
+    if (page.length < CHAIN_PAGE || !last) return chain;
+    from = last.seq + 1;
+  }
+}
+
+export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string, options: AuditVerifyOptions = {}): Promise<AuditVerifyReport> {
   const workspaceId = parseId('workspace', workspace);
   const cfg = await bootConfig('api', { env: withLocalDefaults(env), envFile: '.env' });
   const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-verify' });
   try {
     const keys = await readAuditKeyset(db);
-    const { chain, checkpoints } = await withWorkspace(db, workspaceId, async (s) => ({ chain: await readAuditChain(s), checkpoints: await readCheckpoints(s) }));
+    const { chain, checkpoints } = await withWorkspace(db, workspaceId, async (s) => ({ chain: await readWholeChain(s), checkpoints: await readCheckpoints(s) }));
     const eventKeys = new Map<string, KeyObject>(keys.filter((k) => k.purpose === 'event').map((k) => [k.keyId, createPublicKey({ key: k.spki, format: 'der', type: 'spki' })]));
-    // Default: hashes, links and columns of every event + every checkpoint's signature and root; --full adds each
-    // event's Ed25519 signature, RFC 8785 re-canonicalization and schema.
-    const chainResult = verifyChain(chain, eventKeys, full ? { workspaceId } : { workspaceId, signatures: false, content: 'columns' });
-    if (!chainResult.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: `seq ${chainResult.seq}: ${chainResult.reason}` };
+    // Default: hashes, links and columns of every event + every checkpoint's signature and root, on one core; --full
+    // adds each event's Ed25519 signature, RFC 8785 re-canonicalization and schema, on every core.
+    const { result: chainResult, threads } = options.full
+      ? await verifyChainOnThreads(chain, eventKeys, { workspaceId }, options.threads === undefined ? {} : { threads: options.threads })
+      : { result: verifyChain(chain, eventKeys, { workspaceId, signatures: false, content: 'columns' }), threads: 1 };
+    const trustedFile = options.trustedFile;
+    if (!chainResult.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: `seq ${chainResult.seq}: ${chainResult.reason}`, threads };
     const cpKeys = new Map<string, VerificationKey>(keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }]));
     const cpResult = verifyCheckpoints(checkpoints, chain.map((e) => e.hash), cpKeys);
-    if (!cpResult.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: `checkpoint at tree_size ${cpResult.treeSize}: ${cpResult.reason}` };
+    if (!cpResult.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: `checkpoint at tree_size ${cpResult.treeSize}: ${cpResult.reason}`, threads };
     if (trustedFile) {
       const kept = checkAgainstTrustedCheckpoint(workspaceId, chain.map((e) => e.hash), JSON.parse(readFileSync(trustedFile, 'utf8')) as unknown, cpKeys);
-      if (!kept.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: kept.failure };
+      if (!kept.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: kept.failure, threads };
     }
-    return { ok: true, events: chain.length, checkpoints: checkpoints.length };
+    return { ok: true, events: chain.length, checkpoints: checkpoints.length, threads };
   } finally {
     await db.close();
   }
@@ -101,11 +128,23 @@ export async function exportWorkspaceAudit(env: ConfigSource, workspace: string,
   }
 }
 
-/** `audit verify --file <export.jsonl> --keys <keys.json> [--trusted-checkpoint <file>]`: offline, no database. */
-export function verifyExportFile(file: string, keysFile: string, trustedFile?: string, full = false): ExportVerification {
+/**
+ * `audit verify --file <export.jsonl> --keys <keys.json> [--trusted-checkpoint <file>] [--full]`: offline, no database;
+ * with --full the chain is verified on every core (or `threads`).
+ */
+export async function verifyExportFile(file: string, keysFile: string, options: AuditVerifyOptions = {}): Promise<ExportVerification & { readonly threads: number }> {
   const pinned = PinnedKeysSchema.parse(JSON.parse(readFileSync(keysFile, 'utf8')));
-  const trusted = trustedFile ? (JSON.parse(readFileSync(trustedFile, 'utf8')) as unknown) : undefined;
-  return verifyAuditExport(readFileSync(file, 'utf8'), pinned, trusted, { full });
+  const trusted = options.trustedFile ? (JSON.parse(readFileSync(options.trustedFile, 'utf8')) as unknown) : undefined;
+  const prepared = prepareAuditExport(readFileSync(file, 'utf8'), pinned, { full: options.full === true });
+  if (!prepared.ok) return { ...prepared, threads: 1 };
+  let chain: ChainVerification | null = null;
+  let threads = 1;
+  if (prepared.chain) {
+    ({ result: chain, threads } = options.full
+      ? await verifyChainOnThreads(prepared.events, prepared.chain.eventKeys, prepared.chain.options, options.threads === undefined ? {} : { threads: options.threads })
+      : { result: verifyChain(prepared.events, prepared.chain.eventKeys, prepared.chain.options), threads: 1 });
+  }
+  return { ...completeAuditExport(prepared, chain, trusted), threads };
 }
 
 /** `audit prove --workspace <id> --event <ae_id>`: a compact RFC 9162 inclusion proof against the newest checkpoint. */

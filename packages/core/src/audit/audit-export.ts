@@ -12,7 +12,7 @@ import { Sha256HexSchema } from './audit-event.js';
 import { checkpointBody, eventLeafHash } from './chain.js';
 import { consistencyProof, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from './merkle.js';
 import { verifyCheckpoints, verifyCheckpointSignature, type StoredCheckpoint, type VerificationKey } from './verify-checkpoint.js';
-import { verifyChain, type StoredChainEvent } from './verify-chain.js';
+import { verifyChain, type ChainVerification, type StoredChainEvent, type VerifyChainOptions } from './verify-chain.js';
 import { WorkspaceIdSchema } from '../ids.js';
 
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).transform((s) => Buffer.from(s, 'base64'));
@@ -46,8 +46,21 @@ function keyMaps(pinned: PinnedKeys): { events: Map<string, KeyObject>; checkpoi
 
 const toCheckpoint = (c: z.infer<typeof CheckpointLine>): StoredCheckpoint => ({ workspace_id: c.workspace_id, tree_size: c.tree_size, root_hash: c.root_hash, timestamp: c.timestamp, key_id: c.key_id, signature: c.signature, body: c.body });
 
-/** Verify an export against pinned keys and, optionally, a checkpoint the customer kept from before. */
-export function verifyAuditExport(text: string, pinned: PinnedKeys, trusted?: unknown, options: { readonly full?: boolean } = {}): ExportVerification {
+/** An export parsed and checked for shape, its chain still to verify (on however many threads the caller likes). */
+export interface PreparedAuditExport {
+  readonly ok: true;
+  readonly workspaceId: string;
+  readonly leafHashes: readonly string[];
+  readonly checkpoints: readonly StoredCheckpoint[];
+  readonly checkpointKeys: ReadonlyMap<string, VerificationKey>;
+  readonly events: readonly StoredChainEvent[];
+  /** What `verifyChain(events, eventKeys, options)` must hold for; null when the export has no events. */
+  readonly chain: { readonly eventKeys: ReadonlyMap<string, KeyObject>; readonly options: VerifyChainOptions } | null;
+}
+export type ExportFailure = { readonly ok: false; readonly failure: string; readonly seq?: number };
+
+/** Parse an export and check its shape (lines, header, gapless leaves, the first event's anchor) against pinned keys. */
+export function prepareAuditExport(text: string, pinned: PinnedKeys, options: { readonly full?: boolean } = {}): PreparedAuditExport | ExportFailure {
   const lines: z.infer<typeof AnyLine>[] = [];
   for (const [i, raw] of text.split('\n').entries()) {
     if (raw.trim() === '') continue;
@@ -72,24 +85,41 @@ export function verifyAuditExport(text: string, pinned: PinnedKeys, trusted?: un
     .sort((a, b) => a.seq - b.seq)
     .map((e) => ({ seq: e.seq, workspace_id: e.workspace_id, prev_hash: e.prev_hash, hash: e.hash, key_id: e.key_id, signature: e.signature, canonical: e.canonical }));
   const keys = keyMaps(pinned);
-
-  if (events.length > 0) {
-    const first = events[0]!;
+  const checkpoints = lines.filter((l): l is z.infer<typeof CheckpointLine> => l.type === 'checkpoint').map(toCheckpoint).sort((a, b) => a.tree_size - b.tree_size);
+  let chain: PreparedAuditExport['chain'] = null;
+  const first = events[0];
+  if (first) {
     const anchor = first.seq === 1 ? undefined : leafHashes[first.seq - 2];
     if (first.seq > 1 && anchor === undefined) return { ok: false, failure: 'the first exported event has no anchor in the leaf list', seq: first.seq };
     const mode = options.full === false ? ({ signatures: false, content: 'columns' } as const) : {};
-    const chain = verifyChain(events, keys.events, { workspaceId: ws, ...mode, ...(anchor ? { firstPrevHash: anchor } : {}) });
+    chain = { eventKeys: keys.events, options: { workspaceId: ws, ...mode, ...(anchor ? { firstPrevHash: anchor } : {}) } };
+  }
+  return { ok: true, workspaceId: ws, leafHashes, checkpoints, checkpointKeys: keys.checkpoints, events, chain };
+}
+
+/** The rest of the verification, given the chain's answer: event hashes against the leaves, checkpoints, the kept one. */
+export function completeAuditExport(prepared: PreparedAuditExport, chain: ChainVerification | null, trusted?: unknown): ExportVerification {
+  const { events, leafHashes, checkpoints } = prepared;
+  if (prepared.chain !== null) {
+    if (chain === null) throw new RangeError('the export has events: their chain verification is needed');
     if (!chain.ok) return { ok: false, failure: `seq ${chain.seq}: ${chain.reason}`, seq: chain.seq };
     for (const e of events) if (leafHashes[e.seq - 1] !== e.hash) return { ok: false, failure: `seq ${e.seq}: event hash differs from the leaf list`, seq: e.seq };
   }
-  const checkpoints = lines.filter((l): l is z.infer<typeof CheckpointLine> => l.type === 'checkpoint').map(toCheckpoint).sort((a, b) => a.tree_size - b.tree_size);
-  const cps = verifyCheckpoints(checkpoints, leafHashes, keys.checkpoints);
+  const cps = verifyCheckpoints(checkpoints, leafHashes, prepared.checkpointKeys);
   if (!cps.ok) return { ok: false, failure: `checkpoint at tree_size ${cps.treeSize}: ${cps.reason}` };
 
-  if (trusted === undefined) return { ok: true, events: events.length, leaves: leaves.length, checkpoints: checkpoints.length, trustedCheckpoint: 'none' };
-  const kept = checkAgainstTrustedCheckpoint(ws, leafHashes, trusted, keys.checkpoints);
+  if (trusted === undefined) return { ok: true, events: events.length, leaves: leafHashes.length, checkpoints: checkpoints.length, trustedCheckpoint: 'none' };
+  const kept = checkAgainstTrustedCheckpoint(prepared.workspaceId, leafHashes, trusted, prepared.checkpointKeys);
   if (!kept.ok) return kept;
-  return { ok: true, events: events.length, leaves: leaves.length, checkpoints: checkpoints.length, trustedCheckpoint: 'consistent' };
+  return { ok: true, events: events.length, leaves: leafHashes.length, checkpoints: checkpoints.length, trustedCheckpoint: 'consistent' };
+}
+
+/** Verify an export against pinned keys and, optionally, a checkpoint the customer kept from before. */
+export function verifyAuditExport(text: string, pinned: PinnedKeys, trusted?: unknown, options: { readonly full?: boolean } = {}): ExportVerification {
+  const prepared = prepareAuditExport(text, pinned, options);
+  if (!prepared.ok) return prepared;
+  const chain = prepared.chain ? verifyChain(prepared.events, prepared.chain.eventKeys, prepared.chain.options) : null;
+  return completeAuditExport(prepared, chain, trusted);
 }
 
 /**

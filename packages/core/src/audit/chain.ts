@@ -7,14 +7,13 @@
  *
  * Everything here is pure: keys come in as `KeyObject`s, nothing is read from the environment or the database.
  */
-import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, hash, sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { WorkspaceIdSchema, type WorkspaceId } from '../ids.js';
 import { AuditEncodingError, AuditEventInvalidError, AuditKeyError } from './audit-errors.js';
 import { isId } from '../ids.js';
 import { KeyIdSchema, Sha256HexSchema, parseAuditEventBody, parseAuditEventDraft, type AuditEventBody, type StoredAuditEvent } from './audit-event.js';
 import { canonicalBytes } from './jcs.js';
-import { hashLeaf } from './merkle.js';
 import { applyRedaction, type RedactionPolicy } from './redaction.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -51,8 +50,12 @@ export function eventHash(prevHashHex: string, canonical: Uint8Array): string {
 
 /** The Merkle leaf hash of an event for checkpoints: RFC 9162 leaf hash of the event hash's 32 raw bytes. */
 export function eventLeafHash(eventHashHex: string): Buffer {
-  return hashLeaf(hashBytes(eventHashHex, 'event hash'));
+  if (!HEX64.test(eventHashHex)) throw new AuditEncodingError('event hash is not a SHA-256 hex digest');
+  leafInput.write(eventHashHex, 1, 'hex');
+  return hash('sha256', leafInput, 'buffer');
 }
+/** 0x00 ‖ the event hash's 32 bytes: RFC 9162's leaf input, reused (verifiers hash one leaf per event). */
+const leafInput = Buffer.alloc(33);
 
 /** Ed25519 signature (base64) over the event hash's 32 raw bytes. */
 export function signEvent(hashHex: string, privateKey: KeyObject): string {

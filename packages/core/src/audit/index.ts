@@ -5,6 +5,7 @@ export * from './merkle.js';
 export * from './audit-event.js';
 export * from './chain.js';
 export * from './verify-chain.js';
+export * from './verify-chain-parts.js';
 export * from './redaction.js';
 export * from './verify-checkpoint.js';
 export * from './audit-export.js';

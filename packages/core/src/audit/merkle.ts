@@ -88,26 +88,26 @@ export function merkleRootsAt(leafHashes: readonly Uint8Array[], sizes: readonly
   }
   const wanted = [...new Set(sizes)].sort((a, b) => a - b);
   const roots = new Map<number, Buffer>();
-  const subtrees: { size: number; hash: Buffer }[] = [];
+  // The perfect subtrees so far, largest first: their sizes and roots.
+  const subtreeSizes: number[] = [];
+  const subtreeRoots: Uint8Array[] = [];
   let next = 0;
   for (let count = 0; next < wanted.length; count++) {
     for (; next < wanted.length && wanted[next] === count; next++) {
-      let root: Buffer | undefined;
-      for (let j = subtrees.length - 1; j >= 0; j--) {
-        const left = subtrees[j] as { hash: Buffer };
-        root = root === undefined ? left.hash : hashChildren(left.hash, root);
-      }
-      roots.set(count, root ?? emptyTreeRoot());
+      let root: Uint8Array | undefined;
+      for (let j = subtreeRoots.length - 1; j >= 0; j--) root = root === undefined ? subtreeRoots[j] : hashChildren(subtreeRoots[j] as Uint8Array, root);
+      roots.set(count, root === undefined ? emptyTreeRoot() : Buffer.from(root));
     }
     if (count === leafHashes.length) break;
     let size = 1;
-    let node: Buffer = Buffer.from(leafHashes[count] as Uint8Array);
-    for (let top = subtrees.at(-1); top !== undefined && top.size === size; top = subtrees.at(-1)) {
-      subtrees.pop();
-      node = hashChildren(top.hash, node);
+    let node = leafHashes[count] as Uint8Array;
+    while (subtreeSizes.length > 0 && subtreeSizes[subtreeSizes.length - 1] === size) {
+      subtreeSizes.pop();
+      node = hashChildren(subtreeRoots.pop() as Uint8Array, node);
       size *= 2;
     }
-    subtrees.push({ size, hash: node });
+    subtreeSizes.push(size);
+    subtreeRoots.push(node);
   }
   return roots;
 }
