@@ -107,6 +107,30 @@ describe('audit', () => {
     expect((await call('GET', '/v1/audit/events?skill=not-a-skill', tok)).status).toBe(400);
   });
 
+  it('a time range is paged in seq order, whatever order the events occurred in', async () => {
+    const C = await seedWorkspaceFixture(tdb.adminUrl, 'C');
+    const at = (hour: number) => new Date(Date.UTC(2020, 0, 1, hour)).toISOString();
+    // seq 2..7 occurred at these hours (not in seq order); seq 1 is the fixture's own event, occurring now.
+    const hours: Record<number, number> = { 2: 1, 3: 5, 4: 2, 5: 3, 6: 9, 7: 4 };
+    for (const [seq, hour] of Object.entries(hours)) {
+      const record = { auditEventId: newId('auditEvent'), seq: Number(seq), occurred_at: at(hour) };
+      await admin`insert into audit_events (workspace_id, seq, id, kind, skill_id, run_id, step, trigger, occurred_at, prev_hash, hash, key_id, signature, canonical)
+                  values (${C.workspaceId}, ${Number(seq)}, ${record.auditEventId}, 'skill.action', ${C.skillId}, ${C.runId}, ${Number(seq)}, 'github.pull_request.opened', ${at(hour)},
+                          ${'0'.repeat(64)}, ${'1'.repeat(64)}, 'k', 's', ${Buffer.from(JSON.stringify(record))})`;
+    }
+    const tok = await token(C, 'admin');
+    const seqs = async (q: string) => {
+      const r = await call('GET', `/v1/audit/events?${q}`, tok);
+      return { seqs: (r.json.events as { seq: number }[]).map((e) => e.seq), next: r.json.next };
+    };
+    expect(await seqs(`from=${at(2)}&to=${at(5)}&limit=2`)).toEqual({ seqs: [4, 5], next: 5 });
+    expect(await seqs(`from=${at(2)}&to=${at(5)}&limit=2&after=5`)).toEqual({ seqs: [7], next: null });
+    expect(await seqs(`from=${at(5)}&to=${at(10)}`)).toEqual({ seqs: [3, 6], next: null });
+    expect(await seqs(`to=${at(2)}`)).toEqual({ seqs: [2], next: null });
+    expect(await seqs(`skill=${C.skillId}&from=${at(3)}&to=${at(6)}`)).toEqual({ seqs: [3, 5, 7], next: null });
+    expect(await seqs(`from=${at(6)}&to=${at(9)}`)).toEqual({ seqs: [], next: null });
+  });
+
   it('the redaction policy: admins set it, viewers read it, invalid policies are refused', async () => {
     const adminTok = await token(A, 'admin');
     const put = await fetch(`${base}/v1/audit/redaction-policy`, { method: 'PUT', headers: { authorization: `Bearer ${adminTok}`, 'content-type': 'application/json' }, body: JSON.stringify({ input: { fields: { repo: 'hash' } } }) });

@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createPublicKey } from 'node:crypto';
 import { isPraxaError, mintApiTokenMaterial, parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, verifyChain, verifyCheckpoints, WorkspaceScopeError } from '@praxa/core';
-import { and, desc, eq, gt, gte, lt, mintAutomationToken, readAuditChain, readAuditKeyset, readCheckpoints, schema, type Database } from '@praxa/db';
+import { and, desc, eq, gt, gte, lt, mintAutomationToken, readAuditChain, readAuditKeyset, readCheckpoints, schema, sql, type Database } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
 import { registerFeedbackRoutes } from './feedback.js';
 import { registerGithubInstallRoutes } from './github-install.js';
@@ -145,6 +145,12 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       .strict(),
     handler: async ({ scope, query }) => {
       const e = schema.auditEvents;
+      const occurred = query.from || query.to ? and(query.from ? gte(e.occurredAt, new Date(query.from)) : undefined, query.to ? lt(e.occurredAt, new Date(query.to)) : undefined) : undefined;
+      // Pages are in seq order, but Postgres cannot know that seq and occurred_at rise together: for a time range it
+      // would walk the chain from the cursor past everything before the range. The range's least and greatest seq,
+      // read from the time index alone (OFFSET 0 keeps them from being planned as a walk of the chain too), bound the
+      // walk to the range — each page costs the range, never the chain (plans in docs/operations.md).
+      const seqOfRange = occurred ? sql`(select ${e.seq} as seq from ${e} where ${occurred} offset 0) r` : undefined;
       const rows = await scope.db
         .select({ seq: e.seq, hash: e.hash, prevHash: e.prevHash, keyId: e.keyId, signature: e.signature, canonical: e.canonical })
         .from(e)
@@ -154,8 +160,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
             query.skill ? eq(e.skillId, query.skill) : undefined,
             query.run ? eq(e.runId, query.run) : undefined,
             query.trigger ? eq(e.trigger, query.trigger) : undefined,
-            query.from ? gte(e.occurredAt, new Date(query.from)) : undefined,
-            query.to ? lt(e.occurredAt, new Date(query.to)) : undefined,
+            occurred,
+            seqOfRange ? sql`${e.seq} between (select min(r.seq) from ${seqOfRange}) and (select max(r.seq) from ${seqOfRange})` : undefined,
           ),
         )
         .orderBy(e.seq)
