@@ -46,12 +46,44 @@ DECLARE
   v_head    text;
   v_prev    text;
   v_hash    text;
-  v_bytes   bytea;
+  v_bytes   bytea[] := '{}';
+  v_bodies  jsonb[] := '{}';
   v_body    jsonb;
 BEGIN
   IF v_ws IS NULL THEN
     RAISE EXCEPTION 'audit appends need a workspace scope' USING ERRCODE = 'PXS01';
   END IF;
+  SELECT w.audit_redaction INTO v_policy FROM public.workspaces w WHERE w.id = v_ws;
+  v_digest := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(v_policy::text, 'UTF8')), 'hex');
+
+  IF v_n > 0 AND p_policy_digest = v_digest AND p_seq IS NOT NULL AND p_prev_hash IS NOT NULL THEN
+    -- The batch is checked before the head is locked, against where the caller placed it (the lock then confirms
+    -- that place): each hash recomputed from the bytes, each record naming this workspace, its seq and prev_hash.
+    IF pg_catalog.array_ndims(p_canonical) <> 1 OR pg_catalog.array_lower(p_canonical, 1) <> 1
+       OR pg_catalog.array_ndims(p_hashes) IS DISTINCT FROM 1 OR pg_catalog.array_lower(p_hashes, 1) IS DISTINCT FROM 1
+       OR pg_catalog.cardinality(p_hashes) <> v_n
+       OR pg_catalog.array_ndims(p_signatures) IS DISTINCT FROM 1 OR pg_catalog.array_lower(p_signatures, 1) IS DISTINCT FROM 1
+       OR pg_catalog.cardinality(p_signatures) <> v_n THEN
+      RAISE EXCEPTION 'hashes, signatures and canonical bytes must be three lists of one length' USING ERRCODE = 'PXV01';
+    END IF;
+    v_prev := p_prev_hash;
+    FOR i IN 1 .. v_n LOOP
+      v_hash := p_hashes[i];
+      v_bytes[i] := pg_catalog.convert_to(p_canonical[i], 'UTF8');
+      IF v_hash IS NULL OR p_signatures[i] IS NULL OR v_bytes[i] IS NULL OR p_prev_hash !~ '^[0-9a-f]{64}$'
+         OR v_hash <> pg_catalog.encode(pg_catalog.sha256(pg_catalog.decode(v_prev, 'hex') || v_bytes[i]), 'hex') THEN
+        RAISE EXCEPTION 'the hash does not match the canonical bytes' USING ERRCODE = 'PXV01';
+      END IF;
+      v_body := p_canonical[i]::jsonb;
+      IF (v_body ->> 'workspace_id') IS DISTINCT FROM v_ws OR (v_body -> 'seq') IS DISTINCT FROM pg_catalog.to_jsonb(p_seq + i - 1)
+         OR (v_body ->> 'prev_hash') IS DISTINCT FROM v_prev OR (v_body ->> 'key_id') IS NULL THEN
+        RAISE EXCEPTION 'the canonical bytes do not name this workspace, seq and prev_hash' USING ERRCODE = 'PXV01';
+      END IF;
+      v_bodies[i] := v_body;
+      v_prev := v_hash;
+    END LOOP;
+  END IF;
+
   -- Lock the head (waiting for a concurrent appender to finish, then reading what it left).
   SELECT h.seq, h.head_hash INTO v_seq, v_head FROM public.audit_chain_heads h WHERE h.workspace_id = v_ws FOR UPDATE;
   IF NOT FOUND THEN
@@ -61,41 +93,21 @@ BEGIN
     ON CONFLICT (workspace_id) DO NOTHING;
     SELECT h.seq, h.head_hash INTO v_seq, v_head FROM public.audit_chain_heads h WHERE h.workspace_id = v_ws FOR UPDATE;
   END IF;
-  SELECT w.audit_redaction INTO v_policy FROM public.workspaces w WHERE w.id = v_ws;
-  v_digest := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(v_policy::text, 'UTF8')), 'hex');
 
-  IF v_n = 0 OR p_seq IS DISTINCT FROM v_seq + 1 OR p_prev_hash IS DISTINCT FROM v_head OR p_policy_digest IS DISTINCT FROM v_digest THEN
+  IF pg_catalog.cardinality(v_bodies) <> v_n OR v_n = 0 OR p_seq <> v_seq + 1 OR p_prev_hash <> v_head THEN
     -- Nothing appended: the caller seals against this head (and this policy) and calls again.
     RETURN QUERY SELECT 0, v_seq, v_head, v_digest, CASE WHEN p_policy_digest IS DISTINCT FROM v_digest THEN v_policy END;
     RETURN;
   END IF;
-  IF pg_catalog.array_ndims(p_canonical) <> 1 OR pg_catalog.array_lower(p_canonical, 1) <> 1
-     OR pg_catalog.array_ndims(p_hashes) IS DISTINCT FROM 1 OR pg_catalog.array_lower(p_hashes, 1) IS DISTINCT FROM 1
-     OR pg_catalog.cardinality(p_hashes) <> v_n
-     OR pg_catalog.array_ndims(p_signatures) IS DISTINCT FROM 1 OR pg_catalog.array_lower(p_signatures, 1) IS DISTINCT FROM 1
-     OR pg_catalog.cardinality(p_signatures) <> v_n THEN
-    RAISE EXCEPTION 'hashes, signatures and canonical bytes must be three lists of one length' USING ERRCODE = 'PXV01';
-  END IF;
-
   v_prev := v_head;
   FOR i IN 1 .. v_n LOOP
-    v_hash := p_hashes[i];
-    v_bytes := pg_catalog.convert_to(p_canonical[i], 'UTF8');
-    IF v_hash IS NULL OR p_signatures[i] IS NULL OR v_bytes IS NULL
-       OR v_hash <> pg_catalog.encode(pg_catalog.sha256(pg_catalog.decode(v_prev, 'hex') || v_bytes), 'hex') THEN
-      RAISE EXCEPTION 'the hash does not match the canonical bytes' USING ERRCODE = 'PXV01';
-    END IF;
-    v_body := p_canonical[i]::jsonb;
-    IF (v_body ->> 'workspace_id') IS DISTINCT FROM v_ws OR (v_body -> 'seq') IS DISTINCT FROM pg_catalog.to_jsonb(v_seq + i)
-       OR (v_body ->> 'prev_hash') IS DISTINCT FROM v_prev OR (v_body ->> 'key_id') IS NULL THEN
-      RAISE EXCEPTION 'the canonical bytes do not name this workspace, seq and prev_hash' USING ERRCODE = 'PXV01';
-    END IF;
+    v_body := v_bodies[i];
     INSERT INTO public.audit_events (workspace_id, seq, id, kind, skill_id, run_id, step, trigger, occurred_at, prev_hash,
                                      hash, key_id, signature, canonical)
     VALUES (v_ws, v_seq + i, v_body ->> 'auditEventId', v_body ->> 'kind', v_body ->> 'skillId', v_body ->> 'runId',
-            (v_body ->> 'step')::integer, v_body ->> 'trigger', (v_body ->> 'occurred_at')::timestamptz, v_prev, v_hash,
-            v_body ->> 'key_id', p_signatures[i], v_bytes);
-    v_prev := v_hash;
+            (v_body ->> 'step')::integer, v_body ->> 'trigger', (v_body ->> 'occurred_at')::timestamptz, v_prev, p_hashes[i],
+            v_body ->> 'key_id', p_signatures[i], v_bytes[i]);
+    v_prev := p_hashes[i];
   END LOOP;
   UPDATE public.audit_chain_heads SET seq = v_seq + v_n, head_hash = v_prev, updated_at = pg_catalog.clock_timestamp()
    WHERE workspace_id = v_ws;

@@ -96,11 +96,14 @@ describe('audit_append_events: what the database checks', () => {
   it('a batch that does not continue the head appends nothing and is answered the head (no error: the caller reseals)', async () => {
     await asWorker(F.workspaceId, async (tx) => {
       const head = await probe(tx);
-      const e = sealAt(F, head);
-      const stale = await callAppend(tx, e.seq + 1, head.head_hash, head.policy_digest, [e.hash], [e.signature], [e.text]);
+      // Sealed consistently, but where the caller wrongly believed the head to be.
+      const ahead = sealAt(F, { ...head, head_seq: String(Number(head.head_seq) + 1), head_hash: 'd'.repeat(64) });
+      const stale = await callAppend(tx, ahead.seq, 'd'.repeat(64), head.policy_digest, [ahead.hash], [ahead.signature], [ahead.text]);
       expect(stale[0]).toMatchObject({ appended: 0, head_seq: head.head_seq, head_hash: head.head_hash, policy: null });
-      const wrongPrev = await callAppend(tx, e.seq, 'f'.repeat(64), head.policy_digest, [e.hash], [e.signature], [e.text]);
+      const otherPrev = sealAt(F, { ...head, head_hash: 'f'.repeat(64) });
+      const wrongPrev = await callAppend(tx, otherPrev.seq, 'f'.repeat(64), head.policy_digest, [otherPrev.hash], [otherPrev.signature], [otherPrev.text]);
       expect(wrongPrev[0]).toMatchObject({ appended: 0, head_seq: head.head_seq });
+      const e = sealAt(F, head);
       const oldPolicy = await callAppend(tx, e.seq, head.head_hash, 'e'.repeat(64), [e.hash], [e.signature], [e.text]);
       expect(oldPolicy[0]).toMatchObject({ appended: 0, policy: {} }); // a stale policy digest is answered the policy
     });
@@ -122,7 +125,7 @@ describe('audit_append_events: what the database checks', () => {
     expect(verifyChain(await chainOf(F.workspaceId), keyset, { workspaceId: F.workspaceId as WorkspaceId })).toMatchObject({ ok: true, count: 2 });
   });
 
-  it('refuses a hash that is not SHA-256(prev ‖ bytes), bytes that name another position, and uneven lists', async () => {
+  it('refuses a hash that is not SHA-256(prev ‖ bytes), bytes that name another place than the caller claims, and uneven lists', async () => {
     type Sealed = ReturnType<typeof sealAt>;
     const refusal = (send: (tx: postgres.TransactionSql, head: AppendRow, e: Sealed) => Promise<unknown>, overrides: Record<string, unknown> = {}) =>
       asWorker(F.workspaceId, async (tx) => {
@@ -136,11 +139,14 @@ describe('audit_append_events: what the database checks', () => {
       await refusal((tx, h, e) => callAppend(tx, e.seq, h.head_hash, h.policy_digest, ['0'.repeat(64)], [e.signature], [e.text])),
       await refusal((tx, h, e) => callAppend(tx, e.seq, h.head_hash, h.policy_digest, [e.hash], [e.signature], [e.text.replace('approve', 'reject!')])),
       await refusal((tx, h, e) => callAppend(tx, e.seq, h.head_hash, h.policy_digest, [e.hash], [], [e.text])),
+      // A place that is not the one the bytes name.
+      await refusal((tx, h, e) => callAppend(tx, e.seq + 1, h.head_hash, h.policy_digest, [e.hash], [e.signature], [e.text])),
+      await refusal((tx, h, e) => callAppend(tx, e.seq, 'f'.repeat(64), h.policy_digest, [e.hash], [e.signature], [e.text])),
       // Hashed and signed right, but the bytes name another workspace, or another seq.
       await refusal((tx, h, e) => callAppend(tx, e.seq, h.head_hash, h.policy_digest, [e.hash], [e.signature], [e.text]), { workspace_id: newId('workspace') }),
       await refusal((tx, h, e) => callAppend(tx, e.seq, h.head_hash, h.policy_digest, [e.hash], [e.signature], [e.text]), { seq: 99 }),
     ];
-    expect(sqlstates).toEqual(['PXV01', 'PXV01', 'PXV01', 'PXV01', 'PXV01']);
+    expect(sqlstates).toEqual(['PXV01', 'PXV01', 'PXV01', 'PXV01', 'PXV01', 'PXV01', 'PXV01']);
     expect(await chainOf(F.workspaceId)).toHaveLength(2);
   });
 
