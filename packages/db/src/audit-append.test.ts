@@ -247,8 +247,8 @@ describe('appendAuditEvents over it', () => {
     const t0 = withWorkspace(worker, f.workspaceId, (s) => appendAuditEvents(s, [draft(f, 3)], signer));
     for (let waiting = 0; waiting < 2; ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      [{ waiting }] = (await admin<{ waiting: number }[]>`select count(*)::int as waiting from pg_stat_activity
-        where datname = ${tdb.name} and wait_event_type = 'Lock'`) as [{ waiting: number }];
+      const [row] = await admin<{ waiting: number }[]>`select count(*)::int as waiting from pg_stat_activity where datname = ${tdb.name} and wait_event_type = 'Lock'`;
+      waiting = row?.waiting ?? 0;
     }
     t1Go.open();
     const settled = await Promise.allSettled([t0, t1, t2]);
