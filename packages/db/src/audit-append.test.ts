@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import postgres from 'postgres';
 import { genesisPrevHash, newId, sealAuditEvent, verifyChain, WorkspaceScopeError, type AuditEventDraft, type WorkspaceId } from '@praxa/core';
-import { appendAuditEvents, createDatabase, createTestDatabase, readAuditChain, seedWorkspaceFixture, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from './index.js';
+import { appendAuditEvents, createDatabase, createTestDatabase, readAuditChain, seedWorkspaceFixture, sql, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from './index.js';
 
 let tdb: TestDatabase;
 let admin: postgres.Sql;
@@ -211,6 +211,50 @@ describe('appendAuditEvents over it', () => {
     await new Promise((resolve) => setTimeout(resolve, 50)); // let the waiter reach the database (no assertion rests on time)
     release();
     await Promise.all([holder, waiter]);
+    const chain = await chainOf(f.workspaceId);
+    expect(chain.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(verifyChain(chain, keyset, { workspaceId: f.workspaceId as WorkspaceId })).toMatchObject({ ok: true });
+  });
+
+  it('a turn is not waited for forever: a deadlock running through another transaction’s queued call is seen and broken by Postgres', async () => {
+    const f = await emptyWorkspace('L');
+    await withWorkspace(worker, f.workspaceId, (s) => appendAuditEvents(s, [draft(f, 0)], signer));
+    const gate = () => {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      return { opened, open };
+    };
+    const t1Locked = gate();
+    const t2Appended = gate();
+    const t1Go = gate();
+    const lock = 700_000 + Math.floor(Math.random() * 100_000);
+    // T1 holds a lock T2 will want, and appends last.
+    const t1 = withWorkspace(worker, f.workspaceId, async (s) => {
+      await s.execute(sql`select pg_advisory_xact_lock(${lock})`);
+      t1Locked.open();
+      await t1Go.opened;
+      return appendAuditEvents(s, [draft(f, 1)], signer);
+    });
+    await t1Locked.opened;
+    // T2 appends (so holds the head), then waits for T1's lock.
+    const t2 = withWorkspace(worker, f.workspaceId, async (s) => {
+      await appendAuditEvents(s, [draft(f, 2)], signer);
+      t2Appended.open();
+      await s.execute(sql`select pg_advisory_xact_lock(${lock})`);
+    });
+    await t2Appended.opened;
+    // T0's call waits in the database for T2's head: it is this process's latest turn when T1 appends.
+    const t0 = withWorkspace(worker, f.workspaceId, (s) => appendAuditEvents(s, [draft(f, 3)], signer));
+    for (let waiting = 0; waiting < 2; ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const [row] = await admin<{ waiting: number }[]>`select count(*)::int as waiting from pg_stat_activity where datname = ${tdb.name} and wait_event_type = 'Lock'`;
+      waiting = row?.waiting ?? 0;
+    }
+    t1Go.open();
+    const settled = await Promise.allSettled([t0, t1, t2]);
+    // T1 — waiting behind T0's turn while holding what T2 waits for — went to the database, where Postgres saw the cycle.
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ details: { sqlstate: '40P01' } });
     const chain = await chainOf(f.workspaceId);
     expect(chain.map((e) => e.seq)).toEqual([1, 2, 3]);
     expect(verifyChain(chain, keyset, { workspaceId: f.workspaceId as WorkspaceId })).toMatchObject({ ok: true });

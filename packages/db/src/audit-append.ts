@@ -121,6 +121,24 @@ async function place(s: WorkspaceScope, first: Sealing, drafts: readonly AuditEv
   }
 }
 
+/**
+ * How long a call waits for the previous call's turn before it goes to the database anyway. A wait here is invisible
+ * to Postgres's deadlock detector: if the previous call waits for a transaction that itself waits for a lock this
+ * one's transaction holds, only waiting in the database (for the head) lets Postgres see the cycle and break it.
+ * Postgres checks for deadlocks after deadlock_timeout (1 s by default); past this bound, the turn is only lost
+ * speed (the statement may be answered the head and sealed again).
+ */
+const TURN_WAIT_MS = 1_000;
+
+function turnOf(previous: Turn): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, TURN_WAIT_MS);
+    timer.unref();
+  });
+  return Promise.race([previous.settled, timeout]).finally(() => clearTimeout(timer));
+}
+
 export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly AuditEventDraft[], signer: AuditSigner, options: AppendOptions = {}): Promise<StoredAuditEvent[]> {
   const s = requireScope(scope);
   const ws = s.workspaceId;
@@ -139,7 +157,7 @@ export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly 
       turns.set(ws, turn);
       try {
         if (previous) {
-          await previous.settled;
+          await turnOf(previous);
           const actual = tips.get(ws);
           if (!sameTip(base, actual)) sealing = seal(s, actual, drafts, signer);
         }
