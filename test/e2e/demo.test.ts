@@ -5,6 +5,7 @@
  * gone), also under `--keep` + Ctrl-C and when interrupted half-way.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, databaseUrl, type TestDatabase } from '@praxa/db';
-import { reply, startAnthropicServer } from '@praxa/testkit';
+import { reply, startAnthropicServer, startGithubServer } from '@praxa/testkit';
 
 const cli = fileURLToPath(new URL('../../apps/cli/dist/main.js', import.meta.url));
 let tdb: TestDatabase;
@@ -73,6 +74,26 @@ function reap(child: ChildProcess, pids: readonly number[]): void {
 }
 
 describe('pnpm praxa demo', () => {
+  it('with a GitHub App configured: no sandbox — the PR is read from and reviewed on the configured GitHub as the App', async () => {
+    // The configured GitHub here is the loopback GitHub started by this test (the CLI cannot tell it from GitHub: it
+    // only has GITHUB_API_URL and the App's credentials); the demo starts no sandbox of its own.
+    const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const gh = await startGithubServer({ appId: 31337, privateKeyPem: appKey, installations: [{ id: 777, account: 'octo', permissions: { pull_requests: 'write', contents: 'read' } }], botLogin: 'praxa-live[bot]' });
+    gh.sandbox.addPullRequest({ owner: 'octo', repo: 'bank', number: 5, title: 'Refund flow', body: '', author: { login: 'dev', type: 'User' }, headSha: 'e'.repeat(40), baseRef: 'main', files: [{ filename: 'src/payments/refund.ts', patch: '@@ -0,0 +1,2 @@\n+export const refund = () => 1;\n+console.log(refund);' }] });
+    try {
+      const env = { ...demoEnv(), GITHUB_APP_ID: '31337', GITHUB_APP_PRIVATE_KEY: appKey, GITHUB_API_URL: gh.url, PRAXA_DEMO_INSTALLATION_ID: '777', PRAXA_DEMO_PULL_REQUEST: 'octo/bank#5' };
+      const { output, exited } = startCli(['demo'], env);
+      expect(await exited).toBe(0);
+      expect(output()).toContain(`GitHub at ${gh.url} (as GitHub App 31337, installation 777), holding octo/bank#5`);
+      expect(output()).not.toContain('sandbox GitHub (packages/testkit');
+      expect(gh.sandbox.reviews('octo', 'bank', 5)).toHaveLength(1);
+      expect(gh.sandbox.reviews('octo', 'bank', 5)[0]?.user).toBe('praxa-live[bot]');
+      expect(output()).toContain('review posted on octo/bank#5');
+    } finally {
+      await gh.close();
+    }
+  }, 90_000);
+
   it('with ANTHROPIC_API_KEY: the key becomes the demo workspace’s sealed BYOK credential and the review is the model’s', async () => {
     const key = `sk-ant-api03-${'d'.repeat(40)}`;
     const anthropic = await startAnthropicServer({

@@ -93,6 +93,11 @@ export function createGithubRepoClient(options: { token: string; baseUrl: string
       );
       return { id: data.id, url: data.html_url };
     },
+    /** The PR's reviews (state, author, body) — what a person sees on the PR's conversation tab. */
+    async reviews(r: RepoRef, number: number) {
+      const list = await call('the reviews', () => octokit.paginate(octokit.rest.pulls.listReviews, { owner: r.owner, repo: r.repo, pull_number: number, per_page: 100 }));
+      return list.map((rv) => ({ id: rv.id, body: rv.body ?? '', state: rv.state, user: rv.user?.login ?? 'ghost', commitId: rv.commit_id ?? '' }));
+    },
     async reviewComments(r: RepoRef, number: number) {
       const comments = await call('the review comments', () => octokit.paginate(octokit.rest.pulls.listReviewComments, { owner: r.owner, repo: r.repo, pull_number: number, per_page: 100 }));
       return comments.map((c) => ({ path: c.path, line: c.line ?? null, body: c.body }));

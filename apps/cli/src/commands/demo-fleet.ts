@@ -17,7 +17,8 @@ import type { ConfigSource } from '@praxa/config';
 import type { RunId, WorkspaceId } from '@praxa/core';
 import { schema, eq, withWorkspace, workspacePublicKey, type Database } from '@praxa/db';
 import { createQueues, createRedis, enqueue } from '@praxa/queue';
-import { startGithubServer, type GithubServer, type SandboxPullRequest } from '@praxa/testkit';
+import { createGithubRepoClient, mintInstallationToken } from '@praxa/connectors';
+import { startGithubServer, type SandboxPullRequest, type SandboxReview } from '@praxa/testkit';
 
 export type { SandboxReview } from '@praxa/testkit';
 import { withLocalDefaults } from './local-env.js';
@@ -64,8 +65,50 @@ export const DEMO_FOLLOW_UP_PULL_REQUEST: SandboxPullRequest = {
 export const STOP_GRACE_MS = 10_000;
 const WORKER_SHUTDOWN_GRACE_MS = '5000';
 
+/** Where the demo's PR lives: the sandbox (default) or, with the App's credentials configured, GitHub itself. */
+export interface DemoGithub {
+  readonly url: string;
+  /** How the demo names it in its output (the sandbox always says it is not GitHub). */
+  readonly label: string;
+  readonly real: boolean;
+  reviews(owner: string, repo: string, number: number): Promise<SandboxReview[]>;
+  close(): Promise<void>;
+}
+
+/** The GitHub App a user configured (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY, GITHUB_API_URL) for a real-GitHub demo. */
+export interface ConfiguredGithubApp {
+  readonly appId: number;
+  readonly privateKeyPem: string;
+  readonly baseUrl: string;
+}
+
+const REVIEW_STATE_EVENT: Readonly<Record<string, string>> = { APPROVED: 'APPROVE', CHANGES_REQUESTED: 'REQUEST_CHANGES', COMMENTED: 'COMMENT' };
+
+/** The configured GitHub, read as the App's installation (the same bot the worker acts as). */
+export function configuredGithub(app: ConfiguredGithubApp, installationId: string): DemoGithub {
+  const client = async () => createGithubRepoClient({ token: (await mintInstallationToken(app, Number(installationId))).token, baseUrl: app.baseUrl });
+  return {
+    url: app.baseUrl,
+    label: `GitHub at ${app.baseUrl} (as GitHub App ${app.appId}, installation ${installationId})`,
+    real: true,
+    async reviews(owner, repo, number) {
+      const gh = await client();
+      const [reviews, comments] = await Promise.all([gh.reviews({ owner, repo }, number), gh.reviewComments({ owner, repo }, number)]);
+      return reviews.map((r, i) => ({ id: r.id, body: r.body, event: REVIEW_STATE_EVENT[r.state] ?? r.state, commitId: r.commitId, user: r.user, comments: i === reviews.length - 1 ? comments.filter((c) => c.line !== null).map((c) => ({ path: c.path, line: c.line ?? 0, body: c.body })) : [] }));
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+/** The pull request as GitHub has it, in the shape the demo's webhook payload is built from. */
+export async function configuredPullRequest(app: ConfiguredGithubApp, installationId: string, ref: { owner: string; repo: string; number: number }): Promise<SandboxPullRequest> {
+  const gh = createGithubRepoClient({ token: (await mintInstallationToken(app, Number(installationId))).token, baseUrl: app.baseUrl });
+  const pr = await gh.pullRequest({ owner: ref.owner, repo: ref.repo }, ref.number);
+  return { owner: ref.owner, repo: ref.repo, number: pr.number, title: pr.title, body: pr.body, draft: pr.draft, author: { login: pr.author, type: pr.authorIsBot ? 'Bot' : 'User' }, headSha: pr.headSha, baseRef: pr.baseRef, files: [] };
+}
+
 export interface DemoFleet {
-  readonly github: GithubServer;
+  readonly github: DemoGithub;
   /** ingest's base URL (loopback, a free port). */
   readonly ingestUrl: string;
   /** The webhook secret ingest was started with (random, this run only). */
@@ -126,13 +169,28 @@ async function waitForIngest(child: Child, url: string): Promise<void> {
   }
 }
 
-export async function startDemoFleet(env: ConfigSource, installationId: string, prs: readonly SandboxPullRequest[]): Promise<DemoFleet> {
-  const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-  const appId = 900_001;
-  const owners = [...new Set(prs.map((p) => p.owner))];
-  if (owners.length !== 1 || !owners[0]) throw new Error('the demo PRs must share one owner (one installation)');
-  const github = await startGithubServer({ appId, privateKeyPem: appKey, installations: [{ id: Number(installationId), account: owners[0], permissions: { pull_requests: 'write', contents: 'read' } }], botLogin: 'praxa-demo[bot]' });
-  for (const pr of prs) github.sandbox.addPullRequest(pr);
+export async function startDemoFleet(env: ConfigSource, installationId: string, prs: readonly SandboxPullRequest[], configured: ConfiguredGithubApp | null = null): Promise<DemoFleet> {
+  let appKey: string;
+  let appId: number;
+  let github: DemoGithub;
+  if (configured) {
+    ({ privateKeyPem: appKey, appId } = configured);
+    github = configuredGithub(configured, installationId);
+  } else {
+    appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    appId = 900_001;
+    const owners = [...new Set(prs.map((p) => p.owner))];
+    if (owners.length !== 1 || !owners[0]) throw new Error('the demo PRs must share one owner (one installation)');
+    const sandbox = await startGithubServer({ appId, privateKeyPem: appKey, installations: [{ id: Number(installationId), account: owners[0], permissions: { pull_requests: 'write', contents: 'read' } }], botLogin: 'praxa-demo[bot]' });
+    for (const pr of prs) sandbox.sandbox.addPullRequest(pr);
+    github = {
+      url: sandbox.url,
+      label: `sandbox GitHub (packages/testkit — NOT real GitHub) at ${sandbox.url}`,
+      real: false,
+      reviews: (owner, repo, number) => Promise.resolve([...sandbox.sandbox.reviews(owner, repo, number)]),
+      close: () => sandbox.close(),
+    };
+  }
 
   const local = withLocalDefaults(env);
   const prefix = `praxa-demo-${randomUUID().slice(0, 8)}`;
@@ -143,7 +201,7 @@ export async function startDemoFleet(env: ConfigSource, installationId: string, 
   const worker = startChild('worker', {
     ...common,
     GITHUB_APP_PRIVATE_KEY: appKey,
-    GITHUB_API_URL: github.url,
+    GITHUB_API_URL: configured ? configured.baseUrl : github.url,
     WORKER_SHUTDOWN_GRACE_MS: local.WORKER_SHUTDOWN_GRACE_MS ?? WORKER_SHUTDOWN_GRACE_MS,
   } as NodeJS.ProcessEnv);
   const ingest = startChild('ingest', {

@@ -20,7 +20,7 @@ import { sealCredential } from '@praxa/crypto';
 import { ModelCredentialSchema } from '@praxa/runtime';
 import { withLocalDefaults } from './local-env.js';
 import { migrateDatabase } from './migrate.js';
-import { DEMO_FOLLOW_UP_PULL_REQUEST, DEMO_PULL_REQUEST, startDemoFleet, type DemoFleet, type SandboxReview } from './demo-fleet.js';
+import { configuredPullRequest, DEMO_FOLLOW_UP_PULL_REQUEST, DEMO_PULL_REQUEST, startDemoFleet, type ConfiguredGithubApp, type DemoFleet, type SandboxReview } from './demo-fleet.js';
 import { curlCommand, githubSignature, pullRequestOpenedPayload, sendGithubDelivery, signedDelivery } from './demo-webhook.js';
 import { seedDemoWorkspace } from './seed.js';
 
@@ -52,7 +52,9 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
   const migrated = await migrateDatabase(local);
   step(t0, `database ready (${migrated.databaseCreated ? 'created; ' : ''}${migrated.applied.length} migration(s) applied; roles bootstrapped)`);
 
-  const demo = await seedDemoWorkspace(local, 'Demo');
+  // Real GitHub instead of the sandbox: the App's credentials plus which installation and PR to review.
+  const real = realGithubSetup(local);
+  const demo = await seedDemoWorkspace(local, 'Demo', real ? { installationId: real.installationId } : {});
   const other = await seedDemoWorkspace(local, 'Other');
   step(t0, `seeded workspace ${demo.workspaceId} (GitHub installation ${demo.installationId}, skill pr-review ${demo.skillId})`);
   step(t0, `seeded a second tenant's workspace ${other.workspaceId}, to attack from`);
@@ -65,9 +67,9 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
   let fleet: DemoFleet | null = null;
   try {
     // ── the fleet: ingest and a worker as real processes on one queue prefix, against the sandbox GitHub ──
-    const pr = DEMO_PULL_REQUEST;
-    fleet = await startDemoFleet(local, demo.installationId, options.keep ? [pr, DEMO_FOLLOW_UP_PULL_REQUEST] : [pr]);
-    step(t0, `sandbox GitHub (packages/testkit — NOT real GitHub) at ${fleet.github.url}, holding ${pr.owner}/${pr.repo}#${pr.number}`);
+    const pr = real ? await configuredPullRequest(real.app, real.installationId, real.pr) : DEMO_PULL_REQUEST;
+    fleet = await startDemoFleet(local, demo.installationId, options.keep && !real ? [pr, DEMO_FOLLOW_UP_PULL_REQUEST] : [pr], real?.app ?? null);
+    step(t0, `${fleet.github.label}, holding ${pr.owner}/${pr.repo}#${pr.number}`);
     step(t0, `ingest process (pid ${fleet.pids.ingest}) listening at ${fleet.ingestUrl}; worker process (pid ${fleet.pids.worker}) (${byok ? 'model: Anthropic, with the workspace’s key' : 'offline model: deterministic rules, not a language model'})`);
     step(t0, `monitor process (pid ${fleet.pids.monitor}): the fleet's schedulers — run reconciler, acceptance pass (self-pause below a Skill's threshold), time-based audit checkpoints`);
     const keyId = await fleet.createWorkspaceKeys(api, demo.workspaceId);
@@ -98,7 +100,7 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     //    bot, posts one review and appends a signed audit event ──
     const finished = await fleet.waitForRun(worker, demo.workspaceId, runId);
     step(t0, `worker: run ${runId} ${finished.status}${finished.error_code ? ` (${finished.error_code})` : ''}`);
-    const review = fleet.github.sandbox.reviews(pr.owner, pr.repo, pr.number)[0];
+    const review = (await fleet.github.reviews(pr.owner, pr.repo, pr.number)).find((r) => r.body.includes(`praxa:${runId}:`));
     if (review) printReview(`${pr.owner}/${pr.repo}#${pr.number}`, review);
     const stale = { runId, token: crypto.randomUUID(), expiresAt: new Date() };
     const fenced = await refusedCode(() => withWorkspace(worker, demo.workspaceId, (s) => recordRunStep(s, stale, { idx: 99, kind: 'tool.call', idempotencyKey: `${runId}:late`, status: 'completed' })));
@@ -154,6 +156,15 @@ function printReview(where: string, review: SandboxReview): void {
 
 /** `--keep`: the fleet stays up; print a signed curl for the follow-up PR and where to look; print reviews as they land. */
 async function keepRunning(fleet: DemoFleet, installationId: string, workspaceId: string): Promise<number> {
+  if (fleet.github.real) {
+    console.log(`
+--keep: the fleet stays up until Ctrl-C (ingest pid ${fleet.pids.ingest}, worker pid ${fleet.pids.worker}, monitor pid ${fleet.pids.monitor}).
+  Point the GitHub App's webhook at ${fleet.ingestUrl}/webhooks/github (through a tunnel), or sign a payload yourself:
+    X-Hub-Signature-256: sha256=$(openssl dgst -sha256 -hmac '${fleet.webhookSecret}' < body.json | sed 's/^.* //')
+  Reviews appear on GitHub as the App's bot. Audit: pnpm praxa audit verify --workspace ${workspaceId}
+`);
+    return fleet.holdUntilStopped();
+  }
   const next = DEMO_FOLLOW_UP_PULL_REQUEST;
   const dir = mkdtempSync(join(tmpdir(), 'praxa-demo-'));
   const bodyFile = join(dir, `pull_request.opened-${next.number}.json`);
@@ -170,12 +181,14 @@ async function keepRunning(fleet: DemoFleet, installationId: string, workspaceId
     sandbox GitHub  ${fleet.github.url} (packages/testkit, NOT real GitHub; reviews it receives are printed here)
     audit           pnpm praxa audit verify --workspace ${workspaceId}   (and: pnpm praxa audit export --workspace ${workspaceId})
 `);
-  const printed = new Map<number, number>([[DEMO_PULL_REQUEST.number, fleet.github.sandbox.reviews(DEMO_PULL_REQUEST.owner, DEMO_PULL_REQUEST.repo, DEMO_PULL_REQUEST.number).length]]);
+  const printed = new Map<number, number>([[DEMO_PULL_REQUEST.number, (await fleet.github.reviews(DEMO_PULL_REQUEST.owner, DEMO_PULL_REQUEST.repo, DEMO_PULL_REQUEST.number)).length]]);
+  const github = fleet.github;
   const watch = setInterval(() => {
     for (const pr of [DEMO_PULL_REQUEST, next]) {
-      const reviews = fleet.github.sandbox.reviews(pr.owner, pr.repo, pr.number);
-      for (const r of reviews.slice(printed.get(pr.number) ?? 0)) printReview(`${pr.owner}/${pr.repo}#${pr.number}`, r);
-      printed.set(pr.number, reviews.length);
+      void github.reviews(pr.owner, pr.repo, pr.number).then((reviews) => {
+        for (const r of reviews.slice(printed.get(pr.number) ?? 0)) printReview(`${pr.owner}/${pr.repo}#${pr.number}`, r);
+        printed.set(pr.number, reviews.length);
+      });
     }
   }, 250);
   try {
@@ -205,4 +218,18 @@ async function storeDemoAnthropicKey(api: Database, workspaceId: string, memberI
     await s.db.insert(schema.llmCredentials).values({ workspaceId, id, provider: 'anthropic', fingerprint: apiKey.slice(-4), vaultName: name, createdBy: memberId });
     return apiKey.slice(-4);
   });
+}
+
+/**
+ * The demo reviews a PR on GitHub itself when the App is configured and the PR named:
+ * GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY (GITHUB_API_URL for GitHub Enterprise Server), PRAXA_DEMO_INSTALLATION_ID and
+ * PRAXA_DEMO_PULL_REQUEST=owner/repo#number. Otherwise the sandbox.
+ */
+function realGithubSetup(env: ConfigSource): { app: ConfiguredGithubApp; installationId: string; pr: { owner: string; repo: string; number: number } } | null {
+  const appId = Number(env.GITHUB_APP_ID ?? '');
+  const key = env.GITHUB_APP_PRIVATE_KEY;
+  const installationId = env.PRAXA_DEMO_INSTALLATION_ID;
+  const m = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)#(\d+)$/.exec(env.PRAXA_DEMO_PULL_REQUEST ?? '');
+  if (!Number.isInteger(appId) || appId <= 0 || !key || !installationId || !/^\d+$/.test(installationId) || !m) return null;
+  return { app: { appId, privateKeyPem: key, baseUrl: env.GITHUB_API_URL ?? 'https://api.github.com' }, installationId, pr: { owner: m[1] ?? '', repo: m[2] ?? '', number: Number(m[3]) } };
 }

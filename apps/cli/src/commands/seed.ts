@@ -36,7 +36,7 @@ export const DEMO_PR_REVIEW_MANIFEST: SkillManifest = parseSkillManifest({
   notify: ['slack'],
 });
 
-export async function seedDemoWorkspace(env: ConfigSource, label = 'Demo'): Promise<SeededWorkspace> {
+export async function seedDemoWorkspace(env: ConfigSource, label = 'Demo', options: { installationId?: string } = {}): Promise<SeededWorkspace> {
   const local = withLocalDefaults(env);
   const migrateCfg = await bootConfig('migrate', { env: local, envFile: '.env' });
   const apiCfg = await bootConfig('api', { env: local, envFile: '.env' });
@@ -45,7 +45,7 @@ export async function seedDemoWorkspace(env: ConfigSource, label = 'Demo'): Prom
     workspaceId: newId('workspace'),
     memberId: newId('member'),
     integrationId: newId('integration'),
-    installationId: String(randomInt(10_000_000, 2_000_000_000)),
+    installationId: options.installationId ?? String(randomInt(10_000_000, 2_000_000_000)),
     skillId: newId('skill'),
     skillVersionId: newId('skillVersion'),
     manifestHash: manifestHash(DEMO_PR_REVIEW_MANIFEST),
