@@ -129,7 +129,7 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     const ok =
       forged.status === 401 && review !== undefined && fenced === 'LEASE_LOST' && wrote === 'WORKSPACE_SCOPE' && seen === 0 && own === 1 && duplicate && verdict.ok && chain.length === 1 && rewrite === 'PERMISSION_DENIED';
     const total = ((performance.now() - t0) / 1000).toFixed(1);
-    console.log(`\n${ok ? 'demo complete' : 'demo FAILED'}: a PR reviewed end to end — signed webhook over HTTP → ingest → queue → worker → sandbox GitHub; tenancy, fencing and the audit chain enforced by Postgres (total ${total} s)`);
+    console.log(`\n${ok ? 'demo complete' : 'demo FAILED'}: a PR reviewed end to end — signed webhook over HTTP → ingest → queue → worker → ${fleet.github.real ? 'GitHub' : 'sandbox GitHub'}; tenancy, fencing and the audit chain enforced by Postgres (total ${total} s)`);
     console.log(`Check it yourself: pnpm praxa audit checkpoint --workspace ${demo.workspaceId} && pnpm praxa audit verify --workspace ${demo.workspaceId}`);
     if (!ok) process.exitCode = 1;
     if (options.keep && ok) {
@@ -141,7 +141,7 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
   } finally {
     if (fleet) {
       await fleet.close();
-      if (!options.keep) step(t0, `stopped ingest (pid ${fleet.pids.ingest}), the worker (pid ${fleet.pids.worker}), the monitor (pid ${fleet.pids.monitor}) and the sandbox GitHub: nothing left running`);
+      if (!options.keep) step(t0, `stopped ingest (pid ${fleet.pids.ingest}), the worker (pid ${fleet.pids.worker}), the monitor (pid ${fleet.pids.monitor})${fleet.github.real ? '' : ' and the sandbox GitHub'}: nothing left running`);
     }
     await closePools();
   }
