@@ -17,7 +17,3 @@ export class RateLimitedError extends PraxaError {
   readonly httpStatus = 429;
   override readonly retryable = true;
 }
-export class NotImplementedError extends PraxaError {
-  readonly code = 'NOT_IMPLEMENTED';
-  readonly httpStatus = 501;
-}
