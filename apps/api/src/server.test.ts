@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import postgres from 'postgres';
-import { mintApiTokenMaterial, newId } from '@praxa/core';
-import { createDatabase, createTestDatabase, seedWorkspaceFixture, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
+import { generateKeyPairSync } from 'node:crypto';
+import { mintApiTokenMaterial, newId, type AuditEventDraft } from '@praxa/core';
+import { appendAuditEvents, createDatabase, createTestDatabase, registerAuditKey, seedWorkspaceFixture, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
 import { createLogger } from '@praxa/observability';
 import type { FastifyInstance } from 'fastify';
 import { buildApiServer } from './server.js';
@@ -148,6 +149,30 @@ describe('audit', () => {
   it('verifies the workspace’s chain and checkpoints server-side', async () => {
     const res = await call('GET', '/v1/audit/verify', await token(A, 'viewer'));
     expect(res).toEqual({ status: 200, json: { ok: true, events: 1, checkpoints: 1 } });
+  });
+
+  it('verifies a chain longer than a page (pages anchored on each other) and names a tampered event on a later page', async () => {
+    const k = generateKeyPairSync('ed25519');
+    const keyId = 'aek_paging_test_0001';
+    await registerAuditKey(db, { keyId, purpose: 'event', algorithm: 'ed25519', spki: k.publicKey.export({ format: 'der', type: 'spki' }) });
+    const draft = (): AuditEventDraft => ({ auditEventId: newId('auditEvent'), kind: 'key.rotated', skillId: null, runId: null, trigger: 'api.key_rotation', input: {}, reasoning: ['rotated'], alternatives: [], confidence: null, output: {}, tools_used: [], duration_ms: 0, occurred_at: new Date().toISOString() });
+    await withWorkspace(db, B.workspaceId, (s) => appendAuditEvents(s, [draft(), draft(), draft(), draft()], { keyId, privateKey: k.privateKey }));
+    const paged = await buildApiServer({ database: db, log: createLogger({ name: 'api-paged', level: 'silent' }), auditVerifyPageSize: 2 });
+    const url = await paged.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const tok = await token(B, 'viewer');
+      const verify = async () => (await fetch(`${url}/v1/audit/verify`, { headers: { authorization: `Bearer ${tok}` } })).json() as Promise<Record<string, unknown>>;
+      expect(await verify()).toEqual({ ok: true, events: 5, checkpoints: 1 });
+      // Behind the app's back (triggers off, as a superuser would): one byte of seq 4, on the second page.
+      await admin.begin(async (tx) => {
+        await tx`alter table audit_events disable trigger user`;
+        await tx`update audit_events set canonical = overlay(canonical placing '\x20'::bytea from 3 for 1) where workspace_id = ${B.workspaceId} and seq = 4`;
+        await tx`alter table audit_events enable trigger user`;
+      });
+      expect(await verify()).toMatchObject({ ok: false, failure: { seq: 4 } });
+    } finally {
+      await paged.close();
+    }
   });
 });
 

@@ -24,11 +24,17 @@ export interface ApiDeps extends SkillStatusDeps {
   readonly log: Logger;
   /** Bot-user installs (Slack OAuth, GitHub App); absent → those routes answer INTEGRATION_NOT_CONFIGURED. */
   readonly install?: InstallConfig;
+  /** Events per page for GET /v1/audit/verify (default 20,000). */
+  readonly auditVerifyPageSize?: number;
 }
+
+/** Events verified per page by GET /v1/audit/verify, unless configured. */
+const VERIFY_PAGE = 20_000;
 
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
   const db = deps.database;
+  const pageSize = Math.max(1, deps.auditVerifyPageSize ?? VERIFY_PAGE);
 
   app.setErrorHandler((error: unknown, req, reply) => {
     if (error instanceof WorkspaceScopeError) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'not found' } });
@@ -199,14 +205,27 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     url: '/v1/audit/verify',
     handler: async ({ scope, caller }) => {
       const keys = await readAuditKeyset(db);
-      const chain = await readAuditChain(scope);
       const checkpoints = await readCheckpoints(scope);
       const eventKeys = new Map(keys.filter((k) => k.purpose === 'event').map((k) => [k.keyId, createPublicKey({ key: k.spki, format: 'der', type: 'spki' })]));
-      const c = verifyChain(chain, eventKeys, { workspaceId: caller.workspaceId });
-      if (!c.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: { seq: c.seq, reason: c.reason } };
-      const cp = verifyCheckpoints(checkpoints, chain.map((x) => x.hash), new Map(keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }])));
-      if (!cp.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: { treeSize: cp.treeSize, reason: cp.reason } };
-      return { ok: true, events: chain.length, checkpoints: checkpoints.length };
+      // The whole chain, page by page (each page anchored on the last one's head), yielding to the event loop between
+      // pages so a long chain never stalls the api. Only the leaf hashes are kept, for the checkpoints.
+      const hashes: string[] = [];
+      let next = 1;
+      let head: string | undefined;
+      for (;;) {
+        const page = await readAuditChain(scope, next, pageSize);
+        const c = verifyChain(page, eventKeys, { workspaceId: caller.workspaceId, ...(head === undefined ? {} : { firstSeq: next, firstPrevHash: head }) });
+        if (!c.ok) return { ok: false, events: hashes.length + (c.index ?? 0), checkpoints: checkpoints.length, failure: { seq: c.seq, reason: c.reason } };
+        for (const e of page) hashes.push(e.hash);
+        const last = page.at(-1);
+        if (page.length < pageSize || !last) break;
+        head = c.headHash;
+        next = last.seq + 1;
+        await new Promise((r) => setImmediate(r));
+      }
+      const cp = verifyCheckpoints(checkpoints, hashes, new Map(keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }])));
+      if (!cp.ok) return { ok: false, events: hashes.length, checkpoints: checkpoints.length, failure: { treeSize: cp.treeSize, reason: cp.reason } };
+      return { ok: true, events: hashes.length, checkpoints: checkpoints.length };
     },
   });
 
