@@ -94,13 +94,6 @@ export async function dispatchSubagentRun(scope: WorkspaceScope, lease: RunLease
   return { runId: row.run_id, created: row.created };
 }
 
-/** One telemetry row: `{tool_name, ms, code, iter}` and nothing else (zod `.strict()` here, a CHECK in the table). */
-export async function insertRunEvent(scope: WorkspaceScope, runId: RunId, meta: TelemetryMeta): Promise<void> {
-  const parsed = TelemetryMetaSchema.parse(meta);
-  const s = requireScope(scope);
-  await s.execute(dsql`insert into public.agent_run_events (workspace_id, run_id, meta) values (${s.workspaceId}, ${runId}, ${JSON.stringify(parsed)}::jsonb)`);
-}
-
 const RunEventRow = z.object({ meta: TelemetryMetaSchema });
 export async function readRunEvents(scope: WorkspaceScope, runId: RunId): Promise<TelemetryMeta[]> {
   const rows = await queryScopedRows(scope, RunEventRow, dsql`select meta from public.agent_run_events where run_id = ${runId} order by id`);
@@ -113,12 +106,12 @@ const FactRow = z.object({ key: z.string(), value: z.unknown() });
 
 export async function readMemoryFacts(scope: WorkspaceScope, namespace: string, keys: readonly string[] | null, limit = 50): Promise<{ key: string; value: unknown }[]> {
   const s = requireScope(scope);
-  const keyList = keys === null ? null : `{${keys.map((k) => `"${k.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+  const keyList = keys === null ? null : JSON.stringify(keys);
   return queryScopedRows(
     scope,
     FactRow,
     dsql`select key, value from public.memory_facts where workspace_id = ${s.workspaceId} and namespace = ${namespace}
-      and (${keyList}::text[] is null or key = any(${keyList}::text[])) order by updated_at desc limit ${Math.min(Math.max(limit, 1), 200)}`,
+      and (${keyList}::jsonb is null or key in (select jsonb_array_elements_text(${keyList}::jsonb))) order by updated_at desc limit ${Math.min(Math.max(limit, 1), 200)}`,
   );
 }
 

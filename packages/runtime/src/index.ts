@@ -15,3 +15,4 @@ export * from './model/bedrock-provider.js';
 export * from './model/vertex-provider.js';
 export * from './model/create-model-provider.js';
 export * from './manifest-narrowing.js';
+export * from './model/conversation.js';

@@ -3,7 +3,7 @@
  * Deterministic — same diff, same decision, byte for byte (replay depends on it).
  */
 import { z } from 'zod';
-import { DECISION_TOOL_WIRE_NAME, wireToolName, type ModelRequest, type ModelResponse } from '@praxa/runtime';
+import { DECISION_TOOL_WIRE_NAME, toolResultInConversation, wireToolName, type ModelRequest, type ModelResponse } from '@praxa/runtime';
 import { analyzeDiff } from './diff-analysis.js';
 import type { PrReviewDecision } from './pr-review-decision.js';
 import { matchesAny } from './repo-config.js';
@@ -30,25 +30,6 @@ const DiffResult = z.object({
   authorHistory: z.array(z.object({ dir: z.string(), commits: z.number() })).default([]),
   files: z.array(z.object({ filename: z.string(), status: z.string(), patch: z.string().nullable() }).loose()),
 });
-
-/** The result the conversation holds for the diff tool, if the model (here: these rules) asked for it. */
-function diffFromConversation(request: ModelRequest): z.infer<typeof DiffResult> | null {
-  const ids = new Set<string>();
-  for (const m of request.messages) for (const b of m.content) if (b.type === 'tool_use' && b.name === DIFF_TOOL) ids.add(b.id);
-  for (const m of request.messages) {
-    for (const b of m.content) {
-      if (b.type === 'tool_result' && ids.has(b.toolUseId) && b.isError !== true) {
-        try {
-          const parsed = DiffResult.safeParse(JSON.parse(b.content));
-          if (parsed.success) return parsed.data;
-        } catch {
-          return null;
-        }
-      }
-    }
-  }
-  return null;
-}
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 
@@ -102,7 +83,7 @@ export function decideFromDiff(diff: z.infer<typeof DiffResult>, ignored: (path:
 export function prReviewOfflineRules(request: ModelRequest): Pick<ModelResponse, 'content' | 'stopReason'> {
   {
     const ignored = ignoredFromConversation(request);
-    const diff = diffFromConversation(request);
+    const diff = toolResultInConversation(request, DIFF_TOOL, DiffResult);
     const forced = request.toolChoice.type === 'tool';
     if (diff === null && !forced && request.tools.some((t) => t.name === DIFF_TOOL)) {
       return { content: [{ type: 'tool_use', id: 'toolu_offline_diff', name: DIFF_TOOL, input: {} }], stopReason: 'tool_use' };

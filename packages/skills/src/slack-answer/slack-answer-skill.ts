@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { slackFeedbackButtons, type SkillManifest } from '@praxa/core';
-import { BaseDecisionSchema, DECISION_TOOL_WIRE_NAME, wireToolName, type ActContext, type ModelRequest, type ModelResponse, type RunSubject, type SkillDefinition, type SkillRunInput } from '@praxa/runtime';
+import { BaseDecisionSchema, DECISION_TOOL_WIRE_NAME, toolResultInConversation, wireToolName, type ActContext, type ModelRequest, type ModelResponse, type RunSubject, type SkillDefinition, type SkillRunInput } from '@praxa/runtime';
 import { RunInputInvalidError } from '../pr-review/pr-review-skill.js';
 
 export const SLACK_ANSWER_MANIFEST: SkillManifest = {
@@ -42,22 +42,6 @@ const THREAD_TOOL = wireToolName('slack.read.thread');
 const MEMORY_TOOL = wireToolName('memory.read');
 const Thread = z.object({ messages: z.array(z.object({ fromBot: z.boolean(), text: z.string() }).loose()) });
 const Facts = z.object({ facts: z.array(z.object({ key: z.string(), value: z.unknown() })) });
-
-function resultOf<T>(request: ModelRequest, wireName: string, schema: z.ZodType<T>): T | null {
-  const ids = new Set<string>();
-  for (const m of request.messages) for (const b of m.content) if (b.type === 'tool_use' && b.name === wireName) ids.add(b.id);
-  for (const m of request.messages)
-    for (const b of m.content)
-      if (b.type === 'tool_result' && ids.has(b.toolUseId) && b.isError !== true) {
-        try {
-          const parsed = schema.safeParse(JSON.parse(b.content));
-          if (parsed.success) return parsed.data;
-        } catch {
-          return null;
-        }
-      }
-  return null;
-}
 
 const words = (text: string): Set<string> =>
   new Set(
@@ -116,9 +100,9 @@ export function answerFromFacts(question: string, facts: readonly { key: string;
 
 export function slackAnswerOfflineRules(request: ModelRequest): Pick<ModelResponse, 'content' | 'stopReason'> {
   const forced = request.toolChoice.type === 'tool';
-  const thread = resultOf(request, THREAD_TOOL, Thread);
+  const thread = toolResultInConversation(request, THREAD_TOOL, Thread);
   if (!forced && thread === null && request.tools.some((t) => t.name === THREAD_TOOL)) return { content: [{ type: 'tool_use', id: 'toolu_offline_thread', name: THREAD_TOOL, input: {} }], stopReason: 'tool_use' };
-  const facts = resultOf(request, MEMORY_TOOL, Facts);
+  const facts = toolResultInConversation(request, MEMORY_TOOL, Facts);
   if (!forced && facts === null && request.tools.some((t) => t.name === MEMORY_TOOL)) return { content: [{ type: 'tool_use', id: 'toolu_offline_memory', name: MEMORY_TOOL, input: {} }], stopReason: 'tool_use' };
   const question = [...(thread?.messages ?? [])].reverse().find((m) => !m.fromBot)?.text ?? '';
   return { content: [{ type: 'tool_use', id: 'toolu_offline_decision', name: DECISION_TOOL_WIRE_NAME, input: answerFromFacts(question, facts?.facts ?? []) }], stopReason: 'tool_use' };
