@@ -8,9 +8,6 @@
  *  - persistent 5xx → the run fails MODEL_UNAVAILABLE, audited as run.failed.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { newId } from '@praxa/core';
-import { sealCredential } from '@praxa/crypto';
-import { createDatabase, schema, vaultPutSecret, withWorkspace, workspacePublicKey } from '@praxa/db';
 import { createAnthropicProvider, withModelRetries } from '@praxa/runtime';
 import { reply, startAnthropicServer, type AnthropicServer } from '@praxa/testkit';
 import { startWorker } from '@praxa/worker';
@@ -25,17 +22,7 @@ const sleeps: number[] = [];
 beforeAll(async () => {
   h = await startWorkerHarness();
   anthropic = await startAnthropicServer({ apiKey: API_KEY });
-  const api = createDatabase(h.tdb.roleUrl('praxa_api'), { max: 1 });
-  await withWorkspace(api, h.ws.workspaceId, async (s) => {
-    const pub = await workspacePublicKey(s);
-    const id = newId('credential');
-    const name = `llm/anthropic/${id}`;
-    const sealed = await sealCredential({ keyId: pub!.keyId, publicKey: pub!.publicKey }, { workspaceId: h.ws.workspaceId, provider: 'anthropic', purpose: 'llm_credentials' }, JSON.stringify({ provider: 'anthropic', apiKey: API_KEY }));
-    await vaultPutSecret(s, { name, provider: 'anthropic', purpose: 'llm_credentials', ciphertext: Buffer.from(sealed), keyId: pub!.keyId });
-    await s.db.delete(schema.llmCredentials);
-    await s.db.insert(schema.llmCredentials).values({ workspaceId: h.ws.workspaceId, id, provider: 'anthropic', fingerprint: API_KEY.slice(-4), vaultName: name, createdBy: h.ws.memberId });
-  });
-  await api.close();
+  await h.storeAnthropicKey(API_KEY);
   worker = await startWorker(h.env, {
     providerFactory: (json) => {
       const cred = JSON.parse(json) as { apiKey: string };

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { newId, type RunId, type SkillManifest } from '@praxa/core';
-import { LocalKeyProvider } from '@praxa/crypto';
-import { createDatabase, createTestDatabase, seedWorkspaceFixture, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
+import { LocalKeyProvider, sealCredential } from '@praxa/crypto';
+import { createDatabase, createTestDatabase, schema, seedWorkspaceFixture, vaultPutSecret, withWorkspace, workspacePublicKey, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
 import { createQueues, createRedis, enqueue, type QueueSet, type Redis } from '@praxa/queue';
 import { PR_REVIEW_MANIFEST } from '@praxa/skills';
 import { startGithubServer, type GithubServer, type SandboxPullRequest } from '@praxa/testkit';
@@ -31,6 +31,8 @@ export interface WorkerHarness {
   readonly workerDb: Database;
   createPrRun(pr: Partial<SandboxPullRequest> & { number: number }, options?: { trigger?: string; input?: Record<string, unknown> }): Promise<RunId>;
   enqueueRun(runId: RunId, hint?: { workspaceId?: string }): Promise<void>;
+  /** The workspace's Anthropic key, as POST /v1/llm-keys stores it: sealed to the workspace key, by the api role. */
+  storeAnthropicKey(apiKey: string): Promise<void>;
   waitForRun(runId: RunId, timeoutMs?: number): Promise<{ status: string; error_code: string | null }>;
   close(): Promise<void>;
 }
@@ -96,6 +98,22 @@ export async function startWorkerHarness(options: { manifest?: SkillManifest; ex
       await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input)
                   values (${ws.workspaceId}, ${runId}, ${ws.skillId}, ${ws.skillVersionId}, ${o.trigger ?? 'github.pull_request.opened'}, 'github', ${admin.json(input as postgres.JSONValue)})`;
       return runId;
+    },
+    async storeAnthropicKey(apiKey) {
+      const api = createDatabase(tdb.roleUrl('praxa_api'), { max: 1 });
+      try {
+        await withWorkspace(api, ws.workspaceId, async (s) => {
+          const pub = await workspacePublicKey(s);
+          if (!pub) throw new Error('the workspace has no key');
+          const id = newId('credential');
+          const name = `llm/anthropic/${id}`;
+          const sealed = await sealCredential({ keyId: pub.keyId, publicKey: pub.publicKey }, { workspaceId: ws.workspaceId, provider: 'anthropic', purpose: 'llm_credentials' }, JSON.stringify({ provider: 'anthropic', apiKey }));
+          await vaultPutSecret(s, { name, provider: 'anthropic', purpose: 'llm_credentials', ciphertext: Buffer.from(sealed), keyId: pub.keyId });
+          await s.db.insert(schema.llmCredentials).values({ workspaceId: ws.workspaceId, id, provider: 'anthropic', fingerprint: apiKey.slice(-4), vaultName: name, createdBy: ws.memberId });
+        });
+      } finally {
+        await api.close();
+      }
     },
     async enqueueRun(runId, hint) {
       await enqueue(queues, 'run', hint ? { runId, hint } : { runId }, { jobId: runId });

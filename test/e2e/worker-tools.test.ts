@@ -6,8 +6,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { manifestHash, newId } from '@praxa/core';
-import { sealCredential } from '@praxa/crypto';
-import { createDatabase, schema, vaultPutSecret, withWorkspace, workspacePublicKey } from '@praxa/db';
 import { createAnthropicProvider, withModelRetries } from '@praxa/runtime';
 import { PR_REVIEW_MANIFEST, SLACK_ANSWER_MANIFEST } from '@praxa/skills';
 import { reply, startAnthropicServer, type AnthropicServer } from '@praxa/testkit';
@@ -24,15 +22,7 @@ let worker: Awaited<ReturnType<typeof startWorker>>;
 beforeAll(async () => {
   h = await startWorkerHarness({ manifest: MANIFEST });
   anthropic = await startAnthropicServer({ apiKey: API_KEY });
-  const api = createDatabase(h.tdb.roleUrl('praxa_api'), { max: 1 });
-  await withWorkspace(api, h.ws.workspaceId, async (s) => {
-    const pub = await workspacePublicKey(s);
-    const id = newId('credential');
-    const sealed = await sealCredential({ keyId: pub!.keyId, publicKey: pub!.publicKey }, { workspaceId: h.ws.workspaceId, provider: 'anthropic', purpose: 'llm_credentials' }, JSON.stringify({ provider: 'anthropic', apiKey: API_KEY }));
-    await vaultPutSecret(s, { name: `llm/anthropic/${id}`, provider: 'anthropic', purpose: 'llm_credentials', ciphertext: Buffer.from(sealed), keyId: pub!.keyId });
-    await s.db.insert(schema.llmCredentials).values({ workspaceId: h.ws.workspaceId, id, provider: 'anthropic', fingerprint: 'tttt', vaultName: `llm/anthropic/${id}`, createdBy: h.ws.memberId });
-  });
-  await api.close();
+  await h.storeAnthropicKey(API_KEY);
   const prSkill = newId('skill');
   await h.admin`insert into skills (workspace_id, id, slug, name) values (${h.ws.workspaceId}, ${prSkill}, 'pr-review', 'PR review')`;
   await h.admin`insert into skill_versions (workspace_id, id, skill_id, version, manifest, manifest_hash)
