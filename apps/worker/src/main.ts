@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { bootConfig, type WorkerConfig } from '@praxa/config';
 import { RunIdSchema, WorkspaceIdSchema } from '@praxa/core';
 import { loadAuditSigningKey } from '@praxa/crypto';
-import { createDatabase, registerAuditKey, type AppendOptions } from '@praxa/db';
+import { createAuditWriter, createDatabase, registerAuditKey } from '@praxa/db';
 import { createLogger, runProcess, startTelemetry, type DestinationStream, type SpanExporter } from '@praxa/observability';
 import { checkRedisEvictionPolicy, createQueues, createRedis, enqueue, parseJobData, Worker } from '@praxa/queue';
 import { createKeyProvider } from './key-provider.js';
@@ -48,7 +48,12 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
   await registerAuditKey(database, { keyId: eventKey.keyId, purpose: 'event', algorithm: 'ed25519', spki: eventKey.spki });
   const cpKey = await provider.publicKey();
   await registerAuditKey(database, { keyId: cpKey.keyId, purpose: 'checkpoint', algorithm: cpKey.algorithm, spki: Buffer.from(cpKey.spki) });
-  const auditOptions: AppendOptions = { checkpoint: { every: config.PRAXA_AUDIT_CHECKPOINT_EVERY, signer: { keyId: cpKey.keyId, sign: (m) => provider.sign(m) } } };
+  // Runs' events go through one writer: events of concurrent runs are committed together (each run's call resolves
+  // only once its events are committed; see packages/db/src/audit-writer.ts).
+  const auditWriter = createAuditWriter(database, { keyId: eventKey.keyId, privateKey: eventKey.privateKey }, {
+    checkpoint: { every: config.PRAXA_AUDIT_CHECKPOINT_EVERY, signer: { keyId: cpKey.keyId, sign: (m) => provider.sign(m) } },
+    onBatchError: (err, calls) => log.warn({ code: 'AUDIT_BATCH_RETRIED', calls, err }, 'an audit batch failed; its calls are placed one by one'),
+  });
 
   const github =
     config.GITHUB_APP_ID !== undefined && config.GITHUB_APP_PRIVATE_KEY !== undefined
@@ -62,8 +67,7 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
   const runDeps = {
     database,
     provider,
-    signer: { keyId: eventKey.keyId, privateKey: eventKey.privateKey },
-    auditOptions,
+    auditWriter,
     tracer: telemetry.tracer,
     github,
     slack,
@@ -135,6 +139,7 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
       await Promise.all([runs.close(true), keys.close(true), notifications.close(true)]).catch(() => undefined);
       await queues.close().catch(() => undefined);
       redis.disconnect();
+      await auditWriter.close();
       await database.close();
       await telemetry.shutdown();
     },

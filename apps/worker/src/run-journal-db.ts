@@ -7,7 +7,7 @@
  */
 import { ConflictError, InternalError, type AuditEventDraft, type TelemetryMeta, type WorkspaceId } from '@praxa/core';
 import { sealCredential, type KeyProvider } from '@praxa/crypto';
-import { appendAuditEvents, assertRunLease, insertRunEvents, readRunSteps, recordRunStep, withWorkspace, workspacePublicKey, type AppendOptions, type AuditSigner, type Database, type RecordedStep, type RunLease } from '@praxa/db';
+import { assertRunLease, insertRunEvents, readRunSteps, recordRunStep, withWorkspace, workspacePublicKey, type AuditWriter, type Database, type RecordedStep, type RunLease } from '@praxa/db';
 import type { Tracer } from '@praxa/observability';
 import type { RunJournal, RunRecorder, StepOptions } from '@praxa/runtime';
 import { openVaultRecordForRun } from './credentials.js';
@@ -15,8 +15,8 @@ import { openVaultRecordForRun } from './credentials.js';
 export interface RunStorageDeps {
   readonly database: Database;
   readonly provider: KeyProvider;
-  readonly signer: AuditSigner;
-  readonly auditOptions?: AppendOptions;
+  /** The process's audit writer: a run's events stand alone, so concurrent runs' events share commits (group commit). */
+  readonly auditWriter: AuditWriter;
   /** Spans for each telemetry row (the process's tracer; its exporter filters to the whitelist). */
   readonly tracer?: Tracer;
 }
@@ -89,7 +89,7 @@ export function createRunRecorder(deps: RunStorageDeps, workspaceId: WorkspaceId
     },
     async audit(draft: AuditEventDraft) {
       try {
-        await inScope((s) => appendAuditEvents(s, [draft], deps.signer, deps.auditOptions));
+        await deps.auditWriter.append(workspaceId, [draft]);
       } catch (err) {
         // A retried run's duplicate (same run, step, kind): the unique index refused it, the chain is unchanged.
         if (err instanceof ConflictError) return;

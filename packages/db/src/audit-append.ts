@@ -53,6 +53,15 @@ interface Turn {
 }
 const turns = new Map<WorkspaceId, Turn>();
 
+/**
+ * Forget what this process remembers of these workspaces' heads: for a caller whose transaction rolled back after
+ * appends that succeeded in it (the audit writer's failed batch). Only speed depends on it — a stale head costs one
+ * more round trip, never a wrong append.
+ */
+export function forgetAuditTips(workspaceIds: Iterable<WorkspaceId>): void {
+  for (const ws of workspaceIds) tips.delete(ws);
+}
+
 function remember(scope: WorkspaceScope, tip: ChainTip): void {
   heldTips.set(scope, tip);
   tips.delete(scope.workspaceId);

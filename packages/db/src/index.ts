@@ -3,6 +3,7 @@ export * from './fixtures.js';
 export * from './keys.js';
 export * from './audit.js';
 export * from './audit-append.js';
+export * from './audit-writer.js';
 export * from './feedback.js';
 export * from './monitor.js';
 export * from './notifications.js';

@@ -102,35 +102,79 @@ export function requireScope(scope: WorkspaceScope | undefined | null): Workspac
   return scope;
 }
 
+/**
+ * Run `fn` in a scope of `ws` inside the open transaction `tx`: `app.workspace_id` is set first and the scope ended
+ * after, whatever `fn` did.
+ */
+async function inScope<T>(tx: Tx, ws: WorkspaceId, fn: (scope: WorkspaceScope) => Promise<T>): Promise<T> {
+  const scope = new WorkspaceScope(tx, ws);
+  try {
+    const raw = rawTransaction(tx);
+    if (!raw) {
+      await tx.execute(dsql`select set_config('app.workspace_id', ${ws}, true)`);
+      return await fn(scope);
+    }
+    // Handed to the connection now (`execute()` does not wait for a `then`), before the callback can send anything:
+    // postgres.js runs a transaction's statements in the order it was handed them, so every statement of `fn` runs
+    // in this scope — and the first one travels with it (pipelined) instead of waiting a round trip for it. Awaited
+    // at the end; if it failed, every later statement failed with it and postgres.js reports this first error.
+    const setScope = raw.unsafe(SET_SCOPE_SQL, [ws], { prepare: true }).execute();
+    const settled = setScope.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const result = await fn(scope);
+    const failed = await settled;
+    if (failed !== undefined) throw failed;
+    return result;
+  } finally {
+    scope.end();
+  }
+}
+
 export async function withWorkspace<T>(database: Database, workspaceId: string, fn: (scope: WorkspaceScope) => Promise<T>): Promise<T> {
   const ws = parseId('workspace', workspaceId);
-  let scope: WorkspaceScope | undefined;
+  try {
+    return await database.db.transaction((tx) => inScope(tx, ws, fn));
+  } catch (err) {
+    throw mapDatabaseError(err);
+  }
+}
+
+/** Enter one workspace inside a `withWorkspacesInTurn` transaction. */
+export type EnterWorkspace = <T>(workspaceId: string, fn: (scope: WorkspaceScope) => Promise<T>) => Promise<T>;
+
+/**
+ * One transaction that visits several workspaces in turn. `fn` gets `enter(workspaceId, f)`, which sets
+ * `app.workspace_id` to that workspace, runs `f` with a scope of it and ends the scope before it returns. Entries
+ * may not overlap — a second `enter` while one is open throws WorkspaceScopeError — so row-level security sees
+ * exactly one workspace at any moment, as in `withWorkspace`; `fn` itself gets no handle on the transaction, so
+ * nothing runs outside an entered workspace. Everything commits together or not at all. For work that is much
+ * cheaper committed together: the audit writer's group commit.
+ */
+export async function withWorkspacesInTurn<T>(database: Database, fn: (enter: EnterWorkspace) => Promise<T>): Promise<T> {
   try {
     return await database.db.transaction(async (tx) => {
-      const raw = rawTransaction(tx);
-      if (!raw) {
-        await tx.execute(dsql`select set_config('app.workspace_id', ${ws}, true)`);
-        scope = new WorkspaceScope(tx, ws);
-        return await fn(scope);
+      let open = false;
+      let finished = false;
+      const enter: EnterWorkspace = async (workspaceId, f) => {
+        const ws = parseId('workspace', workspaceId);
+        if (finished) throw new WorkspaceScopeError('workspace entered after its transaction ended');
+        if (open) throw new WorkspaceScopeError('a workspace was entered while another one is still open in the same transaction');
+        open = true;
+        try {
+          return await inScope(tx, ws, f);
+        } finally {
+          open = false;
+        }
+      };
+      try {
+        return await fn(enter);
+      } finally {
+        finished = true;
       }
-      // Handed to the connection now (`execute()` does not wait for a `then`), before the callback can send anything:
-      // postgres.js runs a transaction's statements in the order it was handed them, so every statement of `fn` runs
-      // in this scope — and the first one travels with it (pipelined) instead of waiting a round trip for it. Awaited
-      // at the end; if it failed, every later statement failed with it and postgres.js reports this first error.
-      const setScope = raw.unsafe(SET_SCOPE_SQL, [ws], { prepare: true }).execute();
-      const settled = setScope.then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-      scope = new WorkspaceScope(tx, ws);
-      const result = await fn(scope);
-      const failed = await settled;
-      if (failed !== undefined) throw failed;
-      return result;
     });
   } catch (err) {
     throw mapDatabaseError(err);
-  } finally {
-    scope?.end();
   }
 }

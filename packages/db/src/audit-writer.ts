@@ -1,0 +1,166 @@
+/**
+ * Group commit for audit events that stand alone (a run's `skill.action`, `guard.denied`, `run.failed`: events not
+ * tied to another write of the caller's transaction). Callers append concurrently; the writer places what has queued
+ * meanwhile in one transaction — every workspace of the batch in turn, each through `appendAuditEvents` in its own
+ * scope (`withWorkspacesInTurn`), so the database checks each chain exactly as it does for a single append — and
+ * resolves each caller's promise only once that transaction has committed. An event is durable when `append`
+ * resolves, as with one transaction per event; what the batch saves is the per-transaction cost (begin, commit and
+ * its WAL flush, and one round trip per workspace instead of one per event), which on a loaded machine is most of the
+ * cost of an append.
+ *
+ *  - Order: a workspace's events are placed in the order their `append` calls were made; one call's events stay
+ *    contiguous. Workspaces are visited in id order in every batch, so two writers (processes) lock chain heads in the
+ *    same order and cannot deadlock each other.
+ *  - Isolation: if a batch fails (a retried run's duplicate event refused by the unique key, an invalid draft, a lost
+ *    connection), nothing of it was stored; each call of the batch is then placed again in a transaction of its own, so
+ *    only the call at fault fails, with its own error (a duplicate: ConflictError, the chain unchanged).
+ *  - Flow: at most `concurrency` batches are in flight (default 2: one sealing in this process while the database
+ *    works on the other); a batch takes up to `maxBatchEvents` events (default 256). There is no timer: a call
+ *    arriving while nothing is in flight starts a batch at once, so a lone append costs what it always did.
+ *
+ * Events that must commit with other writes (an integration row and its `integration.changed`, a pause and its
+ * `skill.paused`) keep calling `appendAuditEvents` inside their own transaction.
+ */
+import { UnavailableError, type AuditEventDraft, type StoredAuditEvent, type WorkspaceId, parseId } from '@praxa/core';
+import { appendAuditEvents, forgetAuditTips, type AppendOptions, type AuditSigner } from './audit-append.js';
+import type { Database } from './client.js';
+import { withWorkspace, withWorkspacesInTurn } from './scope.js';
+
+export interface AuditWriterOptions extends AppendOptions {
+  /** Batches in flight at once (default 2). */
+  readonly concurrency?: number;
+  /** Events one batch takes at most (default 256); a single call larger than this is still placed whole. */
+  readonly maxBatchEvents?: number;
+  /**
+   * Told of a batch that failed before its calls are retried one by one (for the log: each call then resolves or
+   * rejects with its own outcome, so the error may well not recur).
+   */
+  readonly onBatchError?: (err: unknown, calls: number) => void;
+}
+
+export interface AuditWriter {
+  /** Append `drafts` to the workspace's chain; resolves with the stored events once they are committed. */
+  append(workspaceId: string, drafts: readonly AuditEventDraft[]): Promise<StoredAuditEvent[]>;
+  /** Refuse new appends (UnavailableError) and resolve once everything already accepted is placed or has failed. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  readonly workspaceId: WorkspaceId;
+  readonly drafts: readonly AuditEventDraft[];
+  readonly resolve: (events: StoredAuditEvent[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+export function createAuditWriter(database: Database, signer: AuditSigner, options: AuditWriterOptions = {}): AuditWriter {
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2));
+  const maxBatchEvents = Math.max(1, Math.floor(options.maxBatchEvents ?? 256));
+  const appendOptions: AppendOptions = options.checkpoint ? { checkpoint: options.checkpoint } : {};
+  const queue: Pending[] = [];
+  let inFlight = 0;
+  let closed = false;
+  const idle: (() => void)[] = [];
+
+  const alone = async (p: Pending): Promise<void> => {
+    try {
+      p.resolve(await withWorkspace(database, p.workspaceId, (s) => appendAuditEvents(s, p.drafts, signer, appendOptions)));
+    } catch (err) {
+      p.reject(err);
+    }
+  };
+
+  const flush = async (batch: Pending[]): Promise<void> => {
+    if (batch.length === 1) return alone(batch[0] as Pending);
+    const byWorkspace = new Map<WorkspaceId, Pending[]>();
+    for (const p of batch) {
+      const list = byWorkspace.get(p.workspaceId);
+      if (list) list.push(p);
+      else byWorkspace.set(p.workspaceId, [p]);
+    }
+    const order = [...byWorkspace.keys()].sort();
+    let placed: Map<Pending, StoredAuditEvent[]>;
+    try {
+      placed = await withWorkspacesInTurn(database, async (enter) => {
+        const out = new Map<Pending, StoredAuditEvent[]>();
+        for (const ws of order) {
+          const calls = byWorkspace.get(ws) as Pending[];
+          const events = await enter(ws, (s) => appendAuditEvents(s, calls.flatMap((c) => c.drafts), signer, appendOptions));
+          let at = 0;
+          for (const c of calls) {
+            out.set(c, events.slice(at, at + c.drafts.length));
+            at += c.drafts.length;
+          }
+        }
+        return out;
+      });
+    } catch (err) {
+      options.onBatchError?.(err, batch.length);
+      // Nothing of the batch was stored (the heads this process remembered moving went back with it). Each call again,
+      // alone: the one at fault gets its own error, the others are placed.
+      forgetAuditTips(order);
+      for (const p of batch) await alone(p);
+      return;
+    }
+    for (const p of batch) p.resolve(placed.get(p) as StoredAuditEvent[]);
+  };
+
+  /** Workspaces of the batches in flight: a workspace is in one batch at a time, so its calls are placed in order. */
+  const busy = new Set<WorkspaceId>();
+
+  /** Take the next batch: the queue's calls in order, skipping (and leaving queued) those of a workspace in flight. */
+  const take = (): Pending[] => {
+    const batch: Pending[] = [];
+    const left = new Set<WorkspaceId>(busy); // once one call of a workspace stays queued, its later calls stay too
+    let events = 0;
+    for (let i = 0; i < queue.length && events < maxBatchEvents; ) {
+      const p = queue[i] as Pending;
+      if (left.has(p.workspaceId) || (batch.length > 0 && events + p.drafts.length > maxBatchEvents)) {
+        left.add(p.workspaceId);
+        i++;
+        continue;
+      }
+      queue.splice(i, 1);
+      batch.push(p);
+      events += p.drafts.length;
+    }
+    return batch;
+  };
+
+  const pump = (): void => {
+    while (inFlight < concurrency) {
+      const batch = take();
+      if (batch.length === 0) return;
+      const workspaces = new Set(batch.map((p) => p.workspaceId));
+      for (const ws of workspaces) busy.add(ws);
+      inFlight++;
+      void flush(batch).finally(() => {
+        for (const ws of workspaces) busy.delete(ws);
+        inFlight--;
+        pump();
+        if (inFlight === 0 && queue.length === 0) for (const done of idle.splice(0)) done();
+      });
+    }
+  };
+
+  return {
+    append(workspaceId, drafts) {
+      if (closed) return Promise.reject(new UnavailableError('the audit writer is closed'));
+      let ws: WorkspaceId;
+      try {
+        ws = parseId('workspace', workspaceId);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (drafts.length === 0) return Promise.resolve([]);
+      return new Promise<StoredAuditEvent[]>((resolve, reject) => {
+        queue.push({ workspaceId: ws, drafts: [...drafts], resolve, reject });
+        pump();
+      });
+    },
+    close() {
+      closed = true;
+      if (inFlight === 0 && queue.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => idle.push(resolve));
+    },
+  };
+}
