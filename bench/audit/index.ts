@@ -58,7 +58,7 @@ async function fresh(label: string): Promise<WorkspaceFixture> {
   return f;
 }
 
-const writer = createAuditWriter(worker, signer);
+const writer = createAuditWriter(worker, signer, { concurrency: Number(process.env.BENCH_WRITER_CONCURRENCY ?? 2) });
 type Mode = 'writer' | 'transaction';
 
 async function appenders(fixtures: WorkspaceFixture[], perFixture: number, mode: Mode): Promise<number> {

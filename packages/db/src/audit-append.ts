@@ -21,7 +21,7 @@ import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ConflictError, InternalError, parseRedactionPolicy, sealAuditDrafts, type AuditEventDraft, type RedactionPolicy, type SealedAuditEvent, type StoredAuditEvent, type WorkspaceId } from '@praxa/core';
 import { createCheckpoint, type CheckpointSigner } from './audit.js';
-import { requireScope, type WorkspaceScope } from './scope.js';
+import { requireScope, type WorkspaceScope, type WorkspaceTurns } from './scope.js';
 
 export interface AuditSigner {
   readonly keyId: string;
@@ -64,8 +64,12 @@ export function forgetAuditTips(workspaceIds: Iterable<WorkspaceId>): void {
 
 function remember(scope: WorkspaceScope, tip: ChainTip): void {
   heldTips.set(scope, tip);
-  tips.delete(scope.workspaceId);
-  tips.set(scope.workspaceId, tip);
+  rememberTip(scope.workspaceId, tip);
+}
+
+function rememberTip(ws: WorkspaceId, tip: ChainTip): void {
+  tips.delete(ws);
+  tips.set(ws, tip);
   if (tips.size > MAX_TIPS) tips.delete(tips.keys().next().value as WorkspaceId);
 }
 
@@ -87,8 +91,8 @@ interface Sealing {
   readonly sealed: readonly SealedAuditEvent[];
 }
 
-function seal(s: WorkspaceScope, tip: ChainTip | undefined, drafts: readonly AuditEventDraft[], signer: AuditSigner): Sealing {
-  const sealed = tip && drafts.length > 0 ? sealAuditDrafts(drafts, { workspaceId: s.workspaceId, seq: tip.seq + 1, prevHash: tip.hash, keyId: signer.keyId }, tip.policy, signer.privateKey) : [];
+function seal(workspaceId: WorkspaceId, tip: ChainTip | undefined, drafts: readonly AuditEventDraft[], signer: AuditSigner): Sealing {
+  const sealed = tip && drafts.length > 0 ? sealAuditDrafts(drafts, { workspaceId, seq: tip.seq + 1, prevHash: tip.hash, keyId: signer.keyId }, tip.policy, signer.privateKey) : [];
   return { tip, sealed };
 }
 
@@ -101,32 +105,38 @@ function after(sealing: Sealing): ChainTip | undefined {
 const sameTip = (a: ChainTip | undefined, b: ChainTip | undefined): boolean =>
   a !== undefined && b !== undefined && a.seq === b.seq && a.hash === b.hash && a.policyDigest === b.policyDigest;
 
+/** The arguments of APPEND for a sealing (an empty call when there is no head to seal against). */
+const appendParams = ({ tip, sealed }: Sealing): unknown[] => [
+  tip ? tip.seq + 1 : null,
+  tip?.hash ?? null,
+  tip?.policyDigest ?? null,
+  sealed.map((e) => e.hash),
+  sealed.map((e) => e.signature),
+  sealed.map((e) => Buffer.from(e.canonical).toString('utf8')),
+];
+
+/** The head (and policy) the database answered to a call that appended nothing. */
+function answeredTip(row: z.infer<typeof AppendRow>, previous: ChainTip | undefined): ChainTip {
+  const policy = row.policy === null || row.policy === undefined ? previous?.policy : parseRedactionPolicy(row.policy);
+  if (!policy) throw new InternalError('audit_append_events answered no redaction policy to a caller that had none');
+  return { seq: row.head_seq, hash: row.head_hash, policy, policyDigest: row.policy_digest };
+}
+
 /** Call the database until the batch is placed (resealing against the head it answers); the head is locked by `s` after. */
 async function place(s: WorkspaceScope, first: Sealing, drafts: readonly AuditEventDraft[], signer: AuditSigner): Promise<{ events: StoredAuditEvent[]; from: number; to: number }> {
   let { tip, sealed } = first;
   for (let attempt = 1; ; attempt++) {
-    const [row] = AppendRows.parse(
-      await s.executePrepared(APPEND, [
-        tip ? tip.seq + 1 : null,
-        tip?.hash ?? null,
-        tip?.policyDigest ?? null,
-        sealed.map((e) => e.hash),
-        sealed.map((e) => e.signature),
-        sealed.map((e) => Buffer.from(e.canonical).toString('utf8')),
-      ]),
-    );
+    const [row] = AppendRows.parse(await s.executePrepared(APPEND, appendParams({ tip, sealed })));
     if (tip && sealed.length > 0 && row.appended === sealed.length) {
       remember(s, { ...tip, seq: row.head_seq, hash: row.head_hash });
       return { events: sealed.map((e) => e.event), from: tip.seq, to: row.head_seq };
     }
     // Nothing appended: the database answered the head (now locked by this transaction) and, if ours was stale, the policy.
-    const policy = row.policy === null || row.policy === undefined ? tip?.policy : parseRedactionPolicy(row.policy);
-    if (!policy) throw new InternalError('audit_append_events answered no redaction policy to a caller that had none');
-    tip = { seq: row.head_seq, hash: row.head_hash, policy, policyDigest: row.policy_digest };
+    tip = answeredTip(row, tip);
     remember(s, tip);
     if (drafts.length === 0) return { events: [], from: tip.seq, to: tip.seq };
     if (attempt >= MAX_ATTEMPTS) throw new ConflictError('the audit redaction policy kept changing during the append; retry');
-    ({ sealed } = seal(s, tip, drafts, signer));
+    ({ sealed } = seal(s.workspaceId, tip, drafts, signer));
   }
 }
 
@@ -155,12 +165,12 @@ export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly 
   let placed: Awaited<ReturnType<typeof place>>;
   try {
     if (held) {
-      placed = await place(s, seal(s, held, drafts, signer), drafts, signer);
+      placed = await place(s, seal(s.workspaceId, held, drafts, signer), drafts, signer);
     } else {
       // Seal now, after this process's previous call (as it expects to leave the head); send once that call is done.
       const previous = turns.get(ws);
       const base = previous ? previous.expected : tips.get(ws);
-      let sealing = seal(s, base, drafts, signer);
+      let sealing = seal(s.workspaceId, base, drafts, signer);
       let done!: () => void;
       const turn: Turn = { expected: after(sealing), settled: new Promise<void>((resolve) => (done = resolve)) };
       turns.set(ws, turn);
@@ -168,7 +178,7 @@ export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly 
         if (previous) {
           await turnOf(previous);
           const actual = tips.get(ws);
-          if (!sameTip(base, actual)) sealing = seal(s, actual, drafts, signer);
+          if (!sameTip(base, actual)) sealing = seal(s.workspaceId, actual, drafts, signer);
         }
         placed = await place(s, sealing, drafts, signer);
       } finally {
@@ -183,4 +193,57 @@ export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly 
   const cp = options.checkpoint;
   if (cp && Math.floor(placed.to / cp.every) > Math.floor(placed.from / cp.every)) await createCheckpoint(s, cp.signer);
   return placed.events;
+}
+
+/** One workspace's drafts in `appendAuditEventsInTurns`. */
+export interface WorkspaceDrafts {
+  readonly workspaceId: WorkspaceId;
+  readonly drafts: readonly AuditEventDraft[];
+}
+
+/**
+ * Append to several workspaces' chains in one `withWorkspacesInTurn` transaction, pipelined. Every group is sealed
+ * against the head this process remembers and handed at once, without waiting for the previous group's answer (a
+ * group with no remembered head is handed as an empty call, which locks and answers its head), so the database works
+ * on the first groups while the next are sealed. Heads are locked in the order of `groups`: callers that may run
+ * concurrently give their workspaces in one order (the audit writer sorts them), so they cannot deadlock. Then each
+ * group the database placed nothing of — its remembered head was stale or missing: the database answered the head,
+ * now held by this transaction — is sealed again and placed in a turn of its own, and a checkpoint is signed where a
+ * chain crossed a multiple of `options.checkpoint.every`. Returns each group's events, in the order of `groups`.
+ *
+ * The database checks each group exactly as for `appendAuditEvents` (the workspace is the scope's, the batch must
+ * continue the head, every hash is recomputed from the stored bytes). If the transaction does not commit, what this
+ * process remembered of these heads is stale: call `forgetAuditTips`.
+ */
+export async function appendAuditEventsInTurns(turns: WorkspaceTurns, groups: readonly WorkspaceDrafts[], signer: AuditSigner, options: AppendOptions = {}): Promise<StoredAuditEvent[][]> {
+  const handed: { g: WorkspaceDrafts; sealing: Sealing; answer: Promise<Record<string, unknown>[]> }[] = [];
+  try {
+    for (const g of groups) {
+      const sealing = seal(g.workspaceId, tips.get(g.workspaceId), g.drafts, signer);
+      handed.push({ g, sealing, answer: turns.send(g.workspaceId, APPEND, appendParams(sealing)) });
+    }
+  } catch (err) {
+    await Promise.allSettled(handed.map((h) => h.answer)); // a draft that does not seal: let what was handed finish first
+    throw err;
+  }
+  const answers = await Promise.allSettled(handed.map((h) => h.answer));
+  const failed = answers.find((a): a is PromiseRejectedResult => a.status === 'rejected');
+  if (failed) throw failed.reason; // the first failure in order: every later statement failed because of it
+  const out: StoredAuditEvent[][] = [];
+  for (const [i, { g, sealing }] of handed.entries()) {
+    const [row] = AppendRows.parse((answers[i] as PromiseFulfilledResult<Record<string, unknown>[]>).value);
+    let placed: { events: StoredAuditEvent[]; from: number; to: number };
+    if (sealing.tip && sealing.sealed.length > 0 && row.appended === sealing.sealed.length) {
+      rememberTip(g.workspaceId, { ...sealing.tip, seq: row.head_seq, hash: row.head_hash });
+      placed = { events: sealing.sealed.map((e) => e.event), from: sealing.tip.seq, to: row.head_seq };
+    } else {
+      const tip = answeredTip(row, sealing.tip);
+      rememberTip(g.workspaceId, tip);
+      placed = await turns.enter(g.workspaceId, (s) => place(s, seal(g.workspaceId, tip, g.drafts, signer), g.drafts, signer));
+    }
+    const cp = options.checkpoint;
+    if (cp && Math.floor(placed.to / cp.every) > Math.floor(placed.from / cp.every)) await turns.enter(g.workspaceId, (s) => createCheckpoint(s, cp.signer));
+    out.push(placed.events);
+  }
+  return out;
 }

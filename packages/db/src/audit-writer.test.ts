@@ -5,13 +5,14 @@
  * at fault.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import postgres from 'postgres';
-import { AuditEventInvalidError, ConflictError, newId, UnavailableError, verifyChain, WorkspaceScopeError, type AuditEventDraft, type WorkspaceId } from '@praxa/core';
-import { appendAuditEvents, createAuditWriter, createDatabase, createTestDatabase, readAuditChain, seedWorkspaceFixture, sql, withWorkspace, withWorkspacesInTurn, type Database, type TestDatabase, type WorkspaceFixture } from './index.js';
+import { AuditEventInvalidError, ConflictError, newId, sealAuditEvent, UnavailableError, verifyChain, WorkspaceScopeError, type AuditEventDraft, type WorkspaceId } from '@praxa/core';
+import { appendAuditEvents, createAuditWriter, registerAuditKey, createDatabase, createTestDatabase, readAuditChain, seedWorkspaceFixture, sql, withWorkspace, withWorkspacesInTurn, type Database, type TestDatabase, type WorkspaceFixture } from './index.js';
 
 let tdb: TestDatabase;
 let admin: postgres.Sql;
+let otherProcess: postgres.Sql;
 let worker: Database;
 let api: Database;
 const key = generateKeyPairSync('ed25519');
@@ -44,11 +45,12 @@ const verifies = async (ws: string) => verifyChain(await chainOf(ws), keyset, { 
 beforeAll(async () => {
   tdb = await createTestDatabase();
   admin = postgres(tdb.adminUrl, { max: 2, onnotice: () => {} });
+  otherProcess = postgres(tdb.roleUrl('praxa_worker'), { max: 1, onnotice: () => {} });
   worker = createDatabase(tdb.roleUrl('praxa_worker'), { max: 6 });
   api = createDatabase(tdb.roleUrl('praxa_api'), { max: 2 });
 });
 afterAll(async () => {
-  await Promise.all([worker?.close(), api?.close(), admin?.end({ timeout: 5 })]);
+  await Promise.all([worker?.close(), api?.close(), admin?.end({ timeout: 5 }), otherProcess?.end({ timeout: 5 })]);
   await tdb?.drop();
 });
 
@@ -86,6 +88,42 @@ describe('createAuditWriter: group commit', () => {
     // Several workspaces committed in one transaction: fewer distinct commit times over all of them than calls.
     const [row] = await admin<{ n: string }[]>`select count(distinct created_at) as n from audit_events where workspace_id in ${admin(fs.map((f) => f.workspaceId))}`;
     expect(Number(row?.n)).toBeLessThan(12 * 5 * 4);
+    await writer.close();
+  });
+
+  it('a head moved behind this process\'s back (another process appended) is answered by the database, and the batch still lands right', async () => {
+    const [a, b] = await Promise.all([emptyWorkspace('staleA'), emptyWorkspace('staleB')]);
+    const writer = createAuditWriter(worker, signer, { concurrency: 1 });
+    const both = () => Promise.all([writer.append(a.workspaceId, [draft(a, 1 + step++)]), writer.append(b.workspaceId, [draft(b, 1 + step++)])]);
+    let step = 0;
+    await both();
+    await both(); // now both heads are remembered
+    // Another process (a raw connection, not this module) appends to a's chain.
+    await otherProcess.begin(async (tx) => {
+      await tx`select set_config('app.workspace_id', ${a.workspaceId}, true)`;
+      const [head] = await tx<{ head_seq: string; head_hash: string; policy_digest: string }[]>`select * from public.audit_append_events(null, null, null, '{}'::text[], '{}'::text[], '{}'::text[])`;
+      const seq = Number(head?.head_seq) + 1;
+      const sealed = sealAuditEvent({ ...draft(a, 1000), workspace_id: a.workspaceId as WorkspaceId, seq, prev_hash: head?.head_hash as string, key_id: signer.keyId }, key.privateKey);
+      await tx`select * from public.audit_append_events(${seq}, ${head?.head_hash as string}, ${head?.policy_digest as string}, ${[sealed.hash]}::text[], ${[sealed.signature]}::text[], ${[Buffer.from(sealed.canonical).toString('utf8')]}::text[])`;
+    });
+    const [[ea], [eb]] = await both();
+    expect([ea?.seq, eb?.seq]).toEqual([4, 3]);
+    for (const f of [a, b]) expect(await verifies(f.workspaceId)).toMatchObject({ ok: true });
+    await writer.close();
+  });
+
+  it('signs a checkpoint where a batch carries a chain across a multiple of `every`', async () => {
+    const f = await emptyWorkspace('cp');
+    const cpKey = generateKeyPairSync('ed25519');
+    await registerAuditKey(worker, { keyId: 'writer-cp', purpose: 'checkpoint', algorithm: 'ed25519', spki: cpKey.publicKey.export({ format: 'der', type: 'spki' }) });
+    const writer = createAuditWriter(worker, signer, { checkpoint: { every: 4, signer: { keyId: 'writer-cp', sign: async (m) => sign(null, m, cpKey.privateKey) } } });
+    for (let i = 1; i <= 10; i++) await writer.append(f.workspaceId, [draft(f, i)]); // one at a time: 4 and 8 crossed alone
+    await Promise.all(Array.from({ length: 7 }, (_, i) => writer.append(f.workspaceId, [draft(f, 11 + i)]))); // 10 → 17, crossing 12 and 16 in batches
+    const sizes = (await admin<{ tree_size: string }[]>`select tree_size from audit_checkpoints where workspace_id = ${f.workspaceId} order by tree_size`).map((r) => Number(r.tree_size));
+    expect(sizes.slice(0, 2)).toEqual([4, 8]);
+    // A batch that crosses a multiple signs one checkpoint over the chain as it then stands.
+    expect(sizes.length).toBeGreaterThanOrEqual(3);
+    expect(sizes.at(-1)).toBe(17);
     await writer.close();
   });
 
@@ -138,7 +176,7 @@ describe('createAuditWriter: group commit', () => {
 describe('withWorkspacesInTurn', () => {
   it('each entered workspace sees only its own rows; everything commits together or not at all', async () => {
     const [a, b] = await Promise.all([seedWorkspaceFixture(tdb.adminUrl, 'turnA'), seedWorkspaceFixture(tdb.adminUrl, 'turnB')]);
-    const seen = await withWorkspacesInTurn(worker, async (enter) => {
+    const seen = await withWorkspacesInTurn(worker, async ({ enter }) => {
       const inA = await enter(a.workspaceId, (s) => s.execute(sql`select distinct workspace_id from agent_runs`));
       const inB = await enter(b.workspaceId, (s) => s.execute(sql`select distinct workspace_id from agent_runs`));
       return [inA, inB];
@@ -148,7 +186,7 @@ describe('withWorkspacesInTurn', () => {
     // A failure in the second workspace takes the first one's write with it.
     const before = (await chainOf(a.workspaceId)).length;
     await expect(
-      withWorkspacesInTurn(worker, async (enter) => {
+      withWorkspacesInTurn(worker, async ({ enter }) => {
         await enter(a.workspaceId, (s) => appendAuditEvents(s, [draft(a, 1)], signer));
         await enter(b.workspaceId, (s) => s.execute(sql`select 1 / 0`));
       }),
@@ -156,13 +194,21 @@ describe('withWorkspacesInTurn', () => {
     expect(await chainOf(a.workspaceId)).toHaveLength(before);
   });
 
+  it('pipelined sends each run in their own workspace, whatever was handed after them', async () => {
+    const [a, b] = await Promise.all([seedWorkspaceFixture(tdb.adminUrl, 'sendA'), seedWorkspaceFixture(tdb.adminUrl, 'sendB')]);
+    const q = 'select distinct workspace_id from agent_runs';
+    const seen = await withWorkspacesInTurn(worker, ({ send }) => Promise.all([send(a.workspaceId, q, []), send(b.workspaceId, q, []), send(b.workspaceId, q, []), send(a.workspaceId, q, [])]));
+    expect(seen).toEqual([[{ workspace_id: a.workspaceId }], [{ workspace_id: b.workspaceId }], [{ workspace_id: b.workspaceId }], [{ workspace_id: a.workspaceId }]]);
+  });
+
   it('refuses overlapping entries and an entry after the transaction ended', async () => {
     const [a, b] = await Promise.all([seedWorkspaceFixture(tdb.adminUrl, 'ovA'), seedWorkspaceFixture(tdb.adminUrl, 'ovB')]);
     let late: ((ws: string) => Promise<unknown>) | undefined;
     await expect(
-      withWorkspacesInTurn(worker, async (enter) => {
+      withWorkspacesInTurn(worker, async ({ enter, send }) => {
         late = (ws) => enter(ws, async () => undefined);
         await enter(a.workspaceId, async () => {
+          await expect(send(b.workspaceId, 'select 1', [])).rejects.toBeInstanceOf(WorkspaceScopeError);
           await enter(b.workspaceId, async () => undefined);
         });
       }),

@@ -22,7 +22,7 @@
  * `skill.paused`) keep calling `appendAuditEvents` inside their own transaction.
  */
 import { UnavailableError, type AuditEventDraft, type StoredAuditEvent, type WorkspaceId, parseId } from '@praxa/core';
-import { appendAuditEvents, forgetAuditTips, type AppendOptions, type AuditSigner } from './audit-append.js';
+import { appendAuditEvents, appendAuditEventsInTurns, forgetAuditTips, type AppendOptions, type AuditSigner } from './audit-append.js';
 import type { Database } from './client.js';
 import { withWorkspace, withWorkspacesInTurn } from './scope.js';
 
@@ -80,19 +80,16 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
     const order = [...byWorkspace.keys()].sort();
     let placed: Map<Pending, StoredAuditEvent[]>;
     try {
-      placed = await withWorkspacesInTurn(database, async (enter) => {
-        const out = new Map<Pending, StoredAuditEvent[]>();
-        for (const ws of order) {
-          const calls = byWorkspace.get(ws) as Pending[];
-          const events = await enter(ws, (s) => appendAuditEvents(s, calls.flatMap((c) => c.drafts), signer, appendOptions));
-          let at = 0;
-          for (const c of calls) {
-            out.set(c, events.slice(at, at + c.drafts.length));
-            at += c.drafts.length;
-          }
+      const groups = order.map((ws) => ({ workspaceId: ws, drafts: (byWorkspace.get(ws) as Pending[]).flatMap((c) => c.drafts) }));
+      const events = await withWorkspacesInTurn(database, (turns) => appendAuditEventsInTurns(turns, groups, signer, appendOptions));
+      placed = new Map();
+      for (const [i, ws] of order.entries()) {
+        let at = 0;
+        for (const c of byWorkspace.get(ws) as Pending[]) {
+          placed.set(c, (events[i] as StoredAuditEvent[]).slice(at, at + c.drafts.length));
+          at += c.drafts.length;
         }
-        return out;
-      });
+      }
     } catch (err) {
       options.onBatchError?.(err, batch.length);
       // Nothing of the batch was stored (the heads this process remembered moving went back with it). Each call again,

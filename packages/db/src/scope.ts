@@ -141,35 +141,76 @@ export async function withWorkspace<T>(database: Database, workspaceId: string, 
   }
 }
 
-/** Enter one workspace inside a `withWorkspacesInTurn` transaction. */
-export type EnterWorkspace = <T>(workspaceId: string, fn: (scope: WorkspaceScope) => Promise<T>) => Promise<T>;
+/** What `withWorkspacesInTurn` hands its callback: the two ways into one workspace at a time. */
+export interface WorkspaceTurns {
+  /**
+   * Set `app.workspace_id` to the workspace, run `f` with a scope of it, end the scope before returning. Entries may
+   * not overlap each other or a `send` (WorkspaceScopeError).
+   */
+  enter<T>(workspaceId: string, f: (scope: WorkspaceScope) => Promise<T>): Promise<T>;
+  /**
+   * Hand one prepared statement (constant `text`, values only in `params`) to the transaction's connection in the
+   * workspace's scope, without waiting for the answers of what was handed before: the scope switch is handed just
+   * before it, and postgres.js runs a transaction's statements in the order they were handed, so the statement runs
+   * in that workspace whatever comes after it. Resolves with its rows. Several sends in a row travel together
+   * (pipelined); every one of them must be awaited (or settled) by the caller.
+   */
+  send(workspaceId: string, text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
+}
 
 /**
- * One transaction that visits several workspaces in turn. `fn` gets `enter(workspaceId, f)`, which sets
- * `app.workspace_id` to that workspace, runs `f` with a scope of it and ends the scope before it returns. Entries
- * may not overlap — a second `enter` while one is open throws WorkspaceScopeError — so row-level security sees
- * exactly one workspace at any moment, as in `withWorkspace`; `fn` itself gets no handle on the transaction, so
- * nothing runs outside an entered workspace. Everything commits together or not at all. For work that is much
- * cheaper committed together: the audit writer's group commit.
+ * One transaction that visits several workspaces in turn (`enter`, `send`): row-level security sees exactly one
+ * workspace at any moment, as in `withWorkspace`, and `fn` gets no handle on the transaction itself, so nothing runs
+ * outside a workspace it named. Everything commits together or not at all. For work that is much cheaper committed
+ * together: the audit writer's group commit.
  */
-export async function withWorkspacesInTurn<T>(database: Database, fn: (enter: EnterWorkspace) => Promise<T>): Promise<T> {
+export async function withWorkspacesInTurn<T>(database: Database, fn: (turns: WorkspaceTurns) => Promise<T>): Promise<T> {
   try {
     return await database.db.transaction(async (tx) => {
       let open = false;
       let finished = false;
-      const enter: EnterWorkspace = async (workspaceId, f) => {
+      /** The workspace the last handed scope switch named (a send skips a switch to the same one). */
+      let current: WorkspaceId | null = null;
+      const check = (workspaceId: string, what: string): WorkspaceId => {
         const ws = parseId('workspace', workspaceId);
-        if (finished) throw new WorkspaceScopeError('workspace entered after its transaction ended');
-        if (open) throw new WorkspaceScopeError('a workspace was entered while another one is still open in the same transaction');
-        open = true;
-        try {
-          return await inScope(tx, ws, f);
-        } finally {
-          open = false;
-        }
+        if (finished) throw new WorkspaceScopeError(`workspace ${what} after its transaction ended`);
+        if (open) throw new WorkspaceScopeError(`a workspace was ${what} while another one is still entered in the same transaction`);
+        return ws;
+      };
+      const turns: WorkspaceTurns = {
+        async enter(workspaceId, f) {
+          const ws = check(workspaceId, 'entered');
+          open = true;
+          current = ws;
+          try {
+            return await inScope(tx, ws, f);
+          } finally {
+            open = false;
+          }
+        },
+        async send(workspaceId, text, params) {
+          const ws = check(workspaceId, 'sent to');
+          const raw = rawTransaction(tx);
+          try {
+            if (!raw) {
+              await tx.execute(dsql`select set_config('app.workspace_id', ${ws}, true)`);
+              return await executePrepared(tx, text, params);
+            }
+            // Both handed now, in order (see inScope); the switch's own failure aborts the transaction, and with it the statement.
+            const switched = current === ws ? null : raw.unsafe(SET_SCOPE_SQL, [ws], { prepare: true }).execute();
+            current = ws;
+            const rows = raw.unsafe(text, params as never[], { prepare: true }).execute();
+            const [sw, answer] = await Promise.allSettled([switched, rows]);
+            if (sw.status === 'rejected') throw sw.reason;
+            if (answer.status === 'rejected') throw answer.reason;
+            return [...(answer.value as Iterable<Record<string, unknown>>)];
+          } catch (err) {
+            throw mapDatabaseError(err);
+          }
+        },
       };
       try {
-        return await fn(enter);
+        return await fn(turns);
       } finally {
         finished = true;
       }
