@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import postgres from 'postgres';
-import { genesisPrevHash, newId, signEvent, verifyChain, verifyCheckpoints, ValidationError, type AuditEventDraft, type WorkspaceId } from '@praxa/core';
+import { newId, sealAuditEvent, signEvent, verifyChain, verifyCheckpoints, ValidationError, type AuditEventDraft, type WorkspaceId } from '@praxa/core';
 import {
   appendAuditEvents, createDatabase, createTestDatabase, mapPgError, readAuditChain, readCheckpoints, registerAuditKey, seedWorkspaceFixture, sql, withWorkspace,
-  type AuditSigner, type Database, type TestDatabase, type WorkspaceFixture,
+  type AuditSigner, type Database, type TestDatabase, type WorkspaceFixture, type WorkspaceScope,
 } from '@praxa/db';
 
 let tdb: TestDatabase;
@@ -96,12 +96,34 @@ describe('appending', () => {
     expect(after.at(-1)?.hash).toBe(before.at(-1)?.hash);
   });
 
-  it('an append that does not continue the head is refused by Postgres', async () => {
-    const err = await withWorkspace(worker, A.workspaceId, async (s) => {
-      await s.execute(sql`select * from public.audit_lock_head(${genesisPrevHash(A.workspaceId)})`);
-      return s.execute(sql`select public.audit_append_event(1, ${'0'.repeat(64)}, ${'0'.repeat(64)}, ${newId('auditEvent')}, 'skill.action', null, null, null, 'x.y', now(), 'k', 's', '\\x00'::bytea)`);
+  it('an append that does not continue the head is refused by Postgres: nothing inserted, or an error where the bytes claim another place', async () => {
+    const before = await chainOf(A.workspaceId);
+    const head = before.at(-1)!;
+    const place = (seq: number, prev: string) => sealAuditEvent({ ...draft(A, 900 + seq), workspace_id: A.workspaceId, seq, prev_hash: prev, key_id: signer.keyId }, keys.privateKey);
+    // The current policy's digest, as the database answers it to an empty call: only the place can be wrong below.
+    const [probe] = await withWorkspace(worker, A.workspaceId, (s) => s.execute(sql`select policy_digest from public.audit_append_events(null, null, null, '{}'::text[], '{}'::text[], '{}'::text[])`));
+    const digest = String(probe?.policy_digest);
+    const APPEND = 'select appended from public.audit_append_events($1::bigint, $2::text, $3::text, $4::text[], $5::text[], $6::text[])';
+    const call = (s: WorkspaceScope, seq: number, prev: string, e: ReturnType<typeof place>) =>
+      s.executePrepared(APPEND, [seq, prev, digest, [e.hash], [e.signature], [Buffer.from(e.canonical).toString('utf8')]]);
+    const send = (seq: number, prev: string, e: ReturnType<typeof place>) => withWorkspace(worker, A.workspaceId, (s) => call(s, seq, prev, e));
+    // Sealed consistently, but after the head (a gap) and over a forked prev_hash: the database inserts nothing.
+    const gap = place(head.seq + 5, head.hash);
+    expect(await send(head.seq + 5, head.hash, gap)).toEqual([{ appended: 0 }]);
+    const fork = place(head.seq + 1, head.prev_hash);
+    expect(await send(head.seq + 1, head.prev_hash, fork)).toEqual([{ appended: 0 }]);
+    // The same call at the head's place does append (rolled back here): the refusals above were about the place alone.
+    const right = place(head.seq + 1, head.hash);
+    const rolledBack = new Error('roll back');
+    const appended = await withWorkspace(worker, A.workspaceId, async (s) => {
+      expect(await call(s, head.seq + 1, head.hash, right)).toEqual([{ appended: 1 }]);
+      throw rolledBack;
     }).catch((e: unknown) => e);
+    expect(appended).toBe(rolledBack);
+    // Bytes that name another seq than the call claims: an error, before anything is locked.
+    const err = await send(head.seq + 1, head.hash, place(head.seq + 2, head.hash)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
+    expect((await chainOf(A.workspaceId)).map((e) => e.hash)).toEqual(before.map((e) => e.hash));
   });
 });
 

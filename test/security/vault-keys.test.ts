@@ -87,8 +87,8 @@ describe('the vault', () => {
       select p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
        where p.prosecdef and n.nspname in ('public', 'app', 'vault') and has_function_privilege('praxa_api', p.oid, 'EXECUTE') order by 1`;
     expect(rows.map((r) => r.fn)).toEqual([
-      'api_authenticate', 'api_mint_automation_token', 'api_pause_skill', 'api_resume_skill', 'audit_append_event', 'audit_append_events', 'audit_insert_checkpoint', 'audit_keyset',
-      'audit_lock_head', 'audit_register_key', 'ingest_public_key', 'vault_delete_secret', 'vault_put_secret', 'workspace_public_key',
+      'api_authenticate', 'api_mint_automation_token', 'api_pause_skill', 'api_resume_skill', 'audit_append_events', 'audit_insert_checkpoint', 'audit_keyset',
+      'audit_register_key', 'ingest_public_key', 'vault_delete_secret', 'vault_put_secret', 'workspace_public_key',
     ]);
   });
 });
