@@ -8,12 +8,14 @@
  *                   with another write costs: a pause and its `skill.paused`, an integration and its event).
  *  - baseline: the same rows INSERTed as the admin into a copy of the table without triggers, chain or signatures,
  *    one transaction per row, with the same concurrency.
- *  The four measurements alternate in rounds (BENCH_ROUNDS, default 3) so that load from elsewhere on the machine hits
+ *  The six measurements alternate in rounds (BENCH_ROUNDS, default 3) so that load from elsewhere on the machine hits
  *  ours and the baseline alike; the ratios reported are the medians of the rounds' ratios.
  *  - verify, on a 20,000-event chain with a signed checkpoint every 1,000 events, events/s by the wall clock and per
  *    CPU-second of this process: fast (what `audit verify` does by default: stored bytes hashed, links, chain fields,
  *    every checkpoint's signature and root) and full (+ every Ed25519 signature, RFC 8785 form and schema) on one
  *    core; and `audit verify --file --full` end to end through the CLI on one thread and on every core.
+ *  - a checkpoint 1,000 events after the previous one on a long chain: from the stored frontier against reading the
+ *    whole chain.
  * Targets (issue #6): 8 appenders ≥ 0.3× baseline; 16 workspaces ≥ 0.8× (measured on the writer); fast verify ≥ 200k events/s on one core;
  * --full bounded by Ed25519 verification, on every core.
  */
@@ -25,7 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { checkpointBody, eventLeafHash, genesisPrevHash, merkleRoot, newId, sealAuditEvent, verifyChain, verifyCheckpoints, type AuditEventDraft, type StoredChainEvent, type StoredCheckpoint, type VerificationKey } from '@praxa/core';
-import { appendAuditEvents, createAuditWriter, createDatabase, createTestDatabase, seedWorkspaceFixture, withWorkspace, type WorkspaceFixture } from '@praxa/db';
+import { appendAuditEvents, createAuditWriter, createCheckpoint, createDatabase, createTestDatabase, registerAuditKey, seedWorkspaceFixture, withWorkspace, type WorkspaceFixture } from '@praxa/db';
 
 const PER_APPENDER = Number(process.env.BENCH_EVENTS ?? 150);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -130,6 +132,37 @@ try {
   const ratioTx8 = median(rounds.map((x) => x.tx8 / x.base8));
   const ratioTx16 = median(rounds.map((x) => x.tx16 / x.base16));
 
+  // Checkpoints: on a chain of CHECKPOINT_CHAIN events (hashes only: a checkpoint reads nothing else), the cost of a
+  // checkpoint CHECKPOINT_EVERY events after the previous one — extending the stored frontier (what createCheckpoint
+  // does) against reading the whole chain (what it did before 0018, and still does after a checkpoint without one).
+  const cpChain = Number(process.env.BENCH_CHECKPOINT_CHAIN ?? 200_000);
+  const cpWs = await fresh('checkpoints');
+  const cpSigner = { keyId: checkpointKey.keyId, sign: async (m: Uint8Array) => sign(null, m, checkpointKey.privateKey) };
+  await registerAuditKey(worker, { keyId: checkpointKey.keyId, purpose: 'checkpoint', algorithm: 'ed25519', spki: checkpointKey.publicKey.export({ format: 'der', type: 'spki' }) });
+  const fill = async (from: number, to: number): Promise<void> => {
+    await admin`insert into audit_events (workspace_id, seq, id, kind, trigger, occurred_at, prev_hash, hash, key_id, signature, canonical)
+      select ${cpWs.workspaceId}, g, 'ae_0' || lpad(to_hex(g), 25, '0'), 'skill.action', 'bench.trigger', now(), encode(sha256(int8send(g - 1)), 'hex'), encode(sha256(int8send(g)), 'hex'), ${signer.keyId}, 's', '\\x00'::bytea
+        from generate_series(${from}::bigint, ${to}::bigint) g`;
+    await admin`insert into audit_chain_heads (workspace_id, seq, head_hash) values (${cpWs.workspaceId}, ${to}, encode(sha256(int8send(${to}::bigint)), 'hex'))
+      on conflict (workspace_id) do update set seq = excluded.seq, head_hash = excluded.head_hash`;
+  };
+  await fill(1, cpChain);
+  await withWorkspace(worker, cpWs.workspaceId, (s) => createCheckpoint(s, cpSigner)); // the first one reads everything
+  const cpTimes = { frontier: [] as number[], whole: [] as number[] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const mode of ['frontier', 'whole'] as const) {
+      const size = cpChain + (r * 2 + (mode === 'frontier' ? 1 : 2)) * CHECKPOINT_EVERY;
+      await fill(size - CHECKPOINT_EVERY + 1, size);
+      if (mode === 'whole') await admin.begin(async (tx) => { await tx`set local session_replication_role = replica`; await tx`update audit_checkpoints set frontier = null where workspace_id = ${cpWs.workspaceId}`; });
+      const t = performance.now();
+      await withWorkspace(worker, cpWs.workspaceId, (s) => createCheckpoint(s, cpSigner));
+      cpTimes[mode].push(performance.now() - t);
+    }
+  }
+  const cpFrontier = median(cpTimes.frontier);
+  const cpWhole = median(cpTimes.whole);
+  console.log(`checkpoint ${CHECKPOINT_EVERY} events after the previous one, on a ${cpChain}-event chain: from the stored frontier ${cpFrontier.toFixed(1)} ms, reading the whole chain ${cpWhole.toFixed(1)} ms (${(cpWhole / cpFrontier).toFixed(0)}× faster)`);
+
   // Verification: a chain built in memory with the same sealing code (stored bytes as the database keeps them), and a
   // signed checkpoint every CHECKPOINT_EVERY events, as automatic checkpoints would leave it.
   const ws = newId('workspace');
@@ -203,6 +236,7 @@ try {
     ratio_16_workspaces: Number(ratio16.toFixed(3)), ours_16: r(median(rounds.map((x) => x.ours16))), baseline_16: r(median(rounds.map((x) => x.base16))), rounds: ROUNDS,
     ratio_transaction_each: Number(ratioTx8.toFixed(3)), ratio_16_workspaces_transaction_each: Number(ratioTx16.toFixed(3)),
     verify_fast_per_s: r(fast.wall), verify_fast_per_cpu_s: r(fast.cpu), verify_fast_chain_only_per_s: r(chainOnly.wall), verify_fast_chain_only_per_cpu_s: r(chainOnly.cpu), verify_full_per_s: r(full.wall), verify_full_per_cpu_s: r(full.cpu),
+    checkpoint_from_frontier_ms: Number(cpFrontier.toFixed(1)), checkpoint_whole_chain_ms: Number(cpWhole.toFixed(1)), checkpoint_chain: cpChain,
     cli_full_1_thread_per_s: cli1 === null ? null : r(cli1), cli_full_all_threads_per_s: cliAll === null ? null : r(cliAll), threads: cores,
   }));
 } finally {

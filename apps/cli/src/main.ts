@@ -122,7 +122,7 @@ audit
   .requiredOption('--workspace <id>', 'the workspace (ws_…)')
   .action(async (o: { workspace: string }) => {
     const cp = await checkpointWorkspace(process.env, o.workspace);
-    console.log(cp ? JSON.stringify(cp) : 'no events yet: nothing to checkpoint');
+    console.log(cp ? JSON.stringify(cp) : 'nothing to checkpoint: no events yet, or none since the latest checkpoint');
   });
 audit
   .command('keys')

@@ -4,7 +4,7 @@
  */
 import { sql as dsql } from 'drizzle-orm';
 import { z } from 'zod';
-import { checkpointBody, eventLeafHash, merkleRoot, type StoredChainEvent, type StoredCheckpoint } from '@praxa/core';
+import { checkpointBody, eventLeafHash, extendFrontier, frontierRoot, InternalError, type MerkleFrontier, type StoredChainEvent, type StoredCheckpoint } from '@praxa/core';
 import type { Database } from './client.js';
 import { mapDatabaseError } from './pg-errors.js';
 import { requireScope, type WorkspaceScope } from './scope.js';
@@ -61,17 +61,43 @@ export interface CheckpointSigner {
   sign(message: Uint8Array): Promise<Uint8Array>;
 }
 
-/** Sign and store a checkpoint over the scope's whole chain as it stands (on demand, or every N appends). */
+const Num = z.union([z.number(), z.string()]).transform(Number);
+const LatestFrontier = z.array(z.object({ tree_size: Num, frontier: z.instanceof(Buffer) })).max(1);
+const LeafRows = z.array(z.object({ seq: Num, hash: z.string() }));
+
+/**
+ * Sign and store a checkpoint over the scope's whole chain as it stands (on demand, or every N appends). The tree is
+ * extended from the latest checkpoint's stored frontier (0018) with the events after it, so a checkpoint reads only
+ * those events' hashes, not the whole chain; the frontier is stored with the checkpoint for the next one (the database
+ * checks it folds to the signed root). Returns null when there is nothing new to sign: no events, or none since the
+ * latest checkpoint.
+ */
 export async function createCheckpoint(scope: WorkspaceScope, signer: CheckpointSigner, now: Date = new Date()): Promise<StoredCheckpoint | null> {
   const s = requireScope(scope);
-  const hashes = z.array(z.object({ hash: z.string() })).parse(await s.execute(dsql`select hash from public.audit_events where workspace_id = ${s.workspaceId} order by seq`));
-  if (hashes.length === 0) return null;
-  const root = merkleRoot(hashes.map((h) => eventLeafHash(h.hash))).toString('hex');
-  const fields = { workspace_id: s.workspaceId, tree_size: hashes.length, root_hash: root, timestamp: now.toISOString(), key_id: signer.keyId };
+  const [latest] = LatestFrontier.parse(
+    await s.execute(dsql`select tree_size, frontier from public.audit_checkpoints where workspace_id = ${s.workspaceId} and frontier is not null order by tree_size desc limit 1`),
+  );
+  const start: MerkleFrontier = latest ? { size: latest.tree_size, nodes: splitFrontier(latest.frontier) } : { size: 0, nodes: [] };
+  const rows = LeafRows.parse(await s.execute(dsql`select seq, hash from public.audit_events where workspace_id = ${s.workspaceId} and seq > ${start.size} order by seq`));
+  if (rows.length === 0) return null;
+  rows.forEach((r, i) => {
+    if (r.seq !== start.size + i + 1) throw new InternalError('the audit chain has a gap after the latest checkpoint', { details: { seq: start.size + i + 1 } });
+  });
+  const frontier = extendFrontier(start, rows.map((r) => eventLeafHash(r.hash)));
+  const root = frontierRoot(frontier).toString('hex');
+  const fields = { workspace_id: s.workspaceId, tree_size: frontier.size, root_hash: root, timestamp: now.toISOString(), key_id: signer.keyId };
   const body = checkpointBody(fields);
   const signature = await signer.sign(body);
-  await s.execute(dsql`select public.audit_insert_checkpoint(${fields.tree_size}, ${root}, ${fields.timestamp}::timestamptz, ${signer.keyId}, ${Buffer.from(signature)}::bytea, ${Buffer.from(body)}::bytea)`);
+  await s.execute(
+    dsql`select public.audit_insert_checkpoint(${fields.tree_size}, ${root}, ${fields.timestamp}::timestamptz, ${signer.keyId}, ${Buffer.from(signature)}::bytea, ${Buffer.from(body)}::bytea, ${Buffer.concat(frontier.nodes)}::bytea)`,
+  );
   return { ...fields, signature, body };
+}
+
+/** A stored frontier's 32-byte hashes. */
+function splitFrontier(bytes: Buffer): Buffer[] {
+  if (bytes.length % 32 !== 0) throw new InternalError('a stored checkpoint frontier is not a list of 32-byte hashes');
+  return Array.from({ length: bytes.length / 32 }, (_, i) => bytes.subarray(i * 32, (i + 1) * 32));
 }
 
 const CheckpointRow = z.object({

@@ -11,10 +11,14 @@ import { fileURLToPath } from 'node:url';
 import {
   consistencyProof,
   emptyTreeRoot,
+  extendFrontier,
+  frontierLength,
+  frontierRoot,
   hashChildren,
   hashLeaf,
   inclusionProof,
   MerkleInputError,
+  type MerkleFrontier,
   merkleRoot,
   merkleRootsAt,
   verifyConsistency,
@@ -236,5 +240,38 @@ describe('merkleRootsAt: every root a verifier needs, in one pass', () => {
     expect(() => merkleRootsAt(leaves, [3])).toThrow(MerkleInputError);
     expect(() => merkleRootsAt(leaves, [-1])).toThrow(MerkleInputError);
     expect(() => merkleRootsAt([Buffer.alloc(31)], [1])).toThrow(MerkleInputError);
+  });
+});
+
+describe('frontiers: extending a tree without its earlier leaves', () => {
+  it('extending in any number of steps gives the root of the whole prefix, with one hash per 1-bit of the size', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 6 }), (steps) => {
+        const leaves = Array.from({ length: steps.reduce((a, b) => a + b, 0) }, (_, i) => hashLeaf(Buffer.from(`leaf-${i}`)));
+        let frontier: MerkleFrontier = { size: 0, nodes: [] };
+        let at = 0;
+        for (const k of steps) {
+          frontier = extendFrontier(frontier, leaves.slice(at, at + k));
+          at += k;
+          expect(frontier.size).toBe(at);
+          expect(frontier.nodes).toHaveLength(frontierLength(at));
+          expect(hex(frontierRoot(frontier))).toBe(hex(merkleRoot(leaves.slice(0, at))));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the empty tree, a power of two, and sizes past 2^32 are counted right', () => {
+    expect(hex(frontierRoot({ size: 0, nodes: [] }))).toBe(hex(emptyTreeRoot()));
+    expect(frontierLength(1024)).toBe(1);
+    expect(frontierLength(2 ** 40 + 2 ** 33 + 1)).toBe(3);
+  });
+
+  it('refuses a frontier whose hashes do not match its size', () => {
+    const leaf = hashLeaf(Buffer.from('a'));
+    expect(() => extendFrontier({ size: 3, nodes: [leaf] }, [leaf])).toThrow(MerkleInputError);
+    expect(() => extendFrontier({ size: 1, nodes: [Buffer.alloc(31)] }, [leaf])).toThrow(MerkleInputError);
+    expect(() => frontierRoot({ size: 2, nodes: [] })).toThrow(MerkleInputError);
   });
 });

@@ -112,6 +112,56 @@ export function merkleRootsAt(leafHashes: readonly Uint8Array[], sizes: readonly
   return roots;
 }
 
+/**
+ * A tree's compact frontier: the roots of the perfect subtrees that `size`'s binary digits describe, largest (leftmost)
+ * first — one per 1-bit of `size`. It is all a signer needs to extend the tree: the root of D[size + k] follows from the
+ * frontier of D[size] and the k new leaves, without the first `size` leaves.
+ */
+export interface MerkleFrontier {
+  readonly size: number;
+  readonly nodes: readonly Buffer[];
+}
+
+/** How many perfect subtrees a tree of `size` leaves has (its frontier's length): the number of 1-bits of `size`. */
+export function frontierLength(size: number): number {
+  if (!isSize(size)) throw new MerkleInputError(`tree size ${String(size)} is not a size`);
+  let n = 0;
+  for (let rest = size; rest > 0; rest = Math.floor(rest / 2)) n += rest % 2;
+  return n;
+}
+
+/** The frontier after appending `leafHashes` to the tree `frontier` describes (the empty tree: `{ size: 0, nodes: [] }`). */
+export function extendFrontier(frontier: MerkleFrontier, leafHashes: readonly Uint8Array[]): MerkleFrontier {
+  checkLeafHashes(leafHashes);
+  if (frontier.nodes.length !== frontierLength(frontier.size) || frontier.nodes.some((n) => n.length !== MERKLE_HASH_SIZE)) {
+    throw new MerkleInputError(`a frontier of a ${frontier.size}-leaf tree needs ${frontierLength(frontier.size)} hashes of ${MERKLE_HASH_SIZE} bytes`);
+  }
+  // The perfect subtrees' sizes follow from the tree size: its powers of two, largest first.
+  const sizes: number[] = [];
+  for (let bit = 2 ** 52; bit >= 1; bit /= 2) if (Math.floor(frontier.size / bit) % 2 === 1) sizes.push(bit);
+  const nodes: Uint8Array[] = [...frontier.nodes];
+  for (const leaf of leafHashes) {
+    let size = 1;
+    let node: Uint8Array = leaf;
+    while (sizes.length > 0 && sizes[sizes.length - 1] === size) {
+      sizes.pop();
+      node = hashChildren(nodes.pop() as Uint8Array, node);
+      size *= 2;
+    }
+    sizes.push(size);
+    nodes.push(node);
+  }
+  return { size: frontier.size + leafHashes.length, nodes: nodes.map((n) => Buffer.from(n)) };
+}
+
+/** MTH of the tree a frontier describes: its subtrees folded from the right (the empty tree's root for size 0). */
+export function frontierRoot(frontier: MerkleFrontier): Buffer {
+  if (frontier.nodes.length !== frontierLength(frontier.size)) throw new MerkleInputError('the frontier does not match its tree size');
+  let root: Uint8Array | undefined;
+  for (let j = frontier.nodes.length - 1; j >= 0; j--) root = root === undefined ? frontier.nodes[j] : hashChildren(frontier.nodes[j] as Uint8Array, root);
+  return root === undefined ? emptyTreeRoot() : Buffer.from(root);
+}
+
 /** PATH(m, D[lo:hi]), RFC 9162 §2.1.3.1, lower levels first. */
 function path(leaves: readonly Uint8Array[], m: number, lo: number, hi: number): Buffer[] {
   if (hi - lo <= 1) return [];
