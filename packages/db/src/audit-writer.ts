@@ -14,9 +14,10 @@
  *  - Isolation: if a batch fails (a retried run's duplicate event refused by the unique key, an invalid draft, a lost
  *    connection), nothing of it was stored; each call of the batch is then placed again in a transaction of its own, so
  *    only the call at fault fails, with its own error (a duplicate: ConflictError, the chain unchanged).
- *  - Flow: at most `concurrency` batches are in flight (default 2: one sealing in this process while the database
- *    works on the other); a batch takes up to `maxBatchEvents` events (default 256). There is no timer: a call
- *    arriving while nothing is in flight starts a batch at once, so a lone append costs what it always did.
+ *  - Flow: at most `concurrency` batches are in flight (default 2: one being sealed in this process while the
+ *    database works on the other), each of at most `maxBatchEvents` events (default 256); what is queued is shared
+ *    out between the free slots. Batches start on the next turn of the event loop (no timer, no waiting for more), so
+ *    the callers a commit resumes, who append again one after the other, land in the same batch.
  *
  * Events that must commit with other writes (an integration row and its `integration.changed`, a pause and its
  * `skill.paused`) keep calling `appendAuditEvents` inside their own transaction.
@@ -104,14 +105,17 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
   /** Workspaces of the batches in flight: a workspace is in one batch at a time, so its calls are placed in order. */
   const busy = new Set<WorkspaceId>();
 
-  /** Take the next batch: the queue's calls in order, skipping (and leaving queued) those of a workspace in flight. */
-  const take = (): Pending[] => {
+  /**
+   * Take the next batch: the queue's calls in order, skipping (and leaving queued) those of a workspace in flight, at
+   * most `limit` events (a single larger call is still taken whole).
+   */
+  const take = (limit: number): Pending[] => {
     const batch: Pending[] = [];
     const left = new Set<WorkspaceId>(busy); // once one call of a workspace stays queued, its later calls stay too
     let events = 0;
-    for (let i = 0; i < queue.length && events < maxBatchEvents; ) {
+    for (let i = 0; i < queue.length && events < limit; ) {
       const p = queue[i] as Pending;
-      if (left.has(p.workspaceId) || (batch.length > 0 && events + p.drafts.length > maxBatchEvents)) {
+      if (left.has(p.workspaceId) || (batch.length > 0 && events + p.drafts.length > limit)) {
         left.add(p.workspaceId);
         i++;
         continue;
@@ -123,17 +127,43 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
     return batch;
   };
 
+  /**
+   * Start batches in the free slots. What is queued is shared out between the free slots, so that the batches in
+   * flight overlap — one being sealed here while the database works on another — instead of one batch taking
+   * everything and leaving the other slot (and a core) idle until it commits.
+   */
+  /**
+   * Batches start on the next turn of the event loop, not inside the call that queued: the callers a commit resumes
+   * append again from their own continuations, one after the other, and a batch started at the first of them would
+   * leave the rest waiting for the next slot.
+   */
+  let scheduled = false;
+  const schedule = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(pump);
+  };
+
   const pump = (): void => {
+    scheduled = false;
     while (inFlight < concurrency) {
-      const batch = take();
+      // What could go now (calls of workspaces not in flight), shared between the free slots it could use.
+      let events = 0;
+      const workspaces = new Set<WorkspaceId>();
+      for (const p of queue) {
+        if (busy.has(p.workspaceId)) continue;
+        events += p.drafts.length;
+        workspaces.add(p.workspaceId);
+      }
+      const batch = take(Math.min(maxBatchEvents, Math.ceil(events / Math.max(1, Math.min(concurrency - inFlight, workspaces.size)))));
       if (batch.length === 0) return;
-      const workspaces = new Set(batch.map((p) => p.workspaceId));
-      for (const ws of workspaces) busy.add(ws);
+      const taken = new Set(batch.map((p) => p.workspaceId));
+      for (const ws of taken) busy.add(ws);
       inFlight++;
       void flush(batch).finally(() => {
-        for (const ws of workspaces) busy.delete(ws);
+        for (const ws of taken) busy.delete(ws);
         inFlight--;
-        pump();
+        schedule();
         if (inFlight === 0 && queue.length === 0) for (const done of idle.splice(0)) done();
       });
     }
@@ -151,7 +181,7 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
       if (drafts.length === 0) return Promise.resolve([]);
       return new Promise<StoredAuditEvent[]>((resolve, reject) => {
         queue.push({ workspaceId: ws, drafts: [...drafts], resolve, reject });
-        pump();
+        schedule();
       });
     },
     close() {
