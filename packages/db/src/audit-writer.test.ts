@@ -112,6 +112,21 @@ describe('createAuditWriter: group commit', () => {
     await writer.close();
   });
 
+  it('a redaction policy changed since the process last saw it is the one a batch is sealed under', async () => {
+    const [a, b] = await Promise.all([emptyWorkspace('policyA'), emptyWorkspace('policyB')]);
+    const writer = createAuditWriter(worker, signer, { concurrency: 1 });
+    await Promise.all([writer.append(a.workspaceId, [draft(a, 1)]), writer.append(b.workspaceId, [draft(b, 1)])]); // heads and policies remembered
+    await admin`update workspaces set audit_redaction = ${admin.json({ input: { fields: { prNumber: 'drop' } } })} where id = ${a.workspaceId}`;
+    const secret = { ...draft(a, 2), input: { prNumber: 424242 } };
+    const [[ea], [eb]] = await Promise.all([writer.append(a.workspaceId, [secret]), writer.append(b.workspaceId, [{ ...draft(b, 2), input: { prNumber: 424242 } }])]);
+    expect(ea?.input).toEqual({ prNumber: { $dropped: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(eb?.input).toEqual({ prNumber: 424242 }); // b's policy did not change
+    const stored = await chainOf(a.workspaceId);
+    expect(Buffer.from(stored[1]!.canonical).toString('utf8')).not.toContain('424242');
+    for (const f of [a, b]) expect(await verifies(f.workspaceId)).toMatchObject({ ok: true, count: 2 });
+    await writer.close();
+  });
+
   it('signs a checkpoint where a batch carries a chain across a multiple of `every`', async () => {
     const f = await emptyWorkspace('cp');
     const cpKey = generateKeyPairSync('ed25519');
