@@ -33,6 +33,8 @@ export interface WorkerHarness {
   enqueueRun(runId: RunId, hint?: { workspaceId?: string }): Promise<void>;
   /** The workspace's Anthropic key, as POST /v1/llm-keys stores it: sealed to the workspace key, by the api role. */
   storeAnthropicKey(apiKey: string): Promise<void>;
+  /** Seal a BYOK credential (the JSON the api seals: `{provider, …}`) to the workspace's key, as its newest credential. */
+  storeModelCredential(credential: { readonly provider: 'anthropic' | 'bedrock' | 'vertex' } & Record<string, unknown>, fingerprint: string): Promise<void>;
   waitForRun(runId: RunId, timeoutMs?: number): Promise<{ status: string; error_code: string | null }>;
   close(): Promise<void>;
 }
@@ -71,6 +73,22 @@ export async function startWorkerHarness(options: { manifest?: SkillManifest; ex
     WORKER_CONCURRENCY: '2',
     ...options.extraEnv,
   };
+  const storeModelCredential: WorkerHarness['storeModelCredential'] = async (credential, fingerprint) => {
+    const api = createDatabase(tdb.roleUrl('praxa_api'), { max: 1 });
+    try {
+      await withWorkspace(api, ws.workspaceId, async (s) => {
+        const pub = await workspacePublicKey(s);
+        if (!pub) throw new Error('the workspace has no key');
+        const id = newId('credential');
+        const name = `llm/${credential.provider}/${id}`;
+        const sealed = await sealCredential({ keyId: pub.keyId, publicKey: pub.publicKey }, { workspaceId: ws.workspaceId, provider: credential.provider, purpose: 'llm_credentials' }, JSON.stringify(credential));
+        await vaultPutSecret(s, { name, provider: credential.provider, purpose: 'llm_credentials', ciphertext: Buffer.from(sealed), keyId: pub.keyId });
+        await s.db.insert(schema.llmCredentials).values({ workspaceId: ws.workspaceId, id, provider: credential.provider, fingerprint, vaultName: name, createdBy: ws.memberId });
+      });
+    } finally {
+      await api.close();
+    }
+  };
   return {
     tdb,
     admin,
@@ -100,21 +118,9 @@ export async function startWorkerHarness(options: { manifest?: SkillManifest; ex
       return runId;
     },
     async storeAnthropicKey(apiKey) {
-      const api = createDatabase(tdb.roleUrl('praxa_api'), { max: 1 });
-      try {
-        await withWorkspace(api, ws.workspaceId, async (s) => {
-          const pub = await workspacePublicKey(s);
-          if (!pub) throw new Error('the workspace has no key');
-          const id = newId('credential');
-          const name = `llm/anthropic/${id}`;
-          const sealed = await sealCredential({ keyId: pub.keyId, publicKey: pub.publicKey }, { workspaceId: ws.workspaceId, provider: 'anthropic', purpose: 'llm_credentials' }, JSON.stringify({ provider: 'anthropic', apiKey }));
-          await vaultPutSecret(s, { name, provider: 'anthropic', purpose: 'llm_credentials', ciphertext: Buffer.from(sealed), keyId: pub.keyId });
-          await s.db.insert(schema.llmCredentials).values({ workspaceId: ws.workspaceId, id, provider: 'anthropic', fingerprint: apiKey.slice(-4), vaultName: name, createdBy: ws.memberId });
-        });
-      } finally {
-        await api.close();
-      }
+      await storeModelCredential({ provider: 'anthropic', apiKey }, apiKey.slice(-4));
     },
+    storeModelCredential,
     async enqueueRun(runId, hint) {
       await enqueue(queues, 'run', hint ? { runId, hint } : { runId }, { jobId: runId });
     },
