@@ -128,11 +128,6 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
   };
 
   /**
-   * Start batches in the free slots. What is queued is shared out between the free slots, so that the batches in
-   * flight overlap — one being sealed here while the database works on another — instead of one batch taking
-   * everything and leaving the other slot (and a core) idle until it commits.
-   */
-  /**
    * Batches start on the next turn of the event loop, not inside the call that queued: the callers a commit resumes
    * append again from their own continuations, one after the other, and a batch started at the first of them would
    * leave the rest waiting for the next slot.
@@ -144,6 +139,11 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
     setImmediate(pump);
   };
 
+  /**
+   * Start batches in the free slots. What is queued is shared out between the free slots, so that the batches in
+   * flight overlap — one being sealed here while the database works on another — instead of one batch taking
+   * everything and leaving the other slot (and a core) idle until it commits.
+   */
   const pump = (): void => {
     scheduled = false;
     while (inFlight < concurrency) {

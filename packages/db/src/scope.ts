@@ -193,6 +193,7 @@ export async function withWorkspacesInTurn<T>(database: Database, fn: (turns: Wo
           const raw = rawTransaction(tx);
           try {
             if (!raw) {
+              current = ws;
               await tx.execute(dsql`select set_config('app.workspace_id', ${ws}, true)`);
               return await executePrepared(tx, text, params);
             }
