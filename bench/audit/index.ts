@@ -21,7 +21,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,35 +63,74 @@ async function fresh(label: string): Promise<WorkspaceFixture> {
 const writer = createAuditWriter(worker, signer, { concurrency: Number(process.env.BENCH_WRITER_CONCURRENCY ?? 2) });
 type Mode = 'writer' | 'transaction';
 
-async function appenders(fixtures: WorkspaceFixture[], perFixture: number, mode: Mode): Promise<number> {
+/** CPU ms (utime + stime) of one Linux process, or null where /proc does not show it. */
+function procCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // fields 14, 15 in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+const backendPids = async (): Promise<number[]> => (await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`).map((r) => r.pid);
+
+/** A phase's rate and CPU per event: this process's, and the bench database's backends' (null without /proc). */
+interface Measured {
+  readonly perSecond: number;
+  readonly nodeUs: number;
+  readonly pgUs: number | null;
+}
+async function measured(events: number, phase: () => Promise<void>): Promise<Measured> {
+  const before = new Map<number, number>();
+  for (const pid of await backendPids()) {
+    const ms = procCpuMs(pid);
+    if (ms !== null) before.set(pid, ms);
+  }
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  await phase();
+  const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  let pgMs: number | null = before.size > 0 ? 0 : null;
+  if (pgMs !== null) {
+    for (const pid of await backendPids()) {
+      const ms = procCpuMs(pid);
+      if (ms !== null) pgMs += ms - (before.get(pid) ?? 0); // a connection opened during the phase counts from birth
+    }
+  }
+  return { perSecond: events / seconds, nodeUs: (used.user + used.system) / events, pgUs: pgMs === null ? null : (pgMs * 1000) / events };
+}
+
+async function appenders(fixtures: WorkspaceFixture[], perFixture: number, mode: Mode): Promise<Measured> {
   const runs = await Promise.all(fixtures.flatMap((f) => Array.from({ length: perFixture }, async () => {
     const runId = newId('run');
     await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source) values (${f.workspaceId}, ${runId}, ${f.skillId}, ${f.skillVersionId}, 'github.pull_request.opened', 'github')`;
     return { f, runId };
   })));
-  const start = performance.now();
-  await Promise.all(runs.map(async ({ f, runId }) => {
-    for (let i = 0; i < PER_APPENDER; i++) {
-      if (mode === 'writer') await writer.append(f.workspaceId, [draft(f, i, runId)]);
-      else await withWorkspace(worker, f.workspaceId, (s) => appendAuditEvents(s, [draft(f, i, runId)], signer));
-    }
-  }));
-  return (runs.length * PER_APPENDER) / ((performance.now() - start) / 1000);
+  return measured(runs.length * PER_APPENDER, async () => {
+    await Promise.all(runs.map(async ({ f, runId }) => {
+      for (let i = 0; i < PER_APPENDER; i++) {
+        if (mode === 'writer') await writer.append(f.workspaceId, [draft(f, i, runId)]);
+        else await withWorkspace(worker, f.workspaceId, (s) => appendAuditEvents(s, [draft(f, i, runId)], signer));
+      }
+    }));
+  });
 }
 
 let baselineRows = 0;
-async function baseline(concurrency: number): Promise<number> {
+async function baseline(concurrency: number): Promise<Measured> {
   await admin`create table if not exists bench_plain (like audit_events including defaults)`;
-  const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let i = 0; i < PER_APPENDER; i++) {
-      const body = Buffer.from(JSON.stringify(draft({ skillId: 'sk', runId: 'rn' } as unknown as WorkspaceFixture, i, 'rn')));
-      const seq = ++baselineRows;
-      await admin.begin((tx) => tx`insert into bench_plain (workspace_id, seq, id, kind, trigger, occurred_at, prev_hash, hash, key_id, signature, canonical)
-        values ('ws', ${seq}, ${newId('auditEvent')}, 'skill.action', 'github.pull_request.opened', now(), ${'0'.repeat(64)}, ${'1'.repeat(64)}, 'k', 's', ${body})`);
-    }
-  }));
-  return (concurrency * PER_APPENDER) / ((performance.now() - start) / 1000);
+  return measured(concurrency * PER_APPENDER, async () => {
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      for (let i = 0; i < PER_APPENDER; i++) {
+        const body = Buffer.from(JSON.stringify(draft({ skillId: 'sk', runId: 'rn' } as unknown as WorkspaceFixture, i, 'rn')));
+        const seq = ++baselineRows;
+        await admin.begin((tx) => tx`insert into bench_plain (workspace_id, seq, id, kind, trigger, occurred_at, prev_hash, hash, key_id, signature, canonical)
+          values ('ws', ${seq}, ${newId('auditEvent')}, 'skill.action', 'github.pull_request.opened', now(), ${'0'.repeat(64)}, ${'1'.repeat(64)}, 'k', 's', ${body})`);
+      }
+    }));
+  });
 }
 
 const median = (xs: number[]): number => {
@@ -111,7 +150,8 @@ function timed(events: number, fn: () => void): { wall: number; cpu: number } {
 
 const dir = mkdtempSync(join(tmpdir(), 'praxa-bench-audit-'));
 try {
-  const rounds: { ours8: number; base8: number; ours16: number; base16: number; tx8: number; tx16: number }[] = [];
+  type Round = Record<'ours8' | 'base8' | 'ours16' | 'base16' | 'tx8' | 'tx16', Measured>;
+  const rounds: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const [one, oneTx] = await Promise.all([fresh(`one${r}`), fresh(`onetx${r}`)]);
     const many = await Promise.all(Array.from({ length: 16 }, (_, i) => fresh(`m${r}-${i}`)));
@@ -123,14 +163,24 @@ try {
     const ours16 = await appenders(many, 1, 'writer');
     const tx16 = await appenders(manyTx, 1, 'transaction');
     rounds.push({ ours8, base8, ours16, base16, tx8, tx16 });
-    const x = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
-    console.log(`round ${r + 1}: 1 ws × 8 appenders: writer ${ours8.toFixed(0)}/s (${x(ours8, base8)}), a transaction each ${tx8.toFixed(0)}/s (${x(tx8, base8)}), INSERT ${base8.toFixed(0)}/s; ` +
-      `16 ws: writer ${ours16.toFixed(0)}/s (${x(ours16, base16)}), a transaction each ${tx16.toFixed(0)}/s (${x(tx16, base16)}), INSERT ${base16.toFixed(0)}/s`);
+    const x = (a: Measured, b: Measured): string => `${(a.perSecond / b.perSecond).toFixed(2)}×`;
+    const n = (m: Measured): string => m.perSecond.toFixed(0);
+    console.log(`round ${r + 1}: 1 ws × 8 appenders: writer ${n(ours8)}/s (${x(ours8, base8)}), a transaction each ${n(tx8)}/s (${x(tx8, base8)}), INSERT ${n(base8)}/s; ` +
+      `16 ws: writer ${n(ours16)}/s (${x(ours16, base16)}), a transaction each ${n(tx16)}/s (${x(tx16, base16)}), INSERT ${n(base16)}/s`);
   }
-  const ratio8 = median(rounds.map((x) => x.ours8 / x.base8));
-  const ratio16 = median(rounds.map((x) => x.ours16 / x.base16));
-  const ratioTx8 = median(rounds.map((x) => x.tx8 / x.base8));
-  const ratioTx16 = median(rounds.map((x) => x.tx16 / x.base16));
+  const ratio = (ours: keyof Round, base: keyof Round): number => median(rounds.map((x) => x[ours].perSecond / x[base].perSecond));
+  const ratio8 = ratio('ours8', 'base8');
+  const ratio16 = ratio('ours16', 'base16');
+  const ratioTx8 = ratio('tx8', 'base8');
+  const ratioTx16 = ratio('tx16', 'base16');
+  // Where the time goes: CPU per event, medians over the rounds (this process; the bench database's backends).
+  const cpu = (k: keyof Round): string => {
+    const node = median(rounds.map((x) => x[k].nodeUs));
+    const pgs = rounds.map((x) => x[k].pgUs).filter((v): v is number => v !== null);
+    return `${node.toFixed(0)} µs here + ${pgs.length > 0 ? `${median(pgs).toFixed(0)} µs in Postgres` : 'Postgres not visible'}`;
+  };
+  console.log(`CPU per event, 16 workspaces: writer ${cpu('ours16')}; a transaction each ${cpu('tx16')}; plain INSERT ${cpu('base16')}`);
+  console.log(`CPU per event, 1 workspace × 8: writer ${cpu('ours8')}; a transaction each ${cpu('tx8')}; plain INSERT ${cpu('base8')}`);
 
   // Checkpoints: on a chain of CHECKPOINT_CHAIN events (hashes only: a checkpoint reads nothing else), the cost of a
   // checkpoint CHECKPOINT_EVERY events after the previous one — extending the stored frontier (what createCheckpoint
@@ -232,8 +282,8 @@ try {
   console.log(`audit verify --file --full through the CLI (start-up and parsing included): 1 thread ${cli1 === null ? 'n/a' : r(cli1)}/s; ${cores} threads ${cliAll === null ? 'n/a' : r(cliAll)}/s`);
   console.log(JSON.stringify({
     bench: 'audit', ratio: Number(ratio8.toFixed(3)), unit: 'events/s (ours/baseline, 1 workspace × 8 appenders through the writer; ratio: median of the rounds\' ratios; ours, baseline: medians)',
-    ours: r(median(rounds.map((x) => x.ours8))), baseline: r(median(rounds.map((x) => x.base8))),
-    ratio_16_workspaces: Number(ratio16.toFixed(3)), ours_16: r(median(rounds.map((x) => x.ours16))), baseline_16: r(median(rounds.map((x) => x.base16))), rounds: ROUNDS,
+    ours: r(median(rounds.map((x) => x.ours8.perSecond))), baseline: r(median(rounds.map((x) => x.base8.perSecond))),
+    ratio_16_workspaces: Number(ratio16.toFixed(3)), ours_16: r(median(rounds.map((x) => x.ours16.perSecond))), baseline_16: r(median(rounds.map((x) => x.base16.perSecond))), rounds: ROUNDS,
     ratio_transaction_each: Number(ratioTx8.toFixed(3)), ratio_16_workspaces_transaction_each: Number(ratioTx16.toFixed(3)),
     verify_fast_per_s: r(fast.wall), verify_fast_per_cpu_s: r(fast.cpu), verify_fast_chain_only_per_s: r(chainOnly.wall), verify_fast_chain_only_per_cpu_s: r(chainOnly.cpu), verify_full_per_s: r(full.wall), verify_full_per_cpu_s: r(full.cpu),
     checkpoint_from_frontier_ms: Number(cpFrontier.toFixed(1)), checkpoint_whole_chain_ms: Number(cpWhole.toFixed(1)), checkpoint_chain: cpChain,
