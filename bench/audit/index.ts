@@ -49,16 +49,7 @@ const draft = (f: WorkspaceFixture, step: number, runId: string): AuditEventDraf
   occurred_at: new Date().toISOString(), manifest_hash: 'a'.repeat(64), step,
 });
 
-async function fresh(label: string): Promise<WorkspaceFixture> {
-  const f = await seedWorkspaceFixture(tdb.adminUrl, label);
-  await admin.begin(async (tx) => {
-    await tx`set local session_replication_role = replica`;
-    await tx`delete from audit_checkpoints where workspace_id = ${f.workspaceId}`;
-    await tx`delete from audit_events where workspace_id = ${f.workspaceId}`;
-    await tx`delete from audit_chain_heads where workspace_id = ${f.workspaceId}`;
-  });
-  return f;
-}
+const fresh = (label: string): Promise<WorkspaceFixture> => seedWorkspaceFixture(tdb.adminUrl, label, { auditChain: false });
 
 const writer = createAuditWriter(worker, signer, { concurrency: Number(process.env.BENCH_WRITER_CONCURRENCY ?? 2) });
 type Mode = 'writer' | 'transaction';

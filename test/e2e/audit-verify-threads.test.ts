@@ -53,13 +53,7 @@ function exportTo(file: string): void {
 beforeAll(async () => {
   tdb = await createTestDatabase();
   admin = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });
-  W = await seedWorkspaceFixture(tdb.adminUrl, 'W');
-  await admin.begin(async (tx) => {
-    await tx`set local session_replication_role = replica`;
-    await tx`delete from audit_checkpoints where workspace_id = ${W.workspaceId}`;
-    await tx`delete from audit_events where workspace_id = ${W.workspaceId}`;
-    await tx`delete from audit_chain_heads where workspace_id = ${W.workspaceId}`;
-  });
+  W = await seedWorkspaceFixture(tdb.adminUrl, 'W', { auditChain: false });
   worker = createDatabase(tdb.roleUrl('praxa_worker'), { max: 2 });
   await registerAuditKey(worker, { keyId: eventKey.keyId, purpose: 'event', algorithm: 'ed25519', spki: createPublicKey(eventKey.privateKey).export({ format: 'der', type: 'spki' }) });
   const drafts: AuditEventDraft[] = Array.from({ length: EVENTS }, (_, step) => ({

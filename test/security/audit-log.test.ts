@@ -47,13 +47,7 @@ async function chainOf(ws: WorkspaceId) {
 beforeAll(async () => {
   tdb = await createTestDatabase();
   admin = postgres(tdb.adminUrl, { max: 2, onnotice: () => {} });
-  A = await seedWorkspaceFixture(tdb.adminUrl, 'A');
-  // The fixture's own first event was signed with a throw-away key: start this test's chain fresh.
-  await admin.begin(async (tx) => {
-    await tx`set local session_replication_role = replica`;
-    await tx`delete from audit_events where workspace_id = ${A.workspaceId}`;
-    await tx`delete from audit_chain_heads where workspace_id = ${A.workspaceId}`;
-  });
+  A = await seedWorkspaceFixture(tdb.adminUrl, 'A', { auditChain: false }); // this test's chain starts at seq 1
   worker = createDatabase(tdb.roleUrl('praxa_worker'), { max: 8 });
   api = createDatabase(tdb.roleUrl('praxa_api'), { max: 2 });
   keyset = new Map([[signer.keyId, keys.publicKey]]);
@@ -77,12 +71,7 @@ describe('appending', () => {
   });
 
   it('16 workspaces append in parallel, each chain verifies on its own', async () => {
-    const fixtures = await Promise.all(Array.from({ length: 16 }, (_, i) => seedWorkspaceFixture(tdb.adminUrl, `W${i}`)));
-    await admin.begin(async (tx) => {
-      await tx`set local session_replication_role = replica`;
-      await tx`delete from audit_events where workspace_id = any(${fixtures.map((f) => f.workspaceId)})`;
-      await tx`delete from audit_chain_heads where workspace_id = any(${fixtures.map((f) => f.workspaceId)})`;
-    });
+    const fixtures = await Promise.all(Array.from({ length: 16 }, (_, i) => seedWorkspaceFixture(tdb.adminUrl, `W${i}`, { auditChain: false })));
     await Promise.all(fixtures.map((f) => withWorkspace(worker, f.workspaceId, (s) => appendAuditEvents(s, [draft(f, 0), draft(f, 1)], signer))));
     for (const f of fixtures) expect(verifyChain(await chainOf(f.workspaceId), keyset, { workspaceId: f.workspaceId })).toMatchObject({ ok: true, count: 2 });
   });
@@ -129,13 +118,7 @@ describe('appending', () => {
 
 describe('automatic checkpoints', () => {
   it('a checkpoint is signed whenever the head crosses a multiple of N, and it verifies', async () => {
-    const f = await seedWorkspaceFixture(tdb.adminUrl, 'CP');
-    await admin.begin(async (tx) => {
-      await tx`set local session_replication_role = replica`;
-      await tx`delete from audit_checkpoints where workspace_id = ${f.workspaceId}`;
-      await tx`delete from audit_events where workspace_id = ${f.workspaceId}`;
-      await tx`delete from audit_chain_heads where workspace_id = ${f.workspaceId}`;
-    });
+    const f = await seedWorkspaceFixture(tdb.adminUrl, 'CP', { auditChain: false });
     const cpKeys = generateKeyPairSync('ed25519');
     const cpKey = { keyId: `cp-${f.workspaceId}`, algorithm: 'ed25519' as const, spki: cpKeys.publicKey.export({ format: 'der', type: 'spki' }) };
     await registerAuditKey(worker, { ...cpKey, purpose: 'checkpoint' });
@@ -152,13 +135,7 @@ describe('automatic checkpoints', () => {
 
 describe('redaction the customer controls', () => {
   it('hashed and dropped fields leave digests, never values, and the chain still verifies', async () => {
-    const f = await seedWorkspaceFixture(tdb.adminUrl, 'RD');
-    await admin.begin(async (tx) => {
-      await tx`set local session_replication_role = replica`;
-      await tx`delete from audit_checkpoints where workspace_id = ${f.workspaceId}`;
-      await tx`delete from audit_events where workspace_id = ${f.workspaceId}`;
-      await tx`delete from audit_chain_heads where workspace_id = ${f.workspaceId}`;
-    });
+    const f = await seedWorkspaceFixture(tdb.adminUrl, 'RD', { auditChain: false });
     const apiSql = postgres(tdb.roleUrl('praxa_api'), { max: 1, onnotice: () => {} });
     await apiSql.begin(async (tx) => {
       await tx`select set_config('app.workspace_id', ${f.workspaceId}, true)`;
@@ -203,12 +180,7 @@ describe('append-only', () => {
 describe('tampering behind the app’s back is caught', () => {
   let T: WorkspaceFixture;
   beforeAll(async () => {
-    T = await seedWorkspaceFixture(tdb.adminUrl, 'T');
-    await admin.begin(async (tx) => {
-      await tx`set local session_replication_role = replica`;
-      await tx`delete from audit_events where workspace_id = ${T.workspaceId}`;
-      await tx`delete from audit_chain_heads where workspace_id = ${T.workspaceId}`;
-    });
+    T = await seedWorkspaceFixture(tdb.adminUrl, 'T', { auditChain: false });
     for (let batch = 0; batch < 4; batch++) {
       const runId = newId('run');
       await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source) values (${T.workspaceId}, ${runId}, ${T.skillId}, ${T.skillVersionId}, 'github.pull_request.opened', 'github')`;

@@ -25,17 +25,8 @@ const draft = (f: WorkspaceFixture, step: number, runId = f.runId): AuditEventDr
   output: { verdict: 'approve' }, tools_used: ['github.read.diff'], duration_ms: 5, occurred_at: new Date().toISOString(), manifest_hash: 'c'.repeat(64), step,
 });
 
-/** A workspace whose chain is empty (the fixture's own first event, signed with a throw-away key, removed). */
-async function emptyWorkspace(label: string): Promise<WorkspaceFixture> {
-  const f = await seedWorkspaceFixture(tdb.adminUrl, label);
-  await admin.begin(async (tx) => {
-    await tx`set local session_replication_role = replica`;
-    await tx`delete from audit_checkpoints where workspace_id = ${f.workspaceId}`;
-    await tx`delete from audit_events where workspace_id = ${f.workspaceId}`;
-    await tx`delete from audit_chain_heads where workspace_id = ${f.workspaceId}`;
-  });
-  return f;
-}
+/** A workspace whose audit chain is empty. */
+const emptyWorkspace = (label: string): Promise<WorkspaceFixture> => seedWorkspaceFixture(tdb.adminUrl, label, { auditChain: false });
 
 const chainOf = (ws: string) => withWorkspace(api, ws, (s) => readAuditChain(s));
 /** Transactions that stored events of `ws`: events committed together share their transaction's now(). */

@@ -37,8 +37,19 @@ export function sampleManifest(overrides: Partial<SkillManifest> = {}): SkillMan
   };
 }
 
-/** Seed one workspace (own tenant) with a row in every tenant table. */
-export async function seedWorkspaceFixture(adminUrl: string, label = 'A', options: { manifest?: SkillManifest; installationId?: string; botLogin?: string } = {}): Promise<WorkspaceFixture> {
+export interface WorkspaceFixtureOptions {
+  readonly manifest?: SkillManifest;
+  readonly installationId?: string;
+  readonly botLogin?: string;
+  /**
+   * Seed the audit chain's first event (signed with a throw-away key), its head and a checkpoint (default true).
+   * False leaves the chain empty, for tests and benches that append their own from seq 1.
+   */
+  readonly auditChain?: boolean;
+}
+
+/** Seed one workspace (own tenant) with a row in every tenant table (the audit tables unless `auditChain: false`). */
+export async function seedWorkspaceFixture(adminUrl: string, label = 'A', options: WorkspaceFixtureOptions = {}): Promise<WorkspaceFixture> {
   const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
   const manifest = options.manifest ?? sampleManifest();
   const f: WorkspaceFixture = {
@@ -74,27 +85,29 @@ export async function seedWorkspaceFixture(adminUrl: string, label = 'A', option
       await tx`insert into memory_facts (workspace_id, id, namespace, key, value) values (${f.workspaceId}, ${f.memoryFactId}, 'faq', 'greeting', ${tx.json({ text: 'hello' })})`;
       await tx`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at)
                values (${f.workspaceId}, ${newId('apiToken')}, ${f.memberId}, 'automation', 'fixture', ${'0'.repeat(64)}, now() + interval '1 day')`;
-      const { privateKey } = generateKeyPairSync('ed25519');
-      const sealed = sealAuditEvent(
-        {
-          auditEventId: newId('auditEvent'), kind: 'skill.action', skillId: f.skillId as never, runId: f.runId as never, trigger: 'github.pull_request.opened',
-          input: { repo: 'octo/hello', prNumber: 1 }, reasoning: ['fixture'], alternatives: [{ action: 'approve', score: 0.9 }], confidence: 0.9,
-          output: { verdict: 'approve' }, tools_used: ['github.read.diff'], duration_ms: 1, occurred_at: new Date().toISOString(),
-          manifest_hash: manifestHash(manifest), step: 0, workspace_id: f.workspaceId, seq: 1, prev_hash: genesisPrevHash(f.workspaceId), key_id: `fixture-ev-${f.workspaceId}`,
-        },
-        privateKey,
-      );
-      await tx`insert into audit_events (workspace_id, seq, id, kind, skill_id, run_id, step, trigger, occurred_at, prev_hash, hash, key_id, signature, canonical)
-               values (${f.workspaceId}, 1, ${sealed.event.auditEventId}, 'skill.action', ${f.skillId}, ${f.runId}, 0, 'github.pull_request.opened', now(),
-                       ${sealed.event.prev_hash}, ${sealed.hash}, ${`fixture-ev-${f.workspaceId}`}, ${sealed.signature}, ${Buffer.from(sealed.canonical)})`;
-      await tx`insert into audit_chain_heads (workspace_id, seq, head_hash) values (${f.workspaceId}, 1, ${sealed.hash})`;
-      const cpKey = `fixture-cp-${f.workspaceId}`;
-      const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-      await tx`insert into audit_keys (key_id, purpose, algorithm, spki) values (${`fixture-ev-${f.workspaceId}`}, 'event', 'ed25519', ${spki}), (${cpKey}, 'checkpoint', 'ed25519', ${spki})`;
-      const cpFields = { workspace_id: f.workspaceId, tree_size: 1, root_hash: merkleRoot([eventLeafHash(sealed.hash)]).toString('hex'), timestamp: new Date().toISOString(), key_id: cpKey };
-      const cpBody = checkpointBody(cpFields);
-      await tx`insert into audit_checkpoints (workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body)
-               values (${f.workspaceId}, 1, ${cpFields.root_hash}, ${cpFields.timestamp}, ${cpKey}, ${sign(null, cpBody, privateKey)}, ${Buffer.from(cpBody)})`;
+      if (options.auditChain ?? true) {
+        const { privateKey } = generateKeyPairSync('ed25519');
+        const sealed = sealAuditEvent(
+          {
+            auditEventId: newId('auditEvent'), kind: 'skill.action', skillId: f.skillId as never, runId: f.runId as never, trigger: 'github.pull_request.opened',
+            input: { repo: 'octo/hello', prNumber: 1 }, reasoning: ['fixture'], alternatives: [{ action: 'approve', score: 0.9 }], confidence: 0.9,
+            output: { verdict: 'approve' }, tools_used: ['github.read.diff'], duration_ms: 1, occurred_at: new Date().toISOString(),
+            manifest_hash: manifestHash(manifest), step: 0, workspace_id: f.workspaceId, seq: 1, prev_hash: genesisPrevHash(f.workspaceId), key_id: `fixture-ev-${f.workspaceId}`,
+          },
+          privateKey,
+        );
+        await tx`insert into audit_events (workspace_id, seq, id, kind, skill_id, run_id, step, trigger, occurred_at, prev_hash, hash, key_id, signature, canonical)
+                 values (${f.workspaceId}, 1, ${sealed.event.auditEventId}, 'skill.action', ${f.skillId}, ${f.runId}, 0, 'github.pull_request.opened', now(),
+                         ${sealed.event.prev_hash}, ${sealed.hash}, ${`fixture-ev-${f.workspaceId}`}, ${sealed.signature}, ${Buffer.from(sealed.canonical)})`;
+        await tx`insert into audit_chain_heads (workspace_id, seq, head_hash) values (${f.workspaceId}, 1, ${sealed.hash})`;
+        const cpKey = `fixture-cp-${f.workspaceId}`;
+        const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+        await tx`insert into audit_keys (key_id, purpose, algorithm, spki) values (${`fixture-ev-${f.workspaceId}`}, 'event', 'ed25519', ${spki}), (${cpKey}, 'checkpoint', 'ed25519', ${spki})`;
+        const cpFields = { workspace_id: f.workspaceId, tree_size: 1, root_hash: merkleRoot([eventLeafHash(sealed.hash)]).toString('hex'), timestamp: new Date().toISOString(), key_id: cpKey };
+        const cpBody = checkpointBody(cpFields);
+        await tx`insert into audit_checkpoints (workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body)
+                 values (${f.workspaceId}, 1, ${cpFields.root_hash}, ${cpFields.timestamp}, ${cpKey}, ${sign(null, cpBody, privateKey)}, ${Buffer.from(cpBody)})`;
+      }
       await tx`insert into ingest_keys (key_id, public_key) values (${f.ingestKeyId}, ${randomBytes(32)})`;
       await tx`insert into trigger_secrets (workspace_id, id, skill_id, ciphertext, key_id) values (${f.workspaceId}, ${newId('triggerSecret')}, ${f.skillId}, ${randomBytes(64)}, ${f.ingestKeyId})`;
       await tx`insert into oauth_states (workspace_id, state_sha256, provider, member_id, expires_at)
