@@ -9,7 +9,7 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import postgres from 'postgres';
 import { newId, sealAuditEvent, signEvent, verifyChain, verifyCheckpoints, ValidationError, type AuditEventDraft, type WorkspaceId } from '@praxa/core';
 import {
-  appendAuditEvents, createDatabase, createTestDatabase, mapPgError, readAuditChain, readCheckpoints, registerAuditKey, seedWorkspaceFixture, sql, withWorkspace,
+  appendAuditEvents, createCheckpoint, createDatabase, createTestDatabase, mapPgError, readAuditChain, readCheckpoints, registerAuditKey, seedWorkspaceFixture, sql, withWorkspace,
   type AuditSigner, type Database, type TestDatabase, type WorkspaceFixture, type WorkspaceScope,
 } from '@praxa/db';
 
@@ -174,6 +174,56 @@ describe('append-only', () => {
       expect({ stmt, sqlstate: (err as { code?: string }).code }).toEqual({ stmt, sqlstate: 'PXA01' });
     }
     expect((await chainOf(A.workspaceId)).length).toBe(40);
+  });
+
+  // 0019's row triggers, alone: the statement triggers are disabled in a transaction that is rolled back. Rows must be
+  // visible to the change for a row trigger to fire, so it is done as the superuser, who bypasses row-level security.
+  it('with the statement triggers disabled, the row triggers still refuse UPDATE and DELETE of every audit table', async () => {
+    const cpKeys = generateKeyPairSync('ed25519');
+    const cpKeyId = `cp-rows-${A.workspaceId}`;
+    await registerAuditKey(worker, { keyId: cpKeyId, purpose: 'checkpoint', algorithm: 'ed25519', spki: cpKeys.publicKey.export({ format: 'der', type: 'spki' }) });
+    await withWorkspace(worker, A.workspaceId, (s) => createCheckpoint(s, { keyId: cpKeyId, sign: async (m) => sign(null, m, cpKeys.privateKey) }));
+    const ws = `workspace_id = '${A.workspaceId}'`;
+    const attempts = [
+      { table: 'audit_events', change: 'update audit_events set kind = kind', where: ws },
+      { table: 'audit_events', change: 'delete from audit_events', where: `${ws} and seq = 40` },
+      { table: 'audit_chain_heads', change: 'delete from audit_chain_heads', where: ws },
+      { table: 'audit_checkpoints', change: 'update audit_checkpoints set root_hash = root_hash', where: ws },
+      { table: 'audit_checkpoints', change: 'delete from audit_checkpoints', where: ws },
+      { table: 'audit_keys', change: 'update audit_keys set key_id = key_id', where: `key_id = '${cpKeyId}'` },
+      { table: 'audit_keys', change: 'delete from audit_keys', where: `key_id = '${cpKeyId}'` },
+    ];
+    const statementTriggers: Record<string, string[]> = {
+      audit_events: ['audit_events_no_update', 'audit_events_no_delete'],
+      audit_chain_heads: ['audit_chain_heads_no_delete'],
+      audit_checkpoints: ['audit_checkpoints_no_update', 'audit_checkpoints_no_delete'],
+      audit_keys: ['audit_keys_no_update', 'audit_keys_no_delete'],
+    };
+    for (const { table, change, where } of attempts) {
+      const outcome = await admin.begin(async (tx) => {
+        for (const t of statementTriggers[table] ?? []) await tx.unsafe(`alter table ${table} disable trigger ${t}`);
+        const [{ n }] = (await tx.unsafe(`select count(*)::int as n from ${table} where ${where}`)) as unknown as [{ n: number }];
+        if (n === 0) return `no row to change for: ${change}`; // a refusal must be of a real change
+        await tx.unsafe(`${change} where ${where}`);
+        return 'changed';
+      }).catch((e: { code?: string; message?: string }) => `${e.code ?? ''}: ${e.message ?? ''}`);
+      expect({ change, outcome }).toEqual({ change, outcome: `PXA01: the audit log is append-only: ${change.startsWith('update') ? 'UPDATE' : 'DELETE'} of a row of ${table} refused` });
+    }
+    expect((await chainOf(A.workspaceId)).length).toBe(40);
+  });
+
+  it('praxa_lifecycle (retention and erasure) gets past both layers: its DELETE deletes the row, not silently nothing', async () => {
+    // The role has no grant and no policy yet (retention is built later); both are given here, inside a transaction
+    // that is rolled back, to show that the triggers let its DELETE through rather than skipping the row.
+    const deleted = await admin.begin(async (tx) => {
+      await tx`grant select, delete on audit_events to praxa_lifecycle`;
+      await tx`create policy lifecycle_probe on audit_events for all to praxa_lifecycle using (true)`;
+      await tx`set local role praxa_lifecycle`;
+      const rows = await tx`delete from audit_events where workspace_id = ${A.workspaceId} and seq = 40 returning seq`;
+      throw Object.assign(new Error('roll back'), { rows: rows.length });
+    }).catch((e: { rows?: number }) => e.rows);
+    expect(deleted).toBe(1);
+    expect((await chainOf(A.workspaceId)).length).toBe(40); // rolled back
   });
 });
 
