@@ -165,6 +165,38 @@ describe('createAuditWriter: group commit', () => {
     await writer.close();
   });
 
+  it('holds calls past maxQueuedEvents back, in call order, while the database is slow; all land once it answers (backpressure)', async () => {
+    const f = await emptyWorkspace('backpressure');
+    const writer = createAuditWriter(worker, signer, { concurrency: 1, maxQueuedEvents: 5 });
+    await writer.append(f.workspaceId, [draft(f, 0)]); // the head exists and is remembered
+    // Another transaction holds the chain head: the writer's next batch waits in the database until it ends.
+    let locked!: () => void;
+    let release!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const holder = admin.begin(async (tx) => {
+      await tx`select seq from audit_chain_heads where workspace_id = ${f.workspaceId} for update`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    const calls = Array.from({ length: 20 }, (_, i) => writer.append(f.workspaceId, [draft(f, i + 1)]));
+    expect(writer.pending()).toEqual({ queuedCalls: 5, queuedEvents: 5, heldCalls: 15, batchesInFlight: 0 });
+    await new Promise((resolve) => setImmediate(resolve)); // the first batch (5 calls) leaves, to wait for the head; 5 more move up
+    expect(writer.pending()).toEqual({ queuedCalls: 5, queuedEvents: 5, heldCalls: 10, batchesInFlight: 1 });
+    release();
+    await holder;
+    const placed = await Promise.all(calls);
+    expect(placed.map(([e]) => e?.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2)); // call order
+    expect(writer.pending()).toEqual({ queuedCalls: 0, queuedEvents: 0, heldCalls: 0, batchesInFlight: 0 });
+    expect(await verifies(f.workspaceId)).toMatchObject({ ok: true, count: 21 });
+    // A single call larger than the bound is not refused: it is taken once the queue is empty.
+    const [big] = await Promise.all([writer.append(f.workspaceId, Array.from({ length: 8 }, (_, i) => draft(f, 100 + i))), writer.append(f.workspaceId, [draft(f, 200)])]);
+    expect(big.map((e) => e.seq)).toEqual([22, 23, 24, 25, 26, 27, 28, 29]);
+    expect(await verifies(f.workspaceId)).toMatchObject({ ok: true, count: 30 });
+    await writer.close();
+  });
+
   it('close() waits for what it accepted, then refuses new appends with UnavailableError; a bad workspace id is refused before queueing', async () => {
     const f = await emptyWorkspace('close');
     const writer = createAuditWriter(worker, signer);

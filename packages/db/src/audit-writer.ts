@@ -18,6 +18,10 @@
  *    database works on the other), each of at most `maxBatchEvents` events (default 256); what is queued is shared
  *    out between the free slots. Batches start on the next turn of the event loop (no timer, no waiting for more), so
  *    the callers a commit resumes, who append again one after the other, land in the same batch.
+ *  - Backpressure: at most `maxQueuedEvents` events (default 10,000) wait in the queue. A call that would go past it
+ *    is held, in call order, until batches have taken enough from the queue — its promise simply resolves later, so a
+ *    caller that awaits its append (a run does) slows down instead of the process growing without bound while the
+ *    database is slow or away. A single call larger than the bound is taken once the queue is empty.
  *
  * Events that must commit with other writes (an integration row and its `integration.changed`, a pause and its
  * `skill.paused`) keep calling `appendAuditEvents` inside their own transaction.
@@ -32,6 +36,8 @@ export interface AuditWriterOptions extends AppendOptions {
   readonly concurrency?: number;
   /** Events one batch takes at most (default 256); a single call larger than this is still placed whole. */
   readonly maxBatchEvents?: number;
+  /** Events waiting in the queue at most (default 10,000); calls past it wait their turn to queue (backpressure). */
+  readonly maxQueuedEvents?: number;
   /**
    * Told of a batch that failed before its calls are retried one by one (for the log: each call then resolves or
    * rejects with its own outcome, so the error may well not recur).
@@ -44,6 +50,8 @@ export interface AuditWriter {
   append(workspaceId: string, drafts: readonly AuditEventDraft[]): Promise<StoredAuditEvent[]>;
   /** Refuse new appends (UnavailableError) and resolve once everything already accepted is placed or has failed. */
   close(): Promise<void>;
+  /** What waits now: calls and events queued for a batch, calls held back by `maxQueuedEvents`, batches in flight. */
+  pending(): { readonly queuedCalls: number; readonly queuedEvents: number; readonly heldCalls: number; readonly batchesInFlight: number };
 }
 
 interface Pending {
@@ -56,8 +64,12 @@ interface Pending {
 export function createAuditWriter(database: Database, signer: AuditSigner, options: AuditWriterOptions = {}): AuditWriter {
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2));
   const maxBatchEvents = Math.max(1, Math.floor(options.maxBatchEvents ?? 256));
+  const maxQueuedEvents = Math.max(1, Math.floor(options.maxQueuedEvents ?? 10_000));
   const appendOptions: AppendOptions = options.checkpoint ? { checkpoint: options.checkpoint } : {};
   const queue: Pending[] = [];
+  let queuedEvents = 0;
+  /** Calls accepted but held back from the queue by `maxQueuedEvents`, in call order. */
+  const held: Pending[] = [];
   let inFlight = 0;
   let closed = false;
   const idle: (() => void)[] = [];
@@ -121,11 +133,24 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
         continue;
       }
       queue.splice(i, 1);
+      queuedEvents -= p.drafts.length;
       batch.push(p);
       events += p.drafts.length;
     }
+    admit();
     return batch;
   };
+
+  /** Move held calls into the queue, oldest first, while they fit (one larger than the bound: once the queue is empty). */
+  function admit(): void {
+    while (held.length > 0) {
+      const p = held[0] as Pending;
+      if (queue.length > 0 && queuedEvents + p.drafts.length > maxQueuedEvents) return;
+      held.shift();
+      queue.push(p);
+      queuedEvents += p.drafts.length;
+    }
+  }
 
   /**
    * Batches start on the next turn of the event loop, not inside the call that queued: the callers a commit resumes
@@ -164,7 +189,7 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
         for (const ws of taken) busy.delete(ws);
         inFlight--;
         schedule();
-        if (inFlight === 0 && queue.length === 0) for (const done of idle.splice(0)) done();
+        if (inFlight === 0 && queue.length === 0 && held.length === 0) for (const done of idle.splice(0)) done();
       });
     }
   };
@@ -180,14 +205,18 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
       }
       if (drafts.length === 0) return Promise.resolve([]);
       return new Promise<StoredAuditEvent[]>((resolve, reject) => {
-        queue.push({ workspaceId: ws, drafts: [...drafts], resolve, reject });
+        held.push({ workspaceId: ws, drafts: [...drafts], resolve, reject });
+        admit();
         schedule();
       });
     },
     close() {
       closed = true;
-      if (inFlight === 0 && queue.length === 0) return Promise.resolve();
+      if (inFlight === 0 && queue.length === 0 && held.length === 0) return Promise.resolve();
       return new Promise<void>((resolve) => idle.push(resolve));
+    },
+    pending() {
+      return { queuedCalls: queue.length, queuedEvents, heldCalls: held.length, batchesInFlight: inFlight };
     },
   };
 }
