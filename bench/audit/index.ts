@@ -14,7 +14,7 @@
  *  - sealing, alone and without the database: the process CPU that redacting, canonicalizing, hashing and signing an
  *    event costs, set against the CPU per event a 0.8× ratio would leave for everything the audit log adds (the
  *    client and Postgres share this machine's cores, so throughput follows total CPU per event).
- *  The six measurements alternate in rounds (BENCH_ROUNDS, default 3) so that load from elsewhere on the machine hits
+ *  The eight measurements alternate in rounds (BENCH_ROUNDS, default 3) so that load from elsewhere on the machine hits
  *  ours and the baseline alike; the ratios reported are the medians of the rounds' ratios.
  *  - verify, on a 20,000-event chain with a signed checkpoint every 1,000 events, events/s by the wall clock and per
  *    CPU-second of this process: fast (what `audit verify` does by default: stored bytes hashed, links, chain fields,
