@@ -53,6 +53,10 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
   const auditWriter = createAuditWriter(database, { keyId: eventKey.keyId, privateKey: eventKey.privateKey }, {
     checkpoint: { every: config.PRAXA_AUDIT_CHECKPOINT_EVERY, signer: { keyId: cpKey.keyId, sign: (m) => provider.sign(m) } },
     onBatchError: (err, calls) => log.warn({ code: 'AUDIT_BATCH_RETRIED', calls, err }, 'an audit batch failed; its calls are placed one by one'),
+    onBackpressure: (holding, pending) =>
+      holding
+        ? log.warn({ code: 'AUDIT_BACKPRESSURE', ...pending }, 'audit appends are held back: the queue is full (the database is slow or away); runs wait for it')
+        : log.info({ code: 'AUDIT_BACKPRESSURE_OVER', ...pending }, 'audit appends are no longer held back'),
   });
 
   const github =

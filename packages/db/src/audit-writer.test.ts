@@ -167,7 +167,8 @@ describe('createAuditWriter: group commit', () => {
 
   it('holds calls past maxQueuedEvents back, in call order, while the database is slow; all land once it answers (backpressure)', async () => {
     const f = await emptyWorkspace('backpressure');
-    const writer = createAuditWriter(worker, signer, { concurrency: 1, maxQueuedEvents: 5 });
+    const told: [boolean, number][] = [];
+    const writer = createAuditWriter(worker, signer, { concurrency: 1, maxQueuedEvents: 5, onBackpressure: (holding, p) => told.push([holding, p.heldCalls]) });
     await writer.append(f.workspaceId, [draft(f, 0)]); // the head exists and is remembered
     // Another transaction holds the chain head: the writer's next batch waits in the database until it ends.
     let locked!: () => void;
@@ -182,6 +183,7 @@ describe('createAuditWriter: group commit', () => {
     await isLocked;
     const calls = Array.from({ length: 20 }, (_, i) => writer.append(f.workspaceId, [draft(f, i + 1)]));
     expect(writer.pending()).toEqual({ queuedCalls: 5, queuedEvents: 5, heldCalls: 15, batchesInFlight: 0 });
+    expect(told).toEqual([[true, 1]]); // told once, when the sixth call was held
     await new Promise((resolve) => setImmediate(resolve)); // the first batch (5 calls) leaves, to wait for the head; 5 more move up
     expect(writer.pending()).toEqual({ queuedCalls: 5, queuedEvents: 5, heldCalls: 10, batchesInFlight: 1 });
     release();
@@ -189,6 +191,7 @@ describe('createAuditWriter: group commit', () => {
     const placed = await Promise.all(calls);
     expect(placed.map(([e]) => e?.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2)); // call order
     expect(writer.pending()).toEqual({ queuedCalls: 0, queuedEvents: 0, heldCalls: 0, batchesInFlight: 0 });
+    expect(told).toEqual([[true, 1], [false, 0]]); // …and once when none was held any more
     expect(await verifies(f.workspaceId)).toMatchObject({ ok: true, count: 21 });
     // A single call larger than the bound is not refused: it is taken once the queue is empty.
     const [big] = await Promise.all([writer.append(f.workspaceId, Array.from({ length: 8 }, (_, i) => draft(f, 100 + i))), writer.append(f.workspaceId, [draft(f, 200)])]);

@@ -39,6 +39,11 @@ export interface AuditWriterOptions extends AppendOptions {
   /** Events waiting in the queue at most (default 10,000); calls past it wait their turn to queue (backpressure). */
   readonly maxQueuedEvents?: number;
   /**
+   * Told when calls start being held back by `maxQueuedEvents` (true) and when none are any more (false): for the log.
+   * Called synchronously from `append` and the batch scheduler, so it must not throw.
+   */
+  readonly onBackpressure?: (holding: boolean, pending: AuditWriterPending) => void;
+  /**
    * Told of a batch that failed before its calls are retried one by one (for the log: each call then resolves or
    * rejects with its own outcome, so the error may well not recur).
    */
@@ -50,8 +55,16 @@ export interface AuditWriter {
   append(workspaceId: string, drafts: readonly AuditEventDraft[]): Promise<StoredAuditEvent[]>;
   /** Refuse new appends (UnavailableError) and resolve once everything already accepted is placed or has failed. */
   close(): Promise<void>;
-  /** What waits now: calls and events queued for a batch, calls held back by `maxQueuedEvents`, batches in flight. */
-  pending(): { readonly queuedCalls: number; readonly queuedEvents: number; readonly heldCalls: number; readonly batchesInFlight: number };
+  /** What waits now. */
+  pending(): AuditWriterPending;
+}
+
+/** Calls and events queued for a batch, calls held back by `maxQueuedEvents`, batches in flight. */
+export interface AuditWriterPending {
+  readonly queuedCalls: number;
+  readonly queuedEvents: number;
+  readonly heldCalls: number;
+  readonly batchesInFlight: number;
 }
 
 interface Pending {
@@ -142,15 +155,22 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
   };
 
   /** Move held calls into the queue, oldest first, while they fit (one larger than the bound: once the queue is empty). */
+  let holding = false;
   function admit(): void {
     while (held.length > 0) {
       const p = held[0] as Pending;
-      if (queue.length > 0 && queuedEvents + p.drafts.length > maxQueuedEvents) return;
+      if (queue.length > 0 && queuedEvents + p.drafts.length > maxQueuedEvents) break;
       held.shift();
       queue.push(p);
       queuedEvents += p.drafts.length;
     }
+    if ((held.length > 0) !== holding) {
+      holding = held.length > 0;
+      options.onBackpressure?.(holding, pending());
+    }
   }
+
+  const pending = (): AuditWriterPending => ({ queuedCalls: queue.length, queuedEvents, heldCalls: held.length, batchesInFlight: inFlight });
 
   /**
    * Batches start on the next turn of the event loop, not inside the call that queued: the callers a commit resumes
@@ -215,8 +235,6 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
       if (inFlight === 0 && queue.length === 0 && held.length === 0) return Promise.resolve();
       return new Promise<void>((resolve) => idle.push(resolve));
     },
-    pending() {
-      return { queuedCalls: queue.length, queuedEvents, heldCalls: held.length, batchesInFlight: inFlight };
-    },
+    pending,
   };
 }
