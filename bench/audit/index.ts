@@ -27,13 +27,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { checkpointBody, DEFAULT_REDACTION_POLICY, eventLeafHash, genesisPrevHash, merkleRoot, newId, sealAuditDrafts, sealAuditEvent, verifyChain, verifyCheckpoints, verifyCheckpointSignature, type AuditEventDraft, type StoredChainEvent, type StoredCheckpoint, type VerificationKey } from '@praxa/core';
 import { appendAuditEvents, createAuditWriter, createCheckpoint, createDatabase, createTestDatabase, registerAuditKey, seedWorkspaceFixture, withWorkspace, type WorkspaceFixture } from '@praxa/db';
+import { procCpuMs } from '../proc-cpu.js';
 
 const PER_APPENDER = Number(process.env.BENCH_EVENTS ?? 150);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -60,16 +61,6 @@ const fresh = (label: string): Promise<WorkspaceFixture> => seedWorkspaceFixture
 const writer = createAuditWriter(worker, signer, { concurrency: Number(process.env.BENCH_WRITER_CONCURRENCY ?? 2) });
 type Mode = 'writer' | 'transaction';
 
-/** CPU ms (utime + stime) of one Linux process, or null where /proc does not show it. */
-function procCpuMs(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // fields 14, 15 in clock ticks (USER_HZ = 100)
-  } catch {
-    return null;
-  }
-}
 const backendPids = async (): Promise<number[]> => (await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`).map((r) => r.pid);
 
 /** A phase's rate and CPU per event: this process's, and the bench database's backends' (null without /proc). */

@@ -15,7 +15,7 @@
  * Ratio = ours runs/s ÷ no-op BullMQ jobs/s.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -25,6 +25,7 @@ import { createQueues, createRedis, enqueue, JOB_CATALOG, Queue, Worker } from '
 import { PR_REVIEW_MANIFEST } from '@praxa/skills';
 import { startGithubServer } from '@praxa/testkit';
 import { createKeyProvider, runKeysJob, startWorker } from '@praxa/worker';
+import { procCpuMs } from '../proc-cpu.js';
 
 const N = Number(process.env.BENCH_RUNS ?? 200);
 const CONCURRENCY = Number(process.env.WORKER_CONCURRENCY ?? 4);
@@ -45,16 +46,6 @@ const FILES = [
   { filename: 'src/cart/total.ts', patch: patch(['export const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);']) },
 ];
 
-/** CPU ms of one Linux process (utime + stime), or null if /proc does not show it. */
-function procCpuMs(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // fields 14, 15 in clock ticks (USER_HZ = 100)
-  } catch {
-    return null;
-  }
-}
 
 const tdb = await createTestDatabase({ prefix: 'praxa_bench_worker' });
 const admin = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createAnthropicProvider, withModelRetries } from '@praxa/runtime';
 import { reply, startAnthropicServer, type AnthropicServer } from '@praxa/testkit';
 import { startWorker } from '@praxa/worker';
-import { addedPatch, startWorkerHarness, type WorkerHarness } from './worker-harness.js';
+import { addedPatch, APPROVING_DECISION, startWorkerHarness, type WorkerHarness } from './worker-harness.js';
 
 const API_KEY = `sk-ant-api03-${'k'.repeat(40)}`;
 let h: WorkerHarness;
@@ -42,17 +42,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-const decision = {
-  verdict: 'approve',
-  reasoning: ['Small, tested change.'],
-  alternatives: [
-    { action: 'approve', score: 0.8 },
-    { action: 'request_changes', score: 0.2 },
-  ],
-  confidence: 0.8,
-  summary: 'Fine.',
-  comments: [],
-};
 
 describe('worker on the workspace’s Anthropic key', () => {
   it('prompt injection: a tool_use for slack.post_message is refused before it runs, audited, nothing posted', async () => {
@@ -95,7 +84,7 @@ describe('worker on the workspace’s Anthropic key', () => {
 
   it('429 with retry-after → retried after the server’s delay; the run succeeds with one review', async () => {
     sleeps.length = 0;
-    anthropic.reset([reply.rateLimited({ seconds: 7 }), reply.toolUse({ name: 'github_read_diff', input: {} }), reply.toolUse({ name: 'record_decision', input: decision })]);
+    anthropic.reset([reply.rateLimited({ seconds: 7 }), reply.toolUse({ name: 'github_read_diff', input: {} }), reply.toolUse({ name: 'record_decision', input: APPROVING_DECISION })]);
     const runId = await h.createPrRun({ number: 44, files: [{ filename: 'src/x.ts', patch: addedPatch(['export const x = 1;']) }, { filename: 'src/x.test.ts', patch: addedPatch(['test']) }] });
     await h.enqueueRun(runId);
     expect(await h.waitForRun(runId)).toEqual({ status: 'succeeded', error_code: null });

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { reply, startBedrockServer, startVertexServer, type BedrockServer, type VertexServer } from '@praxa/testkit';
 import { startWorker } from '@praxa/worker';
-import { addedPatch, startWorkerHarness, type WorkerHarness } from './worker-harness.js';
+import { addedPatch, APPROVING_DECISION, startWorkerHarness, type WorkerHarness } from './worker-harness.js';
 
 const WS_KEY_ID = 'AKIAWORKSPACEOWNKEY1';
 const WS_SECRET = randomBytes(30).toString('base64');
@@ -37,18 +37,7 @@ let vertex: VertexServer;
 let worker: Awaited<ReturnType<typeof startWorker>>;
 const savedEnv = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
 
-const decision = {
-  verdict: 'approve',
-  reasoning: ['Small, tested change.'],
-  alternatives: [
-    { action: 'approve', score: 0.8 },
-    { action: 'request_changes', score: 0.2 },
-  ],
-  confidence: 0.8,
-  summary: 'Fine.',
-  comments: [],
-};
-const script = () => [reply.toolUse({ name: 'github_read_diff', input: {} }), reply.toolUse({ name: 'record_decision', input: decision })];
+const script = () => [reply.toolUse({ name: 'github_read_diff', input: {} }), reply.toolUse({ name: 'record_decision', input: APPROVING_DECISION })];
 let pr = 60;
 const testedPr = () => ({ number: ++pr, files: [{ filename: 'src/x.ts', patch: addedPatch(['export const x = 1;']) }, { filename: 'src/x.test.ts', patch: addedPatch(['test']) }] });
 
@@ -81,14 +70,20 @@ afterAll(async () => {
   }
 });
 
+/** A new tested PR, its run created, enqueued and waited for. */
+async function runNewPr() {
+  const p = testedPr();
+  const runId = await h.createPrRun(p);
+  await h.enqueueRun(runId);
+  return { p, runId, outcome: await h.waitForRun(runId) };
+}
+
 describe('the worker on the workspace’s own Bedrock or Vertex credential (production wiring)', () => {
   it('Bedrock with the workspace’s access keys: the run is reviewed, every model request signed with those keys', async () => {
     await h.storeModelCredential({ provider: 'bedrock', region: 'us-west-2', accessKeyId: WS_KEY_ID, secretAccessKey: WS_SECRET }, WS_KEY_ID.slice(-4)); // fingerprints are 4 characters
     bedrock.reset(script());
-    const p = testedPr();
-    const runId = await h.createPrRun(p);
-    await h.enqueueRun(runId);
-    expect(await h.waitForRun(runId)).toEqual({ status: 'succeeded', error_code: null });
+    const { p, runId, outcome } = await runNewPr();
+    expect(outcome).toEqual({ status: 'succeeded', error_code: null });
     expect(bedrock.messageRequests).toHaveLength(2);
     expect(bedrock.signedBy).toEqual([WS_KEY_ID, WS_KEY_ID]);
     expect(bedrock.messageRequests[0]?.model).toMatch(/^([a-z]+\.)?anthropic\.claude-/);
@@ -100,10 +95,8 @@ describe('the worker on the workspace’s own Bedrock or Vertex credential (prod
   it('Bedrock through the workspace’s role: assumed with ExternalId = the run’s workspace; another workspace’s role is refused', async () => {
     await h.storeModelCredential({ provider: 'bedrock', region: 'us-west-2', roleArn: ROLE }, 'role');
     bedrock.reset(script());
-    const p = testedPr();
-    const runId = await h.createPrRun(p);
-    await h.enqueueRun(runId);
-    expect(await h.waitForRun(runId)).toEqual({ status: 'succeeded', error_code: null });
+    const { outcome } = await runNewPr();
+    expect(outcome).toEqual({ status: 'succeeded', error_code: null });
     expect(bedrock.assumeRoleCalls).toEqual([
       { callerAccessKeyId: PRAXA_KEY_ID, roleArn: ROLE, roleSessionName: `praxa-${h.ws.workspaceId}`, externalId: h.ws.workspaceId, issuedAccessKeyId: expect.stringMatching(/^ASIA/) },
     ]);
@@ -112,11 +105,9 @@ describe('the worker on the workspace’s own Bedrock or Vertex credential (prod
     // A role whose trust policy names another workspace: STS refuses the worker (ExternalId mismatch), no model request.
     await h.storeModelCredential({ provider: 'bedrock', region: 'us-west-2', roleArn: OTHER_ROLE }, 'othr');
     bedrock.reset(script());
-    const refused = await h.createPrRun(testedPr());
-    await h.enqueueRun(refused);
-    const outcome = await h.waitForRun(refused);
-    expect(outcome.status).toBe('failed');
-    expect(outcome.error_code).toMatch(/^MODEL_/);
+    const refused = await runNewPr();
+    expect(refused.outcome.status).toBe('failed');
+    expect(refused.outcome.error_code).toMatch(/^MODEL_/);
     expect(bedrock.messageRequests).toHaveLength(0);
     expect(bedrock.assumeRoleCalls.at(-1)).toMatchObject({ roleArn: OTHER_ROLE, externalId: h.ws.workspaceId, issuedAccessKeyId: undefined });
   });
@@ -124,10 +115,8 @@ describe('the worker on the workspace’s own Bedrock or Vertex credential (prod
   it('Vertex AI with the workspace’s service account: the run is reviewed through Vertex', async () => {
     await h.storeModelCredential({ provider: 'vertex', projectId: 'acme-ml', region: 'europe-west1', serviceAccountJson: JSON.stringify(SERVICE_ACCOUNT) }, 'sa-1');
     vertex.reset(script());
-    const p = testedPr();
-    const runId = await h.createPrRun(p);
-    await h.enqueueRun(runId);
-    expect(await h.waitForRun(runId)).toEqual({ status: 'succeeded', error_code: null });
+    const { p, runId, outcome } = await runNewPr();
+    expect(outcome).toEqual({ status: 'succeeded', error_code: null });
     expect(vertex.messageRequests).toHaveLength(2);
     expect(h.gh.sandbox.reviews('acme', 'shop', p.number)).toHaveLength(1);
     const logs = await h.admin<{ meta: Record<string, unknown> }[]>`select meta from agent_run_events where run_id = ${runId}`;

@@ -39,6 +39,19 @@ export interface WorkerHarness {
   close(): Promise<void>;
 }
 
+/** A valid `record_decision` input: the offline or scripted model approving a PR. */
+export const APPROVING_DECISION = {
+  verdict: 'approve',
+  reasoning: ['Small, tested change.'],
+  alternatives: [
+    { action: 'approve', score: 0.8 },
+    { action: 'request_changes', score: 0.2 },
+  ],
+  confidence: 0.8,
+  summary: 'Fine.',
+  comments: [],
+};
+
 export const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 
 export async function startWorkerHarness(options: { manifest?: SkillManifest; extraEnv?: Record<string, string>; redisUrl?: string } = {}): Promise<WorkerHarness> {

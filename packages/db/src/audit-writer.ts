@@ -154,8 +154,9 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
     return batch;
   };
 
-  /** Move held calls into the queue, oldest first, while they fit (one larger than the bound: once the queue is empty). */
+  /** Whether calls were being held when `onBackpressure` was last told (it is told of changes only). */
   let holding = false;
+  /** Move held calls into the queue, oldest first, while they fit (one larger than the bound: once the queue is empty). */
   function admit(): void {
     while (held.length > 0) {
       const p = held[0] as Pending;
