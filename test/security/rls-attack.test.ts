@@ -197,7 +197,7 @@ describe('tenancy attack suite (generated from the catalog)', () => {
          and (select attname from pg_attribute where attrelid = c.conrelid and attnum = c.conkey[1]) = 'workspace_id'`;
     expect(fks.length).toBeGreaterThanOrEqual(6);
     const attacked = fks.filter((fk) => ROW_BUILDERS[fk.child] && grants.some((g) => g.table === fk.child && g.op === 'INSERT'));
-    expect(attacked.map((f) => f.child).sort()).toEqual(expect.arrayContaining(['agent_run_events', 'skill_versions']));
+    expect(attacked.map((f) => f.child).sort()).toEqual(expect.arrayContaining(['agent_run_events', 'notification_channels', 'trigger_secrets']));
     for (const fk of attacked) {
       const g = grants.find((x) => x.table === fk.child && x.op === 'INSERT');
       const build = ROW_BUILDERS[fk.child];

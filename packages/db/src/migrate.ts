@@ -46,7 +46,19 @@ export async function migrate(adminUrl: string, options: { readonly onNotice?: (
         REVOKE ALL ON SCHEMA praxa_migrations FROM PUBLIC;
         CREATE TABLE IF NOT EXISTS praxa_migrations.applied (
           name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
-        REVOKE ALL ON praxa_migrations.applied FROM PUBLIC;`);
+        REVOKE ALL ON praxa_migrations.applied FROM PUBLIC;
+        ALTER TABLE praxa_migrations.applied ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE praxa_migrations.applied FORCE ROW LEVEL SECURITY;`);
+      // Like every table of ours, the bookkeeping has row-level security, forced. Its one policy names praxa_owner,
+      // whose members are the migrators (a superuser bypasses RLS; a CREATEROLE migrator on RDS is made a member by
+      // bootstrapRoles); no app role holds a grant on it, so for them the policy is moot and the table unreachable.
+      await tx.unsafe(`
+        DO $$ BEGIN
+          IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policies WHERE schemaname = 'praxa_migrations' AND tablename = 'applied'
+                                                                AND policyname = 'applied_migrator') THEN
+            CREATE POLICY applied_migrator ON praxa_migrations.applied AS PERMISSIVE FOR ALL TO praxa_owner USING (true) WITH CHECK (true);
+          END IF;
+        END $$;`);
       const done = new Map((await tx<{ name: string; checksum: string }[]>`select name, checksum from praxa_migrations.applied`).map((r) => [r.name, r.checksum]));
       const applied: string[] = [];
       for (const m of migrations) {
@@ -56,8 +68,15 @@ export async function migrate(adminUrl: string, options: { readonly onNotice?: (
           continue;
         }
         await tx.savepoint(async (sp) => {
+          // Handing a function to praxa_definer (ALTER FUNCTION … OWNER TO) needs the new owner to hold CREATE on the
+          // function's schema. A superuser skips that check; a managed-Postgres administrator (RDS) does not. The
+          // definer holds CREATE only while a migration runs, inside its transaction, and never after it.
+          const schemas = await sp<{ name: string }[]>`select nspname as name from pg_catalog.pg_namespace where nspname in ('public', 'app') order by 1`;
+          for (const s of schemas) await sp.unsafe(`GRANT CREATE ON SCHEMA ${s.name} TO praxa_definer`);
           await sp.unsafe(m.sql);
           await sp`reset role`;
+          const after = await sp<{ name: string }[]>`select nspname as name from pg_catalog.pg_namespace where nspname in ('public', 'app') order by 1`;
+          for (const s of after) await sp.unsafe(`REVOKE CREATE ON SCHEMA ${s.name} FROM praxa_definer`);
           await sp`insert into praxa_migrations.applied (name, checksum) values (${m.name}, ${m.checksum})`;
         });
         applied.push(m.name);

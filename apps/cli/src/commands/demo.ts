@@ -109,7 +109,9 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     // ── the other tenant, as praxa_api scoped to its own workspace ──
     const seen = await countRuns(api, other.workspaceId, runId);
     const wrote = await refusedCode(() =>
-      withWorkspace(api, other.workspaceId, (s) => s.db.insert(schema.memoryFacts).values({ workspaceId: demo.workspaceId, id: newId('memoryFact'), namespace: 'faq', key: 'x', value: {} })),
+      withWorkspace(api, other.workspaceId, (s) =>
+        s.db.insert(schema.notificationChannels).values({ workspaceId: demo.workspaceId, id: newId('notificationChannel'), kind: 'email', target: 'attacker@example.com', createdBy: demo.memberId }),
+      ),
     );
     const own = await countRuns(api, demo.workspaceId, runId);
     step(t0, `tenancy: the other workspace sees ${seen} of the demo's runs; writing into the demo workspace → ${wrote}; the demo workspace itself sees ${own}`);

@@ -1,7 +1,9 @@
 /**
- * Provision a demo tenant and workspace with a GitHub integration and the pr-review Skill. Tenant and workspace go
- * through the `admin_provision_workspace` definer function; the rest is written as `praxa_api` inside a workspace
- * scope, exactly as the api would — row-level security applies to the seed too.
+ * Provision a demo tenant and workspace with a GitHub integration and the pr-review Skill. Tenant, workspace, the first
+ * admin and the Skill's published version go through the operator-only definer functions (`admin_provision_workspace`,
+ * `admin_add_member`, `admin_publish_skill_version`: the api holds no grant to write members or Skills); the
+ * integration is written as `praxa_api` inside a workspace scope, exactly as the api would — row-level security
+ * applies to the seed too.
  */
 import { randomInt } from 'node:crypto';
 
@@ -55,6 +57,10 @@ export async function seedDemoWorkspace(env: ConfigSource, label = 'Demo', optio
     await owner.db.transaction(async (tx) => {
       await tx.execute(dsql`set local role praxa_owner`);
       await tx.execute(dsql`select public.admin_provision_workspace(${seeded.tenantId}, ${`${label} tenant`}, ${seeded.workspaceId}, ${`${label} workspace`})`);
+      await tx.execute(dsql`select public.admin_add_member(${seeded.workspaceId}, ${seeded.memberId}, ${'admin@demo.praxa.local'}, ${'admin'})`);
+      await tx.execute(
+        dsql`select public.admin_publish_skill_version(${seeded.workspaceId}, ${seeded.skillId}, ${DEMO_PR_REVIEW_MANIFEST.slug}, ${DEMO_PR_REVIEW_MANIFEST.name}, ${seeded.skillVersionId}, ${1}, ${JSON.stringify(DEMO_PR_REVIEW_MANIFEST)}::jsonb, ${seeded.manifestHash})`,
+      );
     });
   } finally {
     await owner.close();
@@ -62,7 +68,6 @@ export async function seedDemoWorkspace(env: ConfigSource, label = 'Demo', optio
   const api = createDatabase(apiCfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-seed' });
   try {
     await withWorkspace(api, seeded.workspaceId, async (s) => {
-      await s.db.insert(schema.workspaceMembers).values({ workspaceId: seeded.workspaceId, id: seeded.memberId, email: 'admin@demo.praxa.local', role: 'admin' });
       await s.db.insert(schema.integrations).values({
         workspaceId: seeded.workspaceId,
         id: seeded.integrationId,
@@ -70,15 +75,6 @@ export async function seedDemoWorkspace(env: ConfigSource, label = 'Demo', optio
         externalId: seeded.installationId,
         botIdentity: { login: 'praxa-demo[bot]', kind: 'github_app_installation' },
         grantedScopes: ['contents:read', 'pull_requests:write'],
-      });
-      await s.db.insert(schema.skills).values({ workspaceId: seeded.workspaceId, id: seeded.skillId, slug: DEMO_PR_REVIEW_MANIFEST.slug, name: DEMO_PR_REVIEW_MANIFEST.name });
-      await s.db.insert(schema.skillVersions).values({
-        workspaceId: seeded.workspaceId,
-        id: seeded.skillVersionId,
-        skillId: seeded.skillId,
-        version: 1,
-        manifest: DEMO_PR_REVIEW_MANIFEST as unknown as Record<string, unknown>,
-        manifestHash: seeded.manifestHash,
       });
     });
   } finally {
