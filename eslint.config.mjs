@@ -6,11 +6,11 @@ import boundaries from 'eslint-plugin-boundaries';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-const PACKAGES = ['core', 'config', 'crypto', 'db', 'observability', 'queue', 'runtime', 'connectors', 'skills', 'testkit'];
+const PACKAGES = ['core', 'config', 'crypto', 'db', 'egress', 'observability', 'queue', 'runtime', 'connectors', 'skills', 'testkit'];
 const APPS = ['ingest', 'worker', 'monitor', 'api', 'cli', 'console'];
 
 const to = (...types) => ({ to: { element: { types: { anyOf: types } } } });
-const BASE = ['config', 'crypto', 'db', 'observability', 'queue']; // import only core
+const BASE = ['config', 'crypto', 'db', 'egress', 'observability', 'queue']; // import only core
 const UPPER = ['runtime', 'connectors', 'skills']; // sit above the base packages
 
 export default tseslint.config(
