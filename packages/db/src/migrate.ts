@@ -34,11 +34,17 @@ export interface MigrateResult {
 }
 
 /** Apply pending migrations to the database at `adminUrl` (a role with CREATEROLE that may act as praxa_owner). */
-export async function migrate(adminUrl: string, options: { readonly onNotice?: (message: string) => void } = {}): Promise<MigrateResult> {
+export interface MigrateOptions {
+  readonly onNotice?: (message: string) => void;
+  /** Where the migrations are read from (default: this package's). The SQL mutation run points it at edited copies. */
+  readonly dir?: string;
+}
+
+export async function migrate(adminUrl: string, options: MigrateOptions = {}): Promise<MigrateResult> {
   const sql = postgres(adminUrl, { max: 1, onnotice: (n) => options.onNotice?.(String(n.message)), connection: { application_name: 'praxa-migrate' } });
   try {
     await bootstrapRoles(sql);
-    const migrations = readMigrations();
+    const migrations = readMigrations(options.dir);
     return await sql.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(hashtext('praxa.migrate'))`;
       await tx.unsafe(`

@@ -49,7 +49,7 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<bo
   }
 }
 
-export async function createTestDatabase(options: { adminUrl?: string; prefix?: string } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: { adminUrl?: string; prefix?: string; migrationsDir?: string } = {}): Promise<TestDatabase> {
   const admin = options.adminUrl ?? process.env.PRAXA_TEST_ADMIN_URL ?? DEFAULT_ADMIN_URL;
   const name = `${options.prefix ?? 'praxa_test'}_${randomBytes(6).toString('hex')}`;
   await ensureDatabase(admin, name);
@@ -63,7 +63,10 @@ export async function createTestDatabase(options: { adminUrl?: string; prefix?: 
     }
   };
   try {
-    await migrate(adminUrl);
+    // `pnpm mutation` (scripts/mutation/sql-mutations.mjs) runs the security suites against deliberately broken copies
+    // of the migrations; only test databases ever read this variable.
+    const dir = options.migrationsDir ?? process.env.PRAXA_TEST_MIGRATIONS_DIR;
+    await migrate(adminUrl, dir ? { dir } : {});
   } catch (err) {
     await drop();
     throw err;
