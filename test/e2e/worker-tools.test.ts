@@ -39,7 +39,7 @@ describe('memory and sub-agent tools', () => {
   it('writes memory in the Skill’s namespace, dispatches an allowed sub-agent once, refuses one not listed', async () => {
     anthropic.reset([
       reply.toolUse({ name: 'memory_write', input: { key: 'last-question', value: { text: 'vpn' } } }),
-      reply.toolUse({ name: 'subagent_dispatch', input: { skill: 'pr-review', input: { repo: 'acme/shop', prNumber: 5, headSha: 'a'.repeat(40) } } }),
+      reply.toolUse({ name: 'subagent_dispatch', input: { skill: 'pr-review', input: { focus: 'tests' } } }),
       reply.toolUse({ name: 'subagent_dispatch', input: { skill: 'deploy-prod', input: {} } }),
     ]);
     const runId = newId('run');

@@ -14,9 +14,10 @@ import { isPraxaError, LeaseLostError, manifestHash, newId, parseSkillManifest, 
 import type { Logger } from '@praxa/observability';
 import { claimRun, eq, finishRun, schema, purgeRunStepContent, readRunContext, releaseRun, renewRunLease, withWorkspace, type ClaimedRun, type Database } from '@praxa/db';
 import { BUILTIN_TOOLS, executeRun, isGuardDenial, ModelRateLimitedError, ModelUnavailableError, type AnyTool, type RunResult } from '@praxa/runtime';
-import { builtinSkill } from '@praxa/skills';
+import { BUILTIN_SKILLS, builtinSkill } from '@praxa/skills';
 import { createRunJournal, createRunRecorder, type RunStorageDeps } from './run-journal-db.js';
 import { selectModelProvider, type ProviderFactory } from './model-selection.js';
+import { openSubagentTask } from './subagent-task.js';
 import { createToolEnvironment, type ToolEnvironmentDeps } from './tool-environment.js';
 import { ManifestHashMismatchError } from './worker-errors.js';
 
@@ -88,6 +89,8 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId, attempt: { m
     const skill = builtinSkill(ctx.skill_slug);
     const depth = await runDepth(deps.database, claimed, ctx.parent_run_id);
     const provider = await selectModelProvider(deps, ws, lease, manifest, skill);
+    // A sub-agent's task (its parent model's words) is opened under this run's lease, held in memory for the run only.
+    const task = ctx.source === 'subagent' ? await withWorkspace(deps.database, ws, (s) => openSubagentTask(deps.provider, s, lease)) : null;
     const result: RunResult = await executeRun({
       runId,
       workspaceId: ws,
@@ -98,6 +101,8 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId, attempt: { m
       manifestHash: ctx.manifest_hash,
       depth,
       skill,
+      subAgentSkills: BUILTIN_SKILLS,
+      task,
       provider,
       tools: TOOL_MAP(deps.tools ?? BUILTIN_TOOLS),
       env: createToolEnvironment({ ...deps, maxSubagentDepth: manifest.subAgents.maxDepth }, ws, lease),

@@ -1,16 +1,29 @@
 /**
  * What the runtime's tools reach the world through, for one run this worker holds: GitHub as the installation's bot
  * (a token minted or opened from the sealed cache under the lease), memory facts of the workspace (RLS-scoped),
- * sub-agent dispatch (a child run row through a definer function, then its `{runId}` job), Slack as the team's bot
+ * sub-agent dispatch (a child run row on this run's subject through a definer function, its model-written task
+ * sealed to the workspace key, then its `{runId}` job), Slack as the team's bot
  * (its rotating token refreshed under a vault lock, see slack-token.ts).
  */
 import { createGithubRepoClient, createSlackBotClient, type GithubAppConfig, type SlackAppConfig } from '@praxa/connectors';
 import { newId, PraxaError, type WorkspaceId } from '@praxa/core';
 import type { KeyProvider } from '@praxa/crypto';
 import { and, dispatchSubagentRun, eq, readMemoryFacts, schema, withWorkspace, writeMemoryFact, type Database, type RunLease } from '@praxa/db';
-import type { ToolEnvironment } from '@praxa/runtime';
+import { SubAgentInputInvalidError, type ToolEnvironment } from '@praxa/runtime';
 import { installationTokenForRun } from './github-token.js';
 import { slackBotTokenForRun } from './slack-token.js';
+import { sealSubagentTask } from './subagent-task.js';
+
+/** The child's arguments as the database takes them: flat numbers, booleans and short tokens (else refused). */
+function flatArgs(args: Readonly<Record<string, unknown>>): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(args)) {
+    if (v === undefined) continue;
+    if (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= 64)) out[k] = v;
+    else throw new SubAgentInputInvalidError('the sub-agent input must be flat numbers, booleans and tokens');
+  }
+  return out;
+}
 
 export interface ToolEnvironmentDeps {
   readonly database: Database;
@@ -62,8 +75,15 @@ export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: Wo
       read: (namespace, keys) => inScope((s) => readMemoryFacts(s, namespace, keys)),
       write: (namespace, key, value) => inScope((s) => writeMemoryFact(s, namespace, key, value, newId('memoryFact'))),
     },
-    async dispatchSubagent(targetSlug, input, step) {
-      const child = await inScope((s) => dispatchSubagentRun(s, lease, { childRunId: newId('run'), targetSlug, step, input, maxDepth: deps.maxSubagentDepth }));
+    async dispatchSubagent(request, step) {
+      // The runtime validated the request against the child's declared input; the database takes flat tokens only.
+      const args = flatArgs(request.args);
+      const childRunId = newId('run');
+      // The subject is not ours to give: dispatch_subagent_run copies it from this run's row. The task is sealed first.
+      const child = await inScope(async (s) => {
+        const taskSealed = request.task === null ? null : await sealSubagentTask(s, workspaceId, childRunId, request.task);
+        return dispatchSubagentRun(s, lease, { childRunId, targetSlug: request.skill, step, args, taskSealed, maxDepth: deps.maxSubagentDepth });
+      });
       // The row is the outbox: if this enqueue is lost, the reconciler enqueues the queued child.
       await deps.enqueueRun(child.runId);
       return child;

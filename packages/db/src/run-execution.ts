@@ -1,7 +1,7 @@
 /**
  * What a worker reads and writes while it executes a run it holds, beyond claim/record/finish (runs.ts): the run's
  * pinned Skill version and input (read in scope, under RLS), giving a run back for a retry, purging sealed step
- * content at the end, sub-agent dispatch, telemetry rows and memory facts. Every write that needs the lease goes
+ * content at the end, sub-agent dispatch and its sealed task, telemetry rows and memory facts. Every write that needs the lease goes
  * through a definer function that checks it (migrations/0015).
  */
 import { sql as dsql } from 'drizzle-orm';
@@ -77,21 +77,38 @@ export interface SubagentDispatch {
   readonly targetSlug: string;
   /** The parent's step index: the dispatch is idempotent per (parent run, step). */
   readonly step: number;
-  readonly input: Readonly<Record<string, unknown>>;
+  /**
+   * Structured arguments, validated against the child Skill's declared input: a flat object of numbers, booleans and
+   * tokens (the database refuses anything else). Stored in plain text as the child's `input.subagent`.
+   */
+  readonly args: Readonly<Record<string, string | number | boolean>>;
+  /** The model-written task, already sealed to the workspace key for the child (never plain text), or null. */
+  readonly taskSealed: Uint8Array | null;
   readonly maxDepth: number;
 }
 
-/** Create (once) a child run of a Skill of the same workspace. Returns the child's id and whether it was created now. */
+/**
+ * Create (once) a child run of a Skill of the same workspace, on the parent's subject: the definer function copies
+ * the subject from the parent's row (migrations/0025) — nothing here names one. Returns the child's id and whether
+ * it was created now.
+ */
 export async function dispatchSubagentRun(scope: WorkspaceScope, lease: RunLease, d: SubagentDispatch): Promise<{ runId: RunId; created: boolean }> {
+  const sealed = d.taskSealed === null ? null : Buffer.from(d.taskSealed);
   const rows = await queryScopedRows(
     scope,
     z.object({ run_id: RunIdSchema, created: z.boolean() }),
     dsql`select * from public.dispatch_subagent_run(${lease.runId}, ${lease.token}::uuid, ${d.childRunId}, ${d.targetSlug}, ${d.step},
-      ${JSON.stringify(d.input)}::jsonb, ${d.maxDepth})`,
+      ${JSON.stringify(d.args)}::jsonb, ${sealed}::bytea, ${d.maxDepth})`,
   );
   const row = rows[0];
   if (!row) throw new InternalError('dispatch_subagent_run returned no row');
   return { runId: row.run_id, created: row.created };
+}
+
+/** A sub-agent run's sealed task, read under the run's own lease (null when its parent gave none, or once purged). */
+export async function readSubagentTask(scope: WorkspaceScope, lease: RunLease): Promise<Buffer | null> {
+  const rows = await queryScopedRows(scope, z.object({ sealed: z.instanceof(Buffer).nullable() }), dsql`select public.read_subagent_task(${lease.runId}, ${lease.token}::uuid) as sealed`);
+  return rows[0]?.sealed ?? null;
 }
 
 const RunEventRow = z.object({ meta: TelemetryMetaSchema });

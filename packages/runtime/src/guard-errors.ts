@@ -21,3 +21,13 @@ export class SubAgentNotAllowedError extends PraxaError {
   readonly code = 'SUBAGENT_NOT_ALLOWED';
   readonly httpStatus = 403;
 }
+/** The model named a subject (repository, PR, channel, thread…) for a sub-agent other than its own run's. */
+export class SubAgentSubjectError extends PraxaError {
+  readonly code = 'SUBAGENT_SUBJECT_FOREIGN';
+  readonly httpStatus = 403;
+}
+/** The model's arguments for a sub-agent do not match the child Skill's declared input (refused before the child exists). */
+export class SubAgentInputInvalidError extends PraxaError {
+  readonly code = 'SUBAGENT_INPUT_INVALID';
+  readonly httpStatus = 400;
+}

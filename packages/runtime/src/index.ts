@@ -16,3 +16,4 @@ export * from './model/vertex-provider.js';
 export * from './model/create-model-provider.js';
 export * from './manifest-narrowing.js';
 export * from './model/conversation.js';
+export * from './subagent-request.js';

@@ -9,12 +9,13 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson, isPraxaError, newId, SkillManifestSchema, type AuditEventDraft, type PraxaError, type RunId, type SkillId, type SkillManifest, type WorkspaceId } from '@praxa/core';
 import { guardMemory, guardSubAgent, runPreCallGuards } from './guards.js';
-import { MemoryNamespaceError, SubAgentNotAllowedError, ToolNotAllowedError, TriggerNotAllowedError } from './guard-errors.js';
+import { MemoryNamespaceError, SubAgentInputInvalidError, SubAgentNotAllowedError, SubAgentSubjectError, ToolNotAllowedError, TriggerNotAllowedError } from './guard-errors.js';
 import { ModelDecisionInvalidError, ModelIterationLimitError } from './model/model-errors.js';
 import { ModelResponseSchema, type ModelMessage, type ModelProvider, type ModelToolResultBlock, type ModelToolSpec } from './model/model-provider.js';
 import type { RunJournal, RunRecorder } from './run-journal.js';
 import { DECISION_TOOL_NAME, DECISION_TOOL_WIRE_NAME, PreparedRunSchema, type BaseDecision, type SkillDefinition, type SkillRunInput } from './skill-definition.js';
 import { narrows } from './manifest-narrowing.js';
+import { resolveSubAgentRequest, type SubAgentContext, type SubAgentInputSchema } from './subagent-request.js';
 import { wireToolName, type AnyTool, type ToolEnvironment, type RunSubject } from './tools/tool.js';
 
 export interface ExecuteRunInput {
@@ -28,6 +29,10 @@ export interface ExecuteRunInput {
   /** 0 for a top-level run; a sub-agent's run is its parent's depth + 1. */
   readonly depth: number;
   readonly skill: SkillDefinition;
+  /** The Skills this runtime can run, by slug: a sub-agent request is checked against the child's declared input. */
+  readonly subAgentSkills?: ReadonlyMap<string, SkillDefinition>;
+  /** For a sub-agent's run: its task (model-written text of the parent), opened for this run only. */
+  readonly task?: string | null;
   readonly provider: ModelProvider;
   /** Every tool the runtime has, by registered name. */
   readonly tools: ReadonlyMap<string, AnyTool>;
@@ -58,7 +63,7 @@ export interface RunResult {
   readonly auditInput?: Readonly<Record<string, Json>>;
 }
 
-const GUARD_ERRORS = [TriggerNotAllowedError, ToolNotAllowedError, MemoryNamespaceError, SubAgentNotAllowedError];
+const GUARD_ERRORS = [TriggerNotAllowedError, ToolNotAllowedError, MemoryNamespaceError, SubAgentNotAllowedError, SubAgentSubjectError, SubAgentInputInvalidError];
 /** A guard refusal: already audited (`guard.denied`) and counted by the executor when it reaches the worker. */
 export function isGuardDenial(err: unknown): err is PraxaError {
   return GUARD_ERRORS.some((cls) => err instanceof cls);
@@ -73,7 +78,11 @@ type Json = z.core.util.JSONType;
 export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
   const now = x.now ?? Date.now;
   const startedAt = now();
-  let run: SkillRunInput = { runId: x.runId, trigger: x.trigger, input: x.input, manifest: x.manifest };
+  let run: SkillRunInput = { runId: x.runId, trigger: x.trigger, input: x.input, manifest: x.manifest, ...(x.task ? { task: x.task } : {}) };
+  const contracts = new Map<string, SubAgentInputSchema>();
+  for (const [slug, def] of x.subAgentSkills ?? []) if (def.subAgentInput) contracts.set(slug, def.subAgentInput);
+  // The subject a sub-agent inherits is this run's own input, as its row holds it — never the model's arguments.
+  const subAgents: SubAgentContext = { parentInput: x.input, contracts };
   let preparedAudit: Record<string, Json> = {};
   const byWire = new Map([...x.tools.values()].map((t) => [wireToolName(t.name), t]));
   const toolsUsed: string[] = [];
@@ -158,7 +167,7 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
     try {
       const { value, replayed } = await x.journal.step(step, { kind: `tool.${tool.name}`, key: `tool:${tool.name}:${step}`, sealed: tool.resultHoldsContent, schema: z.unknown(), effect: tool.effect }, async () => {
         if (tool.effect) await x.recorder.assertLease();
-        return tool.run({ runId: x.runId, workspaceId: x.workspaceId, step, marker: `<!-- praxa:${x.runId}:${step} -->`, env: x.env, subject, memoryNamespace: run.manifest.memory?.namespace ?? null }, parsed.data as never);
+        return tool.run({ runId: x.runId, workspaceId: x.workspaceId, step, marker: `<!-- praxa:${x.runId}:${step} -->`, env: x.env, subject, memoryNamespace: run.manifest.memory?.namespace ?? null, subAgents }, parsed.data as never);
       });
       if (!replayed) await x.recorder.telemetry({ tool_name: tool.name, ms: Math.round(now() - t0), code: null, iter });
       // The inputs the decision rested on (what a replay re-fetches and checks); an effect's result is not one.
@@ -183,6 +192,8 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
       if (tool.name === 'subagent.dispatch') {
         const target = z.object({ skill: z.string() }).safeParse(rawInput);
         guardSubAgent(run.manifest, target.success ? target.data.skill : '', x.depth);
+        // The child's declared input and the parent's subject, checked before the child exists (and again in the tool).
+        resolveSubAgentRequest(subAgents, rawInput);
       }
     } catch (err) {
       if (isGuardDenial(err)) return deny(err, tool.name);

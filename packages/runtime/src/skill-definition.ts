@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { AlternativeSchema, type SkillManifest } from '@praxa/core';
 import type { ModelRequest, ModelResponse } from './model/model-provider.js';
+import type { SubAgentInputSchema } from './subagent-request.js';
 import type { RunSubject, ToolEnvironment } from './tools/tool.js';
 
 /** Every decision carries these; a Skill extends the schema with its own fields (review comments, an answer…). */
@@ -28,6 +29,11 @@ export interface SkillRunInput {
   readonly settings?: Readonly<Record<string, z.core.util.JSONType>>;
   /** Problems `prepare` found and the Skill reports (the run proceeds). */
   readonly problems?: readonly RunProblem[];
+  /**
+   * A sub-agent's task: the dispatching Skill's model-written text, opened by the worker for this run alone (it is
+   * sealed at rest and purged when the run ends). Data for the model, never for the audit event or a log.
+   */
+  readonly task?: string | undefined;
 }
 
 export const RunProblemSchema = z.object({ code: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/), message: z.string().max(500) });
@@ -82,6 +88,12 @@ export interface SkillDefinition<D extends BaseDecision = BaseDecision> {
   /** What the audit event's `input` records (ids and digests — the redaction policy applies on top). */
   auditInput(run: SkillRunInput): Record<string, z.core.util.JSONType>;
   readonly offline: OfflineRules;
+  /**
+   * The structured input this Skill accepts when another Skill dispatches it (strict: enums, numbers, booleans — no
+   * free text, since it is stored in plain text on the child's run row under `input.subagent`). Without it, the Skill
+   * cannot be dispatched as a sub-agent.
+   */
+  readonly subAgentInput?: SubAgentInputSchema;
   act(decision: D, ctx: ActContext): Promise<SkillOutcome>;
 }
 

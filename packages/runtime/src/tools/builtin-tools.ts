@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { PraxaError } from '@praxa/core';
+import { resolveSubAgentRequest, SubagentDispatchArgsSchema } from '../subagent-request.js';
 import type { AnyTool, ToolCallContext, ToolDefinition } from './tool.js';
 
 /** The tool needs a subject (a PR, a Slack thread, a memory namespace) this run does not have. */
@@ -161,15 +162,16 @@ export const memoryWrite: ToolDefinition<{ key: string; value: unknown }, unknow
   },
 };
 
-export const subagentDispatch: ToolDefinition<{ skill: string; input: Record<string, unknown> }, unknown> = {
+export const subagentDispatch: ToolDefinition<z.infer<typeof SubagentDispatchArgsSchema>, unknown> = {
   name: 'subagent.dispatch',
-  description: 'Hand a sub-task to another Skill of this workspace that this Skill may dispatch.',
-  input: z.object({ skill: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), input: z.record(z.string(), z.json()) }).strict(),
+  description:
+    'Hand a sub-task to another Skill of this workspace that this Skill may dispatch. The sub-agent works on this run’s own pull request or thread — never name a repository, PR, channel or thread. Put what it should do in `task`; `input` takes only the fields the sub-agent declares.',
+  input: SubagentDispatchArgsSchema,
   effect: true,
   offeredToModel: true,
   resultHoldsContent: false,
   async run(ctx, input) {
-    return ctx.env.dispatchSubagent(input.skill, input.input, ctx.step);
+    return ctx.env.dispatchSubagent(resolveSubAgentRequest(ctx.subAgents, input), ctx.step);
   },
 };
 

@@ -12,6 +12,7 @@
  */
 import type { z } from 'zod';
 import type { RunId, WorkspaceId } from '@praxa/core';
+import type { SubAgentContext, SubAgentRequest } from '../subagent-request.js';
 
 /** What tools reach the outside world through; the worker implements it for a run it holds. */
 export interface ToolEnvironment {
@@ -22,7 +23,11 @@ export interface ToolEnvironment {
     read(namespace: string, keys: readonly string[] | null): Promise<{ key: string; value: unknown }[]>;
     write(namespace: string, key: string, value: unknown): Promise<void>;
   };
-  readonly dispatchSubagent: (targetSlug: string, input: Readonly<Record<string, unknown>>, step: number) => Promise<{ runId: string; created: boolean }>;
+  /**
+   * Create (once per step) a child run on this run's own subject: the request is validated (child schema, no subject
+   * of the model's); its `task` is model-written text, sealed by the implementation and never stored in plain text.
+   */
+  readonly dispatchSubagent: (request: SubAgentRequest, step: number) => Promise<{ runId: string; created: boolean }>;
 }
 
 /** The GitHub calls tools make, as the installation's bot (implemented with Octokit in connectors). */
@@ -101,6 +106,8 @@ export interface ToolCallContext {
   readonly env: ToolEnvironment;
   /** The manifest's memory namespace, if any (the guard has checked it). */
   readonly memoryNamespace: string | null;
+  /** For `subagent.dispatch`: this run's input (its subject) and the dispatchable Skills' declared inputs. */
+  readonly subAgents: SubAgentContext;
 }
 
 export interface ToolDefinition<I = unknown, O = unknown> {
