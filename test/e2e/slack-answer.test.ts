@@ -30,6 +30,9 @@ beforeAll(async () => {
     await vaultPutSecret(s, { name: slackBotVaultName('T0PRAXA01'), provider: 'slack', purpose: SLACK_BOT_TOKEN_PURPOSE, ciphertext: Buffer.from(sealed), keyId: pub!.keyId });
   });
   await api.close();
+  // The team's install, confirmed (a run gets a Slack bot token only for an active integration).
+  await h.admin`insert into integrations (workspace_id, id, provider, external_id, bot_identity, granted_scopes)
+    values (${h.ws.workspaceId}, ${newId('integration')}, 'slack', 'T0PRAXA01', ${h.admin.json({ kind: 'slack_bot', user_id: slack.botUserId })}, ${['channels:history', 'chat:write']})`;
   await h.admin`insert into memory_facts (workspace_id, id, namespace, key, value) values
     (${h.ws.workspaceId}, ${newId('memoryFact')}, 'faq', 'vpn-setup', ${h.admin.json({ text: 'Install the WireGuard profile from the IT portal, then sign in with SSO.' })}),
     (${h.ws.workspaceId}, ${newId('memoryFact')}, 'faq', 'expense-policy', ${h.admin.json({ text: 'Expenses under 50 EUR need no receipt.' })}),

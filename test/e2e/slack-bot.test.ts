@@ -1,12 +1,15 @@
 /**
  * Slack as the workspace's bot, end to end: the api's install link (bot scopes only, a state bound to the workspace
- * and member) → the loopback Slack's authorize redirect → the api's callback exchanges the code with the real
- * @slack/web-api client, drops any user token, seals the bot token (and with rotation its refresh token) to the
- * workspace key; a worker, in a claimed run, gets the bot token and refreshes it near expiry — once, even when two runs
- * ask at the same time — storing the new pair sealed. No token appears in an api response, a log line or the
- * database in clear.
+ * and member, and the `__Host-praxa_install` cookie binding it to the member's browser) → the loopback Slack's
+ * authorize redirect → the api's callback, only in that browser, exchanges the code with the real @slack/web-api
+ * client, drops any user token, seals the bot token (and with rotation its refresh token) to the workspace key, and
+ * records the team `pending_confirmation` — unused by ingest and workers — until the same member confirms it from the
+ * same browser; a worker, in a claimed run, gets the bot token and refreshes it near expiry — once, even when two runs
+ * ask at the same time — storing the new pair sealed. The link opened in another browser (security review finding
+ * 1) is refused before Slack is asked: no integration, no vault secret. No token appears in an api response, a log
+ * line or the database in clear.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +19,7 @@ import postgres from 'postgres';
 import { mintApiTokenMaterial, newId } from '@praxa/core';
 import { SlackReinstallNeededError } from '@praxa/connectors';
 import { LocalKeyProvider, type KeyProvider } from '@praxa/crypto';
-import { claimRun, createDatabase, createTestDatabase, seedWorkspaceFixture, withWorkspace, type ClaimedRun, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
+import { claimRun, createDatabase, createTestDatabase, resolveInstallation, seedWorkspaceFixture, withWorkspace, type ClaimedRun, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
 import { buildApiServer, type InstallConfig } from '@praxa/api';
 import { createLogger } from '@praxa/observability';
 import { startSlackServer, type SlackServer } from '@praxa/testkit';
@@ -28,6 +31,7 @@ let tdb: TestDatabase;
 let admin: postgres.Sql;
 let apiDb: Database;
 let workerDb: Database;
+let ingestDb: Database;
 let provider: KeyProvider;
 let slack: SlackServer;
 let app: FastifyInstance;
@@ -36,7 +40,7 @@ let base: string;
 let bareBase: string;
 let A: WorkspaceFixture;
 let B: WorkspaceFixture;
-const tokens: Record<'adminA' | 'viewerA' | 'adminB', string> = { adminA: '', viewerA: '', adminB: '' };
+const tokens: Record<'adminA' | 'viewerA' | 'adminB' | 'otherAdminA', string> = { adminA: '', viewerA: '', adminB: '', otherAdminA: '' };
 const logs: string[] = [];
 
 async function mintToken(ws: WorkspaceFixture, memberId: string, expires = "now() + interval '1 hour'"): Promise<string> {
@@ -53,6 +57,7 @@ beforeAll(async () => {
   B = await seedWorkspaceFixture(tdb.adminUrl, 'B');
   apiDb = createDatabase(tdb.roleUrl('praxa_api'), { max: 2 });
   workerDb = createDatabase(tdb.roleUrl('praxa_worker'), { max: 3 });
+  ingestDb = createDatabase(tdb.roleUrl('praxa_ingest'), { max: 1 });
   provider = await LocalKeyProvider.open({ path: join(mkdtempSync(join(tmpdir(), 'praxa-slack-')), 'master.key') });
   for (const ws of [A, B]) await runKeysJob({ database: workerDb, provider, holder: 'test' }, ws.workspaceId, 'create');
   const destination = new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString('utf8')); cb(); } });
@@ -65,19 +70,35 @@ beforeAll(async () => {
   tokens.adminA = await mintToken(A, A.memberId);
   tokens.viewerA = await mintToken(A, viewer!.id);
   tokens.adminB = await mintToken(B, B.memberId);
+  const otherAdmin = newId('member');
+  await admin`insert into workspace_members (workspace_id, id, email, role) values (${A.workspaceId}, ${otherAdmin}, 'other-admin-a@example.com', 'admin')`;
+  tokens.otherAdminA = await mintToken(A, otherAdmin);
 });
 afterAll(async () => {
   await app?.close();
   await bare?.close();
-  await Promise.all([apiDb?.close(), workerDb?.close(), admin?.end({ timeout: 5 })]);
+  await Promise.all([apiDb?.close(), workerDb?.close(), ingestDb?.close(), admin?.end({ timeout: 5 })]);
   await tdb?.drop();
   await slack?.close();
 });
 
-async function get(path: string, token?: string, at = base): Promise<{ status: number; text: string; json: Record<string, unknown> }> {
-  const res = await fetch(`${at}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+interface Answer { status: number; text: string; json: Record<string, unknown>; setCookie: string[] }
+
+async function call(method: 'GET' | 'POST', path: string, opts: { token?: string; nonce?: string | null; at?: string } = {}): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
+  if (opts.nonce) headers['cookie'] = `__Host-praxa_install=${opts.nonce}`;
+  const res = await fetch(`${opts.at ?? base}${path}`, { method, headers });
   const text = await res.text();
-  return { status: res.status, text, json: JSON.parse(text) as Record<string, unknown> };
+  return { status: res.status, text, json: JSON.parse(text) as Record<string, unknown>, setCookie: res.headers.getSetCookie() };
+}
+const get = (path: string, token?: string, at = base): Promise<Answer> => call('GET', path, { ...(token ? { token } : {}), at });
+
+/** The install cookie's nonce, from a Set-Cookie answer (what the browser keeps). */
+function installNonce(setCookie: readonly string[]): string {
+  const m = /^__Host-praxa_install=([A-Za-z0-9_-]{43});/.exec(setCookie.find((c) => c.startsWith('__Host-praxa_install=')) ?? '');
+  if (!m?.[1]) throw new Error('no install cookie set');
+  return m[1];
 }
 
 /** The browser's part: follow the install link to Slack's authorize page, get redirected back to the api. */
@@ -89,11 +110,26 @@ async function authorize(installUrl: string): Promise<string> {
   return `${back.pathname}${back.search}`;
 }
 
-async function installAs(token: string): Promise<{ status: number; text: string; json: Record<string, unknown> }> {
+/** An install started in a member's browser and approved on Slack: the callback path, and that browser's nonce. */
+async function startAndAuthorize(token: string): Promise<{ callback: string; nonce: string }> {
   const link = await get('/v1/integrations/slack/install', token);
   expect(link.status).toBe(200);
-  return get(await authorize(String(link.json['url'])));
+  return { callback: await authorize(String(link.json['url'])), nonce: installNonce(link.setCookie) };
 }
+
+/** Slack's redirect back, arriving in a browser that holds `nonce` (null: a browser without the cookie). */
+const callbackIn = (nonce: string | null, callback: string): Promise<Answer> => call('GET', callback, { nonce });
+
+const confirm = (integrationId: string, token: string, nonce: string | null): Promise<Answer> => call('POST', `/v1/integrations/${integrationId}/confirm`, { token, nonce });
+
+/** The whole install from one browser, up to the callback (the integration is then pending). */
+async function installAs(token: string): Promise<Answer & { nonce: string }> {
+  const { callback, nonce } = await startAndAuthorize(token);
+  return { ...(await callbackIn(nonce, callback)), nonce };
+}
+
+const slackSecrets = async (ws: WorkspaceFixture): Promise<number> =>
+  (await admin<{ n: number }[]>`select count(*)::int as n from vault.secrets where workspace_id = ${ws.workspaceId} and name like 'slack/%'`)[0]?.n ?? -1;
 
 async function claimedRun(ws: WorkspaceFixture): Promise<ClaimedRun> {
   const runId = newId('run');
@@ -138,6 +174,40 @@ describe('Slack install (api)', () => {
     expect(unconfigured.json).toMatchObject({ error: { code: 'INTEGRATION_NOT_CONFIGURED' } });
   });
 
+  it('the install cookie: __Host- prefix, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain, 10 minutes; only its hash is stored', async () => {
+    const link = await get('/v1/integrations/slack/install', tokens.adminA);
+    const cookies = link.setCookie.filter((c) => c.startsWith('__Host-praxa_install='));
+    expect(cookies).toHaveLength(1);
+    const [pair, ...attributes] = cookies[0]!.split(';').map((p) => p.trim());
+    expect(pair).toMatch(/^__Host-praxa_install=[A-Za-z0-9_-]{43}$/);
+    expect(attributes.map((a) => a.toLowerCase()).sort()).toEqual(['httponly', 'max-age=600', 'path=/', 'samesite=lax', 'secure']);
+    const nonce = installNonce(link.setCookie);
+    expect(link.text).not.toContain(nonce);
+    const state = new URL(String(link.json['url'])).searchParams.get('state')!;
+    const [row] = await admin<{ binding_sha256: string }[]>`select binding_sha256 from oauth_states where state_sha256 = encode(sha256(${state}::bytea), 'hex')`;
+    expect(row?.binding_sha256).toBe(createHash('sha256').update(nonce).digest('hex'));
+  });
+
+  it('the link opened in another browser (no cookie, or another start’s cookie) → 403 INSTALL_NOT_BOUND: the code never exchanged, no integration, no vault secret', async () => {
+    // An admin of A sends their link to the owner of a Slack team, who approves the genuine app and lands on the callback.
+    const { callback } = await startAndAuthorize(tokens.adminA);
+    const exchanges = slack.calls['oauth.v2.access'] ?? 0;
+    const refused = await callbackIn(null, callback);
+    expect(refused.status).toBe(403);
+    expect(refused.json).toEqual({ error: { code: 'INSTALL_NOT_BOUND', message: expect.any(String) } });
+    // Another member's start, or another start of the same member: a cookie that does not fit this link.
+    for (const other of [await startAndAuthorize(tokens.otherAdminA), await startAndAuthorize(tokens.adminA), await startAndAuthorize(tokens.adminB)]) {
+      expect((await callbackIn(other.nonce, callback)).json).toMatchObject({ error: { code: 'INSTALL_NOT_BOUND' } });
+    }
+    expect(slack.calls['oauth.v2.access'] ?? 0).toBe(exchanges);
+    expect((await admin`select 1 from integrations where provider = 'slack'`).length).toBe(0);
+    expect(await slackSecrets(A)).toBe(0);
+    expect((await admin`select 1 from audit_events where workspace_id = ${A.workspaceId} and kind = 'integration.changed'`).length).toBe(0);
+    // The link was not burnt: the member's own browser could still finish it (it expires unused here).
+    const state = new URL(callback, base).searchParams.get('state')!;
+    expect((await admin`select 1 from oauth_states where state_sha256 = encode(sha256(${state}::bytea), 'hex')`).length).toBe(1);
+  });
+
   it('the callback stores the bot token sealed — a user token in Slack’s answer is stored nowhere, shown nowhere', async () => {
     slack.userTokenInAnswers = true;
     let res;
@@ -147,7 +217,12 @@ describe('Slack install (api)', () => {
       slack.userTokenInAnswers = false;
     }
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ rotation: true, integration: { provider: 'slack', externalId: slack.teamId, status: 'active', grantedScopes: ['chat:write'], botIdentity: { user_id: slack.botUserId, kind: 'slack_bot' } } });
+    expect(res.json).toMatchObject({
+      rotation: true,
+      integration: { provider: 'slack', externalId: slack.teamId, status: 'pending_confirmation', grantedScopes: ['chat:write'], botIdentity: { user_id: slack.botUserId, kind: 'slack_bot' } },
+      account: { provider: 'slack', teamId: slack.teamId, teamName: slack.teamName },
+    });
+    const integrationId = String((res.json['integration'] as { id: string }).id);
     const issued = slack.issuedTokens.slice(-3);
     expect(issued.map((t) => t.kind)).toEqual(['bot_rotating', 'refresh', 'user']);
     const [botToken, refreshToken, userToken] = issued.map((t) => t.token) as [string, string, string];
@@ -174,36 +249,50 @@ describe('Slack install (api)', () => {
       expect(dump).not.toContain(secret);
     }
     expect(opened).not.toContain(userToken);
+
+    // Pending: ingest resolves the team as unknown, and a run cannot get its bot token.
+    expect(await resolveInstallation(ingestDb, 'slack', slack.teamId)).toBeNull();
+    await expect(slackBotTokenForRun(deps(), await claimedRun(A), slack.teamId)).rejects.toBeInstanceOf(SlackNotInstalledError);
+    // Confirmed by the member who installed it, from the same browser (the cookie), not by another admin → active.
+    expect((await confirm(integrationId, tokens.adminA, null)).status).toBe(403);
+    expect((await confirm(integrationId, tokens.otherAdminA, res.nonce)).status).toBe(403);
+    const confirmed = await confirm(integrationId, tokens.adminA, res.nonce);
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.json).toMatchObject({ integration: { id: integrationId, status: 'active' } });
+    expect(await resolveInstallation(ingestDb, 'slack', slack.teamId)).toMatchObject({ workspace_id: A.workspaceId, status: 'active' });
+    expect(await slackBotTokenForRun(deps(), await claimedRun(A), slack.teamId)).toBe(botToken);
+    const [ev] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${A.workspaceId} and trigger = 'api.slack_confirmed'`;
+    expect(JSON.parse(ev!.canonical.toString())).toMatchObject({ kind: 'integration.changed', input: { provider: 'slack', external_id: slack.teamId, confirmed_by: A.memberId } });
   });
 
   it('a state is single-use, expiring, and never crosses workspaces', async () => {
-    const link = await get('/v1/integrations/slack/install', tokens.adminA);
-    const callback = await authorize(String(link.json['url']));
+    const { callback, nonce } = await startAndAuthorize(tokens.adminA);
     const state = new URL(callback, base).searchParams.get('state')!;
     // Moved to another workspace's prefix: looked up in B's scope, where it does not exist.
-    const moved = await get(`/v1/integrations/slack/callback?code=x&state=${encodeURIComponent(state.replace(A.workspaceId, B.workspaceId))}`);
+    const moved = await callbackIn(nonce, `/v1/integrations/slack/callback?code=x&state=${encodeURIComponent(state.replace(A.workspaceId, B.workspaceId))}`);
     expect(moved.json).toMatchObject({ error: { code: 'OAUTH_STATE_INVALID' } });
-    expect((await get(callback)).status).toBe(200);
-    const replay = await get(callback);
+    const reinstalled = await callbackIn(nonce, callback);
+    expect(reinstalled.status).toBe(200);
+    const replay = await callbackIn(nonce, callback);
     expect(replay.status).toBe(400);
     expect(replay.json).toMatchObject({ error: { code: 'OAUTH_STATE_INVALID' } });
+    // (The reinstall is pending again until confirmed; the worker tests below use it.)
+    expect((await confirm(String((reinstalled.json['integration'] as { id: string }).id), tokens.adminA, nonce)).status).toBe(200);
 
-    const stale = await get('/v1/integrations/slack/install', tokens.adminA);
-    const staleCallback = await authorize(String(stale.json['url']));
+    const stale = await startAndAuthorize(tokens.adminA);
     await admin`update oauth_states set created_at = now() - interval '20 minutes', expires_at = now() - interval '10 minutes' where workspace_id = ${A.workspaceId}`;
-    expect((await get(staleCallback)).json).toMatchObject({ error: { code: 'OAUTH_STATE_INVALID' } });
+    expect((await callbackIn(stale.nonce, stale.callback)).json).toMatchObject({ error: { code: 'OAUTH_STATE_INVALID' } });
 
     const denied = await get('/v1/integrations/slack/install', tokens.adminA);
     const deniedState = new URL(String(denied.json['url'])).searchParams.get('state')!;
-    expect((await get(`/v1/integrations/slack/callback?error=access_denied&state=${encodeURIComponent(deniedState)}`)).json).toMatchObject({ error: { code: 'OAUTH_DENIED' } });
+    expect((await callbackIn(installNonce(denied.setCookie), `/v1/integrations/slack/callback?error=access_denied&state=${encodeURIComponent(deniedState)}`)).json).toMatchObject({ error: { code: 'OAUTH_DENIED' } });
   });
 
   it('a Slack team connected to one workspace cannot be claimed by another (409), and nothing is stored for it', async () => {
     const res = await installAs(tokens.adminB);
     expect(res.status).toBe(409);
     expect(res.json).toMatchObject({ error: { code: 'INTEGRATION_CLAIMED' } });
-    const [n] = await admin<{ n: number }[]>`select count(*)::int as n from vault.secrets where workspace_id = ${B.workspaceId} and name like 'slack/%'`;
-    expect(n?.n).toBe(0);
+    expect(await slackSecrets(B)).toBe(0);
   });
 });
 

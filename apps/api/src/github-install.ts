@@ -1,10 +1,13 @@
 /**
  * GitHub as the workspace's bot user: a GitHub App installation.
  *  - `GET /v1/integrations/github/install` (owner/admin): the App's install page URL with a state bound to this
- *    workspace and member (oauth-state.ts).
+ *    workspace and member (oauth-state.ts), and the `__Host-praxa_install` cookie that binds it to this browser
+ *    (install-binding.ts).
  *  - `GET /v1/integrations/github/callback?installation_id&setup_action&state` (the App's setup URL): the state is
- *    consumed; then, as the App (an App JWT — no installation token is minted here), `GET /app/installations/{id}`
- *    tells which account installed it with which permissions; the integration is recorded with them.
+ *    consumed only with that cookie (else `INSTALL_NOT_BOUND`, GitHub not asked); then, as the App (an App JWT — no
+ *    installation token is minted here), `GET /app/installations/{id}` tells which account installed it with which
+ *    permissions; the integration is recorded with them, `pending_confirmation`: the answer shows the account (login
+ *    and type) for the member to confirm (integration-confirm.ts) before anything uses it.
  * The installation id on a setup redirect can be forged (GitHub's docs say so), so it is only believed when:
  *  - GitHub, asked as the App, knows it (another App's or a made-up id → 404), and it is not suspended;
  *  - it is new to Praxa and was created after the state was issued (minus clock skew) — or it is already this
@@ -19,7 +22,9 @@ import { GithubInstallationNotFoundError, lookupInstallation, UserCredentialRefu
 import { withWorkspace, type Database } from '@praxa/db';
 import type { AuditSigner } from '@praxa/db';
 import { InstallationSuspendedError, InstallationUnverifiedError, IntegrationNotConfiguredError } from './errors.js';
+import { installBindingHash, installNonceOf, newInstallNonce, setInstallCookie } from './install-binding.js';
 import { callbackUrl, type InstallConfig } from './install-config.js';
+import { confirmDeadline, pendingInstallAnswer } from './integration-confirm.js';
 import { findIntegration, upsertIntegration } from './integration-upsert.js';
 import { consumeOAuthState, issueOAuthState } from './oauth-state.js';
 import { route } from './route-builder.js';
@@ -44,9 +49,11 @@ export function registerGithubInstallRoutes(app: FastifyInstance, db: Database, 
     method: 'GET',
     url: '/v1/integrations/github/install',
     roles: ['owner', 'admin'],
-    handler: async ({ scope, caller }) => {
+    handler: async ({ scope, caller, reply, afterCommit }) => {
       const { install, github } = githubConfig();
-      const { state, expiresAt } = await issueOAuthState(scope, 'github', caller.memberId, callbackUrl(install, 'github'));
+      const nonce = newInstallNonce();
+      const { state, expiresAt } = await issueOAuthState(scope, 'github', caller.memberId, callbackUrl(install, 'github'), installBindingHash(nonce));
+      afterCommit(async () => setInstallCookie(reply, nonce));
       const url = new URL(`${github.webUrl.replace(/\/+$/, '')}/apps/${encodeURIComponent(github.slug)}/installations/new`);
       url.searchParams.set('state', state);
       return { url: url.toString(), expiresAt: expiresAt.toISOString() };
@@ -61,7 +68,8 @@ export function registerGithubInstallRoutes(app: FastifyInstance, db: Database, 
     if (q.code !== undefined) {
       throw new UserCredentialRefusedError('the GitHub App must not request user authorization during installation: Praxa acts only as the App installation, never with a user-to-server token');
     }
-    const consumed = await consumeOAuthState(db, 'github', q.state);
+    const nonce = installNonceOf(req);
+    const consumed = await consumeOAuthState(db, 'github', q.state, nonce);
     if (q.setup_action === 'request') {
       // An organization member asked an owner to approve; nothing is installed yet.
       return reply.status(202).send({ status: 'requested', note: 'once an organization owner approves, start the install again from Praxa' });
@@ -71,6 +79,7 @@ export function registerGithubInstallRoutes(app: FastifyInstance, db: Database, 
     const info = await lookupInstallation(github, installationId);
     if (info.appId !== github.appId) throw new GithubInstallationNotFoundError('GitHub does not know this installation of the App');
     if (info.suspended) throw new InstallationSuspendedError('this installation is suspended on GitHub; unsuspend it, then install again');
+    const confirmBy = confirmDeadline();
     const integration = await withWorkspace(db, consumed.workspaceId, async (scope) => {
       const mine = await findIntegration(scope, 'github', String(installationId));
       if (!mine && (info.createdAt === null || info.createdAt.getTime() < consumed.createdAt.getTime() - CLOCK_SKEW_MS)) {
@@ -82,8 +91,11 @@ export function registerGithubInstallRoutes(app: FastifyInstance, db: Database, 
         grantedScopes: info.permissions,
         botIdentity: { kind: 'github_app_installation', login: `${github.slug}[bot]`, app_id: info.appId, account: info.account, account_type: info.accountType },
         installedBy: consumed.memberId,
+        confirmation: { bindingSha256: consumed.bindingSha256, confirmBy },
       }, auditSigner);
     });
-    return reply.status(200).send({ integration });
+    // The cookie lives on (same nonce) for the confirmation window.
+    if (nonce !== null) setInstallCookie(reply, nonce);
+    return reply.status(200).send(pendingInstallAnswer(integration, { provider: 'github', login: info.account, type: info.accountType }, confirmBy));
   });
 }

@@ -13,6 +13,8 @@ export interface InstalledIntegration {
   readonly grantedScopes: readonly string[];
   readonly botIdentity: Record<string, unknown>;
   readonly installedBy: string;
+  /** Recorded `pending_confirmation` until its installer confirms it from the same browser (install-binding.ts). */
+  readonly confirmation: { readonly bindingSha256: string; readonly confirmBy: Date };
 }
 
 export interface IntegrationView {
@@ -67,7 +69,7 @@ export async function upsertIntegration(scope: WorkspaceScope, i: InstalledInteg
 }
 
 async function upsertIntegrationRow(scope: WorkspaceScope, i: InstalledIntegration): Promise<IntegrationView> {
-  const fields = { grantedScopes: [...i.grantedScopes].sort(), botIdentity: i.botIdentity, installedBy: i.installedBy, status: 'active' as const, updatedAt: new Date() };
+  const fields = { grantedScopes: [...i.grantedScopes].sort(), botIdentity: i.botIdentity, installedBy: i.installedBy, status: 'pending_confirmation' as const, confirmBindingSha256: i.confirmation.bindingSha256, confirmBy: i.confirmation.confirmBy, updatedAt: new Date() };
   const existing = await findIntegration(scope, i.provider, i.externalId);
   if (existing) {
     const [row] = await scope.db.update(schema.integrations).set(fields).where(eq(schema.integrations.id, existing.id)).returning(view);

@@ -3,7 +3,7 @@
  * token kind); the handler only ever sees validated, typed input and runs inside the caller's workspace scope. The
  * workspace comes from the authenticated token — never from the URL or the body.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { parseApiToken, hashTokenSecret, ValidationError, type WorkspaceId } from '@praxa/core';
 import { authenticateApiToken, withWorkspace, type Database, type MemberRole, type WorkspaceScope } from '@praxa/db';
@@ -26,6 +26,9 @@ export interface RouteContext<P, Q, B> {
   readonly scope: WorkspaceScope;
   /** Work to run once the scope's transaction has committed (enqueueing what it recorded: the row is the outbox). */
   readonly afterCommit: (fn: () => Promise<void>) => void;
+  /** The raw request and reply, for what a schema does not carry: the install routes' cookie (install-binding.ts). */
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
 }
 
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
@@ -73,7 +76,7 @@ export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodT
       const body = parse(spec.body, req.body, 'body');
       const deferred: (() => Promise<void>)[] = [];
       const afterCommit = (fn: () => Promise<void>) => void deferred.push(fn);
-      const result = await withWorkspace(database, caller.workspaceId, (scope) => spec.handler({ params, query, body, caller, scope, afterCommit }));
+      const result = await withWorkspace(database, caller.workspaceId, (scope) => spec.handler({ params, query, body, caller, scope, afterCommit, request: req, reply }));
       // Committed: follow-ups are best effort (each records its own failure; the outbox reconciler covers them).
       for (const fn of deferred) await fn().catch(() => undefined);
       return reply.status(spec.status ?? 200).send(result);

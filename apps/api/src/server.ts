@@ -2,6 +2,7 @@
  * The api: the workspace's control plane. Every `/v1` route authenticates an api token and runs in that token's
  * workspace scope; a foreign id is answered 404, exactly like a missing one. Errors are `{"error":{"code","message"}}`.
  */
+import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createPublicKey } from 'node:crypto';
@@ -11,6 +12,7 @@ import type { Logger } from '@praxa/observability';
 import { registerFeedbackRoutes } from './feedback.js';
 import { registerGithubInstallRoutes } from './github-install.js';
 import type { InstallConfig } from './install-config.js';
+import { registerIntegrationConfirmRoutes } from './integration-confirm.js';
 import { registerIntegrationRoutes } from './integrations.js';
 import { registerLlmKeyRoutes } from './llm-keys.js';
 import { registerNotificationChannelRoutes } from './notification-channels.js';
@@ -128,8 +130,11 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerLlmKeyRoutes(app, db);
   registerTriggerSecretRoutes(app, db);
   registerIntegrationRoutes(app, db);
+  // Install links are bound to the browser that started them by a cookie (install-binding.ts); nothing else reads one.
+  await app.register(fastifyCookie);
   registerSlackInstallRoutes(app, db, deps.install, deps.auditSigner);
   registerGithubInstallRoutes(app, db, deps.install, deps.auditSigner);
+  registerIntegrationConfirmRoutes(app, db, deps.auditSigner);
   registerFeedbackRoutes(app, db);
   registerNotificationChannelRoutes(app, db);
   registerSkillStatusRoutes(app, db, deps);

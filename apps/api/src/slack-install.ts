@@ -1,12 +1,15 @@
 /**
  * Slack as the workspace's bot user, through the OAuth v2 install flow (Slack "Installing with OAuth"):
  *  - `GET /v1/integrations/slack/install` (owner/admin): the authorize URL — bot scopes only, never a `user_scope` —
- *    with a state bound to this workspace and member (see oauth-state.ts).
- *  - `GET /v1/integrations/slack/callback?code&state`: Slack's redirect. The state is consumed; the code is exchanged
- *    with `oauth.v2.access`; any user token in the answer is dropped before anything is stored; the bot token (with
- *    token rotation: the `xoxe.xoxb-` token, its `xoxe-` refresh token and expiry) is sealed to the workspace's public
- *    key and stored through `vault_put_secret`; the integration records the granted scopes. Nothing that answers or
- *    logs carries a token.
+ *    with a state bound to this workspace and member (see oauth-state.ts), and the `__Host-praxa_install` cookie that
+ *    binds it to this browser (install-binding.ts).
+ *  - `GET /v1/integrations/slack/callback?code&state`: Slack's redirect. The state is consumed only with that cookie
+ *    (else `INSTALL_NOT_BOUND`, and the code is never exchanged); the code is exchanged with `oauth.v2.access`; any
+ *    user token in the answer is dropped before anything is stored; the bot token (with token rotation: the
+ *    `xoxe.xoxb-` token, its `xoxe-` refresh token and expiry) is sealed to the workspace's public key and stored
+ *    through `vault_put_secret`; the integration records the granted scopes, `pending_confirmation`: the answer shows
+ *    the Slack team (id and name) for the member to confirm (integration-confirm.ts) before anything uses it. Nothing
+ *    that answers or logs carries a token.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -16,7 +19,9 @@ import { sealCredential } from '@praxa/crypto';
 import { vaultPutSecret, withWorkspace, workspacePublicKey, type Database } from '@praxa/db';
 import type { AuditSigner } from '@praxa/db';
 import { IntegrationNotConfiguredError, OAuthDeniedError, WorkspaceKeyMissingError } from './errors.js';
+import { installBindingHash, installNonceOf, newInstallNonce, setInstallCookie } from './install-binding.js';
 import { callbackUrl, type InstallConfig } from './install-config.js';
+import { confirmDeadline, pendingInstallAnswer } from './integration-confirm.js';
 import { upsertIntegration } from './integration-upsert.js';
 import { latestManifests } from './integrations.js';
 import { consumeOAuthState, issueOAuthState } from './oauth-state.js';
@@ -41,12 +46,14 @@ export function registerSlackInstallRoutes(app: FastifyInstance, db: Database, c
     method: 'GET',
     url: '/v1/integrations/slack/install',
     roles: ['owner', 'admin'],
-    handler: async ({ scope, caller }) => {
+    handler: async ({ scope, caller, reply, afterCommit }) => {
       const { install, slack } = slackConfig();
       if (!(await workspacePublicKey(scope))) throw keyMissing();
       const scopes = slack.botScopes ?? [...new Set([...neededPermissions('slack', await latestManifests(scope)), 'chat:write'])].sort();
       const redirectUri = callbackUrl(install, 'slack');
-      const { state, expiresAt } = await issueOAuthState(scope, 'slack', caller.memberId, redirectUri);
+      const nonce = newInstallNonce();
+      const { state, expiresAt } = await issueOAuthState(scope, 'slack', caller.memberId, redirectUri, installBindingHash(nonce));
+      afterCommit(async () => setInstallCookie(reply, nonce));
       const url = slackInstallUrl(slack.clientId, scopes, state, redirectUri, `${slack.baseUrl.replace(/\/+$/, '')}/oauth/v2/authorize`);
       return { url, scopes, expiresAt: expiresAt.toISOString() };
     },
@@ -57,11 +64,13 @@ export function registerSlackInstallRoutes(app: FastifyInstance, db: Database, c
     const parsed = CallbackQuery.safeParse(req.query);
     if (!parsed.success) throw new ValidationError('invalid query: state and code are required');
     const q = parsed.data;
-    const consumed = await consumeOAuthState(db, 'slack', q.state);
+    const nonce = installNonceOf(req);
+    const consumed = await consumeOAuthState(db, 'slack', q.state, nonce);
     if (q.error !== undefined) throw new OAuthDeniedError('the Slack install was not approved');
     if (q.code === undefined) throw new ValidationError('invalid query: code is required');
     // The user token Slack may add under authed_user is dropped inside exchangeSlackCode (parseSlackOAuthAnswer).
     const bot = await exchangeSlackCode(slack, q.code, consumed.redirectUri ?? callbackUrl(install, 'slack'));
+    const confirmBy = confirmDeadline();
     const integration = await withWorkspace(db, consumed.workspaceId, async (scope) => {
       const pub = await workspacePublicKey(scope);
       if (!pub) throw keyMissing();
@@ -69,8 +78,9 @@ export function registerSlackInstallRoutes(app: FastifyInstance, db: Database, c
         provider: 'slack',
         externalId: bot.teamId,
         grantedScopes: bot.grantedScopes,
-        botIdentity: { kind: 'slack_bot', user_id: bot.botUserId, app_id: bot.appId, team_id: bot.teamId },
+        botIdentity: { kind: 'slack_bot', user_id: bot.botUserId, app_id: bot.appId, team_id: bot.teamId, ...(bot.teamName !== null ? { team_name: bot.teamName } : {}) },
         installedBy: consumed.memberId,
+        confirmation: { bindingSha256: consumed.bindingSha256, confirmBy },
       }, auditSigner);
       const sealed = await sealCredential(
         { keyId: pub.keyId, publicKey: pub.publicKey },
@@ -87,6 +97,8 @@ export function registerSlackInstallRoutes(app: FastifyInstance, db: Database, c
       });
       return recorded;
     });
-    return reply.status(200).send({ integration, rotation: bot.refreshToken !== null });
+    // The cookie lives on (same nonce) for the confirmation window.
+    if (nonce !== null) setInstallCookie(reply, nonce);
+    return reply.status(200).send({ ...pendingInstallAnswer(integration, { provider: 'slack', teamId: bot.teamId, teamName: bot.teamName }, confirmBy), rotation: bot.refreshToken !== null });
   });
 }

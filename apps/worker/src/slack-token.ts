@@ -7,6 +7,8 @@
  *    refreshed it while this one waited — and, if still near expiry, refreshed once through `oauth.v2.access`
  *    (`grant_type=refresh_token`); the new pair is sealed to the workspace key and stored through `vault_put_secret`
  *    (the vault's single write path, granted to the worker) before the lock is released.
+ * Only for an `active` Slack integration of the run's workspace: a team whose install is still
+ * `pending_confirmation` (its sealed token already in the vault) is not installed as far as a run is concerned.
  * Slack revokes a refresh token when it is used, so a refresh must never run twice for one token nor be rolled back
  * after Slack answered: this function owns its short transactions (it takes the database, not the caller's scope) and
  * commits the new pair at once, whatever the run does next. The plaintext is returned for this run only.
@@ -21,7 +23,7 @@ import {
   type SlackAppConfig,
 } from '@praxa/connectors';
 import { sealCredential, type KeyProvider } from '@praxa/crypto';
-import { vaultLockForRun, vaultPutSecret, vaultTryReadForRun, withWorkspace, workspacePublicKey, type Database, type RunLease, type VaultRecord, type WorkspaceScope } from '@praxa/db';
+import { and, eq, schema, sql, vaultLockForRun, vaultPutSecret, vaultTryReadForRun, withWorkspace, workspacePublicKey, type Database, type RunLease, type VaultRecord, type WorkspaceScope } from '@praxa/db';
 import { openVaultRecordForRun } from './credentials.js';
 
 export const SLACK_REFRESH_MARGIN_MS = 5 * 60_000;
@@ -55,6 +57,9 @@ export async function slackBotTokenForRun(deps: SlackTokenDeps, run: SlackRunRef
   const notInstalled = (): SlackNotInstalledError => new SlackNotInstalledError('no Slack bot is installed for this team in this workspace');
 
   const current = await withWorkspace(deps.database, run.workspaceId, async (scope) => {
+    const i = schema.integrations;
+    const [active] = await scope.db.select({ id: i.id }).from(i).where(and(eq(i.provider, 'slack'), eq(i.status, 'active'), sql`lower(${i.externalId}) = lower(${teamId})`));
+    if (!active) throw notInstalled();
     const record = await vaultTryReadForRun(scope, run.lease, name);
     if (!record) throw notInstalled();
     return fresh(record) ? (await openRecord(deps.provider, scope, run.lease, record)).botToken : null;

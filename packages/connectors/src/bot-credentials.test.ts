@@ -27,7 +27,7 @@ describe('bot users only', () => {
     };
     const install = parseSlackOAuthAnswer(answer, 1_700_000_000_000);
     expect(JSON.stringify(install)).not.toContain('USER-TOKEN-CANARY');
-    expect(install).toMatchObject({ teamId: 'T0TEAM1234', botUserId: 'U0BOT12345', grantedScopes: ['app_mentions:read', 'chat:write', 'im:history'] });
+    expect(install).toMatchObject({ teamId: 'T0TEAM1234', teamName: 'Acme', botUserId: 'U0BOT12345', grantedScopes: ['app_mentions:read', 'chat:write', 'im:history'] });
     expect(install.expiresAt?.toISOString()).toBe(new Date(1_700_000_000_000 + 43_200_000).toISOString());
     expect(() => parseSlackOAuthAnswer({ ...answer, access_token: 'xoxp-1234567890-USER', token_type: 'bot' }, 0)).toThrow(UserCredentialRefusedError);
     expect(() => parseSlackOAuthAnswer({ ...answer, token_type: 'user' }, 0)).toThrow('Slack did not return a bot installation');

@@ -46,6 +46,8 @@ const SlackOAuthV2Answer = z.object({
 
 export interface SlackBotInstall {
   readonly teamId: string;
+  /** The team's name as Slack gave it (shown to the installing member to confirm), if any. */
+  readonly teamName: string | null;
   readonly appId: string;
   readonly botUserId: string;
   readonly botToken: string;
@@ -69,6 +71,7 @@ export function parseSlackOAuthAnswer(answer: unknown, now: number): SlackBotIns
   }
   return {
     teamId: a.team.id,
+    teamName: a.team.name !== undefined && a.team.name.length > 0 ? a.team.name.slice(0, 200) : null,
     appId: a.app_id,
     botUserId: a.bot_user_id,
     botToken: a.access_token,

@@ -17,7 +17,7 @@ const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
 const InstallationRow = z.object({
   workspace_id: WorkspaceIdSchema,
   integration_id: z.string(),
-  status: z.enum(['active', 'suspended', 'revoked']),
+  status: z.enum(['active', 'suspended', 'revoked', 'pending_confirmation']),
   bot_identity: z.record(z.string(), z.unknown()),
 });
 export type ResolvedInstallation = z.infer<typeof InstallationRow>;

@@ -43,11 +43,15 @@ export const integrations = pgTable('integrations', {
   externalId: text('external_id').notNull(),
   botIdentity: jsonb('bot_identity').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
   grantedScopes: text('granted_scopes').array().notNull().default(sql`'{}'`),
-  status: text('status', { enum: ['active', 'suspended', 'revoked'] }).notNull().default('active'),
+  /** `pending_confirmation`: recorded by an install callback, inert until its installer confirms it (migrations/0022). */
+  status: text('status', { enum: ['active', 'suspended', 'revoked', 'pending_confirmation'] }).notNull().default('active'),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
   /** The member whose install state completed the OAuth install (migrations/0013). */
   installedBy: text('installed_by'),
+  /** While pending: SHA-256 (hex) of the install cookie's nonce, and the confirmation deadline (migrations/0022). */
+  confirmBindingSha256: text('confirm_binding_sha256'),
+  confirmBy: ts('confirm_by'),
 });
 
 export const skills = pgTable('skills', {
@@ -205,6 +209,8 @@ export const oauthStates = pgTable('oauth_states', {
   redirectUri: text('redirect_uri'),
   createdAt: ts('created_at').notNull().defaultNow(),
   expiresAt: ts('expires_at').notNull(),
+  /** SHA-256 (hex) of the nonce in the starting browser's `__Host-praxa_install` cookie (migrations/0022). */
+  bindingSha256: text('binding_sha256'),
 });
 
 // ── the quality monitor (migrations/0014) ──
