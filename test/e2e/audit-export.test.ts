@@ -161,7 +161,7 @@ describe('the default verify checks the signatures no checkpoint vouches for (re
     expectBoth(5, 'f-head-checkpointed');
     await asSuperuser((tx) => tx`update audit_events set signature = ${head.signature} where workspace_id = ${F.workspaceId} and seq = 5`);
     expectOk();
-   }, 240_000);
+  }, 240_000);
 
   it('a re-hashed tail after the newest checkpoint (bytes, prev_hash and hash rewritten so the chain still links) → its first seq', async () => {
     await append(4, 5, F); // seq 6-9, after the checkpoint at 5
@@ -178,5 +178,5 @@ describe('the default verify checks the signatures no checkpoint vouches for (re
       for (const r of rewritten) await tx`update audit_events set canonical = ${r.canonical}, prev_hash = ${r.prev}, hash = ${r.hash} where workspace_id = ${F.workspaceId} and seq = ${r.seq}`;
     });
     expectBoth(7, 'f-rehashed-tail');
-   }, 240_000);
+  }, 240_000);
 });
