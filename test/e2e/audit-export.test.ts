@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { newId, type AuditEventDraft } from '@praxa/core';
+import { canonicalBytes, eventHash, newId, signEvent, type AuditEventDraft } from '@praxa/core';
 import { appendAuditEvents, createDatabase, createTestDatabase, databaseUrl, registerAuditKey, seedWorkspaceFixture, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
 
 const cli = fileURLToPath(new URL('../../apps/cli/dist/main.js', import.meta.url));
@@ -26,16 +26,16 @@ function praxa(...args: string[]) {
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl(tdb.adminUrl, {}), LOG_LEVEL: 'silent', PRAXA_KEY_FILE: join(dir, 'master.key'), PRAXA_AUDIT_SIGNING_KEY_FILE: join(dir, 'audit-signing.key') };
   return spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 60_000 });
 }
-async function append(n: number, from: number) {
+async function append(n: number, from: number, f: WorkspaceFixture = W) {
   const drafts: AuditEventDraft[] = Array.from({ length: n }, (_, i) => ({
-    auditEventId: newId('auditEvent'), kind: 'skill.action', skillId: W.skillId as AuditEventDraft['skillId'], runId: W.runId as AuditEventDraft['runId'],
+    auditEventId: newId('auditEvent'), kind: 'skill.action', skillId: f.skillId as AuditEventDraft['skillId'], runId: f.runId as AuditEventDraft['runId'],
     trigger: 'github.pull_request.opened', input: { prNumber: 1 }, reasoning: [`step ${from + i}`], alternatives: [{ action: 'approve', score: 0.6 }],
     confidence: 0.6, output: { verdict: 'approve' }, tools_used: ['github.read.diff'], duration_ms: 10, occurred_at: new Date().toISOString(), manifest_hash: 'b'.repeat(64), step: from + i,
   }));
-  await withWorkspace(worker, W.workspaceId, (s) => appendAuditEvents(s, drafts, eventKey));
+  await withWorkspace(worker, f.workspaceId, (s) => appendAuditEvents(s, drafts, eventKey));
 }
-function exportTo(file: string) {
-  const out = praxa('audit', 'export', '--workspace', W.workspaceId);
+function exportTo(file: string, f: WorkspaceFixture = W) {
+  const out = praxa('audit', 'export', '--workspace', f.workspaceId);
   expect(out.status).toBe(0);
   writeFileSync(file, out.stdout);
   return out.stdout;
@@ -118,5 +118,65 @@ describe('audit export → offline verify', () => {
     expect(praxa('audit', 'verify', '--file', join(dir, 'export-4.jsonl'), '--keys', join(dir, 'keys.json')).status).toBe(0);
     const rewritten = praxa('audit', 'verify', '--file', join(dir, 'export-4.jsonl'), '--keys', join(dir, 'keys.json'), '--trusted-checkpoint', join(dir, 'trusted.json'));
     expect({ status: rewritten.status, err: rewritten.stderr }).toEqual({ status: 1, err: expect.stringContaining('not consistent with the trusted checkpoint') });
+  }, 240_000); // two dozen CLI processes, one after another, on a shared machine
+});
+
+describe('the default verify checks the signatures no checkpoint vouches for (review finding 10)', () => {
+  let F: WorkspaceFixture;
+  const foreign = generateKeyPairSync('ed25519').privateKey;
+  beforeAll(async () => {
+    F = await seedWorkspaceFixture(tdb.adminUrl, 'F', { auditChain: false });
+    writeFileSync(join(dir, 'keys-f.json'), praxa('audit', 'keys').stdout);
   });
+  /** As the superuser, triggers off: what an insider with database access but not the signing key could do. */
+  const asSuperuser = (fn: (tx: postgres.TransactionSql) => Promise<unknown>) =>
+    admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await fn(tx);
+    });
+  const row = async (seq: number) =>
+    (await admin<{ prev_hash: string; hash: string; signature: string; canonical: Buffer }[]>`select prev_hash, hash, signature, canonical from audit_events where workspace_id = ${F.workspaceId} and seq = ${seq}`)[0]!;
+  /** Database verify, and an export of the same chain verified offline: both must fail naming `seq`. */
+  function expectBoth(seq: number, name: string) {
+    const db = praxa('audit', 'verify', '--workspace', F.workspaceId);
+    expect({ status: db.status, err: db.stderr }).toEqual({ status: 1, err: expect.stringContaining(`seq ${seq}: bad_signature`) });
+    exportTo(join(dir, `${name}.jsonl`), F);
+    const offline = praxa('audit', 'verify', '--file', join(dir, `${name}.jsonl`), '--keys', join(dir, 'keys-f.json'));
+    expect({ status: offline.status, err: offline.stderr }).toEqual({ status: 1, err: expect.stringContaining(`seq ${seq}: bad_signature`) });
+  }
+  function expectOk() {
+    expect(praxa('audit', 'verify', '--workspace', F.workspaceId).status).toBe(0);
+    exportTo(join(dir, 'f-ok.jsonl'), F);
+    expect(praxa('audit', 'verify', '--file', join(dir, 'f-ok.jsonl'), '--keys', join(dir, 'keys-f.json')).status).toBe(0);
+  }
+
+  it('a forged signature on the head, with no checkpoint yet and then under one that covers it → non-zero, naming the head', async () => {
+    await append(5, 0, F);
+    expectOk();
+    const head = await row(5);
+    await asSuperuser((tx) => tx`update audit_events set signature = ${signEvent(head.hash, foreign)} where workspace_id = ${F.workspaceId} and seq = 5`);
+    expectBoth(5, 'f-head-no-checkpoint');
+    // Signed now, the checkpoint's root covers the head's hash; its own signature is still checked.
+    expect(praxa('audit', 'checkpoint', '--workspace', F.workspaceId).status).toBe(0);
+    expectBoth(5, 'f-head-checkpointed');
+    await asSuperuser((tx) => tx`update audit_events set signature = ${head.signature} where workspace_id = ${F.workspaceId} and seq = 5`);
+    expectOk();
+  }, 240_000);
+
+  it('a re-hashed tail after the newest checkpoint (bytes, prev_hash and hash rewritten so the chain still links) → its first seq', async () => {
+    await append(4, 5, F); // seq 6-9, after the checkpoint at 5
+    expectOk();
+    let prev = (await row(6)).hash;
+    const rewritten: { seq: number; prev: string; canonical: Buffer; hash: string }[] = [];
+    for (const seq of [7, 8, 9]) {
+      const body = JSON.parse((await row(seq)).canonical.toString('utf8')) as Record<string, unknown>;
+      const canonical = Buffer.from(canonicalBytes({ ...body, prev_hash: prev, output: { verdict: 'request_changes' } }));
+      rewritten.push({ seq, prev, canonical, hash: eventHash(prev, canonical) });
+      prev = eventHash(prev, canonical);
+    }
+    await asSuperuser(async (tx) => {
+      for (const r of rewritten) await tx`update audit_events set canonical = ${r.canonical}, prev_hash = ${r.prev}, hash = ${r.hash} where workspace_id = ${F.workspaceId} and seq = ${r.seq}`;
+    });
+    expectBoth(7, 'f-rehashed-tail');
+  }, 240_000);
 });

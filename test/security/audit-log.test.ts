@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import postgres from 'postgres';
-import { newId, sealAuditEvent, signEvent, verifyChain, verifyCheckpoints, ValidationError, type AuditEventDraft, type WorkspaceId } from '@praxa/core';
+import { newId, sealAuditEvent, signatureFloor, signEvent, verifyChain, verifyCheckpoints, ValidationError, type AuditEventDraft, type WorkspaceId } from '@praxa/core';
 import {
   appendAuditEvents, createCheckpoint, createDatabase, createTestDatabase, mapPgError, readAuditChain, readCheckpoints, registerAuditKey, seedWorkspaceFixture, sql, withWorkspace,
   type AuditSigner, type Database, type TestDatabase, type WorkspaceFixture, type WorkspaceScope,
@@ -280,6 +280,20 @@ describe('tampering behind the app’s back is caught', () => {
     await tamper((tx) => tx`update audit_events set signature = ${signEvent(e!.hash, foreign.privateKey)} where workspace_id = ${T.workspaceId} and seq = 30`);
     expect(await verify()).toMatchObject({ ok: false, seq: 30, reason: 'bad_signature' });
     await tamper((tx) => tx`update audit_events set signature = ${e!.signature} where workspace_id = ${T.workspaceId} and seq = 30`);
+  });
+
+  it('the default verify (signatureFloor: past the newest checkpoint, and the head) names a forged head signature, which the old fast mode passed', async () => {
+    const chain = await chainOf(T.workspaceId);
+    const head = chain.at(-1)!;
+    const foreign = generateKeyPairSync('ed25519');
+    await tamper((tx) => tx`update audit_events set signature = ${signEvent(head.hash, foreign.privateKey)} where workspace_id = ${T.workspaceId} and seq = ${head.seq}`);
+    const defaultMode = async (checkpointSizes: number[]) =>
+      verifyChain(await chainOf(T.workspaceId), keyset, { workspaceId: T.workspaceId, content: 'columns', signatures: { fromSeq: signatureFloor(checkpointSizes, head.seq) } });
+    expect(await defaultMode([])).toMatchObject({ ok: false, seq: head.seq, reason: 'bad_signature' });
+    expect(await defaultMode([head.seq])).toMatchObject({ ok: false, seq: head.seq, reason: 'bad_signature' }); // a checkpoint covering it
+    expect(verifyChain(await chainOf(T.workspaceId), keyset, { workspaceId: T.workspaceId, content: 'columns', signatures: false })).toMatchObject({ ok: true });
+    await tamper((tx) => tx`update audit_events set signature = ${head.signature} where workspace_id = ${T.workspaceId} and seq = ${head.seq}`);
+    expect((await defaultMode([])).ok).toBe(true);
   });
 
   it('a deleted row → its seq, as a gap', async () => {

@@ -47,3 +47,22 @@ export class InstallationSuspendedError extends PraxaError {
   readonly code = 'INSTALLATION_SUSPENDED';
   readonly httpStatus = 409;
 }
+
+/** Over a rate limit or a concurrency cap: 429, with `Retry-After` (seconds) set from `retryAfterSeconds`. */
+export class RateLimitedError extends PraxaError {
+  readonly code = 'RATE_LIMITED';
+  readonly httpStatus = 429;
+  override readonly retryable = true;
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
+}
+
+/** A verification could not be admitted because the store that caps them (Redis) did not answer: refused, not run. */
+export class AuditVerifyUnavailableError extends PraxaError {
+  readonly code = 'AUDIT_VERIFY_UNAVAILABLE';
+  readonly httpStatus = 503;
+  override readonly retryable = true;
+}

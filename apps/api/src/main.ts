@@ -9,6 +9,7 @@ import { loadAuditSigningKey } from '@praxa/crypto';
 import { createDatabase, registerAuditKey } from '@praxa/db';
 import { createLogger, runProcess } from '@praxa/observability';
 import { createQueues, createRedis, enqueue } from '@praxa/queue';
+import { redisVerifyGate } from './audit-verify-gate.js';
 import type { InstallConfig } from './install-config.js';
 import { buildApiServer } from './server.js';
 
@@ -40,7 +41,18 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
       );
     }
   };
-  const app = await buildApiServer({ database, log, install: installConfig(config), auditSigner: { keyId: signing.keyId, privateKey: signing.privateKey }, enqueueNotifications });
+  // Rate limits and the audit-verify gate count on their own connection, failing fast while Redis is away (no offline
+  // queue): the limits then fail open, verifications are refused (rate-limit.ts, audit-verify.ts).
+  const limitsRedis = createRedis(config.REDIS_URL, 'producer', { enableOfflineQueue: false, commandTimeout: 1_000 });
+  limitsRedis.on('error', () => undefined); // reported per request (RATE_LIMIT_UNAVAILABLE, AUDIT_VERIFY_UNAVAILABLE)
+  const limits = {
+    redis: limitsRedis,
+    prefix: config.PRAXA_QUEUE_PREFIX,
+    limits: { perIpPerMinute: config.API_RATE_PER_IP_PER_MINUTE, perTokenPerMinute: config.API_RATE_PER_TOKEN_PER_MINUTE, verifyFullPerHour: config.API_AUDIT_VERIFY_FULL_PER_HOUR },
+    verifyGate: redisVerifyGate(limitsRedis, config.PRAXA_QUEUE_PREFIX, { concurrency: config.API_AUDIT_VERIFY_CONCURRENCY, memoSeconds: config.API_AUDIT_VERIFY_MEMO_SECONDS }),
+    trustProxy: config.API_TRUST_PROXY,
+  };
+  const app = await buildApiServer({ database, log, install: installConfig(config), auditSigner: { keyId: signing.keyId, privateKey: signing.privateKey }, enqueueNotifications, limits });
   const url = await app.listen({ port: config.API_PORT, host: process.env.API_HOST ?? '0.0.0.0' });
   log.info({ port: config.API_PORT }, 'api listening');
   return {
@@ -49,6 +61,7 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
       await app.close();
       await queues.close();
       redis.disconnect();
+      limitsRedis.disconnect();
       await database.close();
     },
   };

@@ -7,7 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { parseApiToken, hashTokenSecret, ValidationError, type WorkspaceId } from '@praxa/core';
 import { authenticateApiToken, withWorkspace, type Database, type MemberRole, type WorkspaceScope } from '@praxa/db';
-import { ForbiddenError, UnauthenticatedError } from './errors.js';
+import { ForbiddenError, RateLimitedError, UnauthenticatedError } from './errors.js';
+import { apiRateLimiter } from './rate-limit.js';
 
 export interface Caller {
   readonly workspaceId: WorkspaceId;
@@ -68,18 +69,29 @@ export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodT
     url: spec.url,
     ...(spec.bodyLimit !== undefined ? { bodyLimit: spec.bodyLimit } : {}),
     handler: async (req, reply) => {
-      const caller = await authenticate(database, req);
-      if (spec.roles && !spec.roles.includes(caller.role)) throw new ForbiddenError('your role may not do this');
-      if (spec.kind && caller.kind !== spec.kind) throw new ForbiddenError(`this needs a ${spec.kind} token`);
-      const params = parse(spec.params, req.params, 'path parameters');
-      const query = parse(spec.query, req.query, 'query');
-      const body = parse(spec.body, req.body, 'body');
-      const deferred: (() => Promise<void>)[] = [];
-      const afterCommit = (fn: () => Promise<void>) => void deferred.push(fn);
-      const result = await withWorkspace(database, caller.workspaceId, (scope) => spec.handler({ params, query, body, caller, scope, afterCommit, request: req, reply }));
-      // Committed: follow-ups are best effort (each records its own failure; the outbox reconciler covers them).
-      for (const fn of deferred) await fn().catch(() => undefined);
-      return reply.status(spec.status ?? 200).send(result);
+      try {
+        return await handle(req, reply);
+      } catch (err) {
+        if (err instanceof RateLimitedError) void reply.header('retry-after', String(err.retryAfterSeconds));
+        throw err;
+      }
     },
   });
+
+  async function handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const caller = await authenticate(database, req);
+    // The token's own budget, keyed by the id the database just vouched for (per-address limits ran before).
+    await apiRateLimiter(app)?.token(req, caller.token.tokenId);
+    if (spec.roles && !spec.roles.includes(caller.role)) throw new ForbiddenError('your role may not do this');
+    if (spec.kind && caller.kind !== spec.kind) throw new ForbiddenError(`this needs a ${spec.kind} token`);
+    const params = parse(spec.params, req.params, 'path parameters');
+    const query = parse(spec.query, req.query, 'query');
+    const body = parse(spec.body, req.body, 'body');
+    const deferred: (() => Promise<void>)[] = [];
+    const afterCommit = (fn: () => Promise<void>) => void deferred.push(fn);
+    const result = await withWorkspace(database, caller.workspaceId, (scope) => spec.handler({ params, query, body, caller, scope, afterCommit, request: req, reply }));
+    // Committed: follow-ups are best effort (each records its own failure; the outbox reconciler covers them).
+    for (const fn of deferred) await fn().catch(() => undefined);
+    return reply.status(spec.status ?? 200).send(result);
+  }
 }

@@ -5,9 +5,8 @@
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { createPublicKey } from 'node:crypto';
-import { isPraxaError, mintApiTokenMaterial, parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, verifyChain, verifyCheckpoints, WorkspaceScopeError } from '@praxa/core';
-import { and, desc, eq, gt, gte, lt, mintAutomationToken, readAuditChain, readAuditKeyset, readCheckpoints, schema, sql, type Database } from '@praxa/db';
+import { isPraxaError, mintApiTokenMaterial, parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, WorkspaceScopeError } from '@praxa/core';
+import { and, desc, eq, gt, gte, lt, mintAutomationToken, schema, sql, type Database } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
 import { registerFeedbackRoutes } from './feedback.js';
 import { registerGithubInstallRoutes } from './github-install.js';
@@ -20,6 +19,9 @@ import { registerSkillStatusRoutes, type SkillStatusDeps } from './skill-status.
 import { registerSlackInstallRoutes } from './slack-install.js';
 import { registerTriggerSecretRoutes } from './trigger-secrets.js';
 import { route } from './route-builder.js';
+import { registerAuditVerifyRoute } from './audit-verify.js';
+import { localVerifyGate, type VerifyGate } from './audit-verify-gate.js';
+import { registerRateLimits, type ApiRateLimitDeps } from './rate-limit.js';
 
 export interface ApiDeps extends SkillStatusDeps {
   readonly database: Database;
@@ -28,15 +30,19 @@ export interface ApiDeps extends SkillStatusDeps {
   readonly install?: InstallConfig;
   /** Events per page for GET /v1/audit/verify (default 20,000). */
   readonly auditVerifyPageSize?: number;
+  /**
+   * Rate limits and the audit-verify gate, in Redis so they hold across api processes (rate-limit.ts,
+   * audit-verify-gate.ts). Absent (tests, tools): no rate limits, and verifications capped in process memory.
+   */
+  readonly limits?: Omit<ApiRateLimitDeps, 'log'> & { readonly verifyGate: VerifyGate; readonly trustProxy?: boolean };
 }
 
-/** Events verified per page by GET /v1/audit/verify, unless configured. */
-const VERIFY_PAGE = 20_000;
-
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024, trustProxy: deps.limits?.trustProxy ?? false });
   const db = deps.database;
-  const pageSize = Math.max(1, deps.auditVerifyPageSize ?? VERIFY_PAGE);
+  const pageSize = deps.auditVerifyPageSize;
+  // Before any route: the per-address limit runs in onRequest, ahead of every token lookup.
+  if (deps.limits) await registerRateLimits(app, { ...deps.limits, log: deps.log });
 
   app.setErrorHandler((error: unknown, req, reply) => {
     if (error instanceof WorkspaceScopeError) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'not found' } });
@@ -205,34 +211,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
 
-  route(app, db, {
-    method: 'GET',
-    url: '/v1/audit/verify',
-    handler: async ({ scope, caller }) => {
-      const keys = await readAuditKeyset(db);
-      const checkpoints = await readCheckpoints(scope);
-      const eventKeys = new Map(keys.filter((k) => k.purpose === 'event').map((k) => [k.keyId, createPublicKey({ key: k.spki, format: 'der', type: 'spki' })]));
-      // The whole chain, page by page (each page anchored on the last one's head), yielding to the event loop between
-      // pages so a long chain never stalls the api. Only the leaf hashes are kept, for the checkpoints.
-      const hashes: string[] = [];
-      let next = 1;
-      let head: string | undefined;
-      for (;;) {
-        const page = await readAuditChain(scope, next, pageSize);
-        const c = verifyChain(page, eventKeys, { workspaceId: caller.workspaceId, ...(head === undefined ? {} : { firstSeq: next, firstPrevHash: head }) });
-        if (!c.ok) return { ok: false, events: hashes.length + (c.index ?? 0), checkpoints: checkpoints.length, failure: { seq: c.seq, reason: c.reason } };
-        for (const e of page) hashes.push(e.hash);
-        const last = page.at(-1);
-        if (page.length < pageSize || !last) break;
-        head = c.headHash;
-        next = last.seq + 1;
-        await new Promise((r) => setImmediate(r));
-      }
-      const cp = verifyCheckpoints(checkpoints, hashes, new Map(keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }])));
-      if (!cp.ok) return { ok: false, events: hashes.length, checkpoints: checkpoints.length, failure: { treeSize: cp.treeSize, reason: cp.reason } };
-      return { ok: true, events: hashes.length, checkpoints: checkpoints.length };
-    },
-  });
+  registerAuditVerifyRoute(app, db, { log: deps.log, gate: deps.limits?.verifyGate ?? localVerifyGate(), ...(pageSize === undefined ? {} : { pageSize }) });
 
   return app;
 }

@@ -83,7 +83,7 @@ audit
     }
     if (!o.workspace) throw new ValidationError('give --workspace <id>, or --file <export> --keys <keys.json>');
     const r = await verifyWorkspaceAudit(process.env, o.workspace, how);
-    if (r.ok) console.log(`ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots${o.full ? ', every event signature' : ''})${onThreads(r.threads)}`);
+    if (r.ok) console.log(`ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots, ${o.full ? 'every event signature' : 'the signatures of the head and of every event past the newest checkpoint'})${onThreads(r.threads)}`);
     else console.error(`FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)${onThreads(r.threads)}`);
     process.exitCode = r.ok ? 0 : 1;
   });

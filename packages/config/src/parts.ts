@@ -124,3 +124,19 @@ export const modelEndpointsPart = z.object({
 });
 
 export { bool, postgresUrl, redisUrl, port };
+
+/**
+ * The api's rate limits, held in Redis so they bind across api processes (docs/operations.md). Per source address on
+ * every request before anything touches the database; per token once it authenticated; full audit verifications per
+ * workspace; audit verifications at once per workspace.
+ */
+export const apiLimitsPart = z.object({
+  API_RATE_PER_IP_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
+  API_RATE_PER_TOKEN_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  API_AUDIT_VERIFY_FULL_PER_HOUR: z.coerce.number().int().min(1).max(10_000).default(6),
+  API_AUDIT_VERIFY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  /** How long a "verified up to checkpoint T" memo stands before the next verify reads the whole chain again. */
+  API_AUDIT_VERIFY_MEMO_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
+  /** Behind a load balancer that sets X-Forwarded-For: trust it for the client address (never on a bare host). */
+  API_TRUST_PROXY: bool(false),
+});

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   anthropicPart,
+  apiLimitsPart,
   auditSigningPart,
   bool,
   commonPart,
@@ -82,6 +83,7 @@ export const apiConfigSchema = commonPart
     /** Bot scopes the Slack install asks for; default: what the workspace's Skills need, plus chat:write. */
     SLACK_BOT_SCOPES: z.string().regex(/^[a-z:._-]+(,[a-z:._-]+)*$/).optional(),
   })
+  .extend(apiLimitsPart.shape)
   // The GitHub App key signs App JWTs for one call, the installation lookup at install time (it opens no sealed
   // credential; see docs/security.md on what it could mint and why it is accepted here).
   .extend(githubAppPart.shape)

@@ -6,7 +6,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { buildInclusionProof, checkAgainstTrustedCheckpoint, completeAuditExport, parseId, PinnedKeysSchema, prepareAuditExport, verifyInclusionProof, ValidationError, verifyChain, verifyCheckpoints, type ChainVerification, type ExportVerification, type StoredChainEvent, type VerificationKey } from '@praxa/core';
+import { buildInclusionProof, checkAgainstTrustedCheckpoint, completeAuditExport, parseId, PinnedKeysSchema, prepareAuditExport, signatureFloor, verifyInclusionProof, ValidationError, verifyChain, verifyCheckpoints, type ChainVerification, type ExportVerification, type StoredChainEvent, type VerificationKey } from '@praxa/core';
 import { bootConfig, type ConfigSource } from '@praxa/config';
 import { LocalKeyProvider } from '@praxa/crypto';
 import { createCheckpoint, createDatabase, readAuditChain, readAuditKeyset, readAuditLeaves, readAuditRange, readCheckpoints, registerAuditKey, sql, withWorkspace } from '@praxa/db';
@@ -51,11 +51,13 @@ export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string,
     const keys = await readAuditKeyset(db);
     const { chain, checkpoints } = await withWorkspace(db, workspaceId, async (s) => ({ chain: await readWholeChain(s), checkpoints: await readCheckpoints(s) }));
     const eventKeys = new Map<string, KeyObject>(keys.filter((k) => k.purpose === 'event').map((k) => [k.keyId, createPublicKey({ key: k.spki, format: 'der', type: 'spki' })]));
-    // Default: hashes, links and columns of every event + every checkpoint's signature and root, on one core; --full
-    // adds each event's Ed25519 signature, RFC 8785 re-canonicalization and schema, on every core.
+    // Default: hashes, links and columns of every event, every checkpoint's signature and root, and the Ed25519
+    // signature of every event no checkpoint vouches for — past the newest checkpoint, and the head (signatureFloor) —
+    // on one core; --full checks every event's signature, RFC 8785 re-canonicalization and schema, on every core.
+    const fromSeq = signatureFloor(checkpoints.map((c) => c.tree_size), chain.at(-1)?.seq ?? 0);
     const { result: chainResult, threads } = options.full
       ? await verifyChainOnThreads(chain, eventKeys, { workspaceId }, options.threads === undefined ? {} : { threads: options.threads })
-      : { result: verifyChain(chain, eventKeys, { workspaceId, signatures: false, content: 'columns' }), threads: 1 };
+      : { result: verifyChain(chain, eventKeys, { workspaceId, signatures: { fromSeq }, content: 'columns' }), threads: 1 };
     const trustedFile = options.trustedFile;
     if (!chainResult.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: `seq ${chainResult.seq}: ${chainResult.reason}`, threads };
     const cpKeys = new Map<string, VerificationKey>(keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }]));

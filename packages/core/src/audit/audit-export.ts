@@ -12,7 +12,7 @@ import { Sha256HexSchema } from './audit-event.js';
 import { checkpointBody, eventLeafHash } from './chain.js';
 import { consistencyProof, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from './merkle.js';
 import { verifyCheckpoints, verifyCheckpointSignature, type StoredCheckpoint, type VerificationKey } from './verify-checkpoint.js';
-import { verifyChain, type ChainVerification, type StoredChainEvent, type VerifyChainOptions } from './verify-chain.js';
+import { signatureFloor, verifyChain, type ChainVerification, type StoredChainEvent, type VerifyChainOptions } from './verify-chain.js';
 import { WorkspaceIdSchema } from '../ids.js';
 
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).transform((s) => Buffer.from(s, 'base64'));
@@ -91,7 +91,11 @@ export function prepareAuditExport(text: string, pinned: PinnedKeys, options: { 
   if (first) {
     const anchor = first.seq === 1 ? undefined : leafHashes[first.seq - 2];
     if (first.seq > 1 && anchor === undefined) return { ok: false, failure: 'the first exported event has no anchor in the leaf list', seq: first.seq };
-    const mode = options.full === false ? ({ signatures: false, content: 'columns' } as const) : {};
+    // The default (not --full) mode checks the signatures no checkpoint vouches for: every exported event past the
+    // newest checkpoint, and the head when it is exported (signatureFloor). Events up to a checkpoint are vouched for by
+    // its signed root: their hashes must be the leaves, and the leaves must fold to it.
+    const floor = signatureFloor(checkpoints.map((c) => c.tree_size), leafHashes.length);
+    const mode = options.full === false ? ({ signatures: { fromSeq: floor }, content: 'columns' } as const) : {};
     chain = { eventKeys: keys.events, options: { workspaceId: ws, ...mode, ...(anchor ? { firstPrevHash: anchor } : {}) } };
   }
   return { ok: true, workspaceId: ws, leafHashes, checkpoints, checkpointKeys: keys.checkpoints, events, chain };

@@ -8,6 +8,7 @@ import {
   genesisPrevHash,
   sealAuditEvent,
   signEvent,
+  signatureFloor,
   verifyChain,
   type AuditEventBody,
   type AuditKeyset,
@@ -235,5 +236,52 @@ describe('verifyChain fast mode (content: columns): chain fields checked from th
     expect(check(Buffer.from(text.replace('"seq":2,"skillId"', '"seq":2.5,"skillId"')))).toMatchObject({ seq: 2, reason: 'column_mismatch' });
     expect(check(Buffer.from(text.replace('"input":{"prNumber":1284,"seq":2}', '"input":{"prNumber":1284,"seq":3}')))).toMatchObject({ ok: true }); // a nested "seq" is content
     expect(check(canonicalBytes({ ...bodyOf(at(rows, 2)), workspace_id: wsB }))).toMatchObject({ seq: 2, reason: 'column_mismatch' });
+  });
+});
+
+describe('the default verify: signatures past the newest checkpoint, and the head (signatureFloor)', () => {
+  const fast = (fromSeq: number) => ({ ...opts, signatures: { fromSeq }, content: 'columns' } as const);
+  const rows = chain(wsA, 8);
+  /** The last `k` events rewritten and re-hashed so the chain still links, signed with a key that is not ours. */
+  function rehashTail(k: number): StoredChainEvent[] {
+    const copy = [...rows];
+    for (let seq = rows.length - k + 1; seq <= rows.length; seq++) {
+      const before = at(copy, seq);
+      const prev = seq === 1 ? genesisPrevHash(wsA) : at(copy, seq - 1).hash;
+      const canonical = canonicalBytes({ ...bodyOf(before), prev_hash: prev, output: { verdict: 'request_changes' } });
+      copy[seq - 1] = reforge({ ...before, prev_hash: prev }, canonical, foreign.privateKey);
+    }
+    return copy;
+  }
+
+  it('signatureFloor: after the newest checkpoint, never past the head; every event with no checkpoint', () => {
+    expect(signatureFloor([], 8)).toBe(1);
+    expect(signatureFloor([4, 6], 8)).toBe(7);
+    expect(signatureFloor([8], 8)).toBe(8); // the head, though a checkpoint covers it
+    expect(signatureFloor([9], 8)).toBe(8);
+    expect(signatureFloor([], 0)).toBe(1);
+  });
+
+  it('a forged signature on the head → bad_signature at the head, with or without a checkpoint covering it', () => {
+    const forged = [...rows];
+    forged[7] = { ...at(rows, 8), signature: signEvent(at(rows, 8).hash, foreign.privateKey) };
+    expect(verifyChain(forged, keyset, fast(signatureFloor([], 8)))).toEqual({ ok: false, seq: 8, reason: 'bad_signature', index: 7 });
+    expect(verifyChain(forged, keyset, fast(signatureFloor([8], 8)))).toMatchObject({ ok: false, seq: 8, reason: 'bad_signature' });
+    expect(verifyChain(forged, keyset, { ...opts, signatures: false, content: 'columns' })).toMatchObject({ ok: true }); // what the fast mode missed
+  });
+
+  it('a re-hashed tail past the newest checkpoint → its first seq', () => {
+    const tampered = rehashTail(3);
+    expect(verifyChain(tampered, keyset, fast(signatureFloor([4], 8)))).toMatchObject({ ok: false, seq: 6, reason: 'bad_signature' });
+    expect(verifyChain(tampered, keyset, fast(signatureFloor([], 8)))).toMatchObject({ ok: false, seq: 6, reason: 'bad_signature' });
+    expect(verifyChain(tampered, keyset, { ...opts, signatures: false, content: 'columns' })).toMatchObject({ ok: true });
+  });
+
+  it('an intact chain verifies; signatures before the floor are not read', () => {
+    expect(verifyChain(rows, keyset, fast(signatureFloor([4], 8)))).toMatchObject({ ok: true, count: 8 });
+    const garbled = [...rows];
+    garbled[1] = { ...at(rows, 2), signature: 'not-a-signature' }; // vouched for by the checkpoint's root, not its own signature
+    expect(verifyChain(garbled, keyset, fast(signatureFloor([4], 8)))).toMatchObject({ ok: true });
+    expect(verifyChain(garbled, keyset, opts)).toMatchObject({ ok: false, seq: 2, reason: 'bad_signature' });
   });
 });

@@ -8,7 +8,9 @@
  *   5. the canonical bytes are UTF-8 JSON whose top level names the same seq, workspace_id, prev_hash and key_id as
  *      the row's columns; unless `content: 'columns'` (fast mode), they are also in RFC 8785 form and validate as an
  *      `audit_event · v1` body;
- *   6. unless `signatures: false` (fast mode), `signature` is a valid Ed25519 signature by the key `key_id` names.
+ *   6. `signature` is a valid Ed25519 signature by the key `key_id` names — for every event by default, for none with
+ *      `signatures: false`, and with `signatures: { fromSeq }` for the events from that seq on: the default verify's
+ *      choice (`signatureFloor`), every event past the newest checkpoint and always the head.
  */
 import { hash, type KeyObject } from 'node:crypto';
 import type { WorkspaceId } from '../ids.js';
@@ -43,8 +45,11 @@ export interface VerifyChainOptions {
   readonly firstPrevHash?: string;
   /** The seq the first given event must have (e.g. the checkpoint's tree_size + 1). Default: whatever it has. */
   readonly firstSeq?: number;
-  /** Check signatures (default `true`); `false` is the fast mode: links and hashes only. */
-  readonly signatures?: boolean;
+  /**
+   * Which events' signatures to check: every one (`true`, the default), none (`false`: links and hashes only), or those
+   * whose seq is at least `fromSeq` — see `signatureFloor`.
+   */
+  readonly signatures?: boolean | { readonly fromSeq: number };
   /**
    * How much of each event's content to check (default `full`): `full` re-canonicalizes (RFC 8785) and validates the
    * schema; `columns` only parses the stored bytes and checks they name the row's seq, workspace, prev_hash and key —
@@ -138,6 +143,19 @@ function checkContent(e: StoredChainEvent, mode: 'full' | 'columns'): ChainFailu
 const failure = (index: number, seq: number, reason: ChainFailure): ChainVerification => ({ ok: false, seq, reason, index });
 
 /**
+ * The first seq whose signature the default verify checks: the one after the newest checkpoint, and never past the
+ * head. A checkpoint's signed Merkle root vouches for every event hash up to its tree size (and each hash for its
+ * event's bytes); nothing but their own signatures vouches for the events after it — without them a forged signature
+ * or a re-hashed tail would pass. The head's signature vouches, through the hashes, for the whole chain, so it is
+ * checked even when a checkpoint covers it; with no checkpoint every event's signature is checked.
+ * `checkpointTreeSizes` must be of checkpoints that are themselves verified (a bogus one fails verification anyway).
+ */
+export function signatureFloor(checkpointTreeSizes: readonly number[], headSeq: number): number {
+  const newest = checkpointTreeSizes.reduce((m, n) => Math.max(m, n), 0);
+  return Math.max(1, Math.min(newest + 1, headSeq));
+}
+
+/**
  * Walk `events` (ascending seq) and return `{ ok: true, count, headHash }`, or the FIRST bad seq and a reason code.
  * For an empty list, `headHash` is `firstPrevHash` (or the genesis hash). Throws only for bad arguments: a
  * `firstPrevHash` that is not a hex digest (`AuditEncodingError`) or a non-Ed25519 key in the keyset (`AuditKeyError`).
@@ -146,7 +164,9 @@ export function verifyChain(events: readonly StoredChainEvent[], keyset: AuditKe
   if (options.firstPrevHash !== undefined && !HEX64.test(options.firstPrevHash)) {
     throw new AuditEncodingError('firstPrevHash is not a SHA-256 hex digest');
   }
-  const checkSignatures = options.signatures ?? true;
+  const signatures = options.signatures ?? true;
+  // The first seq whose signature is checked (Infinity: none).
+  const signaturesFrom = signatures === true ? 0 : signatures === false ? Number.POSITIVE_INFINITY : signatures.fromSeq;
   const contentMode = options.content ?? 'full';
   const workspaceId = options.workspaceId;
   let head = options.firstPrevHash;
@@ -176,7 +196,7 @@ export function verifyChain(events: readonly StoredChainEvent[], keyset: AuditKe
     const contentProblem = checkContent(e, contentMode);
     if (contentProblem !== null) return failure(index, e.seq, contentProblem);
 
-    if (checkSignatures) {
+    if (e.seq >= signaturesFrom) {
       const key = keyset.get(e.key_id);
       if (key === undefined) return failure(index, e.seq, 'unknown_key');
       if (typeof e.signature !== 'string' || !verifyEventSignature(e.hash, e.signature, key)) return failure(index, e.seq, 'bad_signature');
