@@ -102,7 +102,7 @@ describe('GitHub App installation callback', () => {
     expect(gh.tokens.length).toBe(minted);
     expect((await callback(state, 5001)).json).toMatchObject({ error: { code: 'OAUTH_STATE_INVALID' } });
     // The installation is an audited change, in the same transaction as its row.
-    const [ev] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${A.workspaceId} and kind = 'integration.changed'`;
+    const [ev] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${A.workspaceId} and kind = 'admin.integration.installed'`;
     expect(JSON.parse(ev!.canonical.toString())).toMatchObject({ trigger: 'api.github_installed', input: { provider: 'github', external_id: '5001', installed_by: A.memberId } });
   });
 

@@ -5,8 +5,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createPublicKey } from 'node:crypto';
-import { isPraxaError, mintApiTokenMaterial, parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, verifyChain, verifyCheckpoints, WorkspaceScopeError } from '@praxa/core';
-import { and, desc, eq, gt, gte, lt, mintAutomationToken, readAuditChain, readAuditKeyset, readCheckpoints, schema, sql, type Database } from '@praxa/db';
+import { isPraxaError, parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, verifyChain, verifyCheckpoints, WorkspaceScopeError } from '@praxa/core';
+import { and, desc, eq, gt, gte, lt, readAuditChain, readAuditKeyset, readCheckpoints, schema, sql, type Database } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
 import { registerFeedbackRoutes } from './feedback.js';
 import { registerGithubInstallRoutes } from './github-install.js';
@@ -16,7 +16,9 @@ import { registerLlmKeyRoutes } from './llm-keys.js';
 import { registerNotificationChannelRoutes } from './notification-channels.js';
 import { registerSkillStatusRoutes, type SkillStatusDeps } from './skill-status.js';
 import { registerSlackInstallRoutes } from './slack-install.js';
+import { registerTokenRoutes } from './tokens.js';
 import { registerTriggerSecretRoutes } from './trigger-secrets.js';
+import { changeRedactionPolicy } from './redaction-policy.js';
 import { route } from './route-builder.js';
 
 export interface ApiDeps extends SkillStatusDeps {
@@ -110,28 +112,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
 
-  route(app, db, {
-    method: 'POST',
-    url: '/v1/tokens',
-    roles: ['owner', 'admin'],
-    status: 201,
-    body: z.object({ name: z.string().min(1).max(100), ttlDays: z.number().int().min(1).max(365).default(90) }).strict(),
-    handler: async ({ scope, caller, body }) => {
-      // Tokens minted through the api are always `automation`; human tokens come only from the operator CLI.
-      const m = mintApiTokenMaterial(caller.workspaceId);
-      const expiresAt = new Date(Date.now() + body.ttlDays * 86_400_000);
-      await mintAutomationToken(scope, { tokenId: m.tokenId, memberId: caller.memberId, name: body.name, secretSha256: m.secretSha256, expiresAt });
-      return { id: m.tokenId, token: m.token, kind: 'automation', expiresAt: expiresAt.toISOString(), note: 'shown once: store it now' };
-    },
-  });
-
-  registerLlmKeyRoutes(app, db);
-  registerTriggerSecretRoutes(app, db);
+  registerTokenRoutes(app, db, deps.auditSigner);
+  registerLlmKeyRoutes(app, db, deps.auditSigner);
+  registerTriggerSecretRoutes(app, db, deps.auditSigner);
   registerIntegrationRoutes(app, db);
   registerSlackInstallRoutes(app, db, deps.install, deps.auditSigner);
   registerGithubInstallRoutes(app, db, deps.install, deps.auditSigner);
   registerFeedbackRoutes(app, db);
-  registerNotificationChannelRoutes(app, db);
+  registerNotificationChannelRoutes(app, db, deps.auditSigner);
   registerSkillStatusRoutes(app, db, deps);
 
   // ── audit ──
@@ -194,10 +182,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     url: '/v1/audit/redaction-policy',
     roles: ['owner', 'admin'],
     body: RedactionPolicySchema,
-    handler: async ({ scope, caller, body }) => {
-      await scope.db.update(schema.workspaces).set({ auditRedaction: body as unknown as Record<string, unknown> }).where(eq(schema.workspaces.id, caller.workspaceId));
-      return { policy: body };
-    },
+    handler: async ({ scope, caller, body }) => ({ policy: body, ...(await changeRedactionPolicy(scope, caller, body, deps.auditSigner)) }),
   });
 
   route(app, db, {
