@@ -199,6 +199,42 @@ describe('revoking', () => {
   });
 });
 
+describe('revocation racing a mint', () => {
+  /** Resolves once some backend of this database waits on a row lock (the racing statement is blocked). */
+  async function someoneWaitsOnALock(): Promise<void> {
+    for (;;) {
+      const [w] = await admin<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+      if (w!.n > 0) return;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  it('a mint by a token whose revocation is in flight waits for it, then is refused: no live token with a revoked minter', async () => {
+    const lead = await humanToken(A);
+    const other = await humanToken(A);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const holding = new Promise<void>((r) => (locked = r));
+    // The revocation, its transaction held open after the function ran (the minter's row locked and revoked, uncommitted).
+    const revocation = withWorkspace(apiDb, A.workspaceId, async (s) => {
+      const r = await revokeApiToken(s, lead.tokenId, other);
+      locked();
+      await gate;
+      return r;
+    });
+    await holding;
+    const mintCall = call('POST', '/v1/tokens', lead.token, { name: 'racer' });
+    await someoneWaitsOnALock();
+    release();
+    expect((await revocation).map((r) => r.token_id)).toEqual([lead.tokenId]);
+    const minted = await mintCall;
+    expect(minted.status).toBe(403);
+    const [live] = await admin<{ n: number }[]>`select count(*)::int as n from api_tokens where minted_by = ${lead.tokenId} and revoked_at is null`;
+    expect(live!.n).toBe(0);
+  });
+});
+
 describe('maximum lifetime', () => {
   it('beyond the operator’s maximum is refused by the route and by SQL; the operator sets it', async () => {
     const human = await humanToken(A);
