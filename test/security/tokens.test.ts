@@ -258,6 +258,12 @@ describe('maximum lifetime', () => {
     try {
       expect((await call('POST', '/v1/tokens', human.token, { name: 'x', ttlDays: 8 })).status).toBe(400);
       await mint(human, 'week', 7);
+      // No ttlDays: the operator's maximum, recorded by the database.
+      const asked = Date.now();
+      const dflt = await mint(human, 'default');
+      const expires = Date.parse(String(dflt.body['expiresAt']));
+      expect(expires).toBeGreaterThan(asked + 6 * 86_400_000);
+      expect(expires).toBeLessThanOrEqual(Date.now() + 7 * 86_400_000 + 60_000);
     } finally {
       await admin.begin(async (tx) => {
         await tx`set local role praxa_owner`;

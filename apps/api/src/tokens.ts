@@ -4,7 +4,8 @@
  *    the route refuses anything else (403) and so does the database, which re-checks the presented token from its
  *    secret's hash in `api_mint_automation_token` — an automation token never mints its own successor. The new token
  *    acts as the minter's member, records `minted_by` (the minting token's id), and lives at most the operator's
- *    maximum (`api_token_lifetimes`: 90 days unless the operator set another; `ttlDays` beyond it → 400, in SQL too).
+ *    maximum (`api_token_lifetimes`: 90 days unless the operator set another; `ttlDays` beyond it → 400, in SQL too;
+ *    no `ttlDays`: the maximum).
  *  - `GET /v1/tokens` — owners and admins: id, name, kind, member and role, created, expires, minted_by, revoked, status.
  *    Never the secret or its hash (the api's database role cannot even read the hash column). Last use is not tracked.
  *  - `DELETE /v1/tokens/:id` — revoke a token and, recursively, every token it minted, in one statement; a human
@@ -31,13 +32,14 @@ export function registerTokenRoutes(app: FastifyInstance, db: Database, auditSig
     kind: 'human',
     status: 201,
     bodyLimit: 2048,
-    body: z.object({ name: z.string().min(1).max(100), ttlDays: z.number().int().min(1).max(MAX_TTL_DAYS).default(90) }).strict(),
+    // No ttlDays: the operator's maximum for automation tokens (90 days unless the operator set another).
+    body: z.object({ name: z.string().min(1).max(100), ttlDays: z.number().int().min(1).max(MAX_TTL_DAYS).optional() }).strict(),
     handler: async ({ scope, caller, body }) => {
       requireAuditSigner(auditSigner);
       // Tokens minted through the api are always `automation`; human tokens come only from the operator CLI.
       const m = mintApiTokenMaterial(caller.workspaceId);
-      const expiresAt = new Date(Date.now() + body.ttlDays * 86_400_000);
-      const memberId = await mintAutomationToken(scope, { tokenId: m.tokenId, name: body.name, secretSha256: m.secretSha256, expiresAt, minter: caller.token }).catch((err: unknown) => {
+      const asked = body.ttlDays === undefined ? undefined : new Date(Date.now() + body.ttlDays * 86_400_000);
+      const { memberId, expiresAt } = await mintAutomationToken(scope, { tokenId: m.tokenId, name: body.name, secretSha256: m.secretSha256, expiresAt: asked, minter: caller.token }).catch((err: unknown) => {
         if (err instanceof ValidationError) throw new ValidationError('ttlDays is beyond the maximum lifetime of an automation token set by the operator (90 days unless changed)', { cause: err });
         throw err;
       });

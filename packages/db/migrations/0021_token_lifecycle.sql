@@ -33,8 +33,9 @@ GRANT SELECT, UPDATE ON api_token_lifetimes TO praxa_definer;
 RESET ROLE;
 
 -- The lifetime check shared by the mint functions: in the future, and no later than the kind's maximum from now
--- (plus one minute for the caller's clock, which computed the expiry a moment before this statement ran).
-CREATE FUNCTION app.check_token_expiry(p_kind text, p_expires_at timestamptz) RETURNS void
+-- (plus one minute for the caller's clock, which computed the expiry a moment before this statement ran). No expiry
+-- asked for: the maximum. Returns the expiry to record.
+CREATE FUNCTION app.check_token_expiry(p_kind text, p_expires_at timestamptz) RETURNS timestamptz
   LANGUAGE plpgsql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
 AS $$
@@ -44,36 +45,42 @@ BEGIN
   IF v_days IS NULL THEN
     RAISE EXCEPTION 'no maximum lifetime is set for % tokens', p_kind USING ERRCODE = 'PXV01';
   END IF;
-  IF p_expires_at IS NULL OR p_expires_at <= clock_timestamp()
-     OR p_expires_at > clock_timestamp() + make_interval(days => v_days) + interval '1 minute' THEN
+  IF p_expires_at IS NULL THEN
+    RETURN clock_timestamp() + make_interval(days => v_days);
+  END IF;
+  IF p_expires_at <= clock_timestamp() OR p_expires_at > clock_timestamp() + make_interval(days => v_days) + interval '1 minute' THEN
     RAISE EXCEPTION 'a % token expires within % days', p_kind, v_days USING ERRCODE = 'PXV01';
   END IF;
+  RETURN p_expires_at;
 END $$;
 
 -- api: mint an automation token. The minter presents its own token (id + SHA-256 of its secret), re-checked here: live,
--- of the scope's workspace, human, its member an owner or admin. The new token acts as that member.
+-- of the scope's workspace, human, its member an owner or admin. The new token acts as that member. No expiry asked
+-- for: the operator's maximum. Returns the member and the expiry recorded.
 DROP FUNCTION public.api_mint_automation_token(text, text, text, text, timestamptz);
 CREATE FUNCTION public.api_mint_automation_token(p_token_id text, p_name text, p_secret_sha256 text, p_expires_at timestamptz,
                                                  p_minter_token_id text, p_minter_secret_sha256 text)
-  RETURNS text
+  RETURNS TABLE (member_id text, expires_at timestamptz)
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
   v_ws text := app.current_workspace();
   v_member text;
+  v_expires timestamptz;
 BEGIN
   IF v_ws IS NULL THEN
     RAISE EXCEPTION 'minting needs a workspace scope' USING ERRCODE = 'PXS01';
   END IF;
   -- Lock the minter's row first: a revocation of the minter waits for this mint to commit, and then finds (and
-  -- revokes) the token minted here; a mint after a committed revocation is refused below.
+  -- revokes) the token minted here; a mint after a revocation (even one still in flight) is refused below.
   PERFORM 1 FROM public.api_tokens t WHERE t.workspace_id = v_ws AND t.id = p_minter_token_id FOR SHARE;
   v_member := app.check_admin_token(p_minter_token_id, p_minter_secret_sha256, true);
-  PERFORM app.check_token_expiry('automation', p_expires_at);
+  v_expires := app.check_token_expiry('automation', p_expires_at);
   INSERT INTO public.api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at, minted_by)
-  VALUES (v_ws, p_token_id, v_member, 'automation', p_name, p_secret_sha256, p_expires_at, p_minter_token_id);
-  RETURN v_member;
+  VALUES (v_ws, p_token_id, v_member, 'automation', p_name, p_secret_sha256, v_expires, p_minter_token_id);
+  RETURN QUERY SELECT v_member, v_expires;
 END $$;
 
 -- operator (CLI): mint a human token, within the human maximum lifetime.
@@ -84,9 +91,8 @@ CREATE OR REPLACE FUNCTION public.admin_mint_human_token(p_workspace_id text, p_
   SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM app.check_token_expiry('human', p_expires_at);
   INSERT INTO public.api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at)
-  VALUES (p_workspace_id, p_token_id, p_member_id, 'human', p_name, p_secret_sha256, p_expires_at);
+  VALUES (p_workspace_id, p_token_id, p_member_id, 'human', p_name, p_secret_sha256, app.check_token_expiry('human', p_expires_at));
 END $$;
 
 -- Revoke a token of a workspace and every token it minted (recursively), as one statement; the target's row is locked

@@ -159,17 +159,21 @@ interface MinterToken {
 
 /**
  * Mint an automation token (migrations/0021): the database re-checks the minter's token — live, human, an owner's or
- * admin's — and the lifetime against the operator's maximum; the new token acts as the minter's member, which is
- * returned. PermissionDeniedError for any other minter, ValidationError for a lifetime beyond the maximum.
+ * admin's — and the lifetime against the operator's maximum (no `expiresAt`: the maximum); the new token acts as the
+ * minter's member. Returns that member and the expiry recorded. PermissionDeniedError for any other minter,
+ * ValidationError for a lifetime beyond the maximum.
  */
-export async function mintAutomationToken(scope: WorkspaceScope, t: { tokenId: string; name: string; secretSha256: string; expiresAt: Date; minter: MinterToken }): Promise<string> {
+export async function mintAutomationToken(
+  scope: WorkspaceScope,
+  t: { tokenId: string; name: string; secretSha256: string; expiresAt?: Date | undefined; minter: MinterToken },
+): Promise<{ memberId: string; expiresAt: Date }> {
   const [row] = await queryScopedRows(
     scope,
-    z.object({ member_id: z.string() }),
-    dsql`select public.api_mint_automation_token(${t.tokenId}, ${t.name}, ${t.secretSha256}, ${t.expiresAt.toISOString()}::timestamptz, ${t.minter.tokenId}, ${t.minter.secretSha256}) as member_id`,
+    z.object({ member_id: z.string(), expires_at: date }),
+    dsql`select * from public.api_mint_automation_token(${t.tokenId}, ${t.name}, ${t.secretSha256}, ${t.expiresAt ? t.expiresAt.toISOString() : null}::timestamptz, ${t.minter.tokenId}, ${t.minter.secretSha256})`,
   );
   if (!row) throw new NotFoundError('api_mint_automation_token returned no row');
-  return row.member_id;
+  return { memberId: row.member_id, expiresAt: row.expires_at };
 }
 
 const RevokedRow = z.object({ token_id: z.string(), member_id: z.string(), kind: z.enum(['human', 'automation']), minted_by: z.string().nullable(), revoked_by: z.string() });
