@@ -148,9 +148,11 @@ tokens
   .requiredOption('--member <id>', 'the member the token acts as (mb_…)')
   .option('--kind <kind>', 'human (automation tokens come from POST /v1/tokens)', 'human')
   .option('--name <name>', 'a label', 'cli')
-  .option('--ttl-days <days>', 'lifetime in days (1..365)', '30')
-  .action(async (o: { workspace: string; member: string; kind: string; name: string; ttlDays: string }) => {
-    const t = await createHumanToken(process.env, { ...o, ttlDays: Number(o.ttlDays) });
+  .option('--ttl-days <days>', 'lifetime in days, within the maximum (pnpm praxa tokens max-lifetime; default 365)', '30')
+  .option('--json', 'print JSON (the token included: shown once)')
+  .action(async (o: { workspace: string; member: string; kind: string; name: string; ttlDays: string; json?: boolean }) => {
+    const t = await createHumanToken(process.env, { workspace: o.workspace, member: o.member, kind: o.kind, name: o.name, ttlDays: Number(o.ttlDays) });
+    if (o.json) return console.log(JSON.stringify({ id: t.tokenId, token: t.token, kind: 'human', expiresAt: t.expiresAt.toISOString(), auditSeq: t.auditSeq }));
     console.log(t.token);
     console.error(`token ${t.tokenId} (human) expires ${t.expiresAt.toISOString()} — shown once; store it now (audited: admin.token.minted at seq ${t.auditSeq})`);
   });
