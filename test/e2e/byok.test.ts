@@ -5,6 +5,7 @@
  * or the database; after rotation an old credential still opens; after shredding, nothing sealed to that key does.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +39,7 @@ beforeAll(async () => {
   workerDb = createDatabase(tdb.roleUrl('praxa_worker'), { max: 2 });
   provider = await LocalKeyProvider.open({ path: join(mkdtempSync(join(tmpdir(), 'praxa-byok-')), 'master.key') });
   const destination = new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString('utf8')); cb(); } });
-  app = await buildApiServer({ database: apiDb, log: createLogger({ name: 'byok', level: 'trace', destination }) });
+  app = await buildApiServer({ database: apiDb, log: createLogger({ name: 'byok', level: 'trace', destination }), auditSigner: { keyId: 'aek_byok_test', privateKey: generateKeyPairSync('ed25519').privateKey } });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
   const m = mintApiTokenMaterial(A.workspaceId);
   await admin`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at) values (${A.workspaceId}, ${m.tokenId}, ${A.memberId}, 'human', 't', ${m.secretSha256}, now() + interval '1 hour')`;

@@ -172,7 +172,7 @@ describe('GitHub App installation callback', () => {
     expect(gh.tokens.length).toBe(minted);
     expect((await callbackIn(nonce, state, 5001)).json).toMatchObject({ error: { code: 'OAUTH_STATE_INVALID' } });
     // The installation is an audited change, in the same transaction as its row.
-    const [ev] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${A.workspaceId} and kind = 'integration.changed'`;
+    const [ev] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${A.workspaceId} and kind = 'admin.integration.installed'`;
     expect(JSON.parse(ev!.canonical.toString())).toMatchObject({ trigger: 'api.github_installed', input: { provider: 'github', external_id: '5001', installed_by: A.memberId }, output: { status: 'pending_confirmation' } });
   });
 
@@ -304,7 +304,7 @@ describe('install links are bound to the browser that started them (security rev
     expect(confirmed.json).toMatchObject({ integration: { id: integrationId, status: 'active', externalId: '6003' } });
     expect(confirmed.setCookie.some((c) => /^__Host-praxa_install=;/.test(c) && /max-age=0|expires=thu, 01 jan 1970/i.test(c))).toBe(true);
     expect((await integrationRow(A, '6003'))?.status).toBe('active');
-    const [ev] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${A.workspaceId} and kind = 'integration.changed' and trigger = 'api.github_confirmed'`;
+    const [ev] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${A.workspaceId} and kind = 'admin.integration.confirmed'`;
     expect(JSON.parse(ev!.canonical.toString())).toMatchObject({ input: { provider: 'github', external_id: '6003', confirmed_by: A.memberId }, output: { integration_id: integrationId, status: 'active' } });
     expect((await confirm(integrationId, tokens.adminA, nonce)).status).toBe(409);
 

@@ -5,7 +5,7 @@
  * (rotation) both work.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +44,7 @@ beforeAll(async () => {
   redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'producer');
   await redisReady(redis);
   queues = createQueues(redis, prefix);
-  api = await buildApiServer({ database: apiDb, log });
+  api = await buildApiServer({ database: apiDb, log, auditSigner: { keyId: 'aek_triggers_test', privateKey: generateKeyPairSync('ed25519').privateKey } });
   apiUrl = await api.listen({ port: 0, host: '127.0.0.1' });
   ingest = await buildIngestServer({
     config: { GITHUB_WEBHOOK_SECRET: 'unused-github-secret-0123', SLACK_SIGNING_SECRET: 'unused-slack-secret-0123', INGEST_BODY_LIMIT_BYTES: 1 << 20, INGEST_UNVERIFIED_RATE_PER_MINUTE: 10_000, INGEST_TRUST_PROXY: false },

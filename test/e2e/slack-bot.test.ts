@@ -202,7 +202,7 @@ describe('Slack install (api)', () => {
     expect(slack.calls['oauth.v2.access'] ?? 0).toBe(exchanges);
     expect((await admin`select 1 from integrations where provider = 'slack'`).length).toBe(0);
     expect(await slackSecrets(A)).toBe(0);
-    expect((await admin`select 1 from audit_events where workspace_id = ${A.workspaceId} and kind = 'integration.changed'`).length).toBe(0);
+    expect((await admin`select 1 from audit_events where workspace_id = ${A.workspaceId} and kind like '%integration.%'`).length).toBe(0);
     // The link was not burnt: the member's own browser could still finish it (it expires unused here).
     const state = new URL(callback, base).searchParams.get('state')!;
     expect((await admin`select 1 from oauth_states where state_sha256 = encode(sha256(${state}::bytea), 'hex')`).length).toBe(1);
@@ -262,7 +262,7 @@ describe('Slack install (api)', () => {
     expect(await resolveInstallation(ingestDb, 'slack', slack.teamId)).toMatchObject({ workspace_id: A.workspaceId, status: 'active' });
     expect(await slackBotTokenForRun(deps(), await claimedRun(A), slack.teamId)).toBe(botToken);
     const [ev] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${A.workspaceId} and trigger = 'api.slack_confirmed'`;
-    expect(JSON.parse(ev!.canonical.toString())).toMatchObject({ kind: 'integration.changed', input: { provider: 'slack', external_id: slack.teamId, confirmed_by: A.memberId } });
+    expect(JSON.parse(ev!.canonical.toString())).toMatchObject({ kind: 'admin.integration.confirmed', input: { provider: 'slack', external_id: slack.teamId, confirmed_by: A.memberId } });
   });
 
   it('a state is single-use, expiring, and never crosses workspaces', async () => {

@@ -5,13 +5,14 @@
  * the worker and the notification functions read only `active` ones — until
  *  - `POST /v1/integrations/:id/confirm` by the member who installed it (api token, owner/admin), from the same browser
  *    (the same `__Host-praxa_install` cookie: its nonce must hash to the one the state carried, constant-time), within
- *    10 minutes of the callback → `active`, with an `integration.changed` audit event in the same transaction, and the
+ *    10 minutes of the callback → `active`, with an `admin.integration.confirmed` audit event in the same transaction, and the
  *    cookie cleared. Anything else: `INSTALL_NOT_BOUND` (403) and nothing changes; not pending: `CONFLICT` (409).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ConflictError, IntegrationIdSchema, newId, UnavailableError, WorkspaceScopeError } from '@praxa/core';
-import { and, appendAuditEvents, eq, schema, type AuditSigner, type Database } from '@praxa/db';
+import { ConflictError, IntegrationIdSchema, UnavailableError, WorkspaceScopeError } from '@praxa/core';
+import { and, eq, schema, type AuditSigner, type Database } from '@praxa/db';
+import { appendAdminEvents } from './admin-audit.js';
 import { clearInstallCookie, INSTALL_COOKIE_MAX_AGE_S, installBindingMatches, installNonceOf, InstallNotBoundError } from './install-binding.js';
 import type { IntegrationView } from './integration-upsert.js';
 import { route } from './route-builder.js';
@@ -59,23 +60,14 @@ export function registerIntegrationConfirmRoutes(app: FastifyInstance, db: Datab
         .where(and(eq(i.id, params.id), eq(i.status, 'pending_confirmation')))
         .returning({ id: i.id, provider: i.provider, externalId: i.externalId, status: i.status, grantedScopes: i.grantedScopes, botIdentity: i.botIdentity });
       if (!confirmed) throw new ConflictError('this integration is not waiting for confirmation');
-      await appendAuditEvents(scope, [
+      await appendAdminEvents(scope, auditSigner, caller, [
         {
-          auditEventId: newId('auditEvent'),
-          kind: 'integration.changed',
-          skillId: null,
-          runId: null,
-          trigger: `api.${row.provider}_confirmed`,
-          input: { provider: row.provider, external_id: row.externalId, confirmed_by: caller.memberId },
-          reasoning: [`The workspace admin who installed the ${row.provider === 'github' ? 'GitHub App' : 'Slack app'} confirmed the installing account from the browser that started the install.`],
-          alternatives: [],
-          confidence: null,
+          kind: 'admin.integration.confirmed',
+          targetId: confirmed.id,
+          details: { provider: row.provider, external_id: row.externalId, confirmed_by: caller.memberId },
           output: { integration_id: confirmed.id, status: confirmed.status },
-          tools_used: [],
-          duration_ms: 0,
-          occurred_at: new Date().toISOString(),
         },
-      ], auditSigner);
+      ]);
       afterCommit(async () => clearInstallCookie(reply));
       return { integration: confirmed };
     },

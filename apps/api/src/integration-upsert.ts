@@ -42,7 +42,7 @@ export async function findIntegration(scope: WorkspaceScope, provider: 'github' 
 }
 
 /**
- * Record the installation and its `integration.changed` audit event in the caller's transaction: both or neither.
+ * Record the installation and its `admin.integration.installed` audit event in the caller's transaction: both or neither.
  * Without an audit signer the api refuses to record an installation at all (every change is audited).
  */
 export async function upsertIntegration(scope: WorkspaceScope, i: InstalledIntegration, signer: AuditSigner | undefined): Promise<IntegrationView> {
@@ -51,11 +51,11 @@ export async function upsertIntegration(scope: WorkspaceScope, i: InstalledInteg
   await appendAuditEvents(scope, [
     {
       auditEventId: newId('auditEvent'),
-      kind: 'integration.changed',
+      kind: 'admin.integration.installed',
       skillId: null,
       runId: null,
       trigger: `api.${i.provider}_installed`,
-      input: { provider: i.provider, external_id: i.externalId, installed_by: i.installedBy },
+      input: { actor_member_id: i.installedBy, target_id: recorded.id, provider: i.provider, external_id: i.externalId, installed_by: i.installedBy },
       reasoning: [`A workspace admin installed the ${i.provider === 'github' ? 'GitHub App' : 'Slack app'} as this workspace's bot.`],
       alternatives: [],
       confidence: null,

@@ -1,13 +1,16 @@
 /**
  * BYOK model credentials. The api seals a customer's key to the workspace's public key (HPKE; sealing needs no
  * secret) and stores only the ciphertext, through `vault_put_secret`; it can never open it again — only a worker, in
- * a run it holds, can. Responses carry a 4-character fingerprint, never the secret.
+ * a run it holds, can. Responses carry a 4-character fingerprint, never the secret. Adding and deleting a key each
+ * append a signed `admin.llm_key.added` / `admin.llm_key.deleted` event (actor, key id, provider, fingerprint) in the
+ * same transaction.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { idSchema, newId, NotFoundError } from '@praxa/core';
 import { sealCredential } from '@praxa/crypto';
-import { and, eq, schema, vaultDeleteSecret, vaultPutSecret, workspacePublicKey, type Database } from '@praxa/db';
+import { and, eq, schema, vaultDeleteSecret, vaultPutSecret, workspacePublicKey, type AuditSigner, type Database } from '@praxa/db';
+import { appendAdminEvents, requireAuditSigner } from './admin-audit.js';
 import { WorkspaceKeyMissingError } from './errors.js';
 import { route } from './route-builder.js';
 import { ModelCredentialSchema } from '@praxa/runtime';
@@ -23,7 +26,7 @@ function fingerprintOf(body: LlmKeyBody): string {
   return body.serviceAccountJson.replace(/\s+/g, '').slice(-4);
 }
 
-export function registerLlmKeyRoutes(app: FastifyInstance, db: Database): void {
+export function registerLlmKeyRoutes(app: FastifyInstance, db: Database, auditSigner: AuditSigner | undefined): void {
   route(app, db, {
     method: 'POST',
     url: '/v1/llm-keys',
@@ -32,6 +35,7 @@ export function registerLlmKeyRoutes(app: FastifyInstance, db: Database): void {
     bodyLimit: 32 * 1024,
     body: LlmKeyBody,
     handler: async ({ scope, caller, body }) => {
+      requireAuditSigner(auditSigner);
       const pub = await workspacePublicKey(scope);
       if (!pub) throw new WorkspaceKeyMissingError('this workspace has no key yet; the worker creates it (pnpm praxa keys rotate --workspace …)');
       const id = newId('credential');
@@ -40,6 +44,7 @@ export function registerLlmKeyRoutes(app: FastifyInstance, db: Database): void {
       await vaultPutSecret(scope, { name, provider: body.provider, purpose: 'llm_credentials', ciphertext: Buffer.from(ciphertext), keyId: pub.keyId });
       const fingerprint = fingerprintOf(body);
       await scope.db.insert(schema.llmCredentials).values({ workspaceId: caller.workspaceId, id, provider: body.provider, fingerprint, vaultName: name, createdBy: caller.memberId });
+      await appendAdminEvents(scope, auditSigner, caller, [{ kind: 'admin.llm_key.added', targetId: id, details: { provider: body.provider }, output: { fingerprint } }]);
       return { id, provider: body.provider, fingerprint };
     },
   });
@@ -61,10 +66,12 @@ export function registerLlmKeyRoutes(app: FastifyInstance, db: Database): void {
     url: '/v1/llm-keys/:id',
     roles: ['owner', 'admin'],
     params: z.object({ id: idSchema('credential') }),
-    handler: async ({ scope, params }) => {
-      const [row] = await scope.db.delete(schema.llmCredentials).where(and(eq(schema.llmCredentials.id, params.id))).returning({ vaultName: schema.llmCredentials.vaultName });
+    handler: async ({ scope, caller, params }) => {
+      requireAuditSigner(auditSigner);
+      const [row] = await scope.db.delete(schema.llmCredentials).where(and(eq(schema.llmCredentials.id, params.id))).returning({ vaultName: schema.llmCredentials.vaultName, provider: schema.llmCredentials.provider, fingerprint: schema.llmCredentials.fingerprint });
       if (!row) throw new NotFoundError('not found');
       await vaultDeleteSecret(scope, row.vaultName);
+      await appendAdminEvents(scope, auditSigner, caller, [{ kind: 'admin.llm_key.deleted', targetId: params.id, details: { provider: row.provider }, output: { fingerprint: row.fingerprint, status: 'deleted' } }]);
       return { deleted: true };
     },
   });

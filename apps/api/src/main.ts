@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The api process. Its config slice holds nothing that opens a credential (it seals, never opens). It signs the
- * audit events of the changes it makes (a Skill paused or resumed by an admin) with its own Ed25519 key.
+ * audit events of the changes it makes (a Skill paused or resumed by an admin, and every administrative change:
+ * tokens, BYOK keys, channels, trigger secrets, the redaction policy, installs) with its own Ed25519 key.
  */
 import type { NotificationId } from '@praxa/core';
 import { bootConfig, type ApiConfig } from '@praxa/config';

@@ -2,13 +2,16 @@
  * `/v1/notification-channels` — where a paused Skill is announced: a Slack channel (posted by the workspace's Slack
  * bot), an email address, or a PagerDuty service. A PagerDuty routing key is sealed to the workspace's public key
  * (the api seals, it can never open) and stored only through `vault_put_secret`; responses show its last four
- * characters, never the key. Admins configure; every member may list.
+ * characters, never the key. Admins configure; every member may list. Adding and deleting a channel each append a
+ * signed `admin.channel.added` / `admin.channel.deleted` event (actor, channel id, kind; never a routing key) in the
+ * same transaction.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { idSchema, IntegrationIdSchema, newId, PraxaError, WorkspaceScopeError } from '@praxa/core';
 import { sealCredential } from '@praxa/crypto';
-import { and, eq, isNull, schema, vaultDeleteSecret, vaultPutSecret, workspacePublicKey, type Database } from '@praxa/db';
+import { and, eq, isNull, schema, vaultDeleteSecret, vaultPutSecret, workspacePublicKey, type AuditSigner, type Database } from '@praxa/db';
+import { appendAdminEvents, requireAuditSigner } from './admin-audit.js';
 import { WorkspaceKeyMissingError } from './errors.js';
 import { route } from './route-builder.js';
 
@@ -26,7 +29,7 @@ const ChannelBody = z.discriminatedUnion('kind', [
 const c = schema.notificationChannels;
 const publicFields = { id: c.id, kind: c.kind, target: c.target, integrationId: c.integrationId, fingerprint: c.fingerprint, createdBy: c.createdBy, createdAt: c.createdAt };
 
-export function registerNotificationChannelRoutes(app: FastifyInstance, db: Database): void {
+export function registerNotificationChannelRoutes(app: FastifyInstance, db: Database, auditSigner: AuditSigner | undefined): void {
   route(app, db, {
     method: 'GET',
     url: '/v1/notification-channels',
@@ -41,6 +44,7 @@ export function registerNotificationChannelRoutes(app: FastifyInstance, db: Data
     bodyLimit: 4 * 1024,
     body: ChannelBody,
     handler: async ({ scope, caller, body }) => {
+      requireAuditSigner(auditSigner);
       const id = newId('notificationChannel');
       const base = { workspaceId: caller.workspaceId, id, createdBy: caller.memberId };
       if (body.kind === 'email') {
@@ -63,6 +67,8 @@ export function registerNotificationChannelRoutes(app: FastifyInstance, db: Data
         await scope.db.insert(c).values({ ...base, kind: 'pagerduty', target: `PagerDuty …${fingerprint}`, vaultName, fingerprint });
       }
       const [row] = await scope.db.select(publicFields).from(c).where(eq(c.id, id));
+      // The event names the channel's kind and its public target (an email address, a Slack channel id, `PagerDuty …last4`).
+      await appendAdminEvents(scope, auditSigner, caller, [{ kind: 'admin.channel.added', targetId: id, details: { kind: body.kind }, output: { target: row?.target ?? null, integration_id: row?.integrationId ?? null } }]);
       return row;
     },
   });
@@ -72,10 +78,12 @@ export function registerNotificationChannelRoutes(app: FastifyInstance, db: Data
     url: '/v1/notification-channels/:id',
     roles: ['owner', 'admin'],
     params: z.object({ id: idSchema('notificationChannel') }),
-    handler: async ({ scope, params }) => {
-      const [row] = await scope.db.update(c).set({ disabledAt: new Date() }).where(and(eq(c.id, params.id), isNull(c.disabledAt))).returning({ vaultName: c.vaultName });
+    handler: async ({ scope, caller, params }) => {
+      requireAuditSigner(auditSigner);
+      const [row] = await scope.db.update(c).set({ disabledAt: new Date() }).where(and(eq(c.id, params.id), isNull(c.disabledAt))).returning({ vaultName: c.vaultName, kind: c.kind });
       if (!row) throw new WorkspaceScopeError('no such channel in this workspace');
       if (row.vaultName) await vaultDeleteSecret(scope, row.vaultName);
+      await appendAdminEvents(scope, auditSigner, caller, [{ kind: 'admin.channel.deleted', targetId: params.id, details: { kind: row.kind }, output: { status: 'deleted' } }]);
       return { deleted: true };
     },
   });

@@ -47,7 +47,10 @@ beforeAll(async () => {
   B = await seedWorkspaceFixture(tdb.adminUrl, 'B');
   db = createDatabase(tdb.roleUrl('praxa_api'), { max: 4 });
   const destination = new Writable({ write(chunk: Buffer, _e, cb) { logLines.push(chunk.toString('utf8')); cb(); } });
-  app = await buildApiServer({ database: db, log: createLogger({ name: 'api-test', level: 'trace', destination }) });
+  const signing = generateKeyPairSync('ed25519');
+  const keyId = 'aek_api_server_test';
+  await registerAuditKey(db, { keyId, purpose: 'event', algorithm: 'ed25519', spki: signing.publicKey.export({ format: 'der', type: 'spki' }) });
+  app = await buildApiServer({ database: db, log: createLogger({ name: 'api-test', level: 'trace', destination }), auditSigner: { keyId, privateKey: signing.privateKey } });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 afterAll(async () => {
@@ -148,7 +151,10 @@ describe('audit', () => {
 
   it('verifies the workspace’s chain and checkpoints server-side', async () => {
     const res = await call('GET', '/v1/audit/verify', await token(A, 'viewer'));
-    expect(res).toEqual({ status: 200, json: { ok: true, mode: 'whole', events: 1, checkpoints: 1 } });
+    // The fixture's event, and one admin.redaction_policy.changed per policy change above.
+    const [n] = await admin<{ n: number }[]>`select count(*)::int as n from audit_events where workspace_id = ${A.workspaceId}`;
+    expect(n?.n).toBe(3);
+    expect(res).toEqual({ status: 200, json: { ok: true, mode: 'whole', events: 3, checkpoints: 1 } });
   });
 
   it('verifies a chain longer than a page (pages anchored on each other) and names a tampered event on a later page', async () => {

@@ -5,8 +5,8 @@
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { isPraxaError, mintApiTokenMaterial, parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, WorkspaceScopeError } from '@praxa/core';
-import { and, desc, eq, gt, gte, lt, mintAutomationToken, schema, sql, type Database } from '@praxa/db';
+import { isPraxaError, parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, WorkspaceScopeError } from '@praxa/core';
+import { and, desc, eq, gt, gte, lt, schema, sql, type Database } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
 import { registerFeedbackRoutes } from './feedback.js';
 import { registerGithubInstallRoutes } from './github-install.js';
@@ -17,7 +17,9 @@ import { registerLlmKeyRoutes } from './llm-keys.js';
 import { registerNotificationChannelRoutes } from './notification-channels.js';
 import { registerSkillStatusRoutes, type SkillStatusDeps } from './skill-status.js';
 import { registerSlackInstallRoutes } from './slack-install.js';
+import { registerTokenRoutes } from './tokens.js';
 import { registerTriggerSecretRoutes } from './trigger-secrets.js';
+import { changeRedactionPolicy } from './redaction-policy.js';
 import { route } from './route-builder.js';
 import { registerAuditVerifyRoute } from './audit-verify.js';
 import { localVerifyGate, type VerifyGate } from './audit-verify-gate.js';
@@ -118,23 +120,9 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
 
-  route(app, db, {
-    method: 'POST',
-    url: '/v1/tokens',
-    roles: ['owner', 'admin'],
-    status: 201,
-    body: z.object({ name: z.string().min(1).max(100), ttlDays: z.number().int().min(1).max(365).default(90) }).strict(),
-    handler: async ({ scope, caller, body }) => {
-      // Tokens minted through the api are always `automation`; human tokens come only from the operator CLI.
-      const m = mintApiTokenMaterial(caller.workspaceId);
-      const expiresAt = new Date(Date.now() + body.ttlDays * 86_400_000);
-      await mintAutomationToken(scope, { tokenId: m.tokenId, memberId: caller.memberId, name: body.name, secretSha256: m.secretSha256, expiresAt });
-      return { id: m.tokenId, token: m.token, kind: 'automation', expiresAt: expiresAt.toISOString(), note: 'shown once: store it now' };
-    },
-  });
-
-  registerLlmKeyRoutes(app, db);
-  registerTriggerSecretRoutes(app, db);
+  registerTokenRoutes(app, db, deps.auditSigner);
+  registerLlmKeyRoutes(app, db, deps.auditSigner);
+  registerTriggerSecretRoutes(app, db, deps.auditSigner);
   registerIntegrationRoutes(app, db);
   // Install links are bound to the browser that started them by a cookie (install-binding.ts); nothing else reads one.
   await app.register(fastifyCookie);
@@ -142,7 +130,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerGithubInstallRoutes(app, db, deps.install, deps.auditSigner);
   registerIntegrationConfirmRoutes(app, db, deps.auditSigner);
   registerFeedbackRoutes(app, db);
-  registerNotificationChannelRoutes(app, db);
+  registerNotificationChannelRoutes(app, db, deps.auditSigner);
   registerSkillStatusRoutes(app, db, deps);
 
   // ── audit ──
@@ -205,10 +193,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     url: '/v1/audit/redaction-policy',
     roles: ['owner', 'admin'],
     body: RedactionPolicySchema,
-    handler: async ({ scope, caller, body }) => {
-      await scope.db.update(schema.workspaces).set({ auditRedaction: body as unknown as Record<string, unknown> }).where(eq(schema.workspaces.id, caller.workspaceId));
-      return { policy: body };
-    },
+    handler: async ({ scope, caller, body }) => ({ policy: body, ...(await changeRedactionPolicy(scope, caller, body, deps.auditSigner)) }),
   });
 
   registerAuditVerifyRoute(app, db, { log: deps.log, gate: deps.limits?.verifyGate ?? localVerifyGate(), ...(pageSize === undefined ? {} : { pageSize }) });

@@ -14,7 +14,7 @@ import { appendAuditEvents, desc, eq, pauseSkillByAdmin, resumeSkillByAdmin, sch
 import { route } from './route-builder.js';
 
 export interface SkillStatusDeps {
-  /** Signs the pause/resume audit events; without it those routes answer 503. */
+  /** Signs the pause/resume audit events and every administrative change's `admin.*` event; without it those routes answer 503. */
   readonly auditSigner?: AuditSigner | undefined;
   /** Enqueues the resume notifications after the commit (else the monitor's outbox reconciler does, shortly). */
   readonly enqueueNotifications?: ((ids: readonly NotificationId[]) => Promise<void>) | undefined;

@@ -5,13 +5,16 @@
  *  - `GET /v1/skills/:id/trigger-secrets` — id, fingerprint, when, who, revoked when; never the secret.
  *  - `DELETE /v1/skills/:id/trigger-secrets/:secretId` — revoke: ingest stops trying it on the next request (it reads
  *    the live secrets per request; nothing caches them).
+ * Creating and revoking each append a signed `admin.trigger_secret.created` / `.revoked` event (actor, secret id, the
+ * Skill, fingerprint — never the secret) in the same transaction.
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { idSchema, newId, NotFoundError, SkillIdSchema, WorkspaceScopeError } from '@praxa/core';
 import { sealCredential } from '@praxa/crypto';
-import { and, eq, ingestPublicKey, isNull, schema, type Database, type WorkspaceScope } from '@praxa/db';
+import { and, eq, ingestPublicKey, isNull, schema, type AuditSigner, type Database, type WorkspaceScope } from '@praxa/db';
+import { appendAdminEvents, requireAuditSigner } from './admin-audit.js';
 import { IngestKeyMissingError } from './errors.js';
 import { route } from './route-builder.js';
 
@@ -20,7 +23,7 @@ async function requireSkill(scope: WorkspaceScope, skillId: string): Promise<voi
   if (!skill) throw new WorkspaceScopeError('no such skill in this workspace');
 }
 
-export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database): void {
+export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database, auditSigner: AuditSigner | undefined): void {
   route(app, db, {
     method: 'POST',
     url: '/v1/skills/:id/trigger-secrets',
@@ -28,6 +31,7 @@ export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database):
     status: 201,
     params: z.object({ id: SkillIdSchema }),
     handler: async ({ scope, caller, params }) => {
+      requireAuditSigner(auditSigner);
       await requireSkill(scope, params.id);
       const pub = await ingestPublicKey(scope);
       if (!pub) throw new IngestKeyMissingError('no ingest key is registered yet: start ingest once (pnpm praxa start ingest)');
@@ -36,6 +40,7 @@ export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database):
       const id = newId('triggerSecret');
       const fingerprint = secret.slice(-4);
       await scope.db.insert(schema.triggerSecrets).values({ workspaceId: caller.workspaceId, id, skillId: params.id, ciphertext: Buffer.from(ciphertext), keyId: pub.keyId, createdBy: caller.memberId, fingerprint });
+      await appendAdminEvents(scope, auditSigner, caller, [{ kind: 'admin.trigger_secret.created', targetId: id, skillId: params.id, output: { fingerprint, status: 'live' } }]);
       return { id, skillId: params.id, secret, fingerprint, url: `/triggers/${params.id}`, note: 'shown once: store it now' };
     },
   });
@@ -61,7 +66,8 @@ export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database):
     url: '/v1/skills/:id/trigger-secrets/:secretId',
     roles: ['owner', 'admin'],
     params: z.object({ id: SkillIdSchema, secretId: idSchema('triggerSecret') }),
-    handler: async ({ scope, params }) => {
+    handler: async ({ scope, caller, params }) => {
+      requireAuditSigner(auditSigner);
       const t = schema.triggerSecrets;
       const [row] = await scope.db
         .update(t)
@@ -69,6 +75,7 @@ export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database):
         .where(and(eq(t.id, params.secretId), eq(t.skillId, params.id), isNull(t.revokedAt)))
         .returning({ id: t.id, revokedAt: t.revokedAt });
       if (!row) throw new NotFoundError('no live trigger secret with this id for this skill');
+      await appendAdminEvents(scope, auditSigner, caller, [{ kind: 'admin.trigger_secret.revoked', targetId: row.id, skillId: params.id, output: { status: 'revoked' } }]);
       return { id: row.id, revoked: true, revokedAt: row.revokedAt };
     },
   });

@@ -8,7 +8,7 @@ import { runDemo } from './commands/demo.js';
 import { runMigrate } from './commands/migrate.js';
 import { runSeed } from './commands/seed.js';
 import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
-import { createHumanToken } from './commands/tokens.js';
+import { createHumanToken, listTokens, revokeToken, setTokenMaxLifetime } from './commands/tokens.js';
 import { requestKeyRotation } from './commands/keys.js';
 import { replayAuditEvent } from './commands/audit-replay.js';
 import { changeSkillStatus } from './commands/skills.js';
@@ -148,11 +148,45 @@ tokens
   .requiredOption('--member <id>', 'the member the token acts as (mb_…)')
   .option('--kind <kind>', 'human (automation tokens come from POST /v1/tokens)', 'human')
   .option('--name <name>', 'a label', 'cli')
-  .option('--ttl-days <days>', 'lifetime in days (1..365)', '30')
-  .action(async (o: { workspace: string; member: string; kind: string; name: string; ttlDays: string }) => {
-    const t = await createHumanToken(process.env, { ...o, ttlDays: Number(o.ttlDays) });
+  .option('--ttl-days <days>', 'lifetime in days, within the maximum (pnpm praxa tokens max-lifetime; default 365)', '30')
+  .option('--json', 'print JSON (the token included: shown once)')
+  .action(async (o: { workspace: string; member: string; kind: string; name: string; ttlDays: string; json?: boolean }) => {
+    const t = await createHumanToken(process.env, { workspace: o.workspace, member: o.member, kind: o.kind, name: o.name, ttlDays: Number(o.ttlDays) });
+    if (o.json) return console.log(JSON.stringify({ id: t.tokenId, token: t.token, kind: 'human', expiresAt: t.expiresAt.toISOString(), auditSeq: t.auditSeq }));
     console.log(t.token);
-    console.error(`token ${t.tokenId} (human) expires ${t.expiresAt.toISOString()} — shown once; store it now (audited: token.minted at seq ${t.auditSeq})`);
+    console.error(`token ${t.tokenId} (human) expires ${t.expiresAt.toISOString()} — shown once; store it now (audited: admin.token.minted at seq ${t.auditSeq})`);
+  });
+tokens
+  .command('list')
+  .description('list a workspace’s api tokens: id, name, kind, member, role, created, expires, minted by, revoked — never a secret')
+  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .option('--json', 'print JSON')
+  .action(async (o: { workspace: string; json?: boolean }) => {
+    const list = await listTokens(process.env, o.workspace);
+    if (o.json) return console.log(JSON.stringify({ tokens: list }, null, 2));
+    if (list.length === 0) return console.log('no tokens');
+    for (const t of list) console.log(`${t.id}  ${t.status.padEnd(7)}  ${t.kind.padEnd(10)}  ${t.role.padEnd(6)}  ${t.memberId}  expires ${t.expiresAt}${t.mintedBy ? `  minted by ${t.mintedBy}` : ''}${t.revokedAt ? `  revoked ${t.revokedAt}` : ''}  ${JSON.stringify(t.name)}`);
+  });
+tokens
+  .command('revoke')
+  .description('revoke an api token and every token it minted (audited: admin.token.revoked per token)')
+  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .argument('<tokenId>', 'the token (tk_…)')
+  .option('--json', 'print JSON')
+  .action(async (tokenId: string, o: { workspace: string; json?: boolean }) => {
+    const r = await revokeToken(process.env, o.workspace, tokenId);
+    if (o.json) return console.log(JSON.stringify({ id: tokenId, ...r }, null, 2));
+    console.log(r.revoked.length === 0 ? `${tokenId}: already revoked; nothing changed` : `revoked ${r.revoked.join(', ')} (audited at seq ${r.auditSeqs.join(', ')})`);
+  });
+tokens
+  .command('max-lifetime')
+  .description('set the maximum lifetime of new tokens of a kind (default: automation 90 days, human 365); the database enforces it')
+  .requiredOption('--kind <kind>', 'automation or human')
+  .requiredOption('--days <days>', '1..366')
+  .option('--json', 'print JSON')
+  .action(async (o: { kind: string; days: string; json?: boolean }) => {
+    await setTokenMaxLifetime(process.env, o.kind, Number(o.days));
+    console.log(o.json ? JSON.stringify({ kind: o.kind, maxDays: Number(o.days) }) : `${o.kind} tokens now live at most ${Number(o.days)} days (tokens minted before keep their expiry)`);
   });
 
 const skills = program.command('skills').description('a Skill’s status (through the api, with your own token: PRAXA_API_TOKEN)');

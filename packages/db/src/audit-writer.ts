@@ -23,7 +23,7 @@
  *    caller that awaits its append (a run does) slows down instead of the process growing without bound while the
  *    database is slow or away. A single call larger than the bound is taken once the queue is empty.
  *
- * Events that must commit with other writes (an integration row and its `integration.changed`, a pause and its
+ * Events that must commit with other writes (an integration row and its `admin.integration.installed`, a pause and its
  * `skill.paused`) keep calling `appendAuditEvents` inside their own transaction.
  */
 import { UnavailableError, type AuditEventDraft, type StoredAuditEvent, type WorkspaceId, parseId } from '@praxa/core';

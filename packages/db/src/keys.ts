@@ -151,8 +151,77 @@ export async function destroyWorkspaceKey(database: Database, lease: KeyOperatio
 }
 
 // ── api tokens ──
-export async function mintAutomationToken(scope: WorkspaceScope, t: { tokenId: string; memberId: string; name: string; secretSha256: string; expiresAt: Date }): Promise<void> {
-  await requireScope(scope).execute(dsql`select public.api_mint_automation_token(${t.tokenId}, ${t.memberId}, ${t.name}, ${t.secretSha256}, ${t.expiresAt.toISOString()}::timestamptz)`);
+/** The token a caller presents (its id and the SHA-256 of its secret), re-checked by the definer functions. */
+interface MinterToken {
+  readonly tokenId: string;
+  readonly secretSha256: string;
+}
+
+/**
+ * Mint an automation token (migrations/0021): the database re-checks the minter's token — live, human, an owner's or
+ * admin's — and the lifetime against the operator's maximum (no `expiresAt`: the maximum); the new token acts as the
+ * minter's member. Returns that member and the expiry recorded. PermissionDeniedError for any other minter,
+ * ValidationError for a lifetime beyond the maximum.
+ */
+export async function mintAutomationToken(
+  scope: WorkspaceScope,
+  t: { tokenId: string; name: string; secretSha256: string; expiresAt?: Date | undefined; minter: MinterToken },
+): Promise<{ memberId: string; expiresAt: Date }> {
+  const [row] = await queryScopedRows(
+    scope,
+    z.object({ member_id: z.string(), expires_at: date }),
+    dsql`select * from public.api_mint_automation_token(${t.tokenId}, ${t.name}, ${t.secretSha256}, ${t.expiresAt ? t.expiresAt.toISOString() : null}::timestamptz, ${t.minter.tokenId}, ${t.minter.secretSha256})`,
+  );
+  if (!row) throw new NotFoundError('api_mint_automation_token returned no row');
+  return { memberId: row.member_id, expiresAt: row.expires_at };
+}
+
+const RevokedRow = z.object({ token_id: z.string(), member_id: z.string(), kind: z.enum(['human', 'automation']), minted_by: z.string().nullable(), revoked_by: z.string() });
+export type RevokedToken = z.infer<typeof RevokedRow>;
+
+/**
+ * Revoke a token of the scope's workspace and every token it minted (recursively), in one statement; the caller's
+ * token is re-checked (a human admin's revokes any token, an automation admin's only itself). Returns what this call
+ * revoked — empty when the target was revoked already; NotFoundError when there is no such token in the workspace.
+ */
+export async function revokeApiToken(scope: WorkspaceScope, targetId: string, caller: MinterToken): Promise<RevokedToken[]> {
+  return queryScopedRows(scope, RevokedRow, dsql`select * from public.api_revoke_token(${targetId}, ${caller.tokenId}, ${caller.secretSha256})`);
+}
+
+const ListedToken = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(['human', 'automation']),
+  member_id: z.string(),
+  role: z.string(),
+  created_at: date,
+  expires_at: date,
+  minted_by: z.string().nullable(),
+  revoked_at: date.nullable(),
+});
+export type ListedApiToken = z.infer<typeof ListedToken>;
+
+/** The workspace's tokens, newest first — never a secret or its hash (the api role cannot read `secret_sha256`). */
+export async function listApiTokens(scope: WorkspaceScope): Promise<ListedApiToken[]> {
+  return queryScopedRows(
+    scope,
+    ListedToken,
+    dsql`select t.id, t.name, t.kind, t.member_id, m.role, t.created_at, t.expires_at, t.minted_by, t.revoked_at
+           from public.api_tokens t join public.workspace_members m on m.workspace_id = t.workspace_id and m.id = t.member_id
+          order by t.created_at desc, t.id desc`,
+  );
+}
+
+const AdminRevokedRow = RevokedRow.omit({ revoked_by: true });
+
+/** Operator (acting as praxa_owner in the scope's transaction): revoke a token of the workspace and what it minted. */
+export async function adminRevokeApiToken(scope: WorkspaceScope, targetId: string): Promise<Omit<RevokedToken, 'revoked_by'>[]> {
+  return queryScopedRows(scope, AdminRevokedRow, dsql`select * from public.admin_revoke_token(${scope.workspaceId}, ${targetId})`);
+}
+
+/** Operator (acting as praxa_owner): the workspace's tokens, newest first — never a secret or its hash. */
+export async function adminListApiTokens(scope: WorkspaceScope): Promise<ListedApiToken[]> {
+  return queryScopedRows(scope, ListedToken, dsql`select * from public.admin_list_tokens(${scope.workspaceId})`);
 }
 
 const AuthRow = z.object({ member_id: z.string(), role: z.enum(['owner', 'admin', 'member', 'viewer']), kind: z.enum(['human', 'automation']), expires_at: date });

@@ -3,10 +3,10 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashTokenSecret, parseApiToken, verifyChain } from '@praxa/core';
+import { hashTokenSecret, mintApiTokenMaterial, parseApiToken, verifyChain } from '@praxa/core';
 import { loadAuditSigningKey } from '@praxa/crypto';
-import { authenticateApiToken, createDatabase, createTestDatabase, readAuditChain, readAuditKeyset, seedWorkspaceFixture, sql, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
-import { createHumanToken } from './tokens.js';
+import { authenticateApiToken, createDatabase, mintAutomationToken, createTestDatabase, readAuditChain, readAuditKeyset, seedWorkspaceFixture, sql, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
+import { createHumanToken, listTokens, revokeToken, setTokenMaxLifetime } from './tokens.js';
 
 let tdb: TestDatabase;
 let admin: Database;
@@ -38,7 +38,7 @@ const events = (ws: WorkspaceFixture) =>
 const tokenCount = async (ws: WorkspaceFixture) => (await rows<{ n: number }>(sql`select count(*)::int as n from api_tokens where workspace_id = ${ws.workspaceId}`))[0]?.n;
 
 describe('pnpm praxa tokens create --kind human (audited)', () => {
-  it('mints a human token and appends a signed token.minted event naming the token, kind and member — never the secret', async () => {
+  it('mints a human token and appends a signed admin.token.minted event naming the token, kind and member — never the secret', async () => {
     const before = await events(A);
     const t = await createHumanToken(env, { workspace: A.workspaceId, member: A.memberId, kind: 'human', name: 'ops', ttlDays: 7 });
     const parsed = parseApiToken(`Bearer ${t.token}`);
@@ -49,9 +49,9 @@ describe('pnpm praxa tokens create --kind human (audited)', () => {
     expect(after).toHaveLength(before.length + 1);
     const minted = after.at(-1)!;
     expect(minted.seq).toBe(t.auditSeq);
-    expect(minted.kind).toBe('token.minted');
+    expect(minted.kind).toBe('admin.token.minted');
     const record = JSON.parse(minted.canonical.toString('utf8')) as Record<string, unknown>;
-    expect(record).toMatchObject({ kind: 'token.minted', skillId: null, runId: null, input: { tokenId: t.tokenId, kind: 'human', memberId: A.memberId, expiresAt: t.expiresAt.toISOString() } });
+    expect(record).toMatchObject({ kind: 'admin.token.minted', skillId: null, runId: null, input: { actor: 'operator', target_id: t.tokenId, tokenId: t.tokenId, kind: 'human', memberId: A.memberId, expiresAt: t.expiresAt.toISOString() } });
     for (const secret of [parsed!.secret, hashTokenSecret(parsed!.secret), t.token]) expect(minted.canonical.toString('utf8')).not.toContain(secret);
 
     // The chain still verifies, with the operator's key registered for verifiers.
@@ -80,5 +80,55 @@ describe('pnpm praxa tokens create --kind human (audited)', () => {
 
   it('refuses to mint anything but a human token', async () => {
     await expect(createHumanToken(env, { workspace: A.workspaceId, member: A.memberId, kind: 'automation', name: 'z', ttlDays: 1 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+});
+
+describe('pnpm praxa tokens list | revoke | max-lifetime (operator side)', () => {
+  it('lists a workspace’s tokens without a secret; revoke cascades to the tokens it minted, one signed event each; the chain verifies', async () => {
+    const human = await createHumanToken(env, { workspace: A.workspaceId, member: A.memberId, kind: 'human', name: 'lead', ttlDays: 7 });
+    const secret = parseApiToken(`Bearer ${human.token}`)!.secret;
+    // An automation token minted by it, as POST /v1/tokens records it (through the api's definer function, re-checked).
+    const child = await withWorkspace(api, A.workspaceId, async (s) => {
+      const m = mintApiTokenMaterial(A.workspaceId);
+      await mintAutomationToken(s, { tokenId: m.tokenId, name: 'ci', secretSha256: m.secretSha256, expiresAt: new Date(Date.now() + 86_400_000), minter: { tokenId: human.tokenId, secretSha256: hashTokenSecret(secret) } });
+      return m;
+    });
+    const listed = await listTokens(env, A.workspaceId);
+    expect(listed.find((t) => t.id === child.tokenId)).toMatchObject({ kind: 'automation', mintedBy: human.tokenId, status: 'live', memberId: A.memberId });
+    expect(listed.find((t) => t.id === human.tokenId)).toMatchObject({ kind: 'human', mintedBy: null, status: 'live' });
+    const bytes = JSON.stringify(listed);
+    for (const s of [secret, hashTokenSecret(secret), child.secretSha256, child.token]) expect(bytes).not.toContain(s);
+    expect(listed.every((t) => !t.id.startsWith(B.workspaceId))).toBe(true);
+
+    const before = await events(A);
+    const r = await revokeToken(env, A.workspaceId, human.tokenId);
+    expect(r.revoked.sort()).toEqual([human.tokenId, child.tokenId].sort());
+    const after = await events(A);
+    expect(after.slice(before.length).map((e) => e.kind)).toEqual(['admin.token.revoked', 'admin.token.revoked']);
+    expect(await authenticateApiToken(api, A.workspaceId, child.tokenId, child.secretSha256)).toBeNull();
+    expect(await authenticateApiToken(api, A.workspaceId, human.tokenId, hashTokenSecret(secret))).toBeNull();
+    // Again: nothing left to revoke, nothing audited.
+    expect(await revokeToken(env, A.workspaceId, human.tokenId)).toEqual({ revoked: [], auditSeqs: [] });
+    expect((await events(A)).length).toBe(after.length);
+    // Another workspace's token id is not found from this workspace.
+    const other = await createHumanToken(env, { workspace: B.workspaceId, member: B.memberId, kind: 'human', name: 'b', ttlDays: 1 });
+    await expect(revokeToken(env, A.workspaceId, other.tokenId)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+    const keys = await readAuditKeyset(api);
+    const chain = await withWorkspace(api, A.workspaceId, (s) => readAuditChain(s));
+    expect(verifyChain(chain, new Map(keys.filter((k) => k.purpose === 'event').map((k) => [k.keyId, createPublicKey({ key: k.spki, format: 'der', type: 'spki' })])), { workspaceId: A.workspaceId })).toMatchObject({ ok: true });
+  });
+
+  it('the maximum lifetime is the operator’s, enforced by the database on the CLI’s own mint', async () => {
+    await setTokenMaxLifetime(env, 'human', 10);
+    try {
+      const tokensBefore = await tokenCount(A);
+      await expect(createHumanToken(env, { workspace: A.workspaceId, member: A.memberId, kind: 'human', name: 'long', ttlDays: 11 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+      expect(await tokenCount(A)).toBe(tokensBefore);
+      await expect(createHumanToken(env, { workspace: A.workspaceId, member: A.memberId, kind: 'human', name: 'ok', ttlDays: 10 })).resolves.toMatchObject({ tokenId: expect.any(String) });
+    } finally {
+      await setTokenMaxLifetime(env, 'human', 365);
+    }
+    await expect(setTokenMaxLifetime(env, 'automation', 0)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  ADMIN_EVENT_KINDS,
   AUDIT_EVENT_KINDS,
   AuditEventBodySchema,
   AuditEventDraftSchema,
@@ -111,6 +112,7 @@ describe('audit_event · v1 schemas', () => {
       'token.minted',
       'integration.changed',
       'checkpoint',
+      ...ADMIN_EVENT_KINDS,
     ]);
   });
 });
@@ -146,6 +148,14 @@ describe('kind rules', () => {
     expect(errorPaths({ ...rotated, kind: 'checkpoint' })).toEqual([]);
     expect(errorPaths({ ...rotated, skillId: sample.skillId })).toEqual(['skillId']);
     expect(errorPaths({ ...rotated, runId: sample.runId })).toEqual(['runId']);
+  });
+
+  it('admin kinds never name a run; only admin.trigger_secret.* names a skill', () => {
+    const minted = { ...rotated, kind: 'admin.token.minted', trigger: 'api.token_mint' };
+    expect(errorPaths(minted)).toEqual([]);
+    expect(errorPaths({ ...minted, skillId: sample.skillId })).toEqual(['skillId']);
+    expect(errorPaths({ ...minted, kind: 'admin.llm_key.added', runId: sample.runId, skillId: sample.skillId }).sort()).toEqual(['runId', 'skillId']);
+    expect(errorPaths({ ...minted, kind: 'admin.trigger_secret.created', skillId: sample.skillId })).toEqual([]);
   });
 
   it('token.minted may happen inside a run or outside one, but a run always names its skill', () => {

@@ -10,7 +10,8 @@
  *
  * Kind rules: run kinds (`skill.action`, `guard.denied`, `run.failed`) carry skillId, runId, step and manifest_hash; skill kinds
  * (`skill.paused`, `skill.resumed`) carry skillId and no runId; workspace kinds (`key.rotated`, `checkpoint`) carry
- * neither; the rest may carry a run (then also its skill). `confidence` is a number for `skill.action` and may be null
+ * neither; admin kinds (`admin.*`) carry no run, and only `admin.trigger_secret.*` a skill; the rest may carry a run
+ * (then also its skill). `confidence` is a number for `skill.action` and may be null
  * elsewhere; step, manifest_hash, model and tool_result_hashes belong to events of a run.
  */
 import { z } from 'zod';
@@ -28,6 +29,17 @@ export const AUDIT_EVENT_KINDS = [
   'token.minted',
   'integration.changed',
   'checkpoint',
+  'admin.token.minted',
+  'admin.token.revoked',
+  'admin.llm_key.added',
+  'admin.llm_key.deleted',
+  'admin.channel.added',
+  'admin.channel.deleted',
+  'admin.trigger_secret.created',
+  'admin.trigger_secret.revoked',
+  'admin.redaction_policy.changed',
+  'admin.integration.installed',
+  'admin.integration.confirmed',
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
@@ -37,6 +49,26 @@ export const RUN_EVENT_KINDS = ['skill.action', 'guard.denied', 'run.failed'] as
 export const SKILL_EVENT_KINDS = ['skill.paused', 'skill.resumed'] as const satisfies readonly AuditEventKind[];
 /** Kinds about the workspace: they name neither a skill nor a run. */
 export const WORKSPACE_EVENT_KINDS = ['key.rotated', 'checkpoint'] as const satisfies readonly AuditEventKind[];
+
+/**
+ * Administrative changes (a token minted or revoked, a BYOK key added or deleted, a notification channel, a trigger
+ * secret, the redaction policy, an integration installed or confirmed): never of a run; only a trigger secret names its Skill. Each
+ * names its actor and target, never a secret, and is appended in the transaction of the change it records.
+ */
+export const ADMIN_EVENT_KINDS = [
+  'admin.token.minted',
+  'admin.token.revoked',
+  'admin.llm_key.added',
+  'admin.llm_key.deleted',
+  'admin.channel.added',
+  'admin.channel.deleted',
+  'admin.trigger_secret.created',
+  'admin.trigger_secret.revoked',
+  'admin.redaction_policy.changed',
+  'admin.integration.installed',
+  'admin.integration.confirmed',
+] as const satisfies readonly AuditEventKind[];
+export type AdminEventKind = (typeof ADMIN_EVENT_KINDS)[number];
 
 /** A SHA-256 digest as 64 lower-case hex characters. */
 export const Sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 digest: 64 lower-case hex characters');
@@ -115,6 +147,9 @@ function kindRules<T extends KindFields>(e: T, ctx: z.RefinementCtx<T>): void {
   } else if (includes(WORKSPACE_EVENT_KINDS, e.kind)) {
     if (e.skillId !== null) issue('skillId', `${e.kind} has no skillId`);
     if (e.runId !== null) issue('runId', `${e.kind} has no runId`);
+  } else if (includes(ADMIN_EVENT_KINDS, e.kind)) {
+    if (e.runId !== null) issue('runId', `${e.kind} has no runId`);
+    if (e.skillId !== null && !e.kind.startsWith('admin.trigger_secret.')) issue('skillId', `${e.kind} has no skillId`);
   } else if (e.runId !== null && e.skillId === null) {
     issue('skillId', 'an event of a run names its skill');
   }
