@@ -261,7 +261,7 @@ describe('Slack install (api)', () => {
     expect(confirmed.json).toMatchObject({ integration: { id: integrationId, status: 'active' } });
     expect(await resolveInstallation(ingestDb, 'slack', slack.teamId)).toMatchObject({ workspace_id: A.workspaceId, status: 'active' });
     expect(await slackBotTokenForRun(deps(), await claimedRun(A), slack.teamId)).toBe(botToken);
-    const [ev] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${A.workspaceId} and trigger = 'api.slack_confirmed'`;
+    const [ev] = await admin<{ canonical: Buffer }[]>`select canonical from audit_events where workspace_id = ${A.workspaceId} and kind = 'admin.integration.confirmed'`;
     expect(JSON.parse(ev!.canonical.toString())).toMatchObject({ kind: 'admin.integration.confirmed', input: { provider: 'slack', external_id: slack.teamId, confirmed_by: A.memberId } });
   });
 
