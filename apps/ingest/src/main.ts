@@ -3,7 +3,7 @@
  * The ingest process: config once at boot, one Postgres pool as praxa_ingest, one Redis connection, the HTTP server.
  * SIGTERM/SIGINT: stop accepting, finish in-flight requests, close pools.
  */
-import { bootConfig } from '@praxa/config';
+import { bootConfig, ingestIntegrations, unconfiguredSummary } from '@praxa/config';
 import { createDatabase, registerIngestKey } from '@praxa/db';
 import { createLogger, runProcess } from '@praxa/observability';
 import { createQueues, createRedis } from '@praxa/queue';
@@ -14,6 +14,8 @@ import { createWorkspaceLimiter } from './workspace-limiter.js';
 export async function startIngest(env: NodeJS.ProcessEnv): Promise<{ url: string; close: () => Promise<void> }> {
   const config = await bootConfig('ingest', { env, envFile: '.env' });
   const log = createLogger({ name: 'praxa-ingest', level: config.LOG_LEVEL });
+  const off = unconfiguredSummary(ingestIntegrations(config));
+  if (off) log.info({ code: 'INTEGRATIONS_NOT_CONFIGURED', ...off }, 'integrations not configured: their routes answer 404 INTEGRATION_NOT_CONFIGURED');
   const database = createDatabase(config.INGEST_DATABASE_URL, { max: 10, applicationName: 'praxa-ingest' });
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', () => {}); // reported through readiness and enqueue failures, not as unhandled events
