@@ -35,11 +35,13 @@ export interface WorkerOptions {
 export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions = {}): Promise<{ close: () => Promise<void>; config: WorkerConfig }> {
   const config = await bootConfig('worker', { env, envFile: '.env' });
   const log = createLogger({ name: 'praxa-worker', level: config.LOG_LEVEL, ...(options.logDestination ? { destination: options.logDestination } : {}) });
-  const telemetry = startTelemetry({ serviceName: config.OTEL_SERVICE_NAME ?? 'praxa-worker', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, ...(options.spanExporter ? { exporter: options.spanExporter } : {}) });
-  const database = createDatabase(config.WORKER_DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2, applicationName: 'praxa-worker' });
+  // The key provider first: a refused one (no key file in production, a KMS key of the wrong usage) stops the boot
+  // before any pool or connection is opened.
   const provider = await createKeyProvider(config, () =>
     log.warn({ code: 'LOCAL_KEY_FILE_IN_PRODUCTION' }, 'production is running on a local key file (PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true): back it up; losing it loses every key wrapped under it'),
   );
+  const telemetry = startTelemetry({ serviceName: config.OTEL_SERVICE_NAME ?? 'praxa-worker', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, ...(options.spanExporter ? { exporter: options.spanExporter } : {}) });
+  const database = createDatabase(config.WORKER_DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2, applicationName: 'praxa-worker' });
   const redis = createRedis(config.REDIS_URL, 'worker');
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
