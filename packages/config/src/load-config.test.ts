@@ -74,12 +74,14 @@ describe('loadConfig', () => {
       API_DATABASE_URL: 'postgres://praxa_api@127.0.0.1/praxa',
       PRAXA_KEY_FILE: '/etc/praxa/master.key',
       PRAXA_KMS_KEY_ID: 'arn:aws:kms:…',
+      PRAXA_KMS_WRAP_KEY_ID: 'alias/wrap',
+      PRAXA_KMS_SIGN_KEY_ID: 'alias/sign',
       GITHUB_APP_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----',
       WORKER_DATABASE_URL: 'postgres://praxa_worker@127.0.0.1/praxa',
       ANTHROPIC_API_KEY: 'sk-ant-x',
     });
     const keys = Object.keys(cfg);
-    for (const forbidden of ['PRAXA_KEY_FILE', 'PRAXA_KMS_KEY_ID', 'PRAXA_KEY_PROVIDER', 'WORKER_DATABASE_URL', 'ANTHROPIC_API_KEY']) {
+    for (const forbidden of ['PRAXA_KEY_FILE', 'PRAXA_KMS_KEY_ID', 'PRAXA_KMS_WRAP_KEY_ID', 'PRAXA_KMS_SIGN_KEY_ID', 'PRAXA_KEY_PROVIDER', 'WORKER_DATABASE_URL', 'ANTHROPIC_API_KEY']) {
       expect(keys).not.toContain(forbidden);
     }
     expect(Object.keys(apiConfigSchema.shape)).not.toContain('PRAXA_KEY_FILE');
