@@ -4,7 +4,7 @@
  * root, and only the events after the latest checkpoint are read.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import postgres from 'postgres';
 import { eventLeafHash, frontierLength, merkleRoot, newId, ValidationError, verifyCheckpoints, type AuditEventDraft, type VerificationKey } from '@praxa/core';
 import { appendAuditEvents, createCheckpoint, createDatabase, createTestDatabase, readAuditLeaves, readCheckpoints, registerAuditKey, seedWorkspaceFixture, sql, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from './index.js';
@@ -114,7 +114,7 @@ describe('checkpoints from the latest frontier', () => {
 });
 
 describe('the audit key registry (0023)', () => {
-  const spki = (k: { publicKey: import('node:crypto').KeyObject }) => k.publicKey.export({ format: 'der', type: 'spki' });
+  const spki = (k: { publicKey: KeyObject }) => k.publicKey.export({ format: 'der', type: 'spki' });
   const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 
   it('a KMS-style ECDSA P-256 checkpoint key registers as ecdsa-p256-sha256', async () => {
