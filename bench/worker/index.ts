@@ -99,7 +99,7 @@ const env: Record<string, string> = {
 {
   // The workspace's key pair, made by the keys job as in production.
   const keysDb = createDatabase(tdb.roleUrl('praxa_worker'), { max: 1 });
-  const provider = await createKeyProvider({ PRAXA_KEY_PROVIDER: 'local', PRAXA_KEY_FILE: env.PRAXA_KEY_FILE ?? '', PRAXA_KMS_KEY_ID: undefined, AWS_REGION: undefined, PRAXA_KMS_ENDPOINT: undefined });
+  const provider = await createKeyProvider({ NODE_ENV: 'test', PRAXA_KEY_PROVIDER: 'local', PRAXA_KEY_FILE: env.PRAXA_KEY_FILE ?? '', PRAXA_KMS_WRAP_KEY_ID: undefined, PRAXA_KMS_SIGN_KEY_ID: undefined, AWS_REGION: undefined, PRAXA_KMS_ENDPOINT: undefined });
   await runKeysJob({ database: keysDb, provider, holder: 'bench' }, ws.workspaceId, 'create');
   await keysDb.close();
 }

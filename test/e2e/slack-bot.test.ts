@@ -170,7 +170,7 @@ describe('Slack install (api)', () => {
     const [stored] = await admin<{ n: number }[]>`select count(*)::int as n from oauth_states where state_sha256 = encode(sha256(${url.searchParams.get('state')!}::bytea), 'hex')`;
     expect(stored?.n).toBe(1);
     const unconfigured = await get('/v1/integrations/slack/install', tokens.adminA, bareBase);
-    expect(unconfigured.status).toBe(503);
+    expect(unconfigured.status).toBe(404);
     expect(unconfigured.json).toMatchObject({ error: { code: 'INTEGRATION_NOT_CONFIGURED' } });
   });
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { newId, type RunId, type SkillManifest } from '@praxa/core';
-import { LocalKeyProvider, sealCredential } from '@praxa/crypto';
+import { LocalKeyProvider, sealCredential, type KeyProvider } from '@praxa/crypto';
 import { createDatabase, createTestDatabase, schema, seedWorkspaceFixture, vaultPutSecret, withWorkspace, workspacePublicKey, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
 import { createQueues, createRedis, enqueue, type QueueSet, type Redis } from '@praxa/queue';
 import { PR_REVIEW_MANIFEST } from '@praxa/skills';
@@ -54,14 +54,15 @@ export const APPROVING_DECISION = {
 
 export const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 
-export async function startWorkerHarness(options: { manifest?: SkillManifest; extraEnv?: Record<string, string>; redisUrl?: string } = {}): Promise<WorkerHarness> {
+/** `keyProvider`: the provider the workspace's key pair is made under (default: a local key file in the harness's directory, as `env` names). */
+export async function startWorkerHarness(options: { manifest?: SkillManifest; extraEnv?: Record<string, string>; redisUrl?: string; keyProvider?: KeyProvider } = {}): Promise<WorkerHarness> {
   const tdb = await createTestDatabase();
   const admin = postgres(tdb.adminUrl, { max: 2, onnotice: () => {} });
   const ws = await seedWorkspaceFixture(tdb.adminUrl, 'W', { manifest: options.manifest ?? PR_REVIEW_MANIFEST, installationId: String(INSTALLATION), botLogin: 'praxa-sandbox[bot]' });
   const gh = await startGithubServer({ appId: APP_ID, privateKeyPem: appKey, installations: [{ id: INSTALLATION, account: 'acme', permissions: { pull_requests: 'write', contents: 'read' } }], botLogin: 'praxa-sandbox[bot]' });
   const dir = mkdtempSync(join(tmpdir(), 'praxa-worker-'));
   const workerDb = createDatabase(tdb.roleUrl('praxa_worker'), { max: 4 });
-  const provider = await LocalKeyProvider.open({ path: join(dir, 'master.key') });
+  const provider = options.keyProvider ?? (await LocalKeyProvider.open({ path: join(dir, 'master.key') }));
   await runKeysJob({ database: workerDb, provider, holder: 'harness' }, ws.workspaceId, 'create');
   // The fixture's BYOK row points at no vault secret: remove it, so runs use the offline model unless a test adds a key.
   await admin`delete from llm_credentials where workspace_id = ${ws.workspaceId}`;

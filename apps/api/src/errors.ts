@@ -19,11 +19,8 @@ export class IngestKeyMissingError extends PraxaError {
   readonly httpStatus = 409;
 }
 
-/** The operator has not configured this provider's App (client id/secret, App id/key/slug). */
-export class IntegrationNotConfiguredError extends PraxaError {
-  readonly code = 'INTEGRATION_NOT_CONFIGURED';
-  readonly httpStatus = 503;
-}
+/** The operator has not configured this provider's App (client id/secret, App id/key/slug): 404, from core. */
+export { IntegrationNotConfiguredError } from '@praxa/core';
 
 /** The person installing declined, or the provider answered the callback with an error. */
 export class OAuthDeniedError extends PraxaError {

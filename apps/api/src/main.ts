@@ -5,7 +5,7 @@
  * tokens, BYOK keys, channels, trigger secrets, the redaction policy, installs) with its own Ed25519 key.
  */
 import type { NotificationId } from '@praxa/core';
-import { bootConfig, type ApiConfig } from '@praxa/config';
+import { apiIntegrations, bootConfig, unconfiguredSummary, type ApiConfig } from '@praxa/config';
 import { loadAuditSigningKey } from '@praxa/crypto';
 import { createDatabase, registerAuditKey } from '@praxa/db';
 import { createLogger, runProcess } from '@praxa/observability';
@@ -29,6 +29,8 @@ export function installConfig(config: ApiConfig): InstallConfig {
 export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; close: () => Promise<void> }> {
   const config = await bootConfig('api', { env, envFile: '.env' });
   const log = createLogger({ name: 'praxa-api', level: config.LOG_LEVEL });
+  const off = unconfiguredSummary(apiIntegrations(config));
+  if (off) log.info({ code: 'INTEGRATIONS_NOT_CONFIGURED', ...off }, 'integrations not configured: their install routes answer 404 INTEGRATION_NOT_CONFIGURED');
   const database = createDatabase(config.API_DATABASE_URL, { max: 10, applicationName: 'praxa-api' });
   const signing = loadAuditSigningKey({ pem: config.PRAXA_AUDIT_SIGNING_KEY, path: config.PRAXA_AUDIT_SIGNING_KEY_FILE });
   await registerAuditKey(database, { keyId: signing.keyId, purpose: 'event', algorithm: 'ed25519', spki: signing.spki });

@@ -3,17 +3,19 @@
  * The ingest process: config once at boot, one Postgres pool as praxa_ingest, one Redis connection, the HTTP server.
  * SIGTERM/SIGINT: stop accepting, finish in-flight requests, close pools.
  */
-import { bootConfig } from '@praxa/config';
+import { bootConfig, ingestIntegrations, unconfiguredSummary } from '@praxa/config';
 import { createDatabase, registerIngestKey } from '@praxa/db';
-import { createLogger, runProcess } from '@praxa/observability';
+import { createLogger, runProcess, type DestinationStream } from '@praxa/observability';
 import { createQueues, createRedis } from '@praxa/queue';
 import { buildIngestServer } from './server.js';
 import { loadIngestTriggerKey } from './trigger-key.js';
 import { createWorkspaceLimiter } from './workspace-limiter.js';
 
-export async function startIngest(env: NodeJS.ProcessEnv): Promise<{ url: string; close: () => Promise<void> }> {
+export async function startIngest(env: NodeJS.ProcessEnv, options: { readonly logDestination?: DestinationStream } = {}): Promise<{ url: string; close: () => Promise<void> }> {
   const config = await bootConfig('ingest', { env, envFile: '.env' });
-  const log = createLogger({ name: 'praxa-ingest', level: config.LOG_LEVEL });
+  const log = createLogger({ name: 'praxa-ingest', level: config.LOG_LEVEL, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+  const off = unconfiguredSummary(ingestIntegrations(config));
+  if (off) log.info({ code: 'INTEGRATIONS_NOT_CONFIGURED', ...off }, 'integrations not configured: their routes answer 404 INTEGRATION_NOT_CONFIGURED');
   const database = createDatabase(config.INGEST_DATABASE_URL, { max: 10, applicationName: 'praxa-ingest' });
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', () => {}); // reported through readiness and enqueue failures, not as unhandled events

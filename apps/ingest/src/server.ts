@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { isPraxaError, SignatureInvalidError, UnavailableError, type PraxaError } from '@praxa/core';
+import { IntegrationNotConfiguredError, isPraxaError, SignatureInvalidError, UnavailableError, type PraxaError } from '@praxa/core';
 import type { IngestConfig } from '@praxa/config';
 import type { Logger } from '@praxa/observability';
 import { mapGithubEvent } from './events/github-events.js';
@@ -112,9 +112,20 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
   };
   const digest = (body: Buffer) => createHash('sha256').update(body).digest('hex');
 
+  // An integration without its settings: its routes answer 404 INTEGRATION_NOT_CONFIGURED (nothing verified, parsed or stored).
+  const notConfigured = (urls: readonly string[], message: string): void => {
+    for (const url of urls) {
+      app.post(url, async () => {
+        throw new IntegrationNotConfiguredError(message);
+      });
+    }
+  };
+
   // ── GitHub ──
-  const githubVerify: Verifier = (req) => verifyGithubSignature(deps.config.GITHUB_WEBHOOK_SECRET, rawBody(req), header(req, 'x-hub-signature-256'));
-  app.post('/webhooks/github', { config: { verify: githubVerify, rateLimit: {} } }, async (req, reply) => {
+  const githubSecret = deps.config.GITHUB_WEBHOOK_SECRET;
+  if (githubSecret === undefined) notConfigured(['/webhooks/github'], 'GitHub webhooks are not configured on this ingest (GITHUB_WEBHOOK_SECRET)');
+  const githubVerify: Verifier = (req) => githubSecret !== undefined && verifyGithubSignature(githubSecret, rawBody(req), header(req, 'x-hub-signature-256'));
+  if (githubSecret !== undefined) app.post('/webhooks/github', { config: { verify: githubVerify, rateLimit: {} } }, async (req, reply) => {
     requireVerified(req);
     const event = header(req, 'x-github-event');
     const deliveryId = header(req, 'x-github-delivery');
@@ -134,9 +145,12 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
   });
 
   // ── Slack ──
+  const slackSecret = deps.config.SLACK_SIGNING_SECRET;
+  if (slackSecret === undefined) notConfigured(['/webhooks/slack/events', '/webhooks/slack/interactions'], 'Slack is not configured on this ingest (SLACK_SIGNING_SECRET)');
   const slackVerify: Verifier = (req) =>
-    verifySlackSignature(deps.config.SLACK_SIGNING_SECRET, rawBody(req), header(req, 'x-slack-request-timestamp'), header(req, 'x-slack-signature'), Math.floor(deps.now() / 1000));
-  app.post('/webhooks/slack/events', { config: { verify: slackVerify, rateLimit: {} } }, async (req, reply) => {
+    slackSecret !== undefined &&
+    verifySlackSignature(slackSecret, rawBody(req), header(req, 'x-slack-request-timestamp'), header(req, 'x-slack-signature'), Math.floor(deps.now() / 1000));
+  if (slackSecret !== undefined) app.post('/webhooks/slack/events', { config: { verify: slackVerify, rateLimit: {} } }, async (req, reply) => {
     requireVerified(req);
     const body = rawBody(req);
     const payload = parseJson(body);
@@ -150,7 +164,7 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
   });
   // Interactivity: the Helpful / Not helpful buttons under a Skill's answer are feedback for the quality monitor.
   // Slack wants a 200 within 3 s; any other interaction is acknowledged and ignored.
-  app.post('/webhooks/slack/interactions', { config: { verify: slackVerify, rateLimit: {} } }, async (req, reply) => {
+  if (slackSecret !== undefined) app.post('/webhooks/slack/interactions', { config: { verify: slackVerify, rateLimit: {} } }, async (req, reply) => {
     requireVerified(req);
     const body = rawBody(req);
     const click = parseSlackInteraction(body);

@@ -7,17 +7,29 @@
 import { bootConfig, type MonitorConfig } from '@praxa/config';
 import { loadAuditSigningKey, openKeyProvider } from '@praxa/crypto';
 import { createDatabase, registerAuditKey, type AuditSigner, type CheckpointSigner, type Database } from '@praxa/db';
-import { createLogger, runProcess } from '@praxa/observability';
+import { createLogger, runProcess, type Logger } from '@praxa/observability';
 import { checkRedisEvictionPolicy, createQueues, createRedis } from '@praxa/queue';
 import { scheduleMaintenance, startMaintenanceWorker } from './maintenance.js';
 import { reconcileNotifications } from './notification-outbox.js';
 import { reconcileOnce, type ReconcileSummary } from './reconciler.js';
 
 /** The monitor's two signers, their public halves registered so verifiers find them by key id. */
-export async function monitorSigners(config: MonitorConfig, database: Database): Promise<{ auditSigner: AuditSigner; checkpointSigner: CheckpointSigner }> {
+export async function monitorSigners(config: MonitorConfig, database: Database, log?: Logger): Promise<{ auditSigner: AuditSigner; checkpointSigner: CheckpointSigner }> {
+  // The key provider first (nothing registered if it is refused). Production: KMS's SIGN_VERIFY key
+  // (PRAXA_KMS_SIGN_KEY_ID, ECDSA_SHA_256 on ECC_NIST_P256); both KMS keys are checked at boot.
+  const provider = await openKeyProvider({
+    kind: config.PRAXA_KEY_PROVIDER,
+    keyFile: config.PRAXA_KEY_FILE,
+    kmsWrapKeyId: config.PRAXA_KMS_WRAP_KEY_ID,
+    kmsSignKeyId: config.PRAXA_KMS_SIGN_KEY_ID,
+    region: config.AWS_REGION,
+    endpoint: config.PRAXA_KMS_ENDPOINT,
+    production: config.NODE_ENV === 'production',
+    onLocalKeyFileInProduction: () =>
+      log?.warn({ code: 'LOCAL_KEY_FILE_IN_PRODUCTION' }, 'production is running on a local key file (PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true): back it up; losing it loses every key wrapped under it'),
+  });
   const events = loadAuditSigningKey({ pem: config.PRAXA_AUDIT_SIGNING_KEY, path: config.PRAXA_AUDIT_SIGNING_KEY_FILE });
   await registerAuditKey(database, { keyId: events.keyId, purpose: 'event', algorithm: 'ed25519', spki: events.spki });
-  const provider = await openKeyProvider({ kind: config.PRAXA_KEY_PROVIDER, keyFile: config.PRAXA_KEY_FILE, kmsKeyId: config.PRAXA_KMS_KEY_ID, region: config.AWS_REGION, endpoint: config.PRAXA_KMS_ENDPOINT });
   const pub = await provider.publicKey();
   await registerAuditKey(database, { keyId: pub.keyId, purpose: 'checkpoint', algorithm: pub.algorithm, spki: Buffer.from(pub.spki) });
   return { auditSigner: { keyId: events.keyId, privateKey: events.privateKey }, checkpointSigner: { keyId: pub.keyId, sign: (m) => provider.sign(m) } };
@@ -27,7 +39,10 @@ export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () 
   const config = await bootConfig('monitor', { env, envFile: '.env' });
   const log = createLogger({ name: 'praxa-monitor', level: config.LOG_LEVEL });
   const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 4, applicationName: 'praxa-monitor' });
-  const signers = await monitorSigners(config, database);
+  const signers = await monitorSigners(config, database, log).catch(async (err: unknown) => {
+    await database.close();
+    throw err;
+  });
   const redis = createRedis(config.REDIS_URL, 'worker');
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);

@@ -10,7 +10,7 @@
  * each external effect) does. A run whose job failed for good is still recovered by the monitor's reconciler.
  */
 import { hostname } from 'node:os';
-import { bootConfig, type WorkerConfig } from '@praxa/config';
+import { bootConfig, unconfiguredSummary, workerIntegrations, type WorkerConfig } from '@praxa/config';
 import { RunIdSchema, WorkspaceIdSchema } from '@praxa/core';
 import { loadAuditSigningKey } from '@praxa/crypto';
 import { createAuditWriter, createDatabase, registerAuditKey } from '@praxa/db';
@@ -35,9 +35,13 @@ export interface WorkerOptions {
 export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions = {}): Promise<{ close: () => Promise<void>; config: WorkerConfig }> {
   const config = await bootConfig('worker', { env, envFile: '.env' });
   const log = createLogger({ name: 'praxa-worker', level: config.LOG_LEVEL, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+  // The key provider first: a refused one (no key file in production, a KMS key of the wrong usage) stops the boot
+  // before any pool or connection is opened.
+  const provider = await createKeyProvider(config, () =>
+    log.warn({ code: 'LOCAL_KEY_FILE_IN_PRODUCTION' }, 'production is running on a local key file (PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true): back it up; losing it loses every key wrapped under it'),
+  );
   const telemetry = startTelemetry({ serviceName: config.OTEL_SERVICE_NAME ?? 'praxa-worker', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, ...(options.spanExporter ? { exporter: options.spanExporter } : {}) });
   const database = createDatabase(config.WORKER_DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2, applicationName: 'praxa-worker' });
-  const provider = await createKeyProvider(config);
   const redis = createRedis(config.REDIS_URL, 'worker');
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
@@ -132,6 +136,8 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
     { ...connection, concurrency: 2 },
   );
   notifications.on('failed', (job, err) => log.warn({ jobId: job?.id, code: 'NOTIFICATION_FAILED', err }, 'notification job failed'));
+  const off = unconfiguredSummary(workerIntegrations(config));
+  if (off) log.info({ code: 'INTEGRATIONS_NOT_CONFIGURED', ...off }, 'integrations not configured: runs that need one fail with INTEGRATION_NOT_CONFIGURED');
   log.info({ code: 'WORKER_STARTED', concurrency: config.WORKER_CONCURRENCY, github: github !== null, slack: slack !== null }, 'worker running');
   return {
     config,

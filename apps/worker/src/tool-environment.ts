@@ -6,7 +6,7 @@
  * (its rotating token refreshed under a vault lock, see slack-token.ts).
  */
 import { createGithubRepoClient, createSlackBotClient, type GithubAppConfig, type SlackAppConfig } from '@praxa/connectors';
-import { newId, PraxaError, type WorkspaceId } from '@praxa/core';
+import { IntegrationNotConfiguredError, newId, PraxaError, type WorkspaceId } from '@praxa/core';
 import type { KeyProvider } from '@praxa/crypto';
 import { and, dispatchSubagentRun, eq, readMemoryFacts, schema, withWorkspace, writeMemoryFact, type Database, type RunLease } from '@praxa/db';
 import { SubAgentInputInvalidError, type ToolEnvironment } from '@praxa/runtime';
@@ -34,7 +34,7 @@ export interface ToolEnvironmentDeps {
   readonly maxSubagentDepth: number;
 }
 
-/** The run needs an integration (GitHub App, Slack) this workspace or worker does not have: not retryable. */
+/** The run needs an integration this workspace has not installed: not retryable. (One this worker lacks: `IntegrationNotConfiguredError`.) */
 export class IntegrationMissingError extends PraxaError {
   readonly code = 'INTEGRATION_MISSING';
   readonly httpStatus = 409;
@@ -48,7 +48,7 @@ export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: Wo
     async github() {
       if (github) return github;
       const app = deps.github;
-      if (!app) throw new IntegrationMissingError('no GitHub App is configured for this worker (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY)');
+      if (!app) throw new IntegrationNotConfiguredError('no GitHub App is configured for this worker (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY)');
       const token = await inScope(async (s) => {
         const [row] = await s.db
           .select({ externalId: schema.integrations.externalId })
@@ -65,7 +65,7 @@ export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: Wo
       const cached = slack.get(teamId);
       if (cached) return cached;
       const app = deps.slack;
-      if (!app) throw new IntegrationMissingError('no Slack app is configured for this worker (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET)');
+      if (!app) throw new IntegrationNotConfiguredError('no Slack app is configured for this worker (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET)');
       const token = await slackBotTokenForRun({ database: deps.database, provider: deps.provider, slack: app }, { workspaceId, lease }, teamId);
       const client = createSlackBotClient({ token, baseUrl: app.baseUrl });
       slack.set(teamId, client);

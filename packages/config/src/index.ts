@@ -2,3 +2,4 @@ export * from './load-config.js';
 export * from './parts.js';
 export * from './schemas.js';
 export * from './sources.js';
+export * from './integrations.js';

@@ -40,14 +40,56 @@ export const redisPart = z.object({
 });
 
 export const keyProviderPart = z.object({
+  /**
+   * `aws-kms` (required in production); `local` (the key file, the default) for development, the demo and embedded
+   * installs — in production only with PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true (see `keyProviderRules`).
+   */
   PRAXA_KEY_PROVIDER: z.enum(['local', 'aws-kms']).default('local'),
-  /** LocalKeyProvider's master key file; created on first run with mode 0600. */
+  /** LocalKeyProvider's master key file; created on first run with mode 0600 — except in production, where it must exist. */
   PRAXA_KEY_FILE: z.string().min(1).default('.praxa/master.key'),
+  /** A self-hosted production install that keeps its root key in a file it backs up: the explicit, logged opt-in. */
+  PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION: bool(false),
+  /** aws-kms: the symmetric ENCRYPT_DECRYPT key (SYMMETRIC_DEFAULT) that wraps data keys: key id, ARN, alias or alias ARN. */
+  PRAXA_KMS_WRAP_KEY_ID: z.string().min(1).optional(),
+  /** aws-kms: the asymmetric SIGN_VERIFY key (ECC_NIST_P256 → ECDSA_SHA_256, or ECC_NIST_EDWARDS25519) that signs checkpoints. */
+  PRAXA_KMS_SIGN_KEY_ID: z.string().min(1).optional(),
+  /** Replaced by the two above (one KMS key cannot both encrypt and sign); set → a config error naming the new ones. */
   PRAXA_KMS_KEY_ID: z.string().min(1).optional(),
   AWS_REGION: z.string().min(1).optional(),
   /** Only for tests and the offline demo: a loopback KMS endpoint. */
   PRAXA_KMS_ENDPOINT: z.url().optional(),
 });
+
+type KeyProviderInput = z.output<typeof keyProviderPart> & { readonly NODE_ENV: 'development' | 'production' | 'test' };
+
+/**
+ * The rules of the key-provider settings, checked at boot by the apps that open keys (worker, monitor). Each issue
+ * names the variable and never a value:
+ * - production: `aws-kms`, or `local` with PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true — never the silent default
+ *   (a key file made inside an ephemeral container is lost at its restart, and every key wrapped under it with it);
+ * - `aws-kms`: PRAXA_KMS_WRAP_KEY_ID and PRAXA_KMS_SIGN_KEY_ID, two different keys (KMS gives a key one usage);
+ * - PRAXA_KMS_KEY_ID is gone: refused, naming its replacements.
+ */
+export function keyProviderRules(cfg: KeyProviderInput, ctx: z.core.$RefinementCtx): void {
+  const issue = (key: string, message: string): void => ctx.addIssue({ code: 'custom', path: [key], message });
+  if (cfg.PRAXA_KMS_KEY_ID !== undefined) {
+    issue('PRAXA_KMS_KEY_ID', 'no longer read: set PRAXA_KMS_WRAP_KEY_ID (a symmetric ENCRYPT_DECRYPT key) and PRAXA_KMS_SIGN_KEY_ID (an asymmetric SIGN_VERIFY key) instead');
+  }
+  const kind = cfg.PRAXA_KEY_PROVIDER;
+  if (cfg.NODE_ENV === 'production' && kind === 'local' && !cfg.PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION) {
+    issue(
+      'PRAXA_KEY_PROVIDER',
+      'must be aws-kms in production (unset means local, which is refused there unless PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true for a self-hosted key file you back up)',
+    );
+  }
+  if (kind === 'aws-kms') {
+    if (cfg.PRAXA_KMS_WRAP_KEY_ID === undefined) issue('PRAXA_KMS_WRAP_KEY_ID', 'required when PRAXA_KEY_PROVIDER=aws-kms (a symmetric ENCRYPT_DECRYPT key)');
+    if (cfg.PRAXA_KMS_SIGN_KEY_ID === undefined) issue('PRAXA_KMS_SIGN_KEY_ID', 'required when PRAXA_KEY_PROVIDER=aws-kms (an asymmetric SIGN_VERIFY key, ECC_NIST_P256)');
+    if (cfg.PRAXA_KMS_WRAP_KEY_ID !== undefined && cfg.PRAXA_KMS_WRAP_KEY_ID === cfg.PRAXA_KMS_SIGN_KEY_ID) {
+      issue('PRAXA_KMS_SIGN_KEY_ID', 'must name a different key than PRAXA_KMS_WRAP_KEY_ID: a KMS key either encrypts (ENCRYPT_DECRYPT) or signs (SIGN_VERIFY), never both');
+    }
+  }
+}
 
 /** The Ed25519 key an appending app signs audit events with: a PEM (from Secrets Manager) or a local file. */
 export const auditSigningPart = z.object({
@@ -64,13 +106,15 @@ export const databasePart = <K extends string>(key: K) =>
 export const portPart = <K extends string>(key: K, fallback: number) =>
   z.object({ [key]: port(fallback) } as { [P in K]: ReturnType<typeof port> });
 
+/** Optional: without it ingest answers `/webhooks/github` with 404 INTEGRATION_NOT_CONFIGURED. */
 export const githubWebhookPart = z.object({
-  GITHUB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  GITHUB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   GITHUB_APP_ID: z.coerce.number().int().positive().optional(),
 });
 
+/** Optional: without it ingest answers `/webhooks/slack/*` with 404 INTEGRATION_NOT_CONFIGURED. */
 export const slackSigningPart = z.object({
-  SLACK_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  SLACK_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export const githubAppPart = z.object({

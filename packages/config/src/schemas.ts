@@ -13,6 +13,7 @@ import {
   githubAppPart,
   githubWebhookPart,
   keyProviderPart,
+  keyProviderRules,
   modelEndpointsPart,
   notifyPart,
   portPart,
@@ -40,8 +41,7 @@ export const ingestConfigSchema = commonPart
     INGEST_TRIGGER_KEY_FILE: z.string().min(1).default('.praxa/ingest-trigger.key'),
   })
   .extend(githubWebhookPart.shape)
-  .extend(slackSigningPart.shape)
-  .extend(keyProviderPart.shape);
+  .extend(slackSigningPart.shape);
 
 export const workerConfigSchema = commonPart
   .extend(databasePart('WORKER_DATABASE_URL').shape)
@@ -61,13 +61,15 @@ export const workerConfigSchema = commonPart
   .extend(slackOAuthPart.shape)
   .extend(anthropicPart.shape)
   .extend(modelEndpointsPart.shape)
-  .extend(notifyPart.shape);
+  .extend(notifyPart.shape)
+  .superRefine(keyProviderRules);
 
 export const monitorConfigSchema = commonPart
   .extend(databasePart('MONITOR_DATABASE_URL').shape)
   .extend(auditSigningPart.shape)
   .extend(redisPart.shape)
-  .extend(keyProviderPart.shape);
+  .extend(keyProviderPart.shape)
+  .superRefine(keyProviderRules);
 
 export const apiConfigSchema = commonPart
   .extend(databasePart('API_DATABASE_URL').shape)

@@ -23,7 +23,16 @@ describe('Secrets Manager source (real AWS SDK against the loopback server)', ()
 
   it('is read once at boot; any number of later reads make zero further calls', async () => {
     const cfg = await bootConfig('worker', {
-      env: { PRAXA_SECRETS_SOURCE: 'aws', PRAXA_SECRETS_ID: 'praxa/prod/worker', AWS_REGION: 'us-west-1', NODE_ENV: 'production' },
+      env: {
+        PRAXA_SECRETS_SOURCE: 'aws',
+        PRAXA_SECRETS_ID: 'praxa/prod/worker',
+        AWS_REGION: 'us-west-1',
+        NODE_ENV: 'production',
+        // Production refuses to run without KMS (or the explicit local-key-file opt-in).
+        PRAXA_KEY_PROVIDER: 'aws-kms',
+        PRAXA_KMS_WRAP_KEY_ID: 'alias/praxa-wrap',
+        PRAXA_KMS_SIGN_KEY_ID: 'alias/praxa-sign',
+      },
       secretsClient: { endpoint: sm.url, credentials },
     });
     expect(sm.calls.GetSecretValue).toBe(1);

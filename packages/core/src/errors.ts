@@ -119,3 +119,12 @@ export class InternalError extends PraxaError {
   readonly code = 'INTERNAL';
   readonly httpStatus = 500;
 }
+
+/**
+ * The operator has not configured this integration on this Praxa (its signing secret, App or OAuth client is unset):
+ * its routes answer 404, named once at boot. Integrations are optional; a run that needs a missing one fails with it.
+ */
+export class IntegrationNotConfiguredError extends PraxaError {
+  readonly code = 'INTEGRATION_NOT_CONFIGURED';
+  readonly httpStatus = 404;
+}

@@ -24,7 +24,7 @@ const TRANSIENT = new Set([
 ]);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNABORTED']);
 
-export type KmsOperation = 'GenerateDataKey' | 'Encrypt' | 'Decrypt' | 'Sign' | 'GetPublicKey';
+export type KmsOperation = 'GenerateDataKey' | 'Encrypt' | 'Decrypt' | 'Sign' | 'GetPublicKey' | 'DescribeKey';
 
 interface AwsErrorShape {
   readonly name?: unknown;

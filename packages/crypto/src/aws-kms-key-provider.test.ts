@@ -2,9 +2,9 @@
  * AwsKmsKeyProvider through the real AWS SDK (`@aws-sdk/client-kms`) against the loopback KMS.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DecryptCommand, GenerateDataKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand, VerifyCommand } from '@aws-sdk/client-kms';
 import { createPublicKey, verify } from 'node:crypto';
-import { PermissionDeniedError, UnavailableError } from '@praxa/core';
+import { ConfigError, PermissionDeniedError, UnavailableError } from '@praxa/core';
 import { startKmsServer, type KmsServer } from '@praxa/testkit';
 import { AwsKmsKeyProvider } from './aws-kms-key-provider.js';
 import { mapKmsError } from './aws-kms-errors.js';
@@ -13,6 +13,7 @@ import { parseEncryptionContext } from './encryption-context.js';
 import { DecryptFailedError, KeyNotFoundError, KeyProviderError, KeyUnavailableError } from './errors.js';
 import { verifySignature } from './key-provider.js';
 import { createTenantKey, openTenantKey } from './tenant-key.js';
+import { openKeyProvider } from './open-key-provider.js';
 
 let server: KmsServer;
 let client: KMSClient;
@@ -136,5 +137,95 @@ describe('AwsKmsKeyProvider', () => {
     expect(mapKmsError('Decrypt', aws('ThrottlingException'))).toBeInstanceOf(UnavailableError);
     expect(mapKmsError('Decrypt', aws('KMSInternalException', 500))).toBeInstanceOf(UnavailableError);
     expect(mapKmsError('Encrypt', aws('InvalidKeyUsageException'))).toBeInstanceOf(KeyProviderError);
+  });
+});
+
+/**
+ * Key usage as real KMS enforces it (API Reference: InvalidKeyUsageException — "For encrypting, decrypting,
+ * re-encrypting, and generating data keys, the KeyUsage must be ENCRYPT_DECRYPT. For signing and verifying messages,
+ * the KeyUsage must be SIGN_VERIFY"; a signing algorithm the key spec does not offer → InvalidKeyUsageException;
+ * GetPublicKey of a symmetric key → UnsupportedOperationException), through the real SDK.
+ */
+describe('the loopback KMS enforces key usage as KMS does (real @aws-sdk/client-kms)', () => {
+  const fail = (p: Promise<unknown>) => p.then(() => 'succeeded', (e: unknown) => (e as { name?: string }).name);
+
+  it('CreateKey: a key has one usage, and KMS picks the algorithms from its spec', async () => {
+    const sym = await client.send(new CreateKeyCommand({}));
+    expect(sym.KeyMetadata).toMatchObject({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'] });
+    const ec = await client.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }));
+    expect(ec.KeyMetadata).toMatchObject({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: ['ECDSA_SHA_256'] });
+    const k1 = await client.send(new CreateKeyCommand({ KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'SIGN_VERIFY' }));
+    expect(k1.KeyMetadata?.SigningAlgorithms).toEqual(['ECDSA_SHA_256']);
+    const rsa = await client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }));
+    expect(rsa.KeyMetadata?.SigningAlgorithms).toContain('RSASSA_PSS_SHA_256');
+    expect(await fail(client.send(new CreateKeyCommand({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'SIGN_VERIFY' })))).toBe('ValidationException');
+    expect(await fail(client.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'ENCRYPT_DECRYPT' })))).toBe('ValidationException');
+    expect((await client.send(new DescribeKeyCommand({ KeyId: 'alias/praxa-audit' }))).KeyMetadata).toMatchObject({ KeyUsage: 'SIGN_VERIFY', KeySpec: 'ECC_NIST_P256' });
+  });
+
+  it('Encrypt / Decrypt / GenerateDataKey on a SIGN_VERIFY key → InvalidKeyUsageException', async () => {
+    const signKey = server.signingKey.arn;
+    const context = { tenant_id: 'tn_01jkms' };
+    expect(await fail(client.send(new EncryptCommand({ KeyId: signKey, Plaintext: utf8('x'), EncryptionContext: context })))).toBe('InvalidKeyUsageException');
+    expect(await fail(client.send(new GenerateDataKeyCommand({ KeyId: signKey, KeySpec: 'AES_256', EncryptionContext: context })))).toBe('InvalidKeyUsageException');
+    const wrapped = await client.send(new EncryptCommand({ KeyId: 'alias/praxa-test', Plaintext: utf8('x'), EncryptionContext: context }));
+    expect(await fail(client.send(new DecryptCommand({ KeyId: signKey, CiphertextBlob: wrapped.CiphertextBlob, EncryptionContext: context })))).toBe('InvalidKeyUsageException');
+    // An RSA key made for encryption is not a symmetric key either: SYMMETRIC_DEFAULT is refused on it.
+    const rsaEnc = server.createKey('RSA_2048', undefined, 'ENCRYPT_DECRYPT');
+    expect(await fail(client.send(new GenerateDataKeyCommand({ KeyId: rsaEnc.arn, KeySpec: 'AES_256' })))).toBe('InvalidKeyUsageException');
+  });
+
+  it('Sign / Verify on a symmetric key → InvalidKeyUsageException; GetPublicKey → UnsupportedOperationException', async () => {
+    const symKey = server.symmetricKey.arn;
+    expect(await fail(client.send(new SignCommand({ KeyId: symKey, Message: utf8('m'), MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' })))).toBe('InvalidKeyUsageException');
+    expect(await fail(client.send(new VerifyCommand({ KeyId: symKey, Message: utf8('m'), Signature: utf8('s'), MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' })))).toBe('InvalidKeyUsageException');
+    expect(await fail(client.send(new GetPublicKeyCommand({ KeyId: symKey })))).toBe('UnsupportedOperationException');
+    const rsaEnc = server.createKey('RSA_2048', undefined, 'ENCRYPT_DECRYPT');
+    expect(await fail(client.send(new SignCommand({ KeyId: rsaEnc.arn, Message: utf8('m'), MessageType: 'RAW', SigningAlgorithm: 'RSASSA_PSS_SHA_256' })))).toBe('InvalidKeyUsageException');
+  });
+
+  it('Sign with an algorithm the key spec does not offer → InvalidKeyUsageException; offered ones sign and Verify', async () => {
+    const p256 = server.signingKey.arn;
+    for (const algorithm of ['ECDSA_SHA_384', 'RSASSA_PSS_SHA_256', 'ED25519_SHA_512'] as const) {
+      expect(await fail(client.send(new SignCommand({ KeyId: p256, Message: utf8('m'), MessageType: 'RAW', SigningAlgorithm: algorithm })))).toBe('InvalidKeyUsageException');
+    }
+    const signed = await client.send(new SignCommand({ KeyId: p256, Message: utf8('m'), MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' }));
+    expect((await client.send(new VerifyCommand({ KeyId: p256, Message: utf8('m'), Signature: signed.Signature, MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' }))).SignatureValid).toBe(true);
+    expect(await fail(client.send(new VerifyCommand({ KeyId: p256, Message: utf8('n'), Signature: signed.Signature, MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' })))).toBe('KMSInvalidSignatureException');
+    const rsa = server.createKey('RSA_2048', undefined, 'SIGN_VERIFY');
+    const pss = await client.send(new SignCommand({ KeyId: rsa.arn, Message: utf8('m'), MessageType: 'RAW', SigningAlgorithm: 'RSASSA_PSS_SHA_256' }));
+    const rsaPub = createPublicKey({ key: Buffer.from((await client.send(new GetPublicKeyCommand({ KeyId: rsa.arn }))).PublicKey ?? []), format: 'der', type: 'spki' });
+    expect(verify('sha256', utf8('m'), { key: rsaPub, padding: 6, saltLength: 32 }, Buffer.from(pss.Signature ?? []))).toBe(true);
+    expect(await fail(client.send(new SignCommand({ KeyId: rsa.arn, Message: utf8('m'), MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' })))).toBe('InvalidKeyUsageException');
+  });
+
+  it('one key for both jobs: the provider over it fails exactly where KMS refuses — wrap on a SIGN_VERIFY key, sign on a symmetric key', async () => {
+    const signOnly = new AwsKmsKeyProvider({ client, wrappingKeyId: server.signingKey.arn, signingKeyId: server.signingKey.arn });
+    await expect(signOnly.wrap(utf8('x'), ctx)).rejects.toMatchObject({ code: 'KEY_PROVIDER_FAILED', details: { operation: 'Encrypt', awsError: 'InvalidKeyUsageException' } });
+    const wrapOnly = new AwsKmsKeyProvider({ client, wrappingKeyId: server.symmetricKey.arn, signingKeyId: server.symmetricKey.arn });
+    await expect(wrapOnly.sign(utf8('x'))).rejects.toMatchObject({ code: 'KEY_PROVIDER_FAILED', details: { operation: 'GetPublicKey', awsError: 'UnsupportedOperationException' } });
+  });
+
+  it('openKeyProvider checks both keys with KMS at boot: a wrong key is a ConfigError naming its variable, never its value', async () => {
+    const settings = { kind: 'aws-kms' as const, keyFile: '/nonexistent', region: 'us-west-1', endpoint: server.url };
+    const env = { AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDLOOPBACK';
+    process.env.AWS_SECRET_ACCESS_KEY = 'loopback';
+    try {
+      const ok = await openKeyProvider({ ...settings, kmsWrapKeyId: 'alias/praxa-test', kmsSignKeyId: 'alias/praxa-audit' });
+      expect((await ok.publicKey()).algorithm).toBe('ecdsa-p256-sha256');
+      const asWrap = await openKeyProvider({ ...settings, kmsWrapKeyId: server.signingKey.arn, kmsSignKeyId: 'alias/praxa-audit' }).catch((e: unknown) => e);
+      expect(asWrap).toBeInstanceOf(ConfigError);
+      expect((asWrap as ConfigError).issues.map((i) => i.key)).toEqual(['PRAXA_KMS_WRAP_KEY_ID']);
+      expect((asWrap as ConfigError).message).not.toContain(server.signingKey.keyId);
+      const asSign = await openKeyProvider({ ...settings, kmsWrapKeyId: 'alias/praxa-test', kmsSignKeyId: server.symmetricKey.arn }).catch((e: unknown) => e);
+      expect((asSign as ConfigError).issues.map((i) => i.key)).toEqual(['PRAXA_KMS_SIGN_KEY_ID']);
+      expect((asSign as ConfigError).message).not.toContain(server.symmetricKey.keyId);
+    } finally {
+      for (const [k, v] of Object.entries(env)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });

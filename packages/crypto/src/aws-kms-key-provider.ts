@@ -9,10 +9,16 @@
  *   provider enforces). The algorithm follows the key's spec, learned once from `GetPublicKey`:
  *   ECC_NIST_P256 → ECDSA_SHA_256 (DER signatures; the recommended spec), ECC_NIST_EDWARDS25519 → ED25519_SHA_512.
  *   Any other spec → `KeyProviderError`.
+ * - Two keys, because KMS gives a key one usage for life: a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key wraps, an
+ *   asymmetric SIGN_VERIFY key signs (KMS refuses Encrypt on the one and Sign on the other with
+ *   `InvalidKeyUsageException`). `checkKeys()` (called at boot) asks KMS for both keys' usage and spec — `DescribeKey`
+ *   on the wrapping key, `GetPublicKey` on the signing key — so a wrong key stops the process at start, not at the
+ *   first run.
  * - SDK and transport errors are mapped by aws-kms-errors.ts.
  */
 import {
   DecryptCommand,
+  DescribeKeyCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
   GetPublicKeyCommand,
@@ -104,6 +110,32 @@ export class AwsKmsKeyProvider implements KeyProvider {
     );
     if (out.Signature === undefined) throw new KeyProviderError('KMS Sign returned no signature', { details: { operation: 'Sign' } });
     return copyBytes(out.Signature);
+  }
+
+  /**
+   * Boot check: the wrapping key is a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key and the signing key a SIGN_VERIFY key of a
+   * supported spec, and they are two keys. Throws `KeyProviderError` with `details.role` ('wrap' | 'sign').
+   */
+  async checkKeys(): Promise<void> {
+    const out = await this.call('DescribeKey', () => this.client.send(new DescribeKeyCommand({ KeyId: this.wrappingKeyId })));
+    const meta = out.KeyMetadata;
+    if (meta?.KeyUsage !== 'ENCRYPT_DECRYPT' || meta.KeySpec !== 'SYMMETRIC_DEFAULT') {
+      throw new KeyProviderError('the KMS wrapping key must be a SYMMETRIC_DEFAULT key with key usage ENCRYPT_DECRYPT', {
+        details: { operation: 'DescribeKey', role: 'wrap', keySpec: meta?.KeySpec ?? '', keyUsage: meta?.KeyUsage ?? '' },
+      });
+    }
+    let signing: SigningKeyInfo;
+    try {
+      signing = await this.signingKeyInfo();
+    } catch (err) {
+      if (err instanceof KeyProviderError && err.details?.['role'] === undefined) {
+        throw new KeyProviderError(err.message, { cause: err, details: { ...err.details, role: 'sign' } });
+      }
+      throw err;
+    }
+    if (meta.Arn !== undefined && meta.Arn === signing.publicKey.keyId) {
+      throw new KeyProviderError('the KMS wrapping and signing keys are one key', { details: { operation: 'DescribeKey', role: 'sign' } });
+    }
   }
 
   async publicKey(): Promise<SigningPublicKey> {

@@ -85,3 +85,9 @@ export class KeyProviderError extends PraxaError {
   readonly code = 'KEY_PROVIDER_FAILED';
   readonly httpStatus = 500;
 }
+
+/** The local key file is missing where it must exist (production never creates one). A boot error. */
+export class KeyFileMissingError extends PraxaError {
+  readonly code = 'KEY_FILE_MISSING';
+  readonly httpStatus = 500;
+}

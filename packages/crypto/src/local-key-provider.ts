@@ -13,7 +13,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSig
 import { ValidationError } from '@praxa/core';
 import { concatBytes, lengthPrefixed, randomBytes } from './bytes.js';
 import { canonicalEncryptionContext, parseEncryptionContext, type EncryptionContext } from './encryption-context.js';
-import { CiphertextMalformedError, DecryptFailedError } from './errors.js';
+import { CiphertextMalformedError, DecryptFailedError, KeyFileMissingError } from './errors.js';
 import { newKeyId } from './key-id.js';
 import {
   assertSignMessage,
@@ -36,6 +36,11 @@ export interface LocalKeyProviderOptions {
   readonly reservationBlock?: number;
   /** The clock for `createdAt` stamps. */
   readonly now?: () => Date;
+  /**
+   * Create the file when it is missing (default true). False in production: a missing file is `KeyFileMissingError`,
+   * never a fresh key (a new root key would orphan every key wrapped under the lost one).
+   */
+  readonly create?: boolean;
 }
 
 const AAD_LABEL = lengthPrefixed('praxa/v1/local-provider');
@@ -71,13 +76,16 @@ export class LocalKeyProvider implements KeyProvider {
     this.signingKey = createPrivateKey({ key: Buffer.from(data.signingKey.pkcs8, 'base64'), format: 'der', type: 'pkcs8' });
   }
 
-  /** Opens the key file at `options.path`, creating it (0600) on first run; refuses a file with looser permissions. */
+  /** Opens the key file at `options.path`, creating it (0600) on first run unless `create: false`; refuses a file with looser permissions. */
   static async open(options: LocalKeyProviderOptions): Promise<LocalKeyProvider> {
     const limit = options.usageLimit ?? DEFAULT_WRAP_USAGE_LIMIT;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_WRAP_USAGE_LIMIT) {
       throw new ValidationError(`usageLimit must be an integer in 1..${MAX_WRAP_USAGE_LIMIT}`);
     }
     const now = options.now ?? (() => new Date());
+    if (options.create === false && (await readKeyFile(options.path)) === undefined) {
+      throw new KeyFileMissingError('there is no local key file at PRAXA_KEY_FILE, and it is not created here (production): restore it from its backup, or use PRAXA_KEY_PROVIDER=aws-kms');
+    }
     const data = await createKeyFileIfAbsent(options.path, () => {
       const created = now();
       const master = newMasterKey(created);

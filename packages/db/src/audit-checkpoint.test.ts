@@ -4,7 +4,7 @@
  * root, and only the events after the latest checkpoint are read.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import postgres from 'postgres';
 import { eventLeafHash, frontierLength, merkleRoot, newId, ValidationError, verifyCheckpoints, type AuditEventDraft, type VerificationKey } from '@praxa/core';
 import { appendAuditEvents, createCheckpoint, createDatabase, createTestDatabase, readAuditLeaves, readCheckpoints, registerAuditKey, seedWorkspaceFixture, sql, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from './index.js';
@@ -110,5 +110,30 @@ describe('checkpoints from the latest frontier', () => {
     expect(await insert(3, root, frontier.subarray(0, 32))).toBe('refused'); // one hash for a size with two 1-bits
     expect(await insert(4, root, frontier)).toBe('refused'); // past the head
     expect(await insert(3, root, frontier)).toBe('stored');
+  });
+});
+
+describe('the audit key registry (0023)', () => {
+  const spki = (k: { publicKey: KeyObject }) => k.publicKey.export({ format: 'der', type: 'spki' });
+  const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+
+  it('a KMS-style ECDSA P-256 checkpoint key registers as ecdsa-p256-sha256', async () => {
+    await registerAuditKey(worker, { keyId: `kms-p256-${newId('checkpoint')}`, purpose: 'checkpoint', algorithm: 'ecdsa-p256-sha256', spki: spki(p256) });
+  });
+
+  it('a key is refused under an algorithm it is not: EC as ed25519, Ed25519 as ecdsa, P-384 or RSA as ecdsa-p256-sha256', async () => {
+    const attempts = [
+      { algorithm: 'ed25519' as const, spki: spki(p256) },
+      { algorithm: 'ecdsa-p256-sha256' as const, spki: spki(generateKeyPairSync('ed25519')) },
+      { algorithm: 'ecdsa-p256-sha256' as const, spki: spki(generateKeyPairSync('ec', { namedCurve: 'secp384r1' })) },
+      { algorithm: 'ecdsa-p256-sha256' as const, spki: spki(generateKeyPairSync('ec', { namedCurve: 'secp256k1' })) },
+      { algorithm: 'ecdsa-p256-sha256' as const, spki: spki(generateKeyPairSync('rsa', { modulusLength: 1024 })) },
+    ];
+    for (const a of attempts) {
+      const keyId = `mismatch-${newId('checkpoint')}`;
+      await expect(registerAuditKey(worker, { keyId, purpose: 'checkpoint', ...a })).rejects.toThrow();
+      const [row] = await admin<{ n: number }[]>`select count(*)::int as n from audit_keys where key_id = ${keyId}`;
+      expect(row?.n).toBe(0);
+    }
   });
 });

@@ -77,7 +77,8 @@ export async function checkpointWorkspace(env: ConfigSource, workspace: string):
   const workspaceId = parseId('workspace', workspace);
   const cfg = await bootConfig('monitor', { env: withLocalDefaults(env), envFile: '.env' });
   if (cfg.PRAXA_KEY_PROVIDER !== 'local') throw new Error('audit checkpoint from the CLI uses the local key provider; in production the monitor signs through KMS');
-  const provider = await LocalKeyProvider.open({ path: cfg.PRAXA_KEY_FILE });
+  // Production never creates a key file (a new root key would orphan every key wrapped under the lost one).
+  const provider = await LocalKeyProvider.open({ path: cfg.PRAXA_KEY_FILE, create: cfg.NODE_ENV !== 'production' });
   const pub = await provider.publicKey();
   const db = createDatabase(cfg.MONITOR_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-checkpoint' });
   try {

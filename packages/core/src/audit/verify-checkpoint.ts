@@ -28,10 +28,18 @@ export const CHECKPOINT_FAILURES = ['body_mismatch', 'unknown_key', 'bad_signatu
 export type CheckpointFailure = (typeof CHECKPOINT_FAILURES)[number];
 export type CheckpointVerification = { readonly ok: true; readonly count: number } | { readonly ok: false; readonly treeSize: number; readonly reason: CheckpointFailure };
 
+/**
+ * One checkpoint signature under its registered key. The key's type must be what its `algorithm` says — `ed25519`
+ * (the local provider) or `ecdsa-p256-sha256` (KMS ECC_NIST_P256 / ECDSA_SHA_256, DER signatures) — so a key
+ * registered under one algorithm never verifies as another.
+ */
 export function verifyCheckpointSignature(key: VerificationKey, message: Uint8Array, signature: Uint8Array): boolean {
   try {
     const pub = createPublicKey({ key: Buffer.from(key.spki), format: 'der', type: 'spki' });
-    return verify(key.algorithm === 'ed25519' ? null : 'sha256', message, pub, signature);
+    if (key.algorithm === 'ed25519') return pub.asymmetricKeyType === 'ed25519' && verify(null, message, pub, signature);
+    if (key.algorithm !== 'ecdsa-p256-sha256') return false;
+    if (pub.asymmetricKeyType !== 'ec' || pub.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return false;
+    return verify('sha256', message, { key: pub, dsaEncoding: 'der' }, signature);
   } catch {
     return false;
   }
