@@ -143,6 +143,65 @@ describe('signed producers (Standard Webhooks)', () => {
   });
 });
 
+describe('deduplication is per Skill, never across workspaces (issue 16, finding 2)', () => {
+  let secretA: string;
+  let secretB: string;
+  let B: WorkspaceFixture;
+  beforeAll(async () => {
+    secretA = await mintSecret();
+    B = await seedWorkspaceFixture(tdb.adminUrl, 'Dedup-B', { manifest: sampleManifest({ triggers: ['trigger.webhook'] }) });
+    // The fixture registers a placeholder ingest key; keep the real ingest's key the newest (the one the api seals to).
+    await admin`update ingest_keys set created_at = now() - interval '1 day' where key_id = ${B.ingestKeyId}`;
+    const m = mintApiTokenMaterial(B.workspaceId);
+    await admin`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at) values (${B.workspaceId}, ${m.tokenId}, ${B.memberId}, 'human', 'b', ${m.secretSha256}, now() + interval '1 hour')`;
+    const res = await fetch(`${apiUrl}/v1/skills/${B.skillId}/trigger-secrets`, { method: 'POST', headers: { authorization: `Bearer ${m.token}` } });
+    expect(res.status).toBe(201);
+    secretB = ((await res.json()) as { secret: string }).secret;
+  });
+  const workspaceOf = async (runId: string | undefined) => (await admin<{ workspace_id: string }[]>`select workspace_id from agent_runs where id = ${runId ?? ''}`)[0]?.workspace_id;
+
+  it('two workspaces, identical bodies (even the same webhook-id) → two runs, each answered with its own id', async () => {
+    const body = JSON.stringify({ type: 'order.created', data: { id: randomUUID() } });
+    const id = `msg_${randomUUID()}`;
+    const a = await send({ secret: secretA, id, body });
+    const b = await send({ secret: secretB, id, body, skillId: B.skillId });
+    expect(a.status).toBe(202);
+    expect(b.status).toBe(202);
+    expect(a.json.runIds).toHaveLength(1);
+    expect(b.json.runIds).toHaveLength(1);
+    expect(b.json.runIds).not.toEqual(a.json.runIds);
+    expect(await workspaceOf(a.json.runIds?.[0])).toBe(A.workspaceId);
+    expect(await workspaceOf(b.json.runIds?.[0])).toBe(B.workspaceId);
+    // And B under a fresh webhook-id: its own new run, never A's.
+    const b2 = await send({ secret: secretB, body, skillId: B.skillId });
+    expect(b2.status).toBe(202);
+    expect(b2.json.runIds).toHaveLength(1);
+    expect(await workspaceOf(b2.json.runIds?.[0])).toBe(B.workspaceId);
+    // Each repeat of a webhook-id is answered with that Skill's own run.
+    expect((await send({ secret: secretB, id, body, skillId: B.skillId })).json.runIds).toEqual(b.json.runIds);
+    expect((await send({ secret: secretA, id, body })).json.runIds).toEqual(a.json.runIds);
+  });
+
+  it('the same producer sending the same body under two webhook-ids gets two runs (it asked twice)', async () => {
+    const body = JSON.stringify({ type: 'order.created', data: { id: randomUUID() } });
+    const first = await send({ secret: secretA, body });
+    const second = await send({ secret: secretA, body });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(first.json.runIds).toHaveLength(1);
+    expect(second.json.runIds).toHaveLength(1);
+    expect(second.json.runIds).not.toEqual(first.json.runIds);
+  });
+
+  it('a webhook-id longer than the delivery key holds is deduplicated too (by its digest)', async () => {
+    const id = `msg_${'x'.repeat(240)}`;
+    const first = await send({ secret: secretA, id });
+    expect(first.status).toBe(202);
+    expect(first.json.runIds).toHaveLength(1);
+    expect(await send({ secret: secretA, id })).toEqual(first);
+  });
+});
+
 describe('trigger secrets: list and revoke', () => {
   let viewerToken: string;
   let otherToken: string;

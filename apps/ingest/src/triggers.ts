@@ -3,7 +3,9 @@
  * `webhook-signature` (`v1,<base64>` entries, any one valid), HMAC-SHA256 keyed by the Skill's `whsec_` secret, 5-minute
  * tolerance; several live secrets are tried, for rotation. The secrets are stored sealed to ingest's own key and opened
  * here, per request, never logged. A verified delivery becomes one run of that Skill (trigger `trigger.webhook`, which
- * its manifest must list), deduplicated on `webhook-id`.
+ * its manifest must list), deduplicated on the Skill's `webhook-id` only — per Skill, as the spec uses the id: the
+ * same body under a fresh id is a fresh request (the signature covers id and timestamp, so it cannot be replayed
+ * under another id), and another Skill's (another workspace's) deliveries are never matched.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
@@ -46,6 +48,12 @@ export async function verifyTrigger(database: Database, key: IngestTriggerKey, r
   return { workspaceId: parseId('workspace', sealed[0]?.workspace_id), skillId, webhookId: headers.id };
 }
 
+/** The delivery key: the Skill and its producer's `webhook-id` (a digest of the id when it would not fit). */
+export function triggerDeliveryId(skillId: string, webhookId: string): string {
+  const plain = `${skillId}:${webhookId}`;
+  return plain.length <= 120 ? plain : `${skillId}:sha256:${createHash('sha256').update(webhookId).digest('hex')}`;
+}
+
 /** Record the delivery and its run (unless seen before), then enqueue `{runId}`. */
 export async function acceptTrigger(deps: IntakeDeps, t: VerifiedTrigger, body: Buffer, payload: unknown): Promise<readonly string[]> {
   const bodySha256 = createHash('sha256').update(body).digest('hex');
@@ -53,7 +61,7 @@ export async function acceptTrigger(deps: IntakeDeps, t: VerifiedTrigger, body: 
   const type = typeof (payload as { type?: unknown })?.type === 'string' ? String((payload as { type: string }).type).slice(0, 100) : null;
   const created = await createRunsForDelivery(deps.database, {
     source: 'trigger',
-    deliveryId: `${t.skillId}:${t.webhookId}`,
+    deliveryId: triggerDeliveryId(t.skillId, t.webhookId),
     bodySha256,
     workspaceId: t.workspaceId,
     trigger: TRIGGER_NAME,
