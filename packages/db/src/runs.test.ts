@@ -5,6 +5,7 @@ import {
   assertRunLease,
   claimRun,
   createDatabase,
+  dispatchSubagentRun,
   createRunsForDelivery,
   createTestDatabase,
   finishRun,
@@ -180,6 +181,14 @@ describe('ingest functions', () => {
       }),
     ).rejects.toBeTruthy();
     expect((await admin<{ n: number }[]>`select count(*)::int as n from webhook_deliveries where delivery_id = 'gh-int-x'`)[0]?.n).toBe(0);
+  });
+
+  it('a sub-agent run inherits the installation of its parent', async () => {
+    const parent = newId('run');
+    await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, integration_id) values (${A.workspaceId}, ${parent}, ${A.skillId}, ${A.skillVersionId}, 'github.pull_request.opened', 'github', ${A.integrationId})`;
+    const claimed = await claimRun(worker, parent, 'w', 30);
+    const child = await withWorkspace(worker, A.workspaceId, (s) => dispatchSubagentRun(s, claimed!.lease, { childRunId: newId('run'), targetSlug: A.manifest.slug, step: 1, input: {}, maxDepth: 2 }));
+    expect((await admin<{ integration_id: string | null }[]>`select integration_id from agent_runs where id = ${child.runId}`)[0]?.integration_id).toBe(A.integrationId);
   });
 
   it('refuses to create a run for a skill of another workspace or one not subscribed', async () => {
