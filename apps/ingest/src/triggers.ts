@@ -15,7 +15,7 @@ import { createRunsForDelivery, subscribedSkills, triggerSecretsForSkill, type D
 import { enqueue } from '@praxa/queue';
 import { ENQUEUE_TIMEOUT_MS, type IntakeDeps } from './intake.js';
 import type { IngestTriggerKey } from './trigger-key.js';
-import { verifyStandardWebhook } from './verify/standard-webhooks.js';
+import { standardWebhookHeadersPlausible, verifyStandardWebhook } from './verify/standard-webhooks.js';
 
 export const TRIGGER_NAME = 'trigger.webhook';
 
@@ -30,11 +30,23 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+const headersOf = (req: FastifyRequest) => ({ id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') });
+
+/**
+ * What can be checked with no secret, no body and no database — a well-formed skill id in the path, the Standard
+ * Webhooks headers well-formed, the timestamp inside the window: the Skill id, or null (answer 401 at once).
+ */
+export function precheckTrigger(req: FastifyRequest, nowSeconds: number): { readonly skillId: string } | null {
+  const skillId = (req.params as { skillId?: unknown }).skillId;
+  if (!isId('skill', skillId)) return null;
+  return standardWebhookHeadersPlausible(headersOf(req), nowSeconds) ? { skillId } : null;
+}
+
 /** Verify a signed-producer request; null unless the signature holds under one of the Skill's live secrets. */
 export async function verifyTrigger(database: Database, key: IngestTriggerKey, req: FastifyRequest, body: Buffer, nowSeconds: number): Promise<VerifiedTrigger | null> {
   const skillId = (req.params as { skillId?: unknown }).skillId;
   if (!isId('skill', skillId)) return null;
-  const headers = { id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') };
+  const headers = headersOf(req);
   if (!headers.id || !headers.timestamp || !headers.signature) return null;
   const sealed = await triggerSecretsForSkill(database, skillId);
   if (sealed.length === 0) return null;
