@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startWorker } from '@praxa/worker';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { newId } from '@praxa/core';
 import { addedPatch, startWorkerHarness, type WorkerHarness } from './worker-harness.js';
 
 let h: WorkerHarness;
@@ -67,5 +68,26 @@ describe('audit replay', () => {
     const r = await replayAuditEvent(env, h.ws.workspaceId, eventId);
     expect(r.ok).toBe(false);
     expect(r.lines.join('\n')).toContain('input (kept in the record): CHANGED');
+  });
+
+  // Last: from here on the workspace has two GitHub installations.
+  it('re-fetches through the installation the run came through, not the workspace’s first (issue 16, finding 9)', async () => {
+    h.gh.addInstallation({ id: 6161, account: 'globex', permissions: { pull_requests: 'write', contents: 'read' } });
+    const integrationId = newId('integration');
+    await h.admin`insert into integrations (workspace_id, id, provider, external_id, bot_identity) values (${h.ws.workspaceId}, ${integrationId}, 'github', '6161', ${h.admin.json({ login: 'praxa-sandbox[bot]' })})`;
+    const headSha = 'ab'.repeat(20);
+    h.gh.sandbox.addPullRequest({ owner: 'globex', repo: 'app', number: 74, title: 'Change', body: '', author: { login: 'dev', type: 'User' }, headSha, baseRef: 'main', files: [{ filename: 'src/a.ts', patch: addedPatch(['export const a = 1;']) }] });
+    const runId = newId('run');
+    const input = { repo: 'globex/app', prNumber: 74, headSha, baseRef: 'main', draft: false, authorLogin: 'dev', authorIsBot: false };
+    await h.admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input, integration_id)
+                  values (${h.ws.workspaceId}, ${runId}, ${h.ws.skillId}, ${h.ws.skillVersionId}, 'github.pull_request.opened', 'github', ${h.admin.json(input)}, ${integrationId})`;
+    await h.enqueueRun(runId);
+    expect((await h.waitForRun(runId)).status).toBe('succeeded');
+    const [ev] = await h.admin<{ id: string }[]>`select id from audit_events where run_id = ${runId} and kind = 'skill.action'`;
+    const r = await replayAuditEvent(env, h.ws.workspaceId, ev!.id);
+    expect(r.lines.join('\n')).toContain('identical to the recorded decision');
+    expect(r.ok).toBe(true);
+    const grant = h.gh.grants.at(-1);
+    expect(grant).toMatchObject({ installationId: 6161, repositories: ['app'], permissions: { contents: 'read', pull_requests: 'read' } });
   });
 });

@@ -7,13 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { mintApiTokenMaterial, newId } from '@praxa/core';
 import { createDatabase, createTestDatabase, registerIngestKey, sampleManifest, seedWorkspaceFixture, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
 import { buildApiServer } from '@praxa/api';
-import { buildIngestServer, createWorkspaceLimiter, loadIngestTriggerKey, standardWebhookSignature } from '@praxa/ingest';
+import { buildIngestServer, createUnverifiedLimiter, createWorkspaceLimiter, loadIngestTriggerKey, standardWebhookSignature, type IngestTriggerKey } from '@praxa/ingest';
 import { createLogger } from '@praxa/observability';
 import { createQueues, createRedis, redisReady, type QueueSet, type Redis } from '@praxa/queue';
 import type { FastifyInstance } from 'fastify';
@@ -30,6 +31,7 @@ let apiUrl: string;
 let ingestUrl: string;
 let A: WorkspaceFixture;
 let token: string;
+let triggerKey: IngestTriggerKey;
 const log = createLogger({ name: 'triggers', level: 'silent' });
 const prefix = `test-${randomUUID()}`;
 
@@ -40,6 +42,7 @@ beforeAll(async () => {
   apiDb = createDatabase(tdb.roleUrl('praxa_api'), { max: 2 });
   ingestDb = createDatabase(tdb.roleUrl('praxa_ingest'), { max: 2 });
   const key = await loadIngestTriggerKey(join(mkdtempSync(join(tmpdir(), 'praxa-ingest-')), 'ingest-trigger.key'));
+  triggerKey = key;
   await registerIngestKey(ingestDb, key.keyId, Buffer.from(key.publicKey));
   redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'producer');
   await redisReady(redis);
@@ -49,6 +52,7 @@ beforeAll(async () => {
   ingest = await buildIngestServer({
     config: { GITHUB_WEBHOOK_SECRET: 'unused-github-secret-0123', SLACK_SIGNING_SECRET: 'unused-slack-secret-0123', INGEST_BODY_LIMIT_BYTES: 1 << 20, INGEST_UNVERIFIED_RATE_PER_MINUTE: 10_000, INGEST_TRUST_PROXY: false },
     database: ingestDb, queues, limiter: createWorkspaceLimiter(redis, prefix, 1000), log, now: Date.now, githubAppId: undefined, triggerKey: key,
+    unverifiedLimiter: createUnverifiedLimiter(redis, prefix, { perSourcePerMinute: 10_000, perSkillPerMinute: 10_000 }),
     ready: async () => ({ postgres: true, redis: true }),
   });
   ingestUrl = await ingest.listen({ port: 0, host: '127.0.0.1' });
@@ -71,15 +75,16 @@ async function mintSecret(): Promise<string> {
   expect(res.status).toBe(201);
   return ((await res.json()) as { secret: string }).secret;
 }
-async function send(opts: { secret?: string; id?: string; tsOffset?: number; ts?: string; body?: string; signature?: string | null; skillId?: string }) {
+async function send(opts: { secret?: string; id?: string; tsOffset?: number; ts?: string; body?: string; signature?: string | null; skillId?: string; url?: string; source?: string }) {
   const id = opts.id ?? `msg_${randomUUID()}`;
   const ts = opts.ts ?? String(Math.floor(Date.now() / 1000) + (opts.tsOffset ?? 0));
   const body = opts.body ?? JSON.stringify({ type: 'invoice.paid', timestamp: new Date().toISOString(), data: { id: 42 } });
   const headers: Record<string, string> = { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': ts };
   const sig = opts.signature === undefined ? standardWebhookSignature(opts.secret ?? '', id, ts, Buffer.from(body)) : opts.signature;
   if (sig !== null) headers['webhook-signature'] = sig;
-  const res = await fetch(`${ingestUrl}/triggers/${opts.skillId ?? A.skillId}`, { method: 'POST', headers, body });
-  return { status: res.status, json: (await res.json()) as { runIds?: string[]; error?: { code: string } } };
+  if (opts.source) headers['x-forwarded-for'] = opts.source;
+  const res = await fetch(`${opts.url ?? ingestUrl}/triggers/${opts.skillId ?? A.skillId}`, { method: 'POST', headers, body });
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), json: (await res.json()) as { runIds?: string[]; error?: { code: string; message: string } } };
 }
 const runCount = async () => (await admin<{ n: number }[]>`select count(*)::int as n from agent_runs where trigger = 'trigger.webhook'`)[0]?.n ?? 0;
 
@@ -140,6 +145,180 @@ describe('signed producers (Standard Webhooks)', () => {
     const bad = standardWebhookSignature('whsec_' + Buffer.alloc(32, 1).toString('base64'), id, ts, Buffer.from(body));
     const good = standardWebhookSignature(second, id, ts, Buffer.from(body));
     expect((await send({ id, body, ts, signature: `${bad} ${good}` })).status).toBe(202);
+  });
+});
+
+describe('deduplication is per Skill, never across workspaces (issue 16, finding 2)', () => {
+  let secretA: string;
+  let secretB: string;
+  let B: WorkspaceFixture;
+  beforeAll(async () => {
+    secretA = await mintSecret();
+    B = await seedWorkspaceFixture(tdb.adminUrl, 'Dedup-B', { manifest: sampleManifest({ triggers: ['trigger.webhook'] }) });
+    // The fixture registers a placeholder ingest key; keep the real ingest's key the newest (the one the api seals to).
+    await admin`update ingest_keys set created_at = now() - interval '1 day' where key_id = ${B.ingestKeyId}`;
+    const m = mintApiTokenMaterial(B.workspaceId);
+    await admin`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at) values (${B.workspaceId}, ${m.tokenId}, ${B.memberId}, 'human', 'b', ${m.secretSha256}, now() + interval '1 hour')`;
+    const res = await fetch(`${apiUrl}/v1/skills/${B.skillId}/trigger-secrets`, { method: 'POST', headers: { authorization: `Bearer ${m.token}` } });
+    expect(res.status).toBe(201);
+    secretB = ((await res.json()) as { secret: string }).secret;
+  });
+  const workspaceOf = async (runId: string | undefined) => (await admin<{ workspace_id: string }[]>`select workspace_id from agent_runs where id = ${runId ?? ''}`)[0]?.workspace_id;
+
+  it('two workspaces, identical bodies (even the same webhook-id) → two runs, each answered with its own id', async () => {
+    const body = JSON.stringify({ type: 'order.created', data: { id: randomUUID() } });
+    const id = `msg_${randomUUID()}`;
+    const a = await send({ secret: secretA, id, body });
+    const b = await send({ secret: secretB, id, body, skillId: B.skillId });
+    expect(a.status).toBe(202);
+    expect(b.status).toBe(202);
+    expect(a.json.runIds).toHaveLength(1);
+    expect(b.json.runIds).toHaveLength(1);
+    expect(b.json.runIds).not.toEqual(a.json.runIds);
+    expect(await workspaceOf(a.json.runIds?.[0])).toBe(A.workspaceId);
+    expect(await workspaceOf(b.json.runIds?.[0])).toBe(B.workspaceId);
+    // And B under a fresh webhook-id: its own new run, never A's.
+    const b2 = await send({ secret: secretB, body, skillId: B.skillId });
+    expect(b2.status).toBe(202);
+    expect(b2.json.runIds).toHaveLength(1);
+    expect(await workspaceOf(b2.json.runIds?.[0])).toBe(B.workspaceId);
+    // Each repeat of a webhook-id is answered with that Skill's own run.
+    expect((await send({ secret: secretB, id, body, skillId: B.skillId })).json.runIds).toEqual(b.json.runIds);
+    expect((await send({ secret: secretA, id, body })).json.runIds).toEqual(a.json.runIds);
+  });
+
+  it('the same producer sending the same body under two webhook-ids gets two runs (it asked twice)', async () => {
+    const body = JSON.stringify({ type: 'order.created', data: { id: randomUUID() } });
+    const first = await send({ secret: secretA, body });
+    const second = await send({ secret: secretA, body });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(first.json.runIds).toHaveLength(1);
+    expect(second.json.runIds).toHaveLength(1);
+    expect(second.json.runIds).not.toEqual(first.json.runIds);
+  });
+
+  it('a webhook-id longer than the delivery key holds is deduplicated too (by its digest)', async () => {
+    const id = `msg_${'x'.repeat(240)}`;
+    const first = await send({ secret: secretA, id });
+    expect(first.status).toBe(202);
+    expect(first.json.runIds).toHaveLength(1);
+    expect(await send({ secret: secretA, id })).toEqual(first);
+  });
+});
+
+describe('unverified traffic is limited before any database read (issue 16, finding 7)', () => {
+  const PER_SOURCE = 5;
+  const PER_SKILL = 8;
+  const limitPrefix = `test-${randomUUID()}`;
+  let secret: string;
+  let servers: FastifyInstance[] = [];
+  let otherRedis: Redis;
+  let deadDb: Database;
+  let withDbUrl: string;
+  let noDbUrl: string;
+  const garbage = (o: { url: string; source: string; skillId?: string }) => send({ ...o, signature: `v1,${Buffer.alloc(32, 7).toString('base64')}` });
+  const serve = async (o: { database: Database; redis: Redis; timeoutMs?: number }) => {
+    const app = await buildIngestServer({
+      config: { GITHUB_WEBHOOK_SECRET: 'unused-github-secret-0123', SLACK_SIGNING_SECRET: 'unused-slack-secret-0123', INGEST_BODY_LIMIT_BYTES: 1 << 20, INGEST_UNVERIFIED_RATE_PER_MINUTE: 10_000, INGEST_TRUST_PROXY: true },
+      database: o.database, queues, limiter: createWorkspaceLimiter(redis, prefix, 1000), log, now: Date.now, githubAppId: undefined, triggerKey,
+      unverifiedLimiter: createUnverifiedLimiter(o.redis, limitPrefix, { perSourcePerMinute: PER_SOURCE, perSkillPerMinute: PER_SKILL, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }),
+      ready: async () => ({ postgres: true, redis: true }),
+    });
+    servers.push(app);
+    return app.listen({ port: 0, host: '127.0.0.1' });
+  };
+
+  beforeAll(async () => {
+    secret = await mintSecret();
+    // Two ingest processes sharing one Redis budget: one with the database, one whose database is unreachable — any
+    // request that gets as far as reading the Skill's secrets there answers 5xx.
+    otherRedis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'producer');
+    await redisReady(otherRedis);
+    deadDb = createDatabase('postgres://praxa_ingest@127.0.0.1:1/unreachable', { max: 1 });
+    withDbUrl = await serve({ database: ingestDb, redis });
+    noDbUrl = await serve({ database: deadDb, redis: otherRedis });
+  });
+  afterAll(async () => {
+    for (const s of servers) await s.close();
+    servers = [];
+    otherRedis?.disconnect();
+    await deadDb?.close().catch(() => {});
+  });
+
+  it('a flood of garbage signatures from one source: after its budget, 429 with Retry-After — answered without the database', async () => {
+    const source = '203.0.113.7';
+    for (let i = 0; i < PER_SOURCE; i++) expect((await garbage({ url: withDbUrl, source })).status).toBe(401);
+    // The unreachable-database ingest proves the point: a request that reached the secrets read would be a 5xx there.
+    const control = await garbage({ url: noDbUrl, source: '203.0.113.70', skillId: newId('skill') });
+    expect(control.status).toBeGreaterThanOrEqual(500);
+    for (let i = 0; i < 20; i++) {
+      const res = await garbage({ url: noDbUrl, source });
+      expect(res.status).toBe(429);
+      expect(Number(res.retryAfter)).toBeGreaterThanOrEqual(1);
+      expect(res.json).toEqual({ error: { code: 'RATE_LIMITED', message: expect.any(String) } });
+    }
+    // Even a correct signature from that source waits; the counters carry an expiry (atomic INCR + PEXPIRE).
+    expect((await send({ secret, url: noDbUrl, source })).status).toBe(429);
+    expect(await redis.pttl(`${limitPrefix}:ingest:unverified:source:${source}`)).toBeGreaterThan(0);
+    expect(await redis.pttl(`${limitPrefix}:ingest:unverified:skill:${A.skillId}`)).toBeGreaterThan(0);
+    // Another source signing correctly for the same Skill is served.
+    expect((await send({ secret, url: withDbUrl, source: '203.0.113.9' })).status).toBe(202);
+  });
+
+  it('a flood at one Skill from many sources: after the Skill’s budget, 429 — answered without the database', async () => {
+    const skillId = newId('skill');
+    for (let i = 0; i < PER_SKILL; i++) expect((await garbage({ url: withDbUrl, source: `198.51.100.${i + 1}`, skillId })).status).toBe(401);
+    for (let i = 0; i < 10; i++) {
+      const res = await garbage({ url: noDbUrl, source: `198.51.100.${100 + i}`, skillId });
+      expect(res.status).toBe(429);
+      expect(res.json.error?.message).toContain('Skill');
+    }
+  });
+
+  it('malformed headers and stale timestamps are refused before the limiter and the database, and do not count', async () => {
+    const source = '192.0.2.44';
+    for (let i = 0; i < PER_SOURCE + 3; i++) {
+      expect((await send({ secret, url: noDbUrl, source, tsOffset: -400 })).status).toBe(401);
+      expect((await send({ secret, url: noDbUrl, source, signature: 'v2,nope' })).status).toBe(401);
+      expect((await send({ secret, url: noDbUrl, source, skillId: 'not-a-skill' })).status).toBe(401);
+    }
+    expect(await redis.exists(`${limitPrefix}:ingest:unverified:source:${source}`)).toBe(0);
+  });
+
+  it('a limiter that does not answer fails open for verified traffic, and never holds a request', async () => {
+    // A TCP hop to the real Redis that, once cut, swallows every command: the client stays connected and `ready`.
+    const target = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    let cut = false;
+    const sockets: Socket[] = [];
+    const hop: Server = createServer((client) => {
+      const upstream = connect(Number(target.port || 6379), target.hostname);
+      sockets.push(client, upstream);
+      client.on('data', (d) => {
+        if (!cut) upstream.write(d);
+      });
+      upstream.on('data', (d) => client.write(d));
+      for (const s of [client, upstream]) s.on('error', () => {});
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => hop.listen(0, '127.0.0.1', resolve));
+    const port = (hop.address() as { port: number }).port;
+    const hung = createRedis(`redis://127.0.0.1:${port}`, 'producer');
+    try {
+      await redisReady(hung);
+      const url = await serve({ database: ingestDb, redis: hung, timeoutMs: 100 });
+      cut = true;
+      expect(hung.status).toBe('ready');
+      const ok = await send({ secret, url, source: '192.0.2.99' });
+      expect(ok.status).toBe(202);
+      expect(ok.json.runIds).toHaveLength(1);
+      expect((await garbage({ url, source: '192.0.2.99' })).status).toBe(401);
+    } finally {
+      hung.disconnect();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => hop.close(() => resolve()));
+    }
   });
 });
 

@@ -6,6 +6,7 @@ export * from './intake.js';
 export * from './server.js';
 export * from './trigger-key.js';
 export * from './triggers.js';
+export * from './unverified-limiter.js';
 export * from './verify/github-signature.js';
 export * from './verify/slack-signature.js';
 export * from './verify/standard-webhooks.js';

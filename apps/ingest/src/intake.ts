@@ -1,8 +1,9 @@
 /**
  * A verified event becomes durable runs, then `{runId}` jobs. The run row is the outbox: it is committed first (with
  * the delivery, atomically, by `ingest_create_runs`); the enqueue that follows may fail — Redis down — and the
- * reconciler enqueues it later. A delivery seen before (same id, or same body under a fresh id) creates nothing and
- * answers with the original run ids.
+ * reconciler enqueues it later. A delivery seen before (same id, or — GitHub and Slack, whose bodies name their
+ * installation — same body under a fresh id) creates nothing and answers with the original run ids of this workspace
+ * only. Each run records the integration it came through, so the worker acts through that installation only.
  */
 import { newId, type RunId, type WorkspaceId } from '@praxa/core';
 import { createRunsForDelivery, resolveInstallation, subscribedSkills, type Database } from '@praxa/db';
@@ -73,6 +74,7 @@ export async function acceptEvent(deps: IntakeDeps, delivery: Delivery, mapped: 
     trigger: event.trigger,
     input: event.input,
     runs: skills.map((s) => ({ runId: newId('run'), skillId: s.skill_id })),
+    integrationId: installation.integration_id,
     ...(delayMs > 0 ? { notBefore: new Date(deps.now() + delayMs) } : {}),
   });
   if (created.duplicate) {

@@ -9,6 +9,7 @@ import { createLogger, runProcess, type DestinationStream } from '@praxa/observa
 import { createQueues, createRedis } from '@praxa/queue';
 import { buildIngestServer } from './server.js';
 import { loadIngestTriggerKey } from './trigger-key.js';
+import { createUnverifiedLimiter } from './unverified-limiter.js';
 import { createWorkspaceLimiter } from './workspace-limiter.js';
 
 export async function startIngest(env: NodeJS.ProcessEnv, options: { readonly logDestination?: DestinationStream } = {}): Promise<{ url: string; close: () => Promise<void> }> {
@@ -21,6 +22,7 @@ export async function startIngest(env: NodeJS.ProcessEnv, options: { readonly lo
   redis.on('error', () => {}); // reported through readiness and enqueue failures, not as unhandled events
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   const triggerKey = await loadIngestTriggerKey(config.INGEST_TRIGGER_KEY_FILE);
+  let limiterWarnedAt = 0;
   await registerIngestKey(database, triggerKey.keyId, Buffer.from(triggerKey.publicKey));
   const app = await buildIngestServer({
     config,
@@ -31,6 +33,17 @@ export async function startIngest(env: NodeJS.ProcessEnv, options: { readonly lo
     now: Date.now,
     githubAppId: config.GITHUB_APP_ID,
     triggerKey,
+    unverifiedLimiter: createUnverifiedLimiter(
+      redis,
+      config.PRAXA_QUEUE_PREFIX,
+      { perSourcePerMinute: config.INGEST_UNVERIFIED_RATE_PER_MINUTE, perSkillPerMinute: config.INGEST_UNVERIFIED_RATE_PER_SKILL_PER_MINUTE },
+      () => {
+        // Fails open; say so at most once a minute.
+        if (Date.now() - limiterWarnedAt < 60_000) return;
+        limiterWarnedAt = Date.now();
+        log.warn({ code: 'RATE_LIMITER_UNAVAILABLE' }, 'the unverified-traffic limiter did not answer in time; requests go on to verification');
+      },
+    ),
     ready: async () => ({
       postgres: await database.sql`select 1`.then(() => true, () => false),
       redis: await redis.ping().then((r) => r === 'PONG', () => false),

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { sign as octokitSign } from '@octokit/webhooks-methods';
+import { sampleManifest, seedWorkspaceFixture } from '@praxa/db';
 import { fixture, GITHUB_SECRET, SLACK_SECRET, startHarness, type Harness, type Served } from './test-harness.js';
 import { slackSignature } from './verify/slack-signature.js';
 
@@ -89,6 +90,30 @@ describe('GitHub webhooks', () => {
     const replay = await github('pull_request', body, { delivery: randomUUID() });
     expect(replay.json()).toEqual(first.json());
     expect(await h.runCount()).toBe(before);
+  });
+
+  it('a replayed body is never answered with another workspace’s runs (the installation moved workspaces in between)', async () => {
+    const body = withChange(prOpened(), (o) => { (o as { number: number }).number = 4444; });
+    const first = await github('pull_request', body);
+    const [firstRun] = (first.json() as { runIds: string[] }).runIds;
+    expect(firstRun).toBeDefined();
+    const [run] = await h.admin<{ integration_id: string | null }[]>`select integration_id from agent_runs where id = ${firstRun ?? ''}`;
+    expect(run?.integration_id).toBe(h.ws.integrationId);
+    // The customer reconnects installation 1 to another workspace.
+    const B = await seedWorkspaceFixture(h.tdb.adminUrl, 'Moved', { manifest: sampleManifest({ triggers: ['github.pull_request.opened'] }) });
+    const [orig] = await h.admin<{ id: string; bot_identity: unknown; granted_scopes: string[] }[]>`select id, bot_identity, granted_scopes from integrations where provider = 'github' and external_id = '1'`;
+    await h.admin`delete from integrations where provider = 'github' and external_id = '1'`;
+    await h.admin`update integrations set external_id = '1' where id = ${B.integrationId}`;
+    try {
+      const before = await h.runCount();
+      const replay = await github('pull_request', body, { delivery: randomUUID() });
+      expect(replay.statusCode).toBe(202);
+      expect(replay.json()).toEqual({ runIds: [] });
+      expect(await h.runCount()).toBe(before);
+    } finally {
+      await h.admin`update integrations set external_id = ${B.installationId} where id = ${B.integrationId}`;
+      await h.admin`insert into integrations (workspace_id, id, provider, external_id, bot_identity, granted_scopes) values (${h.ws.workspaceId}, ${orig!.id}, 'github', '1', ${h.admin.json(orig!.bot_identity as never)}, ${orig!.granted_scopes})`;
+    }
   });
 
   it('ping is answered; closed PRs and other events start nothing', async () => {

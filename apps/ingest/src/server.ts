@@ -2,7 +2,9 @@
  * The ingest HTTP server. Every webhook route verifies its signature over the raw bytes **before** anything else is
  * looked at; only then is the body parsed, deduplicated and turned into runs. Errors answer
  * `{"error":{"code","message"}}` and never echo payload content. Traffic that fails verification is rate-limited per
- * source address (@fastify/rate-limit); verified traffic never is — its excess is delayed, not refused.
+ * source address (GitHub and Slack: @fastify/rate-limit, per process — their verification is one HMAC with a secret in
+ * memory; signed producers: the fleet-wide Redis limiter of unverified-limiter.ts, per source and per Skill, asked in
+ * `onRequest` before any database read or crypto); verified traffic never is — its excess is delayed, not refused.
  */
 import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
@@ -16,7 +18,8 @@ import { MalformedBodyError, MissingHeaderError, PayloadTooLargeError, RateLimit
 import { acceptPrFeedback, acceptSlackFeedback, parsePrFeedbackComment, parseSlackInteraction } from './feedback.js';
 import { acceptEvent, type IntakeDeps } from './intake.js';
 import type { IngestTriggerKey } from './trigger-key.js';
-import { acceptTrigger, verifyTrigger, type VerifiedTrigger } from './triggers.js';
+import { acceptTrigger, precheckTrigger, verifyTrigger, type VerifiedTrigger } from './triggers.js';
+import type { UnverifiedLimiter } from './unverified-limiter.js';
 import { verifyGithubSignature } from './verify/github-signature.js';
 import { verifySlackSignature } from './verify/slack-signature.js';
 
@@ -24,6 +27,8 @@ export interface IngestServerDeps extends IntakeDeps {
   readonly config: Pick<IngestConfig, 'GITHUB_WEBHOOK_SECRET' | 'SLACK_SIGNING_SECRET' | 'INGEST_BODY_LIMIT_BYTES' | 'INGEST_UNVERIFIED_RATE_PER_MINUTE' | 'INGEST_TRUST_PROXY'>;
   /** The key that opens signed-producer secrets; without it `/triggers/:skillId` answers 503. */
   readonly triggerKey?: IngestTriggerKey;
+  /** The fleet-wide limit on unverified `/triggers` traffic (createUnverifiedLimiter); without it `/triggers` answers 503. */
+  readonly unverifiedLimiter?: UnverifiedLimiter;
   /** Readiness: Postgres and Redis reachable. */
   readonly ready: () => Promise<{ postgres: boolean; redis: boolean }>;
   readonly log: Logger;
@@ -176,16 +181,34 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
   });
 
   // ── Signed producers (Standard Webhooks) ──
-  // Verification needs the Skill's sealed secrets (a database read), so it runs in preValidation, before the
-  // rate limiter's preHandler asks whether this request verified.
+  // Order, cheapest first: onRequest checks the path and headers (shape, timestamp window — no secret, no body, no
+  // database), then asks the unverified-traffic limiter (429 + Retry-After over budget); only then does preValidation
+  // read the Skill's sealed secrets and verify. A failed verification is counted against the source and the Skill.
   const triggerResults = new WeakMap<FastifyRequest, VerifiedTrigger | null>();
+  const triggerSkill = new WeakMap<FastifyRequest, string>();
   app.post(
     '/triggers/:skillId',
     {
-      config: { verify: (req: FastifyRequest) => (triggerResults.get(req) ?? null) !== null, rateLimit: {} },
+      config: { verify: (req: FastifyRequest) => (triggerResults.get(req) ?? null) !== null },
+      onRequest: async (req, reply) => {
+        if (!deps.triggerKey || !deps.unverifiedLimiter) throw new UnavailableError('signed triggers are not configured on this ingest');
+        const pre = precheckTrigger(req, Math.floor(deps.now() / 1000));
+        if (!pre) throw new SignatureInvalidError('the signature is missing, invalid or stale');
+        const verdict = await deps.unverifiedLimiter.check({ source: req.ip, skillId: pre.skillId });
+        if (verdict.limited) {
+          void reply.header('retry-after', String(verdict.retryAfterSeconds));
+          throw new RateLimitedError(verdict.by === 'source' ? 'too many unverified requests from this source' : 'too many unverified requests for this Skill');
+        }
+        triggerSkill.set(req, pre.skillId);
+      },
       preValidation: async (req) => {
-        if (!deps.triggerKey) throw new UnavailableError('signed triggers are not configured on this ingest');
-        triggerResults.set(req, await verifyTrigger(deps.database, deps.triggerKey, req, rawBody(req), Math.floor(deps.now() / 1000)));
+        const key = deps.triggerKey;
+        const limiter = deps.unverifiedLimiter;
+        const skillId = triggerSkill.get(req);
+        if (!key || !limiter || skillId === undefined) throw new UnavailableError('signed triggers are not configured on this ingest');
+        const result = await verifyTrigger(deps.database, key, req, rawBody(req), Math.floor(deps.now() / 1000));
+        if (!result) await limiter.recordFailure({ source: req.ip, skillId });
+        triggerResults.set(req, result);
       },
     },
     async (req, reply) => {

@@ -3,7 +3,9 @@
  * `webhook-signature` (`v1,<base64>` entries, any one valid), HMAC-SHA256 keyed by the Skill's `whsec_` secret, 5-minute
  * tolerance; several live secrets are tried, for rotation. The secrets are stored sealed to ingest's own key and opened
  * here, per request, never logged. A verified delivery becomes one run of that Skill (trigger `trigger.webhook`, which
- * its manifest must list), deduplicated on `webhook-id`.
+ * its manifest must list), deduplicated on the Skill's `webhook-id` only — per Skill, as the spec uses the id: the
+ * same body under a fresh id is a fresh request (the signature covers id and timestamp, so it cannot be replayed
+ * under another id), and another Skill's (another workspace's) deliveries are never matched.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
@@ -13,7 +15,7 @@ import { createRunsForDelivery, subscribedSkills, triggerSecretsForSkill, type D
 import { enqueue } from '@praxa/queue';
 import { ENQUEUE_TIMEOUT_MS, type IntakeDeps } from './intake.js';
 import type { IngestTriggerKey } from './trigger-key.js';
-import { verifyStandardWebhook } from './verify/standard-webhooks.js';
+import { standardWebhookHeadersPlausible, verifyStandardWebhook } from './verify/standard-webhooks.js';
 
 export const TRIGGER_NAME = 'trigger.webhook';
 
@@ -28,11 +30,23 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+const headersOf = (req: FastifyRequest) => ({ id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') });
+
+/**
+ * What can be checked with no secret, no body and no database — a well-formed skill id in the path, the Standard
+ * Webhooks headers well-formed, the timestamp inside the window: the Skill id, or null (answer 401 at once).
+ */
+export function precheckTrigger(req: FastifyRequest, nowSeconds: number): { readonly skillId: string } | null {
+  const skillId = (req.params as { skillId?: unknown }).skillId;
+  if (!isId('skill', skillId)) return null;
+  return standardWebhookHeadersPlausible(headersOf(req), nowSeconds) ? { skillId } : null;
+}
+
 /** Verify a signed-producer request; null unless the signature holds under one of the Skill's live secrets. */
 export async function verifyTrigger(database: Database, key: IngestTriggerKey, req: FastifyRequest, body: Buffer, nowSeconds: number): Promise<VerifiedTrigger | null> {
   const skillId = (req.params as { skillId?: unknown }).skillId;
   if (!isId('skill', skillId)) return null;
-  const headers = { id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') };
+  const headers = headersOf(req);
   if (!headers.id || !headers.timestamp || !headers.signature) return null;
   const sealed = await triggerSecretsForSkill(database, skillId);
   if (sealed.length === 0) return null;
@@ -46,6 +60,12 @@ export async function verifyTrigger(database: Database, key: IngestTriggerKey, r
   return { workspaceId: parseId('workspace', sealed[0]?.workspace_id), skillId, webhookId: headers.id };
 }
 
+/** The delivery key: the Skill and its producer's `webhook-id` (a digest of the id when it would not fit). */
+export function triggerDeliveryId(skillId: string, webhookId: string): string {
+  const plain = `${skillId}:${webhookId}`;
+  return plain.length <= 120 ? plain : `${skillId}:sha256:${createHash('sha256').update(webhookId).digest('hex')}`;
+}
+
 /** Record the delivery and its run (unless seen before), then enqueue `{runId}`. */
 export async function acceptTrigger(deps: IntakeDeps, t: VerifiedTrigger, body: Buffer, payload: unknown): Promise<readonly string[]> {
   const bodySha256 = createHash('sha256').update(body).digest('hex');
@@ -53,7 +73,7 @@ export async function acceptTrigger(deps: IntakeDeps, t: VerifiedTrigger, body: 
   const type = typeof (payload as { type?: unknown })?.type === 'string' ? String((payload as { type: string }).type).slice(0, 100) : null;
   const created = await createRunsForDelivery(deps.database, {
     source: 'trigger',
-    deliveryId: `${t.skillId}:${t.webhookId}`,
+    deliveryId: triggerDeliveryId(t.skillId, t.webhookId),
     bodySha256,
     workspaceId: t.workspaceId,
     trigger: TRIGGER_NAME,

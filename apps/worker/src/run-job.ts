@@ -18,7 +18,7 @@ import { BUILTIN_SKILLS, builtinSkill } from '@praxa/skills';
 import { createRunJournal, createRunRecorder, type RunStorageDeps } from './run-journal-db.js';
 import { selectModelProvider, type ProviderFactory } from './model-selection.js';
 import { openSubagentTask } from './subagent-task.js';
-import { createToolEnvironment, type ToolEnvironmentDeps } from './tool-environment.js';
+import { createToolEnvironment, runGithubScope, type ToolEnvironmentDeps } from './tool-environment.js';
 import { ManifestHashMismatchError } from './worker-errors.js';
 
 export interface RunJobDeps extends RunStorageDeps, Omit<ToolEnvironmentDeps, 'maxSubagentDepth'> {
@@ -105,7 +105,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId, attempt: { m
       task,
       provider,
       tools: TOOL_MAP(deps.tools ?? BUILTIN_TOOLS),
-      env: createToolEnvironment({ ...deps, maxSubagentDepth: manifest.subAgents.maxDepth }, ws, lease),
+      env: createToolEnvironment({ ...deps, maxSubagentDepth: manifest.subAgents.maxDepth }, ws, lease, runGithubScope(ctx, manifest, skill.githubPermissions)),
       journal: createRunJournal(deps, ws, lease),
       recorder,
     });

@@ -1,11 +1,12 @@
 /**
- * What the runtime's tools reach the world through, for one run this worker holds: GitHub as the installation's bot
- * (a token minted or opened from the sealed cache under the lease), memory facts of the workspace (RLS-scoped),
- * sub-agent dispatch (a child run row on this run's subject through a definer function, its model-written task
- * sealed to the workspace key, then its `{runId}` job), Slack as the team's bot
- * (its rotating token refreshed under a vault lock, see slack-token.ts).
+ * What the runtime's tools reach the world through, for one run this worker holds: GitHub as the bot of the
+ * installation the run came through (recorded on the run row by ingest; a token minted for that installation only,
+ * narrowed to the run's repository and its Skill's permissions, or opened from the sealed cache under the lease),
+ * memory facts of the workspace (RLS-scoped), sub-agent dispatch (a child run row on this run's subject through a
+ * definer function, its model-written task sealed to the workspace key, then its `{runId}` job), Slack as the team's
+ * bot (its rotating token refreshed under a vault lock, see slack-token.ts).
  */
-import { createGithubRepoClient, createSlackBotClient, type GithubAppConfig, type SlackAppConfig } from '@praxa/connectors';
+import { createGithubRepoClient, createSlackBotClient, githubTokenPermissions, neededPermissions, type GithubAppConfig, type InstallationTokenScope, type SlackAppConfig } from '@praxa/connectors';
 import { IntegrationNotConfiguredError, newId, PraxaError, type WorkspaceId } from '@praxa/core';
 import type { KeyProvider } from '@praxa/crypto';
 import { and, dispatchSubagentRun, eq, readMemoryFacts, schema, withWorkspace, writeMemoryFact, type Database, type RunLease } from '@praxa/db';
@@ -40,7 +41,34 @@ export class IntegrationMissingError extends PraxaError {
   readonly httpStatus = 409;
 }
 
-export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: WorkspaceId, lease: RunLease): ToolEnvironment {
+/**
+ * The run recorded no installation (a signed-producer, api or old run) and its workspace has several active GitHub
+ * installations: which one to act through is not guessed. Not retryable.
+ */
+export class IntegrationAmbiguousError extends PraxaError {
+  readonly code = 'INTEGRATION_AMBIGUOUS';
+  readonly httpStatus = 409;
+}
+
+/** Which installation a run's GitHub token is for, and what it is narrowed to. */
+export interface RunGithubScope {
+  /** The integration the run came through (agent_runs.integration_id); null: the workspace's only active one. */
+  readonly integrationId: string | null;
+  /** Repository names (without owner) and permissions the token is narrowed to. */
+  readonly token: InstallationTokenScope;
+}
+
+/**
+ * A run's GitHub scope from its row and pinned manifest: the installation it came through, its repository (`input.repo`,
+ * `owner/name`; a run without one is narrowed by permissions only) and the permissions its tools and Skill need.
+ */
+export function runGithubScope(run: { readonly integration_id: string | null; readonly input: Readonly<Record<string, unknown>> }, manifest: { readonly tools: readonly string[] }, skillNeeds: readonly string[] = []): RunGithubScope {
+  const repo = typeof run.input['repo'] === 'string' ? /^[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+)$/.exec(run.input['repo'])?.[1] : undefined;
+  const permissions = githubTokenPermissions([...neededPermissions('github', [{ tools: manifest.tools, triggers: [] }]), ...skillNeeds]);
+  return { integrationId: run.integration_id, token: { ...(repo ? { repositories: [repo] } : {}), permissions } };
+}
+
+export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: WorkspaceId, lease: RunLease, runGithub: RunGithubScope = { integrationId: null, token: {} }): ToolEnvironment {
   const inScope = <T>(fn: Parameters<typeof withWorkspace<T>>[2]) => withWorkspace(deps.database, workspaceId, fn);
   let github: ReturnType<typeof createGithubRepoClient> | null = null;
   const slack = new Map<string, ReturnType<typeof createSlackBotClient>>();
@@ -50,13 +78,16 @@ export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: Wo
       const app = deps.github;
       if (!app) throw new IntegrationNotConfiguredError('no GitHub App is configured for this worker (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY)');
       const token = await inScope(async (s) => {
-        const [row] = await s.db
+        const active = and(eq(schema.integrations.provider, 'github'), eq(schema.integrations.status, 'active'));
+        const rows = await s.db
           .select({ externalId: schema.integrations.externalId })
           .from(schema.integrations)
-          .where(and(eq(schema.integrations.provider, 'github'), eq(schema.integrations.status, 'active')))
-          .limit(1);
-        if (!row) throw new IntegrationMissingError('this workspace has no active GitHub installation');
-        return installationTokenForRun({ provider: deps.provider, github: app }, s, lease, Number(row.externalId));
+          .where(runGithub.integrationId === null ? active : and(active, eq(schema.integrations.id, runGithub.integrationId)))
+          .limit(2);
+        const row = rows[0];
+        if (!row) throw new IntegrationMissingError(runGithub.integrationId === null ? 'this workspace has no active GitHub installation' : 'the GitHub installation this run came through is no longer active');
+        if (rows.length > 1) throw new IntegrationAmbiguousError('the run names no GitHub installation and this workspace has several');
+        return installationTokenForRun({ provider: deps.provider, github: app }, s, lease, Number(row.externalId), runGithub.token);
       });
       github = createGithubRepoClient({ token, baseUrl: app.baseUrl });
       return github;

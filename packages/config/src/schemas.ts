@@ -35,6 +35,8 @@ export const ingestConfigSchema = commonPart
     INGEST_WORKSPACE_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
     /** Before verification: requests per source IP per minute that FAIL verification before 429. */
     INGEST_UNVERIFIED_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(60),
+    /** Before verification, signed producers only: requests per Skill per minute (all sources) that FAIL verification before 429. */
+    INGEST_UNVERIFIED_RATE_PER_SKILL_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
     /** Behind a load balancer that sets X-Forwarded-For: trust it for the client address (never on a bare host). */
     INGEST_TRUST_PROXY: bool(false),
     /** The ingest fleet's X25519 key that opens signed-producer (`whsec_`) secrets; created 0600 on first run. */

@@ -31,11 +31,26 @@ export function permissionsToScopes(permissions: Readonly<Record<string, string 
     .sort();
 }
 
-export async function mintInstallationToken(app: GithubAppConfig, installationId: number): Promise<InstallationToken> {
+/**
+ * What a token is narrowed to (GitHub's `repositories` and `permissions` fields of the access_tokens request): the
+ * repository names (without owner — they are the installation account's) and the permissions it may use. Omitted
+ * fields mean "all the installation has"; a run always narrows.
+ */
+export interface InstallationTokenScope {
+  readonly repositories?: readonly string[];
+  readonly permissions?: Readonly<Record<string, 'read' | 'write'>>;
+}
+
+export async function mintInstallationToken(app: GithubAppConfig, installationId: number, scope: InstallationTokenScope = {}): Promise<InstallationToken> {
   const auth = createAppAuth({ appId: app.appId, privateKey: app.privateKeyPem, request: request.defaults({ baseUrl: app.baseUrl }) });
   let result: { token: string; expiresAt: string; permissions?: Record<string, string | undefined> };
   try {
-    result = await auth({ type: 'installation', installationId });
+    result = await auth({
+      type: 'installation',
+      installationId,
+      ...(scope.repositories ? { repositoryNames: [...scope.repositories] } : {}),
+      ...(scope.permissions ? { permissions: { ...scope.permissions } } : {}),
+    });
   } catch (err) {
     const status = (err as { status?: unknown }).status;
     throw new UnavailableError(`GitHub refused to mint an installation token${typeof status === 'number' ? ` (HTTP ${status})` : ''}`, { cause: err });

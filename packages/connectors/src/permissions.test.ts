@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { excessPermissions, neededPermissions, PermissionMissingError, requireToolPermissions } from './index.js';
+import { excessPermissions, githubTokenPermissions, neededPermissions, PermissionMissingError, requireToolPermissions } from './index.js';
 
 describe('integration permissions', () => {
   it('a tool needing a permission the installation lacks fails with the typed error, naming what is missing', () => {
@@ -23,5 +23,11 @@ describe('integration permissions', () => {
     expect(neededPermissions('github', manifests)).toEqual(['contents:read', 'pull_requests:read', 'pull_requests:write']);
     expect(neededPermissions('slack', manifests)).toEqual(['app_mentions:read', 'chat:write']);
     expect(excessPermissions(['contents:read', 'pull_requests:write', 'pull_requests:read', 'administration:write', 'members:read'], neededPermissions('github', manifests))).toEqual(['administration:write', 'members:read']);
+  });
+
+  it('a token is narrowed to what the tools need: write wins over read, nothing needed asks for metadata only', () => {
+    expect(githubTokenPermissions(neededPermissions('github', [{ tools: ['github.read.diff', 'github.read.file', 'github.comment.pr'], triggers: [] }]))).toEqual({ contents: 'read', pull_requests: 'write' });
+    expect(githubTokenPermissions([])).toEqual({ metadata: 'read' });
+    expect(githubTokenPermissions(['chat:write', 'bogus'])).toEqual({ chat: 'write' });
   });
 });

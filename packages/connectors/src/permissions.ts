@@ -53,3 +53,19 @@ export function excessPermissions(granted: readonly string[], needed: readonly s
   const need = new Set(needed);
   return granted.filter((g) => !need.has(g)).sort();
 }
+
+/**
+ * GitHub's `permissions` object for an installation token narrowed to `needed` (`name:read|write`; write wins over
+ * read), as `POST /app/installations/{id}/access_tokens` takes it. An empty set asks for `metadata:read` only — never
+ * for "everything the installation has", which is what omitting the field would mean.
+ */
+export function githubTokenPermissions(needed: readonly string[]): Record<string, 'read' | 'write'> {
+  const out: Record<string, 'read' | 'write'> = {};
+  for (const n of needed) {
+    const [name, level] = n.split(':');
+    if (!name || (level !== 'read' && level !== 'write')) continue;
+    if (out[name] !== 'write') out[name] = level;
+  }
+  if (Object.keys(out).length === 0) out['metadata'] = 'read';
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}

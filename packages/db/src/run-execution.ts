@@ -15,6 +15,7 @@ const RunContextRow = z.object({
   input: z.record(z.string(), z.unknown()),
   source: z.string(),
   parent_run_id: z.string().nullable(),
+  integration_id: z.string().nullable(),
   skill_status: z.enum(['active', 'paused']),
   skill_slug: z.string(),
   manifest: z.unknown(),
@@ -27,7 +28,7 @@ export async function readRunContext(scope: WorkspaceScope, runId: RunId): Promi
   const rows = await queryScopedRows(
     scope,
     RunContextRow,
-    dsql`select r.input, r.source, r.parent_run_id, s.status as skill_status, s.slug as skill_slug, v.manifest, v.manifest_hash
+    dsql`select r.input, r.source, r.parent_run_id, r.integration_id, s.status as skill_status, s.slug as skill_slug, v.manifest, v.manifest_hash
            from public.agent_runs r
            join public.skills s on s.workspace_id = r.workspace_id and s.id = r.skill_id
            join public.skill_versions v on v.workspace_id = r.workspace_id and v.id = r.skill_version_id

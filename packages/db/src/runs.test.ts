@@ -5,6 +5,7 @@ import {
   assertRunLease,
   claimRun,
   createDatabase,
+  dispatchSubagentRun,
   createRunsForDelivery,
   createTestDatabase,
   finishRun,
@@ -135,6 +136,59 @@ describe('ingest functions', () => {
     expect(replayedBody.duplicate).toBe(true);
     const [n] = await admin<{ n: number }[]>`select count(*)::int as n from agent_runs where source_delivery_id in ('d-1', 'd-2-fresh')`;
     expect(n?.n).toBe(1);
+  });
+
+  it('a duplicate is never answered with another workspace’s runs (GitHub body digest; signed producers per Skill)', async () => {
+    const digest = 'e'.repeat(64);
+    const runA = newId('run');
+    const a = await createRunsForDelivery(ingest, {
+      source: 'github', deliveryId: 'gh-a', bodySha256: digest, workspaceId: A.workspaceId, trigger: 'github.pull_request.opened',
+      input: {}, runs: [{ runId: runA, skillId: A.skillId }], integrationId: A.integrationId,
+    });
+    expect(a).toEqual({ run_ids: [runA], statuses: ['queued'], duplicate: false });
+    // The same body under a fresh delivery id, resolved to workspace B: a replay — but B is never told A's run id.
+    const b = await createRunsForDelivery(ingest, {
+      source: 'github', deliveryId: 'gh-b', bodySha256: digest, workspaceId: B.workspaceId, trigger: 'github.pull_request.opened',
+      input: {}, runs: [{ runId: newId('run'), skillId: B.skillId }], integrationId: B.integrationId,
+    });
+    expect(b).toEqual({ run_ids: [], statuses: [], duplicate: true });
+    // The same delivery id from an unresolved installation: nothing named either.
+    expect(await createRunsForDelivery(ingest, { source: 'github', deliveryId: 'gh-a', bodySha256: 'f'.repeat(64), workspaceId: null, trigger: 'ignored.event', input: {}, runs: [] })).toEqual({ run_ids: [], statuses: [], duplicate: true });
+
+    // Signed producers: identical bodies to two Skills are two deliveries; the same Skill twice under two ids is two.
+    const body = '1'.repeat(64);
+    const t = (skill: WorkspaceFixture, id: string) =>
+      createRunsForDelivery(ingest, { source: 'trigger', deliveryId: `${skill.skillId}:${id}`, bodySha256: body, workspaceId: skill.workspaceId, trigger: 'github.pull_request.opened', input: {}, runs: [{ runId: newId('run'), skillId: skill.skillId }] });
+    const ta = await t(A, 'msg_1');
+    const tb = await t(B, 'msg_1');
+    const ta2 = await t(A, 'msg_2');
+    expect([ta.duplicate, tb.duplicate, ta2.duplicate]).toEqual([false, false, false]);
+    expect(new Set([...ta.run_ids, ...tb.run_ids, ...ta2.run_ids]).size).toBe(3);
+    expect(await t(A, 'msg_1')).toEqual({ ...ta, duplicate: true });
+  });
+
+  it('records the integration on the run; an integration of another workspace is refused', async () => {
+    const runId = newId('run');
+    await createRunsForDelivery(ingest, {
+      source: 'github', deliveryId: 'gh-int', bodySha256: '2'.repeat(64), workspaceId: A.workspaceId, trigger: 'github.pull_request.opened',
+      input: {}, runs: [{ runId, skillId: A.skillId }], integrationId: A.integrationId,
+    });
+    expect((await admin<{ integration_id: string }[]>`select integration_id from agent_runs where id = ${runId}`)[0]?.integration_id).toBe(A.integrationId);
+    await expect(
+      createRunsForDelivery(ingest, {
+        source: 'github', deliveryId: 'gh-int-x', bodySha256: '3'.repeat(64), workspaceId: A.workspaceId, trigger: 'github.pull_request.opened',
+        input: {}, runs: [{ runId: newId('run'), skillId: A.skillId }], integrationId: B.integrationId,
+      }),
+    ).rejects.toBeTruthy();
+    expect((await admin<{ n: number }[]>`select count(*)::int as n from webhook_deliveries where delivery_id = 'gh-int-x'`)[0]?.n).toBe(0);
+  });
+
+  it('a sub-agent run inherits the installation of its parent', async () => {
+    const parent = newId('run');
+    await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, integration_id) values (${A.workspaceId}, ${parent}, ${A.skillId}, ${A.skillVersionId}, 'github.pull_request.opened', 'github', ${A.integrationId})`;
+    const claimed = await claimRun(worker, parent, 'w', 30);
+    const child = await withWorkspace(worker, A.workspaceId, (s) => dispatchSubagentRun(s, claimed!.lease, { childRunId: newId('run'), targetSlug: A.manifest.slug, step: 1, args: {}, taskSealed: null, maxDepth: 2 }));
+    expect((await admin<{ integration_id: string | null }[]>`select integration_id from agent_runs where id = ${child.runId}`)[0]?.integration_id).toBe(A.integrationId);
   });
 
   it('refuses to create a run for a skill of another workspace or one not subscribed', async () => {

@@ -43,6 +43,8 @@ export interface CreateRunsInput {
   readonly input: Readonly<Record<string, unknown>>;
   readonly runs: readonly { readonly runId: RunId; readonly skillId: string }[];
   readonly notBefore?: Date;
+  /** The integration the verified webhook resolved to (GitHub installation, Slack team), recorded on each run. */
+  readonly integrationId?: string | null;
 }
 
 const CreateRunsRow = z.object({
@@ -52,14 +54,19 @@ const CreateRunsRow = z.object({
 });
 export type CreatedRuns = z.infer<typeof CreateRunsRow>;
 
-/** Record a delivery and its runs atomically; a delivery seen before (by id or body digest) returns its runs. */
+/**
+ * Record a delivery and its runs atomically. A delivery seen before — GitHub and Slack: same delivery id or body
+ * digest; signed producers: same (Skill, webhook-id) only — returns `duplicate` with its runs, and only when they are
+ * the caller's workspace's: never another workspace's run ids.
+ */
 export async function createRunsForDelivery(database: Database, input: CreateRunsInput): Promise<CreatedRuns> {
   const runs = JSON.stringify(input.runs.map((r) => ({ run_id: r.runId, skill_id: r.skillId })));
   const rows = await queryRows(
     database,
     CreateRunsRow,
     dsql`select * from public.ingest_create_runs(${input.source}, ${input.deliveryId}, ${input.bodySha256}, ${input.workspaceId},
-      ${input.trigger}, ${JSON.stringify(input.input)}::jsonb, ${runs}::jsonb, ${input.notBefore ? input.notBefore.toISOString() : null}::timestamptz)`,
+      ${input.trigger}, ${JSON.stringify(input.input)}::jsonb, ${runs}::jsonb, ${input.notBefore ? input.notBefore.toISOString() : null}::timestamptz,
+      ${input.integrationId ?? null}::text)`,
   );
   const row = rows[0];
   if (!row) throw new InternalError('ingest_create_runs returned no row');

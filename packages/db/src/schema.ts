@@ -104,6 +104,8 @@ export const agentRuns = pgTable('agent_runs', {
   startedAt: ts('started_at'),
   finishedAt: ts('finished_at'),
   updatedAt: ts('updated_at').notNull().defaultNow(),
+  /** The integration (GitHub installation, Slack team) the verified webhook came through; tokens are minted for it. */
+  integrationId: text('integration_id'),
 });
 
 export const runSteps = pgTable(

@@ -74,6 +74,11 @@ export interface SkillDefinition<D extends BaseDecision = BaseDecision> {
   readonly slug: string;
   readonly decisionSchema: z.ZodType<D>;
   readonly decisionDescription: string;
+  /**
+   * GitHub permissions (`name:read|write`) the Skill's own code needs beyond its manifest's tools' — pr-review reads
+   * `.praxa.yaml` in `prepare`. A run's installation token is narrowed to these plus its tools'.
+   */
+  readonly githubPermissions?: readonly string[];
   /** The run's subject (PR, Slack thread) from the run row's input; throws a typed error on a malformed input. */
   subject(run: SkillRunInput): RunSubject;
   /**

@@ -9,8 +9,13 @@
  *  - the installation lookup answers `account`, `app_id`, `permissions`, `created_at` and `suspended_at`, as GitHub's
  *    "Get an installation for the authenticated app" does; `addInstallation` adds one after start (an org installing
  *    the App now).
- * Source: GitHub REST API docs, "Authenticating as a GitHub App installation" and "Apps" endpoints. Limits: no rate
- * limits, no repository selection, one account per installation. Counts calls per route.
+ *  - a token request may narrow the token (`repositories`: names in the installation's account; `permissions`: each at
+ *    most what the installation was granted, else 422 as on GitHub); the grant is recorded (`grants`) and enforced on
+ *    every repository route: another repository answers 404, a route needing a permission the token lacks 403
+ *    ("Resource not accessible by integration").
+ * Source: GitHub REST API docs, "Authenticating as a GitHub App installation", "Create an installation access token
+ * for an app" and "Apps" endpoints. Limits: no rate limits, no `repository_ids` (names only), one account per
+ * installation. Counts calls per route.
  */
 import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { createGithubSandbox, type GithubSandbox } from './github-sandbox.js';
@@ -26,8 +31,20 @@ export interface GithubInstallationStub {
   readonly suspended?: boolean;
 }
 
+/** What one minted token may do: its installation, the repositories (null: all) and permissions it was narrowed to. */
+export interface GithubTokenGrant {
+  readonly token: string;
+  readonly installationId: number;
+  readonly repositories: readonly string[] | null;
+  readonly permissions: Readonly<Record<string, 'read' | 'write'>>;
+}
+
 export interface GithubServer extends LoopbackServer {
   readonly calls: Readonly<Record<string, number>>;
+  /** Every token minted, with what it was narrowed to, oldest first. */
+  readonly grants: readonly GithubTokenGrant[];
+  /** The grant of each repository request, in order: which token (installation, narrowing) acted on which path. */
+  readonly repoRequests: readonly { readonly method: string; readonly path: string; readonly status: number; readonly grant: GithubTokenGrant | null }[];
   /** Tokens minted so far, newest last. */
   readonly tokens: readonly string[];
   /** How long minted tokens live (default one hour, as on GitHub). */
@@ -37,6 +54,18 @@ export interface GithubServer extends LoopbackServer {
   /** Installation lookup (keys-oauth): an installation made after start, as if an org installed the App now. */
   addInstallation(stub: GithubInstallationStub): void;
 }
+
+/** The permission a repository route needs (GitHub's "Permissions required for GitHub Apps" tables). */
+function requiredPermission(method: string, path: string): [string, 'read' | 'write'] | null {
+  const p = path.split('?')[0] ?? '';
+  if (/^\/repos\/[^/]+\/[^/]+\/pulls\/\d+(\/reviews|\/comments)?$/.test(p) || /^\/repos\/[^/]+\/[^/]+\/pulls\/\d+\/files$/.test(p)) {
+    return ['pull_requests', method === 'GET' ? 'read' : 'write'];
+  }
+  if (/^\/repos\/[^/]+\/[^/]+\/(contents\/.+|commits|compare\/.+)$/.test(p)) return ['contents', method === 'GET' ? 'read' : 'write'];
+  return null;
+}
+
+const LEVEL = { read: 1, write: 2 } as const;
 
 function verifyAppJwt(authorization: string | undefined, appId: number, publicKey: KeyObject, nowSeconds: number): boolean {
   const m = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/i.exec(authorization ?? '');
@@ -61,7 +90,9 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
   const installations: GithubInstallationStub[] = app.installations.map((i) => ({ createdAt: new Date(), ...i }));
   const calls: Record<string, number> = {};
   const tokens: string[] = [];
-  const issued = new Map<string, { installationId: number; expiresAt: number }>();
+  const grants: GithubTokenGrant[] = [];
+  const repoRequests: { method: string; path: string; status: number; grant: GithubTokenGrant | null }[] = [];
+  const issued = new Map<string, { installationId: number; expiresAt: number; grant: GithubTokenGrant }>();
   const repos = createGithubSandbox(app.botLogin ?? 'praxa[bot]');
   const state = { tokenLifetimeMs: 3_600_000 };
   const server = await startLoopbackServer((req, res) => {
@@ -70,10 +101,19 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
     calls[key] = (calls[key] ?? 0) + 1;
     if (req.path.startsWith('/repos/')) {
       const presented = /^(?:token|Bearer) (ghs_[A-Za-z0-9]+)$/.exec(req.headers.authorization ?? '')?.[1];
-      const grant = presented === undefined ? undefined : issued.get(presented);
-      if (!grant || grant.expiresAt <= Date.now()) return sendJson(res, 401, { message: 'Bad credentials' });
-      const inst = installations.find((i) => i.id === grant.installationId);
-      if (!inst || !repos.handle(req, res, inst.account)) return sendJson(res, 404, { message: 'Not Found' });
+      const issuedTo = presented === undefined ? undefined : issued.get(presented);
+      res.on('finish', () => repoRequests.push({ method: req.method, path: req.path, status: res.statusCode, grant: issuedTo?.grant ?? null }));
+      const answer = (status: number, body: unknown): void => sendJson(res, status, body);
+      if (!issuedTo || issuedTo.expiresAt <= Date.now()) return answer(401, { message: 'Bad credentials' });
+      const inst = installations.find((i) => i.id === issuedTo.installationId);
+      if (!inst) return answer(404, { message: 'Not Found' });
+      const repoName = decodeURIComponent(/^\/repos\/[^/]+\/([^/?]+)/.exec(req.path)?.[1] ?? '').toLowerCase();
+      const { repositories, permissions } = issuedTo.grant;
+      if (repositories !== null && !repositories.some((r) => r.toLowerCase() === repoName)) return answer(404, { message: 'Not Found' });
+      const needed = requiredPermission(req.method, req.path);
+      const held = needed ? permissions[needed[0]] : undefined;
+      if (needed && (held === undefined || LEVEL[held] < LEVEL[needed[1]])) return answer(403, { message: 'Resource not accessible by integration' });
+      if (!repos.handle(req, res, inst.account)) return answer(404, { message: 'Not Found' });
       return;
     }
     const m = /^\/app\/installations\/(\d+)(\/access_tokens)?$/.exec(req.path.split('?')[0] ?? '');
@@ -84,10 +124,41 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
     const inst = installations.find((i) => i.id === Number(m[1]));
     if (!inst) return sendJson(res, 404, { message: 'Not Found' });
     if (m[2] && req.method === 'POST') {
+      let asked: { repositories?: unknown; repository_ids?: unknown; permissions?: unknown } = {};
+      try {
+        asked = req.body.length === 0 ? {} : (JSON.parse(req.body.toString('utf8')) as typeof asked);
+      } catch {
+        return sendJson(res, 400, { message: 'Problems parsing JSON' });
+      }
+      if (asked.repository_ids !== undefined) return sendJson(res, 422, { message: 'repository_ids is not supported by the sandbox; use repositories' });
+      let repositories: string[] | null = null;
+      if (asked.repositories !== undefined) {
+        if (!Array.isArray(asked.repositories) || asked.repositories.length === 0 || !asked.repositories.every((r): r is string => typeof r === 'string' && /^[A-Za-z0-9_.-]{1,100}$/.test(r))) {
+          return sendJson(res, 422, { message: 'There is at least one repository that does not exist or is not accessible to the parent installation.' });
+        }
+        repositories = asked.repositories;
+      }
+      let permissions: Record<string, 'read' | 'write'> = { ...inst.permissions };
+      if (asked.permissions !== undefined) {
+        if (typeof asked.permissions !== 'object' || asked.permissions === null) return sendJson(res, 422, { message: 'Invalid permissions' });
+        permissions = {};
+        for (const [name, level] of Object.entries(asked.permissions as Record<string, unknown>)) {
+          if (level !== 'read' && level !== 'write') return sendJson(res, 422, { message: 'Invalid permissions' });
+          const granted = name === 'metadata' ? 'read' : inst.permissions[name];
+          if (granted === undefined || LEVEL[granted] < LEVEL[level]) return sendJson(res, 422, { message: 'The permissions requested are not granted to this installation.' });
+          permissions[name] = level;
+        }
+      }
       const token = `ghs_${randomBytes(18).toString('hex')}`;
+      const grant: GithubTokenGrant = { token, installationId: inst.id, repositories, permissions };
       tokens.push(token);
-      issued.set(token, { installationId: inst.id, expiresAt: Date.now() + state.tokenLifetimeMs });
-      return sendJson(res, 201, { token, expires_at: new Date(Date.now() + state.tokenLifetimeMs).toISOString(), permissions: inst.permissions, repository_selection: 'all' });
+      grants.push(grant);
+      issued.set(token, { installationId: inst.id, expiresAt: Date.now() + state.tokenLifetimeMs, grant });
+      return sendJson(res, 201, {
+        token, expires_at: new Date(Date.now() + state.tokenLifetimeMs).toISOString(), permissions,
+        repository_selection: repositories === null ? 'all' : 'selected',
+        ...(repositories === null ? {} : { repositories: repositories.map((name, i) => ({ id: inst.id * 1000 + i, name, full_name: `${inst.account}/${name}` })) }),
+      });
     }
     if (!m[2] && req.method === 'GET') {
       return sendJson(res, 200, {
@@ -101,6 +172,8 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
   const extended = Object.assign(server, {
     calls,
     tokens,
+    grants,
+    repoRequests,
     sandbox: repos.sandbox,
     addInstallation: (stub: GithubInstallationStub): void => {
       installations.push({ createdAt: new Date(), ...stub });

@@ -45,9 +45,16 @@ export async function replayAuditEvent(env: ConfigSource, workspace: string, eve
         .select({ manifest: schema.skillVersions.manifest, hash: schema.skillVersions.manifestHash })
         .from(schema.skillVersions)
         .where(and(eq(schema.skillVersions.skillId, record.skillId), eq(schema.skillVersions.manifestHash, record.manifest_hash ?? '')));
-      const [run] = await s.db.select({ trigger: schema.agentRuns.trigger, input: schema.agentRuns.input }).from(schema.agentRuns).where(eq(schema.agentRuns.id, record.runId));
+      const [run] = await s.db.select({ trigger: schema.agentRuns.trigger, input: schema.agentRuns.input, integrationId: schema.agentRuns.integrationId }).from(schema.agentRuns).where(eq(schema.agentRuns.id, record.runId));
       const [skill] = await s.db.select({ slug: schema.skills.slug }).from(schema.skills).where(eq(schema.skills.id, record.skillId));
-      const [install] = await s.db.select({ externalId: schema.integrations.externalId }).from(schema.integrations).where(and(eq(schema.integrations.provider, 'github'), eq(schema.integrations.status, 'active')));
+      // The installation the run came through (issue 16): never just the workspace's first one.
+      const active = and(eq(schema.integrations.provider, 'github'), eq(schema.integrations.status, 'active'));
+      const installs = await s.db
+        .select({ externalId: schema.integrations.externalId })
+        .from(schema.integrations)
+        .where(run?.integrationId ? and(active, eq(schema.integrations.id, run.integrationId)) : active)
+        .limit(2);
+      const install = installs.length === 1 ? installs[0] : undefined;
       return { record, version, run, skill, install };
     });
     const { record, version, run, skill } = loaded;
@@ -65,8 +72,10 @@ export async function replayAuditEvent(env: ConfigSource, workspace: string, eve
     const app = workerCfg.GITHUB_APP_ID !== undefined && workerCfg.GITHUB_APP_PRIVATE_KEY !== undefined ? { appId: workerCfg.GITHUB_APP_ID, privateKeyPem: workerCfg.GITHUB_APP_PRIVATE_KEY, baseUrl: workerCfg.GITHUB_API_URL } : null;
     const envForTools: ToolEnvironment = {
       async github() {
-        if (!app || !loaded.install) throw new ReplayUnsupportedError('re-fetching from GitHub needs the GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY) and an installation');
-        const minted = await mintInstallationToken(app, Number(loaded.install.externalId));
+        if (!app || !loaded.install) throw new ReplayUnsupportedError('re-fetching from GitHub needs the GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY) and the run\'s installation (recorded on the run, or the workspace\'s only one)');
+        // Read-only, and only the run's repository when it names one.
+        const repo = typeof (loaded.run?.input as Record<string, unknown> | undefined)?.['repo'] === 'string' ? /^[\w.-]+\/([\w.-]+)$/.exec(String((loaded.run?.input as Record<string, unknown>)['repo']))?.[1] : undefined;
+        const minted = await mintInstallationToken(app, Number(loaded.install.externalId), { ...(repo ? { repositories: [repo] } : {}), permissions: { contents: 'read', pull_requests: 'read' } });
         return createGithubRepoClient({ token: minted.token, baseUrl: app.baseUrl });
       },
       slack: () => Promise.reject(new ReplayUnsupportedError('replaying Slack inputs is not supported yet')),

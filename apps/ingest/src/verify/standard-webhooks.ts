@@ -28,19 +28,32 @@ export interface StandardWebhookHeaders {
   readonly signature: string | undefined;
 }
 
-/** True if any `v1` signature in the header matches any of `secrets` (current and, during rotation, previous). */
-export function verifyStandardWebhook(secrets: readonly string[], headers: StandardWebhookHeaders, body: Buffer, nowSeconds: number): boolean {
-  const { id, timestamp, signature } = headers;
-  if (!id || id.length > 256 || !timestamp || !/^\d{1,12}$/.test(timestamp) || !signature) return false;
-  const ts = Number(timestamp);
-  // Upstream refuses a timestamp exactly at the tolerance edge in the past and beyond it in the future.
-  if (nowSeconds - ts >= STANDARD_WEBHOOKS_TOLERANCE_SECONDS || ts - nowSeconds > STANDARD_WEBHOOKS_TOLERANCE_SECONDS) return false;
-  const offered = signature
+function offeredSignatures(signature: string): Buffer[] {
+  return signature
     .split(' ')
     .map((s) => s.trim())
     .filter((s) => s.startsWith('v1,'))
     .map((s) => Buffer.from(s));
-  if (offered.length === 0) return false;
+}
+
+/**
+ * The checks that need no secret: the three headers present and well-formed, the timestamp inside the tolerance
+ * window, at least one `v1` signature offered. Ingest runs these before the rate limiter and before any database read.
+ */
+export function standardWebhookHeadersPlausible(headers: StandardWebhookHeaders, nowSeconds: number): boolean {
+  const { id, timestamp, signature } = headers;
+  if (!id || id.length > 256 || !timestamp || !/^\d{1,12}$/.test(timestamp) || !signature || signature.length > 4096) return false;
+  const ts = Number(timestamp);
+  // Upstream refuses a timestamp exactly at the tolerance edge in the past and beyond it in the future.
+  if (nowSeconds - ts >= STANDARD_WEBHOOKS_TOLERANCE_SECONDS || ts - nowSeconds > STANDARD_WEBHOOKS_TOLERANCE_SECONDS) return false;
+  return offeredSignatures(signature).length > 0;
+}
+
+/** True if any `v1` signature in the header matches any of `secrets` (current and, during rotation, previous). */
+export function verifyStandardWebhook(secrets: readonly string[], headers: StandardWebhookHeaders, body: Buffer, nowSeconds: number): boolean {
+  const { id, timestamp, signature } = headers;
+  if (!standardWebhookHeadersPlausible(headers, nowSeconds) || !id || !timestamp || !signature) return false;
+  const offered = offeredSignatures(signature);
   for (const secret of secrets) {
     if (!secretKey(secret)) continue;
     const expected = Buffer.from(standardWebhookSignature(secret, id, timestamp, body));

@@ -90,6 +90,8 @@ export const prReviewSkill: SkillDefinition<PrReviewDecision> = {
   slug: 'pr-review',
   decisionSchema: PrReviewDecisionSchema,
   decisionDescription: 'Record your review decision: verdict, reasoning steps, scored alternatives, confidence, a summary and inline comments on lines of the diff.',
+  // prepare() reads `.praxa.yaml` from the default branch.
+  githubPermissions: ['contents:read'],
   subject(run): RunSubject {
     const i = prInput(run);
     const [owner = '', repo = ''] = i.repo.split('/');
