@@ -75,7 +75,7 @@ describe('withWorkspace', () => {
   it('Postgres’s RLS refusal maps to WorkspaceScopeError; a missing grant stays PermissionDeniedError', async () => {
     const rls = await codeOf(
       withWorkspace(api, A.workspaceId, (s) =>
-        s.db.insert(schema.memoryFacts).values({ workspaceId: B.workspaceId, id: 'mf_01h2xcejqtf2nbrexx3vqjhp41', namespace: 'x', key: 'k', value: {} }),
+        s.db.insert(schema.notificationChannels).values({ workspaceId: B.workspaceId, id: 'nc_01h2xcejqtf2nbrexx3vqjhp41', kind: 'email', target: 'x@example.com', createdBy: B.memberId }),
       ),
     );
     expect(rls).toBe('WORKSPACE_SCOPE');
@@ -91,7 +91,7 @@ describe('withWorkspace', () => {
 
   it('an update aimed at another workspace’s row changes nothing', async () => {
     const changed = await withWorkspace(api, A.workspaceId, (s) =>
-      s.db.update(schema.skills).set({ name: 'pwned' }).where(eq(schema.skills.id, B.skillId)).returning(),
+      s.db.update(schema.workspaces).set({ name: 'pwned' }).where(eq(schema.workspaces.id, B.workspaceId)).returning(),
     );
     expect(changed).toEqual([]);
   });
