@@ -163,9 +163,13 @@ describe('S3 object store (real client ↔ loopback S3, SigV4 verified)', () => 
     } finally {
       server.advanceClock(-61_000);
     }
-    // a missing object behind a valid link: NoSuchKey
-    const gone = await a.createDownloadLink(a.key('exports', 'never-written'));
+    // no link to a missing object; an object deleted behind a valid link: NoSuchKey
+    await expect(a.createDownloadLink(a.key('exports', 'never-written'))).rejects.toBeInstanceOf(NotFoundError);
+    const doomed = a.key('exports', 'doomed');
+    await a.put(doomed, 'x', { contentType: 'text/plain' });
+    const gone = await a.createDownloadLink(doomed);
     if (gone.kind !== 'presigned-url') throw new Error('expected a presigned URL');
+    await a.delete(doomed);
     const r5 = await fetch(gone.url);
     expect(r5.status).toBe(404);
     expect(xmlCode(await r5.text())).toBe('NoSuchKey');

@@ -2,7 +2,8 @@
  * The S3 backend (`@aws-sdk/client-s3`). Every object of workspace W lives at `ws/W/…` in one bucket; the workspace
  * store validates keys and prefixes before building any command, so a key outside the prefix never becomes a request.
  * With `kmsKeyId`, every PutObject asks for SSE-KMS under that key (`x-amz-server-side-encryption: aws:kms`).
- * Download links are presigned GETs (`@aws-sdk/s3-request-presigner`, SigV4 query auth, `X-Amz-Expires` ≤ 1 hour).
+ * Download links are presigned GETs (`@aws-sdk/s3-request-presigner`, SigV4 query auth, `X-Amz-Expires` ≤ 1 hour),
+ * minted only for an object that exists (one HeadObject first).
  * `endpoint` (tests, self-hosted S3-compatible stores) switches to path-style addressing.
  *
  * Honest limits: a put is buffered in memory under its size bound and sent as one PutObject (no multipart), so the
@@ -191,6 +192,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
       async createDownloadLink(key: string, opts?: { expiresInSeconds?: number }) {
         assertObjectKey(workspaceId, key);
         const ttl = linkTtl(opts);
+        // As the local backend does: no link to an object that is not there (one HeadObject).
+        if ((await store.head(key)) === undefined) throw new NotFoundError('object not found');
         const signedAt = Date.now();
         const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: ttl, signingDate: new Date(signedAt) });
         return { kind: 'presigned-url' as const, url, expiresAt: new Date(Math.floor(signedAt / 1000) * 1000 + ttl * 1000) };
