@@ -217,6 +217,36 @@ describe('S3 object store (real client ↔ loopback S3, SigV4 verified)', () => 
     client.destroy();
   });
 
+  it('UNSIGNED-PAYLOAD is accepted with header auth; a body changed after signing is then caught by its CRC32 (BadDigest)', async () => {
+    const client = new S3Client({ region: server.region, endpoint: server.url, forcePathStyle: true, credentials: server.credentials, maxAttempts: 1 });
+    // Before signing: declare the payload unsigned (the signer then signs that literal instead of the body's hash).
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        return next(args);
+      },
+      { step: 'build', name: 'unsignedPayload' },
+    );
+    let tamper = false;
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        if (tamper) (args.request as { body: unknown }).body = Buffer.from('evil');
+        return next(args);
+      },
+      { step: 'deserialize', name: 'tamperAfterSigning' },
+    );
+    const key = a.key('unsigned');
+    await client.send(new PutObjectCommand({ Bucket: 'praxa-test', Key: key, Body: Buffer.from('good'), ContentType: 'text/plain' }));
+    const put = server.requests.filter((r) => r.method === 'PUT').at(-1);
+    expect(put?.headers['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
+    expect(put?.headers['x-amz-checksum-crc32']).toBeDefined();
+    expect(server.objects().get(key)?.body.toString()).toBe('good');
+    tamper = true;
+    await expect(client.send(new PutObjectCommand({ Bucket: 'praxa-test', Key: key, Body: Buffer.from('good'), ContentType: 'text/plain' }))).rejects.toMatchObject({ name: 'BadDigest' });
+    expect(server.objects().get(key)?.body.toString()).toBe('good');
+    client.destroy();
+  });
+
   it('a request signed outside the 15-minute x-amz-date window is refused (RequestTimeTooSkewed)', async () => {
     const fresh = make();
     const s = fresh.forWorkspace({ workspaceId: A });
