@@ -6,11 +6,11 @@ import boundaries from 'eslint-plugin-boundaries';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-const PACKAGES = ['core', 'config', 'crypto', 'db', 'egress', 'observability', 'queue', 'runtime', 'connectors', 'skills', 'testkit'];
+const PACKAGES = ['core', 'config', 'crypto', 'db', 'egress', 'observability', 'queue', 'runtime', 'connectors', 'skills', 'object-store', 'testkit'];
 const APPS = ['ingest', 'worker', 'monitor', 'api', 'cli', 'console'];
 
 const to = (...types) => ({ to: { element: { types: { anyOf: types } } } });
-const BASE = ['config', 'crypto', 'db', 'egress', 'observability', 'queue']; // import only core
+const BASE = ['config', 'crypto', 'db', 'egress', 'observability', 'queue', 'object-store']; // import only core
 const UPPER = ['runtime', 'connectors', 'skills']; // sit above the base packages
 
 export default tseslint.config(
@@ -50,7 +50,7 @@ export default tseslint.config(
           default: 'disallow',
           policies: [
             // core imports nothing of ours.
-            // db, crypto, config, observability, queue import only core.
+            // db, crypto, config, observability, queue, object-store import only core.
             { from: { element: { types: { anyOf: BASE } } }, allow: to('core') },
             // runtime, connectors, skills sit above them.
             { from: { element: { types: { anyOf: UPPER } } }, allow: to('core', ...BASE, ...UPPER) },

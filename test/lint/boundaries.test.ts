@@ -32,6 +32,12 @@ describe('dependency rule (eslint-plugin-boundaries)', () => {
     expect(messages.some((m) => m.startsWith('boundaries/dependencies:'))).toBe(true);
   });
 
+  it('object-store importing db fails with boundaries/dependencies; importing core lints clean', async () => {
+    const messages = await lintAs('object-store-imports-db.ts', 'packages/object-store/src/lint-probe.ts');
+    expect(messages.some((m) => m.startsWith('boundaries/dependencies:'))).toBe(true);
+    expect(await lintAs('allowed.ts', 'packages/object-store/src/lint-probe.ts')).toEqual([]);
+  });
+
   it('a package importing an app fails with boundaries/dependencies', async () => {
     const messages = await lintAs('package-imports-app.ts', 'packages/db/src/lint-probe.ts');
     expect(messages.some((m) => m.startsWith('boundaries/dependencies:'))).toBe(true);

@@ -13,3 +13,4 @@ export * from './bedrock-server.js';
 export * from './vertex-server.js';
 export * from './pagerduty-server.js';
 export * from './smtp-server.js';
+export * from './s3-server.js';
