@@ -109,7 +109,8 @@ describe('audit verify --full on several threads', () => {
       await undoLate();
     }
     expect(praxa('audit', 'verify', '--workspace', W.workspaceId, '--full', '--threads', '2').status).toBe(0);
-  });
+    // Eleven CLI processes one after another: a hang guard, not a timing claim (each is bounded by praxa()'s own 60 s).
+  }, 300_000);
 
   it('refuses a thread count that is not a whole number', () => {
     const bad = praxa('audit', 'verify', '--workspace', W.workspaceId, '--full', '--threads', 'many');
