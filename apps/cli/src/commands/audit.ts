@@ -86,11 +86,11 @@ export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string,
           const pageOptions = stream.pageOptions();
           const result = pool ? await pool.verify(page, pageOptions) : verifyChain(page, eventKeys, pageOptions);
           const failed = stream.accept(page, result);
-          options.onProgress?.(stream.events, headSeq);
           if (failed && !failed.ok) {
             await next.catch(() => []);
             return fail(`seq ${failed.seq}: ${failed.reason}`, failed.seq);
           }
+          options.onProgress?.(stream.events, headSeq);
         }
       } finally {
         await pool?.close();
