@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
 import { ConfigError, newId, NotFoundError, signEvent, UnavailableError, ValidationError, type AuditEventDraft } from '@praxa/core';
 import { appendAuditEvents, createDatabase, createTestDatabase, databaseUrl, registerAuditKey, seedWorkspaceFixture, sql, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
-import { EXIT, exitCodeFor } from './cli-support.js';
+import { EXIT, exitCodeFor, progressOnStderr } from './cli-support.js';
 import { verifyWorkspaceAudit } from './commands/audit.js';
 
 const cli = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -130,6 +130,8 @@ describe('--json: one document on stdout with the documented fields', () => {
   it('audit verify, audit keys, audit export --output, tokens list, migrate', () => {
     const v = praxa(['audit', 'verify', '--workspace', W.workspaceId, '--full', '--threads', '2', '--json']);
     expect({ status: v.status, doc: JSON.parse(v.stdout) as unknown }).toEqual({ status: 0, doc: { ok: true, events: EVENTS, checkpoints: 1, threads: 2 } });
+    // stderr is a pipe here, not a terminal: no progress on it.
+    expect(v.stderr).toBe('');
 
     const k = praxa(['audit', 'keys', '--json']);
     expect(JSON.parse(k.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ key_id: eventKey.keyId, purpose: 'event', algorithm: 'ed25519', public_key_pem: expect.stringContaining('PUBLIC KEY') })]));
@@ -137,6 +139,7 @@ describe('--json: one document on stdout with the documented fields', () => {
     const file = join(dir, 'export.jsonl');
     const x = praxa(['audit', 'export', '--workspace', W.workspaceId, '--output', file, '--json']);
     expect({ status: x.status, doc: JSON.parse(x.stdout) as unknown }).toEqual({ status: 0, doc: { workspaceId: W.workspaceId, events: EVENTS, leaves: EVENTS, checkpoints: 1, keys: expect.any(Number), output: file } });
+    expect(x.stderr).toBe('');
     expect(readFileSync(file, 'utf8').trim().split('\n').filter((l) => (JSON.parse(l) as { type: string }).type === 'event')).toHaveLength(EVENTS);
     // --json without --output would put the summary and the export on the same stdout: refused as a usage error.
     expect(praxa(['audit', 'export', '--workspace', W.workspaceId, '--json']).status).toBe(EXIT.usage);
@@ -144,8 +147,23 @@ describe('--json: one document on stdout with the documented fields', () => {
     const t = praxa(['tokens', 'list', '--workspace', W.workspaceId, '--json']);
     expect({ status: t.status, doc: JSON.parse(t.stdout) as unknown }).toEqual({ status: 0, doc: { tokens: expect.any(Array) } });
 
+    const seeded = praxa(['seed', '--json']);
+    expect({ status: seeded.status, doc: JSON.parse(seeded.stdout) as unknown }).toEqual({ status: 0, doc: expect.objectContaining({ tenantId: expect.any(String), workspaceId: expect.stringMatching(/^ws_/), skillId: expect.stringMatching(/^sk_/) }) });
+
     const m = praxa(['migrate', '--json']);
     expect({ status: m.status, doc: JSON.parse(m.stdout) as unknown }).toEqual({ status: 0, doc: { databaseCreated: false, applied: [] } });
+  });
+});
+
+describe('progress', () => {
+  it('is written to a terminal, rewritten in place, and to nothing else', () => {
+    const written: string[] = [];
+    const tty = { isTTY: true, write: (chunk: string) => written.push(chunk) > 0 } as unknown as NodeJS.WriteStream;
+    const progress = progressOnStderr('verified events', tty);
+    progress?.(7, 14);
+    progress?.(14, 14);
+    expect(written).toEqual(['\rverified events: 7/14', '\rverified events: 14/14\n']);
+    expect(progressOnStderr('verified events', { isTTY: false, write: () => true } as unknown as NodeJS.WriteStream)).toBeUndefined();
   });
 });
 
