@@ -93,8 +93,9 @@ describe('audit verify --full on several threads', () => {
       const file = praxa('audit', 'verify', '--file', join(dir, 'forged.jsonl'), '--keys', join(dir, 'keys.json'), '--full', '--threads', '2');
       expect({ status: file.status, err: file.stderr }).toEqual({ status: 1, err: expect.stringContaining('seq 31: bad_signature') });
       expect(file.stderr).toContain('chain verified on 2 threads');
-      // The default mode checks every signature past the newest checkpoint (here there is none): it names seq 31 too.
-      expect(praxa('audit', 'verify', '--workspace', W.workspaceId)).toMatchObject({ status: 1, stderr: expect.stringContaining('seq 31: bad_signature') });
+      // The default checks the signatures no checkpoint vouches for — with no checkpoint, every one: it names it too.
+      const fast = praxa('audit', 'verify', '--workspace', W.workspaceId);
+      expect({ status: fast.status, err: fast.stderr }).toEqual({ status: 1, err: expect.stringContaining('seq 31: bad_signature') });
 
       const undoEarly = await forgeSignature(9);
       try {

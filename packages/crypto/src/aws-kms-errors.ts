@@ -34,7 +34,7 @@ interface AwsErrorShape {
 }
 
 /** The KMS error type of an SDK error (`InvalidCiphertextException`), or the transport error code. */
-export function awsErrorName(err: unknown): string {
+function awsErrorName(err: unknown): string {
   if (typeof err !== 'object' || err === null) return 'Unknown';
   const shape = err as AwsErrorShape;
   if (typeof shape.code === 'string' && NETWORK_CODES.has(shape.code)) return shape.code;

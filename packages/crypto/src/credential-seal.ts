@@ -20,7 +20,7 @@ import { parseSealedCredential, sealedCredentialHeader, serializeSealedCredentia
 
 type CryptoKey = webcrypto.CryptoKey;
 
-export const X25519_KEY_BYTES = 32;
+const X25519_KEY_BYTES = 32;
 export const MAX_CREDENTIAL_BYTES = 65_536;
 
 /** What a credential is bound to. All three are part of the AAD. */

@@ -21,7 +21,7 @@ import { KeyFileInsecureError, KeyFileInvalidError } from './errors.js';
 const base64 = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/);
 const keyId = z.string().regex(/^[A-Za-z0-9_.:/-]{1,255}$/);
 
-export const localKeyFileSchema = z.strictObject({
+const localKeyFileSchema = z.strictObject({
   format: z.literal('praxa-local-keys'),
   version: z.literal(1),
   current: keyId,
@@ -37,7 +37,7 @@ const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 15_000;
 
 /** Throws `KeyFileInsecureError` unless `stats` describe a regular file of ours with mode 0600 or tighter. */
-export function assertKeyFileSecure(stats: Stats): void {
+function assertKeyFileSecure(stats: Stats): void {
   if (!stats.isFile()) throw new KeyFileInsecureError('the local key file is not a regular file; refusing to use it');
   const loose = stats.mode & 0o077;
   if (loose !== 0) {

@@ -20,11 +20,11 @@ import { assertKeyId, isKeyId } from './key-id.js';
 
 export const SEALED_TYPE = 0x02;
 export const SEALED_VERSION = 0x01;
-export const HPKE_KEM_DHKEM_X25519_HKDF_SHA256 = 0x0020;
-export const HPKE_KDF_HKDF_SHA256 = 0x0001;
-export const HPKE_AEAD_AES_256_GCM = 0x0002;
-export const HPKE_ENC_BYTES = 32;
-export const HPKE_TAG_BYTES = 16;
+const HPKE_KEM_DHKEM_X25519_HKDF_SHA256 = 0x0020;
+const HPKE_KDF_HKDF_SHA256 = 0x0001;
+const HPKE_AEAD_AES_256_GCM = 0x0002;
+const HPKE_ENC_BYTES = 32;
+const HPKE_TAG_BYTES = 16;
 
 export interface SealedCredential {
   readonly version: number;

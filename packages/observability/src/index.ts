@@ -4,6 +4,6 @@ export * from './redact.js';
 export * from './run-process.js';
 export * from './telemetry-exporter.js';
 export type { DestinationStream } from 'pino';
-export type { SpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace-base';
-export { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+export type { SpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace';
+export { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 export type { Tracer } from '@opentelemetry/api';

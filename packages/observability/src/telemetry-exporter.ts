@@ -6,7 +6,7 @@
  * an instrumentation library's span (whose name may carry a URL path or a query) is dropped whole.
  */
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { filterTelemetry } from '@praxa/core';
 
 export const PRAXA_SPAN_PREFIX = 'praxa.';

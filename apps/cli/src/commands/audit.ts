@@ -6,11 +6,11 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { buildInclusionProof, checkAgainstTrustedCheckpoint, completeAuditExport, parseId, PinnedKeysSchema, prepareAuditExport, signatureFloor, verifyInclusionProof, ValidationError, verifyChain, verifyCheckpoints, type ChainVerification, type ExportVerification, type StoredChainEvent, type VerificationKey } from '@praxa/core';
+import { buildInclusionProof, ChainStreamVerification, checkTrustedCheckpointRoot, completeAuditExport, openTrustedCheckpoint, parseId, PinnedKeysSchema, prepareAuditExport, signatureFloor, verifyInclusionProof, ValidationError, verifyChain, verifyCheckpointsAgainstRoots, type ChainVerification, type ExportVerification, type StoredChainEvent, type VerificationKey } from '@praxa/core';
 import { bootConfig, type ConfigSource } from '@praxa/config';
 import { LocalKeyProvider } from '@praxa/crypto';
 import { createCheckpoint, createDatabase, readAuditChain, readAuditKeyset, readAuditLeaves, readAuditRange, readCheckpoints, registerAuditKey, sql, withWorkspace } from '@praxa/db';
-import { verifyChainOnThreads } from './audit-verify-threads.js';
+import { createVerifierPool, threadsFor, verifyChainOnThreads } from './audit-verify-threads.js';
 import { withLocalDefaults } from './local-env.js';
 
 export interface AuditVerifyReport {
@@ -20,6 +20,8 @@ export interface AuditVerifyReport {
   readonly failure?: string;
   /** How many threads verified the chain (`--full` spreads it over every core). */
   readonly threads: number;
+  /** The first bad seq, when an event failed. */
+  readonly seq?: number;
 }
 
 export interface AuditVerifyOptions {
@@ -27,47 +29,81 @@ export interface AuditVerifyOptions {
   readonly full?: boolean;
   readonly trustedFile?: string;
   readonly threads?: number;
+  /** Rows read per query (default CHAIN_PAGE): the chain is streamed page by page, never held whole. */
+  readonly pageSize?: number;
+  /** Called after each page: rows verified so far, and the head seq read at the start. */
+  readonly onProgress?: (verified: number, total: number) => void;
+  /** The verification thread's script (tests point at the compiled one). */
+  readonly workerUrl?: URL;
 }
 
-/** Rows read per query: the whole chain is read, page by page, however long it is. */
-const CHAIN_PAGE = 50_000;
+/** Rows read per query. Memory holds about two pages (the one being verified, the next one being read). */
+const CHAIN_PAGE = 10_000;
 
-async function readWholeChain(s: Parameters<typeof readAuditChain>[0]): Promise<StoredChainEvent[]> {
-  const chain: StoredChainEvent[] = [];
-  for (let from = 1; ; ) {
-    const page = await readAuditChain(s, from, CHAIN_PAGE);
-    for (const e of page) chain.push(e);
-    const last = page.at(-1);
-    if (page.length < CHAIN_PAGE || !last) return chain;
-    from = last.seq + 1;
-  }
-}
-
+/**
+ * Streams the chain (keyset pages of `pageSize` rows, up to the head seq read at the start) through core's
+ * ChainStreamVerification: each page is verified as the continuation of the ones before it, on this thread or, with
+ * `full`, split over a pool of threads kept for the whole stream; the checkpoints' roots are folded from the leaves
+ * as they pass. Memory is bounded by the page size, however long the chain; the first bad seq is the one a pass over
+ * the whole chain names.
+ */
 export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string, options: AuditVerifyOptions = {}): Promise<AuditVerifyReport> {
   const workspaceId = parseId('workspace', workspace);
+  const pageSize = options.pageSize ?? CHAIN_PAGE;
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new ValidationError('the page size is a positive whole number');
+  const trusted = options.trustedFile ? (JSON.parse(readFileSync(options.trustedFile, 'utf8')) as unknown) : undefined;
   const cfg = await bootConfig('api', { env: withLocalDefaults(env), envFile: '.env' });
   const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-verify' });
   try {
     const keys = await readAuditKeyset(db);
-    const { chain, checkpoints } = await withWorkspace(db, workspaceId, async (s) => ({ chain: await readWholeChain(s), checkpoints: await readCheckpoints(s) }));
     const eventKeys = new Map<string, KeyObject>(keys.filter((k) => k.purpose === 'event').map((k) => [k.keyId, createPublicKey({ key: k.spki, format: 'der', type: 'spki' })]));
-    // Default: hashes, links and columns of every event, every checkpoint's signature and root, and the Ed25519
-    // signature of every event no checkpoint vouches for — past the newest checkpoint, and the head (signatureFloor) —
-    // on one core; --full checks every event's signature, RFC 8785 re-canonicalization and schema, on every core.
-    const fromSeq = signatureFloor(checkpoints.map((c) => c.tree_size), chain.at(-1)?.seq ?? 0);
-    const { result: chainResult, threads } = options.full
-      ? await verifyChainOnThreads(chain, eventKeys, { workspaceId }, options.threads === undefined ? {} : { threads: options.threads })
-      : { result: verifyChain(chain, eventKeys, { workspaceId, signatures: { fromSeq }, content: 'columns' }), threads: 1 };
-    const trustedFile = options.trustedFile;
-    if (!chainResult.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: `seq ${chainResult.seq}: ${chainResult.reason}`, threads };
     const cpKeys = new Map<string, VerificationKey>(keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }]));
-    const cpResult = verifyCheckpoints(checkpoints, chain.map((e) => e.hash), cpKeys);
-    if (!cpResult.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: `checkpoint at tree_size ${cpResult.treeSize}: ${cpResult.reason}`, threads };
-    if (trustedFile) {
-      const kept = checkAgainstTrustedCheckpoint(workspaceId, chain.map((e) => e.hash), JSON.parse(readFileSync(trustedFile, 'utf8')) as unknown, cpKeys);
-      if (!kept.ok) return { ok: false, events: chain.length, checkpoints: checkpoints.length, failure: kept.failure, threads };
-    }
-    return { ok: true, events: chain.length, checkpoints: checkpoints.length, threads };
+    const kept = trusted === undefined ? undefined : openTrustedCheckpoint(workspaceId, trusted, cpKeys);
+    return await withWorkspace(db, workspaceId, async (s) => {
+      const checkpoints = await readCheckpoints(s);
+      const [head] = await s.execute(sql`select coalesce(max(seq), 0)::bigint as head from public.audit_events`);
+      const headSeq = Number(head?.head ?? 0);
+      // Default: hashes, links and columns of every event, every checkpoint's signature and root, and the Ed25519
+      // signature of every event no checkpoint vouches for — past the newest checkpoint, and the head (signatureFloor) —
+      // on one core; --full checks every event's signature, RFC 8785 re-canonicalization and schema, on every core.
+      const fromSeq = signatureFloor(checkpoints.map((c) => c.tree_size), headSeq);
+      const chainOptions = options.full ? { workspaceId } : ({ workspaceId, signatures: { fromSeq }, content: 'columns' } as const);
+      const stream = new ChainStreamVerification(chainOptions, [...checkpoints.map((c) => c.tree_size), ...(kept?.ok ? [kept.treeSize] : [])]);
+      const pool = options.full ? createVerifierPool(Math.min(threadsFor(headSeq, options.threads), Math.max(1, Math.min(pageSize, headSeq))), eventKeys, options.workerUrl) : null;
+      const threads = pool?.threads ?? 1;
+      let read = 0;
+      const fail = (failure: string, seq?: number): AuditVerifyReport => ({ ok: false, events: read, checkpoints: checkpoints.length, failure, threads, ...(seq === undefined ? {} : { seq }) });
+      try {
+        const readPage = (from: number): Promise<StoredChainEvent[]> => (from > headSeq ? Promise.resolve([]) : readAuditChain(s, from, Math.min(pageSize, headSeq - from + 1)));
+        let next = readPage(1);
+        for (;;) {
+          const page = await next;
+          const last = page.at(-1);
+          if (last === undefined) break;
+          read += page.length;
+          // The next page is read while this one is verified.
+          next = last.seq >= headSeq ? Promise.resolve([]) : readPage(last.seq + 1);
+          const pageOptions = stream.pageOptions();
+          const result = pool ? await pool.verify(page, pageOptions) : verifyChain(page, eventKeys, pageOptions);
+          const failed = stream.accept(page, result);
+          if (failed && !failed.ok) {
+            await next.catch(() => []);
+            return fail(`seq ${failed.seq}: ${failed.reason}`, failed.seq);
+          }
+          options.onProgress?.(stream.events, headSeq);
+        }
+      } finally {
+        await pool?.close();
+      }
+      const cpResult = verifyCheckpointsAgainstRoots(checkpoints, stream.events, (n) => stream.rootAt(n), cpKeys);
+      if (!cpResult.ok) return fail(`checkpoint at tree_size ${cpResult.treeSize}: ${cpResult.reason}`);
+      if (kept !== undefined) {
+        if (!kept.ok) return fail(kept.failure);
+        const consistent = checkTrustedCheckpointRoot(kept, stream.events, stream.rootAt(kept.treeSize));
+        if (!consistent.ok) return fail(consistent.failure, consistent.seq);
+      }
+      return { ok: true, events: stream.events, checkpoints: checkpoints.length, threads };
+    });
   } finally {
     await db.close();
   }
@@ -106,7 +142,21 @@ export async function printAuditKeys(env: ConfigSource): Promise<string> {
 }
 
 /** `audit export --workspace <id> [--from] [--to]`: JSON Lines to stdout (see core's audit-export.ts for the format). */
-export async function exportWorkspaceAudit(env: ConfigSource, workspace: string, range: { from?: string; to?: string }, write: (line: string) => void): Promise<number> {
+export interface AuditExportSummary {
+  readonly workspaceId: string;
+  readonly events: number;
+  readonly leaves: number;
+  readonly checkpoints: number;
+  readonly keys: number;
+}
+
+export async function exportWorkspaceAudit(
+  env: ConfigSource,
+  workspace: string,
+  range: { from?: string; to?: string },
+  write: (line: string) => void,
+  onProgress?: (events: number, total: number) => void,
+): Promise<AuditExportSummary> {
   const workspaceId = parseId('workspace', workspace);
   const from = range.from ? new Date(range.from) : null;
   const to = range.to ? new Date(range.to) : null;
@@ -122,10 +172,15 @@ export async function exportWorkspaceAudit(env: ConfigSource, workspace: string,
     }));
     write(JSON.stringify({ type: 'export', format: 'praxa-audit-export/v1', workspace_id: workspaceId, exported_at: new Date().toISOString(), from: from?.toISOString() ?? null, to: to?.toISOString() ?? null }));
     for (const l of leaves) write(JSON.stringify({ type: 'leaf', seq: l.seq, hash: l.hash }));
-    for (const e of events) write(JSON.stringify({ type: 'event', seq: e.seq, workspace_id: e.workspace_id, prev_hash: e.prev_hash, hash: e.hash, key_id: e.key_id, signature: e.signature, canonical: Buffer.from(e.canonical).toString('base64') }));
+    let written = 0;
+    for (const e of events) {
+      if (++written % 1000 === 0) onProgress?.(written, events.length);
+      write(JSON.stringify({ type: 'event', seq: e.seq, workspace_id: e.workspace_id, prev_hash: e.prev_hash, hash: e.hash, key_id: e.key_id, signature: e.signature, canonical: Buffer.from(e.canonical).toString('base64') }));
+    }
+    onProgress?.(events.length, events.length);
     for (const c of checkpoints) write(JSON.stringify({ type: 'checkpoint', workspace_id: c.workspace_id, tree_size: c.tree_size, root_hash: c.root_hash, timestamp: c.timestamp, key_id: c.key_id, signature: Buffer.from(c.signature).toString('base64'), body: Buffer.from(c.body).toString('base64') }));
     for (const k of keys) write(JSON.stringify({ type: 'key', key_id: k.keyId, purpose: k.purpose, algorithm: k.algorithm, public_key_pem: createPublicKey({ key: k.spki, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString() }));
-    return events.length;
+    return { workspaceId, events: events.length, leaves: leaves.length, checkpoints: checkpoints.length, keys: keys.length };
   } finally {
     await db.close();
   }

@@ -62,11 +62,11 @@ export const DEMO_FOLLOW_UP_PULL_REQUEST: SandboxPullRequest = {
 };
 
 /** How long a child gets between SIGTERM and SIGKILL. */
-export const STOP_GRACE_MS = 10_000;
+const STOP_GRACE_MS = 10_000;
 const WORKER_SHUTDOWN_GRACE_MS = '5000';
 
 /** Where the demo's PR lives: the sandbox (default) or, with the App's credentials configured, GitHub itself. */
-export interface DemoGithub {
+interface DemoGithub {
   readonly url: string;
   /** How the demo names it in its output (the sandbox always says it is not GitHub). */
   readonly label: string;
@@ -85,7 +85,7 @@ export interface ConfiguredGithubApp {
 const REVIEW_STATE_EVENT: Readonly<Record<string, string>> = { APPROVED: 'APPROVE', CHANGES_REQUESTED: 'REQUEST_CHANGES', COMMENTED: 'COMMENT' };
 
 /** The configured GitHub, read as the App's installation (the same bot the worker acts as). */
-export function configuredGithub(app: ConfiguredGithubApp, installationId: string): DemoGithub {
+function configuredGithub(app: ConfiguredGithubApp, installationId: string): DemoGithub {
   const client = async () => createGithubRepoClient({ token: (await mintInstallationToken(app, Number(installationId))).token, baseUrl: app.baseUrl });
   return {
     url: app.baseUrl,

@@ -8,7 +8,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const GITHUB_FIXTURE_PATH = fileURLToPath(new URL('../../../../test/data/fixtures/github/pull_request.opened.json', import.meta.url));
+const GITHUB_FIXTURE_PATH = fileURLToPath(new URL('../../../../test/data/fixtures/github/pull_request.opened.json', import.meta.url));
 
 /** What the demo knows of a sample pull request (a subset of the sandbox's `SandboxPullRequest`). */
 export interface DemoPullRequest {

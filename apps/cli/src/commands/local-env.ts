@@ -6,7 +6,7 @@
 import { databaseUrl } from '@praxa/db';
 import type { ConfigSource } from '@praxa/config';
 
-export const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/praxa';
+const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/praxa';
 
 export function withLocalDefaults(env: ConfigSource): ConfigSource {
   if (env.NODE_ENV === 'production') return env;

@@ -16,9 +16,3 @@ export async function migrateDatabase(env: ConfigSource): Promise<MigrateOutcome
   const { applied } = await migrate(cfg.DATABASE_URL);
   return { databaseCreated, applied };
 }
-
-export async function runMigrate(env: ConfigSource): Promise<void> {
-  const out = await migrateDatabase(env);
-  if (out.databaseCreated) console.log('created database');
-  console.log(out.applied.length === 0 ? 'migrations: up to date' : `migrations applied: ${out.applied.join(', ')}`);
-}

@@ -24,7 +24,7 @@ export interface SeededWorkspace {
   readonly manifestHash: string;
 }
 
-export const DEMO_PR_REVIEW_MANIFEST: SkillManifest = parseSkillManifest({
+const DEMO_PR_REVIEW_MANIFEST: SkillManifest = parseSkillManifest({
   slug: 'pr-review',
   name: 'PR review',
   description: 'Reviews pull requests: risk surfaces, tests, a verdict with scored alternatives.',
@@ -81,9 +81,4 @@ export async function seedDemoWorkspace(env: ConfigSource, label = 'Demo', optio
     await api.close();
   }
   return seeded;
-}
-
-export async function runSeed(env: ConfigSource): Promise<void> {
-  const s = await seedDemoWorkspace(env);
-  console.log(JSON.stringify(s, null, 2));
 }

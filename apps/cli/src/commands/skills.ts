@@ -7,7 +7,7 @@
 import { parseApiToken, parseId, PraxaError, ValidationError } from '@praxa/core';
 import type { ConfigSource } from '@praxa/config';
 
-export class ApiRefusedError extends PraxaError {
+class ApiRefusedError extends PraxaError {
   readonly code: string;
   readonly httpStatus: number;
   constructor(status: number, code: string, message: string) {

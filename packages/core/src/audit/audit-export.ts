@@ -137,19 +137,45 @@ export function checkAgainstTrustedCheckpoint(
   trusted: unknown,
   keys: ReadonlyMap<string, VerificationKey>,
 ): { readonly ok: true } | { readonly ok: false; readonly failure: string; readonly seq?: number } {
+  const kept = openTrustedCheckpoint(workspaceId, trusted, keys);
+  if (!kept.ok) return kept;
+  if (leafHashes.length < kept.treeSize) {
+    return { ok: false, failure: `the log shrank: the trusted checkpoint covers ${kept.treeSize} events, the log has ${leafHashes.length}`, seq: leafHashes.length + 1 };
+  }
+  const leafBytes = leafHashes.map((h) => eventLeafHash(h));
+  const proof = kept.treeSize === leafBytes.length ? [] : consistencyProof(leafBytes, kept.treeSize);
+  const check = verifyConsistency(kept.treeSize, leafBytes.length, proof, Buffer.from(kept.rootHash, 'hex'), merkleRoot(leafBytes));
+  return check.ok ? { ok: true } : { ok: false, failure: `not consistent with the trusted checkpoint (tree_size ${kept.treeSize}): history up to it was rewritten` };
+}
+
+/** A kept checkpoint line, checked: it verifies under `keys` and is of `workspaceId`. */
+export function openTrustedCheckpoint(
+  workspaceId: string,
+  trusted: unknown,
+  keys: ReadonlyMap<string, VerificationKey>,
+): { readonly ok: true; readonly treeSize: number; readonly rootHash: string } | { readonly ok: false; readonly failure: string } {
   const t = CheckpointLine.safeParse(trusted);
   if (!t.success) return { ok: false, failure: 'the trusted checkpoint is not a checkpoint line' };
   const kept = toCheckpoint(t.data);
   const key = keys.get(kept.key_id);
   if (!key || !verifyCheckpointSignature(key, kept.body, kept.signature)) return { ok: false, failure: 'the trusted checkpoint does not verify under the keys given' };
   if (kept.workspace_id !== workspaceId) return { ok: false, failure: 'the trusted checkpoint is of another workspace' };
-  if (leafHashes.length < kept.tree_size) {
-    return { ok: false, failure: `the log shrank: the trusted checkpoint covers ${kept.tree_size} events, the log has ${leafHashes.length}`, seq: leafHashes.length + 1 };
-  }
-  const leafBytes = leafHashes.map((h) => eventLeafHash(h));
-  const proof = kept.tree_size === leafBytes.length ? [] : consistencyProof(leafBytes, kept.tree_size);
-  const check = verifyConsistency(kept.tree_size, leafBytes.length, proof, Buffer.from(kept.root_hash, 'hex'), merkleRoot(leafBytes));
-  return check.ok ? { ok: true } : { ok: false, failure: `not consistent with the trusted checkpoint (tree_size ${kept.tree_size}): history up to it was rewritten` };
+  return { ok: true, treeSize: kept.tree_size, rootHash: kept.root_hash };
+}
+
+/**
+ * The streaming form of the trusted-checkpoint check, for a verifier that keeps no leaf list (verify-chain-stream.ts):
+ * every current leaf was read, so the log extends the kept tree exactly when the root of its first `treeSize` leaves is
+ * the kept root — what a consistency proof built from those leaves would show.
+ */
+export function checkTrustedCheckpointRoot(
+  kept: { readonly treeSize: number; readonly rootHash: string },
+  leafCount: number,
+  rootAtKeptSize: Uint8Array | undefined,
+): { readonly ok: true } | { readonly ok: false; readonly failure: string; readonly seq?: number } {
+  if (leafCount < kept.treeSize) return { ok: false, failure: `the log shrank: the trusted checkpoint covers ${kept.treeSize} events, the log has ${leafCount}`, seq: leafCount + 1 };
+  const same = rootAtKeptSize !== undefined && Buffer.from(rootAtKeptSize).toString('hex') === kept.rootHash;
+  return same ? { ok: true } : { ok: false, failure: `not consistent with the trusted checkpoint (tree_size ${kept.treeSize}): history up to it was rewritten` };
 }
 
 /** A compact proof that one event is in a workspace's log, against a signed checkpoint (RFC 9162 inclusion). */

@@ -6,6 +6,7 @@ export * from './audit-event.js';
 export * from './chain.js';
 export * from './verify-chain.js';
 export * from './verify-chain-parts.js';
+export * from './verify-chain-stream.js';
 export * from './redaction.js';
 export * from './verify-checkpoint.js';
 export * from './audit-export.js';

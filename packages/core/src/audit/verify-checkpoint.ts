@@ -54,14 +54,28 @@ export function verifyCheckpoints(
   const leaves = eventHashes.map((h) => eventLeafHash(h));
   // Every root a checkpoint needs, in one pass over the leaves (not one tree per checkpoint).
   const roots = merkleRootsAt(leaves, checkpoints.map((cp) => cp.tree_size).filter((n) => Number.isSafeInteger(n) && n >= 0 && n <= leaves.length));
+  return verifyCheckpointsAgainstRoots(checkpoints, leaves.length, (n) => roots.get(n), keys);
+}
+
+/**
+ * The same checks, given the number of leaves and the RFC 9162 root of the first n of them for each checkpoint's
+ * tree_size n ≤ leafCount — what a streaming verifier keeps instead of the leaves (verify-chain-stream.ts).
+ */
+export function verifyCheckpointsAgainstRoots(
+  checkpoints: readonly StoredCheckpoint[],
+  leafCount: number,
+  rootAt: (treeSize: number) => Uint8Array | undefined,
+  keys: ReadonlyMap<string, VerificationKey>,
+): CheckpointVerification {
   for (const cp of checkpoints) {
     const expected = checkpointBody({ workspace_id: cp.workspace_id as never, tree_size: cp.tree_size, root_hash: cp.root_hash, timestamp: cp.timestamp, key_id: cp.key_id });
     if (!Buffer.from(expected).equals(Buffer.from(cp.body))) return { ok: false, treeSize: cp.tree_size, reason: 'body_mismatch' };
     const key = keys.get(cp.key_id);
     if (!key) return { ok: false, treeSize: cp.tree_size, reason: 'unknown_key' };
     if (!verifyCheckpointSignature(key, cp.body, cp.signature)) return { ok: false, treeSize: cp.tree_size, reason: 'bad_signature' };
-    if (cp.tree_size > leaves.length) return { ok: false, treeSize: cp.tree_size, reason: 'events_missing' };
-    if (roots.get(cp.tree_size)?.toString('hex') !== cp.root_hash) return { ok: false, treeSize: cp.tree_size, reason: 'root_mismatch' };
+    if (cp.tree_size > leafCount) return { ok: false, treeSize: cp.tree_size, reason: 'events_missing' };
+    const root = rootAt(cp.tree_size);
+    if (root === undefined || Buffer.from(root).toString('hex') !== cp.root_hash) return { ok: false, treeSize: cp.tree_size, reason: 'root_mismatch' };
   }
   return { ok: true, count: checkpoints.length };
 }

@@ -6,8 +6,8 @@
  *  - **a role** (`roleArn`): Praxa's own AWS identity (the worker's — the default AWS credential chain: instance
  *    profile, environment, …; or explicit `source` keys) calls STS `AssumeRole` for the workspace's role, with
  *    `ExternalId` = the workspace id (so the customer's trust policy can require it: the confused-deputy guard) and a
- *    15-minute session, through `fromTemporaryCredentials` of `@aws-sdk/credential-providers` (the package the
- *    Bedrock SDK itself uses for its credential chain). The temporary keys are kept in memory only, for this provider
+ *    15-minute session, through `fromTemporaryCredentials` of `@aws-sdk/credential-providers` (a direct dependency,
+ *    the same version the Bedrock SDK uses for its credential chain). The temporary keys are kept in memory only, for this provider
  *    (one run), and renewed 5 minutes before they expire. A role that cannot be assumed (AccessDenied) is a
  *    `ModelRequestError` (not retried); STS unreachable is `ModelUnavailableError`.
  *
@@ -19,7 +19,7 @@
  * `eu.` / `apac.` / `us-gov.` likewise); an id that already names a Bedrock model or profile (`…anthropic.…`) passes
  * through unchanged.
  */
-import { createRequire } from 'node:module';
+import type { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { AnthropicBedrock, type ClientOptions as BedrockClientOptions } from '@anthropic-ai/bedrock-sdk';
 import { completeWithMessagesApi } from './messages-api.js';
 import { ModelRequestError, ModelUnavailableError } from './model-errors.js';
@@ -54,23 +54,9 @@ export interface BedrockProviderOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-type AwsIdentity = { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string; readonly expiration?: Date };
-type AwsIdentityProvider = () => Promise<AwsIdentity>;
+type AwsIdentityProvider = ReturnType<typeof fromTemporaryCredentials>;
+type AwsIdentity = Awaited<ReturnType<AwsIdentityProvider>>;
 type ProviderChainResolver = NonNullable<BedrockClientOptions['providerChainResolver']>;
-
-interface CredentialProvidersModule {
-  fromTemporaryCredentials(options: {
-    params: { RoleArn: string; RoleSessionName: string; ExternalId?: string; DurationSeconds: number };
-    masterCredentials?: AwsIdentity;
-    clientConfig: { region: string; endpoint?: string; maxAttempts: number };
-  }): AwsIdentityProvider;
-}
-
-/** `@aws-sdk/credential-providers`, resolved from the Bedrock SDK's own dependencies (the version it was built with). */
-function credentialProviders(): CredentialProvidersModule {
-  const fromHere = createRequire(import.meta.url);
-  return createRequire(fromHere.resolve('@anthropic-ai/bedrock-sdk'))('@aws-sdk/credential-providers') as CredentialProvidersModule;
-}
 
 const GEO_PREFIXES: readonly [RegExp, string][] = [
   [/^us-gov-/, 'us-gov.'],
@@ -88,7 +74,7 @@ export function bedrockModelId(model: string, region: string): string {
 
 /** Temporary credentials for the workspace's role, cached until 5 minutes before they expire. */
 function assumedRoleCredentials(region: string, c: Extract<BedrockCredentials, { kind: 'assume-role' }>): AwsIdentityProvider {
-  const inner = credentialProviders().fromTemporaryCredentials({
+  const params: Parameters<typeof fromTemporaryCredentials>[0] = {
     params: {
       RoleArn: c.roleArn,
       RoleSessionName: c.sessionName ?? 'praxa-worker',
@@ -97,7 +83,14 @@ function assumedRoleCredentials(region: string, c: Extract<BedrockCredentials, {
     },
     ...(c.source === undefined ? {} : { masterCredentials: { accessKeyId: c.source.accessKeyId, secretAccessKey: c.source.secretAccessKey, ...(c.source.sessionToken === undefined ? {} : { sessionToken: c.source.sessionToken }) } }),
     clientConfig: { region, maxAttempts: 1, ...(c.stsEndpoint === undefined ? {} : { endpoint: c.stsEndpoint }) },
-  });
+  };
+  // Loaded on first use, not at import: only the assume-role path needs the AWS SDK's credential providers.
+  let loaded: AwsIdentityProvider | undefined;
+  const inner: AwsIdentityProvider = async () => {
+    const { fromTemporaryCredentials: assume } = await import('@aws-sdk/credential-providers');
+    loaded ??= assume(params);
+    return loaded();
+  };
   let cached: AwsIdentity | undefined;
   let pending: Promise<AwsIdentity> | undefined;
   return async () => {

@@ -18,11 +18,11 @@
  * the SDK's logger and spans are off. Model ids: `claude-sonnet-4-5-20250929` becomes Vertex's
  * `claude-sonnet-4-5@20250929`; an id with `@` passes through.
  *
- * google-auth-library is loaded from the Vertex SDK's own dependencies (the version the SDK was built with).
+ * google-auth-library is a direct dependency, pinned to the version the Vertex SDK resolves (one copy, its own types).
  */
 import { createPrivateKey } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { AnthropicVertex, type ClientOptions as VertexClientOptions } from '@anthropic-ai/vertex-sdk';
+import { AnthropicVertex } from '@anthropic-ai/vertex-sdk';
+import { GoogleAuth } from 'google-auth-library';
 import { z } from 'zod';
 import { completeWithMessagesApi } from './messages-api.js';
 import { ModelCredentialInvalidError, ModelRequestError, ModelUnavailableError } from './model-errors.js';
@@ -75,20 +75,6 @@ export interface VertexProviderOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-type GoogleAuthInstance = NonNullable<VertexClientOptions['googleAuth']>;
-interface GoogleAuthModule {
-  GoogleAuth: new (options: {
-    credentials: ServiceAccountKey & { type: 'service_account' };
-    scopes: string[];
-    clientOptions?: { transporterOptions?: { fetchImplementation?: typeof fetch } };
-  }) => GoogleAuthInstance;
-}
-
-function googleAuthModule(): GoogleAuthModule {
-  const fromHere = createRequire(import.meta.url);
-  return createRequire(fromHere.resolve('@anthropic-ai/vertex-sdk'))('google-auth-library') as GoogleAuthModule;
-}
-
 /** Vertex's spelling of a model id (see the module header). */
 export function vertexModelId(model: string): string {
   if (model.includes('@')) return model;
@@ -121,7 +107,6 @@ export function createVertexProvider(options: VertexProviderOptions): ModelProvi
           const url = input instanceof URL ? input.href : typeof input === 'string' ? input : input.url;
           return fetch(url === GOOGLE_TOKEN_URL ? tokenUrl : input, init);
         };
-  const { GoogleAuth } = googleAuthModule();
   const googleAuth = new GoogleAuth({
     credentials: { type: 'service_account', ...options.serviceAccount },
     scopes: [VERTEX_SCOPE],
