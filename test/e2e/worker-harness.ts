@@ -17,7 +17,7 @@ import { PR_REVIEW_MANIFEST } from '@praxa/skills';
 import { startGithubServer, type GithubServer, type SandboxPullRequest } from '@praxa/testkit';
 import { runKeysJob } from '@praxa/worker';
 
-const APP_ID = 777001;
+export const APP_ID = 777001;
 const INSTALLATION = 5150;
 
 export interface WorkerHarness {
@@ -52,7 +52,7 @@ export const APPROVING_DECISION = {
   comments: [],
 };
 
-const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+export const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 
 /** `keyProvider`: the provider the workspace's key pair is made under (default: a local key file in the harness's directory, as `env` names). */
 export async function startWorkerHarness(options: { manifest?: SkillManifest; extraEnv?: Record<string, string>; redisUrl?: string; keyProvider?: KeyProvider } = {}): Promise<WorkerHarness> {
