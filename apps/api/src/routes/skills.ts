@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { newId, SkillIdSchema, UnavailableError, WorkspaceScopeError, type AuditEventDraft, type NotificationId, type SkillId } from '@praxa/core';
 import { appendAuditEvents, desc, eq, pauseSkillByAdmin, resumeSkillByAdmin, schema, type AuditSigner, type Database, type WorkspaceScope } from '@praxa/db';
-import { route } from './route-builder.js';
+import { route } from '../route-builder.js';
 
 export interface SkillStatusDeps {
   /** Signs the pause/resume audit events and every administrative change's `admin.*` event; without it those routes answer 503. */

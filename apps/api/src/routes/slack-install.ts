@@ -18,14 +18,14 @@ import { encodeSlackBotTokenRecord, exchangeSlackCode, neededPermissions, SLACK_
 import { sealCredential } from '@praxa/crypto';
 import { vaultPutSecret, withWorkspace, workspacePublicKey, type Database } from '@praxa/db';
 import type { AuditSigner } from '@praxa/db';
-import { IntegrationNotConfiguredError, OAuthDeniedError, WorkspaceKeyMissingError } from './errors.js';
-import { installBindingHash, installNonceOf, newInstallNonce, setInstallCookie } from './install-binding.js';
-import { callbackUrl, type InstallConfig } from './install-config.js';
+import { IntegrationNotConfiguredError, OAuthDeniedError, WorkspaceKeyMissingError } from '../errors.js';
+import { installBindingHash, installNonceOf, newInstallNonce, setInstallCookie } from '../install-binding.js';
+import { callbackUrl, type InstallConfig } from '../install-config.js';
 import { confirmDeadline, pendingInstallAnswer } from './integration-confirm.js';
-import { upsertIntegration } from './integration-upsert.js';
+import { upsertIntegration } from '../integration-upsert.js';
 import { latestManifests } from './integrations.js';
-import { consumeOAuthState, issueOAuthState } from './oauth-state.js';
-import { route } from './route-builder.js';
+import { consumeOAuthState, issueOAuthState } from '../oauth-state.js';
+import { route } from '../route-builder.js';
 
 const CallbackQuery = z.object({
   state: z.string().min(1).max(200),

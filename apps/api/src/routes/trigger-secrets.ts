@@ -14,9 +14,9 @@ import { z } from 'zod';
 import { idSchema, newId, NotFoundError, SkillIdSchema, WorkspaceScopeError } from '@praxa/core';
 import { sealCredential } from '@praxa/crypto';
 import { and, eq, ingestPublicKey, isNull, schema, type AuditSigner, type Database, type WorkspaceScope } from '@praxa/db';
-import { appendAdminEvents, requireAuditSigner } from './admin-audit.js';
-import { IngestKeyMissingError } from './errors.js';
-import { route } from './route-builder.js';
+import { appendAdminEvents, requireAuditSigner } from '../admin-audit.js';
+import { IngestKeyMissingError } from '../errors.js';
+import { route } from '../route-builder.js';
 
 async function requireSkill(scope: WorkspaceScope, skillId: string): Promise<void> {
   const [skill] = await scope.db.select({ id: schema.skills.id }).from(schema.skills).where(eq(schema.skills.id, skillId));

@@ -28,10 +28,10 @@ import {
 } from '@praxa/core';
 import { readAuditChain, readAuditKeyset, readCheckpoints, sql, type Database, type WorkspaceScope } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
-import type { VerifiedMemo, VerifyGate, VerifySlot } from './audit-verify-gate.js';
-import { AuditVerifyUnavailableError, ForbiddenError, RateLimitedError } from './errors.js';
-import { apiRateLimiter } from './rate-limit.js';
-import { route } from './route-builder.js';
+import type { VerifiedMemo, VerifyGate, VerifySlot } from '../audit-verify-gate.js';
+import { AuditVerifyUnavailableError, ForbiddenError, RateLimitedError } from '../errors.js';
+import { apiRateLimiter } from '../rate-limit.js';
+import { route } from '../route-builder.js';
 
 export interface AuditVerifyDeps {
   readonly log: Logger;

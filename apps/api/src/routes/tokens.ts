@@ -18,8 +18,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { idSchema, mintApiTokenMaterial, ValidationError } from '@praxa/core';
 import { listApiTokens, mintAutomationToken, revokeApiToken, type AuditSigner, type Database } from '@praxa/db';
-import { appendAdminEvents, requireAuditSigner } from './admin-audit.js';
-import { route } from './route-builder.js';
+import { appendAdminEvents, requireAuditSigner } from '../admin-audit.js';
+import { route } from '../route-builder.js';
 
 /** The longest lifetime the api ever accepts; the operator's maximum (default 90 days) is checked by the database. */
 export const MAX_TTL_DAYS = 365;

@@ -10,9 +10,9 @@ import { z } from 'zod';
 import { idSchema, newId, NotFoundError } from '@praxa/core';
 import { sealCredential } from '@praxa/crypto';
 import { and, eq, schema, vaultDeleteSecret, vaultPutSecret, workspacePublicKey, type AuditSigner, type Database } from '@praxa/db';
-import { appendAdminEvents, requireAuditSigner } from './admin-audit.js';
-import { WorkspaceKeyMissingError } from './errors.js';
-import { route } from './route-builder.js';
+import { appendAdminEvents, requireAuditSigner } from '../admin-audit.js';
+import { WorkspaceKeyMissingError } from '../errors.js';
+import { route } from '../route-builder.js';
 import { ModelCredentialSchema } from '@praxa/runtime';
 
 // One schema for what the api accepts and what the worker will use (packages/runtime): a credential the worker would

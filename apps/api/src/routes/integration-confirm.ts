@@ -12,10 +12,10 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ConflictError, IntegrationIdSchema, UnavailableError, WorkspaceScopeError } from '@praxa/core';
 import { and, eq, schema, type AuditSigner, type Database } from '@praxa/db';
-import { appendAdminEvents } from './admin-audit.js';
-import { clearInstallCookie, INSTALL_COOKIE_MAX_AGE_S, installBindingMatches, installNonceOf, InstallNotBoundError } from './install-binding.js';
-import type { IntegrationView } from './integration-upsert.js';
-import { route } from './route-builder.js';
+import { appendAdminEvents } from '../admin-audit.js';
+import { clearInstallCookie, INSTALL_COOKIE_MAX_AGE_S, installBindingMatches, installNonceOf, InstallNotBoundError } from '../install-binding.js';
+import type { IntegrationView } from '../integration-upsert.js';
+import { route } from '../route-builder.js';
 
 /** The installing account, as the provider told Praxa — for the member to recognise before confirming. */
 export type InstallingAccount =

@@ -11,9 +11,9 @@ import { z } from 'zod';
 import { idSchema, IntegrationIdSchema, newId, PraxaError, WorkspaceScopeError } from '@praxa/core';
 import { sealCredential } from '@praxa/crypto';
 import { and, eq, isNull, schema, vaultDeleteSecret, vaultPutSecret, workspacePublicKey, type AuditSigner, type Database } from '@praxa/db';
-import { appendAdminEvents, requireAuditSigner } from './admin-audit.js';
-import { WorkspaceKeyMissingError } from './errors.js';
-import { route } from './route-builder.js';
+import { appendAdminEvents, requireAuditSigner } from '../admin-audit.js';
+import { WorkspaceKeyMissingError } from '../errors.js';
+import { route } from '../route-builder.js';
 
 export class SlackIntegrationMissingError extends PraxaError {
   readonly code = 'SLACK_INTEGRATION_MISSING';

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { parseSkillManifest, type SkillManifest } from '@praxa/core';
 import { excessPermissions, neededPermissions } from '@praxa/connectors';
 import { schema, type Database, type WorkspaceScope } from '@praxa/db';
-import { route } from './route-builder.js';
+import { route } from '../route-builder.js';
 
 /** The newest valid manifest of each Skill of the scope's workspace. */
 export async function latestManifests(scope: WorkspaceScope): Promise<SkillManifest[]> {

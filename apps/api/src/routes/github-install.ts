@@ -21,13 +21,13 @@ import { ValidationError } from '@praxa/core';
 import { GithubInstallationNotFoundError, lookupInstallation, UserCredentialRefusedError } from '@praxa/connectors';
 import { withWorkspace, type Database } from '@praxa/db';
 import type { AuditSigner } from '@praxa/db';
-import { InstallationSuspendedError, InstallationUnverifiedError, IntegrationNotConfiguredError } from './errors.js';
-import { installBindingHash, installNonceOf, newInstallNonce, setInstallCookie } from './install-binding.js';
-import { callbackUrl, type InstallConfig } from './install-config.js';
+import { InstallationSuspendedError, InstallationUnverifiedError, IntegrationNotConfiguredError } from '../errors.js';
+import { installBindingHash, installNonceOf, newInstallNonce, setInstallCookie } from '../install-binding.js';
+import { callbackUrl, type InstallConfig } from '../install-config.js';
 import { confirmDeadline, pendingInstallAnswer } from './integration-confirm.js';
-import { findIntegration, upsertIntegration } from './integration-upsert.js';
-import { consumeOAuthState, issueOAuthState } from './oauth-state.js';
-import { route } from './route-builder.js';
+import { findIntegration, upsertIntegration } from '../integration-upsert.js';
+import { consumeOAuthState, issueOAuthState } from '../oauth-state.js';
+import { route } from '../route-builder.js';
 
 /** Allowed difference between GitHub's clock (installation created_at) and ours (state issued). */
 const CLOCK_SKEW_MS = 2 * 60_000;

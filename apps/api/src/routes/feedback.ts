@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { FeedbackVerdictSchema, RunIdSchema } from '@praxa/core';
 import { recordApiFeedback, type Database } from '@praxa/db';
-import { route } from './route-builder.js';
+import { route } from '../route-builder.js';
 
 export function registerFeedbackRoutes(app: FastifyInstance, db: Database): void {
   route(app, db, {
