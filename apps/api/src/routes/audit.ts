@@ -13,7 +13,7 @@ import { createPublicKey } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema, StoredAuditEventSchema } from '@praxa/core';
+import { parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema } from '@praxa/core';
 import { and, eq, gt, gte, lt, readAuditKeyset, readAuditLeaves, readAuditRange, readCheckpoints, schema, sql, type AuditSigner, type Database } from '@praxa/db';
 import { changeRedactionPolicy } from '../redaction-policy.js';
 import { route, StreamAnswer } from '../route-builder.js';
@@ -33,6 +33,28 @@ export const AuditExportLine = z
 
 const Policy = RedactionPolicySchema;
 
+/**
+ * An event as it was hashed: the `audit_event · v1` record parsed from its stored canonical bytes (core's
+ * StoredAuditEventSchema describes its fields), plus the chain seal. Served as stored — a row that does not fit the
+ * record schema is still shown (the verifier, not the listing, judges it), so the record's other fields pass through.
+ */
+const AuditEventView = z
+  .looseObject({
+    seq: z.number().int(),
+    hash: z.string(),
+    signature: z.string(),
+    prev_hash: z.string().optional(),
+    workspace_id: z.string().optional(),
+    key_id: z.string().optional(),
+    auditEventId: z.string().optional(),
+    kind: z.string().optional(),
+    skillId: z.string().nullable().optional(),
+    runId: z.string().nullable().optional(),
+    trigger: z.string().optional(),
+    occurred_at: z.string().optional(),
+  })
+  .meta({ description: 'The stored audit_event·v1 record (see the audit log format) with its hash and signature' });
+
 export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSigner: AuditSigner | undefined): void {
   route(app, db, {
     method: 'GET',
@@ -51,7 +73,7 @@ export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSig
         limit: z.coerce.number().int().min(1).max(500).default(100),
       })
       .strict(),
-    response: z.object({ events: z.array(StoredAuditEventSchema), next: z.number().int().nullable() }).strict(),
+    response: z.object({ events: z.array(AuditEventView), next: z.number().int().nullable() }).strict(),
     handler: async ({ scope, query }) => {
       const e = schema.auditEvents;
       const occurred = query.from || query.to ? and(query.from ? gte(e.occurredAt, new Date(query.from)) : undefined, query.to ? lt(e.occurredAt, new Date(query.to)) : undefined) : undefined;
@@ -77,7 +99,7 @@ export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSig
         .limit(query.limit);
       return {
         // Each event as it was hashed: the record parsed from its stored canonical bytes, plus the chain seal.
-        events: rows.map((r) => ({ ...(JSON.parse(r.canonical.toString('utf8')) as z.output<typeof StoredAuditEventSchema>), hash: r.hash, signature: r.signature })),
+        events: rows.map((r) => ({ ...(JSON.parse(r.canonical.toString('utf8')) as z.output<typeof AuditEventView>), hash: r.hash, signature: r.signature })),
         next: rows.length === query.limit ? rows.at(-1)?.seq ?? null : null,
       };
     },
