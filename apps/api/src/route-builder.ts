@@ -3,7 +3,8 @@
  * query, body and every response — success and each error status with the codes it can answer — as zod schemas.
  * Fastify validates the input with them (validatorCompiler: the handler sees typed, validated input only) and
  * serializes every answer through the declared schema of its status (serializerCompiler: an undeclared field is
- * dropped, a payload that does not fit is a 500, never a leak). The same schemas are the OpenAPI document (openapi.ts).
+ * dropped by a stripping schema and refused by a strict one — the routes declare strict answers, so drift between a
+ * handler and its contract is a logged 500 `RESPONSE_SCHEMA_MISMATCH`, never a leak). The same schemas are the OpenAPI document (openapi.ts).
  *
  * What the builder adds to a route, ahead of validation (`preValidation`, so an unauthenticated caller learns nothing
  * about the schema): the api token's authentication, the per-token rate limit, the roles and the token kind
