@@ -326,6 +326,21 @@ describe('the document', () => {
     expect((checkedIn as unknown as { components: { securitySchemes: unknown } }).components.securitySchemes).toEqual({ bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }) });
   });
 
+  it('every example in the document fits the schema beside it', () => {
+    let examples = 0;
+    for (const item of Object.values(checkedIn.paths)) {
+      for (const op of Object.values(item) as { requestBody?: { content: Record<string, { schema: object; example?: unknown }> }; responses: Record<string, { content?: Record<string, { schema: object; example?: unknown }> }> }[]) {
+        for (const media of [...Object.values(op.requestBody?.content ?? {}), ...Object.values(op.responses).flatMap((r) => Object.values(r.content ?? {}))]) {
+          if (media.example === undefined) continue;
+          examples++;
+          const validate = ajv.compile(media.schema);
+          expect({ ok: validate(media.example), errors: ajv.errorsText(validate.errors) }).toEqual({ ok: true, errors: 'No errors' });
+        }
+      }
+    }
+    expect(examples).toBeGreaterThan(5);
+  });
+
   it('the client types are what the checked-in document generates', () => {
     const r = spawnSync(process.execPath, [`${root}packages/api-client/scripts/generate.mjs`, '--check'], { encoding: 'utf8' });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });

@@ -44,7 +44,18 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
       tags: API_TAGS.map((t) => ({ ...t })),
     },
-    transform: jsonSchemaTransform,
+    // The zod schemas to JSON Schema, then the route's examples (route-builder.ts passes them in its config).
+    transform: (document) => {
+      const out = jsonSchemaTransform(document) as { schema: Record<string, unknown>; url: string };
+      const config = (document.route.config ?? {}) as { examples?: { body?: unknown; response?: unknown }; status?: number };
+      const body = out.schema['body'] as Record<string, unknown> | undefined;
+      if (config.examples?.body !== undefined && body) out.schema['body'] = { ...body, examples: [config.examples.body] };
+      const responses = out.schema['response'] as Record<string, Record<string, unknown>> | undefined;
+      const status = String(config.status ?? 200);
+      const success = responses?.[status];
+      if (config.examples?.response !== undefined && responses && success && !('content' in success)) responses[status] = { ...success, examples: [config.examples.response] };
+      return out;
+    },
     transformObject: jsonSchemaTransformObject,
   });
   app.get('/v1/openapi.json', { schema: { hide: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(openApiDocument(app))));

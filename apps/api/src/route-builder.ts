@@ -174,7 +174,7 @@ function schemaOf(spec: SpecBase<z.ZodType, z.ZodType, z.ZodType, z.ZodType>, se
     ...(secured ? { security: [{ bearerAuth: [] }] } : { security: [] }),
     ...(spec.params ? { params: spec.params } : {}),
     querystring: spec.query ?? NoQuery,
-    ...(spec.body ? { body: spec.examples?.body !== undefined ? spec.body.meta({ examples: [spec.examples.body] }) : spec.body } : {}),
+    ...(spec.body ? { body: spec.body } : {}),
     response: responses(spec, extra),
   };
 }
@@ -205,6 +205,7 @@ export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodT
     url: spec.url,
     ...(spec.bodyLimit !== undefined ? { bodyLimit: spec.bodyLimit } : {}),
     schema: schemaOf(spec, true, extra),
+    ...(spec.examples ? { config: { examples: spec.examples, status: spec.status ?? 200 } } : {}),
     // Before validation: who calls, within which budget, with which role and token kind.
     preValidation: async (req, reply) => {
       try {
@@ -241,6 +242,7 @@ export function publicRoute<P extends z.ZodType, Q extends z.ZodType, B extends 
     url: spec.url,
     ...(spec.bodyLimit !== undefined ? { bodyLimit: spec.bodyLimit } : {}),
     schema: schemaOf(spec, false, []),
+    ...(spec.examples ? { config: { examples: spec.examples, status: spec.status ?? 200 } } : {}),
     handler: async (req, reply) => {
       const result = await spec.handler({ params: req.params as z.output<P>, query: req.query as z.output<Q>, body: req.body as z.output<B>, request: req, reply }).catch((err: unknown) => withRetryAfter(reply, err));
       if (reply.sent || result === reply) return reply;

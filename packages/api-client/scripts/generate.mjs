@@ -21,7 +21,7 @@ if (process.argv.includes('--check')) {
     current = '';
   }
   if (current !== text) {
-    console.error('packages/api-client/src/schema.d.ts is not what docs/api/openapi.json generates: run `pnpm api:openapi`');
+    process.stderr.write('packages/api-client/src/schema.d.ts is not what docs/api/openapi.json generates: run `pnpm api:openapi`\n');
     process.exit(1);
   }
 } else {

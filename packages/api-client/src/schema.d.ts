@@ -1754,6 +1754,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "runs": [
+                     *         {
+                     *           "id": "rn_01jdz3m0r8f6q2v1a7b9c4d5e6",
+                     *           "skillId": "sk_01jdz3kz2w9x8v7t6s5r4q3p2n",
+                     *           "skillVersionId": "sv_01jdz3kz3a1b2c3d4e5f6g7h8j",
+                     *           "trigger": "github.pull_request.opened",
+                     *           "source": "github",
+                     *           "status": "succeeded",
+                     *           "skipReason": null,
+                     *           "errorCode": null,
+                     *           "attempt": 1,
+                     *           "input": {
+                     *             "repo": "Codertocat/Hello-World",
+                     *             "prNumber": 2,
+                     *             "headSha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+                     *             "beforeSha": null,
+                     *             "baseRef": "master",
+                     *             "draft": false,
+                     *             "authorLogin": "Codertocat",
+                     *             "authorIsBot": false
+                     *           },
+                     *           "createdAt": "2019-05-15T15:20:34.000Z",
+                     *           "startedAt": "2019-05-15T15:20:35.000Z",
+                     *           "finishedAt": "2019-05-15T15:20:51.000Z"
+                     *         }
+                     *       ],
+                     *       "next": null
+                     *     }
+                     */
                     "application/json": {
                         runs: {
                             /** @description run id (TypeID rn_…) */
@@ -1865,6 +1896,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "run": {
+                     *         "id": "rn_01jdz3m0r8f6q2v1a7b9c4d5e6",
+                     *         "skillId": "sk_01jdz3kz2w9x8v7t6s5r4q3p2n",
+                     *         "skillVersionId": "sv_01jdz3kz3a1b2c3d4e5f6g7h8j",
+                     *         "trigger": "github.pull_request.opened",
+                     *         "source": "github",
+                     *         "status": "succeeded",
+                     *         "skipReason": null,
+                     *         "errorCode": null,
+                     *         "attempt": 1,
+                     *         "input": {
+                     *           "repo": "Codertocat/Hello-World",
+                     *           "prNumber": 2,
+                     *           "headSha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+                     *           "beforeSha": null,
+                     *           "baseRef": "master",
+                     *           "draft": false,
+                     *           "authorLogin": "Codertocat",
+                     *           "authorIsBot": false
+                     *         },
+                     *         "createdAt": "2019-05-15T15:20:34.000Z",
+                     *         "startedAt": "2019-05-15T15:20:35.000Z",
+                     *         "finishedAt": "2019-05-15T15:20:51.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         run: {
                             /** @description run id (TypeID rn_…) */
@@ -3920,6 +3979,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "integrations": [
+                     *         {
+                     *           "id": "in_01jdz3kyq7m6n5p4r3s2t1v0w9",
+                     *           "provider": "github",
+                     *           "externalId": "957387",
+                     *           "status": "active",
+                     *           "grantedScopes": [
+                     *             "contents:write",
+                     *             "issues:write",
+                     *             "metadata:read",
+                     *             "pull_requests:write"
+                     *           ],
+                     *           "botIdentity": {
+                     *             "kind": "github_app_installation",
+                     *             "login": "praxa[bot]",
+                     *             "account": "Codertocat",
+                     *             "account_type": "User"
+                     *           },
+                     *           "needed": [
+                     *             "contents:read",
+                     *             "pull_requests:write"
+                     *           ],
+                     *           "excess": [
+                     *             "contents:write",
+                     *             "issues:write"
+                     *           ],
+                     *           "flagged": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         integrations: {
                             /** @description integration id (TypeID in_…) */
@@ -4873,8 +4965,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "kind": "email",
-                 *       "address": "oncall@example.com"
+                 *       "kind": "slack",
+                 *       "channel": "C00FAKECHAN2"
                  *     }
                  */
                 "application/json": {

@@ -14,6 +14,7 @@ import { and, eq, isNull, schema, vaultDeleteSecret, vaultPutSecret, workspacePu
 import { appendAdminEvents, requireAuditSigner } from '../admin-audit.js';
 import { WorkspaceKeyMissingError } from '../errors.js';
 import { route } from '../route-builder.js';
+import { exampleSlackChannel } from '../examples.js';
 import { Deleted, Id, Timestamp } from '../schemas.js';
 
 const Channel = z.object({ id: Id('notificationChannel'), kind: z.enum(['slack', 'email', 'pagerduty']), target: z.string(), integrationId: Id('integration').nullable(), fingerprint: z.string().nullable(), createdBy: z.string(), createdAt: Timestamp }).strict();
@@ -50,7 +51,7 @@ export function registerNotificationChannelRoutes(app: FastifyInstance, db: Data
     summary: 'Add a notification channel (a PagerDuty key is sealed; its last four characters come back)',
     operationId: 'createNotificationChannel',
     errors: ['UNAVAILABLE', 'WORKSPACE_KEY_MISSING', 'SLACK_INTEGRATION_MISSING'],
-    examples: { body: { kind: 'email', address: 'oncall@example.com' } },
+    examples: { body: exampleSlackChannel },
     response: Channel,
     roles: ['owner', 'admin'],
     status: 201,

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { RunIdSchema, SkillIdSchema, ValidationError, WorkspaceScopeError } from '@praxa/core';
 import { and, asc, eq, gt, gte, lt, schema, sql, type Database } from '@praxa/db';
 import { route } from '../route-builder.js';
+import { exampleRun } from '../examples.js';
 import { Id, JsonObject, Timestamp } from '../schemas.js';
 
 const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
@@ -72,6 +73,7 @@ export function registerRunRoutes(app: FastifyInstance, db: Database): void {
     summary: 'List runs, newest first',
     description: 'Filters combine with AND. `from` is inclusive, `to` exclusive (creation time). Pass `next` back as `cursor` for the following page; `next` is null on the last page.',
     operationId: 'listRuns',
+    examples: { response: { runs: [exampleRun], next: null } },
     query: z
       .object({
         status: z.enum(RUN_STATUSES).optional(),
@@ -113,6 +115,7 @@ export function registerRunRoutes(app: FastifyInstance, db: Database): void {
     tag: 'runs',
     summary: 'One run',
     operationId: 'getRun',
+    examples: { response: { run: exampleRun } },
     params: z.object({ id: RunIdSchema }).strict(),
     response: z.object({ run: Run }).strict(),
     handler: async ({ scope, params }) => {
