@@ -11,7 +11,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, createPublicKey, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -19,7 +21,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { createApiClient, type ApiClient } from '@praxa/api-client';
 import { buildApiServer, redisVerifyGate } from '@praxa/api';
 import { mintApiTokenMaterial, newId, verifyAuditExport, type AuditEventDraft, type PinnedKeys } from '@praxa/core';
-import { appendAuditEvents, createDatabase, createTestDatabase, readAuditKeyset, registerAuditKey, seedWorkspaceFixture, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
+import { appendAuditEvents, createDatabase, createTestDatabase, databaseUrl, readAuditKeyset, registerAuditKey, seedWorkspaceFixture, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
 import { createLogger } from '@praxa/observability';
 import { createRedis, type Redis } from '@praxa/queue';
 import type { FastifyInstance } from 'fastify';
@@ -230,6 +232,14 @@ describe('every route, through the generated client, answers what it declares', 
     // A range: only its events, still verifiable (the leaves anchor it).
     const later = await api.GET('/v1/audit/export', { params: { query: { from: new Date(Date.now() + 3_600_000).toISOString() } }, parseAs: 'text' });
     expect(verifyAuditExport(later.data as unknown as string, pinned)).toMatchObject({ ok: true });
+    // Byte for byte what the CLI writes (`praxa audit export`), the header's export time aside.
+    const dir = mkdtempSync(join(tmpdir(), 'praxa-contract-'));
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl(tdb.adminUrl, {}), LOG_LEVEL: 'silent', PRAXA_KEY_FILE: join(dir, 'master.key'), PRAXA_AUDIT_SIGNING_KEY_FILE: join(dir, 'audit-signing.key') };
+    const viaCli = spawnSync(process.execPath, [`${root}apps/cli/dist/main.js`, 'audit', 'export', '--workspace', A.workspaceId], { env, encoding: 'utf8', timeout: 60_000 });
+    expect(viaCli.status).toBe(0);
+    const viaApi = (await api.GET('/v1/audit/export', { parseAs: 'text' })).data as unknown as string;
+    const withoutTime = (t: string) => t.replace(/"exported_at":"[^"]*"/, '"exported_at":"-"');
+    expect(withoutTime(viaApi)).toEqual(withoutTime(viaCli.stdout));
     check('exportAudit', await api.GET('/v1/audit/export', { params: { query: { from: 'yesterday' } } }), 400);
     check('exportAudit', await anonymous.GET('/v1/audit/export'), 401);
   });
