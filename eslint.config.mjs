@@ -6,7 +6,7 @@ import boundaries from 'eslint-plugin-boundaries';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-const PACKAGES = ['core', 'config', 'crypto', 'db', 'egress', 'observability', 'queue', 'runtime', 'connectors', 'skills', 'object-store', 'testkit'];
+const PACKAGES = ['core', 'config', 'crypto', 'db', 'egress', 'observability', 'queue', 'runtime', 'connectors', 'skills', 'object-store', 'testkit', 'api-client'];
 const APPS = ['ingest', 'worker', 'monitor', 'api', 'cli', 'console'];
 
 const to = (...types) => ({ to: { element: { types: { anyOf: types } } } });
@@ -56,14 +56,16 @@ export default tseslint.config(
             { from: { element: { types: { anyOf: UPPER } } }, allow: to('core', ...BASE, ...UPPER) },
             // testkit: loopback stand-ins; only core.
             { from: { element: { type: 'testkit' } }, allow: to('core') },
+            // the api's typed client (generated from its OpenAPI document): only core.
+            { from: { element: { type: 'api-client' } }, allow: to('core') },
             // apps (but the console) use packages, never another app.
-            { from: { element: { types: { anyOf: APPS.filter((a) => a !== 'console').map((a) => `app-${a}`) } } }, allow: to('core', ...BASE, ...UPPER) },
+            { from: { element: { types: { anyOf: APPS.filter((a) => a !== 'console').map((a) => `app-${a}`) } } }, allow: to('core', ...BASE, ...UPPER, 'api-client') },
             // the CLI's offline demo drives the sandbox GitHub of the testkit (DESIGN §2: "used by tests and by the
             // offline demo, never by production code paths"); nothing else in apps may.
             { from: { file: { path: 'apps/cli/src/commands/demo-fleet.ts' } }, allow: to('testkit') },
-            // the console: core types only (and the api's client, once it exists) — never db, crypto, config, queue,
-            // connectors or a service credential.
-            { from: { element: { type: 'app-console' } }, allow: to('core') },
+            // the console: core types and the api's client — never db, crypto, config, queue, connectors or a service
+            // credential.
+            { from: { element: { type: 'app-console' } }, allow: to('core', 'api-client') },
             // end-to-end, security suites and benchmarks may drive anything.
             { from: { element: { types: { anyOf: ['suite', 'bench'] } } }, allow: to(...PACKAGES, ...APPS.map((a) => `app-${a}`), 'suite', 'bench') },
             // unit tests beside the code may also use the testkit.

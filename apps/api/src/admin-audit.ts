@@ -30,7 +30,7 @@ export function requireAuditSigner(signer: AuditSigner | undefined): AuditSigner
   return signer;
 }
 
-export function adminEventDraft(caller: Pick<Caller, 'memberId' | 'token'>, change: AdminChange): AuditEventDraft {
+function adminEventDraft(caller: Pick<Caller, 'memberId' | 'token'>, change: AdminChange): AuditEventDraft {
   return {
     auditEventId: newId('auditEvent'),
     kind: change.kind,

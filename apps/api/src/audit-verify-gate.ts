@@ -13,7 +13,7 @@ import type { WorkspaceId } from '@praxa/core';
 import type { Redis } from '@praxa/queue';
 
 /** Verified up to checkpoint `treeSize`: its root, and the Merkle frontier of the first `treeSize - 1` leaves (hex). */
-export const VerifiedMemoSchema = z
+const VerifiedMemoSchema = z
   .object({
     treeSize: z.number().int().min(1),
     rootHash: z.string().regex(/^[0-9a-f]{64}$/),

@@ -17,7 +17,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PraxaError } from '@praxa/core';
 
-export const INSTALL_COOKIE = '__Host-praxa_install';
+const INSTALL_COOKIE = '__Host-praxa_install';
 /** The cookie's lifetime, in seconds: the state's (oauth-state.ts), and the confirmation window after the callback. */
 export const INSTALL_COOKIE_MAX_AGE_S = 600;
 

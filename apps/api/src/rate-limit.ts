@@ -20,7 +20,7 @@ import type { Logger } from '@praxa/observability';
 import type { Redis } from '@praxa/queue';
 import { RateLimitedError } from './errors.js';
 
-export interface ApiLimits {
+interface ApiLimits {
   readonly perIpPerMinute: number;
   readonly perTokenPerMinute: number;
   readonly verifyFullPerHour: number;

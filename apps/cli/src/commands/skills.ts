@@ -4,6 +4,7 @@
  * history and process lists) calls the api (PRAXA_API_URL, default http://127.0.0.1:3002). The api and the database
  * decide: only a human owner or admin may resume; the CLI holds no database credential for this.
  */
+import { createApiClient } from '@praxa/api-client';
 import { parseApiToken, parseId, PraxaError, ValidationError } from '@praxa/core';
 import type { ConfigSource } from '@praxa/config';
 
@@ -30,16 +31,15 @@ export async function changeSkillStatus(env: ConfigSource, change: SkillStatusCh
   const token = env.PRAXA_API_TOKEN;
   if (!token || !parseApiToken(token)) throw new ValidationError('set PRAXA_API_TOKEN to your own api token (pnpm praxa tokens create --kind human …)');
   const base = (env.PRAXA_API_URL ?? `http://127.0.0.1:${env.API_PORT ?? '3002'}`).replace(/\/+$/, '');
-  const res = await fetch(`${base}/v1/skills/${skillId}/${change.action}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ reason }),
-  });
-  const body = (await res.json().catch(() => ({}))) as Record<string, unknown> & { error?: { code?: unknown; message?: unknown } };
-  if (!res.ok) {
-    const code = typeof body.error?.code === 'string' ? body.error.code : `HTTP_${res.status}`;
-    const message = typeof body.error?.message === 'string' ? body.error.message : 'the api refused the request';
-    throw new ApiRefusedError(res.status, code, message);
+  // The generated client (packages/api-client): path, body and answers typed from the api's OpenAPI document.
+  const api = createApiClient({ baseUrl: base, token });
+  const request = { params: { path: { id: skillId } }, body: { reason } };
+  const { data, error, response } = change.action === 'resume' ? await api.POST('/v1/skills/{id}/resume', request) : await api.POST('/v1/skills/{id}/pause', request);
+  if (data === undefined) {
+    const refused = error as { error?: { code?: unknown; message?: unknown } } | undefined;
+    const code = typeof refused?.error?.code === 'string' ? refused.error.code : `HTTP_${response.status}`;
+    const message = typeof refused?.error?.message === 'string' ? refused.error.message : 'the api refused the request';
+    throw new ApiRefusedError(response.status, code, message);
   }
-  return body;
+  return data;
 }

@@ -14,9 +14,12 @@ import { z } from 'zod';
 import { idSchema, newId, NotFoundError, SkillIdSchema, WorkspaceScopeError } from '@praxa/core';
 import { sealCredential } from '@praxa/crypto';
 import { and, eq, ingestPublicKey, isNull, schema, type AuditSigner, type Database, type WorkspaceScope } from '@praxa/db';
-import { appendAdminEvents, requireAuditSigner } from './admin-audit.js';
-import { IngestKeyMissingError } from './errors.js';
-import { route } from './route-builder.js';
+import { appendAdminEvents, requireAuditSigner } from '../admin-audit.js';
+import { IngestKeyMissingError } from '../errors.js';
+import { route } from '../route-builder.js';
+import { Id, Timestamp } from '../schemas.js';
+
+const TriggerSecretView = z.object({ id: Id('triggerSecret'), fingerprint: z.string().nullable(), createdAt: Timestamp, createdBy: z.string().nullable(), revokedAt: Timestamp.nullable(), status: z.enum(['live', 'revoked']) }).strict();
 
 async function requireSkill(scope: WorkspaceScope, skillId: string): Promise<void> {
   const [skill] = await scope.db.select({ id: schema.skills.id }).from(schema.skills).where(eq(schema.skills.id, skillId));
@@ -27,9 +30,14 @@ export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database, 
   route(app, db, {
     method: 'POST',
     url: '/v1/skills/:id/trigger-secrets',
+    tag: 'trigger-secrets',
+    summary: 'Create a signed-producer secret (shown once)',
+    operationId: 'createTriggerSecret',
+    errors: ['UNAVAILABLE', 'INGEST_KEY_MISSING'],
+    response: z.object({ id: Id('triggerSecret'), skillId: Id('skill'), secret: z.string(), fingerprint: z.string(), url: z.string(), note: z.string() }).strict(),
     roles: ['owner', 'admin'],
     status: 201,
-    params: z.object({ id: SkillIdSchema }),
+    params: z.object({ id: SkillIdSchema }).strict(),
     handler: async ({ scope, caller, params }) => {
       requireAuditSigner(auditSigner);
       await requireSkill(scope, params.id);
@@ -48,7 +56,11 @@ export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database, 
   route(app, db, {
     method: 'GET',
     url: '/v1/skills/:id/trigger-secrets',
-    params: z.object({ id: SkillIdSchema }),
+    tag: 'trigger-secrets',
+    summary: "A Skill's trigger secrets (fingerprints, never a secret)",
+    operationId: 'listTriggerSecrets',
+    response: z.object({ triggerSecrets: z.array(TriggerSecretView) }).strict(),
+    params: z.object({ id: SkillIdSchema }).strict(),
     handler: async ({ scope, params }) => {
       await requireSkill(scope, params.id);
       const t = schema.triggerSecrets;
@@ -57,15 +69,20 @@ export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database, 
         .from(t)
         .where(eq(t.skillId, params.id))
         .orderBy(t.createdAt, t.id);
-      return { triggerSecrets: rows.map((r) => ({ ...r, status: r.revokedAt === null ? 'live' : 'revoked' })) };
+      return { triggerSecrets: rows.map((r) => ({ ...r, status: r.revokedAt === null ? ('live' as const) : ('revoked' as const) })) };
     },
   });
 
   route(app, db, {
     method: 'DELETE',
     url: '/v1/skills/:id/trigger-secrets/:secretId',
+    tag: 'trigger-secrets',
+    summary: 'Revoke a trigger secret',
+    operationId: 'revokeTriggerSecret',
+    errors: ['UNAVAILABLE'],
+    response: z.object({ id: Id('triggerSecret'), revoked: z.literal(true), revokedAt: Timestamp.nullable() }).strict(),
     roles: ['owner', 'admin'],
-    params: z.object({ id: SkillIdSchema, secretId: idSchema('triggerSecret') }),
+    params: z.object({ id: SkillIdSchema, secretId: idSchema('triggerSecret') }).strict(),
     handler: async ({ scope, caller, params }) => {
       requireAuditSigner(auditSigner);
       const t = schema.triggerSecrets;
@@ -76,7 +93,7 @@ export function registerTriggerSecretRoutes(app: FastifyInstance, db: Database, 
         .returning({ id: t.id, revokedAt: t.revokedAt });
       if (!row) throw new NotFoundError('no live trigger secret with this id for this skill');
       await appendAdminEvents(scope, auditSigner, caller, [{ kind: 'admin.trigger_secret.revoked', targetId: row.id, skillId: params.id, output: { status: 'revoked' } }]);
-      return { id: row.id, revoked: true, revokedAt: row.revokedAt };
+      return { id: row.id, revoked: true as const, revokedAt: row.revokedAt };
     },
   });
 }

@@ -10,9 +10,12 @@ import { z } from 'zod';
 import { idSchema, newId, NotFoundError } from '@praxa/core';
 import { sealCredential } from '@praxa/crypto';
 import { and, eq, schema, vaultDeleteSecret, vaultPutSecret, workspacePublicKey, type AuditSigner, type Database } from '@praxa/db';
-import { appendAdminEvents, requireAuditSigner } from './admin-audit.js';
-import { WorkspaceKeyMissingError } from './errors.js';
-import { route } from './route-builder.js';
+import { appendAdminEvents, requireAuditSigner } from '../admin-audit.js';
+import { WorkspaceKeyMissingError } from '../errors.js';
+import { route } from '../route-builder.js';
+import { Deleted, Id, Timestamp } from '../schemas.js';
+
+const LlmKey = z.object({ id: Id('credential'), provider: z.enum(['anthropic', 'bedrock', 'vertex']), fingerprint: z.string(), createdBy: z.string(), createdAt: Timestamp }).strict();
 import { ModelCredentialSchema } from '@praxa/runtime';
 
 // One schema for what the api accepts and what the worker will use (packages/runtime): a credential the worker would
@@ -30,6 +33,11 @@ export function registerLlmKeyRoutes(app: FastifyInstance, db: Database, auditSi
   route(app, db, {
     method: 'POST',
     url: '/v1/llm-keys',
+    tag: 'llm-keys',
+    summary: 'Add a model credential (sealed; only a fingerprint comes back)',
+    operationId: 'createLlmKey',
+    errors: ['UNAVAILABLE', 'WORKSPACE_KEY_MISSING'],
+    response: LlmKey.pick({ id: true, provider: true, fingerprint: true }),
     roles: ['owner', 'admin'],
     status: 201,
     bodyLimit: 32 * 1024,
@@ -52,6 +60,10 @@ export function registerLlmKeyRoutes(app: FastifyInstance, db: Database, auditSi
   route(app, db, {
     method: 'GET',
     url: '/v1/llm-keys',
+    tag: 'llm-keys',
+    summary: 'List model credentials (fingerprints, never a secret)',
+    operationId: 'listLlmKeys',
+    response: z.object({ llmKeys: z.array(LlmKey) }).strict(),
     handler: async ({ scope }) => {
       const rows = await scope.db
         .select({ id: schema.llmCredentials.id, provider: schema.llmCredentials.provider, fingerprint: schema.llmCredentials.fingerprint, createdBy: schema.llmCredentials.createdBy, createdAt: schema.llmCredentials.createdAt })
@@ -64,15 +76,20 @@ export function registerLlmKeyRoutes(app: FastifyInstance, db: Database, auditSi
   route(app, db, {
     method: 'DELETE',
     url: '/v1/llm-keys/:id',
+    tag: 'llm-keys',
+    summary: 'Delete a model credential',
+    operationId: 'deleteLlmKey',
+    errors: ['UNAVAILABLE'],
+    response: Deleted,
     roles: ['owner', 'admin'],
-    params: z.object({ id: idSchema('credential') }),
+    params: z.object({ id: idSchema('credential') }).strict(),
     handler: async ({ scope, caller, params }) => {
       requireAuditSigner(auditSigner);
       const [row] = await scope.db.delete(schema.llmCredentials).where(and(eq(schema.llmCredentials.id, params.id))).returning({ vaultName: schema.llmCredentials.vaultName, provider: schema.llmCredentials.provider, fingerprint: schema.llmCredentials.fingerprint });
       if (!row) throw new NotFoundError('not found');
       await vaultDeleteSecret(scope, row.vaultName);
       await appendAdminEvents(scope, auditSigner, caller, [{ kind: 'admin.llm_key.deleted', targetId: params.id, details: { provider: row.provider }, output: { fingerprint: row.fingerprint, status: 'deleted' } }]);
-      return { deleted: true };
+      return { deleted: true as const };
     },
   });
 }

@@ -11,11 +11,15 @@ import { z } from 'zod';
 import { idSchema, IntegrationIdSchema, newId, PraxaError, WorkspaceScopeError } from '@praxa/core';
 import { sealCredential } from '@praxa/crypto';
 import { and, eq, isNull, schema, vaultDeleteSecret, vaultPutSecret, workspacePublicKey, type AuditSigner, type Database } from '@praxa/db';
-import { appendAdminEvents, requireAuditSigner } from './admin-audit.js';
-import { WorkspaceKeyMissingError } from './errors.js';
-import { route } from './route-builder.js';
+import { appendAdminEvents, requireAuditSigner } from '../admin-audit.js';
+import { WorkspaceKeyMissingError } from '../errors.js';
+import { route } from '../route-builder.js';
+import { exampleSlackChannel } from '../examples.js';
+import { Deleted, Id, Timestamp } from '../schemas.js';
 
-export class SlackIntegrationMissingError extends PraxaError {
+const Channel = z.object({ id: Id('notificationChannel'), kind: z.enum(['slack', 'email', 'pagerduty']), target: z.string(), integrationId: Id('integration').nullable(), fingerprint: z.string().nullable(), createdBy: z.string(), createdAt: Timestamp }).strict();
+
+class SlackIntegrationMissingError extends PraxaError {
   readonly code = 'SLACK_INTEGRATION_MISSING';
   readonly httpStatus = 409;
 }
@@ -33,12 +37,22 @@ export function registerNotificationChannelRoutes(app: FastifyInstance, db: Data
   route(app, db, {
     method: 'GET',
     url: '/v1/notification-channels',
+    tag: 'notification-channels',
+    summary: 'List notification channels',
+    operationId: 'listNotificationChannels',
+    response: z.object({ channels: z.array(Channel) }).strict(),
     handler: async ({ scope }) => ({ channels: await scope.db.select(publicFields).from(c).where(isNull(c.disabledAt)).orderBy(c.createdAt) }),
   });
 
   route(app, db, {
     method: 'POST',
     url: '/v1/notification-channels',
+    tag: 'notification-channels',
+    summary: 'Add a notification channel (a PagerDuty key is sealed; its last four characters come back)',
+    operationId: 'createNotificationChannel',
+    errors: ['UNAVAILABLE', 'WORKSPACE_KEY_MISSING', 'SLACK_INTEGRATION_MISSING'],
+    examples: { body: exampleSlackChannel },
+    response: Channel,
     roles: ['owner', 'admin'],
     status: 201,
     bodyLimit: 4 * 1024,
@@ -69,6 +83,7 @@ export function registerNotificationChannelRoutes(app: FastifyInstance, db: Data
       const [row] = await scope.db.select(publicFields).from(c).where(eq(c.id, id));
       // The event names the channel's kind and its public target (an email address, a Slack channel id, `PagerDuty …last4`).
       await appendAdminEvents(scope, auditSigner, caller, [{ kind: 'admin.channel.added', targetId: id, details: { kind: body.kind }, output: { target: row?.target ?? null, integration_id: row?.integrationId ?? null } }]);
+      if (!row) throw new WorkspaceScopeError('the channel was not recorded');
       return row;
     },
   });
@@ -76,15 +91,20 @@ export function registerNotificationChannelRoutes(app: FastifyInstance, db: Data
   route(app, db, {
     method: 'DELETE',
     url: '/v1/notification-channels/:id',
+    tag: 'notification-channels',
+    summary: 'Delete a notification channel',
+    operationId: 'deleteNotificationChannel',
+    errors: ['UNAVAILABLE'],
+    response: Deleted,
     roles: ['owner', 'admin'],
-    params: z.object({ id: idSchema('notificationChannel') }),
+    params: z.object({ id: idSchema('notificationChannel') }).strict(),
     handler: async ({ scope, caller, params }) => {
       requireAuditSigner(auditSigner);
       const [row] = await scope.db.update(c).set({ disabledAt: new Date() }).where(and(eq(c.id, params.id), isNull(c.disabledAt))).returning({ vaultName: c.vaultName, kind: c.kind });
       if (!row) throw new WorkspaceScopeError('no such channel in this workspace');
       if (row.vaultName) await vaultDeleteSecret(scope, row.vaultName);
       await appendAdminEvents(scope, auditSigner, caller, [{ kind: 'admin.channel.deleted', targetId: params.id, details: { kind: row.kind }, output: { status: 'deleted' } }]);
-      return { deleted: true };
+      return { deleted: true as const };
     },
   });
 }

@@ -28,10 +28,10 @@ import {
 } from '@praxa/core';
 import { readAuditChain, readAuditKeyset, readCheckpoints, sql, type Database, type WorkspaceScope } from '@praxa/db';
 import type { Logger } from '@praxa/observability';
-import type { VerifiedMemo, VerifyGate, VerifySlot } from './audit-verify-gate.js';
-import { AuditVerifyUnavailableError, ForbiddenError, RateLimitedError } from './errors.js';
-import { apiRateLimiter } from './rate-limit.js';
-import { route } from './route-builder.js';
+import type { VerifiedMemo, VerifyGate, VerifySlot } from '../audit-verify-gate.js';
+import { AuditVerifyUnavailableError, ForbiddenError, RateLimitedError } from '../errors.js';
+import { apiRateLimiter } from '../rate-limit.js';
+import { route } from '../route-builder.js';
 
 export interface AuditVerifyDeps {
   readonly log: Logger;
@@ -55,6 +55,20 @@ interface Material {
   readonly pageSize: number;
   readonly slot: VerifySlot;
 }
+
+const Mode = z.enum(['whole', 'incremental', 'full']);
+const VerdictSchema = z.union([
+  z.object({ ok: z.literal(true), mode: Mode, events: z.number().int(), checkpoints: z.number().int(), since: z.number().int().optional() }).strict(),
+  z
+    .object({
+      ok: z.literal(false),
+      mode: Mode,
+      events: z.number().int(),
+      checkpoints: z.number().int(),
+      failure: z.union([z.object({ seq: z.number().int(), reason: z.string() }).strict(), z.object({ treeSize: z.number().int(), reason: z.string() }).strict()]),
+    })
+    .strict(),
+]);
 
 const pause = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -150,6 +164,11 @@ export function registerAuditVerifyRoute(app: FastifyInstance, db: Database, dep
   route(app, db, {
     method: 'GET',
     url: '/v1/audit/verify',
+    tag: 'audit',
+    summary: 'Verify the audit chain and checkpoints server-side (incremental by default)',
+    operationId: 'verifyAudit',
+    errors: ['FORBIDDEN', 'AUDIT_VERIFY_UNAVAILABLE'],
+    response: VerdictSchema,
     query: z.object({ full: z.enum(['true', 'false']).default('false') }).strict(),
     handler: async ({ scope, caller, query, request }) => {
       const full = query.full === 'true';

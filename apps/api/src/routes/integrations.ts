@@ -3,10 +3,13 @@
  * need from it, and the excess: an installation granting more than its Skills need is flagged, so it can be narrowed.
  */
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { parseSkillManifest, type SkillManifest } from '@praxa/core';
 import { excessPermissions, neededPermissions } from '@praxa/connectors';
 import { schema, type Database, type WorkspaceScope } from '@praxa/db';
-import { route } from './route-builder.js';
+import { route } from '../route-builder.js';
+import { exampleIntegration } from '../examples.js';
+import { Id, JsonObject } from '../schemas.js';
 
 /** The newest valid manifest of each Skill of the scope's workspace. */
 export async function latestManifests(scope: WorkspaceScope): Promise<SkillManifest[]> {
@@ -26,6 +29,11 @@ export function registerIntegrationRoutes(app: FastifyInstance, db: Database): v
   route(app, db, {
     method: 'GET',
     url: '/v1/integrations',
+    tag: 'integrations',
+    summary: 'Bot installations, their permissions and the excess over what Skills need',
+    operationId: 'listIntegrations',
+    examples: { response: { integrations: [exampleIntegration] } },
+    response: z.object({ integrations: z.array(z.object({ id: Id('integration'), provider: z.enum(['github', 'slack']), externalId: z.string(), status: z.enum(['active', 'suspended', 'revoked', 'pending_confirmation']), grantedScopes: z.array(z.string()), botIdentity: JsonObject, needed: z.array(z.string()), excess: z.array(z.string()), flagged: z.boolean() }).strict()) }).strict(),
     handler: async ({ scope }) => {
       const integrations = await scope.db
         .select({ id: schema.integrations.id, provider: schema.integrations.provider, externalId: schema.integrations.externalId, status: schema.integrations.status, grantedScopes: schema.integrations.grantedScopes, botIdentity: schema.integrations.botIdentity })

@@ -12,10 +12,26 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ConflictError, IntegrationIdSchema, UnavailableError, WorkspaceScopeError } from '@praxa/core';
 import { and, eq, schema, type AuditSigner, type Database } from '@praxa/db';
-import { appendAdminEvents } from './admin-audit.js';
-import { clearInstallCookie, INSTALL_COOKIE_MAX_AGE_S, installBindingMatches, installNonceOf, InstallNotBoundError } from './install-binding.js';
-import type { IntegrationView } from './integration-upsert.js';
-import { route } from './route-builder.js';
+import { appendAdminEvents } from '../admin-audit.js';
+import { clearInstallCookie, INSTALL_COOKIE_MAX_AGE_S, installBindingMatches, installNonceOf, InstallNotBoundError } from '../install-binding.js';
+import type { IntegrationView } from '../integration-upsert.js';
+import { route } from '../route-builder.js';
+import { Id, JsonObject, Timestamp } from '../schemas.js';
+
+/** The callback's answer: the pending integration, the installing account, how to confirm it. */
+export const PendingInstall = z
+  .object({
+    integration: z.object({ id: Id('integration'), provider: z.enum(['github', 'slack']), externalId: z.string(), status: z.string(), grantedScopes: z.array(z.string()), botIdentity: JsonObject }).strict(),
+    account: z.discriminatedUnion('provider', [
+      z.object({ provider: z.literal('github'), login: z.string(), type: z.string().nullable() }).strict(),
+      z.object({ provider: z.literal('slack'), teamId: z.string(), teamName: z.string().nullable() }).strict(),
+    ]),
+    confirm: z.object({ method: z.literal('POST'), url: z.string(), by: Timestamp }).strict(),
+    note: z.string(),
+    rotation: z.boolean().optional(),
+  })
+  .strict();
+
 
 /** The installing account, as the provider told Praxa — for the member to recognise before confirming. */
 export type InstallingAccount =
@@ -26,11 +42,11 @@ export type InstallingAccount =
 export const confirmDeadline = (now = Date.now()): Date => new Date(now + INSTALL_COOKIE_MAX_AGE_S * 1000);
 
 /** The callback's answer: the pending integration, the account that installed it, and how to confirm it. */
-export function pendingInstallAnswer(integration: IntegrationView, account: InstallingAccount, confirmBy: Date): Record<string, unknown> {
+export function pendingInstallAnswer(integration: IntegrationView, account: InstallingAccount, confirmBy: Date): z.output<typeof PendingInstall> {
   return {
-    integration,
+    integration: { ...integration, grantedScopes: [...integration.grantedScopes] },
     account,
-    confirm: { method: 'POST', url: `/v1/integrations/${integration.id}/confirm`, by: confirmBy.toISOString() },
+    confirm: { method: 'POST' as const, url: `/v1/integrations/${integration.id}/confirm`, by: confirmBy.toISOString() },
     note: 'not active yet: confirm that this is the account you meant to connect, from this browser',
   };
 }
@@ -39,8 +55,13 @@ export function registerIntegrationConfirmRoutes(app: FastifyInstance, db: Datab
   route(app, db, {
     method: 'POST',
     url: '/v1/integrations/:id/confirm',
+    tag: 'integrations',
+    summary: 'Confirm a pending installation (its installer, from the browser that started it)',
+    operationId: 'confirmIntegration',
+    errors: ['UNAVAILABLE', 'CONFLICT', 'INSTALL_NOT_BOUND'],
+    response: z.object({ integration: PendingInstall.shape.integration }).strict(),
     roles: ['owner', 'admin'],
-    params: z.object({ id: IntegrationIdSchema }),
+    params: z.object({ id: IntegrationIdSchema }).strict(),
     handler: async ({ scope, caller, params, request, reply, afterCommit }) => {
       if (!auditSigner) throw new UnavailableError('audit signing is not configured on this api: installations are refused until it is');
       const i = schema.integrations;

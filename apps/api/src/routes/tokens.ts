@@ -18,16 +18,23 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { idSchema, mintApiTokenMaterial, ValidationError } from '@praxa/core';
 import { listApiTokens, mintAutomationToken, revokeApiToken, type AuditSigner, type Database } from '@praxa/db';
-import { appendAdminEvents, requireAuditSigner } from './admin-audit.js';
-import { route } from './route-builder.js';
+import { appendAdminEvents, requireAuditSigner } from '../admin-audit.js';
+import { route } from '../route-builder.js';
+import { Id, MemberRole, Timestamp } from '../schemas.js';
 
 /** The longest lifetime the api ever accepts; the operator's maximum (default 90 days) is checked by the database. */
-export const MAX_TTL_DAYS = 365;
+const MAX_TTL_DAYS = 365;
 
 export function registerTokenRoutes(app: FastifyInstance, db: Database, auditSigner: AuditSigner | undefined): void {
   route(app, db, {
     method: 'POST',
     url: '/v1/tokens',
+    tag: 'tokens',
+    summary: 'Mint an automation token (shown once)',
+    operationId: 'createToken',
+    errors: ['UNAVAILABLE', 'PERMISSION_DENIED'],
+    examples: { body: { name: 'ci-pauser', ttlDays: 30 } },
+    response: z.object({ id: Id('apiToken'), token: z.string(), kind: z.literal('automation'), memberId: Id('member'), mintedBy: Id('apiToken'), expiresAt: Timestamp, note: z.string() }).strict(),
     roles: ['owner', 'admin'],
     kind: 'human',
     status: 201,
@@ -46,13 +53,17 @@ export function registerTokenRoutes(app: FastifyInstance, db: Database, auditSig
       await appendAdminEvents(scope, auditSigner, caller, [
         { kind: 'admin.token.minted', targetId: m.tokenId, details: { kind: 'automation', member_id: memberId, name: body.name, expires_at: expiresAt.toISOString(), minted_by: caller.token.tokenId }, output: { status: 'live' } },
       ]);
-      return { id: m.tokenId, token: m.token, kind: 'automation', memberId, mintedBy: caller.token.tokenId, expiresAt: expiresAt.toISOString(), note: 'shown once: store it now' };
+      return { id: m.tokenId, token: m.token, kind: 'automation' as const, memberId, mintedBy: caller.token.tokenId, expiresAt: expiresAt.toISOString(), note: 'shown once: store it now' };
     },
   });
 
   route(app, db, {
     method: 'GET',
     url: '/v1/tokens',
+    tag: 'tokens',
+    summary: 'List the api tokens of the workspace (never a secret)',
+    operationId: 'listTokens',
+    response: z.object({ tokens: z.array(z.object({ id: Id('apiToken'), name: z.string(), kind: z.enum(['human', 'automation']), memberId: Id('member'), role: MemberRole, createdAt: Timestamp, expiresAt: Timestamp, mintedBy: Id('apiToken').nullable(), revokedAt: Timestamp.nullable(), status: z.enum(['live', 'expired', 'revoked']) }).strict()) }).strict(),
     roles: ['owner', 'admin'],
     handler: async ({ scope }) => {
       const now = Date.now();
@@ -63,12 +74,12 @@ export function registerTokenRoutes(app: FastifyInstance, db: Database, auditSig
           name: t.name,
           kind: t.kind,
           memberId: t.member_id,
-          role: t.role,
+          role: t.role as z.output<typeof MemberRole>,
           createdAt: t.created_at.toISOString(),
           expiresAt: t.expires_at.toISOString(),
           mintedBy: t.minted_by,
           revokedAt: t.revoked_at ? t.revoked_at.toISOString() : null,
-          status: t.revoked_at ? 'revoked' : t.expires_at.getTime() <= now ? 'expired' : 'live',
+          status: t.revoked_at ? ('revoked' as const) : t.expires_at.getTime() <= now ? ('expired' as const) : ('live' as const),
         })),
       };
     },
@@ -77,8 +88,13 @@ export function registerTokenRoutes(app: FastifyInstance, db: Database, auditSig
   route(app, db, {
     method: 'DELETE',
     url: '/v1/tokens/:id',
+    tag: 'tokens',
+    summary: 'Revoke a token and every token it minted',
+    operationId: 'revokeToken',
+    errors: ['UNAVAILABLE', 'PERMISSION_DENIED'],
+    response: z.object({ id: Id('apiToken'), revoked: z.array(Id('apiToken')) }).strict(),
     roles: ['owner', 'admin'],
-    params: z.object({ id: idSchema('apiToken') }),
+    params: z.object({ id: idSchema('apiToken') }).strict(),
     handler: async ({ scope, caller, params }) => {
       requireAuditSigner(auditSigner);
       const revoked = await revokeApiToken(scope, params.id, caller.token);

@@ -7,16 +7,23 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { FeedbackVerdictSchema, RunIdSchema } from '@praxa/core';
 import { recordApiFeedback, type Database } from '@praxa/db';
-import { route } from './route-builder.js';
+import { route } from '../route-builder.js';
+import { Id } from '../schemas.js';
 
 export function registerFeedbackRoutes(app: FastifyInstance, db: Database): void {
   route(app, db, {
     method: 'POST',
     url: '/v1/runs/:id/feedback',
+    tag: 'runs',
+    summary: 'Mark a run accepted or rejected',
+    operationId: 'postRunFeedback',
+    errors: ['NOT_FOUND', 'CONFLICT'],
+    examples: { body: { verdict: 'accepted' } },
+    response: z.object({ runId: Id('run'), skillId: Id('skill'), verdict: FeedbackVerdictSchema, counted: z.boolean() }).strict(),
     roles: ['owner', 'admin', 'member'],
     status: 201,
     bodyLimit: 1024,
-    params: z.object({ id: RunIdSchema }),
+    params: z.object({ id: RunIdSchema }).strict(),
     body: z.object({ verdict: FeedbackVerdictSchema }).strict(),
     handler: async ({ scope, caller, params, body }) => {
       const isBot = caller.kind === 'automation';

@@ -21,13 +21,15 @@ import { ValidationError } from '@praxa/core';
 import { GithubInstallationNotFoundError, lookupInstallation, UserCredentialRefusedError } from '@praxa/connectors';
 import { withWorkspace, type Database } from '@praxa/db';
 import type { AuditSigner } from '@praxa/db';
-import { InstallationSuspendedError, InstallationUnverifiedError, IntegrationNotConfiguredError } from './errors.js';
-import { installBindingHash, installNonceOf, newInstallNonce, setInstallCookie } from './install-binding.js';
-import { callbackUrl, type InstallConfig } from './install-config.js';
+import { InstallationSuspendedError, InstallationUnverifiedError, IntegrationNotConfiguredError } from '../errors.js';
+import { installBindingHash, installNonceOf, newInstallNonce, setInstallCookie } from '../install-binding.js';
+import { callbackUrl, type InstallConfig } from '../install-config.js';
 import { confirmDeadline, pendingInstallAnswer } from './integration-confirm.js';
-import { findIntegration, upsertIntegration } from './integration-upsert.js';
-import { consumeOAuthState, issueOAuthState } from './oauth-state.js';
-import { route } from './route-builder.js';
+import { findIntegration, upsertIntegration } from '../integration-upsert.js';
+import { consumeOAuthState, issueOAuthState } from '../oauth-state.js';
+import { publicRoute, route } from '../route-builder.js';
+import { PendingInstall } from './integration-confirm.js';
+import { Timestamp } from '../schemas.js';
 
 /** Allowed difference between GitHub's clock (installation created_at) and ours (state issued). */
 const CLOCK_SKEW_MS = 2 * 60_000;
@@ -48,6 +50,11 @@ export function registerGithubInstallRoutes(app: FastifyInstance, db: Database, 
   route(app, db, {
     method: 'GET',
     url: '/v1/integrations/github/install',
+    tag: 'integrations',
+    summary: 'Start a GitHub App install: the install URL, and the cookie binding it to this browser',
+    operationId: 'startGithubInstall',
+    errors: ['INTEGRATION_NOT_CONFIGURED'],
+    response: z.object({ url: z.string(), expiresAt: Timestamp }).strict(),
     roles: ['owner', 'admin'],
     handler: async ({ scope, caller, reply, afterCommit }) => {
       const { install, github } = githubConfig();
@@ -60,11 +67,18 @@ export function registerGithubInstallRoutes(app: FastifyInstance, db: Database, 
     },
   });
 
-  app.get('/v1/integrations/github/callback', async (req, reply) => {
+  publicRoute(app, {
+    method: 'GET',
+    url: '/v1/integrations/github/callback',
+    tag: 'integrations',
+    summary: "The GitHub App's setup redirect (a browser, with the install cookie; no api token)",
+    operationId: 'githubInstallCallback',
+    query: CallbackQuery,
+    errors: ['INTEGRATION_NOT_CONFIGURED', 'USER_CREDENTIAL_REFUSED', 'OAUTH_STATE_INVALID', 'INSTALL_NOT_BOUND', 'GITHUB_INSTALLATION_NOT_FOUND', 'INSTALLATION_SUSPENDED', 'INSTALLATION_UNVERIFIED', 'INTEGRATION_CLAIMED', 'UNAVAILABLE', 'GITHUB_REQUEST_REJECTED'],
+    response: PendingInstall,
+    otherResponses: { 202: z.object({ status: z.literal('requested'), note: z.string() }).strict() },
+    handler: async ({ query: q, request: req, reply }) => {
     const { github } = githubConfig();
-    const parsed = CallbackQuery.safeParse(req.query);
-    if (!parsed.success) throw new ValidationError('invalid query: state and installation_id are required');
-    const q = parsed.data;
     if (q.code !== undefined) {
       throw new UserCredentialRefusedError('the GitHub App must not request user authorization during installation: Praxa acts only as the App installation, never with a user-to-server token');
     }
@@ -96,6 +110,7 @@ export function registerGithubInstallRoutes(app: FastifyInstance, db: Database, 
     });
     // The cookie lives on (same nonce) for the confirmation window.
     if (nonce !== null) setInstallCookie(reply, nonce);
-    return reply.status(200).send(pendingInstallAnswer(integration, { provider: 'github', login: info.account, type: info.accountType }, confirmBy));
+    return pendingInstallAnswer(integration, { provider: 'github', login: info.account, type: info.accountType }, confirmBy);
+    },
   });
 }

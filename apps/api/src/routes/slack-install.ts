@@ -18,16 +18,19 @@ import { encodeSlackBotTokenRecord, exchangeSlackCode, neededPermissions, SLACK_
 import { sealCredential } from '@praxa/crypto';
 import { vaultPutSecret, withWorkspace, workspacePublicKey, type Database } from '@praxa/db';
 import type { AuditSigner } from '@praxa/db';
-import { IntegrationNotConfiguredError, OAuthDeniedError, WorkspaceKeyMissingError } from './errors.js';
-import { installBindingHash, installNonceOf, newInstallNonce, setInstallCookie } from './install-binding.js';
-import { callbackUrl, type InstallConfig } from './install-config.js';
+import { IntegrationNotConfiguredError, OAuthDeniedError, WorkspaceKeyMissingError } from '../errors.js';
+import { installBindingHash, installNonceOf, newInstallNonce, setInstallCookie } from '../install-binding.js';
+import { callbackUrl, type InstallConfig } from '../install-config.js';
 import { confirmDeadline, pendingInstallAnswer } from './integration-confirm.js';
-import { upsertIntegration } from './integration-upsert.js';
+import { upsertIntegration } from '../integration-upsert.js';
 import { latestManifests } from './integrations.js';
-import { consumeOAuthState, issueOAuthState } from './oauth-state.js';
-import { route } from './route-builder.js';
+import { consumeOAuthState, issueOAuthState } from '../oauth-state.js';
+import { publicRoute, route } from '../route-builder.js';
+import { PendingInstall } from './integration-confirm.js';
+import { Timestamp } from '../schemas.js';
 
 const CallbackQuery = z.object({
+  // Slack may add other parameters to its redirect: not strict.
   state: z.string().min(1).max(200),
   code: z.string().min(1).max(1000).optional(),
   error: z.string().min(1).max(100).optional(),
@@ -45,6 +48,11 @@ export function registerSlackInstallRoutes(app: FastifyInstance, db: Database, c
   route(app, db, {
     method: 'GET',
     url: '/v1/integrations/slack/install',
+    tag: 'integrations',
+    summary: 'Start a Slack install: the authorize URL, and the cookie binding it to this browser',
+    operationId: 'startSlackInstall',
+    errors: ['INTEGRATION_NOT_CONFIGURED', 'WORKSPACE_KEY_MISSING'],
+    response: z.object({ url: z.string(), scopes: z.array(z.string()), expiresAt: Timestamp }).strict(),
     roles: ['owner', 'admin'],
     handler: async ({ scope, caller, reply, afterCommit }) => {
       const { install, slack } = slackConfig();
@@ -59,11 +67,17 @@ export function registerSlackInstallRoutes(app: FastifyInstance, db: Database, c
     },
   });
 
-  app.get('/v1/integrations/slack/callback', async (req, reply) => {
+  publicRoute(app, {
+    method: 'GET',
+    url: '/v1/integrations/slack/callback',
+    tag: 'integrations',
+    summary: "Slack's redirect after an install (a browser, with the install cookie; no api token)",
+    operationId: 'slackInstallCallback',
+    query: CallbackQuery,
+    errors: ['INTEGRATION_NOT_CONFIGURED', 'WORKSPACE_KEY_MISSING', 'OAUTH_DENIED', 'OAUTH_STATE_INVALID', 'INSTALL_NOT_BOUND', 'INTEGRATION_CLAIMED', 'UNAVAILABLE', 'SLACK_OAUTH_FAILED', 'OAUTH_ANSWER_INVALID'],
+    response: PendingInstall,
+    handler: async ({ query: q, request: req, reply }) => {
     const { install, slack } = slackConfig();
-    const parsed = CallbackQuery.safeParse(req.query);
-    if (!parsed.success) throw new ValidationError('invalid query: state and code are required');
-    const q = parsed.data;
     const nonce = installNonceOf(req);
     const consumed = await consumeOAuthState(db, 'slack', q.state, nonce);
     if (q.error !== undefined) throw new OAuthDeniedError('the Slack install was not approved');
@@ -99,6 +113,7 @@ export function registerSlackInstallRoutes(app: FastifyInstance, db: Database, c
     });
     // The cookie lives on (same nonce) for the confirmation window.
     if (nonce !== null) setInstallCookie(reply, nonce);
-    return reply.status(200).send({ ...pendingInstallAnswer(integration, { provider: 'slack', teamId: bot.teamId, teamName: bot.teamName }, confirmBy), rotation: bot.refreshToken !== null });
+    return { ...pendingInstallAnswer(integration, { provider: 'slack', teamId: bot.teamId, teamName: bot.teamName }, confirmBy), rotation: bot.refreshToken !== null };
+    },
   });
 }
