@@ -4,7 +4,6 @@
  */
 import { Command } from 'commander';
 import { isPraxaError } from '@praxa/core';
-import { runDemo } from './commands/demo.js';
 import { runMigrate } from './commands/migrate.js';
 import { runSeed } from './commands/seed.js';
 import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
@@ -173,7 +172,8 @@ program
   .command('demo')
   .description('the live demo on embedded defaults: ingest and a worker as real processes, a signed GitHub webhook over HTTP, the review on the sandbox GitHub, audit verify; Ctrl-C stops everything')
   .option('--keep', 'keep ingest, the worker and the sandbox GitHub running after the demo; prints a signed curl for another PR and where to look (Ctrl-C stops them)')
-  .action(async (opts: { keep?: boolean }) => runDemo(process.env, { keep: opts.keep === true }));
+  // Loaded on use: the demo drives the testkit's sandbox GitHub, a development dependency the production image lacks.
+  .action(async (opts: { keep?: boolean }) => (await import('./commands/demo.js')).runDemo(process.env, { keep: opts.keep === true }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isPraxaError(err)) {
