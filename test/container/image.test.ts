@@ -8,11 +8,15 @@
  * when podman is missing and cannot be installed (not root); the build script installs it otherwise.
  */
 import { spawnSync } from 'node:child_process';
+import { chownSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestDatabase, type TestDatabase } from '@praxa/db';
 import { startSecretsManagerServer, type SecretsManagerServer } from '@praxa/testkit';
+import { addedPatch, startWorkerHarness, type WorkerHarness } from '../e2e/worker-harness.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const hasPodman = spawnSync('sh', ['-c', 'command -v podman'], { stdio: 'ignore' }).status === 0;
@@ -59,6 +63,12 @@ let buildSeconds = 0;
 
 suite('the production image (podman)', () => {
   beforeAll(() => {
+    if (process.env.PRAXA_TEST_IMAGE) {
+      // an image built earlier (CI's build step, or scripts/image/build.mjs by hand)
+      tag = process.env.PRAXA_TEST_IMAGE;
+      expect(podman(['image', 'exists', tag]).status).toBe(0);
+      return;
+    }
     const started = Date.now();
     const r = spawnSync(process.execPath, ['scripts/image/build.mjs'], { cwd: root, encoding: 'utf8', timeout: 40 * 60_000, maxBuffer: 1 << 26 });
     buildSeconds = (Date.now() - started) / 1000;
@@ -172,5 +182,69 @@ suite('the production image (podman)', () => {
       expect({ exit, logs: logs.stderr.includes('did not close') }).toEqual({ exit: '0', logs: false });
       expect(sm.calls.GetSecretValue).toBe(1);
     }, 300_000);
+  });
+  describe('start worker: a pull request reviewed by the containerised worker', () => {
+    let h: WorkerHarness;
+    let sm: SecretsManagerServer;
+    let keys: string;
+    const name = `praxa-worker-test-${process.pid}`;
+
+    beforeAll(async () => {
+      h = await startWorkerHarness();
+      // The harness made the workspace key with a local master key: the container gets a copy it can read (uid
+      // 10001), mounted read-only — a runtime mount, never a file in the image.
+      keys = mkdtempSync(join(tmpdir(), 'praxa-container-keys-'));
+      copyFileSync(h.env.PRAXA_KEY_FILE as string, join(keys, 'master.key'));
+      chownSync(keys, 10001, 10001);
+      chownSync(join(keys, 'master.key'), 10001, 10001);
+      const { NODE_ENV: _n, LOG_LEVEL: _l, PRAXA_KEY_FILE: _k, PRAXA_AUDIT_SIGNING_KEY_FILE: _a, ...settings } = h.env;
+      sm = await startSecretsManagerServer({
+        'praxa/test/worker': JSON.stringify({ ...settings, PRAXA_KEY_FILE: '/keys/master.key', PRAXA_AUDIT_SIGNING_KEY_FILE: '/tmp/praxa/audit-signing.key' }),
+      });
+    }, 180_000);
+
+    afterAll(async () => {
+      podman(['rm', '-f', name]);
+      await sm?.close();
+      await h?.close();
+      if (keys) rmSync(keys, { recursive: true, force: true });
+    });
+
+    it('reads its secret once, takes the run from Redis, posts the review on the sandbox GitHub, and stops with exit 0 on SIGTERM', async () => {
+      const healthPort = await freePort();
+      const run = podman([
+        'run', '-d', '--name', name, '--network', 'host', '--read-only', '--tmpfs', '/tmp',
+        '-v', `${keys}:/keys:ro`,
+        '-e', 'NODE_ENV=production',
+        '-e', 'PRAXA_SECRETS_SOURCE=aws',
+        '-e', 'PRAXA_SECRETS_ID=praxa/test/worker',
+        '-e', 'AWS_REGION=us-west-1',
+        '-e', 'AWS_ACCESS_KEY_ID=AKIDCONTAINERTEST',
+        '-e', 'AWS_SECRET_ACCESS_KEY=container-test-secret',
+        '-e', `AWS_ENDPOINT_URL_SECRETS_MANAGER=${sm.url}`,
+        '-e', `PRAXA_HEALTH_PORT=${healthPort}`,
+        tag, 'start', 'worker',
+      ]);
+      expect(run.stderr).toBe('');
+      // the worker's internal /readyz (PRAXA_HEALTH_PORT): Postgres and Redis reached
+      const ready = await waitForReady(`http://127.0.0.1:${healthPort}/readyz`, name);
+      expect(JSON.parse(ready.body)).toEqual({ ok: true, checks: { postgres: true, redis: true } });
+
+      const runId = await h.createPrRun({
+        number: 4242,
+        title: 'Speed up checkout',
+        files: [{ filename: 'src/payments/checkout.ts', patch: addedPatch(['export function charge(amount: number) {', '  console.log(amount);', '  return amount * 100;', '}']) }],
+      });
+      await h.enqueueRun(runId);
+      expect(await h.waitForRun(runId, 180_000)).toEqual({ status: 'succeeded', error_code: null });
+      const reviews = h.gh.sandbox.reviews('acme', 'shop', 4242);
+      expect(reviews).toHaveLength(1);
+      expect(reviews[0]?.event).toBe('REQUEST_CHANGES');
+      expect(sm.calls.GetSecretValue).toBe(1);
+
+      const stop = podman(['stop', '--time', '30', name], 60_000);
+      expect(stop.status).toBe(0);
+      expect(podman(['inspect', name, '--format', '{{.State.ExitCode}}']).stdout.trim()).toBe('0');
+    }, 600_000);
   });
 });
