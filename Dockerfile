@@ -10,6 +10,7 @@ ARG BASE=node:20-bookworm-slim
 
 # ---- stage 1: the deployed apps, pruned of what a running app never reads ----
 FROM ${BASE} AS prune
+LABEL praxa.stage=prune
 COPY .image/app /app
 RUN set -eu; \
     rm -rf /app/apps/*/src /app/apps/*/tsconfig.json /app/apps/*/dist/.tsbuildinfo; \

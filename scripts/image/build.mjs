@@ -172,6 +172,8 @@ function main() {
   const base = ensureBase();
   log(`podman build ${tag} FROM ${base}`);
   podman(['build', '--network', 'none', '--build-arg', `BASE=${base}`, '-t', tag, '-f', 'Dockerfile', '.'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // the prune stage's image is left untagged by the build; only ours carry this label
+  podman(['image', 'prune', '-f', '--filter', 'label=praxa.stage=prune'], { capture: true, allowFail: true });
   const size = podman(['image', 'inspect', tag, '--format', '{{.Size}}'], { capture: true }).stdout.trim();
   log(`built ${tag}: ${(Number(size) / 1e6).toFixed(0)} MB`);
   process.stdout.write(tag + '\n');

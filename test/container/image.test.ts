@@ -92,15 +92,18 @@ suite('the production image (podman)', () => {
     // with positive controls proving the walk saw node_modules and the apps.
     const script = `
       const fs = require('node:fs'); const path = require('node:path');
-      const out = { keyFiles: [], devDeps: [], tests: [], sources: [], sawFastify: false, sawIngestMain: false, files: 0 };
-      const DEV = /(^|\\/)(jest|jest-[a-z-]+|@jest|typescript|@swc|tsx|ts-node|eslint|@eslint|@types|fast-check|@praxa\\+testkit[^/]*|testkit)(@[^/]*)?$/;
+      const out = { keyFiles: [], devDeps: [], tests: [], sources: [], sawFastify: false, sawStore: false, sawIngestMain: false, files: 0 };
+      // a package in pnpm's layout is a directory .pnpm/<name@version> (scope/name written scope+name); the workspace's
+      // development dependencies (root and per-package devDependencies) must have none
+      const DEV = /\\/node_modules\\/\\.pnpm\\/(jest|jest-cli|jest-runtime|jest-circus|@jest\\+[a-z-]+|typescript|@swc\\+[a-z-]+|tsx|ts-node|eslint|@eslint\\+[a-z-]+|typescript-eslint|eslint-[a-z-]+|fast-check|@types\\+jest|@praxa\\+testkit|@octokit\\+webhooks-methods)@[^/]*$/;
       function walk(dir) {
         let entries; try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
         for (const e of entries) {
           const p = path.join(dir, e.name);
           if (['/proc', '/sys', '/dev'].includes(p)) continue;
           if (e.name === '.praxa' || /\\.key$/.test(e.name) && p.startsWith('/app')) out.keyFiles.push(p);
-          if (p.startsWith('/app') && DEV.test(p)) out.devDeps.push(p);
+          if (DEV.test(p)) out.devDeps.push(p);
+          if (/\\/node_modules\\/\\.pnpm\\/(zod|fastify)@[^/]*$/.test(p)) out.sawStore = true;
           if (e.isFile() && p.startsWith('/app') && /(\\.test\\.(js|ts)|test-harness\\.js|\\.spec\\.(js|ts))$/.test(e.name) && p.includes('@praxa')) out.tests.push(p);
           if (e.isFile() && p.startsWith('/app/apps/') && p.endsWith('.ts') && !p.endsWith('.d.ts') && !p.includes('/node_modules/')) out.sources.push(p);
           if (/node_modules\\/fastify$/.test(p)) out.sawFastify = true;
@@ -114,8 +117,8 @@ suite('the production image (podman)', () => {
       process.stdout.write(JSON.stringify(out));`;
     const r = podman(['run', '--rm', '--read-only', '--user', '0:0', '--entrypoint', 'node', tag, '-e', script]);
     expect(r.stderr).toBe('');
-    const found = JSON.parse(r.stdout) as { keyFiles: string[]; devDeps: string[]; tests: string[]; sources: string[]; sawFastify: boolean; sawIngestMain: boolean; files: number };
-    expect({ sawFastify: found.sawFastify, sawIngestMain: found.sawIngestMain }).toEqual({ sawFastify: true, sawIngestMain: true });
+    const found = JSON.parse(r.stdout) as { keyFiles: string[]; devDeps: string[]; tests: string[]; sources: string[]; sawFastify: boolean; sawStore: boolean; sawIngestMain: boolean; files: number };
+    expect({ sawFastify: found.sawFastify, sawStore: found.sawStore, sawIngestMain: found.sawIngestMain }).toEqual({ sawFastify: true, sawStore: true, sawIngestMain: true });
     expect(found.files).toBeGreaterThan(1000);
     expect(found.keyFiles).toEqual([]);
     expect(found.devDeps).toEqual([]);
