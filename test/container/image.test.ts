@@ -8,7 +8,8 @@
  * when podman is missing and cannot be installed (not root); the build script installs it otherwise.
  */
 import { spawnSync } from 'node:child_process';
-import { chownSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHmac, randomUUID } from 'node:crypto';
+import { chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestDatabase, type TestDatabase } from '@praxa/db';
 import { startSecretsManagerServer, type SecretsManagerServer } from '@praxa/testkit';
-import { addedPatch, startWorkerHarness, type WorkerHarness } from '../e2e/worker-harness.js';
+import { addedPatch, INSTALLATION, startWorkerHarness, type WorkerHarness } from '../e2e/worker-harness.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const hasPodman = spawnSync('sh', ['-c', 'command -v podman'], { stdio: 'ignore' }).status === 0;
@@ -186,11 +187,13 @@ suite('the production image (podman)', () => {
       expect(sm.calls.GetSecretValue).toBe(1);
     }, 300_000);
   });
-  describe('start worker: a pull request reviewed by the containerised worker', () => {
+  describe('a signed GitHub webhook through the containerised ingest, reviewed by the containerised worker', () => {
     let h: WorkerHarness;
     let sm: SecretsManagerServer;
     let keys: string;
     const name = `praxa-worker-test-${process.pid}`;
+    const ingestName = `praxa-ingest-e2e-${process.pid}`;
+    const webhookSecret = 'container-e2e-webhook-secret-0123';
 
     beforeAll(async () => {
       h = await startWorkerHarness();
@@ -203,51 +206,85 @@ suite('the production image (podman)', () => {
       const { NODE_ENV: _n, LOG_LEVEL: _l, PRAXA_KEY_FILE: _k, PRAXA_AUDIT_SIGNING_KEY_FILE: _a, ...settings } = h.env;
       sm = await startSecretsManagerServer({
         'praxa/test/worker': JSON.stringify({ ...settings, PRAXA_KEY_FILE: '/keys/master.key', PRAXA_AUDIT_SIGNING_KEY_FILE: '/tmp/praxa/audit-signing.key' }),
+        'praxa/test/ingest-e2e': JSON.stringify({
+          INGEST_DATABASE_URL: h.tdb.roleUrl('praxa_ingest'),
+          REDIS_URL: settings.REDIS_URL,
+          PRAXA_QUEUE_PREFIX: settings.PRAXA_QUEUE_PREFIX,
+          GITHUB_WEBHOOK_SECRET: webhookSecret,
+          SLACK_SIGNING_SECRET: 'container-e2e-slack-secret-0123',
+        }),
       });
     }, 180_000);
 
     afterAll(async () => {
       podman(['rm', '-f', name]);
+      podman(['rm', '-f', ingestName]);
       await sm?.close();
       await h?.close();
       if (keys) rmSync(keys, { recursive: true, force: true });
     });
 
-    it('reads its secret once, takes the run from Redis, posts the review on the sandbox GitHub, and stops with exit 0 on SIGTERM', async () => {
-      const healthPort = await freePort();
-      const run = podman([
-        'run', '-d', '--name', name, '--network', 'host', '--read-only', '--tmpfs', '/tmp',
-        '-v', `${keys}:/keys:ro`,
-        '-e', 'NODE_ENV=production',
-        '-e', 'PRAXA_SECRETS_SOURCE=aws',
-        '-e', 'PRAXA_SECRETS_ID=praxa/test/worker',
-        '-e', 'AWS_REGION=us-west-1',
-        '-e', 'AWS_ACCESS_KEY_ID=AKIDCONTAINERTEST',
-        '-e', 'AWS_SECRET_ACCESS_KEY=container-test-secret',
+    it('ingest verifies and enqueues, the worker posts the review on the sandbox GitHub; each read its secret once; both stop with exit 0', async () => {
+      const env = (secretId: string) => [
+        '-e', 'NODE_ENV=production', '-e', 'PRAXA_SECRETS_SOURCE=aws', '-e', `PRAXA_SECRETS_ID=${secretId}`,
+        '-e', 'AWS_REGION=us-west-1', '-e', 'AWS_ACCESS_KEY_ID=AKIDCONTAINERTEST', '-e', 'AWS_SECRET_ACCESS_KEY=container-test-secret',
         '-e', `AWS_ENDPOINT_URL_SECRETS_MANAGER=${sm.url}`,
-        '-e', `PRAXA_HEALTH_PORT=${healthPort}`,
-        tag, 'start', 'worker',
-      ]);
-      expect(run.stderr).toBe('');
+      ];
+      const healthPort = await freePort();
+      const worker = podman(['run', '-d', '--name', name, '--network', 'host', '--read-only', '--tmpfs', '/tmp', '-v', `${keys}:/keys:ro`, ...env('praxa/test/worker'), '-e', `PRAXA_HEALTH_PORT=${healthPort}`, tag, 'start', 'worker']);
+      expect(worker.stderr).toBe('');
       // the worker's internal /readyz (PRAXA_HEALTH_PORT): Postgres and Redis reached
       const ready = await waitForReady(`http://127.0.0.1:${healthPort}/readyz`, name);
       expect(JSON.parse(ready.body)).toEqual({ ok: true, checks: { postgres: true, redis: true } });
 
-      const runId = await h.createPrRun({
-        number: 4242,
-        title: 'Speed up checkout',
+      const ingestPort = await freePort();
+      const ingest = podman(['run', '-d', '--name', ingestName, '--network', 'host', '--read-only', '--tmpfs', '/tmp', ...env('praxa/test/ingest-e2e'), '-e', `INGEST_PORT=${ingestPort}`, '-e', 'INGEST_HOST=127.0.0.1', '-e', 'INGEST_TRIGGER_KEY_FILE=/tmp/praxa/ingest-trigger.key', tag, 'start', 'ingest']);
+      expect(ingest.stderr).toBe('');
+      await waitForReady(`http://127.0.0.1:${ingestPort}/readyz`, ingestName);
+
+      // the pull request on the sandbox GitHub, and GitHub's pull_request.opened delivery for it (the recorded
+      // octokit/webhooks payload rewritten to it), signed with the webhook secret over the exact bytes sent
+      const headSha = randomUUID().replace(/-/g, '').padEnd(40, '0').slice(0, 40);
+      h.gh.sandbox.addPullRequest({
+        owner: 'acme', repo: 'shop', number: 4242, title: 'Speed up checkout', body: '', author: { login: 'dev', type: 'User' }, headSha, baseRef: 'main',
         files: [{ filename: 'src/payments/checkout.ts', patch: addedPatch(['export function charge(amount: number) {', '  console.log(amount);', '  return amount * 100;', '}']) }],
       });
-      await h.enqueueRun(runId);
+      const payload = JSON.parse(readFileSync(join(root, 'test/data/fixtures/github/pull_request.opened.json'), 'utf8').replaceAll('Codertocat/Hello-World', 'acme/shop')) as Record<string, Record<string, unknown> & { owner?: Record<string, unknown>; user?: Record<string, unknown>; head?: Record<string, unknown>; base?: Record<string, unknown> }> & { action: string; number: number };
+      payload.action = 'opened';
+      payload.number = 4242;
+      (payload.installation as Record<string, unknown>).id = INSTALLATION;
+      Object.assign(payload.repository as object, { name: 'shop' });
+      Object.assign(payload.repository?.owner as object, { login: 'acme' });
+      Object.assign(payload.sender as object, { login: 'dev', type: 'User' });
+      Object.assign(payload.pull_request as object, { number: 4242, title: 'Speed up checkout', body: '', draft: false });
+      Object.assign(payload.pull_request?.user as object, { login: 'dev', type: 'User' });
+      Object.assign(payload.pull_request?.head as object, { sha: headSha });
+      Object.assign(payload.pull_request?.base as object, { ref: 'main' });
+      const body = Buffer.from(JSON.stringify(payload));
+      const res = await fetch(`http://127.0.0.1:${ingestPort}/webhooks/github`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'pull_request',
+          'x-github-delivery': randomUUID(),
+          'x-hub-signature-256': `sha256=${createHmac('sha256', webhookSecret).update(body).digest('hex')}`,
+        },
+        body,
+      });
+      const answer = (await res.json()) as { runIds?: string[] };
+      expect(res.status).toBe(202);
+      expect(answer.runIds).toHaveLength(1);
+      const runId = answer.runIds?.[0] as Parameters<WorkerHarness['waitForRun']>[0];
       expect(await h.waitForRun(runId, 180_000)).toEqual({ status: 'succeeded', error_code: null });
       const reviews = h.gh.sandbox.reviews('acme', 'shop', 4242);
       expect(reviews).toHaveLength(1);
       expect(reviews[0]?.event).toBe('REQUEST_CHANGES');
-      expect(sm.calls.GetSecretValue).toBe(1);
+      expect(sm.calls.GetSecretValue).toBe(2); // one each, at boot
 
-      const stop = podman(['stop', '--time', '30', name], 60_000);
-      expect(stop.status).toBe(0);
-      expect(podman(['inspect', name, '--format', '{{.State.ExitCode}}']).stdout.trim()).toBe('0');
+      for (const c of [ingestName, name]) {
+        expect(podman(['stop', '--time', '30', c], 60_000).status).toBe(0);
+        expect({ c, exit: podman(['inspect', c, '--format', '{{.State.ExitCode}}']).stdout.trim() }).toEqual({ c, exit: '0' });
+      }
     }, 600_000);
   });
 });
