@@ -18,7 +18,7 @@ import { startGithubServer, type GithubServer, type SandboxPullRequest } from '@
 import { runKeysJob } from '@praxa/worker';
 
 export const APP_ID = 777001;
-const INSTALLATION = 5150;
+export const INSTALLATION = 5150;
 
 export interface WorkerHarness {
   readonly tdb: TestDatabase;

@@ -6,7 +6,6 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { describeError, EXIT, EXIT_CODES_HELP, progressOnStderr } from './cli-support.js';
-import { runDemo } from './commands/demo.js';
 import { migrateDatabase } from './commands/migrate.js';
 import { seedDemoWorkspace } from './commands/seed.js';
 import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
@@ -268,7 +267,8 @@ program
   .command('demo')
   .description('the live demo on embedded defaults: ingest and a worker as real processes, a signed GitHub webhook over HTTP, the review on the sandbox GitHub, audit verify; Ctrl-C stops everything')
   .option('--keep', 'keep ingest, the worker and the sandbox GitHub running after the demo; prints a signed curl for another PR and where to look (Ctrl-C stops them)')
-  .action(async (opts: { keep?: boolean }) => runDemo(process.env, { keep: opts.keep === true }));
+  // Loaded on use: the demo drives the testkit's sandbox GitHub, a development dependency the production image lacks.
+  .action(async (opts: { keep?: boolean }) => (await import('./commands/demo.js')).runDemo(process.env, { keep: opts.keep === true }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const { code, message, exitCode } = describeError(err);

@@ -7,7 +7,7 @@
 import { bootConfig, type MonitorConfig } from '@praxa/config';
 import { loadAuditSigningKey, openKeyProvider } from '@praxa/crypto';
 import { createDatabase, registerAuditKey, type AuditSigner, type CheckpointSigner, type Database } from '@praxa/db';
-import { createLogger, runProcess, type Logger } from '@praxa/observability';
+import { createLogger, runProcess, startHealthServer, type Logger } from '@praxa/observability'; // startHealthServer: /readyz on PRAXA_HEALTH_PORT (internal)
 import { checkRedisEvictionPolicy, createQueues, createRedis } from '@praxa/queue';
 import { scheduleMaintenance, startMaintenanceWorker } from './maintenance.js';
 import { reconcileNotifications } from './notification-outbox.js';
@@ -47,6 +47,7 @@ export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () 
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   await scheduleMaintenance(queues);
+  await startHealthServer(env, { postgres: () => database.sql`select 1`.then(() => true), redis: async () => (await redis.ping()) === 'PONG' });
   const worker = startMaintenanceWorker(redis, config.PRAXA_QUEUE_PREFIX, { database, queues, log, now: Date.now, graceSeconds: 10, batch: 500, ...signers }, log);
   log.info({ code: 'MONITOR_STARTED' }, 'monitor running');
   return {

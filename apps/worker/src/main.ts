@@ -14,6 +14,7 @@ import { bootConfig, unconfiguredSummary, workerIntegrations, type WorkerConfig 
 import { RunIdSchema, WorkspaceIdSchema } from '@praxa/core';
 import { loadAuditSigningKey } from '@praxa/crypto';
 import { createAuditWriter, createDatabase, registerAuditKey } from '@praxa/db';
+import { startHealthServer } from '@praxa/observability'; // /readyz on PRAXA_HEALTH_PORT (internal)
 import { createLogger, runProcess, startTelemetry, type DestinationStream, type SpanExporter } from '@praxa/observability';
 import { checkRedisEvictionPolicy, createQueues, createRedis, enqueue, parseJobData, Worker } from '@praxa/queue';
 import { createKeyProvider } from './key-provider.js';
@@ -45,6 +46,7 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
   const redis = createRedis(config.REDIS_URL, 'worker');
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  await startHealthServer(env, { postgres: () => database.sql`select 1`.then(() => true), redis: async () => (await redis.ping()) === 'PONG' });
   const holder = `${hostname()}:${process.pid}`;
 
   // Audit: events signed with the app's Ed25519 key; checkpoints every N appends signed through the KeyProvider.

@@ -1,3 +1,4 @@
+export * from './health-server.js';
 export * from './logger.js';
 export * from './otel.js';
 export * from './redact.js';
