@@ -57,7 +57,9 @@ export const APP_PERMISSIONS: Readonly<Record<AppName, AppPermissions>> = {
   worker: {
     purpose: 'runs Skills; opens tenant data keys, signs checkpoints every N appends; the one writer of exports',
     ownSecret: ['secretsmanager:GetSecretValue'],
-    wrapKey: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    // DescribeKey: at boot the worker checks that the wrap key is a symmetric ENCRYPT_DECRYPT key and not the sign
+    // key (AwsKmsKeyProvider.checkKeys) — metadata only.
+    wrapKey: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'],
     signKey: ['kms:GetPublicKey', 'kms:Sign'],
     exportObjects: ['s3:GetObject', 's3:PutObject'],
     putQueueDepthMetric: false,
@@ -67,12 +69,14 @@ export const APP_PERMISSIONS: Readonly<Record<AppName, AppPermissions>> = {
   monitor: {
     purpose: 'reconciler, self-pause, time-based checkpoints; publishes the queue depth',
     ownSecret: ['secretsmanager:GetSecretValue'],
-    wrapKey: [],
+    // DescribeKey only (the boot check that the two keys are distinct and of the right usage): the monitor never wraps
+    // or opens a key.
+    wrapKey: ['kms:DescribeKey'],
     signKey: ['kms:GetPublicKey', 'kms:Sign'],
     exportObjects: [],
     putQueueDepthMetric: true,
     exposure: 'internal',
-    env: [...BASE_ENV, 'PRAXA_KEY_PROVIDER=aws-kms', 'PRAXA_KMS_SIGN_KEY_ID'],
+    env: [...BASE_ENV, 'PRAXA_KEY_PROVIDER=aws-kms', 'PRAXA_KMS_WRAP_KEY_ID', 'PRAXA_KMS_SIGN_KEY_ID'],
   },
   migrate: {
     purpose: '`praxa migrate`, a one-shot task before a rollout (the database owner URL is in its secret only)',

@@ -68,16 +68,17 @@ describe.each([
     const t = template();
     expect(roleStatements(t, 'worker')).toEqual([
       ...baseStatements(t, 'worker', region),
-      { Sid: 'WrapKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: getArn(t, 'TierWrapKey') },
+      { Sid: 'WrapKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'], Resource: getArn(t, 'TierWrapKey') },
       { Sid: 'SignKey', Effect: 'Allow', Action: ['kms:GetPublicKey', 'kms:Sign'], Resource: getArn(t, 'TierSignKey') },
       { Sid: 'ExportObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Join': ['', [getArn(t, 'TierExportBucket'), '/exports/*']] } },
     ]);
   });
 
-  it('monitor: Sign/GetPublicKey on the sign key (time-based checkpoints) and the queue-depth metric, namespace-bound', () => {
+  it('monitor: DescribeKey on the wrap key (boot check only), Sign/GetPublicKey on the sign key (time-based checkpoints) and the queue-depth metric, namespace-bound', () => {
     const t = template();
     expect(roleStatements(t, 'monitor')).toEqual([
       ...baseStatements(t, 'monitor', region),
+      { Sid: 'WrapKey', Effect: 'Allow', Action: 'kms:DescribeKey', Resource: getArn(t, 'TierWrapKey') },
       { Sid: 'SignKey', Effect: 'Allow', Action: ['kms:GetPublicKey', 'kms:Sign'], Resource: getArn(t, 'TierSignKey') },
       { Sid: 'QueueDepthMetric', Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Praxa' } } },
     ]);
@@ -134,7 +135,7 @@ describe.each([
     }
   });
 
-  it('the wrap key: symmetric, rotated; its policy names the account for administration (no usage) and the worker only', () => {
+  it('the wrap key: symmetric, rotated; its policy names the account for administration (no usage), the worker, and the monitor for DescribeKey only', () => {
     const t = template();
     const key = t.Resources[logicalId(t, 'TierWrapKey', 'AWS::KMS::Key')]?.Properties ?? {};
     expect(key.KeySpec).toBe('SYMMETRIC_DEFAULT');
@@ -142,7 +143,8 @@ describe.each([
     expect(key.EnableKeyRotation).toBe(true);
     expect((key.KeyPolicy as { Statement: Statement[] }).Statement).toEqual([
       { Sid: 'KeyAdministration', Effect: 'Allow', Action: [...KEY_ADMIN_ACTIONS], Resource: '*', Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] } } },
-      { Sid: 'UseWorker', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*', Principal: { AWS: getArn(t, 'TierWorkerRole') } },
+      { Sid: 'UseWorker', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'], Resource: '*', Principal: { AWS: getArn(t, 'TierWorkerRole') } },
+      { Sid: 'UseMonitor', Effect: 'Allow', Action: 'kms:DescribeKey', Resource: '*', Principal: { AWS: getArn(t, 'TierMonitorRole') } },
     ]);
   });
 
@@ -192,14 +194,14 @@ describe.each([
     }
   });
 
-  it('containers start with the production key provider and secret source; only the worker is told the wrap key', () => {
+  it('containers start with the production key provider and secret source; only the worker and the monitor are told the keys', () => {
     const t = template();
     for (const app of APP_NAMES) {
       const data = JSON.stringify(t.Resources[logicalId(t, `Tier${cap(app)}Template`, 'AWS::EC2::LaunchTemplate')]?.Properties?.LaunchTemplateData);
       expect(data).toContain('-e NODE_ENV=production -e PRAXA_SECRETS_SOURCE=aws -e PRAXA_SECRETS_ID=');
       expect(data).toContain('--read-only');
       expect(data).toContain(app === 'migrate' ? '/praxa:v1 migrate' : `/praxa:v1 start ${app}`);
-      expect(data.includes('PRAXA_KMS_WRAP_KEY_ID')).toBe(app === 'worker');
+      expect(data.includes('PRAXA_KMS_WRAP_KEY_ID')).toBe(app === 'worker' || app === 'monitor');
       expect(data.includes('PRAXA_KMS_SIGN_KEY_ID')).toBe(app === 'worker' || app === 'monitor');
       expect(data.includes('PRAXA_KEY_PROVIDER=aws-kms')).toBe(app === 'worker' || app === 'monitor');
     }
