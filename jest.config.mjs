@@ -8,25 +8,33 @@
  * suite never depends on a stale build.
  */
 const swc = [
-  '@swc/jest',
+  "@swc/jest",
   {
-    jsc: { parser: { syntax: 'typescript', tsx: true }, target: 'es2022', transform: { react: { runtime: 'automatic' } } },
-    module: { type: 'es6' },
-    sourceMaps: 'inline',
+    jsc: {
+      parser: { syntax: "typescript", tsx: true },
+      target: "es2022",
+      transform: { react: { runtime: "automatic" } },
+    },
+    module: { type: "es6" },
+    sourceMaps: "inline",
   },
 ];
 
 export default {
-  rootDir: '.',
-  testEnvironment: 'node',
-  extensionsToTreatAsEsm: ['.ts', '.tsx'],
-  transform: { '^.+\\.tsx?$': swc },
+  rootDir: ".",
+  testEnvironment: "node",
+  extensionsToTreatAsEsm: [".ts", ".tsx"],
+  transform: { "^.+\\.tsx?$": swc },
   moduleNameMapper: {
-    '^@praxa/(ingest|worker|monitor|api)$': '<rootDir>/apps/$1/src/index.ts',
-    '^@praxa/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
-    '^(\\.{1,2}/.*)\\.js$': '$1',
+    "^@praxa/(ingest|worker|monitor|api)$": "<rootDir>/apps/$1/src/index.ts",
+    "^@praxa/([a-z-]+)$": "<rootDir>/packages/$1/src/index.ts",
+    "^(\\.{1,2}/.*)\\.js$": "$1",
   },
-  testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.test.ts', '<rootDir>/test/**/*.test.ts', '<rootDir>/infra/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/test/lint-fixtures/', '<rootDir>/infra/cdk.out/'],
+  testMatch: [
+    "<rootDir>/{apps,packages}/*/src/**/*.test.ts",
+    "<rootDir>/test/**/*.test.ts",
+    "<rootDir>/infra/**/*.test.ts",
+  ],
+  testPathIgnorePatterns: ["/node_modules/", "/dist/", "<rootDir>/test/lint-fixtures/", "<rootDir>/infra/cdk.out/"],
   testTimeout: 60_000,
 };

@@ -4,48 +4,48 @@
  * (src/index.ts), each app's process (src/main.ts) and its surface for the test suites (src/index.ts), the tests and
  * harnesses beside the code, test/ and bench/, the root scripts and tool configs.
  */
-import type { KnipConfig } from 'knip';
+import type { KnipConfig } from "knip";
 
-const tests = ['src/**/*.test.ts', 'src/**/test-harness.ts'];
+const tests = ["src/**/*.test.ts", "src/**/test-harness.ts"];
 
 const config: KnipConfig = {
   // test/container drives the machine's podman (installed by scripts/image/build.mjs), not a package's binary.
-  ignoreBinaries: ['podman'],
+  ignoreBinaries: ["podman"],
   workspaces: {
-    '.': {
+    ".": {
       // eslint.config.mjs and jest.config.mjs are found by knip's ESLint and Jest plugins.
-      entry: ['scripts/**/*.mjs'],
-      project: ['scripts/**/*.mjs', '*.{mjs,ts}'],
+      entry: ["scripts/**/*.mjs"],
+      project: ["scripts/**/*.mjs", "*.{mjs,ts}"],
       // eslint.config.mjs names the resolver `node` in `import/resolver`; the import plugin's resolver loader then
       // requires `eslint-import-resolver-node` by that name at lint time — no import statement shows it.
-      ignoreDependencies: ['eslint-import-resolver-node'],
+      ignoreDependencies: ["eslint-import-resolver-node"],
     },
-    'packages/*': {
+    "packages/*": {
       // scripts/*.mjs: a package's own generators (packages/api-client/scripts/generate.mjs, run by `pnpm api:openapi`).
-      entry: ['src/**/*.test.ts', 'scripts/*.mjs'],
-      project: ['src/**/*.ts', 'scripts/*.mjs'],
+      entry: ["src/**/*.test.ts", "scripts/*.mjs"],
+      project: ["src/**/*.ts", "scripts/*.mjs"],
     },
-    'apps/*': {
+    "apps/*": {
       entry: [
-        'src/main.ts',
-        'src/index.ts',
+        "src/main.ts",
+        "src/index.ts",
         ...tests,
         // Loaded as worker threads by URL (new Worker(new URL('./audit-verify-worker.js', import.meta.url))), which no
         // import graph shows.
-        'src/**/*-worker.ts',
+        "src/**/*-worker.ts",
       ],
-      project: ['src/**/*.ts'],
+      project: ["src/**/*.ts"],
     },
     test: {
-      entry: ['**/*.test.ts'],
-      project: ['**/*.ts'],
+      entry: ["**/*.test.ts"],
+      project: ["**/*.ts"],
       // Written to fail the boundaries lint on purpose (test/lint/boundaries.test.ts lints them); never imported.
-      ignore: ['lint-fixtures/**'],
+      ignore: ["lint-fixtures/**"],
     },
     bench: {
       // `pnpm bench <name>` runs bench/<name>/index.ts (scripts/run-bench.mjs) by path.
-      entry: ['*/index.ts'],
-      project: ['**/*.ts'],
+      entry: ["*/index.ts"],
+      project: ["**/*.ts"],
     },
   },
 };

@@ -5,17 +5,17 @@
  * the admin, to whom RLS does not apply. Both alternate in rounds so machine noise hits both alike.
  * Target (issue #4): scoped ≤ 1.2× unscoped, i.e. ratio = baseline/ours ≥ 0.83.
  */
-import postgres from 'postgres';
-import { createTestDatabase } from '@praxa/db';
+import postgres from "postgres";
+import { createTestDatabase } from "@praxa/db";
 
 const WORKSPACES = Number(process.env.BENCH_WORKSPACES ?? 1000);
 const PER_WORKSPACE = Number(process.env.BENCH_PER_WORKSPACE ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 2000);
 
-const tdb = await createTestDatabase({ prefix: 'praxa_bench_rls' });
+const tdb = await createTestDatabase({ prefix: "praxa_bench_rls" });
 const admin = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });
-const api = postgres(tdb.roleUrl('praxa_api'), { max: 1, onnotice: () => {} });
+const api = postgres(tdb.roleUrl("praxa_api"), { max: 1, onnotice: () => {} });
 try {
   const t0 = performance.now();
   await admin.unsafe(`
@@ -27,23 +27,28 @@ try {
         from generate_series(1, ${WORKSPACES}) w, generate_series(1, ${PER_WORKSPACE}) k;
     analyze memory_facts;`);
   const rows = WORKSPACES * PER_WORKSPACE;
-  console.log(`loaded ${rows.toLocaleString()} rows in ${WORKSPACES} workspaces in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const ws = (i: number) => admin.unsafe<{ id: string }[]>(`select 'ws_0' || substr(md5('ws' || ${(i % WORKSPACES) + 1}), 1, 25) as id`).then((r) => r[0]?.id ?? '');
+  console.log(
+    `loaded ${rows.toLocaleString()} rows in ${WORKSPACES} workspaces in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  const ws = (i: number) =>
+    admin
+      .unsafe<{ id: string }[]>(`select 'ws_0' || substr(md5('ws' || ${(i % WORKSPACES) + 1}), 1, 25) as id`)
+      .then((r) => r[0]?.id ?? "");
   const workspaces = await Promise.all(Array.from({ length: 50 }, (_, i) => ws(i * 17)));
 
   const plan = await api.begin(async (tx) => {
-    await tx`select set_config('app.workspace_id', ${workspaces[0] ?? ''}, true)`;
+    await tx`select set_config('app.workspace_id', ${workspaces[0] ?? ""}, true)`;
     return tx.unsafe(`explain select value from memory_facts where namespace = 'faq' and key = 'k42'`);
   });
-  console.log('scoped plan:', plan.map((r) => Object.values(r)[0]).join(' | '));
+  console.log("scoped plan:", plan.map((r) => Object.values(r)[0]).join(" | "));
 
   async function scoped(n: number): Promise<number> {
     const start = performance.now();
     for (let i = 0; i < n; i++) {
-      const w = workspaces[i % workspaces.length] ?? '';
+      const w = workspaces[i % workspaces.length] ?? "";
       await api.begin(async (tx) => {
         await tx`select set_config('app.workspace_id', ${w}, true)`;
-        await tx`select value from memory_facts where namespace = 'faq' and key = ${'k' + ((i % PER_WORKSPACE) + 1)}`;
+        await tx`select value from memory_facts where namespace = 'faq' and key = ${"k" + ((i % PER_WORKSPACE) + 1)}`;
       });
     }
     return performance.now() - start;
@@ -51,10 +56,10 @@ try {
   async function unscoped(n: number): Promise<number> {
     const start = performance.now();
     for (let i = 0; i < n; i++) {
-      const w = workspaces[i % workspaces.length] ?? '';
+      const w = workspaces[i % workspaces.length] ?? "";
       await admin.begin(async (tx) => {
         await tx`select set_config('app.bench', ${w}, true)`; // the same round trips as the scoped path
-        await tx`select value from memory_facts where workspace_id = ${w} and namespace = 'faq' and key = ${'k' + ((i % PER_WORKSPACE) + 1)}`;
+        await tx`select value from memory_facts where workspace_id = ${w} and namespace = 'faq' and key = ${"k" + ((i % PER_WORKSPACE) + 1)}`;
       });
     }
     return performance.now() - start;
@@ -70,8 +75,20 @@ try {
   const total = ROUNDS * QUERIES;
   const oursUs = (ours * 1000) / total;
   const baseUs = (base * 1000) / total;
-  console.log(`scoped (praxa_api, RLS): ${oursUs.toFixed(1)} µs/query; unscoped (admin, no RLS): ${baseUs.toFixed(1)} µs/query; scoped/unscoped = ${(oursUs / baseUs).toFixed(3)}×`);
-  console.log(JSON.stringify({ bench: 'rls', ratio: Number((baseUs / oursUs).toFixed(3)), unit: 'µs/query (baseline/ours, higher is better)', ours: Number(oursUs.toFixed(1)), baseline: Number(baseUs.toFixed(1)), rows, workspaces: WORKSPACES }));
+  console.log(
+    `scoped (praxa_api, RLS): ${oursUs.toFixed(1)} µs/query; unscoped (admin, no RLS): ${baseUs.toFixed(1)} µs/query; scoped/unscoped = ${(oursUs / baseUs).toFixed(3)}×`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: "rls",
+      ratio: Number((baseUs / oursUs).toFixed(3)),
+      unit: "µs/query (baseline/ours, higher is better)",
+      ours: Number(oursUs.toFixed(1)),
+      baseline: Number(baseUs.toFixed(1)),
+      rows,
+      workspaces: WORKSPACES,
+    }),
+  );
 } finally {
   await api.end({ timeout: 5 });
   await admin.end({ timeout: 5 });

@@ -10,9 +10,9 @@
  *   praxa:certificateArn:<tenant>                   each dedicated tenant's certificate (in the tenant's region)
  *   praxa:domain                                    ingest.<domain> and api.<domain> (or <tenant>.ingest.<domain>)
  */
-import { App, Validations } from 'aws-cdk-lib';
-import cdkNag from 'cdk-nag';
-import { PraxaDedicatedTenantStack, PraxaSharedStack } from './stacks.js';
+import { App, Validations } from "aws-cdk-lib";
+import cdkNag from "cdk-nag";
+import { PraxaDedicatedTenantStack, PraxaSharedStack } from "./stacks.js";
 
 const { AwsSolutionsChecks } = cdkNag;
 
@@ -22,30 +22,40 @@ export interface BuildOptions {
   readonly outdir?: string;
 }
 
-export function buildApp(options: BuildOptions = {}): { app: App; shared: PraxaSharedStack; tenants: PraxaDedicatedTenantStack[] } {
-  const app = new App({ ...(options.context ? { context: options.context } : {}), ...(options.outdir ? { outdir: options.outdir } : {}) });
+export function buildApp(options: BuildOptions = {}): {
+  app: App;
+  shared: PraxaSharedStack;
+  tenants: PraxaDedicatedTenantStack[];
+} {
+  const app = new App({
+    ...(options.context ? { context: options.context } : {}),
+    ...(options.outdir ? { outdir: options.outdir } : {}),
+  });
   const env = options.env ?? {};
   const setting = (ctx: string, envName: string, fallback?: string): string => {
     const v = (app.node.tryGetContext(ctx) as string | undefined) ?? env[envName] ?? fallback;
-    if (v === undefined || v === '') throw new Error(`set the CDK context ${ctx} (-c ${ctx}=…) or ${envName}`);
+    if (v === undefined || v === "") throw new Error(`set the CDK context ${ctx} (-c ${ctx}=…) or ${envName}`);
     return v;
   };
   const common = {
-    imageRepositoryName: setting('praxa:imageRepository', 'PRAXA_IMAGE_REPOSITORY', 'praxa'),
-    imageTag: setting('praxa:imageTag', 'PRAXA_IMAGE_TAG', 'latest'),
+    imageRepositoryName: setting("praxa:imageRepository", "PRAXA_IMAGE_REPOSITORY", "praxa"),
+    imageTag: setting("praxa:imageTag", "PRAXA_IMAGE_TAG", "latest"),
   };
-  const domain = setting('praxa:domain', 'PRAXA_DOMAIN');
-  const shared = new PraxaSharedStack(app, 'PraxaShared', {
+  const domain = setting("praxa:domain", "PRAXA_DOMAIN");
+  const shared = new PraxaSharedStack(app, "PraxaShared", {
     ...common,
-    region: setting('praxa:sharedRegion', 'PRAXA_SHARED_REGION'),
-    certificateArn: setting('praxa:certificateArn', 'PRAXA_CERTIFICATE_ARN'),
+    region: setting("praxa:sharedRegion", "PRAXA_SHARED_REGION"),
+    certificateArn: setting("praxa:certificateArn", "PRAXA_CERTIFICATE_ARN"),
     ingestHost: `ingest.${domain}`,
     apiHost: `api.${domain}`,
   });
   const tenants: PraxaDedicatedTenantStack[] = [];
-  const list = (app.node.tryGetContext('praxa:tenants') as string | undefined) ?? env.PRAXA_TENANTS ?? '';
-  for (const entry of list.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [tenantId, region] = entry.split('=');
+  const list = (app.node.tryGetContext("praxa:tenants") as string | undefined) ?? env.PRAXA_TENANTS ?? "";
+  for (const entry of list
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const [tenantId, region] = entry.split("=");
     if (!tenantId || !region) throw new Error(`praxa:tenants entry "${entry}" is not tenant=region`);
     tenants.push(
       new PraxaDedicatedTenantStack(app, `PraxaTenant-${tenantId}`, {
@@ -53,12 +63,17 @@ export function buildApp(options: BuildOptions = {}): { app: App; shared: PraxaS
         tenantId,
         region,
         // an ACM certificate lives in one region: each tenant names its own
-        certificateArn: setting(`praxa:certificateArn:${tenantId}`, `PRAXA_CERTIFICATE_ARN_${tenantId.toUpperCase().replace(/-/g, '_')}`),
+        certificateArn: setting(
+          `praxa:certificateArn:${tenantId}`,
+          `PRAXA_CERTIFICATE_ARN_${tenantId.toUpperCase().replace(/-/g, "_")}`,
+        ),
         ingestHost: `${tenantId}.ingest.${domain}`,
         apiHost: `${tenantId}.api.${domain}`,
       }),
     );
   }
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }));
+  Validations.of(app).addPlugins(
+    new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }),
+  );
   return { app, shared, tenants };
 }

@@ -2,8 +2,8 @@
  * cdk-nag (v3: CDK's native Validations API). Every acknowledged rule carries a written reason; `acknowledge` takes
  * the finding ids (`AwsSolutions-IAM5[Resource::*]`) one by one, so one acknowledgement never hides another finding.
  */
-import { Validations } from 'aws-cdk-lib';
-import type { IConstruct } from 'constructs';
+import { Validations } from "aws-cdk-lib";
+import type { IConstruct } from "constructs";
 
 export interface Acknowledgement {
   readonly id: string;
@@ -15,7 +15,10 @@ export interface Acknowledgement {
 
 export function acknowledge(scope: IConstruct, acks: readonly Acknowledgement[]): void {
   for (const a of acks) {
-    if (a.reason.trim().length < 80) throw new Error(`acknowledging ${a.id} needs a reason of a sentence or more (why the finding is acceptable here)`);
+    if (a.reason.trim().length < 80)
+      throw new Error(
+        `acknowledging ${a.id} needs a reason of a sentence or more (why the finding is acceptable here)`,
+      );
     const ids = a.findings ? a.findings.map((f) => `${a.id}[${f}]`) : [a.id];
     for (const id of ids) Validations.of(scope).acknowledge({ id, reason: a.reason });
   }

@@ -6,21 +6,21 @@
  * Env-agnostic on the account (no lookups: `cdk synth` runs offline with no credentials), explicit on the region,
  * which is validated against the regions Praxa offers.
  */
-import { Stack, Token, type StackProps } from 'aws-cdk-lib';
-import type { Construct } from 'constructs';
-import { validateRegion, type PraxaRegion } from './regions.js';
-import { PraxaTier, type PraxaTierProps } from './tier.js';
+import { Stack, Token, type StackProps } from "aws-cdk-lib";
+import type { Construct } from "constructs";
+import { validateRegion, type PraxaRegion } from "./regions.js";
+import { PraxaTier, type PraxaTierProps } from "./tier.js";
 
-export type PraxaStackProps = Omit<PraxaTierProps, 'tierName'> & {
+export type PraxaStackProps = Omit<PraxaTierProps, "tierName"> & {
   /** The region (validated: US, EU, AU regions only). */
   readonly region: string;
-} & Pick<StackProps, 'description' | 'tags'>;
+} & Pick<StackProps, "description" | "tags">;
 
 export class CertificateRegionError extends Error {
-  readonly code = 'INFRA_CERTIFICATE_REGION';
+  readonly code = "INFRA_CERTIFICATE_REGION";
   constructor(arn: string, region: string) {
     super(`certificate ${arn} is not in ${region}: an ALB can only use an ACM certificate of its own region`);
-    this.name = 'CertificateRegionError';
+    this.name = "CertificateRegionError";
   }
 }
 
@@ -38,17 +38,22 @@ export class PraxaSharedStack extends Stack {
   constructor(scope: Construct, id: string, props: PraxaStackProps) {
     const region = validateRegion(props.region);
     checkCertificate(props.certificateArn, region);
-    super(scope, id, { env: { region }, terminationProtection: true, description: props.description ?? 'Praxa shared (multi-tenant) tier', ...(props.tags ? { tags: props.tags } : {}) });
+    super(scope, id, {
+      env: { region },
+      terminationProtection: true,
+      description: props.description ?? "Praxa shared (multi-tenant) tier",
+      ...(props.tags ? { tags: props.tags } : {}),
+    });
     this.praxaRegion = region;
-    this.tier = new PraxaTier(this, 'Tier', { ...props, tierName: 'shared' });
+    this.tier = new PraxaTier(this, "Tier", { ...props, tierName: "shared" });
   }
 }
 
 export class InvalidTenantIdError extends Error {
-  readonly code = 'INFRA_INVALID_TENANT_ID';
+  readonly code = "INFRA_INVALID_TENANT_ID";
   constructor(tenantId: string) {
     super(`tenant id "${tenantId}" must be 3–32 characters of a-z, 0-9 and "-", starting with a letter`);
-    this.name = 'InvalidTenantIdError';
+    this.name = "InvalidTenantIdError";
   }
 }
 
@@ -61,12 +66,18 @@ export class PraxaDedicatedTenantStack extends Stack {
 
   constructor(scope: Construct, id: string, props: PraxaStackProps & { readonly tenantId: string }) {
     const region = validateRegion(props.region);
-    if (!TENANT_ID_PATTERN.test(props.tenantId) || props.tenantId === 'shared') throw new InvalidTenantIdError(props.tenantId);
+    if (!TENANT_ID_PATTERN.test(props.tenantId) || props.tenantId === "shared")
+      throw new InvalidTenantIdError(props.tenantId);
     checkCertificate(props.certificateArn, region);
-    super(scope, id, { env: { region }, terminationProtection: true, description: props.description ?? `Praxa dedicated tenant ${props.tenantId}`, ...(props.tags ? { tags: props.tags } : {}) });
+    super(scope, id, {
+      env: { region },
+      terminationProtection: true,
+      description: props.description ?? `Praxa dedicated tenant ${props.tenantId}`,
+      ...(props.tags ? { tags: props.tags } : {}),
+    });
     this.tenantId = props.tenantId;
     this.praxaRegion = region;
     const { tenantId: _t, ...tierProps } = props;
-    this.tier = new PraxaTier(this, 'Tier', { ...tierProps, tierName: `tenant-${props.tenantId}` });
+    this.tier = new PraxaTier(this, "Tier", { ...tierProps, tierName: `tenant-${props.tenantId}` });
   }
 }

@@ -18,22 +18,29 @@
  * - Secrets Manager: one secret per app (its config slice, JSON), read once at boot.
  * - S3 export bucket: block public access, TLS-only bucket policy, SSE-KMS with this tier's wrap key, versioned.
  */
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { acknowledge } from './nag.js';
-import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as ecr from 'aws-cdk-lib/aws-ecr';
-import * as elasticache from 'aws-cdk-lib/aws-elasticache';
-import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as logs from 'aws-cdk-lib/aws-logs';
-import * as rds from 'aws-cdk-lib/aws-rds';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
-import { APP_NAMES, APP_PERMISSIONS, COMMON_ACTIONS, QUEUE_DEPTH_METRIC, appsUsing, type AppName } from './permissions.js';
+import { CfnOutput, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { acknowledge } from "./nag.js";
+import * as autoscaling from "aws-cdk-lib/aws-autoscaling";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as ecr from "aws-cdk-lib/aws-ecr";
+import * as elasticache from "aws-cdk-lib/aws-elasticache";
+import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as rds from "aws-cdk-lib/aws-rds";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import { Construct } from "constructs";
+import {
+  APP_NAMES,
+  APP_PERMISSIONS,
+  COMMON_ACTIONS,
+  QUEUE_DEPTH_METRIC,
+  appsUsing,
+  type AppName,
+} from "./permissions.js";
 
 export interface PraxaTierProps {
   /** `shared`, or `tenant-<id>` for a dedicated tenant; names secrets, keys' aliases, log groups and the metric. */
@@ -51,7 +58,7 @@ export interface PraxaTierProps {
 }
 
 const APP_PORTS: Partial<Record<AppName, number>> = { ingest: 3001, api: 3002 };
-const HEALTH_PATHS: Partial<Record<AppName, string>> = { ingest: '/readyz', api: '/healthz' };
+const HEALTH_PATHS: Partial<Record<AppName, string>> = { ingest: "/readyz", api: "/healthz" };
 const DEFAULT_CAPACITY: Record<AppName, { min: number; max: number }> = {
   ingest: { min: 2, max: 6 },
   api: { min: 2, max: 4 },
@@ -64,26 +71,26 @@ const REDIS_PORT = 6379;
 
 /** Key administration for the account (no usage: Encrypt/Decrypt/Sign are granted to named roles only). */
 export const KEY_ADMIN_ACTIONS = [
-  'kms:CancelKeyDeletion',
-  'kms:CreateAlias',
-  'kms:DeleteAlias',
-  'kms:DescribeKey',
-  'kms:DisableKey',
-  'kms:DisableKeyRotation',
-  'kms:EnableKey',
-  'kms:EnableKeyRotation',
-  'kms:GetKeyPolicy',
-  'kms:GetKeyRotationStatus',
-  'kms:ListAliases',
-  'kms:ListGrants',
-  'kms:ListKeyPolicies',
-  'kms:ListResourceTags',
-  'kms:PutKeyPolicy',
-  'kms:ScheduleKeyDeletion',
-  'kms:TagResource',
-  'kms:UntagResource',
-  'kms:UpdateAlias',
-  'kms:UpdateKeyDescription',
+  "kms:CancelKeyDeletion",
+  "kms:CreateAlias",
+  "kms:DeleteAlias",
+  "kms:DescribeKey",
+  "kms:DisableKey",
+  "kms:DisableKeyRotation",
+  "kms:EnableKey",
+  "kms:EnableKeyRotation",
+  "kms:GetKeyPolicy",
+  "kms:GetKeyRotationStatus",
+  "kms:ListAliases",
+  "kms:ListGrants",
+  "kms:ListKeyPolicies",
+  "kms:ListResourceTags",
+  "kms:PutKeyPolicy",
+  "kms:ScheduleKeyDeletion",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:UpdateAlias",
+  "kms:UpdateKeyDescription",
 ] as const;
 
 export class PraxaTier extends Construct {
@@ -104,7 +111,7 @@ export class PraxaTier extends Construct {
     const tier = props.tierName;
 
     // ---- logs bucket (ALB access logs, VPC flow logs, S3 server access logs; SSE-S3: ALB log delivery needs it) ----
-    const logBucket = new s3.Bucket(this, 'LogBucket', {
+    const logBucket = new s3.Bucket(this, "LogBucket", {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
@@ -113,59 +120,79 @@ export class PraxaTier extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     acknowledge(logBucket, [
-      { id: 'AwsSolutions-S1', reason: 'This is the log bucket itself: server access logs of the log bucket would have to go to another bucket, forever.' },
+      {
+        id: "AwsSolutions-S1",
+        reason:
+          "This is the log bucket itself: server access logs of the log bucket would have to go to another bucket, forever.",
+      },
     ]);
 
     // ---- network ----
-    this.vpc = new ec2.Vpc(this, 'Vpc', {
+    this.vpc = new ec2.Vpc(this, "Vpc", {
       maxAzs: 2,
       natGateways: 2,
       restrictDefaultSecurityGroup: false,
       subnetConfiguration: [
-        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-        { name: 'apps', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
-        { name: 'data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+        { name: "public", subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: "apps", subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+        { name: "data", subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
       ],
-      flowLogs: { all: { destination: ec2.FlowLogDestination.toS3(logBucket, 'vpc-flow/'), trafficType: ec2.FlowLogTrafficType.ALL } },
+      flowLogs: {
+        all: {
+          destination: ec2.FlowLogDestination.toS3(logBucket, "vpc-flow/"),
+          trafficType: ec2.FlowLogTrafficType.ALL,
+        },
+      },
     });
 
     // ---- keys ----
     this.roles = {} as Record<AppName, iam.Role>;
     for (const app of APP_NAMES) {
       this.roles[app] = new iam.Role(this, `${cap(app)}Role`, {
-        assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+        assumedBy: new iam.ServicePrincipal("ec2.amazonaws.com"),
         description: `Praxa ${tier} ${app}: ${APP_PERMISSIONS[app].purpose}`.slice(0, 1000),
       });
     }
-    const keyPolicy = (key: 'wrapKey' | 'signKey'): iam.PolicyDocument =>
+    const keyPolicy = (key: "wrapKey" | "signKey"): iam.PolicyDocument =>
       new iam.PolicyDocument({
         statements: [
-          new iam.PolicyStatement({ sid: 'KeyAdministration', principals: [new iam.AccountRootPrincipal()], actions: [...KEY_ADMIN_ACTIONS], resources: ['*'] }),
+          new iam.PolicyStatement({
+            sid: "KeyAdministration",
+            principals: [new iam.AccountRootPrincipal()],
+            actions: [...KEY_ADMIN_ACTIONS],
+            resources: ["*"],
+          }),
           ...appsUsing(key).map(
-            (app) => new iam.PolicyStatement({ sid: `Use${cap(app)}`, principals: [new iam.ArnPrincipal(this.roles[app].roleArn)], actions: [...APP_PERMISSIONS[app][key]], resources: ['*'] }),
+            (app) =>
+              new iam.PolicyStatement({
+                sid: `Use${cap(app)}`,
+                principals: [new iam.ArnPrincipal(this.roles[app].roleArn)],
+                actions: [...APP_PERMISSIONS[app][key]],
+                resources: ["*"],
+              }),
           ),
         ],
       });
-    this.wrapKey = new kms.Key(this, 'WrapKey', {
+    this.wrapKey = new kms.Key(this, "WrapKey", {
       description: `Praxa ${tier}: wraps tenant data keys (symmetric); SSE-KMS key of the export bucket`,
       keySpec: kms.KeySpec.SYMMETRIC_DEFAULT,
       keyUsage: kms.KeyUsage.ENCRYPT_DECRYPT,
       enableKeyRotation: true,
       alias: `alias/praxa/${tier}/wrap`,
-      policy: keyPolicy('wrapKey'),
+      policy: keyPolicy("wrapKey"),
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.signKey = new kms.Key(this, 'SignKey', {
+    this.signKey = new kms.Key(this, "SignKey", {
       description: `Praxa ${tier}: signs audit checkpoints (ECC_NIST_P256, SIGN_VERIFY)`,
       keySpec: kms.KeySpec.ECC_NIST_P256,
       keyUsage: kms.KeyUsage.SIGN_VERIFY,
       alias: `alias/praxa/${tier}/sign`,
-      policy: keyPolicy('signKey'),
+      policy: keyPolicy("signKey"),
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
     // ---- export bucket ----
-    this.exportBucket = new s3.Bucket(this, 'ExportBucket', {
+    this.exportBucket = new s3.Bucket(this, "ExportBucket", {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: this.wrapKey,
       bucketKeyEnabled: true,
@@ -173,7 +200,7 @@ export class PraxaTier extends Construct {
       enforceSSL: true,
       versioned: true,
       serverAccessLogsBucket: logBucket,
-      serverAccessLogsPrefix: 'exports-access/',
+      serverAccessLogsPrefix: "exports-access/",
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
@@ -187,32 +214,33 @@ export class PraxaTier extends Construct {
       });
       acknowledge(secret, [
         {
-          id: 'AwsSolutions-SMG4',
+          id: "AwsSolutions-SMG4",
           reason:
-            'An app secret holds third-party credentials (GitHub App key, webhook secrets, Slack tokens, the database URL) that no Lambda can rotate at the issuer; operators rotate them with the runbook in docs/deploy.md (put a new version, roll the group).',
+            "An app secret holds third-party credentials (GitHub App key, webhook secrets, Slack tokens, the database URL) that no Lambda can rotate at the issuer; operators rotate them with the runbook in docs/deploy.md (put a new version, roll the group).",
         },
       ]);
       this.secrets[app] = secret;
     }
 
     // ---- security groups ----
-    const sg = (name: string, description: string): ec2.SecurityGroup => new ec2.SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound: true });
+    const sg = (name: string, description: string): ec2.SecurityGroup =>
+      new ec2.SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound: true });
     const appSgs = {} as Record<AppName, ec2.SecurityGroup>;
     for (const app of APP_NAMES) appSgs[app] = sg(`${cap(app)}Sg`, `Praxa ${tier} ${app} instances`);
-    const dbSg = sg('PostgresSg', `Praxa ${tier} Postgres: from the app instances only`);
-    const redisSg = sg('RedisSg', `Praxa ${tier} Redis: from the app instances only`);
+    const dbSg = sg("PostgresSg", `Praxa ${tier} Postgres: from the app instances only`);
+    const redisSg = sg("RedisSg", `Praxa ${tier} Redis: from the app instances only`);
     for (const app of APP_NAMES) {
       dbSg.addIngressRule(appSgs[app], ec2.Port.tcp(POSTGRES_PORT), `Postgres from ${app}`);
-      if (app !== 'migrate') redisSg.addIngressRule(appSgs[app], ec2.Port.tcp(REDIS_PORT), `Redis from ${app}`);
+      if (app !== "migrate") redisSg.addIngressRule(appSgs[app], ec2.Port.tcp(REDIS_PORT), `Redis from ${app}`);
     }
 
     // ---- Postgres ----
-    this.database = new rds.DatabaseInstance(this, 'Postgres', {
+    this.database = new rds.DatabaseInstance(this, "Postgres", {
       engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_15 }),
       vpc: this.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       securityGroups: [dbSg],
-      instanceType: new ec2.InstanceType('m6g.large'),
+      instanceType: new ec2.InstanceType("m6g.large"),
       allocatedStorage: 100,
       storageType: rds.StorageType.GP3,
       storageEncrypted: true,
@@ -220,29 +248,33 @@ export class PraxaTier extends Construct {
       deletionProtection: true,
       multiAz: true,
       iamAuthentication: true,
-      credentials: rds.Credentials.fromGeneratedSecret('praxa_admin', { secretName: `praxa/${tier}/postgres-admin` }),
+      credentials: rds.Credentials.fromGeneratedSecret("praxa_admin", { secretName: `praxa/${tier}/postgres-admin` }),
       backupRetention: Duration.days(14),
-      cloudwatchLogsExports: ['postgresql'],
+      cloudwatchLogsExports: ["postgresql"],
       autoMinorVersionUpgrade: true,
       removalPolicy: RemovalPolicy.SNAPSHOT,
       port: POSTGRES_PORT,
     });
     this.database.addRotationSingleUser({ automaticallyAfter: Duration.days(30) });
     acknowledge(this.database, [
-      { id: 'AwsSolutions-RDS11', reason: 'The default port is kept: access is closed by security groups (app instances only, isolated subnets), not by port obscurity.' },
+      {
+        id: "AwsSolutions-RDS11",
+        reason:
+          "The default port is kept: access is closed by security groups (app instances only, isolated subnets), not by port obscurity.",
+      },
     ]);
 
     // ---- Redis ----
-    const redisSubnets = new elasticache.CfnSubnetGroup(this, 'RedisSubnets', {
+    const redisSubnets = new elasticache.CfnSubnetGroup(this, "RedisSubnets", {
       description: `Praxa ${tier} Redis subnets (isolated)`,
       subnetIds: this.vpc.isolatedSubnets.map((s) => s.subnetId),
     });
-    const redisParams = new elasticache.CfnParameterGroup(this, 'RedisParams', {
-      cacheParameterGroupFamily: 'redis7',
+    const redisParams = new elasticache.CfnParameterGroup(this, "RedisParams", {
+      cacheParameterGroupFamily: "redis7",
       description: `Praxa ${tier}: the queue must never lose a job to eviction`,
-      properties: { 'maxmemory-policy': 'noeviction' },
+      properties: { "maxmemory-policy": "noeviction" },
     });
-    const redisAuth = new secretsmanager.Secret(this, 'RedisAuth', {
+    const redisAuth = new secretsmanager.Secret(this, "RedisAuth", {
       secretName: `praxa/${tier}/redis-auth`,
       description: `Praxa ${tier} Redis AUTH token (copied into the apps' REDIS_URL by the operator)`,
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
@@ -250,15 +282,16 @@ export class PraxaTier extends Construct {
     });
     acknowledge(redisAuth, [
       {
-        id: 'AwsSolutions-SMG4',
-        reason: 'ElastiCache AUTH token rotation is a two-step ModifyReplicationGroup (ROTATE then SET) coordinated with the apps’ REDIS_URL; docs/deploy.md describes it as an operator runbook.',
+        id: "AwsSolutions-SMG4",
+        reason:
+          "ElastiCache AUTH token rotation is a two-step ModifyReplicationGroup (ROTATE then SET) coordinated with the apps’ REDIS_URL; docs/deploy.md describes it as an operator runbook.",
       },
     ]);
-    this.redis = new elasticache.CfnReplicationGroup(this, 'Redis', {
+    this.redis = new elasticache.CfnReplicationGroup(this, "Redis", {
       replicationGroupDescription: `Praxa ${tier} queue and rate limits`,
-      engine: 'redis',
-      engineVersion: '7.1',
-      cacheNodeType: 'cache.m6g.large',
+      engine: "redis",
+      engineVersion: "7.1",
+      cacheNodeType: "cache.m6g.large",
       numCacheClusters: 2,
       automaticFailoverEnabled: true,
       multiAzEnabled: true,
@@ -273,32 +306,40 @@ export class PraxaTier extends Construct {
       autoMinorVersionUpgrade: true,
     });
     acknowledge(this.redis, [
-      { id: 'AwsSolutions-AEC5', reason: 'The default port is kept: access is closed by security groups (app instances only, isolated subnets), not by port obscurity.' },
+      {
+        id: "AwsSolutions-AEC5",
+        reason:
+          "The default port is kept: access is closed by security groups (app instances only, isolated subnets), not by port obscurity.",
+      },
     ]);
 
     // ---- load balancer ----
-    const albSg = sg('AlbSg', `Praxa ${tier} ALB: HTTPS from the internet (webhooks, api)`);
-    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
+    const albSg = sg("AlbSg", `Praxa ${tier} ALB: HTTPS from the internet (webhooks, api)`);
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, "Alb", {
       vpc: this.vpc,
       internetFacing: true,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       securityGroup: albSg,
       dropInvalidHeaderFields: true,
     });
-    this.loadBalancer.logAccessLogs(logBucket, 'alb');
+    this.loadBalancer.logAccessLogs(logBucket, "alb");
     acknowledge(albSg, [
-      { id: 'AwsSolutions-EC23', reason: 'The ALB is the public entry point: GitHub and Slack deliver webhooks from the internet, and the api serves browsers; only 443 is open.' },
+      {
+        id: "AwsSolutions-EC23",
+        reason:
+          "The ALB is the public entry point: GitHub and Slack deliver webhooks from the internet, and the api serves browsers; only 443 is open.",
+      },
     ]);
-    const https = this.loadBalancer.addListener('Https', {
+    const https = this.loadBalancer.addListener("Https", {
       port: 443,
       protocol: elbv2.ApplicationProtocol.HTTPS,
       certificates: [elbv2.ListenerCertificate.fromArn(props.certificateArn)],
       sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
-      defaultAction: elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'not found' }),
+      defaultAction: elbv2.ListenerAction.fixedResponse(404, { contentType: "text/plain", messageBody: "not found" }),
     });
 
     // ---- one auto-scaling group per app ----
-    const repository = ecr.Repository.fromRepositoryName(this, 'ImageRepository', props.imageRepositoryName);
+    const repository = ecr.Repository.fromRepositoryName(this, "ImageRepository", props.imageRepositoryName);
     const image = repository.repositoryUriForTag(props.imageTag);
     this.groups = {} as Record<AppName, autoscaling.AutoScalingGroup>;
     for (const app of APP_NAMES) {
@@ -310,68 +351,102 @@ export class PraxaTier extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
       });
       const statements = [
-        new iam.PolicyStatement({ sid: 'OwnSecret', actions: [...perms.ownSecret], resources: [this.secrets[app].secretArn] }),
-        new iam.PolicyStatement({ sid: 'PullImage', actions: [...COMMON_ACTIONS.imagePull], resources: [repository.repositoryArn] }),
-        new iam.PolicyStatement({ sid: 'RegistryLogin', actions: [...COMMON_ACTIONS.registryLogin], resources: ['*'] }),
-        new iam.PolicyStatement({ sid: 'OwnLogs', actions: [...COMMON_ACTIONS.ownLogGroup], resources: [logGroup.logGroupArn] }),
+        new iam.PolicyStatement({
+          sid: "OwnSecret",
+          actions: [...perms.ownSecret],
+          resources: [this.secrets[app].secretArn],
+        }),
+        new iam.PolicyStatement({
+          sid: "PullImage",
+          actions: [...COMMON_ACTIONS.imagePull],
+          resources: [repository.repositoryArn],
+        }),
+        new iam.PolicyStatement({ sid: "RegistryLogin", actions: [...COMMON_ACTIONS.registryLogin], resources: ["*"] }),
+        new iam.PolicyStatement({
+          sid: "OwnLogs",
+          actions: [...COMMON_ACTIONS.ownLogGroup],
+          resources: [logGroup.logGroupArn],
+        }),
       ];
-      if (perms.wrapKey.length > 0) statements.push(new iam.PolicyStatement({ sid: 'WrapKey', actions: [...perms.wrapKey], resources: [this.wrapKey.keyArn] }));
-      if (perms.signKey.length > 0) statements.push(new iam.PolicyStatement({ sid: 'SignKey', actions: [...perms.signKey], resources: [this.signKey.keyArn] }));
+      if (perms.wrapKey.length > 0)
+        statements.push(
+          new iam.PolicyStatement({ sid: "WrapKey", actions: [...perms.wrapKey], resources: [this.wrapKey.keyArn] }),
+        );
+      if (perms.signKey.length > 0)
+        statements.push(
+          new iam.PolicyStatement({ sid: "SignKey", actions: [...perms.signKey], resources: [this.signKey.keyArn] }),
+        );
       if (perms.exportObjects.length > 0) {
-        statements.push(new iam.PolicyStatement({ sid: 'ExportObjects', actions: [...perms.exportObjects], resources: [this.exportBucket.arnForObjects('exports/*')] }));
+        statements.push(
+          new iam.PolicyStatement({
+            sid: "ExportObjects",
+            actions: [...perms.exportObjects],
+            resources: [this.exportBucket.arnForObjects("exports/*")],
+          }),
+        );
       }
       if (perms.putQueueDepthMetric) {
         statements.push(
           new iam.PolicyStatement({
-            sid: 'QueueDepthMetric',
-            actions: ['cloudwatch:PutMetricData'],
-            resources: ['*'],
-            conditions: { StringEquals: { 'cloudwatch:namespace': QUEUE_DEPTH_METRIC.namespace } },
+            sid: "QueueDepthMetric",
+            actions: ["cloudwatch:PutMetricData"],
+            resources: ["*"],
+            conditions: { StringEquals: { "cloudwatch:namespace": QUEUE_DEPTH_METRIC.namespace } },
           }),
         );
       }
       const policy = new iam.Policy(this, `${cap(app)}Policy`, { statements, roles: [role] });
       acknowledge(policy, [
         {
-          id: 'AwsSolutions-IAM5',
+          id: "AwsSolutions-IAM5",
           reason:
-            'Wildcards only where IAM cannot name the resource: ecr:GetAuthorizationToken has no resource type, cloudwatch:PutMetricData is scoped by the cloudwatch:namespace condition instead, a log group ARN ends in :* (its streams), and export objects are under exports/*. No action is a wildcard.',
-          findings: ['Resource::*', ...(perms.exportObjects.length > 0 ? [`Resource::<${stack.getLogicalId(this.exportBucket.node.defaultChild as s3.CfnBucket)}.Arn>/exports/*`] : [])],
+            "Wildcards only where IAM cannot name the resource: ecr:GetAuthorizationToken has no resource type, cloudwatch:PutMetricData is scoped by the cloudwatch:namespace condition instead, a log group ARN ends in :* (its streams), and export objects are under exports/*. No action is a wildcard.",
+          findings: [
+            "Resource::*",
+            ...(perms.exportObjects.length > 0
+              ? [`Resource::<${stack.getLogicalId(this.exportBucket.node.defaultChild as s3.CfnBucket)}.Arn>/exports/*`]
+              : []),
+          ],
         },
       ]);
 
       const env = this.containerEnv(app, stack.region);
       const userData = ec2.UserData.forLinux();
       const runFlags = [
-        '--name praxa',
-        '--read-only',
-        '--tmpfs /tmp',
-        '--network host',
-        '--stop-timeout 30',
-        '--log-driver awslogs',
+        "--name praxa",
+        "--read-only",
+        "--tmpfs /tmp",
+        "--network host",
+        "--stop-timeout 30",
+        "--log-driver awslogs",
         `--log-opt awslogs-group=${logGroup.logGroupName}`,
         `--log-opt awslogs-region=${stack.region}`,
         ...env.map((e) => `-e ${e}`),
       ];
-      const command = perms.exposure === 'one-shot' ? 'migrate' : `start ${app}`;
+      const command = perms.exposure === "one-shot" ? "migrate" : `start ${app}`;
       userData.addCommands(
-        'set -eu',
-        'dnf install -y docker',
-        'systemctl enable --now docker',
+        "set -eu",
+        "dnf install -y docker",
+        "systemctl enable --now docker",
         `aws ecr get-login-password --region ${stack.region} | docker login --username AWS --password-stdin ${stack.account}.dkr.ecr.${stack.region}.${stack.urlSuffix}`,
-        perms.exposure === 'one-shot'
-          ? `docker run --rm ${runFlags.join(' ')} ${image} ${command}`
-          : `docker run -d --restart=always ${runFlags.join(' ')} ${image} ${command}`,
+        perms.exposure === "one-shot"
+          ? `docker run --rm ${runFlags.join(" ")} ${image} ${command}`
+          : `docker run -d --restart=always ${runFlags.join(" ")} ${image} ${command}`,
       );
       const template = new ec2.LaunchTemplate(this, `${cap(app)}Template`, {
         machineImage: ec2.MachineImage.latestAmazonLinux2023(),
-        instanceType: new ec2.InstanceType(props.instanceType ?? 't3.medium'),
+        instanceType: new ec2.InstanceType(props.instanceType ?? "t3.medium"),
         role,
         securityGroup: appSgs[app],
         userData,
         requireImdsv2: true,
         httpPutResponseHopLimit: 2,
-        blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
+        blockDevices: [
+          {
+            deviceName: "/dev/xvda",
+            volume: ec2.BlockDeviceVolume.ebs(30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }),
+          },
+        ],
       });
       const size = props.capacity?.[app] ?? DEFAULT_CAPACITY[app];
       const group = new autoscaling.AutoScalingGroup(this, `${cap(app)}Group`, {
@@ -381,36 +456,46 @@ export class PraxaTier extends Construct {
         minCapacity: size.min,
         maxCapacity: size.max,
         healthChecks: APP_PORTS[app]
-          ? autoscaling.HealthChecks.withAdditionalChecks({ gracePeriod: Duration.minutes(3), additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB] })
+          ? autoscaling.HealthChecks.withAdditionalChecks({
+              gracePeriod: Duration.minutes(3),
+              additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
+            })
           : autoscaling.HealthChecks.ec2(),
-        updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({ minInstancesInService: size.min > 0 ? size.min : 0, maxBatchSize: 1 }),
+        updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
+          minInstancesInService: size.min > 0 ? size.min : 0,
+          maxBatchSize: 1,
+        }),
       });
       acknowledge(group, [
-        { id: 'AwsSolutions-AS3', reason: 'Scaling events are visible in CloudWatch and the ASG activity history; paging is wired from CloudWatch alarms, not per-group SNS notifications.' },
+        {
+          id: "AwsSolutions-AS3",
+          reason:
+            "Scaling events are visible in CloudWatch and the ASG activity history; paging is wired from CloudWatch alarms, not per-group SNS notifications.",
+        },
       ]);
       this.groups[app] = group;
 
       const port = APP_PORTS[app];
-      if (perms.exposure === 'alb' && port !== undefined) {
+      if (perms.exposure === "alb" && port !== undefined) {
         https.addTargets(cap(app), {
-          priority: app === 'ingest' ? 10 : 20,
-          conditions: [elbv2.ListenerCondition.hostHeaders([app === 'ingest' ? props.ingestHost : props.apiHost])],
+          priority: app === "ingest" ? 10 : 20,
+          conditions: [elbv2.ListenerCondition.hostHeaders([app === "ingest" ? props.ingestHost : props.apiHost])],
           port,
           protocol: elbv2.ApplicationProtocol.HTTP,
           targets: [group],
           deregistrationDelay: Duration.seconds(30),
-          healthCheck: { path: HEALTH_PATHS[app] ?? '/healthz', healthyHttpCodes: '200' },
+          healthCheck: { path: HEALTH_PATHS[app] ?? "/healthz", healthyHttpCodes: "200" },
         });
       }
     }
 
     // workers follow the queue depth the monitor publishes
-    this.groups.worker.scaleOnMetric('QueueDepth', {
+    this.groups.worker.scaleOnMetric("QueueDepth", {
       metric: new cloudwatch.Metric({
         namespace: QUEUE_DEPTH_METRIC.namespace,
         metricName: QUEUE_DEPTH_METRIC.metricName,
         dimensionsMap: { Tier: tier },
-        statistic: 'Maximum',
+        statistic: "Maximum",
         period: Duration.minutes(1),
       }),
       scalingSteps: [
@@ -421,12 +506,12 @@ export class PraxaTier extends Construct {
       adjustmentType: autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
     });
 
-    new CfnOutput(this, 'LoadBalancerDns', { value: this.loadBalancer.loadBalancerDnsName });
-    new CfnOutput(this, 'WrapKeyArn', { value: this.wrapKey.keyArn });
-    new CfnOutput(this, 'SignKeyArn', { value: this.signKey.keyArn });
-    new CfnOutput(this, 'ExportBucketName', { value: this.exportBucket.bucketName });
-    new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.dbInstanceEndpointAddress });
-    new CfnOutput(this, 'RedisEndpoint', { value: this.redis.attrPrimaryEndPointAddress });
+    new CfnOutput(this, "LoadBalancerDns", { value: this.loadBalancer.loadBalancerDnsName });
+    new CfnOutput(this, "WrapKeyArn", { value: this.wrapKey.keyArn });
+    new CfnOutput(this, "SignKeyArn", { value: this.signKey.keyArn });
+    new CfnOutput(this, "ExportBucketName", { value: this.exportBucket.bucketName });
+    new CfnOutput(this, "DatabaseEndpoint", { value: this.database.dbInstanceEndpointAddress });
+    new CfnOutput(this, "RedisEndpoint", { value: this.redis.attrPrimaryEndPointAddress });
     for (const app of APP_NAMES) new CfnOutput(this, `${cap(app)}SecretArn`, { value: this.secrets[app].secretArn });
   }
 
@@ -439,7 +524,7 @@ export class PraxaTier extends Construct {
       PRAXA_KMS_SIGN_KEY_ID: this.signKey.keyArn,
     };
     return APP_PERMISSIONS[app].env.map((e) => {
-      if (e.includes('=')) return e;
+      if (e.includes("=")) return e;
       const v = values[e];
       if (v === undefined) throw new Error(`no value for ${e}`);
       return `${e}=${v}`;

@@ -8,30 +8,48 @@
  * from it unchanged, and the reference page loading nothing from another origin. The audit export downloaded through
  * the api verifies offline with core's verifier against keys pinned from the database.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync, createPublicKey, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import postgres from 'postgres';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { Validator } from '@seriousme/openapi-schema-validator';
-import { createApiClient, type ApiClient } from '@praxa/api-client';
-import { buildApiServer, redisVerifyGate } from '@praxa/api';
-import { mintApiTokenMaterial, newId, verifyAuditExport, type AuditEventDraft, type PinnedKeys } from '@praxa/core';
-import { appendAuditEvents, createDatabase, createTestDatabase, databaseUrl, readAuditKeyset, registerAuditKey, seedWorkspaceFixture, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
-import { createLogger } from '@praxa/observability';
-import { createRedis, type Redis } from '@praxa/queue';
-import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { spawnSync } from "node:child_process";
+import { generateKeyPairSync, createPublicKey, randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { createApiClient, type ApiClient } from "@praxa/api-client";
+import { buildApiServer, redisVerifyGate } from "@praxa/api";
+import { mintApiTokenMaterial, newId, verifyAuditExport, type AuditEventDraft, type PinnedKeys } from "@praxa/core";
+import {
+  appendAuditEvents,
+  createDatabase,
+  createTestDatabase,
+  databaseUrl,
+  readAuditKeyset,
+  registerAuditKey,
+  seedWorkspaceFixture,
+  withWorkspace,
+  type Database,
+  type TestDatabase,
+  type WorkspaceFixture,
+} from "@praxa/db";
+import { createLogger } from "@praxa/observability";
+import { createRedis, type Redis } from "@praxa/queue";
+import type { FastifyInstance } from "fastify";
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const checkedIn = JSON.parse(readFileSync(`${root}docs/api/openapi.json`, 'utf8')) as OpenApiDoc;
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const checkedIn = JSON.parse(readFileSync(`${root}docs/api/openapi.json`, "utf8")) as OpenApiDoc;
 
 interface OpenApiDoc {
   openapi: string;
-  paths: Record<string, Record<string, { operationId: string; responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      { operationId: string; responses: Record<string, { content?: Record<string, { schema: unknown }> }> }
+    >
+  >;
 }
 
 let tdb: TestDatabase;
@@ -42,12 +60,22 @@ const servers: FastifyInstance[] = [];
 let base: string;
 let A: WorkspaceFixture;
 let B: WorkspaceFixture;
-const tok: Record<'admin' | 'viewer' | 'automation' | 'foreign', string> = { admin: '', viewer: '', automation: '', foreign: '' };
+const tok: Record<"admin" | "viewer" | "automation" | "foreign", string> = {
+  admin: "",
+  viewer: "",
+  automation: "",
+  foreign: "",
+};
 const prefix = `test-contract-${randomUUID()}`;
 
-async function token(f: WorkspaceFixture, role: 'admin' | 'viewer', kind: 'human' | 'automation' = 'human'): Promise<{ token: string; id: string }> {
-  const memberId = role === 'admin' ? f.memberId : newId('member');
-  if (role !== 'admin') await admin`insert into workspace_members (workspace_id, id, email, role) values (${f.workspaceId}, ${memberId}, ${`${memberId}@example.com`}, ${role})`;
+async function token(
+  f: WorkspaceFixture,
+  role: "admin" | "viewer",
+  kind: "human" | "automation" = "human",
+): Promise<{ token: string; id: string }> {
+  const memberId = role === "admin" ? f.memberId : newId("member");
+  if (role !== "admin")
+    await admin`insert into workspace_members (workspace_id, id, email, role) values (${f.workspaceId}, ${memberId}, ${`${memberId}@example.com`}, ${role})`;
   const m = mintApiTokenMaterial(f.workspaceId);
   await admin`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at)
               values (${f.workspaceId}, ${m.tokenId}, ${memberId}, ${kind}, 'contract', ${m.secretSha256}, now() + interval '1 hour')`;
@@ -56,21 +84,33 @@ async function token(f: WorkspaceFixture, role: 'admin' | 'viewer', kind: 'human
 
 // ── the response check: the schema the document declares for (operation, status) ──
 const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
-const operations = new Map<string, { path: string; method: string; responses: OpenApiDoc['paths'][string][string]['responses'] }>();
-for (const [path, item] of Object.entries(checkedIn.paths)) for (const [method, op] of Object.entries(item)) operations.set(op.operationId, { path, method, responses: op.responses });
+const operations = new Map<
+  string,
+  { path: string; method: string; responses: OpenApiDoc["paths"][string][string]["responses"] }
+>();
+for (const [path, item] of Object.entries(checkedIn.paths))
+  for (const [method, op] of Object.entries(item))
+    operations.set(op.operationId, { path, method, responses: op.responses });
 const seen = new Map<string, Set<number>>();
 
-function check(operationId: string, result: { response: Response; data?: unknown; error?: unknown }, status: number): void {
+function check(
+  operationId: string,
+  result: { response: Response; data?: unknown; error?: unknown },
+  status: number,
+): void {
   const op = operations.get(operationId);
   if (!op) throw new Error(`no operation ${operationId} in the document`);
   expect({ operationId, status: result.response.status }).toEqual({ operationId, status });
   const declared = op.responses[String(status)];
   if (!declared) throw new Error(`${operationId} answered ${status}, which it does not declare`);
-  const schema = declared.content?.['application/json']?.schema;
+  const schema = declared.content?.["application/json"]?.schema;
   if (!schema) throw new Error(`${operationId} ${status} declares no JSON schema`);
   const body = result.response.ok ? result.data : result.error;
   const validate = ajv.compile(schema as object);
-  if (!validate(body)) throw new Error(`${operationId} ${status}: the answer does not fit its declared schema: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`);
+  if (!validate(body))
+    throw new Error(
+      `${operationId} ${status}: the answer does not fit its declared schema: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`,
+    );
   seen.set(operationId, (seen.get(operationId) ?? new Set()).add(status));
 }
 
@@ -83,27 +123,55 @@ let foreign: ApiClient;
 beforeAll(async () => {
   tdb = await createTestDatabase();
   admin = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });
-  A = await seedWorkspaceFixture(tdb.adminUrl, 'A');
-  B = await seedWorkspaceFixture(tdb.adminUrl, 'B');
-  db = createDatabase(tdb.roleUrl('praxa_api'), { max: 4 });
-  redis = createRedis('redis://127.0.0.1:6379', 'producer');
-  const signing = generateKeyPairSync('ed25519');
+  A = await seedWorkspaceFixture(tdb.adminUrl, "A");
+  B = await seedWorkspaceFixture(tdb.adminUrl, "B");
+  db = createDatabase(tdb.roleUrl("praxa_api"), { max: 4 });
+  redis = createRedis("redis://127.0.0.1:6379", "producer");
+  const signing = generateKeyPairSync("ed25519");
   const keyId = `aek_contract_${randomUUID()}`;
-  await registerAuditKey(db, { keyId, purpose: 'event', algorithm: 'ed25519', spki: signing.publicKey.export({ format: 'der', type: 'spki' }) });
+  await registerAuditKey(db, {
+    keyId,
+    purpose: "event",
+    algorithm: "ed25519",
+    spki: signing.publicKey.export({ format: "der", type: "spki" }),
+  });
   const auditSigner = { keyId, privateKey: signing.privateKey };
   // One real signed event past the fixture's checkpoint, so the export has an event to verify by its signature.
   const draft: AuditEventDraft = {
-    auditEventId: newId('auditEvent'), kind: 'skill.action', skillId: A.skillId as AuditEventDraft['skillId'], runId: A.runId as AuditEventDraft['runId'], trigger: 'github.pull_request.opened',
-    input: { pr: 7 }, reasoning: ['the diff adds a test'], alternatives: [], confidence: 0.9, output: { comment: 'looks good' }, tools_used: ['github.read.diff'], duration_ms: 5, occurred_at: new Date().toISOString(), step: 1, manifest_hash: 'a'.repeat(64),
+    auditEventId: newId("auditEvent"),
+    kind: "skill.action",
+    skillId: A.skillId as AuditEventDraft["skillId"],
+    runId: A.runId as AuditEventDraft["runId"],
+    trigger: "github.pull_request.opened",
+    input: { pr: 7 },
+    reasoning: ["the diff adds a test"],
+    alternatives: [],
+    confidence: 0.9,
+    output: { comment: "looks good" },
+    tools_used: ["github.read.diff"],
+    duration_ms: 5,
+    occurred_at: new Date().toISOString(),
+    step: 1,
+    manifest_hash: "a".repeat(64),
   };
   await withWorkspace(db, A.workspaceId, (s) => appendAuditEvents(s, [draft], auditSigner));
-  const app = await buildApiServer({ database: db, log: createLogger({ name: 'api-contract', level: 'silent' }), auditSigner, limits: { redis, prefix, limits: { perIpPerMinute: 100_000, perTokenPerMinute: 100_000, verifyFullPerHour: 100 }, verifyGate: redisVerifyGate(redis, prefix) } });
+  const app = await buildApiServer({
+    database: db,
+    log: createLogger({ name: "api-contract", level: "silent" }),
+    auditSigner,
+    limits: {
+      redis,
+      prefix,
+      limits: { perIpPerMinute: 100_000, perTokenPerMinute: 100_000, verifyFullPerHour: 100 },
+      verifyGate: redisVerifyGate(redis, prefix),
+    },
+  });
   servers.push(app);
-  base = await app.listen({ port: 0, host: '127.0.0.1' });
-  tok.admin = (await token(A, 'admin')).token;
-  tok.viewer = (await token(A, 'viewer')).token;
-  tok.automation = (await token(A, 'admin', 'automation')).token;
-  tok.foreign = (await token(B, 'admin')).token;
+  base = await app.listen({ port: 0, host: "127.0.0.1" });
+  tok.admin = (await token(A, "admin")).token;
+  tok.viewer = (await token(A, "viewer")).token;
+  tok.automation = (await token(A, "admin", "automation")).token;
+  tok.foreign = (await token(B, "admin")).token;
   api = createApiClient({ baseUrl: base, token: tok.admin });
   viewer = createApiClient({ baseUrl: base, token: tok.viewer });
   automation = createApiClient({ baseUrl: base, token: tok.automation });
@@ -121,61 +189,132 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-describe('every route, through the generated client, answers what it declares', () => {
-  it('health and authentication: no token or a bad one → 401', async () => {
-    check('health', await anonymous.GET('/healthz'), 200);
-    check('listSkills', await anonymous.GET('/v1/skills'), 401);
-    check('listSkills', await createApiClient({ baseUrl: base, token: tok.admin.slice(0, -4) + 'AAAA' }).GET('/v1/skills'), 401);
-    check('listRuns', await anonymous.GET('/v1/runs'), 401);
+describe("every route, through the generated client, answers what it declares", () => {
+  it("health and authentication: no token or a bad one → 401", async () => {
+    check("health", await anonymous.GET("/healthz"), 200);
+    check("listSkills", await anonymous.GET("/v1/skills"), 401);
+    check(
+      "listSkills",
+      await createApiClient({ baseUrl: base, token: tok.admin.slice(0, -4) + "AAAA" }).GET("/v1/skills"),
+      401,
+    );
+    check("listRuns", await anonymous.GET("/v1/runs"), 401);
   });
 
-  it('skills: list, one with its versions and manifests, acceptance; pause and resume (human only); 404 for a foreign id', async () => {
-    const list = await api.GET('/v1/skills');
-    check('listSkills', list, 200);
+  it("skills: list, one with its versions and manifests, acceptance; pause and resume (human only); 404 for a foreign id", async () => {
+    const list = await api.GET("/v1/skills");
+    check("listSkills", list, 200);
     expect(list.data?.skills.map((s) => s.id)).toEqual([A.skillId]);
-    const one = await api.GET('/v1/skills/{id}', { params: { path: { id: A.skillId } } });
-    check('getSkill', one, 200);
-    expect(one.data?.versions).toEqual([expect.objectContaining({ id: A.skillVersionId, version: 1, manifest: expect.objectContaining({ slug: A.manifest.slug }) })]);
-    check('getSkill', await api.GET('/v1/skills/{id}', { params: { path: { id: B.skillId } } }), 404);
-    check('getSkill', await api.GET('/v1/skills/{id}', { params: { path: { id: 'not-an-id' } } }), 400);
-    check('getSkillAcceptance', await api.GET('/v1/skills/{id}/acceptance', { params: { path: { id: A.skillId }, query: { samples: 10 } } }), 200);
-    check('getSkillAcceptance', await api.GET('/v1/skills/{id}/acceptance', { params: { path: { id: B.skillId } } }), 404);
-    check('pauseSkill', await viewer.POST('/v1/skills/{id}/pause', { params: { path: { id: A.skillId } }, body: { reason: 'no' } }), 403);
-    check('pauseSkill', await api.POST('/v1/skills/{id}/pause', { params: { path: { id: B.skillId } }, body: { reason: 'not mine' } }), 404);
-    check('pauseSkill', await api.POST('/v1/skills/{id}/pause', { params: { path: { id: A.skillId } }, body: { reason: 'contract test' } }), 200);
-    check('resumeSkill', await automation.POST('/v1/skills/{id}/resume', { params: { path: { id: A.skillId } }, body: { reason: 'a bot may not' } }), 403);
-    check('resumeSkill', await api.POST('/v1/skills/{id}/resume', { params: { path: { id: A.skillId } }, body: { reason: 'contract test done' } }), 200);
-    check('resumeSkill', await api.POST('/v1/skills/{id}/resume', { params: { path: { id: A.skillId } }, body: { reason: '' } }), 400);
+    const one = await api.GET("/v1/skills/{id}", { params: { path: { id: A.skillId } } });
+    check("getSkill", one, 200);
+    expect(one.data?.versions).toEqual([
+      expect.objectContaining({
+        id: A.skillVersionId,
+        version: 1,
+        manifest: expect.objectContaining({ slug: A.manifest.slug }),
+      }),
+    ]);
+    check("getSkill", await api.GET("/v1/skills/{id}", { params: { path: { id: B.skillId } } }), 404);
+    check("getSkill", await api.GET("/v1/skills/{id}", { params: { path: { id: "not-an-id" } } }), 400);
+    check(
+      "getSkillAcceptance",
+      await api.GET("/v1/skills/{id}/acceptance", { params: { path: { id: A.skillId }, query: { samples: 10 } } }),
+      200,
+    );
+    check(
+      "getSkillAcceptance",
+      await api.GET("/v1/skills/{id}/acceptance", { params: { path: { id: B.skillId } } }),
+      404,
+    );
+    check(
+      "pauseSkill",
+      await viewer.POST("/v1/skills/{id}/pause", { params: { path: { id: A.skillId } }, body: { reason: "no" } }),
+      403,
+    );
+    check(
+      "pauseSkill",
+      await api.POST("/v1/skills/{id}/pause", { params: { path: { id: B.skillId } }, body: { reason: "not mine" } }),
+      404,
+    );
+    check(
+      "pauseSkill",
+      await api.POST("/v1/skills/{id}/pause", {
+        params: { path: { id: A.skillId } },
+        body: { reason: "contract test" },
+      }),
+      200,
+    );
+    check(
+      "resumeSkill",
+      await automation.POST("/v1/skills/{id}/resume", {
+        params: { path: { id: A.skillId } },
+        body: { reason: "a bot may not" },
+      }),
+      403,
+    );
+    check(
+      "resumeSkill",
+      await api.POST("/v1/skills/{id}/resume", {
+        params: { path: { id: A.skillId } },
+        body: { reason: "contract test done" },
+      }),
+      200,
+    );
+    check(
+      "resumeSkill",
+      await api.POST("/v1/skills/{id}/resume", { params: { path: { id: A.skillId } }, body: { reason: "" } }),
+      400,
+    );
   });
 
-  it('trigger secrets: create (shown once), list, revoke; viewer 403; foreign Skill 404', async () => {
-    const created = await api.POST('/v1/skills/{id}/trigger-secrets', { params: { path: { id: A.skillId } } });
-    check('createTriggerSecret', created, 201);
-    check('createTriggerSecret', await viewer.POST('/v1/skills/{id}/trigger-secrets', { params: { path: { id: A.skillId } } }), 403);
-    const list = await api.GET('/v1/skills/{id}/trigger-secrets', { params: { path: { id: A.skillId } } });
-    check('listTriggerSecrets', list, 200);
-    expect(JSON.stringify(list.data)).not.toContain(created.data?.secret ?? 'x');
-    check('listTriggerSecrets', await api.GET('/v1/skills/{id}/trigger-secrets', { params: { path: { id: B.skillId } } }), 404);
-    check('revokeTriggerSecret', await api.DELETE('/v1/skills/{id}/trigger-secrets/{secretId}', { params: { path: { id: A.skillId, secretId: created.data?.id ?? '' } } }), 200);
-    check('revokeTriggerSecret', await api.DELETE('/v1/skills/{id}/trigger-secrets/{secretId}', { params: { path: { id: A.skillId, secretId: created.data?.id ?? '' } } }), 404);
+  it("trigger secrets: create (shown once), list, revoke; viewer 403; foreign Skill 404", async () => {
+    const created = await api.POST("/v1/skills/{id}/trigger-secrets", { params: { path: { id: A.skillId } } });
+    check("createTriggerSecret", created, 201);
+    check(
+      "createTriggerSecret",
+      await viewer.POST("/v1/skills/{id}/trigger-secrets", { params: { path: { id: A.skillId } } }),
+      403,
+    );
+    const list = await api.GET("/v1/skills/{id}/trigger-secrets", { params: { path: { id: A.skillId } } });
+    check("listTriggerSecrets", list, 200);
+    expect(JSON.stringify(list.data)).not.toContain(created.data?.secret ?? "x");
+    check(
+      "listTriggerSecrets",
+      await api.GET("/v1/skills/{id}/trigger-secrets", { params: { path: { id: B.skillId } } }),
+      404,
+    );
+    check(
+      "revokeTriggerSecret",
+      await api.DELETE("/v1/skills/{id}/trigger-secrets/{secretId}", {
+        params: { path: { id: A.skillId, secretId: created.data?.id ?? "" } },
+      }),
+      200,
+    );
+    check(
+      "revokeTriggerSecret",
+      await api.DELETE("/v1/skills/{id}/trigger-secrets/{secretId}", {
+        params: { path: { id: A.skillId, secretId: created.data?.id ?? "" } },
+      }),
+      404,
+    );
   });
 
-  it('runs: filters, keyset pagination on (created_at, id) through an opaque cursor, one run, its telemetry, feedback; 404 for a foreign id', async () => {
+  it("runs: filters, keyset pagination on (created_at, id) through an opaque cursor, one run, its telemetry, feedback; 404 for a foreign id", async () => {
     // Five more runs, three created in the same microsecond: the id breaks the tie, no run is skipped or repeated.
     const same = new Date(Date.UTC(2026, 0, 2, 3, 4, 5));
     const extra: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const id = newId('run');
+      const id = newId("run");
       extra.push(id);
       const createdAt = i < 3 ? same : new Date(same.getTime() + (i - 2) * 60_000);
       await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input, status, created_at)
-                  values (${A.workspaceId}, ${id}, ${A.skillId}, ${A.skillVersionId}, 'github.pull_request.synchronize', 'github', ${admin.json({ pr: i })}, ${i % 2 ? 'failed' : 'succeeded'}, ${createdAt})`;
+                  values (${A.workspaceId}, ${id}, ${A.skillId}, ${A.skillVersionId}, 'github.pull_request.synchronize', 'github', ${admin.json({ pr: i })}, ${i % 2 ? "failed" : "succeeded"}, ${createdAt})`;
     }
     const pages: string[][] = [];
     let cursor: string | undefined;
     for (;;) {
-      const page = await api.GET('/v1/runs', { params: { query: { limit: 2, ...(cursor ? { cursor } : {}) } } });
-      check('listRuns', page, 200);
+      const page = await api.GET("/v1/runs", { params: { query: { limit: 2, ...(cursor ? { cursor } : {}) } } });
+      check("listRuns", page, 200);
       pages.push(page.data?.runs.map((r) => r.id) ?? []);
       if (!page.data?.next) break;
       cursor = page.data.next;
@@ -183,193 +322,339 @@ describe('every route, through the generated client, answers what it declares', 
     const all = pages.flat();
     expect(all.sort()).toEqual([A.runId, ...extra].sort());
     expect(pages.map((p) => p.length)).toEqual([2, 2, 2]);
-    const filtered = await api.GET('/v1/runs', { params: { query: { status: 'failed', trigger: 'github.pull_request.synchronize', from: same.toISOString(), to: new Date(same.getTime() + 3 * 60_000).toISOString() } } });
-    check('listRuns', filtered, 200);
+    const filtered = await api.GET("/v1/runs", {
+      params: {
+        query: {
+          status: "failed",
+          trigger: "github.pull_request.synchronize",
+          from: same.toISOString(),
+          to: new Date(same.getTime() + 3 * 60_000).toISOString(),
+        },
+      },
+    });
+    check("listRuns", filtered, 200);
     expect(filtered.data?.runs.map((r) => r.id).sort()).toEqual([extra[1], extra[3]].sort());
-    const bySkill = await api.GET('/v1/runs', { params: { query: { skill: B.skillId } } });
-    check('listRuns', bySkill, 200);
+    const bySkill = await api.GET("/v1/runs", { params: { query: { skill: B.skillId } } });
+    check("listRuns", bySkill, 200);
     expect(bySkill.data?.runs).toEqual([]);
-    check('listRuns', await api.GET('/v1/runs', { params: { query: { cursor: 'bm90LWEtY3Vyc29y' } } }), 400);
-    check('listRuns', await api.GET('/v1/runs', { params: { query: { limit: 0 } } }), 400);
-    check('getRun', await api.GET('/v1/runs/{id}', { params: { path: { id: A.runId } } }), 200);
-    check('getRun', await api.GET('/v1/runs/{id}', { params: { path: { id: B.runId } } }), 404);
-    const events = await api.GET('/v1/runs/{id}/events', { params: { path: { id: A.runId } } });
-    check('listRunEvents', events, 200);
-    expect(events.data?.events.map((e) => e.meta)).toEqual([{ tool_name: 'github.read.diff', ms: 12, code: null, iter: 0 }]);
-    check('listRunEvents', await api.GET('/v1/runs/{id}/events', { params: { path: { id: B.runId } } }), 404);
-    check('postRunFeedback', await api.POST('/v1/runs/{id}/feedback', { params: { path: { id: extra[0] as string } }, body: { verdict: 'accepted' } }), 201);
-    check('postRunFeedback', await viewer.POST('/v1/runs/{id}/feedback', { params: { path: { id: A.runId } }, body: { verdict: 'rejected' } }), 403);
-    check('postRunFeedback', await api.POST('/v1/runs/{id}/feedback', { params: { path: { id: B.runId } }, body: { verdict: 'rejected' } }), 404);
+    check("listRuns", await api.GET("/v1/runs", { params: { query: { cursor: "bm90LWEtY3Vyc29y" } } }), 400);
+    check("listRuns", await api.GET("/v1/runs", { params: { query: { limit: 0 } } }), 400);
+    check("getRun", await api.GET("/v1/runs/{id}", { params: { path: { id: A.runId } } }), 200);
+    check("getRun", await api.GET("/v1/runs/{id}", { params: { path: { id: B.runId } } }), 404);
+    const events = await api.GET("/v1/runs/{id}/events", { params: { path: { id: A.runId } } });
+    check("listRunEvents", events, 200);
+    expect(events.data?.events.map((e) => e.meta)).toEqual([
+      { tool_name: "github.read.diff", ms: 12, code: null, iter: 0 },
+    ]);
+    check("listRunEvents", await api.GET("/v1/runs/{id}/events", { params: { path: { id: B.runId } } }), 404);
+    check(
+      "postRunFeedback",
+      await api.POST("/v1/runs/{id}/feedback", {
+        params: { path: { id: extra[0] as string } },
+        body: { verdict: "accepted" },
+      }),
+      201,
+    );
+    check(
+      "postRunFeedback",
+      await viewer.POST("/v1/runs/{id}/feedback", { params: { path: { id: A.runId } }, body: { verdict: "rejected" } }),
+      403,
+    );
+    check(
+      "postRunFeedback",
+      await api.POST("/v1/runs/{id}/feedback", { params: { path: { id: B.runId } }, body: { verdict: "rejected" } }),
+      404,
+    );
   });
 
-  it('audit: events, redaction policy (admins change it), verify, and an export that verifies offline', async () => {
-    check('listAuditEvents', await api.GET('/v1/audit/events', { params: { query: { limit: 10 } } }), 200);
-    check('listAuditEvents', await api.GET('/v1/audit/events', { params: { query: { trigger: 'Not A Trigger' } } }), 400);
-    check('getRedactionPolicy', await viewer.GET('/v1/audit/redaction-policy'), 200);
-    check('putRedactionPolicy', await viewer.PUT('/v1/audit/redaction-policy', { body: { input: { default: 'keep', fields: {} } } }), 403);
-    check('putRedactionPolicy', await api.PUT('/v1/audit/redaction-policy', { body: { input: { default: 'keep', fields: {} }, output: { default: 'keep', fields: {} } } }), 200);
-    check('verifyAudit', await api.GET('/v1/audit/verify'), 200);
-    check('verifyAudit', await viewer.GET('/v1/audit/verify', { params: { query: { full: 'true' } } }), 403);
+  it("audit: events, redaction policy (admins change it), verify, and an export that verifies offline", async () => {
+    check("listAuditEvents", await api.GET("/v1/audit/events", { params: { query: { limit: 10 } } }), 200);
+    check(
+      "listAuditEvents",
+      await api.GET("/v1/audit/events", { params: { query: { trigger: "Not A Trigger" } } }),
+      400,
+    );
+    check("getRedactionPolicy", await viewer.GET("/v1/audit/redaction-policy"), 200);
+    check(
+      "putRedactionPolicy",
+      await viewer.PUT("/v1/audit/redaction-policy", { body: { input: { default: "keep", fields: {} } } }),
+      403,
+    );
+    check(
+      "putRedactionPolicy",
+      await api.PUT("/v1/audit/redaction-policy", {
+        body: { input: { default: "keep", fields: {} }, output: { default: "keep", fields: {} } },
+      }),
+      200,
+    );
+    check("verifyAudit", await api.GET("/v1/audit/verify"), 200);
+    check("verifyAudit", await viewer.GET("/v1/audit/verify", { params: { query: { full: "true" } } }), 403);
 
-    const exported = await api.GET('/v1/audit/export', { parseAs: 'text' });
+    const exported = await api.GET("/v1/audit/export", { parseAs: "text" });
     expect(exported.response.status).toBe(200);
-    expect(exported.response.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
-    seen.set('exportAudit', new Set([200]));
+    expect(exported.response.headers.get("content-type")).toMatch(/^application\/x-ndjson/);
+    seen.set("exportAudit", new Set([200]));
     const text = exported.data as unknown as string;
     // Keys pinned from the database, not from the export.
-    const pinned: PinnedKeys = (await readAuditKeyset(db)).map((k) => ({ key_id: k.keyId, purpose: k.purpose, algorithm: k.algorithm as PinnedKeys[number]['algorithm'], public_key_pem: createPublicKey({ key: k.spki, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString() }));
+    const pinned: PinnedKeys = (await readAuditKeyset(db)).map((k) => ({
+      key_id: k.keyId,
+      purpose: k.purpose,
+      algorithm: k.algorithm as PinnedKeys[number]["algorithm"],
+      public_key_pem: createPublicKey({ key: k.spki, format: "der", type: "spki" })
+        .export({ format: "pem", type: "spki" })
+        .toString(),
+    }));
     const verdict = verifyAuditExport(text, pinned, undefined, { full: true });
     expect(verdict).toMatchObject({ ok: true });
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; workspace_id?: string; seq?: number });
+    const lines = text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string; workspace_id?: string; seq?: number });
     // Every event of the workspace (the fixture's, the signed one above, the admin events of the tests before).
-    const seqs = lines.filter((l) => l.type === 'event').map((l) => l.seq);
+    const seqs = lines.filter((l) => l.type === "event").map((l) => l.seq);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_v, i) => i + 1));
     expect(seqs.length).toBeGreaterThan(2);
     expect(lines.every((l) => l.workspace_id === undefined || l.workspace_id === A.workspaceId)).toBe(true);
     // A changed byte in an exported event fails the offline verification.
-    const tampered = text.replace(/"canonical":"([A-Za-z0-9+/]{8})/, (_m, s: string) => `"canonical":"${s.startsWith('A') ? 'B' : 'A'}${s.slice(1)}`);
+    const tampered = text.replace(
+      /"canonical":"([A-Za-z0-9+/]{8})/,
+      (_m, s: string) => `"canonical":"${s.startsWith("A") ? "B" : "A"}${s.slice(1)}`,
+    );
     expect(verifyAuditExport(tampered, pinned, undefined, { full: true })).toMatchObject({ ok: false });
     // A range: only its events, still verifiable (the leaves anchor it).
-    const later = await api.GET('/v1/audit/export', { params: { query: { from: new Date(Date.now() + 3_600_000).toISOString() } }, parseAs: 'text' });
+    const later = await api.GET("/v1/audit/export", {
+      params: { query: { from: new Date(Date.now() + 3_600_000).toISOString() } },
+      parseAs: "text",
+    });
     expect(verifyAuditExport(later.data as unknown as string, pinned)).toMatchObject({ ok: true });
     // Byte for byte what the CLI writes (`praxa audit export`), the header's export time aside.
-    const dir = mkdtempSync(join(tmpdir(), 'praxa-contract-'));
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl(tdb.adminUrl, {}), LOG_LEVEL: 'silent', PRAXA_KEY_FILE: join(dir, 'master.key'), PRAXA_AUDIT_SIGNING_KEY_FILE: join(dir, 'audit-signing.key') };
-    const viaCli = spawnSync(process.execPath, [`${root}apps/cli/dist/main.js`, 'audit', 'export', '--workspace', A.workspaceId], { env, encoding: 'utf8', timeout: 60_000 });
+    const dir = mkdtempSync(join(tmpdir(), "praxa-contract-"));
+    const env = {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      DATABASE_URL: databaseUrl(tdb.adminUrl, {}),
+      LOG_LEVEL: "silent",
+      PRAXA_KEY_FILE: join(dir, "master.key"),
+      PRAXA_AUDIT_SIGNING_KEY_FILE: join(dir, "audit-signing.key"),
+    };
+    const viaCli = spawnSync(
+      process.execPath,
+      [`${root}apps/cli/dist/main.js`, "audit", "export", "--workspace", A.workspaceId],
+      { env, encoding: "utf8", timeout: 60_000 },
+    );
     expect(viaCli.status).toBe(0);
-    const viaApi = (await api.GET('/v1/audit/export', { parseAs: 'text' })).data as unknown as string;
+    const viaApi = (await api.GET("/v1/audit/export", { parseAs: "text" })).data as unknown as string;
     const withoutTime = (t: string) => t.replace(/"exported_at":"[^"]*"/, '"exported_at":"-"');
     expect(withoutTime(viaApi)).toEqual(withoutTime(viaCli.stdout));
-    check('exportAudit', await api.GET('/v1/audit/export', { params: { query: { from: 'yesterday' } } }), 400);
-    check('exportAudit', await anonymous.GET('/v1/audit/export'), 401);
+    check("exportAudit", await api.GET("/v1/audit/export", { params: { query: { from: "yesterday" } } }), 400);
+    check("exportAudit", await anonymous.GET("/v1/audit/export"), 401);
   });
 
-  it('tokens: mint (human admin), list, revoke; a viewer 403, an automation token cannot mint, a foreign token 404', async () => {
-    const minted = await api.POST('/v1/tokens', { body: { name: 'contract-bot', ttlDays: 1 } });
-    check('createToken', minted, 201);
-    check('createToken', await viewer.POST('/v1/tokens', { body: { name: 'nope' } }), 403);
-    check('createToken', await automation.POST('/v1/tokens', { body: { name: 'nope' } }), 403);
-    check('createToken', await api.POST('/v1/tokens', { body: { name: 'x', ttlDays: 1, extra: true } as never }), 400);
-    const list = await api.GET('/v1/tokens');
-    check('listTokens', list, 200);
-    expect(JSON.stringify(list.data)).not.toContain(minted.data?.token.split('.').at(-1) ?? 'x');
-    check('listTokens', await viewer.GET('/v1/tokens'), 403);
-    const foreignToken = await token(B, 'admin');
-    check('revokeToken', await api.DELETE('/v1/tokens/{id}', { params: { path: { id: foreignToken.id } } }), 404);
-    check('revokeToken', await api.DELETE('/v1/tokens/{id}', { params: { path: { id: minted.data?.id ?? '' } } }), 200);
+  it("tokens: mint (human admin), list, revoke; a viewer 403, an automation token cannot mint, a foreign token 404", async () => {
+    const minted = await api.POST("/v1/tokens", { body: { name: "contract-bot", ttlDays: 1 } });
+    check("createToken", minted, 201);
+    check("createToken", await viewer.POST("/v1/tokens", { body: { name: "nope" } }), 403);
+    check("createToken", await automation.POST("/v1/tokens", { body: { name: "nope" } }), 403);
+    check("createToken", await api.POST("/v1/tokens", { body: { name: "x", ttlDays: 1, extra: true } as never }), 400);
+    const list = await api.GET("/v1/tokens");
+    check("listTokens", list, 200);
+    expect(JSON.stringify(list.data)).not.toContain(minted.data?.token.split(".").at(-1) ?? "x");
+    check("listTokens", await viewer.GET("/v1/tokens"), 403);
+    const foreignToken = await token(B, "admin");
+    check("revokeToken", await api.DELETE("/v1/tokens/{id}", { params: { path: { id: foreignToken.id } } }), 404);
+    check("revokeToken", await api.DELETE("/v1/tokens/{id}", { params: { path: { id: minted.data?.id ?? "" } } }), 200);
   });
 
-  it('members: every member, never a token or a secret', async () => {
-    const members = await viewer.GET('/v1/members');
-    check('listMembers', members, 200);
+  it("members: every member, never a token or a secret", async () => {
+    const members = await viewer.GET("/v1/members");
+    check("listMembers", members, 200);
     expect(members.data?.members.map((m) => m.id)).toContain(A.memberId);
     const text = JSON.stringify(members.data);
-    for (const t of Object.values(tok)) expect(text).not.toContain(t.split('.').at(-1));
+    for (const t of Object.values(tok)) expect(text).not.toContain(t.split(".").at(-1));
     expect(text).not.toMatch(/token|secret|sha256/i);
-    const [fromB] = (await foreign.GET('/v1/members')).data?.members ?? [];
+    const [fromB] = (await foreign.GET("/v1/members")).data?.members ?? [];
     expect(members.data?.members.map((m) => m.id)).not.toContain(fromB?.id);
   });
 
-  it('llm keys, notification channels: add, list, delete; viewer 403; a foreign id 404', async () => {
-    const key = await api.POST('/v1/llm-keys', { body: { provider: 'anthropic', apiKey: `sk-ant-api03-${'x'.repeat(40)}` } });
+  it("llm keys, notification channels: add, list, delete; viewer 403; a foreign id 404", async () => {
+    const key = await api.POST("/v1/llm-keys", {
+      body: { provider: "anthropic", apiKey: `sk-ant-api03-${"x".repeat(40)}` },
+    });
     // The fixture workspace has no key pair yet: the refusal is part of the contract too.
-    check('createLlmKey', key, key.response.status === 201 ? 201 : 409);
-    check('createLlmKey', await viewer.POST('/v1/llm-keys', { body: { provider: 'anthropic', apiKey: `sk-ant-api03-${'x'.repeat(40)}` } }), 403);
-    const keys = await api.GET('/v1/llm-keys');
-    check('listLlmKeys', keys, 200);
-    const [foreignKey] = (await foreign.GET('/v1/llm-keys')).data?.llmKeys ?? [];
-    check('deleteLlmKey', await api.DELETE('/v1/llm-keys/{id}', { params: { path: { id: foreignKey?.id ?? '' } } }), 404);
+    check("createLlmKey", key, key.response.status === 201 ? 201 : 409);
+    check(
+      "createLlmKey",
+      await viewer.POST("/v1/llm-keys", { body: { provider: "anthropic", apiKey: `sk-ant-api03-${"x".repeat(40)}` } }),
+      403,
+    );
+    const keys = await api.GET("/v1/llm-keys");
+    check("listLlmKeys", keys, 200);
+    const [foreignKey] = (await foreign.GET("/v1/llm-keys")).data?.llmKeys ?? [];
+    check(
+      "deleteLlmKey",
+      await api.DELETE("/v1/llm-keys/{id}", { params: { path: { id: foreignKey?.id ?? "" } } }),
+      404,
+    );
     const mine = keys.data?.llmKeys[0];
-    check('deleteLlmKey', await api.DELETE('/v1/llm-keys/{id}', { params: { path: { id: mine?.id ?? '' } } }), 200);
+    check("deleteLlmKey", await api.DELETE("/v1/llm-keys/{id}", { params: { path: { id: mine?.id ?? "" } } }), 200);
 
-    const channel = await api.POST('/v1/notification-channels', { body: { kind: 'email', address: 'oncall@example.com' } });
-    check('createNotificationChannel', channel, 201);
-    check('createNotificationChannel', await api.POST('/v1/notification-channels', { body: { kind: 'email', address: 'not an address' } }), 400);
-    check('createNotificationChannel', await viewer.POST('/v1/notification-channels', { body: { kind: 'email', address: 'a@example.com' } }), 403);
-    check('listNotificationChannels', await viewer.GET('/v1/notification-channels'), 200);
-    check('deleteNotificationChannel', await api.DELETE('/v1/notification-channels/{id}', { params: { path: { id: B.notificationChannelId } } }), 404);
-    check('deleteNotificationChannel', await api.DELETE('/v1/notification-channels/{id}', { params: { path: { id: channel.data?.id ?? '' } } }), 200);
+    const channel = await api.POST("/v1/notification-channels", {
+      body: { kind: "email", address: "oncall@example.com" },
+    });
+    check("createNotificationChannel", channel, 201);
+    check(
+      "createNotificationChannel",
+      await api.POST("/v1/notification-channels", { body: { kind: "email", address: "not an address" } }),
+      400,
+    );
+    check(
+      "createNotificationChannel",
+      await viewer.POST("/v1/notification-channels", { body: { kind: "email", address: "a@example.com" } }),
+      403,
+    );
+    check("listNotificationChannels", await viewer.GET("/v1/notification-channels"), 200);
+    check(
+      "deleteNotificationChannel",
+      await api.DELETE("/v1/notification-channels/{id}", { params: { path: { id: B.notificationChannelId } } }),
+      404,
+    );
+    check(
+      "deleteNotificationChannel",
+      await api.DELETE("/v1/notification-channels/{id}", { params: { path: { id: channel.data?.id ?? "" } } }),
+      200,
+    );
   });
 
-  it('integrations: list; installs unconfigured → 503; callbacks without a state → 400; confirm: 409 when not pending, 404 foreign', async () => {
-    check('listIntegrations', await api.GET('/v1/integrations'), 200);
-    check('startSlackInstall', await api.GET('/v1/integrations/slack/install'), 503);
-    check('startSlackInstall', await viewer.GET('/v1/integrations/slack/install'), 403);
-    check('startGithubInstall', await api.GET('/v1/integrations/github/install'), 503);
-    check('slackInstallCallback', await anonymous.GET('/v1/integrations/slack/callback', { params: { query: {} as never } }), 400);
-    check('slackInstallCallback', await anonymous.GET('/v1/integrations/slack/callback', { params: { query: { state: 'x', code: 'y' } } }), 503);
-    check('githubInstallCallback', await anonymous.GET('/v1/integrations/github/callback', { params: { query: {} as never } }), 400);
-    check('githubInstallCallback', await anonymous.GET('/v1/integrations/github/callback', { params: { query: { state: 'x', installation_id: '1' } } }), 503);
-    check('confirmIntegration', await api.POST('/v1/integrations/{id}/confirm', { params: { path: { id: A.integrationId } } }), 409);
-    check('confirmIntegration', await api.POST('/v1/integrations/{id}/confirm', { params: { path: { id: B.integrationId } } }), 404);
+  it("integrations: list; installs unconfigured → 503; callbacks without a state → 400; confirm: 409 when not pending, 404 foreign", async () => {
+    check("listIntegrations", await api.GET("/v1/integrations"), 200);
+    check("startSlackInstall", await api.GET("/v1/integrations/slack/install"), 503);
+    check("startSlackInstall", await viewer.GET("/v1/integrations/slack/install"), 403);
+    check("startGithubInstall", await api.GET("/v1/integrations/github/install"), 503);
+    check(
+      "slackInstallCallback",
+      await anonymous.GET("/v1/integrations/slack/callback", { params: { query: {} as never } }),
+      400,
+    );
+    check(
+      "slackInstallCallback",
+      await anonymous.GET("/v1/integrations/slack/callback", { params: { query: { state: "x", code: "y" } } }),
+      503,
+    );
+    check(
+      "githubInstallCallback",
+      await anonymous.GET("/v1/integrations/github/callback", { params: { query: {} as never } }),
+      400,
+    );
+    check(
+      "githubInstallCallback",
+      await anonymous.GET("/v1/integrations/github/callback", {
+        params: { query: { state: "x", installation_id: "1" } },
+      }),
+      503,
+    );
+    check(
+      "confirmIntegration",
+      await api.POST("/v1/integrations/{id}/confirm", { params: { path: { id: A.integrationId } } }),
+      409,
+    );
+    check(
+      "confirmIntegration",
+      await api.POST("/v1/integrations/{id}/confirm", { params: { path: { id: B.integrationId } } }),
+      404,
+    );
   });
 
-  it('429 past the per-token budget, with Retry-After, in the declared envelope', async () => {
+  it("429 past the per-token budget, with Retry-After, in the declared envelope", async () => {
     const p = `${prefix}-429`;
-    const limited = await buildApiServer({ database: db, log: createLogger({ name: 'api-contract-429', level: 'silent' }), limits: { redis, prefix: p, limits: { perIpPerMinute: 1000, perTokenPerMinute: 2, verifyFullPerHour: 1 }, verifyGate: redisVerifyGate(redis, p) } });
+    const limited = await buildApiServer({
+      database: db,
+      log: createLogger({ name: "api-contract-429", level: "silent" }),
+      limits: {
+        redis,
+        prefix: p,
+        limits: { perIpPerMinute: 1000, perTokenPerMinute: 2, verifyFullPerHour: 1 },
+        verifyGate: redisVerifyGate(redis, p),
+      },
+    });
     servers.push(limited);
-    const client = createApiClient({ baseUrl: await limited.listen({ port: 0, host: '127.0.0.1' }), token: tok.viewer });
-    check('listMembers', await client.GET('/v1/members'), 200);
-    check('listMembers', await client.GET('/v1/members'), 200);
-    const over = await client.GET('/v1/members');
-    check('listMembers', over, 429);
-    expect(Number(over.response.headers.get('retry-after'))).toBeGreaterThan(0);
+    const client = createApiClient({
+      baseUrl: await limited.listen({ port: 0, host: "127.0.0.1" }),
+      token: tok.viewer,
+    });
+    check("listMembers", await client.GET("/v1/members"), 200);
+    check("listMembers", await client.GET("/v1/members"), 200);
+    const over = await client.GET("/v1/members");
+    check("listMembers", over, 429);
+    expect(Number(over.response.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
-  it('every documented operation was called (this suite covers the whole contract)', () => {
+  it("every documented operation was called (this suite covers the whole contract)", () => {
     expect([...seen.keys()].sort()).toEqual([...operations.keys()].sort());
   });
 });
 
-describe('the document', () => {
-  it('the served document is the checked-in one (regenerate: pnpm api:openapi)', async () => {
+describe("the document", () => {
+  it("the served document is the checked-in one (regenerate: pnpm api:openapi)", async () => {
     const res = await fetch(`${base}/v1/openapi.json`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(checkedIn);
   });
 
-  it('is a valid OpenAPI 3.1 document, with the bearer scheme and a tag per resource', async () => {
+  it("is a valid OpenAPI 3.1 document, with the bearer scheme and a tag per resource", async () => {
     const validator = new Validator();
     const result = await validator.validate(checkedIn as never);
     expect({ valid: result.valid, errors: result.errors }).toEqual({ valid: true, errors: undefined });
-    expect(validator.version).toBe('3.1');
-    expect((checkedIn as unknown as { components: { securitySchemes: unknown } }).components.securitySchemes).toEqual({ bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }) });
+    expect(validator.version).toBe("3.1");
+    expect((checkedIn as unknown as { components: { securitySchemes: unknown } }).components.securitySchemes).toEqual({
+      bearerAuth: expect.objectContaining({ type: "http", scheme: "bearer" }),
+    });
   });
 
-  it('every example in the document fits the schema beside it', () => {
+  it("every example in the document fits the schema beside it", () => {
     let examples = 0;
     for (const item of Object.values(checkedIn.paths)) {
-      for (const op of Object.values(item) as { requestBody?: { content: Record<string, { schema: object; example?: unknown }> }; responses: Record<string, { content?: Record<string, { schema: object; example?: unknown }> }> }[]) {
-        for (const media of [...Object.values(op.requestBody?.content ?? {}), ...Object.values(op.responses).flatMap((r) => Object.values(r.content ?? {}))]) {
+      for (const op of Object.values(item) as {
+        requestBody?: { content: Record<string, { schema: object; example?: unknown }> };
+        responses: Record<string, { content?: Record<string, { schema: object; example?: unknown }> }>;
+      }[]) {
+        for (const media of [
+          ...Object.values(op.requestBody?.content ?? {}),
+          ...Object.values(op.responses).flatMap((r) => Object.values(r.content ?? {})),
+        ]) {
           if (media.example === undefined) continue;
           examples++;
           const validate = ajv.compile(media.schema);
-          expect({ ok: validate(media.example), errors: ajv.errorsText(validate.errors) }).toEqual({ ok: true, errors: 'No errors' });
+          expect({ ok: validate(media.example), errors: ajv.errorsText(validate.errors) }).toEqual({
+            ok: true,
+            errors: "No errors",
+          });
         }
       }
     }
     expect(examples).toBeGreaterThan(5);
   });
 
-  it('the client types are what the checked-in document generates', () => {
-    const r = spawnSync(process.execPath, [`${root}packages/api-client/scripts/generate.mjs`, '--check'], { encoding: 'utf8' });
-    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  it("the client types are what the checked-in document generates", () => {
+    const r = spawnSync(process.execPath, [`${root}packages/api-client/scripts/generate.mjs`, "--check"], {
+      encoding: "utf8",
+    });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
   });
 
-  it('the reference page loads nothing from another origin, under a CSP that allows only this one', async () => {
+  it("the reference page loads nothing from another origin, under a CSP that allows only this one", async () => {
     const page = await fetch(`${base}/v1/reference`);
     expect(page.status).toBe(200);
-    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
-    expect(page.headers.get('content-security-policy')).toMatch(/connect-src 'self'/);
+    expect(page.headers.get("content-security-policy")).toMatch(/default-src 'none'/);
+    expect(page.headers.get("content-security-policy")).toMatch(/connect-src 'self'/);
     const html = await page.text();
-    const refs = [...html.matchAll(/<(?:script|link)[^>]*(?:src|href)="([^"]*)"/g)].map((m) => m[1] ?? '');
+    const refs = [...html.matchAll(/<(?:script|link)[^>]*(?:src|href)="([^"]*)"/g)].map((m) => m[1] ?? "");
     expect(refs.length).toBeGreaterThan(0);
     for (const ref of refs) expect(ref).not.toMatch(/^(https?:)?\/\//);
     expect(html).not.toMatch(/https?:\/\/(cdn|fonts|unpkg|jsdelivr)/);
-    for (const src of refs.filter((r) => r.endsWith('.js'))) {
+    for (const src of refs.filter((r) => r.endsWith(".js"))) {
       const script = await fetch(new URL(src, `${base}/v1/reference/`));
       expect(script.status).toBe(200);
-      expect(script.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+      expect(script.headers.get("content-security-policy")).toMatch(/default-src 'none'/);
     }
   });
 });

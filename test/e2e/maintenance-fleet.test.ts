@@ -3,14 +3,31 @@
  * one scheduler of each kind, every scheduled job runs on exactly one of them, and the time-based checkpoint pass
  * checkpoints a workspace whose chain grew — once per size — signed by the checkpoint key. Real Redis and Postgres.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createPublicKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import { newId } from '@praxa/core';
-import postgres from 'postgres';
-import { appendAuditEvents, createDatabase, createTestDatabase, registerAuditKey, seedWorkspaceFixture, withWorkspace, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
-import { createLogger } from '@praxa/observability';
-import { createQueues, createRedis, redisReady, type QueueSet, type Redis, type Worker } from '@praxa/queue';
-import { ACCEPTANCE_SCHEDULER_ID, CHECKPOINT_SCHEDULER_ID, RECONCILE_SCHEDULER_ID, scheduleMaintenance, startMaintenanceWorker, type MaintenanceDeps } from '@praxa/monitor';
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { createPublicKey, generateKeyPairSync, randomUUID, sign } from "node:crypto";
+import { newId } from "@praxa/core";
+import postgres from "postgres";
+import {
+  appendAuditEvents,
+  createDatabase,
+  createTestDatabase,
+  registerAuditKey,
+  seedWorkspaceFixture,
+  withWorkspace,
+  type Database,
+  type TestDatabase,
+  type WorkspaceFixture,
+} from "@praxa/db";
+import { createLogger } from "@praxa/observability";
+import { createQueues, createRedis, redisReady, type QueueSet, type Redis, type Worker } from "@praxa/queue";
+import {
+  ACCEPTANCE_SCHEDULER_ID,
+  CHECKPOINT_SCHEDULER_ID,
+  RECONCILE_SCHEDULER_ID,
+  scheduleMaintenance,
+  startMaintenanceWorker,
+  type MaintenanceDeps,
+} from "@praxa/monitor";
 
 let tdb: TestDatabase;
 let ws: WorkspaceFixture;
@@ -19,24 +36,43 @@ let redis: Redis;
 const workerConns: Redis[] = [];
 let queues: QueueSet;
 const prefix = `test-${randomUUID()}`;
-const log = createLogger({ name: 'maintenance-test', level: 'silent' });
-const events = generateKeyPairSync('ed25519');
-const checkpoints = generateKeyPairSync('ed25519');
+const log = createLogger({ name: "maintenance-test", level: "silent" });
+const events = generateKeyPairSync("ed25519");
+const checkpoints = generateKeyPairSync("ed25519");
 const eventSigner = { keyId: `ev-${randomUUID()}`, privateKey: events.privateKey };
-const checkpointSigner = { keyId: `cp-${randomUUID()}`, sign: async (m: Uint8Array) => new Uint8Array(sign(null, m, checkpoints.privateKey)) };
+const checkpointSigner = {
+  keyId: `cp-${randomUUID()}`,
+  sign: async (m: Uint8Array) => new Uint8Array(sign(null, m, checkpoints.privateKey)),
+};
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
-  ws = await seedWorkspaceFixture(tdb.adminUrl, 'A');
-  pools = [createDatabase(tdb.roleUrl('praxa_monitor'), { max: 2 }), createDatabase(tdb.roleUrl('praxa_monitor'), { max: 2 })];
-  await registerAuditKey(pools[0] as Database, { keyId: eventSigner.keyId, purpose: 'event', algorithm: 'ed25519', spki: createPublicKey(events.privateKey).export({ format: 'der', type: 'spki' }) });
-  await registerAuditKey(pools[0] as Database, { keyId: checkpointSigner.keyId, purpose: 'checkpoint', algorithm: 'ed25519', spki: createPublicKey(checkpoints.privateKey).export({ format: 'der', type: 'spki' }) });
-  redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'producer');
+  ws = await seedWorkspaceFixture(tdb.adminUrl, "A");
+  pools = [
+    createDatabase(tdb.roleUrl("praxa_monitor"), { max: 2 }),
+    createDatabase(tdb.roleUrl("praxa_monitor"), { max: 2 }),
+  ];
+  await registerAuditKey(pools[0] as Database, {
+    keyId: eventSigner.keyId,
+    purpose: "event",
+    algorithm: "ed25519",
+    spki: createPublicKey(events.privateKey).export({ format: "der", type: "spki" }),
+  });
+  await registerAuditKey(pools[0] as Database, {
+    keyId: checkpointSigner.keyId,
+    purpose: "checkpoint",
+    algorithm: "ed25519",
+    spki: createPublicKey(checkpoints.privateKey).export({ format: "der", type: "spki" }),
+  });
+  redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", "producer");
   await redisReady(redis);
   queues = createQueues(redis, prefix);
 });
 afterAll(async () => {
-  await queues?.get('maintenance').obliterate({ force: true }).catch(() => undefined);
+  await queues
+    ?.get("maintenance")
+    .obliterate({ force: true })
+    .catch(() => undefined);
   await queues?.close();
   redis?.disconnect();
   for (const c of workerConns) c.disconnect();
@@ -45,28 +81,59 @@ afterAll(async () => {
 });
 
 function deps(database: Database): MaintenanceDeps {
-  return { database, queues, log, now: Date.now, graceSeconds: 10, batch: 100, auditSigner: eventSigner, checkpointSigner };
+  return {
+    database,
+    queues,
+    log,
+    now: Date.now,
+    graceSeconds: 10,
+    batch: 100,
+    auditSigner: eventSigner,
+    checkpointSigner,
+  };
 }
 
-describe('maintenance, once per fleet', () => {
-  it('two monitors declare the schedules: one scheduler each; every job runs on exactly one monitor; a grown chain is checkpointed', async () => {
+describe("maintenance, once per fleet", () => {
+  it("two monitors declare the schedules: one scheduler each; every job runs on exactly one monitor; a grown chain is checkpointed", async () => {
     const intervals = { reconcileMs: 150, acceptanceMs: 150, checkpointMs: 150 };
     await scheduleMaintenance(queues, intervals);
     await scheduleMaintenance(queues, intervals);
-    const schedulers = await queues.get('maintenance').getJobSchedulers();
-    expect(schedulers.map((s) => s.key).sort()).toEqual([ACCEPTANCE_SCHEDULER_ID, CHECKPOINT_SCHEDULER_ID, RECONCILE_SCHEDULER_ID].sort());
+    const schedulers = await queues.get("maintenance").getJobSchedulers();
+    expect(schedulers.map((s) => s.key).sort()).toEqual(
+      [ACCEPTANCE_SCHEDULER_ID, CHECKPOINT_SCHEDULER_ID, RECONCILE_SCHEDULER_ID].sort(),
+    );
 
     // The chain grows by one event (seq 2) past its checkpoint at tree_size 1.
     await withWorkspace(pools[0] as Database, ws.workspaceId, (s) =>
-      appendAuditEvents(s, [{ auditEventId: newId('auditEvent'), kind: 'skill.paused', skillId: ws.skillId as never, runId: null, trigger: 'monitor.acceptance', input: {}, reasoning: ['test'], alternatives: [], confidence: null, output: {}, tools_used: [], duration_ms: 0, occurred_at: new Date().toISOString() }], eventSigner),
+      appendAuditEvents(
+        s,
+        [
+          {
+            auditEventId: newId("auditEvent"),
+            kind: "skill.paused",
+            skillId: ws.skillId as never,
+            runId: null,
+            trigger: "monitor.acceptance",
+            input: {},
+            reasoning: ["test"],
+            alternatives: [],
+            confidence: null,
+            output: {},
+            tools_used: [],
+            duration_ms: 0,
+            occurred_at: new Date().toISOString(),
+          },
+        ],
+        eventSigner,
+      ),
     );
 
     const ran: Map<string, string>[] = [new Map(), new Map()];
     const workers: Worker[] = pools.map((db, i) => {
-      const conn = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'worker');
+      const conn = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", "worker");
       workerConns.push(conn);
       const w = startMaintenanceWorker(conn, prefix, deps(db), log);
-      w.on('completed', (job) => ran[i]?.set(String(job.id), job.name));
+      w.on("completed", (job) => ran[i]?.set(String(job.id), job.name));
       return w;
     });
     try {
@@ -74,7 +141,7 @@ describe('maintenance, once per fleet', () => {
       const total = () => (ran[0]?.size ?? 0) + (ran[1]?.size ?? 0);
       const names = () => new Set([...(ran[0]?.values() ?? []), ...(ran[1]?.values() ?? [])]);
       while ((total() < 12 || names().size < 3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(names()).toEqual(new Set(['reconcile', 'acceptance', 'checkpoints']));
+      expect(names()).toEqual(new Set(["reconcile", "acceptance", "checkpoints"]));
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }
@@ -84,8 +151,13 @@ describe('maintenance, once per fleet', () => {
     // The time-based pass checkpointed the grown chain once, with the checkpoint key.
     const admin = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });
     try {
-      const cps = await admin<{ tree_size: string; key_id: string }[]>`select tree_size, key_id from audit_checkpoints where workspace_id = ${ws.workspaceId} order by tree_size`;
-      expect(cps.map((c) => [Number(c.tree_size), c.key_id === checkpointSigner.keyId])).toEqual([[1, false], [2, true]]);
+      const cps = await admin<
+        { tree_size: string; key_id: string }[]
+      >`select tree_size, key_id from audit_checkpoints where workspace_id = ${ws.workspaceId} order by tree_size`;
+      expect(cps.map((c) => [Number(c.tree_size), c.key_id === checkpointSigner.keyId])).toEqual([
+        [1, false],
+        [2, true],
+      ]);
     } finally {
       await admin.end({ timeout: 5 });
     }

@@ -6,11 +6,11 @@
  * its target id; never a secret, a secret's hash, or a sealed value. Without an audit signer the api refuses every
  * such change (503), as it does a Skill's resume.
  */
-import { newId, UnavailableError, type AdminEventKind, type AuditEventDraft, type SkillId } from '@praxa/core';
-import { appendAuditEvents, type AuditSigner, type WorkspaceScope } from '@praxa/db';
-import type { Caller } from './route-builder.js';
+import { newId, UnavailableError, type AdminEventKind, type AuditEventDraft, type SkillId } from "@praxa/core";
+import { appendAuditEvents, type AuditSigner, type WorkspaceScope } from "@praxa/db";
+import type { Caller } from "./route-builder.js";
 
-type JsonObject = AuditEventDraft['input'];
+type JsonObject = AuditEventDraft["input"];
 
 export interface AdminChange {
   readonly kind: AdminEventKind;
@@ -26,18 +26,26 @@ export interface AdminChange {
 
 /** The signer, or 503: an administrative change that cannot be audited is not made. */
 export function requireAuditSigner(signer: AuditSigner | undefined): AuditSigner {
-  if (!signer) throw new UnavailableError('audit signing is not configured on this api: administrative changes are refused until it is');
+  if (!signer)
+    throw new UnavailableError(
+      "audit signing is not configured on this api: administrative changes are refused until it is",
+    );
   return signer;
 }
 
-function adminEventDraft(caller: Pick<Caller, 'memberId' | 'token'>, change: AdminChange): AuditEventDraft {
+function adminEventDraft(caller: Pick<Caller, "memberId" | "token">, change: AdminChange): AuditEventDraft {
   return {
-    auditEventId: newId('auditEvent'),
+    auditEventId: newId("auditEvent"),
     kind: change.kind,
     skillId: change.skillId ?? null,
     runId: null,
     trigger: `api.${change.kind}`,
-    input: { actor_member_id: caller.memberId, actor_token_id: caller.token.tokenId, target_id: change.targetId, ...(change.details ?? {}) },
+    input: {
+      actor_member_id: caller.memberId,
+      actor_token_id: caller.token.tokenId,
+      target_id: change.targetId,
+      ...(change.details ?? {}),
+    },
     reasoning: [],
     alternatives: [],
     confidence: null,
@@ -49,8 +57,17 @@ function adminEventDraft(caller: Pick<Caller, 'memberId' | 'token'>, change: Adm
 }
 
 /** Append the events of administrative changes in the caller's transaction (the scope of the change itself). */
-export async function appendAdminEvents(scope: WorkspaceScope, signer: AuditSigner | undefined, caller: Pick<Caller, 'memberId' | 'token'>, changes: readonly AdminChange[]): Promise<void> {
+export async function appendAdminEvents(
+  scope: WorkspaceScope,
+  signer: AuditSigner | undefined,
+  caller: Pick<Caller, "memberId" | "token">,
+  changes: readonly AdminChange[],
+): Promise<void> {
   const s = requireAuditSigner(signer);
   if (changes.length === 0) return;
-  await appendAuditEvents(scope, changes.map((c) => adminEventDraft(caller, c)), s);
+  await appendAuditEvents(
+    scope,
+    changes.map((c) => adminEventDraft(caller, c)),
+    s,
+  );
 }

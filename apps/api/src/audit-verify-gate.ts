@@ -7,10 +7,10 @@
  * The memo is a hint, never trusted on its own: the route re-checks checkpoint T's signature and body, that its signed
  * root is the memo's, and that the memo's frontier with the stored hash of event T folds to that root (audit-verify.ts).
  */
-import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
-import type { WorkspaceId } from '@praxa/core';
-import type { Redis } from '@praxa/queue';
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import type { WorkspaceId } from "@praxa/core";
+import type { Redis } from "@praxa/queue";
 
 /** Verified up to checkpoint `treeSize`: its root, and the Merkle frontier of the first `treeSize - 1` leaves (hex). */
 const VerifiedMemoSchema = z
@@ -104,7 +104,7 @@ export function redisVerifyGate(redis: Redis, prefix: string, options: VerifyGat
     },
     async writeMemo(ws, m) {
       if (memoSeconds === 0) return;
-      await redis.set(memo(ws), JSON.stringify(m), 'EX', memoSeconds);
+      await redis.set(memo(ws), JSON.stringify(m), "EX", memoSeconds);
     },
   };
 }

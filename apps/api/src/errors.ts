@@ -1,53 +1,53 @@
-import { PraxaError } from '@praxa/core';
+import { PraxaError } from "@praxa/core";
 
 export class UnauthenticatedError extends PraxaError {
-  readonly code = 'UNAUTHENTICATED';
+  readonly code = "UNAUTHENTICATED";
   readonly httpStatus = 401;
 }
 export class ForbiddenError extends PraxaError {
-  readonly code = 'FORBIDDEN';
+  readonly code = "FORBIDDEN";
   readonly httpStatus = 403;
 }
 
 export class WorkspaceKeyMissingError extends PraxaError {
-  readonly code = 'WORKSPACE_KEY_MISSING';
+  readonly code = "WORKSPACE_KEY_MISSING";
   readonly httpStatus = 409;
 }
 
 export class IngestKeyMissingError extends PraxaError {
-  readonly code = 'INGEST_KEY_MISSING';
+  readonly code = "INGEST_KEY_MISSING";
   readonly httpStatus = 409;
 }
 
 /** The operator has not configured this provider's App (client id/secret, App id/key/slug): 404, from core. */
-export { IntegrationNotConfiguredError } from '@praxa/core';
+export { IntegrationNotConfiguredError } from "@praxa/core";
 
 /** The person installing declined, or the provider answered the callback with an error. */
 export class OAuthDeniedError extends PraxaError {
-  readonly code = 'OAUTH_DENIED';
+  readonly code = "OAUTH_DENIED";
   readonly httpStatus = 400;
 }
 
 /** This Slack team or GitHub installation is already connected to another Praxa workspace. */
 export class IntegrationClaimedError extends PraxaError {
-  readonly code = 'INTEGRATION_CLAIMED';
+  readonly code = "INTEGRATION_CLAIMED";
   readonly httpStatus = 409;
 }
 
 /** The installation id on the callback was not made through this install link (created before it was issued). */
 export class InstallationUnverifiedError extends PraxaError {
-  readonly code = 'INSTALLATION_UNVERIFIED';
+  readonly code = "INSTALLATION_UNVERIFIED";
   readonly httpStatus = 400;
 }
 
 export class InstallationSuspendedError extends PraxaError {
-  readonly code = 'INSTALLATION_SUSPENDED';
+  readonly code = "INSTALLATION_SUSPENDED";
   readonly httpStatus = 409;
 }
 
 /** Over a rate limit or a concurrency cap: 429, with `Retry-After` (seconds) set from `retryAfterSeconds`. */
 export class RateLimitedError extends PraxaError {
-  readonly code = 'RATE_LIMITED';
+  readonly code = "RATE_LIMITED";
   readonly httpStatus = 429;
   override readonly retryable = true;
   readonly retryAfterSeconds: number;
@@ -59,7 +59,7 @@ export class RateLimitedError extends PraxaError {
 
 /** A verification could not be admitted because the store that caps them (Redis) did not answer: refused, not run. */
 export class AuditVerifyUnavailableError extends PraxaError {
-  readonly code = 'AUDIT_VERIFY_UNAVAILABLE';
+  readonly code = "AUDIT_VERIFY_UNAVAILABLE";
   readonly httpStatus = 503;
   override readonly retryable = true;
 }

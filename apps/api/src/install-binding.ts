@@ -13,17 +13,17 @@
  *    the same cookie), confirms the installing account (integration-confirm.ts).
  * One install at a time per browser: starting another replaces the cookie, and the earlier link stops working.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { PraxaError } from '@praxa/core';
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { PraxaError } from "@praxa/core";
 
-const INSTALL_COOKIE = '__Host-praxa_install';
+const INSTALL_COOKIE = "__Host-praxa_install";
 /** The cookie's lifetime, in seconds: the state's (oauth-state.ts), and the confirmation window after the callback. */
 export const INSTALL_COOKIE_MAX_AGE_S = 600;
 
 /** The callback or the confirmation came from a browser that did not start this install (or its cookie expired). */
 export class InstallNotBoundError extends PraxaError {
-  readonly code = 'INSTALL_NOT_BOUND';
+  readonly code = "INSTALL_NOT_BOUND";
   readonly httpStatus = 403;
 }
 
@@ -31,12 +31,12 @@ const NONCE = /^[A-Za-z0-9_-]{43}$/;
 
 /** A fresh nonce: 32 random bytes, base64url. */
 export function newInstallNonce(): string {
-  return randomBytes(32).toString('base64url');
+  return randomBytes(32).toString("base64url");
 }
 
 /** What is stored: SHA-256 (hex) of the nonce. */
 export function installBindingHash(nonce: string): string {
-  return createHash('sha256').update(nonce, 'utf8').digest('hex');
+  return createHash("sha256").update(nonce, "utf8").digest("hex");
 }
 
 /** The nonce the request's `__Host-praxa_install` cookie carries, if it is well-formed. */
@@ -48,15 +48,21 @@ export function installNonceOf(req: FastifyRequest): string | null {
 /** Whether the nonce hashes to the stored binding — constant-time over the digests; no nonce or no binding → false. */
 export function installBindingMatches(nonce: string | null, storedSha256: string | null): boolean {
   if (nonce === null || storedSha256 === null || !/^[0-9a-f]{64}$/.test(storedSha256)) return false;
-  return timingSafeEqual(Buffer.from(installBindingHash(nonce), 'hex'), Buffer.from(storedSha256, 'hex'));
+  return timingSafeEqual(Buffer.from(installBindingHash(nonce), "hex"), Buffer.from(storedSha256, "hex"));
 }
 
 /** Set (or refresh) the install cookie on the answer. */
 export function setInstallCookie(reply: FastifyReply, nonce: string): void {
-  reply.setCookie(INSTALL_COOKIE, nonce, { path: '/', secure: true, httpOnly: true, sameSite: 'lax', maxAge: INSTALL_COOKIE_MAX_AGE_S });
+  reply.setCookie(INSTALL_COOKIE, nonce, {
+    path: "/",
+    secure: true,
+    httpOnly: true,
+    sameSite: "lax",
+    maxAge: INSTALL_COOKIE_MAX_AGE_S,
+  });
 }
 
 /** Clear the install cookie (the install is confirmed). */
 export function clearInstallCookie(reply: FastifyReply): void {
-  reply.clearCookie(INSTALL_COOKIE, { path: '/', secure: true, httpOnly: true, sameSite: 'lax' });
+  reply.clearCookie(INSTALL_COOKIE, { path: "/", secure: true, httpOnly: true, sameSite: "lax" });
 }

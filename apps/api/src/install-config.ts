@@ -3,7 +3,7 @@
  * GitHub: the App id, slug and private key — the key signs App JWTs for one call, the installation lookup; it opens no
  * sealed credential (docs/security.md). Either may be absent: its routes then answer `INTEGRATION_NOT_CONFIGURED`.
  */
-import type { GithubAppConfig, SlackAppConfig } from '@praxa/connectors';
+import type { GithubAppConfig, SlackAppConfig } from "@praxa/connectors";
 
 export interface InstallConfig {
   /** Where browsers reach the api; callbacks are `{publicUrl}/v1/integrations/<provider>/callback`. */
@@ -19,6 +19,6 @@ export interface InstallConfig {
   };
 }
 
-export function callbackUrl(config: InstallConfig, provider: 'github' | 'slack'): string {
-  return `${config.publicUrl.replace(/\/+$/, '')}/v1/integrations/${provider}/callback`;
+export function callbackUrl(config: InstallConfig, provider: "github" | "slack"): string {
+  return `${config.publicUrl.replace(/\/+$/, "")}/v1/integrations/${provider}/callback`;
 }

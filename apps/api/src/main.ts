@@ -4,60 +4,105 @@
  * audit events of the changes it makes (a Skill paused or resumed by an admin, and every administrative change:
  * tokens, BYOK keys, channels, trigger secrets, the redaction policy, installs) with its own Ed25519 key.
  */
-import type { NotificationId } from '@praxa/core';
-import { apiIntegrations, bootConfig, unconfiguredSummary, type ApiConfig } from '@praxa/config';
-import { loadAuditSigningKey } from '@praxa/crypto';
-import { createDatabase, registerAuditKey } from '@praxa/db';
-import { createLogger, runProcess } from '@praxa/observability';
-import { createQueues, createRedis, enqueue } from '@praxa/queue';
-import { redisVerifyGate } from './audit-verify-gate.js';
-import type { InstallConfig } from './install-config.js';
-import { buildApiServer } from './server.js';
+import type { NotificationId } from "@praxa/core";
+import { apiIntegrations, bootConfig, unconfiguredSummary, type ApiConfig } from "@praxa/config";
+import { loadAuditSigningKey } from "@praxa/crypto";
+import { createDatabase, registerAuditKey } from "@praxa/db";
+import { createLogger, runProcess } from "@praxa/observability";
+import { createQueues, createRedis, enqueue } from "@praxa/queue";
+import { redisVerifyGate } from "./audit-verify-gate.js";
+import type { InstallConfig } from "./install-config.js";
+import { buildApiServer } from "./server.js";
 
 /** The bot-user install settings of the api's slice; a provider missing any of its settings stays unconfigured. */
 export function installConfig(config: ApiConfig): InstallConfig {
-  const { SLACK_CLIENT_ID: clientId, SLACK_CLIENT_SECRET: clientSecret, GITHUB_APP_ID: appId, GITHUB_APP_PRIVATE_KEY: privateKeyPem, GITHUB_APP_SLUG: slug } = config;
+  const {
+    SLACK_CLIENT_ID: clientId,
+    SLACK_CLIENT_SECRET: clientSecret,
+    GITHUB_APP_ID: appId,
+    GITHUB_APP_PRIVATE_KEY: privateKeyPem,
+    GITHUB_APP_SLUG: slug,
+  } = config;
   return {
     publicUrl: config.API_PUBLIC_URL,
     ...(clientId && clientSecret
-      ? { slack: { clientId, clientSecret, baseUrl: config.SLACK_BASE_URL, ...(config.SLACK_BOT_SCOPES ? { botScopes: config.SLACK_BOT_SCOPES.split(',') } : {}) } }
+      ? {
+          slack: {
+            clientId,
+            clientSecret,
+            baseUrl: config.SLACK_BASE_URL,
+            ...(config.SLACK_BOT_SCOPES ? { botScopes: config.SLACK_BOT_SCOPES.split(",") } : {}),
+          },
+        }
       : {}),
-    ...(appId && privateKeyPem && slug ? { github: { appId, privateKeyPem, baseUrl: config.GITHUB_API_URL, slug, webUrl: config.GITHUB_WEB_URL } } : {}),
+    ...(appId && privateKeyPem && slug
+      ? { github: { appId, privateKeyPem, baseUrl: config.GITHUB_API_URL, slug, webUrl: config.GITHUB_WEB_URL } }
+      : {}),
   };
 }
 
 export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; close: () => Promise<void> }> {
-  const config = await bootConfig('api', { env, envFile: '.env' });
-  const log = createLogger({ name: 'praxa-api', level: config.LOG_LEVEL });
+  const config = await bootConfig("api", { env, envFile: ".env" });
+  const log = createLogger({ name: "praxa-api", level: config.LOG_LEVEL });
   const off = unconfiguredSummary(apiIntegrations(config));
-  if (off) log.info({ code: 'INTEGRATIONS_NOT_CONFIGURED', ...off }, 'integrations not configured: their install routes answer 404 INTEGRATION_NOT_CONFIGURED');
-  const database = createDatabase(config.API_DATABASE_URL, { max: 10, applicationName: 'praxa-api' });
-  const signing = loadAuditSigningKey({ pem: config.PRAXA_AUDIT_SIGNING_KEY, path: config.PRAXA_AUDIT_SIGNING_KEY_FILE });
-  await registerAuditKey(database, { keyId: signing.keyId, purpose: 'event', algorithm: 'ed25519', spki: signing.spki });
-  const redis = createRedis(config.REDIS_URL, 'producer');
+  if (off)
+    log.info(
+      { code: "INTEGRATIONS_NOT_CONFIGURED", ...off },
+      "integrations not configured: their install routes answer 404 INTEGRATION_NOT_CONFIGURED",
+    );
+  const database = createDatabase(config.API_DATABASE_URL, { max: 10, applicationName: "praxa-api" });
+  const signing = loadAuditSigningKey({
+    pem: config.PRAXA_AUDIT_SIGNING_KEY,
+    path: config.PRAXA_AUDIT_SIGNING_KEY_FILE,
+  });
+  await registerAuditKey(database, {
+    keyId: signing.keyId,
+    purpose: "event",
+    algorithm: "ed25519",
+    spki: signing.spki,
+  });
+  const redis = createRedis(config.REDIS_URL, "producer");
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   const enqueueNotifications = async (ids: readonly NotificationId[]): Promise<void> => {
     for (const notificationId of ids) {
       // The notification row is committed: a failed enqueue is left to the monitor's outbox reconciler.
-      await enqueue(queues, 'notification', { notificationId }, { jobId: notificationId }, { timeoutMs: 1_500 }).catch((err: unknown) =>
-        log.warn({ notificationId, code: 'ENQUEUE_DEFERRED', err }, 'notification enqueue failed; the reconciler will pick it up'),
+      await enqueue(queues, "notification", { notificationId }, { jobId: notificationId }, { timeoutMs: 1_500 }).catch(
+        (err: unknown) =>
+          log.warn(
+            { notificationId, code: "ENQUEUE_DEFERRED", err },
+            "notification enqueue failed; the reconciler will pick it up",
+          ),
       );
     }
   };
   // Rate limits and the audit-verify gate count on their own connection, failing fast while Redis is away (no offline
   // queue): the limits then fail open, verifications are refused (rate-limit.ts, audit-verify.ts).
-  const limitsRedis = createRedis(config.REDIS_URL, 'producer', { enableOfflineQueue: false, commandTimeout: 1_000 });
-  limitsRedis.on('error', () => undefined); // reported per request (RATE_LIMIT_UNAVAILABLE, AUDIT_VERIFY_UNAVAILABLE)
+  const limitsRedis = createRedis(config.REDIS_URL, "producer", { enableOfflineQueue: false, commandTimeout: 1_000 });
+  limitsRedis.on("error", () => undefined); // reported per request (RATE_LIMIT_UNAVAILABLE, AUDIT_VERIFY_UNAVAILABLE)
   const limits = {
     redis: limitsRedis,
     prefix: config.PRAXA_QUEUE_PREFIX,
-    limits: { perIpPerMinute: config.API_RATE_PER_IP_PER_MINUTE, perTokenPerMinute: config.API_RATE_PER_TOKEN_PER_MINUTE, verifyFullPerHour: config.API_AUDIT_VERIFY_FULL_PER_HOUR },
-    verifyGate: redisVerifyGate(limitsRedis, config.PRAXA_QUEUE_PREFIX, { concurrency: config.API_AUDIT_VERIFY_CONCURRENCY, memoSeconds: config.API_AUDIT_VERIFY_MEMO_SECONDS }),
+    limits: {
+      perIpPerMinute: config.API_RATE_PER_IP_PER_MINUTE,
+      perTokenPerMinute: config.API_RATE_PER_TOKEN_PER_MINUTE,
+      verifyFullPerHour: config.API_AUDIT_VERIFY_FULL_PER_HOUR,
+    },
+    verifyGate: redisVerifyGate(limitsRedis, config.PRAXA_QUEUE_PREFIX, {
+      concurrency: config.API_AUDIT_VERIFY_CONCURRENCY,
+      memoSeconds: config.API_AUDIT_VERIFY_MEMO_SECONDS,
+    }),
     trustProxy: config.API_TRUST_PROXY,
   };
-  const app = await buildApiServer({ database, log, install: installConfig(config), auditSigner: { keyId: signing.keyId, privateKey: signing.privateKey }, enqueueNotifications, limits });
-  const url = await app.listen({ port: config.API_PORT, host: process.env.API_HOST ?? '0.0.0.0' });
-  log.info({ port: config.API_PORT }, 'api listening');
+  const app = await buildApiServer({
+    database,
+    log,
+    install: installConfig(config),
+    auditSigner: { keyId: signing.keyId, privateKey: signing.privateKey },
+    enqueueNotifications,
+    limits,
+  });
+  const url = await app.listen({ port: config.API_PORT, host: process.env.API_HOST ?? "0.0.0.0" });
+  log.info({ port: config.API_PORT }, "api listening");
   return {
     url,
     close: async () => {
@@ -72,5 +117,5 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {
-  runProcess('praxa-api', () => startApi(process.env));
+  runProcess("praxa-api", () => startApi(process.env));
 }

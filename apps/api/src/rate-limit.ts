@@ -13,12 +13,12 @@
  * separately — that cap fails closed, see audit-verify.ts); refusing every call while a cache is down would turn a Redis
  * outage into a control-plane outage — no Skill could be paused during an incident.
  */
-import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { WorkspaceId } from '@praxa/core';
-import type { Logger } from '@praxa/observability';
-import type { Redis } from '@praxa/queue';
-import { RateLimitedError } from './errors.js';
+import rateLimit from "@fastify/rate-limit";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { WorkspaceId } from "@praxa/core";
+import type { Logger } from "@praxa/observability";
+import type { Redis } from "@praxa/queue";
+import { RateLimitedError } from "./errors.js";
 
 interface ApiLimits {
   readonly perIpPerMinute: number;
@@ -41,7 +41,9 @@ export interface ApiRateLimiter {
   verifyFull(req: FastifyRequest, workspaceId: WorkspaceId): Promise<void>;
 }
 
-type Check = (req: FastifyRequest) => Promise<{ isAllowed: true } | { isAllowed: false; isExceeded: boolean; ttlInSeconds: number }>;
+type Check = (
+  req: FastifyRequest,
+) => Promise<{ isAllowed: true } | { isAllowed: false; isExceeded: boolean; ttlInSeconds: number }>;
 
 const limiters = new WeakMap<FastifyInstance, ApiRateLimiter>();
 
@@ -51,13 +53,30 @@ export function apiRateLimiter(app: FastifyInstance): ApiRateLimiter | undefined
 }
 
 export async function registerRateLimits(app: FastifyInstance, deps: ApiRateLimitDeps): Promise<ApiRateLimiter> {
-  await app.register(rateLimit, { global: false, redis: deps.redis, nameSpace: `${deps.prefix}:api-rate:`, skipOnError: false });
+  await app.register(rateLimit, {
+    global: false,
+    redis: deps.redis,
+    nameSpace: `${deps.prefix}:api-rate:`,
+    skipOnError: false,
+  });
   // One counter key per request and limit: the key generators read it from here (set just before each check).
   const keys = new WeakMap<FastifyRequest, string>();
   const keyOf = (req: FastifyRequest): string => keys.get(req) ?? `ip:${req.ip}`;
-  const perIp = app.createRateLimit({ max: deps.limits.perIpPerMinute, timeWindow: 60_000, keyGenerator: keyOf }) as Check;
-  const perToken = app.createRateLimit({ max: deps.limits.perTokenPerMinute, timeWindow: 60_000, keyGenerator: keyOf }) as Check;
-  const verifyFull = app.createRateLimit({ max: deps.limits.verifyFullPerHour, timeWindow: 3_600_000, keyGenerator: keyOf }) as Check;
+  const perIp = app.createRateLimit({
+    max: deps.limits.perIpPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: keyOf,
+  }) as Check;
+  const perToken = app.createRateLimit({
+    max: deps.limits.perTokenPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: keyOf,
+  }) as Check;
+  const verifyFull = app.createRateLimit({
+    max: deps.limits.verifyFullPerHour,
+    timeWindow: 3_600_000,
+    keyGenerator: keyOf,
+  }) as Check;
 
   let lastWarned = 0;
   const enforce = async (check: Check, req: FastifyRequest, key: string, message: string): Promise<void> => {
@@ -68,26 +87,35 @@ export async function registerRateLimits(app: FastifyInstance, deps: ApiRateLimi
     } catch (err) {
       if (Date.now() - lastWarned > 10_000) {
         lastWarned = Date.now();
-        deps.log.warn({ code: 'RATE_LIMIT_UNAVAILABLE', err }, 'rate limits not enforced: the counter store did not answer');
+        deps.log.warn(
+          { code: "RATE_LIMIT_UNAVAILABLE", err },
+          "rate limits not enforced: the counter store did not answer",
+        );
       }
       return;
     }
     if (!result.isAllowed && result.isExceeded) throw new RateLimitedError(message, result.ttlInSeconds);
   };
 
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (req.url === '/healthz') return;
+  app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.url === "/healthz") return;
     try {
-      await enforce(perIp, req, `ip:${req.ip}`, 'too many requests from this address');
+      await enforce(perIp, req, `ip:${req.ip}`, "too many requests from this address");
     } catch (err) {
-      if (err instanceof RateLimitedError) void reply.header('retry-after', String(err.retryAfterSeconds));
+      if (err instanceof RateLimitedError) void reply.header("retry-after", String(err.retryAfterSeconds));
       throw err;
     }
   });
 
   const limiter: ApiRateLimiter = {
-    token: (req, tokenId) => enforce(perToken, req, `token:${tokenId}`, 'too many requests with this token'),
-    verifyFull: (req, workspaceId) => enforce(verifyFull, req, `verify-full:${workspaceId}`, 'too many full verifications of this workspace; the default verify is incremental'),
+    token: (req, tokenId) => enforce(perToken, req, `token:${tokenId}`, "too many requests with this token"),
+    verifyFull: (req, workspaceId) =>
+      enforce(
+        verifyFull,
+        req,
+        `verify-full:${workspaceId}`,
+        "too many full verifications of this workspace; the default verify is incremental",
+      ),
   };
   limiters.set(app, limiter);
   return limiter;

@@ -13,20 +13,20 @@
  * registered with `afterCommit` runs once the scope's transaction has committed.
  * Routes without a token (`auth: 'none'`: /healthz, the OpenAPI document, the install callbacks) declare so.
  */
-import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
-import { hashTokenSecret, parseApiToken, type WorkspaceId } from '@praxa/core';
-import { authenticateApiToken, withWorkspace, type Database, type MemberRole, type WorkspaceScope } from '@praxa/db';
-import { ForbiddenError, RateLimitedError, UnauthenticatedError } from './errors.js';
-import { apiRateLimiter } from './rate-limit.js';
+import type { Readable } from "node:stream";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { hashTokenSecret, parseApiToken, type WorkspaceId } from "@praxa/core";
+import { authenticateApiToken, withWorkspace, type Database, type MemberRole, type WorkspaceScope } from "@praxa/db";
+import { ForbiddenError, RateLimitedError, UnauthenticatedError } from "./errors.js";
+import { apiRateLimiter } from "./rate-limit.js";
 
 export interface Caller {
   readonly workspaceId: WorkspaceId;
   readonly memberId: string;
   readonly role: MemberRole;
-  readonly kind: 'human' | 'automation';
+  readonly kind: "human" | "automation";
   /** The token as presented (id and the SHA-256 of its secret), for definer functions that re-check it. Never logged. */
   readonly token: { readonly tokenId: string; readonly secretSha256: string };
 }
@@ -67,11 +67,13 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** The error envelope `{"error":{"code","message"}}`, its code one of `codes`. */
-export function errorEnvelope(codes: readonly [ErrorCode, ...ErrorCode[]]): z.ZodType<{ error: { code: ErrorCode; message: string } }> {
+export function errorEnvelope(
+  codes: readonly [ErrorCode, ...ErrorCode[]],
+): z.ZodType<{ error: { code: ErrorCode; message: string } }> {
   return z
     .object({ error: z.object({ code: z.enum(codes), message: z.string() }).strict() })
     .strict()
-    .meta({ description: `Error: ${codes.join(', ')}` });
+    .meta({ description: `Error: ${codes.join(", ")}` });
 }
 
 export interface RouteContext<P, Q, B> {
@@ -88,7 +90,7 @@ export interface RouteContext<P, Q, B> {
 }
 
 interface SpecBase<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType> {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly method: "GET" | "POST" | "PUT" | "DELETE";
   readonly url: string;
   /** OpenAPI: the resource's tag, a one-line summary, an operation id (the generated client's name for it). */
   readonly tag: string;
@@ -112,21 +114,45 @@ interface SpecBase<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType
   readonly examples?: { readonly body?: unknown; readonly response?: unknown };
 }
 
-export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType> extends SpecBase<P, Q, B, R> {
+export interface RouteSpec<
+  P extends z.ZodType,
+  Q extends z.ZodType,
+  B extends z.ZodType,
+  R extends z.ZodType,
+> extends SpecBase<P, Q, B, R> {
   /** Roles allowed to call (default: every member role). */
   readonly roles?: readonly MemberRole[];
   /** Token kind required (e.g. `human` for resume). */
-  readonly kind?: 'human';
+  readonly kind?: "human";
   /** The handler's answer: the schema's output, with Dates where strings are declared (sent as ISO-8601). */
-  readonly handler: (ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>) => Promise<Wire<z.output<R>> | StreamAnswer>;
+  readonly handler: (
+    ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>,
+  ) => Promise<Wire<z.output<R>> | StreamAnswer>;
 }
 
-export interface PublicRouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType> extends SpecBase<P, Q, B, R> {
-  readonly handler: (ctx: { readonly params: z.output<P>; readonly query: z.output<Q>; readonly body: z.output<B>; readonly request: FastifyRequest; readonly reply: FastifyReply }) => Promise<Wire<z.output<R>> | FastifyReply>;
+export interface PublicRouteSpec<
+  P extends z.ZodType,
+  Q extends z.ZodType,
+  B extends z.ZodType,
+  R extends z.ZodType,
+> extends SpecBase<P, Q, B, R> {
+  readonly handler: (ctx: {
+    readonly params: z.output<P>;
+    readonly query: z.output<Q>;
+    readonly body: z.output<B>;
+    readonly request: FastifyRequest;
+    readonly reply: FastifyReply;
+  }) => Promise<Wire<z.output<R>> | FastifyReply>;
 }
 
 /** What a handler may return for a declared answer: Dates stand in for strings (JSON turns them into ISO-8601). */
-export type Wire<T> = T extends string ? T | Date : T extends readonly (infer E)[] ? readonly Wire<E>[] : T extends object ? { [K in keyof T]: Wire<T[K]> } : T;
+export type Wire<T> = T extends string
+  ? T | Date
+  : T extends readonly (infer E)[]
+    ? readonly Wire<E>[]
+    : T extends object
+      ? { [K in keyof T]: Wire<T[K]> }
+      : T;
 
 /** A streamed answer (not serialized through a schema: `content` in the spec documents it). */
 export class StreamAnswer {
@@ -144,28 +170,38 @@ function toWire(value: unknown): unknown {
   return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as unknown);
 }
 
-function responses(spec: SpecBase<z.ZodType, z.ZodType, z.ZodType, z.ZodType>, extra: readonly ErrorCode[]): Record<number, unknown> {
+function responses(
+  spec: SpecBase<z.ZodType, z.ZodType, z.ZodType, z.ZodType>,
+  extra: readonly ErrorCode[],
+): Record<number, unknown> {
   const byStatus = new Map<number, Set<ErrorCode>>();
   const add = (code: ErrorCode) => {
     const status = ERROR_STATUS[code];
     byStatus.set(status, (byStatus.get(status) ?? new Set()).add(code));
   };
-  add('VALIDATION_FAILED');
-  add('RATE_LIMITED');
-  add('INTERNAL');
+  add("VALIDATION_FAILED");
+  add("RATE_LIMITED");
+  add("INTERNAL");
   if (spec.body) {
-    add('BAD_REQUEST');
-    add('PAYLOAD_TOO_LARGE');
-    add('UNSUPPORTED_MEDIA_TYPE');
+    add("BAD_REQUEST");
+    add("PAYLOAD_TOO_LARGE");
+    add("UNSUPPORTED_MEDIA_TYPE");
   }
   for (const c of [...extra, ...(spec.errors ?? [])]) add(c);
-  const success = spec.content ? { description: spec.content.description, content: { [spec.content.type]: { schema: spec.response } } } : spec.response;
+  const success = spec.content
+    ? { description: spec.content.description, content: { [spec.content.type]: { schema: spec.response } } }
+    : spec.response;
   const out: Record<number, unknown> = { [spec.status ?? 200]: success, ...(spec.otherResponses ?? {}) };
-  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) out[status] = errorEnvelope([...codes].sort() as [ErrorCode, ...ErrorCode[]]);
+  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b))
+    out[status] = errorEnvelope([...codes].sort() as [ErrorCode, ...ErrorCode[]]);
   return out;
 }
 
-function schemaOf(spec: SpecBase<z.ZodType, z.ZodType, z.ZodType, z.ZodType>, secured: boolean, extra: readonly ErrorCode[]) {
+function schemaOf(
+  spec: SpecBase<z.ZodType, z.ZodType, z.ZodType, z.ZodType>,
+  secured: boolean,
+  extra: readonly ErrorCode[],
+) {
   return {
     tags: [spec.tag],
     summary: spec.summary,
@@ -181,25 +217,35 @@ function schemaOf(spec: SpecBase<z.ZodType, z.ZodType, z.ZodType, z.ZodType>, se
 
 async function authenticate(database: Database, req: FastifyRequest): Promise<Caller> {
   const token = parseApiToken(req.headers.authorization);
-  if (!token) throw new UnauthenticatedError('a valid api token is required');
+  if (!token) throw new UnauthenticatedError("a valid api token is required");
   const secretSha256 = hashTokenSecret(token.secret);
   const auth = await authenticateApiToken(database, token.workspaceId, token.tokenId, secretSha256);
-  if (!auth) throw new UnauthenticatedError('a valid api token is required');
-  return { workspaceId: token.workspaceId, memberId: auth.member_id, role: auth.role, kind: auth.kind, token: { tokenId: token.tokenId, secretSha256 } };
+  if (!auth) throw new UnauthenticatedError("a valid api token is required");
+  return {
+    workspaceId: token.workspaceId,
+    memberId: auth.member_id,
+    role: auth.role,
+    kind: auth.kind,
+    token: { tokenId: token.tokenId, secretSha256 },
+  };
 }
 
 const callers = new WeakMap<FastifyRequest, Caller>();
 
 function withRetryAfter(reply: FastifyReply, err: unknown): never {
-  if (err instanceof RateLimitedError) void reply.header('retry-after', String(err.retryAfterSeconds));
+  if (err instanceof RateLimitedError) void reply.header("retry-after", String(err.retryAfterSeconds));
   throw err;
 }
 
 /** A `/v1` route behind an api token, run in the caller's workspace scope. */
-export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(app: FastifyInstance, database: Database, spec: RouteSpec<P, Q, B, R>): void {
-  const extra: ErrorCode[] = ['UNAUTHENTICATED'];
-  if (spec.roles || spec.kind) extra.push('FORBIDDEN');
-  if (spec.params) extra.push('NOT_FOUND', 'INVALID_ID');
+export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(
+  app: FastifyInstance,
+  database: Database,
+  spec: RouteSpec<P, Q, B, R>,
+): void {
+  const extra: ErrorCode[] = ["UNAUTHENTICATED"];
+  if (spec.roles || spec.kind) extra.push("FORBIDDEN");
+  if (spec.params) extra.push("NOT_FOUND", "INVALID_ID");
   app.withTypeProvider<ZodTypeProvider>().route({
     method: spec.method,
     url: spec.url,
@@ -212,7 +258,7 @@ export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodT
         const caller = await authenticate(database, req);
         // The token's own budget, keyed by the id the database just vouched for (per-address limits ran before).
         await apiRateLimiter(app)?.token(req, caller.token.tokenId);
-        if (spec.roles && !spec.roles.includes(caller.role)) throw new ForbiddenError('your role may not do this');
+        if (spec.roles && !spec.roles.includes(caller.role)) throw new ForbiddenError("your role may not do this");
         if (spec.kind && caller.kind !== spec.kind) throw new ForbiddenError(`this needs a ${spec.kind} token`);
         callers.set(req, caller);
       } catch (err) {
@@ -221,22 +267,40 @@ export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodT
     },
     handler: async (req, reply) => {
       const caller = callers.get(req);
-      if (!caller) throw new UnauthenticatedError('a valid api token is required');
+      if (!caller) throw new UnauthenticatedError("a valid api token is required");
       const deferred: (() => Promise<void>)[] = [];
       const afterCommit = (fn: () => Promise<void>) => void deferred.push(fn);
-      const ctx = { params: req.params as z.output<P>, query: req.query as z.output<Q>, body: req.body as z.output<B>, caller, afterCommit, request: req, reply };
-      const result = await withWorkspace(database, caller.workspaceId, (scope) => spec.handler({ ...ctx, scope })).catch((err: unknown) => withRetryAfter(reply, err));
+      const ctx = {
+        params: req.params as z.output<P>,
+        query: req.query as z.output<Q>,
+        body: req.body as z.output<B>,
+        caller,
+        afterCommit,
+        request: req,
+        reply,
+      };
+      const result = await withWorkspace(database, caller.workspaceId, (scope) =>
+        spec.handler({ ...ctx, scope }),
+      ).catch((err: unknown) => withRetryAfter(reply, err));
       // Committed: follow-ups are best effort (each records its own failure; the outbox reconciler covers them).
       for (const fn of deferred) await fn().catch(() => undefined);
       if (reply.sent) return reply;
-      if (result instanceof StreamAnswer) return reply.status(spec.status ?? 200).headers(result.headers).type(result.contentType).send(result.body);
+      if (result instanceof StreamAnswer)
+        return reply
+          .status(spec.status ?? 200)
+          .headers(result.headers)
+          .type(result.contentType)
+          .send(result.body);
       return reply.status(spec.status ?? 200).send(toWire(result) as never);
     },
   });
 }
 
 /** A route without an api token (health, the document, the install callbacks: a browser redirect carries none). */
-export function publicRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(app: FastifyInstance, spec: PublicRouteSpec<P, Q, B, R>): void {
+export function publicRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(
+  app: FastifyInstance,
+  spec: PublicRouteSpec<P, Q, B, R>,
+): void {
   app.withTypeProvider<ZodTypeProvider>().route({
     method: spec.method,
     url: spec.url,
@@ -244,7 +308,15 @@ export function publicRoute<P extends z.ZodType, Q extends z.ZodType, B extends 
     schema: schemaOf(spec, false, []),
     ...(spec.examples ? { config: { examples: spec.examples, status: spec.status ?? 200 } } : {}),
     handler: async (req, reply) => {
-      const result = await spec.handler({ params: req.params as z.output<P>, query: req.query as z.output<Q>, body: req.body as z.output<B>, request: req, reply }).catch((err: unknown) => withRetryAfter(reply, err));
+      const result = await spec
+        .handler({
+          params: req.params as z.output<P>,
+          query: req.query as z.output<Q>,
+          body: req.body as z.output<B>,
+          request: req,
+          reply,
+        })
+        .catch((err: unknown) => withRetryAfter(reply, err));
       if (reply.sent || result === reply) return reply;
       return reply.status(spec.status ?? 200).send(toWire(result) as never);
     },

@@ -4,31 +4,36 @@
  * This file only composes: the route builder (route-builder.ts), the contract machinery (openapi.ts) and one file per
  * resource under routes/.
  */
-import fastifyCookie from '@fastify/cookie';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { hasZodFastifySchemaValidationErrors, isResponseSerializationError, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { isPraxaError, WorkspaceScopeError } from '@praxa/core';
-import type { Database } from '@praxa/db';
-import type { Logger } from '@praxa/observability';
-import { localVerifyGate, type VerifyGate } from './audit-verify-gate.js';
-import type { InstallConfig } from './install-config.js';
-import { registerOpenApi, registerReference } from './openapi.js';
-import { registerRateLimits, type ApiRateLimitDeps } from './rate-limit.js';
-import { registerAuditRoutes } from './routes/audit.js';
-import { registerAuditVerifyRoute } from './routes/audit-verify.js';
-import { registerFeedbackRoutes } from './routes/feedback.js';
-import { registerGithubInstallRoutes } from './routes/github-install.js';
-import { registerHealthRoutes } from './routes/health.js';
-import { registerIntegrationConfirmRoutes } from './routes/integration-confirm.js';
-import { registerIntegrationRoutes } from './routes/integrations.js';
-import { registerLlmKeyRoutes } from './routes/llm-keys.js';
-import { registerMemberRoutes } from './routes/members.js';
-import { registerNotificationChannelRoutes } from './routes/notification-channels.js';
-import { registerRunRoutes } from './routes/runs.js';
-import { registerSkillRoutes, type SkillStatusDeps } from './routes/skills.js';
-import { registerSlackInstallRoutes } from './routes/slack-install.js';
-import { registerTokenRoutes } from './routes/tokens.js';
-import { registerTriggerSecretRoutes } from './routes/trigger-secrets.js';
+import fastifyCookie from "@fastify/cookie";
+import Fastify, { type FastifyInstance } from "fastify";
+import {
+  hasZodFastifySchemaValidationErrors,
+  isResponseSerializationError,
+  serializerCompiler,
+  validatorCompiler,
+} from "fastify-type-provider-zod";
+import { isPraxaError, WorkspaceScopeError } from "@praxa/core";
+import type { Database } from "@praxa/db";
+import type { Logger } from "@praxa/observability";
+import { localVerifyGate, type VerifyGate } from "./audit-verify-gate.js";
+import type { InstallConfig } from "./install-config.js";
+import { registerOpenApi, registerReference } from "./openapi.js";
+import { registerRateLimits, type ApiRateLimitDeps } from "./rate-limit.js";
+import { registerAuditRoutes } from "./routes/audit.js";
+import { registerAuditVerifyRoute } from "./routes/audit-verify.js";
+import { registerFeedbackRoutes } from "./routes/feedback.js";
+import { registerGithubInstallRoutes } from "./routes/github-install.js";
+import { registerHealthRoutes } from "./routes/health.js";
+import { registerIntegrationConfirmRoutes } from "./routes/integration-confirm.js";
+import { registerIntegrationRoutes } from "./routes/integrations.js";
+import { registerLlmKeyRoutes } from "./routes/llm-keys.js";
+import { registerMemberRoutes } from "./routes/members.js";
+import { registerNotificationChannelRoutes } from "./routes/notification-channels.js";
+import { registerRunRoutes } from "./routes/runs.js";
+import { registerSkillRoutes, type SkillStatusDeps } from "./routes/skills.js";
+import { registerSlackInstallRoutes } from "./routes/slack-install.js";
+import { registerTokenRoutes } from "./routes/tokens.js";
+import { registerTriggerSecretRoutes } from "./routes/trigger-secrets.js";
 
 export interface ApiDeps extends SkillStatusDeps {
   readonly database: Database;
@@ -41,10 +46,15 @@ export interface ApiDeps extends SkillStatusDeps {
    * Rate limits and the audit-verify gate, in Redis so they hold across api processes (rate-limit.ts,
    * audit-verify-gate.ts). Absent (tests, tools): no rate limits, and verifications capped in process memory.
    */
-  readonly limits?: Omit<ApiRateLimitDeps, 'log'> & { readonly verifyGate: VerifyGate; readonly trustProxy?: boolean };
+  readonly limits?: Omit<ApiRateLimitDeps, "log"> & { readonly verifyGate: VerifyGate; readonly trustProxy?: boolean };
 }
 
-const CONTEXT_NAMES: Record<string, string> = { body: 'body', querystring: 'query', params: 'path parameters', headers: 'headers' };
+const CONTEXT_NAMES: Record<string, string> = {
+  body: "body",
+  querystring: "query",
+  params: "path parameters",
+  headers: "headers",
+};
 
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024, trustProxy: deps.limits?.trustProxy ?? false });
@@ -57,32 +67,48 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   if (deps.limits) await registerRateLimits(app, { ...deps.limits, log: deps.log });
 
   app.setErrorHandler((error: unknown, req, reply) => {
-    if (error instanceof WorkspaceScopeError) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'not found' } });
+    if (error instanceof WorkspaceScopeError)
+      return reply.status(404).send({ error: { code: "NOT_FOUND", message: "not found" } });
     if (isPraxaError(error)) {
-      if (error.httpStatus >= 500) deps.log.error({ route: req.routeOptions.url, code: error.code, err: error }, 'request failed');
+      if (error.httpStatus >= 500)
+        deps.log.error({ route: req.routeOptions.url, code: error.code, err: error }, "request failed");
       return reply.status(error.httpStatus).send(error.toJSON());
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
-      const where = CONTEXT_NAMES[error.validationContext ?? ''] ?? 'request';
-      const paths = [...new Set(error.validation.map((i) => i.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(root)'))];
-      return reply.status(400).send({ error: { code: 'VALIDATION_FAILED', message: `invalid ${where}: ${paths.join(', ')}` } });
+      const where = CONTEXT_NAMES[error.validationContext ?? ""] ?? "request";
+      const paths = [
+        ...new Set(error.validation.map((i) => i.instancePath.replace(/^\//, "").replaceAll("/", ".") || "(root)")),
+      ];
+      return reply
+        .status(400)
+        .send({ error: { code: "VALIDATION_FAILED", message: `invalid ${where}: ${paths.join(", ")}` } });
     }
     if (error instanceof Error && isResponseSerializationError(error as never)) {
       // An answer that does not fit its declared schema is never sent: the contract is broken, not the caller.
-      deps.log.error({ route: req.routeOptions.url, code: 'RESPONSE_SCHEMA_MISMATCH', err: error }, 'an answer did not fit its declared schema');
-      return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+      deps.log.error(
+        { route: req.routeOptions.url, code: "RESPONSE_SCHEMA_MISMATCH", err: error },
+        "an answer did not fit its declared schema",
+      );
+      return reply.status(500).send({ error: { code: "INTERNAL", message: "internal error" } });
     }
     const status = (error as { statusCode?: unknown }).statusCode;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST';
-      return reply.status(status === 413 || status === 415 ? status : 400).send({ error: { code, message: 'the request was not understood' } });
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      const code = status === 413 ? "PAYLOAD_TOO_LARGE" : status === 415 ? "UNSUPPORTED_MEDIA_TYPE" : "BAD_REQUEST";
+      return reply
+        .status(status === 413 || status === 415 ? status : 400)
+        .send({ error: { code, message: "the request was not understood" } });
     }
-    deps.log.error({ route: req.routeOptions.url, code: 'INTERNAL', err: error }, 'unexpected error');
-    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+    deps.log.error({ route: req.routeOptions.url, code: "INTERNAL", err: error }, "unexpected error");
+    return reply.status(500).send({ error: { code: "INTERNAL", message: "internal error" } });
   });
-  app.setNotFoundHandler((_req, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } }));
-  app.addHook('onResponse', async (req, reply) => {
-    deps.log.info({ route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  app.setNotFoundHandler((_req, reply) =>
+    reply.status(404).send({ error: { code: "NOT_FOUND", message: "no such route" } }),
+  );
+  app.addHook("onResponse", async (req, reply) => {
+    deps.log.info(
+      { route: req.routeOptions.url ?? "unmatched", status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      "request",
+    );
   });
 
   // The document is built from every route registered after this (openapi.ts).
@@ -96,7 +122,11 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerRunRoutes(app, db);
   registerFeedbackRoutes(app, db);
   registerAuditRoutes(app, db, deps.auditSigner);
-  registerAuditVerifyRoute(app, db, { log: deps.log, gate: deps.limits?.verifyGate ?? localVerifyGate(), ...(pageSize === undefined ? {} : { pageSize }) });
+  registerAuditVerifyRoute(app, db, {
+    log: deps.log,
+    gate: deps.limits?.verifyGate ?? localVerifyGate(),
+    ...(pageSize === undefined ? {} : { pageSize }),
+  });
   registerTokenRoutes(app, db, deps.auditSigner);
   registerMemberRoutes(app, db);
   registerLlmKeyRoutes(app, db, deps.auditSigner);

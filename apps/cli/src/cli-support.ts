@@ -10,8 +10,8 @@
  *   3  operational: the database, Redis or the api unreachable, invalid configuration, a key provider failing, anything
  *      unexpected
  */
-import { CommanderError } from 'commander';
-import { isPraxaError } from '@praxa/core';
+import { CommanderError } from "commander";
+import { isPraxaError } from "@praxa/core";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, operational: 3 } as const;
 
@@ -26,20 +26,43 @@ Exit codes:
 that document is {"error":{"code","message"}}.`;
 
 /** PraxaError codes that mean the command was given something wrong. */
-const USAGE_CODES: ReadonlySet<string> = new Set(['VALIDATION_FAILED', 'INVALID_ID']);
+const USAGE_CODES: ReadonlySet<string> = new Set(["VALIDATION_FAILED", "INVALID_ID"]);
 /** PraxaError codes of an environment problem (besides every retryable error and every 5xx one). */
-const OPERATIONAL_CODES: ReadonlySet<string> = new Set(['CONFIG_INVALID', 'UNAVAILABLE', 'INTERNAL', 'REDIS_POLICY', 'KEY_UNAVAILABLE', 'KEY_PROVIDER_FAILED', 'KEY_FILE_INSECURE', 'KEY_FILE_INVALID', 'RATE_LIMITED']);
+const OPERATIONAL_CODES: ReadonlySet<string> = new Set([
+  "CONFIG_INVALID",
+  "UNAVAILABLE",
+  "INTERNAL",
+  "REDIS_POLICY",
+  "KEY_UNAVAILABLE",
+  "KEY_PROVIDER_FAILED",
+  "KEY_FILE_INSECURE",
+  "KEY_FILE_INVALID",
+  "RATE_LIMITED",
+]);
 /** Commander's "errors" that are a normal end: help and version shown. */
-const COMMANDER_DONE: ReadonlySet<string> = new Set(['commander.helpDisplayed', 'commander.version']);
+const COMMANDER_DONE: ReadonlySet<string> = new Set(["commander.helpDisplayed", "commander.version"]);
 /** Socket-level failures: something we needed did not answer. */
-const NETWORK_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED']);
+const NETWORK_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+]);
 /** A file named on the command line that cannot be read. */
-const FILE_CODES: ReadonlySet<string> = new Set(['ENOENT', 'EISDIR', 'EACCES', 'ENOTDIR']);
+const FILE_CODES: ReadonlySet<string> = new Set(["ENOENT", "EISDIR", "EACCES", "ENOTDIR"]);
 
 function errno(err: unknown): string | undefined {
   const e = err as { code?: unknown; cause?: unknown; errors?: unknown } | null;
-  if (e === null || typeof e !== 'object') return undefined;
-  if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || FILE_CODES.has(e.code))) return e.code;
+  if (e === null || typeof e !== "object") return undefined;
+  if (typeof e.code === "string" && (NETWORK_CODES.has(e.code) || FILE_CODES.has(e.code))) return e.code;
   // fetch() wraps the socket error in `cause`; a connect to several addresses throws an AggregateError.
   if (e.cause !== undefined && e.cause !== err) return errno(e.cause);
   if (Array.isArray(e.errors) && e.errors.length > 0) return errno(e.errors[0]);
@@ -47,19 +70,43 @@ function errno(err: unknown): string | undefined {
 }
 
 /** What an error means to a script: its code and a message safe to print (never a secret, a prompt or user content). */
-export function describeError(err: unknown): { readonly code: string; readonly message: string; readonly exitCode: number } {
-  if (err instanceof CommanderError) return { code: 'USAGE', message: err.message.replace(/^error: /, ''), exitCode: COMMANDER_DONE.has(err.code) ? EXIT.ok : EXIT.usage };
+export function describeError(err: unknown): {
+  readonly code: string;
+  readonly message: string;
+  readonly exitCode: number;
+} {
+  if (err instanceof CommanderError)
+    return {
+      code: "USAGE",
+      message: err.message.replace(/^error: /, ""),
+      exitCode: COMMANDER_DONE.has(err.code) ? EXIT.ok : EXIT.usage,
+    };
   if (isPraxaError(err)) {
-    const exitCode = USAGE_CODES.has(err.code) ? EXIT.usage : OPERATIONAL_CODES.has(err.code) || err.retryable || err.httpStatus >= 500 ? EXIT.operational : EXIT.failed;
+    const exitCode = USAGE_CODES.has(err.code)
+      ? EXIT.usage
+      : OPERATIONAL_CODES.has(err.code) || err.retryable || err.httpStatus >= 500
+        ? EXIT.operational
+        : EXIT.failed;
     return { code: err.code, message: err.message, exitCode };
   }
   const code = errno(err);
-  if (code !== undefined && NETWORK_CODES.has(code)) return { code: 'UNAVAILABLE', message: `a dependency (database, Redis or the api) is unreachable (${code})`, exitCode: EXIT.operational };
-  if (code !== undefined) return { code: 'FILE_UNREADABLE', message: `a file named cannot be read (${code})`, exitCode: EXIT.usage };
-  const name = err instanceof Error ? err.name : 'unknown';
+  if (code !== undefined && NETWORK_CODES.has(code))
+    return {
+      code: "UNAVAILABLE",
+      message: `a dependency (database, Redis or the api) is unreachable (${code})`,
+      exitCode: EXIT.operational,
+    };
+  if (code !== undefined)
+    return { code: "FILE_UNREADABLE", message: `a file named cannot be read (${code})`, exitCode: EXIT.usage };
+  const name = err instanceof Error ? err.name : "unknown";
   // A named file that is not JSON (SyntaxError from JSON.parse) or not of its schema (ZodError).
-  if (name === 'SyntaxError' || name === 'ZodError') return { code: 'FILE_MALFORMED', message: 'a file named is not what the command expects (malformed JSON or wrong shape)', exitCode: EXIT.usage };
-  return { code: 'UNEXPECTED', message: `unexpected error: ${name}`, exitCode: EXIT.operational };
+  if (name === "SyntaxError" || name === "ZodError")
+    return {
+      code: "FILE_MALFORMED",
+      message: "a file named is not what the command expects (malformed JSON or wrong shape)",
+      exitCode: EXIT.usage,
+    };
+  return { code: "UNEXPECTED", message: `unexpected error: ${name}`, exitCode: EXIT.operational };
 }
 
 /** The exit code of an error (see the header). */
@@ -68,13 +115,16 @@ export function exitCodeFor(err: unknown): number {
 }
 
 /** `done/total` on stderr, rewritten in place — only when stderr is a terminal (never into a pipe or a log). */
-export function progressOnStderr(label: string, stream: NodeJS.WriteStream = process.stderr): ((done: number, total: number) => void) | undefined {
+export function progressOnStderr(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+): ((done: number, total: number) => void) | undefined {
   if (!stream.isTTY) return undefined;
-  let shown = '';
+  let shown = "";
   return (done, total) => {
     const line = `${label}: ${done}/${total}`;
     if (line === shown) return;
     shown = line;
-    stream.write(`\r${line}${done >= total ? '\n' : ''}`);
+    stream.write(`\r${line}${done >= total ? "\n" : ""}`);
   };
 }

@@ -2,25 +2,35 @@
 /**
  * `praxa` — the operator's command line (`pnpm praxa <command>`). Config is loaded here, per command, never at import.
  */
-import { createWriteStream, readFileSync } from 'node:fs';
-import { once } from 'node:events';
-import { Command, Option } from 'commander';
-import { describeError, EXIT, EXIT_CODES_HELP, progressOnStderr } from './cli-support.js';
-import { migrateDatabase } from './commands/migrate.js';
-import { seedDemoWorkspace } from './commands/seed.js';
-import { runApp, STARTABLE_APPS, type StartableApp } from './commands/start.js';
-import { createHumanToken, listTokens, revokeToken, setTokenMaxLifetime } from './commands/tokens.js';
-import { requestKeyRotation } from './commands/keys.js';
-import { replayAuditEvent } from './commands/audit-replay.js';
-import { changeSkillStatus } from './commands/skills.js';
-import { checkpointWorkspace, exportWorkspaceAudit, printAuditKeys, proveEvent, verifyExportFile, verifyProofFile, verifyWorkspaceAudit } from './commands/audit.js';
-import { ValidationError } from '@praxa/core';
+import { createWriteStream, readFileSync } from "node:fs";
+import { once } from "node:events";
+import { Command, Option } from "commander";
+import { describeError, EXIT, EXIT_CODES_HELP, progressOnStderr } from "./cli-support.js";
+import { migrateDatabase } from "./commands/migrate.js";
+import { seedDemoWorkspace } from "./commands/seed.js";
+import { runApp, STARTABLE_APPS, type StartableApp } from "./commands/start.js";
+import { createHumanToken, listTokens, revokeToken, setTokenMaxLifetime } from "./commands/tokens.js";
+import { requestKeyRotation } from "./commands/keys.js";
+import { replayAuditEvent } from "./commands/audit-replay.js";
+import { changeSkillStatus } from "./commands/skills.js";
+import {
+  checkpointWorkspace,
+  exportWorkspaceAudit,
+  printAuditKeys,
+  proveEvent,
+  verifyExportFile,
+  verifyProofFile,
+  verifyWorkspaceAudit,
+} from "./commands/audit.js";
+import { ValidationError } from "@praxa/core";
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
 
 /** `--json` of the command being run (set before its action): one JSON document on stdout, nothing else there. */
 let jsonOutput = false;
-const jsonOption = () => new Option('--json', 'print one JSON document on stdout (nothing else there)');
+const jsonOption = () => new Option("--json", "print one JSON document on stdout (nothing else there)");
 /** Print `doc` as JSON under --json, otherwise the human form. */
 function report(doc: unknown, human: () => void): void {
   if (jsonOutput) console.log(JSON.stringify(doc));
@@ -28,31 +38,33 @@ function report(doc: unknown, human: () => void): void {
 }
 
 const program = new Command()
-  .name('praxa')
-  .description('Praxa: autonomous Skills in your GitHub and Slack, constrained by code and by the database.')
-  .version(version, '-V, --version', 'print the version')
+  .name("praxa")
+  .description("Praxa: autonomous Skills in your GitHub and Slack, constrained by code and by the database.")
+  .version(version, "-V, --version", "print the version")
   .showHelpAfterError()
   .exitOverride()
-  .addHelpText('after', EXIT_CODES_HELP)
-  .hook('preAction', (_program, action) => {
+  .addHelpText("after", EXIT_CODES_HELP)
+  .hook("preAction", (_program, action) => {
     jsonOutput = action.opts<{ json?: boolean }>().json === true;
   });
 
 program
-  .command('migrate')
-  .description('create the roles (idempotent) and apply pending SQL migrations to DATABASE_URL')
+  .command("migrate")
+  .description("create the roles (idempotent) and apply pending SQL migrations to DATABASE_URL")
   .addOption(jsonOption())
   .action(async () => {
     const out = await migrateDatabase(process.env);
     report(out, () => {
-      if (out.databaseCreated) console.log('created database');
-      console.log(out.applied.length === 0 ? 'migrations: up to date' : `migrations applied: ${out.applied.join(', ')}`);
+      if (out.databaseCreated) console.log("created database");
+      console.log(
+        out.applied.length === 0 ? "migrations: up to date" : `migrations applied: ${out.applied.join(", ")}`,
+      );
     });
   });
 
 program
-  .command('seed')
-  .description('provision a demo tenant, workspace, GitHub integration and Skill (prints their ids, as JSON)')
+  .command("seed")
+  .description("provision a demo tenant, workspace, GitHub integration and Skill (prints their ids, as JSON)")
   .addOption(jsonOption())
   .action(async () => {
     const seeded = await seedDemoWorkspace(process.env);
@@ -60,220 +72,336 @@ program
   });
 
 program
-  .command('start')
+  .command("start")
   .description(`run one app in the foreground (${STARTABLE_APPS.join(", ")})`)
-  .argument('<app>', 'the app to run')
+  .argument("<app>", "the app to run")
   .action(async (app: string) => {
     if (!(STARTABLE_APPS as readonly string[]).includes(app)) {
-      throw new ValidationError(`unknown app "${app}"; one of: ${STARTABLE_APPS.join(', ')}`);
+      throw new ValidationError(`unknown app "${app}"; one of: ${STARTABLE_APPS.join(", ")}`);
     }
     process.exitCode = await runApp(app as StartableApp, [], process.env);
   });
 
 program
-  .command('reconcile')
-  .description('one pass of the run reconciler: enqueue runs whose jobs were lost, hand back expired leases')
+  .command("reconcile")
+  .description("one pass of the run reconciler: enqueue runs whose jobs were lost, hand back expired leases")
   .action(async () => {
-    process.exitCode = await runApp('monitor', ['--reconcile-once'], process.env);
+    process.exitCode = await runApp("monitor", ["--reconcile-once"], process.env);
   });
 
-const audit = program.command('audit').description('the audit log: verify, checkpoint, keys');
+const audit = program.command("audit").description("the audit log: verify, checkpoint, keys");
 audit
-  .command('verify')
-  .description('verify chain, signatures and checkpoints — of a workspace in the database, or of an export file offline; exit 0 if everything holds')
-  .option('--workspace <id>', 'the workspace (ws_…), read from the database')
-  .option('--file <export.jsonl>', 'an export (pnpm praxa audit export), verified offline with no database')
-  .option('--keys <keys.json>', 'with --file: the key set you pinned (pnpm praxa audit keys)')
-  .option('--trusted-checkpoint <file>', 'a checkpoint line you kept earlier (from an export); proves the log only grew since')
-  .option('--full', 'also every event’s Ed25519 signature, canonical form and schema (slower; uses every core)')
-  .option('--threads <n>', 'with --full: how many threads verify the chain (default: every core, for long chains)')
-  .option('--proof <file>', 'an inclusion proof (pnpm praxa audit prove), verified offline with --keys')
+  .command("verify")
+  .description(
+    "verify chain, signatures and checkpoints — of a workspace in the database, or of an export file offline; exit 0 if everything holds",
+  )
+  .option("--workspace <id>", "the workspace (ws_…), read from the database")
+  .option("--file <export.jsonl>", "an export (pnpm praxa audit export), verified offline with no database")
+  .option("--keys <keys.json>", "with --file: the key set you pinned (pnpm praxa audit keys)")
+  .option(
+    "--trusted-checkpoint <file>",
+    "a checkpoint line you kept earlier (from an export); proves the log only grew since",
+  )
+  .option("--full", "also every event’s Ed25519 signature, canonical form and schema (slower; uses every core)")
+  .option("--threads <n>", "with --full: how many threads verify the chain (default: every core, for long chains)")
+  .option("--proof <file>", "an inclusion proof (pnpm praxa audit prove), verified offline with --keys")
   .addOption(jsonOption())
-  .addHelpText('after', '\nExit 0 if everything holds, 1 if a verification failed (the first bad seq is named), 2 on a usage error, 3 if the database is unreachable.\n--json: {"ok","events","checkpoints","threads","failure"?,"seq"?} ({"ok","seq","treeSize"} or {"ok","failure"} with --proof).')
-  .action(async (o: { workspace?: string; file?: string; keys?: string; trustedCheckpoint?: string; full?: boolean; threads?: string; proof?: string }) => {
-    const threads = o.threads === undefined ? undefined : Number(o.threads);
-    if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > 256)) throw new ValidationError('--threads takes a whole number from 1 to 256');
-    const how = { full: o.full === true, ...(o.trustedCheckpoint ? { trustedFile: o.trustedCheckpoint } : {}), ...(threads === undefined ? {} : { threads }) };
-    const onThreads = (n: number): string => (n > 1 ? ` (chain verified on ${n} threads)` : '');
-    if (o.proof) {
-      if (!o.keys) throw new ValidationError('--proof needs --keys (the key set you pinned)');
-      const r = verifyProofFile(o.proof, o.keys);
-      report(r, () => (r.ok ? console.log(`ok: event seq ${r.seq} is in the log checkpointed at tree_size ${r.treeSize}`) : console.error(`FAILED: ${r.failure}`)));
-      process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
-      return;
-    }
-    if (o.file) {
-      if (!o.keys) throw new ValidationError('--file needs --keys (the key set you pinned)');
-      const r = await verifyExportFile(o.file, o.keys, how);
+  .addHelpText(
+    "after",
+    '\nExit 0 if everything holds, 1 if a verification failed (the first bad seq is named), 2 on a usage error, 3 if the database is unreachable.\n--json: {"ok","events","checkpoints","threads","failure"?,"seq"?} ({"ok","seq","treeSize"} or {"ok","failure"} with --proof).',
+  )
+  .action(
+    async (o: {
+      workspace?: string;
+      file?: string;
+      keys?: string;
+      trustedCheckpoint?: string;
+      full?: boolean;
+      threads?: string;
+      proof?: string;
+    }) => {
+      const threads = o.threads === undefined ? undefined : Number(o.threads);
+      if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > 256))
+        throw new ValidationError("--threads takes a whole number from 1 to 256");
+      const how = {
+        full: o.full === true,
+        ...(o.trustedCheckpoint ? { trustedFile: o.trustedCheckpoint } : {}),
+        ...(threads === undefined ? {} : { threads }),
+      };
+      const onThreads = (n: number): string => (n > 1 ? ` (chain verified on ${n} threads)` : "");
+      if (o.proof) {
+        if (!o.keys) throw new ValidationError("--proof needs --keys (the key set you pinned)");
+        const r = verifyProofFile(o.proof, o.keys);
+        report(r, () =>
+          r.ok
+            ? console.log(`ok: event seq ${r.seq} is in the log checkpointed at tree_size ${r.treeSize}`)
+            : console.error(`FAILED: ${r.failure}`),
+        );
+        process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
+        return;
+      }
+      if (o.file) {
+        if (!o.keys) throw new ValidationError("--file needs --keys (the key set you pinned)");
+        const r = await verifyExportFile(o.file, o.keys, how);
+        report(r, () =>
+          r.ok
+            ? console.log(
+                `ok: ${r.events} event(s), ${r.leaves} leaf hash(es), ${r.checkpoints} checkpoint(s) hold; trusted checkpoint: ${r.trustedCheckpoint}${onThreads(r.threads)}`,
+              )
+            : console.error(`FAILED: ${r.failure}${onThreads(r.threads)}`),
+        );
+        process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
+        return;
+      }
+      if (!o.workspace) throw new ValidationError("give --workspace <id>, or --file <export> --keys <keys.json>");
+      const progress = o.full ? progressOnStderr("verified events") : undefined;
+      const r = await verifyWorkspaceAudit(process.env, o.workspace, {
+        ...how,
+        ...(progress ? { onProgress: progress } : {}),
+      });
       report(r, () =>
         r.ok
-          ? console.log(`ok: ${r.events} event(s), ${r.leaves} leaf hash(es), ${r.checkpoints} checkpoint(s) hold; trusted checkpoint: ${r.trustedCheckpoint}${onThreads(r.threads)}`)
-          : console.error(`FAILED: ${r.failure}${onThreads(r.threads)}`),
+          ? console.log(
+              `ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots, ${o.full ? "every event signature" : "the signatures of the head and of every event past the newest checkpoint"})${onThreads(r.threads)}`,
+            )
+          : console.error(
+              `FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)${onThreads(r.threads)}`,
+            ),
       );
       process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
-      return;
-    }
-    if (!o.workspace) throw new ValidationError('give --workspace <id>, or --file <export> --keys <keys.json>');
-    const progress = o.full ? progressOnStderr('verified events') : undefined;
-    const r = await verifyWorkspaceAudit(process.env, o.workspace, { ...how, ...(progress ? { onProgress: progress } : {}) });
-    report(r, () =>
-      r.ok
-        ? console.log(`ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots, ${o.full ? 'every event signature' : 'the signatures of the head and of every event past the newest checkpoint'})${onThreads(r.threads)}`)
-        : console.error(`FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)${onThreads(r.threads)}`),
-    );
-    process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
-  });
+    },
+  );
 audit
-  .command('prove')
-  .description('print a compact RFC 9162 inclusion proof of one event against the newest checkpoint covering it')
-  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
-  .requiredOption('--event <id>', 'the audit event (ae_…)')
+  .command("prove")
+  .description("print a compact RFC 9162 inclusion proof of one event against the newest checkpoint covering it")
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .requiredOption("--event <id>", "the audit event (ae_…)")
   .addOption(jsonOption())
   .action(async (o: { workspace: string; event: string }) => {
     // The proof is a JSON document either way (--json is accepted for uniformity).
     console.log(await proveEvent(process.env, o.workspace, o.event));
   });
 audit
-  .command('replay')
-  .description('re-fetch a decision’s inputs as the bot, check each against its recorded hash, and re-run the decision on the offline model; exit 0 if all hold')
-  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
-  .requiredOption('--event <id>', 'the skill.action audit event (ae_…)')
+  .command("replay")
+  .description(
+    "re-fetch a decision’s inputs as the bot, check each against its recorded hash, and re-run the decision on the offline model; exit 0 if all hold",
+  )
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .requiredOption("--event <id>", "the skill.action audit event (ae_…)")
   .addOption(jsonOption())
   .action(async (o: { workspace: string; event: string }) => {
     const r = await replayAuditEvent(process.env, o.workspace, o.event);
     report(r, () => {
       for (const line of r.lines) console.log(line);
-      console.log(r.ok ? 'replay: the decision reproduces from inputs that match their recorded hashes' : 'replay: FAILED — see the lines above');
+      console.log(
+        r.ok
+          ? "replay: the decision reproduces from inputs that match their recorded hashes"
+          : "replay: FAILED — see the lines above",
+      );
     });
     process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
   });
 audit
-  .command('export')
-  .description('write a workspace’s audit events (canonical bytes), leaf hashes, checkpoints and public keys as JSON Lines to stdout')
-  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
-  .option('--from <time>', 'ISO-8601: events that occurred at or after')
-  .option('--to <time>', 'ISO-8601: events that occurred before')
-  .option('--output <file>', 'write the export to this file instead of stdout')
-  .addOption(new Option('--json', 'with --output: print a summary of the export as one JSON document on stdout'))
+  .command("export")
+  .description(
+    "write a workspace’s audit events (canonical bytes), leaf hashes, checkpoints and public keys as JSON Lines to stdout",
+  )
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .option("--from <time>", "ISO-8601: events that occurred at or after")
+  .option("--to <time>", "ISO-8601: events that occurred before")
+  .option("--output <file>", "write the export to this file instead of stdout")
+  .addOption(new Option("--json", "with --output: print a summary of the export as one JSON document on stdout"))
   .action(async (o: { workspace: string; from?: string; to?: string; output?: string; json?: boolean }) => {
-    if (o.json && !o.output) throw new ValidationError('--json prints a summary on stdout: give --output <file> for the export itself');
+    if (o.json && !o.output)
+      throw new ValidationError("--json prints a summary on stdout: give --output <file> for the export itself");
     const file = o.output ? createWriteStream(o.output, { mode: 0o600 }) : null;
     const write = (line: string): void => {
-      if (file) file.write(line + '\n');
-      else process.stdout.write(line + '\n');
+      if (file) file.write(line + "\n");
+      else process.stdout.write(line + "\n");
     };
     const range = { ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) };
-    const summary = await exportWorkspaceAudit(process.env, o.workspace, range, write, progressOnStderr('exported events'));
+    const summary = await exportWorkspaceAudit(
+      process.env,
+      o.workspace,
+      range,
+      write,
+      progressOnStderr("exported events"),
+    );
     if (file) {
       file.end();
-      await once(file, 'close');
+      await once(file, "close");
     }
     report({ ...summary, output: o.output ?? null }, () => console.error(`exported ${summary.events} event(s)`));
   });
 audit
-  .command('checkpoint')
-  .description('sign a checkpoint over a workspace’s chain now')
-  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .command("checkpoint")
+  .description("sign a checkpoint over a workspace’s chain now")
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
   .addOption(jsonOption())
   .action(async (o: { workspace: string }) => {
     const cp = await checkpointWorkspace(process.env, o.workspace);
-    report({ checkpoint: cp }, () => console.log(cp ? JSON.stringify(cp) : 'nothing to checkpoint: no events yet, or none since the latest checkpoint'));
+    report({ checkpoint: cp }, () =>
+      console.log(
+        cp ? JSON.stringify(cp) : "nothing to checkpoint: no events yet, or none since the latest checkpoint",
+      ),
+    );
   });
 audit
-  .command('keys')
-  .description('print the public key set (event and checkpoint keys, by key_id) to pin for offline verification (a JSON array)')
+  .command("keys")
+  .description(
+    "print the public key set (event and checkpoint keys, by key_id) to pin for offline verification (a JSON array)",
+  )
   .addOption(jsonOption())
   .action(async () => {
     // The key set is a JSON document either way (--json is accepted for uniformity).
     console.log(await printAuditKeys(process.env));
   });
 
-const keysCmd = program.command('keys').description('workspace keys');
+const keysCmd = program.command("keys").description("workspace keys");
 keysCmd
-  .command('rotate')
-  .description('enqueue a keys job: a worker creates a new workspace key pair (the old one is retired, still opens)')
-  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .command("rotate")
+  .description("enqueue a keys job: a worker creates a new workspace key pair (the old one is retired, still opens)")
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
   .addOption(jsonOption())
   .action(async (o: { workspace: string }) => {
     const jobId = await requestKeyRotation(process.env, o.workspace);
-    report({ workspaceId: o.workspace, jobId }, () => console.log(`keys job enqueued: ${jobId} (a running worker performs it: pnpm praxa start worker)`));
+    report({ workspaceId: o.workspace, jobId }, () =>
+      console.log(`keys job enqueued: ${jobId} (a running worker performs it: pnpm praxa start worker)`),
+    );
   });
 
-const tokens = program.command('tokens').description('api tokens');
+const tokens = program.command("tokens").description("api tokens");
 tokens
-  .command('create')
-  .description('mint a human api token for a workspace member (printed once; only its hash is stored)')
-  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
-  .requiredOption('--member <id>', 'the member the token acts as (mb_…)')
-  .option('--kind <kind>', 'human (automation tokens come from POST /v1/tokens)', 'human')
-  .option('--name <name>', 'a label', 'cli')
-  .option('--ttl-days <days>', 'lifetime in days, within the maximum (pnpm praxa tokens max-lifetime; default 365)', '30')
+  .command("create")
+  .description("mint a human api token for a workspace member (printed once; only its hash is stored)")
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .requiredOption("--member <id>", "the member the token acts as (mb_…)")
+  .option("--kind <kind>", "human (automation tokens come from POST /v1/tokens)", "human")
+  .option("--name <name>", "a label", "cli")
+  .option(
+    "--ttl-days <days>",
+    "lifetime in days, within the maximum (pnpm praxa tokens max-lifetime; default 365)",
+    "30",
+  )
   .addOption(jsonOption())
-  .action(async (o: { workspace: string; member: string; kind: string; name: string; ttlDays: string; json?: boolean }) => {
-    const t = await createHumanToken(process.env, { workspace: o.workspace, member: o.member, kind: o.kind, name: o.name, ttlDays: Number(o.ttlDays) });
-    if (o.json) return console.log(JSON.stringify({ id: t.tokenId, token: t.token, kind: 'human', expiresAt: t.expiresAt.toISOString(), auditSeq: t.auditSeq }));
-    console.log(t.token);
-    console.error(`token ${t.tokenId} (human) expires ${t.expiresAt.toISOString()} — shown once; store it now (audited: admin.token.minted at seq ${t.auditSeq})`);
-  });
+  .action(
+    async (o: { workspace: string; member: string; kind: string; name: string; ttlDays: string; json?: boolean }) => {
+      const t = await createHumanToken(process.env, {
+        workspace: o.workspace,
+        member: o.member,
+        kind: o.kind,
+        name: o.name,
+        ttlDays: Number(o.ttlDays),
+      });
+      if (o.json)
+        return console.log(
+          JSON.stringify({
+            id: t.tokenId,
+            token: t.token,
+            kind: "human",
+            expiresAt: t.expiresAt.toISOString(),
+            auditSeq: t.auditSeq,
+          }),
+        );
+      console.log(t.token);
+      console.error(
+        `token ${t.tokenId} (human) expires ${t.expiresAt.toISOString()} — shown once; store it now (audited: admin.token.minted at seq ${t.auditSeq})`,
+      );
+    },
+  );
 tokens
-  .command('list')
-  .description('list a workspace’s api tokens: id, name, kind, member, role, created, expires, minted by, revoked — never a secret')
-  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
+  .command("list")
+  .description(
+    "list a workspace’s api tokens: id, name, kind, member, role, created, expires, minted by, revoked — never a secret",
+  )
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
   .addOption(jsonOption())
   .action(async (o: { workspace: string; json?: boolean }) => {
     const list = await listTokens(process.env, o.workspace);
     if (o.json) return console.log(JSON.stringify({ tokens: list }, null, 2));
-    if (list.length === 0) return console.log('no tokens');
-    for (const t of list) console.log(`${t.id}  ${t.status.padEnd(7)}  ${t.kind.padEnd(10)}  ${t.role.padEnd(6)}  ${t.memberId}  expires ${t.expiresAt}${t.mintedBy ? `  minted by ${t.mintedBy}` : ''}${t.revokedAt ? `  revoked ${t.revokedAt}` : ''}  ${JSON.stringify(t.name)}`);
+    if (list.length === 0) return console.log("no tokens");
+    for (const t of list)
+      console.log(
+        `${t.id}  ${t.status.padEnd(7)}  ${t.kind.padEnd(10)}  ${t.role.padEnd(6)}  ${t.memberId}  expires ${t.expiresAt}${t.mintedBy ? `  minted by ${t.mintedBy}` : ""}${t.revokedAt ? `  revoked ${t.revokedAt}` : ""}  ${JSON.stringify(t.name)}`,
+      );
   });
 tokens
-  .command('revoke')
-  .description('revoke an api token and every token it minted (audited: admin.token.revoked per token)')
-  .requiredOption('--workspace <id>', 'the workspace (ws_…)')
-  .argument('<tokenId>', 'the token (tk_…)')
+  .command("revoke")
+  .description("revoke an api token and every token it minted (audited: admin.token.revoked per token)")
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .argument("<tokenId>", "the token (tk_…)")
   .addOption(jsonOption())
   .action(async (tokenId: string, o: { workspace: string; json?: boolean }) => {
     const r = await revokeToken(process.env, o.workspace, tokenId);
     if (o.json) return console.log(JSON.stringify({ id: tokenId, ...r }, null, 2));
-    console.log(r.revoked.length === 0 ? `${tokenId}: already revoked; nothing changed` : `revoked ${r.revoked.join(', ')} (audited at seq ${r.auditSeqs.join(', ')})`);
+    console.log(
+      r.revoked.length === 0
+        ? `${tokenId}: already revoked; nothing changed`
+        : `revoked ${r.revoked.join(", ")} (audited at seq ${r.auditSeqs.join(", ")})`,
+    );
   });
 tokens
-  .command('max-lifetime')
-  .description('set the maximum lifetime of new tokens of a kind (default: automation 90 days, human 365); the database enforces it')
-  .requiredOption('--kind <kind>', 'automation or human')
-  .requiredOption('--days <days>', '1..366')
+  .command("max-lifetime")
+  .description(
+    "set the maximum lifetime of new tokens of a kind (default: automation 90 days, human 365); the database enforces it",
+  )
+  .requiredOption("--kind <kind>", "automation or human")
+  .requiredOption("--days <days>", "1..366")
   .addOption(jsonOption())
   .action(async (o: { kind: string; days: string; json?: boolean }) => {
     await setTokenMaxLifetime(process.env, o.kind, Number(o.days));
-    console.log(o.json ? JSON.stringify({ kind: o.kind, maxDays: Number(o.days) }) : `${o.kind} tokens now live at most ${Number(o.days)} days (tokens minted before keep their expiry)`);
+    console.log(
+      o.json
+        ? JSON.stringify({ kind: o.kind, maxDays: Number(o.days) })
+        : `${o.kind} tokens now live at most ${Number(o.days)} days (tokens minted before keep their expiry)`,
+    );
   });
 
-const skills = program.command('skills').description('a Skill’s status (through the api, with your own token: PRAXA_API_TOKEN)');
-for (const action of ['resume', 'pause'] as const) {
+const skills = program
+  .command("skills")
+  .description("a Skill’s status (through the api, with your own token: PRAXA_API_TOKEN)");
+for (const action of ["resume", "pause"] as const) {
   skills
     .command(action)
-    .description(action === 'resume' ? 'resume a paused Skill — only a human owner or admin may, with a reason; audited' : 'pause a Skill by hand (an owner or admin), with a reason; audited')
-    .argument('<skill>', 'the Skill (sk_…)')
-    .requiredOption('--reason <text>', 'why (kept in the audit log)')
+    .description(
+      action === "resume"
+        ? "resume a paused Skill — only a human owner or admin may, with a reason; audited"
+        : "pause a Skill by hand (an owner or admin), with a reason; audited",
+    )
+    .argument("<skill>", "the Skill (sk_…)")
+    .requiredOption("--reason <text>", "why (kept in the audit log)")
     .addOption(jsonOption())
     .action(async (skill: string, o: { reason: string }) => {
       const r = await changeSkillStatus(process.env, { action, skill, reason: o.reason });
-      const changed = action === 'resume' ? r.resumed === true : r.paused === true;
-      report(r, () => console.log(changed ? `${skill}: ${String(r.status)} (audited)` : `${skill}: already ${String(r.status)}; nothing changed`));
+      const changed = action === "resume" ? r.resumed === true : r.paused === true;
+      report(r, () =>
+        console.log(
+          changed
+            ? `${skill}: ${String(r.status)} (audited)`
+            : `${skill}: already ${String(r.status)}; nothing changed`,
+        ),
+      );
     });
 }
 
 program
-  .command('demo')
-  .description('the live demo on embedded defaults: ingest and a worker as real processes, a signed GitHub webhook over HTTP, the review on the sandbox GitHub, audit verify; Ctrl-C stops everything')
-  .option('--keep', 'keep ingest, the worker and the sandbox GitHub running after the demo; prints a signed curl for another PR and where to look (Ctrl-C stops them)')
+  .command("demo")
+  .description(
+    "the live demo on embedded defaults: ingest and a worker as real processes, a signed GitHub webhook over HTTP, the review on the sandbox GitHub, audit verify; Ctrl-C stops everything",
+  )
+  .option(
+    "--keep",
+    "keep ingest, the worker and the sandbox GitHub running after the demo; prints a signed curl for another PR and where to look (Ctrl-C stops them)",
+  )
   // Loaded on use: the demo drives the testkit's sandbox GitHub, a development dependency the production image lacks.
-  .action(async (opts: { keep?: boolean }) => (await import('./commands/demo.js')).runDemo(process.env, { keep: opts.keep === true }));
+  .action(async (opts: { keep?: boolean }) =>
+    (await import("./commands/demo.js")).runDemo(process.env, { keep: opts.keep === true }),
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const { code, message, exitCode } = describeError(err);
   // Commander has printed its own usage error (and help / version) already.
-  if (code !== 'USAGE') {
+  if (code !== "USAGE") {
     console.error(`praxa: ${code}: ${message}`);
     if (jsonOutput) console.log(JSON.stringify({ error: { code, message } }));
     if (process.env.PRAXA_DEBUG) console.error(err);

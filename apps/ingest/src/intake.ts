@@ -5,12 +5,12 @@
  * installation — same body under a fresh id) creates nothing and answers with the original run ids of this workspace
  * only. Each run records the integration it came through, so the worker acts through that installation only.
  */
-import { newId, type RunId, type WorkspaceId } from '@praxa/core';
-import { createRunsForDelivery, resolveInstallation, subscribedSkills, type Database } from '@praxa/db';
-import type { Logger } from '@praxa/observability';
-import { enqueue, type QueueSet } from '@praxa/queue';
-import type { IgnoreReason, MappedEvent } from './events/intake-event.js';
-import type { WorkspaceLimiter } from './workspace-limiter.js';
+import { newId, type RunId, type WorkspaceId } from "@praxa/core";
+import { createRunsForDelivery, resolveInstallation, subscribedSkills, type Database } from "@praxa/db";
+import type { Logger } from "@praxa/observability";
+import { enqueue, type QueueSet } from "@praxa/queue";
+import type { IgnoreReason, MappedEvent } from "./events/intake-event.js";
+import type { WorkspaceLimiter } from "./workspace-limiter.js";
 
 /** How long a webhook waits for Redis before answering anyway (the reconciler enqueues later). */
 export const ENQUEUE_TIMEOUT_MS = 1_500;
@@ -26,7 +26,7 @@ export interface IntakeDeps {
 }
 
 export interface Delivery {
-  readonly source: 'github' | 'slack' | 'trigger';
+  readonly source: "github" | "slack" | "trigger";
   readonly deliveryId: string;
   readonly bodySha256: string;
 }
@@ -37,11 +37,16 @@ export interface IntakeResult {
   readonly ignored?: IgnoreReason;
 }
 
-async function recordIgnored(deps: IntakeDeps, delivery: Delivery, reason: IgnoreReason, workspaceId: WorkspaceId | null = null): Promise<IntakeResult> {
+async function recordIgnored(
+  deps: IntakeDeps,
+  delivery: Delivery,
+  reason: IgnoreReason,
+  workspaceId: WorkspaceId | null = null,
+): Promise<IntakeResult> {
   const created = await createRunsForDelivery(deps.database, {
     ...delivery,
     workspaceId,
-    trigger: 'ignored.event',
+    trigger: "ignored.event",
     input: {},
     runs: [],
   });
@@ -50,22 +55,23 @@ async function recordIgnored(deps: IntakeDeps, delivery: Delivery, reason: Ignor
 
 export async function acceptEvent(deps: IntakeDeps, delivery: Delivery, mapped: MappedEvent): Promise<IntakeResult> {
   const started = deps.now();
-  if (mapped.kind === 'ignored') return recordIgnored(deps, delivery, mapped.reason);
+  if (mapped.kind === "ignored") return recordIgnored(deps, delivery, mapped.reason);
   const event = mapped.event;
-  if (event.source !== 'github' && event.source !== 'slack') return recordIgnored(deps, delivery, 'unsupported_event');
-  if (deps.githubAppId !== undefined && event.actor.appId === deps.githubAppId) return recordIgnored(deps, delivery, 'own_app');
+  if (event.source !== "github" && event.source !== "slack") return recordIgnored(deps, delivery, "unsupported_event");
+  if (deps.githubAppId !== undefined && event.actor.appId === deps.githubAppId)
+    return recordIgnored(deps, delivery, "own_app");
 
   const installation = await resolveInstallation(deps.database, event.source, event.externalId);
-  if (!installation || installation.status !== 'active') return recordIgnored(deps, delivery, 'unknown_installation');
-  const botLogin = typeof installation.bot_identity.login === 'string' ? installation.bot_identity.login : null;
-  const botUserId = typeof installation.bot_identity.user_id === 'string' ? installation.bot_identity.user_id : null;
+  if (!installation || installation.status !== "active") return recordIgnored(deps, delivery, "unknown_installation");
+  const botLogin = typeof installation.bot_identity.login === "string" ? installation.bot_identity.login : null;
+  const botUserId = typeof installation.bot_identity.user_id === "string" ? installation.bot_identity.user_id : null;
   if (event.actor.login !== null && (event.actor.login === botLogin || event.actor.login === botUserId)) {
-    return recordIgnored(deps, delivery, 'own_app', installation.workspace_id);
+    return recordIgnored(deps, delivery, "own_app", installation.workspace_id);
   }
 
   const workspaceId = installation.workspace_id;
   const skills = await subscribedSkills(deps.database, workspaceId, event.trigger);
-  if (skills.length === 0) return recordIgnored(deps, delivery, 'no_subscribed_skill', workspaceId);
+  if (skills.length === 0) return recordIgnored(deps, delivery, "no_subscribed_skill", workspaceId);
 
   const delayMs = await deps.limiter.delayFor(workspaceId, deps.now());
   const created = await createRunsForDelivery(deps.database, {
@@ -73,28 +79,48 @@ export async function acceptEvent(deps: IntakeDeps, delivery: Delivery, mapped: 
     workspaceId,
     trigger: event.trigger,
     input: event.input,
-    runs: skills.map((s) => ({ runId: newId('run'), skillId: s.skill_id })),
+    runs: skills.map((s) => ({ runId: newId("run"), skillId: s.skill_id })),
     integrationId: installation.integration_id,
     ...(delayMs > 0 ? { notBefore: new Date(deps.now() + delayMs) } : {}),
   });
   if (created.duplicate) {
-    deps.log.info({ deliveryId: delivery.deliveryId, workspaceId, trigger: event.trigger, code: 'DUPLICATE_DELIVERY' }, 'delivery already recorded');
+    deps.log.info(
+      { deliveryId: delivery.deliveryId, workspaceId, trigger: event.trigger, code: "DUPLICATE_DELIVERY" },
+      "delivery already recorded",
+    );
     return { runIds: created.run_ids, duplicate: true };
   }
   let enqueued = 0;
   for (const [i, runId] of created.run_ids.entries()) {
-    if (created.statuses[i] !== 'queued') continue;
+    if (created.statuses[i] !== "queued") continue;
     try {
-      await enqueue(deps.queues, 'run', { runId }, { jobId: runId, ...(delayMs > 0 ? { delay: delayMs } : {}) }, { timeoutMs: ENQUEUE_TIMEOUT_MS });
+      await enqueue(
+        deps.queues,
+        "run",
+        { runId },
+        { jobId: runId, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+        { timeoutMs: ENQUEUE_TIMEOUT_MS },
+      );
       enqueued++;
     } catch (err) {
       // The run row is committed: the reconciler will enqueue it. Never fail the webhook for this.
-      deps.log.warn({ deliveryId: delivery.deliveryId, workspaceId, runId, code: 'ENQUEUE_DEFERRED', err }, 'enqueue failed; the reconciler will pick the run up');
+      deps.log.warn(
+        { deliveryId: delivery.deliveryId, workspaceId, runId, code: "ENQUEUE_DEFERRED", err },
+        "enqueue failed; the reconciler will pick the run up",
+      );
     }
   }
   deps.log.info(
-    { deliveryId: delivery.deliveryId, workspaceId, trigger: event.trigger, runs: created.run_ids.length, enqueued, delayMs, ms: deps.now() - started },
-    'delivery accepted',
+    {
+      deliveryId: delivery.deliveryId,
+      workspaceId,
+      trigger: event.trigger,
+      runs: created.run_ids.length,
+      enqueued,
+      delayMs,
+      ms: deps.now() - started,
+    },
+    "delivery accepted",
   );
   return { runIds: created.run_ids, duplicate: false };
 }

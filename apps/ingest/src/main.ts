@@ -3,23 +3,34 @@
  * The ingest process: config once at boot, one Postgres pool as praxa_ingest, one Redis connection, the HTTP server.
  * SIGTERM/SIGINT: stop accepting, finish in-flight requests, close pools.
  */
-import { bootConfig, ingestIntegrations, unconfiguredSummary } from '@praxa/config';
-import { createDatabase, registerIngestKey } from '@praxa/db';
-import { createLogger, runProcess, type DestinationStream } from '@praxa/observability';
-import { createQueues, createRedis } from '@praxa/queue';
-import { buildIngestServer } from './server.js';
-import { loadIngestTriggerKey } from './trigger-key.js';
-import { createUnverifiedLimiter } from './unverified-limiter.js';
-import { createWorkspaceLimiter } from './workspace-limiter.js';
+import { bootConfig, ingestIntegrations, unconfiguredSummary } from "@praxa/config";
+import { createDatabase, registerIngestKey } from "@praxa/db";
+import { createLogger, runProcess, type DestinationStream } from "@praxa/observability";
+import { createQueues, createRedis } from "@praxa/queue";
+import { buildIngestServer } from "./server.js";
+import { loadIngestTriggerKey } from "./trigger-key.js";
+import { createUnverifiedLimiter } from "./unverified-limiter.js";
+import { createWorkspaceLimiter } from "./workspace-limiter.js";
 
-export async function startIngest(env: NodeJS.ProcessEnv, options: { readonly logDestination?: DestinationStream } = {}): Promise<{ url: string; close: () => Promise<void> }> {
-  const config = await bootConfig('ingest', { env, envFile: '.env' });
-  const log = createLogger({ name: 'praxa-ingest', level: config.LOG_LEVEL, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+export async function startIngest(
+  env: NodeJS.ProcessEnv,
+  options: { readonly logDestination?: DestinationStream } = {},
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const config = await bootConfig("ingest", { env, envFile: ".env" });
+  const log = createLogger({
+    name: "praxa-ingest",
+    level: config.LOG_LEVEL,
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
   const off = unconfiguredSummary(ingestIntegrations(config));
-  if (off) log.info({ code: 'INTEGRATIONS_NOT_CONFIGURED', ...off }, 'integrations not configured: their routes answer 404 INTEGRATION_NOT_CONFIGURED');
-  const database = createDatabase(config.INGEST_DATABASE_URL, { max: 10, applicationName: 'praxa-ingest' });
-  const redis = createRedis(config.REDIS_URL, 'producer');
-  redis.on('error', () => {}); // reported through readiness and enqueue failures, not as unhandled events
+  if (off)
+    log.info(
+      { code: "INTEGRATIONS_NOT_CONFIGURED", ...off },
+      "integrations not configured: their routes answer 404 INTEGRATION_NOT_CONFIGURED",
+    );
+  const database = createDatabase(config.INGEST_DATABASE_URL, { max: 10, applicationName: "praxa-ingest" });
+  const redis = createRedis(config.REDIS_URL, "producer");
+  redis.on("error", () => {}); // reported through readiness and enqueue failures, not as unhandled events
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   const triggerKey = await loadIngestTriggerKey(config.INGEST_TRIGGER_KEY_FILE);
   let limiterWarnedAt = 0;
@@ -36,21 +47,33 @@ export async function startIngest(env: NodeJS.ProcessEnv, options: { readonly lo
     unverifiedLimiter: createUnverifiedLimiter(
       redis,
       config.PRAXA_QUEUE_PREFIX,
-      { perSourcePerMinute: config.INGEST_UNVERIFIED_RATE_PER_MINUTE, perSkillPerMinute: config.INGEST_UNVERIFIED_RATE_PER_SKILL_PER_MINUTE },
+      {
+        perSourcePerMinute: config.INGEST_UNVERIFIED_RATE_PER_MINUTE,
+        perSkillPerMinute: config.INGEST_UNVERIFIED_RATE_PER_SKILL_PER_MINUTE,
+      },
       () => {
         // Fails open; say so at most once a minute.
         if (Date.now() - limiterWarnedAt < 60_000) return;
         limiterWarnedAt = Date.now();
-        log.warn({ code: 'RATE_LIMITER_UNAVAILABLE' }, 'the unverified-traffic limiter did not answer in time; requests go on to verification');
+        log.warn(
+          { code: "RATE_LIMITER_UNAVAILABLE" },
+          "the unverified-traffic limiter did not answer in time; requests go on to verification",
+        );
       },
     ),
     ready: async () => ({
-      postgres: await database.sql`select 1`.then(() => true, () => false),
-      redis: await redis.ping().then((r) => r === 'PONG', () => false),
+      postgres: await database.sql`select 1`.then(
+        () => true,
+        () => false,
+      ),
+      redis: await redis.ping().then(
+        (r) => r === "PONG",
+        () => false,
+      ),
     }),
   });
-  const url = await app.listen({ port: config.INGEST_PORT, host: process.env.INGEST_HOST ?? '0.0.0.0' });
-  log.info({ port: config.INGEST_PORT }, 'ingest listening');
+  const url = await app.listen({ port: config.INGEST_PORT, host: process.env.INGEST_HOST ?? "0.0.0.0" });
+  log.info({ port: config.INGEST_PORT }, "ingest listening");
   return {
     url,
     close: async () => {
@@ -64,5 +87,5 @@ export async function startIngest(env: NodeJS.ProcessEnv, options: { readonly lo
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {
-  runProcess('praxa-ingest', () => startIngest(process.env));
+  runProcess("praxa-ingest", () => startIngest(process.env));
 }

@@ -6,25 +6,38 @@
  * memory; signed producers: the fleet-wide Redis limiter of unverified-limiter.ts, per source and per Skill, asked in
  * `onRequest` before any database read or crypto); verified traffic never is — its excess is delayed, not refused.
  */
-import { createHash } from 'node:crypto';
-import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { IntegrationNotConfiguredError, isPraxaError, SignatureInvalidError, UnavailableError, type PraxaError } from '@praxa/core';
-import type { IngestConfig } from '@praxa/config';
-import type { Logger } from '@praxa/observability';
-import { mapGithubEvent } from './events/github-events.js';
-import { mapSlackEvent, UrlVerification } from './events/slack-events.js';
-import { MalformedBodyError, MissingHeaderError, PayloadTooLargeError, RateLimitedError } from './errors.js';
-import { acceptPrFeedback, acceptSlackFeedback, parsePrFeedbackComment, parseSlackInteraction } from './feedback.js';
-import { acceptEvent, type IntakeDeps } from './intake.js';
-import type { IngestTriggerKey } from './trigger-key.js';
-import { acceptTrigger, precheckTrigger, verifyTrigger, type VerifiedTrigger } from './triggers.js';
-import type { UnverifiedLimiter } from './unverified-limiter.js';
-import { verifyGithubSignature } from './verify/github-signature.js';
-import { verifySlackSignature } from './verify/slack-signature.js';
+import { createHash } from "node:crypto";
+import rateLimit from "@fastify/rate-limit";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import {
+  IntegrationNotConfiguredError,
+  isPraxaError,
+  SignatureInvalidError,
+  UnavailableError,
+  type PraxaError,
+} from "@praxa/core";
+import type { IngestConfig } from "@praxa/config";
+import type { Logger } from "@praxa/observability";
+import { mapGithubEvent } from "./events/github-events.js";
+import { mapSlackEvent, UrlVerification } from "./events/slack-events.js";
+import { MalformedBodyError, MissingHeaderError, PayloadTooLargeError, RateLimitedError } from "./errors.js";
+import { acceptPrFeedback, acceptSlackFeedback, parsePrFeedbackComment, parseSlackInteraction } from "./feedback.js";
+import { acceptEvent, type IntakeDeps } from "./intake.js";
+import type { IngestTriggerKey } from "./trigger-key.js";
+import { acceptTrigger, precheckTrigger, verifyTrigger, type VerifiedTrigger } from "./triggers.js";
+import type { UnverifiedLimiter } from "./unverified-limiter.js";
+import { verifyGithubSignature } from "./verify/github-signature.js";
+import { verifySlackSignature } from "./verify/slack-signature.js";
 
 export interface IngestServerDeps extends IntakeDeps {
-  readonly config: Pick<IngestConfig, 'GITHUB_WEBHOOK_SECRET' | 'SLACK_SIGNING_SECRET' | 'INGEST_BODY_LIMIT_BYTES' | 'INGEST_UNVERIFIED_RATE_PER_MINUTE' | 'INGEST_TRUST_PROXY'>;
+  readonly config: Pick<
+    IngestConfig,
+    | "GITHUB_WEBHOOK_SECRET"
+    | "SLACK_SIGNING_SECRET"
+    | "INGEST_BODY_LIMIT_BYTES"
+    | "INGEST_UNVERIFIED_RATE_PER_MINUTE"
+    | "INGEST_TRUST_PROXY"
+  >;
   /** The key that opens signed-producer secrets; without it `/triggers/:skillId` answers 503. */
   readonly triggerKey?: IngestTriggerKey;
   /** The fleet-wide limit on unverified `/triggers` traffic (createUnverifiedLimiter); without it `/triggers` answers 503. */
@@ -47,22 +60,27 @@ function rawBody(req: FastifyRequest): Buffer {
 
 function parseJson(body: Buffer): unknown {
   try {
-    return JSON.parse(body.toString('utf8'));
+    return JSON.parse(body.toString("utf8"));
   } catch {
-    throw new MalformedBodyError('the body is not valid JSON');
+    throw new MalformedBodyError("the body is not valid JSON");
   }
 }
 
 function sendError(reply: FastifyReply, err: PraxaError): FastifyReply {
-  return reply.status(err.httpStatus).type('application/json').send(err.toJSON());
+  return reply.status(err.httpStatus).type("application/json").send(err.toJSON());
 }
 
 export async function buildIngestServer(deps: IngestServerDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: deps.config.INGEST_BODY_LIMIT_BYTES, trustProxy: deps.config.INGEST_TRUST_PROXY, return503OnClosing: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.config.INGEST_BODY_LIMIT_BYTES,
+    trustProxy: deps.config.INGEST_TRUST_PROXY,
+    return503OnClosing: true,
+  });
 
   // Keep every body as raw bytes: signatures are computed over exactly what was sent.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
   // Verification results, computed once per request (the rate limiter's allowList asks first).
   const verified = new WeakMap<FastifyRequest, boolean>();
@@ -77,45 +95,55 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
 
   await app.register(rateLimit, {
     global: false,
-    hook: 'preHandler',
+    hook: "preHandler",
     max: deps.config.INGEST_UNVERIFIED_RATE_PER_MINUTE,
     timeWindow: 60_000,
     keyGenerator: (req) => req.ip,
     // Only traffic that fails verification counts against the per-source limit.
     allowList: (req) => isVerified(req),
-    errorResponseBuilder: () => new RateLimitedError('too many unverified requests from this source'),
+    errorResponseBuilder: () => new RateLimitedError("too many unverified requests from this source"),
   });
 
   app.setErrorHandler((error: unknown, req, reply) => {
     const code = (error as { code?: unknown }).code;
     if (isPraxaError(error)) {
-      if (error.httpStatus >= 500) deps.log.error({ route: req.routeOptions.url, code: error.code, err: error }, 'request failed');
+      if (error.httpStatus >= 500)
+        deps.log.error({ route: req.routeOptions.url, code: error.code, err: error }, "request failed");
       return sendError(reply, error);
     }
-    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new PayloadTooLargeError(`the body exceeds ${deps.config.INGEST_BODY_LIMIT_BYTES} bytes`));
+    if (code === "FST_ERR_CTP_BODY_TOO_LARGE")
+      return sendError(
+        reply,
+        new PayloadTooLargeError(`the body exceeds ${deps.config.INGEST_BODY_LIMIT_BYTES} bytes`),
+      );
     const status = (error as { statusCode?: unknown }).statusCode;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      return reply.status(status).send({ error: { code: 'BAD_REQUEST', message: 'the request was not understood' } });
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      return reply.status(status).send({ error: { code: "BAD_REQUEST", message: "the request was not understood" } });
     }
-    deps.log.error({ route: req.routeOptions.url, code: 'INTERNAL', err: error }, 'unexpected error');
-    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+    deps.log.error({ route: req.routeOptions.url, code: "INTERNAL", err: error }, "unexpected error");
+    return reply.status(500).send({ error: { code: "INTERNAL", message: "internal error" } });
   });
-  app.setNotFoundHandler((_req, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } }));
+  app.setNotFoundHandler((_req, reply) =>
+    reply.status(404).send({ error: { code: "NOT_FOUND", message: "no such route" } }),
+  );
 
-  app.addHook('onResponse', async (req, reply) => {
-    deps.log.info({ route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  app.addHook("onResponse", async (req, reply) => {
+    deps.log.info(
+      { route: req.routeOptions.url ?? "unmatched", status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      "request",
+    );
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
-  app.get('/readyz', async (_req, reply) => {
+  app.get("/healthz", async () => ({ ok: true }));
+  app.get("/readyz", async (_req, reply) => {
     const r = await deps.ready();
     return reply.status(r.postgres && r.redis ? 200 : 503).send({ ok: r.postgres && r.redis, ...r });
   });
 
   const requireVerified = (req: FastifyRequest) => {
-    if (!isVerified(req)) throw new SignatureInvalidError('the signature is missing, invalid or stale');
+    if (!isVerified(req)) throw new SignatureInvalidError("the signature is missing, invalid or stale");
   };
-  const digest = (body: Buffer) => createHash('sha256').update(body).digest('hex');
+  const digest = (body: Buffer) => createHash("sha256").update(body).digest("hex");
 
   // An integration without its settings: its routes answer 404 INTEGRATION_NOT_CONFIGURED (nothing verified, parsed or stored).
   const notConfigured = (urls: readonly string[], message: string): void => {
@@ -128,57 +156,85 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
 
   // ── GitHub ──
   const githubSecret = deps.config.GITHUB_WEBHOOK_SECRET;
-  if (githubSecret === undefined) notConfigured(['/webhooks/github'], 'GitHub webhooks are not configured on this ingest (GITHUB_WEBHOOK_SECRET)');
-  const githubVerify: Verifier = (req) => githubSecret !== undefined && verifyGithubSignature(githubSecret, rawBody(req), header(req, 'x-hub-signature-256'));
-  if (githubSecret !== undefined) app.post('/webhooks/github', { config: { verify: githubVerify, rateLimit: {} } }, async (req, reply) => {
-    requireVerified(req);
-    const event = header(req, 'x-github-event');
-    const deliveryId = header(req, 'x-github-delivery');
-    if (!event || !deliveryId || deliveryId.length > 200) throw new MissingHeaderError('X-GitHub-Event and X-GitHub-Delivery are required');
-    const body = rawBody(req);
-    const payload = parseJson(body);
-    if (event === 'ping') return reply.status(200).send({ ok: true, pong: true });
-    const delivery = { source: 'github', deliveryId, bodySha256: digest(body) } as const;
-    // `/praxa accept|reject` on a PR is feedback for the quality monitor, not a trigger.
-    const feedback = event === 'issue_comment' ? parsePrFeedbackComment(payload, deps.githubAppId) : null;
-    if (feedback?.kind === 'feedback') {
-      const outcome = await acceptPrFeedback(deps, delivery, feedback);
-      return reply.status(202).send({ runIds: [], feedback: outcome.outcome });
-    }
-    const result = await acceptEvent(deps, delivery, feedback ? { kind: 'ignored', reason: feedback.reason } : mapGithubEvent(event, payload));
-    return reply.status(202).send({ runIds: result.runIds });
-  });
+  if (githubSecret === undefined)
+    notConfigured(["/webhooks/github"], "GitHub webhooks are not configured on this ingest (GITHUB_WEBHOOK_SECRET)");
+  const githubVerify: Verifier = (req) =>
+    githubSecret !== undefined && verifyGithubSignature(githubSecret, rawBody(req), header(req, "x-hub-signature-256"));
+  if (githubSecret !== undefined)
+    app.post("/webhooks/github", { config: { verify: githubVerify, rateLimit: {} } }, async (req, reply) => {
+      requireVerified(req);
+      const event = header(req, "x-github-event");
+      const deliveryId = header(req, "x-github-delivery");
+      if (!event || !deliveryId || deliveryId.length > 200)
+        throw new MissingHeaderError("X-GitHub-Event and X-GitHub-Delivery are required");
+      const body = rawBody(req);
+      const payload = parseJson(body);
+      if (event === "ping") return reply.status(200).send({ ok: true, pong: true });
+      const delivery = { source: "github", deliveryId, bodySha256: digest(body) } as const;
+      // `/praxa accept|reject` on a PR is feedback for the quality monitor, not a trigger.
+      const feedback = event === "issue_comment" ? parsePrFeedbackComment(payload, deps.githubAppId) : null;
+      if (feedback?.kind === "feedback") {
+        const outcome = await acceptPrFeedback(deps, delivery, feedback);
+        return reply.status(202).send({ runIds: [], feedback: outcome.outcome });
+      }
+      const result = await acceptEvent(
+        deps,
+        delivery,
+        feedback ? { kind: "ignored", reason: feedback.reason } : mapGithubEvent(event, payload),
+      );
+      return reply.status(202).send({ runIds: result.runIds });
+    });
 
   // ── Slack ──
   const slackSecret = deps.config.SLACK_SIGNING_SECRET;
-  if (slackSecret === undefined) notConfigured(['/webhooks/slack/events', '/webhooks/slack/interactions'], 'Slack is not configured on this ingest (SLACK_SIGNING_SECRET)');
+  if (slackSecret === undefined)
+    notConfigured(
+      ["/webhooks/slack/events", "/webhooks/slack/interactions"],
+      "Slack is not configured on this ingest (SLACK_SIGNING_SECRET)",
+    );
   const slackVerify: Verifier = (req) =>
     slackSecret !== undefined &&
-    verifySlackSignature(slackSecret, rawBody(req), header(req, 'x-slack-request-timestamp'), header(req, 'x-slack-signature'), Math.floor(deps.now() / 1000));
-  if (slackSecret !== undefined) app.post('/webhooks/slack/events', { config: { verify: slackVerify, rateLimit: {} } }, async (req, reply) => {
-    requireVerified(req);
-    const body = rawBody(req);
-    const payload = parseJson(body);
-    const challenge = UrlVerification.safeParse(payload);
-    if (challenge.success) return reply.status(200).send({ challenge: challenge.data.challenge });
-    const mapped = mapSlackEvent(payload);
-    // Slack retries (X-Slack-Retry-Num) and repeated event_ids share the event_id: one delivery, one set of runs.
-    const deliveryId = mapped.eventId ?? `body:${digest(body)}`;
-    const result = await acceptEvent(deps, { source: 'slack', deliveryId, bodySha256: digest(body) }, mapped);
-    return reply.status(202).send({ runIds: result.runIds });
-  });
+    verifySlackSignature(
+      slackSecret,
+      rawBody(req),
+      header(req, "x-slack-request-timestamp"),
+      header(req, "x-slack-signature"),
+      Math.floor(deps.now() / 1000),
+    );
+  if (slackSecret !== undefined)
+    app.post("/webhooks/slack/events", { config: { verify: slackVerify, rateLimit: {} } }, async (req, reply) => {
+      requireVerified(req);
+      const body = rawBody(req);
+      const payload = parseJson(body);
+      const challenge = UrlVerification.safeParse(payload);
+      if (challenge.success) return reply.status(200).send({ challenge: challenge.data.challenge });
+      const mapped = mapSlackEvent(payload);
+      // Slack retries (X-Slack-Retry-Num) and repeated event_ids share the event_id: one delivery, one set of runs.
+      const deliveryId = mapped.eventId ?? `body:${digest(body)}`;
+      const result = await acceptEvent(deps, { source: "slack", deliveryId, bodySha256: digest(body) }, mapped);
+      return reply.status(202).send({ runIds: result.runIds });
+    });
   // Interactivity: the Helpful / Not helpful buttons under a Skill's answer are feedback for the quality monitor.
   // Slack wants a 200 within 3 s; any other interaction is acknowledged and ignored.
-  if (slackSecret !== undefined) app.post('/webhooks/slack/interactions', { config: { verify: slackVerify, rateLimit: {} } }, async (req, reply) => {
-    requireVerified(req);
-    const body = rawBody(req);
-    const click = parseSlackInteraction(body);
-    if (click) {
-      const sha = digest(body);
-      await acceptSlackFeedback(deps, { source: 'slack', deliveryId: click.triggerId ? `interaction:${click.triggerId}` : `body:${sha}`, bodySha256: sha }, click);
-    }
-    return reply.status(200).send();
-  });
+  if (slackSecret !== undefined)
+    app.post("/webhooks/slack/interactions", { config: { verify: slackVerify, rateLimit: {} } }, async (req, reply) => {
+      requireVerified(req);
+      const body = rawBody(req);
+      const click = parseSlackInteraction(body);
+      if (click) {
+        const sha = digest(body);
+        await acceptSlackFeedback(
+          deps,
+          {
+            source: "slack",
+            deliveryId: click.triggerId ? `interaction:${click.triggerId}` : `body:${sha}`,
+            bodySha256: sha,
+          },
+          click,
+        );
+      }
+      return reply.status(200).send();
+    });
 
   // ── Signed producers (Standard Webhooks) ──
   // Order, cheapest first: onRequest checks the path and headers (shape, timestamp window — no secret, no body, no
@@ -187,17 +243,22 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
   const triggerResults = new WeakMap<FastifyRequest, VerifiedTrigger | null>();
   const triggerSkill = new WeakMap<FastifyRequest, string>();
   app.post(
-    '/triggers/:skillId',
+    "/triggers/:skillId",
     {
       config: { verify: (req: FastifyRequest) => (triggerResults.get(req) ?? null) !== null },
       onRequest: async (req, reply) => {
-        if (!deps.triggerKey || !deps.unverifiedLimiter) throw new UnavailableError('signed triggers are not configured on this ingest');
+        if (!deps.triggerKey || !deps.unverifiedLimiter)
+          throw new UnavailableError("signed triggers are not configured on this ingest");
         const pre = precheckTrigger(req, Math.floor(deps.now() / 1000));
-        if (!pre) throw new SignatureInvalidError('the signature is missing, invalid or stale');
+        if (!pre) throw new SignatureInvalidError("the signature is missing, invalid or stale");
         const verdict = await deps.unverifiedLimiter.check({ source: req.ip, skillId: pre.skillId });
         if (verdict.limited) {
-          void reply.header('retry-after', String(verdict.retryAfterSeconds));
-          throw new RateLimitedError(verdict.by === 'source' ? 'too many unverified requests from this source' : 'too many unverified requests for this Skill');
+          void reply.header("retry-after", String(verdict.retryAfterSeconds));
+          throw new RateLimitedError(
+            verdict.by === "source"
+              ? "too many unverified requests from this source"
+              : "too many unverified requests for this Skill",
+          );
         }
         triggerSkill.set(req, pre.skillId);
       },
@@ -205,7 +266,8 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
         const key = deps.triggerKey;
         const limiter = deps.unverifiedLimiter;
         const skillId = triggerSkill.get(req);
-        if (!key || !limiter || skillId === undefined) throw new UnavailableError('signed triggers are not configured on this ingest');
+        if (!key || !limiter || skillId === undefined)
+          throw new UnavailableError("signed triggers are not configured on this ingest");
         const result = await verifyTrigger(deps.database, key, req, rawBody(req), Math.floor(deps.now() / 1000));
         if (!result) await limiter.recordFailure({ source: req.ip, skillId });
         triggerResults.set(req, result);
@@ -214,7 +276,7 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
     async (req, reply) => {
       requireVerified(req);
       const verified = triggerResults.get(req);
-      if (!verified) throw new SignatureInvalidError('the signature is missing, invalid or stale');
+      if (!verified) throw new SignatureInvalidError("the signature is missing, invalid or stale");
       const body = rawBody(req);
       const payload = parseJson(body);
       const runIds = await acceptTrigger(deps, verified, body, payload);

@@ -3,25 +3,34 @@
  * matches the recorded fixtures (installation 1) and a Slack team (the fixtures' T00FAKE00BB), a Redis key prefix of
  * the test's own, and the real server (fastify.inject, no sockets). Not exported from the package.
  */
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import postgres from 'postgres';
-import { manifestHash, newId } from '@praxa/core';
-import { createDatabase, createTestDatabase, sampleManifest, seedWorkspaceFixture, type Database, type TestDatabase, type WorkspaceFixture } from '@praxa/db';
-import { createLogger } from '@praxa/observability';
-import { createQueues, createRedis, redisReady, type QueueSet, type Redis } from '@praxa/queue';
-import type { FastifyInstance } from 'fastify';
-import { buildIngestServer, type IngestServerDeps } from './server.js';
-import { createWorkspaceLimiter } from './workspace-limiter.js';
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import postgres from "postgres";
+import { manifestHash, newId } from "@praxa/core";
+import {
+  createDatabase,
+  createTestDatabase,
+  sampleManifest,
+  seedWorkspaceFixture,
+  type Database,
+  type TestDatabase,
+  type WorkspaceFixture,
+} from "@praxa/db";
+import { createLogger } from "@praxa/observability";
+import { createQueues, createRedis, redisReady, type QueueSet, type Redis } from "@praxa/queue";
+import type { FastifyInstance } from "fastify";
+import { buildIngestServer, type IngestServerDeps } from "./server.js";
+import { createWorkspaceLimiter } from "./workspace-limiter.js";
 
-export const GITHUB_SECRET = 'test-github-webhook-secret-0123';
-export const SLACK_SECRET = 'test-slack-signing-secret-0123';
-export const SLACK_TEAM = 'T00FAKE00BB';
+export const GITHUB_SECRET = "test-github-webhook-secret-0123";
+export const SLACK_SECRET = "test-slack-signing-secret-0123";
+export const SLACK_TEAM = "T00FAKE00BB";
 
-export const fixture = (path: string): Buffer => readFileSync(new URL(`../../../test/data/fixtures/${path}`, import.meta.url));
+export const fixture = (path: string): Buffer =>
+  readFileSync(new URL(`../../../test/data/fixtures/${path}`, import.meta.url));
 
 export interface InjectOptions {
-  readonly method: 'GET' | 'POST';
+  readonly method: "GET" | "POST";
   readonly url: string;
   readonly headers?: Record<string, string>;
   readonly payload?: string | Buffer;
@@ -39,12 +48,19 @@ export interface Served {
 }
 
 async function serve(app: FastifyInstance): Promise<Served> {
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = await app.listen({ port: 0, host: "127.0.0.1" });
   return {
     url,
     async inject(o) {
-      const headers: Record<string, string> = { ...o.headers, ...(o.remoteAddress ? { 'x-forwarded-for': o.remoteAddress } : {}) };
-      const res = await fetch(url + o.url, { method: o.method, headers, ...(o.payload !== undefined ? { body: o.payload } : {}) });
+      const headers: Record<string, string> = {
+        ...o.headers,
+        ...(o.remoteAddress ? { "x-forwarded-for": o.remoteAddress } : {}),
+      };
+      const res = await fetch(url + o.url, {
+        method: o.method,
+        headers,
+        ...(o.payload !== undefined ? { body: o.payload } : {}),
+      });
       const text = await res.text();
       return { statusCode: res.status, json: () => JSON.parse(text) as unknown };
     },
@@ -59,29 +75,42 @@ export interface Harness {
   readonly queues: QueueSet;
   readonly ws: WorkspaceFixture;
   readonly slackSkillId: string;
-  server(overrides?: Partial<IngestServerDeps['config']> & { perSecond?: number; redis?: Redis; queues?: QueueSet }): Promise<Served>;
+  server(
+    overrides?: Partial<IngestServerDeps["config"]> & { perSecond?: number; redis?: Redis; queues?: QueueSet },
+  ): Promise<Served>;
   runCount(): Promise<number>;
   close(): Promise<void>;
 }
 
-export async function startHarness(redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'): Promise<Harness> {
+export async function startHarness(redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"): Promise<Harness> {
   const tdb = await createTestDatabase();
   const admin = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });
-  const ws = await seedWorkspaceFixture(tdb.adminUrl, 'A', { installationId: '1', botLogin: 'praxa[bot]' });
-  const slackSkillId = newId('skill');
-  const slackManifest = sampleManifest({ slug: 'slack-answer', name: 'Slack answer', triggers: ['slack.app_mention', 'slack.message.im'], tools: ['slack.post_message'] });
-  await admin`insert into integrations (workspace_id, id, provider, external_id, bot_identity) values (${ws.workspaceId}, ${newId('integration')}, 'slack', ${SLACK_TEAM}, ${admin.json({ user_id: 'U00FAKEBOT02' })})`;
+  const ws = await seedWorkspaceFixture(tdb.adminUrl, "A", { installationId: "1", botLogin: "praxa[bot]" });
+  const slackSkillId = newId("skill");
+  const slackManifest = sampleManifest({
+    slug: "slack-answer",
+    name: "Slack answer",
+    triggers: ["slack.app_mention", "slack.message.im"],
+    tools: ["slack.post_message"],
+  });
+  await admin`insert into integrations (workspace_id, id, provider, external_id, bot_identity) values (${ws.workspaceId}, ${newId("integration")}, 'slack', ${SLACK_TEAM}, ${admin.json({ user_id: "U00FAKEBOT02" })})`;
   await admin`insert into skills (workspace_id, id, slug, name) values (${ws.workspaceId}, ${slackSkillId}, 'slack-answer', 'Slack answer')`;
-  await admin`insert into skill_versions (workspace_id, id, skill_id, version, manifest, manifest_hash) values (${ws.workspaceId}, ${newId('skillVersion')}, ${slackSkillId}, 1, ${admin.json(slackManifest as never)}, ${manifestHash(slackManifest)})`;
-  const db = createDatabase(tdb.roleUrl('praxa_ingest'), { max: 4 });
-  const redis = createRedis(redisUrl, 'producer');
+  await admin`insert into skill_versions (workspace_id, id, skill_id, version, manifest, manifest_hash) values (${ws.workspaceId}, ${newId("skillVersion")}, ${slackSkillId}, 1, ${admin.json(slackManifest as never)}, ${manifestHash(slackManifest)})`;
+  const db = createDatabase(tdb.roleUrl("praxa_ingest"), { max: 4 });
+  const redis = createRedis(redisUrl, "producer");
   await redisReady(redis);
   const prefix = `test-${randomUUID()}`;
   const queues = createQueues(redis, prefix);
-  const log = createLogger({ name: 'ingest-test', level: 'silent' });
+  const log = createLogger({ name: "ingest-test", level: "silent" });
   const servers: FastifyInstance[] = [];
   return {
-    tdb, admin, db, redis, queues, ws, slackSkillId,
+    tdb,
+    admin,
+    db,
+    redis,
+    queues,
+    ws,
+    slackSkillId,
     async server(o = {}) {
       const r = o.redis ?? redis;
       const app = await buildIngestServer({
@@ -98,7 +127,7 @@ export async function startHarness(redisUrl = process.env.REDIS_URL ?? 'redis://
         log,
         now: Date.now,
         githubAppId: 424242,
-        ready: async () => ({ postgres: true, redis: r.status === 'ready' }),
+        ready: async () => ({ postgres: true, redis: r.status === "ready" }),
       });
       servers.push(app);
       return serve(app);
@@ -109,7 +138,10 @@ export async function startHarness(redisUrl = process.env.REDIS_URL ?? 'redis://
     },
     async close() {
       for (const s of servers) await s.close();
-      await queues.get('runs').obliterate({ force: true }).catch(() => {});
+      await queues
+        .get("runs")
+        .obliterate({ force: true })
+        .catch(() => {});
       await queues.close();
       redis.disconnect();
       await db.close();

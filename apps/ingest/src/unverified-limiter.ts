@@ -13,7 +13,7 @@
  * request goes on to verification, where a bad signature is still a 401 — the check never blocks a request for longer
  * than the bound.
  */
-import type { Redis } from '@praxa/queue';
+import type { Redis } from "@praxa/queue";
 
 export interface UnverifiedKeys {
   /** The client address (req.ip; X-Forwarded-For only when INGEST_TRUST_PROXY). */
@@ -23,8 +23,11 @@ export interface UnverifiedKeys {
 }
 
 export type UnverifiedVerdict =
-  | { readonly limited: false; /** false: the limiter did not answer in time and the request was let through. */ readonly answered: boolean }
-  | { readonly limited: true; readonly by: 'source' | 'skill'; readonly retryAfterSeconds: number };
+  | {
+      readonly limited: false;
+      /** false: the limiter did not answer in time and the request was let through. */ readonly answered: boolean;
+    }
+  | { readonly limited: true; readonly by: "source" | "skill"; readonly retryAfterSeconds: number };
 
 export interface UnverifiedLimiter {
   /** Over budget? Never rejects; resolves within the limiter's bound. */
@@ -64,9 +67,14 @@ async function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   }
 }
 
-export function createUnverifiedLimiter(redis: Redis, prefix: string, limits: UnverifiedLimits, onUnavailable: () => void = () => {}): UnverifiedLimiter {
+export function createUnverifiedLimiter(
+  redis: Redis,
+  prefix: string,
+  limits: UnverifiedLimits,
+  onUnavailable: () => void = () => {},
+): UnverifiedLimiter {
   const timeoutMs = limits.timeoutMs ?? UNVERIFIED_LIMITER_TIMEOUT_MS;
-  const keyOf = (kind: 'source' | 'skill', id: string) => `${prefix}:ingest:unverified:${kind}:${id}`;
+  const keyOf = (kind: "source" | "skill", id: string) => `${prefix}:ingest:unverified:${kind}:${id}`;
   const peek = async (key: string): Promise<[number, number]> => {
     const reply = (await redis.eval(PEEK_SCRIPT, 1, key)) as [number, number];
     return [Number(reply[0]), Number(reply[1])];
@@ -74,25 +82,34 @@ export function createUnverifiedLimiter(redis: Redis, prefix: string, limits: Un
   return {
     async check(keys) {
       // Never queue behind a reconnecting client on the request path.
-      if (redis.status !== 'ready') {
+      if (redis.status !== "ready") {
         onUnavailable();
         return { limited: false, answered: false };
       }
-      const answer = await bounded(Promise.all([peek(keyOf('source', keys.source)), peek(keyOf('skill', keys.skillId))]), timeoutMs);
+      const answer = await bounded(
+        Promise.all([peek(keyOf("source", keys.source)), peek(keyOf("skill", keys.skillId))]),
+        timeoutMs,
+      );
       if (answer === undefined) {
         onUnavailable();
         return { limited: false, answered: false };
       }
       const [[bySource, sourceTtl], [bySkill, skillTtl]] = answer;
       const retry = (ttl: number) => Math.max(1, Math.ceil((ttl > 0 ? ttl : UNVERIFIED_WINDOW_MS) / 1000));
-      if (bySource >= limits.perSourcePerMinute) return { limited: true, by: 'source', retryAfterSeconds: retry(sourceTtl) };
-      if (bySkill >= limits.perSkillPerMinute) return { limited: true, by: 'skill', retryAfterSeconds: retry(skillTtl) };
+      if (bySource >= limits.perSourcePerMinute)
+        return { limited: true, by: "source", retryAfterSeconds: retry(sourceTtl) };
+      if (bySkill >= limits.perSkillPerMinute)
+        return { limited: true, by: "skill", retryAfterSeconds: retry(skillTtl) };
       return { limited: false, answered: true };
     },
     async recordFailure(keys) {
-      if (redis.status !== 'ready') return;
+      if (redis.status !== "ready") return;
       await bounded(
-        Promise.all([keyOf('source', keys.source), keyOf('skill', keys.skillId)].map((k) => redis.eval(HIT_SCRIPT, 1, k, String(UNVERIFIED_WINDOW_MS)))),
+        Promise.all(
+          [keyOf("source", keys.source), keyOf("skill", keys.skillId)].map((k) =>
+            redis.eval(HIT_SCRIPT, 1, k, String(UNVERIFIED_WINDOW_MS)),
+          ),
+        ),
         timeoutMs,
       );
     },

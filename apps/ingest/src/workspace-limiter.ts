@@ -4,7 +4,7 @@
  * Redis so the whole ingest fleet shares one budget; if Redis is down the limiter lets everything through (the
  * enqueue fails anyway, and the reconciler picks the runs up).
  */
-import type { Redis } from '@praxa/queue';
+import type { Redis } from "@praxa/queue";
 
 export interface WorkspaceLimiter {
   /** Milliseconds to delay this workspace's next job (0 when under the limit). */
@@ -17,7 +17,7 @@ export function createWorkspaceLimiter(redis: Redis, prefix: string, perSecond: 
       const second = Math.floor(nowMs / 1000);
       const key = `${prefix}:ingest:rate:${workspaceId}:${second}`;
       try {
-        if (redis.status !== 'ready') return 0; // never wait on a reconnecting Redis on the request path
+        if (redis.status !== "ready") return 0; // never wait on a reconnecting Redis on the request path
         const count = await redis.incr(key);
         if (count === 1) await redis.expire(key, 5);
         if (count <= perSecond) return 0;

@@ -7,10 +7,18 @@
  * commit, a `notification` job per notification goes to the workers (the row is the outbox: the reconciler enqueues
  * what an outage lost). Nothing here ever resumes a Skill.
  */
-import { newId, type AuditEventDraft, type NotificationId, type SkillId } from '@praxa/core';
-import { acceptancePass, appendAuditEvents, pauseSkillForAcceptance, withWorkspace, type AcceptancePause, type AuditSigner, type Database } from '@praxa/db';
-import type { Logger } from '@praxa/observability';
-import { enqueue, type JobsOptions, type QueueSet } from '@praxa/queue';
+import { newId, type AuditEventDraft, type NotificationId, type SkillId } from "@praxa/core";
+import {
+  acceptancePass,
+  appendAuditEvents,
+  pauseSkillForAcceptance,
+  withWorkspace,
+  type AcceptancePause,
+  type AuditSigner,
+  type Database,
+} from "@praxa/db";
+import type { Logger } from "@praxa/observability";
+import { enqueue, type JobsOptions, type QueueSet } from "@praxa/queue";
 
 export interface AcceptanceDeps {
   readonly database: Database;
@@ -32,20 +40,27 @@ export interface AcceptanceSummary {
   notifications: number;
 }
 
-export const PAUSE_TRIGGER = 'monitor.acceptance';
+export const PAUSE_TRIGGER = "monitor.acceptance";
 
 function pausedEvent(skillId: SkillId, p: AcceptancePause, occurredAt: string): AuditEventDraft {
   return {
-    auditEventId: newId('auditEvent'),
-    kind: 'skill.paused',
+    auditEventId: newId("auditEvent"),
+    kind: "skill.paused",
     skillId,
     runId: null,
     trigger: PAUSE_TRIGGER,
-    input: { rate: p.rate, threshold: p.threshold, decided: p.decided, accepted: p.accepted, window: p.window_size, min_samples: p.min_samples },
-    reasoning: [p.reason ?? 'acceptance rate below the published threshold'],
+    input: {
+      rate: p.rate,
+      threshold: p.threshold,
+      decided: p.decided,
+      accepted: p.accepted,
+      window: p.window_size,
+      min_samples: p.min_samples,
+    },
+    reasoning: [p.reason ?? "acceptance rate below the published threshold"],
     alternatives: [],
     confidence: null,
-    output: { status: 'paused', pause_id: p.pause_id, notifications: p.notification_ids.length },
+    output: { status: "paused", pause_id: p.pause_id, notifications: p.notification_ids.length },
     tools_used: [],
     duration_ms: 0,
     occurred_at: occurredAt,
@@ -53,28 +68,55 @@ function pausedEvent(skillId: SkillId, p: AcceptancePause, occurredAt: string): 
 }
 
 /** Enqueue one `{notificationId}` job per notification, jobId = the id; a failure is left to the reconciler. */
-export async function enqueueNotifications(deps: Pick<AcceptanceDeps, 'queues' | 'log' | 'notificationJobOptions'>, ids: readonly NotificationId[]): Promise<number> {
+export async function enqueueNotifications(
+  deps: Pick<AcceptanceDeps, "queues" | "log" | "notificationJobOptions">,
+  ids: readonly NotificationId[],
+): Promise<number> {
   let enqueued = 0;
   for (const notificationId of ids) {
     try {
-      await enqueue(deps.queues, 'notification', { notificationId }, { ...deps.notificationJobOptions, jobId: notificationId }, { timeoutMs: 1_500 });
+      await enqueue(
+        deps.queues,
+        "notification",
+        { notificationId },
+        { ...deps.notificationJobOptions, jobId: notificationId },
+        { timeoutMs: 1_500 },
+      );
       enqueued++;
     } catch (err) {
-      deps.log.warn({ notificationId, code: 'ENQUEUE_DEFERRED', err }, 'notification enqueue failed; the reconciler will pick it up');
+      deps.log.warn(
+        { notificationId, code: "ENQUEUE_DEFERRED", err },
+        "notification enqueue failed; the reconciler will pick it up",
+      );
     }
   }
   return enqueued;
 }
 
 /** Pause one Skill if the database agrees it is below its threshold; null if it did not pause (already paused, recovered). */
-export async function pauseIfBelowThreshold(deps: AcceptanceDeps, workspaceId: string, skillId: SkillId): Promise<AcceptancePause | null> {
+export async function pauseIfBelowThreshold(
+  deps: AcceptanceDeps,
+  workspaceId: string,
+  skillId: SkillId,
+): Promise<AcceptancePause | null> {
   const result = await withWorkspace(deps.database, workspaceId, async (scope) => {
     const p = await pauseSkillForAcceptance(scope, skillId);
-    if (p.paused) await appendAuditEvents(scope, [pausedEvent(skillId, p, new Date(deps.now()).toISOString())], deps.auditSigner);
+    if (p.paused)
+      await appendAuditEvents(scope, [pausedEvent(skillId, p, new Date(deps.now()).toISOString())], deps.auditSigner);
     return p;
   });
   if (!result.paused) return null;
-  deps.log.warn({ workspaceId, skillId, rate: result.rate, threshold: result.threshold, decided: result.decided, code: 'SKILL_PAUSED' }, 'skill paused: acceptance below threshold');
+  deps.log.warn(
+    {
+      workspaceId,
+      skillId,
+      rate: result.rate,
+      threshold: result.threshold,
+      decided: result.decided,
+      code: "SKILL_PAUSED",
+    },
+    "skill paused: acceptance below threshold",
+  );
   await enqueueNotifications(deps, result.notification_ids);
   return result;
 }
@@ -84,7 +126,7 @@ export async function evaluateAcceptance(deps: AcceptanceDeps): Promise<Acceptan
   const figures = await acceptancePass(deps.database, deps.batch);
   summary.evaluated = figures.length;
   for (const f of figures) {
-    if (!f.below || f.status !== 'active') continue;
+    if (!f.below || f.status !== "active") continue;
     summary.below++;
     const paused = await pauseIfBelowThreshold(deps, f.workspace_id, f.skill_id);
     if (paused) {
@@ -92,6 +134,6 @@ export async function evaluateAcceptance(deps: AcceptanceDeps): Promise<Acceptan
       summary.notifications += paused.notification_ids.length;
     }
   }
-  if (summary.evaluated > 0) deps.log.info({ ...summary, code: 'ACCEPTANCE_PASS' }, 'acceptance pass');
+  if (summary.evaluated > 0) deps.log.info({ ...summary, code: "ACCEPTANCE_PASS" }, "acceptance pass");
   return summary;
 }

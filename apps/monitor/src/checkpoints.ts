@@ -3,8 +3,8 @@
  * gets a signed checkpoint over its whole chain (appenders also sign one every N events; this bounds how long a quiet
  * workspace's newest events go uncovered). Signed by the key provider's checkpoint key (KMS in production).
  */
-import { checkpointsDue, createCheckpoint, withWorkspace, type CheckpointSigner, type Database } from '@praxa/db';
-import type { Logger } from '@praxa/observability';
+import { checkpointsDue, createCheckpoint, withWorkspace, type CheckpointSigner, type Database } from "@praxa/db";
+import type { Logger } from "@praxa/observability";
 
 export interface CheckpointDeps {
   readonly database: Database;
@@ -18,9 +18,11 @@ export async function checkpointPass(deps: CheckpointDeps): Promise<{ due: numbe
   const due = await checkpointsDue(deps.database, deps.batch);
   let created = 0;
   for (const d of due) {
-    const cp = await withWorkspace(deps.database, d.workspace_id, (scope) => createCheckpoint(scope, deps.checkpointSigner, new Date(deps.now())));
+    const cp = await withWorkspace(deps.database, d.workspace_id, (scope) =>
+      createCheckpoint(scope, deps.checkpointSigner, new Date(deps.now())),
+    );
     if (cp) created++;
   }
-  if (due.length > 0) deps.log.info({ due: due.length, created, code: 'CHECKPOINTS' }, 'time-based checkpoints');
+  if (due.length > 0) deps.log.info({ due: due.length, created, code: "CHECKPOINTS" }, "time-based checkpoints");
   return { due: due.length, created };
 }

@@ -1,6 +1,6 @@
-export * from './acceptance.js';
-export * from './checkpoints.js';
-export * from './maintenance.js';
-export * from './notification-outbox.js';
-export * from './reconciler.js';
-export { monitorSigners, startMonitor } from './main.js';
+export * from "./acceptance.js";
+export * from "./checkpoints.js";
+export * from "./maintenance.js";
+export * from "./notification-outbox.js";
+export * from "./reconciler.js";
+export { monitorSigners, startMonitor } from "./main.js";

@@ -4,17 +4,21 @@
  * pass (self-pause), and time-based audit checkpoints. It signs `skill.paused` audit events with its own Ed25519 key
  * and checkpoints with the key provider's signing key (KMS in production); both public keys are registered at boot.
  */
-import { bootConfig, type MonitorConfig } from '@praxa/config';
-import { loadAuditSigningKey, openKeyProvider } from '@praxa/crypto';
-import { createDatabase, registerAuditKey, type AuditSigner, type CheckpointSigner, type Database } from '@praxa/db';
-import { createLogger, runProcess, startHealthServer, type Logger } from '@praxa/observability'; // startHealthServer: /readyz on PRAXA_HEALTH_PORT (internal)
-import { checkRedisEvictionPolicy, createQueues, createRedis } from '@praxa/queue';
-import { scheduleMaintenance, startMaintenanceWorker } from './maintenance.js';
-import { reconcileNotifications } from './notification-outbox.js';
-import { reconcileOnce, type ReconcileSummary } from './reconciler.js';
+import { bootConfig, type MonitorConfig } from "@praxa/config";
+import { loadAuditSigningKey, openKeyProvider } from "@praxa/crypto";
+import { createDatabase, registerAuditKey, type AuditSigner, type CheckpointSigner, type Database } from "@praxa/db";
+import { createLogger, runProcess, startHealthServer, type Logger } from "@praxa/observability"; // startHealthServer: /readyz on PRAXA_HEALTH_PORT (internal)
+import { checkRedisEvictionPolicy, createQueues, createRedis } from "@praxa/queue";
+import { scheduleMaintenance, startMaintenanceWorker } from "./maintenance.js";
+import { reconcileNotifications } from "./notification-outbox.js";
+import { reconcileOnce, type ReconcileSummary } from "./reconciler.js";
 
 /** The monitor's two signers, their public halves registered so verifiers find them by key id. */
-export async function monitorSigners(config: MonitorConfig, database: Database, log?: Logger): Promise<{ auditSigner: AuditSigner; checkpointSigner: CheckpointSigner }> {
+export async function monitorSigners(
+  config: MonitorConfig,
+  database: Database,
+  log?: Logger,
+): Promise<{ auditSigner: AuditSigner; checkpointSigner: CheckpointSigner }> {
   // The key provider first (nothing registered if it is refused). Production: KMS's SIGN_VERIFY key
   // (PRAXA_KMS_SIGN_KEY_ID, ECDSA_SHA_256 on ECC_NIST_P256); both KMS keys are checked at boot.
   const provider = await openKeyProvider({
@@ -24,32 +28,54 @@ export async function monitorSigners(config: MonitorConfig, database: Database, 
     kmsSignKeyId: config.PRAXA_KMS_SIGN_KEY_ID,
     region: config.AWS_REGION,
     endpoint: config.PRAXA_KMS_ENDPOINT,
-    production: config.NODE_ENV === 'production',
+    production: config.NODE_ENV === "production",
     onLocalKeyFileInProduction: () =>
-      log?.warn({ code: 'LOCAL_KEY_FILE_IN_PRODUCTION' }, 'production is running on a local key file (PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true): back it up; losing it loses every key wrapped under it'),
+      log?.warn(
+        { code: "LOCAL_KEY_FILE_IN_PRODUCTION" },
+        "production is running on a local key file (PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true): back it up; losing it loses every key wrapped under it",
+      ),
   });
-  const events = loadAuditSigningKey({ pem: config.PRAXA_AUDIT_SIGNING_KEY, path: config.PRAXA_AUDIT_SIGNING_KEY_FILE });
-  await registerAuditKey(database, { keyId: events.keyId, purpose: 'event', algorithm: 'ed25519', spki: events.spki });
+  const events = loadAuditSigningKey({
+    pem: config.PRAXA_AUDIT_SIGNING_KEY,
+    path: config.PRAXA_AUDIT_SIGNING_KEY_FILE,
+  });
+  await registerAuditKey(database, { keyId: events.keyId, purpose: "event", algorithm: "ed25519", spki: events.spki });
   const pub = await provider.publicKey();
-  await registerAuditKey(database, { keyId: pub.keyId, purpose: 'checkpoint', algorithm: pub.algorithm, spki: Buffer.from(pub.spki) });
-  return { auditSigner: { keyId: events.keyId, privateKey: events.privateKey }, checkpointSigner: { keyId: pub.keyId, sign: (m) => provider.sign(m) } };
+  await registerAuditKey(database, {
+    keyId: pub.keyId,
+    purpose: "checkpoint",
+    algorithm: pub.algorithm,
+    spki: Buffer.from(pub.spki),
+  });
+  return {
+    auditSigner: { keyId: events.keyId, privateKey: events.privateKey },
+    checkpointSigner: { keyId: pub.keyId, sign: (m) => provider.sign(m) },
+  };
 }
 
 export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () => Promise<void> }> {
-  const config = await bootConfig('monitor', { env, envFile: '.env' });
-  const log = createLogger({ name: 'praxa-monitor', level: config.LOG_LEVEL });
-  const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 4, applicationName: 'praxa-monitor' });
+  const config = await bootConfig("monitor", { env, envFile: ".env" });
+  const log = createLogger({ name: "praxa-monitor", level: config.LOG_LEVEL });
+  const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 4, applicationName: "praxa-monitor" });
   const signers = await monitorSigners(config, database, log).catch(async (err: unknown) => {
     await database.close();
     throw err;
   });
-  const redis = createRedis(config.REDIS_URL, 'worker');
+  const redis = createRedis(config.REDIS_URL, "worker");
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   await scheduleMaintenance(queues);
-  await startHealthServer(env, { postgres: () => database.sql`select 1`.then(() => true), redis: async () => (await redis.ping()) === 'PONG' });
-  const worker = startMaintenanceWorker(redis, config.PRAXA_QUEUE_PREFIX, { database, queues, log, now: Date.now, graceSeconds: 10, batch: 500, ...signers }, log);
-  log.info({ code: 'MONITOR_STARTED' }, 'monitor running');
+  await startHealthServer(env, {
+    postgres: () => database.sql`select 1`.then(() => true),
+    redis: async () => (await redis.ping()) === "PONG",
+  });
+  const worker = startMaintenanceWorker(
+    redis,
+    config.PRAXA_QUEUE_PREFIX,
+    { database, queues, log, now: Date.now, graceSeconds: 10, batch: 500, ...signers },
+    log,
+  );
+  log.info({ code: "MONITOR_STARTED" }, "monitor running");
   return {
     close: async () => {
       await worker.close();
@@ -61,11 +87,13 @@ export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () 
 }
 
 /** `--reconcile-once` (what `pnpm praxa reconcile` runs): one pass over runs and notifications, print its summary, exit. */
-export async function reconcileNow(env: NodeJS.ProcessEnv): Promise<ReconcileSummary & { notifications: Awaited<ReturnType<typeof reconcileNotifications>> }> {
-  const config = await bootConfig('monitor', { env, envFile: '.env' });
-  const log = createLogger({ name: 'praxa-monitor', level: config.LOG_LEVEL });
-  const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 2, applicationName: 'praxa-reconcile' });
-  const redis = createRedis(config.REDIS_URL, 'worker');
+export async function reconcileNow(
+  env: NodeJS.ProcessEnv,
+): Promise<ReconcileSummary & { notifications: Awaited<ReturnType<typeof reconcileNotifications>> }> {
+  const config = await bootConfig("monitor", { env, envFile: ".env" });
+  const log = createLogger({ name: "praxa-monitor", level: config.LOG_LEVEL });
+  const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 2, applicationName: "praxa-reconcile" });
+  const redis = createRedis(config.REDIS_URL, "worker");
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   try {
     const deps = { database, queues, log, now: Date.now, graceSeconds: 10, batch: 10_000 };
@@ -78,17 +106,17 @@ export async function reconcileNow(env: NodeJS.ProcessEnv): Promise<ReconcileSum
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;
-if (isMain && process.argv.includes('--reconcile-once')) {
+if (isMain && process.argv.includes("--reconcile-once")) {
   reconcileNow(process.env).then(
     (summary) => {
       process.stdout.write(`${JSON.stringify(summary)}\n`);
       process.exit(0);
     },
     (err: unknown) => {
-      process.stderr.write(`praxa-monitor: ${err instanceof Error ? err.message : 'reconcile failed'}\n`);
+      process.stderr.write(`praxa-monitor: ${err instanceof Error ? err.message : "reconcile failed"}\n`);
       process.exit(1);
     },
   );
 } else if (isMain) {
-  runProcess('praxa-monitor', () => startMonitor(process.env));
+  runProcess("praxa-monitor", () => startMonitor(process.env));
 }

@@ -4,16 +4,16 @@
  * `maintenance` queue — `reconcile` (runs and notifications whose jobs were lost), `acceptance` (the quality monitor's
  * pass) and `checkpoints` (time-based audit checkpoints) — and whichever monitor's worker takes a job runs it.
  */
-import { parseJobData, Worker, type QueueSet, type Redis } from '@praxa/queue';
-import type { Logger } from '@praxa/observability';
-import { evaluateAcceptance, type AcceptanceDeps } from './acceptance.js';
-import { checkpointPass, type CheckpointDeps } from './checkpoints.js';
-import { reconcileNotifications, type NotificationOutboxDeps } from './notification-outbox.js';
-import { reconcileOnce, type ReconcilerDeps } from './reconciler.js';
+import { parseJobData, Worker, type QueueSet, type Redis } from "@praxa/queue";
+import type { Logger } from "@praxa/observability";
+import { evaluateAcceptance, type AcceptanceDeps } from "./acceptance.js";
+import { checkpointPass, type CheckpointDeps } from "./checkpoints.js";
+import { reconcileNotifications, type NotificationOutboxDeps } from "./notification-outbox.js";
+import { reconcileOnce, type ReconcilerDeps } from "./reconciler.js";
 
-export const RECONCILE_SCHEDULER_ID = 'praxa-reconcile';
-export const ACCEPTANCE_SCHEDULER_ID = 'praxa-acceptance';
-export const CHECKPOINT_SCHEDULER_ID = 'praxa-audit-checkpoints';
+export const RECONCILE_SCHEDULER_ID = "praxa-reconcile";
+export const ACCEPTANCE_SCHEDULER_ID = "praxa-acceptance";
+export const CHECKPOINT_SCHEDULER_ID = "praxa-audit-checkpoints";
 
 export interface MaintenanceIntervals {
   readonly reconcileMs: number;
@@ -21,15 +21,34 @@ export interface MaintenanceIntervals {
   readonly checkpointMs: number;
 }
 
-export const DEFAULT_INTERVALS: MaintenanceIntervals = { reconcileMs: 10_000, acceptanceMs: 15_000, checkpointMs: 5 * 60_000 };
+export const DEFAULT_INTERVALS: MaintenanceIntervals = {
+  reconcileMs: 10_000,
+  acceptanceMs: 15_000,
+  checkpointMs: 5 * 60_000,
+};
 
 const KEEP = { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
 
-export async function scheduleMaintenance(queues: QueueSet, intervals: MaintenanceIntervals = DEFAULT_INTERVALS): Promise<void> {
-  const q = queues.get('maintenance');
-  await q.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: intervals.reconcileMs }, { name: 'reconcile', data: {}, opts: KEEP });
-  await q.upsertJobScheduler(ACCEPTANCE_SCHEDULER_ID, { every: intervals.acceptanceMs }, { name: 'acceptance', data: {}, opts: KEEP });
-  await q.upsertJobScheduler(CHECKPOINT_SCHEDULER_ID, { every: intervals.checkpointMs }, { name: 'checkpoints', data: {}, opts: KEEP });
+export async function scheduleMaintenance(
+  queues: QueueSet,
+  intervals: MaintenanceIntervals = DEFAULT_INTERVALS,
+): Promise<void> {
+  const q = queues.get("maintenance");
+  await q.upsertJobScheduler(
+    RECONCILE_SCHEDULER_ID,
+    { every: intervals.reconcileMs },
+    { name: "reconcile", data: {}, opts: KEEP },
+  );
+  await q.upsertJobScheduler(
+    ACCEPTANCE_SCHEDULER_ID,
+    { every: intervals.acceptanceMs },
+    { name: "acceptance", data: {}, opts: KEEP },
+  );
+  await q.upsertJobScheduler(
+    CHECKPOINT_SCHEDULER_ID,
+    { every: intervals.checkpointMs },
+    { name: "checkpoints", data: {}, opts: KEEP },
+  );
 }
 
 export type MaintenanceDeps = ReconcilerDeps & AcceptanceDeps & CheckpointDeps & NotificationOutboxDeps;
@@ -37,22 +56,29 @@ export type MaintenanceDeps = ReconcilerDeps & AcceptanceDeps & CheckpointDeps &
 /** Run one maintenance job by name (what the worker below does with each scheduled job). */
 export async function runMaintenanceJob(name: string, data: unknown, deps: MaintenanceDeps): Promise<unknown> {
   switch (name) {
-    case 'reconcile':
-      parseJobData('reconcile', data);
+    case "reconcile":
+      parseJobData("reconcile", data);
       return { runs: await reconcileOnce(deps), notifications: await reconcileNotifications(deps) };
-    case 'acceptance':
-      parseJobData('acceptance', data);
+    case "acceptance":
+      parseJobData("acceptance", data);
       return evaluateAcceptance(deps);
-    case 'checkpoints':
-      parseJobData('checkpoints', data);
+    case "checkpoints":
+      parseJobData("checkpoints", data);
       return checkpointPass(deps);
     default:
-      throw new Error('unknown maintenance job');
+      throw new Error("unknown maintenance job");
   }
 }
 
 export function startMaintenanceWorker(connection: Redis, prefix: string, deps: MaintenanceDeps, log: Logger): Worker {
-  const worker = new Worker('maintenance', async (job) => runMaintenanceJob(job.name, job.data, deps), { connection, prefix, concurrency: 1, autorun: true });
-  worker.on('failed', (job, err) => log.error({ job: job?.name, code: 'MAINTENANCE_FAILED', err }, 'maintenance job failed'));
+  const worker = new Worker("maintenance", async (job) => runMaintenanceJob(job.name, job.data, deps), {
+    connection,
+    prefix,
+    concurrency: 1,
+    autorun: true,
+  });
+  worker.on("failed", (job, err) =>
+    log.error({ job: job?.name, code: "MAINTENANCE_FAILED", err }, "maintenance job failed"),
+  );
   return worker;
 }

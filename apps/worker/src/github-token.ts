@@ -6,11 +6,11 @@
  * (lease-checked); otherwise a new one is minted, sealed to the workspace key with its expiry, and stored through
  * `vault_put_secret`. The plaintext lives only inside the run.
  */
-import { createHash } from 'node:crypto';
-import { mintInstallationToken, type GithubAppConfig, type InstallationTokenScope } from '@praxa/connectors';
-import { sealCredential, type KeyProvider } from '@praxa/crypto';
-import { vaultPutSecret, vaultTryReadForRun, workspacePublicKey, type RunLease, type WorkspaceScope } from '@praxa/db';
-import { openVaultRecordForRun } from './credentials.js';
+import { createHash } from "node:crypto";
+import { mintInstallationToken, type GithubAppConfig, type InstallationTokenScope } from "@praxa/connectors";
+import { sealCredential, type KeyProvider } from "@praxa/crypto";
+import { vaultPutSecret, vaultTryReadForRun, workspacePublicKey, type RunLease, type WorkspaceScope } from "@praxa/db";
+import { openVaultRecordForRun } from "./credentials.js";
 
 const REFRESH_MARGIN_MS = 5 * 60_000;
 const VAULT_NAME = /^[a-z0-9][a-z0-9._:/-]{0,127}$/;
@@ -22,11 +22,21 @@ const VAULT_NAME = /^[a-z0-9][a-z0-9._:/-]{0,127}$/;
  */
 export function installationTokenVaultName(installationId: number, scope: InstallationTokenScope): string {
   // Repository names hold neither `:` nor `/`; permissions are `name:level` — so the name is unambiguous.
-  const repos = scope.repositories ? `repos:${[...scope.repositories].map((r) => r.toLowerCase()).sort().join(':')}` : 'any';
-  const perms = scope.permissions ? Object.entries(scope.permissions).map(([k, v]) => `${k}:${v}`).sort().join('.') : 'any';
+  const repos = scope.repositories
+    ? `repos:${[...scope.repositories]
+        .map((r) => r.toLowerCase())
+        .sort()
+        .join(":")}`
+    : "any";
+  const perms = scope.permissions
+    ? Object.entries(scope.permissions)
+        .map(([k, v]) => `${k}:${v}`)
+        .sort()
+        .join(".")
+    : "any";
   const readable = `github/installation/${installationId}/${repos}/${perms}`;
   if (VAULT_NAME.test(readable)) return readable;
-  return `github/installation/${installationId}/sha256:${createHash('sha256').update(`${repos}/${perms}`).digest('hex')}`;
+  return `github/installation/${installationId}/sha256:${createHash("sha256").update(`${repos}/${perms}`).digest("hex")}`;
 }
 
 export async function installationTokenForRun(
@@ -40,13 +50,24 @@ export async function installationTokenForRun(
   const name = installationTokenVaultName(installationId, narrowTo);
   const cached = await vaultTryReadForRun(scope, lease, name);
   if (cached?.expires_at && cached.expires_at.getTime() - now() > REFRESH_MARGIN_MS) {
-    return Buffer.from(await openVaultRecordForRun(deps.provider, scope, lease, cached)).toString('utf8');
+    return Buffer.from(await openVaultRecordForRun(deps.provider, scope, lease, cached)).toString("utf8");
   }
   const minted = await mintInstallationToken(deps.github, installationId, narrowTo);
   const pub = await workspacePublicKey(scope);
   if (pub) {
-    const sealed = await sealCredential({ keyId: pub.keyId, publicKey: pub.publicKey }, { workspaceId: scope.workspaceId, provider: 'github', purpose: 'installation_token' }, minted.token);
-    await vaultPutSecret(scope, { name, provider: 'github', purpose: 'installation_token', ciphertext: Buffer.from(sealed), keyId: pub.keyId, expiresAt: minted.expiresAt });
+    const sealed = await sealCredential(
+      { keyId: pub.keyId, publicKey: pub.publicKey },
+      { workspaceId: scope.workspaceId, provider: "github", purpose: "installation_token" },
+      minted.token,
+    );
+    await vaultPutSecret(scope, {
+      name,
+      provider: "github",
+      purpose: "installation_token",
+      ciphertext: Buffer.from(sealed),
+      keyId: pub.keyId,
+      expiresAt: minted.expiresAt,
+    });
   }
   return minted.token;
 }

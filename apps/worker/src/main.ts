@@ -9,20 +9,26 @@
  * what keeps effects single: the run's lease in Postgres (fencing token checked on every write, re-checked before
  * each external effect) does. A run whose job failed for good is still recovered by the monitor's reconciler.
  */
-import { hostname } from 'node:os';
-import { bootConfig, unconfiguredSummary, workerIntegrations, type WorkerConfig } from '@praxa/config';
-import { RunIdSchema, WorkspaceIdSchema } from '@praxa/core';
-import { loadAuditSigningKey } from '@praxa/crypto';
-import { createAuditWriter, createDatabase, registerAuditKey } from '@praxa/db';
-import { startHealthServer } from '@praxa/observability'; // /readyz on PRAXA_HEALTH_PORT (internal)
-import { createLogger, runProcess, startTelemetry, type DestinationStream, type SpanExporter } from '@praxa/observability';
-import { checkRedisEvictionPolicy, createQueues, createRedis, enqueue, parseJobData, Worker } from '@praxa/queue';
-import { createKeyProvider } from './key-provider.js';
-import { runKeysJob } from './keys-job.js';
-import type { ProviderFactory } from './model-selection.js';
-import { processRunJob } from './run-job.js';
-import { createNotificationProcessor } from './notification-job.js';
-import { createModelProvider } from '@praxa/runtime';
+import { hostname } from "node:os";
+import { bootConfig, unconfiguredSummary, workerIntegrations, type WorkerConfig } from "@praxa/config";
+import { RunIdSchema, WorkspaceIdSchema } from "@praxa/core";
+import { loadAuditSigningKey } from "@praxa/crypto";
+import { createAuditWriter, createDatabase, registerAuditKey } from "@praxa/db";
+import { startHealthServer } from "@praxa/observability"; // /readyz on PRAXA_HEALTH_PORT (internal)
+import {
+  createLogger,
+  runProcess,
+  startTelemetry,
+  type DestinationStream,
+  type SpanExporter,
+} from "@praxa/observability";
+import { checkRedisEvictionPolicy, createQueues, createRedis, enqueue, parseJobData, Worker } from "@praxa/queue";
+import { createKeyProvider } from "./key-provider.js";
+import { runKeysJob } from "./keys-job.js";
+import type { ProviderFactory } from "./model-selection.js";
+import { processRunJob } from "./run-job.js";
+import { createNotificationProcessor } from "./notification-job.js";
+import { createModelProvider } from "@praxa/runtime";
 
 export interface WorkerOptions {
   /** Builds a model provider from an opened BYOK credential. Default: the real providers at the configured endpoints; `null`: offline only. */
@@ -33,37 +39,81 @@ export interface WorkerOptions {
   readonly spanExporter?: SpanExporter;
 }
 
-export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions = {}): Promise<{ close: () => Promise<void>; config: WorkerConfig }> {
-  const config = await bootConfig('worker', { env, envFile: '.env' });
-  const log = createLogger({ name: 'praxa-worker', level: config.LOG_LEVEL, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+export async function startWorker(
+  env: NodeJS.ProcessEnv,
+  options: WorkerOptions = {},
+): Promise<{ close: () => Promise<void>; config: WorkerConfig }> {
+  const config = await bootConfig("worker", { env, envFile: ".env" });
+  const log = createLogger({
+    name: "praxa-worker",
+    level: config.LOG_LEVEL,
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
   // The key provider first: a refused one (no key file in production, a KMS key of the wrong usage) stops the boot
   // before any pool or connection is opened.
   const provider = await createKeyProvider(config, () =>
-    log.warn({ code: 'LOCAL_KEY_FILE_IN_PRODUCTION' }, 'production is running on a local key file (PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true): back it up; losing it loses every key wrapped under it'),
+    log.warn(
+      { code: "LOCAL_KEY_FILE_IN_PRODUCTION" },
+      "production is running on a local key file (PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true): back it up; losing it loses every key wrapped under it",
+    ),
   );
-  const telemetry = startTelemetry({ serviceName: config.OTEL_SERVICE_NAME ?? 'praxa-worker', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, ...(options.spanExporter ? { exporter: options.spanExporter } : {}) });
-  const database = createDatabase(config.WORKER_DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2, applicationName: 'praxa-worker' });
-  const redis = createRedis(config.REDIS_URL, 'worker');
+  const telemetry = startTelemetry({
+    serviceName: config.OTEL_SERVICE_NAME ?? "praxa-worker",
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    ...(options.spanExporter ? { exporter: options.spanExporter } : {}),
+  });
+  const database = createDatabase(config.WORKER_DATABASE_URL, {
+    max: config.WORKER_CONCURRENCY + 2,
+    applicationName: "praxa-worker",
+  });
+  const redis = createRedis(config.REDIS_URL, "worker");
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
-  await startHealthServer(env, { postgres: () => database.sql`select 1`.then(() => true), redis: async () => (await redis.ping()) === 'PONG' });
+  await startHealthServer(env, {
+    postgres: () => database.sql`select 1`.then(() => true),
+    redis: async () => (await redis.ping()) === "PONG",
+  });
   const holder = `${hostname()}:${process.pid}`;
 
   // Audit: events signed with the app's Ed25519 key; checkpoints every N appends signed through the KeyProvider.
-  const eventKey = loadAuditSigningKey({ pem: config.PRAXA_AUDIT_SIGNING_KEY, path: config.PRAXA_AUDIT_SIGNING_KEY_FILE });
-  await registerAuditKey(database, { keyId: eventKey.keyId, purpose: 'event', algorithm: 'ed25519', spki: eventKey.spki });
+  const eventKey = loadAuditSigningKey({
+    pem: config.PRAXA_AUDIT_SIGNING_KEY,
+    path: config.PRAXA_AUDIT_SIGNING_KEY_FILE,
+  });
+  await registerAuditKey(database, {
+    keyId: eventKey.keyId,
+    purpose: "event",
+    algorithm: "ed25519",
+    spki: eventKey.spki,
+  });
   const cpKey = await provider.publicKey();
-  await registerAuditKey(database, { keyId: cpKey.keyId, purpose: 'checkpoint', algorithm: cpKey.algorithm, spki: Buffer.from(cpKey.spki) });
+  await registerAuditKey(database, {
+    keyId: cpKey.keyId,
+    purpose: "checkpoint",
+    algorithm: cpKey.algorithm,
+    spki: Buffer.from(cpKey.spki),
+  });
   // Runs' events go through one writer: events of concurrent runs are committed together (each run's call resolves
   // only once its events are committed; see packages/db/src/audit-writer.ts).
-  const auditWriter = createAuditWriter(database, { keyId: eventKey.keyId, privateKey: eventKey.privateKey }, {
-    checkpoint: { every: config.PRAXA_AUDIT_CHECKPOINT_EVERY, signer: { keyId: cpKey.keyId, sign: (m) => provider.sign(m) } },
-    onBatchError: (err, calls) => log.warn({ code: 'AUDIT_BATCH_RETRIED', calls, err }, 'an audit batch failed; its calls are placed one by one'),
-    onBackpressure: (holding, pending) =>
-      holding
-        ? log.warn({ code: 'AUDIT_BACKPRESSURE', ...pending }, 'audit appends are held back: the queue is full (the database is slow or away); runs wait for it')
-        : log.info({ code: 'AUDIT_BACKPRESSURE_OVER', ...pending }, 'audit appends are no longer held back'),
-  });
+  const auditWriter = createAuditWriter(
+    database,
+    { keyId: eventKey.keyId, privateKey: eventKey.privateKey },
+    {
+      checkpoint: {
+        every: config.PRAXA_AUDIT_CHECKPOINT_EVERY,
+        signer: { keyId: cpKey.keyId, sign: (m) => provider.sign(m) },
+      },
+      onBatchError: (err, calls) =>
+        log.warn({ code: "AUDIT_BATCH_RETRIED", calls, err }, "an audit batch failed; its calls are placed one by one"),
+      onBackpressure: (holding, pending) =>
+        holding
+          ? log.warn(
+              { code: "AUDIT_BACKPRESSURE", ...pending },
+              "audit appends are held back: the queue is full (the database is slow or away); runs wait for it",
+            )
+          : log.info({ code: "AUDIT_BACKPRESSURE_OVER", ...pending }, "audit appends are no longer held back"),
+    },
+  );
 
   const github =
     config.GITHUB_APP_ID !== undefined && config.GITHUB_APP_PRIVATE_KEY !== undefined
@@ -82,7 +132,7 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
     github,
     slack,
     enqueueRun: async (runId: string) => {
-      await enqueue(queues, 'run', { runId: RunIdSchema.parse(runId) }, { jobId: runId }, { timeoutMs: 5_000 });
+      await enqueue(queues, "run", { runId: RunIdSchema.parse(runId) }, { jobId: runId }, { timeoutMs: 5_000 });
     },
     holder,
     leaseSeconds: config.WORKER_LEASE_SECONDS,
@@ -92,37 +142,62 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
         ? (json: string, workspaceId: string) =>
             createModelProvider(json, {
               workspaceId,
-              endpoints: { anthropicBaseUrl: config.ANTHROPIC_BASE_URL, bedrockBaseUrl: config.BEDROCK_BASE_URL, bedrockStsEndpoint: config.BEDROCK_STS_ENDPOINT, vertexBaseUrl: config.VERTEX_BASE_URL, vertexTokenUrl: config.VERTEX_TOKEN_URL },
+              endpoints: {
+                anthropicBaseUrl: config.ANTHROPIC_BASE_URL,
+                bedrockBaseUrl: config.BEDROCK_BASE_URL,
+                bedrockStsEndpoint: config.BEDROCK_STS_ENDPOINT,
+                vertexBaseUrl: config.VERTEX_BASE_URL,
+                vertexTokenUrl: config.VERTEX_TOKEN_URL,
+              },
             })
         : options.providerFactory,
   };
 
   const runs = new Worker(
-    'runs',
+    "runs",
     async (job) => {
       // Only the runId is used; a workspace id in `hint` is for tracing and never authorizes anything.
-      const data = parseJobData('run', job.data);
+      const data = parseJobData("run", job.data);
       return processRunJob(runDeps, data.runId, { made: job.attemptsMade, max: job.opts.attempts ?? 1 });
     },
-    { ...connection, concurrency: config.WORKER_CONCURRENCY, lockDuration: config.WORKER_STALLED_INTERVAL_MS, stalledInterval: config.WORKER_STALLED_INTERVAL_MS, maxStalledCount: 2 },
+    {
+      ...connection,
+      concurrency: config.WORKER_CONCURRENCY,
+      lockDuration: config.WORKER_STALLED_INTERVAL_MS,
+      stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: 2,
+    },
   );
-  runs.on('failed', (job, err) => log.warn({ jobId: job?.id, code: 'RUN_JOB_FAILED', err }, 'run job failed'));
+  runs.on("failed", (job, err) => log.warn({ jobId: job?.id, code: "RUN_JOB_FAILED", err }, "run job failed"));
 
   const keys = new Worker(
-    'keys',
+    "keys",
     async (job) => {
-      const data = parseJobData('keys', job.data);
-      const result = await runKeysJob({ database, provider, holder }, WorkspaceIdSchema.parse(data.workspaceId), data.operation);
-      log.info({ workspaceId: data.workspaceId, operation: data.operation, keyId: result.keyId, created: result.created, code: 'KEYS_DONE' }, 'keys job');
+      const data = parseJobData("keys", job.data);
+      const result = await runKeysJob(
+        { database, provider, holder },
+        WorkspaceIdSchema.parse(data.workspaceId),
+        data.operation,
+      );
+      log.info(
+        {
+          workspaceId: data.workspaceId,
+          operation: data.operation,
+          keyId: result.keyId,
+          created: result.created,
+          code: "KEYS_DONE",
+        },
+        "keys job",
+      );
       return result;
     },
     { ...connection, concurrency: 1 },
   );
-  keys.on('failed', (job, err) => log.error({ jobId: job?.id, code: 'KEYS_FAILED', err }, 'keys job failed'));
+  keys.on("failed", (job, err) => log.error({ jobId: job?.id, code: "KEYS_FAILED", err }, "keys job failed"));
 
   // Notifications of a paused / resumed Skill: one job per channel, claimed under a lease like a run.
   const notifications = new Worker(
-    'notifications',
+    "notifications",
     createNotificationProcessor({
       database,
       provider,
@@ -137,10 +212,19 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
     }),
     { ...connection, concurrency: 2 },
   );
-  notifications.on('failed', (job, err) => log.warn({ jobId: job?.id, code: 'NOTIFICATION_FAILED', err }, 'notification job failed'));
+  notifications.on("failed", (job, err) =>
+    log.warn({ jobId: job?.id, code: "NOTIFICATION_FAILED", err }, "notification job failed"),
+  );
   const off = unconfiguredSummary(workerIntegrations(config));
-  if (off) log.info({ code: 'INTEGRATIONS_NOT_CONFIGURED', ...off }, 'integrations not configured: runs that need one fail with INTEGRATION_NOT_CONFIGURED');
-  log.info({ code: 'WORKER_STARTED', concurrency: config.WORKER_CONCURRENCY, github: github !== null, slack: slack !== null }, 'worker running');
+  if (off)
+    log.info(
+      { code: "INTEGRATIONS_NOT_CONFIGURED", ...off },
+      "integrations not configured: runs that need one fail with INTEGRATION_NOT_CONFIGURED",
+    );
+  log.info(
+    { code: "WORKER_STARTED", concurrency: config.WORKER_CONCURRENCY, github: github !== null, slack: slack !== null },
+    "worker running",
+  );
   return {
     config,
     close: async () => {
@@ -160,5 +244,5 @@ export async function startWorker(env: NodeJS.ProcessEnv, options: WorkerOptions
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {
-  runProcess('praxa-worker', () => startWorker(process.env), { closeTimeoutMs: 60_000 });
+  runProcess("praxa-worker", () => startWorker(process.env), { closeTimeoutMs: 60_000 });
 }

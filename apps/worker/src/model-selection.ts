@@ -3,11 +3,11 @@
  * (the manifest's preferred provider, else the newest credential) is opened for this run only and handed to its
  * provider; a workspace with no key runs on the offline model — labelled as such in every output.
  */
-import { desc, schema, withWorkspace, type Database, type RunLease } from '@praxa/db';
-import type { KeyProvider } from '@praxa/crypto';
-import type { SkillManifest, WorkspaceId } from '@praxa/core';
-import { createOfflineProvider, type ModelProvider, type SkillDefinition } from '@praxa/runtime';
-import { openCredentialForRun } from './credentials.js';
+import { desc, schema, withWorkspace, type Database, type RunLease } from "@praxa/db";
+import type { KeyProvider } from "@praxa/crypto";
+import type { SkillManifest, WorkspaceId } from "@praxa/core";
+import { createOfflineProvider, type ModelProvider, type SkillDefinition } from "@praxa/runtime";
+import { openCredentialForRun } from "./credentials.js";
 
 /** Builds a provider from an opened BYOK credential (JSON text); the plaintext goes no further than the provider. */
 export type ProviderFactory = (credentialJson: string, workspaceId: WorkspaceId) => ModelProvider;
@@ -18,16 +18,26 @@ export interface ModelSelectionDeps {
   readonly providerFactory: ProviderFactory | null;
 }
 
-export async function selectModelProvider(deps: ModelSelectionDeps, workspaceId: WorkspaceId, lease: RunLease, manifest: SkillManifest, skill: SkillDefinition): Promise<ModelProvider> {
+export async function selectModelProvider(
+  deps: ModelSelectionDeps,
+  workspaceId: WorkspaceId,
+  lease: RunLease,
+  manifest: SkillManifest,
+  skill: SkillDefinition,
+): Promise<ModelProvider> {
   const offline = createOfflineProvider(skill.offline);
-  if (manifest.model.provider === 'offline' || deps.providerFactory === null) return offline;
+  if (manifest.model.provider === "offline" || deps.providerFactory === null) return offline;
   const factory = deps.providerFactory;
   return withWorkspace(deps.database, workspaceId, async (s) => {
-    const creds = await s.db.select({ provider: schema.llmCredentials.provider, vaultName: schema.llmCredentials.vaultName }).from(schema.llmCredentials).orderBy(desc(schema.llmCredentials.createdAt));
+    const creds = await s.db
+      .select({ provider: schema.llmCredentials.provider, vaultName: schema.llmCredentials.vaultName })
+      .from(schema.llmCredentials)
+      .orderBy(desc(schema.llmCredentials.createdAt));
     const preferred = manifest.model.provider;
-    const chosen = (preferred ? creds.find((c) => c.provider === preferred) : undefined) ?? (preferred ? undefined : creds[0]);
+    const chosen =
+      (preferred ? creds.find((c) => c.provider === preferred) : undefined) ?? (preferred ? undefined : creds[0]);
     if (!chosen) return offline;
     const plain = await openCredentialForRun(deps.provider, s, lease, chosen.vaultName);
-    return factory(Buffer.from(plain).toString('utf8'), workspaceId);
+    return factory(Buffer.from(plain).toString("utf8"), workspaceId);
   });
 }

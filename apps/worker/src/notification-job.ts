@@ -7,7 +7,7 @@
  * backoff; a refusal (bad routing key, unknown channel, SMTP 5xx) or the last attempt marks it failed.
  * Delivery is at least once: a lease lost mid-delivery can repeat a message (PagerDuty dedups on the pause's key).
  */
-import { isPraxaError, PraxaError, type NotificationId } from '@praxa/core';
+import { isPraxaError, PraxaError, type NotificationId } from "@praxa/core";
 import {
   decodeSlackBotTokenRecord,
   encodeSlackBotTokenRecord,
@@ -20,8 +20,8 @@ import {
   type PauseNotice,
   type SlackAppConfig,
   type SmtpRelay,
-} from '@praxa/connectors';
-import { sealCredential, type KeyProvider } from '@praxa/crypto';
+} from "@praxa/connectors";
+import { sealCredential, type KeyProvider } from "@praxa/crypto";
 import {
   claimNotification,
   finishNotification,
@@ -35,10 +35,10 @@ import {
   type NotificationLease,
   type NotificationSecret,
   type WorkspaceScope,
-} from '@praxa/db';
-import type { Logger } from '@praxa/observability';
-import { parseJobData, UnrecoverableError, type Job } from '@praxa/queue';
-import { openSealedRecord } from './credentials.js';
+} from "@praxa/db";
+import type { Logger } from "@praxa/observability";
+import { parseJobData, UnrecoverableError, type Job } from "@praxa/queue";
+import { openSealedRecord } from "./credentials.js";
 
 export interface NotificationChannelsConfig {
   /** The platform's SMTP relay; without one, email channels fail (refused, not retried). */
@@ -68,11 +68,11 @@ export interface NotificationJobDeps {
 }
 
 export type NotificationJobResult =
-  | { readonly outcome: 'delivered'; readonly kind: ClaimedNotification['kind']; readonly attempt: number }
-  | { readonly outcome: 'not_claimable' };
+  | { readonly outcome: "delivered"; readonly kind: ClaimedNotification["kind"]; readonly attempt: number }
+  | { readonly outcome: "not_claimable" };
 
 class ChannelUnconfiguredError extends PraxaError {
-  readonly code = 'CHANNEL_UNCONFIGURED';
+  readonly code = "CHANNEL_UNCONFIGURED";
   readonly httpStatus = 500;
 }
 
@@ -82,14 +82,23 @@ function noticeOf(n: ClaimedNotification): PauseNotice {
 
 async function deliver(deps: NotificationJobDeps, n: ClaimedNotification, secret: string | null): Promise<void> {
   const notice = noticeOf(n);
-  if (n.kind === 'email') {
-    if (!deps.channels.smtp) throw new ChannelUnconfiguredError('no SMTP relay is configured (PRAXA_SMTP_URL)');
+  if (n.kind === "email") {
+    if (!deps.channels.smtp) throw new ChannelUnconfiguredError("no SMTP relay is configured (PRAXA_SMTP_URL)");
     await sendNoticeEmail(deps.channels.smtp, n.target, notice);
     return;
   }
   if (!secret) throw new NotificationRejectedError(`the ${n.kind} channel has no credential in the vault`);
-  if (n.kind === 'pagerduty') await sendPagerDutyEvent({ eventsUrl: deps.channels.pagerDutyEventsUrl, routingKey: secret }, notice, n.pause.incidentKey);
-  else await postSlackNotice({ apiUrl: `${deps.channels.slack.baseUrl.replace(/\/+$/, '')}/api/`, botToken: secret, channel: n.target }, notice);
+  if (n.kind === "pagerduty")
+    await sendPagerDutyEvent(
+      { eventsUrl: deps.channels.pagerDutyEventsUrl, routingKey: secret },
+      notice,
+      n.pause.incidentKey,
+    );
+  else
+    await postSlackNotice(
+      { apiUrl: `${deps.channels.slack.baseUrl.replace(/\/+$/, "")}/api/`, botToken: secret, channel: n.target },
+      notice,
+    );
 }
 
 /**
@@ -97,12 +106,18 @@ async function deliver(deps: NotificationJobDeps, n: ClaimedNotification, secret
  * bot token (with rotation, and its refresh token): near its expiry it is refreshed and the new pair stored before the
  * lock is released, exactly as a run's refresh does — the two serialize on the row.
  */
-async function openChannelSecret(deps: NotificationJobDeps, scope: WorkspaceScope, n: ClaimedNotification): Promise<string | null> {
+async function openChannelSecret(
+  deps: NotificationJobDeps,
+  scope: WorkspaceScope,
+  n: ClaimedNotification,
+): Promise<string | null> {
   const record: NotificationSecret | null = await notificationSecret(scope, n.lease);
   if (!record) return null;
   const lease: NotificationLease = n.lease;
-  const plaintext = Buffer.from(await openSealedRecord(deps.provider, scope, record, () => notificationWorkspaceKeys(scope, lease))).toString('utf8');
-  if (n.kind !== 'slack') return plaintext;
+  const plaintext = Buffer.from(
+    await openSealedRecord(deps.provider, scope, record, () => notificationWorkspaceKeys(scope, lease)),
+  ).toString("utf8");
+  if (n.kind !== "slack") return plaintext;
   const bot = decodeSlackBotTokenRecord(plaintext);
   const now = (deps.channels.now ?? Date.now)();
   const fresh = record.expires_at === null || record.expires_at.getTime() - now > SLACK_NOTIFY_REFRESH_MARGIN_MS;
@@ -112,10 +127,17 @@ async function openChannelSecret(deps: NotificationJobDeps, scope: WorkspaceScop
   const refreshed = await refreshSlackBotToken(deps.channels.slack.app, bot.refreshToken, now);
   const sealed = await sealCredential(
     { keyId: pub.keyId, publicKey: pub.publicKey },
-    { workspaceId: scope.workspaceId, provider: 'slack', purpose: SLACK_BOT_TOKEN_PURPOSE },
+    { workspaceId: scope.workspaceId, provider: "slack", purpose: SLACK_BOT_TOKEN_PURPOSE },
     encodeSlackBotTokenRecord({ botToken: refreshed.botToken, refreshToken: refreshed.refreshToken }),
   );
-  await vaultPutSecret(scope, { name: record.name, provider: 'slack', purpose: SLACK_BOT_TOKEN_PURPOSE, ciphertext: Buffer.from(sealed), keyId: pub.keyId, expiresAt: refreshed.expiresAt });
+  await vaultPutSecret(scope, {
+    name: record.name,
+    provider: "slack",
+    purpose: SLACK_BOT_TOKEN_PURPOSE,
+    ciphertext: Buffer.from(sealed),
+    keyId: pub.keyId,
+    expiresAt: refreshed.expiresAt,
+  });
   return refreshed.botToken;
 }
 
@@ -129,28 +151,44 @@ function retryable(err: unknown): boolean {
  * recorded as failed). Throws on failure so the queue retries; a non-retryable failure is a PraxaError with
  * `retryable: false` (the processor below turns it into BullMQ's UnrecoverableError).
  */
-export async function runNotificationJob(deps: NotificationJobDeps, notificationId: NotificationId, attempt: { readonly final: boolean }): Promise<NotificationJobResult> {
+export async function runNotificationJob(
+  deps: NotificationJobDeps,
+  notificationId: NotificationId,
+  attempt: { readonly final: boolean },
+): Promise<NotificationJobResult> {
   const n = await claimNotification(deps.database, notificationId, deps.holder, deps.leaseSeconds ?? 60);
-  if (!n) return { outcome: 'not_claimable' };
+  if (!n) return { outcome: "not_claimable" };
   const ctx = { notificationId, workspaceId: n.workspaceId, kind: n.kind, event: n.event, attempt: n.attempt };
   try {
-    const secret = n.kind === 'email' ? null : await withWorkspace(deps.database, n.workspaceId, (scope) => openChannelSecret(deps, scope, n));
+    const secret =
+      n.kind === "email"
+        ? null
+        : await withWorkspace(deps.database, n.workspaceId, (scope) => openChannelSecret(deps, scope, n));
     await deliver(deps, n, secret);
   } catch (err) {
     const again = retryable(err) && !attempt.final;
-    const code = isPraxaError(err) ? err.code : 'INTERNAL';
+    const code = isPraxaError(err) ? err.code : "INTERNAL";
     try {
-      await withWorkspace(deps.database, n.workspaceId, (scope) => finishNotification(scope, n.lease, again ? 'retry' : 'failed', code));
+      await withWorkspace(deps.database, n.workspaceId, (scope) =>
+        finishNotification(scope, n.lease, again ? "retry" : "failed", code),
+      );
     } catch (finishErr) {
-      deps.log.warn({ ...ctx, code: 'NOTIFICATION_FINISH_FAILED', err: finishErr }, 'could not record the attempt; the lease will expire');
+      deps.log.warn(
+        { ...ctx, code: "NOTIFICATION_FINISH_FAILED", err: finishErr },
+        "could not record the attempt; the lease will expire",
+      );
     }
-    deps.log.warn({ ...ctx, code, retry: again }, again ? 'notification attempt failed; will retry' : 'notification failed');
-    if (!again && retryable(err)) throw new NotificationRejectedError('the last attempt failed', { cause: err, details: { code } });
+    deps.log.warn(
+      { ...ctx, code, retry: again },
+      again ? "notification attempt failed; will retry" : "notification failed",
+    );
+    if (!again && retryable(err))
+      throw new NotificationRejectedError("the last attempt failed", { cause: err, details: { code } });
     throw err;
   }
-  await withWorkspace(deps.database, n.workspaceId, (scope) => finishNotification(scope, n.lease, 'delivered'));
-  deps.log.info({ ...ctx, code: 'NOTIFICATION_DELIVERED' }, 'notification delivered');
-  return { outcome: 'delivered', kind: n.kind, attempt: n.attempt };
+  await withWorkspace(deps.database, n.workspaceId, (scope) => finishNotification(scope, n.lease, "delivered"));
+  deps.log.info({ ...ctx, code: "NOTIFICATION_DELIVERED" }, "notification delivered");
+  return { outcome: "delivered", kind: n.kind, attempt: n.attempt };
 }
 
 /**
@@ -159,7 +197,7 @@ export async function runNotificationJob(deps: NotificationJobDeps, notification
  */
 export function createNotificationProcessor(deps: NotificationJobDeps): (job: Job) => Promise<NotificationJobResult> {
   return async (job) => {
-    const { notificationId } = parseJobData('notification', job.data);
+    const { notificationId } = parseJobData("notification", job.data);
     const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     try {
       return await runNotificationJob(deps, notificationId as NotificationId, { final });

@@ -5,12 +5,23 @@
  * completed). Results holding model or user content are sealed to the workspace's public key (HPKE —
  * sealing needs no secret) and opened only here, for this run; they are purged when the run ends.
  */
-import { ConflictError, InternalError, type AuditEventDraft, type TelemetryMeta, type WorkspaceId } from '@praxa/core';
-import { sealCredential, type KeyProvider } from '@praxa/crypto';
-import { assertRunLease, insertRunEvents, readRunSteps, recordRunStep, withWorkspace, workspacePublicKey, type AuditWriter, type Database, type RecordedStep, type RunLease } from '@praxa/db';
-import type { Tracer } from '@praxa/observability';
-import type { RunJournal, RunRecorder, StepOptions } from '@praxa/runtime';
-import { openVaultRecordForRun } from './credentials.js';
+import { ConflictError, InternalError, type AuditEventDraft, type TelemetryMeta, type WorkspaceId } from "@praxa/core";
+import { sealCredential, type KeyProvider } from "@praxa/crypto";
+import {
+  assertRunLease,
+  insertRunEvents,
+  readRunSteps,
+  recordRunStep,
+  withWorkspace,
+  workspacePublicKey,
+  type AuditWriter,
+  type Database,
+  type RecordedStep,
+  type RunLease,
+} from "@praxa/db";
+import type { Tracer } from "@praxa/observability";
+import type { RunJournal, RunRecorder, StepOptions } from "@praxa/runtime";
+import { openVaultRecordForRun } from "./credentials.js";
 
 export interface RunStorageDeps {
   readonly database: Database;
@@ -24,7 +35,7 @@ export interface RunStorageDeps {
 /** The run's recorded steps disagree with this execution (a non-deterministic replay, or a bug): stop. */
 class StepMismatchError extends InternalError {}
 
-const STEP_CONTEXT = { provider: 'praxa', purpose: 'step_result' } as const;
+const STEP_CONTEXT = { provider: "praxa", purpose: "step_result" } as const;
 
 export function createRunJournal(deps: RunStorageDeps, workspaceId: WorkspaceId, lease: RunLease): RunJournal {
   let publicKey: { keyId: string; publicKey: Buffer } | null = null;
@@ -35,38 +46,76 @@ export function createRunJournal(deps: RunStorageDeps, workspaceId: WorkspaceId,
     async step<T>(idx: number, o: StepOptions<T>, exec: () => Promise<T>) {
       recorded ??= inScope((s) => readRunSteps(s, lease.runId)).then((rows) => new Map(rows.map((r) => [r.idx, r])));
       const prior = (await recorded).get(idx);
-      if (prior && prior.idempotency_key !== o.key) throw new StepMismatchError('a recorded step of this run has a different key: the run is not replaying deterministically', { details: { idx } });
-      if (prior?.status === 'completed') {
+      if (prior && prior.idempotency_key !== o.key)
+        throw new StepMismatchError(
+          "a recorded step of this run has a different key: the run is not replaying deterministically",
+          { details: { idx } },
+        );
+      if (prior?.status === "completed") {
         if (prior.result_sealed !== null) {
           const ciphertext = prior.result_sealed;
-          const plain = await inScope((s) => openVaultRecordForRun(deps.provider, s, lease, { ciphertext, key_id: '', provider: STEP_CONTEXT.provider, purpose: STEP_CONTEXT.purpose, expires_at: null }));
-          return { value: o.schema.parse(JSON.parse(Buffer.from(plain).toString('utf8'))), replayed: true };
+          const plain = await inScope((s) =>
+            openVaultRecordForRun(deps.provider, s, lease, {
+              ciphertext,
+              key_id: "",
+              provider: STEP_CONTEXT.provider,
+              purpose: STEP_CONTEXT.purpose,
+              expires_at: null,
+            }),
+          );
+          return { value: o.schema.parse(JSON.parse(Buffer.from(plain).toString("utf8"))), replayed: true };
         }
         return { value: o.schema.parse(prior.result), replayed: true };
       }
       // An effect is marked started first (lease-checked), so a crash between it and its record is visible.
-      if (o.effect) await inScope((s) => recordRunStep(s, lease, { idx, kind: o.kind, idempotencyKey: o.key, status: 'started' }));
+      if (o.effect)
+        await inScope((s) => recordRunStep(s, lease, { idx, kind: o.kind, idempotencyKey: o.key, status: "started" }));
       const value = await exec();
       const json = JSON.stringify(value ?? null);
       let written;
       if (o.sealed) {
         publicKey ??= await inScope((s) => workspacePublicKey(s));
-        if (!publicKey) throw new ConflictError('this workspace has no key: run `pnpm praxa keys rotate --workspace …` first');
+        if (!publicKey)
+          throw new ConflictError("this workspace has no key: run `pnpm praxa keys rotate --workspace …` first");
         const pk = publicKey;
-        const sealed = await sealCredential({ keyId: pk.keyId, publicKey: pk.publicKey }, { workspaceId, ...STEP_CONTEXT }, json);
-        written = await inScope((s) => recordRunStep(s, lease, { idx, kind: o.kind, idempotencyKey: o.key, status: 'completed', resultSealed: Buffer.from(sealed) }));
+        const sealed = await sealCredential(
+          { keyId: pk.keyId, publicKey: pk.publicKey },
+          { workspaceId, ...STEP_CONTEXT },
+          json,
+        );
+        written = await inScope((s) =>
+          recordRunStep(s, lease, {
+            idx,
+            kind: o.kind,
+            idempotencyKey: o.key,
+            status: "completed",
+            resultSealed: Buffer.from(sealed),
+          }),
+        );
       } else {
-        written = await inScope((s) => recordRunStep(s, lease, { idx, kind: o.kind, idempotencyKey: o.key, status: 'completed', result: JSON.parse(json) as unknown }));
+        written = await inScope((s) =>
+          recordRunStep(s, lease, {
+            idx,
+            kind: o.kind,
+            idempotencyKey: o.key,
+            status: "completed",
+            result: JSON.parse(json) as unknown,
+          }),
+        );
       }
       // The database keeps the first completion (it never rewrites one): if this step had completed meanwhile, the
       // recorded result is the one that counts — but under a held lease that cannot happen; say so loudly if it does.
-      if (written.replayed) throw new StepMismatchError('a step completed twice under one lease', { details: { idx } });
+      if (written.replayed) throw new StepMismatchError("a step completed twice under one lease", { details: { idx } });
       return { value, replayed: false };
     },
   };
 }
 
-export function createRunRecorder(deps: RunStorageDeps, workspaceId: WorkspaceId, lease: RunLease): RunRecorder & { flush(): Promise<void> } {
+export function createRunRecorder(
+  deps: RunStorageDeps,
+  workspaceId: WorkspaceId,
+  lease: RunLease,
+): RunRecorder & { flush(): Promise<void> } {
   const inScope = <T>(fn: Parameters<typeof withWorkspace<T>>[2]) => withWorkspace(deps.database, workspaceId, fn);
   const buffer: TelemetryMeta[] = [];
   return {
@@ -83,7 +132,7 @@ export function createRunRecorder(deps: RunStorageDeps, workspaceId: WorkspaceId
       // The span carries the same four attributes and nothing else (the exporter filters again).
       if (!deps.tracer) return;
       const end = Date.now();
-      const span = deps.tracer.startSpan('praxa.step', { startTime: end - (meta.ms ?? 0) });
+      const span = deps.tracer.startSpan("praxa.step", { startTime: end - (meta.ms ?? 0) });
       for (const [k, v] of Object.entries(meta)) if (v !== null && v !== undefined) span.setAttribute(k, v);
       span.end(end);
     },

@@ -13,7 +13,7 @@
  * after Slack answered: this function owns its short transactions (it takes the database, not the caller's scope) and
  * commits the new pair at once, whatever the run does next. The plaintext is returned for this run only.
  */
-import { NotFoundError, PraxaError, type WorkspaceId } from '@praxa/core';
+import { NotFoundError, PraxaError, type WorkspaceId } from "@praxa/core";
 import {
   decodeSlackBotTokenRecord,
   encodeSlackBotTokenRecord,
@@ -21,10 +21,24 @@ import {
   SLACK_BOT_TOKEN_PURPOSE,
   slackBotVaultName,
   type SlackAppConfig,
-} from '@praxa/connectors';
-import { sealCredential, type KeyProvider } from '@praxa/crypto';
-import { and, eq, schema, sql, vaultLockForRun, vaultPutSecret, vaultTryReadForRun, withWorkspace, workspacePublicKey, type Database, type RunLease, type VaultRecord, type WorkspaceScope } from '@praxa/db';
-import { openVaultRecordForRun } from './credentials.js';
+} from "@praxa/connectors";
+import { sealCredential, type KeyProvider } from "@praxa/crypto";
+import {
+  and,
+  eq,
+  schema,
+  sql,
+  vaultLockForRun,
+  vaultPutSecret,
+  vaultTryReadForRun,
+  withWorkspace,
+  workspacePublicKey,
+  type Database,
+  type RunLease,
+  type VaultRecord,
+  type WorkspaceScope,
+} from "@praxa/db";
+import { openVaultRecordForRun } from "./credentials.js";
 
 export const SLACK_REFRESH_MARGIN_MS = 5 * 60_000;
 
@@ -42,23 +56,30 @@ export interface SlackRunRef {
 }
 
 export class SlackNotInstalledError extends PraxaError {
-  readonly code = 'SLACK_NOT_INSTALLED';
+  readonly code = "SLACK_NOT_INSTALLED";
   readonly httpStatus = 404;
 }
 
 async function openRecord(provider: KeyProvider, scope: WorkspaceScope, lease: RunLease, record: VaultRecord) {
-  return decodeSlackBotTokenRecord(Buffer.from(await openVaultRecordForRun(provider, scope, lease, record)).toString('utf8'));
+  return decodeSlackBotTokenRecord(
+    Buffer.from(await openVaultRecordForRun(provider, scope, lease, record)).toString("utf8"),
+  );
 }
 
 export async function slackBotTokenForRun(deps: SlackTokenDeps, run: SlackRunRef, teamId: string): Promise<string> {
   const now = deps.now ?? Date.now;
   const name = slackBotVaultName(teamId);
-  const fresh = (r: VaultRecord): boolean => r.expires_at === null || r.expires_at.getTime() - now() > SLACK_REFRESH_MARGIN_MS;
-  const notInstalled = (): SlackNotInstalledError => new SlackNotInstalledError('no Slack bot is installed for this team in this workspace');
+  const fresh = (r: VaultRecord): boolean =>
+    r.expires_at === null || r.expires_at.getTime() - now() > SLACK_REFRESH_MARGIN_MS;
+  const notInstalled = (): SlackNotInstalledError =>
+    new SlackNotInstalledError("no Slack bot is installed for this team in this workspace");
 
   const current = await withWorkspace(deps.database, run.workspaceId, async (scope) => {
     const i = schema.integrations;
-    const [active] = await scope.db.select({ id: i.id }).from(i).where(and(eq(i.provider, 'slack'), eq(i.status, 'active'), sql`lower(${i.externalId}) = lower(${teamId})`));
+    const [active] = await scope.db
+      .select({ id: i.id })
+      .from(i)
+      .where(and(eq(i.provider, "slack"), eq(i.status, "active"), sql`lower(${i.externalId}) = lower(${teamId})`));
     if (!active) throw notInstalled();
     const record = await vaultTryReadForRun(scope, run.lease, name);
     if (!record) throw notInstalled();
@@ -72,14 +93,21 @@ export async function slackBotTokenForRun(deps: SlackTokenDeps, run: SlackRunRef
     const record = await openRecord(deps.provider, scope, run.lease, locked);
     if (fresh(locked) || record.refreshToken === null) return record.botToken;
     const pub = await workspacePublicKey(scope);
-    if (!pub) throw new NotFoundError('this workspace has no active key to seal the refreshed token to');
+    if (!pub) throw new NotFoundError("this workspace has no active key to seal the refreshed token to");
     const refreshed = await refreshSlackBotToken(deps.slack, record.refreshToken, now());
     const sealed = await sealCredential(
       { keyId: pub.keyId, publicKey: pub.publicKey },
-      { workspaceId: scope.workspaceId, provider: 'slack', purpose: SLACK_BOT_TOKEN_PURPOSE },
+      { workspaceId: scope.workspaceId, provider: "slack", purpose: SLACK_BOT_TOKEN_PURPOSE },
       encodeSlackBotTokenRecord({ botToken: refreshed.botToken, refreshToken: refreshed.refreshToken }),
     );
-    await vaultPutSecret(scope, { name, provider: 'slack', purpose: SLACK_BOT_TOKEN_PURPOSE, ciphertext: Buffer.from(sealed), keyId: pub.keyId, expiresAt: refreshed.expiresAt });
+    await vaultPutSecret(scope, {
+      name,
+      provider: "slack",
+      purpose: SLACK_BOT_TOKEN_PURPOSE,
+      ciphertext: Buffer.from(sealed),
+      keyId: pub.keyId,
+      expiresAt: refreshed.expiresAt,
+    });
     return refreshed.botToken;
   });
 }

@@ -6,22 +6,40 @@
  * definer function, its model-written task sealed to the workspace key, then its `{runId}` job), Slack as the team's
  * bot (its rotating token refreshed under a vault lock, see slack-token.ts).
  */
-import { createGithubRepoClient, createSlackBotClient, githubTokenPermissions, neededPermissions, type GithubAppConfig, type InstallationTokenScope, type SlackAppConfig } from '@praxa/connectors';
-import { IntegrationNotConfiguredError, newId, PraxaError, type WorkspaceId } from '@praxa/core';
-import type { KeyProvider } from '@praxa/crypto';
-import { and, dispatchSubagentRun, eq, readMemoryFacts, schema, withWorkspace, writeMemoryFact, type Database, type RunLease } from '@praxa/db';
-import { SubAgentInputInvalidError, type ToolEnvironment } from '@praxa/runtime';
-import { installationTokenForRun } from './github-token.js';
-import { slackBotTokenForRun } from './slack-token.js';
-import { sealSubagentTask } from './subagent-task.js';
+import {
+  createGithubRepoClient,
+  createSlackBotClient,
+  githubTokenPermissions,
+  neededPermissions,
+  type GithubAppConfig,
+  type InstallationTokenScope,
+  type SlackAppConfig,
+} from "@praxa/connectors";
+import { IntegrationNotConfiguredError, newId, PraxaError, type WorkspaceId } from "@praxa/core";
+import type { KeyProvider } from "@praxa/crypto";
+import {
+  and,
+  dispatchSubagentRun,
+  eq,
+  readMemoryFacts,
+  schema,
+  withWorkspace,
+  writeMemoryFact,
+  type Database,
+  type RunLease,
+} from "@praxa/db";
+import { SubAgentInputInvalidError, type ToolEnvironment } from "@praxa/runtime";
+import { installationTokenForRun } from "./github-token.js";
+import { slackBotTokenForRun } from "./slack-token.js";
+import { sealSubagentTask } from "./subagent-task.js";
 
 /** The child's arguments as the database takes them: flat numbers, booleans and short tokens (else refused). */
 function flatArgs(args: Readonly<Record<string, unknown>>): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const [k, v] of Object.entries(args)) {
     if (v === undefined) continue;
-    if (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= 64)) out[k] = v;
-    else throw new SubAgentInputInvalidError('the sub-agent input must be flat numbers, booleans and tokens');
+    if (typeof v === "number" || typeof v === "boolean" || (typeof v === "string" && v.length <= 64)) out[k] = v;
+    else throw new SubAgentInputInvalidError("the sub-agent input must be flat numbers, booleans and tokens");
   }
   return out;
 }
@@ -37,7 +55,7 @@ export interface ToolEnvironmentDeps {
 
 /** The run needs an integration this workspace has not installed: not retryable. (One this worker lacks: `IntegrationNotConfiguredError`.) */
 export class IntegrationMissingError extends PraxaError {
-  readonly code = 'INTEGRATION_MISSING';
+  readonly code = "INTEGRATION_MISSING";
   readonly httpStatus = 409;
 }
 
@@ -46,7 +64,7 @@ export class IntegrationMissingError extends PraxaError {
  * installations: which one to act through is not guessed. Not retryable.
  */
 export class IntegrationAmbiguousError extends PraxaError {
-  readonly code = 'INTEGRATION_AMBIGUOUS';
+  readonly code = "INTEGRATION_AMBIGUOUS";
   readonly httpStatus = 409;
 }
 
@@ -62,13 +80,28 @@ export interface RunGithubScope {
  * A run's GitHub scope from its row and pinned manifest: the installation it came through, its repository (`input.repo`,
  * `owner/name`; a run without one is narrowed by permissions only) and the permissions its tools and Skill need.
  */
-export function runGithubScope(run: { readonly integration_id: string | null; readonly input: Readonly<Record<string, unknown>> }, manifest: { readonly tools: readonly string[] }, skillNeeds: readonly string[] = []): RunGithubScope {
-  const repo = typeof run.input['repo'] === 'string' ? /^[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+)$/.exec(run.input['repo'])?.[1] : undefined;
-  const permissions = githubTokenPermissions([...neededPermissions('github', [{ tools: manifest.tools, triggers: [] }]), ...skillNeeds]);
+export function runGithubScope(
+  run: { readonly integration_id: string | null; readonly input: Readonly<Record<string, unknown>> },
+  manifest: { readonly tools: readonly string[] },
+  skillNeeds: readonly string[] = [],
+): RunGithubScope {
+  const repo =
+    typeof run.input["repo"] === "string"
+      ? /^[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+)$/.exec(run.input["repo"])?.[1]
+      : undefined;
+  const permissions = githubTokenPermissions([
+    ...neededPermissions("github", [{ tools: manifest.tools, triggers: [] }]),
+    ...skillNeeds,
+  ]);
   return { integrationId: run.integration_id, token: { ...(repo ? { repositories: [repo] } : {}), permissions } };
 }
 
-export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: WorkspaceId, lease: RunLease, runGithub: RunGithubScope = { integrationId: null, token: {} }): ToolEnvironment {
+export function createToolEnvironment(
+  deps: ToolEnvironmentDeps,
+  workspaceId: WorkspaceId,
+  lease: RunLease,
+  runGithub: RunGithubScope = { integrationId: null, token: {} },
+): ToolEnvironment {
   const inScope = <T>(fn: Parameters<typeof withWorkspace<T>>[2]) => withWorkspace(deps.database, workspaceId, fn);
   let github: ReturnType<typeof createGithubRepoClient> | null = null;
   const slack = new Map<string, ReturnType<typeof createSlackBotClient>>();
@@ -76,18 +109,37 @@ export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: Wo
     async github() {
       if (github) return github;
       const app = deps.github;
-      if (!app) throw new IntegrationNotConfiguredError('no GitHub App is configured for this worker (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY)');
+      if (!app)
+        throw new IntegrationNotConfiguredError(
+          "no GitHub App is configured for this worker (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY)",
+        );
       const token = await inScope(async (s) => {
-        const active = and(eq(schema.integrations.provider, 'github'), eq(schema.integrations.status, 'active'));
+        const active = and(eq(schema.integrations.provider, "github"), eq(schema.integrations.status, "active"));
         const rows = await s.db
           .select({ externalId: schema.integrations.externalId })
           .from(schema.integrations)
-          .where(runGithub.integrationId === null ? active : and(active, eq(schema.integrations.id, runGithub.integrationId)))
+          .where(
+            runGithub.integrationId === null
+              ? active
+              : and(active, eq(schema.integrations.id, runGithub.integrationId)),
+          )
           .limit(2);
         const row = rows[0];
-        if (!row) throw new IntegrationMissingError(runGithub.integrationId === null ? 'this workspace has no active GitHub installation' : 'the GitHub installation this run came through is no longer active');
-        if (rows.length > 1) throw new IntegrationAmbiguousError('the run names no GitHub installation and this workspace has several');
-        return installationTokenForRun({ provider: deps.provider, github: app }, s, lease, Number(row.externalId), runGithub.token);
+        if (!row)
+          throw new IntegrationMissingError(
+            runGithub.integrationId === null
+              ? "this workspace has no active GitHub installation"
+              : "the GitHub installation this run came through is no longer active",
+          );
+        if (rows.length > 1)
+          throw new IntegrationAmbiguousError("the run names no GitHub installation and this workspace has several");
+        return installationTokenForRun(
+          { provider: deps.provider, github: app },
+          s,
+          lease,
+          Number(row.externalId),
+          runGithub.token,
+        );
       });
       github = createGithubRepoClient({ token, baseUrl: app.baseUrl });
       return github;
@@ -96,24 +148,39 @@ export function createToolEnvironment(deps: ToolEnvironmentDeps, workspaceId: Wo
       const cached = slack.get(teamId);
       if (cached) return cached;
       const app = deps.slack;
-      if (!app) throw new IntegrationNotConfiguredError('no Slack app is configured for this worker (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET)');
-      const token = await slackBotTokenForRun({ database: deps.database, provider: deps.provider, slack: app }, { workspaceId, lease }, teamId);
+      if (!app)
+        throw new IntegrationNotConfiguredError(
+          "no Slack app is configured for this worker (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET)",
+        );
+      const token = await slackBotTokenForRun(
+        { database: deps.database, provider: deps.provider, slack: app },
+        { workspaceId, lease },
+        teamId,
+      );
       const client = createSlackBotClient({ token, baseUrl: app.baseUrl });
       slack.set(teamId, client);
       return client;
     },
     memory: {
       read: (namespace, keys) => inScope((s) => readMemoryFacts(s, namespace, keys)),
-      write: (namespace, key, value) => inScope((s) => writeMemoryFact(s, namespace, key, value, newId('memoryFact'))),
+      write: (namespace, key, value) => inScope((s) => writeMemoryFact(s, namespace, key, value, newId("memoryFact"))),
     },
     async dispatchSubagent(request, step) {
       // The runtime validated the request against the child's declared input; the database takes flat tokens only.
       const args = flatArgs(request.args);
-      const childRunId = newId('run');
+      const childRunId = newId("run");
       // The subject is not ours to give: dispatch_subagent_run copies it from this run's row. The task is sealed first.
       const child = await inScope(async (s) => {
-        const taskSealed = request.task === null ? null : await sealSubagentTask(s, workspaceId, childRunId, request.task);
-        return dispatchSubagentRun(s, lease, { childRunId, targetSlug: request.skill, step, args, taskSealed, maxDepth: deps.maxSubagentDepth });
+        const taskSealed =
+          request.task === null ? null : await sealSubagentTask(s, workspaceId, childRunId, request.task);
+        return dispatchSubagentRun(s, lease, {
+          childRunId,
+          targetSlug: request.skill,
+          step,
+          args,
+          taskSealed,
+          maxDepth: deps.maxSubagentDepth,
+        });
       });
       // The row is the outbox: if this enqueue is lost, the reconciler enqueues the queued child.
       await deps.enqueueRun(child.runId);

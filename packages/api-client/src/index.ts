@@ -7,8 +7,8 @@
  *   const api = createApiClient({ baseUrl: 'http://127.0.0.1:8080', token });
  *   const { data, error, response } = await api.GET('/v1/runs', { params: { query: { status: 'failed' } } });
  */
-import createClient, { type Client } from 'openapi-fetch';
-import type { components, operations, paths } from './schema.js';
+import createClient, { type Client } from "openapi-fetch";
+import type { components, operations, paths } from "./schema.js";
 
 export type { components, operations, paths };
 export type ApiClient = Client<paths>;
@@ -26,7 +26,7 @@ export interface ApiClientOptions {
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
   return createClient<paths>({
-    baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    baseUrl: options.baseUrl.replace(/\/+$/, ""),
     ...(options.token ? { headers: { authorization: `Bearer ${options.token}` } } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });

@@ -2,39 +2,42 @@
  * Shared parts that each app's config slice is composed from. Keys are the environment variable names (documented in
  * `.env.example`); each part turns its keys into a typed, structured value.
  */
-import { z } from 'zod';
+import { z } from "zod";
 
 const postgresUrl = z
   .string()
-  .min(1, 'required')
-  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL');
+  .min(1, "required")
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), "must be a postgres:// URL");
 
 const redisUrl = z
   .string()
-  .min(1, 'required')
-  .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL');
+  .min(1, "required")
+  .refine((v) => /^rediss?:\/\//.test(v), "must be a redis:// or rediss:// URL");
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 
 const bool = (fallback: boolean) =>
   z
-    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+    .enum(["true", "false", "1", "0", "yes", "no", ""])
+    .default(fallback ? "true" : "false")
+    .transform((v) => v === "true" || v === "1" || v === "yes");
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export const commonPart = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
 });
 
 export const redisPart = z.object({
-  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
   /** Key prefix for every BullMQ key; tests use their own so they never touch the demo's queues. */
-  PRAXA_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, : _ - only').default('praxa'),
+  PRAXA_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/, "letters, digits, : _ - only")
+    .default("praxa"),
   /** Managed Redis that hides CONFIG: skip the maxmemory-policy check (you must set noeviction yourself). */
   PRAXA_SKIP_REDIS_POLICY_CHECK: bool(false),
 });
@@ -44,9 +47,9 @@ export const keyProviderPart = z.object({
    * `aws-kms` (required in production); `local` (the key file, the default) for development, the demo and embedded
    * installs — in production only with PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true (see `keyProviderRules`).
    */
-  PRAXA_KEY_PROVIDER: z.enum(['local', 'aws-kms']).default('local'),
+  PRAXA_KEY_PROVIDER: z.enum(["local", "aws-kms"]).default("local"),
   /** LocalKeyProvider's master key file; created on first run with mode 0600 — except in production, where it must exist. */
-  PRAXA_KEY_FILE: z.string().min(1).default('.praxa/master.key'),
+  PRAXA_KEY_FILE: z.string().min(1).default(".praxa/master.key"),
   /** A self-hosted production install that keeps its root key in a file it backs up: the explicit, logged opt-in. */
   PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION: bool(false),
   /** aws-kms: the symmetric ENCRYPT_DECRYPT key (SYMMETRIC_DEFAULT) that wraps data keys: key id, ARN, alias or alias ARN. */
@@ -60,7 +63,7 @@ export const keyProviderPart = z.object({
   PRAXA_KMS_ENDPOINT: z.url().optional(),
 });
 
-type KeyProviderInput = z.output<typeof keyProviderPart> & { readonly NODE_ENV: 'development' | 'production' | 'test' };
+type KeyProviderInput = z.output<typeof keyProviderPart> & { readonly NODE_ENV: "development" | "production" | "test" };
 
 /**
  * The rules of the key-provider settings, checked at boot by the apps that open keys (worker, monitor). Each issue
@@ -71,30 +74,44 @@ type KeyProviderInput = z.output<typeof keyProviderPart> & { readonly NODE_ENV: 
  * - PRAXA_KMS_KEY_ID is gone: refused, naming its replacements.
  */
 export function keyProviderRules(cfg: KeyProviderInput, ctx: z.core.$RefinementCtx): void {
-  const issue = (key: string, message: string): void => ctx.addIssue({ code: 'custom', path: [key], message });
+  const issue = (key: string, message: string): void => ctx.addIssue({ code: "custom", path: [key], message });
   if (cfg.PRAXA_KMS_KEY_ID !== undefined) {
-    issue('PRAXA_KMS_KEY_ID', 'no longer read: set PRAXA_KMS_WRAP_KEY_ID (a symmetric ENCRYPT_DECRYPT key) and PRAXA_KMS_SIGN_KEY_ID (an asymmetric SIGN_VERIFY key) instead');
-  }
-  const kind = cfg.PRAXA_KEY_PROVIDER;
-  if (cfg.NODE_ENV === 'production' && kind === 'local' && !cfg.PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION) {
     issue(
-      'PRAXA_KEY_PROVIDER',
-      'must be aws-kms in production (unset means local, which is refused there unless PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true for a self-hosted key file you back up)',
+      "PRAXA_KMS_KEY_ID",
+      "no longer read: set PRAXA_KMS_WRAP_KEY_ID (a symmetric ENCRYPT_DECRYPT key) and PRAXA_KMS_SIGN_KEY_ID (an asymmetric SIGN_VERIFY key) instead",
     );
   }
-  if (kind === 'aws-kms') {
-    if (cfg.PRAXA_KMS_WRAP_KEY_ID === undefined) issue('PRAXA_KMS_WRAP_KEY_ID', 'required when PRAXA_KEY_PROVIDER=aws-kms (a symmetric ENCRYPT_DECRYPT key)');
-    if (cfg.PRAXA_KMS_SIGN_KEY_ID === undefined) issue('PRAXA_KMS_SIGN_KEY_ID', 'required when PRAXA_KEY_PROVIDER=aws-kms (an asymmetric SIGN_VERIFY key, ECC_NIST_P256)');
+  const kind = cfg.PRAXA_KEY_PROVIDER;
+  if (cfg.NODE_ENV === "production" && kind === "local" && !cfg.PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION) {
+    issue(
+      "PRAXA_KEY_PROVIDER",
+      "must be aws-kms in production (unset means local, which is refused there unless PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION=true for a self-hosted key file you back up)",
+    );
+  }
+  if (kind === "aws-kms") {
+    if (cfg.PRAXA_KMS_WRAP_KEY_ID === undefined)
+      issue("PRAXA_KMS_WRAP_KEY_ID", "required when PRAXA_KEY_PROVIDER=aws-kms (a symmetric ENCRYPT_DECRYPT key)");
+    if (cfg.PRAXA_KMS_SIGN_KEY_ID === undefined)
+      issue(
+        "PRAXA_KMS_SIGN_KEY_ID",
+        "required when PRAXA_KEY_PROVIDER=aws-kms (an asymmetric SIGN_VERIFY key, ECC_NIST_P256)",
+      );
     if (cfg.PRAXA_KMS_WRAP_KEY_ID !== undefined && cfg.PRAXA_KMS_WRAP_KEY_ID === cfg.PRAXA_KMS_SIGN_KEY_ID) {
-      issue('PRAXA_KMS_SIGN_KEY_ID', 'must name a different key than PRAXA_KMS_WRAP_KEY_ID: a KMS key either encrypts (ENCRYPT_DECRYPT) or signs (SIGN_VERIFY), never both');
+      issue(
+        "PRAXA_KMS_SIGN_KEY_ID",
+        "must name a different key than PRAXA_KMS_WRAP_KEY_ID: a KMS key either encrypts (ENCRYPT_DECRYPT) or signs (SIGN_VERIFY), never both",
+      );
     }
   }
 }
 
 /** The Ed25519 key an appending app signs audit events with: a PEM (from Secrets Manager) or a local file. */
 export const auditSigningPart = z.object({
-  PRAXA_AUDIT_SIGNING_KEY: z.string().refine((v) => v.includes('PRIVATE KEY'), 'must be a PKCS#8 PEM private key').optional(),
-  PRAXA_AUDIT_SIGNING_KEY_FILE: z.string().min(1).default('.praxa/audit-signing.key'),
+  PRAXA_AUDIT_SIGNING_KEY: z
+    .string()
+    .refine((v) => v.includes("PRIVATE KEY"), "must be a PKCS#8 PEM private key")
+    .optional(),
+  PRAXA_AUDIT_SIGNING_KEY_FILE: z.string().min(1).default(".praxa/audit-signing.key"),
   /** Sign a checkpoint every N appended events of a workspace. */
   PRAXA_AUDIT_CHECKPOINT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(1000),
 });
@@ -108,23 +125,23 @@ export const portPart = <K extends string>(key: K, fallback: number) =>
 
 /** Optional: without it ingest answers `/webhooks/github` with 404 INTEGRATION_NOT_CONFIGURED. */
 export const githubWebhookPart = z.object({
-  GITHUB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  GITHUB_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   GITHUB_APP_ID: z.coerce.number().int().positive().optional(),
 });
 
 /** Optional: without it ingest answers `/webhooks/slack/*` with 404 INTEGRATION_NOT_CONFIGURED. */
 export const slackSigningPart = z.object({
-  SLACK_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  SLACK_SIGNING_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
 });
 
 export const githubAppPart = z.object({
   GITHUB_APP_ID: z.coerce.number().int().positive().optional(),
   GITHUB_APP_PRIVATE_KEY: z
     .string()
-    .refine((v) => v.includes('PRIVATE KEY'), 'must be a PEM private key')
+    .refine((v) => v.includes("PRIVATE KEY"), "must be a PEM private key")
     .optional(),
   /** Base URL of the GitHub API (GitHub Enterprise Server, or the sandbox in the offline demo). */
-  GITHUB_API_URL: z.url().default('https://api.github.com'),
+  GITHUB_API_URL: z.url().default("https://api.github.com"),
 });
 
 /** The Slack app's OAuth client: the api exchanges install codes, the worker refreshes rotating bot tokens. */
@@ -132,7 +149,7 @@ export const slackOAuthPart = z.object({
   SLACK_CLIENT_ID: z.string().min(1).optional(),
   SLACK_CLIENT_SECRET: z.string().min(1).optional(),
   /** https://slack.com (Web API under /api/, authorize page under /oauth/v2/authorize), or the sandbox. */
-  SLACK_BASE_URL: z.url().default('https://slack.com'),
+  SLACK_BASE_URL: z.url().default("https://slack.com"),
 });
 
 /**
@@ -141,9 +158,12 @@ export const slackOAuthPart = z.object({
  * and tests). Slack messages go through SLACK_BASE_URL (the Slack OAuth part).
  */
 export const notifyPart = z.object({
-  PRAXA_SMTP_URL: z.string().refine((v) => /^smtps?:\/\/[^\s]+$/.test(v), 'must be an smtp:// or smtps:// URL').optional(),
-  PRAXA_SMTP_FROM: z.string().min(3).max(320).default('Praxa <praxa@localhost>'),
-  PRAXA_PAGERDUTY_EVENTS_URL: z.url().default('https://events.pagerduty.com/v2/enqueue'),
+  PRAXA_SMTP_URL: z
+    .string()
+    .refine((v) => /^smtps?:\/\/[^\s]+$/.test(v), "must be an smtp:// or smtps:// URL")
+    .optional(),
+  PRAXA_SMTP_FROM: z.string().min(3).max(320).default("Praxa <praxa@localhost>"),
+  PRAXA_PAGERDUTY_EVENTS_URL: z.url().default("https://events.pagerduty.com/v2/enqueue"),
 });
 
 export const anthropicPart = z.object({
@@ -180,7 +200,12 @@ export const apiLimitsPart = z.object({
   API_AUDIT_VERIFY_FULL_PER_HOUR: z.coerce.number().int().min(1).max(10_000).default(6),
   API_AUDIT_VERIFY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   /** How long a "verified up to checkpoint T" memo stands before the next verify reads the whole chain again. */
-  API_AUDIT_VERIFY_MEMO_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
+  API_AUDIT_VERIFY_MEMO_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(86_400),
   /** Behind a load balancer that sets X-Forwarded-For: trust it for the client address (never on a bare host). */
   API_TRUST_PROXY: bool(false),
 });

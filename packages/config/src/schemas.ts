@@ -2,7 +2,7 @@
  * One config slice per app, each composed of the shared parts it needs and nothing more: the api's slice holds no
  * key-provider setting and no credential that opens anything (it can seal, never open).
  */
-import { z } from 'zod';
+import { z } from "zod";
 import {
   anthropicPart,
   apiLimitsPart,
@@ -20,17 +20,22 @@ import {
   redisPart,
   slackOAuthPart,
   slackSigningPart,
-} from './parts.js';
+} from "./parts.js";
 
 /** The operator's slice (migrations and operator commands): the owner URL, and the key operator events are signed with. */
-export const migrateConfigSchema = commonPart.extend(databasePart('DATABASE_URL').shape).extend(auditSigningPart.shape);
+export const migrateConfigSchema = commonPart.extend(databasePart("DATABASE_URL").shape).extend(auditSigningPart.shape);
 
 export const ingestConfigSchema = commonPart
-  .extend(databasePart('INGEST_DATABASE_URL').shape)
+  .extend(databasePart("INGEST_DATABASE_URL").shape)
   .extend(redisPart.shape)
-  .extend(portPart('INGEST_PORT', 3001).shape)
+  .extend(portPart("INGEST_PORT", 3001).shape)
   .extend({
-    INGEST_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(5 * 1024 * 1024),
+    INGEST_BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(5 * 1024 * 1024),
     /** After verification: runs per workspace per second before jobs are delayed (never dropped). */
     INGEST_WORKSPACE_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
     /** Before verification: requests per source IP per minute that FAIL verification before 429. */
@@ -40,13 +45,13 @@ export const ingestConfigSchema = commonPart
     /** Behind a load balancer that sets X-Forwarded-For: trust it for the client address (never on a bare host). */
     INGEST_TRUST_PROXY: bool(false),
     /** The ingest fleet's X25519 key that opens signed-producer (`whsec_`) secrets; created 0600 on first run. */
-    INGEST_TRIGGER_KEY_FILE: z.string().min(1).default('.praxa/ingest-trigger.key'),
+    INGEST_TRIGGER_KEY_FILE: z.string().min(1).default(".praxa/ingest-trigger.key"),
   })
   .extend(githubWebhookPart.shape)
   .extend(slackSigningPart.shape);
 
 export const workerConfigSchema = commonPart
-  .extend(databasePart('WORKER_DATABASE_URL').shape)
+  .extend(databasePart("WORKER_DATABASE_URL").shape)
   .extend(auditSigningPart.shape)
   .extend(redisPart.shape)
   .extend({
@@ -67,25 +72,31 @@ export const workerConfigSchema = commonPart
   .superRefine(keyProviderRules);
 
 export const monitorConfigSchema = commonPart
-  .extend(databasePart('MONITOR_DATABASE_URL').shape)
+  .extend(databasePart("MONITOR_DATABASE_URL").shape)
   .extend(auditSigningPart.shape)
   .extend(redisPart.shape)
   .extend(keyProviderPart.shape)
   .superRefine(keyProviderRules);
 
 export const apiConfigSchema = commonPart
-  .extend(databasePart('API_DATABASE_URL').shape)
+  .extend(databasePart("API_DATABASE_URL").shape)
   .extend(auditSigningPart.shape)
   .extend(redisPart.shape)
-  .extend(portPart('API_PORT', 3002).shape)
+  .extend(portPart("API_PORT", 3002).shape)
   .extend({
     /** Where browsers reach the api: the OAuth callbacks' redirect URIs are built from it. */
-    API_PUBLIC_URL: z.url().default('http://127.0.0.1:3002'),
-    GITHUB_APP_SLUG: z.string().regex(/^[a-z0-9][a-z0-9-]{0,99}$/).optional(),
+    API_PUBLIC_URL: z.url().default("http://127.0.0.1:3002"),
+    GITHUB_APP_SLUG: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,99}$/)
+      .optional(),
     /** Where the App's install page lives (https://github.com, a GitHub Enterprise Server, or the sandbox). */
-    GITHUB_WEB_URL: z.url().default('https://github.com'),
+    GITHUB_WEB_URL: z.url().default("https://github.com"),
     /** Bot scopes the Slack install asks for; default: what the workspace's Skills need, plus chat:write. */
-    SLACK_BOT_SCOPES: z.string().regex(/^[a-z:._-]+(,[a-z:._-]+)*$/).optional(),
+    SLACK_BOT_SCOPES: z
+      .string()
+      .regex(/^[a-z:._-]+(,[a-z:._-]+)*$/)
+      .optional(),
   })
   .extend(apiLimitsPart.shape)
   // The GitHub App key signs App JWTs for one call, the installation lookup at install time (it opens no sealed

@@ -4,37 +4,39 @@
  * typed error wherever one could enter, and a Slack OAuth v2 answer's user token is discarded, never stored.
  * Token formats: Slack "Token types" and "Token rotation" docs; GitHub "About authentication" (token prefixes).
  */
-import { z } from 'zod';
-import { PraxaError } from '@praxa/core';
+import { z } from "zod";
+import { PraxaError } from "@praxa/core";
 
 export class UserCredentialRefusedError extends PraxaError {
-  readonly code = 'USER_CREDENTIAL_REFUSED';
+  readonly code = "USER_CREDENTIAL_REFUSED";
   readonly httpStatus = 400;
 }
 
 export class OAuthAnswerInvalidError extends PraxaError {
-  readonly code = 'OAUTH_ANSWER_INVALID';
+  readonly code = "OAUTH_ANSWER_INVALID";
   readonly httpStatus = 502;
 }
 
-export type BotCredentialKind = 'slack_bot' | 'slack_bot_rotating' | 'slack_refresh' | 'github_installation';
+export type BotCredentialKind = "slack_bot" | "slack_bot_rotating" | "slack_refresh" | "github_installation";
 
 /** Classify a credential; throws UserCredentialRefusedError for anything that acts as a person, or is unknown. */
-export function assertBotCredential(provider: 'slack' | 'github', token: string): BotCredentialKind {
-  if (provider === 'slack') {
-    if (/^xoxe\.xoxb-[A-Za-z0-9-]{10,}$/.test(token)) return 'slack_bot_rotating';
-    if (/^xoxb-[A-Za-z0-9-]{10,}$/.test(token)) return 'slack_bot';
-    if (/^xoxe-1-[A-Za-z0-9-]{10,}$/.test(token)) return 'slack_refresh';
-    throw new UserCredentialRefusedError('only Slack bot tokens are accepted (user tokens such as xoxp- are refused)');
+export function assertBotCredential(provider: "slack" | "github", token: string): BotCredentialKind {
+  if (provider === "slack") {
+    if (/^xoxe\.xoxb-[A-Za-z0-9-]{10,}$/.test(token)) return "slack_bot_rotating";
+    if (/^xoxb-[A-Za-z0-9-]{10,}$/.test(token)) return "slack_bot";
+    if (/^xoxe-1-[A-Za-z0-9-]{10,}$/.test(token)) return "slack_refresh";
+    throw new UserCredentialRefusedError("only Slack bot tokens are accepted (user tokens such as xoxp- are refused)");
   }
-  if (/^ghs_[A-Za-z0-9]{20,}$/.test(token)) return 'github_installation';
-  throw new UserCredentialRefusedError('only GitHub App installation tokens are accepted (user, OAuth and personal tokens are refused)');
+  if (/^ghs_[A-Za-z0-9]{20,}$/.test(token)) return "github_installation";
+  throw new UserCredentialRefusedError(
+    "only GitHub App installation tokens are accepted (user, OAuth and personal tokens are refused)",
+  );
 }
 
 const SlackOAuthV2Answer = z.object({
   ok: z.literal(true),
   access_token: z.string(),
-  token_type: z.literal('bot'),
+  token_type: z.literal("bot"),
   scope: z.string(),
   bot_user_id: z.string().regex(/^[UW][A-Z0-9]{2,}$/),
   app_id: z.string(),
@@ -62,12 +64,13 @@ export interface SlackBotInstall {
  */
 export function parseSlackOAuthAnswer(answer: unknown, now: number): SlackBotInstall {
   const parsed = SlackOAuthV2Answer.safeParse(answer);
-  if (!parsed.success) throw new OAuthAnswerInvalidError('Slack did not return a bot installation');
+  if (!parsed.success) throw new OAuthAnswerInvalidError("Slack did not return a bot installation");
   const a = parsed.data;
-  const kind = assertBotCredential('slack', a.access_token);
-  if (kind === 'slack_refresh') throw new OAuthAnswerInvalidError('Slack returned a refresh token in place of a bot token');
-  if (a.refresh_token !== undefined && assertBotCredential('slack', a.refresh_token) !== 'slack_refresh') {
-    throw new OAuthAnswerInvalidError('Slack returned an unexpected refresh token');
+  const kind = assertBotCredential("slack", a.access_token);
+  if (kind === "slack_refresh")
+    throw new OAuthAnswerInvalidError("Slack returned a refresh token in place of a bot token");
+  if (a.refresh_token !== undefined && assertBotCredential("slack", a.refresh_token) !== "slack_refresh") {
+    throw new OAuthAnswerInvalidError("Slack returned an unexpected refresh token");
   }
   return {
     teamId: a.team.id,
@@ -77,17 +80,27 @@ export function parseSlackOAuthAnswer(answer: unknown, now: number): SlackBotIns
     botToken: a.access_token,
     refreshToken: a.refresh_token ?? null,
     expiresAt: a.expires_in !== undefined ? new Date(now + a.expires_in * 1000) : null,
-    grantedScopes: a.scope.split(',').map((s) => s.trim()).filter(Boolean).sort(),
+    grantedScopes: a.scope
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .sort(),
   };
 }
 
 /** The install URL's scopes: bot scopes only — a `user_scope` is never requested. */
-export function slackInstallUrl(clientId: string, botScopes: readonly string[], state: string, redirectUri: string, authorizeUrl = 'https://slack.com/oauth/v2/authorize'): string {
+export function slackInstallUrl(
+  clientId: string,
+  botScopes: readonly string[],
+  state: string,
+  redirectUri: string,
+  authorizeUrl = "https://slack.com/oauth/v2/authorize",
+): string {
   const url = new URL(authorizeUrl);
-  url.searchParams.set('client_id', clientId);
-  url.searchParams.set('scope', botScopes.join(','));
-  url.searchParams.set('state', state);
-  url.searchParams.set('redirect_uri', redirectUri);
+  url.searchParams.set("client_id", clientId);
+  url.searchParams.set("scope", botScopes.join(","));
+  url.searchParams.set("state", state);
+  url.searchParams.set("redirect_uri", redirectUri);
   return url.toString();
 }
 

@@ -4,11 +4,11 @@
  * instance per mint, so no plaintext token lingers in an in-process cache: the only cache is the sealed one in the
  * vault (see apps/worker). Whatever comes back must be an installation token (`ghs_`), or it is refused.
  */
-import { createAppAuth } from '@octokit/auth-app';
-import { request } from '@octokit/request';
-import { z } from 'zod';
-import { PraxaError, UnavailableError } from '@praxa/core';
-import { assertBotCredential } from './bot-credentials.js';
+import { createAppAuth } from "@octokit/auth-app";
+import { request } from "@octokit/request";
+import { z } from "zod";
+import { PraxaError, UnavailableError } from "@praxa/core";
+import { assertBotCredential } from "./bot-credentials.js";
 
 export interface GithubAppConfig {
   readonly appId: number;
@@ -26,7 +26,7 @@ export interface InstallationToken {
 
 export function permissionsToScopes(permissions: Readonly<Record<string, string | undefined>>): string[] {
   return Object.entries(permissions)
-    .filter((e): e is [string, string] => typeof e[1] === 'string')
+    .filter((e): e is [string, string] => typeof e[1] === "string")
     .map(([name, level]) => `${name}:${level}`)
     .sort();
 }
@@ -38,25 +38,40 @@ export function permissionsToScopes(permissions: Readonly<Record<string, string 
  */
 export interface InstallationTokenScope {
   readonly repositories?: readonly string[];
-  readonly permissions?: Readonly<Record<string, 'read' | 'write'>>;
+  readonly permissions?: Readonly<Record<string, "read" | "write">>;
 }
 
-export async function mintInstallationToken(app: GithubAppConfig, installationId: number, scope: InstallationTokenScope = {}): Promise<InstallationToken> {
-  const auth = createAppAuth({ appId: app.appId, privateKey: app.privateKeyPem, request: request.defaults({ baseUrl: app.baseUrl }) });
+export async function mintInstallationToken(
+  app: GithubAppConfig,
+  installationId: number,
+  scope: InstallationTokenScope = {},
+): Promise<InstallationToken> {
+  const auth = createAppAuth({
+    appId: app.appId,
+    privateKey: app.privateKeyPem,
+    request: request.defaults({ baseUrl: app.baseUrl }),
+  });
   let result: { token: string; expiresAt: string; permissions?: Record<string, string | undefined> };
   try {
     result = await auth({
-      type: 'installation',
+      type: "installation",
       installationId,
       ...(scope.repositories ? { repositoryNames: [...scope.repositories] } : {}),
       ...(scope.permissions ? { permissions: { ...scope.permissions } } : {}),
     });
   } catch (err) {
     const status = (err as { status?: unknown }).status;
-    throw new UnavailableError(`GitHub refused to mint an installation token${typeof status === 'number' ? ` (HTTP ${status})` : ''}`, { cause: err });
+    throw new UnavailableError(
+      `GitHub refused to mint an installation token${typeof status === "number" ? ` (HTTP ${status})` : ""}`,
+      { cause: err },
+    );
   }
-  assertBotCredential('github', result.token);
-  return { token: result.token, expiresAt: new Date(result.expiresAt), permissions: permissionsToScopes(result.permissions ?? {}) };
+  assertBotCredential("github", result.token);
+  return {
+    token: result.token,
+    expiresAt: new Date(result.expiresAt),
+    permissions: permissionsToScopes(result.permissions ?? {}),
+  };
 }
 
 const InstallationAnswer = z.object({
@@ -81,7 +96,7 @@ export interface GithubInstallationInfo {
 
 /** GitHub does not know this installation for this App (wrong id, uninstalled, or another App's). */
 export class GithubInstallationNotFoundError extends PraxaError {
-  readonly code = 'GITHUB_INSTALLATION_NOT_FOUND';
+  readonly code = "GITHUB_INSTALLATION_NOT_FOUND";
   readonly httpStatus = 404;
 }
 
@@ -89,20 +104,30 @@ export class GithubInstallationNotFoundError extends PraxaError {
  * `GET /app/installations/{id}` as the App (an RS256 App JWT, nothing else): which account installed it, with which
  * permissions, when. No installation token is minted here.
  */
-export async function lookupInstallation(app: GithubAppConfig, installationId: number): Promise<GithubInstallationInfo> {
+export async function lookupInstallation(
+  app: GithubAppConfig,
+  installationId: number,
+): Promise<GithubInstallationInfo> {
   const auth = createAppAuth({ appId: app.appId, privateKey: app.privateKeyPem });
   let data: unknown;
   try {
-    const { token } = await auth({ type: 'app' });
-    const res = await request('GET /app/installations/{installation_id}', { baseUrl: app.baseUrl, installation_id: installationId, headers: { authorization: `bearer ${token}` } });
+    const { token } = await auth({ type: "app" });
+    const res = await request("GET /app/installations/{installation_id}", {
+      baseUrl: app.baseUrl,
+      installation_id: installationId,
+      headers: { authorization: `bearer ${token}` },
+    });
     data = res.data;
   } catch (err) {
     const status = (err as { status?: unknown }).status;
-    if (status === 404) throw new GithubInstallationNotFoundError('GitHub does not know this installation of the App');
-    throw new UnavailableError(`GitHub refused the installation lookup${typeof status === 'number' ? ` (HTTP ${status})` : ''}`);
+    if (status === 404) throw new GithubInstallationNotFoundError("GitHub does not know this installation of the App");
+    throw new UnavailableError(
+      `GitHub refused the installation lookup${typeof status === "number" ? ` (HTTP ${status})` : ""}`,
+    );
   }
   const parsed = InstallationAnswer.safeParse(data);
-  if (!parsed.success || parsed.data.account === null) throw new UnavailableError('GitHub answered the installation lookup with an unexpected shape');
+  if (!parsed.success || parsed.data.account === null)
+    throw new UnavailableError("GitHub answered the installation lookup with an unexpected shape");
   const i = parsed.data;
   const account = parsed.data.account;
   const created = i.created_at === undefined ? null : new Date(i.created_at);

@@ -3,9 +3,9 @@
  * installation token (`ghs_…`, minted for the run; never a user token), against api.github.com, a GitHub Enterprise
  * Server or the sandbox. Errors are mapped to typed ones by status, never carrying GitHub's message text.
  */
-import { Octokit } from '@octokit/rest';
-import { NotFoundError, PraxaError, UnavailableError } from '@praxa/core';
-import { assertBotCredential } from './bot-credentials.js';
+import { Octokit } from "@octokit/rest";
+import { NotFoundError, PraxaError, UnavailableError } from "@praxa/core";
+import { assertBotCredential } from "./bot-credentials.js";
 
 export interface RepoRef {
   readonly owner: string;
@@ -13,22 +13,31 @@ export interface RepoRef {
 }
 
 export class GithubRequestError extends PraxaError {
-  readonly code = 'GITHUB_REQUEST_REJECTED';
+  readonly code = "GITHUB_REQUEST_REJECTED";
   readonly httpStatus = 502;
 }
 
 function mapGithubError(err: unknown, what: string): never {
   const status = (err as { status?: unknown }).status;
   if (status === 404) throw new NotFoundError(`GitHub: ${what} not found`, { cause: err });
-  if (typeof status === 'number' && status >= 400 && status < 500 && status !== 429) throw new GithubRequestError(`GitHub refused ${what} (HTTP ${status})`, { cause: err, details: { status } });
-  throw new UnavailableError(`GitHub unavailable for ${what}${typeof status === 'number' ? ` (HTTP ${status})` : ''}`, { cause: err });
+  if (typeof status === "number" && status >= 400 && status < 500 && status !== 429)
+    throw new GithubRequestError(`GitHub refused ${what} (HTTP ${status})`, { cause: err, details: { status } });
+  throw new UnavailableError(`GitHub unavailable for ${what}${typeof status === "number" ? ` (HTTP ${status})` : ""}`, {
+    cause: err,
+  });
 }
 
 export function createGithubRepoClient(options: { token: string; baseUrl: string; userAgent?: string }) {
-  assertBotCredential('github', options.token);
+  assertBotCredential("github", options.token);
   // Octokit's own logger is silenced: its messages can carry URLs (repository names); errors are mapped to typed ones.
   const quiet = (): void => undefined;
-  const octokit = new Octokit({ auth: options.token, baseUrl: options.baseUrl, userAgent: options.userAgent ?? 'praxa-bot', request: { retries: 0 }, log: { debug: quiet, info: quiet, warn: quiet, error: quiet } });
+  const octokit = new Octokit({
+    auth: options.token,
+    baseUrl: options.baseUrl,
+    userAgent: options.userAgent ?? "praxa-bot",
+    request: { retries: 0 },
+    log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
+  });
   const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -38,49 +47,90 @@ export function createGithubRepoClient(options: { token: string; baseUrl: string
   };
   return {
     async pullRequest(r: RepoRef, number: number) {
-      const { data } = await call('the pull request', () => octokit.rest.pulls.get({ owner: r.owner, repo: r.repo, pull_number: number }));
+      const { data } = await call("the pull request", () =>
+        octokit.rest.pulls.get({ owner: r.owner, repo: r.repo, pull_number: number }),
+      );
       return {
         number: data.number,
         title: data.title,
-        body: data.body ?? '',
+        body: data.body ?? "",
         draft: data.draft ?? false,
-        author: data.user?.login ?? 'ghost',
-        authorIsBot: data.user?.type === 'Bot',
+        author: data.user?.login ?? "ghost",
+        authorIsBot: data.user?.type === "Bot",
         headSha: data.head.sha,
         baseRef: data.base.ref,
       };
     },
     async pullRequestFiles(r: RepoRef, number: number) {
-      const files = await call('the pull request files', () => octokit.paginate(octokit.rest.pulls.listFiles, { owner: r.owner, repo: r.repo, pull_number: number, per_page: 100 }));
-      return files.map((f) => ({ filename: f.filename, status: f.status, additions: f.additions, deletions: f.deletions, patch: f.patch ?? null }));
+      const files = await call("the pull request files", () =>
+        octokit.paginate(octokit.rest.pulls.listFiles, {
+          owner: r.owner,
+          repo: r.repo,
+          pull_number: number,
+          per_page: 100,
+        }),
+      );
+      return files.map((f) => ({
+        filename: f.filename,
+        status: f.status,
+        additions: f.additions,
+        deletions: f.deletions,
+        patch: f.patch ?? null,
+      }));
     },
     /** How many commits `author` made under `path` on the default branch (capped at 100: "0", "a few", "many" is what matters). */
     async authorCommitCount(r: RepoRef, author: string, path: string): Promise<number> {
-      const { data } = await call('the commit history', () => octokit.rest.repos.listCommits({ owner: r.owner, repo: r.repo, author, path, per_page: 100 }));
+      const { data } = await call("the commit history", () =>
+        octokit.rest.repos.listCommits({ owner: r.owner, repo: r.repo, author, path, per_page: 100 }),
+      );
       return data.length;
     },
     /** Files changed between two commits (GitHub's compare), e.g. the commits a `synchronize` pushed. */
     async compareFiles(r: RepoRef, base: string, head: string) {
-      const { data } = await call('the comparison', () => octokit.rest.repos.compareCommitsWithBasehead({ owner: r.owner, repo: r.repo, basehead: `${base}...${head}` }));
-      return (data.files ?? []).map((f) => ({ filename: f.filename, status: f.status, additions: f.additions, deletions: f.deletions, patch: f.patch ?? null }));
+      const { data } = await call("the comparison", () =>
+        octokit.rest.repos.compareCommitsWithBasehead({ owner: r.owner, repo: r.repo, basehead: `${base}...${head}` }),
+      );
+      return (data.files ?? []).map((f) => ({
+        filename: f.filename,
+        status: f.status,
+        additions: f.additions,
+        deletions: f.deletions,
+        patch: f.patch ?? null,
+      }));
     },
     async fileContent(r: RepoRef, path: string, ref: string): Promise<string | null> {
       try {
         const { data } = await octokit.rest.repos.getContent({ owner: r.owner, repo: r.repo, path, ref });
-        if (Array.isArray(data) || data.type !== 'file' || !('content' in data)) return null;
-        return Buffer.from(data.content, 'base64').toString('utf8');
+        if (Array.isArray(data) || data.type !== "file" || !("content" in data)) return null;
+        return Buffer.from(data.content, "base64").toString("utf8");
       } catch (err) {
         if ((err as { status?: unknown }).status === 404) return null;
-        return mapGithubError(err, 'a file');
+        return mapGithubError(err, "a file");
       }
     },
     async findReviewWithMarker(r: RepoRef, number: number, marker: string) {
-      const reviews = await call('the reviews', () => octokit.paginate(octokit.rest.pulls.listReviews, { owner: r.owner, repo: r.repo, pull_number: number, per_page: 100 }));
-      const hit = reviews.find((rv) => (rv.body ?? '').includes(marker));
+      const reviews = await call("the reviews", () =>
+        octokit.paginate(octokit.rest.pulls.listReviews, {
+          owner: r.owner,
+          repo: r.repo,
+          pull_number: number,
+          per_page: 100,
+        }),
+      );
+      const hit = reviews.find((rv) => (rv.body ?? "").includes(marker));
       return hit ? { id: hit.id, url: hit.html_url } : null;
     },
-    async createReview(r: RepoRef, number: number, review: { event: 'APPROVE' | 'REQUEST_CHANGES' | 'COMMENT'; body: string; commitId: string; comments: readonly { path: string; line: number; body: string }[] }) {
-      const { data } = await call('the review', () =>
+    async createReview(
+      r: RepoRef,
+      number: number,
+      review: {
+        event: "APPROVE" | "REQUEST_CHANGES" | "COMMENT";
+        body: string;
+        commitId: string;
+        comments: readonly { path: string; line: number; body: string }[];
+      },
+    ) {
+      const { data } = await call("the review", () =>
         octokit.rest.pulls.createReview({
           owner: r.owner,
           repo: r.repo,
@@ -88,18 +138,38 @@ export function createGithubRepoClient(options: { token: string; baseUrl: string
           event: review.event,
           body: review.body,
           commit_id: review.commitId,
-          comments: review.comments.map((c) => ({ path: c.path, line: c.line, side: 'RIGHT' as const, body: c.body })),
+          comments: review.comments.map((c) => ({ path: c.path, line: c.line, side: "RIGHT" as const, body: c.body })),
         }),
       );
       return { id: data.id, url: data.html_url };
     },
     /** The PR's reviews (state, author, body) — what a person sees on the PR's conversation tab. */
     async reviews(r: RepoRef, number: number) {
-      const list = await call('the reviews', () => octokit.paginate(octokit.rest.pulls.listReviews, { owner: r.owner, repo: r.repo, pull_number: number, per_page: 100 }));
-      return list.map((rv) => ({ id: rv.id, body: rv.body ?? '', state: rv.state, user: rv.user?.login ?? 'ghost', commitId: rv.commit_id ?? '' }));
+      const list = await call("the reviews", () =>
+        octokit.paginate(octokit.rest.pulls.listReviews, {
+          owner: r.owner,
+          repo: r.repo,
+          pull_number: number,
+          per_page: 100,
+        }),
+      );
+      return list.map((rv) => ({
+        id: rv.id,
+        body: rv.body ?? "",
+        state: rv.state,
+        user: rv.user?.login ?? "ghost",
+        commitId: rv.commit_id ?? "",
+      }));
     },
     async reviewComments(r: RepoRef, number: number) {
-      const comments = await call('the review comments', () => octokit.paginate(octokit.rest.pulls.listReviewComments, { owner: r.owner, repo: r.repo, pull_number: number, per_page: 100 }));
+      const comments = await call("the review comments", () =>
+        octokit.paginate(octokit.rest.pulls.listReviewComments, {
+          owner: r.owner,
+          repo: r.repo,
+          pull_number: number,
+          per_page: 100,
+        }),
+      );
       return comments.map((c) => ({ path: c.path, line: c.line ?? null, body: c.body }));
     },
   };

@@ -3,10 +3,10 @@
  * A permanent SMTP answer (5xx: no such mailbox, relaying denied) is refused for good; 4xx answers, timeouts and
  * connection errors are worth retrying. No retries inside: the queue retries with backoff.
  */
-import nodemailer from 'nodemailer';
-import { UnavailableError } from '@praxa/core';
-import { NotificationRejectedError } from './notify-errors.js';
-import { noticeSummary, noticeText, type PauseNotice } from './notify-message.js';
+import nodemailer from "nodemailer";
+import { UnavailableError } from "@praxa/core";
+import { NotificationRejectedError } from "./notify-errors.js";
+import { noticeSummary, noticeText, type PauseNotice } from "./notify-message.js";
 
 export interface SmtpRelay {
   /** `smtp://[user:pass@]host:port` or `smtps://…`. */
@@ -15,22 +15,37 @@ export interface SmtpRelay {
   readonly timeoutMs?: number;
 }
 
-export async function sendNoticeEmail(relay: SmtpRelay, to: string, notice: PauseNotice): Promise<{ messageId: string }> {
+export async function sendNoticeEmail(
+  relay: SmtpRelay,
+  to: string,
+  notice: PauseNotice,
+): Promise<{ messageId: string }> {
   const timeout = relay.timeoutMs ?? 10_000;
-  const transport = nodemailer.createTransport({ url: relay.url, connectionTimeout: timeout, greetingTimeout: timeout, socketTimeout: timeout });
+  const transport = nodemailer.createTransport({
+    url: relay.url,
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+  });
   try {
     const info = await transport.sendMail({
       from: relay.from,
       to,
       subject: `[Praxa] ${noticeSummary(notice)}`.slice(0, 250),
       text: noticeText(notice),
-      headers: { 'X-Praxa-Skill': notice.skill.id, 'X-Praxa-Event': notice.event },
+      headers: { "X-Praxa-Skill": notice.skill.id, "X-Praxa-Event": notice.event },
     });
     return { messageId: info.messageId };
   } catch (err) {
     const code = (err as { responseCode?: unknown }).responseCode;
-    if (typeof code === 'number' && code >= 500) throw new NotificationRejectedError(`the mail relay refused the message (SMTP ${code})`, { cause: err, details: { smtp: code } });
-    throw new UnavailableError(`the mail relay is unavailable${typeof code === 'number' ? ` (SMTP ${code})` : ''}`, { cause: err });
+    if (typeof code === "number" && code >= 500)
+      throw new NotificationRejectedError(`the mail relay refused the message (SMTP ${code})`, {
+        cause: err,
+        details: { smtp: code },
+      });
+    throw new UnavailableError(`the mail relay is unavailable${typeof code === "number" ? ` (SMTP ${code})` : ""}`, {
+      cause: err,
+    });
   } finally {
     transport.close();
   }

@@ -3,9 +3,9 @@
  * the message for good (a bad PagerDuty routing key, a Slack channel the bot is not in, an SMTP 5xx): do not retry;
  * `UnavailableError` (core) — an outage, a timeout, a rate limit: retry with backoff.
  */
-import { PraxaError } from '@praxa/core';
+import { PraxaError } from "@praxa/core";
 
 export class NotificationRejectedError extends PraxaError {
-  readonly code = 'NOTIFICATION_REJECTED';
+  readonly code = "NOTIFICATION_REJECTED";
   readonly httpStatus = 502;
 }

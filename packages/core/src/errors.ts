@@ -37,13 +37,13 @@ export function isPraxaError(value: unknown): value is PraxaError {
 
 /** A setting is missing or invalid at boot. Lists every bad key and why; never a value. */
 export class ConfigError extends PraxaError {
-  readonly code = 'CONFIG_INVALID';
+  readonly code = "CONFIG_INVALID";
   readonly httpStatus = 500;
   readonly issues: readonly { readonly key: string; readonly problem: string }[];
   constructor(issues: readonly { readonly key: string; readonly problem: string }[], options: PraxaErrorOptions = {}) {
     super(
-      `invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` +
-        issues.map((i) => `  - ${i.key}: ${i.problem}`).join('\n'),
+      `invalid configuration (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n` +
+        issues.map((i) => `  - ${i.key}: ${i.problem}`).join("\n"),
       options,
     );
     this.issues = issues;
@@ -52,43 +52,43 @@ export class ConfigError extends PraxaError {
 
 /** An input failed validation at a boundary (HTTP body, job data, DB JSON, model output). */
 export class ValidationError extends PraxaError {
-  readonly code = 'VALIDATION_FAILED';
+  readonly code = "VALIDATION_FAILED";
   readonly httpStatus = 400;
 }
 
 /** A string that should be a TypeID of a given kind is not one. */
 export class InvalidIdError extends PraxaError {
-  readonly code = 'INVALID_ID';
+  readonly code = "INVALID_ID";
   readonly httpStatus = 400;
 }
 
 /** A tenant boundary was about to be crossed: no scope, a foreign row, or Postgres's row-level security refusal. */
 export class WorkspaceScopeError extends PraxaError {
-  readonly code = 'WORKSPACE_SCOPE';
+  readonly code = "WORKSPACE_SCOPE";
   /** Internal: at an HTTP edge a foreign id is answered 404, never with this error's details. */
   readonly httpStatus = 404;
 }
 
 /** The database refused an operation for lack of a privilege (not row-level security). */
 export class PermissionDeniedError extends PraxaError {
-  readonly code = 'PERMISSION_DENIED';
+  readonly code = "PERMISSION_DENIED";
   readonly httpStatus = 403;
 }
 
 export class NotFoundError extends PraxaError {
-  readonly code = 'NOT_FOUND';
+  readonly code = "NOT_FOUND";
   readonly httpStatus = 404;
 }
 
 /** A write collided with an existing row under a unique rule (a duplicate delivery, a retried append). */
 export class ConflictError extends PraxaError {
-  readonly code = 'CONFLICT';
+  readonly code = "CONFLICT";
   readonly httpStatus = 409;
 }
 
 /** A worker presented a lease (fencing token) that is no longer the current holder's or has expired. */
 export class LeaseLostError extends PraxaError {
-  readonly code = 'LEASE_LOST';
+  readonly code = "LEASE_LOST";
   readonly httpStatus = 409;
 }
 
@@ -97,26 +97,26 @@ export class LeaseLostError extends PraxaError {
  * reaching a worker is refused before any model call. Not retryable — only a human resume changes it.
  */
 export class SkillPausedError extends PraxaError {
-  readonly code = 'SKILL_PAUSED';
+  readonly code = "SKILL_PAUSED";
   readonly httpStatus = 409;
 }
 
 /** A signature on an inbound request is missing, wrong or stale. */
 export class SignatureInvalidError extends PraxaError {
-  readonly code = 'SIGNATURE_INVALID';
+  readonly code = "SIGNATURE_INVALID";
   readonly httpStatus = 401;
 }
 
 /** A dependency (database, Redis, an outside service) could not be reached; safe to retry. */
 export class UnavailableError extends PraxaError {
-  readonly code = 'UNAVAILABLE';
+  readonly code = "UNAVAILABLE";
   readonly httpStatus = 503;
   override readonly retryable = true;
 }
 
 /** A programming or invariant error: something that must never happen did. */
 export class InternalError extends PraxaError {
-  readonly code = 'INTERNAL';
+  readonly code = "INTERNAL";
   readonly httpStatus = 500;
 }
 
@@ -125,6 +125,6 @@ export class InternalError extends PraxaError {
  * its routes answer 404, named once at boot. Integrations are optional; a run that needs a missing one fails with it.
  */
 export class IntegrationNotConfiguredError extends PraxaError {
-  readonly code = 'INTEGRATION_NOT_CONFIGURED';
+  readonly code = "INTEGRATION_NOT_CONFIGURED";
   readonly httpStatus = 404;
 }

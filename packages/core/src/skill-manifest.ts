@@ -3,20 +3,26 @@
  * start it, which tools it may call, which memory namespace it may touch, which sub-agents it may dispatch — so it is
  * validated here, stored validated in `skill_versions` with its hash, and a run is pinned to one version.
  */
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
-import { z } from 'zod';
-import { ValidationError } from './errors.js';
+import { createHash } from "node:crypto";
+import canonicalize from "canonicalize";
+import { z } from "zod";
+import { ValidationError } from "./errors.js";
 
 /** `github.pull_request.opened`, `slack.app_mention`, `trigger.custom_name`… */
-export const TriggerNameSchema = z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, 'a dotted trigger name such as github.pull_request.opened');
+export const TriggerNameSchema = z
+  .string()
+  .regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, "a dotted trigger name such as github.pull_request.opened");
 /** `github.read.diff`, `slack.post_message`, `memory.read`… */
-export const ToolNameSchema = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'a dotted tool name such as github.read.diff');
-export const MemoryNamespaceSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a memory namespace: lower case, digits, . _ -');
-export const SkillSlugSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a skill slug: lower case, digits, -');
+export const ToolNameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, "a dotted tool name such as github.read.diff");
+export const MemoryNamespaceSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "a memory namespace: lower case, digits, . _ -");
+export const SkillSlugSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a skill slug: lower case, digits, -");
 
-export const NOTIFY_CHANNELS = ['slack', 'email', 'pagerduty'] as const;
-export const MODEL_PROVIDERS = ['anthropic', 'bedrock', 'vertex', 'offline'] as const;
+export const NOTIFY_CHANNELS = ["slack", "email", "pagerduty"] as const;
+export const MODEL_PROVIDERS = ["anthropic", "bedrock", "vertex", "offline"] as const;
 
 export const SkillManifestSchema = z
   .object({
@@ -47,17 +53,24 @@ export const SkillManifestSchema = z
         minSamples: z.number().int().min(1).max(10_000),
       })
       .strict()
-      .refine((a) => a.minSamples <= a.window, { message: 'minSamples must not exceed window' }),
+      .refine((a) => a.minSamples <= a.window, { message: "minSamples must not exceed window" }),
     notify: z.array(z.enum(NOTIFY_CHANNELS)).max(3),
   })
   .strict()
   .superRefine((m, ctx) => {
-    if (new Set(m.tools).size !== m.tools.length) ctx.addIssue({ code: 'custom', path: ['tools'], message: 'tools must be unique' });
-    if (new Set(m.triggers).size !== m.triggers.length) ctx.addIssue({ code: 'custom', path: ['triggers'], message: 'triggers must be unique' });
-    const usesMemory = m.tools.some((t) => t.startsWith('memory.'));
-    if (usesMemory && m.memory === null) ctx.addIssue({ code: 'custom', path: ['memory'], message: 'memory tools need a memory namespace' });
-    if (m.tools.includes('subagent.dispatch') && m.subAgents.allowed.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['subAgents'], message: 'subagent.dispatch needs at least one allowed sub-agent' });
+    if (new Set(m.tools).size !== m.tools.length)
+      ctx.addIssue({ code: "custom", path: ["tools"], message: "tools must be unique" });
+    if (new Set(m.triggers).size !== m.triggers.length)
+      ctx.addIssue({ code: "custom", path: ["triggers"], message: "triggers must be unique" });
+    const usesMemory = m.tools.some((t) => t.startsWith("memory."));
+    if (usesMemory && m.memory === null)
+      ctx.addIssue({ code: "custom", path: ["memory"], message: "memory tools need a memory namespace" });
+    if (m.tools.includes("subagent.dispatch") && m.subAgents.allowed.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["subAgents"],
+        message: "subagent.dispatch needs at least one allowed sub-agent",
+      });
     }
   });
 
@@ -67,8 +80,8 @@ export type SkillManifest = z.infer<typeof SkillManifestSchema>;
 export function parseSkillManifest(value: unknown): SkillManifest {
   const parsed = SkillManifestSchema.safeParse(value);
   if (!parsed.success) {
-    const paths = parsed.error.issues.map((i) => i.path.map(String).join('.') || '(root)');
-    throw new ValidationError(`invalid skill manifest at: ${[...new Set(paths)].join(', ')}`, { details: { paths } });
+    const paths = parsed.error.issues.map((i) => i.path.map(String).join(".") || "(root)");
+    throw new ValidationError(`invalid skill manifest at: ${[...new Set(paths)].join(", ")}`, { details: { paths } });
   }
   return parsed.data;
 }
@@ -76,6 +89,6 @@ export function parseSkillManifest(value: unknown): SkillManifest {
 /** SHA-256 (hex) of the manifest's RFC 8785 canonical JSON: equal manifests hash equal, whatever their key order. */
 export function manifestHash(manifest: SkillManifest): string {
   const canonical = canonicalize(manifest);
-  if (canonical === undefined) throw new ValidationError('manifest is not serializable');
-  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+  if (canonical === undefined) throw new ValidationError("manifest is not serializable");
+  return createHash("sha256").update(canonical, "utf8").digest("hex");
 }

@@ -1,18 +1,33 @@
-import { describe, expect, it } from '@jest/globals';
-import { filterTelemetry, TelemetryMetaSchema } from './index.js';
+import { describe, expect, it } from "@jest/globals";
+import { filterTelemetry, TelemetryMetaSchema } from "./index.js";
 
-describe('telemetry whitelist', () => {
-  it('accepts exactly {tool_name, ms, code, iter}', () => {
-    expect(TelemetryMetaSchema.parse({ tool_name: 'github.read.diff', ms: 12.5, code: 'TOOL_NOT_ALLOWED', iter: 2 })).toBeDefined();
-    expect(TelemetryMetaSchema.safeParse({ tool_name: 'github.read.diff', prompt: 'x' }).success).toBe(false);
-    expect(TelemetryMetaSchema.safeParse({ tool_name: 'ignore previous instructions' }).success).toBe(false);
-    expect(TelemetryMetaSchema.safeParse({ code: 'user typed this' }).success).toBe(false);
+describe("telemetry whitelist", () => {
+  it("accepts exactly {tool_name, ms, code, iter}", () => {
+    expect(
+      TelemetryMetaSchema.parse({ tool_name: "github.read.diff", ms: 12.5, code: "TOOL_NOT_ALLOWED", iter: 2 }),
+    ).toBeDefined();
+    expect(TelemetryMetaSchema.safeParse({ tool_name: "github.read.diff", prompt: "x" }).success).toBe(false);
+    expect(TelemetryMetaSchema.safeParse({ tool_name: "ignore previous instructions" }).success).toBe(false);
+    expect(TelemetryMetaSchema.safeParse({ code: "user typed this" }).success).toBe(false);
   });
 
-  it('filtering drops everything else, including values of the wrong shape', () => {
-    const canary = 'CANARY-user-content-4f2a';
-    expect(filterTelemetry({ tool_name: 'slack.post_message', ms: 3, iter: 1, code: null, 'http.url': canary, input: canary, tool_name_extra: canary })).toEqual({
-      tool_name: 'slack.post_message', ms: 3, iter: 1, code: null,
+  it("filtering drops everything else, including values of the wrong shape", () => {
+    const canary = "CANARY-user-content-4f2a";
+    expect(
+      filterTelemetry({
+        tool_name: "slack.post_message",
+        ms: 3,
+        iter: 1,
+        code: null,
+        "http.url": canary,
+        input: canary,
+        tool_name_extra: canary,
+      }),
+    ).toEqual({
+      tool_name: "slack.post_message",
+      ms: 3,
+      iter: 1,
+      code: null,
     });
     expect(filterTelemetry({ tool_name: canary, code: canary })).toEqual({});
   });

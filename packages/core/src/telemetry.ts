@@ -3,16 +3,23 @@
  * `{tool_name, ms, code, iter}` — no model input, no model output, no user content. `.strict()` refuses any other key;
  * the table's CHECK constraint refuses it again in Postgres.
  */
-import { z } from 'zod';
+import { z } from "zod";
 
-export const TELEMETRY_KEYS = ['tool_name', 'ms', 'code', 'iter'] as const;
+export const TELEMETRY_KEYS = ["tool_name", "ms", "code", "iter"] as const;
 
 export const TelemetryMetaSchema = z
   .object({
     /** A registered tool name, or `unknown` — never text the model chose. */
-    tool_name: z.string().regex(/^([a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+|unknown|model)$/).optional(),
+    tool_name: z
+      .string()
+      .regex(/^([a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+|unknown|model)$/)
+      .optional(),
     ms: z.number().nonnegative().finite().optional(),
-    code: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/).nullable().optional(),
+    code: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9_]{1,63}$/)
+      .nullable()
+      .optional(),
     iter: z.number().int().nonnegative().optional(),
   })
   .strict();

@@ -25,11 +25,11 @@ import {
   SignCommand,
   type KMSClient,
   type SigningAlgorithmSpec,
-} from '@aws-sdk/client-kms';
-import { copyBytes } from './bytes.js';
-import { parseEncryptionContext, type EncryptionContext } from './encryption-context.js';
-import { mapKmsError, type KmsOperation } from './aws-kms-errors.js';
-import { KeyProviderError } from './errors.js';
+} from "@aws-sdk/client-kms";
+import { copyBytes } from "./bytes.js";
+import { parseEncryptionContext, type EncryptionContext } from "./encryption-context.js";
+import { mapKmsError, type KmsOperation } from "./aws-kms-errors.js";
+import { KeyProviderError } from "./errors.js";
 import {
   assertSignMessage,
   assertWrapPlaintext,
@@ -38,7 +38,7 @@ import {
   type KeyProvider,
   type SigningAlgorithm,
   type SigningPublicKey,
-} from './key-provider.js';
+} from "./key-provider.js";
 
 export interface AwsKmsKeyProviderOptions {
   /** A KMS client (region, credentials, endpoint are its business). */
@@ -49,9 +49,11 @@ export interface AwsKmsKeyProviderOptions {
   readonly signingKeyId: string;
 }
 
-const SPEC_TO_ALGORITHM: Readonly<Record<string, { readonly kms: SigningAlgorithmSpec; readonly ours: SigningAlgorithm }>> = {
-  ECC_NIST_P256: { kms: 'ECDSA_SHA_256', ours: 'ecdsa-p256-sha256' },
-  ECC_NIST_EDWARDS25519: { kms: 'ED25519_SHA_512', ours: 'ed25519' },
+const SPEC_TO_ALGORITHM: Readonly<
+  Record<string, { readonly kms: SigningAlgorithmSpec; readonly ours: SigningAlgorithm }>
+> = {
+  ECC_NIST_P256: { kms: "ECDSA_SHA_256", ours: "ecdsa-p256-sha256" },
+  ECC_NIST_EDWARDS25519: { kms: "ED25519_SHA_512", ours: "ed25519" },
 };
 
 interface SigningKeyInfo {
@@ -60,7 +62,7 @@ interface SigningKeyInfo {
 }
 
 export class AwsKmsKeyProvider implements KeyProvider {
-  readonly kind = 'aws-kms' as const;
+  readonly kind = "aws-kms" as const;
   private readonly client: KMSClient;
   private readonly wrappingKeyId: string;
   private readonly signingKeyId: string;
@@ -74,11 +76,15 @@ export class AwsKmsKeyProvider implements KeyProvider {
 
   async generateDataKey(context: EncryptionContext): Promise<DataKey> {
     const ctx = parseEncryptionContext(context);
-    const out = await this.call('GenerateDataKey', () =>
-      this.client.send(new GenerateDataKeyCommand({ KeyId: this.wrappingKeyId, KeySpec: 'AES_256', EncryptionContext: { ...ctx } })),
+    const out = await this.call("GenerateDataKey", () =>
+      this.client.send(
+        new GenerateDataKeyCommand({ KeyId: this.wrappingKeyId, KeySpec: "AES_256", EncryptionContext: { ...ctx } }),
+      ),
     );
     if (out.Plaintext?.length !== DATA_KEY_BYTES || out.CiphertextBlob === undefined) {
-      throw new KeyProviderError('KMS GenerateDataKey returned no usable data key', { details: { operation: 'GenerateDataKey' } });
+      throw new KeyProviderError("KMS GenerateDataKey returned no usable data key", {
+        details: { operation: "GenerateDataKey" },
+      });
     }
     return { plaintext: copyBytes(out.Plaintext), wrapped: copyBytes(out.CiphertextBlob) };
   }
@@ -86,29 +92,43 @@ export class AwsKmsKeyProvider implements KeyProvider {
   async wrap(plaintext: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
     const ctx = parseEncryptionContext(context);
     assertWrapPlaintext(plaintext);
-    const out = await this.call('Encrypt', () =>
-      this.client.send(new EncryptCommand({ KeyId: this.wrappingKeyId, Plaintext: plaintext, EncryptionContext: { ...ctx } })),
+    const out = await this.call("Encrypt", () =>
+      this.client.send(
+        new EncryptCommand({ KeyId: this.wrappingKeyId, Plaintext: plaintext, EncryptionContext: { ...ctx } }),
+      ),
     );
-    if (out.CiphertextBlob === undefined) throw new KeyProviderError('KMS Encrypt returned no ciphertext', { details: { operation: 'Encrypt' } });
+    if (out.CiphertextBlob === undefined)
+      throw new KeyProviderError("KMS Encrypt returned no ciphertext", { details: { operation: "Encrypt" } });
     return copyBytes(out.CiphertextBlob);
   }
 
   async unwrap(wrapped: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
     const ctx = parseEncryptionContext(context);
-    const out = await this.call('Decrypt', () =>
-      this.client.send(new DecryptCommand({ KeyId: this.wrappingKeyId, CiphertextBlob: wrapped, EncryptionContext: { ...ctx } })),
+    const out = await this.call("Decrypt", () =>
+      this.client.send(
+        new DecryptCommand({ KeyId: this.wrappingKeyId, CiphertextBlob: wrapped, EncryptionContext: { ...ctx } }),
+      ),
     );
-    if (out.Plaintext === undefined) throw new KeyProviderError('KMS Decrypt returned no plaintext', { details: { operation: 'Decrypt' } });
+    if (out.Plaintext === undefined)
+      throw new KeyProviderError("KMS Decrypt returned no plaintext", { details: { operation: "Decrypt" } });
     return copyBytes(out.Plaintext);
   }
 
   async sign(message: Uint8Array): Promise<Uint8Array> {
     assertSignMessage(message);
     const { kmsAlgorithm } = await this.signingKeyInfo();
-    const out = await this.call('Sign', () =>
-      this.client.send(new SignCommand({ KeyId: this.signingKeyId, Message: message, MessageType: 'RAW', SigningAlgorithm: kmsAlgorithm })),
+    const out = await this.call("Sign", () =>
+      this.client.send(
+        new SignCommand({
+          KeyId: this.signingKeyId,
+          Message: message,
+          MessageType: "RAW",
+          SigningAlgorithm: kmsAlgorithm,
+        }),
+      ),
     );
-    if (out.Signature === undefined) throw new KeyProviderError('KMS Sign returned no signature', { details: { operation: 'Sign' } });
+    if (out.Signature === undefined)
+      throw new KeyProviderError("KMS Sign returned no signature", { details: { operation: "Sign" } });
     return copyBytes(out.Signature);
   }
 
@@ -117,24 +137,36 @@ export class AwsKmsKeyProvider implements KeyProvider {
    * supported spec, and they are two keys. Throws `KeyProviderError` with `details.role` ('wrap' | 'sign').
    */
   async checkKeys(): Promise<void> {
-    const out = await this.call('DescribeKey', () => this.client.send(new DescribeKeyCommand({ KeyId: this.wrappingKeyId })));
+    const out = await this.call("DescribeKey", () =>
+      this.client.send(new DescribeKeyCommand({ KeyId: this.wrappingKeyId })),
+    );
     const meta = out.KeyMetadata;
-    if (meta?.KeyUsage !== 'ENCRYPT_DECRYPT' || meta.KeySpec !== 'SYMMETRIC_DEFAULT') {
-      throw new KeyProviderError('the KMS wrapping key must be a SYMMETRIC_DEFAULT key with key usage ENCRYPT_DECRYPT', {
-        details: { operation: 'DescribeKey', role: 'wrap', keySpec: meta?.KeySpec ?? '', keyUsage: meta?.KeyUsage ?? '' },
-      });
+    if (meta?.KeyUsage !== "ENCRYPT_DECRYPT" || meta.KeySpec !== "SYMMETRIC_DEFAULT") {
+      throw new KeyProviderError(
+        "the KMS wrapping key must be a SYMMETRIC_DEFAULT key with key usage ENCRYPT_DECRYPT",
+        {
+          details: {
+            operation: "DescribeKey",
+            role: "wrap",
+            keySpec: meta?.KeySpec ?? "",
+            keyUsage: meta?.KeyUsage ?? "",
+          },
+        },
+      );
     }
     let signing: SigningKeyInfo;
     try {
       signing = await this.signingKeyInfo();
     } catch (err) {
-      if (err instanceof KeyProviderError && err.details?.['role'] === undefined) {
-        throw new KeyProviderError(err.message, { cause: err, details: { ...err.details, role: 'sign' } });
+      if (err instanceof KeyProviderError && err.details?.["role"] === undefined) {
+        throw new KeyProviderError(err.message, { cause: err, details: { ...err.details, role: "sign" } });
       }
       throw err;
     }
     if (meta.Arn !== undefined && meta.Arn === signing.publicKey.keyId) {
-      throw new KeyProviderError('the KMS wrapping and signing keys are one key', { details: { operation: 'DescribeKey', role: 'sign' } });
+      throw new KeyProviderError("the KMS wrapping and signing keys are one key", {
+        details: { operation: "DescribeKey", role: "sign" },
+      });
     }
   }
 
@@ -152,18 +184,30 @@ export class AwsKmsKeyProvider implements KeyProvider {
   }
 
   private async fetchSigningKey(): Promise<SigningKeyInfo> {
-    const out = await this.call('GetPublicKey', () => this.client.send(new GetPublicKeyCommand({ KeyId: this.signingKeyId })));
-    const spec = out.KeySpec ?? '';
+    const out = await this.call("GetPublicKey", () =>
+      this.client.send(new GetPublicKeyCommand({ KeyId: this.signingKeyId })),
+    );
+    const spec = out.KeySpec ?? "";
     const algorithm = SPEC_TO_ALGORITHM[spec];
-    if (out.KeyUsage !== 'SIGN_VERIFY' || algorithm === undefined || !(out.SigningAlgorithms ?? []).includes(algorithm.kms)) {
-      throw new KeyProviderError('the KMS signing key must be a SIGN_VERIFY key of spec ECC_NIST_P256 or ECC_NIST_EDWARDS25519', {
-        details: { operation: 'GetPublicKey', keySpec: spec, keyUsage: out.KeyUsage ?? '' },
-      });
+    if (
+      out.KeyUsage !== "SIGN_VERIFY" ||
+      algorithm === undefined ||
+      !(out.SigningAlgorithms ?? []).includes(algorithm.kms)
+    ) {
+      throw new KeyProviderError(
+        "the KMS signing key must be a SIGN_VERIFY key of spec ECC_NIST_P256 or ECC_NIST_EDWARDS25519",
+        {
+          details: { operation: "GetPublicKey", keySpec: spec, keyUsage: out.KeyUsage ?? "" },
+        },
+      );
     }
     if (out.PublicKey === undefined || out.KeyId === undefined) {
-      throw new KeyProviderError('KMS GetPublicKey returned no public key', { details: { operation: 'GetPublicKey' } });
+      throw new KeyProviderError("KMS GetPublicKey returned no public key", { details: { operation: "GetPublicKey" } });
     }
-    return { publicKey: { keyId: out.KeyId, algorithm: algorithm.ours, spki: copyBytes(out.PublicKey) }, kmsAlgorithm: algorithm.kms };
+    return {
+      publicKey: { keyId: out.KeyId, algorithm: algorithm.ours, spki: copyBytes(out.PublicKey) },
+      kmsAlgorithm: algorithm.kms,
+    };
   }
 
   private async call<T>(operation: KmsOperation, send: () => Promise<T>): Promise<T> {

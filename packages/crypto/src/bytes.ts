@@ -2,8 +2,8 @@
  * Byte helpers shared by the formats: big-endian integers, length-prefixed fields (`u32 length ‖ bytes`), and a
  * bounds-checked reader that raises `CiphertextMalformedError` (naming the field, never the bytes) on short input.
  */
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { CiphertextMalformedError } from './errors.js';
+import { randomBytes as nodeRandomBytes } from "node:crypto";
+import { CiphertextMalformedError } from "./errors.js";
 
 const encoder = new TextEncoder();
 
@@ -40,7 +40,7 @@ export function u32(value: number): Uint8Array {
 
 /** `u32 big-endian length ‖ bytes`; a string is taken as its UTF-8 bytes. */
 export function lengthPrefixed(field: string | Uint8Array): Uint8Array {
-  const bytes = typeof field === 'string' ? utf8(field) : field;
+  const bytes = typeof field === "string" ? utf8(field) : field;
   return concatBytes(u32(bytes.length), bytes);
 }
 
@@ -93,7 +93,7 @@ export class ByteReader {
   }
 
   rest(): Uint8Array {
-    return this.take(this.remaining, 'rest');
+    return this.take(this.remaining, "rest");
   }
 
   /** Bytes [0, end) of the input: the header a format authenticates. */

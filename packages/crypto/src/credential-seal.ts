@@ -9,14 +9,19 @@
  *   a ciphertext moved to another workspace, provider or purpose does not open.
  * - info = "praxa/v1/credential" ‖ header (type, version, suite ids, key id), binding the header to the key schedule.
  */
-import { createPrivateKey, createPublicKey, type webcrypto } from 'node:crypto';
-import { ValidationError } from '@praxa/core';
-import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
-import { z } from 'zod';
-import { concatBytes, lengthPrefixedAll, utf8 } from './bytes.js';
-import { CiphertextMalformedError, DecryptFailedError } from './errors.js';
-import { assertKeyId } from './key-id.js';
-import { parseSealedCredential, sealedCredentialHeader, serializeSealedCredential, SEALED_VERSION } from './sealed-credential.js';
+import { createPrivateKey, createPublicKey, type webcrypto } from "node:crypto";
+import { ValidationError } from "@praxa/core";
+import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
+import { z } from "zod";
+import { concatBytes, lengthPrefixedAll, utf8 } from "./bytes.js";
+import { CiphertextMalformedError, DecryptFailedError } from "./errors.js";
+import { assertKeyId } from "./key-id.js";
+import {
+  parseSealedCredential,
+  sealedCredentialHeader,
+  serializeSealedCredential,
+  SEALED_VERSION,
+} from "./sealed-credential.js";
 
 type CryptoKey = webcrypto.CryptoKey;
 
@@ -46,19 +51,19 @@ const contextSchema = z.strictObject({
 });
 
 const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
-const INFO_LABEL = utf8('praxa/v1/credential');
+const INFO_LABEL = utf8("praxa/v1/credential");
 /** PKCS#8 DER prefix of an X25519 private key (RFC 8410): the 32 raw bytes follow. */
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
 
 /** The AAD a credential is sealed under: lp("praxa/v1") ‖ lp(workspaceId) ‖ lp(provider) ‖ lp(purpose). */
 export function credentialAad(context: CredentialContext): Uint8Array {
   const parsed = contextSchema.safeParse(context);
   if (!parsed.success) {
-    throw new ValidationError('a credential context needs workspaceId (1-255), provider (1-64) and purpose (1-64)', {
-      details: { fields: parsed.error.issues.map((i) => i.path.map(String).join('.')) },
+    throw new ValidationError("a credential context needs workspaceId (1-255), provider (1-64) and purpose (1-64)", {
+      details: { fields: parsed.error.issues.map((i) => i.path.map(String).join(".")) },
     });
   }
-  return lengthPrefixedAll(['praxa/v1', parsed.data.workspaceId, parsed.data.provider, parsed.data.purpose]);
+  return lengthPrefixedAll(["praxa/v1", parsed.data.workspaceId, parsed.data.provider, parsed.data.purpose]);
 }
 
 /** The imported private keys, kept out of reach of the objects' own properties (so nothing serializes them). */
@@ -74,7 +79,8 @@ export class CredentialPrivateKey {
   /** Imports a raw 32-byte X25519 private key. The caller zeroes `raw` afterwards. */
   static async fromRaw(keyId: string, raw: Uint8Array): Promise<CredentialPrivateKey> {
     assertKeyId(keyId);
-    if (raw.length !== X25519_KEY_BYTES) throw new ValidationError(`an X25519 private key is ${X25519_KEY_BYTES} bytes`);
+    if (raw.length !== X25519_KEY_BYTES)
+      throw new ValidationError(`an X25519 private key is ${X25519_KEY_BYTES} bytes`);
     const key = (await suite.kem.deserializePrivateKey(raw)) as CryptoKey;
     const opener = new CredentialPrivateKey(keyId);
     privateKeys.set(opener, key);
@@ -83,7 +89,9 @@ export class CredentialPrivateKey {
 }
 
 /** A new X25519 key pair for sealing: the public half (plain data) and the raw private half (to be wrapped). */
-export async function generateCredentialKeyPair(keyId: string): Promise<{ publicKey: CredentialPublicKey; privateKey: Uint8Array }> {
+export async function generateCredentialKeyPair(
+  keyId: string,
+): Promise<{ publicKey: CredentialPublicKey; privateKey: Uint8Array }> {
   assertKeyId(keyId);
   const pair = (await suite.kem.generateKeyPair()) as webcrypto.CryptoKeyPair;
   const raw = new Uint8Array(await suite.kem.serializePublicKey(pair.publicKey));
@@ -93,33 +101,46 @@ export async function generateCredentialKeyPair(keyId: string): Promise<{ public
 
 /** The public key matching a raw X25519 private key (used to check an unwrapped key against its record). */
 export function credentialPublicKeyOf(privateKey: Uint8Array): Uint8Array {
-  if (privateKey.length !== X25519_KEY_BYTES) throw new ValidationError(`an X25519 private key is ${X25519_KEY_BYTES} bytes`);
+  if (privateKey.length !== X25519_KEY_BYTES)
+    throw new ValidationError(`an X25519 private key is ${X25519_KEY_BYTES} bytes`);
   const pkcs8 = Buffer.concat([X25519_PKCS8_PREFIX, privateKey]);
   try {
-    const jwk = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })).export({ format: 'jwk' });
-    return new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url'));
+    const jwk = createPublicKey(createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" })).export({
+      format: "jwk",
+    });
+    return new Uint8Array(Buffer.from(jwk.x ?? "", "base64url"));
   } finally {
     pkcs8.fill(0);
   }
 }
 
 /** Seals `plaintext` (a string is taken as UTF-8) to `publicKey`, bound to `context`. Needs no secret. */
-export async function sealCredential(publicKey: CredentialPublicKey, context: CredentialContext, plaintext: Uint8Array | string): Promise<Uint8Array> {
+export async function sealCredential(
+  publicKey: CredentialPublicKey,
+  context: CredentialContext,
+  plaintext: Uint8Array | string,
+): Promise<Uint8Array> {
   const aad = credentialAad(context);
-  const bytes = typeof plaintext === 'string' ? utf8(plaintext) : plaintext;
+  const bytes = typeof plaintext === "string" ? utf8(plaintext) : plaintext;
   if (bytes.length < 1 || bytes.length > MAX_CREDENTIAL_BYTES) {
     throw new ValidationError(`a credential is 1-${MAX_CREDENTIAL_BYTES} bytes`, { details: { length: bytes.length } });
   }
-  if (publicKey.publicKey.length !== X25519_KEY_BYTES) throw new ValidationError(`an X25519 public key is ${X25519_KEY_BYTES} bytes`);
+  if (publicKey.publicKey.length !== X25519_KEY_BYTES)
+    throw new ValidationError(`an X25519 public key is ${X25519_KEY_BYTES} bytes`);
   const header = sealedCredentialHeader(publicKey.keyId);
   let recipientPublicKey: CryptoKey;
   try {
     recipientPublicKey = (await suite.kem.deserializePublicKey(publicKey.publicKey)) as CryptoKey;
   } catch {
-    throw new ValidationError('the recipient public key is not a valid X25519 key');
+    throw new ValidationError("the recipient public key is not a valid X25519 key");
   }
   const { ct, enc } = await suite.seal({ recipientPublicKey, info: concatBytes(INFO_LABEL, header) }, bytes, aad);
-  return serializeSealedCredential({ version: SEALED_VERSION, keyId: publicKey.keyId, enc: new Uint8Array(enc), ciphertext: new Uint8Array(ct) });
+  return serializeSealedCredential({
+    version: SEALED_VERSION,
+    keyId: publicKey.keyId,
+    enc: new Uint8Array(enc),
+    ciphertext: new Uint8Array(ct),
+  });
 }
 
 /**
@@ -127,17 +148,26 @@ export async function sealCredential(publicKey: CredentialPublicKey, context: Cr
  * bytes that are not a sealed credential, `DecryptFailedError` (`wrong-key`) for one sealed to another key id, and
  * `DecryptFailedError` (`authentication`) for a different context, another key pair, or tampered bytes.
  */
-export async function openCredential(privateKey: CredentialPrivateKey, context: CredentialContext, sealed: Uint8Array): Promise<Uint8Array> {
+export async function openCredential(
+  privateKey: CredentialPrivateKey,
+  context: CredentialContext,
+  sealed: Uint8Array,
+): Promise<Uint8Array> {
   const aad = credentialAad(context);
   const parsed = parseSealedCredential(sealed);
-  if (parsed.keyId !== privateKey.keyId) throw new DecryptFailedError('wrong-key', { details: { keyId: parsed.keyId, expected: privateKey.keyId } });
+  if (parsed.keyId !== privateKey.keyId)
+    throw new DecryptFailedError("wrong-key", { details: { keyId: parsed.keyId, expected: privateKey.keyId } });
   const recipientKey = privateKeys.get(privateKey);
-  if (recipientKey === undefined) throw new DecryptFailedError('wrong-key', { details: { keyId: parsed.keyId } });
+  if (recipientKey === undefined) throw new DecryptFailedError("wrong-key", { details: { keyId: parsed.keyId } });
   try {
-    const pt = await suite.open({ recipientKey, enc: parsed.enc, info: concatBytes(INFO_LABEL, parsed.header) }, parsed.ciphertext, aad);
+    const pt = await suite.open(
+      { recipientKey, enc: parsed.enc, info: concatBytes(INFO_LABEL, parsed.header) },
+      parsed.ciphertext,
+      aad,
+    );
     return new Uint8Array(pt);
   } catch (err) {
     if (err instanceof CiphertextMalformedError) throw err;
-    throw new DecryptFailedError('authentication', { details: { keyId: privateKey.keyId } });
+    throw new DecryptFailedError("authentication", { details: { keyId: privateKey.keyId } });
   }
 }

@@ -4,9 +4,9 @@
  * ASCII alphabet so that "sorted by key" means the same thing in every language (UTF-16 and UTF-8 orders agree on
  * ASCII). Values are not secret: KMS writes them to CloudTrail in the clear.
  */
-import { z } from 'zod';
-import { concatBytes, lengthPrefixed, u32 } from './bytes.js';
-import { EncryptionContextError } from './errors.js';
+import { z } from "zod";
+import { concatBytes, lengthPrefixed, u32 } from "./bytes.js";
+import { EncryptionContextError } from "./errors.js";
 
 export type EncryptionContext = Readonly<Record<string, string>> & { readonly tenant_id: string };
 
@@ -16,7 +16,7 @@ export const MAX_CONTEXT_PAIRS = 16;
 const contextSchema = z
   .record(z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/), z.string().min(1).max(1024))
   .refine((ctx) => Object.keys(ctx).length <= MAX_CONTEXT_PAIRS)
-  .refine((ctx) => typeof ctx['tenant_id'] === 'string');
+  .refine((ctx) => typeof ctx["tenant_id"] === "string");
 
 /**
  * Checks `context` and returns a frozen copy. Throws `EncryptionContextError` — naming the offending key, never a
@@ -25,12 +25,12 @@ const contextSchema = z
 export function parseEncryptionContext(context: unknown): EncryptionContext {
   const result = contextSchema.safeParse(context);
   if (!result.success) {
-    const keys = result.error.issues.map((i) => i.path.map(String).join('.')).filter((k) => k.length > 0);
-    const missingTenant = typeof context === 'object' && context !== null && !('tenant_id' in context);
+    const keys = result.error.issues.map((i) => i.path.map(String).join(".")).filter((k) => k.length > 0);
+    const missingTenant = typeof context === "object" && context !== null && !("tenant_id" in context);
     throw new EncryptionContextError(
       missingTenant
-        ? 'an encryption context must name the tenant (tenant_id)'
-        : 'an encryption context must hold 1-16 pairs: keys of [A-Za-z0-9_.:-]{1,128}, string values of 1-1024 characters',
+        ? "an encryption context must name the tenant (tenant_id)"
+        : "an encryption context must hold 1-16 pairs: keys of [A-Za-z0-9_.:-]{1,128}, string values of 1-1024 characters",
       { details: { keys: keys.slice(0, 16) } },
     );
   }
@@ -44,8 +44,5 @@ export function parseEncryptionContext(context: unknown): EncryptionContext {
  */
 export function canonicalEncryptionContext(context: EncryptionContext): Uint8Array {
   const keys = Object.keys(context).sort();
-  return concatBytes(
-    u32(keys.length),
-    ...keys.flatMap((k) => [lengthPrefixed(k), lengthPrefixed(context[k] ?? '')]),
-  );
+  return concatBytes(u32(keys.length), ...keys.flatMap((k) => [lengthPrefixed(k), lengthPrefixed(context[k] ?? "")]));
 }

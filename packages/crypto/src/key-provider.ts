@@ -12,9 +12,9 @@
  * - `sign` signs the message itself (no pre-hash by the caller); `publicKey()` describes the key that verifies it,
  *   and `verifySignature` checks a signature against it offline.
  */
-import { createPublicKey, verify } from 'node:crypto';
-import { ValidationError } from '@praxa/core';
-import type { EncryptionContext } from './encryption-context.js';
+import { createPublicKey, verify } from "node:crypto";
+import { ValidationError } from "@praxa/core";
+import type { EncryptionContext } from "./encryption-context.js";
 
 export const DATA_KEY_BYTES = 32;
 export const MAX_WRAP_PLAINTEXT_BYTES = 4096;
@@ -28,7 +28,7 @@ export interface DataKey {
 }
 
 /** `ed25519` (local; KMS `ECC_NIST_EDWARDS25519` / `ED25519_SHA_512`) or ECDSA P-256 with SHA-256, DER signatures. */
-export type SigningAlgorithm = 'ed25519' | 'ecdsa-p256-sha256';
+export type SigningAlgorithm = "ed25519" | "ecdsa-p256-sha256";
 
 export interface SigningPublicKey {
   /** The signing key's id (the local key id, or the KMS key ARN). Stored beside each checkpoint signature. */
@@ -38,7 +38,7 @@ export interface SigningPublicKey {
   readonly spki: Uint8Array;
 }
 
-export type KeyProviderKind = 'local' | 'aws-kms';
+export type KeyProviderKind = "local" | "aws-kms";
 
 export interface KeyProvider {
   readonly kind: KeyProviderKind;
@@ -57,11 +57,11 @@ export interface KeyProvider {
 /** Verifies a signature made by `KeyProvider.sign`, offline, from the public key alone. */
 export function verifySignature(publicKey: SigningPublicKey, message: Uint8Array, signature: Uint8Array): boolean {
   try {
-    const key = createPublicKey({ key: Buffer.from(publicKey.spki), format: 'der', type: 'spki' });
-    const expectedType = publicKey.algorithm === 'ed25519' ? 'ed25519' : 'ec';
+    const key = createPublicKey({ key: Buffer.from(publicKey.spki), format: "der", type: "spki" });
+    const expectedType = publicKey.algorithm === "ed25519" ? "ed25519" : "ec";
     if (key.asymmetricKeyType !== expectedType) return false;
-    if (expectedType === 'ec' && key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return false;
-    return verify(publicKey.algorithm === 'ed25519' ? null : 'sha256', message, key, signature);
+    if (expectedType === "ec" && key.asymmetricKeyDetails?.namedCurve !== "prime256v1") return false;
+    return verify(publicKey.algorithm === "ed25519" ? null : "sha256", message, key, signature);
   } catch {
     return false;
   }
@@ -69,19 +69,25 @@ export function verifySignature(publicKey: SigningPublicKey, message: Uint8Array
 
 /** The public key as PEM (`-----BEGIN PUBLIC KEY-----`), e.g. for `praxa audit verify --public-key`. */
 export function signingPublicKeyPem(publicKey: SigningPublicKey): string {
-  return createPublicKey({ key: Buffer.from(publicKey.spki), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString();
+  return createPublicKey({ key: Buffer.from(publicKey.spki), format: "der", type: "spki" })
+    .export({ format: "pem", type: "spki" })
+    .toString();
 }
 
 /** The checks both providers make before `wrap` (same limits as KMS `Encrypt`). */
 export function assertWrapPlaintext(plaintext: Uint8Array): void {
   if (plaintext.length < 1 || plaintext.length > MAX_WRAP_PLAINTEXT_BYTES) {
-    throw new ValidationError(`a key provider wraps 1-${MAX_WRAP_PLAINTEXT_BYTES} bytes`, { details: { length: plaintext.length } });
+    throw new ValidationError(`a key provider wraps 1-${MAX_WRAP_PLAINTEXT_BYTES} bytes`, {
+      details: { length: plaintext.length },
+    });
   }
 }
 
 /** The checks both providers make before `sign` (same limit as KMS `Sign` with a RAW message). */
 export function assertSignMessage(message: Uint8Array): void {
   if (message.length < 1 || message.length > MAX_SIGN_MESSAGE_BYTES) {
-    throw new ValidationError(`a key provider signs 1-${MAX_SIGN_MESSAGE_BYTES} bytes`, { details: { length: message.length } });
+    throw new ValidationError(`a key provider signs 1-${MAX_SIGN_MESSAGE_BYTES} bytes`, {
+      details: { length: message.length },
+    });
   }
 }

@@ -3,9 +3,9 @@
  * ciphertext header). Rotation adds a key and makes it current; nothing is re-encrypted, there is no flag day.
  * Dropping a key from the ring (`retire`) makes what it wrapped unopenable here — rewrap first.
  */
-import { DecryptFailedError } from './errors.js';
-import { wrappedBlobKeyId } from './wrapped-blob.js';
-import type { WrappingKey } from './wrapping-key.js';
+import { DecryptFailedError } from "./errors.js";
+import { wrappedBlobKeyId } from "./wrapped-blob.js";
+import type { WrappingKey } from "./wrapping-key.js";
 
 export class Keyring {
   private readonly keys = new Map<string, WrappingKey>();
@@ -46,7 +46,7 @@ export class Keyring {
   unwrap(blob: Uint8Array, aad: Uint8Array): Uint8Array {
     const keyId = wrappedBlobKeyId(blob);
     const key = this.keys.get(keyId);
-    if (key === undefined) throw new DecryptFailedError('wrong-key', { details: { keyId } });
+    if (key === undefined) throw new DecryptFailedError("wrong-key", { details: { keyId } });
     return key.unwrap(blob, aad);
   }
 }

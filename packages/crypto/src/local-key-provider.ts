@@ -9,12 +9,12 @@
  *   unwrap) — what KMS does behind its key id. `rotate()` does it on demand.
  * - Signing is Ed25519 with a key kept in the same file.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
-import { ValidationError } from '@praxa/core';
-import { concatBytes, lengthPrefixed, randomBytes } from './bytes.js';
-import { canonicalEncryptionContext, parseEncryptionContext, type EncryptionContext } from './encryption-context.js';
-import { CiphertextMalformedError, DecryptFailedError, KeyFileMissingError } from './errors.js';
-import { newKeyId } from './key-id.js';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from "node:crypto";
+import { ValidationError } from "@praxa/core";
+import { concatBytes, lengthPrefixed, randomBytes } from "./bytes.js";
+import { canonicalEncryptionContext, parseEncryptionContext, type EncryptionContext } from "./encryption-context.js";
+import { CiphertextMalformedError, DecryptFailedError, KeyFileMissingError } from "./errors.js";
+import { newKeyId } from "./key-id.js";
 import {
   assertSignMessage,
   assertWrapPlaintext,
@@ -22,10 +22,10 @@ import {
   type DataKey,
   type KeyProvider,
   type SigningPublicKey,
-} from './key-provider.js';
-import { createKeyFileIfAbsent, readKeyFile, updateKeyFile, type LocalKeyFileData } from './local-key-file.js';
-import { wrappedBlobKeyId } from './wrapped-blob.js';
-import { DEFAULT_WRAP_USAGE_LIMIT, MAX_WRAP_USAGE_LIMIT, WRAPPING_KEY_BYTES, WrappingKey } from './wrapping-key.js';
+} from "./key-provider.js";
+import { createKeyFileIfAbsent, readKeyFile, updateKeyFile, type LocalKeyFileData } from "./local-key-file.js";
+import { wrappedBlobKeyId } from "./wrapped-blob.js";
+import { DEFAULT_WRAP_USAGE_LIMIT, MAX_WRAP_USAGE_LIMIT, WRAPPING_KEY_BYTES, WrappingKey } from "./wrapping-key.js";
 
 export interface LocalKeyProviderOptions {
   /** Where the key file lives (created on first run, mode 0600). */
@@ -43,20 +43,25 @@ export interface LocalKeyProviderOptions {
   readonly create?: boolean;
 }
 
-const AAD_LABEL = lengthPrefixed('praxa/v1/local-provider');
+const AAD_LABEL = lengthPrefixed("praxa/v1/local-provider");
 
 function material(data: LocalKeyFileData, id: string): Uint8Array {
   const entry = data.wrappingKeys.find((k) => k.id === id);
-  if (entry === undefined) throw new DecryptFailedError('wrong-key', { details: { keyId: id } });
-  return new Uint8Array(Buffer.from(entry.material, 'base64'));
+  if (entry === undefined) throw new DecryptFailedError("wrong-key", { details: { keyId: id } });
+  return new Uint8Array(Buffer.from(entry.material, "base64"));
 }
 
-function newMasterKey(now: Date): LocalKeyFileData['wrappingKeys'][number] {
-  return { id: newKeyId('lmk'), material: Buffer.from(randomBytes(WRAPPING_KEY_BYTES)).toString('base64'), createdAt: now.toISOString(), reservedUses: 0 };
+function newMasterKey(now: Date): LocalKeyFileData["wrappingKeys"][number] {
+  return {
+    id: newKeyId("lmk"),
+    material: Buffer.from(randomBytes(WRAPPING_KEY_BYTES)).toString("base64"),
+    createdAt: now.toISOString(),
+    reservedUses: 0,
+  };
 }
 
 export class LocalKeyProvider implements KeyProvider {
-  readonly kind = 'local' as const;
+  readonly kind = "local" as const;
   readonly path: string;
   private readonly usageLimit: number;
   private readonly block: number;
@@ -73,7 +78,11 @@ export class LocalKeyProvider implements KeyProvider {
     this.block = Math.max(1, options.reservationBlock ?? 1024);
     this.now = options.now ?? (() => new Date());
     this.data = data;
-    this.signingKey = createPrivateKey({ key: Buffer.from(data.signingKey.pkcs8, 'base64'), format: 'der', type: 'pkcs8' });
+    this.signingKey = createPrivateKey({
+      key: Buffer.from(data.signingKey.pkcs8, "base64"),
+      format: "der",
+      type: "pkcs8",
+    });
   }
 
   /** Opens the key file at `options.path`, creating it (0600) on first run unless `create: false`; refuses a file with looser permissions. */
@@ -84,21 +93,23 @@ export class LocalKeyProvider implements KeyProvider {
     }
     const now = options.now ?? (() => new Date());
     if (options.create === false && (await readKeyFile(options.path)) === undefined) {
-      throw new KeyFileMissingError('there is no local key file at PRAXA_KEY_FILE, and it is not created here (production): restore it from its backup, or use PRAXA_KEY_PROVIDER=aws-kms');
+      throw new KeyFileMissingError(
+        "there is no local key file at PRAXA_KEY_FILE, and it is not created here (production): restore it from its backup, or use PRAXA_KEY_PROVIDER=aws-kms",
+      );
     }
     const data = await createKeyFileIfAbsent(options.path, () => {
       const created = now();
       const master = newMasterKey(created);
-      const { privateKey } = generateKeyPairSync('ed25519');
+      const { privateKey } = generateKeyPairSync("ed25519");
       return {
-        format: 'praxa-local-keys',
+        format: "praxa-local-keys",
         version: 1,
         current: master.id,
         wrappingKeys: [master],
         signingKey: {
-          id: newKeyId('lsk'),
-          algorithm: 'ed25519',
-          pkcs8: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+          id: newKeyId("lsk"),
+          algorithm: "ed25519",
+          pkcs8: privateKey.export({ format: "der", type: "pkcs8" }).toString("base64"),
           createdAt: created.toISOString(),
         },
       };
@@ -129,7 +140,8 @@ export class LocalKeyProvider implements KeyProvider {
     for (;;) {
       const reservation = this.reservation;
       // Checked and used with no await in between, so concurrent wraps never go past the reserved block.
-      if (reservation !== undefined && reservation.key.uses < reservation.end) return reservation.key.wrap(plaintext, aad(ctx));
+      if (reservation !== undefined && reservation.key.uses < reservation.end)
+        return reservation.key.wrap(plaintext, aad(ctx));
       this.reserving ??= this.reserve()
         .then((next) => void (this.reservation = next))
         .finally(() => (this.reserving = undefined));
@@ -143,7 +155,8 @@ export class LocalKeyProvider implements KeyProvider {
     try {
       keyId = wrappedBlobKeyId(wrapped);
     } catch (err) {
-      if (err instanceof CiphertextMalformedError) throw new DecryptFailedError('malformed', { details: { field: String(err.details?.['field'] ?? '') } });
+      if (err instanceof CiphertextMalformedError)
+        throw new DecryptFailedError("malformed", { details: { field: String(err.details?.["field"] ?? "") } });
       throw err;
     }
     let key = this.unwrapper(keyId);
@@ -153,11 +166,11 @@ export class LocalKeyProvider implements KeyProvider {
       if (fresh !== undefined) this.data = fresh;
       key = this.unwrapper(keyId);
     }
-    if (key === undefined) throw new DecryptFailedError('wrong-key', { details: { keyId } });
+    if (key === undefined) throw new DecryptFailedError("wrong-key", { details: { keyId } });
     try {
       return key.unwrap(wrapped, aad(ctx));
     } catch (err) {
-      if (err instanceof CiphertextMalformedError) throw new DecryptFailedError('malformed');
+      if (err instanceof CiphertextMalformedError) throw new DecryptFailedError("malformed");
       throw err;
     }
   }
@@ -168,8 +181,8 @@ export class LocalKeyProvider implements KeyProvider {
   }
 
   async publicKey(): Promise<SigningPublicKey> {
-    const spki = createPublicKey(this.signingKey).export({ format: 'der', type: 'spki' });
-    return { keyId: this.data.signingKey.id, algorithm: 'ed25519', spki: new Uint8Array(spki) };
+    const spki = createPublicKey(this.signingKey).export({ format: "der", type: "spki" });
+    return { keyId: this.data.signingKey.id, algorithm: "ed25519", spki: new Uint8Array(spki) };
   }
 
   /** Adds a new master key and makes it current; every older key stays and still unwraps. Returns the new id. */

@@ -14,9 +14,9 @@
  *
  * `header` is bytes [0, 9+L); it is bound through HPKE's `info` ("praxa/v1/credential" ‖ header).
  */
-import { ByteReader, concatBytes, u16, u8 } from './bytes.js';
-import { CiphertextMalformedError } from './errors.js';
-import { assertKeyId, isKeyId } from './key-id.js';
+import { ByteReader, concatBytes, u16, u8 } from "./bytes.js";
+import { CiphertextMalformedError } from "./errors.js";
+import { assertKeyId, isKeyId } from "./key-id.js";
 
 export const SEALED_TYPE = 0x02;
 export const SEALED_VERSION = 0x01;
@@ -50,34 +50,46 @@ export function sealedCredentialHeader(keyId: string): Uint8Array {
 }
 
 export function serializeSealedCredential(sealed: SealedCredential): Uint8Array {
-  if (sealed.version !== SEALED_VERSION) throw new CiphertextMalformedError(`sealed credential: unsupported version ${sealed.version}`);
+  if (sealed.version !== SEALED_VERSION)
+    throw new CiphertextMalformedError(`sealed credential: unsupported version ${sealed.version}`);
   if (sealed.enc.length !== HPKE_ENC_BYTES || sealed.ciphertext.length < HPKE_TAG_BYTES) {
-    throw new CiphertextMalformedError('sealed credential: enc or ciphertext has the wrong length');
+    throw new CiphertextMalformedError("sealed credential: enc or ciphertext has the wrong length");
   }
   return concatBytes(sealedCredentialHeader(sealed.keyId), sealed.enc, sealed.ciphertext);
 }
 
 /** Parses a v1 sealed credential or throws `CiphertextMalformedError` naming the field at fault. */
 export function parseSealedCredential(bytes: Uint8Array): SealedCredential & { readonly header: Uint8Array } {
-  const r = new ByteReader(bytes, 'sealed credential');
-  const type = r.u8('type');
-  if (type !== SEALED_TYPE) throw new CiphertextMalformedError('sealed credential: not an HPKE sealed credential (type byte)', { details: { field: 'type' } });
-  const version = r.u8('version');
+  const r = new ByteReader(bytes, "sealed credential");
+  const type = r.u8("type");
+  if (type !== SEALED_TYPE)
+    throw new CiphertextMalformedError("sealed credential: not an HPKE sealed credential (type byte)", {
+      details: { field: "type" },
+    });
+  const version = r.u8("version");
   if (version !== SEALED_VERSION) {
-    throw new CiphertextMalformedError(`sealed credential: unsupported version ${version}`, { details: { field: 'version', version } });
+    throw new CiphertextMalformedError(`sealed credential: unsupported version ${version}`, {
+      details: { field: "version", version },
+    });
   }
-  const kem = r.u16('kem');
-  const kdf = r.u16('kdf');
-  const aead = r.u16('aead');
+  const kem = r.u16("kem");
+  const kdf = r.u16("kdf");
+  const aead = r.u16("aead");
   if (kem !== HPKE_KEM_DHKEM_X25519_HKDF_SHA256 || kdf !== HPKE_KDF_HKDF_SHA256 || aead !== HPKE_AEAD_AES_256_GCM) {
-    throw new CiphertextMalformedError('sealed credential: unsupported HPKE suite', { details: { field: 'suite', kem, kdf, aead } });
+    throw new CiphertextMalformedError("sealed credential: unsupported HPKE suite", {
+      details: { field: "suite", kem, kdf, aead },
+    });
   }
-  const idLength = r.u8('keyIdLength');
-  const keyId = Buffer.from(r.take(idLength, 'keyId')).toString('latin1');
-  if (!isKeyId(keyId)) throw new CiphertextMalformedError('sealed credential: key id is not well-formed', { details: { field: 'keyId' } });
+  const idLength = r.u8("keyIdLength");
+  const keyId = Buffer.from(r.take(idLength, "keyId")).toString("latin1");
+  if (!isKeyId(keyId))
+    throw new CiphertextMalformedError("sealed credential: key id is not well-formed", { details: { field: "keyId" } });
   const header = r.prefix(r.position);
-  const enc = r.take(HPKE_ENC_BYTES, 'enc');
-  if (r.remaining < HPKE_TAG_BYTES) throw new CiphertextMalformedError('sealed credential: truncated at ciphertext', { details: { field: 'ciphertext' } });
+  const enc = r.take(HPKE_ENC_BYTES, "enc");
+  if (r.remaining < HPKE_TAG_BYTES)
+    throw new CiphertextMalformedError("sealed credential: truncated at ciphertext", {
+      details: { field: "ciphertext" },
+    });
   const ciphertext = r.rest();
   return { version, keyId, header, enc, ciphertext };
 }

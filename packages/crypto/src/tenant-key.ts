@@ -7,10 +7,10 @@
  * one per workspace key created or rewrapped). At the limit, `KeyRotationRequiredError`: create a new tenant key,
  * rewrap the workspace keys (`rewrapWorkspaceKey`), then drop the old record.
  */
-import { parseEncryptionContext, type EncryptionContext } from './encryption-context.js';
-import { newKeyId } from './key-id.js';
-import type { KeyProvider } from './key-provider.js';
-import { WrappingKey } from './wrapping-key.js';
+import { parseEncryptionContext, type EncryptionContext } from "./encryption-context.js";
+import { newKeyId } from "./key-id.js";
+import type { KeyProvider } from "./key-provider.js";
+import { WrappingKey } from "./wrapping-key.js";
 
 export interface TenantKeyRecord {
   readonly keyId: string;
@@ -28,7 +28,7 @@ export interface TenantKeyOptions {
 
 /** The encryption context a tenant data key is generated and unwrapped under. */
 export function tenantKeyContext(tenantId: string, keyId: string): EncryptionContext {
-  return parseEncryptionContext({ tenant_id: tenantId, purpose: 'praxa/tenant-key', key_id: keyId });
+  return parseEncryptionContext({ tenant_id: tenantId, purpose: "praxa/tenant-key", key_id: keyId });
 }
 
 export class TenantKey {
@@ -39,9 +39,21 @@ export class TenantKey {
   ) {}
 
   /** @internal */
-  static fromDataKey(tenantId: string, keyId: string, wrapped: Uint8Array, plaintext: Uint8Array, uses: number, options: TenantKeyOptions): TenantKey {
+  static fromDataKey(
+    tenantId: string,
+    keyId: string,
+    wrapped: Uint8Array,
+    plaintext: Uint8Array,
+    uses: number,
+    options: TenantKeyOptions,
+  ): TenantKey {
     try {
-      const key = new WrappingKey({ id: keyId, material: plaintext, uses, ...(options.usageLimit === undefined ? {} : { usageLimit: options.usageLimit }) });
+      const key = new WrappingKey({
+        id: keyId,
+        material: plaintext,
+        uses,
+        ...(options.usageLimit === undefined ? {} : { usageLimit: options.usageLimit }),
+      });
       return new TenantKey(tenantId, wrapped, key);
     } finally {
       plaintext.fill(0);
@@ -76,14 +88,22 @@ export class TenantKey {
 }
 
 /** Generates a new tenant key through the provider. Store `toRecord()`; the plaintext data key never leaves memory. */
-export async function createTenantKey(provider: KeyProvider, tenantId: string, options: TenantKeyOptions & { readonly keyId?: string } = {}): Promise<TenantKey> {
-  const keyId = options.keyId ?? newKeyId('tdk');
+export async function createTenantKey(
+  provider: KeyProvider,
+  tenantId: string,
+  options: TenantKeyOptions & { readonly keyId?: string } = {},
+): Promise<TenantKey> {
+  const keyId = options.keyId ?? newKeyId("tdk");
   const { plaintext, wrapped } = await provider.generateDataKey(tenantKeyContext(tenantId, keyId));
   return TenantKey.fromDataKey(tenantId, keyId, wrapped, plaintext, 0, options);
 }
 
 /** Unwraps a stored tenant key through the provider (KMS `Decrypt`: in production, the worker role's alone). */
-export async function openTenantKey(provider: KeyProvider, record: TenantKeyRecord, options: TenantKeyOptions = {}): Promise<TenantKey> {
+export async function openTenantKey(
+  provider: KeyProvider,
+  record: TenantKeyRecord,
+  options: TenantKeyOptions = {},
+): Promise<TenantKey> {
   const plaintext = await provider.unwrap(record.wrappedDataKey, tenantKeyContext(record.tenantId, record.keyId));
   return TenantKey.fromDataKey(record.tenantId, record.keyId, record.wrappedDataKey, plaintext, record.uses, options);
 }

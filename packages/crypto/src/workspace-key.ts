@@ -8,12 +8,17 @@
  * exists nowhere else — not in KMS, not in the tenant key — so every credential sealed to that public key is
  * unrecoverable from then on; `openWorkspaceKey` on a shredded record throws `KeyShreddedError`.
  */
-import { timingSafeEqual } from 'node:crypto';
-import { lengthPrefixedAll } from './bytes.js';
-import { CredentialPrivateKey, credentialPublicKeyOf, generateCredentialKeyPair, type CredentialPublicKey } from './credential-seal.js';
-import { DecryptFailedError, KeyShreddedError } from './errors.js';
-import { newKeyId } from './key-id.js';
-import type { TenantKey } from './tenant-key.js';
+import { timingSafeEqual } from "node:crypto";
+import { lengthPrefixedAll } from "./bytes.js";
+import {
+  CredentialPrivateKey,
+  credentialPublicKeyOf,
+  generateCredentialKeyPair,
+  type CredentialPublicKey,
+} from "./credential-seal.js";
+import { DecryptFailedError, KeyShreddedError } from "./errors.js";
+import { newKeyId } from "./key-id.js";
+import type { TenantKey } from "./tenant-key.js";
 
 export interface WorkspaceKeyRecord {
   readonly keyId: string;
@@ -26,13 +31,25 @@ export interface WorkspaceKeyRecord {
 }
 
 /** The AAD the private half is wrapped under. */
-export function workspaceKeyAad(record: Pick<WorkspaceKeyRecord, 'tenantId' | 'workspaceId' | 'keyId' | 'publicKey'>): Uint8Array {
-  return lengthPrefixedAll(['praxa/v1/workspace-key', record.tenantId, record.workspaceId, record.keyId, record.publicKey]);
+export function workspaceKeyAad(
+  record: Pick<WorkspaceKeyRecord, "tenantId" | "workspaceId" | "keyId" | "publicKey">,
+): Uint8Array {
+  return lengthPrefixedAll([
+    "praxa/v1/workspace-key",
+    record.tenantId,
+    record.workspaceId,
+    record.keyId,
+    record.publicKey,
+  ]);
 }
 
 /** A new workspace key pair, its private half wrapped by `tenantKey` (one use of it). The raw private key is zeroed. */
-export async function createWorkspaceKey(tenantKey: TenantKey, workspaceId: string, options: { readonly keyId?: string } = {}): Promise<WorkspaceKeyRecord> {
-  const keyId = options.keyId ?? newKeyId('wsk');
+export async function createWorkspaceKey(
+  tenantKey: TenantKey,
+  workspaceId: string,
+  options: { readonly keyId?: string } = {},
+): Promise<WorkspaceKeyRecord> {
+  const keyId = options.keyId ?? newKeyId("wsk");
   const { publicKey, privateKey } = await generateCredentialKeyPair(keyId);
   try {
     const base = { keyId, tenantId: tenantKey.tenantId, workspaceId, publicKey: publicKey.publicKey };
@@ -49,20 +66,26 @@ export function workspacePublicKey(record: WorkspaceKeyRecord): CredentialPublic
 
 function unwrapPrivateKey(tenantKey: TenantKey, record: WorkspaceKeyRecord): Uint8Array {
   if (record.wrappedPrivateKey === null) {
-    throw new KeyShreddedError('this workspace key was destroyed; credentials sealed to it cannot be opened', { details: { keyId: record.keyId } });
+    throw new KeyShreddedError("this workspace key was destroyed; credentials sealed to it cannot be opened", {
+      details: { keyId: record.keyId },
+    });
   }
-  if (tenantKey.tenantId !== record.tenantId) throw new DecryptFailedError('wrong-key', { details: { keyId: record.keyId } });
+  if (tenantKey.tenantId !== record.tenantId)
+    throw new DecryptFailedError("wrong-key", { details: { keyId: record.keyId } });
   const raw = tenantKey.unwrap(record.wrappedPrivateKey, workspaceKeyAad(record));
   const derived = credentialPublicKeyOf(raw);
   if (derived.length !== record.publicKey.length || !timingSafeEqual(derived, record.publicKey)) {
     raw.fill(0);
-    throw new DecryptFailedError('key-commitment', { details: { keyId: record.keyId } });
+    throw new DecryptFailedError("key-commitment", { details: { keyId: record.keyId } });
   }
   return raw;
 }
 
 /** Unwraps the private half with the tenant key, for opening credentials during a run. */
-export async function openWorkspaceKey(tenantKey: TenantKey, record: WorkspaceKeyRecord): Promise<CredentialPrivateKey> {
+export async function openWorkspaceKey(
+  tenantKey: TenantKey,
+  record: WorkspaceKeyRecord,
+): Promise<CredentialPrivateKey> {
   const raw = unwrapPrivateKey(tenantKey, record);
   try {
     return await CredentialPrivateKey.fromRaw(record.keyId, raw);
@@ -73,7 +96,7 @@ export async function openWorkspaceKey(tenantKey: TenantKey, record: WorkspaceKe
 
 /** Re-wraps the private half from one tenant key to another (tenant key rotation). Public key and id are unchanged. */
 export function rewrapWorkspaceKey(record: WorkspaceKeyRecord, from: TenantKey, to: TenantKey): WorkspaceKeyRecord {
-  if (to.tenantId !== record.tenantId) throw new DecryptFailedError('wrong-key', { details: { keyId: record.keyId } });
+  if (to.tenantId !== record.tenantId) throw new DecryptFailedError("wrong-key", { details: { keyId: record.keyId } });
   const raw = unwrapPrivateKey(from, record);
   try {
     return { ...record, wrappedPrivateKey: to.wrap(raw, workspaceKeyAad(record)) };

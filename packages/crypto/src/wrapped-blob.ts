@@ -14,9 +14,9 @@
  *
  * `header` is bytes [0, 3+L). Minimum length 48 + L (an empty plaintext).
  */
-import { ByteReader, concatBytes, u8 } from './bytes.js';
-import { CiphertextMalformedError } from './errors.js';
-import { assertKeyId, isKeyId } from './key-id.js';
+import { ByteReader, concatBytes, u8 } from "./bytes.js";
+import { CiphertextMalformedError } from "./errors.js";
+import { assertKeyId, isKeyId } from "./key-id.js";
 
 export const WRAP_TYPE = 0x01;
 export const WRAP_VERSION = 0x01;
@@ -42,30 +42,41 @@ export function wrapHeader(keyId: string): Uint8Array {
 
 export function serializeWrappedBlob(blob: WrappedBlob): Uint8Array {
   if (blob.version !== WRAP_VERSION) throw new CiphertextMalformedError(`wrap: unsupported version ${blob.version}`);
-  if (blob.iv.length !== WRAP_IV_BYTES || blob.commitment.length !== WRAP_COMMITMENT_BYTES || blob.tag.length !== WRAP_TAG_BYTES) {
-    throw new CiphertextMalformedError('wrap: iv, commitment or tag has the wrong length');
+  if (
+    blob.iv.length !== WRAP_IV_BYTES ||
+    blob.commitment.length !== WRAP_COMMITMENT_BYTES ||
+    blob.tag.length !== WRAP_TAG_BYTES
+  ) {
+    throw new CiphertextMalformedError("wrap: iv, commitment or tag has the wrong length");
   }
   return concatBytes(wrapHeader(blob.keyId), blob.iv, blob.commitment, blob.ciphertext, blob.tag);
 }
 
 /** Parses a v1 wrap or throws `CiphertextMalformedError` naming the field at fault. */
 export function parseWrappedBlob(bytes: Uint8Array): WrappedBlob & { readonly header: Uint8Array } {
-  const r = new ByteReader(bytes, 'wrap');
-  const type = r.u8('type');
-  if (type !== WRAP_TYPE) throw new CiphertextMalformedError('wrap: not a committed AES-GCM wrap (type byte)', { details: { field: 'type' } });
-  const version = r.u8('version');
+  const r = new ByteReader(bytes, "wrap");
+  const type = r.u8("type");
+  if (type !== WRAP_TYPE)
+    throw new CiphertextMalformedError("wrap: not a committed AES-GCM wrap (type byte)", {
+      details: { field: "type" },
+    });
+  const version = r.u8("version");
   if (version !== WRAP_VERSION) {
-    throw new CiphertextMalformedError(`wrap: unsupported version ${version}`, { details: { field: 'version', version } });
+    throw new CiphertextMalformedError(`wrap: unsupported version ${version}`, {
+      details: { field: "version", version },
+    });
   }
-  const idLength = r.u8('keyIdLength');
-  const keyId = Buffer.from(r.take(idLength, 'keyId')).toString('latin1');
-  if (!isKeyId(keyId)) throw new CiphertextMalformedError('wrap: key id is not well-formed', { details: { field: 'keyId' } });
+  const idLength = r.u8("keyIdLength");
+  const keyId = Buffer.from(r.take(idLength, "keyId")).toString("latin1");
+  if (!isKeyId(keyId))
+    throw new CiphertextMalformedError("wrap: key id is not well-formed", { details: { field: "keyId" } });
   const header = r.prefix(r.position);
-  const iv = r.take(WRAP_IV_BYTES, 'iv');
-  const commitment = r.take(WRAP_COMMITMENT_BYTES, 'commitment');
-  if (r.remaining < WRAP_TAG_BYTES) throw new CiphertextMalformedError('wrap: truncated at tag', { details: { field: 'tag' } });
-  const ciphertext = r.take(r.remaining - WRAP_TAG_BYTES, 'ciphertext');
-  const tag = r.take(WRAP_TAG_BYTES, 'tag');
+  const iv = r.take(WRAP_IV_BYTES, "iv");
+  const commitment = r.take(WRAP_COMMITMENT_BYTES, "commitment");
+  if (r.remaining < WRAP_TAG_BYTES)
+    throw new CiphertextMalformedError("wrap: truncated at tag", { details: { field: "tag" } });
+  const ciphertext = r.take(r.remaining - WRAP_TAG_BYTES, "ciphertext");
+  const tag = r.take(WRAP_TAG_BYTES, "tag");
   return { version, keyId, header, iv, commitment, ciphertext, tag };
 }
 

@@ -14,12 +14,27 @@
  *
  * The counter lives in memory; whoever stores the key persists `uses` (see docs/crypto.md, "Rotation").
  */
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { ValidationError } from '@praxa/core';
-import { concatBytes, randomBytes, u32, utf8 } from './bytes.js';
-import { CiphertextMalformedError, DecryptFailedError, KeyRotationRequiredError } from './errors.js';
-import { assertKeyId } from './key-id.js';
-import { parseWrappedBlob, serializeWrappedBlob, WRAP_IV_BYTES, WRAP_TAG_BYTES, WRAP_VERSION, wrapHeader } from './wrapped-blob.js';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  timingSafeEqual,
+  type KeyObject,
+} from "node:crypto";
+import { ValidationError } from "@praxa/core";
+import { concatBytes, randomBytes, u32, utf8 } from "./bytes.js";
+import { CiphertextMalformedError, DecryptFailedError, KeyRotationRequiredError } from "./errors.js";
+import { assertKeyId } from "./key-id.js";
+import {
+  parseWrappedBlob,
+  serializeWrappedBlob,
+  WRAP_IV_BYTES,
+  WRAP_TAG_BYTES,
+  WRAP_VERSION,
+  wrapHeader,
+} from "./wrapped-blob.js";
 
 export const WRAPPING_KEY_BYTES = 32;
 export const DEFAULT_WRAP_USAGE_LIMIT = 2 ** 24;
@@ -35,11 +50,11 @@ export interface WrappingKeyOptions {
   readonly uses?: number;
 }
 
-const SALT = utf8('praxa/v1/wrap');
-const COMMITMENT_LABEL = utf8('praxa/v1/wrap-commitment');
+const SALT = utf8("praxa/v1/wrap");
+const COMMITMENT_LABEL = utf8("praxa/v1/wrap-commitment");
 
 function deriveKey(material: Uint8Array, info: string): KeyObject {
-  const derived = new Uint8Array(hkdfSync('sha256', material, SALT, utf8(info), 32));
+  const derived = new Uint8Array(hkdfSync("sha256", material, SALT, utf8(info), 32));
   const key = createSecretKey(derived);
   derived.fill(0);
   return key;
@@ -54,18 +69,19 @@ export class WrappingKey {
 
   constructor(options: WrappingKeyOptions) {
     assertKeyId(options.id);
-    if (options.material.length !== WRAPPING_KEY_BYTES) throw new ValidationError(`a wrapping key must be ${WRAPPING_KEY_BYTES} bytes`);
+    if (options.material.length !== WRAPPING_KEY_BYTES)
+      throw new ValidationError(`a wrapping key must be ${WRAPPING_KEY_BYTES} bytes`);
     const limit = options.usageLimit ?? DEFAULT_WRAP_USAGE_LIMIT;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_WRAP_USAGE_LIMIT) {
       throw new ValidationError(`usageLimit must be an integer in 1..${MAX_WRAP_USAGE_LIMIT}`);
     }
     const uses = options.uses ?? 0;
-    if (!Number.isSafeInteger(uses) || uses < 0) throw new ValidationError('uses must be a non-negative integer');
+    if (!Number.isSafeInteger(uses) || uses < 0) throw new ValidationError("uses must be a non-negative integer");
     this.id = options.id;
     this.usageLimit = limit;
     this.count = uses;
-    this.encryptionKey = deriveKey(options.material, 'enc');
-    this.commitmentKey = deriveKey(options.material, 'commit');
+    this.encryptionKey = deriveKey(options.material, "enc");
+    this.commitmentKey = deriveKey(options.material, "commit");
   }
 
   /** Wraps made under this key so far (including those it was constructed with). */
@@ -85,7 +101,7 @@ export class WrappingKey {
     const header = wrapHeader(this.id);
     const iv = randomBytes(WRAP_IV_BYTES);
     const commitment = this.commitment(header, iv, aad);
-    const cipher = createCipheriv('aes-256-gcm', this.encryptionKey, iv, { authTagLength: WRAP_TAG_BYTES });
+    const cipher = createCipheriv("aes-256-gcm", this.encryptionKey, iv, { authTagLength: WRAP_TAG_BYTES });
     cipher.setAAD(gcmAad(header, aad));
     const ciphertext = concatBytes(cipher.update(plaintext), cipher.final());
     const tag = new Uint8Array(cipher.getAuthTag());
@@ -99,22 +115,26 @@ export class WrappingKey {
    */
   unwrap(blob: Uint8Array, aad: Uint8Array): Uint8Array {
     const parsed = parseWrappedBlob(blob);
-    if (parsed.keyId !== this.id) throw new DecryptFailedError('wrong-key', { details: { keyId: parsed.keyId, expected: this.id } });
+    if (parsed.keyId !== this.id)
+      throw new DecryptFailedError("wrong-key", { details: { keyId: parsed.keyId, expected: this.id } });
     const expected = this.commitment(parsed.header, parsed.iv, aad);
-    if (!timingSafeEqual(expected, parsed.commitment)) throw new DecryptFailedError('key-commitment', { details: { keyId: this.id } });
+    if (!timingSafeEqual(expected, parsed.commitment))
+      throw new DecryptFailedError("key-commitment", { details: { keyId: this.id } });
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.encryptionKey, parsed.iv, { authTagLength: WRAP_TAG_BYTES });
+      const decipher = createDecipheriv("aes-256-gcm", this.encryptionKey, parsed.iv, {
+        authTagLength: WRAP_TAG_BYTES,
+      });
       decipher.setAAD(gcmAad(parsed.header, aad));
       decipher.setAuthTag(parsed.tag);
       return new Uint8Array(concatBytes(decipher.update(parsed.ciphertext), decipher.final()));
     } catch (cause) {
       if (cause instanceof CiphertextMalformedError) throw cause;
-      throw new DecryptFailedError('authentication', { details: { keyId: this.id } });
+      throw new DecryptFailedError("authentication", { details: { keyId: this.id } });
     }
   }
 
   private commitment(header: Uint8Array, iv: Uint8Array, aad: Uint8Array): Uint8Array {
-    const mac = createHmac('sha256', this.commitmentKey);
+    const mac = createHmac("sha256", this.commitmentKey);
     for (const part of [COMMITMENT_LABEL, header, iv, u32(aad.length), aad]) mac.update(part);
     return new Uint8Array(mac.digest());
   }

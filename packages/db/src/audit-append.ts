@@ -17,11 +17,21 @@
  * head until it commits; the next call's statement waits there, in the database, and continues the head it finds).
  * A transaction that already holds the head — it appended before — never waits behind another one's call.
  */
-import type { KeyObject } from 'node:crypto';
-import { z } from 'zod';
-import { ConflictError, InternalError, parseRedactionPolicy, sealAuditDrafts, type AuditEventDraft, type RedactionPolicy, type SealedAuditEvent, type StoredAuditEvent, type WorkspaceId } from '@praxa/core';
-import { createCheckpoint, type CheckpointSigner } from './audit.js';
-import { requireScope, type WorkspaceScope, type WorkspaceTurns } from './scope.js';
+import type { KeyObject } from "node:crypto";
+import { z } from "zod";
+import {
+  ConflictError,
+  InternalError,
+  parseRedactionPolicy,
+  sealAuditDrafts,
+  type AuditEventDraft,
+  type RedactionPolicy,
+  type SealedAuditEvent,
+  type StoredAuditEvent,
+  type WorkspaceId,
+} from "@praxa/core";
+import { createCheckpoint, type CheckpointSigner } from "./audit.js";
+import { requireScope, type WorkspaceScope, type WorkspaceTurns } from "./scope.js";
 
 export interface AuditSigner {
   readonly keyId: string;
@@ -81,7 +91,8 @@ const AppendRow = z.object({
   policy: z.unknown(),
 });
 const AppendRows = z.tuple([AppendRow]);
-const APPEND = 'select * from public.audit_append_events($1::bigint, $2::text, $3::text, $4::text[], $5::text[], $6::text[])';
+const APPEND =
+  "select * from public.audit_append_events($1::bigint, $2::text, $3::text, $4::text[], $5::text[], $6::text[])";
 
 /** Calls in a row that append nothing before giving up: past the first, only a policy changing meanwhile causes one. */
 const MAX_ATTEMPTS = 5;
@@ -91,15 +102,30 @@ interface Sealing {
   readonly sealed: readonly SealedAuditEvent[];
 }
 
-function seal(workspaceId: WorkspaceId, tip: ChainTip | undefined, drafts: readonly AuditEventDraft[], signer: AuditSigner): Sealing {
-  const sealed = tip && drafts.length > 0 ? sealAuditDrafts(drafts, { workspaceId, seq: tip.seq + 1, prevHash: tip.hash, keyId: signer.keyId }, tip.policy, signer.privateKey) : [];
+function seal(
+  workspaceId: WorkspaceId,
+  tip: ChainTip | undefined,
+  drafts: readonly AuditEventDraft[],
+  signer: AuditSigner,
+): Sealing {
+  const sealed =
+    tip && drafts.length > 0
+      ? sealAuditDrafts(
+          drafts,
+          { workspaceId, seq: tip.seq + 1, prevHash: tip.hash, keyId: signer.keyId },
+          tip.policy,
+          signer.privateKey,
+        )
+      : [];
   return { tip, sealed };
 }
 
 /** Where the head is after `sealing` is placed (undefined if there is nothing to place). */
 function after(sealing: Sealing): ChainTip | undefined {
   const last = sealing.sealed.at(-1);
-  return sealing.tip && last ? { ...sealing.tip, seq: sealing.tip.seq + sealing.sealed.length, hash: last.hash } : undefined;
+  return sealing.tip && last
+    ? { ...sealing.tip, seq: sealing.tip.seq + sealing.sealed.length, hash: last.hash }
+    : undefined;
 }
 
 const sameTip = (a: ChainTip | undefined, b: ChainTip | undefined): boolean =>
@@ -112,18 +138,23 @@ const appendParams = ({ tip, sealed }: Sealing): unknown[] => [
   tip?.policyDigest ?? null,
   sealed.map((e) => e.hash),
   sealed.map((e) => e.signature),
-  sealed.map((e) => Buffer.from(e.canonical).toString('utf8')),
+  sealed.map((e) => Buffer.from(e.canonical).toString("utf8")),
 ];
 
 /** The head (and policy) the database answered to a call that appended nothing. */
 function answeredTip(row: z.infer<typeof AppendRow>, previous: ChainTip | undefined): ChainTip {
   const policy = row.policy === null || row.policy === undefined ? previous?.policy : parseRedactionPolicy(row.policy);
-  if (!policy) throw new InternalError('audit_append_events answered no redaction policy to a caller that had none');
+  if (!policy) throw new InternalError("audit_append_events answered no redaction policy to a caller that had none");
   return { seq: row.head_seq, hash: row.head_hash, policy, policyDigest: row.policy_digest };
 }
 
 /** Call the database until the batch is placed (resealing against the head it answers); the head is locked by `s` after. */
-async function place(s: WorkspaceScope, first: Sealing, drafts: readonly AuditEventDraft[], signer: AuditSigner): Promise<{ events: StoredAuditEvent[]; from: number; to: number }> {
+async function place(
+  s: WorkspaceScope,
+  first: Sealing,
+  drafts: readonly AuditEventDraft[],
+  signer: AuditSigner,
+): Promise<{ events: StoredAuditEvent[]; from: number; to: number }> {
   let { tip, sealed } = first;
   for (let attempt = 1; ; attempt++) {
     const [row] = AppendRows.parse(await s.executePrepared(APPEND, appendParams({ tip, sealed })));
@@ -135,7 +166,8 @@ async function place(s: WorkspaceScope, first: Sealing, drafts: readonly AuditEv
     tip = answeredTip(row, tip);
     remember(s, tip);
     if (drafts.length === 0) return { events: [], from: tip.seq, to: tip.seq };
-    if (attempt >= MAX_ATTEMPTS) throw new ConflictError('the audit redaction policy kept changing during the append; retry');
+    if (attempt >= MAX_ATTEMPTS)
+      throw new ConflictError("the audit redaction policy kept changing during the append; retry");
     ({ sealed } = seal(s.workspaceId, tip, drafts, signer));
   }
 }
@@ -158,7 +190,12 @@ function turnOf(previous: Turn): Promise<void> {
   return Promise.race([previous.settled, timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function appendAuditEvents(scope: WorkspaceScope, drafts: readonly AuditEventDraft[], signer: AuditSigner, options: AppendOptions = {}): Promise<StoredAuditEvent[]> {
+export async function appendAuditEvents(
+  scope: WorkspaceScope,
+  drafts: readonly AuditEventDraft[],
+  signer: AuditSigner,
+  options: AppendOptions = {},
+): Promise<StoredAuditEvent[]> {
   const s = requireScope(scope);
   const ws = s.workspaceId;
   const held = heldTips.get(s);
@@ -215,7 +252,12 @@ export interface WorkspaceDrafts {
  * continue the head, every hash is recomputed from the stored bytes). If the transaction does not commit, what this
  * process remembered of these heads is stale: call `forgetAuditTips`.
  */
-export async function appendAuditEventsInTurns(turns: WorkspaceTurns, groups: readonly WorkspaceDrafts[], signer: AuditSigner, options: AppendOptions = {}): Promise<StoredAuditEvent[][]> {
+export async function appendAuditEventsInTurns(
+  turns: WorkspaceTurns,
+  groups: readonly WorkspaceDrafts[],
+  signer: AuditSigner,
+  options: AppendOptions = {},
+): Promise<StoredAuditEvent[][]> {
   const handed: { g: WorkspaceDrafts; sealing: Sealing; answer: Promise<Record<string, unknown>[]> }[] = [];
   try {
     for (const g of groups) {
@@ -227,7 +269,7 @@ export async function appendAuditEventsInTurns(turns: WorkspaceTurns, groups: re
     throw err;
   }
   const answers = await Promise.allSettled(handed.map((h) => h.answer));
-  const failed = answers.find((a): a is PromiseRejectedResult => a.status === 'rejected');
+  const failed = answers.find((a): a is PromiseRejectedResult => a.status === "rejected");
   if (failed) throw failed.reason; // the first failure in order: every later statement failed because of it
   const out: StoredAuditEvent[][] = [];
   for (const [i, { g, sealing }] of handed.entries()) {
@@ -239,10 +281,13 @@ export async function appendAuditEventsInTurns(turns: WorkspaceTurns, groups: re
     } else {
       const tip = answeredTip(row, sealing.tip);
       rememberTip(g.workspaceId, tip);
-      placed = await turns.enter(g.workspaceId, (s) => place(s, seal(g.workspaceId, tip, g.drafts, signer), g.drafts, signer));
+      placed = await turns.enter(g.workspaceId, (s) =>
+        place(s, seal(g.workspaceId, tip, g.drafts, signer), g.drafts, signer),
+      );
     }
     const cp = options.checkpoint;
-    if (cp && Math.floor(placed.to / cp.every) > Math.floor(placed.from / cp.every)) await turns.enter(g.workspaceId, (s) => createCheckpoint(s, cp.signer));
+    if (cp && Math.floor(placed.to / cp.every) > Math.floor(placed.from / cp.every))
+      await turns.enter(g.workspaceId, (s) => createCheckpoint(s, cp.signer));
     out.push(placed.events);
   }
   return out;

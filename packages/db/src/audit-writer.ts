@@ -26,10 +26,16 @@
  * Events that must commit with other writes (an integration row and its `admin.integration.installed`, a pause and its
  * `skill.paused`) keep calling `appendAuditEvents` inside their own transaction.
  */
-import { UnavailableError, type AuditEventDraft, type StoredAuditEvent, type WorkspaceId, parseId } from '@praxa/core';
-import { appendAuditEvents, appendAuditEventsInTurns, forgetAuditTips, type AppendOptions, type AuditSigner } from './audit-append.js';
-import type { Database } from './client.js';
-import { withWorkspace, withWorkspacesInTurn } from './scope.js';
+import { UnavailableError, type AuditEventDraft, type StoredAuditEvent, type WorkspaceId, parseId } from "@praxa/core";
+import {
+  appendAuditEvents,
+  appendAuditEventsInTurns,
+  forgetAuditTips,
+  type AppendOptions,
+  type AuditSigner,
+} from "./audit-append.js";
+import type { Database } from "./client.js";
+import { withWorkspace, withWorkspacesInTurn } from "./scope.js";
 
 export interface AuditWriterOptions extends AppendOptions {
   /** Batches in flight at once (default 2). */
@@ -74,7 +80,11 @@ interface Pending {
   readonly reject: (err: unknown) => void;
 }
 
-export function createAuditWriter(database: Database, signer: AuditSigner, options: AuditWriterOptions = {}): AuditWriter {
+export function createAuditWriter(
+  database: Database,
+  signer: AuditSigner,
+  options: AuditWriterOptions = {},
+): AuditWriter {
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2));
   const maxBatchEvents = Math.max(1, Math.floor(options.maxBatchEvents ?? 256));
   const maxQueuedEvents = Math.max(1, Math.floor(options.maxQueuedEvents ?? 10_000));
@@ -89,7 +99,9 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
 
   const alone = async (p: Pending): Promise<void> => {
     try {
-      p.resolve(await withWorkspace(database, p.workspaceId, (s) => appendAuditEvents(s, p.drafts, signer, appendOptions)));
+      p.resolve(
+        await withWorkspace(database, p.workspaceId, (s) => appendAuditEvents(s, p.drafts, signer, appendOptions)),
+      );
     } catch (err) {
       p.reject(err);
     }
@@ -106,8 +118,13 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
     const order = [...byWorkspace.keys()].sort();
     let placed: Map<Pending, StoredAuditEvent[]>;
     try {
-      const groups = order.map((ws) => ({ workspaceId: ws, drafts: (byWorkspace.get(ws) as Pending[]).flatMap((c) => c.drafts) }));
-      const events = await withWorkspacesInTurn(database, (turns) => appendAuditEventsInTurns(turns, groups, signer, appendOptions));
+      const groups = order.map((ws) => ({
+        workspaceId: ws,
+        drafts: (byWorkspace.get(ws) as Pending[]).flatMap((c) => c.drafts),
+      }));
+      const events = await withWorkspacesInTurn(database, (turns) =>
+        appendAuditEventsInTurns(turns, groups, signer, appendOptions),
+      );
       placed = new Map();
       for (const [i, ws] of order.entries()) {
         let at = 0;
@@ -138,7 +155,7 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
     const batch: Pending[] = [];
     const left = new Set<WorkspaceId>(busy); // once one call of a workspace stays queued, its later calls stay too
     let events = 0;
-    for (let i = 0; i < queue.length && events < limit; ) {
+    for (let i = 0; i < queue.length && events < limit;) {
       const p = queue[i] as Pending;
       if (left.has(p.workspaceId) || (batch.length > 0 && events + p.drafts.length > limit)) {
         left.add(p.workspaceId);
@@ -165,13 +182,18 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
       queue.push(p);
       queuedEvents += p.drafts.length;
     }
-    if ((held.length > 0) !== holding) {
+    if (held.length > 0 !== holding) {
       holding = held.length > 0;
       options.onBackpressure?.(holding, pending());
     }
   }
 
-  const pending = (): AuditWriterPending => ({ queuedCalls: queue.length, queuedEvents, heldCalls: held.length, batchesInFlight: inFlight });
+  const pending = (): AuditWriterPending => ({
+    queuedCalls: queue.length,
+    queuedEvents,
+    heldCalls: held.length,
+    batchesInFlight: inFlight,
+  });
 
   /**
    * Batches start on the next turn of the event loop, not inside the call that queued: the callers a commit resumes
@@ -201,7 +223,9 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
         events += p.drafts.length;
         workspaces.add(p.workspaceId);
       }
-      const batch = take(Math.min(maxBatchEvents, Math.ceil(events / Math.max(1, Math.min(concurrency - inFlight, workspaces.size)))));
+      const batch = take(
+        Math.min(maxBatchEvents, Math.ceil(events / Math.max(1, Math.min(concurrency - inFlight, workspaces.size)))),
+      );
       if (batch.length === 0) return;
       const taken = new Set(batch.map((p) => p.workspaceId));
       for (const ws of taken) busy.add(ws);
@@ -217,10 +241,10 @@ export function createAuditWriter(database: Database, signer: AuditSigner, optio
 
   return {
     append(workspaceId, drafts) {
-      if (closed) return Promise.reject(new UnavailableError('the audit writer is closed'));
+      if (closed) return Promise.reject(new UnavailableError("the audit writer is closed"));
       let ws: WorkspaceId;
       try {
-        ws = parseId('workspace', workspaceId);
+        ws = parseId("workspace", workspaceId);
       } catch (err) {
         return Promise.reject(err);
       }

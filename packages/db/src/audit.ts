@@ -2,12 +2,21 @@
  * Reading a workspace's audit chain, its verification material (public keys, checkpoints) and signing checkpoints.
  * Appending is in audit-append.ts.
  */
-import { sql as dsql } from 'drizzle-orm';
-import { z } from 'zod';
-import { checkpointBody, eventLeafHash, extendFrontier, frontierRoot, InternalError, type MerkleFrontier, type StoredChainEvent, type StoredCheckpoint } from '@praxa/core';
-import type { Database } from './client.js';
-import { mapDatabaseError } from './pg-errors.js';
-import { requireScope, type WorkspaceScope } from './scope.js';
+import { sql as dsql } from "drizzle-orm";
+import { z } from "zod";
+import {
+  checkpointBody,
+  eventLeafHash,
+  extendFrontier,
+  frontierRoot,
+  InternalError,
+  type MerkleFrontier,
+  type StoredChainEvent,
+  type StoredCheckpoint,
+} from "@praxa/core";
+import type { Database } from "./client.js";
+import { mapDatabaseError } from "./pg-errors.js";
+import { requireScope, type WorkspaceScope } from "./scope.js";
 
 const ChainRow = z.object({
   seq: z.union([z.number(), z.string()]).transform(Number),
@@ -23,32 +32,45 @@ const ChainRow = z.object({
 export async function readAuditChain(scope: WorkspaceScope, fromSeq = 1, limit = 100_000): Promise<StoredChainEvent[]> {
   return z
     .array(ChainRow)
-    .parse(await requireScope(scope).execute(dsql`select seq, workspace_id, prev_hash, hash, key_id, signature, canonical from public.audit_events where seq >= ${fromSeq} order by seq limit ${limit}`));
+    .parse(
+      await requireScope(scope).execute(
+        dsql`select seq, workspace_id, prev_hash, hash, key_id, signature, canonical from public.audit_events where seq >= ${fromSeq} order by seq limit ${limit}`,
+      ),
+    );
 }
 
 // ── verification material ──
 
 export interface AuditPublicKey {
   readonly keyId: string;
-  readonly purpose: 'event' | 'checkpoint';
-  readonly algorithm: 'ed25519' | 'ecdsa-p256-sha256';
+  readonly purpose: "event" | "checkpoint";
+  readonly algorithm: "ed25519" | "ecdsa-p256-sha256";
   readonly spki: Buffer;
 }
 
 /** Register the public half of a signing key (idempotent; a different key under the same id is refused). */
 export async function registerAuditKey(database: Database, key: AuditPublicKey): Promise<void> {
   try {
-    await database.db.execute(dsql`select public.audit_register_key(${key.keyId}, ${key.purpose}, ${key.algorithm}, ${key.spki}::bytea)`);
+    await database.db.execute(
+      dsql`select public.audit_register_key(${key.keyId}, ${key.purpose}, ${key.algorithm}, ${key.spki}::bytea)`,
+    );
   } catch (err) {
     throw mapDatabaseError(err);
   }
 }
 
-const KeyRow = z.object({ key_id: z.string(), purpose: z.enum(['event', 'checkpoint']), algorithm: z.enum(['ed25519', 'ecdsa-p256-sha256']), spki: z.instanceof(Buffer) });
+const KeyRow = z.object({
+  key_id: z.string(),
+  purpose: z.enum(["event", "checkpoint"]),
+  algorithm: z.enum(["ed25519", "ecdsa-p256-sha256"]),
+  spki: z.instanceof(Buffer),
+});
 
 export async function readAuditKeyset(database: Database): Promise<AuditPublicKey[]> {
   try {
-    const rows = z.array(KeyRow).parse([...((await database.db.execute(dsql`select * from public.audit_keyset()`)) as Iterable<unknown>)]);
+    const rows = z
+      .array(KeyRow)
+      .parse([...((await database.db.execute(dsql`select * from public.audit_keyset()`)) as Iterable<unknown>)]);
     return rows.map((r) => ({ keyId: r.key_id, purpose: r.purpose, algorithm: r.algorithm, spki: r.spki }));
   } catch (err) {
     throw mapDatabaseError(err);
@@ -72,20 +94,44 @@ const LeafRows = z.array(z.object({ seq: Num, hash: z.string() }));
  * checks it folds to the signed root). Returns null when there is nothing new to sign: no events, or none since the
  * latest checkpoint.
  */
-export async function createCheckpoint(scope: WorkspaceScope, signer: CheckpointSigner, now: Date = new Date()): Promise<StoredCheckpoint | null> {
+export async function createCheckpoint(
+  scope: WorkspaceScope,
+  signer: CheckpointSigner,
+  now: Date = new Date(),
+): Promise<StoredCheckpoint | null> {
   const s = requireScope(scope);
   const [latest] = LatestFrontier.parse(
-    await s.execute(dsql`select tree_size, frontier from public.audit_checkpoints where workspace_id = ${s.workspaceId} and frontier is not null order by tree_size desc limit 1`),
+    await s.execute(
+      dsql`select tree_size, frontier from public.audit_checkpoints where workspace_id = ${s.workspaceId} and frontier is not null order by tree_size desc limit 1`,
+    ),
   );
-  const start: MerkleFrontier = latest ? { size: latest.tree_size, nodes: splitFrontier(latest.frontier) } : { size: 0, nodes: [] };
-  const rows = LeafRows.parse(await s.execute(dsql`select seq, hash from public.audit_events where workspace_id = ${s.workspaceId} and seq > ${start.size} order by seq`));
+  const start: MerkleFrontier = latest
+    ? { size: latest.tree_size, nodes: splitFrontier(latest.frontier) }
+    : { size: 0, nodes: [] };
+  const rows = LeafRows.parse(
+    await s.execute(
+      dsql`select seq, hash from public.audit_events where workspace_id = ${s.workspaceId} and seq > ${start.size} order by seq`,
+    ),
+  );
   if (rows.length === 0) return null;
   rows.forEach((r, i) => {
-    if (r.seq !== start.size + i + 1) throw new InternalError('the audit chain has a gap after the latest checkpoint', { details: { seq: start.size + i + 1 } });
+    if (r.seq !== start.size + i + 1)
+      throw new InternalError("the audit chain has a gap after the latest checkpoint", {
+        details: { seq: start.size + i + 1 },
+      });
   });
-  const frontier = extendFrontier(start, rows.map((r) => eventLeafHash(r.hash)));
-  const root = frontierRoot(frontier).toString('hex');
-  const fields = { workspace_id: s.workspaceId, tree_size: frontier.size, root_hash: root, timestamp: now.toISOString(), key_id: signer.keyId };
+  const frontier = extendFrontier(
+    start,
+    rows.map((r) => eventLeafHash(r.hash)),
+  );
+  const root = frontierRoot(frontier).toString("hex");
+  const fields = {
+    workspace_id: s.workspaceId,
+    tree_size: frontier.size,
+    root_hash: root,
+    timestamp: now.toISOString(),
+    key_id: signer.keyId,
+  };
   const body = checkpointBody(fields);
   const signature = await signer.sign(body);
   await s.execute(
@@ -96,7 +142,7 @@ export async function createCheckpoint(scope: WorkspaceScope, signer: Checkpoint
 
 /** A stored frontier's 32-byte hashes. */
 function splitFrontier(bytes: Buffer): Buffer[] {
-  if (bytes.length % 32 !== 0) throw new InternalError('a stored checkpoint frontier is not a list of 32-byte hashes');
+  if (bytes.length % 32 !== 0) throw new InternalError("a stored checkpoint frontier is not a list of 32-byte hashes");
   return Array.from({ length: bytes.length / 32 }, (_, i) => bytes.subarray(i * 32, (i + 1) * 32));
 }
 
@@ -111,7 +157,13 @@ const CheckpointRow = z.object({
 });
 
 export async function readCheckpoints(scope: WorkspaceScope): Promise<StoredCheckpoint[]> {
-  const rows = z.array(CheckpointRow).parse(await requireScope(scope).execute(dsql`select workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body from public.audit_checkpoints order by tree_size`));
+  const rows = z
+    .array(CheckpointRow)
+    .parse(
+      await requireScope(scope).execute(
+        dsql`select workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body from public.audit_checkpoints order by tree_size`,
+      ),
+    );
   return rows.map((r) => ({ ...r, timestamp: r.timestamp.toISOString() }));
 }
 
@@ -120,11 +172,19 @@ export async function readAuditLeaves(scope: WorkspaceScope): Promise<{ seq: num
   const s = requireScope(scope);
   return z
     .array(z.object({ seq: z.union([z.number(), z.string()]).transform(Number), hash: z.string() }))
-    .parse(await s.execute(dsql`select seq, hash from public.audit_events where workspace_id = ${s.workspaceId} order by seq`));
+    .parse(
+      await s.execute(
+        dsql`select seq, hash from public.audit_events where workspace_id = ${s.workspaceId} order by seq`,
+      ),
+    );
 }
 
 /** Events whose occurred_at falls in [from, to), in seq order. */
-export async function readAuditRange(scope: WorkspaceScope, from: Date | null, to: Date | null): Promise<StoredChainEvent[]> {
+export async function readAuditRange(
+  scope: WorkspaceScope,
+  from: Date | null,
+  to: Date | null,
+): Promise<StoredChainEvent[]> {
   const s = requireScope(scope);
   return z.array(ChainRow).parse(
     await s.execute(dsql`select seq, workspace_id, prev_hash, hash, key_id, signature, canonical from public.audit_events

@@ -3,10 +3,10 @@
  * functions or roles are added — a new table without FORCE RLS, a definer function without a fixed search_path, a
  * login role that gained BYPASSRLS or TRUNCATE: each fails here by name.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync, writeFileSync } from 'node:fs';
-import postgres from 'postgres';
-import { createTestDatabase, LOGIN_ROLES, ALL_ROLES, type TestDatabase } from './index.js';
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { readFileSync, writeFileSync } from "node:fs";
+import postgres from "postgres";
+import { createTestDatabase, LOGIN_ROLES, ALL_ROLES, type TestDatabase } from "./index.js";
 
 let tdb: TestDatabase;
 let sql: postgres.Sql;
@@ -21,33 +21,35 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-describe('catalog: row-level security', () => {
-  it('every table of ours, in every schema (migration bookkeeping and vault included), has RLS enabled and FORCED', async () => {
+describe("catalog: row-level security", () => {
+  it("every table of ours, in every schema (migration bookkeeping and vault included), has RLS enabled and FORCED", async () => {
     const rows = await sql.unsafe<{ table: string; rls: boolean; forced: boolean }[]>(`
       select n.nspname || '.' || c.relname as table, c.relrowsecurity as rls, c.relforcerowsecurity as forced
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
        where c.relkind in ('r', 'p') and ${OUR_SCHEMAS_SQL}
        order by 1`);
     expect(rows.length).toBeGreaterThanOrEqual(10);
-    expect(rows.map((r) => r.table)).toEqual(expect.arrayContaining(['praxa_migrations.applied', 'vault.secrets', 'public.agent_runs']));
+    expect(rows.map((r) => r.table)).toEqual(
+      expect.arrayContaining(["praxa_migrations.applied", "vault.secrets", "public.agent_runs"]),
+    );
     expect(rows.filter((r) => !r.rls || !r.forced).map((r) => r.table)).toEqual([]);
   });
 
-  it('the migration bookkeeping is granted to no app role', async () => {
+  it("the migration bookkeeping is granted to no app role", async () => {
     const rows = await sql<{ grantee: string }[]>`
       select grantee from information_schema.role_table_grants where table_schema = 'praxa_migrations'
-         and grantee = any(${[...LOGIN_ROLES, 'PUBLIC']})`;
+         and grantee = any(${[...LOGIN_ROLES, "PUBLIC"]})`;
     expect(rows).toEqual([]);
   });
 
-  it('no policy for a login app role is USING (true) or WITH CHECK (true)', async () => {
+  it("no policy for a login app role is USING (true) or WITH CHECK (true)", async () => {
     const rows = await sql<{ policy: string }[]>`
       select schemaname || '.' || tablename || '.' || policyname as policy from pg_policies
        where roles && ${LOGIN_ROLES}::name[] and (coalesce(qual, '') in ('true', '') or with_check = 'true')`;
     expect(rows.map((r) => r.policy)).toEqual([]);
   });
 
-  it('no view lacks security_invoker', async () => {
+  it("no view lacks security_invoker", async () => {
     const rows = await sql.unsafe<{ view: string }[]>(`
       select n.nspname || '.' || c.relname as view from pg_class c join pg_namespace n on n.oid = c.relnamespace
        where c.relkind in ('v', 'm') and ${OUR_SCHEMAS_SQL}
@@ -56,20 +58,39 @@ describe('catalog: row-level security', () => {
   });
 });
 
-describe('catalog: roles', () => {
-  it('login app roles are not superuser, not BYPASSRLS, cannot create roles or databases', async () => {
-    const rows = await sql<{ rolname: string; rolsuper: boolean; rolbypassrls: boolean; rolcreaterole: boolean; rolcreatedb: boolean; rolcanlogin: boolean }[]>`
+describe("catalog: roles", () => {
+  it("login app roles are not superuser, not BYPASSRLS, cannot create roles or databases", async () => {
+    const rows = await sql<
+      {
+        rolname: string;
+        rolsuper: boolean;
+        rolbypassrls: boolean;
+        rolcreaterole: boolean;
+        rolcreatedb: boolean;
+        rolcanlogin: boolean;
+      }[]
+    >`
       select rolname, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolcanlogin from pg_roles where rolname = any(${[...LOGIN_ROLES]})`;
     expect(rows.map((r) => r.rolname).sort()).toEqual([...LOGIN_ROLES].sort());
-    for (const r of rows) expect({ ...r, rolcanlogin: true }).toEqual({ rolname: r.rolname, rolsuper: false, rolbypassrls: false, rolcreaterole: false, rolcreatedb: false, rolcanlogin: true });
+    for (const r of rows)
+      expect({ ...r, rolcanlogin: true }).toEqual({
+        rolname: r.rolname,
+        rolsuper: false,
+        rolbypassrls: false,
+        rolcreaterole: false,
+        rolcreatedb: false,
+        rolcanlogin: true,
+      });
   });
 
-  it('no praxa role has BYPASSRLS or superuser', async () => {
-    const rows = await sql<{ rolname: string }[]>`select rolname from pg_roles where rolname like 'praxa\\_%' and (rolbypassrls or rolsuper)`;
+  it("no praxa role has BYPASSRLS or superuser", async () => {
+    const rows = await sql<
+      { rolname: string }[]
+    >`select rolname from pg_roles where rolname like 'praxa\\_%' and (rolbypassrls or rolsuper)`;
     expect(rows).toEqual([]);
   });
 
-  it('login app roles own nothing: no table, function, schema or type', async () => {
+  it("login app roles own nothing: no table, function, schema or type", async () => {
     const rows = await sql<{ what: string }[]>`
       select 'relation ' || c.relname as what from pg_class c join pg_roles r on r.oid = c.relowner where r.rolname = any(${[...LOGIN_ROLES]})
       union all select 'function ' || p.proname from pg_proc p join pg_roles r on r.oid = p.proowner where r.rolname = any(${[...LOGIN_ROLES]})
@@ -78,16 +99,16 @@ describe('catalog: roles', () => {
     expect(rows).toEqual([]);
   });
 
-  it('no login app role holds TRUNCATE on any table', async () => {
+  it("no login app role holds TRUNCATE on any table", async () => {
     const rows = await sql.unsafe<{ grant: string }[]>(`
       select r.rolname || ' on ' || n.nspname || '.' || c.relname as grant
         from pg_class c join pg_namespace n on n.oid = c.relnamespace cross join pg_roles r
-       where c.relkind in ('r', 'p') and ${OUR_SCHEMAS_SQL} and r.rolname in (${LOGIN_ROLES.map((r) => `'${r}'`).join(',')})
+       where c.relkind in ('r', 'p') and ${OUR_SCHEMAS_SQL} and r.rolname in (${LOGIN_ROLES.map((r) => `'${r}'`).join(",")})
          and has_table_privilege(r.oid, c.oid, 'TRUNCATE')`);
     expect(rows.map((r) => r.grant)).toEqual([]);
   });
 
-  it('no login app role is a member of another praxa role', async () => {
+  it("no login app role is a member of another praxa role", async () => {
     const rows = await sql<{ edge: string }[]>`
       select m.rolname || ' in ' || g.rolname as edge from pg_auth_members a
         join pg_roles m on m.oid = a.member join pg_roles g on g.oid = a.roleid
@@ -95,25 +116,30 @@ describe('catalog: roles', () => {
     expect(rows).toEqual([]);
   });
 
-  it('every praxa role exists', async () => {
+  it("every praxa role exists", async () => {
     const rows = await sql<{ rolname: string }[]>`select rolname from pg_roles where rolname = any(${[...ALL_ROLES]})`;
     expect(rows.map((r) => r.rolname).sort()).toEqual([...ALL_ROLES].sort());
   });
 });
 
-describe('catalog: SECURITY DEFINER functions', () => {
-  it('each has a fixed search_path, is owned by praxa_definer, and is not executable by PUBLIC', async () => {
+describe("catalog: SECURITY DEFINER functions", () => {
+  it("each has a fixed search_path, is owned by praxa_definer, and is not executable by PUBLIC", async () => {
     const rows = await sql.unsafe<{ fn: string; owner: string; config: string[] | null; public_exec: boolean }[]>(`
       select p.oid::regprocedure::text as fn, r.rolname as owner, p.proconfig as config,
              has_function_privilege('public', p.oid, 'EXECUTE') as public_exec
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_roles r on r.oid = p.proowner
        where p.prosecdef and ${OUR_SCHEMAS_SQL}`);
     expect(rows.length).toBeGreaterThanOrEqual(10);
-    const bad = rows.filter((r) => r.owner !== 'praxa_definer' || r.public_exec || !(r.config ?? []).some((c) => /^search_path=pg_catalog, ?pg_temp$/.test(c)));
+    const bad = rows.filter(
+      (r) =>
+        r.owner !== "praxa_definer" ||
+        r.public_exec ||
+        !(r.config ?? []).some((c) => /^search_path=pg_catalog, ?pg_temp$/.test(c)),
+    );
     expect(bad).toEqual([]);
   });
 
-  it('praxa_definer owns the definer functions and nothing else', async () => {
+  it("praxa_definer owns the definer functions and nothing else", async () => {
     const rows = await sql<{ what: string }[]>`
       select 'relation ' || c.relname as what from pg_class c join pg_roles r on r.oid = c.relowner where r.rolname = 'praxa_definer'
       union all select 'schema ' || n.nspname from pg_namespace n join pg_roles r on r.oid = n.nspowner where r.rolname = 'praxa_definer'
@@ -121,7 +147,7 @@ describe('catalog: SECURITY DEFINER functions', () => {
     expect(rows).toEqual([]);
   });
 
-  it('no function of ours is executable by PUBLIC', async () => {
+  it("no function of ours is executable by PUBLIC", async () => {
     const rows = await sql.unsafe<{ fn: string }[]>(`
       select p.oid::regprocedure::text as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
        where ${OUR_SCHEMAS_SQL} and n.nspname <> 'praxa_migrations' and has_function_privilege('public', p.oid, 'EXECUTE')
@@ -136,10 +162,10 @@ describe('catalog: SECURITY DEFINER functions', () => {
  * here until the list is updated in the same change, so widening a role is always a visible, reviewed diff.
  * Regenerate after a deliberate change: `PRAXA_WRITE_GRANTS=1 pnpm test packages/db/src/catalog.test.ts`.
  */
-const GRANTS_FILE = new URL('./login-role-grants.txt', import.meta.url);
+const GRANTS_FILE = new URL("./login-role-grants.txt", import.meta.url);
 
 async function loginRoleGrants(): Promise<string[]> {
-  const roles = LOGIN_ROLES.map((r) => `'${r}'`).join(',');
+  const roles = LOGIN_ROLES.map((r) => `'${r}'`).join(",");
   const rows = await sql.unsafe<{ line: string }[]>(`
     with acl as (
       select n.nspname || '.' || c.relname as object,
@@ -175,24 +201,30 @@ async function loginRoleGrants(): Promise<string[]> {
   return rows.map((r) => r.line);
 }
 
-describe('catalog: each login role holds exactly the reviewed grants', () => {
-  it('matches login-role-grants.txt line for line', async () => {
+describe("catalog: each login role holds exactly the reviewed grants", () => {
+  it("matches login-role-grants.txt line for line", async () => {
     const actual = await loginRoleGrants();
-    if (process.env.PRAXA_WRITE_GRANTS === '1') {
-      const header = '# Every grant each login role holds, read from the catalog by catalog.test.ts. Reviewed: change it only with the migration\n# that changes a grant (regenerate: PRAXA_WRITE_GRANTS=1 pnpm test packages/db/src/catalog.test.ts).\n';
-      writeFileSync(GRANTS_FILE, header + actual.join('\n') + '\n');
+    if (process.env.PRAXA_WRITE_GRANTS === "1") {
+      const header =
+        "# Every grant each login role holds, read from the catalog by catalog.test.ts. Reviewed: change it only with the migration\n# that changes a grant (regenerate: PRAXA_WRITE_GRANTS=1 pnpm test packages/db/src/catalog.test.ts).\n";
+      writeFileSync(GRANTS_FILE, header + actual.join("\n") + "\n");
     }
-    const reviewed = readFileSync(GRANTS_FILE, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    const reviewed = readFileSync(GRANTS_FILE, "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !l.startsWith("#"));
     // Readable either way: what a migration granted beyond the list, and what the list names that is gone.
-    expect({ granted_but_not_reviewed: actual.filter((l) => !reviewed.includes(l)), reviewed_but_not_granted: reviewed.filter((l) => !actual.includes(l)) }).toEqual({
+    expect({
+      granted_but_not_reviewed: actual.filter((l) => !reviewed.includes(l)),
+      reviewed_but_not_granted: reviewed.filter((l) => !actual.includes(l)),
+    }).toEqual({
       granted_but_not_reviewed: [],
       reviewed_but_not_granted: [],
     });
     expect(actual.length).toBeGreaterThan(40);
   });
 
-  it('the api holds none of the grants it never used (finding 8): members, memory, Skills', () => {
-    const reviewed = readFileSync(GRANTS_FILE, 'utf8');
+  it("the api holds none of the grants it never used (finding 8): members, memory, Skills", () => {
+    const reviewed = readFileSync(GRANTS_FILE, "utf8");
     for (const banned of [
       /^praxa_api (INSERT|UPDATE|DELETE)\S* (table|columns) public\.workspace_members$/m,
       /^praxa_api \S+ (table|columns) public\.memory_facts$/m,

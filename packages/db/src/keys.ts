@@ -2,17 +2,16 @@
  * Typed calls to the key, vault and token definer functions (migrations/0004). Bytes in, bytes out: sealing, wrapping
  * and opening happen in @praxa/crypto, above this package.
  */
-import { sql as dsql } from 'drizzle-orm';
-import { z } from 'zod';
-import { NotFoundError } from '@praxa/core';
-import type { RunLease } from './runs.js';
-import type { Database } from './client.js';
-import { requireScope, type WorkspaceScope } from './scope.js';
-import { queryRows, queryScopedRows } from './typed-query.js';
+import { sql as dsql } from "drizzle-orm";
+import { z } from "zod";
+import { NotFoundError } from "@praxa/core";
+import type { RunLease } from "./runs.js";
+import type { Database } from "./client.js";
+import { requireScope, type WorkspaceScope } from "./scope.js";
+import { queryRows, queryScopedRows } from "./typed-query.js";
 
 const bytes = z.instanceof(Buffer);
 const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
-
 
 // ── vault ──
 export interface SealedSecret {
@@ -32,17 +31,27 @@ export async function vaultPutSecret(scope: WorkspaceScope, s: SealedSecret): Pr
 }
 
 export async function vaultDeleteSecret(scope: WorkspaceScope, name: string): Promise<boolean> {
-  const rows = await queryScopedRows(scope, z.object({ deleted: z.boolean() }), dsql`select public.vault_delete_secret(${name}) as deleted`);
+  const rows = await queryScopedRows(
+    scope,
+    z.object({ deleted: z.boolean() }),
+    dsql`select public.vault_delete_secret(${name}) as deleted`,
+  );
   return rows[0]?.deleted ?? false;
 }
 
-const VaultRow = z.object({ ciphertext: bytes, key_id: z.string(), provider: z.string(), purpose: z.string(), expires_at: date.nullable() });
+const VaultRow = z.object({
+  ciphertext: bytes,
+  key_id: z.string(),
+  provider: z.string(),
+  purpose: z.string(),
+  expires_at: date.nullable(),
+});
 export type VaultRecord = z.infer<typeof VaultRow>;
 
 /** Worker only: a sealed secret of the run's workspace, for a run it holds; NotFoundError if there is none. */
 export async function vaultReadForRun(scope: WorkspaceScope, lease: RunLease, name: string): Promise<VaultRecord> {
   const row = await vaultTryReadForRun(scope, lease, name);
-  if (!row) throw new NotFoundError('secret not found');
+  if (!row) throw new NotFoundError("secret not found");
   return row;
 }
 
@@ -50,8 +59,16 @@ export async function vaultReadForRun(scope: WorkspaceScope, lease: RunLease, na
  * Worker only: like vaultReadForRun, but null when the secret does not exist. A miss raises nothing in SQL, so the run's
  * transaction stays usable (a raised error aborts it even when the caller catches it).
  */
-export async function vaultTryReadForRun(scope: WorkspaceScope, lease: RunLease, name: string): Promise<VaultRecord | null> {
-  const rows = await queryScopedRows(scope, VaultRow, dsql`select * from public.vault_try_read_for_run(${lease.runId}, ${lease.token}::uuid, ${name})`);
+export async function vaultTryReadForRun(
+  scope: WorkspaceScope,
+  lease: RunLease,
+  name: string,
+): Promise<VaultRecord | null> {
+  const rows = await queryScopedRows(
+    scope,
+    VaultRow,
+    dsql`select * from public.vault_try_read_for_run(${lease.runId}, ${lease.token}::uuid, ${name})`,
+  );
   return rows[0] ?? null;
 }
 
@@ -60,21 +77,33 @@ export async function vaultTryReadForRun(scope: WorkspaceScope, lease: RunLease,
  * a read-modify-write of one secret (a Slack token refresh) that two runs must not do at once. Keep that transaction
  * short: other runs of the workspace wait on the lock.
  */
-export async function vaultLockForRun(scope: WorkspaceScope, lease: RunLease, name: string): Promise<VaultRecord | null> {
-  const rows = await queryScopedRows(scope, VaultRow, dsql`select * from public.vault_lock_for_run(${lease.runId}, ${lease.token}::uuid, ${name})`);
+export async function vaultLockForRun(
+  scope: WorkspaceScope,
+  lease: RunLease,
+  name: string,
+): Promise<VaultRecord | null> {
+  const rows = await queryScopedRows(
+    scope,
+    VaultRow,
+    dsql`select * from public.vault_lock_for_run(${lease.runId}, ${lease.token}::uuid, ${name})`,
+  );
   return rows[0] ?? null;
 }
 
 // ── keys ──
 export async function workspacePublicKey(scope: WorkspaceScope): Promise<{ keyId: string; publicKey: Buffer } | null> {
-  const rows = await queryScopedRows(scope, z.object({ key_id: z.string(), public_key: bytes }), dsql`select * from public.workspace_public_key()`);
+  const rows = await queryScopedRows(
+    scope,
+    z.object({ key_id: z.string(), public_key: bytes }),
+    dsql`select * from public.workspace_public_key()`,
+  );
   const r = rows[0];
   return r ? { keyId: r.key_id, publicKey: r.public_key } : null;
 }
 
 const RunKeyRow = z.object({
   key_id: z.string(),
-  status: z.enum(['active', 'retired']),
+  status: z.enum(["active", "retired"]),
   public_key: bytes,
   wrapped_private_key: bytes,
   tenant_id: z.string(),
@@ -86,7 +115,11 @@ export type RunKeyMaterial = z.infer<typeof RunKeyRow>;
 
 /** Worker only: the wrapped private keys of the run's workspace (newest first), for a run it holds. */
 export async function workspaceKeysForRun(scope: WorkspaceScope, lease: RunLease): Promise<RunKeyMaterial[]> {
-  return queryScopedRows(scope, RunKeyRow, dsql`select * from public.workspace_keys_for_run(${lease.runId}, ${lease.token}::uuid)`);
+  return queryScopedRows(
+    scope,
+    RunKeyRow,
+    dsql`select * from public.workspace_keys_for_run(${lease.runId}, ${lease.token}::uuid)`,
+  );
 }
 
 export interface KeyOperationLease {
@@ -94,14 +127,27 @@ export interface KeyOperationLease {
   readonly token: string;
 }
 
-export async function acquireKeyOperation(database: Database, workspaceId: string, holder: string, seconds = 60): Promise<KeyOperationLease | null> {
-  const rows = await queryRows(database, z.object({ token: z.uuid().nullable() }), dsql`select public.keys_acquire_operation(${workspaceId}, ${holder}, ${seconds}) as token`);
+export async function acquireKeyOperation(
+  database: Database,
+  workspaceId: string,
+  holder: string,
+  seconds = 60,
+): Promise<KeyOperationLease | null> {
+  const rows = await queryRows(
+    database,
+    z.object({ token: z.uuid().nullable() }),
+    dsql`select public.keys_acquire_operation(${workspaceId}, ${holder}, ${seconds}) as token`,
+  );
   const token = rows[0]?.token;
   return token ? { workspaceId, token } : null;
 }
 
 export async function releaseKeyOperation(database: Database, lease: KeyOperationLease): Promise<void> {
-  await queryRows(database, z.unknown(), dsql`select public.keys_release_operation(${lease.workspaceId}, ${lease.token}::uuid)`);
+  await queryRows(
+    database,
+    z.unknown(),
+    dsql`select public.keys_release_operation(${lease.workspaceId}, ${lease.token}::uuid)`,
+  );
 }
 
 const KeysStateRow = z.object({
@@ -117,36 +163,86 @@ const KeysStateRow = z.object({
 export type KeysStateRow = z.infer<typeof KeysStateRow>;
 
 export async function keysState(database: Database, lease: KeyOperationLease): Promise<KeysStateRow[]> {
-  return queryRows(database, KeysStateRow, dsql`select * from public.keys_state(${lease.workspaceId}, ${lease.token}::uuid)`);
+  return queryRows(
+    database,
+    KeysStateRow,
+    dsql`select * from public.keys_state(${lease.workspaceId}, ${lease.token}::uuid)`,
+  );
 }
 
-export async function installTenantKey(database: Database, lease: KeyOperationLease, keyId: string, wrapped: Buffer, kmsKeyRef: string): Promise<boolean> {
-  const rows = await queryRows(database, z.object({ ok: z.boolean() }), dsql`select public.keys_install_tenant_key(${lease.workspaceId}, ${lease.token}::uuid, ${keyId}, ${wrapped}::bytea, ${kmsKeyRef}) as ok`);
+export async function installTenantKey(
+  database: Database,
+  lease: KeyOperationLease,
+  keyId: string,
+  wrapped: Buffer,
+  kmsKeyRef: string,
+): Promise<boolean> {
+  const rows = await queryRows(
+    database,
+    z.object({ ok: z.boolean() }),
+    dsql`select public.keys_install_tenant_key(${lease.workspaceId}, ${lease.token}::uuid, ${keyId}, ${wrapped}::bytea, ${kmsKeyRef}) as ok`,
+  );
   return rows[0]?.ok ?? false;
 }
 
-export async function installWorkspaceKey(database: Database, lease: KeyOperationLease, k: { keyId: string; tenantKeyId: string; publicKey: Buffer; wrappedPrivateKey: Buffer }): Promise<void> {
-  await queryRows(database, z.unknown(), dsql`select public.keys_install_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${k.keyId}, ${k.tenantKeyId}, ${k.publicKey}::bytea, ${k.wrappedPrivateKey}::bytea)`);
+export async function installWorkspaceKey(
+  database: Database,
+  lease: KeyOperationLease,
+  k: { keyId: string; tenantKeyId: string; publicKey: Buffer; wrappedPrivateKey: Buffer },
+): Promise<void> {
+  await queryRows(
+    database,
+    z.unknown(),
+    dsql`select public.keys_install_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${k.keyId}, ${k.tenantKeyId}, ${k.publicKey}::bytea, ${k.wrappedPrivateKey}::bytea)`,
+  );
 }
 
 /**
  * Reserve one wrap under the tenant's active key, before wrapping: the new use count, or null when the key is at
  * `limit` (rotate it) or is no longer the active one. Counted in Postgres, so the limit holds across processes.
  */
-export async function reserveTenantKeyUse(database: Database, lease: KeyOperationLease, tenantKeyId: string, limit: number): Promise<number | null> {
-  const rows = await queryRows(database, z.object({ uses: z.union([z.number(), z.string()]).transform(Number).nullable() }), dsql`select public.keys_reserve_tenant_key_use(${lease.workspaceId}, ${lease.token}::uuid, ${tenantKeyId}, ${limit}::bigint) as uses`);
+export async function reserveTenantKeyUse(
+  database: Database,
+  lease: KeyOperationLease,
+  tenantKeyId: string,
+  limit: number,
+): Promise<number | null> {
+  const rows = await queryRows(
+    database,
+    z.object({ uses: z.union([z.number(), z.string()]).transform(Number).nullable() }),
+    dsql`select public.keys_reserve_tenant_key_use(${lease.workspaceId}, ${lease.token}::uuid, ${tenantKeyId}, ${limit}::bigint) as uses`,
+  );
   return rows[0]?.uses ?? null;
 }
 
 /** Retire the active tenant key and install its successor; false if `oldKeyId` was no longer active (re-read). */
-export async function rotateTenantKey(database: Database, lease: KeyOperationLease, oldKeyId: string, newKeyId: string, wrapped: Buffer, kmsKeyRef: string): Promise<boolean> {
-  const rows = await queryRows(database, z.object({ ok: z.boolean() }), dsql`select public.keys_rotate_tenant_key(${lease.workspaceId}, ${lease.token}::uuid, ${oldKeyId}, ${newKeyId}, ${wrapped}::bytea, ${kmsKeyRef}) as ok`);
+export async function rotateTenantKey(
+  database: Database,
+  lease: KeyOperationLease,
+  oldKeyId: string,
+  newKeyId: string,
+  wrapped: Buffer,
+  kmsKeyRef: string,
+): Promise<boolean> {
+  const rows = await queryRows(
+    database,
+    z.object({ ok: z.boolean() }),
+    dsql`select public.keys_rotate_tenant_key(${lease.workspaceId}, ${lease.token}::uuid, ${oldKeyId}, ${newKeyId}, ${wrapped}::bytea, ${kmsKeyRef}) as ok`,
+  );
   return rows[0]?.ok ?? false;
 }
 
 /** Shred: the wrapped private half is destroyed; everything sealed to this key becomes unrecoverable. */
-export async function destroyWorkspaceKey(database: Database, lease: KeyOperationLease, keyId: string): Promise<boolean> {
-  const rows = await queryRows(database, z.object({ ok: z.boolean() }), dsql`select public.keys_destroy_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${keyId}) as ok`);
+export async function destroyWorkspaceKey(
+  database: Database,
+  lease: KeyOperationLease,
+  keyId: string,
+): Promise<boolean> {
+  const rows = await queryRows(
+    database,
+    z.object({ ok: z.boolean() }),
+    dsql`select public.keys_destroy_workspace_key(${lease.workspaceId}, ${lease.token}::uuid, ${keyId}) as ok`,
+  );
   return rows[0]?.ok ?? false;
 }
 
@@ -172,11 +268,17 @@ export async function mintAutomationToken(
     z.object({ member_id: z.string(), expires_at: date }),
     dsql`select * from public.api_mint_automation_token(${t.tokenId}, ${t.name}, ${t.secretSha256}, ${t.expiresAt ? t.expiresAt.toISOString() : null}::timestamptz, ${t.minter.tokenId}, ${t.minter.secretSha256})`,
   );
-  if (!row) throw new NotFoundError('api_mint_automation_token returned no row');
+  if (!row) throw new NotFoundError("api_mint_automation_token returned no row");
   return { memberId: row.member_id, expiresAt: row.expires_at };
 }
 
-const RevokedRow = z.object({ token_id: z.string(), member_id: z.string(), kind: z.enum(['human', 'automation']), minted_by: z.string().nullable(), revoked_by: z.string() });
+const RevokedRow = z.object({
+  token_id: z.string(),
+  member_id: z.string(),
+  kind: z.enum(["human", "automation"]),
+  minted_by: z.string().nullable(),
+  revoked_by: z.string(),
+});
 export type RevokedToken = z.infer<typeof RevokedRow>;
 
 /**
@@ -184,14 +286,22 @@ export type RevokedToken = z.infer<typeof RevokedRow>;
  * token is re-checked (a human admin's revokes any token, an automation admin's only itself). Returns what this call
  * revoked — empty when the target was revoked already; NotFoundError when there is no such token in the workspace.
  */
-export async function revokeApiToken(scope: WorkspaceScope, targetId: string, caller: MinterToken): Promise<RevokedToken[]> {
-  return queryScopedRows(scope, RevokedRow, dsql`select * from public.api_revoke_token(${targetId}, ${caller.tokenId}, ${caller.secretSha256})`);
+export async function revokeApiToken(
+  scope: WorkspaceScope,
+  targetId: string,
+  caller: MinterToken,
+): Promise<RevokedToken[]> {
+  return queryScopedRows(
+    scope,
+    RevokedRow,
+    dsql`select * from public.api_revoke_token(${targetId}, ${caller.tokenId}, ${caller.secretSha256})`,
+  );
 }
 
 const ListedToken = z.object({
   id: z.string(),
   name: z.string(),
-  kind: z.enum(['human', 'automation']),
+  kind: z.enum(["human", "automation"]),
   member_id: z.string(),
   role: z.string(),
   created_at: date,
@@ -215,8 +325,15 @@ export async function listApiTokens(scope: WorkspaceScope): Promise<ListedApiTok
 const AdminRevokedRow = RevokedRow.omit({ revoked_by: true });
 
 /** Operator (acting as praxa_owner in the scope's transaction): revoke a token of the workspace and what it minted. */
-export async function adminRevokeApiToken(scope: WorkspaceScope, targetId: string): Promise<Omit<RevokedToken, 'revoked_by'>[]> {
-  return queryScopedRows(scope, AdminRevokedRow, dsql`select * from public.admin_revoke_token(${scope.workspaceId}, ${targetId})`);
+export async function adminRevokeApiToken(
+  scope: WorkspaceScope,
+  targetId: string,
+): Promise<Omit<RevokedToken, "revoked_by">[]> {
+  return queryScopedRows(
+    scope,
+    AdminRevokedRow,
+    dsql`select * from public.admin_revoke_token(${scope.workspaceId}, ${targetId})`,
+  );
 }
 
 /** Operator (acting as praxa_owner): the workspace's tokens, newest first — never a secret or its hash. */
@@ -224,11 +341,25 @@ export async function adminListApiTokens(scope: WorkspaceScope): Promise<ListedA
   return queryScopedRows(scope, ListedToken, dsql`select * from public.admin_list_tokens(${scope.workspaceId})`);
 }
 
-const AuthRow = z.object({ member_id: z.string(), role: z.enum(['owner', 'admin', 'member', 'viewer']), kind: z.enum(['human', 'automation']), expires_at: date });
+const AuthRow = z.object({
+  member_id: z.string(),
+  role: z.enum(["owner", "admin", "member", "viewer"]),
+  kind: z.enum(["human", "automation"]),
+  expires_at: date,
+});
 export type AuthenticatedToken = z.infer<typeof AuthRow>;
 
-export async function authenticateApiToken(database: Database, workspaceId: string, tokenId: string, secretSha256: string): Promise<AuthenticatedToken | null> {
-  const rows = await queryRows(database, AuthRow, dsql`select * from public.api_authenticate(${workspaceId}, ${tokenId}, ${secretSha256})`);
+export async function authenticateApiToken(
+  database: Database,
+  workspaceId: string,
+  tokenId: string,
+  secretSha256: string,
+): Promise<AuthenticatedToken | null> {
+  const rows = await queryRows(
+    database,
+    AuthRow,
+    dsql`select * from public.api_authenticate(${workspaceId}, ${tokenId}, ${secretSha256})`,
+  );
   return rows[0] ?? null;
 }
 
@@ -238,12 +369,21 @@ export async function registerIngestKey(database: Database, keyId: string, publi
 }
 
 export async function ingestPublicKey(scope: WorkspaceScope): Promise<{ keyId: string; publicKey: Buffer } | null> {
-  const rows = await queryScopedRows(scope, z.object({ key_id: z.string(), public_key: bytes }), dsql`select * from public.ingest_public_key()`);
+  const rows = await queryScopedRows(
+    scope,
+    z.object({ key_id: z.string(), public_key: bytes }),
+    dsql`select * from public.ingest_public_key()`,
+  );
   const r = rows[0];
   return r ? { keyId: r.key_id, publicKey: r.public_key } : null;
 }
 
-const TriggerSecretRow = z.object({ workspace_id: z.string(), secret_id: z.string(), ciphertext: bytes, key_id: z.string() });
+const TriggerSecretRow = z.object({
+  workspace_id: z.string(),
+  secret_id: z.string(),
+  ciphertext: bytes,
+  key_id: z.string(),
+});
 export type SealedTriggerSecret = z.infer<typeof TriggerSecretRow>;
 
 export async function triggerSecretsForSkill(database: Database, skillId: string): Promise<SealedTriggerSecret[]> {

@@ -3,14 +3,14 @@
  * recorded with its SHA-256 so an edited migration is refused rather than silently skipped. Idempotent: applying twice
  * changes nothing. Concurrent migrators of one database serialize on an advisory lock.
  */
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import postgres from 'postgres';
-import { InternalError } from '@praxa/core';
-import { bootstrapRoles } from './roles.js';
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+import { InternalError } from "@praxa/core";
+import { bootstrapRoles } from "./roles.js";
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
+export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations/", import.meta.url));
 
 export interface Migration {
   readonly name: string;
@@ -23,8 +23,8 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
     .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
     .map((name) => {
-      const sql = readFileSync(`${dir}/${name}`, 'utf8');
-      return { name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+      const sql = readFileSync(`${dir}/${name}`, "utf8");
+      return { name, sql, checksum: createHash("sha256").update(sql).digest("hex") };
     });
 }
 
@@ -41,7 +41,11 @@ export interface MigrateOptions {
 }
 
 export async function migrate(adminUrl: string, options: MigrateOptions = {}): Promise<MigrateResult> {
-  const sql = postgres(adminUrl, { max: 1, onnotice: (n) => options.onNotice?.(String(n.message)), connection: { application_name: 'praxa-migrate' } });
+  const sql = postgres(adminUrl, {
+    max: 1,
+    onnotice: (n) => options.onNotice?.(String(n.message)),
+    connection: { application_name: "praxa-migrate" },
+  });
   try {
     await bootstrapRoles(sql);
     const migrations = readMigrations(options.dir);
@@ -65,23 +69,32 @@ export async function migrate(adminUrl: string, options: MigrateOptions = {}): P
             CREATE POLICY applied_migrator ON praxa_migrations.applied AS PERMISSIVE FOR ALL TO praxa_owner USING (true) WITH CHECK (true);
           END IF;
         END $$;`);
-      const done = new Map((await tx<{ name: string; checksum: string }[]>`select name, checksum from praxa_migrations.applied`).map((r) => [r.name, r.checksum]));
+      const done = new Map(
+        (await tx<{ name: string; checksum: string }[]>`select name, checksum from praxa_migrations.applied`).map(
+          (r) => [r.name, r.checksum],
+        ),
+      );
       const applied: string[] = [];
       for (const m of migrations) {
         const prior = done.get(m.name);
         if (prior !== undefined) {
-          if (prior !== m.checksum) throw new InternalError(`migration ${m.name} was edited after it was applied; add a new migration instead`);
+          if (prior !== m.checksum)
+            throw new InternalError(`migration ${m.name} was edited after it was applied; add a new migration instead`);
           continue;
         }
         await tx.savepoint(async (sp) => {
           // Handing a function to praxa_definer (ALTER FUNCTION … OWNER TO) needs the new owner to hold CREATE on the
           // function's schema. A superuser skips that check; a managed-Postgres administrator (RDS) does not. The
           // definer holds CREATE only while a migration runs, inside its transaction, and never after it.
-          const schemas = await sp<{ name: string }[]>`select nspname as name from pg_catalog.pg_namespace where nspname in ('public', 'app') order by 1`;
+          const schemas = await sp<
+            { name: string }[]
+          >`select nspname as name from pg_catalog.pg_namespace where nspname in ('public', 'app') order by 1`;
           for (const s of schemas) await sp.unsafe(`GRANT CREATE ON SCHEMA ${s.name} TO praxa_definer`);
           await sp.unsafe(m.sql);
           await sp`reset role`;
-          const after = await sp<{ name: string }[]>`select nspname as name from pg_catalog.pg_namespace where nspname in ('public', 'app') order by 1`;
+          const after = await sp<
+            { name: string }[]
+          >`select nspname as name from pg_catalog.pg_namespace where nspname in ('public', 'app') order by 1`;
           for (const s of after) await sp.unsafe(`REVOKE CREATE ON SCHEMA ${s.name} FROM praxa_definer`);
           await sp`insert into praxa_migrations.applied (name, checksum) values (${m.name}, ${m.checksum})`;
         });

@@ -2,12 +2,12 @@
  * Typed calls to the quality monitor's definer functions (migrations/0014): the acceptance pass, self-pause, the
  * notification outbox's reconciler, time-based checkpoints — and the api's manual pause and human-only resume.
  */
-import { sql as dsql } from 'drizzle-orm';
-import { z } from 'zod';
-import { InternalError, NotificationIdSchema, SkillIdSchema, WorkspaceIdSchema } from '@praxa/core';
-import type { Database } from './client.js';
-import type { WorkspaceScope } from './scope.js';
-import { queryRows, queryScopedRows } from './typed-query.js';
+import { sql as dsql } from "drizzle-orm";
+import { z } from "zod";
+import { InternalError, NotificationIdSchema, SkillIdSchema, WorkspaceIdSchema } from "@praxa/core";
+import type { Database } from "./client.js";
+import type { WorkspaceScope } from "./scope.js";
+import { queryRows, queryScopedRows } from "./typed-query.js";
 
 const num = z.union([z.number(), z.string()]).transform(Number);
 const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
@@ -17,7 +17,7 @@ const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
 const AcceptanceRow = z.object({
   workspace_id: WorkspaceIdSchema,
   skill_id: SkillIdSchema,
-  status: z.enum(['active', 'paused']),
+  status: z.enum(["active", "paused"]),
   decided: z.number().int(),
   accepted: z.number().int(),
   rate: num.nullable(),
@@ -58,7 +58,7 @@ export type AcceptancePause = z.infer<typeof PauseRow>;
  */
 export async function pauseSkillForAcceptance(scope: WorkspaceScope, skillId: string): Promise<AcceptancePause> {
   const [row] = await queryScopedRows(scope, PauseRow, dsql`select * from public.monitor_pause_skill(${skillId})`);
-  if (!row) throw new InternalError('monitor_pause_skill returned no row');
+  if (!row) throw new InternalError("monitor_pause_skill returned no row");
   return row;
 }
 
@@ -67,14 +67,22 @@ export async function pauseSkillForAcceptance(scope: WorkspaceScope, skillId: st
 const OpenNotificationRow = z.object({
   notification_id: NotificationIdSchema,
   workspace_id: WorkspaceIdSchema,
-  status: z.enum(['pending', 'sending']),
+  status: z.enum(["pending", "sending"]),
   updated_at: date,
 });
 export type OpenNotification = z.infer<typeof OpenNotificationRow>;
 
 /** Pending notifications older than the grace period, and sending ones whose lease expired (oldest first). */
-export async function listOpenNotifications(database: Database, graceSeconds: number, limit: number): Promise<OpenNotification[]> {
-  return queryRows(database, OpenNotificationRow, dsql`select * from public.monitor_open_notifications(${graceSeconds}, ${limit})`);
+export async function listOpenNotifications(
+  database: Database,
+  graceSeconds: number,
+  limit: number,
+): Promise<OpenNotification[]> {
+  return queryRows(
+    database,
+    OpenNotificationRow,
+    dsql`select * from public.monitor_open_notifications(${graceSeconds}, ${limit})`,
+  );
 }
 
 // ── time-based checkpoints ──
@@ -99,21 +107,44 @@ const ManualPauseRow = z.object({ paused: z.boolean(), pause_id: num.nullable(),
 export type ManualPause = z.infer<typeof ManualPauseRow>;
 
 /** An admin's pause (human or automation token). `paused: false` when it was paused already. */
-export async function pauseSkillByAdmin(scope: WorkspaceScope, skillId: string, token: PresentedToken, reason: string): Promise<ManualPause> {
-  const [row] = await queryScopedRows(scope, ManualPauseRow, dsql`select * from public.api_pause_skill(${skillId}, ${token.tokenId}, ${token.secretSha256}, ${reason})`);
-  if (!row) throw new InternalError('api_pause_skill returned no row');
+export async function pauseSkillByAdmin(
+  scope: WorkspaceScope,
+  skillId: string,
+  token: PresentedToken,
+  reason: string,
+): Promise<ManualPause> {
+  const [row] = await queryScopedRows(
+    scope,
+    ManualPauseRow,
+    dsql`select * from public.api_pause_skill(${skillId}, ${token.tokenId}, ${token.secretSha256}, ${reason})`,
+  );
+  if (!row) throw new InternalError("api_pause_skill returned no row");
   return row;
 }
 
-const ResumeRow = z.object({ resumed: z.boolean(), pause_id: num.nullable(), member_id: z.string(), notification_ids: z.array(NotificationIdSchema) });
+const ResumeRow = z.object({
+  resumed: z.boolean(),
+  pause_id: num.nullable(),
+  member_id: z.string(),
+  notification_ids: z.array(NotificationIdSchema),
+});
 export type Resume = z.infer<typeof ResumeRow>;
 
 /**
  * A human admin's resume: the database refuses any other token (PermissionDeniedError) and any other path from paused
  * to active. `resumed: false` when the Skill was not paused. Returns the resume notifications to enqueue.
  */
-export async function resumeSkillByAdmin(scope: WorkspaceScope, skillId: string, token: PresentedToken, reason: string): Promise<Resume> {
-  const [row] = await queryScopedRows(scope, ResumeRow, dsql`select * from public.api_resume_skill(${skillId}, ${token.tokenId}, ${token.secretSha256}, ${reason})`);
-  if (!row) throw new InternalError('api_resume_skill returned no row');
+export async function resumeSkillByAdmin(
+  scope: WorkspaceScope,
+  skillId: string,
+  token: PresentedToken,
+  reason: string,
+): Promise<Resume> {
+  const [row] = await queryScopedRows(
+    scope,
+    ResumeRow,
+    dsql`select * from public.api_resume_skill(${skillId}, ${token.tokenId}, ${token.secretSha256}, ${reason})`,
+  );
+  if (!row) throw new InternalError("api_resume_skill returned no row");
   return row;
 }

@@ -3,12 +3,12 @@
  * workspace, channel and message come from the rows, never from the job), reads the channel's sealed secret and the
  * key material to open it under that lease, and records the outcome under it (migrations/0014).
  */
-import { sql as dsql } from 'drizzle-orm';
-import { z } from 'zod';
-import { SkillIdSchema, WorkspaceIdSchema, type NotificationId, type WorkspaceId } from '@praxa/core';
-import type { Database } from './client.js';
-import { requireScope, type WorkspaceScope } from './scope.js';
-import { queryRows, queryScopedRows } from './typed-query.js';
+import { sql as dsql } from "drizzle-orm";
+import { z } from "zod";
+import { SkillIdSchema, WorkspaceIdSchema, type NotificationId, type WorkspaceId } from "@praxa/core";
+import type { Database } from "./client.js";
+import { requireScope, type WorkspaceScope } from "./scope.js";
+import { queryRows, queryScopedRows } from "./typed-query.js";
 
 const num = z.union([z.number(), z.string()]).transform(Number);
 const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
@@ -17,16 +17,16 @@ const bytes = z.instanceof(Buffer);
 const ClaimRow = z.object({
   workspace_id: WorkspaceIdSchema,
   channel_id: z.string(),
-  kind: z.enum(['slack', 'email', 'pagerduty']),
+  kind: z.enum(["slack", "email", "pagerduty"]),
   target: z.string(),
-  event: z.enum(['skill.paused', 'skill.resumed']),
+  event: z.enum(["skill.paused", "skill.resumed"]),
   attempts: z.number().int(),
   lease_token: z.uuid(),
   lease_expires_at: date,
   skill_id: SkillIdSchema,
   skill_slug: z.string(),
   skill_name: z.string(),
-  cause: z.enum(['acceptance', 'manual']),
+  cause: z.enum(["acceptance", "manual"]),
   reason: z.string(),
   rate: num.nullable(),
   threshold: num.nullable(),
@@ -48,15 +48,15 @@ export interface ClaimedNotification {
   readonly notificationId: NotificationId;
   readonly workspaceId: WorkspaceId;
   readonly channelId: string;
-  readonly kind: 'slack' | 'email' | 'pagerduty';
+  readonly kind: "slack" | "email" | "pagerduty";
   /** Slack channel id or email address (a PagerDuty channel's routing key is its secret). */
   readonly target: string;
-  readonly event: 'skill.paused' | 'skill.resumed';
+  readonly event: "skill.paused" | "skill.resumed";
   readonly attempt: number;
   readonly lease: NotificationLease;
   readonly skill: { readonly id: string; readonly slug: string; readonly name: string };
   readonly pause: {
-    readonly cause: 'acceptance' | 'manual';
+    readonly cause: "acceptance" | "manual";
     readonly reason: string;
     readonly rate: number | null;
     readonly threshold: number | null;
@@ -70,8 +70,17 @@ export interface ClaimedNotification {
 }
 
 /** Claim a notification; null if it is not claimable (delivered, failed, or held under a live lease). */
-export async function claimNotification(database: Database, notificationId: NotificationId, holder: string, leaseSeconds = 60): Promise<ClaimedNotification | null> {
-  const [r] = await queryRows(database, ClaimRow, dsql`select * from public.notification_claim(${notificationId}, ${holder}, ${leaseSeconds})`);
+export async function claimNotification(
+  database: Database,
+  notificationId: NotificationId,
+  holder: string,
+  leaseSeconds = 60,
+): Promise<ClaimedNotification | null> {
+  const [r] = await queryRows(
+    database,
+    ClaimRow,
+    dsql`select * from public.notification_claim(${notificationId}, ${holder}, ${leaseSeconds})`,
+  );
   if (!r) return null;
   return {
     notificationId,
@@ -97,18 +106,32 @@ export async function claimNotification(database: Database, notificationId: Noti
   };
 }
 
-const SecretRow = z.object({ name: z.string(), ciphertext: bytes, key_id: z.string(), provider: z.string(), purpose: z.string(), expires_at: date.nullable() });
+const SecretRow = z.object({
+  name: z.string(),
+  ciphertext: bytes,
+  key_id: z.string(),
+  provider: z.string(),
+  purpose: z.string(),
+  expires_at: date.nullable(),
+});
 export type NotificationSecret = z.infer<typeof SecretRow>;
 
 /** Under the lease: the channel's sealed secret (PagerDuty routing key, Slack bot token); null when it needs none. */
-export async function notificationSecret(scope: WorkspaceScope, lease: NotificationLease): Promise<NotificationSecret | null> {
-  const rows = await queryScopedRows(scope, SecretRow, dsql`select * from public.notification_secret(${lease.notificationId}, ${lease.token}::uuid)`);
+export async function notificationSecret(
+  scope: WorkspaceScope,
+  lease: NotificationLease,
+): Promise<NotificationSecret | null> {
+  const rows = await queryScopedRows(
+    scope,
+    SecretRow,
+    dsql`select * from public.notification_secret(${lease.notificationId}, ${lease.token}::uuid)`,
+  );
   return rows[0] ?? null;
 }
 
 const KeyRow = z.object({
   key_id: z.string(),
-  status: z.enum(['active', 'retired']),
+  status: z.enum(["active", "retired"]),
   public_key: bytes,
   wrapped_private_key: bytes,
   tenant_id: z.string(),
@@ -119,11 +142,25 @@ const KeyRow = z.object({
 export type NotificationKeyMaterial = z.infer<typeof KeyRow>;
 
 /** Under the lease: the workspace's wrapped private keys (newest first) to open the secret with. */
-export async function notificationWorkspaceKeys(scope: WorkspaceScope, lease: NotificationLease): Promise<NotificationKeyMaterial[]> {
-  return queryScopedRows(scope, KeyRow, dsql`select * from public.notification_workspace_keys(${lease.notificationId}, ${lease.token}::uuid)`);
+export async function notificationWorkspaceKeys(
+  scope: WorkspaceScope,
+  lease: NotificationLease,
+): Promise<NotificationKeyMaterial[]> {
+  return queryScopedRows(
+    scope,
+    KeyRow,
+    dsql`select * from public.notification_workspace_keys(${lease.notificationId}, ${lease.token}::uuid)`,
+  );
 }
 
 /** Record the attempt's outcome and release the lease: delivered, retry (pending again) or failed (given up). */
-export async function finishNotification(scope: WorkspaceScope, lease: NotificationLease, outcome: 'delivered' | 'retry' | 'failed', errorCode: string | null = null): Promise<void> {
-  await requireScope(scope).execute(dsql`select public.notification_finish(${lease.notificationId}, ${lease.token}::uuid, ${outcome}, ${errorCode})`);
+export async function finishNotification(
+  scope: WorkspaceScope,
+  lease: NotificationLease,
+  outcome: "delivered" | "retry" | "failed",
+  errorCode: string | null = null,
+): Promise<void> {
+  await requireScope(scope).execute(
+    dsql`select public.notification_finish(${lease.notificationId}, ${lease.token}::uuid, ${outcome}, ${errorCode})`,
+  );
 }

@@ -4,19 +4,26 @@
  * content at the end, sub-agent dispatch and its sealed task, telemetry rows and memory facts. Every write that needs the lease goes
  * through a definer function that checks it (migrations/0015).
  */
-import { sql as dsql } from 'drizzle-orm';
-import { z } from 'zod';
-import { InternalError, NotFoundError, RunIdSchema, TelemetryMetaSchema, type RunId, type TelemetryMeta } from '@praxa/core';
-import { requireScope, type WorkspaceScope } from './scope.js';
-import { queryScopedRows } from './typed-query.js';
-import type { RunLease } from './runs.js';
+import { sql as dsql } from "drizzle-orm";
+import { z } from "zod";
+import {
+  InternalError,
+  NotFoundError,
+  RunIdSchema,
+  TelemetryMetaSchema,
+  type RunId,
+  type TelemetryMeta,
+} from "@praxa/core";
+import { requireScope, type WorkspaceScope } from "./scope.js";
+import { queryScopedRows } from "./typed-query.js";
+import type { RunLease } from "./runs.js";
 
 const RunContextRow = z.object({
   input: z.record(z.string(), z.unknown()),
   source: z.string(),
   parent_run_id: z.string().nullable(),
   integration_id: z.string().nullable(),
-  skill_status: z.enum(['active', 'paused']),
+  skill_status: z.enum(["active", "paused"]),
   skill_slug: z.string(),
   manifest: z.unknown(),
   manifest_hash: z.string().regex(/^[0-9a-f]{64}$/),
@@ -35,14 +42,14 @@ export async function readRunContext(scope: WorkspaceScope, runId: RunId): Promi
           where r.id = ${runId}`,
   );
   const row = rows[0];
-  if (!row) throw new NotFoundError('run not found in this workspace');
+  if (!row) throw new NotFoundError("run not found in this workspace");
   return row;
 }
 
 const RecordedStepRow = z.object({
   idx: z.number().int(),
   idempotency_key: z.string(),
-  status: z.enum(['started', 'completed', 'failed']),
+  status: z.enum(["started", "completed", "failed"]),
   result: z.unknown(),
   result_sealed: z.instanceof(Buffer).nullable(),
 });
@@ -50,11 +57,19 @@ export type RecordedStep = z.infer<typeof RecordedStepRow>;
 
 /** Every step the run has recorded so far (read once when a run is claimed: a retry replays from these). */
 export async function readRunSteps(scope: WorkspaceScope, runId: RunId): Promise<RecordedStep[]> {
-  return queryScopedRows(scope, RecordedStepRow, dsql`select idx, idempotency_key, status, result, result_sealed from public.run_steps where run_id = ${runId} order by idx`);
+  return queryScopedRows(
+    scope,
+    RecordedStepRow,
+    dsql`select idx, idempotency_key, status, result, result_sealed from public.run_steps where run_id = ${runId} order by idx`,
+  );
 }
 
 /** Telemetry rows in one statement (the executor's rows of a run, flushed together). */
-export async function insertRunEvents(scope: WorkspaceScope, runId: RunId, metas: readonly TelemetryMeta[]): Promise<void> {
+export async function insertRunEvents(
+  scope: WorkspaceScope,
+  runId: RunId,
+  metas: readonly TelemetryMeta[],
+): Promise<void> {
   if (metas.length === 0) return;
   const parsed = metas.map((m) => TelemetryMetaSchema.parse(m));
   const s = requireScope(scope);
@@ -69,7 +84,11 @@ export async function releaseRun(scope: WorkspaceScope, lease: RunLease): Promis
 
 /** Drop every sealed step result of the run (model and user content); returns how many steps held some. */
 export async function purgeRunStepContent(scope: WorkspaceScope, lease: RunLease): Promise<number> {
-  const rows = await queryScopedRows(scope, z.object({ n: z.number().int() }), dsql`select public.purge_run_step_content(${lease.runId}, ${lease.token}::uuid) as n`);
+  const rows = await queryScopedRows(
+    scope,
+    z.object({ n: z.number().int() }),
+    dsql`select public.purge_run_step_content(${lease.runId}, ${lease.token}::uuid) as n`,
+  );
   return rows[0]?.n ?? 0;
 }
 
@@ -93,7 +112,11 @@ export interface SubagentDispatch {
  * the subject from the parent's row (migrations/0025) — nothing here names one. Returns the child's id and whether
  * it was created now.
  */
-export async function dispatchSubagentRun(scope: WorkspaceScope, lease: RunLease, d: SubagentDispatch): Promise<{ runId: RunId; created: boolean }> {
+export async function dispatchSubagentRun(
+  scope: WorkspaceScope,
+  lease: RunLease,
+  d: SubagentDispatch,
+): Promise<{ runId: RunId; created: boolean }> {
   const sealed = d.taskSealed === null ? null : Buffer.from(d.taskSealed);
   const rows = await queryScopedRows(
     scope,
@@ -102,19 +125,27 @@ export async function dispatchSubagentRun(scope: WorkspaceScope, lease: RunLease
       ${JSON.stringify(d.args)}::jsonb, ${sealed}::bytea, ${d.maxDepth})`,
   );
   const row = rows[0];
-  if (!row) throw new InternalError('dispatch_subagent_run returned no row');
+  if (!row) throw new InternalError("dispatch_subagent_run returned no row");
   return { runId: row.run_id, created: row.created };
 }
 
 /** A sub-agent run's sealed task, read under the run's own lease (null when its parent gave none, or once purged). */
 export async function readSubagentTask(scope: WorkspaceScope, lease: RunLease): Promise<Buffer | null> {
-  const rows = await queryScopedRows(scope, z.object({ sealed: z.instanceof(Buffer).nullable() }), dsql`select public.read_subagent_task(${lease.runId}, ${lease.token}::uuid) as sealed`);
+  const rows = await queryScopedRows(
+    scope,
+    z.object({ sealed: z.instanceof(Buffer).nullable() }),
+    dsql`select public.read_subagent_task(${lease.runId}, ${lease.token}::uuid) as sealed`,
+  );
   return rows[0]?.sealed ?? null;
 }
 
 const RunEventRow = z.object({ meta: TelemetryMetaSchema });
 export async function readRunEvents(scope: WorkspaceScope, runId: RunId): Promise<TelemetryMeta[]> {
-  const rows = await queryScopedRows(scope, RunEventRow, dsql`select meta from public.agent_run_events where run_id = ${runId} order by id`);
+  const rows = await queryScopedRows(
+    scope,
+    RunEventRow,
+    dsql`select meta from public.agent_run_events where run_id = ${runId} order by id`,
+  );
   return rows.map((r) => r.meta);
 }
 
@@ -122,7 +153,12 @@ export async function readRunEvents(scope: WorkspaceScope, runId: RunId): Promis
 
 const FactRow = z.object({ key: z.string(), value: z.unknown() });
 
-export async function readMemoryFacts(scope: WorkspaceScope, namespace: string, keys: readonly string[] | null, limit = 50): Promise<{ key: string; value: unknown }[]> {
+export async function readMemoryFacts(
+  scope: WorkspaceScope,
+  namespace: string,
+  keys: readonly string[] | null,
+  limit = 50,
+): Promise<{ key: string; value: unknown }[]> {
   const s = requireScope(scope);
   const keyList = keys === null ? null : JSON.stringify(keys);
   return queryScopedRows(
@@ -133,7 +169,13 @@ export async function readMemoryFacts(scope: WorkspaceScope, namespace: string, 
   );
 }
 
-export async function writeMemoryFact(scope: WorkspaceScope, namespace: string, key: string, value: unknown, id: string): Promise<void> {
+export async function writeMemoryFact(
+  scope: WorkspaceScope,
+  namespace: string,
+  key: string,
+  value: unknown,
+  id: string,
+): Promise<void> {
   const s = requireScope(scope);
   await s.execute(dsql`insert into public.memory_facts (workspace_id, id, namespace, key, value) values (${s.workspaceId}, ${id}, ${namespace}, ${key}, ${JSON.stringify(value)}::jsonb)
     on conflict (workspace_id, namespace, key) do update set value = excluded.value, updated_at = now()`);

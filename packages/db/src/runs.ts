@@ -2,13 +2,12 @@
  * Typed calls to the run pipeline's SECURITY DEFINER functions (migrations/0003). Rows are parsed with zod: the
  * database is a boundary too.
  */
-import { sql as dsql } from 'drizzle-orm';
-import { z } from 'zod';
-import { InternalError, RunIdSchema, WorkspaceIdSchema, type RunId, type WorkspaceId } from '@praxa/core';
-import type { Database } from './client.js';
-import { requireScope, type WorkspaceScope } from './scope.js';
-import { queryRows, queryScopedRows } from './typed-query.js';
-
+import { sql as dsql } from "drizzle-orm";
+import { z } from "zod";
+import { InternalError, RunIdSchema, WorkspaceIdSchema, type RunId, type WorkspaceId } from "@praxa/core";
+import type { Database } from "./client.js";
+import { requireScope, type WorkspaceScope } from "./scope.js";
+import { queryRows, queryScopedRows } from "./typed-query.js";
 
 const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
 
@@ -17,25 +16,45 @@ const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
 const InstallationRow = z.object({
   workspace_id: WorkspaceIdSchema,
   integration_id: z.string(),
-  status: z.enum(['active', 'suspended', 'revoked', 'pending_confirmation']),
+  status: z.enum(["active", "suspended", "revoked", "pending_confirmation"]),
   bot_identity: z.record(z.string(), z.unknown()),
 });
 export type ResolvedInstallation = z.infer<typeof InstallationRow>;
 
-export async function resolveInstallation(database: Database, source: 'github' | 'slack', externalId: string): Promise<ResolvedInstallation | null> {
-  const rows = await queryRows(database, InstallationRow, dsql`select * from public.ingest_resolve_installation(${source}, ${externalId})`);
+export async function resolveInstallation(
+  database: Database,
+  source: "github" | "slack",
+  externalId: string,
+): Promise<ResolvedInstallation | null> {
+  const rows = await queryRows(
+    database,
+    InstallationRow,
+    dsql`select * from public.ingest_resolve_installation(${source}, ${externalId})`,
+  );
   return rows[0] ?? null;
 }
 
-const SubscribedRow = z.object({ skill_id: z.string(), skill_version_id: z.string(), status: z.enum(['active', 'paused']) });
+const SubscribedRow = z.object({
+  skill_id: z.string(),
+  skill_version_id: z.string(),
+  status: z.enum(["active", "paused"]),
+});
 export type SubscribedSkill = z.infer<typeof SubscribedRow>;
 
-export async function subscribedSkills(database: Database, workspaceId: WorkspaceId, trigger: string): Promise<SubscribedSkill[]> {
-  return queryRows(database, SubscribedRow, dsql`select * from public.ingest_subscribed_skills(${workspaceId}, ${trigger})`);
+export async function subscribedSkills(
+  database: Database,
+  workspaceId: WorkspaceId,
+  trigger: string,
+): Promise<SubscribedSkill[]> {
+  return queryRows(
+    database,
+    SubscribedRow,
+    dsql`select * from public.ingest_subscribed_skills(${workspaceId}, ${trigger})`,
+  );
 }
 
 export interface CreateRunsInput {
-  readonly source: 'github' | 'slack' | 'trigger';
+  readonly source: "github" | "slack" | "trigger";
   readonly deliveryId: string;
   readonly bodySha256: string;
   readonly workspaceId: WorkspaceId | null;
@@ -49,7 +68,7 @@ export interface CreateRunsInput {
 
 const CreateRunsRow = z.object({
   run_ids: z.array(RunIdSchema),
-  statuses: z.array(z.enum(['queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'])),
+  statuses: z.array(z.enum(["queued", "running", "succeeded", "failed", "skipped", "cancelled"])),
   duplicate: z.boolean(),
 });
 export type CreatedRuns = z.infer<typeof CreateRunsRow>;
@@ -69,7 +88,7 @@ export async function createRunsForDelivery(database: Database, input: CreateRun
       ${input.integrationId ?? null}::text)`,
   );
   const row = rows[0];
-  if (!row) throw new InternalError('ingest_create_runs returned no row');
+  if (!row) throw new InternalError("ingest_create_runs returned no row");
   return row;
 }
 
@@ -105,8 +124,17 @@ export interface ClaimedRun {
  * Claim a run by id: the workspace, Skill version and trigger come from the run row. Null if the run is not
  * claimable (finished, or held by a live lease).
  */
-export async function claimRun(database: Database, runId: RunId, workerId: string, leaseSeconds = 60): Promise<ClaimedRun | null> {
-  const rows = await queryRows(database, ClaimRow, dsql`select * from public.claim_run(${runId}, ${workerId}, ${leaseSeconds})`);
+export async function claimRun(
+  database: Database,
+  runId: RunId,
+  workerId: string,
+  leaseSeconds = 60,
+): Promise<ClaimedRun | null> {
+  const rows = await queryRows(
+    database,
+    ClaimRow,
+    dsql`select * from public.claim_run(${runId}, ${workerId}, ${leaseSeconds})`,
+  );
   const r = rows[0];
   if (!r) return null;
   return {
@@ -121,7 +149,11 @@ export async function claimRun(database: Database, runId: RunId, workerId: strin
 }
 
 export async function renewRunLease(scope: WorkspaceScope, lease: RunLease, leaseSeconds = 60): Promise<RunLease> {
-  const rows = await queryScopedRows(scope, z.object({ expires: date }), dsql`select public.renew_run_lease(${lease.runId}, ${lease.token}::uuid, ${leaseSeconds}) as expires`);
+  const rows = await queryScopedRows(
+    scope,
+    z.object({ expires: date }),
+    dsql`select public.renew_run_lease(${lease.runId}, ${lease.token}::uuid, ${leaseSeconds}) as expires`,
+  );
   return { ...lease, expiresAt: rows[0]?.expires ?? lease.expiresAt };
 }
 
@@ -134,7 +166,7 @@ export interface StepWrite {
   readonly idx: number;
   readonly kind: string;
   readonly idempotencyKey: string;
-  readonly status: 'started' | 'completed' | 'failed';
+  readonly status: "started" | "completed" | "failed";
   readonly result?: unknown;
   readonly resultSealed?: Buffer;
 }
@@ -142,7 +174,7 @@ export interface StepWrite {
 const StepRow = z.object({
   idx: z.number().int(),
   kind: z.string(),
-  status: z.enum(['started', 'completed', 'failed']),
+  status: z.enum(["started", "completed", "failed"]),
   result: z.unknown(),
   result_sealed: z.instanceof(Buffer).nullable(),
   replayed: z.boolean(),
@@ -159,12 +191,19 @@ export async function recordRunStep(scope: WorkspaceScope, lease: RunLease, step
       ${step.idempotencyKey}, ${step.status}, ${result}::jsonb, ${step.resultSealed ?? null}::bytea)`,
   );
   const row = rows[0];
-  if (!row) throw new InternalError('record_run_step returned no row');
+  if (!row) throw new InternalError("record_run_step returned no row");
   return row;
 }
 
-export async function finishRun(scope: WorkspaceScope, lease: RunLease, status: 'succeeded' | 'failed' | 'skipped' | 'cancelled', errorCode: string | null = null): Promise<void> {
-  await requireScope(scope).execute(dsql`select public.finish_run(${lease.runId}, ${lease.token}::uuid, ${status}, ${errorCode})`);
+export async function finishRun(
+  scope: WorkspaceScope,
+  lease: RunLease,
+  status: "succeeded" | "failed" | "skipped" | "cancelled",
+  errorCode: string | null = null,
+): Promise<void> {
+  await requireScope(scope).execute(
+    dsql`select public.finish_run(${lease.runId}, ${lease.token}::uuid, ${status}, ${errorCode})`,
+  );
 }
 
 // ── reconciler (monitor) ────────────────────────────────────────────────────────────────────────────────────────
@@ -172,17 +211,25 @@ export async function finishRun(scope: WorkspaceScope, lease: RunLease, status: 
 const StaleRow = z.object({
   run_id: RunIdSchema,
   workspace_id: WorkspaceIdSchema,
-  status: z.enum(['queued', 'running']),
+  status: z.enum(["queued", "running"]),
   not_before: date.nullable(),
   created_at: date,
 });
 export type StaleRun = z.infer<typeof StaleRow>;
 
-export async function listStaleRuns(database: Database, queuedGraceSeconds: number, limit: number): Promise<StaleRun[]> {
+export async function listStaleRuns(
+  database: Database,
+  queuedGraceSeconds: number,
+  limit: number,
+): Promise<StaleRun[]> {
   return queryRows(database, StaleRow, dsql`select * from public.list_stale_runs(${queuedGraceSeconds}, ${limit})`);
 }
 
 export async function handBackRun(database: Database, runId: RunId): Promise<boolean> {
-  const rows = await queryRows(database, z.object({ handed_back: z.boolean() }), dsql`select public.hand_back_run(${runId}) as handed_back`);
+  const rows = await queryRows(
+    database,
+    z.object({ handed_back: z.boolean() }),
+    dsql`select public.hand_back_run(${runId}) as handed_back`,
+  );
   return rows[0]?.handed_back ?? false;
 }

@@ -3,305 +3,333 @@
  * functions drizzle cannot express (FORCE ROW LEVEL SECURITY: drizzle issue #5819) — lives in the SQL migrations,
  * which are the source of truth; `schema.test.ts` checks the two agree.
  */
-import { sql } from 'drizzle-orm';
-import { bigint, boolean, customType, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  customType,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
 
-const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => "bytea" });
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
-export const tenants = pgTable('tenants', {
-  id: text('id').primaryKey(),
-  name: text('name').notNull(),
-  createdAt: ts('created_at').notNull().defaultNow(),
+export const tenants = pgTable("tenants", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
 });
 
-export const workspaces = pgTable('workspaces', {
-  id: text('id').primaryKey(),
-  tenantId: text('tenant_id').notNull(),
-  name: text('name').notNull(),
-  auditRetentionDays: integer('audit_retention_days').notNull().default(90),
-  auditRedaction: jsonb('audit_redaction').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
-  createdAt: ts('created_at').notNull().defaultNow(),
+export const workspaces = pgTable("workspaces", {
+  id: text("id").primaryKey(),
+  tenantId: text("tenant_id").notNull(),
+  name: text("name").notNull(),
+  auditRetentionDays: integer("audit_retention_days").notNull().default(90),
+  auditRedaction: jsonb("audit_redaction")
+    .$type<Record<string, unknown>>()
+    .notNull()
+    .default(sql`'{}'::jsonb`),
+  createdAt: ts("created_at").notNull().defaultNow(),
 });
 
-export const MEMBER_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
+export const MEMBER_ROLES = ["owner", "admin", "member", "viewer"] as const;
 export type MemberRole = (typeof MEMBER_ROLES)[number];
 
-export const workspaceMembers = pgTable('workspace_members', {
-  workspaceId: text('workspace_id').notNull(),
-  id: text('id').primaryKey(),
-  email: text('email').notNull(),
-  displayName: text('display_name'),
-  role: text('role', { enum: MEMBER_ROLES }).notNull(),
-  createdAt: ts('created_at').notNull().defaultNow(),
+export const workspaceMembers = pgTable("workspace_members", {
+  workspaceId: text("workspace_id").notNull(),
+  id: text("id").primaryKey(),
+  email: text("email").notNull(),
+  displayName: text("display_name"),
+  role: text("role", { enum: MEMBER_ROLES }).notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
 });
 
-export const integrations = pgTable('integrations', {
-  workspaceId: text('workspace_id').notNull(),
-  id: text('id').primaryKey(),
-  provider: text('provider', { enum: ['github', 'slack'] }).notNull(),
-  externalId: text('external_id').notNull(),
-  botIdentity: jsonb('bot_identity').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
-  grantedScopes: text('granted_scopes').array().notNull().default(sql`'{}'`),
+export const integrations = pgTable("integrations", {
+  workspaceId: text("workspace_id").notNull(),
+  id: text("id").primaryKey(),
+  provider: text("provider", { enum: ["github", "slack"] }).notNull(),
+  externalId: text("external_id").notNull(),
+  botIdentity: jsonb("bot_identity")
+    .$type<Record<string, unknown>>()
+    .notNull()
+    .default(sql`'{}'::jsonb`),
+  grantedScopes: text("granted_scopes")
+    .array()
+    .notNull()
+    .default(sql`'{}'`),
   /** `pending_confirmation`: recorded by an install callback, inert until its installer confirms it (migrations/0022). */
-  status: text('status', { enum: ['active', 'suspended', 'revoked', 'pending_confirmation'] }).notNull().default('active'),
-  createdAt: ts('created_at').notNull().defaultNow(),
-  updatedAt: ts('updated_at').notNull().defaultNow(),
+  status: text("status", { enum: ["active", "suspended", "revoked", "pending_confirmation"] })
+    .notNull()
+    .default("active"),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
   /** The member whose install state completed the OAuth install (migrations/0013). */
-  installedBy: text('installed_by'),
+  installedBy: text("installed_by"),
   /** While pending: SHA-256 (hex) of the install cookie's nonce, and the confirmation deadline (migrations/0022). */
-  confirmBindingSha256: text('confirm_binding_sha256'),
-  confirmBy: ts('confirm_by'),
+  confirmBindingSha256: text("confirm_binding_sha256"),
+  confirmBy: ts("confirm_by"),
 });
 
-export const skills = pgTable('skills', {
-  workspaceId: text('workspace_id').notNull(),
-  id: text('id').primaryKey(),
-  slug: text('slug').notNull(),
-  name: text('name').notNull(),
-  status: text('status', { enum: ['active', 'paused'] }).notNull().default('active'),
-  pausedReason: text('paused_reason'),
-  pausedAt: ts('paused_at'),
-  pausedBy: text('paused_by'),
-  createdAt: ts('created_at').notNull().defaultNow(),
-  updatedAt: ts('updated_at').notNull().defaultNow(),
+export const skills = pgTable("skills", {
+  workspaceId: text("workspace_id").notNull(),
+  id: text("id").primaryKey(),
+  slug: text("slug").notNull(),
+  name: text("name").notNull(),
+  status: text("status", { enum: ["active", "paused"] })
+    .notNull()
+    .default("active"),
+  pausedReason: text("paused_reason"),
+  pausedAt: ts("paused_at"),
+  pausedBy: text("paused_by"),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
 });
 
-export const skillVersions = pgTable('skill_versions', {
-  workspaceId: text('workspace_id').notNull(),
-  id: text('id').primaryKey(),
-  skillId: text('skill_id').notNull(),
-  version: integer('version').notNull(),
-  manifest: jsonb('manifest').$type<Record<string, unknown>>().notNull(),
-  manifestHash: text('manifest_hash').notNull(),
-  createdAt: ts('created_at').notNull().defaultNow(),
+export const skillVersions = pgTable("skill_versions", {
+  workspaceId: text("workspace_id").notNull(),
+  id: text("id").primaryKey(),
+  skillId: text("skill_id").notNull(),
+  version: integer("version").notNull(),
+  manifest: jsonb("manifest").$type<Record<string, unknown>>().notNull(),
+  manifestHash: text("manifest_hash").notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
 });
 
-export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
+export const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "skipped", "cancelled"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-export const RUN_SOURCES = ['github', 'slack', 'trigger', 'subagent', 'api'] as const;
+export const RUN_SOURCES = ["github", "slack", "trigger", "subagent", "api"] as const;
 export type RunSource = (typeof RUN_SOURCES)[number];
 
-export const agentRuns = pgTable('agent_runs', {
-  workspaceId: text('workspace_id').notNull(),
-  id: text('id').primaryKey(),
-  skillId: text('skill_id').notNull(),
-  skillVersionId: text('skill_version_id').notNull(),
-  parentRunId: text('parent_run_id'),
-  trigger: text('trigger').notNull(),
-  source: text('source', { enum: RUN_SOURCES }).notNull(),
-  sourceDeliveryId: text('source_delivery_id'),
-  input: jsonb('input').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
-  status: text('status', { enum: RUN_STATUSES }).notNull().default('queued'),
-  skipReason: text('skip_reason'),
-  attempt: integer('attempt').notNull().default(0),
-  errorCode: text('error_code'),
-  leaseToken: uuid('lease_token'),
-  leaseHolder: text('lease_holder'),
-  leaseExpiresAt: ts('lease_expires_at'),
-  notBefore: ts('not_before'),
-  createdAt: ts('created_at').notNull().defaultNow(),
-  startedAt: ts('started_at'),
-  finishedAt: ts('finished_at'),
-  updatedAt: ts('updated_at').notNull().defaultNow(),
+export const agentRuns = pgTable("agent_runs", {
+  workspaceId: text("workspace_id").notNull(),
+  id: text("id").primaryKey(),
+  skillId: text("skill_id").notNull(),
+  skillVersionId: text("skill_version_id").notNull(),
+  parentRunId: text("parent_run_id"),
+  trigger: text("trigger").notNull(),
+  source: text("source", { enum: RUN_SOURCES }).notNull(),
+  sourceDeliveryId: text("source_delivery_id"),
+  input: jsonb("input")
+    .$type<Record<string, unknown>>()
+    .notNull()
+    .default(sql`'{}'::jsonb`),
+  status: text("status", { enum: RUN_STATUSES }).notNull().default("queued"),
+  skipReason: text("skip_reason"),
+  attempt: integer("attempt").notNull().default(0),
+  errorCode: text("error_code"),
+  leaseToken: uuid("lease_token"),
+  leaseHolder: text("lease_holder"),
+  leaseExpiresAt: ts("lease_expires_at"),
+  notBefore: ts("not_before"),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  startedAt: ts("started_at"),
+  finishedAt: ts("finished_at"),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
   /** The integration (GitHub installation, Slack team) the verified webhook came through; tokens are minted for it. */
-  integrationId: text('integration_id'),
+  integrationId: text("integration_id"),
 });
 
 export const runSteps = pgTable(
-  'run_steps',
+  "run_steps",
   {
-    workspaceId: text('workspace_id').notNull(),
-    runId: text('run_id').notNull(),
-    idx: integer('idx').notNull(),
-    kind: text('kind').notNull(),
-    idempotencyKey: text('idempotency_key').notNull(),
-    status: text('status', { enum: ['started', 'completed', 'failed'] }).notNull(),
-    result: jsonb('result'),
-    resultSealed: bytea('result_sealed'),
-    createdAt: ts('created_at').notNull().defaultNow(),
-    completedAt: ts('completed_at'),
+    workspaceId: text("workspace_id").notNull(),
+    runId: text("run_id").notNull(),
+    idx: integer("idx").notNull(),
+    kind: text("kind").notNull(),
+    idempotencyKey: text("idempotency_key").notNull(),
+    status: text("status", { enum: ["started", "completed", "failed"] }).notNull(),
+    result: jsonb("result"),
+    resultSealed: bytea("result_sealed"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+    completedAt: ts("completed_at"),
   },
   (t) => [primaryKey({ columns: [t.runId, t.idx] })],
 );
 
-export const agentRunEvents = pgTable('agent_run_events', {
-  workspaceId: text('workspace_id').notNull(),
-  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-  runId: text('run_id').notNull(),
-  meta: jsonb('meta').$type<{ tool_name?: string; ms?: number; code?: string | null; iter?: number }>().notNull(),
-  createdAt: ts('created_at').notNull().defaultNow(),
+export const agentRunEvents = pgTable("agent_run_events", {
+  workspaceId: text("workspace_id").notNull(),
+  id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+  runId: text("run_id").notNull(),
+  meta: jsonb("meta").$type<{ tool_name?: string; ms?: number; code?: string | null; iter?: number }>().notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
 });
 
 export const webhookDeliveries = pgTable(
-  'webhook_deliveries',
+  "webhook_deliveries",
   {
-    source: text('source', { enum: ['github', 'slack', 'trigger'] }).notNull(),
-    deliveryId: text('delivery_id').notNull(),
-    bodySha256: text('body_sha256').notNull(),
-    workspaceId: text('workspace_id'),
-    runIds: text('run_ids').array().notNull(),
-    outcome: text('outcome', { enum: ['accepted', 'ignored'] }).notNull(),
-    receivedAt: ts('received_at').notNull().defaultNow(),
+    source: text("source", { enum: ["github", "slack", "trigger"] }).notNull(),
+    deliveryId: text("delivery_id").notNull(),
+    bodySha256: text("body_sha256").notNull(),
+    workspaceId: text("workspace_id"),
+    runIds: text("run_ids").array().notNull(),
+    outcome: text("outcome", { enum: ["accepted", "ignored"] }).notNull(),
+    receivedAt: ts("received_at").notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.source, t.deliveryId] })],
 );
 
-export const memoryFacts = pgTable('memory_facts', {
-  workspaceId: text('workspace_id').notNull(),
-  id: text('id').primaryKey(),
-  namespace: text('namespace').notNull(),
-  key: text('key').notNull(),
-  value: jsonb('value').notNull(),
-  createdAt: ts('created_at').notNull().defaultNow(),
-  updatedAt: ts('updated_at').notNull().defaultNow(),
+export const memoryFacts = pgTable("memory_facts", {
+  workspaceId: text("workspace_id").notNull(),
+  id: text("id").primaryKey(),
+  namespace: text("namespace").notNull(),
+  key: text("key").notNull(),
+  value: jsonb("value").notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
 });
 
 export const auditEvents = pgTable(
-  'audit_events',
+  "audit_events",
   {
-    workspaceId: text('workspace_id').notNull(),
-    seq: bigint('seq', { mode: 'number' }).notNull(),
-    id: text('id').notNull(),
-    kind: text('kind').notNull(),
-    skillId: text('skill_id'),
-    runId: text('run_id'),
-    step: integer('step'),
-    trigger: text('trigger').notNull(),
-    occurredAt: ts('occurred_at').notNull(),
-    prevHash: text('prev_hash').notNull(),
-    hash: text('hash').notNull(),
-    keyId: text('key_id').notNull(),
-    signature: text('signature').notNull(),
-    canonical: bytea('canonical').notNull(),
-    createdAt: ts('created_at').notNull().defaultNow(),
+    workspaceId: text("workspace_id").notNull(),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    id: text("id").notNull(),
+    kind: text("kind").notNull(),
+    skillId: text("skill_id"),
+    runId: text("run_id"),
+    step: integer("step"),
+    trigger: text("trigger").notNull(),
+    occurredAt: ts("occurred_at").notNull(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+    keyId: text("key_id").notNull(),
+    signature: text("signature").notNull(),
+    canonical: bytea("canonical").notNull(),
+    createdAt: ts("created_at").notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.seq] })],
 );
 
-export const llmCredentials = pgTable('llm_credentials', {
-  workspaceId: text('workspace_id').notNull(),
-  id: text('id').primaryKey(),
-  provider: text('provider', { enum: ['anthropic', 'bedrock', 'vertex'] }).notNull(),
-  fingerprint: text('fingerprint').notNull(),
-  vaultName: text('vault_name').notNull(),
-  createdBy: text('created_by').notNull(),
-  createdAt: ts('created_at').notNull().defaultNow(),
+export const llmCredentials = pgTable("llm_credentials", {
+  workspaceId: text("workspace_id").notNull(),
+  id: text("id").primaryKey(),
+  provider: text("provider", { enum: ["anthropic", "bedrock", "vertex"] }).notNull(),
+  fingerprint: text("fingerprint").notNull(),
+  vaultName: text("vault_name").notNull(),
+  createdBy: text("created_by").notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
 });
 
-export const triggerSecrets = pgTable('trigger_secrets', {
-  workspaceId: text('workspace_id').notNull(),
-  id: text('id').primaryKey(),
-  skillId: text('skill_id').notNull(),
-  ciphertext: bytea('ciphertext').notNull(),
-  keyId: text('key_id').notNull(),
-  createdAt: ts('created_at').notNull().defaultNow(),
-  revokedAt: ts('revoked_at'),
-  createdBy: text('created_by'),
+export const triggerSecrets = pgTable("trigger_secrets", {
+  workspaceId: text("workspace_id").notNull(),
+  id: text("id").primaryKey(),
+  skillId: text("skill_id").notNull(),
+  ciphertext: bytea("ciphertext").notNull(),
+  keyId: text("key_id").notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  revokedAt: ts("revoked_at"),
+  createdBy: text("created_by"),
   /** The secret's last 4 characters. */
-  fingerprint: text('fingerprint'),
+  fingerprint: text("fingerprint"),
 });
 
 /** OAuth install states (migrations/0013): only the SHA-256 of the state is stored; single-use, expiring. */
-export const oauthStates = pgTable('oauth_states', {
-  workspaceId: text('workspace_id').notNull(),
-  stateSha256: text('state_sha256').primaryKey(),
-  provider: text('provider', { enum: ['github', 'slack'] }).notNull(),
-  memberId: text('member_id').notNull(),
-  redirectUri: text('redirect_uri'),
-  createdAt: ts('created_at').notNull().defaultNow(),
-  expiresAt: ts('expires_at').notNull(),
+export const oauthStates = pgTable("oauth_states", {
+  workspaceId: text("workspace_id").notNull(),
+  stateSha256: text("state_sha256").primaryKey(),
+  provider: text("provider", { enum: ["github", "slack"] }).notNull(),
+  memberId: text("member_id").notNull(),
+  redirectUri: text("redirect_uri"),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  expiresAt: ts("expires_at").notNull(),
   /** SHA-256 (hex) of the nonce in the starting browser's `__Host-praxa_install` cookie (migrations/0022). */
-  bindingSha256: text('binding_sha256'),
+  bindingSha256: text("binding_sha256"),
 });
 
 // ── the quality monitor (migrations/0014) ──
 
-export const FEEDBACK_VERDICTS = ['accepted', 'rejected'] as const;
-export const FEEDBACK_SOURCES = ['slack', 'github', 'api'] as const;
-export const NOTIFY_KINDS = ['slack', 'email', 'pagerduty'] as const;
+export const FEEDBACK_VERDICTS = ["accepted", "rejected"] as const;
+export const FEEDBACK_SOURCES = ["slack", "github", "api"] as const;
+export const NOTIFY_KINDS = ["slack", "email", "pagerduty"] as const;
 
-export const skillFeedback = pgTable('skill_feedback', {
-  workspaceId: text('workspace_id').notNull(),
-  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-  runId: text('run_id').notNull(),
-  skillId: text('skill_id').notNull(),
-  verdict: text('verdict', { enum: FEEDBACK_VERDICTS }).notNull(),
-  source: text('source', { enum: FEEDBACK_SOURCES }).notNull(),
-  actorId: text('actor_id').notNull(),
-  actorIsBot: boolean('actor_is_bot').notNull(),
-  createdAt: ts('created_at').notNull().defaultNow(),
+export const skillFeedback = pgTable("skill_feedback", {
+  workspaceId: text("workspace_id").notNull(),
+  id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+  runId: text("run_id").notNull(),
+  skillId: text("skill_id").notNull(),
+  verdict: text("verdict", { enum: FEEDBACK_VERDICTS }).notNull(),
+  source: text("source", { enum: FEEDBACK_SOURCES }).notNull(),
+  actorId: text("actor_id").notNull(),
+  actorIsBot: boolean("actor_is_bot").notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
 });
 
-export const skillAcceptance = pgTable('skill_acceptance', {
-  workspaceId: text('workspace_id').notNull(),
-  skillId: text('skill_id').primaryKey(),
-  dirty: boolean('dirty').notNull(),
-  decided: integer('decided').notNull(),
-  accepted: integer('accepted').notNull(),
-  rate: numeric('rate', { mode: 'number' }),
-  threshold: numeric('threshold', { mode: 'number' }),
-  windowSize: integer('window_size'),
-  minSamples: integer('min_samples'),
-  changedAt: ts('changed_at').notNull(),
-  evaluatedAt: ts('evaluated_at'),
+export const skillAcceptance = pgTable("skill_acceptance", {
+  workspaceId: text("workspace_id").notNull(),
+  skillId: text("skill_id").primaryKey(),
+  dirty: boolean("dirty").notNull(),
+  decided: integer("decided").notNull(),
+  accepted: integer("accepted").notNull(),
+  rate: numeric("rate", { mode: "number" }),
+  threshold: numeric("threshold", { mode: "number" }),
+  windowSize: integer("window_size"),
+  minSamples: integer("min_samples"),
+  changedAt: ts("changed_at").notNull(),
+  evaluatedAt: ts("evaluated_at"),
 });
 
-export const skillAcceptanceSamples = pgTable('skill_acceptance_samples', {
-  workspaceId: text('workspace_id').notNull(),
-  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-  skillId: text('skill_id').notNull(),
-  decided: integer('decided').notNull(),
-  accepted: integer('accepted').notNull(),
-  rate: numeric('rate', { mode: 'number' }).notNull(),
-  threshold: numeric('threshold', { mode: 'number' }),
-  windowSize: integer('window_size'),
-  sampledAt: ts('sampled_at').notNull().defaultNow(),
+export const skillAcceptanceSamples = pgTable("skill_acceptance_samples", {
+  workspaceId: text("workspace_id").notNull(),
+  id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+  skillId: text("skill_id").notNull(),
+  decided: integer("decided").notNull(),
+  accepted: integer("accepted").notNull(),
+  rate: numeric("rate", { mode: "number" }).notNull(),
+  threshold: numeric("threshold", { mode: "number" }),
+  windowSize: integer("window_size"),
+  sampledAt: ts("sampled_at").notNull().defaultNow(),
 });
 
-export const skillPauses = pgTable('skill_pauses', {
-  workspaceId: text('workspace_id').notNull(),
-  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-  skillId: text('skill_id').notNull(),
-  cause: text('cause', { enum: ['acceptance', 'manual'] }).notNull(),
-  reason: text('reason').notNull(),
-  rate: numeric('rate', { mode: 'number' }),
-  threshold: numeric('threshold', { mode: 'number' }),
-  decided: integer('decided'),
-  accepted: integer('accepted'),
-  pausedBy: text('paused_by').notNull(),
-  pausedAt: ts('paused_at').notNull(),
-  incidentKey: text('incident_key').notNull(),
-  resumedAt: ts('resumed_at'),
-  resumedBy: text('resumed_by'),
-  resumeReason: text('resume_reason'),
+export const skillPauses = pgTable("skill_pauses", {
+  workspaceId: text("workspace_id").notNull(),
+  id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+  skillId: text("skill_id").notNull(),
+  cause: text("cause", { enum: ["acceptance", "manual"] }).notNull(),
+  reason: text("reason").notNull(),
+  rate: numeric("rate", { mode: "number" }),
+  threshold: numeric("threshold", { mode: "number" }),
+  decided: integer("decided"),
+  accepted: integer("accepted"),
+  pausedBy: text("paused_by").notNull(),
+  pausedAt: ts("paused_at").notNull(),
+  incidentKey: text("incident_key").notNull(),
+  resumedAt: ts("resumed_at"),
+  resumedBy: text("resumed_by"),
+  resumeReason: text("resume_reason"),
 });
 
-export const notificationChannels = pgTable('notification_channels', {
-  workspaceId: text('workspace_id').notNull(),
-  id: text('id').primaryKey(),
-  kind: text('kind', { enum: NOTIFY_KINDS }).notNull(),
-  target: text('target').notNull(),
-  integrationId: text('integration_id'),
-  vaultName: text('vault_name'),
-  fingerprint: text('fingerprint'),
-  createdBy: text('created_by').notNull(),
-  createdAt: ts('created_at').notNull().defaultNow(),
-  disabledAt: ts('disabled_at'),
+export const notificationChannels = pgTable("notification_channels", {
+  workspaceId: text("workspace_id").notNull(),
+  id: text("id").primaryKey(),
+  kind: text("kind", { enum: NOTIFY_KINDS }).notNull(),
+  target: text("target").notNull(),
+  integrationId: text("integration_id"),
+  vaultName: text("vault_name"),
+  fingerprint: text("fingerprint"),
+  createdBy: text("created_by").notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  disabledAt: ts("disabled_at"),
 });
 
-export const notifications = pgTable('notifications', {
-  workspaceId: text('workspace_id').notNull(),
-  id: text('id').primaryKey(),
-  channelId: text('channel_id').notNull(),
-  skillId: text('skill_id').notNull(),
-  pauseId: bigint('pause_id', { mode: 'number' }).notNull(),
-  event: text('event', { enum: ['skill.paused', 'skill.resumed'] }).notNull(),
-  kind: text('kind', { enum: NOTIFY_KINDS }).notNull(),
-  status: text('status', { enum: ['pending', 'sending', 'delivered', 'failed'] }).notNull(),
-  attempts: integer('attempts').notNull(),
-  lastErrorCode: text('last_error_code'),
-  createdAt: ts('created_at').notNull(),
-  updatedAt: ts('updated_at').notNull(),
-  deliveredAt: ts('delivered_at'),
+export const notifications = pgTable("notifications", {
+  workspaceId: text("workspace_id").notNull(),
+  id: text("id").primaryKey(),
+  channelId: text("channel_id").notNull(),
+  skillId: text("skill_id").notNull(),
+  pauseId: bigint("pause_id", { mode: "number" }).notNull(),
+  event: text("event", { enum: ["skill.paused", "skill.resumed"] }).notNull(),
+  kind: text("kind", { enum: NOTIFY_KINDS }).notNull(),
+  status: text("status", { enum: ["pending", "sending", "delivered", "failed"] }).notNull(),
+  attempts: integer("attempts").notNull(),
+  lastErrorCode: text("last_error_code"),
+  createdAt: ts("created_at").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+  deliveredAt: ts("delivered_at"),
 });

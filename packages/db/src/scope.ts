@@ -6,14 +6,14 @@
  *  - an entity of another workspace handed to a scoped call → WorkspaceScopeError before any SQL is sent;
  *  - Postgres's row-level-security refusal → WorkspaceScopeError (a missing grant stays a PermissionDeniedError).
  */
-import type { SQL } from 'drizzle-orm';
-import { sql as dsql } from 'drizzle-orm';
-import type { TransactionSql } from 'postgres';
-import { WorkspaceScopeError, parseId, type WorkspaceId } from '@praxa/core';
-import type { Database, Drizzle } from './client.js';
-import { mapDatabaseError } from './pg-errors.js';
+import type { SQL } from "drizzle-orm";
+import { sql as dsql } from "drizzle-orm";
+import type { TransactionSql } from "postgres";
+import { WorkspaceScopeError, parseId, type WorkspaceId } from "@praxa/core";
+import type { Database, Drizzle } from "./client.js";
+import { mapDatabaseError } from "./pg-errors.js";
 
-type Tx = Parameters<Parameters<Drizzle['transaction']>[0]>[0];
+type Tx = Parameters<Parameters<Drizzle["transaction"]>[0]>[0];
 
 const SET_SCOPE_SQL = "select set_config('app.workspace_id', $1, true)";
 
@@ -23,7 +23,9 @@ const SET_SCOPE_SQL = "select set_config('app.workspace_id', $1, true)";
  */
 function rawTransaction(tx: Tx): TransactionSql | undefined {
   const client = (tx._.session as unknown as { client?: unknown }).client;
-  return typeof client === 'function' && typeof (client as { unsafe?: unknown }).unsafe === 'function' ? (client as TransactionSql) : undefined;
+  return typeof client === "function" && typeof (client as { unsafe?: unknown }).unsafe === "function"
+    ? (client as TransactionSql)
+    : undefined;
 }
 
 /**
@@ -34,9 +36,12 @@ function rawTransaction(tx: Tx): TransactionSql | undefined {
  */
 async function executePrepared(tx: Tx, text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
   const raw = rawTransaction(tx);
-  if (raw) return [...((await raw.unsafe(text, params as never[], { prepare: true })) as Iterable<Record<string, unknown>>)];
+  if (raw)
+    return [...((await raw.unsafe(text, params as never[], { prepare: true })) as Iterable<Record<string, unknown>>)];
   const parts = text.split(/\$(\d+)/);
-  const query = dsql.join(parts.map((part, i) => (i % 2 === 0 ? dsql.raw(part) : dsql`${dsql.param(params[Number(part) - 1])}`)));
+  const query = dsql.join(
+    parts.map((part, i) => (i % 2 === 0 ? dsql.raw(part) : dsql`${dsql.param(params[Number(part) - 1])}`)),
+  );
   return [...((await tx.execute(query)) as Iterable<Record<string, unknown>>)];
 }
 
@@ -54,7 +59,7 @@ export class WorkspaceScope {
 
   /** The scoped drizzle transaction. Throws once the scope's transaction has ended. */
   get db(): Tx {
-    if (!this.#tx) throw new WorkspaceScopeError('workspace scope used after its transaction ended');
+    if (!this.#tx) throw new WorkspaceScopeError("workspace scope used after its transaction ended");
     return this.#tx;
   }
 
@@ -86,8 +91,8 @@ export class WorkspaceScope {
 
   /** Refuse, before any SQL is sent, an entity that belongs to another workspace. */
   assertOwned(entity: WorkspaceOwned): void {
-    const ws = 'workspaceId' in entity ? entity.workspaceId : entity.workspace_id;
-    if (ws !== this.workspaceId) throw new WorkspaceScopeError('entity belongs to another workspace than the scope');
+    const ws = "workspaceId" in entity ? entity.workspaceId : entity.workspace_id;
+    if (ws !== this.workspaceId) throw new WorkspaceScopeError("entity belongs to another workspace than the scope");
   }
 
   /** @internal */
@@ -98,7 +103,7 @@ export class WorkspaceScope {
 
 /** The scope a scoped call was given, or WorkspaceScopeError if it has none (or a dead one). */
 export function requireScope(scope: WorkspaceScope | undefined | null): WorkspaceScope {
-  if (!scope || !scope.active) throw new WorkspaceScopeError('this query needs a workspace scope (withWorkspace)');
+  if (!scope || !scope.active) throw new WorkspaceScopeError("this query needs a workspace scope (withWorkspace)");
   return scope;
 }
 
@@ -132,8 +137,12 @@ async function inScope<T>(tx: Tx, ws: WorkspaceId, fn: (scope: WorkspaceScope) =
   }
 }
 
-export async function withWorkspace<T>(database: Database, workspaceId: string, fn: (scope: WorkspaceScope) => Promise<T>): Promise<T> {
-  const ws = parseId('workspace', workspaceId);
+export async function withWorkspace<T>(
+  database: Database,
+  workspaceId: string,
+  fn: (scope: WorkspaceScope) => Promise<T>,
+): Promise<T> {
+  const ws = parseId("workspace", workspaceId);
   try {
     return await database.db.transaction((tx) => inScope(tx, ws, fn));
   } catch (err) {
@@ -164,7 +173,10 @@ export interface WorkspaceTurns {
  * outside a workspace it named. Everything commits together or not at all. For work that is much cheaper committed
  * together: the audit writer's group commit.
  */
-export async function withWorkspacesInTurn<T>(database: Database, fn: (turns: WorkspaceTurns) => Promise<T>): Promise<T> {
+export async function withWorkspacesInTurn<T>(
+  database: Database,
+  fn: (turns: WorkspaceTurns) => Promise<T>,
+): Promise<T> {
   try {
     return await database.db.transaction(async (tx) => {
       let open = false;
@@ -172,14 +184,17 @@ export async function withWorkspacesInTurn<T>(database: Database, fn: (turns: Wo
       /** The workspace the last handed scope switch named (a send skips a switch to the same one). */
       let current: WorkspaceId | null = null;
       const check = (workspaceId: string, what: string): WorkspaceId => {
-        const ws = parseId('workspace', workspaceId);
+        const ws = parseId("workspace", workspaceId);
         if (finished) throw new WorkspaceScopeError(`workspace ${what} after its transaction ended`);
-        if (open) throw new WorkspaceScopeError(`a workspace was ${what} while another one is still entered in the same transaction`);
+        if (open)
+          throw new WorkspaceScopeError(
+            `a workspace was ${what} while another one is still entered in the same transaction`,
+          );
         return ws;
       };
       const turns: WorkspaceTurns = {
         async enter(workspaceId, f) {
-          const ws = check(workspaceId, 'entered');
+          const ws = check(workspaceId, "entered");
           open = true;
           current = ws;
           try {
@@ -189,7 +204,7 @@ export async function withWorkspacesInTurn<T>(database: Database, fn: (turns: Wo
           }
         },
         async send(workspaceId, text, params) {
-          const ws = check(workspaceId, 'sent to');
+          const ws = check(workspaceId, "sent to");
           const raw = rawTransaction(tx);
           try {
             if (!raw) {
@@ -202,8 +217,8 @@ export async function withWorkspacesInTurn<T>(database: Database, fn: (turns: Wo
             current = ws;
             const rows = raw.unsafe(text, params as never[], { prepare: true }).execute();
             const [sw, answer] = await Promise.allSettled([switched, rows]);
-            if (sw.status === 'rejected') throw sw.reason;
-            if (answer.status === 'rejected') throw answer.reason;
+            if (sw.status === "rejected") throw sw.reason;
+            if (answer.status === "rejected") throw answer.reason;
             return [...(answer.value as Iterable<Record<string, unknown>>)];
           } catch (err) {
             throw mapDatabaseError(err);

@@ -4,12 +4,12 @@
  * Connects as an admin (a role with CREATEDB and CREATEROLE); login roles authenticate as the server allows
  * (trust on loopback here; set passwords in other environments).
  */
-import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
-import { migrate } from './migrate.js';
-import type { LoginRole } from './roles.js';
+import { randomBytes } from "node:crypto";
+import postgres from "postgres";
+import { migrate } from "./migrate.js";
+import type { LoginRole } from "./roles.js";
 
-export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 
 export interface TestDatabase {
   readonly name: string;
@@ -25,22 +25,22 @@ export function databaseUrl(base: string, options: { database?: string; user?: s
   if (options.database !== undefined) url.pathname = `/${options.database}`;
   if (options.user !== undefined) {
     url.username = options.user;
-    url.password = '';
+    url.password = "";
   }
   return url.toString();
 }
 
 /** Create `name` if it does not exist (for the demo); returns whether it was created. */
 export async function ensureDatabase(adminUrl: string, name: string): Promise<boolean> {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error('database names are lower-case identifiers');
-  const sql = postgres(databaseUrl(adminUrl, { database: 'postgres' }), { max: 1, onnotice: () => {} });
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error("database names are lower-case identifiers");
+  const sql = postgres(databaseUrl(adminUrl, { database: "postgres" }), { max: 1, onnotice: () => {} });
   try {
     const exists = await sql`select 1 from pg_database where datname = ${name}`;
     if (exists.length > 0) return false;
     try {
       await sql.unsafe(`CREATE DATABASE ${name}`);
     } catch (err) {
-      if ((err as { code?: string }).code === '42P04') return false; // created concurrently
+      if ((err as { code?: string }).code === "42P04") return false; // created concurrently
       throw err;
     }
     return true;
@@ -49,13 +49,15 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<bo
   }
 }
 
-export async function createTestDatabase(options: { adminUrl?: string; prefix?: string; migrationsDir?: string } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { adminUrl?: string; prefix?: string; migrationsDir?: string } = {},
+): Promise<TestDatabase> {
   const admin = options.adminUrl ?? process.env.PRAXA_TEST_ADMIN_URL ?? DEFAULT_ADMIN_URL;
-  const name = `${options.prefix ?? 'praxa_test'}_${randomBytes(6).toString('hex')}`;
+  const name = `${options.prefix ?? "praxa_test"}_${randomBytes(6).toString("hex")}`;
   await ensureDatabase(admin, name);
   const adminUrl = databaseUrl(admin, { database: name });
   const drop = async (): Promise<void> => {
-    const sql = postgres(databaseUrl(admin, { database: 'postgres' }), { max: 1, onnotice: () => {} });
+    const sql = postgres(databaseUrl(admin, { database: "postgres" }), { max: 1, onnotice: () => {} });
     try {
       await sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     } finally {

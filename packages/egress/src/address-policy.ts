@@ -9,9 +9,9 @@
  * AWS's IPv6 metadata address fd00:ec2::254), NAT64 / 6to4 / Teredo (they embed an IPv4 address) — plus the
  * deprecated IPv4-compatible form `::a.b.c.d`, which ipaddr.js counts as unicast.
  */
-import { isIP } from 'node:net';
-import ipaddr from 'ipaddr.js';
-import { EgressRefusedError } from './errors.js';
+import { isIP } from "node:net";
+import ipaddr from "ipaddr.js";
+import { EgressRefusedError } from "./errors.js";
 
 export type AddressClass = string;
 
@@ -20,12 +20,12 @@ export type AllowList = readonly (readonly [ipaddr.IPv4 | ipaddr.IPv6, number])[
 
 /** Parse `PRAXA_EGRESS_ALLOW_CIDRS` (comma- or space-separated). An invalid entry is an error naming its position. */
 export function parseAllowCidrs(value: string | undefined): AllowList {
-  const entries = (value ?? '').split(/[\s,]+/).filter((e) => e !== '');
+  const entries = (value ?? "").split(/[\s,]+/).filter((e) => e !== "");
   return entries.map((entry, i) => {
     try {
-      if (entry.includes('/')) return ipaddr.parseCIDR(entry);
+      if (entry.includes("/")) return ipaddr.parseCIDR(entry);
       const addr = ipaddr.parse(entry);
-      return [addr, addr.kind() === 'ipv4' ? 32 : 128] as const;
+      return [addr, addr.kind() === "ipv4" ? 32 : 128] as const;
     } catch {
       throw new EgressRefusedError(`PRAXA_EGRESS_ALLOW_CIDRS: entry ${i + 1} is not an address or CIDR range`);
     }
@@ -36,21 +36,23 @@ export function parseAllowCidrs(value: string | undefined): AllowList {
 function normalize(address: string): ipaddr.IPv4 | ipaddr.IPv6 {
   // IPv6 is first written the way the WHATWG URL parser (and so the socket) reads it: ipaddr.js parses a dotted tail
   // such as `::8.8.8.8` as the mapped `::ffff:8.8.8.8`, while the address a socket gets is `::808:808`.
-  const canonical = address.includes(':') ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
+  const canonical = address.includes(":") ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
   const parsed = ipaddr.parse(canonical);
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) return (parsed as ipaddr.IPv6).toIPv4Address();
+  if (parsed.kind() === "ipv6" && (parsed as ipaddr.IPv6).isIPv4MappedAddress())
+    return (parsed as ipaddr.IPv6).toIPv4Address();
   return parsed;
 }
 
 /** The address's class: `unicast` for a globally routable address, else the name of the special range. */
 export function classifyAddress(address: string): AddressClass {
-  if (!ipaddr.isValid(address) || isIP(address) === 0) return 'invalid';
+  if (!ipaddr.isValid(address) || isIP(address) === 0) return "invalid";
   const parsed = normalize(address);
-  if (parsed.kind() === 'ipv6') {
+  if (parsed.kind() === "ipv6") {
     const parts = (parsed as ipaddr.IPv6).parts;
     // ::/96 beyond :: and ::1 is the deprecated IPv4-compatible form (ipaddr.process would even turn ::8.8.8.8 into
     // 8.8.8.8, which is not where a socket to it goes): never a destination.
-    if (parts.slice(0, 6).every((p) => p === 0) && !(parts[6] === 0 && (parts[7] === 0 || parts[7] === 1))) return 'ipv4Compatible';
+    if (parts.slice(0, 6).every((p) => p === 0) && !(parts[6] === 0 && (parts[7] === 0 || parts[7] === 1)))
+      return "ipv4Compatible";
   }
   return parsed.range();
 }
@@ -63,12 +65,12 @@ function inAllowList(address: string, allow: AllowList): boolean {
 export interface AddressVerdict {
   readonly allowed: boolean;
   /** The address class, or `allow-listed` when an operator's range let a non-public address through. */
-  readonly reason: AddressClass | 'allow-listed';
+  readonly reason: AddressClass | "allow-listed";
 }
 
 export function judgeAddress(address: string, allow: AllowList): AddressVerdict {
   const cls = classifyAddress(address);
-  if (cls === 'invalid') return { allowed: false, reason: cls };
-  if (inAllowList(address, allow)) return { allowed: true, reason: cls === 'unicast' ? cls : 'allow-listed' };
-  return { allowed: cls === 'unicast', reason: cls };
+  if (cls === "invalid") return { allowed: false, reason: cls };
+  if (inAllowList(address, allow)) return { allowed: true, reason: cls === "unicast" ? cls : "allow-listed" };
+  return { allowed: cls === "unicast", reason: cls };
 }

@@ -6,16 +6,16 @@
  * Built on node:http/https rather than fetch: they take the pinned address as the connect target while the Host
  * header and TLS SNI / certificate check keep the name the customer gave, with no custom dispatcher to get wrong.
  */
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
-import type { EgressPolicy } from './egress-policy.js';
-import { EgressTimeoutError, EgressTooLargeError, EgressUnavailableError } from './errors.js';
-import { resolveEgressTarget, systemResolver, type Resolver } from './resolve-target.js';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { isIP } from "node:net";
+import type { EgressPolicy } from "./egress-policy.js";
+import { EgressTimeoutError, EgressTooLargeError, EgressUnavailableError } from "./errors.js";
+import { resolveEgressTarget, systemResolver, type Resolver } from "./resolve-target.js";
 
 export interface EgressRequest {
   readonly url: string | URL;
-  readonly method?: 'GET' | 'POST' | 'PUT' | 'HEAD';
+  readonly method?: "GET" | "POST" | "PUT" | "HEAD";
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: Uint8Array | string;
 }
@@ -34,24 +34,35 @@ export interface EgressOptions {
   readonly ca?: string | Buffer;
 }
 
-export async function egressRequest(req: EgressRequest, policy: EgressPolicy, options: EgressOptions = {}): Promise<EgressResponse> {
-  const body = req.body === undefined ? undefined : typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : Buffer.from(req.body);
+export async function egressRequest(
+  req: EgressRequest,
+  policy: EgressPolicy,
+  options: EgressOptions = {},
+): Promise<EgressResponse> {
+  const body =
+    req.body === undefined
+      ? undefined
+      : typeof req.body === "string"
+        ? Buffer.from(req.body, "utf8")
+        : Buffer.from(req.body);
   if (body && body.byteLength > policy.maxRequestBytes) {
-    throw new EgressTooLargeError(`the request body (${body.byteLength} bytes) is over the ${policy.maxRequestBytes}-byte bound`);
+    throw new EgressTooLargeError(
+      `the request body (${body.byteLength} bytes) is over the ${policy.maxRequestBytes}-byte bound`,
+    );
   }
   const deadline = Date.now() + policy.timeoutMs;
   const target = await resolveEgressTarget(req.url, policy, options.resolver ?? systemResolver);
   const remaining = deadline - Date.now();
   if (remaining <= 0) throw new EgressTimeoutError(`the destination did not answer within ${policy.timeoutMs} ms`);
 
-  const secure = target.url.protocol === 'https:';
+  const secure = target.url.protocol === "https:";
   const headers: Record<string, string> = { ...req.headers, host: target.url.host };
-  if (body) headers['content-length'] = String(body.byteLength);
+  if (body) headers["content-length"] = String(body.byteLength);
   const common: RequestOptions = {
-    method: req.method ?? (body ? 'POST' : 'GET'),
+    method: req.method ?? (body ? "POST" : "GET"),
     host: target.pinned.address,
     family: target.pinned.family,
-    port: target.url.port === '' ? (secure ? 443 : 80) : Number(target.url.port),
+    port: target.url.port === "" ? (secure ? 443 : 80) : Number(target.url.port),
     path: `${target.url.pathname}${target.url.search}`,
     headers,
     agent: false,
@@ -68,7 +79,7 @@ export async function egressRequest(req: EgressRequest, policy: EgressPolicy, op
     const onResponse = (res: IncomingMessage): void => {
       const chunks: Buffer[] = [];
       let size = 0;
-      res.on('data', (chunk: Buffer) => {
+      res.on("data", (chunk: Buffer) => {
         size += chunk.byteLength;
         if (size > policy.maxResponseBytes) {
           finish(new EgressTooLargeError(`the response is over the ${policy.maxResponseBytes}-byte bound`));
@@ -78,17 +89,38 @@ export async function egressRequest(req: EgressRequest, policy: EgressPolicy, op
         }
         chunks.push(chunk);
       });
-      res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), address: target.pinned.address }));
-      res.on('error', (err) => finish(new EgressUnavailableError('the response was cut off', { cause: err })));
+      res.on("end", () =>
+        finish(null, {
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          address: target.pinned.address,
+        }),
+      );
+      res.on("error", (err) => finish(new EgressUnavailableError("the response was cut off", { cause: err })));
     };
     const outgoing = secure
-      ? httpsRequest({ ...common, servername: isIP(target.hostname) === 0 ? target.hostname : undefined, ...(options.ca ? { ca: options.ca } : {}) }, onResponse)
+      ? httpsRequest(
+          {
+            ...common,
+            servername: isIP(target.hostname) === 0 ? target.hostname : undefined,
+            ...(options.ca ? { ca: options.ca } : {}),
+          },
+          onResponse,
+        )
       : httpRequest(common, onResponse);
     const timer = setTimeout(() => {
       finish(new EgressTimeoutError(`the destination did not answer within ${policy.timeoutMs} ms`));
       outgoing.destroy();
     }, remaining);
-    outgoing.on('error', (err) => finish(new EgressUnavailableError('the connection to the destination failed', { cause: err, details: { code: (err as { code?: string }).code ?? 'unknown' } })));
+    outgoing.on("error", (err) =>
+      finish(
+        new EgressUnavailableError("the connection to the destination failed", {
+          cause: err,
+          details: { code: (err as { code?: string }).code ?? "unknown" },
+        }),
+      ),
+    );
     if (body) outgoing.end(body);
     else outgoing.end();
   });

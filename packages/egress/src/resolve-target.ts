@@ -3,11 +3,11 @@
  * the request connects to it and to nothing else, so a DNS answer that changes between this check and the connect
  * (rebinding) cannot move the request inside our network.
  */
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { judgeAddress } from './address-policy.js';
-import type { EgressPolicy } from './egress-policy.js';
-import { EgressRefusedError, EgressUnavailableError } from './errors.js';
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { judgeAddress } from "./address-policy.js";
+import type { EgressPolicy } from "./egress-policy.js";
+import { EgressRefusedError, EgressUnavailableError } from "./errors.js";
 
 export interface ResolvedAddress {
   readonly address: string;
@@ -29,18 +29,25 @@ export interface EgressTarget {
   readonly pinned: ResolvedAddress;
 }
 
-export async function resolveEgressTarget(rawUrl: string | URL, policy: EgressPolicy, resolver: Resolver = systemResolver): Promise<EgressTarget> {
+export async function resolveEgressTarget(
+  rawUrl: string | URL,
+  policy: EgressPolicy,
+  resolver: Resolver = systemResolver,
+): Promise<EgressTarget> {
   let url: URL;
   try {
     url = new URL(rawUrl);
   } catch {
-    throw new EgressRefusedError('the destination is not a valid URL');
+    throw new EgressRefusedError("the destination is not a valid URL");
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new EgressRefusedError(`the scheme ${url.protocol} is refused: https only`);
-  if (policy.requireHttps && url.protocol !== 'https:') throw new EgressRefusedError('plain http is refused: https only');
-  if (url.username !== '' || url.password !== '') throw new EgressRefusedError('credentials in the URL are refused; configure them as the format’s credentials');
-  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  if (hostname === '') throw new EgressRefusedError('the destination has no host');
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new EgressRefusedError(`the scheme ${url.protocol} is refused: https only`);
+  if (policy.requireHttps && url.protocol !== "https:")
+    throw new EgressRefusedError("plain http is refused: https only");
+  if (url.username !== "" || url.password !== "")
+    throw new EgressRefusedError("credentials in the URL are refused; configure them as the format’s credentials");
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  if (hostname === "") throw new EgressRefusedError("the destination has no host");
 
   let addresses: readonly ResolvedAddress[];
   const literal = isIP(hostname);
@@ -49,16 +56,22 @@ export async function resolveEgressTarget(rawUrl: string | URL, policy: EgressPo
     try {
       addresses = await resolver(hostname);
     } catch (err) {
-      throw new EgressUnavailableError('the destination’s host name did not resolve', { cause: err, details: { code: (err as { code?: string }).code ?? 'unknown' } });
+      throw new EgressUnavailableError("the destination’s host name did not resolve", {
+        cause: err,
+        details: { code: (err as { code?: string }).code ?? "unknown" },
+      });
     }
   }
-  if (addresses.length === 0) throw new EgressUnavailableError('the destination’s host name resolved to no address');
+  if (addresses.length === 0) throw new EgressUnavailableError("the destination’s host name resolved to no address");
   // Every answer must be acceptable: a name that also resolves inside our network is refused, whichever we would pick.
   for (const a of addresses) {
     const verdict = judgeAddress(a.address, policy.allow);
-    if (!verdict.allowed) throw new EgressRefusedError(`the destination resolves to a refused address (${verdict.reason})`, { details: { addressClass: verdict.reason } });
+    if (!verdict.allowed)
+      throw new EgressRefusedError(`the destination resolves to a refused address (${verdict.reason})`, {
+        details: { addressClass: verdict.reason },
+      });
   }
   const pinned = addresses[0];
-  if (!pinned) throw new EgressUnavailableError('the destination’s host name resolved to no address');
+  if (!pinned) throw new EgressUnavailableError("the destination’s host name resolved to no address");
   return { url, hostname, pinned };
 }

@@ -6,7 +6,7 @@
  * look-alike Unicode (fullwidth dots, division slashes) are all refused, with a typed `WorkspaceScopeError` that names
  * the rule, never the key.
  */
-import { WorkspaceIdSchema, WorkspaceScopeError, type WorkspaceId } from '@praxa/core';
+import { WorkspaceIdSchema, WorkspaceScopeError, type WorkspaceId } from "@praxa/core";
 
 const SEGMENT = /^[A-Za-z0-9_\-=+@,~][A-Za-z0-9._\-=+@,~]{0,254}$/;
 const PARTIAL = /^[A-Za-z0-9._\-=+@,~]{0,255}$/;
@@ -19,7 +19,8 @@ export interface WorkspaceScoped {
 }
 
 export function workspacePrefix(workspaceId: WorkspaceId): string {
-  if (!WorkspaceIdSchema.safeParse(workspaceId).success) throw new WorkspaceScopeError('object store: not a workspace id');
+  if (!WorkspaceIdSchema.safeParse(workspaceId).success)
+    throw new WorkspaceScopeError("object store: not a workspace id");
   return `ws/${workspaceId}/`;
 }
 
@@ -28,15 +29,15 @@ function refuse(rule: string): never {
 }
 
 function checkCommon(value: unknown, prefix: string): string {
-  if (typeof value !== 'string') refuse('not a string');
-  if (value.length === 0) refuse('empty');
-  if (value.length > MAX_KEY_LENGTH) refuse('longer than 1024 characters');
+  if (typeof value !== "string") refuse("not a string");
+  if (value.length === 0) refuse("empty");
+  if (value.length > MAX_KEY_LENGTH) refuse("longer than 1024 characters");
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) refuse('control character');
-  if (value.startsWith('/')) refuse('absolute path');
-  if (value.includes('\\')) refuse('backslash');
-  if (value.includes('%')) refuse('percent-encoding');
-  if (!value.startsWith('ws/')) refuse('outside the ws/<workspace_id>/ prefix');
+  if (/[\u0000-\u001f\u007f]/.test(value)) refuse("control character");
+  if (value.startsWith("/")) refuse("absolute path");
+  if (value.includes("\\")) refuse("backslash");
+  if (value.includes("%")) refuse("percent-encoding");
+  if (!value.startsWith("ws/")) refuse("outside the ws/<workspace_id>/ prefix");
   if (!value.startsWith(prefix)) refuse("another workspace's prefix");
   return value.slice(prefix.length);
 }
@@ -44,8 +45,8 @@ function checkCommon(value: unknown, prefix: string): string {
 /** Returns `key` when it names an object inside the workspace; otherwise throws `WorkspaceScopeError`. */
 export function assertObjectKey(workspaceId: WorkspaceId, key: unknown): string {
   const rest = checkCommon(key, workspacePrefix(workspaceId));
-  if (rest.length === 0) refuse('no object name after the workspace prefix');
-  for (const seg of rest.split('/')) checkSegment(seg);
+  if (rest.length === 0) refuse("no object name after the workspace prefix");
+  for (const seg of rest.split("/")) checkSegment(seg);
   return key as string;
 }
 
@@ -55,24 +56,24 @@ export function assertObjectKey(workspaceId: WorkspaceId, key: unknown): string 
  */
 export function assertObjectPrefix(workspaceId: WorkspaceId, prefix: unknown): string {
   const rest = checkCommon(prefix, workspacePrefix(workspaceId));
-  const parts = rest.split('/');
-  const last = parts.pop() ?? '';
+  const parts = rest.split("/");
+  const last = parts.pop() ?? "";
   for (const seg of parts) checkSegment(seg);
-  if (!PARTIAL.test(last)) refuse('character outside the allowed set');
-  if (last === '.' || last === '..') refuse('dot segment');
+  if (!PARTIAL.test(last)) refuse("character outside the allowed set");
+  if (last === "." || last === "..") refuse("dot segment");
   return prefix as string;
 }
 
 function checkSegment(seg: string): void {
-  if (seg.length === 0) refuse('empty segment');
-  if (seg === '.' || seg === '..') refuse('dot segment');
-  if (seg.startsWith('.')) refuse('segment starts with a dot');
-  if (!SEGMENT.test(seg)) refuse('character outside the allowed set');
+  if (seg.length === 0) refuse("empty segment");
+  if (seg === "." || seg === "..") refuse("dot segment");
+  if (seg.startsWith(".")) refuse("segment starts with a dot");
+  if (!SEGMENT.test(seg)) refuse("character outside the allowed set");
 }
 
 /** Builds `ws/<id>/<segments…>` from validated segments. */
 export function objectKey(workspaceId: WorkspaceId, segments: readonly string[]): string {
-  if (segments.length === 0) refuse('no object name after the workspace prefix');
+  if (segments.length === 0) refuse("no object name after the workspace prefix");
   for (const seg of segments) checkSegment(String(seg));
-  return assertObjectKey(workspaceId, `${workspacePrefix(workspaceId)}${segments.join('/')}`);
+  return assertObjectKey(workspaceId, `${workspacePrefix(workspaceId)}${segments.join("/")}`);
 }

@@ -12,15 +12,15 @@
  * `O_NOFOLLOW`. Listing reads each object's header (O(objects of the workspace) per page — fine for exports and
  * archives; use S3 for large volumes). `deletePrefix(store.prefix)` removes the workspace's directory.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { constants, createReadStream, promises as fs } from 'node:fs';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { InternalError, NotFoundError, ValidationError, type WorkspaceId } from '@praxa/core';
-import { z } from 'zod';
-import { ObjectTooLargeError } from './errors.js';
-import { assertObjectKey, assertObjectPrefix, objectKey, workspacePrefix, type WorkspaceScoped } from './keys.js';
-import { signDownloadToken, verifyDownloadToken, type DownloadTokenClaims } from './link-token.js';
+import { createHash, randomBytes } from "node:crypto";
+import { constants, createReadStream, promises as fs } from "node:fs";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { InternalError, NotFoundError, ValidationError, type WorkspaceId } from "@praxa/core";
+import { z } from "zod";
+import { ObjectTooLargeError } from "./errors.js";
+import { assertObjectKey, assertObjectPrefix, objectKey, workspacePrefix, type WorkspaceScoped } from "./keys.js";
+import { signDownloadToken, verifyDownloadToken, type DownloadTokenClaims } from "./link-token.js";
 import {
   boundedChunks,
   boundOf,
@@ -34,11 +34,19 @@ import {
   type ObjectStoreBackend,
   type ObjectSummary,
   type PutOptions,
-} from './store.js';
+} from "./store.js";
 
-const MAGIC = Buffer.from('PXOBJ1\n', 'ascii');
+const MAGIC = Buffer.from("PXOBJ1\n", "ascii");
 const MAX_HEADER = 4096;
-const HeaderSchema = z.object({ key: z.string(), contentType: z.string(), size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/), lastModified: z.string() }).strict();
+const HeaderSchema = z
+  .object({
+    key: z.string(),
+    contentType: z.string(),
+    size: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    lastModified: z.string(),
+  })
+  .strict();
 type Header = z.infer<typeof HeaderSchema>;
 const OBJECT_FILE = /^[0-9a-f]{64}$/;
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
@@ -52,14 +60,14 @@ export interface LocalObjectStoreOptions {
 }
 
 export interface LocalObjectStoreBackend extends ObjectStoreBackend {
-  readonly kind: 'local';
+  readonly kind: "local";
   readonly dir: string;
   /** Verifies a download token minted by `createDownloadLink` (see `link-token.ts`). */
   verifyDownloadToken(token: string, now?: Date): DownloadTokenClaims;
 }
 
-const sha256Hex = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
-const isEnoent = (err: unknown): boolean => (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+const sha256Hex = (s: string | Buffer): string => createHash("sha256").update(s).digest("hex");
+const isEnoent = (err: unknown): boolean => (err as NodeJS.ErrnoException | null)?.code === "ENOENT";
 
 async function readHeader(file: string): Promise<{ header: Header; offset: number } | undefined> {
   let fh: fs.FileHandle;
@@ -76,22 +84,28 @@ async function readHeader(file: string): Promise<{ header: Header; offset: numbe
   }
 }
 
-const infoOf = (h: Header): ObjectInfo => ({ key: h.key, size: h.size, etag: h.sha256, lastModified: new Date(h.lastModified), contentType: h.contentType });
+const infoOf = (h: Header): ObjectInfo => ({
+  key: h.key,
+  size: h.size,
+  etag: h.sha256,
+  lastModified: new Date(h.lastModified),
+  contentType: h.contentType,
+});
 
 export async function createLocalObjectStore(options: LocalObjectStoreOptions): Promise<LocalObjectStoreBackend> {
   const root = options.dir;
   await fs.mkdir(root, { recursive: true, mode: 0o700 });
   await fs.chmod(root, 0o700);
-  await fs.mkdir(join(root, 'ws'), { recursive: true, mode: 0o700 });
-  await fs.chmod(join(root, 'ws'), 0o700);
+  await fs.mkdir(join(root, "ws"), { recursive: true, mode: 0o700 });
+  await fs.chmod(join(root, "ws"), 0o700);
   const secret = options.linkSecret ?? randomBytes(32);
-  if (secret.length < 32) throw new ValidationError('object store: the link secret must be at least 32 bytes');
+  if (secret.length < 32) throw new ValidationError("object store: the link secret must be at least 32 bytes");
   const cap = options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
 
   const forWorkspace = (scope: WorkspaceScoped): ObjectStore => {
     const workspaceId: WorkspaceId = scope.workspaceId;
     const prefix = workspacePrefix(workspaceId);
-    const wsDir = join(root, 'ws', workspaceId);
+    const wsDir = join(root, "ws", workspaceId);
     const fileOf = (key: string): string => join(wsDir, sha256Hex(key));
 
     const ensureDir = async (): Promise<void> => {
@@ -112,7 +126,8 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
         if (!OBJECT_FILE.test(name)) continue; // temp files, anything else
         const found = await readHeader(join(wsDir, name));
         if (found === undefined) continue; // deleted meanwhile
-        if (!found.header.key.startsWith(prefix) || sha256Hex(found.header.key) !== name) throw new InternalError('object store: an object file names a key outside its place');
+        if (!found.header.key.startsWith(prefix) || sha256Hex(found.header.key) !== name)
+          throw new InternalError("object store: an object file names a key outside its place");
         headers.push(found.header);
       }
       return headers.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
@@ -128,13 +143,13 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
         const contentType = checkContentType(opts.contentType);
         const max = boundOf(opts, cap);
         await ensureDir();
-        const tmp = join(wsDir, `.tmp-${randomBytes(12).toString('hex')}`);
+        const tmp = join(wsDir, `.tmp-${randomBytes(12).toString("hex")}`);
         const fh = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o600);
         let renamed = false;
         try {
           // The header names the size and hash, known only at the end: the body streams in after a fixed-size header
           // slot, and the header is written into the slot last (padded with spaces, which JSON.parse ignores).
-          const hash = createHash('sha256');
+          const hash = createHash("sha256");
           let size = 0;
           const slot = MAGIC.length + 4 + MAX_HEADER;
           let pos = slot;
@@ -144,9 +159,15 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
             await fh.write(chunk, 0, chunk.length, pos);
             pos += chunk.length;
           }
-          const header: Header = { key, contentType, size, sha256: hash.digest('hex'), lastModified: new Date().toISOString() };
-          const json = Buffer.from(JSON.stringify(header), 'utf8');
-          if (json.length > MAX_HEADER) throw new InternalError('object store: header too large');
+          const header: Header = {
+            key,
+            contentType,
+            size,
+            sha256: hash.digest("hex"),
+            lastModified: new Date().toISOString(),
+          };
+          const json = Buffer.from(JSON.stringify(header), "utf8");
+          if (json.length > MAX_HEADER) throw new InternalError("object store: header too large");
           const head = Buffer.alloc(slot, 0x20);
           MAGIC.copy(head, 0);
           head.writeUInt32BE(MAX_HEADER, MAGIC.length);
@@ -172,18 +193,18 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
         try {
           fh = await fs.open(fileOf(key), constants.O_RDONLY | NOFOLLOW);
         } catch (err) {
-          if (isEnoent(err)) throw new NotFoundError('object not found');
+          if (isEnoent(err)) throw new NotFoundError("object not found");
           throw err;
         }
         let found: { header: Header; offset: number };
         try {
           found = await readHeaderFromHandle(fh);
-          if (found.header.key !== key) throw new NotFoundError('object not found');
+          if (found.header.key !== key) throw new NotFoundError("object not found");
         } catch (err) {
           await fh.close();
           throw err;
         }
-        const stream = createReadStream('', { fd: fh, start: found.offset, autoClose: true });
+        const stream = createReadStream("", { fd: fh, start: found.offset, autoClose: true });
         return { info: infoOf(found.header), body: stream };
       },
 
@@ -209,17 +230,33 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
       async list(listPrefix: string, opts?: { limit?: number; cursor?: string }) {
         assertObjectPrefix(workspaceId, listPrefix);
         const limit = pageLimit(opts?.limit);
-        let after = '';
+        let after = "";
         if (opts?.cursor !== undefined) {
-          after = Buffer.from(opts.cursor, 'base64url').toString('utf8');
-          if (Buffer.from(after, 'utf8').toString('base64url') !== opts.cursor) throw new ValidationError('object store: invalid cursor');
+          after = Buffer.from(opts.cursor, "base64url").toString("utf8");
+          if (Buffer.from(after, "utf8").toString("base64url") !== opts.cursor)
+            throw new ValidationError("object store: invalid cursor");
           assertObjectKey(workspaceId, after);
         }
-        const matching = (await all()).filter((h) => h.key.startsWith(listPrefix) && (after === '' || Buffer.compare(Buffer.from(h.key), Buffer.from(after)) > 0));
+        const matching = (await all()).filter(
+          (h) =>
+            h.key.startsWith(listPrefix) &&
+            (after === "" || Buffer.compare(Buffer.from(h.key), Buffer.from(after)) > 0),
+        );
         const page = matching.slice(0, limit);
-        const objects: ObjectSummary[] = page.map((h) => ({ key: h.key, size: h.size, etag: h.sha256, lastModified: new Date(h.lastModified) }));
+        const objects: ObjectSummary[] = page.map((h) => ({
+          key: h.key,
+          size: h.size,
+          etag: h.sha256,
+          lastModified: new Date(h.lastModified),
+        }));
         const last = page[page.length - 1];
-        return { objects, nextCursor: matching.length > page.length && last !== undefined ? Buffer.from(last.key, 'utf8').toString('base64url') : undefined };
+        return {
+          objects,
+          nextCursor:
+            matching.length > page.length && last !== undefined
+              ? Buffer.from(last.key, "utf8").toString("base64url")
+              : undefined,
+        };
       },
 
       async delete(key: string): Promise<void> {
@@ -240,16 +277,20 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
       async createDownloadLink(key: string, opts?: { expiresInSeconds?: number }) {
         assertObjectKey(workspaceId, key);
         const ttl = linkTtl(opts);
-        if ((await store.head(key)) === undefined) throw new NotFoundError('object not found');
+        if ((await store.head(key)) === undefined) throw new NotFoundError("object not found");
         const expiresAt = new Date((Math.floor(Date.now() / 1000) + ttl) * 1000);
-        return { kind: 'local-token' as const, token: signDownloadToken({ workspaceId, key, expiresAt }, secret), expiresAt };
+        return {
+          kind: "local-token" as const,
+          token: signDownloadToken({ workspaceId, key, expiresAt }, secret),
+          expiresAt,
+        };
       },
     };
     return store;
   };
 
   return {
-    kind: 'local',
+    kind: "local",
     dir: root,
     forWorkspace,
     verifyDownloadToken: (token, now) => verifyDownloadToken(token, secret, now),
@@ -259,9 +300,13 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
 async function readHeaderFromHandle(fh: fs.FileHandle): Promise<{ header: Header; offset: number }> {
   const head = Buffer.alloc(MAGIC.length + 4 + MAX_HEADER);
   const { bytesRead } = await fh.read(head, 0, head.length, 0);
-  if (bytesRead < MAGIC.length + 4 || !head.subarray(0, MAGIC.length).equals(MAGIC)) throw new InternalError('object store: corrupt object file');
+  if (bytesRead < MAGIC.length + 4 || !head.subarray(0, MAGIC.length).equals(MAGIC))
+    throw new InternalError("object store: corrupt object file");
   const len = head.readUInt32BE(MAGIC.length);
-  if (len > MAX_HEADER || bytesRead < MAGIC.length + 4 + len) throw new InternalError('object store: corrupt object header');
-  const header = HeaderSchema.parse(JSON.parse(head.subarray(MAGIC.length + 4, MAGIC.length + 4 + len).toString('utf8')));
+  if (len > MAX_HEADER || bytesRead < MAGIC.length + 4 + len)
+    throw new InternalError("object store: corrupt object header");
+  const header = HeaderSchema.parse(
+    JSON.parse(head.subarray(MAGIC.length + 4, MAGIC.length + 4 + len).toString("utf8")),
+  );
   return { header, offset: MAGIC.length + 4 + len };
 }

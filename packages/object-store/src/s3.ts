@@ -18,12 +18,12 @@ import {
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { InternalError, NotFoundError, UnavailableError, ValidationError, type WorkspaceId } from '@praxa/core';
-import type { Readable } from 'node:stream';
-import { ObjectTooLargeError } from './errors.js';
-import { assertObjectKey, assertObjectPrefix, objectKey, workspacePrefix, type WorkspaceScoped } from './keys.js';
+} from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { InternalError, NotFoundError, UnavailableError, ValidationError, type WorkspaceId } from "@praxa/core";
+import type { Readable } from "node:stream";
+import { ObjectTooLargeError } from "./errors.js";
+import { assertObjectKey, assertObjectPrefix, objectKey, workspacePrefix, type WorkspaceScoped } from "./keys.js";
 import {
   boundOf,
   checkContentType,
@@ -37,7 +37,7 @@ import {
   type ObjectStoreBackend,
   type ObjectSummary,
   type PutOptions,
-} from './store.js';
+} from "./store.js";
 
 export interface S3ObjectStoreOptions {
   readonly bucket: string;
@@ -47,27 +47,27 @@ export interface S3ObjectStoreOptions {
   /** KMS key id or ARN for SSE-KMS on every put. */
   readonly kmsKeyId?: string;
   /** Explicit credentials (tests); otherwise the SDK's default provider chain (role, env, profile). */
-  readonly credentials?: S3ClientConfig['credentials'];
+  readonly credentials?: S3ClientConfig["credentials"];
   /** Further client settings (tests: `maxAttempts`). */
-  readonly clientConfig?: Omit<S3ClientConfig, 'region' | 'endpoint' | 'credentials' | 'forcePathStyle'>;
+  readonly clientConfig?: Omit<S3ClientConfig, "region" | "endpoint" | "credentials" | "forcePathStyle">;
   readonly maxObjectBytes?: number;
 }
 
 export interface S3ObjectStoreBackend extends ObjectStoreBackend {
-  readonly kind: 's3';
+  readonly kind: "s3";
   readonly bucket: string;
   readonly client: S3Client;
 }
 
-const stripQuotes = (etag: string | undefined): string => (etag ?? '').replace(/^"|"$/g, '');
+const stripQuotes = (etag: string | undefined): string => (etag ?? "").replace(/^"|"$/g, "");
 
 function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
 }
 
 function fault(operation: string, err: unknown): Error {
-  const name = err instanceof Error ? err.name : 'Unknown';
-  return new UnavailableError('object store request failed', { cause: err, details: { operation, s3Error: name } });
+  const name = err instanceof Error ? err.name : "Unknown";
+  return new UnavailableError("object store request failed", { cause: err, details: { operation, s3Error: name } });
 }
 
 export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStoreBackend {
@@ -79,24 +79,43 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
     ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
   });
   const cap = options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
-  const sse = options.kmsKeyId !== undefined ? ({ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: options.kmsKeyId } as const) : {};
+  const sse =
+    options.kmsKeyId !== undefined ? ({ ServerSideEncryption: "aws:kms", SSEKMSKeyId: options.kmsKeyId } as const) : {};
 
   const forWorkspace = (scope: WorkspaceScoped): ObjectStore => {
     const workspaceId: WorkspaceId = scope.workspaceId;
     const prefix = workspacePrefix(workspaceId);
 
-    const listPage = async (listPrefix: string, limit: number, cursor: string | undefined): Promise<{ objects: ObjectSummary[]; nextCursor: string | undefined }> => {
+    const listPage = async (
+      listPrefix: string,
+      limit: number,
+      cursor: string | undefined,
+    ): Promise<{ objects: ObjectSummary[]; nextCursor: string | undefined }> => {
       let out;
       try {
-        out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, MaxKeys: limit, ...(cursor !== undefined ? { ContinuationToken: cursor } : {}) }));
+        out = await client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: listPrefix,
+            MaxKeys: limit,
+            ...(cursor !== undefined ? { ContinuationToken: cursor } : {}),
+          }),
+        );
       } catch (err) {
-        if (statusOf(err) === 400 && cursor !== undefined) throw new ValidationError('object store: invalid cursor', { cause: err });
-        throw fault('ListObjectsV2', err);
+        if (statusOf(err) === 400 && cursor !== undefined)
+          throw new ValidationError("object store: invalid cursor", { cause: err });
+        throw fault("ListObjectsV2", err);
       }
       const objects: ObjectSummary[] = (out.Contents ?? []).map((o) => {
         // Never trust the listing blindly: every key must still sit under the asked prefix.
-        if (o.Key === undefined || !o.Key.startsWith(listPrefix)) throw new InternalError('object store: the listing returned a key outside its prefix');
-        return { key: o.Key, size: o.Size ?? 0, etag: stripQuotes(o.ETag), lastModified: o.LastModified ?? new Date(0) };
+        if (o.Key === undefined || !o.Key.startsWith(listPrefix))
+          throw new InternalError("object store: the listing returned a key outside its prefix");
+        return {
+          key: o.Key,
+          size: o.Size ?? 0,
+          etag: stripQuotes(o.ETag),
+          lastModified: o.LastModified ?? new Date(0),
+        };
       });
       return { objects, nextCursor: out.IsTruncated === true ? out.NextContinuationToken : undefined };
     };
@@ -112,9 +131,18 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
         const bytes = await collectBounded(body, boundOf(opts, cap));
         let out;
         try {
-          out = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentType: contentType, ContentLength: bytes.length, ...sse }));
+          out = await client.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: bytes,
+              ContentType: contentType,
+              ContentLength: bytes.length,
+              ...sse,
+            }),
+          );
         } catch (err) {
-          throw fault('PutObject', err);
+          throw fault("PutObject", err);
         }
         return { key, size: bytes.length, etag: stripQuotes(out.ETag), lastModified: new Date(), contentType };
       },
@@ -125,11 +153,17 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
         try {
           out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         } catch (err) {
-          if (statusOf(err) === 404) throw new NotFoundError('object not found', { cause: err });
-          throw fault('GetObject', err);
+          if (statusOf(err) === 404) throw new NotFoundError("object not found", { cause: err });
+          throw fault("GetObject", err);
         }
-        if (out.Body === undefined) throw new InternalError('object store: GetObject returned no body');
-        const info: ObjectInfo = { key, size: out.ContentLength ?? 0, etag: stripQuotes(out.ETag), lastModified: out.LastModified ?? new Date(0), contentType: out.ContentType ?? 'application/octet-stream' };
+        if (out.Body === undefined) throw new InternalError("object store: GetObject returned no body");
+        const info: ObjectInfo = {
+          key,
+          size: out.ContentLength ?? 0,
+          etag: stripQuotes(out.ETag),
+          lastModified: out.LastModified ?? new Date(0),
+          contentType: out.ContentType ?? "application/octet-stream",
+        };
         return { info, body: out.Body as Readable };
       },
 
@@ -148,10 +182,16 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
         assertObjectKey(workspaceId, key);
         try {
           const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-          return { key, size: out.ContentLength ?? 0, etag: stripQuotes(out.ETag), lastModified: out.LastModified ?? new Date(0), contentType: out.ContentType ?? 'application/octet-stream' };
+          return {
+            key,
+            size: out.ContentLength ?? 0,
+            etag: stripQuotes(out.ETag),
+            lastModified: out.LastModified ?? new Date(0),
+            contentType: out.ContentType ?? "application/octet-stream",
+          };
         } catch (err) {
           if (statusOf(err) === 404) return undefined;
-          throw fault('HeadObject', err);
+          throw fault("HeadObject", err);
         }
       },
 
@@ -165,7 +205,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
         try {
           await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
         } catch (err) {
-          throw fault('DeleteObject', err);
+          throw fault("DeleteObject", err);
         }
       },
 
@@ -178,12 +218,19 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
           if (objects.length === 0) return deleted;
           let out;
           try {
-            out = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects.map((o) => ({ Key: o.key })), Quiet: true } }));
+            out = await client.send(
+              new DeleteObjectsCommand({
+                Bucket: bucket,
+                Delete: { Objects: objects.map((o) => ({ Key: o.key })), Quiet: true },
+              }),
+            );
           } catch (err) {
-            throw fault('DeleteObjects', err);
+            throw fault("DeleteObjects", err);
           }
           if ((out.Errors ?? []).length > 0) {
-            throw new UnavailableError('object store: some objects could not be deleted', { details: { operation: 'DeleteObjects', failed: out.Errors?.length ?? 0 } });
+            throw new UnavailableError("object store: some objects could not be deleted", {
+              details: { operation: "DeleteObjects", failed: out.Errors?.length ?? 0 },
+            });
           }
           deleted += objects.length;
         }
@@ -193,14 +240,21 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
         assertObjectKey(workspaceId, key);
         const ttl = linkTtl(opts);
         // As the local backend does: no link to an object that is not there (one HeadObject).
-        if ((await store.head(key)) === undefined) throw new NotFoundError('object not found');
+        if ((await store.head(key)) === undefined) throw new NotFoundError("object not found");
         const signedAt = Date.now();
-        const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: ttl, signingDate: new Date(signedAt) });
-        return { kind: 'presigned-url' as const, url, expiresAt: new Date(Math.floor(signedAt / 1000) * 1000 + ttl * 1000) };
+        const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), {
+          expiresIn: ttl,
+          signingDate: new Date(signedAt),
+        });
+        return {
+          kind: "presigned-url" as const,
+          url,
+          expiresAt: new Date(Math.floor(signedAt / 1000) * 1000 + ttl * 1000),
+        };
       },
     };
     return store;
   };
 
-  return { kind: 's3', bucket, client, forWorkspace };
+  return { kind: "s3", bucket, client, forWorkspace };
 }

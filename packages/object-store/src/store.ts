@@ -4,11 +4,11 @@
  * prefixes are validated before any I/O: a key outside the workspace's prefix is a `WorkspaceScopeError` and never
  * reaches the disk or the network.
  */
-import { ValidationError, type WorkspaceId } from '@praxa/core';
-import type { Readable } from 'node:stream';
-import { z } from 'zod';
-import { ObjectTooLargeError } from './errors.js';
-import type { WorkspaceScoped } from './keys.js';
+import { ValidationError, type WorkspaceId } from "@praxa/core";
+import type { Readable } from "node:stream";
+import { z } from "zod";
+import { ObjectTooLargeError } from "./errors.js";
+import type { WorkspaceScoped } from "./keys.js";
 
 /** What a listing returns per object (S3's ListObjectsV2 does not carry the content type). */
 export interface ObjectSummary {
@@ -43,8 +43,8 @@ export interface PutOptions {
  * (`link-token.ts`) that the api verifies with `verifyDownloadToken` and then streams the object itself.
  */
 export type DownloadLink =
-  | { readonly kind: 'presigned-url'; readonly url: string; readonly expiresAt: Date }
-  | { readonly kind: 'local-token'; readonly token: string; readonly expiresAt: Date };
+  | { readonly kind: "presigned-url"; readonly url: string; readonly expiresAt: Date }
+  | { readonly kind: "local-token"; readonly token: string; readonly expiresAt: Date };
 
 export interface ObjectStore {
   readonly workspaceId: WorkspaceId;
@@ -56,7 +56,10 @@ export interface ObjectStore {
   /** The object as a stream. Missing → `NotFoundError`. */
   get(key: string): Promise<{ readonly info: ObjectInfo; readonly body: Readable }>;
   /** The object's bytes. Missing → `NotFoundError`; larger than `maxBytes` → `ObjectTooLargeError`. */
-  getBytes(key: string, options?: { readonly maxBytes?: number }): Promise<{ readonly info: ObjectInfo; readonly bytes: Buffer }>;
+  getBytes(
+    key: string,
+    options?: { readonly maxBytes?: number },
+  ): Promise<{ readonly info: ObjectInfo; readonly bytes: Buffer }>;
   /** Metadata, or undefined when there is no such object. */
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Objects whose key starts with `prefix`, in byte order of the key, at most `limit` (1–1000, default 1000) a page. */
@@ -70,7 +73,7 @@ export interface ObjectStore {
 }
 
 export interface ObjectStoreBackend {
-  readonly kind: 'local' | 's3';
+  readonly kind: "local" | "s3";
   forWorkspace(scope: WorkspaceScoped): ObjectStore;
 }
 
@@ -82,45 +85,54 @@ export const MAX_LINK_TTL_SECONDS = 3600;
 const ContentTypeSchema = z
   .string()
   .max(255)
-  .regex(/^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=("[^"\\\r\n]*"|[A-Za-z0-9!#$&^_.+-]+))*$/);
+  .regex(
+    /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=("[^"\\\r\n]*"|[A-Za-z0-9!#$&^_.+-]+))*$/,
+  );
 
 export function checkContentType(contentType: unknown): string {
   const parsed = ContentTypeSchema.safeParse(contentType);
-  if (!parsed.success) throw new ValidationError('object store: contentType is not a MIME type');
+  if (!parsed.success) throw new ValidationError("object store: contentType is not a MIME type");
   return parsed.data;
 }
 
 export function boundOf(options: { readonly maxBytes?: number } | undefined, cap: number): number {
   const asked = options?.maxBytes;
   if (asked === undefined) return cap;
-  if (!Number.isSafeInteger(asked) || asked < 0) throw new ValidationError('object store: maxBytes must be a non-negative integer');
+  if (!Number.isSafeInteger(asked) || asked < 0)
+    throw new ValidationError("object store: maxBytes must be a non-negative integer");
   return Math.min(asked, cap);
 }
 
 export function linkTtl(options: { readonly expiresInSeconds?: number } | undefined): number {
   const ttl = options?.expiresInSeconds ?? DEFAULT_LINK_TTL_SECONDS;
-  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_LINK_TTL_SECONDS) throw new ValidationError(`object store: a link lives 1–${MAX_LINK_TTL_SECONDS} seconds`);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_LINK_TTL_SECONDS)
+    throw new ValidationError(`object store: a link lives 1–${MAX_LINK_TTL_SECONDS} seconds`);
   return ttl;
 }
 
 export function pageLimit(limit: number | undefined): number {
   const n = limit ?? 1000;
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new ValidationError('object store: limit must be 1–1000');
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new ValidationError("object store: limit must be 1–1000");
   return n;
 }
 
 /** Iterates a body as chunks, throwing `ObjectTooLargeError` as soon as more than `max` bytes have arrived. */
 export async function* boundedChunks(body: ObjectBody, max: number): AsyncGenerator<Buffer> {
   let total = 0;
-  const tooLarge = (): ObjectTooLargeError => new ObjectTooLargeError(`object larger than ${max} bytes`, { details: { maxBytes: max } });
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const tooLarge = (): ObjectTooLargeError =>
+    new ObjectTooLargeError(`object larger than ${max} bytes`, { details: { maxBytes: max } });
+  if (typeof body === "string" || body instanceof Uint8Array) {
+    const buf =
+      typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     if (buf.length > max) throw tooLarge();
     yield buf;
     return;
   }
   for await (const chunk of body as AsyncIterable<Uint8Array | string>) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf =
+      typeof chunk === "string"
+        ? Buffer.from(chunk, "utf8")
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     total += buf.length;
     if (total > max) throw tooLarge();
     yield buf;

@@ -7,8 +7,8 @@
  * The server is unref'd: it never keeps a process alive, and it ends with the process (runProcess exits after the
  * app's own close), so an app adds it with one line.
  */
-import { createServer, type Server } from 'node:http';
-import { ValidationError } from '@praxa/core';
+import { createServer, type Server } from "node:http";
+import { ValidationError } from "@praxa/core";
 
 export type HealthChecks = Readonly<Record<string, () => Promise<boolean>>>;
 
@@ -19,38 +19,53 @@ export interface HealthServer {
 
 function parsePort(raw: string): number {
   const port = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(port) || port < 1 || port > 65_535) throw new ValidationError('PRAXA_HEALTH_PORT must be a port number (1–65535)');
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(port) || port < 1 || port > 65_535)
+    throw new ValidationError("PRAXA_HEALTH_PORT must be a port number (1–65535)");
   return port;
 }
 
 async function runChecks(checks: HealthChecks): Promise<Record<string, boolean>> {
-  const entries = await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await check().then((ok) => ok === true, () => false)] as const));
+  const entries = await Promise.all(
+    Object.entries(checks).map(
+      async ([name, check]) =>
+        [
+          name,
+          await check().then(
+            (ok) => ok === true,
+            () => false,
+          ),
+        ] as const,
+    ),
+  );
   return Object.fromEntries(entries);
 }
 
 /** Start the health server when `env.PRAXA_HEALTH_PORT` is set; otherwise do nothing (returns undefined). */
-export async function startHealthServer(env: Readonly<Record<string, string | undefined>>, checks: HealthChecks): Promise<HealthServer | undefined> {
+export async function startHealthServer(
+  env: Readonly<Record<string, string | undefined>>,
+  checks: HealthChecks,
+): Promise<HealthServer | undefined> {
   const raw = env.PRAXA_HEALTH_PORT;
-  if (raw === undefined || raw === '') return undefined;
+  if (raw === undefined || raw === "") return undefined;
   const port = parsePort(raw);
-  const host = env.PRAXA_HEALTH_HOST || '127.0.0.1';
+  const host = env.PRAXA_HEALTH_HOST || "127.0.0.1";
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' || (path !== '/readyz' && path !== '/healthz')) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" || (path !== "/readyz" && path !== "/healthz")) {
+      res.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
       return;
     }
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    if (path === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
       return;
     }
     runChecks(checks).then((result) => {
       const ok = Object.values(result).every(Boolean);
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ok, checks: result }));
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ok, checks: result }));
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once("error", reject);
     server.listen(port, host, () => resolve());
   });
   server.unref();

@@ -3,13 +3,13 @@
  * OTLP/HTTP in batches, always through the filtering exporter (telemetry-exporter.ts): only `praxa.*` spans, only
  * `{tool_name, ms, code, iter}` attributes, no events (spans are read-only once ended, so filtering happens at export).
  */
-import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, SimpleSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
-import { createFilteringSpanExporter } from './telemetry-exporter.js';
+import { context, propagation, trace, type Tracer } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor, SimpleSpanProcessor, TracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace";
+import { createFilteringSpanExporter } from "./telemetry-exporter.js";
 
 export interface TelemetryOptions {
   readonly serviceName: string;
@@ -28,17 +28,20 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (!options.otlpEndpoint && !options.exporter) {
     return { enabled: false, tracer: trace.getTracer(options.serviceName), shutdown: async () => {} };
   }
-  const base = options.exporter ?? new OTLPTraceExporter({ url: new URL('/v1/traces', options.otlpEndpoint).toString() });
+  const base =
+    options.exporter ?? new OTLPTraceExporter({ url: new URL("/v1/traces", options.otlpEndpoint).toString() });
   // Not optional: whatever the destination, spans leave only through the whitelist filter.
   const exporter = createFilteringSpanExporter(base);
   const provider = new TracerProvider({
-    resource: resourceFromAttributes({ 'service.name': options.serviceName }),
+    resource: resourceFromAttributes({ "service.name": options.serviceName }),
     spanProcessors: [options.exporter ? new SimpleSpanProcessor({ exporter }) : new BatchSpanProcessor({ exporter })],
   });
   // What NodeTracerProvider.register() did before the 3.x line folded sdk-trace-node into sdk-trace: parent/child spans
   // across awaits (AsyncLocalStorage), W3C trace context and baggage propagation, then the provider itself.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
   trace.setGlobalTracerProvider(provider);
   return {
     enabled: true,

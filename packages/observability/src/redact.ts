@@ -4,54 +4,54 @@
  *  1. by key name, at any depth — the value is replaced by `[redacted]`;
  *  2. by value shape, in any string — known credential formats are replaced wherever they appear.
  */
-import { PraxaError } from '@praxa/core';
+import { PraxaError } from "@praxa/core";
 
-export const REDACTED = '[redacted]';
+export const REDACTED = "[redacted]";
 
 /** Key names whose values are never logged (case-insensitive; `-`/`_` ignored). */
 const SENSITIVE_KEY = new RegExp(
-  '^(' +
+  "^(" +
     [
-      'authorization',
-      'proxyauthorization',
-      'cookie',
-      'setcookie',
-      'password',
-      'passwd',
-      'secret',
-      '.*secret',
-      '.*token',
-      'token.*',
-      'apikey',
-      '.*apikey',
-      'xapikey',
-      'privatekey',
-      '.*privatekey',
-      'credentials?',
-      'signature',
-      'xhubsignature.*',
-      'xslacksignature',
-      'webhooksignature',
-      'prompt',
-      'prompts',
-      'system',
-      'messages',
-      'completion',
-      'content',
-      'body',
-      'rawbody',
-      'text',
-      'diff',
-      'patch',
-      'input',
-      'output',
-      'plaintext',
-      'dsn',
-      'connectionstring',
-      '.*databaseurl',
-    ].join('|') +
-    ')$',
-  'i',
+      "authorization",
+      "proxyauthorization",
+      "cookie",
+      "setcookie",
+      "password",
+      "passwd",
+      "secret",
+      ".*secret",
+      ".*token",
+      "token.*",
+      "apikey",
+      ".*apikey",
+      "xapikey",
+      "privatekey",
+      ".*privatekey",
+      "credentials?",
+      "signature",
+      "xhubsignature.*",
+      "xslacksignature",
+      "webhooksignature",
+      "prompt",
+      "prompts",
+      "system",
+      "messages",
+      "completion",
+      "content",
+      "body",
+      "rawbody",
+      "text",
+      "diff",
+      "patch",
+      "input",
+      "output",
+      "plaintext",
+      "dsn",
+      "connectionstring",
+      ".*databaseurl",
+    ].join("|") +
+    ")$",
+  "i",
 );
 
 /** Credential shapes that must never survive in any string value. */
@@ -70,7 +70,7 @@ const SECRET_VALUE_PATTERNS: readonly RegExp[] = [
 ];
 
 function normalize(key: string): string {
-  return key.replace(/[-_]/g, '');
+  return key.replace(/[-_]/g, "");
 }
 
 export function isSensitiveKey(key: string): boolean {
@@ -81,8 +81,10 @@ export function scrubString(value: string): string {
   let out = value;
   for (const pattern of SECRET_VALUE_PATTERNS) {
     out = out.replace(pattern, (match, ...groups: unknown[]) => {
-      if (pattern.source.startsWith('(postgres')) return `${String(groups[0])}://${String(groups[1])}:${REDACTED}@`;
-      return match.startsWith('Bearer') || match.startsWith('Basic') ? `${match.split(/\s+/)[0] ?? ''} ${REDACTED}` : REDACTED;
+      if (pattern.source.startsWith("(postgres")) return `${String(groups[0])}://${String(groups[1])}:${REDACTED}@`;
+      return match.startsWith("Bearer") || match.startsWith("Basic")
+        ? `${match.split(/\s+/)[0] ?? ""} ${REDACTED}`
+        : REDACTED;
     });
   }
   return out;
@@ -90,18 +92,20 @@ export function scrubString(value: string): string {
 
 /** A deep copy of `value` with sensitive keys and secret-shaped strings redacted. Cycles and depth are bounded. */
 export function redactDeep(value: unknown, depth = 0, seen: WeakSet<object> = new WeakSet()): unknown {
-  if (typeof value === 'string') return scrubString(value);
-  if (value === null || typeof value !== 'object') return value;
-  if (depth > 8) return '[depth]';
-  if (seen.has(value)) return '[circular]';
+  if (typeof value === "string") return scrubString(value);
+  if (value === null || typeof value !== "object") return value;
+  if (depth > 8) return "[depth]";
+  if (seen.has(value)) return "[circular]";
   seen.add(value);
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1, seen));
   if (value instanceof Error) {
     // Only a PraxaError's message is safe by contract. Other errors — a driver's, say — may quote query parameters or
     // row values in their message, so they are logged by name and code only.
     const e = value as Error & { code?: unknown };
-    const code = typeof e.code === 'string' ? { code: e.code } : {};
-    return value instanceof PraxaError ? { type: e.name, message: scrubString(e.message), ...code } : { type: e.name, ...code };
+    const code = typeof e.code === "string" ? { code: e.code } : {};
+    return value instanceof PraxaError
+      ? { type: e.name, message: scrubString(e.message), ...code }
+      : { type: e.name, ...code };
   }
   if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return `[${value.byteLength} bytes]`;
   const out: Record<string, unknown> = {};

@@ -6,7 +6,11 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-export function runProcess(name: string, start: () => Promise<RunningApp>, options: { closeTimeoutMs?: number } = {}): void {
+export function runProcess(
+  name: string,
+  start: () => Promise<RunningApp>,
+  options: { closeTimeoutMs?: number } = {},
+): void {
   start().then(
     (running) => {
       let stopping = false;
@@ -23,11 +27,11 @@ export function runProcess(name: string, start: () => Promise<RunningApp>, optio
           () => process.exit(1),
         );
       };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
     },
     (err: unknown) => {
-      process.stderr.write(`${name}: ${err instanceof Error ? err.message : 'failed to start'}\n`);
+      process.stderr.write(`${name}: ${err instanceof Error ? err.message : "failed to start"}\n`);
       process.exit(1);
     },
   );

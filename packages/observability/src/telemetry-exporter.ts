@@ -5,11 +5,11 @@
  * `recordException` text), no links, a status without its message, and only spans Praxa itself names (`praxa.*`) —
  * an instrumentation library's span (whose name may carry a URL path or a query) is dropped whole.
  */
-import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { filterTelemetry } from '@praxa/core';
+import type { ExportResult } from "@opentelemetry/core";
+import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
+import { filterTelemetry } from "@praxa/core";
 
-export const PRAXA_SPAN_PREFIX = 'praxa.';
+export const PRAXA_SPAN_PREFIX = "praxa.";
 
 export function filterSpan(span: ReadableSpan): ReadableSpan | null {
   if (!span.name.startsWith(PRAXA_SPAN_PREFIX) || !/^praxa\.[a-z_.]{1,64}$/.test(span.name)) return null;
@@ -22,7 +22,9 @@ export function filterSpan(span: ReadableSpan): ReadableSpan | null {
     startTime: span.startTime,
     endTime: span.endTime,
     status: { code: span.status.code },
-    attributes: Object.fromEntries(Object.entries(attributes).filter((e): e is [string, string | number] => e[1] !== null && e[1] !== undefined)),
+    attributes: Object.fromEntries(
+      Object.entries(attributes).filter((e): e is [string, string | number] => e[1] !== null && e[1] !== undefined),
+    ),
     links: [],
     events: [],
     duration: span.duration,

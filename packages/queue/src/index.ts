@@ -1,5 +1,14 @@
-export * from './connection.js';
-export * from './job-catalog.js';
-export * from './producer.js';
-export { Job, Queue, QueueEvents, Worker, UnrecoverableError, DelayedError, type JobsOptions, type Processor } from 'bullmq';
-export type { Redis } from 'ioredis';
+export * from "./connection.js";
+export * from "./job-catalog.js";
+export * from "./producer.js";
+export {
+  Job,
+  Queue,
+  QueueEvents,
+  Worker,
+  UnrecoverableError,
+  DelayedError,
+  type JobsOptions,
+  type Processor,
+} from "bullmq";
+export type { Redis } from "ioredis";

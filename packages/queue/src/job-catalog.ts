@@ -4,58 +4,70 @@
  * credential. Any workspace id in a job is a tracing hint and is never used to authorize anything: the worker derives
  * the workspace from the row it claims.
  */
-import type { JobsOptions } from 'bullmq';
-import { z } from 'zod';
-import { RunIdSchema, WorkspaceIdSchema, type RunId } from '@praxa/core';
+import type { JobsOptions } from "bullmq";
+import { z } from "zod";
+import { RunIdSchema, WorkspaceIdSchema, type RunId } from "@praxa/core";
 
 /** Optional tracing hints. Ignored for authorization by design. */
-const TraceHint = z.object({ workspaceId: z.string().max(64).optional(), traceId: z.string().max(64).optional() }).strict();
+const TraceHint = z
+  .object({ workspaceId: z.string().max(64).optional(), traceId: z.string().max(64).optional() })
+  .strict();
 
 export const JOB_CATALOG = {
   run: {
-    queue: 'runs',
+    queue: "runs",
     schema: z.object({ runId: RunIdSchema, hint: TraceHint.optional() }).strict(),
     options: {
       attempts: 5,
-      backoff: { type: 'exponential', delay: 2_000 },
+      backoff: { type: "exponential", delay: 2_000 },
       // Kept a while so the reconciler can tell "completed" from "lost"; removed after.
       removeOnComplete: { age: 24 * 3600, count: 10_000 },
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   },
   keys: {
-    queue: 'keys',
-    schema: z.object({ workspaceId: WorkspaceIdSchema, operation: z.enum(['create', 'rotate']) }).strict(),
-    options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+    queue: "keys",
+    schema: z.object({ workspaceId: WorkspaceIdSchema, operation: z.enum(["create", "rotate"]) }).strict(),
+    options: {
+      attempts: 5,
+      backoff: { type: "exponential", delay: 2_000 },
+      removeOnComplete: { age: 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
   },
   notification: {
-    queue: 'notifications',
+    queue: "notifications",
     schema: z.object({ notificationId: z.string().regex(/^nt_[0-9a-z]{26}$/) }).strict(),
-    options: { attempts: 8, backoff: { type: 'exponential', delay: 5_000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+    options: {
+      attempts: 8,
+      backoff: { type: "exponential", delay: 5_000 },
+      removeOnComplete: { age: 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
   },
   reconcile: {
-    queue: 'maintenance',
+    queue: "maintenance",
     schema: z.object({}).strict(),
     options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
   },
   /** The quality monitor's pass: recompute changed acceptance rates, pause Skills below their threshold. */
   acceptance: {
-    queue: 'maintenance',
+    queue: "maintenance",
     schema: z.object({}).strict(),
     options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
   },
   /** Time-based audit checkpoints for workspaces whose chain grew since their newest checkpoint. */
   checkpoints: {
-    queue: 'maintenance',
+    queue: "maintenance",
     schema: z.object({}).strict(),
     options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
   },
 } as const satisfies Record<string, { queue: string; schema: z.ZodType; options: JobsOptions }>;
 
 export type JobName = keyof typeof JOB_CATALOG;
-export type JobData<N extends JobName> = z.infer<(typeof JOB_CATALOG)[N]['schema']>;
-export type QueueName = (typeof JOB_CATALOG)[JobName]['queue'];
+export type JobData<N extends JobName> = z.infer<(typeof JOB_CATALOG)[N]["schema"]>;
+export type QueueName = (typeof JOB_CATALOG)[JobName]["queue"];
 
-export function runJobData(runId: RunId): JobData<'run'> {
+export function runJobData(runId: RunId): JobData<"run"> {
   return { runId };
 }

@@ -2,10 +2,10 @@
  * A typed producer over the catalog: data is validated before it reaches Redis, and every run job's `jobId` is the run
  * id, so a duplicate enqueue collapses onto the existing job.
  */
-import { Queue, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { UnavailableError, ValidationError } from '@praxa/core';
-import { JOB_CATALOG, type JobData, type JobName, type QueueName } from './job-catalog.js';
+import { Queue, type Job, type JobsOptions } from "bullmq";
+import type { Redis } from "ioredis";
+import { UnavailableError, ValidationError } from "@praxa/core";
+import { JOB_CATALOG, type JobData, type JobName, type QueueName } from "./job-catalog.js";
 
 export interface QueueSet {
   readonly prefix: string;
@@ -50,7 +50,10 @@ export async function enqueue<N extends JobName>(
   if (limits.timeoutMs === undefined) return add;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnavailableError('the queue did not accept the job in time')), limits.timeoutMs);
+    timer = setTimeout(
+      () => reject(new UnavailableError("the queue did not accept the job in time")),
+      limits.timeoutMs,
+    );
   });
   add.catch(() => {}); // a late failure after the timeout is already accounted for
   try {

@@ -4,12 +4,18 @@
  * which sub-agents it may dispatch, and how deep. The order of the pre-call chain is fixed: trigger source, tool
  * allowlist, memory namespace, sub-agent dispatch.
  */
-import type { SkillManifest } from '@praxa/core';
-import { MemoryNamespaceError, SubAgentNotAllowedError, ToolNotAllowedError, TriggerNotAllowedError } from './guard-errors.js';
+import type { SkillManifest } from "@praxa/core";
+import {
+  MemoryNamespaceError,
+  SubAgentNotAllowedError,
+  ToolNotAllowedError,
+  TriggerNotAllowedError,
+} from "./guard-errors.js";
 
 /** Refuse a run whose trigger is not in the manifest. Runs before any model request. */
 export function guardTrigger(manifest: SkillManifest, trigger: string): void {
-  if (!manifest.triggers.includes(trigger)) throw new TriggerNotAllowedError('this Skill is not allowed to run on this trigger', { details: { trigger } });
+  if (!manifest.triggers.includes(trigger))
+    throw new TriggerNotAllowedError("this Skill is not allowed to run on this trigger", { details: { trigger } });
 }
 
 /**
@@ -18,7 +24,10 @@ export function guardTrigger(manifest: SkillManifest, trigger: string): void {
  */
 export function toolsOffered(manifest: SkillManifest, registered: ReadonlySet<string>): string[] {
   const missing = manifest.tools.filter((t) => !registered.has(t));
-  if (missing.length > 0) throw new ToolNotAllowedError('the manifest allows tools the runtime does not provide', { details: { tools: missing } });
+  if (missing.length > 0)
+    throw new ToolNotAllowedError("the manifest allows tools the runtime does not provide", {
+      details: { tools: missing },
+    });
   return [...manifest.tools];
 }
 
@@ -28,24 +37,28 @@ export function toolsOffered(manifest: SkillManifest, registered: ReadonlySet<st
  */
 export function guardToolCall(manifest: SkillManifest, toolName: string, registered: ReadonlySet<string>): void {
   if (!manifest.tools.includes(toolName)) {
-    throw new ToolNotAllowedError('the model asked for a tool outside this Skill’s allowlist', { details: { tool: registered.has(toolName) ? toolName : 'unknown' } });
+    throw new ToolNotAllowedError("the model asked for a tool outside this Skill’s allowlist", {
+      details: { tool: registered.has(toolName) ? toolName : "unknown" },
+    });
   }
 }
 
 /** Refuse memory access outside the manifest's namespace (or any, if it has none). */
 export function guardMemory(manifest: SkillManifest, namespace: string): void {
   if (manifest.memory === null || manifest.memory.namespace !== namespace) {
-    throw new MemoryNamespaceError('this Skill may not touch that memory namespace');
+    throw new MemoryNamespaceError("this Skill may not touch that memory namespace");
   }
 }
 
 /** Refuse a sub-agent dispatch to a Skill not listed, or beyond the depth limit. `depth` is the caller's own depth (0 = top). */
 export function guardSubAgent(manifest: SkillManifest, targetSlug: string, depth: number): void {
-  if (!manifest.tools.includes('subagent.dispatch') || !manifest.subAgents.allowed.includes(targetSlug)) {
-    throw new SubAgentNotAllowedError('this Skill may not dispatch that sub-agent');
+  if (!manifest.tools.includes("subagent.dispatch") || !manifest.subAgents.allowed.includes(targetSlug)) {
+    throw new SubAgentNotAllowedError("this Skill may not dispatch that sub-agent");
   }
   if (depth + 1 > manifest.subAgents.maxDepth) {
-    throw new SubAgentNotAllowedError('sub-agent depth limit reached', { details: { maxDepth: manifest.subAgents.maxDepth } });
+    throw new SubAgentNotAllowedError("sub-agent depth limit reached", {
+      details: { maxDepth: manifest.subAgents.maxDepth },
+    });
   }
 }
 

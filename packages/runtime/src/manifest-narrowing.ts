@@ -3,7 +3,7 @@
  * allows nothing the pinned manifest does not: triggers, tools and sub-agents are subsets, the memory namespace is the
  * same or none, and the limits are no higher. Identity fields (slug, name, model, acceptance, notify) must not change.
  */
-import type { SkillManifest } from '@praxa/core';
+import type { SkillManifest } from "@praxa/core";
 
 const subset = (a: readonly string[], b: readonly string[]): boolean => a.every((x) => b.includes(x));
 

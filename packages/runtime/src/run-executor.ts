@@ -5,18 +5,49 @@
  * reasoning → alternatives → confidence → output. Every model call and tool call is a durable step: a retried run
  * replays recorded steps instead of calling again. Telemetry carries `{tool_name, ms, code, iter}` and nothing else.
  */
-import { createHash } from 'node:crypto';
-import { z } from 'zod';
-import { canonicalJson, isPraxaError, newId, SkillManifestSchema, type AuditEventDraft, type PraxaError, type RunId, type SkillId, type SkillManifest, type WorkspaceId } from '@praxa/core';
-import { guardMemory, guardSubAgent, runPreCallGuards } from './guards.js';
-import { MemoryNamespaceError, SubAgentInputInvalidError, SubAgentNotAllowedError, SubAgentSubjectError, ToolNotAllowedError, TriggerNotAllowedError } from './guard-errors.js';
-import { ModelDecisionInvalidError, ModelIterationLimitError } from './model/model-errors.js';
-import { ModelResponseSchema, type ModelMessage, type ModelProvider, type ModelToolResultBlock, type ModelToolSpec } from './model/model-provider.js';
-import type { RunJournal, RunRecorder } from './run-journal.js';
-import { DECISION_TOOL_NAME, DECISION_TOOL_WIRE_NAME, PreparedRunSchema, type BaseDecision, type SkillDefinition, type SkillRunInput } from './skill-definition.js';
-import { narrows } from './manifest-narrowing.js';
-import { resolveSubAgentRequest, type SubAgentContext, type SubAgentInputSchema } from './subagent-request.js';
-import { wireToolName, type AnyTool, type ToolEnvironment, type RunSubject } from './tools/tool.js';
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import {
+  canonicalJson,
+  isPraxaError,
+  newId,
+  SkillManifestSchema,
+  type AuditEventDraft,
+  type PraxaError,
+  type RunId,
+  type SkillId,
+  type SkillManifest,
+  type WorkspaceId,
+} from "@praxa/core";
+import { guardMemory, guardSubAgent, runPreCallGuards } from "./guards.js";
+import {
+  MemoryNamespaceError,
+  SubAgentInputInvalidError,
+  SubAgentNotAllowedError,
+  SubAgentSubjectError,
+  ToolNotAllowedError,
+  TriggerNotAllowedError,
+} from "./guard-errors.js";
+import { ModelDecisionInvalidError, ModelIterationLimitError } from "./model/model-errors.js";
+import {
+  ModelResponseSchema,
+  type ModelMessage,
+  type ModelProvider,
+  type ModelToolResultBlock,
+  type ModelToolSpec,
+} from "./model/model-provider.js";
+import type { RunJournal, RunRecorder } from "./run-journal.js";
+import {
+  DECISION_TOOL_NAME,
+  DECISION_TOOL_WIRE_NAME,
+  PreparedRunSchema,
+  type BaseDecision,
+  type SkillDefinition,
+  type SkillRunInput,
+} from "./skill-definition.js";
+import { narrows } from "./manifest-narrowing.js";
+import { resolveSubAgentRequest, type SubAgentContext, type SubAgentInputSchema } from "./subagent-request.js";
+import { wireToolName, type AnyTool, type ToolEnvironment, type RunSubject } from "./tools/tool.js";
 
 export interface ExecuteRunInput {
   readonly runId: RunId;
@@ -49,7 +80,7 @@ export interface ExecuteRunInput {
 }
 
 export interface RunResult {
-  readonly status: 'succeeded' | 'skipped' | 'decided';
+  readonly status: "succeeded" | "skipped" | "decided";
   readonly skipReason?: string;
   readonly verdict?: string;
   readonly auditEventId?: string;
@@ -63,14 +94,23 @@ export interface RunResult {
   readonly auditInput?: Readonly<Record<string, Json>>;
 }
 
-const GUARD_ERRORS = [TriggerNotAllowedError, ToolNotAllowedError, MemoryNamespaceError, SubAgentNotAllowedError, SubAgentSubjectError, SubAgentInputInvalidError];
+const GUARD_ERRORS = [
+  TriggerNotAllowedError,
+  ToolNotAllowedError,
+  MemoryNamespaceError,
+  SubAgentNotAllowedError,
+  SubAgentSubjectError,
+  SubAgentInputInvalidError,
+];
 /** A guard refusal: already audited (`guard.denied`) and counted by the executor when it reaches the worker. */
 export function isGuardDenial(err: unknown): err is PraxaError {
   return GUARD_ERRORS.some((cls) => err instanceof cls);
 }
 
 function sha256Json(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value ?? null), 'utf8').digest('hex');
+  return createHash("sha256")
+    .update(canonicalJson(value ?? null), "utf8")
+    .digest("hex");
 }
 
 type Json = z.core.util.JSONType;
@@ -78,7 +118,13 @@ type Json = z.core.util.JSONType;
 export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
   const now = x.now ?? Date.now;
   const startedAt = now();
-  let run: SkillRunInput = { runId: x.runId, trigger: x.trigger, input: x.input, manifest: x.manifest, ...(x.task ? { task: x.task } : {}) };
+  let run: SkillRunInput = {
+    runId: x.runId,
+    trigger: x.trigger,
+    input: x.input,
+    manifest: x.manifest,
+    ...(x.task ? { task: x.task } : {}),
+  };
   const contracts = new Map<string, SubAgentInputSchema>();
   for (const [slug, def] of x.subAgentSkills ?? []) if (def.subAgentInput) contracts.set(slug, def.subAgentInput);
   // The subject a sub-agent inherits is this run's own input, as its row holds it — never the model's arguments.
@@ -104,8 +150,8 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
     const step = idx++;
     await x.recorder.telemetry({ tool_name: toolName, ms: 0, code: err.code, iter });
     await x.recorder.audit({
-      auditEventId: newId('auditEvent'),
-      kind: 'guard.denied',
+      auditEventId: newId("auditEvent"),
+      kind: "guard.denied",
       skillId: x.skillId,
       runId: x.runId,
       trigger: x.trigger,
@@ -126,49 +172,92 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
   // 1. Guards, in their fixed order, before anything else — before any model request.
   const registered = new Set(x.tools.keys());
   try {
-    runPreCallGuards({ manifest: x.manifest, trigger: x.trigger, registeredTools: registered, ...(x.manifest.memory ? { memoryNamespace: x.manifest.memory.namespace } : {}) });
+    runPreCallGuards({
+      manifest: x.manifest,
+      trigger: x.trigger,
+      registeredTools: registered,
+      ...(x.manifest.memory ? { memoryNamespace: x.manifest.memory.namespace } : {}),
+    });
   } catch (err) {
-    if (isGuardDenial(err)) await deny(err, 'unknown');
+    if (isGuardDenial(err)) await deny(err, "unknown");
     throw err;
   }
   const subject: RunSubject = x.skill.subject(run);
   if (x.skill.prepare) {
     const prepare = x.skill.prepare.bind(x.skill);
     const step = idx++;
-    const { value: prepared } = await x.journal.step(step, { kind: 'config.prepare', key: 'config:prepare', sealed: true, schema: PreparedRunSchema }, () => prepare(run, subject, x.env));
+    const { value: prepared } = await x.journal.step(
+      step,
+      { kind: "config.prepare", key: "config:prepare", sealed: true, schema: PreparedRunSchema },
+      () => prepare(run, subject, x.env),
+    );
     const problems = [...prepared.problems];
     let manifest = x.manifest;
     if (prepared.manifest !== null) {
       const narrowed = SkillManifestSchema.safeParse(prepared.manifest);
       if (narrowed.success && narrows(x.manifest, narrowed.data)) manifest = narrowed.data;
-      else problems.push({ code: 'REPO_CONFIG_WIDENS_MANIFEST', message: 'the configuration tried to widen the manifest; the pinned manifest applies' });
+      else
+        problems.push({
+          code: "REPO_CONFIG_WIDENS_MANIFEST",
+          message: "the configuration tried to widen the manifest; the pinned manifest applies",
+        });
     }
     run = { ...run, manifest, settings: prepared.settings, problems };
     preparedAudit = prepared.auditInput;
     // A narrower manifest may no longer allow this trigger: the guards run again on what is in force.
     try {
-      runPreCallGuards({ manifest, trigger: x.trigger, registeredTools: registered, ...(manifest.memory ? { memoryNamespace: manifest.memory.namespace } : {}) });
+      runPreCallGuards({
+        manifest,
+        trigger: x.trigger,
+        registeredTools: registered,
+        ...(manifest.memory ? { memoryNamespace: manifest.memory.namespace } : {}),
+      });
     } catch (err) {
-      if (isGuardDenial(err)) await deny(err, 'unknown');
+      if (isGuardDenial(err)) await deny(err, "unknown");
       throw err;
     }
   }
   const skip = x.skill.skipReason?.(run) ?? null;
-  if (skip !== null) return { status: 'skipped', skipReason: skip, toolsUsed, modelCalls };
+  if (skip !== null) return { status: "skipped", skipReason: skip, toolsUsed, modelCalls };
 
   const runTool = async (tool: AnyTool, rawInput: unknown): Promise<unknown> => {
     const step = idx++;
     const parsed = tool.input.safeParse(rawInput);
     if (!parsed.success) {
-      await x.recorder.telemetry({ tool_name: tool.name, ms: 0, code: 'TOOL_INPUT_INVALID', iter });
-      return { error: 'TOOL_INPUT_INVALID', paths: [...new Set(parsed.error.issues.map((i) => i.path.map(String).join('.') || '(root)'))] };
+      await x.recorder.telemetry({ tool_name: tool.name, ms: 0, code: "TOOL_INPUT_INVALID", iter });
+      return {
+        error: "TOOL_INPUT_INVALID",
+        paths: [...new Set(parsed.error.issues.map((i) => i.path.map(String).join(".") || "(root)"))],
+      };
     }
     const t0 = now();
     try {
-      const { value, replayed } = await x.journal.step(step, { kind: `tool.${tool.name}`, key: `tool:${tool.name}:${step}`, sealed: tool.resultHoldsContent, schema: z.unknown(), effect: tool.effect }, async () => {
-        if (tool.effect) await x.recorder.assertLease();
-        return tool.run({ runId: x.runId, workspaceId: x.workspaceId, step, marker: `<!-- praxa:${x.runId}:${step} -->`, env: x.env, subject, memoryNamespace: run.manifest.memory?.namespace ?? null, subAgents }, parsed.data as never);
-      });
+      const { value, replayed } = await x.journal.step(
+        step,
+        {
+          kind: `tool.${tool.name}`,
+          key: `tool:${tool.name}:${step}`,
+          sealed: tool.resultHoldsContent,
+          schema: z.unknown(),
+          effect: tool.effect,
+        },
+        async () => {
+          if (tool.effect) await x.recorder.assertLease();
+          return tool.run(
+            {
+              runId: x.runId,
+              workspaceId: x.workspaceId,
+              step,
+              marker: `<!-- praxa:${x.runId}:${step} -->`,
+              env: x.env,
+              subject,
+              memoryNamespace: run.manifest.memory?.namespace ?? null,
+              subAgents,
+            },
+            parsed.data as never,
+          );
+        },
+      );
       if (!replayed) await x.recorder.telemetry({ tool_name: tool.name, ms: Math.round(now() - t0), code: null, iter });
       // The inputs the decision rested on (what a replay re-fetches and checks); an effect's result is not one.
       if (!tool.effect) toolResultHashes[String(step)] = sha256Json(value);
@@ -176,7 +265,12 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
       if (!toolsUsed.includes(tool.name)) toolsUsed.push(tool.name);
       return value;
     } catch (err) {
-      await x.recorder.telemetry({ tool_name: tool.name, ms: Math.round(now() - t0), code: isPraxaError(err) ? err.code : 'TOOL_FAILED', iter });
+      await x.recorder.telemetry({
+        tool_name: tool.name,
+        ms: Math.round(now() - t0),
+        code: isPraxaError(err) ? err.code : "TOOL_FAILED",
+        iter,
+      });
       throw err;
     }
   };
@@ -184,14 +278,19 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
   /** The guard for one requested tool: registered, allowlisted, offered (for the model), memory and sub-agent rules. */
   const admit = async (tool: AnyTool | undefined, rawInput: unknown, fromModel: boolean): Promise<AnyTool> => {
     if (!tool || !run.manifest.tools.includes(tool.name) || (fromModel && !tool.offeredToModel)) {
-      const name = tool?.name ?? 'unknown';
-      return deny(new ToolNotAllowedError('the model asked for a tool outside this Skill’s allowlist', { details: { tool: name } }), name);
+      const name = tool?.name ?? "unknown";
+      return deny(
+        new ToolNotAllowedError("the model asked for a tool outside this Skill’s allowlist", {
+          details: { tool: name },
+        }),
+        name,
+      );
     }
     try {
-      if (tool.name.startsWith('memory.')) guardMemory(run.manifest, run.manifest.memory?.namespace ?? '');
-      if (tool.name === 'subagent.dispatch') {
+      if (tool.name.startsWith("memory.")) guardMemory(run.manifest, run.manifest.memory?.namespace ?? "");
+      if (tool.name === "subagent.dispatch") {
         const target = z.object({ skill: z.string() }).safeParse(rawInput);
-        guardSubAgent(run.manifest, target.success ? target.data.skill : '', x.depth);
+        guardSubAgent(run.manifest, target.success ? target.data.skill : "", x.depth);
         // The child's declared input and the parent's subject, checked before the child exists (and again in the tool).
         resolveSubAgentRequest(subAgents, rawInput);
       }
@@ -206,42 +305,65 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
   const offered: ModelToolSpec[] = run.manifest.tools
     .map((name) => x.tools.get(name))
     .filter((t): t is AnyTool => t !== undefined && t.offeredToModel)
-    .map((t) => ({ name: wireToolName(t.name), description: t.description, inputSchema: z.toJSONSchema(t.input) as Record<string, unknown> }));
-  offered.push({ name: DECISION_TOOL_WIRE_NAME, description: x.skill.decisionDescription, inputSchema: z.toJSONSchema(x.skill.decisionSchema) as Record<string, unknown> });
-  const messages: ModelMessage[] = [{ role: 'user', content: [{ type: 'text', text: x.skill.firstMessage(run) }] }];
+    .map((t) => ({
+      name: wireToolName(t.name),
+      description: t.description,
+      inputSchema: z.toJSONSchema(t.input) as Record<string, unknown>,
+    }));
+  offered.push({
+    name: DECISION_TOOL_WIRE_NAME,
+    description: x.skill.decisionDescription,
+    inputSchema: z.toJSONSchema(x.skill.decisionSchema) as Record<string, unknown>,
+  });
+  const messages: ModelMessage[] = [{ role: "user", content: [{ type: "text", text: x.skill.firstMessage(run) }] }];
   let decision: BaseDecision | null = null;
-  let decisionModel = '';
+  let decisionModel = "";
   let invalidDecisions = 0;
   let forceDecision = false;
 
   while (decision === null) {
     iter += 1;
-    if (iter > run.manifest.maxIterations) throw new ModelIterationLimitError('the model reached the Skill’s iteration limit without a decision', { details: { maxIterations: run.manifest.maxIterations } });
+    if (iter > run.manifest.maxIterations)
+      throw new ModelIterationLimitError("the model reached the Skill’s iteration limit without a decision", {
+        details: { maxIterations: run.manifest.maxIterations },
+      });
     const request = {
       model: run.manifest.model.id,
       system: x.skill.systemPrompt(run),
       messages: [...messages],
       tools: offered,
-      toolChoice: forceDecision || iter === run.manifest.maxIterations ? ({ type: 'tool', name: DECISION_TOOL_WIRE_NAME } as const) : ({ type: 'any' } as const),
+      toolChoice:
+        forceDecision || iter === run.manifest.maxIterations
+          ? ({ type: "tool", name: DECISION_TOOL_WIRE_NAME } as const)
+          : ({ type: "any" } as const),
       maxTokens: x.maxTokens ?? 4096,
     };
     const step = idx++;
     const t0 = now();
     let response;
     try {
-      const r = await x.journal.step(step, { kind: 'model.call', key: `model:${iter}`, sealed: true, schema: ModelResponseSchema }, async () => ModelResponseSchema.parse(await x.provider.complete(request)));
+      const r = await x.journal.step(
+        step,
+        { kind: "model.call", key: `model:${iter}`, sealed: true, schema: ModelResponseSchema },
+        async () => ModelResponseSchema.parse(await x.provider.complete(request)),
+      );
       response = r.value;
       if (!r.replayed) {
         modelCalls += 1;
-        await x.recorder.telemetry({ tool_name: 'model', ms: Math.round(now() - t0), code: null, iter });
+        await x.recorder.telemetry({ tool_name: "model", ms: Math.round(now() - t0), code: null, iter });
       }
     } catch (err) {
-      await x.recorder.telemetry({ tool_name: 'model', ms: Math.round(now() - t0), code: isPraxaError(err) ? err.code : 'MODEL_FAILED', iter });
+      await x.recorder.telemetry({
+        tool_name: "model",
+        ms: Math.round(now() - t0),
+        code: isPraxaError(err) ? err.code : "MODEL_FAILED",
+        iter,
+      });
       throw err;
     }
-    messages.push({ role: 'assistant', content: response.content });
+    messages.push({ role: "assistant", content: response.content });
     const results: ModelToolResultBlock[] = [];
-    const uses = response.content.filter((b) => b.type === 'tool_use');
+    const uses = response.content.filter((b) => b.type === "tool_use");
     for (const use of uses) {
       if (use.name === DECISION_TOOL_WIRE_NAME) {
         const parsed = x.skill.decisionSchema.safeParse(use.input);
@@ -251,33 +373,53 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
           break;
         }
         invalidDecisions += 1;
-        await x.recorder.telemetry({ tool_name: DECISION_TOOL_NAME, ms: 0, code: 'MODEL_DECISION_INVALID', iter });
-        if (invalidDecisions > 1) throw new ModelDecisionInvalidError('the model’s decision failed validation twice');
-        const paths = [...new Set(parsed.error.issues.map((i) => i.path.map(String).join('.') || '(root)'))];
-        results.push({ type: 'tool_result', toolUseId: use.id, content: JSON.stringify({ error: 'decision did not validate', paths }), isError: true });
+        await x.recorder.telemetry({ tool_name: DECISION_TOOL_NAME, ms: 0, code: "MODEL_DECISION_INVALID", iter });
+        if (invalidDecisions > 1) throw new ModelDecisionInvalidError("the model’s decision failed validation twice");
+        const paths = [...new Set(parsed.error.issues.map((i) => i.path.map(String).join(".") || "(root)"))];
+        results.push({
+          type: "tool_result",
+          toolUseId: use.id,
+          content: JSON.stringify({ error: "decision did not validate", paths }),
+          isError: true,
+        });
         forceDecision = true;
         continue;
       }
       const tool = await admit(byWire.get(use.name), use.input, true);
       const value = await runTool(tool, use.input);
-      results.push({ type: 'tool_result', toolUseId: use.id, content: JSON.stringify(value) });
+      results.push({ type: "tool_result", toolUseId: use.id, content: JSON.stringify(value) });
     }
     if (decision !== null) break;
     if (uses.length === 0) forceDecision = true;
-    messages.push({ role: 'user', content: results.length > 0 ? results : [{ type: 'text', text: 'Record your decision with the record_decision tool.' }] });
+    messages.push({
+      role: "user",
+      content:
+        results.length > 0 ? results : [{ type: "text", text: "Record your decision with the record_decision tool." }],
+    });
   }
 
-  if (x.decideOnly) return { status: 'decided', verdict: decision.verdict, decision, model: decisionModel, toolResultHashes, toolsUsed, modelCalls, auditInput: auditInput() };
+  if (x.decideOnly)
+    return {
+      status: "decided",
+      verdict: decision.verdict,
+      decision,
+      model: decisionModel,
+      toolResultHashes,
+      toolsUsed,
+      modelCalls,
+      auditInput: auditInput(),
+    };
 
   // 3. Act on the decision through allowlisted tools, each a durable step with the lease re-checked before effects.
-  const callTool = async (name: string, input: unknown): Promise<unknown> => runTool(await admit(x.tools.get(name), input, false), input);
+  const callTool = async (name: string, input: unknown): Promise<unknown> =>
+    runTool(await admit(x.tools.get(name), input, false), input);
   const outcome = await x.skill.act(decision, { run, callTool, seen, modelLabel: x.provider.label });
 
   // 4. One audit event for the action.
-  const auditEventId = newId('auditEvent');
+  const auditEventId = newId("auditEvent");
   const draft: AuditEventDraft = {
     auditEventId,
-    kind: 'skill.action',
+    kind: "skill.action",
     skillId: x.skillId,
     runId: x.runId,
     trigger: x.trigger,
@@ -295,5 +437,5 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
     tool_result_hashes: toolResultHashes,
   };
   await x.recorder.audit(draft);
-  return { status: 'succeeded', verdict: decision.verdict, auditEventId, toolsUsed, modelCalls };
+  return { status: "succeeded", verdict: decision.verdict, auditEventId, toolsUsed, modelCalls };
 }

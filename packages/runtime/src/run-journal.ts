@@ -3,8 +3,8 @@
  * each step is a `run_steps` row keyed (run, index); a completed step is replayed, never re-run; every write presents
  * the lease.
  */
-import type { z } from 'zod';
-import type { AuditEventDraft, TelemetryMeta } from '@praxa/core';
+import type { z } from "zod";
+import type { AuditEventDraft, TelemetryMeta } from "@praxa/core";
 
 export interface StepOptions<T> {
   /** The step's kind (`model.call`, `tool.github.read.diff`, `decision.record`…). */

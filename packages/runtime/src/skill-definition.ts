@@ -3,11 +3,11 @@
  * (the forced `record_decision` tool), its offline rules, what of the run's input the audit event keeps, and how it
  * acts on a decision — through allowlisted tools only.
  */
-import { z } from 'zod';
-import { AlternativeSchema, type SkillManifest } from '@praxa/core';
-import type { ModelRequest, ModelResponse } from './model/model-provider.js';
-import type { SubAgentInputSchema } from './subagent-request.js';
-import type { RunSubject, ToolEnvironment } from './tools/tool.js';
+import { z } from "zod";
+import { AlternativeSchema, type SkillManifest } from "@praxa/core";
+import type { ModelRequest, ModelResponse } from "./model/model-provider.js";
+import type { SubAgentInputSchema } from "./subagent-request.js";
+import type { RunSubject, ToolEnvironment } from "./tools/tool.js";
 
 /** Every decision carries these; a Skill extends the schema with its own fields (review comments, an answer…). */
 export const BaseDecisionSchema = z.object({
@@ -36,7 +36,10 @@ export interface SkillRunInput {
   readonly task?: string | undefined;
 }
 
-export const RunProblemSchema = z.object({ code: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/), message: z.string().max(500) });
+export const RunProblemSchema = z.object({
+  code: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/),
+  message: z.string().max(500),
+});
 export type RunProblem = z.infer<typeof RunProblemSchema>;
 
 /** What a Skill's `prepare` step returns (recorded as a durable step, so a retry sees the same configuration). */
@@ -68,7 +71,7 @@ export interface SkillOutcome {
 }
 
 /** The offline model's rules for this Skill: a pure function of the conversation so far. */
-export type OfflineRules = (request: ModelRequest) => Pick<ModelResponse, 'content' | 'stopReason'>;
+export type OfflineRules = (request: ModelRequest) => Pick<ModelResponse, "content" | "stopReason">;
 
 export interface SkillDefinition<D extends BaseDecision = BaseDecision> {
   readonly slug: string;
@@ -103,5 +106,5 @@ export interface SkillDefinition<D extends BaseDecision = BaseDecision> {
 }
 
 /** The decision tool's wire name (the Messages API allows no dots); registered as `decision.record` in telemetry. */
-export const DECISION_TOOL_WIRE_NAME = 'record_decision';
-export const DECISION_TOOL_NAME = 'decision.record';
+export const DECISION_TOOL_WIRE_NAME = "record_decision";
+export const DECISION_TOOL_NAME = "decision.record";

@@ -9,9 +9,9 @@
  *  - `task` is model-written text: the worker seals it to the workspace key for the child alone and it is purged when
  *    the child's run ends; it is never stored in plain text.
  */
-import { z } from 'zod';
-import { canonicalJson } from '@praxa/core';
-import { SubAgentInputInvalidError, SubAgentNotAllowedError, SubAgentSubjectError } from './guard-errors.js';
+import { z } from "zod";
+import { canonicalJson } from "@praxa/core";
+import { SubAgentInputInvalidError, SubAgentNotAllowedError, SubAgentSubjectError } from "./guard-errors.js";
 
 type Json = z.core.util.JSONType;
 
@@ -32,8 +32,28 @@ export const SubagentDispatchArgsSchema = z
  * one of these is naming a subject, whether or not the parent has it.
  */
 export const RUN_SUBJECT_KEYS: readonly string[] = [
-  'repo', 'owner', 'repository', 'prNumber', 'pullRequest', 'issueNumber', 'isPullRequest', 'commentId', 'headSha', 'beforeSha', 'baseRef',
-  'installationId', 'integrationId', 'teamId', 'channel', 'threadTs', 'messageTs', 'userId', 'authorLogin', 'authorIsBot', 'draft', 'subagent',
+  "repo",
+  "owner",
+  "repository",
+  "prNumber",
+  "pullRequest",
+  "issueNumber",
+  "isPullRequest",
+  "commentId",
+  "headSha",
+  "beforeSha",
+  "baseRef",
+  "installationId",
+  "integrationId",
+  "teamId",
+  "channel",
+  "threadTs",
+  "messageTs",
+  "userId",
+  "authorLogin",
+  "authorIsBot",
+  "draft",
+  "subagent",
 ];
 
 /** What the executor hands the worker's `dispatchSubagent`: a validated request, with no subject in it. */
@@ -59,10 +79,11 @@ export interface SubAgentContext {
  */
 export function resolveSubAgentRequest(ctx: SubAgentContext, raw: unknown): SubAgentRequest {
   const parsed = SubagentDispatchArgsSchema.safeParse(raw);
-  if (!parsed.success) throw new SubAgentInputInvalidError('the sub-agent request does not match the dispatch tool’s schema');
+  if (!parsed.success)
+    throw new SubAgentInputInvalidError("the sub-agent request does not match the dispatch tool’s schema");
   const { skill, task, input = {} } = parsed.data;
   const contract = ctx.contracts.get(skill);
-  if (!contract) throw new SubAgentNotAllowedError('that Skill declares no sub-agent input: it cannot be dispatched');
+  if (!contract) throw new SubAgentNotAllowedError("that Skill declares no sub-agent input: it cannot be dispatched");
   const rest: Record<string, Json> = {};
   for (const [key, value] of Object.entries(input)) {
     const parentHas = Object.prototype.hasOwnProperty.call(ctx.parentInput, key);
@@ -71,10 +92,12 @@ export function resolveSubAgentRequest(ctx: SubAgentContext, raw: unknown): SubA
       continue;
     }
     // A restatement of the parent's own subject is harmless and dropped (the subject is copied from the parent's row).
-    if (parentHas && key !== 'subagent' && canonicalJson(ctx.parentInput[key] ?? null) === canonicalJson(value)) continue;
-    throw new SubAgentSubjectError('a sub-agent acts on its parent’s subject; the model named another');
+    if (parentHas && key !== "subagent" && canonicalJson(ctx.parentInput[key] ?? null) === canonicalJson(value))
+      continue;
+    throw new SubAgentSubjectError("a sub-agent acts on its parent’s subject; the model named another");
   }
   const checked = contract.safeParse(rest);
-  if (!checked.success) throw new SubAgentInputInvalidError('the sub-agent input does not match the child Skill’s declared input');
+  if (!checked.success)
+    throw new SubAgentInputInvalidError("the sub-agent input does not match the child Skill’s declared input");
   return { skill, args: checked.data, task: task ?? null };
 }

@@ -1,25 +1,25 @@
 /** The built-in Skills by slug: what a worker can run. A run of a slug not here fails with `SKILL_UNKNOWN`. */
-import { PraxaError, type SkillManifest } from '@praxa/core';
-import type { SkillDefinition } from '@praxa/runtime';
-import { PR_REVIEW_MANIFEST, prReviewSkill } from './pr-review/pr-review-skill.js';
-import { SLACK_ANSWER_MANIFEST, slackAnswerSkill } from './slack-answer/slack-answer-skill.js';
+import { PraxaError, type SkillManifest } from "@praxa/core";
+import type { SkillDefinition } from "@praxa/runtime";
+import { PR_REVIEW_MANIFEST, prReviewSkill } from "./pr-review/pr-review-skill.js";
+import { SLACK_ANSWER_MANIFEST, slackAnswerSkill } from "./slack-answer/slack-answer-skill.js";
 
 export class SkillUnknownError extends PraxaError {
-  readonly code = 'SKILL_UNKNOWN';
+  readonly code = "SKILL_UNKNOWN";
   readonly httpStatus = 404;
 }
 
 export const BUILTIN_SKILLS: ReadonlyMap<string, SkillDefinition> = new Map<string, SkillDefinition>([
-  ['pr-review', prReviewSkill as unknown as SkillDefinition],
-  ['slack-answer', slackAnswerSkill as unknown as SkillDefinition],
+  ["pr-review", prReviewSkill as unknown as SkillDefinition],
+  ["slack-answer", slackAnswerSkill as unknown as SkillDefinition],
 ]);
 export const BUILTIN_MANIFESTS: ReadonlyMap<string, SkillManifest> = new Map([
-  ['pr-review', PR_REVIEW_MANIFEST],
-  ['slack-answer', SLACK_ANSWER_MANIFEST],
+  ["pr-review", PR_REVIEW_MANIFEST],
+  ["slack-answer", SLACK_ANSWER_MANIFEST],
 ]);
 
 export function builtinSkill(slug: string): SkillDefinition {
   const skill = BUILTIN_SKILLS.get(slug);
-  if (!skill) throw new SkillUnknownError('no built-in Skill with this slug', { details: { slug } });
+  if (!skill) throw new SkillUnknownError("no built-in Skill with this slug", { details: { slug } });
   return skill;
 }

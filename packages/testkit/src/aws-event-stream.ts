@@ -7,13 +7,13 @@
  * Source: the "Event stream encoding" page of the AWS SDK / Transcribe streaming docs and `@smithy/eventstream-codec`.
  * Only string-valued headers are written (all Bedrock uses). `decodeEventStream` is here so tests can read frames back.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from "node:zlib";
 
 export function encodeEventStreamMessage(headers: Readonly<Record<string, string>>, payload: Buffer): Buffer {
   const headerParts: Buffer[] = [];
   for (const [name, value] of Object.entries(headers)) {
-    const n = Buffer.from(name, 'utf8');
-    const v = Buffer.from(value, 'utf8');
+    const n = Buffer.from(name, "utf8");
+    const v = Buffer.from(value, "utf8");
     const h = Buffer.alloc(1 + n.length + 1 + 2 + v.length);
     h.writeUInt8(n.length, 0);
     n.copy(h, 1);
@@ -36,13 +36,19 @@ export function encodeEventStreamMessage(headers: Readonly<Record<string, string
 
 /** A Bedrock response-stream `chunk` event carrying one Messages API streaming event (base64 JSON in `bytes`). */
 export function bedrockChunkFrame(event: unknown): Buffer {
-  const bytes = Buffer.from(JSON.stringify(event), 'utf8').toString('base64');
-  return encodeEventStreamMessage({ ':event-type': 'chunk', ':content-type': 'application/json', ':message-type': 'event' }, Buffer.from(JSON.stringify({ bytes }), 'utf8'));
+  const bytes = Buffer.from(JSON.stringify(event), "utf8").toString("base64");
+  return encodeEventStreamMessage(
+    { ":event-type": "chunk", ":content-type": "application/json", ":message-type": "event" },
+    Buffer.from(JSON.stringify({ bytes }), "utf8"),
+  );
 }
 
 /** A Bedrock response-stream exception frame (e.g. `throttlingException`, `internalServerException`). */
 export function bedrockExceptionFrame(exceptionType: string, message: string): Buffer {
-  return encodeEventStreamMessage({ ':exception-type': exceptionType, ':content-type': 'application/json', ':message-type': 'exception' }, Buffer.from(JSON.stringify({ message }), 'utf8'));
+  return encodeEventStreamMessage(
+    { ":exception-type": exceptionType, ":content-type": "application/json", ":message-type": "exception" },
+    Buffer.from(JSON.stringify({ message }), "utf8"),
+  );
 }
 
 export interface EventStreamMessage {
@@ -57,18 +63,20 @@ export function decodeEventStream(data: Buffer): EventStreamMessage[] {
   while (off < data.length) {
     const total = data.readUInt32BE(off);
     const headersLength = data.readUInt32BE(off + 4);
-    if (data.readUInt32BE(off + 8) !== crc32(data.subarray(off, off + 8))) throw new Error('event stream: prelude CRC mismatch');
-    if (data.readUInt32BE(off + total - 4) !== crc32(data.subarray(off, off + total - 4))) throw new Error('event stream: message CRC mismatch');
+    if (data.readUInt32BE(off + 8) !== crc32(data.subarray(off, off + 8)))
+      throw new Error("event stream: prelude CRC mismatch");
+    if (data.readUInt32BE(off + total - 4) !== crc32(data.subarray(off, off + total - 4)))
+      throw new Error("event stream: message CRC mismatch");
     const headers: Record<string, string> = {};
     let h = off + 12;
     const end = h + headersLength;
     while (h < end) {
       const nl = data.readUInt8(h);
-      const name = data.subarray(h + 1, h + 1 + nl).toString('utf8');
+      const name = data.subarray(h + 1, h + 1 + nl).toString("utf8");
       const type = data.readUInt8(h + 1 + nl);
-      if (type !== 7) throw new Error('event stream: only string headers are supported');
+      if (type !== 7) throw new Error("event stream: only string headers are supported");
       const vl = data.readUInt16BE(h + 2 + nl);
-      headers[name] = data.subarray(h + 4 + nl, h + 4 + nl + vl).toString('utf8');
+      headers[name] = data.subarray(h + 4 + nl, h + 4 + nl + vl).toString("utf8");
       h += 4 + nl + vl;
     }
     out.push({ headers, payload: data.subarray(end, off + total - 4) });

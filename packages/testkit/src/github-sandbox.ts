@@ -12,13 +12,13 @@
  * Source: GitHub REST API docs (Pulls, Reviews, Review comments, Repository contents). Limits: no pagination beyond
  * one page of 100, no multi-line comments, no review dismissal.
  */
-import type { ServerResponse } from 'node:http';
-import type { RecordedRequest } from './loopback-server.js';
-import { sendJson } from './loopback-server.js';
+import type { ServerResponse } from "node:http";
+import type { RecordedRequest } from "./loopback-server.js";
+import { sendJson } from "./loopback-server.js";
 
 export interface SandboxFile {
   readonly filename: string;
-  readonly status?: 'added' | 'modified' | 'removed' | 'renamed';
+  readonly status?: "added" | "modified" | "removed" | "renamed";
   /** A unified diff hunk set, as GitHub returns it in `patch`. */
   readonly patch: string;
 }
@@ -30,7 +30,7 @@ export interface SandboxPullRequest {
   title: string;
   body: string;
   draft?: boolean;
-  author: { login: string; type: 'User' | 'Bot' };
+  author: { login: string; type: "User" | "Bot" };
   headSha: string;
   baseRef: string;
   files: SandboxFile[];
@@ -74,14 +74,14 @@ export interface GithubSandbox {
 export function commentableLines(patch: string): Set<number> {
   const lines = new Set<number>();
   let right = 0;
-  for (const line of patch.split('\n')) {
+  for (const line of patch.split("\n")) {
     const hunk = /^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(line);
     if (hunk) {
       right = Number(hunk[1]);
       continue;
     }
-    if (line.startsWith('-')) continue;
-    if (line.startsWith('+') || line.startsWith(' ')) {
+    if (line.startsWith("-")) continue;
+    if (line.startsWith("+") || line.startsWith(" ")) {
       lines.add(right);
       right += 1;
     }
@@ -128,7 +128,7 @@ export function createGithubSandbox(botLogin: string) {
     title: pr.title,
     body: pr.body,
     draft: pr.draft ?? false,
-    state: 'open',
+    state: "open",
     user: { login: pr.author.login, type: pr.author.type },
     head: { sha: pr.headSha, ref: `feature-${pr.number}`, repo: { full_name: `${pr.owner}/${pr.repo}` } },
     base: { ref: pr.baseRef, repo: { full_name: `${pr.owner}/${pr.repo}` } },
@@ -137,127 +137,218 @@ export function createGithubSandbox(botLogin: string) {
   const reviewJson = (pr: SandboxPullRequest, rv: SandboxReview) => ({
     id: rv.id,
     body: rv.body,
-    state: rv.event === 'APPROVE' ? 'APPROVED' : rv.event === 'REQUEST_CHANGES' ? 'CHANGES_REQUESTED' : 'COMMENTED',
+    state: rv.event === "APPROVE" ? "APPROVED" : rv.event === "REQUEST_CHANGES" ? "CHANGES_REQUESTED" : "COMMENTED",
     commit_id: rv.commitId,
-    user: { login: rv.user, type: 'Bot' },
+    user: { login: rv.user, type: "Bot" },
     html_url: `https://github.sandbox/${pr.owner}/${pr.repo}/pull/${pr.number}#pullrequestreview-${rv.id}`,
   });
 
   const fileJson = (f: SandboxFile) => {
-    const adds = f.patch.split('\n').filter((l) => l.startsWith('+')).length;
-    const dels = f.patch.split('\n').filter((l) => l.startsWith('-')).length;
-    return { filename: f.filename, status: f.status ?? 'modified', additions: adds, deletions: dels, changes: adds + dels, patch: f.patch };
+    const adds = f.patch.split("\n").filter((l) => l.startsWith("+")).length;
+    const dels = f.patch.split("\n").filter((l) => l.startsWith("-")).length;
+    return {
+      filename: f.filename,
+      status: f.status ?? "modified",
+      additions: adds,
+      deletions: dels,
+      changes: adds + dels,
+      patch: f.patch,
+    };
   };
 
   /** Handles a repository route for an installation account; returns false when the path is not a repository route. */
   function handle(req: RecordedRequest, res: ServerResponse, account: string): boolean {
-    const [path, query = ''] = req.path.split('?');
-    const commitsRoute = /^\/repos\/([^/]+)\/([^/]+)\/commits$/.exec(path ?? '');
-    if (commitsRoute && req.method === 'GET') {
-      const [, o = '', r = ''] = commitsRoute;
+    const [path, query = ""] = req.path.split("?");
+    const commitsRoute = /^\/repos\/([^/]+)\/([^/]+)\/commits$/.exec(path ?? "");
+    if (commitsRoute && req.method === "GET") {
+      const [, o = "", r = ""] = commitsRoute;
       if (o.toLowerCase() !== account.toLowerCase()) {
-        sendJson(res, 404, { message: 'Not Found' });
+        sendJson(res, 404, { message: "Not Found" });
         return true;
       }
       const q = new URLSearchParams(query);
-      const author = q.get('author');
-      const under = q.get('path');
-      const perPage = Math.min(Number(q.get('per_page') ?? 30), 100);
+      const author = q.get("author");
+      const under = q.get("path");
+      const perPage = Math.min(Number(q.get("per_page") ?? 30), 100);
       const list = (history.get(`${o.toLowerCase()}/${r.toLowerCase()}`) ?? [])
-        .map((c, i) => ({ ...c, sha: (i + 1).toString(16).padStart(40, 'c') }))
-        .filter((c) => (author === null || c.author.toLowerCase() === author.toLowerCase()) && (under === null || c.paths.some((p) => p === under || p.startsWith(`${under.replace(/\/$/, '')}/`))))
+        .map((c, i) => ({ ...c, sha: (i + 1).toString(16).padStart(40, "c") }))
+        .filter(
+          (c) =>
+            (author === null || c.author.toLowerCase() === author.toLowerCase()) &&
+            (under === null || c.paths.some((p) => p === under || p.startsWith(`${under.replace(/\/$/, "")}/`))),
+        )
         .reverse()
         .slice(0, perPage);
-      sendJson(res, 200, list.map((c) => ({ sha: c.sha, author: { login: c.author, type: 'User' }, commit: { message: 'commit', author: { name: c.author } } })));
+      sendJson(
+        res,
+        200,
+        list.map((c) => ({
+          sha: c.sha,
+          author: { login: c.author, type: "User" },
+          commit: { message: "commit", author: { name: c.author } },
+        })),
+      );
       return true;
     }
-    const cmp = /^\/repos\/([^/]+)\/([^/]+)\/compare\/([0-9a-f]{7,40})\.\.\.([0-9a-f]{7,40})$/.exec(path ?? '');
+    const cmp = /^\/repos\/([^/]+)\/([^/]+)\/compare\/([0-9a-f]{7,40})\.\.\.([0-9a-f]{7,40})$/.exec(path ?? "");
     if (cmp) {
-      const [, o = '', r = '', base, head] = cmp;
-      const pr = [...prs.values()].find((p) => p.owner.toLowerCase() === o.toLowerCase() && p.repo.toLowerCase() === r.toLowerCase() && p.commits?.some((c) => c.sha === head));
+      const [, o = "", r = "", base, head] = cmp;
+      const pr = [...prs.values()].find(
+        (p) =>
+          p.owner.toLowerCase() === o.toLowerCase() &&
+          p.repo.toLowerCase() === r.toLowerCase() &&
+          p.commits?.some((c) => c.sha === head),
+      );
       const commits = pr?.commits ?? [];
       const from = commits.findIndex((c) => c.sha === base);
       const to = commits.findIndex((c) => c.sha === head);
       if (o.toLowerCase() !== account.toLowerCase() || !pr || from < 0 || to < 0 || from > to) {
-        sendJson(res, 404, { message: 'Not Found' });
+        sendJson(res, 404, { message: "Not Found" });
         return true;
       }
       const files = new Map<string, SandboxFile>();
       for (const c of commits.slice(from + 1, to + 1)) for (const f of c.files) files.set(f.filename, f);
-      sendJson(res, 200, { status: 'ahead', ahead_by: to - from, behind_by: 0, total_commits: to - from, files: [...files.values()].map(fileJson) });
+      sendJson(res, 200, {
+        status: "ahead",
+        ahead_by: to - from,
+        behind_by: 0,
+        total_commits: to - from,
+        files: [...files.values()].map(fileJson),
+      });
       return true;
     }
-    const m = /^\/repos\/([^/]+)\/([^/]+)\/(pulls\/(\d+)(\/files|\/reviews|\/comments)?|contents\/(.+))$/.exec(path ?? '');
+    const m = /^\/repos\/([^/]+)\/([^/]+)\/(pulls\/(\d+)(\/files|\/reviews|\/comments)?|contents\/(.+))$/.exec(
+      path ?? "",
+    );
     if (!m) return false;
-    const owner = decodeURIComponent(m[1] ?? '');
-    const repo = decodeURIComponent(m[2] ?? '');
+    const owner = decodeURIComponent(m[1] ?? "");
+    const repo = decodeURIComponent(m[2] ?? "");
     if (owner.toLowerCase() !== account.toLowerCase()) {
-      sendJson(res, 404, { message: 'Not Found' });
+      sendJson(res, 404, { message: "Not Found" });
       return true;
     }
     if (m[6] !== undefined) {
-      const ref = new URLSearchParams(query).get('ref');
+      const ref = new URLSearchParams(query).get("ref");
       const filePath = decodeURIComponent(m[6]);
-      const onBranch = ref === null ? undefined : branchFiles.get(`${owner.toLowerCase()}/${repo.toLowerCase()}@${ref}`)?.get(filePath);
-      if (req.method === 'GET' && onBranch !== undefined) {
-        sendJson(res, 200, { type: 'file', encoding: 'base64', path: filePath, name: filePath.split('/').pop(), content: Buffer.from(onBranch).toString('base64'), sha: ref });
+      const onBranch =
+        ref === null
+          ? undefined
+          : branchFiles.get(`${owner.toLowerCase()}/${repo.toLowerCase()}@${ref}`)?.get(filePath);
+      if (req.method === "GET" && onBranch !== undefined) {
+        sendJson(res, 200, {
+          type: "file",
+          encoding: "base64",
+          path: filePath,
+          name: filePath.split("/").pop(),
+          content: Buffer.from(onBranch).toString("base64"),
+          sha: ref,
+        });
         return true;
       }
-      const pr = [...prs.values()].find((p) => p.owner.toLowerCase() === owner.toLowerCase() && p.repo.toLowerCase() === repo.toLowerCase() && (ref === null || p.headSha === ref));
+      const pr = [...prs.values()].find(
+        (p) =>
+          p.owner.toLowerCase() === owner.toLowerCase() &&
+          p.repo.toLowerCase() === repo.toLowerCase() &&
+          (ref === null || p.headSha === ref),
+      );
       const content = pr?.contents?.[filePath];
-      if (req.method !== 'GET' || content === undefined) {
-        sendJson(res, 404, { message: 'Not Found' });
+      if (req.method !== "GET" || content === undefined) {
+        sendJson(res, 404, { message: "Not Found" });
         return true;
       }
-      sendJson(res, 200, { type: 'file', encoding: 'base64', path: filePath, name: filePath.split('/').pop(), content: Buffer.from(content).toString('base64'), sha: pr?.headSha });
+      sendJson(res, 200, {
+        type: "file",
+        encoding: "base64",
+        path: filePath,
+        name: filePath.split("/").pop(),
+        content: Buffer.from(content).toString("base64"),
+        sha: pr?.headSha,
+      });
       return true;
     }
     const pr = prs.get(key(owner, repo, Number(m[4])));
     if (!pr) {
-      sendJson(res, 404, { message: 'Not Found' });
+      sendJson(res, 404, { message: "Not Found" });
       return true;
     }
     const sub = m[5];
     const list = reviews.get(key(owner, repo, pr.number)) ?? [];
-    if (sub === undefined && req.method === 'GET') sendJson(res, 200, prJson(pr));
-    else if (sub === '/files' && req.method === 'GET') sendJson(res, 200, pr.files.map(fileJson)); else if (sub === '/reviews' && req.method === 'GET') sendJson(res, 200, list.map((rv) => reviewJson(pr, rv)));
-    else if (sub === '/comments' && req.method === 'GET') {
-      sendJson(res, 200, list.flatMap((rv) => rv.comments.map((c, i) => ({ id: rv.id * 100 + i, pull_request_review_id: rv.id, path: c.path, line: c.line, side: 'RIGHT', body: c.body, user: { login: rv.user, type: 'Bot' } }))));
-    } else if (sub === '/reviews' && req.method === 'POST') {
+    if (sub === undefined && req.method === "GET") sendJson(res, 200, prJson(pr));
+    else if (sub === "/files" && req.method === "GET") sendJson(res, 200, pr.files.map(fileJson));
+    else if (sub === "/reviews" && req.method === "GET")
+      sendJson(
+        res,
+        200,
+        list.map((rv) => reviewJson(pr, rv)),
+      );
+    else if (sub === "/comments" && req.method === "GET") {
+      sendJson(
+        res,
+        200,
+        list.flatMap((rv) =>
+          rv.comments.map((c, i) => ({
+            id: rv.id * 100 + i,
+            pull_request_review_id: rv.id,
+            path: c.path,
+            line: c.line,
+            side: "RIGHT",
+            body: c.body,
+            user: { login: rv.user, type: "Bot" },
+          })),
+        ),
+      );
+    } else if (sub === "/reviews" && req.method === "POST") {
       let body: { event?: unknown; body?: unknown; commit_id?: unknown; comments?: unknown };
       try {
-        body = JSON.parse(req.body.toString('utf8')) as typeof body;
+        body = JSON.parse(req.body.toString("utf8")) as typeof body;
       } catch {
-        sendJson(res, 400, { message: 'Problems parsing JSON' });
+        sendJson(res, 400, { message: "Problems parsing JSON" });
         return true;
       }
-      const event = typeof body.event === 'string' ? body.event : 'COMMENT';
-      if (!['APPROVE', 'REQUEST_CHANGES', 'COMMENT'].includes(event) || typeof body.body !== 'string') {
-        sendJson(res, 422, { message: 'Unprocessable Entity' });
+      const event = typeof body.event === "string" ? body.event : "COMMENT";
+      if (!["APPROVE", "REQUEST_CHANGES", "COMMENT"].includes(event) || typeof body.body !== "string") {
+        sendJson(res, 422, { message: "Unprocessable Entity" });
         return true;
       }
       if (body.commit_id !== undefined && body.commit_id !== pr.headSha) {
-        sendJson(res, 422, { message: 'Unprocessable Entity', errors: ['commit_id is not part of the pull request'] });
+        sendJson(res, 422, { message: "Unprocessable Entity", errors: ["commit_id is not part of the pull request"] });
         return true;
       }
-      const comments = Array.isArray(body.comments) ? (body.comments as { path?: unknown; line?: unknown; body?: unknown }[]) : [];
+      const comments = Array.isArray(body.comments)
+        ? (body.comments as { path?: unknown; line?: unknown; body?: unknown }[])
+        : [];
       const parsed: { path: string; line: number; body: string }[] = [];
       for (const c of comments) {
         const file = pr.files.find((f) => f.filename === c.path);
-        if (!file || typeof c.line !== 'number' || typeof c.body !== 'string' || !commentableLines(file.patch).has(c.line)) {
-          sendJson(res, 422, { message: 'Unprocessable Entity', errors: ['Pull request review thread line must be part of the diff'] });
+        if (
+          !file ||
+          typeof c.line !== "number" ||
+          typeof c.body !== "string" ||
+          !commentableLines(file.patch).has(c.line)
+        ) {
+          sendJson(res, 422, {
+            message: "Unprocessable Entity",
+            errors: ["Pull request review thread line must be part of the diff"],
+          });
           return true;
         }
         parsed.push({ path: file.filename, line: c.line, body: c.body });
       }
-      const review: SandboxReview = { id: nextId++, body: body.body, event, commitId: pr.headSha, user: botLogin, comments: parsed };
+      const review: SandboxReview = {
+        id: nextId++,
+        body: body.body,
+        event,
+        commitId: pr.headSha,
+        user: botLogin,
+        comments: parsed,
+      };
       reviews.set(key(owner, repo, pr.number), [...list, review]);
       const answer = (): void => {
         if (!res.destroyed) sendJson(res, 200, reviewJson(pr, review));
       };
       if (sandbox.holdReviewResponses) held.push(answer);
       else answer();
-    } else sendJson(res, 405, { message: 'Method Not Allowed' });
+    } else sendJson(res, 405, { message: "Method Not Allowed" });
     return true;
   }
 

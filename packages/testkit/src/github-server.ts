@@ -17,14 +17,14 @@
  * for an app" and "Apps" endpoints. Limits: no rate limits, no `repository_ids` (names only), one account per
  * installation. Counts calls per route.
  */
-import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
-import { createGithubSandbox, type GithubSandbox } from './github-sandbox.js';
-import { sendJson, startLoopbackServer, type LoopbackServer } from './loopback-server.js';
+import { createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
+import { createGithubSandbox, type GithubSandbox } from "./github-sandbox.js";
+import { sendJson, startLoopbackServer, type LoopbackServer } from "./loopback-server.js";
 
 export interface GithubInstallationStub {
   readonly id: number;
   readonly account: string;
-  readonly permissions: Readonly<Record<string, 'read' | 'write'>>;
+  readonly permissions: Readonly<Record<string, "read" | "write">>;
   /** When it was installed (`created_at`); default: when it was added to the server. */
   readonly createdAt?: Date;
   /** Suspended installations answer with `suspended_at` set. */
@@ -36,7 +36,7 @@ export interface GithubTokenGrant {
   readonly token: string;
   readonly installationId: number;
   readonly repositories: readonly string[] | null;
-  readonly permissions: Readonly<Record<string, 'read' | 'write'>>;
+  readonly permissions: Readonly<Record<string, "read" | "write">>;
 }
 
 export interface GithubServer extends LoopbackServer {
@@ -44,7 +44,12 @@ export interface GithubServer extends LoopbackServer {
   /** Every token minted, with what it was narrowed to, oldest first. */
   readonly grants: readonly GithubTokenGrant[];
   /** The grant of each repository request, in order: which token (installation, narrowing) acted on which path. */
-  readonly repoRequests: readonly { readonly method: string; readonly path: string; readonly status: number; readonly grant: GithubTokenGrant | null }[];
+  readonly repoRequests: readonly {
+    readonly method: string;
+    readonly path: string;
+    readonly status: number;
+    readonly grant: GithubTokenGrant | null;
+  }[];
   /** Tokens minted so far, newest last. */
   readonly tokens: readonly string[];
   /** How long minted tokens live (default one hour, as on GitHub). */
@@ -56,35 +61,53 @@ export interface GithubServer extends LoopbackServer {
 }
 
 /** The permission a repository route needs (GitHub's "Permissions required for GitHub Apps" tables). */
-function requiredPermission(method: string, path: string): [string, 'read' | 'write'] | null {
-  const p = path.split('?')[0] ?? '';
-  if (/^\/repos\/[^/]+\/[^/]+\/pulls\/\d+(\/reviews|\/comments)?$/.test(p) || /^\/repos\/[^/]+\/[^/]+\/pulls\/\d+\/files$/.test(p)) {
-    return ['pull_requests', method === 'GET' ? 'read' : 'write'];
+function requiredPermission(method: string, path: string): [string, "read" | "write"] | null {
+  const p = path.split("?")[0] ?? "";
+  if (
+    /^\/repos\/[^/]+\/[^/]+\/pulls\/\d+(\/reviews|\/comments)?$/.test(p) ||
+    /^\/repos\/[^/]+\/[^/]+\/pulls\/\d+\/files$/.test(p)
+  ) {
+    return ["pull_requests", method === "GET" ? "read" : "write"];
   }
-  if (/^\/repos\/[^/]+\/[^/]+\/(contents\/.+|commits|compare\/.+)$/.test(p)) return ['contents', method === 'GET' ? 'read' : 'write'];
+  if (/^\/repos\/[^/]+\/[^/]+\/(contents\/.+|commits|compare\/.+)$/.test(p))
+    return ["contents", method === "GET" ? "read" : "write"];
   return null;
 }
 
 const LEVEL = { read: 1, write: 2 } as const;
 
-function verifyAppJwt(authorization: string | undefined, appId: number, publicKey: KeyObject, nowSeconds: number): boolean {
-  const m = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/i.exec(authorization ?? '');
+function verifyAppJwt(
+  authorization: string | undefined,
+  appId: number,
+  publicKey: KeyObject,
+  nowSeconds: number,
+): boolean {
+  const m = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/i.exec(authorization ?? "");
   if (!m) return false;
   const [, h, p, s] = m;
   try {
-    const header = JSON.parse(Buffer.from(h ?? '', 'base64url').toString('utf8')) as { alg?: string };
-    const payload = JSON.parse(Buffer.from(p ?? '', 'base64url').toString('utf8')) as { iss?: unknown; iat?: number; exp?: number };
-    if (header.alg !== 'RS256') return false;
+    const header = JSON.parse(Buffer.from(h ?? "", "base64url").toString("utf8")) as { alg?: string };
+    const payload = JSON.parse(Buffer.from(p ?? "", "base64url").toString("utf8")) as {
+      iss?: unknown;
+      iat?: number;
+      exp?: number;
+    };
+    if (header.alg !== "RS256") return false;
     if (String(payload.iss) !== String(appId)) return false;
-    if (typeof payload.iat !== 'number' || typeof payload.exp !== 'number') return false;
+    if (typeof payload.iat !== "number" || typeof payload.exp !== "number") return false;
     if (payload.iat > nowSeconds + 60 || payload.exp < nowSeconds || payload.exp - payload.iat > 600 + 60) return false;
-    return verify('sha256', Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s ?? '', 'base64url'));
+    return verify("sha256", Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s ?? "", "base64url"));
   } catch {
     return false;
   }
 }
 
-export async function startGithubServer(app: { appId: number; privateKeyPem: string; installations: readonly GithubInstallationStub[]; botLogin?: string }): Promise<GithubServer> {
+export async function startGithubServer(app: {
+  appId: number;
+  privateKeyPem: string;
+  installations: readonly GithubInstallationStub[];
+  botLogin?: string;
+}): Promise<GithubServer> {
   const publicKey = createPublicKey(app.privateKeyPem);
   // ── installation lookup (keys-oauth): installations added after start, each with its created_at ──
   const installations: GithubInstallationStub[] = app.installations.map((i) => ({ createdAt: new Date(), ...i }));
@@ -93,80 +116,116 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
   const grants: GithubTokenGrant[] = [];
   const repoRequests: { method: string; path: string; status: number; grant: GithubTokenGrant | null }[] = [];
   const issued = new Map<string, { installationId: number; expiresAt: number; grant: GithubTokenGrant }>();
-  const repos = createGithubSandbox(app.botLogin ?? 'praxa[bot]');
+  const repos = createGithubSandbox(app.botLogin ?? "praxa[bot]");
   const state = { tokenLifetimeMs: 3_600_000 };
   const server = await startLoopbackServer((req, res) => {
-    const route = req.path.replace(/\/\d+/g, '/:id').split('?')[0] ?? req.path;
+    const route = req.path.replace(/\/\d+/g, "/:id").split("?")[0] ?? req.path;
     const key = `${req.method} ${route}`;
     calls[key] = (calls[key] ?? 0) + 1;
-    if (req.path.startsWith('/repos/')) {
-      const presented = /^(?:token|Bearer) (ghs_[A-Za-z0-9]+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (req.path.startsWith("/repos/")) {
+      const presented = /^(?:token|Bearer) (ghs_[A-Za-z0-9]+)$/.exec(req.headers.authorization ?? "")?.[1];
       const issuedTo = presented === undefined ? undefined : issued.get(presented);
-      res.on('finish', () => repoRequests.push({ method: req.method, path: req.path, status: res.statusCode, grant: issuedTo?.grant ?? null }));
+      res.on("finish", () =>
+        repoRequests.push({
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          grant: issuedTo?.grant ?? null,
+        }),
+      );
       const answer = (status: number, body: unknown): void => sendJson(res, status, body);
-      if (!issuedTo || issuedTo.expiresAt <= Date.now()) return answer(401, { message: 'Bad credentials' });
+      if (!issuedTo || issuedTo.expiresAt <= Date.now()) return answer(401, { message: "Bad credentials" });
       const inst = installations.find((i) => i.id === issuedTo.installationId);
-      if (!inst) return answer(404, { message: 'Not Found' });
-      const repoName = decodeURIComponent(/^\/repos\/[^/]+\/([^/?]+)/.exec(req.path)?.[1] ?? '').toLowerCase();
+      if (!inst) return answer(404, { message: "Not Found" });
+      const repoName = decodeURIComponent(/^\/repos\/[^/]+\/([^/?]+)/.exec(req.path)?.[1] ?? "").toLowerCase();
       const { repositories, permissions } = issuedTo.grant;
-      if (repositories !== null && !repositories.some((r) => r.toLowerCase() === repoName)) return answer(404, { message: 'Not Found' });
+      if (repositories !== null && !repositories.some((r) => r.toLowerCase() === repoName))
+        return answer(404, { message: "Not Found" });
       const needed = requiredPermission(req.method, req.path);
       const held = needed ? permissions[needed[0]] : undefined;
-      if (needed && (held === undefined || LEVEL[held] < LEVEL[needed[1]])) return answer(403, { message: 'Resource not accessible by integration' });
-      if (!repos.handle(req, res, inst.account)) return answer(404, { message: 'Not Found' });
+      if (needed && (held === undefined || LEVEL[held] < LEVEL[needed[1]]))
+        return answer(403, { message: "Resource not accessible by integration" });
+      if (!repos.handle(req, res, inst.account)) return answer(404, { message: "Not Found" });
       return;
     }
-    const m = /^\/app\/installations\/(\d+)(\/access_tokens)?$/.exec(req.path.split('?')[0] ?? '');
-    if (!m) return sendJson(res, 404, { message: 'Not Found' });
+    const m = /^\/app\/installations\/(\d+)(\/access_tokens)?$/.exec(req.path.split("?")[0] ?? "");
+    if (!m) return sendJson(res, 404, { message: "Not Found" });
     if (!verifyAppJwt(req.headers.authorization, app.appId, publicKey, Math.floor(Date.now() / 1000))) {
-      return sendJson(res, 401, { message: 'A JSON web token could not be decoded' });
+      return sendJson(res, 401, { message: "A JSON web token could not be decoded" });
     }
     const inst = installations.find((i) => i.id === Number(m[1]));
-    if (!inst) return sendJson(res, 404, { message: 'Not Found' });
-    if (m[2] && req.method === 'POST') {
+    if (!inst) return sendJson(res, 404, { message: "Not Found" });
+    if (m[2] && req.method === "POST") {
       let asked: { repositories?: unknown; repository_ids?: unknown; permissions?: unknown } = {};
       try {
-        asked = req.body.length === 0 ? {} : (JSON.parse(req.body.toString('utf8')) as typeof asked);
+        asked = req.body.length === 0 ? {} : (JSON.parse(req.body.toString("utf8")) as typeof asked);
       } catch {
-        return sendJson(res, 400, { message: 'Problems parsing JSON' });
+        return sendJson(res, 400, { message: "Problems parsing JSON" });
       }
-      if (asked.repository_ids !== undefined) return sendJson(res, 422, { message: 'repository_ids is not supported by the sandbox; use repositories' });
+      if (asked.repository_ids !== undefined)
+        return sendJson(res, 422, { message: "repository_ids is not supported by the sandbox; use repositories" });
       let repositories: string[] | null = null;
       if (asked.repositories !== undefined) {
-        if (!Array.isArray(asked.repositories) || asked.repositories.length === 0 || !asked.repositories.every((r): r is string => typeof r === 'string' && /^[A-Za-z0-9_.-]{1,100}$/.test(r))) {
-          return sendJson(res, 422, { message: 'There is at least one repository that does not exist or is not accessible to the parent installation.' });
+        if (
+          !Array.isArray(asked.repositories) ||
+          asked.repositories.length === 0 ||
+          !asked.repositories.every((r): r is string => typeof r === "string" && /^[A-Za-z0-9_.-]{1,100}$/.test(r))
+        ) {
+          return sendJson(res, 422, {
+            message:
+              "There is at least one repository that does not exist or is not accessible to the parent installation.",
+          });
         }
         repositories = asked.repositories;
       }
-      let permissions: Record<string, 'read' | 'write'> = { ...inst.permissions };
+      let permissions: Record<string, "read" | "write"> = { ...inst.permissions };
       if (asked.permissions !== undefined) {
-        if (typeof asked.permissions !== 'object' || asked.permissions === null) return sendJson(res, 422, { message: 'Invalid permissions' });
+        if (typeof asked.permissions !== "object" || asked.permissions === null)
+          return sendJson(res, 422, { message: "Invalid permissions" });
         permissions = {};
         for (const [name, level] of Object.entries(asked.permissions as Record<string, unknown>)) {
-          if (level !== 'read' && level !== 'write') return sendJson(res, 422, { message: 'Invalid permissions' });
-          const granted = name === 'metadata' ? 'read' : inst.permissions[name];
-          if (granted === undefined || LEVEL[granted] < LEVEL[level]) return sendJson(res, 422, { message: 'The permissions requested are not granted to this installation.' });
+          if (level !== "read" && level !== "write") return sendJson(res, 422, { message: "Invalid permissions" });
+          const granted = name === "metadata" ? "read" : inst.permissions[name];
+          if (granted === undefined || LEVEL[granted] < LEVEL[level])
+            return sendJson(res, 422, { message: "The permissions requested are not granted to this installation." });
           permissions[name] = level;
         }
       }
-      const token = `ghs_${randomBytes(18).toString('hex')}`;
+      const token = `ghs_${randomBytes(18).toString("hex")}`;
       const grant: GithubTokenGrant = { token, installationId: inst.id, repositories, permissions };
       tokens.push(token);
       grants.push(grant);
       issued.set(token, { installationId: inst.id, expiresAt: Date.now() + state.tokenLifetimeMs, grant });
       return sendJson(res, 201, {
-        token, expires_at: new Date(Date.now() + state.tokenLifetimeMs).toISOString(), permissions,
-        repository_selection: repositories === null ? 'all' : 'selected',
-        ...(repositories === null ? {} : { repositories: repositories.map((name, i) => ({ id: inst.id * 1000 + i, name, full_name: `${inst.account}/${name}` })) }),
+        token,
+        expires_at: new Date(Date.now() + state.tokenLifetimeMs).toISOString(),
+        permissions,
+        repository_selection: repositories === null ? "all" : "selected",
+        ...(repositories === null
+          ? {}
+          : {
+              repositories: repositories.map((name, i) => ({
+                id: inst.id * 1000 + i,
+                name,
+                full_name: `${inst.account}/${name}`,
+              })),
+            }),
       });
     }
-    if (!m[2] && req.method === 'GET') {
+    if (!m[2] && req.method === "GET") {
       return sendJson(res, 200, {
-        id: inst.id, account: { login: inst.account, type: 'Organization' }, app_id: app.appId, permissions: inst.permissions, events: ['pull_request', 'issue_comment'],
-        created_at: (inst.createdAt ?? new Date()).toISOString(), suspended_at: inst.suspended === true ? (inst.createdAt ?? new Date()).toISOString() : null, target_type: 'Organization', repository_selection: 'all',
+        id: inst.id,
+        account: { login: inst.account, type: "Organization" },
+        app_id: app.appId,
+        permissions: inst.permissions,
+        events: ["pull_request", "issue_comment"],
+        created_at: (inst.createdAt ?? new Date()).toISOString(),
+        suspended_at: inst.suspended === true ? (inst.createdAt ?? new Date()).toISOString() : null,
+        target_type: "Organization",
+        repository_selection: "all",
       });
     }
-    return sendJson(res, 405, { message: 'Method Not Allowed' });
+    return sendJson(res, 405, { message: "Method Not Allowed" });
   });
   // Object.assign would copy the accessor's current value, not the accessor: define it on the server itself.
   const extended = Object.assign(server, {
@@ -179,7 +238,7 @@ export async function startGithubServer(app: { appId: number; privateKeyPem: str
       installations.push({ createdAt: new Date(), ...stub });
     },
   });
-  Object.defineProperty(extended, 'tokenLifetimeMs', {
+  Object.defineProperty(extended, "tokenLifetimeMs", {
     get: () => state.tokenLifetimeMs,
     set: (v: number) => {
       state.tokenLifetimeMs = v;

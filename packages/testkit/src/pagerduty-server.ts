@@ -9,21 +9,26 @@
  * The server keeps alerts by dedup_key (open until resolved) so tests can see what an on-call engineer would.
  * Limits: no rate limiting of its own, no change events, no images/links validation.
  */
-import { randomUUID } from 'node:crypto';
-import { sendJson, startLoopbackServer, type LoopbackServer } from './loopback-server.js';
+import { randomUUID } from "node:crypto";
+import { sendJson, startLoopbackServer, type LoopbackServer } from "./loopback-server.js";
 
 export interface PagerDutyEvent {
   readonly routing_key: string;
-  readonly event_action: 'trigger' | 'acknowledge' | 'resolve';
+  readonly event_action: "trigger" | "acknowledge" | "resolve";
   readonly dedup_key: string;
-  readonly payload?: { readonly summary: string; readonly source: string; readonly severity: string; readonly custom_details?: unknown };
+  readonly payload?: {
+    readonly summary: string;
+    readonly source: string;
+    readonly severity: string;
+    readonly custom_details?: unknown;
+  };
 }
 
 export interface PagerDutyAlert {
   readonly dedupKey: string;
   readonly routingKey: string;
   readonly summary: string;
-  status: 'triggered' | 'acknowledged' | 'resolved';
+  status: "triggered" | "acknowledged" | "resolved";
   triggers: number;
 }
 
@@ -37,28 +42,40 @@ export interface PagerDutyServer extends LoopbackServer {
   failNext(n: number, status?: number): void;
 }
 
-const SEVERITIES = new Set(['critical', 'error', 'warning', 'info']);
-const ACTIONS = new Set(['trigger', 'acknowledge', 'resolve']);
+const SEVERITIES = new Set(["critical", "error", "warning", "info"]);
+const ACTIONS = new Set(["trigger", "acknowledge", "resolve"]);
 
 function validate(body: unknown): { event?: PagerDutyEvent; errors: string[] } {
   const errors: string[] = [];
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { errors: ['Event object is invalid'] };
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return { errors: ["Event object is invalid"] };
   const b = body as Record<string, unknown>;
-  if (typeof b.routing_key !== 'string' || b.routing_key.length !== 32) errors.push("Length of 'routing_key' is incorrect (should be 32 characters)");
-  if (typeof b.event_action !== 'string' || !ACTIONS.has(b.event_action)) errors.push("'event_action' is missing or blank");
-  if (b.dedup_key !== undefined && (typeof b.dedup_key !== 'string' || b.dedup_key.length > 255)) errors.push("'dedup_key' must be a string of at most 255 characters");
-  if (b.event_action !== 'trigger' && typeof b.dedup_key !== 'string') errors.push("'dedup_key' is required for acknowledge and resolve");
-  if (b.event_action === 'trigger') {
+  if (typeof b.routing_key !== "string" || b.routing_key.length !== 32)
+    errors.push("Length of 'routing_key' is incorrect (should be 32 characters)");
+  if (typeof b.event_action !== "string" || !ACTIONS.has(b.event_action))
+    errors.push("'event_action' is missing or blank");
+  if (b.dedup_key !== undefined && (typeof b.dedup_key !== "string" || b.dedup_key.length > 255))
+    errors.push("'dedup_key' must be a string of at most 255 characters");
+  if (b.event_action !== "trigger" && typeof b.dedup_key !== "string")
+    errors.push("'dedup_key' is required for acknowledge and resolve");
+  if (b.event_action === "trigger") {
     const p = b.payload as Record<string, unknown> | undefined;
-    if (typeof p !== 'object' || p === null) errors.push("'payload' is missing");
+    if (typeof p !== "object" || p === null) errors.push("'payload' is missing");
     else {
-      if (typeof p.summary !== 'string' || p.summary.length === 0 || p.summary.length > 1024) errors.push("'payload.summary' is missing or longer than 1024 characters");
-      if (typeof p.source !== 'string' || p.source.length === 0) errors.push("'payload.source' is missing or blank");
-      if (typeof p.severity !== 'string' || !SEVERITIES.has(p.severity)) errors.push("'payload.severity' is invalid (expected critical, error, warning or info)");
+      if (typeof p.summary !== "string" || p.summary.length === 0 || p.summary.length > 1024)
+        errors.push("'payload.summary' is missing or longer than 1024 characters");
+      if (typeof p.source !== "string" || p.source.length === 0) errors.push("'payload.source' is missing or blank");
+      if (typeof p.severity !== "string" || !SEVERITIES.has(p.severity))
+        errors.push("'payload.severity' is invalid (expected critical, error, warning or info)");
     }
   }
   if (errors.length > 0) return { errors };
-  return { event: { ...(b as unknown as PagerDutyEvent), dedup_key: typeof b.dedup_key === 'string' ? b.dedup_key : randomUUID() }, errors };
+  return {
+    event: {
+      ...(b as unknown as PagerDutyEvent),
+      dedup_key: typeof b.dedup_key === "string" ? b.dedup_key : randomUUID(),
+    },
+    errors,
+  };
 }
 
 export async function startPagerDutyServer(): Promise<PagerDutyServer> {
@@ -66,29 +83,44 @@ export async function startPagerDutyServer(): Promise<PagerDutyServer> {
   const alerts = new Map<string, PagerDutyAlert>();
   const outage = { remaining: 0, status: 503 };
   const server = await startLoopbackServer((req, res) => {
-    if (req.method !== 'POST' || req.path.split('?')[0] !== '/v2/enqueue') return sendJson(res, 404, { status: 'not found', message: 'Not Found' });
+    if (req.method !== "POST" || req.path.split("?")[0] !== "/v2/enqueue")
+      return sendJson(res, 404, { status: "not found", message: "Not Found" });
     if (outage.remaining > 0) {
       outage.remaining -= 1;
-      return sendJson(res, outage.status, { status: 'error', message: outage.status === 429 ? 'Too many requests' : 'Internal Server Error' });
+      return sendJson(res, outage.status, {
+        status: "error",
+        message: outage.status === 429 ? "Too many requests" : "Internal Server Error",
+      });
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(req.body.toString('utf8'));
+      parsed = JSON.parse(req.body.toString("utf8"));
     } catch {
-      return sendJson(res, 400, { status: 'invalid event', message: 'Event object is invalid', errors: ['Malformed JSON'] });
+      return sendJson(res, 400, {
+        status: "invalid event",
+        message: "Event object is invalid",
+        errors: ["Malformed JSON"],
+      });
     }
     const { event, errors } = validate(parsed);
-    if (!event) return sendJson(res, 400, { status: 'invalid event', message: 'Event object is invalid', errors });
+    if (!event) return sendJson(res, 400, { status: "invalid event", message: "Event object is invalid", errors });
     events.push(event);
     const existing = alerts.get(event.dedup_key);
-    if (event.event_action === 'trigger') {
-      if (existing && existing.status !== 'resolved') existing.triggers += 1;
-      else alerts.set(event.dedup_key, { dedupKey: event.dedup_key, routingKey: event.routing_key, summary: event.payload?.summary ?? '', status: 'triggered', triggers: 1 });
-    } else if (existing && existing.routingKey === event.routing_key && existing.status !== 'resolved') {
+    if (event.event_action === "trigger") {
+      if (existing && existing.status !== "resolved") existing.triggers += 1;
+      else
+        alerts.set(event.dedup_key, {
+          dedupKey: event.dedup_key,
+          routingKey: event.routing_key,
+          summary: event.payload?.summary ?? "",
+          status: "triggered",
+          triggers: 1,
+        });
+    } else if (existing && existing.routingKey === event.routing_key && existing.status !== "resolved") {
       // Follow-up events apply only through the routing key of the original trigger; otherwise they are dropped.
-      existing.status = event.event_action === 'resolve' ? 'resolved' : 'acknowledged';
+      existing.status = event.event_action === "resolve" ? "resolved" : "acknowledged";
     }
-    return sendJson(res, 202, { status: 'success', message: 'Event processed', dedup_key: event.dedup_key });
+    return sendJson(res, 202, { status: "success", message: "Event processed", dedup_key: event.dedup_key });
   });
   return Object.assign(server, {
     enqueueUrl: `${server.url}/v2/enqueue`,

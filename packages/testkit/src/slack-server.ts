@@ -44,9 +44,9 @@
  * injected, no Enterprise Grid, no PKCE, no signing of requests. Token strings have Slack's prefixes and layout, not
  * their real checksums.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
-import { sendJson, startLoopbackServer, type LoopbackServer, type RecordedRequest } from './loopback-server.js';
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { ServerResponse } from "node:http";
+import { sendJson, startLoopbackServer, type LoopbackServer, type RecordedRequest } from "./loopback-server.js";
 
 export interface SlackServerOptions {
   readonly clientId?: string;
@@ -68,7 +68,7 @@ export interface SlackServerOptions {
   readonly now?: () => number;
 }
 
-export type SlackTokenKind = 'bot' | 'bot_rotating' | 'refresh' | 'user';
+export type SlackTokenKind = "bot" | "bot_rotating" | "refresh" | "user";
 
 export interface SlackIssuedToken {
   readonly token: string;
@@ -82,7 +82,7 @@ export interface SlackIssuedToken {
 export interface SlackApiCall {
   readonly method: string;
   readonly httpMethod: string;
-  readonly contentType: 'form' | 'json' | 'none';
+  readonly contentType: "form" | "json" | "none";
   /** Arguments as Slack read them (body, query merged; `blocks` decoded), without `token`/`client_secret`. */
   readonly args: Readonly<Record<string, unknown>>;
   /** The token presented (Bearer or form `token`), or null. */
@@ -168,13 +168,13 @@ class SlackFault extends Error {
   }
 }
 
-const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const BASE62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 function base62(n: number): string {
-  let out = '';
+  let out = "";
   for (const b of randomBytes(n)) out += BASE62[b % 62];
   return out;
 }
-const digits = (n: number): string => Array.from(randomBytes(n), (b) => String(b % 10)).join('');
+const digits = (n: number): string => Array.from(randomBytes(n), (b) => String(b % 10)).join("");
 
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -182,68 +182,72 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function parseArgs(req: RecordedRequest, query: URLSearchParams): { args: Record<string, unknown>; contentType: SlackApiCall['contentType'] } {
+function parseArgs(
+  req: RecordedRequest,
+  query: URLSearchParams,
+): { args: Record<string, unknown>; contentType: SlackApiCall["contentType"] } {
   const args: Record<string, unknown> = {};
   for (const [k, v] of query) args[k] = v;
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (req.body.length === 0) return { args, contentType: 'none' };
-  if (type === 'application/json') {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (req.body.length === 0) return { args, contentType: "none" };
+  if (type === "application/json") {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(req.body.toString('utf8'));
+      parsed = JSON.parse(req.body.toString("utf8"));
     } catch {
-      throw new SlackFault('invalid_json');
+      throw new SlackFault("invalid_json");
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SlackFault('json_not_object');
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new SlackFault("json_not_object");
     Object.assign(args, parsed);
-    return { args, contentType: 'json' };
+    return { args, contentType: "json" };
   }
-  if (type === 'application/x-www-form-urlencoded') {
-    for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) args[k] = v;
-    return { args, contentType: 'form' };
+  if (type === "application/x-www-form-urlencoded") {
+    for (const [k, v] of new URLSearchParams(req.body.toString("utf8"))) args[k] = v;
+    return { args, contentType: "form" };
   }
-  throw new SlackFault('invalid_form_data');
+  throw new SlackFault("invalid_form_data");
 }
 
 function str(args: Readonly<Record<string, unknown>>, name: string): string | undefined {
   const v = args[name];
-  if (typeof v === 'string' && v.length > 0) return v;
-  if (typeof v === 'number') return String(v);
+  if (typeof v === "string" && v.length > 0) return v;
+  if (typeof v === "number") return String(v);
   return undefined;
 }
 
 /** `blocks` as Slack reads it: a JSON string (form bodies) or an array (JSON bodies) of objects with a `type`. */
 function readBlocks(args: Record<string, unknown>): unknown[] | undefined {
-  let v = args['blocks'];
-  if (v === undefined || v === '') return undefined;
-  if (typeof v === 'string') {
+  let v = args["blocks"];
+  if (v === undefined || v === "") return undefined;
+  if (typeof v === "string") {
     try {
       v = JSON.parse(v);
     } catch {
-      throw new SlackFault('invalid_blocks_format');
+      throw new SlackFault("invalid_blocks_format");
     }
   }
-  if (!Array.isArray(v)) throw new SlackFault('invalid_blocks_format');
+  if (!Array.isArray(v)) throw new SlackFault("invalid_blocks_format");
   for (const b of v) {
-    if (typeof b !== 'object' || b === null || typeof (b as { type?: unknown }).type !== 'string') throw new SlackFault('invalid_blocks');
+    if (typeof b !== "object" || b === null || typeof (b as { type?: unknown }).type !== "string")
+      throw new SlackFault("invalid_blocks");
   }
-  args['blocks'] = v;
+  args["blocks"] = v;
   return v;
 }
 
-const HISTORY_SCOPE: Readonly<Record<string, string>> = { C: 'channels:history', G: 'groups:history', D: 'im:history' };
+const HISTORY_SCOPE: Readonly<Record<string, string>> = { C: "channels:history", G: "groups:history", D: "im:history" };
 
 export async function startSlackServer(options: SlackServerOptions = {}): Promise<SlackServer> {
   const clientId = options.clientId ?? `${digits(10)}.${digits(12)}`;
-  const clientSecret = options.clientSecret ?? randomBytes(16).toString('hex');
-  const teamId = options.teamId ?? 'T0PRAXA01';
-  const teamName = options.teamName ?? 'Praxa Test';
-  const appId = options.appId ?? 'A0PRAXA01';
-  const botUserId = options.botUserId ?? 'U0PRAXABOT';
-  const botId = options.botId ?? 'B0PRAXABOT';
-  const defaultScopes = [...(options.botScopes ?? ['app_mentions:read', 'channels:history', 'chat:write'])];
-  const channels = new Set(options.channels ?? ['C0PRAXA01']);
-  const humanUserId = 'U0PRAXAADM';
+  const clientSecret = options.clientSecret ?? randomBytes(16).toString("hex");
+  const teamId = options.teamId ?? "T0PRAXA01";
+  const teamName = options.teamName ?? "Praxa Test";
+  const appId = options.appId ?? "A0PRAXA01";
+  const botUserId = options.botUserId ?? "U0PRAXABOT";
+  const botId = options.botId ?? "B0PRAXABOT";
+  const defaultScopes = [...(options.botScopes ?? ["app_mentions:read", "channels:history", "chat:write"])];
+  const channels = new Set(options.channels ?? ["C0PRAXA01"]);
+  const humanUserId = "U0PRAXAADM";
 
   const calls: Record<string, number> = {};
   const apiCalls: SlackApiCall[] = [];
@@ -251,7 +255,10 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
   const issuedTokens: SlackIssuedToken[] = [];
   const tokensByValue = new Map<string, SlackIssuedToken>();
   const authorizeRequests: SlackAuthorizeRequest[] = [];
-  const codes = new Map<string, { scopes: string[]; userScopes: string[]; redirectUri: string | undefined; expiresAt: number; used: boolean }>();
+  const codes = new Map<
+    string,
+    { scopes: string[]; userScopes: string[]; redirectUri: string | undefined; expiresAt: number; used: boolean }
+  >();
   const faults = new Map<string, { error: string; retryAfterSeconds: number }>();
   const state = {
     userTokenInAnswers: false,
@@ -266,17 +273,17 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
   const nextTs = (): string => {
     // Slack ts: seconds "." microseconds, unique per channel; here unique and increasing across the server.
     lastTs = Math.max(lastTs + 1, state.now() * 1000);
-    return `${Math.floor(lastTs / 1_000_000)}.${String(lastTs % 1_000_000).padStart(6, '0')}`;
+    return `${Math.floor(lastTs / 1_000_000)}.${String(lastTs % 1_000_000).padStart(6, "0")}`;
   };
 
   const issue = (kind: SlackTokenKind, scopes: readonly string[]): SlackIssuedToken => {
     let token: string;
     let expiresAt: number | null = null;
-    if (kind === 'bot') token = `xoxb-${teamNum}-${botNum}-${base62(24)}`;
-    else if (kind === 'bot_rotating') {
+    if (kind === "bot") token = `xoxb-${teamNum}-${botNum}-${base62(24)}`;
+    else if (kind === "bot_rotating") {
       token = `xoxe.xoxb-1-${base62(48)}`;
       expiresAt = state.now() + state.tokenLifetimeSeconds * 1000;
-    } else if (kind === 'refresh') token = `xoxe-1-${base62(64)}`;
+    } else if (kind === "refresh") token = `xoxe-1-${base62(64)}`;
     else token = `xoxp-${teamNum}-${digits(11)}-${digits(12)}-${base62(32)}`;
     const record: SlackIssuedToken = { token, kind, scopes: [...scopes], expiresAt, revoked: false };
     issuedTokens.push(record);
@@ -284,17 +291,19 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     return record;
   };
 
-  const installBot = (scopes: readonly string[] = defaultScopes): { access: SlackIssuedToken; refresh: SlackIssuedToken | null } => {
-    if (state.tokenRotation) return { access: issue('bot_rotating', scopes), refresh: issue('refresh', scopes) };
-    return { access: issue('bot', scopes), refresh: null };
+  const installBot = (
+    scopes: readonly string[] = defaultScopes,
+  ): { access: SlackIssuedToken; refresh: SlackIssuedToken | null } => {
+    if (state.tokenRotation) return { access: issue("bot_rotating", scopes), refresh: issue("refresh", scopes) };
+    return { access: issue("bot", scopes), refresh: null };
   };
 
   const botAnswer = (access: SlackIssuedToken, refresh: SlackIssuedToken | null): Record<string, unknown> => ({
     ok: true,
     app_id: appId,
     access_token: access.token,
-    token_type: 'bot',
-    scope: access.scopes.join(','),
+    token_type: "bot",
+    scope: access.scopes.join(","),
     bot_user_id: botUserId,
     team: { id: teamId, name: teamName },
     enterprise: null,
@@ -305,31 +314,32 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
   });
 
   const authenticate = (token: string | null): SlackIssuedToken => {
-    if (token === null) throw new SlackFault('not_authed');
+    if (token === null) throw new SlackFault("not_authed");
     const record = tokensByValue.get(token);
-    if (record === undefined || record.revoked || record.kind === 'refresh') throw new SlackFault('invalid_auth');
-    if (record.expiresAt !== null && record.expiresAt <= state.now()) throw new SlackFault('token_expired');
+    if (record === undefined || record.revoked || record.kind === "refresh") throw new SlackFault("invalid_auth");
+    if (record.expiresAt !== null && record.expiresAt <= state.now()) throw new SlackFault("token_expired");
     return record;
   };
 
   const needScope = (who: SlackIssuedToken, scope: string): void => {
-    if (!who.scopes.includes(scope)) throw new SlackFault('missing_scope', { needed: scope, provided: who.scopes.join(',') });
+    if (!who.scopes.includes(scope))
+      throw new SlackFault("missing_scope", { needed: scope, provided: who.scopes.join(",") });
   };
 
   const authorOf = (who: SlackIssuedToken): { user: string; botId: string | undefined } =>
-    who.kind === 'user' ? { user: humanUserId, botId: undefined } : { user: botUserId, botId };
+    who.kind === "user" ? { user: humanUserId, botId: undefined } : { user: botUserId, botId };
 
   const knownChannel = (args: Record<string, unknown>): string => {
-    const channel = str(args, 'channel');
-    if (channel === undefined) throw new SlackFault('channel_not_found');
-    if (!channels.has(channel)) throw new SlackFault('channel_not_found');
+    const channel = str(args, "channel");
+    if (channel === undefined) throw new SlackFault("channel_not_found");
+    if (!channels.has(channel)) throw new SlackFault("channel_not_found");
     return channel;
   };
 
   const wire = (m: SlackMessage): Record<string, unknown> => {
     const replies = messages.filter((r) => r.channel === m.channel && r.threadTs === m.ts && r.ts !== m.ts);
     return {
-      type: 'message',
+      type: "message",
       ...(m.botId !== undefined ? { bot_id: m.botId, app_id: appId } : {}),
       user: m.user,
       text: m.text,
@@ -338,7 +348,11 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
       ...(m.blocks !== undefined ? { blocks: m.blocks } : {}),
       ...(m.threadTs !== undefined ? { thread_ts: m.threadTs } : {}),
       ...(replies.length > 0
-        ? { reply_count: replies.length, reply_users: [...new Set(replies.map((r) => r.user))], latest_reply: replies[replies.length - 1]?.ts }
+        ? {
+            reply_count: replies.length,
+            reply_users: [...new Set(replies.map((r) => r.user))],
+            latest_reply: replies[replies.length - 1]?.ts,
+          }
         : {}),
       ...(m.edited !== undefined ? { edited: m.edited } : {}),
     };
@@ -351,8 +365,25 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     return messages.filter((m) => m.channel === channel && (m.ts === root || m.threadTs === root));
   };
 
-  const post = (channel: string, author: { user: string; botId: string | undefined }, token: string | null, text: string, blocks: unknown[] | undefined, threadTs: string | undefined): SlackMessage => {
-    const message: SlackMessage = { channel, ts: nextTs(), threadTs, text, blocks, user: author.user, botId: author.botId, token, edited: undefined };
+  const post = (
+    channel: string,
+    author: { user: string; botId: string | undefined },
+    token: string | null,
+    text: string,
+    blocks: unknown[] | undefined,
+    threadTs: string | undefined,
+  ): SlackMessage => {
+    const message: SlackMessage = {
+      channel,
+      ts: nextTs(),
+      threadTs,
+      text,
+      blocks,
+      user: author.user,
+      botId: author.botId,
+      token,
+      edited: undefined,
+    };
     messages.push(message);
     if (threadTs !== undefined) {
       const parent = messages.find((m) => m.channel === channel && m.ts === threadTs);
@@ -362,139 +393,164 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
   };
 
   const clientAuth = (req: RecordedRequest, args: Record<string, unknown>): void => {
-    let id = str(args, 'client_id');
-    let secret = str(args, 'client_secret');
-    const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(req.headers.authorization ?? '');
+    let id = str(args, "client_id");
+    let secret = str(args, "client_secret");
+    const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(req.headers.authorization ?? "");
     if (basic?.[1] !== undefined) {
-      const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
+      const decoded = Buffer.from(basic[1], "base64").toString("utf8");
+      const colon = decoded.indexOf(":");
       if (colon > 0) {
         id = decodeURIComponent(decoded.slice(0, colon));
         secret = decodeURIComponent(decoded.slice(colon + 1));
       }
     }
-    if (id === undefined || id !== clientId) throw new SlackFault('invalid_client_id');
-    if (secret === undefined || !safeEqual(secret, clientSecret)) throw new SlackFault('bad_client_secret');
+    if (id === undefined || id !== clientId) throw new SlackFault("invalid_client_id");
+    if (secret === undefined || !safeEqual(secret, clientSecret)) throw new SlackFault("bad_client_secret");
   };
 
-  const methods: Readonly<Record<string, (args: Record<string, unknown>, token: string | null, req: RecordedRequest) => Record<string, unknown>>> = {
-    'oauth.v2.access': (args, _token, req) => {
+  const methods: Readonly<
+    Record<
+      string,
+      (args: Record<string, unknown>, token: string | null, req: RecordedRequest) => Record<string, unknown>
+    >
+  > = {
+    "oauth.v2.access": (args, _token, req) => {
       clientAuth(req, args);
-      const grant = str(args, 'grant_type') ?? 'authorization_code';
-      if (grant === 'refresh_token') {
-        const presented = str(args, 'refresh_token');
+      const grant = str(args, "grant_type") ?? "authorization_code";
+      if (grant === "refresh_token") {
+        const presented = str(args, "refresh_token");
         const record = presented === undefined ? undefined : tokensByValue.get(presented);
-        if (record === undefined || record.kind !== 'refresh' || record.revoked) throw new SlackFault('invalid_refresh_token');
+        if (record === undefined || record.kind !== "refresh" || record.revoked)
+          throw new SlackFault("invalid_refresh_token");
         record.revoked = true;
-        const access = issue('bot_rotating', record.scopes);
-        const refresh = issue('refresh', record.scopes);
+        const access = issue("bot_rotating", record.scopes);
+        const refresh = issue("refresh", record.scopes);
         return botAnswer(access, refresh);
       }
-      if (grant !== 'authorization_code') throw new SlackFault('invalid_grant_type');
-      const code = str(args, 'code');
+      if (grant !== "authorization_code") throw new SlackFault("invalid_grant_type");
+      const code = str(args, "code");
       const entry = code === undefined ? undefined : codes.get(code);
-      if (entry === undefined || entry.expiresAt <= state.now()) throw new SlackFault('invalid_code');
-      if (entry.used) throw new SlackFault('code_already_used');
-      if (entry.redirectUri !== undefined && str(args, 'redirect_uri') !== entry.redirectUri) throw new SlackFault('bad_redirect_uri');
+      if (entry === undefined || entry.expiresAt <= state.now()) throw new SlackFault("invalid_code");
+      if (entry.used) throw new SlackFault("code_already_used");
+      if (entry.redirectUri !== undefined && str(args, "redirect_uri") !== entry.redirectUri)
+        throw new SlackFault("bad_redirect_uri");
       entry.used = true;
       const { access, refresh } = installBot(entry.scopes);
       const answer = botAnswer(access, refresh);
       if (entry.userScopes.length > 0 || state.userTokenInAnswers) {
-        const user = issue('user', entry.userScopes.length > 0 ? entry.userScopes : ['chat:write']);
-        answer['authed_user'] = { id: humanUserId, scope: user.scopes.join(','), access_token: user.token, token_type: 'user' };
+        const user = issue("user", entry.userScopes.length > 0 ? entry.userScopes : ["chat:write"]);
+        answer["authed_user"] = {
+          id: humanUserId,
+          scope: user.scopes.join(","),
+          access_token: user.token,
+          token_type: "user",
+        };
       } else {
-        answer['authed_user'] = { id: humanUserId };
+        answer["authed_user"] = { id: humanUserId };
       }
       return answer;
     },
-    'auth.test': (_args, token) => {
+    "auth.test": (_args, token) => {
       const who = authenticate(token);
       const author = authorOf(who);
       return {
         ok: true,
-        url: `https://${teamName.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.slack.com/`,
+        url: `https://${teamName.toLowerCase().replace(/[^a-z0-9]+/g, "-")}.slack.com/`,
         team: teamName,
-        user: who.kind === 'user' ? 'admin' : 'praxa',
+        user: who.kind === "user" ? "admin" : "praxa",
         team_id: teamId,
         user_id: author.user,
         ...(author.botId !== undefined ? { bot_id: author.botId } : {}),
         is_enterprise_install: false,
       };
     },
-    'chat.postMessage': (args, token) => {
+    "chat.postMessage": (args, token) => {
       const who = authenticate(token);
-      needScope(who, 'chat:write');
+      needScope(who, "chat:write");
       const channel = knownChannel(args);
       const blocks = readBlocks(args);
-      const text = str(args, 'text');
-      if (text === undefined && blocks === undefined && args['attachments'] === undefined) throw new SlackFault('no_text');
-      if (text !== undefined && text.length > 40_000) throw new SlackFault('msg_too_long');
-      const m = post(channel, authorOf(who), token, text ?? '', blocks, str(args, 'thread_ts'));
+      const text = str(args, "text");
+      if (text === undefined && blocks === undefined && args["attachments"] === undefined)
+        throw new SlackFault("no_text");
+      if (text !== undefined && text.length > 40_000) throw new SlackFault("msg_too_long");
+      const m = post(channel, authorOf(who), token, text ?? "", blocks, str(args, "thread_ts"));
       return { ok: true, channel, ts: m.ts, message: wire(m) };
     },
-    'chat.update': (args, token) => {
+    "chat.update": (args, token) => {
       const who = authenticate(token);
-      needScope(who, 'chat:write');
+      needScope(who, "chat:write");
       const channel = knownChannel(args);
-      const ts = str(args, 'ts');
+      const ts = str(args, "ts");
       const m = messages.find((x) => x.channel === channel && x.ts === ts);
-      if (m === undefined) throw new SlackFault('message_not_found');
-      if (m.user !== authorOf(who).user) throw new SlackFault('cant_update_message');
+      if (m === undefined) throw new SlackFault("message_not_found");
+      if (m.user !== authorOf(who).user) throw new SlackFault("cant_update_message");
       const blocks = readBlocks(args);
-      const text = str(args, 'text');
-      if (text === undefined && blocks === undefined && args['attachments'] === undefined) throw new SlackFault('no_text');
+      const text = str(args, "text");
+      if (text === undefined && blocks === undefined && args["attachments"] === undefined)
+        throw new SlackFault("no_text");
       if (text !== undefined) m.text = text;
       if (blocks !== undefined) m.blocks = blocks;
       m.edited = { user: m.user, ts: nextTs() };
       return { ok: true, channel, ts: m.ts, text: m.text, message: wire(m) };
     },
-    'conversations.replies': (args, token) => {
+    "conversations.replies": (args, token) => {
       const who = authenticate(token);
-      const channel = str(args, 'channel');
-      if (channel === undefined) throw new SlackFault('channel_not_found');
-      needScope(who, HISTORY_SCOPE[channel[0] ?? ''] ?? 'mpim:history');
-      if (!channels.has(channel)) throw new SlackFault('channel_not_found');
-      const ts = str(args, 'ts');
+      const channel = str(args, "channel");
+      if (channel === undefined) throw new SlackFault("channel_not_found");
+      needScope(who, HISTORY_SCOPE[channel[0] ?? ""] ?? "mpim:history");
+      if (!channels.has(channel)) throw new SlackFault("channel_not_found");
+      const ts = str(args, "ts");
       const list = ts === undefined ? [] : thread(channel, ts);
-      if (list.length === 0) throw new SlackFault('thread_not_found');
-      return { ok: true, messages: list.map(wire), has_more: false, response_metadata: { next_cursor: '' } };
+      if (list.length === 0) throw new SlackFault("thread_not_found");
+      return { ok: true, messages: list.map(wire), has_more: false, response_metadata: { next_cursor: "" } };
     },
   };
 
   const redirect = (res: ServerResponse, location: string): void => {
-    res.writeHead(302, { location, 'content-length': 0 });
+    res.writeHead(302, { location, "content-length": 0 });
     res.end();
   };
 
   const server = await startLoopbackServer((req, res) => {
-    const url = new URL(req.path, 'http://127.0.0.1');
-    if (url.pathname === '/oauth/v2/authorize' && req.method === 'GET') {
+    const url = new URL(req.path, "http://127.0.0.1");
+    if (url.pathname === "/oauth/v2/authorize" && req.method === "GET") {
       const q = url.searchParams;
       const request: SlackAuthorizeRequest = {
-        clientId: q.get('client_id'),
-        scope: q.get('scope'),
-        userScope: q.get('user_scope'),
-        state: q.get('state'),
-        redirectUri: q.get('redirect_uri'),
+        clientId: q.get("client_id"),
+        scope: q.get("scope"),
+        userScope: q.get("user_scope"),
+        state: q.get("state"),
+        redirectUri: q.get("redirect_uri"),
       };
       authorizeRequests.push(request);
-      calls['oauth/v2/authorize'] = (calls['oauth/v2/authorize'] ?? 0) + 1;
-      if (request.redirectUri === null) return sendJson(res, 400, { ok: false, error: 'bad_redirect_uri' });
+      calls["oauth/v2/authorize"] = (calls["oauth/v2/authorize"] ?? 0) + 1;
+      if (request.redirectUri === null) return sendJson(res, 400, { ok: false, error: "bad_redirect_uri" });
       const back = new URL(request.redirectUri);
-      if (request.clientId !== clientId) back.searchParams.set('error', 'invalid_client_id');
+      if (request.clientId !== clientId) back.searchParams.set("error", "invalid_client_id");
       else {
-        const split = (s: string | null): string[] => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-        back.searchParams.set('code', issueCode({ scopes: split(request.scope), userScopes: split(request.userScope), redirectUri: request.redirectUri }));
+        const split = (s: string | null): string[] =>
+          (s ?? "")
+            .split(",")
+            .map((x) => x.trim())
+            .filter(Boolean);
+        back.searchParams.set(
+          "code",
+          issueCode({
+            scopes: split(request.scope),
+            userScopes: split(request.userScope),
+            redirectUri: request.redirectUri,
+          }),
+        );
       }
-      if (request.state !== null) back.searchParams.set('state', request.state);
+      if (request.state !== null) back.searchParams.set("state", request.state);
       return redirect(res, back.toString());
     }
     const m = /^\/api\/([A-Za-z0-9.]+)$/.exec(url.pathname);
-    if (!m?.[1]) return sendJson(res, 404, { ok: false, error: 'unknown_method' });
+    if (!m?.[1]) return sendJson(res, 404, { ok: false, error: "unknown_method" });
     const method = m[1];
     calls[method] = (calls[method] ?? 0) + 1;
     let args: Record<string, unknown> = {};
-    let contentType: SlackApiCall['contentType'] = 'none';
+    let contentType: SlackApiCall["contentType"] = "none";
     let token: string | null = null;
     const record = (ok: boolean, error: string | undefined): void => {
       const { token: _t, client_secret: _s, ...shown } = args;
@@ -502,19 +558,24 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     };
     const handler = methods[method];
     if (handler === undefined) {
-      record(false, 'unknown_method');
-      return sendJson(res, 404, { ok: false, error: 'unknown_method', req_method: method });
+      record(false, "unknown_method");
+      return sendJson(res, 404, { ok: false, error: "unknown_method", req_method: method });
     }
     try {
       ({ args, contentType } = parseArgs(req, url.searchParams));
-      const bearer = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '');
-      token = bearer?.[1] ?? (contentType === 'json' ? null : (str(args, 'token') ?? null));
+      const bearer = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? "");
+      token = bearer?.[1] ?? (contentType === "json" ? null : (str(args, "token") ?? null));
       const fault = faults.get(method);
       if (fault !== undefined) {
         faults.delete(method);
         record(false, fault.error);
-        if (fault.error === 'ratelimited') {
-          return sendJson(res, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(fault.retryAfterSeconds) });
+        if (fault.error === "ratelimited") {
+          return sendJson(
+            res,
+            429,
+            { ok: false, error: "ratelimited" },
+            { "retry-after": String(fault.retryAfterSeconds) },
+          );
         }
         return sendJson(res, 200, { ok: false, error: fault.error });
       }
@@ -528,11 +589,19 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     }
   });
 
-  function issueCode(o: { scopes?: readonly string[]; userScopes?: readonly string[]; redirectUri?: string } = {}): string {
-    const code = `${digits(10)}.${digits(13)}.${randomBytes(32).toString('hex')}`;
+  function issueCode(
+    o: { scopes?: readonly string[]; userScopes?: readonly string[]; redirectUri?: string } = {},
+  ): string {
+    const code = `${digits(10)}.${digits(13)}.${randomBytes(32).toString("hex")}`;
     const scopes = o.scopes !== undefined && o.scopes.length > 0 ? [...o.scopes] : [...defaultScopes];
     // Slack codes are single-use and expire after 10 minutes.
-    codes.set(code, { scopes: scopes.sort(), userScopes: [...(o.userScopes ?? [])], redirectUri: o.redirectUri, expiresAt: state.now() + 600_000, used: false });
+    codes.set(code, {
+      scopes: scopes.sort(),
+      userScopes: [...(o.userScopes ?? [])],
+      redirectUri: o.redirectUri,
+      expiresAt: state.now() + 600_000,
+      used: false,
+    });
     return code;
   }
 
@@ -579,7 +648,11 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     issueCode,
     installBot(scopes?: readonly string[]): SlackInstalledBot {
       const { access, refresh } = installBot(scopes);
-      return { botToken: access.token, refreshToken: refresh?.token ?? null, expiresAt: access.expiresAt === null ? null : new Date(access.expiresAt) };
+      return {
+        botToken: access.token,
+        refreshToken: refresh?.token ?? null,
+        expiresAt: access.expiresAt === null ? null : new Date(access.expiresAt),
+      };
     },
     expireToken(token: string): void {
       const t = tokensByValue.get(token);
@@ -597,5 +670,6 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     },
     thread,
   };
-  return Object.defineProperties(server, Object.getOwnPropertyDescriptors(extension)) as LoopbackServer & typeof extension;
+  return Object.defineProperties(server, Object.getOwnPropertyDescriptors(extension)) as LoopbackServer &
+    typeof extension;
 }

@@ -19,19 +19,31 @@
  * processes): beyond it 429 with Retry-After; if the cap cannot be asked (Redis down) the call is refused (503
  * AUDIT_VERIFY_UNAVAILABLE) — a verification is the costly call the cap exists for, so it is not run unbounded.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import { createPublicKey, type KeyObject } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
 import {
-  checkpointBody, eventLeafHash, extendFrontier, frontierLength, frontierRoot, signatureFloor, verifyChain, verifyCheckpoints, verifyCheckpointSignature,
-  type MerkleFrontier, type StoredCheckpoint, type VerificationKey, type VerifyChainOptions, type WorkspaceId,
-} from '@praxa/core';
-import { readAuditChain, readAuditKeyset, readCheckpoints, sql, type Database, type WorkspaceScope } from '@praxa/db';
-import type { Logger } from '@praxa/observability';
-import type { VerifiedMemo, VerifyGate, VerifySlot } from '../audit-verify-gate.js';
-import { AuditVerifyUnavailableError, ForbiddenError, RateLimitedError } from '../errors.js';
-import { apiRateLimiter } from '../rate-limit.js';
-import { route } from '../route-builder.js';
+  checkpointBody,
+  eventLeafHash,
+  extendFrontier,
+  frontierLength,
+  frontierRoot,
+  signatureFloor,
+  verifyChain,
+  verifyCheckpoints,
+  verifyCheckpointSignature,
+  type MerkleFrontier,
+  type StoredCheckpoint,
+  type VerificationKey,
+  type VerifyChainOptions,
+  type WorkspaceId,
+} from "@praxa/core";
+import { readAuditChain, readAuditKeyset, readCheckpoints, sql, type Database, type WorkspaceScope } from "@praxa/db";
+import type { Logger } from "@praxa/observability";
+import type { VerifiedMemo, VerifyGate, VerifySlot } from "../audit-verify-gate.js";
+import { AuditVerifyUnavailableError, ForbiddenError, RateLimitedError } from "../errors.js";
+import { apiRateLimiter } from "../rate-limit.js";
+import { route } from "../route-builder.js";
 
 export interface AuditVerifyDeps {
   readonly log: Logger;
@@ -41,8 +53,20 @@ export interface AuditVerifyDeps {
 }
 
 type Verdict =
-  | { readonly ok: true; readonly mode: 'whole' | 'incremental' | 'full'; readonly events: number; readonly checkpoints: number; readonly since?: number }
-  | { readonly ok: false; readonly mode: 'whole' | 'incremental' | 'full'; readonly events: number; readonly checkpoints: number; readonly failure: { seq: number; reason: string } | { treeSize: number; reason: string } };
+  | {
+      readonly ok: true;
+      readonly mode: "whole" | "incremental" | "full";
+      readonly events: number;
+      readonly checkpoints: number;
+      readonly since?: number;
+    }
+  | {
+      readonly ok: false;
+      readonly mode: "whole" | "incremental" | "full";
+      readonly events: number;
+      readonly checkpoints: number;
+      readonly failure: { seq: number; reason: string } | { treeSize: number; reason: string };
+    };
 
 interface Material {
   readonly workspaceId: WorkspaceId;
@@ -51,21 +75,32 @@ interface Material {
   readonly cpKeys: ReadonlyMap<string, VerificationKey>;
   readonly checkpoints: readonly StoredCheckpoint[];
   /** The chain options of this mode, without the anchor. */
-  readonly chain: Omit<VerifyChainOptions, 'firstSeq' | 'firstPrevHash'>;
+  readonly chain: Omit<VerifyChainOptions, "firstSeq" | "firstPrevHash">;
   readonly pageSize: number;
   readonly slot: VerifySlot;
 }
 
-const Mode = z.enum(['whole', 'incremental', 'full']);
+const Mode = z.enum(["whole", "incremental", "full"]);
 const VerdictSchema = z.union([
-  z.object({ ok: z.literal(true), mode: Mode, events: z.number().int(), checkpoints: z.number().int(), since: z.number().int().optional() }).strict(),
+  z
+    .object({
+      ok: z.literal(true),
+      mode: Mode,
+      events: z.number().int(),
+      checkpoints: z.number().int(),
+      since: z.number().int().optional(),
+    })
+    .strict(),
   z
     .object({
       ok: z.literal(false),
       mode: Mode,
       events: z.number().int(),
       checkpoints: z.number().int(),
-      failure: z.union([z.object({ seq: z.number().int(), reason: z.string() }).strict(), z.object({ treeSize: z.number().int(), reason: z.string() }).strict()]),
+      failure: z.union([
+        z.object({ seq: z.number().int(), reason: z.string() }).strict(),
+        z.object({ treeSize: z.number().int(), reason: z.string() }).strict(),
+      ]),
     })
     .strict(),
 ]);
@@ -75,24 +110,54 @@ const pause = (): Promise<void> => new Promise((r) => setImmediate(r));
 /** A checkpoint's stored body is exactly its fields' canonical bytes and its signature verifies (not its root). */
 function checkpointSigned(cp: StoredCheckpoint, keys: ReadonlyMap<string, VerificationKey>): boolean {
   const key = keys.get(cp.key_id);
-  const body = checkpointBody({ workspace_id: cp.workspace_id as WorkspaceId, tree_size: cp.tree_size, root_hash: cp.root_hash, timestamp: cp.timestamp, key_id: cp.key_id });
-  return key !== undefined && Buffer.from(body).equals(Buffer.from(cp.body)) && verifyCheckpointSignature(key, cp.body, cp.signature);
+  const body = checkpointBody({
+    workspace_id: cp.workspace_id as WorkspaceId,
+    tree_size: cp.tree_size,
+    root_hash: cp.root_hash,
+    timestamp: cp.timestamp,
+    key_id: cp.key_id,
+  });
+  return (
+    key !== undefined &&
+    Buffer.from(body).equals(Buffer.from(cp.body)) &&
+    verifyCheckpointSignature(key, cp.body, cp.signature)
+  );
 }
 
 /** The memo for the newest checkpoint: its root and the frontier of the leaves before its last. */
 function memoFor(newest: StoredCheckpoint, frontierBefore: MerkleFrontier): VerifiedMemo {
-  return { treeSize: newest.tree_size, rootHash: newest.root_hash, frontierBefore: frontierBefore.nodes.map((n) => n.toString('hex')) };
+  return {
+    treeSize: newest.tree_size,
+    rootHash: newest.root_hash,
+    frontierBefore: frontierBefore.nodes.map((n) => n.toString("hex")),
+  };
 }
 
 /** Every event from seq 1, every checkpoint's root over all the hashes. */
-async function verifyWhole(m: Material, mode: 'whole' | 'full'): Promise<{ verdict: Verdict; memo: VerifiedMemo | null }> {
+async function verifyWhole(
+  m: Material,
+  mode: "whole" | "full",
+): Promise<{ verdict: Verdict; memo: VerifiedMemo | null }> {
   const hashes: string[] = [];
   let next = 1;
   let anchor: string | undefined;
   for (;;) {
     const page = await readAuditChain(m.scope, next, m.pageSize);
-    const c = verifyChain(page, m.eventKeys, { ...m.chain, ...(anchor === undefined ? {} : { firstSeq: next, firstPrevHash: anchor }) });
-    if (!c.ok) return { verdict: { ok: false, mode, events: hashes.length + c.index, checkpoints: m.checkpoints.length, failure: { seq: c.seq, reason: c.reason } }, memo: null };
+    const c = verifyChain(page, m.eventKeys, {
+      ...m.chain,
+      ...(anchor === undefined ? {} : { firstSeq: next, firstPrevHash: anchor }),
+    });
+    if (!c.ok)
+      return {
+        verdict: {
+          ok: false,
+          mode,
+          events: hashes.length + c.index,
+          checkpoints: m.checkpoints.length,
+          failure: { seq: c.seq, reason: c.reason },
+        },
+        memo: null,
+      };
     for (const e of page) hashes.push(e.hash);
     const last = page.at(-1);
     if (page.length < m.pageSize || !last) break;
@@ -102,19 +167,40 @@ async function verifyWhole(m: Material, mode: 'whole' | 'full'): Promise<{ verdi
     await pause();
   }
   const cp = verifyCheckpoints(m.checkpoints, hashes, m.cpKeys);
-  if (!cp.ok) return { verdict: { ok: false, mode, events: hashes.length, checkpoints: m.checkpoints.length, failure: { treeSize: cp.treeSize, reason: cp.reason } }, memo: null };
+  if (!cp.ok)
+    return {
+      verdict: {
+        ok: false,
+        mode,
+        events: hashes.length,
+        checkpoints: m.checkpoints.length,
+        failure: { treeSize: cp.treeSize, reason: cp.reason },
+      },
+      memo: null,
+    };
   const newest = m.checkpoints.at(-1);
-  const memo = newest ? memoFor(newest, extendFrontier({ size: 0, nodes: [] }, hashes.slice(0, newest.tree_size - 1).map((h) => eventLeafHash(h)))) : null;
+  const memo = newest
+    ? memoFor(
+        newest,
+        extendFrontier(
+          { size: 0, nodes: [] },
+          hashes.slice(0, newest.tree_size - 1).map((h) => eventLeafHash(h)),
+        ),
+      )
+    : null;
   return { verdict: { ok: true, mode, events: hashes.length, checkpoints: m.checkpoints.length }, memo };
 }
 
 /** From the memo's checkpoint T on; `stale` when the memo does not fit what is stored (the caller then reads it all). */
-async function verifyIncremental(m: Material, memo: VerifiedMemo): Promise<{ verdict: Verdict; memo: VerifiedMemo | null } | 'stale'> {
+async function verifyIncremental(
+  m: Material,
+  memo: VerifiedMemo,
+): Promise<{ verdict: Verdict; memo: VerifiedMemo | null } | "stale"> {
   const T = memo.treeSize;
   const cpT = m.checkpoints.find((c) => c.tree_size === T);
-  if (!cpT || cpT.root_hash !== memo.rootHash || memo.frontierBefore.length !== frontierLength(T - 1)) return 'stale';
-  if (!m.checkpoints.every((c) => checkpointSigned(c, m.cpKeys))) return 'stale';
-  let frontier: MerkleFrontier = { size: T - 1, nodes: memo.frontierBefore.map((h) => Buffer.from(h, 'hex')) };
+  if (!cpT || cpT.root_hash !== memo.rootHash || memo.frontierBefore.length !== frontierLength(T - 1)) return "stale";
+  if (!m.checkpoints.every((c) => checkpointSigned(c, m.cpKeys))) return "stale";
+  let frontier: MerkleFrontier = { size: T - 1, nodes: memo.frontierBefore.map((h) => Buffer.from(h, "hex")) };
   const newer = m.checkpoints.filter((c) => c.tree_size > T);
   const roots = new Map<number, string>();
   let before: MerkleFrontier | null = null; // the frontier one leaf short of the newest checkpoint, for the next memo
@@ -127,16 +213,29 @@ async function verifyIncremental(m: Material, memo: VerifiedMemo): Promise<{ ver
     const first = page[0];
     if (anchor === undefined) {
       // Event T: its stored hash, with the memo's frontier, must fold to checkpoint T's signed root.
-      if (!first || first.seq !== T || !/^[0-9a-f]{64}$/.test(first.prev_hash) || !/^[0-9a-f]{64}$/.test(first.hash)) return 'stale';
-      if (frontierRoot(extendFrontier(frontier, [eventLeafHash(first.hash)])).toString('hex') !== memo.rootHash) return 'stale';
+      if (!first || first.seq !== T || !/^[0-9a-f]{64}$/.test(first.prev_hash) || !/^[0-9a-f]{64}$/.test(first.hash))
+        return "stale";
+      if (frontierRoot(extendFrontier(frontier, [eventLeafHash(first.hash)])).toString("hex") !== memo.rootHash)
+        return "stale";
       anchor = first.prev_hash;
     }
     const c = verifyChain(page, m.eventKeys, { ...m.chain, firstSeq: next, firstPrevHash: anchor });
-    if (!c.ok) return { verdict: { ok: false, mode: 'incremental', events: next - 1 + c.index, checkpoints: m.checkpoints.length, failure: { seq: c.seq, reason: c.reason } }, memo: null };
+    if (!c.ok)
+      return {
+        verdict: {
+          ok: false,
+          mode: "incremental",
+          events: next - 1 + c.index,
+          checkpoints: m.checkpoints.length,
+          failure: { seq: c.seq, reason: c.reason },
+        },
+        memo: null,
+      };
     for (const e of page) {
       if (newestSize !== undefined && frontier.size === newestSize - 1) before = frontier;
       frontier = extendFrontier(frontier, [eventLeafHash(e.hash)]);
-      if (newer.some((cp) => cp.tree_size === frontier.size)) roots.set(frontier.size, frontierRoot(frontier).toString('hex'));
+      if (newer.some((cp) => cp.tree_size === frontier.size))
+        roots.set(frontier.size, frontierRoot(frontier).toString("hex"));
       lastSeq = e.seq;
     }
     if (page.length < m.pageSize) break;
@@ -147,44 +246,76 @@ async function verifyIncremental(m: Material, memo: VerifiedMemo): Promise<{ ver
   }
   for (const cp of newer) {
     const root = roots.get(cp.tree_size);
-    if (root === undefined) return { verdict: { ok: false, mode: 'incremental', events: lastSeq, checkpoints: m.checkpoints.length, failure: { treeSize: cp.tree_size, reason: 'events_missing' } }, memo: null };
-    if (root !== cp.root_hash) return { verdict: { ok: false, mode: 'incremental', events: lastSeq, checkpoints: m.checkpoints.length, failure: { treeSize: cp.tree_size, reason: 'root_mismatch' } }, memo: null };
+    if (root === undefined)
+      return {
+        verdict: {
+          ok: false,
+          mode: "incremental",
+          events: lastSeq,
+          checkpoints: m.checkpoints.length,
+          failure: { treeSize: cp.tree_size, reason: "events_missing" },
+        },
+        memo: null,
+      };
+    if (root !== cp.root_hash)
+      return {
+        verdict: {
+          ok: false,
+          mode: "incremental",
+          events: lastSeq,
+          checkpoints: m.checkpoints.length,
+          failure: { treeSize: cp.tree_size, reason: "root_mismatch" },
+        },
+        memo: null,
+      };
   }
   const newest = newer.at(-1);
-  return { verdict: { ok: true, mode: 'incremental', events: lastSeq, checkpoints: m.checkpoints.length, since: T }, memo: newest && before ? memoFor(newest, before) : null };
+  return {
+    verdict: { ok: true, mode: "incremental", events: lastSeq, checkpoints: m.checkpoints.length, since: T },
+    memo: newest && before ? memoFor(newest, before) : null,
+  };
 }
 
 async function headSeq(scope: WorkspaceScope, workspaceId: WorkspaceId): Promise<number> {
-  const [row] = await scope.execute(sql`select coalesce(max(seq), 0) as head from public.audit_events where workspace_id = ${workspaceId}`);
+  const [row] = await scope.execute(
+    sql`select coalesce(max(seq), 0) as head from public.audit_events where workspace_id = ${workspaceId}`,
+  );
   return Number(row?.head ?? 0);
 }
 
 export function registerAuditVerifyRoute(app: FastifyInstance, db: Database, deps: AuditVerifyDeps): void {
   const pageSize = Math.max(1, deps.pageSize ?? 20_000);
   route(app, db, {
-    method: 'GET',
-    url: '/v1/audit/verify',
-    tag: 'audit',
-    summary: 'Verify the audit chain and checkpoints server-side (incremental by default)',
-    operationId: 'verifyAudit',
-    errors: ['FORBIDDEN', 'AUDIT_VERIFY_UNAVAILABLE'],
+    method: "GET",
+    url: "/v1/audit/verify",
+    tag: "audit",
+    summary: "Verify the audit chain and checkpoints server-side (incremental by default)",
+    operationId: "verifyAudit",
+    errors: ["FORBIDDEN", "AUDIT_VERIFY_UNAVAILABLE"],
     response: VerdictSchema,
-    query: z.object({ full: z.enum(['true', 'false']).default('false') }).strict(),
+    query: z.object({ full: z.enum(["true", "false"]).default("false") }).strict(),
     handler: async ({ scope, caller, query, request }) => {
-      const full = query.full === 'true';
+      const full = query.full === "true";
       const workspaceId = caller.workspaceId;
       if (full) {
-        if (caller.role !== 'owner' && caller.role !== 'admin') throw new ForbiddenError('a full verification is for owners and admins');
+        if (caller.role !== "owner" && caller.role !== "admin")
+          throw new ForbiddenError("a full verification is for owners and admins");
         await apiRateLimiter(app)?.verifyFull(request, workspaceId);
       }
-      let slot: Awaited<ReturnType<VerifyGate['acquire']>>;
+      let slot: Awaited<ReturnType<VerifyGate["acquire"]>>;
       try {
         slot = await deps.gate.acquire(workspaceId);
       } catch (err) {
-        deps.log.warn({ code: 'AUDIT_VERIFY_UNAVAILABLE', err }, 'audit verification refused: its concurrency cap could not be asked');
-        throw new AuditVerifyUnavailableError('audit verification is unavailable for a moment; retry shortly', { cause: err });
+        deps.log.warn(
+          { code: "AUDIT_VERIFY_UNAVAILABLE", err },
+          "audit verification refused: its concurrency cap could not be asked",
+        );
+        throw new AuditVerifyUnavailableError("audit verification is unavailable for a moment; retry shortly", {
+          cause: err,
+        });
       }
-      if ('retryAfterSeconds' in slot) throw new RateLimitedError('a verification of this workspace is already running', slot.retryAfterSeconds);
+      if ("retryAfterSeconds" in slot)
+        throw new RateLimitedError("a verification of this workspace is already running", slot.retryAfterSeconds);
       try {
         const keys = await readAuditKeyset(db);
         const checkpoints = await readCheckpoints(scope);
@@ -192,27 +323,55 @@ export function registerAuditVerifyRoute(app: FastifyInstance, db: Database, dep
         const m: Material = {
           workspaceId,
           scope,
-          eventKeys: new Map(keys.filter((k) => k.purpose === 'event').map((k) => [k.keyId, createPublicKey({ key: k.spki, format: 'der', type: 'spki' })])),
+          eventKeys: new Map(
+            keys
+              .filter((k) => k.purpose === "event")
+              .map((k) => [k.keyId, createPublicKey({ key: k.spki, format: "der", type: "spki" })]),
+          ),
           cpKeys: new Map(keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }])),
           checkpoints,
           chain: full
             ? { workspaceId }
-            : { workspaceId, content: 'columns', signatures: { fromSeq: signatureFloor(checkpoints.map((c) => c.tree_size), head) } },
+            : {
+                workspaceId,
+                content: "columns",
+                signatures: {
+                  fromSeq: signatureFloor(
+                    checkpoints.map((c) => c.tree_size),
+                    head,
+                  ),
+                },
+              },
           pageSize,
           slot,
         };
         const memo = full ? null : await deps.gate.readMemo(workspaceId).catch(() => null);
-        let result = memo ? await verifyIncremental(m, memo) : 'stale';
-        if (result === 'stale') {
-          if (memo) deps.log.info({ code: 'AUDIT_VERIFY_MEMO_STALE' }, 'the verified-up-to memo does not fit the stored chain: verifying all of it');
-          result = await verifyWhole(m, full ? 'full' : 'whole');
+        let result = memo ? await verifyIncremental(m, memo) : "stale";
+        if (result === "stale") {
+          if (memo)
+            deps.log.info(
+              { code: "AUDIT_VERIFY_MEMO_STALE" },
+              "the verified-up-to memo does not fit the stored chain: verifying all of it",
+            );
+          result = await verifyWhole(m, full ? "full" : "whole");
         }
         if (result.memo) {
-          await deps.gate.writeMemo(workspaceId, result.memo).catch((err: unknown) => deps.log.warn({ code: 'AUDIT_VERIFY_MEMO_UNSAVED', err }, 'the verified-up-to memo was not saved'));
+          await deps.gate
+            .writeMemo(workspaceId, result.memo)
+            .catch((err: unknown) =>
+              deps.log.warn({ code: "AUDIT_VERIFY_MEMO_UNSAVED", err }, "the verified-up-to memo was not saved"),
+            );
         }
         return result.verdict;
       } finally {
-        await slot.release().catch((err: unknown) => deps.log.warn({ code: 'AUDIT_VERIFY_SLOT_LEFT', err }, 'a verification slot was not released; it lapses by itself'));
+        await slot
+          .release()
+          .catch((err: unknown) =>
+            deps.log.warn(
+              { code: "AUDIT_VERIFY_SLOT_LEFT", err },
+              "a verification slot was not released; it lapses by itself",
+            ),
+          );
       }
     },
   });

@@ -9,27 +9,80 @@
  *  - `GET|PUT /v1/audit/redaction-policy` — what the audit log keeps of inputs and outputs (admins change it; audited).
  * `GET /v1/audit/verify` is audit-verify.ts.
  */
-import { createPublicKey } from 'node:crypto';
-import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema } from '@praxa/core';
-import { and, eq, gt, gte, lt, readAuditKeyset, readAuditLeaves, readAuditRange, readCheckpoints, schema, sql, type AuditSigner, type Database } from '@praxa/db';
-import { changeRedactionPolicy } from '../redaction-policy.js';
-import { route, StreamAnswer } from '../route-builder.js';
+import { createPublicKey } from "node:crypto";
+import { Readable } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema } from "@praxa/core";
+import {
+  and,
+  eq,
+  gt,
+  gte,
+  lt,
+  readAuditKeyset,
+  readAuditLeaves,
+  readAuditRange,
+  readCheckpoints,
+  schema,
+  sql,
+  type AuditSigner,
+  type Database,
+} from "@praxa/db";
+import { changeRedactionPolicy } from "../redaction-policy.js";
+import { route, StreamAnswer } from "../route-builder.js";
 
 const TriggerName = z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/);
 
 /** The export's lines as a caller reads them (core's ExportHeaderLine … KeyLine, every byte field base64). */
 const AuditExportLine = z
-  .discriminatedUnion('type', [
-    z.object({ type: z.literal('export'), format: z.literal('praxa-audit-export/v1'), workspace_id: z.string(), exported_at: z.string(), from: z.string().nullable(), to: z.string().nullable() }).strict(),
-    z.object({ type: z.literal('leaf'), seq: z.number().int().min(1), hash: z.string() }).strict(),
-    z.object({ type: z.literal('event'), seq: z.number().int().min(1), workspace_id: z.string(), prev_hash: z.string(), hash: z.string(), key_id: z.string(), signature: z.string(), canonical: z.string().meta({ description: 'base64 of the exact canonical bytes' }) }).strict(),
-    z.object({ type: z.literal('checkpoint'), workspace_id: z.string(), tree_size: z.number().int().min(1), root_hash: z.string(), timestamp: z.string(), key_id: z.string(), signature: z.string(), body: z.string() }).strict(),
-    z.object({ type: z.literal('key'), key_id: z.string(), purpose: z.enum(['event', 'checkpoint']), algorithm: z.enum(['ed25519', 'ecdsa-p256-sha256']), public_key_pem: z.string() }).strict(),
+  .discriminatedUnion("type", [
+    z
+      .object({
+        type: z.literal("export"),
+        format: z.literal("praxa-audit-export/v1"),
+        workspace_id: z.string(),
+        exported_at: z.string(),
+        from: z.string().nullable(),
+        to: z.string().nullable(),
+      })
+      .strict(),
+    z.object({ type: z.literal("leaf"), seq: z.number().int().min(1), hash: z.string() }).strict(),
+    z
+      .object({
+        type: z.literal("event"),
+        seq: z.number().int().min(1),
+        workspace_id: z.string(),
+        prev_hash: z.string(),
+        hash: z.string(),
+        key_id: z.string(),
+        signature: z.string(),
+        canonical: z.string().meta({ description: "base64 of the exact canonical bytes" }),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal("checkpoint"),
+        workspace_id: z.string(),
+        tree_size: z.number().int().min(1),
+        root_hash: z.string(),
+        timestamp: z.string(),
+        key_id: z.string(),
+        signature: z.string(),
+        body: z.string(),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal("key"),
+        key_id: z.string(),
+        purpose: z.enum(["event", "checkpoint"]),
+        algorithm: z.enum(["ed25519", "ecdsa-p256-sha256"]),
+        public_key_pem: z.string(),
+      })
+      .strict(),
   ])
-  .meta({ description: 'One line of a praxa-audit-export/v1 JSON Lines stream' });
+  .meta({ description: "One line of a praxa-audit-export/v1 JSON Lines stream" });
 
 const Policy = RedactionPolicySchema;
 
@@ -53,15 +106,15 @@ const AuditEventView = z
     trigger: z.string().optional(),
     occurred_at: z.string().optional(),
   })
-  .meta({ description: 'The stored audit_event·v1 record (see the audit log format) with its hash and signature' });
+  .meta({ description: "The stored audit_event·v1 record (see the audit log format) with its hash and signature" });
 
 export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSigner: AuditSigner | undefined): void {
   route(app, db, {
-    method: 'GET',
-    url: '/v1/audit/events',
-    tag: 'audit',
-    summary: 'Audit events in seq order',
-    operationId: 'listAuditEvents',
+    method: "GET",
+    url: "/v1/audit/events",
+    tag: "audit",
+    summary: "Audit events in seq order",
+    operationId: "listAuditEvents",
     query: z
       .object({
         skill: SkillIdSchema.optional(),
@@ -76,14 +129,27 @@ export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSig
     response: z.object({ events: z.array(AuditEventView), next: z.number().int().nullable() }).strict(),
     handler: async ({ scope, query }) => {
       const e = schema.auditEvents;
-      const occurred = query.from || query.to ? and(query.from ? gte(e.occurredAt, new Date(query.from)) : undefined, query.to ? lt(e.occurredAt, new Date(query.to)) : undefined) : undefined;
+      const occurred =
+        query.from || query.to
+          ? and(
+              query.from ? gte(e.occurredAt, new Date(query.from)) : undefined,
+              query.to ? lt(e.occurredAt, new Date(query.to)) : undefined,
+            )
+          : undefined;
       // Pages are in seq order, but Postgres cannot know that seq and occurred_at rise together: for a time range it
       // would walk the chain from the cursor past everything before the range. The range's least and greatest seq,
       // read from the time index alone (OFFSET 0 keeps them from being planned as a walk of the chain too), bound the
       // walk to the range — each page costs the range, never the chain (plans in docs/operations.md).
       const seqOfRange = occurred ? sql`(select ${e.seq} as seq from ${e} where ${occurred} offset 0) r` : undefined;
       const rows = await scope.db
-        .select({ seq: e.seq, hash: e.hash, prevHash: e.prevHash, keyId: e.keyId, signature: e.signature, canonical: e.canonical })
+        .select({
+          seq: e.seq,
+          hash: e.hash,
+          prevHash: e.prevHash,
+          keyId: e.keyId,
+          signature: e.signature,
+          canonical: e.canonical,
+        })
         .from(e)
         .where(
           and(
@@ -92,30 +158,36 @@ export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSig
             query.run ? eq(e.runId, query.run) : undefined,
             query.trigger ? eq(e.trigger, query.trigger) : undefined,
             occurred,
-            seqOfRange ? sql`${e.seq} between (select min(r.seq) from ${seqOfRange}) and (select max(r.seq) from ${seqOfRange})` : undefined,
+            seqOfRange
+              ? sql`${e.seq} between (select min(r.seq) from ${seqOfRange}) and (select max(r.seq) from ${seqOfRange})`
+              : undefined,
           ),
         )
         .orderBy(e.seq)
         .limit(query.limit);
       return {
         // Each event as it was hashed: the record parsed from its stored canonical bytes, plus the chain seal.
-        events: rows.map((r) => ({ ...(JSON.parse(r.canonical.toString('utf8')) as z.output<typeof AuditEventView>), hash: r.hash, signature: r.signature })),
-        next: rows.length === query.limit ? rows.at(-1)?.seq ?? null : null,
+        events: rows.map((r) => ({
+          ...(JSON.parse(r.canonical.toString("utf8")) as z.output<typeof AuditEventView>),
+          hash: r.hash,
+          signature: r.signature,
+        })),
+        next: rows.length === query.limit ? (rows.at(-1)?.seq ?? null) : null,
       };
     },
   });
 
   route(app, db, {
-    method: 'GET',
-    url: '/v1/audit/export',
-    tag: 'audit',
-    summary: 'Export the audit log (JSON Lines) for offline verification',
+    method: "GET",
+    url: "/v1/audit/export",
+    tag: "audit",
+    summary: "Export the audit log (JSON Lines) for offline verification",
     description:
-      'A `praxa-audit-export/v1` stream, byte for byte what `praxa audit export` writes: the header, a `leaf` line for every event from seq 1, the `event` lines whose time is in [from, to), the `checkpoint` lines and the `key` lines. Verify it offline with `praxa audit verify --file export.jsonl --keys keys.json` against keys you pinned.',
-    operationId: 'exportAudit',
+      "A `praxa-audit-export/v1` stream, byte for byte what `praxa audit export` writes: the header, a `leaf` line for every event from seq 1, the `event` lines whose time is in [from, to), the `checkpoint` lines and the `key` lines. Verify it offline with `praxa audit verify --file export.jsonl --keys keys.json` against keys you pinned.",
+    operationId: "exportAudit",
     query: z.object({ from: z.iso.datetime().optional(), to: z.iso.datetime().optional() }).strict(),
     response: AuditExportLine,
-    content: { type: 'application/x-ndjson', description: 'One JSON object per line (JSON Lines)' },
+    content: { type: "application/x-ndjson", description: "One JSON object per line (JSON Lines)" },
     handler: async ({ scope, caller, query }) => {
       const from = query.from ? new Date(query.from) : null;
       const to = query.to ? new Date(query.to) : null;
@@ -125,39 +197,91 @@ export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSig
       const checkpoints = await readCheckpoints(scope);
       const exportedAt = new Date().toISOString();
       function* lines(): Generator<string> {
-        yield JSON.stringify({ type: 'export', format: 'praxa-audit-export/v1', workspace_id: caller.workspaceId, exported_at: exportedAt, from: from?.toISOString() ?? null, to: to?.toISOString() ?? null }) + '\n';
-        for (const l of leaves) yield JSON.stringify({ type: 'leaf', seq: l.seq, hash: l.hash }) + '\n';
-        for (const e of events) yield JSON.stringify({ type: 'event', seq: e.seq, workspace_id: e.workspace_id, prev_hash: e.prev_hash, hash: e.hash, key_id: e.key_id, signature: e.signature, canonical: Buffer.from(e.canonical).toString('base64') }) + '\n';
-        for (const c of checkpoints) yield JSON.stringify({ type: 'checkpoint', workspace_id: c.workspace_id, tree_size: c.tree_size, root_hash: c.root_hash, timestamp: c.timestamp, key_id: c.key_id, signature: Buffer.from(c.signature).toString('base64'), body: Buffer.from(c.body).toString('base64') }) + '\n';
-        for (const k of keys) yield JSON.stringify({ type: 'key', key_id: k.keyId, purpose: k.purpose, algorithm: k.algorithm, public_key_pem: createPublicKey({ key: k.spki, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString() }) + '\n';
+        yield (
+          JSON.stringify({
+            type: "export",
+            format: "praxa-audit-export/v1",
+            workspace_id: caller.workspaceId,
+            exported_at: exportedAt,
+            from: from?.toISOString() ?? null,
+            to: to?.toISOString() ?? null,
+          }) + "\n"
+        );
+        for (const l of leaves) yield JSON.stringify({ type: "leaf", seq: l.seq, hash: l.hash }) + "\n";
+        for (const e of events)
+          yield (
+            JSON.stringify({
+              type: "event",
+              seq: e.seq,
+              workspace_id: e.workspace_id,
+              prev_hash: e.prev_hash,
+              hash: e.hash,
+              key_id: e.key_id,
+              signature: e.signature,
+              canonical: Buffer.from(e.canonical).toString("base64"),
+            }) + "\n"
+          );
+        for (const c of checkpoints)
+          yield (
+            JSON.stringify({
+              type: "checkpoint",
+              workspace_id: c.workspace_id,
+              tree_size: c.tree_size,
+              root_hash: c.root_hash,
+              timestamp: c.timestamp,
+              key_id: c.key_id,
+              signature: Buffer.from(c.signature).toString("base64"),
+              body: Buffer.from(c.body).toString("base64"),
+            }) + "\n"
+          );
+        for (const k of keys)
+          yield (
+            JSON.stringify({
+              type: "key",
+              key_id: k.keyId,
+              purpose: k.purpose,
+              algorithm: k.algorithm,
+              public_key_pem: createPublicKey({ key: k.spki, format: "der", type: "spki" })
+                .export({ format: "pem", type: "spki" })
+                .toString(),
+            }) + "\n"
+          );
       }
-      return new StreamAnswer('application/x-ndjson', Readable.from(lines()), { 'content-disposition': `attachment; filename="audit-${caller.workspaceId}.jsonl"` });
+      return new StreamAnswer("application/x-ndjson", Readable.from(lines()), {
+        "content-disposition": `attachment; filename="audit-${caller.workspaceId}.jsonl"`,
+      });
     },
   });
 
   route(app, db, {
-    method: 'GET',
-    url: '/v1/audit/redaction-policy',
-    tag: 'audit',
+    method: "GET",
+    url: "/v1/audit/redaction-policy",
+    tag: "audit",
     summary: "The workspace's audit redaction policy",
-    operationId: 'getRedactionPolicy',
+    operationId: "getRedactionPolicy",
     response: z.object({ policy: Policy }).strict(),
     handler: async ({ scope, caller }) => {
-      const [ws] = await scope.db.select({ policy: schema.workspaces.auditRedaction }).from(schema.workspaces).where(eq(schema.workspaces.id, caller.workspaceId));
+      const [ws] = await scope.db
+        .select({ policy: schema.workspaces.auditRedaction })
+        .from(schema.workspaces)
+        .where(eq(schema.workspaces.id, caller.workspaceId));
       return { policy: parseRedactionPolicy(ws?.policy ?? {}) };
     },
   });
 
   route(app, db, {
-    method: 'PUT',
-    url: '/v1/audit/redaction-policy',
-    tag: 'audit',
-    summary: 'Change the audit redaction policy (audited)',
-    operationId: 'putRedactionPolicy',
-    roles: ['owner', 'admin'],
+    method: "PUT",
+    url: "/v1/audit/redaction-policy",
+    tag: "audit",
+    summary: "Change the audit redaction policy (audited)",
+    operationId: "putRedactionPolicy",
+    roles: ["owner", "admin"],
     body: RedactionPolicySchema,
-    errors: ['UNAVAILABLE', 'NOT_FOUND'],
+    errors: ["UNAVAILABLE", "NOT_FOUND"],
     response: z.object({ policy: Policy, changed: z.boolean(), digest: z.string() }).strict(),
-    handler: async ({ scope, caller, body }) => ({ policy: body, ...(await changeRedactionPolicy(scope, caller, body, auditSigner)) }),
+    handler: async ({ scope, caller, body }) => ({
+      policy: body,
+      ...(await changeRedactionPolicy(scope, caller, body, auditSigner)),
+    }),
   });
 }

@@ -7,23 +7,23 @@
  *  - `GET /v1/runs/:id/events` — its telemetry rows (tool name, milliseconds, error code, iteration; nothing else is
  *    ever stored there).
  */
-import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { RunIdSchema, SkillIdSchema, ValidationError, WorkspaceScopeError } from '@praxa/core';
-import { and, asc, eq, gt, gte, lt, schema, sql, type Database } from '@praxa/db';
-import { route } from '../route-builder.js';
-import { exampleRun } from '../examples.js';
-import { Id, JsonObject, Timestamp } from '../schemas.js';
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { RunIdSchema, SkillIdSchema, ValidationError, WorkspaceScopeError } from "@praxa/core";
+import { and, asc, eq, gt, gte, lt, schema, sql, type Database } from "@praxa/db";
+import { route } from "../route-builder.js";
+import { exampleRun } from "../examples.js";
+import { Id, JsonObject, Timestamp } from "../schemas.js";
 
-const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
+const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "skipped", "cancelled"] as const;
 
 const Run = z
   .object({
-    id: Id('run'),
-    skillId: Id('skill'),
-    skillVersionId: Id('skillVersion'),
+    id: Id("run"),
+    skillId: Id("skill"),
+    skillVersionId: Id("skillVersion"),
     trigger: z.string(),
-    source: z.enum(['github', 'slack', 'trigger', 'subagent', 'api']),
+    source: z.enum(["github", "slack", "trigger", "subagent", "api"]),
     status: z.enum(RUN_STATUSES),
     skipReason: z.string().nullable(),
     errorCode: z.string().nullable(),
@@ -53,26 +53,29 @@ const runFields = {
 };
 
 /** The cursor: base64url of `{"t": created_at to the microsecond, "i": run id}` — opaque to callers. */
-const CursorBody = z.object({ t: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/), i: RunIdSchema }).strict();
+const CursorBody = z
+  .object({ t: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/), i: RunIdSchema })
+  .strict();
 function encodeCursor(t: string, i: string): string {
-  return Buffer.from(JSON.stringify({ t, i }), 'utf8').toString('base64url');
+  return Buffer.from(JSON.stringify({ t, i }), "utf8").toString("base64url");
 }
 function decodeCursor(cursor: string): z.output<typeof CursorBody> {
   try {
-    return CursorBody.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    return CursorBody.parse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
   } catch {
-    throw new ValidationError('invalid query: cursor');
+    throw new ValidationError("invalid query: cursor");
   }
 }
 
 export function registerRunRoutes(app: FastifyInstance, db: Database): void {
   route(app, db, {
-    method: 'GET',
-    url: '/v1/runs',
-    tag: 'runs',
-    summary: 'List runs, newest first',
-    description: 'Filters combine with AND. `from` is inclusive, `to` exclusive (creation time). Pass `next` back as `cursor` for the following page; `next` is null on the last page.',
-    operationId: 'listRuns',
+    method: "GET",
+    url: "/v1/runs",
+    tag: "runs",
+    summary: "List runs, newest first",
+    description:
+      "Filters combine with AND. `from` is inclusive, `to` exclusive (creation time). Pass `next` back as `cursor` for the following page; `next` is null on the last page.",
+    operationId: "listRuns",
     examples: { response: { runs: [exampleRun], next: null } },
     query: z
       .object({
@@ -85,11 +88,19 @@ export function registerRunRoutes(app: FastifyInstance, db: Database): void {
         cursor: z.string().min(1).max(512).optional(),
       })
       .strict(),
-    response: z.object({ runs: z.array(Run), next: z.string().nullable().meta({ description: 'Opaque cursor of the next page, or null' }) }).strict(),
+    response: z
+      .object({
+        runs: z.array(Run),
+        next: z.string().nullable().meta({ description: "Opaque cursor of the next page, or null" }),
+      })
+      .strict(),
     handler: async ({ scope, query }) => {
       const after = query.cursor ? decodeCursor(query.cursor) : null;
       const rows = await scope.db
-        .select({ ...runFields, cursorTime: sql<string>`to_char(${r.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` })
+        .select({
+          ...runFields,
+          cursorTime: sql<string>`to_char(${r.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        })
         .from(r)
         .where(
           and(
@@ -105,22 +116,25 @@ export function registerRunRoutes(app: FastifyInstance, db: Database): void {
         .limit(query.limit + 1);
       const page = rows.slice(0, query.limit);
       const last = page.at(-1);
-      return { runs: page.map(({ cursorTime: _c, ...run }) => run), next: rows.length > query.limit && last ? encodeCursor(last.cursorTime, last.id) : null };
+      return {
+        runs: page.map(({ cursorTime: _c, ...run }) => run),
+        next: rows.length > query.limit && last ? encodeCursor(last.cursorTime, last.id) : null,
+      };
     },
   });
 
   route(app, db, {
-    method: 'GET',
-    url: '/v1/runs/:id',
-    tag: 'runs',
-    summary: 'One run',
-    operationId: 'getRun',
+    method: "GET",
+    url: "/v1/runs/:id",
+    tag: "runs",
+    summary: "One run",
+    operationId: "getRun",
     examples: { response: { run: exampleRun } },
     params: z.object({ id: RunIdSchema }).strict(),
     response: z.object({ run: Run }).strict(),
     handler: async ({ scope, params }) => {
       const [run] = await scope.db.select(runFields).from(r).where(eq(r.id, params.id));
-      if (!run) throw new WorkspaceScopeError('no such run in this workspace');
+      if (!run) throw new WorkspaceScopeError("no such run in this workspace");
       return { run };
     },
   });
@@ -128,24 +142,36 @@ export function registerRunRoutes(app: FastifyInstance, db: Database): void {
   const RunEvent = z
     .object({
       id: z.number().int(),
-      meta: z.object({ tool_name: z.string().optional(), ms: z.number().optional(), code: z.string().nullable().optional(), iter: z.number().optional() }).strict(),
+      meta: z
+        .object({
+          tool_name: z.string().optional(),
+          ms: z.number().optional(),
+          code: z.string().nullable().optional(),
+          iter: z.number().optional(),
+        })
+        .strict(),
       createdAt: Timestamp,
     })
     .strict();
 
   route(app, db, {
-    method: 'GET',
-    url: '/v1/runs/:id/events',
-    tag: 'runs',
+    method: "GET",
+    url: "/v1/runs/:id/events",
+    tag: "runs",
     summary: "A run's telemetry rows",
-    description: 'In the order they were recorded; `after` (the last id seen) pages through them.',
-    operationId: 'listRunEvents',
+    description: "In the order they were recorded; `after` (the last id seen) pages through them.",
+    operationId: "listRunEvents",
     params: z.object({ id: RunIdSchema }).strict(),
-    query: z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(500) }).strict(),
-    response: z.object({ runId: Id('run'), events: z.array(RunEvent), next: z.number().int().nullable() }).strict(),
+    query: z
+      .object({
+        after: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(1000).default(500),
+      })
+      .strict(),
+    response: z.object({ runId: Id("run"), events: z.array(RunEvent), next: z.number().int().nullable() }).strict(),
     handler: async ({ scope, params, query }) => {
       const [run] = await scope.db.select({ id: r.id }).from(r).where(eq(r.id, params.id));
-      if (!run) throw new WorkspaceScopeError('no such run in this workspace');
+      if (!run) throw new WorkspaceScopeError("no such run in this workspace");
       const e = schema.agentRunEvents;
       const events = await scope.db
         .select({ id: e.id, meta: e.meta, createdAt: e.createdAt })
@@ -153,7 +179,7 @@ export function registerRunRoutes(app: FastifyInstance, db: Database): void {
         .where(and(eq(e.runId, params.id), gt(e.id, query.after)))
         .orderBy(asc(e.id))
         .limit(query.limit);
-      return { runId: params.id, events, next: events.length === query.limit ? events.at(-1)?.id ?? null : null };
+      return { runId: params.id, events, next: events.length === query.limit ? (events.at(-1)?.id ?? null) : null };
     },
   });
 }

@@ -6,10 +6,18 @@
  * (combineChainVerifications). The worker threads of a pool live as long as the pool: a streamed chain reuses them for
  * every page.
  */
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { combineChainVerifications, splitChainVerification, verifyChain, type AuditKeyset, type ChainVerification, type StoredChainEvent, type VerifyChainOptions } from '@praxa/core';
-import type { ChainPartJob } from './audit-verify-worker.js';
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import {
+  combineChainVerifications,
+  splitChainVerification,
+  verifyChain,
+  type AuditKeyset,
+  type ChainVerification,
+  type StoredChainEvent,
+  type VerifyChainOptions,
+} from "@praxa/core";
+import type { ChainPartJob } from "./audit-verify-worker.js";
 
 /** Below this many events per thread, starting a thread costs more than it saves. */
 const MIN_EVENTS_PER_THREAD = 2_000;
@@ -45,12 +53,12 @@ class PartThread {
 
   constructor(url: URL) {
     this.#worker = new Worker(url);
-    this.#worker.on('message', (result: ChainVerification) => this.#settle((p) => p.resolve(result)));
-    this.#worker.on('error', (err) => {
+    this.#worker.on("message", (result: ChainVerification) => this.#settle((p) => p.resolve(result)));
+    this.#worker.on("error", (err) => {
       this.#dead = err;
       this.#settle((p) => p.reject(err));
     });
-    this.#worker.on('exit', (code) => {
+    this.#worker.on("exit", (code) => {
       this.#dead ??= new Error(`a verification thread exited (${code}) before answering`);
       this.#settle((p) => p.reject(this.#dead));
     });
@@ -58,7 +66,7 @@ class PartThread {
 
   run(job: ChainPartJob): Promise<ChainVerification> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
-    if (this.#pending !== undefined) return Promise.reject(new Error('a verification thread is busy'));
+    if (this.#pending !== undefined) return Promise.reject(new Error("a verification thread is busy"));
     return new Promise((resolve, reject) => {
       this.#pending = { resolve, reject };
       this.#worker.postMessage(job);
@@ -66,7 +74,7 @@ class PartThread {
   }
 
   async close(): Promise<void> {
-    this.#dead ??= new Error('the verification pool is closed');
+    this.#dead ??= new Error("the verification pool is closed");
     await this.#worker.terminate();
   }
 
@@ -86,7 +94,7 @@ export interface VerifierPool {
 
 /** `threads` threads: this one and `threads − 1` workers (none for 1). */
 export function createVerifierPool(threads: number, keyset: AuditKeyset, workerUrl?: URL): VerifierPool {
-  const url = workerUrl ?? new URL('./audit-verify-worker.js', import.meta.url);
+  const url = workerUrl ?? new URL("./audit-verify-worker.js", import.meta.url);
   const workers = Array.from({ length: Math.max(0, threads - 1) }, () => new PartThread(url));
   return {
     threads: workers.length + 1,
@@ -94,7 +102,9 @@ export function createVerifierPool(threads: number, keyset: AuditKeyset, workerU
       const parts = splitChainVerification(events, options, workers.length + 1);
       if (parts.length <= 1) return verifyChain(events, keyset, options);
       const [first, ...rest] = parts;
-      const others = rest.map((p, i) => (workers[i] as PartThread).run({ events: events.slice(p.start, p.end), keyset, options: p.options }));
+      const others = rest.map((p, i) =>
+        (workers[i] as PartThread).run({ events: events.slice(p.start, p.end), keyset, options: p.options }),
+      );
       // This thread takes the first part meanwhile.
       let own: ChainVerification;
       try {
@@ -113,7 +123,12 @@ export function createVerifierPool(threads: number, keyset: AuditKeyset, workerU
 }
 
 /** A whole list at once (an export file): a pool for the one list. */
-export async function verifyChainOnThreads(events: readonly StoredChainEvent[], keyset: AuditKeyset, options: VerifyChainOptions, threadOptions: ThreadOptions = {}): Promise<ThreadedVerification> {
+export async function verifyChainOnThreads(
+  events: readonly StoredChainEvent[],
+  keyset: AuditKeyset,
+  options: VerifyChainOptions,
+  threadOptions: ThreadOptions = {},
+): Promise<ThreadedVerification> {
   const threads = threadsFor(events.length, threadOptions.threads);
   const parts = splitChainVerification(events, options, threads);
   if (parts.length <= 1) return { result: verifyChain(events, keyset, options), threads: 1 };

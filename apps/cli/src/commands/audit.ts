@@ -4,14 +4,43 @@
  * `seq` (or checkpoint) and what failed. `audit checkpoint --workspace <id>` signs one on demand with the key
  * provider (local key file by default); `audit keys` prints the public key set a customer pins for offline checks.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { buildInclusionProof, ChainStreamVerification, checkTrustedCheckpointRoot, completeAuditExport, openTrustedCheckpoint, parseId, PinnedKeysSchema, prepareAuditExport, signatureFloor, verifyInclusionProof, ValidationError, verifyChain, verifyCheckpointsAgainstRoots, type ChainVerification, type ExportVerification, type StoredChainEvent, type VerificationKey } from '@praxa/core';
-import { bootConfig, type ConfigSource } from '@praxa/config';
-import { LocalKeyProvider } from '@praxa/crypto';
-import { createCheckpoint, createDatabase, readAuditChain, readAuditKeyset, readAuditLeaves, readAuditRange, readCheckpoints, registerAuditKey, sql, withWorkspace } from '@praxa/db';
-import { createVerifierPool, threadsFor, verifyChainOnThreads } from './audit-verify-threads.js';
-import { withLocalDefaults } from './local-env.js';
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+import {
+  buildInclusionProof,
+  ChainStreamVerification,
+  checkTrustedCheckpointRoot,
+  completeAuditExport,
+  openTrustedCheckpoint,
+  parseId,
+  PinnedKeysSchema,
+  prepareAuditExport,
+  signatureFloor,
+  verifyInclusionProof,
+  ValidationError,
+  verifyChain,
+  verifyCheckpointsAgainstRoots,
+  type ChainVerification,
+  type ExportVerification,
+  type StoredChainEvent,
+  type VerificationKey,
+} from "@praxa/core";
+import { bootConfig, type ConfigSource } from "@praxa/config";
+import { LocalKeyProvider } from "@praxa/crypto";
+import {
+  createCheckpoint,
+  createDatabase,
+  readAuditChain,
+  readAuditKeyset,
+  readAuditLeaves,
+  readAuditRange,
+  readCheckpoints,
+  registerAuditKey,
+  sql,
+  withWorkspace,
+} from "@praxa/db";
+import { createVerifierPool, threadsFor, verifyChainOnThreads } from "./audit-verify-threads.js";
+import { withLocalDefaults } from "./local-env.js";
 
 export interface AuditVerifyReport {
   readonly ok: boolean;
@@ -47,17 +76,28 @@ const CHAIN_PAGE = 10_000;
  * as they pass. Memory is bounded by the page size, however long the chain; the first bad seq is the one a pass over
  * the whole chain names.
  */
-export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string, options: AuditVerifyOptions = {}): Promise<AuditVerifyReport> {
-  const workspaceId = parseId('workspace', workspace);
+export async function verifyWorkspaceAudit(
+  env: ConfigSource,
+  workspace: string,
+  options: AuditVerifyOptions = {},
+): Promise<AuditVerifyReport> {
+  const workspaceId = parseId("workspace", workspace);
   const pageSize = options.pageSize ?? CHAIN_PAGE;
-  if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new ValidationError('the page size is a positive whole number');
-  const trusted = options.trustedFile ? (JSON.parse(readFileSync(options.trustedFile, 'utf8')) as unknown) : undefined;
-  const cfg = await bootConfig('api', { env: withLocalDefaults(env), envFile: '.env' });
-  const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-verify' });
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1)
+    throw new ValidationError("the page size is a positive whole number");
+  const trusted = options.trustedFile ? (JSON.parse(readFileSync(options.trustedFile, "utf8")) as unknown) : undefined;
+  const cfg = await bootConfig("api", { env: withLocalDefaults(env), envFile: ".env" });
+  const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: "praxa-audit-verify" });
   try {
     const keys = await readAuditKeyset(db);
-    const eventKeys = new Map<string, KeyObject>(keys.filter((k) => k.purpose === 'event').map((k) => [k.keyId, createPublicKey({ key: k.spki, format: 'der', type: 'spki' })]));
-    const cpKeys = new Map<string, VerificationKey>(keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }]));
+    const eventKeys = new Map<string, KeyObject>(
+      keys
+        .filter((k) => k.purpose === "event")
+        .map((k) => [k.keyId, createPublicKey({ key: k.spki, format: "der", type: "spki" })]),
+    );
+    const cpKeys = new Map<string, VerificationKey>(
+      keys.map((k) => [k.keyId, { keyId: k.keyId, algorithm: k.algorithm, spki: k.spki }]),
+    );
     const kept = trusted === undefined ? undefined : openTrustedCheckpoint(workspaceId, trusted, cpKeys);
     return await withWorkspace(db, workspaceId, async (s) => {
       const checkpoints = await readCheckpoints(s);
@@ -66,15 +106,37 @@ export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string,
       // Default: hashes, links and columns of every event, every checkpoint's signature and root, and the Ed25519
       // signature of every event no checkpoint vouches for — past the newest checkpoint, and the head (signatureFloor) —
       // on one core; --full checks every event's signature, RFC 8785 re-canonicalization and schema, on every core.
-      const fromSeq = signatureFloor(checkpoints.map((c) => c.tree_size), headSeq);
-      const chainOptions = options.full ? { workspaceId } : ({ workspaceId, signatures: { fromSeq }, content: 'columns' } as const);
-      const stream = new ChainStreamVerification(chainOptions, [...checkpoints.map((c) => c.tree_size), ...(kept?.ok ? [kept.treeSize] : [])]);
-      const pool = options.full ? createVerifierPool(Math.min(threadsFor(headSeq, options.threads), Math.max(1, Math.min(pageSize, headSeq))), eventKeys, options.workerUrl) : null;
+      const fromSeq = signatureFloor(
+        checkpoints.map((c) => c.tree_size),
+        headSeq,
+      );
+      const chainOptions = options.full
+        ? { workspaceId }
+        : ({ workspaceId, signatures: { fromSeq }, content: "columns" } as const);
+      const stream = new ChainStreamVerification(chainOptions, [
+        ...checkpoints.map((c) => c.tree_size),
+        ...(kept?.ok ? [kept.treeSize] : []),
+      ]);
+      const pool = options.full
+        ? createVerifierPool(
+            Math.min(threadsFor(headSeq, options.threads), Math.max(1, Math.min(pageSize, headSeq))),
+            eventKeys,
+            options.workerUrl,
+          )
+        : null;
       const threads = pool?.threads ?? 1;
       let read = 0;
-      const fail = (failure: string, seq?: number): AuditVerifyReport => ({ ok: false, events: read, checkpoints: checkpoints.length, failure, threads, ...(seq === undefined ? {} : { seq }) });
+      const fail = (failure: string, seq?: number): AuditVerifyReport => ({
+        ok: false,
+        events: read,
+        checkpoints: checkpoints.length,
+        failure,
+        threads,
+        ...(seq === undefined ? {} : { seq }),
+      });
       try {
-        const readPage = (from: number): Promise<StoredChainEvent[]> => (from > headSeq ? Promise.resolve([]) : readAuditChain(s, from, Math.min(pageSize, headSeq - from + 1)));
+        const readPage = (from: number): Promise<StoredChainEvent[]> =>
+          from > headSeq ? Promise.resolve([]) : readAuditChain(s, from, Math.min(pageSize, headSeq - from + 1));
         let next = readPage(1);
         for (;;) {
           const page = await next;
@@ -109,17 +171,30 @@ export async function verifyWorkspaceAudit(env: ConfigSource, workspace: string,
   }
 }
 
-export async function checkpointWorkspace(env: ConfigSource, workspace: string): Promise<{ treeSize: number; rootHash: string; keyId: string } | null> {
-  const workspaceId = parseId('workspace', workspace);
-  const cfg = await bootConfig('monitor', { env: withLocalDefaults(env), envFile: '.env' });
-  if (cfg.PRAXA_KEY_PROVIDER !== 'local') throw new Error('audit checkpoint from the CLI uses the local key provider; in production the monitor signs through KMS');
+export async function checkpointWorkspace(
+  env: ConfigSource,
+  workspace: string,
+): Promise<{ treeSize: number; rootHash: string; keyId: string } | null> {
+  const workspaceId = parseId("workspace", workspace);
+  const cfg = await bootConfig("monitor", { env: withLocalDefaults(env), envFile: ".env" });
+  if (cfg.PRAXA_KEY_PROVIDER !== "local")
+    throw new Error(
+      "audit checkpoint from the CLI uses the local key provider; in production the monitor signs through KMS",
+    );
   // Production never creates a key file (a new root key would orphan every key wrapped under the lost one).
-  const provider = await LocalKeyProvider.open({ path: cfg.PRAXA_KEY_FILE, create: cfg.NODE_ENV !== 'production' });
+  const provider = await LocalKeyProvider.open({ path: cfg.PRAXA_KEY_FILE, create: cfg.NODE_ENV !== "production" });
   const pub = await provider.publicKey();
-  const db = createDatabase(cfg.MONITOR_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-checkpoint' });
+  const db = createDatabase(cfg.MONITOR_DATABASE_URL, { max: 1, applicationName: "praxa-audit-checkpoint" });
   try {
-    await registerAuditKey(db, { keyId: pub.keyId, purpose: 'checkpoint', algorithm: pub.algorithm, spki: Buffer.from(pub.spki) });
-    const cp = await withWorkspace(db, workspaceId, (s) => createCheckpoint(s, { keyId: pub.keyId, sign: (m) => provider.sign(m) }));
+    await registerAuditKey(db, {
+      keyId: pub.keyId,
+      purpose: "checkpoint",
+      algorithm: pub.algorithm,
+      spki: Buffer.from(pub.spki),
+    });
+    const cp = await withWorkspace(db, workspaceId, (s) =>
+      createCheckpoint(s, { keyId: pub.keyId, sign: (m) => provider.sign(m) }),
+    );
     return cp ? { treeSize: cp.tree_size, rootHash: cp.root_hash, keyId: cp.key_id } : null;
   } finally {
     await db.close();
@@ -127,12 +202,19 @@ export async function checkpointWorkspace(env: ConfigSource, workspace: string):
 }
 
 export async function printAuditKeys(env: ConfigSource): Promise<string> {
-  const cfg = await bootConfig('api', { env: withLocalDefaults(env), envFile: '.env' });
-  const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-keys' });
+  const cfg = await bootConfig("api", { env: withLocalDefaults(env), envFile: ".env" });
+  const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: "praxa-audit-keys" });
   try {
     const keys = await readAuditKeyset(db);
     return JSON.stringify(
-      keys.map((k) => ({ key_id: k.keyId, purpose: k.purpose, algorithm: k.algorithm, public_key_pem: createPublicKey({ key: k.spki, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString() })),
+      keys.map((k) => ({
+        key_id: k.keyId,
+        purpose: k.purpose,
+        algorithm: k.algorithm,
+        public_key_pem: createPublicKey({ key: k.spki, format: "der", type: "spki" })
+          .export({ format: "pem", type: "spki" })
+          .toString(),
+      })),
       null,
       2,
     );
@@ -157,12 +239,13 @@ export async function exportWorkspaceAudit(
   write: (line: string) => void,
   onProgress?: (events: number, total: number) => void,
 ): Promise<AuditExportSummary> {
-  const workspaceId = parseId('workspace', workspace);
+  const workspaceId = parseId("workspace", workspace);
   const from = range.from ? new Date(range.from) : null;
   const to = range.to ? new Date(range.to) : null;
-  if ((from && Number.isNaN(from.getTime())) || (to && Number.isNaN(to.getTime()))) throw new ValidationError('--from and --to take ISO-8601 times');
-  const cfg = await bootConfig('api', { env: withLocalDefaults(env), envFile: '.env' });
-  const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-export' });
+  if ((from && Number.isNaN(from.getTime())) || (to && Number.isNaN(to.getTime())))
+    throw new ValidationError("--from and --to take ISO-8601 times");
+  const cfg = await bootConfig("api", { env: withLocalDefaults(env), envFile: ".env" });
+  const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: "praxa-audit-export" });
   try {
     const keys = await readAuditKeyset(db);
     const { leaves, events, checkpoints } = await withWorkspace(db, workspaceId, async (s) => ({
@@ -170,17 +253,66 @@ export async function exportWorkspaceAudit(
       events: await readAuditRange(s, from, to),
       checkpoints: await readCheckpoints(s),
     }));
-    write(JSON.stringify({ type: 'export', format: 'praxa-audit-export/v1', workspace_id: workspaceId, exported_at: new Date().toISOString(), from: from?.toISOString() ?? null, to: to?.toISOString() ?? null }));
-    for (const l of leaves) write(JSON.stringify({ type: 'leaf', seq: l.seq, hash: l.hash }));
+    write(
+      JSON.stringify({
+        type: "export",
+        format: "praxa-audit-export/v1",
+        workspace_id: workspaceId,
+        exported_at: new Date().toISOString(),
+        from: from?.toISOString() ?? null,
+        to: to?.toISOString() ?? null,
+      }),
+    );
+    for (const l of leaves) write(JSON.stringify({ type: "leaf", seq: l.seq, hash: l.hash }));
     let written = 0;
     for (const e of events) {
       if (++written % 1000 === 0) onProgress?.(written, events.length);
-      write(JSON.stringify({ type: 'event', seq: e.seq, workspace_id: e.workspace_id, prev_hash: e.prev_hash, hash: e.hash, key_id: e.key_id, signature: e.signature, canonical: Buffer.from(e.canonical).toString('base64') }));
+      write(
+        JSON.stringify({
+          type: "event",
+          seq: e.seq,
+          workspace_id: e.workspace_id,
+          prev_hash: e.prev_hash,
+          hash: e.hash,
+          key_id: e.key_id,
+          signature: e.signature,
+          canonical: Buffer.from(e.canonical).toString("base64"),
+        }),
+      );
     }
     onProgress?.(events.length, events.length);
-    for (const c of checkpoints) write(JSON.stringify({ type: 'checkpoint', workspace_id: c.workspace_id, tree_size: c.tree_size, root_hash: c.root_hash, timestamp: c.timestamp, key_id: c.key_id, signature: Buffer.from(c.signature).toString('base64'), body: Buffer.from(c.body).toString('base64') }));
-    for (const k of keys) write(JSON.stringify({ type: 'key', key_id: k.keyId, purpose: k.purpose, algorithm: k.algorithm, public_key_pem: createPublicKey({ key: k.spki, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString() }));
-    return { workspaceId, events: events.length, leaves: leaves.length, checkpoints: checkpoints.length, keys: keys.length };
+    for (const c of checkpoints)
+      write(
+        JSON.stringify({
+          type: "checkpoint",
+          workspace_id: c.workspace_id,
+          tree_size: c.tree_size,
+          root_hash: c.root_hash,
+          timestamp: c.timestamp,
+          key_id: c.key_id,
+          signature: Buffer.from(c.signature).toString("base64"),
+          body: Buffer.from(c.body).toString("base64"),
+        }),
+      );
+    for (const k of keys)
+      write(
+        JSON.stringify({
+          type: "key",
+          key_id: k.keyId,
+          purpose: k.purpose,
+          algorithm: k.algorithm,
+          public_key_pem: createPublicKey({ key: k.spki, format: "der", type: "spki" })
+            .export({ format: "pem", type: "spki" })
+            .toString(),
+        }),
+      );
+    return {
+      workspaceId,
+      events: events.length,
+      leaves: leaves.length,
+      checkpoints: checkpoints.length,
+      keys: keys.length,
+    };
   } finally {
     await db.close();
   }
@@ -190,16 +322,25 @@ export async function exportWorkspaceAudit(
  * `audit verify --file <export.jsonl> --keys <keys.json> [--trusted-checkpoint <file>] [--full]`: offline, no database;
  * with --full the chain is verified on every core (or `threads`).
  */
-export async function verifyExportFile(file: string, keysFile: string, options: AuditVerifyOptions = {}): Promise<ExportVerification & { readonly threads: number }> {
-  const pinned = PinnedKeysSchema.parse(JSON.parse(readFileSync(keysFile, 'utf8')));
-  const trusted = options.trustedFile ? (JSON.parse(readFileSync(options.trustedFile, 'utf8')) as unknown) : undefined;
-  const prepared = prepareAuditExport(readFileSync(file, 'utf8'), pinned, { full: options.full === true });
+export async function verifyExportFile(
+  file: string,
+  keysFile: string,
+  options: AuditVerifyOptions = {},
+): Promise<ExportVerification & { readonly threads: number }> {
+  const pinned = PinnedKeysSchema.parse(JSON.parse(readFileSync(keysFile, "utf8")));
+  const trusted = options.trustedFile ? (JSON.parse(readFileSync(options.trustedFile, "utf8")) as unknown) : undefined;
+  const prepared = prepareAuditExport(readFileSync(file, "utf8"), pinned, { full: options.full === true });
   if (!prepared.ok) return { ...prepared, threads: 1 };
   let chain: ChainVerification | null = null;
   let threads = 1;
   if (prepared.chain) {
     ({ result: chain, threads } = options.full
-      ? await verifyChainOnThreads(prepared.events, prepared.chain.eventKeys, prepared.chain.options, options.threads === undefined ? {} : { threads: options.threads })
+      ? await verifyChainOnThreads(
+          prepared.events,
+          prepared.chain.eventKeys,
+          prepared.chain.options,
+          options.threads === undefined ? {} : { threads: options.threads },
+        )
       : { result: verifyChain(prepared.events, prepared.chain.eventKeys, prepared.chain.options), threads: 1 });
   }
   return { ...completeAuditExport(prepared, chain, trusted), threads };
@@ -207,10 +348,10 @@ export async function verifyExportFile(file: string, keysFile: string, options: 
 
 /** `audit prove --workspace <id> --event <ae_id>`: a compact RFC 9162 inclusion proof against the newest checkpoint. */
 export async function proveEvent(env: ConfigSource, workspace: string, eventId: string): Promise<string> {
-  const workspaceId = parseId('workspace', workspace);
-  const aeId = parseId('auditEvent', eventId);
-  const cfg = await bootConfig('api', { env: withLocalDefaults(env), envFile: '.env' });
-  const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: 'praxa-audit-prove' });
+  const workspaceId = parseId("workspace", workspace);
+  const aeId = parseId("auditEvent", eventId);
+  const cfg = await bootConfig("api", { env: withLocalDefaults(env), envFile: ".env" });
+  const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: "praxa-audit-prove" });
   try {
     return await withWorkspace(db, workspaceId, async (s) => {
       const leaves = await readAuditLeaves(s);
@@ -218,12 +359,31 @@ export async function proveEvent(env: ConfigSource, workspace: string, eventId: 
       const ids = await s.execute(sql`select seq from public.audit_events where id = ${aeId}`);
       const seq = Number(ids[0]?.seq ?? 0);
       const event = chain.find((e) => e.seq === seq);
-      if (!event) throw new ValidationError('no such event in this workspace');
+      if (!event) throw new ValidationError("no such event in this workspace");
       const checkpoint = (await readCheckpoints(s)).filter((c) => c.tree_size >= seq).at(-1);
-      if (!checkpoint) throw new ValidationError('no checkpoint covers this event yet: run pnpm praxa audit checkpoint first');
+      if (!checkpoint)
+        throw new ValidationError("no checkpoint covers this event yet: run pnpm praxa audit checkpoint first");
       const proof = buildInclusionProof(
-        { type: 'event', seq, workspace_id: event.workspace_id, prev_hash: event.prev_hash, hash: event.hash, key_id: event.key_id, signature: event.signature, canonical: Buffer.from(event.canonical).toString('base64') },
-        { type: 'checkpoint', workspace_id: checkpoint.workspace_id, tree_size: checkpoint.tree_size, root_hash: checkpoint.root_hash, timestamp: checkpoint.timestamp, key_id: checkpoint.key_id, signature: Buffer.from(checkpoint.signature).toString('base64'), body: Buffer.from(checkpoint.body).toString('base64') },
+        {
+          type: "event",
+          seq,
+          workspace_id: event.workspace_id,
+          prev_hash: event.prev_hash,
+          hash: event.hash,
+          key_id: event.key_id,
+          signature: event.signature,
+          canonical: Buffer.from(event.canonical).toString("base64"),
+        },
+        {
+          type: "checkpoint",
+          workspace_id: checkpoint.workspace_id,
+          tree_size: checkpoint.tree_size,
+          root_hash: checkpoint.root_hash,
+          timestamp: checkpoint.timestamp,
+          key_id: checkpoint.key_id,
+          signature: Buffer.from(checkpoint.signature).toString("base64"),
+          body: Buffer.from(checkpoint.body).toString("base64"),
+        },
         leaves.map((l) => l.hash),
       );
       return JSON.stringify(proof);
@@ -234,6 +394,6 @@ export async function proveEvent(env: ConfigSource, workspace: string, eventId: 
 }
 
 export function verifyProofFile(file: string, keysFile: string): ReturnType<typeof verifyInclusionProof> {
-  const pinned = PinnedKeysSchema.parse(JSON.parse(readFileSync(keysFile, 'utf8')));
-  return verifyInclusionProof(JSON.parse(readFileSync(file, 'utf8')) as unknown, pinned);
+  const pinned = PinnedKeysSchema.parse(JSON.parse(readFileSync(keysFile, "utf8")));
+  return verifyInclusionProof(JSON.parse(readFileSync(file, "utf8")) as unknown, pinned);
 }

@@ -1,6 +1,6 @@
 /** What a verified webhook becomes before it touches the database: a trigger, an installation and a minimal input. */
 export interface IntakeEvent {
-  readonly source: 'github' | 'slack';
+  readonly source: "github" | "slack";
   /** GitHub installation id or Slack team id; resolved to a workspace by `ingest_resolve_installation`. */
   readonly externalId: string;
   readonly trigger: string;
@@ -11,6 +11,15 @@ export interface IntakeEvent {
 }
 
 /** Why a verified webhook starts no run. */
-export type IgnoreReason = 'unsupported_event' | 'malformed_event' | 'own_app' | 'unknown_installation' | 'no_subscribed_skill' | 'ping' | 'not_a_pull_request' | 'not_a_member';
+export type IgnoreReason =
+  | "unsupported_event"
+  | "malformed_event"
+  | "own_app"
+  | "unknown_installation"
+  | "no_subscribed_skill"
+  | "ping"
+  | "not_a_pull_request"
+  | "not_a_member";
 
-export type MappedEvent = { readonly kind: 'event'; readonly event: IntakeEvent } | { readonly kind: 'ignored'; readonly reason: IgnoreReason };
+export type MappedEvent =
+  { readonly kind: "event"; readonly event: IntakeEvent } | { readonly kind: "ignored"; readonly reason: IgnoreReason };

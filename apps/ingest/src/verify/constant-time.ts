@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from "node:crypto";
 
 /** Compare two byte strings in time independent of where they differ (length is not secret). */
 export function constantTimeEqual(a: Buffer, b: Buffer): boolean {

@@ -2,11 +2,11 @@
  * GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>`, compared in constant time, over the raw
  * bytes as received (re-serialized JSON would not match). Source: GitHub docs, "Validating webhook deliveries".
  */
-import { createHmac } from 'node:crypto';
-import { constantTimeEqual } from './constant-time.js';
+import { createHmac } from "node:crypto";
+import { constantTimeEqual } from "./constant-time.js";
 
 export function githubSignature(secret: string, body: Buffer): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
 export function verifyGithubSignature(secret: string, body: Buffer, header: string | undefined): boolean {

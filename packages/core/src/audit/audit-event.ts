@@ -14,41 +14,45 @@
  * (then also its skill). `confidence` is a number for `skill.action` and may be null
  * elsewhere; step, manifest_hash, model and tool_result_hashes belong to events of a run.
  */
-import { z } from 'zod';
-import { AuditEventIdSchema, RunIdSchema, SkillIdSchema, WorkspaceIdSchema } from '../ids.js';
-import { ToolNameSchema, TriggerNameSchema } from '../skill-manifest.js';
-import { AuditEventInvalidError } from './audit-errors.js';
+import { z } from "zod";
+import { AuditEventIdSchema, RunIdSchema, SkillIdSchema, WorkspaceIdSchema } from "../ids.js";
+import { ToolNameSchema, TriggerNameSchema } from "../skill-manifest.js";
+import { AuditEventInvalidError } from "./audit-errors.js";
 
 export const AUDIT_EVENT_KINDS = [
-  'skill.action',
-  'guard.denied',
-  'run.failed',
-  'skill.paused',
-  'skill.resumed',
-  'key.rotated',
-  'token.minted',
-  'integration.changed',
-  'checkpoint',
-  'admin.token.minted',
-  'admin.token.revoked',
-  'admin.llm_key.added',
-  'admin.llm_key.deleted',
-  'admin.channel.added',
-  'admin.channel.deleted',
-  'admin.trigger_secret.created',
-  'admin.trigger_secret.revoked',
-  'admin.redaction_policy.changed',
-  'admin.integration.installed',
-  'admin.integration.confirmed',
+  "skill.action",
+  "guard.denied",
+  "run.failed",
+  "skill.paused",
+  "skill.resumed",
+  "key.rotated",
+  "token.minted",
+  "integration.changed",
+  "checkpoint",
+  "admin.token.minted",
+  "admin.token.revoked",
+  "admin.llm_key.added",
+  "admin.llm_key.deleted",
+  "admin.channel.added",
+  "admin.channel.deleted",
+  "admin.trigger_secret.created",
+  "admin.trigger_secret.revoked",
+  "admin.redaction_policy.changed",
+  "admin.integration.installed",
+  "admin.integration.confirmed",
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
 /** Kinds that are one step of a run: they name the skill, the run, the step and the manifest. */
-export const RUN_EVENT_KINDS = ['skill.action', 'guard.denied', 'run.failed'] as const satisfies readonly AuditEventKind[];
+export const RUN_EVENT_KINDS = [
+  "skill.action",
+  "guard.denied",
+  "run.failed",
+] as const satisfies readonly AuditEventKind[];
 /** Kinds about a Skill as a whole: they name the skill, never a run. */
-export const SKILL_EVENT_KINDS = ['skill.paused', 'skill.resumed'] as const satisfies readonly AuditEventKind[];
+export const SKILL_EVENT_KINDS = ["skill.paused", "skill.resumed"] as const satisfies readonly AuditEventKind[];
 /** Kinds about the workspace: they name neither a skill nor a run. */
-export const WORKSPACE_EVENT_KINDS = ['key.rotated', 'checkpoint'] as const satisfies readonly AuditEventKind[];
+export const WORKSPACE_EVENT_KINDS = ["key.rotated", "checkpoint"] as const satisfies readonly AuditEventKind[];
 
 /**
  * Administrative changes (a token minted or revoked, a BYOK key added or deleted, a notification channel, a trigger
@@ -56,30 +60,32 @@ export const WORKSPACE_EVENT_KINDS = ['key.rotated', 'checkpoint'] as const sati
  * names its actor and target, never a secret, and is appended in the transaction of the change it records.
  */
 export const ADMIN_EVENT_KINDS = [
-  'admin.token.minted',
-  'admin.token.revoked',
-  'admin.llm_key.added',
-  'admin.llm_key.deleted',
-  'admin.channel.added',
-  'admin.channel.deleted',
-  'admin.trigger_secret.created',
-  'admin.trigger_secret.revoked',
-  'admin.redaction_policy.changed',
-  'admin.integration.installed',
-  'admin.integration.confirmed',
+  "admin.token.minted",
+  "admin.token.revoked",
+  "admin.llm_key.added",
+  "admin.llm_key.deleted",
+  "admin.channel.added",
+  "admin.channel.deleted",
+  "admin.trigger_secret.created",
+  "admin.trigger_secret.revoked",
+  "admin.redaction_policy.changed",
+  "admin.integration.installed",
+  "admin.integration.confirmed",
 ] as const satisfies readonly AuditEventKind[];
 export type AdminEventKind = (typeof ADMIN_EVENT_KINDS)[number];
 
 /** A SHA-256 digest as 64 lower-case hex characters. */
-export const Sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 digest: 64 lower-case hex characters');
+export const Sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 digest: 64 lower-case hex characters");
 /** An Ed25519 signature (64 bytes) in padded standard base64. */
-export const Ed25519SignatureSchema = z.string().regex(/^[A-Za-z0-9+/]{85}[AQgw]==$/, 'an Ed25519 signature in base64');
+export const Ed25519SignatureSchema = z.string().regex(/^[A-Za-z0-9+/]{85}[AQgw]==$/, "an Ed25519 signature in base64");
 /** Names the signing key: printable ASCII, no spaces (a local key id or a KMS key ARN). */
-export const KeyIdSchema = z.string().regex(/^[\x21-\x7e]{1,256}$/, 'a key id: 1-256 printable ASCII characters, no spaces');
+export const KeyIdSchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,256}$/, "a key id: 1-256 printable ASCII characters, no spaces");
 /** A JSON object: the shape of `input` and `output`. */
 export const JsonObjectSchema = z.record(z.string(), z.json());
 /** A step number as an object key (JSON keys are strings): "0", "1", "12"… */
-const StepKeySchema = z.string().regex(/^(0|[1-9][0-9]{0,8})$/, 'a step number');
+const StepKeySchema = z.string().regex(/^(0|[1-9][0-9]{0,8})$/, "a step number");
 
 export const AlternativeSchema = z
   .object({ action: z.string().min(1).max(200), score: z.number().min(0).max(1) })
@@ -135,27 +141,27 @@ interface KindFields {
 const includes = (list: readonly string[], kind: string): boolean => list.includes(kind);
 
 function kindRules<T extends KindFields>(e: T, ctx: z.RefinementCtx<T>): void {
-  const issue = (path: string, message: string): void => ctx.addIssue({ code: 'custom', path: [path], message });
+  const issue = (path: string, message: string): void => ctx.addIssue({ code: "custom", path: [path], message });
   if (includes(RUN_EVENT_KINDS, e.kind)) {
-    if (e.skillId === null) issue('skillId', `${e.kind} needs a skillId`);
-    if (e.runId === null) issue('runId', `${e.kind} needs a runId`);
-    if (e.step === undefined) issue('step', `${e.kind} needs a step`);
-    if (e.manifest_hash === undefined) issue('manifest_hash', `${e.kind} needs a manifest_hash`);
+    if (e.skillId === null) issue("skillId", `${e.kind} needs a skillId`);
+    if (e.runId === null) issue("runId", `${e.kind} needs a runId`);
+    if (e.step === undefined) issue("step", `${e.kind} needs a step`);
+    if (e.manifest_hash === undefined) issue("manifest_hash", `${e.kind} needs a manifest_hash`);
   } else if (includes(SKILL_EVENT_KINDS, e.kind)) {
-    if (e.skillId === null) issue('skillId', `${e.kind} needs a skillId`);
-    if (e.runId !== null) issue('runId', `${e.kind} has no runId`);
+    if (e.skillId === null) issue("skillId", `${e.kind} needs a skillId`);
+    if (e.runId !== null) issue("runId", `${e.kind} has no runId`);
   } else if (includes(WORKSPACE_EVENT_KINDS, e.kind)) {
-    if (e.skillId !== null) issue('skillId', `${e.kind} has no skillId`);
-    if (e.runId !== null) issue('runId', `${e.kind} has no runId`);
+    if (e.skillId !== null) issue("skillId", `${e.kind} has no skillId`);
+    if (e.runId !== null) issue("runId", `${e.kind} has no runId`);
   } else if (includes(ADMIN_EVENT_KINDS, e.kind)) {
-    if (e.runId !== null) issue('runId', `${e.kind} has no runId`);
-    if (e.skillId !== null && !e.kind.startsWith('admin.trigger_secret.')) issue('skillId', `${e.kind} has no skillId`);
+    if (e.runId !== null) issue("runId", `${e.kind} has no runId`);
+    if (e.skillId !== null && !e.kind.startsWith("admin.trigger_secret.")) issue("skillId", `${e.kind} has no skillId`);
   } else if (e.runId !== null && e.skillId === null) {
-    issue('skillId', 'an event of a run names its skill');
+    issue("skillId", "an event of a run names its skill");
   }
-  if (e.kind === 'skill.action' && e.confidence === null) issue('confidence', 'skill.action needs a confidence');
+  if (e.kind === "skill.action" && e.confidence === null) issue("confidence", "skill.action needs a confidence");
   if (e.runId === null && !includes(RUN_EVENT_KINDS, e.kind)) {
-    for (const field of ['step', 'manifest_hash', 'model', 'tool_result_hashes'] as const) {
+    for (const field of ["step", "manifest_hash", "model", "tool_result_hashes"] as const) {
       if (e[field] !== undefined) issue(field, `${field} belongs to events of a run`);
     }
   }
@@ -182,23 +188,23 @@ export type AuditAlternative = z.infer<typeof AlternativeSchema>;
 function parseWith<T>(schema: z.ZodType<T>, what: string, value: unknown): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const paths = [...new Set(parsed.error.issues.map((i) => i.path.map(String).join('.') || '(root)'))];
-    throw new AuditEventInvalidError(`invalid ${what} at: ${paths.join(', ')}`, { details: { paths } });
+    const paths = [...new Set(parsed.error.issues.map((i) => i.path.map(String).join(".") || "(root)"))];
+    throw new AuditEventInvalidError(`invalid ${what} at: ${paths.join(", ")}`, { details: { paths } });
   }
   return parsed.data;
 }
 
 /** Validate a draft or throw `AuditEventInvalidError` naming the bad fields (never their values). */
 export function parseAuditEventDraft(value: unknown): AuditEventDraft {
-  return parseWith(AuditEventDraftSchema, 'audit event', value);
+  return parseWith(AuditEventDraftSchema, "audit event", value);
 }
 
 /** Validate a body (draft + chain fields) or throw `AuditEventInvalidError`. */
 export function parseAuditEventBody(value: unknown): AuditEventBody {
-  return parseWith(AuditEventBodySchema, 'audit event body', value);
+  return parseWith(AuditEventBodySchema, "audit event body", value);
 }
 
 /** Validate a stored record or throw `AuditEventInvalidError`. */
 export function parseStoredAuditEvent(value: unknown): StoredAuditEvent {
-  return parseWith(StoredAuditEventSchema, 'stored audit event', value);
+  return parseWith(StoredAuditEventSchema, "stored audit event", value);
 }

@@ -6,31 +6,99 @@
  * recomputed; `event` lines with the exact canonical bytes (base64) of the exported range; `checkpoint` lines; `key`
  * lines (informational — verification uses only the keys the customer pinned).
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
-import { Sha256HexSchema } from './audit-event.js';
-import { checkpointBody, eventLeafHash } from './chain.js';
-import { consistencyProof, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from './merkle.js';
-import { verifyCheckpoints, verifyCheckpointSignature, type StoredCheckpoint, type VerificationKey } from './verify-checkpoint.js';
-import { signatureFloor, verifyChain, type ChainVerification, type StoredChainEvent, type VerifyChainOptions } from './verify-chain.js';
-import { WorkspaceIdSchema } from '../ids.js';
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { z } from "zod";
+import { Sha256HexSchema } from "./audit-event.js";
+import { checkpointBody, eventLeafHash } from "./chain.js";
+import { consistencyProof, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from "./merkle.js";
+import {
+  verifyCheckpoints,
+  verifyCheckpointSignature,
+  type StoredCheckpoint,
+  type VerificationKey,
+} from "./verify-checkpoint.js";
+import {
+  signatureFloor,
+  verifyChain,
+  type ChainVerification,
+  type StoredChainEvent,
+  type VerifyChainOptions,
+} from "./verify-chain.js";
+import { WorkspaceIdSchema } from "../ids.js";
 
-const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).transform((s) => Buffer.from(s, 'base64'));
+const b64 = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+  .transform((s) => Buffer.from(s, "base64"));
 const seq = z.number().int().min(1);
 
-export const ExportHeaderLine = z.object({ type: z.literal('export'), format: z.literal('praxa-audit-export/v1'), workspace_id: WorkspaceIdSchema, exported_at: z.string(), from: z.string().nullable(), to: z.string().nullable() }).strict();
-export const LeafLine = z.object({ type: z.literal('leaf'), seq, hash: Sha256HexSchema }).strict();
-export const EventLine = z.object({ type: z.literal('event'), seq, workspace_id: z.string(), prev_hash: Sha256HexSchema, hash: Sha256HexSchema, key_id: z.string(), signature: z.string(), canonical: b64 }).strict();
-export const CheckpointLine = z.object({ type: z.literal('checkpoint'), workspace_id: z.string(), tree_size: seq, root_hash: Sha256HexSchema, timestamp: z.string(), key_id: z.string(), signature: b64, body: b64 }).strict();
-export const KeyLine = z.object({ type: z.literal('key'), key_id: z.string(), purpose: z.enum(['event', 'checkpoint']), algorithm: z.enum(['ed25519', 'ecdsa-p256-sha256']), public_key_pem: z.string() }).strict();
-const AnyLine = z.discriminatedUnion('type', [ExportHeaderLine, LeafLine, EventLine, CheckpointLine, KeyLine]);
+export const ExportHeaderLine = z
+  .object({
+    type: z.literal("export"),
+    format: z.literal("praxa-audit-export/v1"),
+    workspace_id: WorkspaceIdSchema,
+    exported_at: z.string(),
+    from: z.string().nullable(),
+    to: z.string().nullable(),
+  })
+  .strict();
+export const LeafLine = z.object({ type: z.literal("leaf"), seq, hash: Sha256HexSchema }).strict();
+export const EventLine = z
+  .object({
+    type: z.literal("event"),
+    seq,
+    workspace_id: z.string(),
+    prev_hash: Sha256HexSchema,
+    hash: Sha256HexSchema,
+    key_id: z.string(),
+    signature: z.string(),
+    canonical: b64,
+  })
+  .strict();
+export const CheckpointLine = z
+  .object({
+    type: z.literal("checkpoint"),
+    workspace_id: z.string(),
+    tree_size: seq,
+    root_hash: Sha256HexSchema,
+    timestamp: z.string(),
+    key_id: z.string(),
+    signature: b64,
+    body: b64,
+  })
+  .strict();
+export const KeyLine = z
+  .object({
+    type: z.literal("key"),
+    key_id: z.string(),
+    purpose: z.enum(["event", "checkpoint"]),
+    algorithm: z.enum(["ed25519", "ecdsa-p256-sha256"]),
+    public_key_pem: z.string(),
+  })
+  .strict();
+const AnyLine = z.discriminatedUnion("type", [ExportHeaderLine, LeafLine, EventLine, CheckpointLine, KeyLine]);
 
 /** A pinned key set: what `pnpm praxa audit keys` prints. */
-export const PinnedKeysSchema = z.array(z.object({ key_id: z.string(), purpose: z.enum(['event', 'checkpoint']), algorithm: z.enum(['ed25519', 'ecdsa-p256-sha256']), public_key_pem: z.string() }).strict());
+export const PinnedKeysSchema = z.array(
+  z
+    .object({
+      key_id: z.string(),
+      purpose: z.enum(["event", "checkpoint"]),
+      algorithm: z.enum(["ed25519", "ecdsa-p256-sha256"]),
+      public_key_pem: z.string(),
+    })
+    .strict(),
+);
 export type PinnedKeys = z.infer<typeof PinnedKeysSchema>;
 
 export type ExportVerification =
-  | { readonly ok: true; readonly events: number; readonly leaves: number; readonly checkpoints: number; readonly trustedCheckpoint: 'consistent' | 'none' }
+  | {
+      readonly ok: true;
+      readonly events: number;
+      readonly leaves: number;
+      readonly checkpoints: number;
+      readonly trustedCheckpoint: "consistent" | "none";
+    }
   | { readonly ok: false; readonly failure: string; readonly seq?: number };
 
 function keyMaps(pinned: PinnedKeys): { events: Map<string, KeyObject>; checkpoints: Map<string, VerificationKey> } {
@@ -38,13 +106,25 @@ function keyMaps(pinned: PinnedKeys): { events: Map<string, KeyObject>; checkpoi
   const checkpoints = new Map<string, VerificationKey>();
   for (const k of pinned) {
     const pub = createPublicKey(k.public_key_pem);
-    if (k.purpose === 'event') events.set(k.key_id, pub);
-    checkpoints.set(k.key_id, { keyId: k.key_id, algorithm: k.algorithm, spki: pub.export({ format: 'der', type: 'spki' }) });
+    if (k.purpose === "event") events.set(k.key_id, pub);
+    checkpoints.set(k.key_id, {
+      keyId: k.key_id,
+      algorithm: k.algorithm,
+      spki: pub.export({ format: "der", type: "spki" }),
+    });
   }
   return { events, checkpoints };
 }
 
-const toCheckpoint = (c: z.infer<typeof CheckpointLine>): StoredCheckpoint => ({ workspace_id: c.workspace_id, tree_size: c.tree_size, root_hash: c.root_hash, timestamp: c.timestamp, key_id: c.key_id, signature: c.signature, body: c.body });
+const toCheckpoint = (c: z.infer<typeof CheckpointLine>): StoredCheckpoint => ({
+  workspace_id: c.workspace_id,
+  tree_size: c.tree_size,
+  root_hash: c.root_hash,
+  timestamp: c.timestamp,
+  key_id: c.key_id,
+  signature: c.signature,
+  body: c.body,
+});
 
 /** An export parsed and checked for shape, its chain still to verify (on however many threads the caller likes). */
 export interface PreparedAuditExport {
@@ -60,10 +140,14 @@ export interface PreparedAuditExport {
 export type ExportFailure = { readonly ok: false; readonly failure: string; readonly seq?: number };
 
 /** Parse an export and check its shape (lines, header, gapless leaves, the first event's anchor) against pinned keys. */
-export function prepareAuditExport(text: string, pinned: PinnedKeys, options: { readonly full?: boolean } = {}): PreparedAuditExport | ExportFailure {
+export function prepareAuditExport(
+  text: string,
+  pinned: PinnedKeys,
+  options: { readonly full?: boolean } = {},
+): PreparedAuditExport | ExportFailure {
   const lines: z.infer<typeof AnyLine>[] = [];
-  for (const [i, raw] of text.split('\n').entries()) {
-    if (raw.trim() === '') continue;
+  for (const [i, raw] of text.split("\n").entries()) {
+    if (raw.trim() === "") continue;
     let json: unknown;
     try {
       json = JSON.parse(raw);
@@ -74,52 +158,99 @@ export function prepareAuditExport(text: string, pinned: PinnedKeys, options: { 
     if (!parsed.success) return { ok: false, failure: `line ${i + 1}: not a valid export line` };
     lines.push(parsed.data);
   }
-  const header = lines.find((l) => l.type === 'export');
-  if (!header || header.type !== 'export') return { ok: false, failure: 'no export header' };
+  const header = lines.find((l) => l.type === "export");
+  if (!header || header.type !== "export") return { ok: false, failure: "no export header" };
   const ws = header.workspace_id;
-  const leaves = lines.filter((l): l is z.infer<typeof LeafLine> => l.type === 'leaf').sort((a, b) => a.seq - b.seq);
-  if (leaves.some((l, i) => l.seq !== i + 1)) return { ok: false, failure: 'leaf list is not gapless from seq 1', seq: leaves.find((l, i) => l.seq !== i + 1)?.seq ?? 0 };
+  const leaves = lines.filter((l): l is z.infer<typeof LeafLine> => l.type === "leaf").sort((a, b) => a.seq - b.seq);
+  if (leaves.some((l, i) => l.seq !== i + 1))
+    return {
+      ok: false,
+      failure: "leaf list is not gapless from seq 1",
+      seq: leaves.find((l, i) => l.seq !== i + 1)?.seq ?? 0,
+    };
   const leafHashes = leaves.map((l) => l.hash);
   const events: StoredChainEvent[] = lines
-    .filter((l): l is z.infer<typeof EventLine> => l.type === 'event')
+    .filter((l): l is z.infer<typeof EventLine> => l.type === "event")
     .sort((a, b) => a.seq - b.seq)
-    .map((e) => ({ seq: e.seq, workspace_id: e.workspace_id, prev_hash: e.prev_hash, hash: e.hash, key_id: e.key_id, signature: e.signature, canonical: e.canonical }));
+    .map((e) => ({
+      seq: e.seq,
+      workspace_id: e.workspace_id,
+      prev_hash: e.prev_hash,
+      hash: e.hash,
+      key_id: e.key_id,
+      signature: e.signature,
+      canonical: e.canonical,
+    }));
   const keys = keyMaps(pinned);
-  const checkpoints = lines.filter((l): l is z.infer<typeof CheckpointLine> => l.type === 'checkpoint').map(toCheckpoint).sort((a, b) => a.tree_size - b.tree_size);
-  let chain: PreparedAuditExport['chain'] = null;
+  const checkpoints = lines
+    .filter((l): l is z.infer<typeof CheckpointLine> => l.type === "checkpoint")
+    .map(toCheckpoint)
+    .sort((a, b) => a.tree_size - b.tree_size);
+  let chain: PreparedAuditExport["chain"] = null;
   const first = events[0];
   if (first) {
     const anchor = first.seq === 1 ? undefined : leafHashes[first.seq - 2];
-    if (first.seq > 1 && anchor === undefined) return { ok: false, failure: 'the first exported event has no anchor in the leaf list', seq: first.seq };
+    if (first.seq > 1 && anchor === undefined)
+      return { ok: false, failure: "the first exported event has no anchor in the leaf list", seq: first.seq };
     // The default (not --full) mode checks the signatures no checkpoint vouches for: every exported event past the
     // newest checkpoint, and the head when it is exported (signatureFloor). Events up to a checkpoint are vouched for by
     // its signed root: their hashes must be the leaves, and the leaves must fold to it.
-    const floor = signatureFloor(checkpoints.map((c) => c.tree_size), leafHashes.length);
-    const mode = options.full === false ? ({ signatures: { fromSeq: floor }, content: 'columns' } as const) : {};
-    chain = { eventKeys: keys.events, options: { workspaceId: ws, ...mode, ...(anchor ? { firstPrevHash: anchor } : {}) } };
+    const floor = signatureFloor(
+      checkpoints.map((c) => c.tree_size),
+      leafHashes.length,
+    );
+    const mode = options.full === false ? ({ signatures: { fromSeq: floor }, content: "columns" } as const) : {};
+    chain = {
+      eventKeys: keys.events,
+      options: { workspaceId: ws, ...mode, ...(anchor ? { firstPrevHash: anchor } : {}) },
+    };
   }
   return { ok: true, workspaceId: ws, leafHashes, checkpoints, checkpointKeys: keys.checkpoints, events, chain };
 }
 
 /** The rest of the verification, given the chain's answer: event hashes against the leaves, checkpoints, the kept one. */
-export function completeAuditExport(prepared: PreparedAuditExport, chain: ChainVerification | null, trusted?: unknown): ExportVerification {
+export function completeAuditExport(
+  prepared: PreparedAuditExport,
+  chain: ChainVerification | null,
+  trusted?: unknown,
+): ExportVerification {
   const { events, leafHashes, checkpoints } = prepared;
   if (prepared.chain !== null) {
-    if (chain === null) throw new RangeError('the export has events: their chain verification is needed');
+    if (chain === null) throw new RangeError("the export has events: their chain verification is needed");
     if (!chain.ok) return { ok: false, failure: `seq ${chain.seq}: ${chain.reason}`, seq: chain.seq };
-    for (const e of events) if (leafHashes[e.seq - 1] !== e.hash) return { ok: false, failure: `seq ${e.seq}: event hash differs from the leaf list`, seq: e.seq };
+    for (const e of events)
+      if (leafHashes[e.seq - 1] !== e.hash)
+        return { ok: false, failure: `seq ${e.seq}: event hash differs from the leaf list`, seq: e.seq };
   }
   const cps = verifyCheckpoints(checkpoints, leafHashes, prepared.checkpointKeys);
   if (!cps.ok) return { ok: false, failure: `checkpoint at tree_size ${cps.treeSize}: ${cps.reason}` };
 
-  if (trusted === undefined) return { ok: true, events: events.length, leaves: leafHashes.length, checkpoints: checkpoints.length, trustedCheckpoint: 'none' };
+  if (trusted === undefined)
+    return {
+      ok: true,
+      events: events.length,
+      leaves: leafHashes.length,
+      checkpoints: checkpoints.length,
+      trustedCheckpoint: "none",
+    };
   const kept = checkAgainstTrustedCheckpoint(prepared.workspaceId, leafHashes, trusted, prepared.checkpointKeys);
   if (!kept.ok) return kept;
-  return { ok: true, events: events.length, leaves: leafHashes.length, checkpoints: checkpoints.length, trustedCheckpoint: 'consistent' };
+  return {
+    ok: true,
+    events: events.length,
+    leaves: leafHashes.length,
+    checkpoints: checkpoints.length,
+    trustedCheckpoint: "consistent",
+  };
 }
 
 /** Verify an export against pinned keys and, optionally, a checkpoint the customer kept from before. */
-export function verifyAuditExport(text: string, pinned: PinnedKeys, trusted?: unknown, options: { readonly full?: boolean } = {}): ExportVerification {
+export function verifyAuditExport(
+  text: string,
+  pinned: PinnedKeys,
+  trusted?: unknown,
+  options: { readonly full?: boolean } = {},
+): ExportVerification {
   const prepared = prepareAuditExport(text, pinned, options);
   if (!prepared.ok) return prepared;
   const chain = prepared.chain ? verifyChain(prepared.events, prepared.chain.eventKeys, prepared.chain.options) : null;
@@ -140,12 +271,27 @@ export function checkAgainstTrustedCheckpoint(
   const kept = openTrustedCheckpoint(workspaceId, trusted, keys);
   if (!kept.ok) return kept;
   if (leafHashes.length < kept.treeSize) {
-    return { ok: false, failure: `the log shrank: the trusted checkpoint covers ${kept.treeSize} events, the log has ${leafHashes.length}`, seq: leafHashes.length + 1 };
+    return {
+      ok: false,
+      failure: `the log shrank: the trusted checkpoint covers ${kept.treeSize} events, the log has ${leafHashes.length}`,
+      seq: leafHashes.length + 1,
+    };
   }
   const leafBytes = leafHashes.map((h) => eventLeafHash(h));
   const proof = kept.treeSize === leafBytes.length ? [] : consistencyProof(leafBytes, kept.treeSize);
-  const check = verifyConsistency(kept.treeSize, leafBytes.length, proof, Buffer.from(kept.rootHash, 'hex'), merkleRoot(leafBytes));
-  return check.ok ? { ok: true } : { ok: false, failure: `not consistent with the trusted checkpoint (tree_size ${kept.treeSize}): history up to it was rewritten` };
+  const check = verifyConsistency(
+    kept.treeSize,
+    leafBytes.length,
+    proof,
+    Buffer.from(kept.rootHash, "hex"),
+    merkleRoot(leafBytes),
+  );
+  return check.ok
+    ? { ok: true }
+    : {
+        ok: false,
+        failure: `not consistent with the trusted checkpoint (tree_size ${kept.treeSize}): history up to it was rewritten`,
+      };
 }
 
 /** A kept checkpoint line, checked: it verifies under `keys` and is of `workspaceId`. */
@@ -153,13 +299,17 @@ export function openTrustedCheckpoint(
   workspaceId: string,
   trusted: unknown,
   keys: ReadonlyMap<string, VerificationKey>,
-): { readonly ok: true; readonly treeSize: number; readonly rootHash: string } | { readonly ok: false; readonly failure: string } {
+):
+  | { readonly ok: true; readonly treeSize: number; readonly rootHash: string }
+  | { readonly ok: false; readonly failure: string } {
   const t = CheckpointLine.safeParse(trusted);
-  if (!t.success) return { ok: false, failure: 'the trusted checkpoint is not a checkpoint line' };
+  if (!t.success) return { ok: false, failure: "the trusted checkpoint is not a checkpoint line" };
   const kept = toCheckpoint(t.data);
   const key = keys.get(kept.key_id);
-  if (!key || !verifyCheckpointSignature(key, kept.body, kept.signature)) return { ok: false, failure: 'the trusted checkpoint does not verify under the keys given' };
-  if (kept.workspace_id !== workspaceId) return { ok: false, failure: 'the trusted checkpoint is of another workspace' };
+  if (!key || !verifyCheckpointSignature(key, kept.body, kept.signature))
+    return { ok: false, failure: "the trusted checkpoint does not verify under the keys given" };
+  if (kept.workspace_id !== workspaceId)
+    return { ok: false, failure: "the trusted checkpoint is of another workspace" };
   return { ok: true, treeSize: kept.tree_size, rootHash: kept.root_hash };
 }
 
@@ -173,43 +323,93 @@ export function checkTrustedCheckpointRoot(
   leafCount: number,
   rootAtKeptSize: Uint8Array | undefined,
 ): { readonly ok: true } | { readonly ok: false; readonly failure: string; readonly seq?: number } {
-  if (leafCount < kept.treeSize) return { ok: false, failure: `the log shrank: the trusted checkpoint covers ${kept.treeSize} events, the log has ${leafCount}`, seq: leafCount + 1 };
-  const same = rootAtKeptSize !== undefined && Buffer.from(rootAtKeptSize).toString('hex') === kept.rootHash;
-  return same ? { ok: true } : { ok: false, failure: `not consistent with the trusted checkpoint (tree_size ${kept.treeSize}): history up to it was rewritten` };
+  if (leafCount < kept.treeSize)
+    return {
+      ok: false,
+      failure: `the log shrank: the trusted checkpoint covers ${kept.treeSize} events, the log has ${leafCount}`,
+      seq: leafCount + 1,
+    };
+  const same = rootAtKeptSize !== undefined && Buffer.from(rootAtKeptSize).toString("hex") === kept.rootHash;
+  return same
+    ? { ok: true }
+    : {
+        ok: false,
+        failure: `not consistent with the trusted checkpoint (tree_size ${kept.treeSize}): history up to it was rewritten`,
+      };
 }
 
 /** A compact proof that one event is in a workspace's log, against a signed checkpoint (RFC 9162 inclusion). */
 export const InclusionProofSchema = z
   .object({
-    format: z.literal('praxa-audit-inclusion/v1'),
+    format: z.literal("praxa-audit-inclusion/v1"),
     event: EventLine,
     checkpoint: CheckpointLine,
     proof: z.array(Sha256HexSchema),
   })
   .strict();
 
-export function buildInclusionProof(event: z.input<typeof EventLine>, checkpoint: z.input<typeof CheckpointLine>, leafHashes: readonly string[]): z.input<typeof InclusionProofSchema> {
+export function buildInclusionProof(
+  event: z.input<typeof EventLine>,
+  checkpoint: z.input<typeof CheckpointLine>,
+  leafHashes: readonly string[],
+): z.input<typeof InclusionProofSchema> {
   const leaves = leafHashes.slice(0, checkpoint.tree_size).map((h) => eventLeafHash(h));
-  return { format: 'praxa-audit-inclusion/v1', event, checkpoint, proof: inclusionProof(leaves, event.seq - 1).map((b) => b.toString('hex')) };
+  return {
+    format: "praxa-audit-inclusion/v1",
+    event,
+    checkpoint,
+    proof: inclusionProof(leaves, event.seq - 1).map((b) => b.toString("hex")),
+  };
 }
 
 /** Offline: the checkpoint verifies under a pinned key, the event's bytes hash to its hash, and the hash is in the tree. */
-export function verifyInclusionProof(value: unknown, pinned: PinnedKeys): { readonly ok: true; readonly seq: number; readonly treeSize: number } | { readonly ok: false; readonly failure: string } {
+export function verifyInclusionProof(
+  value: unknown,
+  pinned: PinnedKeys,
+):
+  | { readonly ok: true; readonly seq: number; readonly treeSize: number }
+  | { readonly ok: false; readonly failure: string } {
   const parsed = InclusionProofSchema.safeParse(value);
-  if (!parsed.success) return { ok: false, failure: 'not an inclusion proof' };
+  if (!parsed.success) return { ok: false, failure: "not an inclusion proof" };
   const { event, checkpoint, proof } = parsed.data;
   const keys = keyMaps(pinned);
   const cp = toCheckpoint(checkpoint);
   const key = keys.checkpoints.get(cp.key_id);
-  if (!key || !verifyCheckpointSignature(key, cp.body, cp.signature)) return { ok: false, failure: 'the checkpoint does not verify under the pinned keys' };
-  const body = checkpointBody({ workspace_id: cp.workspace_id as never, tree_size: cp.tree_size, root_hash: cp.root_hash, timestamp: cp.timestamp, key_id: cp.key_id });
-  if (!Buffer.from(body).equals(Buffer.from(cp.body))) return { ok: false, failure: 'the checkpoint body does not match its fields' };
+  if (!key || !verifyCheckpointSignature(key, cp.body, cp.signature))
+    return { ok: false, failure: "the checkpoint does not verify under the pinned keys" };
+  const body = checkpointBody({
+    workspace_id: cp.workspace_id as never,
+    tree_size: cp.tree_size,
+    root_hash: cp.root_hash,
+    timestamp: cp.timestamp,
+    key_id: cp.key_id,
+  });
+  if (!Buffer.from(body).equals(Buffer.from(cp.body)))
+    return { ok: false, failure: "the checkpoint body does not match its fields" };
   const chain = verifyChain(
-    [{ seq: event.seq, workspace_id: event.workspace_id, prev_hash: event.prev_hash, hash: event.hash, key_id: event.key_id, signature: event.signature, canonical: event.canonical }],
+    [
+      {
+        seq: event.seq,
+        workspace_id: event.workspace_id,
+        prev_hash: event.prev_hash,
+        hash: event.hash,
+        key_id: event.key_id,
+        signature: event.signature,
+        canonical: event.canonical,
+      },
+    ],
     keys.events,
     { workspaceId: cp.workspace_id as never, firstPrevHash: event.prev_hash },
   );
   if (!chain.ok) return { ok: false, failure: `seq ${event.seq}: ${chain.reason}` };
-  const check = verifyInclusion(event.seq - 1, cp.tree_size, eventLeafHash(event.hash), proof.map((h) => Buffer.from(h, 'hex')), Buffer.from(cp.root_hash, 'hex'));
-  return check.ok ? { ok: true, seq: event.seq, treeSize: cp.tree_size } : { ok: false, failure: `seq ${event.seq} is not in the checkpointed tree (${check.reason})` };
+  const check = verifyInclusion(
+    event.seq - 1,
+    cp.tree_size,
+    eventLeafHash(event.hash),
+    proof.map((h) => Buffer.from(h, "hex")),
+    Buffer.from(cp.root_hash, "hex"),
+  );
+  return check.ok
+    ? { ok: true, seq: event.seq, treeSize: cp.tree_size }
+    : { ok: false, failure: `seq ${event.seq} is not in the checkpointed tree (${check.reason})` };
 }

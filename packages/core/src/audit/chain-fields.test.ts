@@ -2,42 +2,54 @@
  * The fast path's reader of chain fields may only ever say "true" where JSON.parse agrees; when it cannot vouch it says
  * false and the verifier parses. The properties below throw it both canonical records and deliberately hostile bytes.
  */
-import { describe, expect, it } from '@jest/globals';
-import fc from 'fast-check';
-import { newId } from '../ids.js';
-import { vouchForChainFields, type ChainFieldColumns } from './chain-fields.js';
-import { canonicalJson } from './jcs.js';
+import { describe, expect, it } from "@jest/globals";
+import fc from "fast-check";
+import { newId } from "../ids.js";
+import { vouchForChainFields, type ChainFieldColumns } from "./chain-fields.js";
+import { canonicalJson } from "./jcs.js";
 
-const row: ChainFieldColumns = { seq: 42, workspace_id: newId('workspace'), prev_hash: 'ab'.repeat(32), key_id: 'audit-2026-11' };
+const row: ChainFieldColumns = {
+  seq: 42,
+  workspace_id: newId("workspace"),
+  prev_hash: "ab".repeat(32),
+  key_id: "audit-2026-11",
+};
 const record = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  auditEventId: newId('auditEvent'),
-  input: { repo: 'acme/payments', nested: { seq: 1, key_id: 'not this one', list: [1, -2.5e-3, true, null, 'x'] } },
-  reasoning: ['Diff touches payments/checkout — high-risk surface.', 'quote " and backslash \\ and tab \t'],
+  auditEventId: newId("auditEvent"),
+  input: { repo: "acme/payments", nested: { seq: 1, key_id: "not this one", list: [1, -2.5e-3, true, null, "x"] } },
+  reasoning: ["Diff touches payments/checkout — high-risk surface.", 'quote " and backslash \\ and tab \t'],
   ...row,
   ...extra,
 });
-const bytes = (text: string): Buffer => Buffer.from(text, 'utf8');
+const bytes = (text: string): Buffer => Buffer.from(text, "utf8");
 
 /** What the verifier falls back to: the whole text through JSON.parse. */
 function parsedAgrees(b: Uint8Array, r: ChainFieldColumns): boolean {
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(b));
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(b));
   } catch {
     return false;
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
   const v = value as Record<string, unknown>;
   return v.seq === r.seq && v.workspace_id === r.workspace_id && v.prev_hash === r.prev_hash && v.key_id === r.key_id;
 }
 
-describe('vouchForChainFields', () => {
-  it('vouches for a canonical record whose four fields are the row’s', () => {
+describe("vouchForChainFields", () => {
+  it("vouches for a canonical record whose four fields are the row’s", () => {
     expect(vouchForChainFields(bytes(canonicalJson(record())), row)).toBe(true);
   });
 
-  it('does not vouch when any field differs, is missing, or is written unusually (JSON.parse then decides)', () => {
-    for (const change of [{ seq: 43 }, { workspace_id: newId('workspace') }, { prev_hash: 'cd'.repeat(32) }, { key_id: 'other' }, { seq: '42' }, { key_id: null }]) {
+  it("does not vouch when any field differs, is missing, or is written unusually (JSON.parse then decides)", () => {
+    for (const change of [
+      { seq: 43 },
+      { workspace_id: newId("workspace") },
+      { prev_hash: "cd".repeat(32) },
+      { key_id: "other" },
+      { seq: "42" },
+      { key_id: null },
+    ]) {
       expect(vouchForChainFields(bytes(canonicalJson(record(change))), row)).toBe(false);
     }
     const { key_id: _dropped, ...withoutKey } = record();
@@ -46,19 +58,19 @@ describe('vouchForChainFields', () => {
     expect(vouchForChainFields(bytes(text.replace('"seq":42', '"seq":42.0')), row)).toBe(false);
     expect(vouchForChainFields(bytes(text.replace('"seq":42', '"seq":4.2e1')), row)).toBe(false);
     expect(vouchForChainFields(bytes(text.replace('"key_id":"audit', '"key_id":"\\u0061udit')), row)).toBe(false);
-    expect(vouchForChainFields(bytes('[' + text + ']'), row)).toBe(false);
-    expect(vouchForChainFields(bytes('{}'), row)).toBe(false);
+    expect(vouchForChainFields(bytes("[" + text + "]"), row)).toBe(false);
+    expect(vouchForChainFields(bytes("{}"), row)).toBe(false);
   });
 
-  it('a key spelled with an escape could be one of the four: never vouched for', () => {
-    const text = canonicalJson(record()).replace('{', '{"s\\u0065q":7,');
+  it("a key spelled with an escape could be one of the four: never vouched for", () => {
+    const text = canonicalJson(record()).replace("{", '{"s\\u0065q":7,');
     expect(vouchForChainFields(bytes(text), row)).toBe(false);
     expect(parsedAgrees(bytes(text), row)).toBe(true); // JSON.parse: the later "seq":42 wins
   });
 
-  it('duplicate keys: the last one counts, as in JSON.parse', () => {
+  it("duplicate keys: the last one counts, as in JSON.parse", () => {
     const text = canonicalJson(record());
-    const earlierWrong = text.replace('{', '{"seq":7,');
+    const earlierWrong = text.replace("{", '{"seq":7,');
     expect(vouchForChainFields(bytes(earlierWrong), row)).toBe(true);
     expect(parsedAgrees(bytes(earlierWrong), row)).toBe(true);
     const laterWrong = text.replace(/}$/, ',"seq":7}');
@@ -66,20 +78,20 @@ describe('vouchForChainFields', () => {
     expect(parsedAgrees(bytes(laterWrong), row)).toBe(false);
   });
 
-  it('ignores the fields inside nested values, and white space between tokens', () => {
+  it("ignores the fields inside nested values, and white space between tokens", () => {
     const spaced = JSON.stringify(JSON.parse(canonicalJson(record())), null, 2);
     expect(vouchForChainFields(bytes(spaced), row)).toBe(true);
     expect(vouchForChainFields(bytes(` \r\n\t${spaced}\n`), row)).toBe(true);
   });
 
-  it('refuses what JSON.parse refuses: truncation, trailing bytes, control characters, bad escapes and numbers, invalid UTF-8, a BOM', () => {
+  it("refuses what JSON.parse refuses: truncation, trailing bytes, control characters, bad escapes and numbers, invalid UTF-8, a BOM", () => {
     const text = canonicalJson(record());
     for (const bad of [
       text.slice(0, -1),
-      text + 'x',
-      text + '{}',
-      text.replace('high-risk', 'high\u0001risk'),
-      text.replace('backslash \\\\', 'backslash \\x'),
+      text + "x",
+      text + "{}",
+      text.replace("high-risk", "high\u0001risk"),
+      text.replace("backslash \\\\", "backslash \\x"),
       text.replace('"auditEventId"', '"auditEventId":1,"n":01,"auditEventId"'),
       text.replace('"auditEventId"', '"n":-,"auditEventId"'),
       text.replace('"auditEventId"', '"n":1.,"auditEventId"'),
@@ -90,40 +102,54 @@ describe('vouchForChainFields', () => {
     ]) {
       expect({ bad, vouched: vouchForChainFields(bytes(bad), row) }).toEqual({ bad, vouched: false });
     }
-    expect(vouchForChainFields(Buffer.concat([bytes(text.slice(0, 20)), Buffer.from([0xff]), bytes(text.slice(20))]), row)).toBe(false);
+    expect(
+      vouchForChainFields(Buffer.concat([bytes(text.slice(0, 20)), Buffer.from([0xff]), bytes(text.slice(20))]), row),
+    ).toBe(false);
     expect(vouchForChainFields(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bytes(text)]), row)).toBe(false);
   });
 
-  it('follows deep nesting without recursion', () => {
-    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
-    expect(vouchForChainFields(bytes(canonicalJson(record()).replace('{', `{"deep":${deep},`)), row)).toBe(true);
-    expect(vouchForChainFields(bytes(canonicalJson(record()).replace('{', `{"deep":${deep.slice(0, -1)},`)), row)).toBe(false);
+  it("follows deep nesting without recursion", () => {
+    const deep = "[".repeat(20_000) + "]".repeat(20_000);
+    expect(vouchForChainFields(bytes(canonicalJson(record()).replace("{", `{"deep":${deep},`)), row)).toBe(true);
+    expect(vouchForChainFields(bytes(canonicalJson(record()).replace("{", `{"deep":${deep.slice(0, -1)},`)), row)).toBe(
+      false,
+    );
   });
 
-  it('property: whenever it vouches, JSON.parse gives an object with exactly those four values', () => {
-    const interesting = fc.constantFrom(...'"\\{}[],:0123456789-+.eEtrufalsn \t\n\r'.split('').map((c) => c.charCodeAt(0)), 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xa9, 0xff);
+  it("property: whenever it vouches, JSON.parse gives an object with exactly those four values", () => {
+    const interesting = fc.constantFrom(
+      ...'"\\{}[],:0123456789-+.eEtrufalsn \t\n\r'.split("").map((c) => c.charCodeAt(0)),
+      0x00,
+      0x1f,
+      0x7f,
+      0x80,
+      0xc3,
+      0xa9,
+      0xff,
+    );
     const mutation = fc.oneof(
-      fc.record({ op: fc.constant('set' as const), at: fc.nat(), byte: interesting }),
-      fc.record({ op: fc.constant('insert' as const), at: fc.nat(), byte: interesting }),
-      fc.record({ op: fc.constant('delete' as const), at: fc.nat(), byte: fc.constant(0) }),
+      fc.record({ op: fc.constant("set" as const), at: fc.nat(), byte: interesting }),
+      fc.record({ op: fc.constant("insert" as const), at: fc.nat(), byte: interesting }),
+      fc.record({ op: fc.constant("delete" as const), at: fc.nat(), byte: fc.constant(0) }),
     );
     const source = fc.oneof(
       fc.jsonValue().map((extra) => canonicalJson(record({ extra }))),
       fc.jsonValue().map((extra) => JSON.stringify(record({ extra }), null, 1)),
-      fc.constant(canonicalJson(record()).replace('{', '{"seq":1,"key_id":"x",')),
+      fc.constant(canonicalJson(record()).replace("{", '{"seq":1,"key_id":"x",')),
     );
     fc.assert(
       fc.property(source, fc.array(mutation, { maxLength: 4 }), (text, mutations) => {
         const b = [...bytes(text)];
         for (const m of mutations) {
           const at = m.at % (b.length + 1);
-          if (m.op === 'set' && at < b.length) b[at] = m.byte;
-          else if (m.op === 'insert') b.splice(at, 0, m.byte);
-          else if (m.op === 'delete') b.splice(at, 1);
+          if (m.op === "set" && at < b.length) b[at] = m.byte;
+          else if (m.op === "insert") b.splice(at, 0, m.byte);
+          else if (m.op === "delete") b.splice(at, 1);
         }
         const candidate = Buffer.from(b);
         if (vouchForChainFields(candidate, row)) expect(parsedAgrees(candidate, row)).toBe(true);
-        if (mutations.length === 0 && !text.includes('"seq":1,')) expect(vouchForChainFields(candidate, row)).toBe(true);
+        if (mutations.length === 0 && !text.includes('"seq":1,'))
+          expect(vouchForChainFields(candidate, row)).toBe(true);
       }),
       { numRuns: 4000 },
     );

@@ -14,7 +14,7 @@
  *    row's: `seq` an integer literal of at most 15 digits with no sign, fraction or exponent; the strings printable
  *    ASCII with no escape, compared byte for byte.
  */
-import { isUtf8 } from 'node:buffer';
+import { isUtf8 } from "node:buffer";
 
 /** The columns the record must name. */
 export interface ChainFieldColumns {
@@ -37,10 +37,11 @@ const ZERO = 0x30;
 const NINE = 0x39;
 
 /** The four field names, in the order fieldOf numbers them. */
-const FIELD_BYTES = ['seq', 'workspace_id', 'prev_hash', 'key_id'].map((name) => Buffer.from(name, 'ascii'));
+const FIELD_BYTES = ["seq", "workspace_id", "prev_hash", "key_id"].map((name) => Buffer.from(name, "ascii"));
 
 const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
-const isHexDigit = (c: number): boolean => (c >= ZERO && c <= NINE) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+const isHexDigit = (c: number): boolean =>
+  (c >= ZERO && c <= NINE) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 
 /** Every index below stays within [0, n]; a read at n (past the end) yields -1, which matches nothing. */
 const at = (b: Uint8Array, i: number, n: number): number => (i < n ? (b[i] as number) : -1);
@@ -62,9 +63,25 @@ function scanString(b: Uint8Array, i: number, n: number): number {
     if (c === BACKSLASH) {
       const e = at(b, i + 1, n);
       if (e === 0x75 /* u */) {
-        if (i + 5 >= n || !isHexDigit(b[i + 2] as number) || !isHexDigit(b[i + 3] as number) || !isHexDigit(b[i + 4] as number) || !isHexDigit(b[i + 5] as number)) return -1;
+        if (
+          i + 5 >= n ||
+          !isHexDigit(b[i + 2] as number) ||
+          !isHexDigit(b[i + 3] as number) ||
+          !isHexDigit(b[i + 4] as number) ||
+          !isHexDigit(b[i + 5] as number)
+        )
+          return -1;
         i += 6;
-      } else if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+      } else if (
+        e === QUOTE ||
+        e === BACKSLASH ||
+        e === 0x2f ||
+        e === 0x62 ||
+        e === 0x66 ||
+        e === 0x6e ||
+        e === 0x72 ||
+        e === 0x74
+      ) {
         i += 2;
       } else {
         return -1;

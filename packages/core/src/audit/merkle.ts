@@ -11,8 +11,8 @@
  * empty tree, equal sizes need an empty proof), returning a reason instead of throwing. Sizes and indexes are numbers
  * and must be safe integers: shifts are done arithmetically, never with 32-bit bit operators.
  */
-import { createHash, hash } from 'node:crypto';
-import { MerkleInputError } from './audit-errors.js';
+import { createHash, hash } from "node:crypto";
+import { MerkleInputError } from "./audit-errors.js";
 
 export const MERKLE_HASH_SIZE = 32;
 
@@ -25,24 +25,24 @@ const nodeInput = Buffer.concat([NODE_PREFIX, Buffer.alloc(2 * MERKLE_HASH_SIZE)
 
 /** SHA-256(0x00 ‖ data): the hash of one leaf's data. */
 export function hashLeaf(data: Uint8Array): Buffer {
-  if (data.length !== MERKLE_HASH_SIZE) return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  if (data.length !== MERKLE_HASH_SIZE) return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
   hashLeafInput.set(data, 1);
-  return hash('sha256', hashLeafInput, 'buffer');
+  return hash("sha256", hashLeafInput, "buffer");
 }
 
 /** SHA-256(0x01 ‖ left ‖ right): the hash of an interior node. */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== MERKLE_HASH_SIZE || right.length !== MERKLE_HASH_SIZE) {
-    return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+    return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
   }
   nodeInput.set(left, 1);
   nodeInput.set(right, 1 + MERKLE_HASH_SIZE);
-  return hash('sha256', nodeInput, 'buffer');
+  return hash("sha256", nodeInput, "buffer");
 }
 
 /** MTH({}) = SHA-256 of the empty string: the root of the empty tree. */
 export function emptyTreeRoot(): Buffer {
-  return createHash('sha256').digest();
+  return createHash("sha256").digest();
 }
 
 /** The largest power of two strictly less than `n` (n ≥ 2). */
@@ -57,7 +57,9 @@ const isSize = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 function checkLeafHashes(leafHashes: readonly Uint8Array[]): void {
   leafHashes.forEach((h, i) => {
     if (h.length !== MERKLE_HASH_SIZE) {
-      throw new MerkleInputError(`leaf hash ${i} has ${h.length} bytes, want ${MERKLE_HASH_SIZE}`, { details: { index: i } });
+      throw new MerkleInputError(`leaf hash ${i} has ${h.length} bytes, want ${MERKLE_HASH_SIZE}`, {
+        details: { index: i },
+      });
     }
   });
 }
@@ -84,7 +86,8 @@ export function merkleRoot(leafHashes: readonly Uint8Array[]): Buffer {
 export function merkleRootsAt(leafHashes: readonly Uint8Array[], sizes: readonly number[]): Map<number, Buffer> {
   checkLeafHashes(leafHashes);
   for (const n of sizes) {
-    if (!isSize(n) || n > leafHashes.length) throw new MerkleInputError(`tree size ${String(n)} is outside 0..${leafHashes.length}`);
+    if (!isSize(n) || n > leafHashes.length)
+      throw new MerkleInputError(`tree size ${String(n)} is outside 0..${leafHashes.length}`);
   }
   const wanted = [...new Set(sizes)].sort((a, b) => a - b);
   const roots = new Map<number, Buffer>();
@@ -95,7 +98,8 @@ export function merkleRootsAt(leafHashes: readonly Uint8Array[], sizes: readonly
   for (let count = 0; next < wanted.length; count++) {
     for (; next < wanted.length && wanted[next] === count; next++) {
       let root: Uint8Array | undefined;
-      for (let j = subtreeRoots.length - 1; j >= 0; j--) root = root === undefined ? subtreeRoots[j] : hashChildren(subtreeRoots[j] as Uint8Array, root);
+      for (let j = subtreeRoots.length - 1; j >= 0; j--)
+        root = root === undefined ? subtreeRoots[j] : hashChildren(subtreeRoots[j] as Uint8Array, root);
       roots.set(count, root === undefined ? emptyTreeRoot() : Buffer.from(root));
     }
     if (count === leafHashes.length) break;
@@ -133,8 +137,13 @@ export function frontierLength(size: number): number {
 /** The frontier after appending `leafHashes` to the tree `frontier` describes (the empty tree: `{ size: 0, nodes: [] }`). */
 export function extendFrontier(frontier: MerkleFrontier, leafHashes: readonly Uint8Array[]): MerkleFrontier {
   checkLeafHashes(leafHashes);
-  if (frontier.nodes.length !== frontierLength(frontier.size) || frontier.nodes.some((n) => n.length !== MERKLE_HASH_SIZE)) {
-    throw new MerkleInputError(`a frontier of a ${frontier.size}-leaf tree needs ${frontierLength(frontier.size)} hashes of ${MERKLE_HASH_SIZE} bytes`);
+  if (
+    frontier.nodes.length !== frontierLength(frontier.size) ||
+    frontier.nodes.some((n) => n.length !== MERKLE_HASH_SIZE)
+  ) {
+    throw new MerkleInputError(
+      `a frontier of a ${frontier.size}-leaf tree needs ${frontierLength(frontier.size)} hashes of ${MERKLE_HASH_SIZE} bytes`,
+    );
   }
   // The perfect subtrees' sizes follow from the tree size: its powers of two, largest first.
   const sizes: number[] = [];
@@ -156,9 +165,11 @@ export function extendFrontier(frontier: MerkleFrontier, leafHashes: readonly Ui
 
 /** MTH of the tree a frontier describes: its subtrees folded from the right (the empty tree's root for size 0). */
 export function frontierRoot(frontier: MerkleFrontier): Buffer {
-  if (frontier.nodes.length !== frontierLength(frontier.size)) throw new MerkleInputError('the frontier does not match its tree size');
+  if (frontier.nodes.length !== frontierLength(frontier.size))
+    throw new MerkleInputError("the frontier does not match its tree size");
   let root: Uint8Array | undefined;
-  for (let j = frontier.nodes.length - 1; j >= 0; j--) root = root === undefined ? frontier.nodes[j] : hashChildren(frontier.nodes[j] as Uint8Array, root);
+  for (let j = frontier.nodes.length - 1; j >= 0; j--)
+    root = root === undefined ? frontier.nodes[j] : hashChildren(frontier.nodes[j] as Uint8Array, root);
   return root === undefined ? emptyTreeRoot() : Buffer.from(root);
 }
 
@@ -198,15 +209,15 @@ export function consistencyProof(leafHashes: readonly Uint8Array[], size1: numbe
 }
 
 export const MERKLE_FAILURES = [
-  'bad_size',
-  'index_out_of_range',
-  'bad_hash_length',
-  'wrong_proof_size',
-  'root_mismatch',
-  'size_decreased',
-  'empty_first_tree',
-  'nonempty_proof_for_equal_sizes',
-  'empty_proof',
+  "bad_size",
+  "index_out_of_range",
+  "bad_hash_length",
+  "wrong_proof_size",
+  "root_mismatch",
+  "size_decreased",
+  "empty_first_tree",
+  "nonempty_proof_for_equal_sizes",
+  "empty_proof",
 ] as const;
 export type MerkleFailure = (typeof MERKLE_FAILURES)[number];
 export type MerkleCheck = { readonly ok: true } | { readonly ok: false; readonly reason: MerkleFailure };
@@ -233,16 +244,16 @@ export function verifyInclusion(
   proof: readonly Uint8Array[],
   root: Uint8Array,
 ): MerkleCheck {
-  if (!isSize(index) || !isSize(size)) return fail('bad_size');
-  if (index >= size) return fail('index_out_of_range');
-  if (leafHash.length !== MERKLE_HASH_SIZE || root.length !== MERKLE_HASH_SIZE) return fail('bad_hash_length');
-  if (proof.some((p) => p.length !== MERKLE_HASH_SIZE)) return fail('bad_hash_length');
+  if (!isSize(index) || !isSize(size)) return fail("bad_size");
+  if (index >= size) return fail("index_out_of_range");
+  if (leafHash.length !== MERKLE_HASH_SIZE || root.length !== MERKLE_HASH_SIZE) return fail("bad_hash_length");
+  if (proof.some((p) => p.length !== MERKLE_HASH_SIZE)) return fail("bad_hash_length");
 
   let fn = index;
   let sn = size - 1;
   let r: Uint8Array = leafHash;
   for (const p of proof) {
-    if (sn === 0) return fail('wrong_proof_size');
+    if (sn === 0) return fail("wrong_proof_size");
     if (isOdd(fn) || fn === sn) {
       r = hashChildren(p, r);
       // Climb past the levels where this node is a left child with no right sibling (the right border).
@@ -256,8 +267,8 @@ export function verifyInclusion(
     fn = half(fn);
     sn = half(sn);
   }
-  if (sn !== 0) return fail('wrong_proof_size');
-  return bytesEqual(r, root) ? OK : fail('root_mismatch');
+  if (sn !== 0) return fail("wrong_proof_size");
+  return bytesEqual(r, root) ? OK : fail("root_mismatch");
 }
 
 /**
@@ -272,16 +283,16 @@ export function verifyConsistency(
   root1: Uint8Array,
   root2: Uint8Array,
 ): MerkleCheck {
-  if (!isSize(size1) || !isSize(size2)) return fail('bad_size');
-  if (size2 < size1) return fail('size_decreased');
-  if (size1 === 0) return fail('empty_first_tree');
+  if (!isSize(size1) || !isSize(size2)) return fail("bad_size");
+  if (size2 < size1) return fail("size_decreased");
+  if (size1 === 0) return fail("empty_first_tree");
   if (size1 === size2) {
-    if (proof.length > 0) return fail('nonempty_proof_for_equal_sizes');
-    return bytesEqual(root1, root2) ? OK : fail('root_mismatch');
+    if (proof.length > 0) return fail("nonempty_proof_for_equal_sizes");
+    return bytesEqual(root1, root2) ? OK : fail("root_mismatch");
   }
-  if (proof.length === 0) return fail('empty_proof');
-  if (root1.length !== MERKLE_HASH_SIZE || root2.length !== MERKLE_HASH_SIZE) return fail('bad_hash_length');
-  if (proof.some((p) => p.length !== MERKLE_HASH_SIZE)) return fail('bad_hash_length');
+  if (proof.length === 0) return fail("empty_proof");
+  if (root1.length !== MERKLE_HASH_SIZE || root2.length !== MERKLE_HASH_SIZE) return fail("bad_hash_length");
+  if (proof.some((p) => p.length !== MERKLE_HASH_SIZE)) return fail("bad_hash_length");
 
   // A first tree that is a complete (power-of-two) subtree is its own first proof node.
   const nodes: readonly Uint8Array[] = isPowerOfTwo(size1) ? [root1, ...proof] : proof;
@@ -294,7 +305,7 @@ export function verifyConsistency(
   let fr = nodes[0] as Uint8Array;
   let sr = fr;
   for (const c of nodes.slice(1)) {
-    if (sn === 0) return fail('wrong_proof_size');
+    if (sn === 0) return fail("wrong_proof_size");
     if (isOdd(fn) || fn === sn) {
       fr = hashChildren(c, fr);
       sr = hashChildren(c, sr);
@@ -308,6 +319,6 @@ export function verifyConsistency(
     fn = half(fn);
     sn = half(sn);
   }
-  if (sn !== 0) return fail('wrong_proof_size');
-  return bytesEqual(fr, root1) && bytesEqual(sr, root2) ? OK : fail('root_mismatch');
+  if (sn !== 0) return fail("wrong_proof_size");
+  return bytesEqual(fr, root1) && bytesEqual(sr, root2) ? OK : fail("root_mismatch");
 }

@@ -9,12 +9,12 @@
  * The digest is unkeyed by design (anyone can recompute it): a low-entropy value (a yes/no, a small number, a known
  * e-mail address) can be guessed from it, so `hash` hides only values that are hard to guess.
  */
-import { createHash } from 'node:crypto';
-import { z } from 'zod';
-import { RedactionPolicyInvalidError } from './audit-errors.js';
-import { canonicalBytes, type JsonValue } from './jcs.js';
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { RedactionPolicyInvalidError } from "./audit-errors.js";
+import { canonicalBytes, type JsonValue } from "./jcs.js";
 
-export const REDACTION_ACTIONS = ['keep', 'hash', 'drop'] as const;
+export const REDACTION_ACTIONS = ["keep", "hash", "drop"] as const;
 export type RedactionAction = (typeof REDACTION_ACTIONS)[number];
 
 const ActionSchema = z.enum(REDACTION_ACTIONS);
@@ -22,15 +22,15 @@ const ActionSchema = z.enum(REDACTION_ACTIONS);
 /** The policy for one side (`input` or `output`): an action per top-level field, and one for the rest. */
 export const FieldRedactionSchema = z
   .object({
-    default: ActionSchema.default('keep'),
+    default: ActionSchema.default("keep"),
     fields: z.record(z.string().min(1).max(200), ActionSchema).default({}),
   })
   .strict();
 
 export const RedactionPolicySchema = z
   .object({
-    input: FieldRedactionSchema.default({ default: 'keep', fields: {} }),
-    output: FieldRedactionSchema.default({ default: 'keep', fields: {} }),
+    input: FieldRedactionSchema.default({ default: "keep", fields: {} }),
+    output: FieldRedactionSchema.default({ default: "keep", fields: {} }),
   })
   .strict();
 
@@ -42,23 +42,23 @@ export type FieldRedaction = z.output<typeof FieldRedactionSchema>;
 
 /** Keep everything. */
 export const DEFAULT_REDACTION_POLICY: RedactionPolicy = Object.freeze({
-  input: Object.freeze({ default: 'keep', fields: Object.freeze({}) }),
-  output: Object.freeze({ default: 'keep', fields: Object.freeze({}) }),
+  input: Object.freeze({ default: "keep", fields: Object.freeze({}) }),
+  output: Object.freeze({ default: "keep", fields: Object.freeze({}) }),
 }) as RedactionPolicy;
 
 /** Validate a policy or throw `RedactionPolicyInvalidError` naming the bad paths. */
 export function parseRedactionPolicy(value: unknown): RedactionPolicy {
   const parsed = RedactionPolicySchema.safeParse(value);
   if (!parsed.success) {
-    const paths = [...new Set(parsed.error.issues.map((i) => i.path.map(String).join('.') || '(root)'))];
-    throw new RedactionPolicyInvalidError(`invalid redaction policy at: ${paths.join(', ')}`, { details: { paths } });
+    const paths = [...new Set(parsed.error.issues.map((i) => i.path.map(String).join(".") || "(root)"))];
+    throw new RedactionPolicyInvalidError(`invalid redaction policy at: ${paths.join(", ")}`, { details: { paths } });
   }
   return parsed.data;
 }
 
 /** SHA-256 (hex) of the value's RFC 8785 canonical JSON: what a hashed or dropped field is replaced by. */
 export function redactedFieldDigest(value: JsonValue): string {
-  return createHash('sha256').update(canonicalBytes(value)).digest('hex');
+  return createHash("sha256").update(canonicalBytes(value)).digest("hex");
 }
 
 export type RedactedFields = Record<string, JsonValue>;
@@ -69,11 +69,11 @@ export function redactFields(policy: FieldRedaction, fields: Readonly<Record<str
     Object.entries(fields).map(([key, value]): [string, JsonValue] => {
       const action = Object.hasOwn(policy.fields, key) ? (policy.fields[key] ?? policy.default) : policy.default;
       switch (action) {
-        case 'keep':
+        case "keep":
           return [key, value];
-        case 'hash':
+        case "hash":
           return [key, { $sha256: redactedFieldDigest(value) }];
-        case 'drop':
+        case "drop":
           return [key, { $dropped: redactedFieldDigest(value) }];
       }
     }),
@@ -90,6 +90,10 @@ export interface RedactableRecord {
 export function applyRedaction<T extends RedactableRecord>(
   policy: RedactionPolicy,
   record: T,
-): Omit<T, 'input' | 'output'> & { input: RedactedFields; output: RedactedFields } {
-  return { ...record, input: redactFields(policy.input, record.input), output: redactFields(policy.output, record.output) };
+): Omit<T, "input" | "output"> & { input: RedactedFields; output: RedactedFields } {
+  return {
+    ...record,
+    input: redactFields(policy.input, record.input),
+    output: redactFields(policy.output, record.output),
+  };
 }

@@ -9,8 +9,8 @@
  * A boundary is only placed after a row whose seq and hash can anchor the next part; otherwise it moves on (the part
  * before then fails on that row anyway).
  */
-import { genesisPrevHash } from './chain.js';
-import type { ChainVerification, StoredChainEvent, VerifyChainOptions } from './verify-chain.js';
+import { genesisPrevHash } from "./chain.js";
+import type { ChainVerification, StoredChainEvent, VerifyChainOptions } from "./verify-chain.js";
 
 /** Rows [start, end) of the list, verified with `options`. */
 export interface ChainPart {
@@ -20,10 +20,15 @@ export interface ChainPart {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const canAnchor = (e: StoredChainEvent): boolean => Number.isSafeInteger(e.seq) && e.seq >= 1 && typeof e.hash === 'string' && HEX64.test(e.hash);
+const canAnchor = (e: StoredChainEvent): boolean =>
+  Number.isSafeInteger(e.seq) && e.seq >= 1 && typeof e.hash === "string" && HEX64.test(e.hash);
 
 /** Up to `count` contiguous parts of about equal size covering `events` (always at least one part, possibly empty). */
-export function splitChainVerification(events: readonly StoredChainEvent[], options: VerifyChainOptions, count: number): ChainPart[] {
+export function splitChainVerification(
+  events: readonly StoredChainEvent[],
+  options: VerifyChainOptions,
+  count: number,
+): ChainPart[] {
   const wanted = Math.max(1, Math.min(Math.floor(count), events.length));
   const parts: ChainPart[] = [];
   let start = 0;
@@ -32,7 +37,11 @@ export function splitChainVerification(events: readonly StoredChainEvent[], opti
     while (end < events.length && !canAnchor(events[end - 1] as StoredChainEvent)) end++;
     if (end <= start) continue;
     const before = events[start - 1];
-    parts.push({ start, end, options: before === undefined ? options : { ...options, firstPrevHash: before.hash, firstSeq: before.seq + 1 } });
+    parts.push({
+      start,
+      end,
+      options: before === undefined ? options : { ...options, firstPrevHash: before.hash, firstSeq: before.seq + 1 },
+    });
     start = end;
     if (start >= events.length) break;
   }
@@ -41,8 +50,12 @@ export function splitChainVerification(events: readonly StoredChainEvent[], opti
 }
 
 /** The whole chain's answer from its parts' answers (`results[i]` for `parts[i]`, each over its own rows). */
-export function combineChainVerifications(parts: readonly ChainPart[], results: readonly ChainVerification[], options: VerifyChainOptions): ChainVerification {
-  if (results.length !== parts.length) throw new RangeError('one result per part');
+export function combineChainVerifications(
+  parts: readonly ChainPart[],
+  results: readonly ChainVerification[],
+  options: VerifyChainOptions,
+): ChainVerification {
+  if (results.length !== parts.length) throw new RangeError("one result per part");
   let count = 0;
   let headHash = options.firstPrevHash ?? genesisPrevHash(options.workspaceId);
   for (const [i, result] of results.entries()) {

@@ -11,9 +11,9 @@
  * every event's leaf hash into a Merkle frontier (one hash per perfect subtree: ≤ 53 hashes) and records the root when
  * the count reaches a wanted size (`verifyCheckpointsAgainstRoots`, `checkTrustedCheckpointRoot`).
  */
-import { eventLeafHash, genesisPrevHash } from './chain.js';
-import { emptyTreeRoot, hashChildren } from './merkle.js';
-import type { ChainVerification, StoredChainEvent, VerifyChainOptions } from './verify-chain.js';
+import { eventLeafHash, genesisPrevHash } from "./chain.js";
+import { emptyTreeRoot, hashChildren } from "./merkle.js";
+import type { ChainVerification, StoredChainEvent, VerifyChainOptions } from "./verify-chain.js";
 
 export class ChainStreamVerification {
   readonly #options: VerifyChainOptions;
@@ -37,7 +37,9 @@ export class ChainStreamVerification {
 
   /** The options the next page is verified with (on one thread, or split into parts). */
   pageOptions(): VerifyChainOptions {
-    return this.#anchor === undefined ? this.#options : { ...this.#options, firstPrevHash: this.#anchor.prevHash, firstSeq: this.#anchor.nextSeq };
+    return this.#anchor === undefined
+      ? this.#options
+      : { ...this.#options, firstPrevHash: this.#anchor.prevHash, firstSeq: this.#anchor.nextSeq };
   }
 
   /**
@@ -45,12 +47,12 @@ export class ChainStreamVerification {
    * the failure is returned with `index` counted from the first row of the first page, and the stream stops there.
    */
   accept(page: readonly StoredChainEvent[], result: ChainVerification): ChainVerification | null {
-    if (this.#failure !== undefined) throw new RangeError('the stream already failed');
+    if (this.#failure !== undefined) throw new RangeError("the stream already failed");
     if (!result.ok) {
       this.#failure = { ...result, index: result.index + this.#count };
       return this.#failure;
     }
-    if (result.count !== page.length) throw new RangeError('the answer is not of this page');
+    if (result.count !== page.length) throw new RangeError("the answer is not of this page");
     for (const e of page) {
       this.#pushLeaf(eventLeafHash(e.hash));
       this.#count++;
@@ -74,7 +76,11 @@ export class ChainStreamVerification {
   /** The whole chain's answer so far: what `verifyChain` over every accepted row gives, or the failure. */
   result(): ChainVerification {
     if (this.#failure !== undefined) return this.#failure;
-    return { ok: true, count: this.#count, headHash: this.#anchor?.prevHash ?? this.#options.firstPrevHash ?? genesisPrevHash(this.#options.workspaceId) };
+    return {
+      ok: true,
+      count: this.#count,
+      headHash: this.#anchor?.prevHash ?? this.#options.firstPrevHash ?? genesisPrevHash(this.#options.workspaceId),
+    };
   }
 
   #pushLeaf(leaf: Buffer): void {
@@ -90,9 +96,14 @@ export class ChainStreamVerification {
   }
 
   #recordRoots(): void {
-    for (; this.#nextWanted < this.#wanted.length && this.#wanted[this.#nextWanted] === this.#count; this.#nextWanted++) {
+    for (
+      ;
+      this.#nextWanted < this.#wanted.length && this.#wanted[this.#nextWanted] === this.#count;
+      this.#nextWanted++
+    ) {
       let root: Buffer | undefined;
-      for (let j = this.#subtreeRoots.length - 1; j >= 0; j--) root = root === undefined ? this.#subtreeRoots[j] : hashChildren(this.#subtreeRoots[j] as Buffer, root);
+      for (let j = this.#subtreeRoots.length - 1; j >= 0; j--)
+        root = root === undefined ? this.#subtreeRoots[j] : hashChildren(this.#subtreeRoots[j] as Buffer, root);
       this.#roots.set(this.#count, root === undefined ? emptyTreeRoot() : Buffer.from(root));
     }
   }

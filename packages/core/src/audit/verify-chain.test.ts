@@ -1,6 +1,6 @@
-import { describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { newId, type WorkspaceId } from '../ids.js';
+import { describe, expect, it } from "@jest/globals";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { newId, type WorkspaceId } from "../ids.js";
 import {
   AuditEncodingError,
   canonicalBytes,
@@ -13,37 +13,37 @@ import {
   type AuditEventBody,
   type AuditKeyset,
   type StoredChainEvent,
-} from './index.js';
+} from "./index.js";
 
-const k1 = generateKeyPairSync('ed25519');
-const k2 = generateKeyPairSync('ed25519');
-const foreign = generateKeyPairSync('ed25519');
+const k1 = generateKeyPairSync("ed25519");
+const k2 = generateKeyPairSync("ed25519");
+const foreign = generateKeyPairSync("ed25519");
 const keyset: AuditKeyset = new Map([
-  ['k1', k1.publicKey],
-  ['k2', k2.publicKey],
+  ["k1", k1.publicKey],
+  ["k2", k2.publicKey],
 ]);
 
-const wsA = newId('workspace');
-const wsB = newId('workspace');
-const skillId = newId('skill');
-const runId = newId('run');
+const wsA = newId("workspace");
+const wsB = newId("workspace");
+const skillId = newId("skill");
+const runId = newId("run");
 
-function draft(seq: number): Omit<AuditEventBody, 'workspace_id' | 'seq' | 'prev_hash' | 'key_id'> {
+function draft(seq: number): Omit<AuditEventBody, "workspace_id" | "seq" | "prev_hash" | "key_id"> {
   return {
-    auditEventId: newId('auditEvent'),
-    kind: 'skill.action',
+    auditEventId: newId("auditEvent"),
+    kind: "skill.action",
     skillId,
     runId,
-    trigger: 'github.pull_request.opened',
+    trigger: "github.pull_request.opened",
     input: { prNumber: 1284, seq },
     reasoning: [`step ${seq}`],
-    alternatives: [{ action: 'approve', score: 0.4 }],
+    alternatives: [{ action: "approve", score: 0.4 }],
     confidence: 0.8,
-    output: { verdict: 'approve' },
-    tools_used: ['github.read.diff'],
+    output: { verdict: "approve" },
+    tools_used: ["github.read.diff"],
     duration_ms: 10 * seq,
-    occurred_at: `2026-05-26T14:18:${String(seq).padStart(2, '0')}.000Z`,
-    manifest_hash: 'a'.repeat(64),
+    occurred_at: `2026-05-26T14:18:${String(seq).padStart(2, "0")}.000Z`,
+    manifest_hash: "a".repeat(64),
     step: seq,
   };
 }
@@ -67,7 +67,7 @@ function chain(ws: WorkspaceId, n: number): StoredChainEvent[] {
   const rows: StoredChainEvent[] = [];
   let prev = genesisPrevHash(ws);
   for (let seq = 1; seq <= n; seq++) {
-    const [keyId, key] = seq <= 3 ? (['k1', k1.privateKey] as const) : (['k2', k2.privateKey] as const);
+    const [keyId, key] = seq <= 3 ? (["k1", k1.privateKey] as const) : (["k2", k2.privateKey] as const);
     const r = row({ ...draft(seq), workspace_id: ws, seq, prev_hash: prev, key_id: keyId }, key);
     rows.push(r);
     prev = r.hash;
@@ -81,166 +81,214 @@ function reforge(r: StoredChainEvent, canonical: Uint8Array, key: KeyObject, key
   return { ...r, canonical, hash, key_id: keyId, signature: signEvent(hash, key) };
 }
 
-const bodyOf = (r: StoredChainEvent): AuditEventBody => JSON.parse(Buffer.from(r.canonical).toString('utf8')) as AuditEventBody;
+const bodyOf = (r: StoredChainEvent): AuditEventBody =>
+  JSON.parse(Buffer.from(r.canonical).toString("utf8")) as AuditEventBody;
 const at = (rows: StoredChainEvent[], seq: number): StoredChainEvent => rows[seq - 1] as StoredChainEvent;
 const opts = { workspaceId: wsA };
 
-describe('verifyChain: an intact chain', () => {
+describe("verifyChain: an intact chain", () => {
   const rows = chain(wsA, 6);
 
-  it('verifies, with the count and the head hash, across a key rotation', () => {
+  it("verifies, with the count and the head hash, across a key rotation", () => {
     expect(verifyChain(rows, keyset, opts)).toEqual({ ok: true, count: 6, headHash: at(rows, 6).hash });
   });
 
-  it('verifies in fast mode (no signatures) too', () => {
-    expect(verifyChain(rows, new Map(), { ...opts, signatures: false })).toEqual({ ok: true, count: 6, headHash: at(rows, 6).hash });
+  it("verifies in fast mode (no signatures) too", () => {
+    expect(verifyChain(rows, new Map(), { ...opts, signatures: false })).toEqual({
+      ok: true,
+      count: 6,
+      headHash: at(rows, 6).hash,
+    });
   });
 
-  it('an empty range is trivially fine, its head being its anchor', () => {
+  it("an empty range is trivially fine, its head being its anchor", () => {
     expect(verifyChain([], keyset, opts)).toEqual({ ok: true, count: 0, headHash: genesisPrevHash(wsA) });
   });
 
-  it('verifies a tail after a retention cut, anchored at the last dropped hash', () => {
+  it("verifies a tail after a retention cut, anchored at the last dropped hash", () => {
     const tail = rows.slice(3);
-    expect(verifyChain(tail, keyset, { ...opts, firstPrevHash: at(rows, 3).hash, firstSeq: 4 })).toMatchObject({ ok: true, count: 3 });
-    expect(verifyChain(tail, keyset, opts)).toEqual({ ok: false, seq: 4, reason: 'unanchored', index: 0 });
-    expect(verifyChain(tail, keyset, { ...opts, firstPrevHash: at(rows, 2).hash })).toMatchObject({ ok: false, seq: 4, reason: 'prev_hash_mismatch' });
-    expect(verifyChain(rows.slice(4), keyset, { ...opts, firstPrevHash: at(rows, 3).hash, firstSeq: 4 })).toMatchObject({ ok: false, seq: 4, reason: 'seq_gap' });
-    expect(verifyChain(rows, keyset, { ...opts, firstSeq: 2 })).toMatchObject({ ok: false, seq: 1, reason: 'seq_order' });
+    expect(verifyChain(tail, keyset, { ...opts, firstPrevHash: at(rows, 3).hash, firstSeq: 4 })).toMatchObject({
+      ok: true,
+      count: 3,
+    });
+    expect(verifyChain(tail, keyset, opts)).toEqual({ ok: false, seq: 4, reason: "unanchored", index: 0 });
+    expect(verifyChain(tail, keyset, { ...opts, firstPrevHash: at(rows, 2).hash })).toMatchObject({
+      ok: false,
+      seq: 4,
+      reason: "prev_hash_mismatch",
+    });
+    expect(verifyChain(rows.slice(4), keyset, { ...opts, firstPrevHash: at(rows, 3).hash, firstSeq: 4 })).toMatchObject(
+      { ok: false, seq: 4, reason: "seq_gap" },
+    );
+    expect(verifyChain(rows, keyset, { ...opts, firstSeq: 2 })).toMatchObject({
+      ok: false,
+      seq: 1,
+      reason: "seq_order",
+    });
   });
 
-  it('refuses a firstPrevHash that is not a digest', () => {
-    expect(() => verifyChain(rows, keyset, { ...opts, firstPrevHash: 'nope' })).toThrow(AuditEncodingError);
+  it("refuses a firstPrevHash that is not a digest", () => {
+    expect(() => verifyChain(rows, keyset, { ...opts, firstPrevHash: "nope" })).toThrow(AuditEncodingError);
   });
 });
 
-describe('verifyChain: tampering is found at the first bad seq', () => {
-  it('a flipped byte in the canonical bytes → hash_mismatch at that seq (with or without signatures)', () => {
+describe("verifyChain: tampering is found at the first bad seq", () => {
+  it("a flipped byte in the canonical bytes → hash_mismatch at that seq (with or without signatures)", () => {
     const rows = chain(wsA, 6);
     const bytes = Buffer.from(at(rows, 3).canonical);
-    const i = bytes.indexOf('approve');
+    const i = bytes.indexOf("approve");
     bytes[i] = (bytes[i] as number) ^ 0x20; // "approve" → "Approve"
     rows[2] = { ...at(rows, 3), canonical: bytes };
-    expect(verifyChain(rows, keyset, opts)).toEqual({ ok: false, seq: 3, reason: 'hash_mismatch', index: 2 });
-    expect(verifyChain(rows, keyset, { ...opts, signatures: false })).toMatchObject({ seq: 3, reason: 'hash_mismatch' });
+    expect(verifyChain(rows, keyset, opts)).toEqual({ ok: false, seq: 3, reason: "hash_mismatch", index: 2 });
+    expect(verifyChain(rows, keyset, { ...opts, signatures: false })).toMatchObject({
+      seq: 3,
+      reason: "hash_mismatch",
+    });
   });
 
-  it('a deleted event → seq_gap naming the missing seq', () => {
+  it("a deleted event → seq_gap naming the missing seq", () => {
     const rows = chain(wsA, 6);
     rows.splice(2, 1);
-    expect(verifyChain(rows, keyset, opts)).toEqual({ ok: false, seq: 3, reason: 'seq_gap', index: 2 });
+    expect(verifyChain(rows, keyset, opts)).toEqual({ ok: false, seq: 3, reason: "seq_gap", index: 2 });
   });
 
-  it('the first event deleted → seq_gap naming seq 1 when the range must start there', () => {
+  it("the first event deleted → seq_gap naming seq 1 when the range must start there", () => {
     const rows = chain(wsA, 3).slice(1);
-    expect(verifyChain(rows, keyset, { ...opts, firstSeq: 1 })).toMatchObject({ ok: false, seq: 1, reason: 'seq_gap' });
+    expect(verifyChain(rows, keyset, { ...opts, firstSeq: 1 })).toMatchObject({ ok: false, seq: 1, reason: "seq_gap" });
   });
 
-  it('two events with their seq swapped (read back in seq order) → prev_hash_mismatch at the lower seq', () => {
+  it("two events with their seq swapped (read back in seq order) → prev_hash_mismatch at the lower seq", () => {
     const rows = chain(wsA, 6);
     const swapped = [...rows];
     swapped[2] = { ...at(rows, 4), seq: 3 };
     swapped[3] = { ...at(rows, 3), seq: 4 };
-    expect(verifyChain(swapped, keyset, opts)).toEqual({ ok: false, seq: 3, reason: 'prev_hash_mismatch', index: 2 });
+    expect(verifyChain(swapped, keyset, opts)).toEqual({ ok: false, seq: 3, reason: "prev_hash_mismatch", index: 2 });
   });
 
-  it('rows handed over out of order, or a seq twice → the first seq out of place', () => {
+  it("rows handed over out of order, or a seq twice → the first seq out of place", () => {
     const rows = chain(wsA, 6);
-    expect(verifyChain([at(rows, 1), at(rows, 2), at(rows, 4), at(rows, 3)], keyset, opts)).toMatchObject({ seq: 3, reason: 'seq_gap' });
-    expect(verifyChain([at(rows, 1), at(rows, 2), at(rows, 2)], keyset, opts)).toMatchObject({ seq: 2, reason: 'seq_order', index: 2 });
+    expect(verifyChain([at(rows, 1), at(rows, 2), at(rows, 4), at(rows, 3)], keyset, opts)).toMatchObject({
+      seq: 3,
+      reason: "seq_gap",
+    });
+    expect(verifyChain([at(rows, 1), at(rows, 2), at(rows, 2)], keyset, opts)).toMatchObject({
+      seq: 2,
+      reason: "seq_order",
+      index: 2,
+    });
   });
 
-  it('an edited event re-signed with a foreign key → unknown_key, or bad_signature under a known key id', () => {
+  it("an edited event re-signed with a foreign key → unknown_key, or bad_signature under a known key id", () => {
     const rows = chain(wsA, 6);
-    const edited = Buffer.from(Buffer.from(at(rows, 3).canonical).toString('utf8').replace('"verdict":"approve"', '"verdict":"reject!"'));
+    const edited = Buffer.from(
+      Buffer.from(at(rows, 3).canonical).toString("utf8").replace('"verdict":"approve"', '"verdict":"reject!"'),
+    );
     rows[2] = reforge(at(rows, 3), edited, foreign.privateKey);
-    expect(verifyChain(rows, keyset, opts)).toEqual({ ok: false, seq: 3, reason: 'bad_signature', index: 2 });
+    expect(verifyChain(rows, keyset, opts)).toEqual({ ok: false, seq: 3, reason: "bad_signature", index: 2 });
     // Claiming a key id the verifier does not know: the body names its key too, so both must change.
-    const body = { ...bodyOf(at(rows, 3)), key_id: 'foreign' };
-    rows[2] = reforge(at(rows, 3), sealAuditEvent(body, foreign.privateKey).canonical, foreign.privateKey, 'foreign');
-    expect(verifyChain(rows, keyset, opts)).toEqual({ ok: false, seq: 3, reason: 'unknown_key', index: 2 });
+    const body = { ...bodyOf(at(rows, 3)), key_id: "foreign" };
+    rows[2] = reforge(at(rows, 3), sealAuditEvent(body, foreign.privateKey).canonical, foreign.privateKey, "foreign");
+    expect(verifyChain(rows, keyset, opts)).toEqual({ ok: false, seq: 3, reason: "unknown_key", index: 2 });
     // Fast mode checks links and hashes only: the edit's own row is consistent, the next link is not.
-    expect(verifyChain(rows, keyset, { ...opts, signatures: false })).toMatchObject({ seq: 4, reason: 'prev_hash_mismatch' });
+    expect(verifyChain(rows, keyset, { ...opts, signatures: false })).toMatchObject({
+      seq: 4,
+      reason: "prev_hash_mismatch",
+    });
   });
 
-  it('an event of another workspace spliced in → workspace_mismatch, or column_mismatch if its columns were rewritten', () => {
+  it("an event of another workspace spliced in → workspace_mismatch, or column_mismatch if its columns were rewritten", () => {
     const rows = chain(wsA, 6);
     const theirs = chain(wsB, 6);
     const spliced = [...rows];
     spliced[2] = at(theirs, 3);
-    expect(verifyChain(spliced, keyset, opts)).toEqual({ ok: false, seq: 3, reason: 'workspace_mismatch', index: 2 });
+    expect(verifyChain(spliced, keyset, opts)).toEqual({ ok: false, seq: 3, reason: "workspace_mismatch", index: 2 });
     spliced[2] = { ...at(theirs, 3), workspace_id: wsA };
-    expect(verifyChain(spliced, keyset, opts)).toMatchObject({ seq: 3, reason: 'prev_hash_mismatch' });
-    spliced[2] = reforge({ ...at(theirs, 3), workspace_id: wsA, prev_hash: at(rows, 2).hash }, at(theirs, 3).canonical, k1.privateKey);
-    expect(verifyChain(spliced, keyset, opts)).toMatchObject({ seq: 3, reason: 'column_mismatch' });
+    expect(verifyChain(spliced, keyset, opts)).toMatchObject({ seq: 3, reason: "prev_hash_mismatch" });
+    spliced[2] = reforge(
+      { ...at(theirs, 3), workspace_id: wsA, prev_hash: at(rows, 2).hash },
+      at(theirs, 3).canonical,
+      k1.privateKey,
+    );
+    expect(verifyChain(spliced, keyset, opts)).toMatchObject({ seq: 3, reason: "column_mismatch" });
   });
 
-  it('bytes that hash right but are not canonical, not UTF-8, or not a valid record are refused by an insider-proof check', () => {
+  it("bytes that hash right but are not canonical, not UTF-8, or not a valid record are refused by an insider-proof check", () => {
     const rows = chain(wsA, 3);
-    const text = Buffer.from(at(rows, 2).canonical).toString('utf8');
+    const text = Buffer.from(at(rows, 2).canonical).toString("utf8");
     const check = (canonical: Uint8Array): unknown => {
       const copy = [...rows];
       copy[1] = reforge(at(rows, 2), canonical, k1.privateKey);
       return verifyChain(copy.slice(0, 2), keyset, opts);
     };
-    expect(check(Buffer.from(JSON.stringify(JSON.parse(text), null, 1)))).toMatchObject({ seq: 2, reason: 'not_canonical' });
-    expect(check(Buffer.from(text.replace('{', '{"seq":2,')))).toMatchObject({ seq: 2, reason: 'not_canonical' }); // duplicate key
-    expect(check(Buffer.from([0x7b, 0xff, 0x7d]))).toMatchObject({ seq: 2, reason: 'malformed' });
-    expect(check(Buffer.from('not json'))).toMatchObject({ seq: 2, reason: 'malformed' });
+    expect(check(Buffer.from(JSON.stringify(JSON.parse(text), null, 1)))).toMatchObject({
+      seq: 2,
+      reason: "not_canonical",
+    });
+    expect(check(Buffer.from(text.replace("{", '{"seq":2,')))).toMatchObject({ seq: 2, reason: "not_canonical" }); // duplicate key
+    expect(check(Buffer.from([0x7b, 0xff, 0x7d]))).toMatchObject({ seq: 2, reason: "malformed" });
+    expect(check(Buffer.from("not json"))).toMatchObject({ seq: 2, reason: "malformed" });
     const invalid = { ...bodyOf(at(rows, 2)), confidence: 2 };
-    expect(check(canonicalBytes(invalid))).toMatchObject({ seq: 2, reason: 'schema' });
+    expect(check(canonicalBytes(invalid))).toMatchObject({ seq: 2, reason: "schema" });
   });
 
-  it('a body whose seq or key id disagrees with the row → column_mismatch', () => {
+  it("a body whose seq or key id disagrees with the row → column_mismatch", () => {
     const rows = chain(wsA, 3);
-    const body = { ...bodyOf(at(rows, 2)), key_id: 'k2' };
+    const body = { ...bodyOf(at(rows, 2)), key_id: "k2" };
     const copy = [...rows];
-    copy[1] = reforge(at(rows, 2), sealAuditEvent(body, k2.privateKey).canonical, k1.privateKey, 'k1');
-    expect(verifyChain(copy, keyset, opts)).toMatchObject({ seq: 2, reason: 'column_mismatch' });
+    copy[1] = reforge(at(rows, 2), sealAuditEvent(body, k2.privateKey).canonical, k1.privateKey, "k1");
+    expect(verifyChain(copy, keyset, opts)).toMatchObject({ seq: 2, reason: "column_mismatch" });
   });
 
-  it('a malformed seq column is reported, not thrown', () => {
+  it("a malformed seq column is reported, not thrown", () => {
     const rows = chain(wsA, 3);
     const copy: StoredChainEvent[] = [...rows];
     copy[1] = { ...at(rows, 2), seq: Number.NaN };
-    expect(verifyChain(copy, keyset, opts)).toEqual({ ok: false, seq: 2, reason: 'malformed', index: 1 });
+    expect(verifyChain(copy, keyset, opts)).toEqual({ ok: false, seq: 2, reason: "malformed", index: 1 });
   });
 });
 
-describe('verifyChain fast mode (content: columns): chain fields checked from the bytes, schema deferred', () => {
-  const fast = { ...opts, signatures: false, content: 'columns' } as const;
+describe("verifyChain fast mode (content: columns): chain fields checked from the bytes, schema deferred", () => {
+  const fast = { ...opts, signatures: false, content: "columns" } as const;
   const rows = chain(wsA, 3);
-  const text = Buffer.from(at(rows, 2).canonical).toString('utf8');
+  const text = Buffer.from(at(rows, 2).canonical).toString("utf8");
   const check = (canonical: Uint8Array): unknown => {
     const copy = [...rows];
     copy[1] = reforge(at(rows, 2), canonical, k1.privateKey);
     return verifyChain(copy.slice(0, 2), keyset, fast);
   };
 
-  it('passes an intact chain', () => {
+  it("passes an intact chain", () => {
     expect(verifyChain(rows, new Map(), fast)).toEqual({ ok: true, count: 3, headHash: at(rows, 3).hash });
   });
 
-  it('defers form and schema (the full check names them) but still reads the chain fields, however they are written', () => {
+  it("defers form and schema (the full check names them) but still reads the chain fields, however they are written", () => {
     expect(check(Buffer.from(JSON.stringify(JSON.parse(text), null, 1)))).toMatchObject({ ok: true });
     expect(check(Buffer.from(text.replace('"key_id":"k1"', '"key_\\u0069d":"\\u006b1"')))).toMatchObject({ ok: true });
     expect(check(canonicalBytes({ ...bodyOf(at(rows, 2)), confidence: 2 }))).toMatchObject({ ok: true });
   });
 
-  it('names bytes that do not parse, do not parse to an object, or name another position', () => {
-    expect(check(Buffer.from([0x7b, 0xff, 0x7d]))).toMatchObject({ seq: 2, reason: 'malformed' });
-    expect(check(Buffer.from(text.slice(0, -1)))).toMatchObject({ seq: 2, reason: 'malformed' });
-    expect(check(Buffer.from(`[${text}]`))).toMatchObject({ seq: 2, reason: 'column_mismatch' });
-    expect(check(Buffer.from('42'))).toMatchObject({ seq: 2, reason: 'schema' });
-    expect(check(Buffer.from(text.replace(/}$/, ',"seq":3}')))).toMatchObject({ seq: 2, reason: 'column_mismatch' }); // the last duplicate counts
-    expect(check(Buffer.from(text.replace('"seq":2,"skillId"', '"seq":2.5,"skillId"')))).toMatchObject({ seq: 2, reason: 'column_mismatch' });
-    expect(check(Buffer.from(text.replace('"input":{"prNumber":1284,"seq":2}', '"input":{"prNumber":1284,"seq":3}')))).toMatchObject({ ok: true }); // a nested "seq" is content
-    expect(check(canonicalBytes({ ...bodyOf(at(rows, 2)), workspace_id: wsB }))).toMatchObject({ seq: 2, reason: 'column_mismatch' });
+  it("names bytes that do not parse, do not parse to an object, or name another position", () => {
+    expect(check(Buffer.from([0x7b, 0xff, 0x7d]))).toMatchObject({ seq: 2, reason: "malformed" });
+    expect(check(Buffer.from(text.slice(0, -1)))).toMatchObject({ seq: 2, reason: "malformed" });
+    expect(check(Buffer.from(`[${text}]`))).toMatchObject({ seq: 2, reason: "column_mismatch" });
+    expect(check(Buffer.from("42"))).toMatchObject({ seq: 2, reason: "schema" });
+    expect(check(Buffer.from(text.replace(/}$/, ',"seq":3}')))).toMatchObject({ seq: 2, reason: "column_mismatch" }); // the last duplicate counts
+    expect(check(Buffer.from(text.replace('"seq":2,"skillId"', '"seq":2.5,"skillId"')))).toMatchObject({
+      seq: 2,
+      reason: "column_mismatch",
+    });
+    expect(
+      check(Buffer.from(text.replace('"input":{"prNumber":1284,"seq":2}', '"input":{"prNumber":1284,"seq":3}'))),
+    ).toMatchObject({ ok: true }); // a nested "seq" is content
+    expect(check(canonicalBytes({ ...bodyOf(at(rows, 2)), workspace_id: wsB }))).toMatchObject({
+      seq: 2,
+      reason: "column_mismatch",
+    });
   });
 });
 
-describe('the default verify: signatures past the newest checkpoint, and the head (signatureFloor)', () => {
-  const fast = (fromSeq: number) => ({ ...opts, signatures: { fromSeq }, content: 'columns' } as const);
+describe("the default verify: signatures past the newest checkpoint, and the head (signatureFloor)", () => {
+  const fast = (fromSeq: number) => ({ ...opts, signatures: { fromSeq }, content: "columns" }) as const;
   const rows = chain(wsA, 8);
   /** The last `k` events rewritten and re-hashed so the chain still links, signed with a key that is not ours. */
   function rehashTail(k: number): StoredChainEvent[] {
@@ -248,13 +296,13 @@ describe('the default verify: signatures past the newest checkpoint, and the hea
     for (let seq = rows.length - k + 1; seq <= rows.length; seq++) {
       const before = at(copy, seq);
       const prev = seq === 1 ? genesisPrevHash(wsA) : at(copy, seq - 1).hash;
-      const canonical = canonicalBytes({ ...bodyOf(before), prev_hash: prev, output: { verdict: 'request_changes' } });
+      const canonical = canonicalBytes({ ...bodyOf(before), prev_hash: prev, output: { verdict: "request_changes" } });
       copy[seq - 1] = reforge({ ...before, prev_hash: prev }, canonical, foreign.privateKey);
     }
     return copy;
   }
 
-  it('signatureFloor: after the newest checkpoint, never past the head; every event with no checkpoint', () => {
+  it("signatureFloor: after the newest checkpoint, never past the head; every event with no checkpoint", () => {
     expect(signatureFloor([], 8)).toBe(1);
     expect(signatureFloor([4, 6], 8)).toBe(7);
     expect(signatureFloor([8], 8)).toBe(8); // the head, though a checkpoint covers it
@@ -262,26 +310,45 @@ describe('the default verify: signatures past the newest checkpoint, and the hea
     expect(signatureFloor([], 0)).toBe(1);
   });
 
-  it('a forged signature on the head → bad_signature at the head, with or without a checkpoint covering it', () => {
+  it("a forged signature on the head → bad_signature at the head, with or without a checkpoint covering it", () => {
     const forged = [...rows];
     forged[7] = { ...at(rows, 8), signature: signEvent(at(rows, 8).hash, foreign.privateKey) };
-    expect(verifyChain(forged, keyset, fast(signatureFloor([], 8)))).toEqual({ ok: false, seq: 8, reason: 'bad_signature', index: 7 });
-    expect(verifyChain(forged, keyset, fast(signatureFloor([8], 8)))).toMatchObject({ ok: false, seq: 8, reason: 'bad_signature' });
-    expect(verifyChain(forged, keyset, { ...opts, signatures: false, content: 'columns' })).toMatchObject({ ok: true }); // what the fast mode missed
+    expect(verifyChain(forged, keyset, fast(signatureFloor([], 8)))).toEqual({
+      ok: false,
+      seq: 8,
+      reason: "bad_signature",
+      index: 7,
+    });
+    expect(verifyChain(forged, keyset, fast(signatureFloor([8], 8)))).toMatchObject({
+      ok: false,
+      seq: 8,
+      reason: "bad_signature",
+    });
+    expect(verifyChain(forged, keyset, { ...opts, signatures: false, content: "columns" })).toMatchObject({ ok: true }); // what the fast mode missed
   });
 
-  it('a re-hashed tail past the newest checkpoint → its first seq', () => {
+  it("a re-hashed tail past the newest checkpoint → its first seq", () => {
     const tampered = rehashTail(3);
-    expect(verifyChain(tampered, keyset, fast(signatureFloor([4], 8)))).toMatchObject({ ok: false, seq: 6, reason: 'bad_signature' });
-    expect(verifyChain(tampered, keyset, fast(signatureFloor([], 8)))).toMatchObject({ ok: false, seq: 6, reason: 'bad_signature' });
-    expect(verifyChain(tampered, keyset, { ...opts, signatures: false, content: 'columns' })).toMatchObject({ ok: true });
+    expect(verifyChain(tampered, keyset, fast(signatureFloor([4], 8)))).toMatchObject({
+      ok: false,
+      seq: 6,
+      reason: "bad_signature",
+    });
+    expect(verifyChain(tampered, keyset, fast(signatureFloor([], 8)))).toMatchObject({
+      ok: false,
+      seq: 6,
+      reason: "bad_signature",
+    });
+    expect(verifyChain(tampered, keyset, { ...opts, signatures: false, content: "columns" })).toMatchObject({
+      ok: true,
+    });
   });
 
-  it('an intact chain verifies; signatures before the floor are not read', () => {
+  it("an intact chain verifies; signatures before the floor are not read", () => {
     expect(verifyChain(rows, keyset, fast(signatureFloor([4], 8)))).toMatchObject({ ok: true, count: 8 });
     const garbled = [...rows];
-    garbled[1] = { ...at(rows, 2), signature: 'not-a-signature' }; // vouched for by the checkpoint's root, not its own signature
+    garbled[1] = { ...at(rows, 2), signature: "not-a-signature" }; // vouched for by the checkpoint's root, not its own signature
     expect(verifyChain(garbled, keyset, fast(signatureFloor([4], 8)))).toMatchObject({ ok: true });
-    expect(verifyChain(garbled, keyset, opts)).toMatchObject({ ok: false, seq: 2, reason: 'bad_signature' });
+    expect(verifyChain(garbled, keyset, opts)).toMatchObject({ ok: false, seq: 2, reason: "bad_signature" });
   });
 });

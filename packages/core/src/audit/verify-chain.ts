@@ -12,13 +12,13 @@
  *      `signatures: false`, and with `signatures: { fromSeq }` for the events from that seq on: the default verify's
  *      choice (`signatureFloor`), every event past the newest checkpoint and always the head.
  */
-import { hash, type KeyObject } from 'node:crypto';
-import type { WorkspaceId } from '../ids.js';
-import { AuditEncodingError } from './audit-errors.js';
-import { AuditEventBodySchema } from './audit-event.js';
-import { genesisPrevHash, verifyEventSignature } from './chain.js';
-import { vouchForChainFields } from './chain-fields.js';
-import { canonicalJson } from './jcs.js';
+import { hash, type KeyObject } from "node:crypto";
+import type { WorkspaceId } from "../ids.js";
+import { AuditEncodingError } from "./audit-errors.js";
+import { AuditEventBodySchema } from "./audit-event.js";
+import { genesisPrevHash, verifyEventSignature } from "./chain.js";
+import { vouchForChainFields } from "./chain-fields.js";
+import { canonicalJson } from "./jcs.js";
 
 /** One stored event as the verifier needs it: its columns and the exact canonical bytes that were hashed. */
 export interface StoredChainEvent {
@@ -55,29 +55,29 @@ export interface VerifyChainOptions {
    * schema; `columns` only parses the stored bytes and checks they name the row's seq, workspace, prev_hash and key —
    * the fast path, whose integrity rests on the hash chain and signed checkpoints.
    */
-  readonly content?: 'full' | 'columns';
+  readonly content?: "full" | "columns";
 }
 
 export const CHAIN_FAILURES = [
   /** A seq is missing: the failure names the missing seq. */
-  'seq_gap',
+  "seq_gap",
   /** A seq repeats or goes backwards, or the first is not `firstSeq`. */
-  'seq_order',
-  'workspace_mismatch',
+  "seq_order",
+  "workspace_mismatch",
   /** The first event is not seq 1 and no `firstPrevHash` was given to anchor it. */
-  'unanchored',
-  'prev_hash_mismatch',
-  'hash_mismatch',
+  "unanchored",
+  "prev_hash_mismatch",
+  "hash_mismatch",
   /** A column has the wrong type, or the canonical bytes are not UTF-8 JSON. */
-  'malformed',
+  "malformed",
   /** The canonical bytes are JSON but not its RFC 8785 form. */
-  'not_canonical',
+  "not_canonical",
   /** The canonical bytes are not a valid `audit_event · v1` body. */
-  'schema',
+  "schema",
   /** The body's seq, workspace_id, prev_hash or key_id differs from the row's column. */
-  'column_mismatch',
-  'unknown_key',
-  'bad_signature',
+  "column_mismatch",
+  "unknown_key",
+  "bad_signature",
 ] as const;
 export type ChainFailure = (typeof CHAIN_FAILURES)[number];
 
@@ -88,7 +88,7 @@ export type ChainVerification =
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** prev ‖ canonical is hashed from one reused buffer: a one-shot hash costs less than a Hash object per event. */
 let hashInput = Buffer.alloc(4096);
@@ -97,9 +97,9 @@ let hashInput = Buffer.alloc(4096);
 function chainHash(prevHex: string, canonical: Uint8Array): string {
   const length = 32 + canonical.length;
   if (hashInput.length < length) hashInput = Buffer.alloc(Math.max(length, hashInput.length * 2));
-  hashInput.write(prevHex, 0, 'hex');
+  hashInput.write(prevHex, 0, "hex");
   hashInput.set(canonical, 32);
-  return hash('sha256', hashInput.subarray(0, length), 'hex');
+  return hash("sha256", hashInput.subarray(0, length), "hex");
 }
 
 /**
@@ -107,40 +107,50 @@ function chainHash(prevHex: string, canonical: Uint8Array): string {
  * the chain fields the record names with the row's columns — that is what binds a verified chain position to the
  * record a reader will see. `full` also re-canonicalizes (RFC 8785: the same text again) and validates the schema.
  */
-function checkContent(e: StoredChainEvent, mode: 'full' | 'columns'): ChainFailure | null {
+function checkContent(e: StoredChainEvent, mode: "full" | "columns"): ChainFailure | null {
   // The fast path's common case: the bytes are read without building the record (see chain-fields.ts); whatever that
   // reader cannot vouch for is parsed below, and every failure is named from the parsed text.
-  if (mode === 'columns' && vouchForChainFields(e.canonical, e)) return null;
+  if (mode === "columns" && vouchForChainFields(e.canonical, e)) return null;
   let text: string;
   let record: unknown;
   try {
     text = utf8.decode(e.canonical);
     record = JSON.parse(text);
   } catch {
-    return 'malformed';
+    return "malformed";
   }
-  if (mode === 'columns') {
-    if (record === null || typeof record !== 'object') return 'schema';
+  if (mode === "columns") {
+    if (record === null || typeof record !== "object") return "schema";
     const r = record as { seq?: unknown; workspace_id?: unknown; prev_hash?: unknown; key_id?: unknown };
-    return r.seq === e.seq && r.workspace_id === e.workspace_id && r.prev_hash === e.prev_hash && r.key_id === e.key_id ? null : 'column_mismatch';
+    return r.seq === e.seq && r.workspace_id === e.workspace_id && r.prev_hash === e.prev_hash && r.key_id === e.key_id
+      ? null
+      : "column_mismatch";
   }
   // The bytes are valid UTF-8 and a canonical text has no lone surrogate, so equal texts are equal bytes.
   let again: string;
   try {
     again = canonicalJson(record);
   } catch {
-    return 'not_canonical';
+    return "not_canonical";
   }
-  if (again !== text) return 'not_canonical';
+  if (again !== text) return "not_canonical";
   const parsed = AuditEventBodySchema.safeParse(record);
-  if (!parsed.success) return 'schema';
+  if (!parsed.success) return "schema";
   const body = parsed.data;
   const columnsMatch =
-    body.seq === e.seq && body.workspace_id === e.workspace_id && body.prev_hash === e.prev_hash && body.key_id === e.key_id;
-  return columnsMatch ? null : 'column_mismatch';
+    body.seq === e.seq &&
+    body.workspace_id === e.workspace_id &&
+    body.prev_hash === e.prev_hash &&
+    body.key_id === e.key_id;
+  return columnsMatch ? null : "column_mismatch";
 }
 
-const failure = (index: number, seq: number, reason: ChainFailure): ChainVerification => ({ ok: false, seq, reason, index });
+const failure = (index: number, seq: number, reason: ChainFailure): ChainVerification => ({
+  ok: false,
+  seq,
+  reason,
+  index,
+});
 
 /**
  * The first seq whose signature the default verify checks: the one after the newest checkpoint, and never past the
@@ -160,14 +170,18 @@ export function signatureFloor(checkpointTreeSizes: readonly number[], headSeq: 
  * For an empty list, `headHash` is `firstPrevHash` (or the genesis hash). Throws only for bad arguments: a
  * `firstPrevHash` that is not a hex digest (`AuditEncodingError`) or a non-Ed25519 key in the keyset (`AuditKeyError`).
  */
-export function verifyChain(events: readonly StoredChainEvent[], keyset: AuditKeyset, options: VerifyChainOptions): ChainVerification {
+export function verifyChain(
+  events: readonly StoredChainEvent[],
+  keyset: AuditKeyset,
+  options: VerifyChainOptions,
+): ChainVerification {
   if (options.firstPrevHash !== undefined && !HEX64.test(options.firstPrevHash)) {
-    throw new AuditEncodingError('firstPrevHash is not a SHA-256 hex digest');
+    throw new AuditEncodingError("firstPrevHash is not a SHA-256 hex digest");
   }
   const signatures = options.signatures ?? true;
   // The first seq whose signature is checked (Infinity: none).
   const signaturesFrom = signatures === true ? 0 : signatures === false ? Number.POSITIVE_INFINITY : signatures.fromSeq;
-  const contentMode = options.content ?? 'full';
+  const contentMode = options.content ?? "full";
   const workspaceId = options.workspaceId;
   let head = options.firstPrevHash;
   let expectedSeq = options.firstSeq;
@@ -175,31 +189,32 @@ export function verifyChain(events: readonly StoredChainEvent[], keyset: AuditKe
   for (let index = 0; index < events.length; index++) {
     const e = events[index] as StoredChainEvent;
 
-    if (!Number.isSafeInteger(e.seq) || e.seq < 1) return failure(index, expectedSeq ?? 0, 'malformed');
+    if (!Number.isSafeInteger(e.seq) || e.seq < 1) return failure(index, expectedSeq ?? 0, "malformed");
     expectedSeq ??= e.seq;
-    if (e.seq > expectedSeq) return failure(index, expectedSeq, 'seq_gap');
-    if (e.seq < expectedSeq) return failure(index, e.seq, 'seq_order');
+    if (e.seq > expectedSeq) return failure(index, expectedSeq, "seq_gap");
+    if (e.seq < expectedSeq) return failure(index, e.seq, "seq_order");
 
-    if (e.workspace_id !== workspaceId) return failure(index, e.seq, 'workspace_mismatch');
+    if (e.workspace_id !== workspaceId) return failure(index, e.seq, "workspace_mismatch");
 
     if (head === undefined) {
-      if (e.seq !== 1) return failure(index, e.seq, 'unanchored');
+      if (e.seq !== 1) return failure(index, e.seq, "unanchored");
       head = genesisPrevHash(workspaceId);
     }
-    if (e.prev_hash !== head) return failure(index, e.seq, 'prev_hash_mismatch');
+    if (e.prev_hash !== head) return failure(index, e.seq, "prev_hash_mismatch");
 
-    if (!(e.canonical instanceof Uint8Array)) return failure(index, e.seq, 'malformed');
+    if (!(e.canonical instanceof Uint8Array)) return failure(index, e.seq, "malformed");
     // `head` is a hex digest here: the checked anchor, the genesis hash, or the previous event's hash, which equalled
     // a digest computed below.
-    if (chainHash(head, e.canonical) !== e.hash) return failure(index, e.seq, 'hash_mismatch');
+    if (chainHash(head, e.canonical) !== e.hash) return failure(index, e.seq, "hash_mismatch");
 
     const contentProblem = checkContent(e, contentMode);
     if (contentProblem !== null) return failure(index, e.seq, contentProblem);
 
     if (e.seq >= signaturesFrom) {
       const key = keyset.get(e.key_id);
-      if (key === undefined) return failure(index, e.seq, 'unknown_key');
-      if (typeof e.signature !== 'string' || !verifyEventSignature(e.hash, e.signature, key)) return failure(index, e.seq, 'bad_signature');
+      if (key === undefined) return failure(index, e.seq, "unknown_key");
+      if (typeof e.signature !== "string" || !verifyEventSignature(e.hash, e.signature, key))
+        return failure(index, e.seq, "bad_signature");
     }
 
     head = e.hash;

@@ -8,11 +8,11 @@
  * - The key is never logged (the SDK's own logger is off) and never in an error (see `toModelError`); the SDK's own
  *   OpenTelemetry spans are off — the worker's spans carry only `{tool_name, ms, code, iter}`.
  */
-import Anthropic from '@anthropic-ai/sdk';
-import { completeWithMessagesApi } from './messages-api.js';
-import type { ModelProvider } from './model-provider.js';
+import Anthropic from "@anthropic-ai/sdk";
+import { completeWithMessagesApi } from "./messages-api.js";
+import type { ModelProvider } from "./model-provider.js";
 
-export const ANTHROPIC_API_URL = 'https://api.anthropic.com';
+export const ANTHROPIC_API_URL = "https://api.anthropic.com";
 
 export interface AnthropicProviderOptions {
   /** The workspace's key (`sk-ant-…`), opened for this run. */
@@ -29,12 +29,12 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Mode
     baseURL: options.baseURL ?? ANTHROPIC_API_URL,
     maxRetries: 0,
     timeout: options.timeoutMs ?? 600_000,
-    logLevel: 'off',
+    logLevel: "off",
     openTelemetry: { traces: false, propagation: false },
   });
   return {
-    kind: 'anthropic',
-    label: 'anthropic',
-    complete: (request, signal) => completeWithMessagesApi(client, 'anthropic', request, signal),
+    kind: "anthropic",
+    label: "anthropic",
+    complete: (request, signal) => completeWithMessagesApi(client, "anthropic", request, signal),
   };
 }

@@ -19,11 +19,11 @@
  * `eu.` / `apac.` / `us-gov.` likewise); an id that already names a Bedrock model or profile (`…anthropic.…`) passes
  * through unchanged.
  */
-import type { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
-import { AnthropicBedrock, type ClientOptions as BedrockClientOptions } from '@anthropic-ai/bedrock-sdk';
-import { completeWithMessagesApi } from './messages-api.js';
-import { ModelRequestError, ModelUnavailableError } from './model-errors.js';
-import type { ModelProvider, ModelRequest } from './model-provider.js';
+import type { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
+import { AnthropicBedrock, type ClientOptions as BedrockClientOptions } from "@anthropic-ai/bedrock-sdk";
+import { completeWithMessagesApi } from "./messages-api.js";
+import { ModelRequestError, ModelUnavailableError } from "./model-errors.js";
+import type { ModelProvider, ModelRequest } from "./model-provider.js";
 
 export interface AwsAccessKeys {
   readonly accessKeyId: string;
@@ -32,9 +32,9 @@ export interface AwsAccessKeys {
 }
 
 export type BedrockCredentials =
-  | ({ readonly kind: 'access-keys' } & AwsAccessKeys)
+  | ({ readonly kind: "access-keys" } & AwsAccessKeys)
   | {
-      readonly kind: 'assume-role';
+      readonly kind: "assume-role";
       readonly roleArn: string;
       /** Sent as `ExternalId`; the workspace id. */
       readonly externalId?: string | undefined;
@@ -56,45 +56,60 @@ export interface BedrockProviderOptions {
 
 type AwsIdentityProvider = ReturnType<typeof fromTemporaryCredentials>;
 type AwsIdentity = Awaited<ReturnType<AwsIdentityProvider>>;
-type ProviderChainResolver = NonNullable<BedrockClientOptions['providerChainResolver']>;
+type ProviderChainResolver = NonNullable<BedrockClientOptions["providerChainResolver"]>;
 
 const GEO_PREFIXES: readonly [RegExp, string][] = [
-  [/^us-gov-/, 'us-gov.'],
-  [/^us-/, 'us.'],
-  [/^eu-/, 'eu.'],
-  [/^ap-/, 'apac.'],
+  [/^us-gov-/, "us-gov."],
+  [/^us-/, "us."],
+  [/^eu-/, "eu."],
+  [/^ap-/, "apac."],
 ];
 
 /** The Bedrock model id (or inference profile) for a manifest's model id; see the module header. */
 export function bedrockModelId(model: string, region: string): string {
-  if (model.includes('anthropic.')) return model;
-  const prefix = GEO_PREFIXES.find(([re]) => re.test(region))?.[1] ?? '';
+  if (model.includes("anthropic.")) return model;
+  const prefix = GEO_PREFIXES.find(([re]) => re.test(region))?.[1] ?? "";
   return `${prefix}anthropic.${model}-v1:0`;
 }
 
 /** Temporary credentials for the workspace's role, cached until 5 minutes before they expire. */
-function assumedRoleCredentials(region: string, c: Extract<BedrockCredentials, { kind: 'assume-role' }>): AwsIdentityProvider {
+function assumedRoleCredentials(
+  region: string,
+  c: Extract<BedrockCredentials, { kind: "assume-role" }>,
+): AwsIdentityProvider {
   const params: Parameters<typeof fromTemporaryCredentials>[0] = {
     params: {
       RoleArn: c.roleArn,
-      RoleSessionName: c.sessionName ?? 'praxa-worker',
+      RoleSessionName: c.sessionName ?? "praxa-worker",
       ...(c.externalId === undefined ? {} : { ExternalId: c.externalId }),
       DurationSeconds: 900,
     },
-    ...(c.source === undefined ? {} : { masterCredentials: { accessKeyId: c.source.accessKeyId, secretAccessKey: c.source.secretAccessKey, ...(c.source.sessionToken === undefined ? {} : { sessionToken: c.source.sessionToken }) } }),
+    ...(c.source === undefined
+      ? {}
+      : {
+          masterCredentials: {
+            accessKeyId: c.source.accessKeyId,
+            secretAccessKey: c.source.secretAccessKey,
+            ...(c.source.sessionToken === undefined ? {} : { sessionToken: c.source.sessionToken }),
+          },
+        }),
     clientConfig: { region, maxAttempts: 1, ...(c.stsEndpoint === undefined ? {} : { endpoint: c.stsEndpoint }) },
   };
   // Loaded on first use, not at import: only the assume-role path needs the AWS SDK's credential providers.
   let loaded: AwsIdentityProvider | undefined;
   const inner: AwsIdentityProvider = async () => {
-    const { fromTemporaryCredentials: assume } = await import('@aws-sdk/credential-providers');
+    const { fromTemporaryCredentials: assume } = await import("@aws-sdk/credential-providers");
     loaded ??= assume(params);
     return loaded();
   };
   let cached: AwsIdentity | undefined;
   let pending: Promise<AwsIdentity> | undefined;
   return async () => {
-    if (cached !== undefined && (cached.expiration === undefined || cached.expiration.getTime() - Date.now() > 5 * 60_000)) return cached;
+    if (
+      cached !== undefined &&
+      (cached.expiration === undefined || cached.expiration.getTime() - Date.now() > 5 * 60_000)
+    )
+      return cached;
     pending ??= inner().finally(() => (pending = undefined));
     cached = await pending;
     return cached;
@@ -104,12 +119,16 @@ function assumedRoleCredentials(region: string, c: Extract<BedrockCredentials, {
 /** An STS / credential-chain failure by intent: a refusal is not retried, anything else is "unavailable". */
 function credentialError(err: unknown): Error {
   const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
-  const name = typeof e?.name === 'string' && /^[A-Za-z]{1,64}$/.test(e.name) ? e.name : 'unknown';
-  const status = typeof e?.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
+  const name = typeof e?.name === "string" && /^[A-Za-z]{1,64}$/.test(e.name) ? e.name : "unknown";
+  const status = typeof e?.$metadata?.httpStatusCode === "number" ? e.$metadata.httpStatusCode : undefined;
   if (status !== undefined && status >= 400 && status < 500) {
-    return new ModelRequestError("the workspace's Bedrock role could not be assumed", { details: { status, type: name } });
+    return new ModelRequestError("the workspace's Bedrock role could not be assumed", {
+      details: { status, type: name },
+    });
   }
-  return new ModelUnavailableError('could not obtain AWS credentials for the Bedrock role', { details: { type: name } });
+  return new ModelUnavailableError("could not obtain AWS credentials for the Bedrock role", {
+    details: { type: name },
+  });
 }
 
 export function createBedrockProvider(options: BedrockProviderOptions): ModelProvider {
@@ -119,14 +138,19 @@ export function createBedrockProvider(options: BedrockProviderOptions): ModelPro
     apiKey: null,
     maxRetries: 0,
     timeout: options.timeoutMs ?? 600_000,
-    logLevel: 'off' as const,
+    logLevel: "off" as const,
     openTelemetry: { traces: false, propagation: false },
   };
   const c = options.credentials;
   let client: AnthropicBedrock;
   let resolveCredentials: AwsIdentityProvider | undefined;
-  if (c.kind === 'access-keys') {
-    client = new AnthropicBedrock({ ...common, awsAccessKey: c.accessKeyId, awsSecretKey: c.secretAccessKey, awsSessionToken: c.sessionToken ?? null });
+  if (c.kind === "access-keys") {
+    client = new AnthropicBedrock({
+      ...common,
+      awsAccessKey: c.accessKeyId,
+      awsSecretKey: c.secretAccessKey,
+      awsSessionToken: c.sessionToken ?? null,
+    });
   } else {
     const provider = assumedRoleCredentials(options.region, c);
     resolveCredentials = provider;
@@ -134,8 +158,8 @@ export function createBedrockProvider(options: BedrockProviderOptions): ModelPro
     client = new AnthropicBedrock({ ...common, providerChainResolver: resolver });
   }
   return {
-    kind: 'bedrock',
-    label: 'bedrock',
+    kind: "bedrock",
+    label: "bedrock",
     async complete(request: ModelRequest, signal?: AbortSignal) {
       if (resolveCredentials !== undefined) {
         try {
@@ -144,7 +168,12 @@ export function createBedrockProvider(options: BedrockProviderOptions): ModelPro
           throw credentialError(err);
         }
       }
-      return completeWithMessagesApi(client, 'bedrock', { ...request, model: bedrockModelId(request.model, options.region) }, signal);
+      return completeWithMessagesApi(
+        client,
+        "bedrock",
+        { ...request, model: bedrockModelId(request.model, options.region) },
+        signal,
+      );
     },
   };
 }

@@ -12,29 +12,37 @@
  * `endpoints` are for loopback tests and private gateways (worker configuration, never the credential): a credential
  * cannot point the worker at a URL.
  */
-import { z } from 'zod';
-import { createAnthropicProvider } from './anthropic-provider.js';
-import { createBedrockProvider, type AwsAccessKeys } from './bedrock-provider.js';
-import { ModelCredentialInvalidError } from './model-errors.js';
-import type { ModelProvider } from './model-provider.js';
-import { createVertexProvider, parseServiceAccountKey } from './vertex-provider.js';
-import { withModelRetries, type ModelRetryOptions } from './with-model-retries.js';
+import { z } from "zod";
+import { createAnthropicProvider } from "./anthropic-provider.js";
+import { createBedrockProvider, type AwsAccessKeys } from "./bedrock-provider.js";
+import { ModelCredentialInvalidError } from "./model-errors.js";
+import type { ModelProvider } from "./model-provider.js";
+import { createVertexProvider, parseServiceAccountKey } from "./vertex-provider.js";
+import { withModelRetries, type ModelRetryOptions } from "./with-model-retries.js";
 
-export const ModelCredentialSchema = z.discriminatedUnion('provider', [
-  z.object({ provider: z.literal('anthropic'), apiKey: z.string().regex(/^sk-ant-[A-Za-z0-9_-]{8,}$/) }).strict(),
+export const ModelCredentialSchema = z.discriminatedUnion("provider", [
+  z.object({ provider: z.literal("anthropic"), apiKey: z.string().regex(/^sk-ant-[A-Za-z0-9_-]{8,}$/) }).strict(),
   z
     .object({
-      provider: z.literal('bedrock'),
+      provider: z.literal("bedrock"),
       region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/),
-      accessKeyId: z.string().regex(/^A[KS]IA[0-9A-Z]{12,}$/).optional(),
+      accessKeyId: z
+        .string()
+        .regex(/^A[KS]IA[0-9A-Z]{12,}$/)
+        .optional(),
       secretAccessKey: z.string().min(20).max(128).optional(),
-      roleArn: z.string().regex(/^arn:aws(-[a-z]+)?:iam::\d{12}:role\/[\w+=,.@/-]+$/).optional(),
+      roleArn: z
+        .string()
+        .regex(/^arn:aws(-[a-z]+)?:iam::\d{12}:role\/[\w+=,.@/-]+$/)
+        .optional(),
     })
     .strict()
-    .refine((b) => (b.roleArn !== undefined) !== (b.accessKeyId !== undefined && b.secretAccessKey !== undefined), { message: 'give accessKeyId + secretAccessKey, or roleArn' }),
+    .refine((b) => (b.roleArn !== undefined) !== (b.accessKeyId !== undefined && b.secretAccessKey !== undefined), {
+      message: "give accessKeyId + secretAccessKey, or roleArn",
+    }),
   z
     .object({
-      provider: z.literal('vertex'),
+      provider: z.literal("vertex"),
       // A Google Cloud project id (6–30 characters), or a legacy domain-scoped one (`example.com:project`).
       projectId: z.string().regex(/^([a-z0-9.-]{1,63}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/),
       // `us-east5`, `europe-west1`, `northamerica-northeast1`, … or `global` / `us` / `eu`.
@@ -68,44 +76,60 @@ export interface CreateModelProviderOptions {
 export function parseModelCredential(credential: Uint8Array | string): ModelCredential {
   let raw: unknown;
   try {
-    const text = typeof credential === 'string' ? credential : new TextDecoder('utf-8', { fatal: true }).decode(credential);
+    const text =
+      typeof credential === "string" ? credential : new TextDecoder("utf-8", { fatal: true }).decode(credential);
     raw = JSON.parse(text);
   } catch {
-    throw new ModelCredentialInvalidError('the model credential is not JSON', { details: { fields: ['(root)'] } });
+    throw new ModelCredentialInvalidError("the model credential is not JSON", { details: { fields: ["(root)"] } });
   }
   const parsed = ModelCredentialSchema.safeParse(raw);
   if (!parsed.success) {
-    const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(root)'))];
-    throw new ModelCredentialInvalidError('the model credential is not one Praxa can use', { details: { fields } });
+    const fields = [...new Set(parsed.error.issues.map((i) => i.path.join(".") || "(root)"))];
+    throw new ModelCredentialInvalidError("the model credential is not one Praxa can use", { details: { fields } });
   }
   return parsed.data;
 }
 
 /** `praxa-<workspace>` within STS's RoleSessionName alphabet and length (what the customer's CloudTrail shows). */
 function sessionNameFor(workspaceId: string): string {
-  return `praxa-${workspaceId.replace(/[^\w+=,.@-]/g, '-')}`.slice(0, 64);
+  return `praxa-${workspaceId.replace(/[^\w+=,.@-]/g, "-")}`.slice(0, 64);
 }
 
-export function createModelProvider(credential: Uint8Array | string | ModelCredential, options: CreateModelProviderOptions): ModelProvider {
-  const c = typeof credential === 'string' || credential instanceof Uint8Array ? parseModelCredential(credential) : credential;
+export function createModelProvider(
+  credential: Uint8Array | string | ModelCredential,
+  options: CreateModelProviderOptions,
+): ModelProvider {
+  const c =
+    typeof credential === "string" || credential instanceof Uint8Array ? parseModelCredential(credential) : credential;
   const e = options.endpoints ?? {};
   let provider: ModelProvider;
   switch (c.provider) {
-    case 'anthropic':
-      provider = createAnthropicProvider({ apiKey: c.apiKey, baseURL: e.anthropicBaseUrl, timeoutMs: options.timeoutMs });
+    case "anthropic":
+      provider = createAnthropicProvider({
+        apiKey: c.apiKey,
+        baseURL: e.anthropicBaseUrl,
+        timeoutMs: options.timeoutMs,
+      });
       break;
-    case 'bedrock':
+    case "bedrock":
       provider = createBedrockProvider({
         region: c.region,
         baseURL: e.bedrockBaseUrl,
         timeoutMs: options.timeoutMs,
         credentials:
           c.roleArn !== undefined
-            ? { kind: 'assume-role', roleArn: c.roleArn, externalId: options.workspaceId, sessionName: sessionNameFor(options.workspaceId), source: e.bedrockSourceCredentials, stsEndpoint: e.bedrockStsEndpoint }
-            : { kind: 'access-keys', accessKeyId: c.accessKeyId ?? '', secretAccessKey: c.secretAccessKey ?? '' },
+            ? {
+                kind: "assume-role",
+                roleArn: c.roleArn,
+                externalId: options.workspaceId,
+                sessionName: sessionNameFor(options.workspaceId),
+                source: e.bedrockSourceCredentials,
+                stsEndpoint: e.bedrockStsEndpoint,
+              }
+            : { kind: "access-keys", accessKeyId: c.accessKeyId ?? "", secretAccessKey: c.secretAccessKey ?? "" },
       });
       break;
-    case 'vertex':
+    case "vertex":
       provider = createVertexProvider({
         projectId: c.projectId,
         region: c.region,

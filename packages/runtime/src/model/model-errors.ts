@@ -2,11 +2,11 @@
  * Model errors by intent: what the executor should do, never what the model said. Messages are fixed strings; a
  * provider's own error body (which may echo the prompt) is never copied into them.
  */
-import { PraxaError, type ErrorDetails } from '@praxa/core';
+import { PraxaError, type ErrorDetails } from "@praxa/core";
 
 /** 429 from the provider: retry after `retryAfterMs` (from `retry-after` / `retry-after-ms`), within the budget. */
 export class ModelRateLimitedError extends PraxaError {
-  readonly code = 'MODEL_RATE_LIMITED';
+  readonly code = "MODEL_RATE_LIMITED";
   readonly httpStatus = 503;
   override readonly retryable = true;
   constructor(
@@ -21,34 +21,42 @@ export class ModelRateLimitedError extends PraxaError {
 
 /** 5xx, overloaded (529) or a network failure: retry with backoff; persistent → the run fails with this code. */
 export class ModelUnavailableError extends PraxaError {
-  readonly code = 'MODEL_UNAVAILABLE';
+  readonly code = "MODEL_UNAVAILABLE";
   readonly httpStatus = 503;
   override readonly retryable = true;
   readonly retryAfterMs: number | null;
   constructor(
     message: string,
-    options: { status?: number | undefined; retryAfterMs?: number | null; cause?: unknown; details?: ErrorDetails } = {},
+    options: {
+      status?: number | undefined;
+      retryAfterMs?: number | null;
+      cause?: unknown;
+      details?: ErrorDetails;
+    } = {},
   ) {
-    super(message, { details: { ...options.details, ...(options.status === undefined ? {} : { status: options.status }) }, cause: options.cause });
+    super(message, {
+      details: { ...options.details, ...(options.status === undefined ? {} : { status: options.status }) },
+      cause: options.cause,
+    });
     this.retryAfterMs = options.retryAfterMs ?? null;
   }
 }
 
 /** Any other 4xx (bad request, auth, permission): not retryable. */
 export class ModelRequestError extends PraxaError {
-  readonly code = 'MODEL_REQUEST_REJECTED';
+  readonly code = "MODEL_REQUEST_REJECTED";
   readonly httpStatus = 502;
 }
 
 /** The model's structured answer failed validation twice (the forced `record_decision` tool's input). */
 export class ModelDecisionInvalidError extends PraxaError {
-  readonly code = 'MODEL_DECISION_INVALID';
+  readonly code = "MODEL_DECISION_INVALID";
   readonly httpStatus = 502;
 }
 
 /** The tool-use loop reached the manifest's `maxIterations` without a decision. */
 export class ModelIterationLimitError extends PraxaError {
-  readonly code = 'MODEL_ITERATION_LIMIT';
+  readonly code = "MODEL_ITERATION_LIMIT";
   readonly httpStatus = 502;
 }
 
@@ -57,6 +65,6 @@ export class ModelIterationLimitError extends PraxaError {
  * service account that is not one, a region that is not a region. Names the fields, never their values.
  */
 export class ModelCredentialInvalidError extends PraxaError {
-  readonly code = 'MODEL_CREDENTIAL_INVALID';
+  readonly code = "MODEL_CREDENTIAL_INVALID";
   readonly httpStatus = 422;
 }

@@ -7,9 +7,9 @@
  * `ModelUnavailableError` (5xx / overloaded / network), or `ModelRequestError` (4xx other than 429: not retryable).
  * Retrying is done once, in `withModelRetries`, so every provider behaves the same and tests count requests.
  */
-import { z } from 'zod';
+import { z } from "zod";
 
-export const MODEL_PROVIDER_KINDS = ['anthropic', 'bedrock', 'vertex', 'offline'] as const;
+export const MODEL_PROVIDER_KINDS = ["anthropic", "bedrock", "vertex", "offline"] as const;
 export type ModelProviderKind = (typeof MODEL_PROVIDER_KINDS)[number];
 
 /** A tool offered to the model: only tools the guards allow are ever offered. */
@@ -20,24 +20,37 @@ export interface ModelToolSpec {
   readonly inputSchema: Readonly<Record<string, unknown>>;
 }
 
-export const ModelTextBlockSchema = z.object({ type: z.literal('text'), text: z.string() });
-export const ModelToolUseBlockSchema = z.object({ type: z.literal('tool_use'), id: z.string().min(1).max(200), name: z.string().min(1).max(200), input: z.unknown() });
+export const ModelTextBlockSchema = z.object({ type: z.literal("text"), text: z.string() });
+export const ModelToolUseBlockSchema = z.object({
+  type: z.literal("tool_use"),
+  id: z.string().min(1).max(200),
+  name: z.string().min(1).max(200),
+  input: z.unknown(),
+});
 export const ModelToolResultBlockSchema = z.object({
-  type: z.literal('tool_result'),
+  type: z.literal("tool_result"),
   toolUseId: z.string().min(1).max(200),
   content: z.string(),
   isError: z.boolean().optional(),
 });
-export const ModelContentBlockSchema = z.discriminatedUnion('type', [ModelTextBlockSchema, ModelToolUseBlockSchema, ModelToolResultBlockSchema]);
+export const ModelContentBlockSchema = z.discriminatedUnion("type", [
+  ModelTextBlockSchema,
+  ModelToolUseBlockSchema,
+  ModelToolResultBlockSchema,
+]);
 export type ModelTextBlock = z.infer<typeof ModelTextBlockSchema>;
 export type ModelToolUseBlock = z.infer<typeof ModelToolUseBlockSchema>;
 export type ModelToolResultBlock = z.infer<typeof ModelToolResultBlockSchema>;
 export type ModelContentBlock = z.infer<typeof ModelContentBlockSchema>;
 
-export const ModelMessageSchema = z.object({ role: z.enum(['user', 'assistant']), content: z.array(ModelContentBlockSchema) });
+export const ModelMessageSchema = z.object({
+  role: z.enum(["user", "assistant"]),
+  content: z.array(ModelContentBlockSchema),
+});
 export type ModelMessage = z.infer<typeof ModelMessageSchema>;
 
-export type ModelToolChoice = { readonly type: 'auto' } | { readonly type: 'any' } | { readonly type: 'tool'; readonly name: string };
+export type ModelToolChoice =
+  { readonly type: "auto" } | { readonly type: "any" } | { readonly type: "tool"; readonly name: string };
 
 export interface ModelRequest {
   /** The model id from the Skill's manifest (provider-specific spelling is the provider's job). */
@@ -49,7 +62,14 @@ export interface ModelRequest {
   readonly maxTokens: number;
 }
 
-export const ModelStopReasonSchema = z.enum(['end_turn', 'tool_use', 'max_tokens', 'stop_sequence', 'pause_turn', 'refusal']);
+export const ModelStopReasonSchema = z.enum([
+  "end_turn",
+  "tool_use",
+  "max_tokens",
+  "stop_sequence",
+  "pause_turn",
+  "refusal",
+]);
 
 /** What every provider returns (parsed with zod at the provider boundary: model output is input to us). */
 export const ModelResponseSchema = z.object({

@@ -1,17 +1,29 @@
-import { describe, expect, it } from '@jest/globals';
-import { ValidationError } from '@praxa/core';
-import { ModelRateLimitedError, ModelUnavailableError } from './model-errors.js';
-import type { ModelProvider, ModelRequest, ModelResponse } from './model-provider.js';
-import { retryDelayMs, sleepFor, withModelRetries } from './with-model-retries.js';
+import { describe, expect, it } from "@jest/globals";
+import { ValidationError } from "@praxa/core";
+import { ModelRateLimitedError, ModelUnavailableError } from "./model-errors.js";
+import type { ModelProvider, ModelRequest, ModelResponse } from "./model-provider.js";
+import { retryDelayMs, sleepFor, withModelRetries } from "./with-model-retries.js";
 
-const request: ModelRequest = { model: 'm', system: '', messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }], tools: [], toolChoice: { type: 'auto' }, maxTokens: 10 };
-const ok: ModelResponse = { model: 'm', content: [{ type: 'text', text: 'done' }], stopReason: 'end_turn', usage: { inputTokens: 1, outputTokens: 1 } };
+const request: ModelRequest = {
+  model: "m",
+  system: "",
+  messages: [{ role: "user", content: [{ type: "text", text: "x" }] }],
+  tools: [],
+  toolChoice: { type: "auto" },
+  maxTokens: 10,
+};
+const ok: ModelResponse = {
+  model: "m",
+  content: [{ type: "text", text: "done" }],
+  stopReason: "end_turn",
+  usage: { inputTokens: 1, outputTokens: 1 },
+};
 
 /** A provider that fails with the given errors in turn, then answers. */
 function scripted(failures: Error[]): ModelProvider & { calls: number } {
   const p = {
-    kind: 'anthropic' as const,
-    label: 'scripted',
+    kind: "anthropic" as const,
+    label: "scripted",
     calls: 0,
     complete: async (): Promise<ModelResponse> => {
       const e = failures[p.calls];
@@ -23,54 +35,74 @@ function scripted(failures: Error[]): ModelProvider & { calls: number } {
   return p;
 }
 
-describe('withModelRetries', () => {
-  it('retries rate limits and unavailability, reports each retry, then answers', async () => {
-    const inner = scripted([new ModelRateLimitedError('rl', 2_000), new ModelUnavailableError('down', { status: 503 })]);
+describe("withModelRetries", () => {
+  it("retries rate limits and unavailability, reports each retry, then answers", async () => {
+    const inner = scripted([
+      new ModelRateLimitedError("rl", 2_000),
+      new ModelUnavailableError("down", { status: 503 }),
+    ]);
     const asked: number[] = [];
     const retries: unknown[] = [];
-    const p = withModelRetries(inner, { sleep: async (ms) => void asked.push(ms), random: () => 1, onRetry: (i) => retries.push(i) });
+    const p = withModelRetries(inner, {
+      sleep: async (ms) => void asked.push(ms),
+      random: () => 1,
+      onRetry: (i) => retries.push(i),
+    });
     expect(await p.complete(request)).toBe(ok);
     expect(inner.calls).toBe(3);
     expect(asked).toEqual([2_000, 2_000]);
     expect(retries).toEqual([
-      { attempt: 1, delayMs: 2_000, code: 'MODEL_RATE_LIMITED' },
-      { attempt: 2, delayMs: 2_000, code: 'MODEL_UNAVAILABLE' },
+      { attempt: 1, delayMs: 2_000, code: "MODEL_RATE_LIMITED" },
+      { attempt: 2, delayMs: 2_000, code: "MODEL_UNAVAILABLE" },
     ]);
-    expect(p.kind).toBe('anthropic');
-    expect(p.label).toBe('scripted');
+    expect(p.kind).toBe("anthropic");
+    expect(p.label).toBe("scripted");
   });
 
-  it('throws anything else at once', async () => {
-    const invalid = new ValidationError('bad answer');
+  it("throws anything else at once", async () => {
+    const invalid = new ValidationError("bad answer");
     const inner = scripted([invalid]);
     const asked: number[] = [];
-    await expect(withModelRetries(inner, { sleep: async (ms) => void asked.push(ms) }).complete(request)).rejects.toBe(invalid);
+    await expect(withModelRetries(inner, { sleep: async (ms) => void asked.push(ms) }).complete(request)).rejects.toBe(
+      invalid,
+    );
     expect(inner.calls).toBe(1);
     expect(asked).toEqual([]);
   });
 
-  it('gives up with the last typed error after maxAttempts', async () => {
-    const last = new ModelRateLimitedError('rl', null);
-    const inner = scripted([new ModelUnavailableError('a'), new ModelUnavailableError('b'), last, new ModelUnavailableError('never')]);
-    await expect(withModelRetries(inner, { maxAttempts: 3, sleep: async () => undefined }).complete(request)).rejects.toBe(last);
+  it("gives up with the last typed error after maxAttempts", async () => {
+    const last = new ModelRateLimitedError("rl", null);
+    const inner = scripted([
+      new ModelUnavailableError("a"),
+      new ModelUnavailableError("b"),
+      last,
+      new ModelUnavailableError("never"),
+    ]);
+    await expect(
+      withModelRetries(inner, { maxAttempts: 3, sleep: async () => undefined }).complete(request),
+    ).rejects.toBe(last);
     expect(inner.calls).toBe(3);
-    const once = scripted([new ModelUnavailableError('a')]);
-    await expect(withModelRetries(once, { maxAttempts: 1, sleep: async () => undefined }).complete(request)).rejects.toBeInstanceOf(ModelUnavailableError);
+    const once = scripted([new ModelUnavailableError("a")]);
+    await expect(
+      withModelRetries(once, { maxAttempts: 1, sleep: async () => undefined }).complete(request),
+    ).rejects.toBeInstanceOf(ModelUnavailableError);
     expect(once.calls).toBe(1);
     expect(() => withModelRetries(once, { maxAttempts: 0 })).toThrow(RangeError);
   });
 
-  it('backoff: exponential, equal jitter, capped; retry-after honoured and capped', () => {
-    const down = new ModelUnavailableError('down');
-    expect([1, 2, 3, 4, 5, 6].map((n) => retryDelayMs(down, n, { random: () => 0 }))).toEqual([500, 1_000, 2_000, 4_000, 8_000, 15_000]);
+  it("backoff: exponential, equal jitter, capped; retry-after honoured and capped", () => {
+    const down = new ModelUnavailableError("down");
+    expect([1, 2, 3, 4, 5, 6].map((n) => retryDelayMs(down, n, { random: () => 0 }))).toEqual([
+      500, 1_000, 2_000, 4_000, 8_000, 15_000,
+    ]);
     expect([1, 2, 3].map((n) => retryDelayMs(down, n, { random: () => 0.999999 }))).toEqual([1_000, 2_000, 4_000]);
     expect(retryDelayMs(down, 10, { random: () => 0, baseDelayMs: 100, maxDelayMs: 1_000 })).toBe(500);
-    expect(retryDelayMs(new ModelRateLimitedError('rl', 90_000), 1)).toBe(60_000);
-    expect(retryDelayMs(new ModelRateLimitedError('rl', 90_000), 1, { maxRetryAfterMs: 5_000 })).toBe(5_000);
-    expect(retryDelayMs(new ModelUnavailableError('x', { retryAfterMs: 1234 }), 3)).toBe(1234);
+    expect(retryDelayMs(new ModelRateLimitedError("rl", 90_000), 1)).toBe(60_000);
+    expect(retryDelayMs(new ModelRateLimitedError("rl", 90_000), 1, { maxRetryAfterMs: 5_000 })).toBe(5_000);
+    expect(retryDelayMs(new ModelUnavailableError("x", { retryAfterMs: 1234 }), 3)).toBe(1234);
   });
 
-  it('the default sleep is interrupted by the signal', async () => {
+  it("the default sleep is interrupted by the signal", async () => {
     const ac = new AbortController();
     const pending = sleepFor(3_600_000, ac.signal);
     ac.abort();

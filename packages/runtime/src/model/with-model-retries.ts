@@ -9,8 +9,8 @@
  * `sleep` and `random` are injectable so tests assert the attempts and the delays asked for without waiting.
  * A cancelled `signal` stops retrying (and interrupts a sleep).
  */
-import { ModelRateLimitedError, ModelUnavailableError } from './model-errors.js';
-import type { ModelProvider, ModelRequest, ModelResponse } from './model-provider.js';
+import { ModelRateLimitedError, ModelUnavailableError } from "./model-errors.js";
+import type { ModelProvider, ModelRequest, ModelResponse } from "./model-provider.js";
 
 export interface ModelRetryOptions {
   /** Calls in all, the first included. Default 4. */
@@ -28,7 +28,12 @@ export interface ModelRetryOptions {
   readonly onRetry?: (info: { readonly attempt: number; readonly delayMs: number; readonly code: string }) => void;
 }
 
-export const DEFAULT_MODEL_RETRY = { maxAttempts: 4, baseDelayMs: 1_000, maxDelayMs: 30_000, maxRetryAfterMs: 60_000 } as const;
+export const DEFAULT_MODEL_RETRY = {
+  maxAttempts: 4,
+  baseDelayMs: 1_000,
+  maxDelayMs: 30_000,
+  maxRetryAfterMs: 60_000,
+} as const;
 
 export function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -36,15 +41,19 @@ export function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     function done(): void {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
+      signal?.removeEventListener("abort", done);
       resolve();
     }
-    signal?.addEventListener('abort', done, { once: true });
+    signal?.addEventListener("abort", done, { once: true });
   });
 }
 
 /** The delay before retry `retry` (1-based) after `error`. */
-export function retryDelayMs(error: ModelRateLimitedError | ModelUnavailableError, retry: number, options: ModelRetryOptions = {}): number {
+export function retryDelayMs(
+  error: ModelRateLimitedError | ModelUnavailableError,
+  retry: number,
+  options: ModelRetryOptions = {},
+): number {
   const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MODEL_RETRY.maxRetryAfterMs;
   if (error.retryAfterMs !== null) return Math.min(Math.max(0, error.retryAfterMs), maxRetryAfterMs);
   const base = options.baseDelayMs ?? DEFAULT_MODEL_RETRY.baseDelayMs;
@@ -58,7 +67,7 @@ const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted ==
 
 export function withModelRetries(provider: ModelProvider, options: ModelRetryOptions = {}): ModelProvider {
   const maxAttempts = options.maxAttempts ?? DEFAULT_MODEL_RETRY.maxAttempts;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be an integer ≥ 1');
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError("maxAttempts must be an integer ≥ 1");
   const sleep = options.sleep ?? sleepFor;
   return {
     kind: provider.kind,

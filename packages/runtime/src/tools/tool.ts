@@ -10,9 +10,9 @@
  * - `resultHoldsContent`: the result carries user or model content, so its step record is sealed to the workspace key
  *   and purged when the run ends.
  */
-import type { z } from 'zod';
-import type { RunId, WorkspaceId } from '@praxa/core';
-import type { SubAgentContext, SubAgentRequest } from '../subagent-request.js';
+import type { z } from "zod";
+import type { RunId, WorkspaceId } from "@praxa/core";
+import type { SubAgentContext, SubAgentRequest } from "../subagent-request.js";
 
 /** What tools reach the outside world through; the worker implements it for a run it holds. */
 export interface ToolEnvironment {
@@ -48,9 +48,18 @@ export interface GithubToolClient {
 
 export interface SlackToolClient {
   /** The thread's messages (the parent first), read as the bot. */
-  readThread(channel: string, threadTs: string): Promise<{ ts: string; user: string | null; isBot: boolean; text: string }[]>;
+  readThread(
+    channel: string,
+    threadTs: string,
+  ): Promise<{ ts: string; user: string | null; isBot: boolean; text: string }[]>;
   /** Posts as the bot; `marker` is carried in message metadata and checked first, so a retry never posts twice. */
-  postMessage(message: { channel: string; text: string; threadTs?: string | undefined; blocks?: readonly unknown[] | undefined; marker: string }): Promise<{ ts: string; channel: string; reused: boolean }>;
+  postMessage(message: {
+    channel: string;
+    text: string;
+    threadTs?: string | undefined;
+    blocks?: readonly unknown[] | undefined;
+    marker: string;
+  }): Promise<{ ts: string; channel: string; reused: boolean }>;
 }
 
 export interface RepoRef {
@@ -75,7 +84,7 @@ export interface PullRequestFile {
   readonly patch: string | null;
 }
 export interface ReviewDraft {
-  readonly event: 'APPROVE' | 'REQUEST_CHANGES' | 'COMMENT';
+  readonly event: "APPROVE" | "REQUEST_CHANGES" | "COMMENT";
   readonly body: string;
   readonly commitId: string;
   readonly comments: readonly { readonly path: string; readonly line: number; readonly body: string }[];
@@ -126,5 +135,5 @@ export type AnyTool = ToolDefinition<never, unknown>;
 
 /** The wire name the model sees (the Messages API allows `[a-zA-Z0-9_-]`, no dots): `github.read.diff` → `github_read_diff`. */
 export function wireToolName(name: string): string {
-  return name.replace(/\./g, '_');
+  return name.replace(/\./g, "_");
 }

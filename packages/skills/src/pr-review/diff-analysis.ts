@@ -9,11 +9,11 @@ export interface DiffFile {
 }
 
 export const RISK_SURFACES: readonly { readonly name: string; readonly pattern: RegExp }[] = [
-  { name: 'payments', pattern: /(^|\/)(payments?|billing|checkout|invoices?)(\/|\.|_|-)/i },
-  { name: 'authentication', pattern: /(^|\/)(auth|login|session|oauth|permissions?)(\/|\.|_|-)/i },
-  { name: 'cryptography', pattern: /(^|\/)(crypto|secrets?|keys?|tokens?)(\/|\.|_|-)/i },
-  { name: 'database migrations', pattern: /(^|\/)migrations?\/|\.sql$/i },
-  { name: 'infrastructure', pattern: /(^|\/)(infra|terraform|\.github\/workflows)\/|Dockerfile$/i },
+  { name: "payments", pattern: /(^|\/)(payments?|billing|checkout|invoices?)(\/|\.|_|-)/i },
+  { name: "authentication", pattern: /(^|\/)(auth|login|session|oauth|permissions?)(\/|\.|_|-)/i },
+  { name: "cryptography", pattern: /(^|\/)(crypto|secrets?|keys?|tokens?)(\/|\.|_|-)/i },
+  { name: "database migrations", pattern: /(^|\/)migrations?\/|\.sql$/i },
+  { name: "infrastructure", pattern: /(^|\/)(infra|terraform|\.github\/workflows)\/|Dockerfile$/i },
 ];
 
 const TEST_FILE = /(^|\/)(tests?|__tests__|spec)\/|\.(test|spec)\.[a-z]+$|_test\.(go|py)$/i;
@@ -38,31 +38,49 @@ export interface DiffAnalysis {
 }
 
 const LINE_RULES: readonly { readonly pattern: RegExp; readonly body: string }[] = [
-  { pattern: /\b(TODO|FIXME|XXX)\b/, body: 'A TODO/FIXME lands with this change; track it in an issue or resolve it before merging.' },
-  { pattern: /\bconsole\.log\(|\bprint\(|\bdebugger\b/, body: 'Debug output left in: remove it or use the structured logger.' },
-  { pattern: /\beval\(|new Function\(/, body: 'Dynamic code evaluation: a code-injection risk; avoid eval / new Function.' },
-  { pattern: /(api[_-]?key|secret|password|token)\s*[:=]\s*['"][^'"]{8,}['"]/i, body: 'Looks like a hard-coded credential: load it from the secret store instead.' },
-  { pattern: /\bcatch\s*\(\s*\w*\s*\)\s*\{\s*\}/, body: 'An empty catch swallows the error: handle it or let it propagate.' },
+  {
+    pattern: /\b(TODO|FIXME|XXX)\b/,
+    body: "A TODO/FIXME lands with this change; track it in an issue or resolve it before merging.",
+  },
+  {
+    pattern: /\bconsole\.log\(|\bprint\(|\bdebugger\b/,
+    body: "Debug output left in: remove it or use the structured logger.",
+  },
+  {
+    pattern: /\beval\(|new Function\(/,
+    body: "Dynamic code evaluation: a code-injection risk; avoid eval / new Function.",
+  },
+  {
+    pattern: /(api[_-]?key|secret|password|token)\s*[:=]\s*['"][^'"]{8,}['"]/i,
+    body: "Looks like a hard-coded credential: load it from the secret store instead.",
+  },
+  {
+    pattern: /\bcatch\s*\(\s*\w*\s*\)\s*\{\s*\}/,
+    body: "An empty catch swallows the error: handle it or let it propagate.",
+  },
 ];
 
 /** Added lines with their RIGHT-side numbers, from a unified diff patch. */
 export function addedLines(patch: string): { line: number; text: string }[] {
   const out: { line: number; text: string }[] = [];
   let right = 0;
-  for (const raw of patch.split('\n')) {
+  for (const raw of patch.split("\n")) {
     const hunk = /^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(raw);
     if (hunk) {
       right = Number(hunk[1]);
       continue;
     }
-    if (raw.startsWith('-')) continue;
-    if (raw.startsWith('+')) out.push({ line: right, text: raw.slice(1) });
-    if (raw.startsWith('+') || raw.startsWith(' ')) right += 1;
+    if (raw.startsWith("-")) continue;
+    if (raw.startsWith("+")) out.push({ line: right, text: raw.slice(1) });
+    if (raw.startsWith("+") || raw.startsWith(" ")) right += 1;
   }
   return out;
 }
 
-export function analyzeDiff(files: readonly DiffFile[], ignored: (path: string) => boolean = () => false): DiffAnalysis {
+export function analyzeDiff(
+  files: readonly DiffFile[],
+  ignored: (path: string) => boolean = () => false,
+): DiffAnalysis {
   const considered = files.filter((f) => !ignored(f.filename));
   const surfaces = new Set<string>();
   const risky: string[] = [];
@@ -81,7 +99,11 @@ export function analyzeDiff(files: readonly DiffFile[], ignored: (path: string) 
     }
     const first = lines[0];
     if (hits.length > 0 && first && !findings.some((x) => x.path === f.filename)) {
-      findings.push({ path: f.filename, line: first.line, body: `This file is on a high-risk surface (${hits.map((h) => h.name).join(', ')}): it needs a careful human look and failure-mode tests.` });
+      findings.push({
+        path: f.filename,
+        line: first.line,
+        body: `This file is on a high-risk surface (${hits.map((h) => h.name).join(", ")}): it needs a careful human look and failure-mode tests.`,
+      });
     }
   }
   return {
@@ -89,7 +111,9 @@ export function analyzeDiff(files: readonly DiffFile[], ignored: (path: string) 
     riskSurfaces: [...surfaces].sort(),
     riskyFiles: risky,
     docsOnly: considered.length > 0 && considered.every((f) => DOC_FILE.test(f.filename)),
-    sourceChanged: considered.filter((f) => SOURCE_FILE.test(f.filename) && !TEST_FILE.test(f.filename) && f.status !== 'removed').map((f) => f.filename),
+    sourceChanged: considered
+      .filter((f) => SOURCE_FILE.test(f.filename) && !TEST_FILE.test(f.filename) && f.status !== "removed")
+      .map((f) => f.filename),
     testsChanged: considered.filter((f) => TEST_FILE.test(f.filename)).map((f) => f.filename),
     findings,
     addedLines: added,
