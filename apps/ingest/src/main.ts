@@ -32,7 +32,11 @@ export async function startIngest(
   const redis = createRedis(config.REDIS_URL, "producer");
   redis.on("error", () => {}); // reported through readiness and enqueue failures, not as unhandled events
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
-  const triggerKey = await loadIngestTriggerKey(config.INGEST_TRIGGER_KEY_FILE);
+  const triggerKey = await loadIngestTriggerKey({
+    file: config.INGEST_TRIGGER_KEY_FILE,
+    value: config.INGEST_TRIGGER_KEY,
+    production: config.NODE_ENV === "production",
+  });
   let limiterWarnedAt = 0;
   await registerIngestKey(database, triggerKey.keyId, Buffer.from(triggerKey.publicKey));
   const app = await buildIngestServer({

@@ -44,8 +44,10 @@ export const ingestConfigSchema = commonPart
     INGEST_UNVERIFIED_RATE_PER_SKILL_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
     /** Behind a load balancer that sets X-Forwarded-For: trust it for the client address (never on a bare host). */
     INGEST_TRUST_PROXY: bool(false),
-    /** The ingest fleet's X25519 key that opens signed-producer (`whsec_`) secrets; created 0600 on first run. */
+    /** The ingest fleet's X25519 key that opens signed-producer (`whsec_`) secrets; created 0600 on first run (not in production). */
     INGEST_TRIGGER_KEY_FILE: z.string().min(1).default(".praxa/ingest-trigger.key"),
+    /** The same key as a value (the key file's JSON), from the ingest secret in production; wins over the file. */
+    INGEST_TRIGGER_KEY: z.string().min(1).optional(),
   })
   .extend(githubWebhookPart.shape)
   .extend(slackSigningPart.shape);
