@@ -525,11 +525,11 @@ describe("every route, through the generated client, answers what it declares", 
     );
   });
 
-  it("integrations: list; installs unconfigured → 503; callbacks without a state → 400; confirm: 409 when not pending, 404 foreign", async () => {
+  it("integrations: list; installs unconfigured → 404 INTEGRATION_NOT_CONFIGURED; callbacks without a state → 400; confirm: 409 when not pending, 404 foreign", async () => {
     check("listIntegrations", await api.GET("/v1/integrations"), 200);
-    check("startSlackInstall", await api.GET("/v1/integrations/slack/install"), 503);
+    check("startSlackInstall", await api.GET("/v1/integrations/slack/install"), 404);
     check("startSlackInstall", await viewer.GET("/v1/integrations/slack/install"), 403);
-    check("startGithubInstall", await api.GET("/v1/integrations/github/install"), 503);
+    check("startGithubInstall", await api.GET("/v1/integrations/github/install"), 404);
     check(
       "slackInstallCallback",
       await anonymous.GET("/v1/integrations/slack/callback", { params: { query: {} as never } }),
@@ -538,7 +538,7 @@ describe("every route, through the generated client, answers what it declares", 
     check(
       "slackInstallCallback",
       await anonymous.GET("/v1/integrations/slack/callback", { params: { query: { state: "x", code: "y" } } }),
-      503,
+      404,
     );
     check(
       "githubInstallCallback",
@@ -550,7 +550,7 @@ describe("every route, through the generated client, answers what it declares", 
       await anonymous.GET("/v1/integrations/github/callback", {
         params: { query: { state: "x", installation_id: "1" } },
       }),
-      503,
+      404,
     );
     check(
       "confirmIntegration",

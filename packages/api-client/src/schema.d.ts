@@ -4165,6 +4165,21 @@ export interface operations {
                     };
                 };
             };
+            /** @description Error: INTEGRATION_NOT_CONFIGURED */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTEGRATION_NOT_CONFIGURED";
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Error: WORKSPACE_KEY_MISSING */
             409: {
                 headers: {
@@ -4205,21 +4220,6 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "INTERNAL";
-                            message: string;
-                        };
-                    };
-                };
-            };
-            /** @description Error: INTEGRATION_NOT_CONFIGURED */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "INTEGRATION_NOT_CONFIGURED";
                             message: string;
                         };
                     };
@@ -4315,6 +4315,21 @@ export interface operations {
                     };
                 };
             };
+            /** @description Error: INTEGRATION_NOT_CONFIGURED */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTEGRATION_NOT_CONFIGURED";
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Error: INTEGRATION_CLAIMED, WORKSPACE_KEY_MISSING */
             409: {
                 headers: {
@@ -4375,7 +4390,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: INTEGRATION_NOT_CONFIGURED, UNAVAILABLE */
+            /** @description Error: UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4384,7 +4399,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INTEGRATION_NOT_CONFIGURED" | "UNAVAILABLE";
+                            code: "UNAVAILABLE";
                             message: string;
                         };
                     };
@@ -4462,6 +4477,21 @@ export interface operations {
                     };
                 };
             };
+            /** @description Error: INTEGRATION_NOT_CONFIGURED */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTEGRATION_NOT_CONFIGURED";
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Error: RATE_LIMITED */
             429: {
                 headers: {
@@ -4487,21 +4517,6 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "INTERNAL";
-                            message: string;
-                        };
-                    };
-                };
-            };
-            /** @description Error: INTEGRATION_NOT_CONFIGURED */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "INTEGRATION_NOT_CONFIGURED";
                             message: string;
                         };
                     };
@@ -4611,7 +4626,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: GITHUB_INSTALLATION_NOT_FOUND */
+            /** @description Error: GITHUB_INSTALLATION_NOT_FOUND, INTEGRATION_NOT_CONFIGURED */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4620,7 +4635,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "GITHUB_INSTALLATION_NOT_FOUND";
+                            code: "GITHUB_INSTALLATION_NOT_FOUND" | "INTEGRATION_NOT_CONFIGURED";
                             message: string;
                         };
                     };
@@ -4686,7 +4701,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: INTEGRATION_NOT_CONFIGURED, UNAVAILABLE */
+            /** @description Error: UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4695,7 +4710,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INTEGRATION_NOT_CONFIGURED" | "UNAVAILABLE";
+                            code: "UNAVAILABLE";
                             message: string;
                         };
                     };
