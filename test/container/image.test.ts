@@ -8,7 +8,7 @@
  * when podman is missing and cannot be installed (not root); the build script installs it otherwise.
  */
 import { spawnSync } from "node:child_process";
-import { createHmac, randomUUID } from "node:crypto";
+import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
 import { chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,7 +17,19 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createTestDatabase, type TestDatabase } from "@praxa/db";
 import { startSecretsManagerServer, type SecretsManagerServer } from "@praxa/testkit";
+import { loadIngestTriggerKey } from "@praxa/ingest";
 import { addedPatch, INSTALLATION, startWorkerHarness, type WorkerHarness } from "../e2e/worker-harness.js";
+
+/** What production takes from a secret and never creates (review finding 4): ingest's trigger key, as its file's JSON. */
+async function triggerKeyJson(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "praxa-trigger-"));
+  await loadIngestTriggerKey({ file: join(dir, "k"), production: false });
+  const json = readFileSync(join(dir, "k"), "utf8");
+  rmSync(dir, { recursive: true, force: true });
+  return json;
+}
+const auditSigningPem = (): string =>
+  generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString();
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const hasPodman = spawnSync("sh", ["-c", "command -v podman"], { stdio: "ignore" }).status === 0;
@@ -175,6 +187,7 @@ suite("the production image (podman)", () => {
           GITHUB_WEBHOOK_SECRET: "container-test-webhook-secret-0123",
           SLACK_SIGNING_SECRET: "container-test-slack-secret-0123",
           PRAXA_QUEUE_PREFIX: `container-${process.pid}`,
+          INGEST_TRIGGER_KEY: await triggerKeyJson(),
         }),
       });
     }, 120_000);
@@ -215,8 +228,6 @@ suite("the production image (podman)", () => {
         `INGEST_PORT=${port}`,
         "-e",
         "INGEST_HOST=127.0.0.1",
-        "-e",
-        "INGEST_TRIGGER_KEY_FILE=/tmp/praxa/ingest-trigger.key",
         tag,
         "start",
         "ingest",
@@ -268,7 +279,9 @@ suite("the production image (podman)", () => {
         "praxa/test/worker": JSON.stringify({
           ...settings,
           PRAXA_KEY_FILE: "/keys/master.key",
-          PRAXA_AUDIT_SIGNING_KEY_FILE: "/tmp/praxa/audit-signing.key",
+          // A self-hosted key file is an explicit, logged opt-in in production (the KMS path: kms-production.test.ts).
+          PRAXA_ALLOW_LOCAL_KEY_FILE_IN_PRODUCTION: "true",
+          PRAXA_AUDIT_SIGNING_KEY: auditSigningPem(),
         }),
         "praxa/test/ingest-e2e": JSON.stringify({
           INGEST_DATABASE_URL: h.tdb.roleUrl("praxa_ingest"),
@@ -276,6 +289,7 @@ suite("the production image (podman)", () => {
           PRAXA_QUEUE_PREFIX: settings.PRAXA_QUEUE_PREFIX,
           GITHUB_WEBHOOK_SECRET: webhookSecret,
           SLACK_SIGNING_SECRET: "container-e2e-slack-secret-0123",
+          INGEST_TRIGGER_KEY: await triggerKeyJson(),
         }),
       });
     }, 180_000);
@@ -346,8 +360,6 @@ suite("the production image (podman)", () => {
         `INGEST_PORT=${ingestPort}`,
         "-e",
         "INGEST_HOST=127.0.0.1",
-        "-e",
-        "INGEST_TRIGGER_KEY_FILE=/tmp/praxa/ingest-trigger.key",
         tag,
         "start",
         "ingest",

@@ -54,6 +54,7 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
   const signing = loadAuditSigningKey({
     pem: config.PRAXA_AUDIT_SIGNING_KEY,
     path: config.PRAXA_AUDIT_SIGNING_KEY_FILE,
+    production: config.NODE_ENV === "production",
   });
   await registerAuditKey(database, {
     keyId: signing.keyId,

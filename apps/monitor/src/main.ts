@@ -38,6 +38,7 @@ export async function monitorSigners(
   const events = loadAuditSigningKey({
     pem: config.PRAXA_AUDIT_SIGNING_KEY,
     path: config.PRAXA_AUDIT_SIGNING_KEY_FILE,
+    production: config.NODE_ENV === "production",
   });
   await registerAuditKey(database, { keyId: events.keyId, purpose: "event", algorithm: "ed25519", spki: events.spki });
   const pub = await provider.publicKey();

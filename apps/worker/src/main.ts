@@ -79,6 +79,7 @@ export async function startWorker(
   const eventKey = loadAuditSigningKey({
     pem: config.PRAXA_AUDIT_SIGNING_KEY,
     path: config.PRAXA_AUDIT_SIGNING_KEY_FILE,
+    production: config.NODE_ENV === "production",
   });
   await registerAuditKey(database, {
     keyId: eventKey.keyId,

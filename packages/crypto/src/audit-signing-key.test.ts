@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { generateKeyPairSync, sign, verify, createPublicKey } from "node:crypto";
-import { chmodSync, mkdtempSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "@praxa/core";
@@ -41,5 +41,23 @@ describe("audit signing key", () => {
   it("takes a PEM from Secrets Manager when given", () => {
     const pem = generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString();
     expect(loadAuditSigningKey({ pem, path: "/nonexistent/never-read" }).keyId).toMatch(/^aek_/);
+  });
+});
+
+describe("loadAuditSigningKey in production", () => {
+  it("never creates a key: without PRAXA_AUDIT_SIGNING_KEY and without a file it refuses, naming the variable", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "praxa-audit-key-")), "audit-signing.key");
+    let err: unknown;
+    try {
+      loadAuditSigningKey({ path, production: true });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues.map((i) => i.key)).toEqual(["PRAXA_AUDIT_SIGNING_KEY"]);
+    expect(existsSync(path)).toBe(false);
+    // Outside production the same call makes the key (0600) for local development.
+    expect(loadAuditSigningKey({ path }).keyId).toMatch(/.+/);
+    expect(existsSync(path)).toBe(true);
   });
 });

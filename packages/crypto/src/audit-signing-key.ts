@@ -33,6 +33,11 @@ function fromPem(pem: string, source: string): AuditSigningKey {
 export function loadAuditSigningKey(options: {
   readonly pem?: string | undefined;
   readonly path: string;
+  /**
+   * NODE_ENV=production: never create a key. The key comes from the app's secret (`PRAXA_AUDIT_SIGNING_KEY`) or an
+   * existing file; a key made inside an ephemeral container would be lost with it, and every restart would add one.
+   */
+  readonly production?: boolean;
 }): AuditSigningKey {
   if (options.pem) return fromPem(options.pem, "PRAXA_AUDIT_SIGNING_KEY");
   try {
@@ -46,6 +51,15 @@ export function loadAuditSigningKey(options: {
     return fromPem(readFileSync(options.path, "utf8"), "PRAXA_AUDIT_SIGNING_KEY_FILE");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  if (options.production) {
+    throw new ConfigError([
+      {
+        key: "PRAXA_AUDIT_SIGNING_KEY",
+        problem:
+          "required in production (a PEM Ed25519 private key, from the app's secret); production never creates one",
+      },
+    ]);
   }
   const { privateKey } = generateKeyPairSync("ed25519");
   mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
