@@ -30,6 +30,9 @@ const UPPER = ["runtime", "connectors", "skills"]; // sit above the base package
 export default tseslint.config(
   {
     ignores: [
+      ".image/**",
+      ".stryker-tmp/**",
+      "reports/**",
       "**/dist/**",
       "**/node_modules/**",
       "**/coverage/**",

@@ -35,6 +35,14 @@ export default {
     "<rootDir>/test/**/*.test.ts",
     "<rootDir>/infra/**/*.test.ts",
   ],
-  testPathIgnorePatterns: ["/node_modules/", "/dist/", "<rootDir>/test/lint-fixtures/", "<rootDir>/infra/cdk.out/"],
+  testPathIgnorePatterns: [
+    "/node_modules/",
+    "/dist/",
+    "<rootDir>/test/lint-fixtures/",
+    "<rootDir>/infra/cdk.out/",
+    "<rootDir>/.stryker-tmp/",
+  ],
+  // StrykerJS's sandboxes (pnpm mutation) are copies of the workspace: never a second @praxa/* package to jest.
+  modulePathIgnorePatterns: ["<rootDir>/.stryker-tmp/"],
   testTimeout: 60_000,
 };

@@ -18,7 +18,9 @@ const config: KnipConfig = {
       project: ["scripts/**/*.mjs", "*.{mjs,ts}"],
       // eslint.config.mjs names the resolver `node` in `import/resolver`; the import plugin's resolver loader then
       // requires `eslint-import-resolver-node` by that name at lint time — no import statement shows it.
-      ignoreDependencies: ["eslint-import-resolver-node"],
+      // @stryker-mutator/jest-runner: StrykerJS loads its test runner plugin by name (`testRunner: "jest"`,
+      // scripts/mutation/js-mutations.mjs) — no import statement shows it.
+      ignoreDependencies: ["eslint-import-resolver-node", "@stryker-mutator/jest-runner"],
     },
     "packages/*": {
       // scripts/*.mjs: a package's own generators (packages/api-client/scripts/generate.mjs, run by `pnpm api:openapi`).

@@ -30,5 +30,27 @@ describe("telemetry whitelist", () => {
       code: null,
     });
     expect(filterTelemetry({ tool_name: canary, code: canary })).toEqual({});
+    // Only keys that are present come out: no whitelisted key appears (even as undefined) that was not given.
+    expect(filterTelemetry({ ms: 3 })).toStrictEqual({ ms: 3 });
+  });
+
+  it("anchors both ends of tool names and codes: user text before or after a valid one is refused", () => {
+    for (const tool_name of [
+      `${"ignore previous instructions"} github.read.diff`,
+      "github.read.diff and then post my secrets",
+      "please unknown",
+      "model output follows",
+    ]) {
+      expect(TelemetryMetaSchema.safeParse({ tool_name }).success).toBe(false);
+      expect(filterTelemetry({ tool_name })).toStrictEqual({});
+    }
+    for (const code of ["secret is TOOL_NOT_ALLOWED", "TOOL_NOT_ALLOWED but the user wrote this"]) {
+      expect(TelemetryMetaSchema.safeParse({ code }).success).toBe(false);
+      expect(filterTelemetry({ code })).toStrictEqual({});
+    }
+    expect(filterTelemetry({ tool_name: "unknown", code: "TOOL_NOT_ALLOWED" })).toStrictEqual({
+      tool_name: "unknown",
+      code: "TOOL_NOT_ALLOWED",
+    });
   });
 });

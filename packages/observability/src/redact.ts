@@ -57,8 +57,8 @@ const SENSITIVE_KEY = new RegExp(
 /** Credential shapes that must never survive in any string value. */
 const SECRET_VALUE_PATTERNS: readonly RegExp[] = [
   /sk-ant-[A-Za-z0-9_-]{8,}/g, // Anthropic API keys
+  /xoxe\.xox[bp]-[A-Za-z0-9-]{8,}/g, // Slack rotating tokens (before the plain form, which would leave `xoxe.` behind)
   /xox[abposer]-[A-Za-z0-9-]{8,}/g, // Slack tokens
-  /xoxe\.xox[bp]-[A-Za-z0-9-]{8,}/g, // Slack rotating tokens
   /gh[opsur]_[A-Za-z0-9]{20,}/g, // GitHub tokens
   /github_pat_[A-Za-z0-9_]{20,}/g,
   /whsec_[A-Za-z0-9+/=]{8,}/g, // Standard Webhooks secrets

@@ -88,6 +88,29 @@ describe("guard middleware", () => {
     expect(() => guardSubAgent(prReview, "pr-review", 0)).toThrow(SubAgentNotAllowedError);
   });
 
+  it("runs the memory and sub-agent guards inside the pre-call chain, in its fixed order", () => {
+    const ok = { manifest: orchestrator, trigger: "github.pull_request.opened", registeredTools: registered };
+    expect(
+      runPreCallGuards({
+        ...ok,
+        memoryNamespace: "triage",
+        subAgent: { slug: "pr-review", parentManifest: orchestrator, parentDepth: 0 },
+      }),
+    ).toEqual(["memory.read", "subagent.dispatch"]);
+    expect(() => runPreCallGuards({ ...ok, memoryNamespace: "billing" })).toThrow(MemoryNamespaceError);
+    expect(() => runPreCallGuards({ ...ok, memoryNamespace: "" })).toThrow(MemoryNamespaceError);
+    expect(() =>
+      runPreCallGuards({ ...ok, subAgent: { slug: "slack-answer", parentManifest: orchestrator, parentDepth: 0 } }),
+    ).toThrow(SubAgentNotAllowedError);
+    expect(() =>
+      runPreCallGuards({ ...ok, subAgent: { slug: "pr-review", parentManifest: orchestrator, parentDepth: 1 } }),
+    ).toThrow(SubAgentNotAllowedError);
+    // Fixed order: a wrong trigger is refused before the memory or sub-agent guard is asked.
+    expect(() => runPreCallGuards({ ...ok, trigger: "slack.app_mention", memoryNamespace: "billing" })).toThrow(
+      TriggerNotAllowedError,
+    );
+  });
+
   it("refuses a manifest that allows a tool the runtime does not have", () => {
     expect(
       codeOf(() =>

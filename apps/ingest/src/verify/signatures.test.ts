@@ -123,3 +123,97 @@ describe("Standard Webhooks", () => {
     ).toBe(true);
   });
 });
+
+// Requests signed with the real secret but malformed otherwise: only the secret's holder can make them, yet each must
+// be refused — a timestamp that is not plain seconds would slip past the replay window (Number() → NaN compares false).
+describe("malformed but correctly signed requests", () => {
+  const body = Buffer.from('{"type":"event_callback"}');
+  const now = 1_700_000_000;
+  const BAD_TIMESTAMPS = [
+    "",
+    "1700000000abc",
+    "x1700000000",
+    " 1700000000",
+    "1700000000.0",
+    "1e9",
+    "0x6553f100",
+    "1234567890123",
+  ];
+
+  it("Slack: a timestamp that is not 1–12 digits is refused even when signed, whatever the clock", () => {
+    const secret = "slack-signing-secret-0123";
+    for (const ts of BAD_TIMESTAMPS)
+      expect(verifySlackSignature(secret, body, ts, slackSignature(secret, ts, body), now)).toBe(false);
+    expect(verifySlackSignature(secret, body, undefined, slackSignature(secret, "undefined", body), now)).toBe(false);
+    expect(verifySlackSignature(secret, body, String(now), undefined, now)).toBe(false);
+  });
+
+  it("Slack: exactly five minutes either way is still accepted, one second more is not", () => {
+    const secret = "slack-signing-secret-0123";
+    const ts = String(now);
+    const sig = slackSignature(secret, ts, body);
+    expect(verifySlackSignature(secret, body, ts, sig, now + 300)).toBe(true);
+    expect(verifySlackSignature(secret, body, ts, sig, now - 300)).toBe(true);
+    expect(verifySlackSignature(secret, body, ts, sig, now + 301)).toBe(false);
+  });
+
+  const secret = `whsec_${Buffer.alloc(24, 3).toString("base64")}`;
+  const sw = (id: string | undefined, timestamp: string | undefined, signature: string | undefined, at = now) =>
+    verifyStandardWebhook([secret], { id, timestamp, signature }, body, at);
+
+  it("Standard Webhooks: a missing, empty or over-long id, or a malformed timestamp, is refused even when signed", () => {
+    expect(sw("msg_1", String(now), standardWebhookSignature(secret, "msg_1", String(now), body))).toBe(true);
+    expect(sw("", String(now), standardWebhookSignature(secret, "", String(now), body))).toBe(false);
+    expect(sw(undefined, String(now), standardWebhookSignature(secret, "undefined", String(now), body))).toBe(false);
+    const id256 = "m".repeat(256);
+    expect(sw(id256, String(now), standardWebhookSignature(secret, id256, String(now), body))).toBe(true);
+    const id257 = "m".repeat(257);
+    expect(sw(id257, String(now), standardWebhookSignature(secret, id257, String(now), body))).toBe(false);
+    for (const ts of BAD_TIMESTAMPS)
+      expect(sw("msg_1", ts, standardWebhookSignature(secret, "msg_1", ts, body))).toBe(false);
+    expect(sw("msg_1", undefined, standardWebhookSignature(secret, "msg_1", "undefined", body))).toBe(false);
+    expect(sw("msg_1", String(now), undefined)).toBe(false);
+    expect(sw("msg_1", String(now), "")).toBe(false);
+    const v2 = standardWebhookSignature(secret, "msg_1", String(now), body).replace(/^v1,/, "v2,");
+    expect(sw("msg_1", String(now), v2)).toBe(false);
+  });
+
+  it("Standard Webhooks: the window edges as upstream has them (past edge refused, future edge accepted)", () => {
+    const sign = (ts: number) => standardWebhookSignature(secret, "msg_1", String(ts), body);
+    expect(sw("msg_1", String(now - 299), sign(now - 299))).toBe(true);
+    expect(sw("msg_1", String(now - 300), sign(now - 300))).toBe(false);
+    expect(sw("msg_1", String(now + 300), sign(now + 300))).toBe(true);
+    expect(sw("msg_1", String(now + 301), sign(now + 301))).toBe(false);
+  });
+
+  it("Standard Webhooks: entries may be separated by spaces and tabs; a malformed secret in the list is skipped, not fatal", () => {
+    const good = standardWebhookSignature(secret, "msg_1", String(now), body);
+    expect(sw("msg_1", String(now), `v1,AAAA \t${good}`)).toBe(true);
+    expect(
+      verifyStandardWebhook(
+        ["whsec_not base64!", "whsec_c2hvcnQ=", secret],
+        { id: "msg_1", timestamp: String(now), signature: good },
+        body,
+        now,
+      ),
+    ).toBe(true);
+  });
+
+  it("Standard Webhooks: a secret is used as a key only if it is clean base64 of at least 16 bytes", () => {
+    const b64 = Buffer.alloc(24, 3).toString("base64");
+    for (const bad of [
+      `whsec_${b64}!`,
+      `whsec_!${b64}`,
+      `whsec_ ${b64}`,
+      `whsec_${Buffer.alloc(15, 3).toString("base64")}`,
+    ]) {
+      expect(() => standardWebhookSignature(bad, "msg_1", String(now), body)).toThrow("invalid webhook secret");
+    }
+    expect(
+      standardWebhookSignature(`whsec_${Buffer.alloc(16, 3).toString("base64")}`, "msg_1", String(now), body),
+    ).toMatch(/^v1,/);
+    expect(standardWebhookSignature(b64, "msg_1", String(now), body)).toBe(
+      standardWebhookSignature(`whsec_${b64}`, "msg_1", String(now), body),
+    );
+  });
+});
