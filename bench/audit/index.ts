@@ -33,6 +33,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import {
+  exportCheckpointLine,
+  exportEventLine,
+  exportHeaderLine,
+  exportLeafLine,
   checkpointBody,
   DEFAULT_REDACTION_POLICY,
   eventLeafHash,
@@ -413,39 +417,10 @@ try {
   writeFileSync(
     exportFile,
     [
-      JSON.stringify({
-        type: "export",
-        format: "praxa-audit-export/v1",
-        workspace_id: ws,
-        exported_at: new Date().toISOString(),
-        from: null,
-        to: null,
-      }),
-      ...chain.map((e) => JSON.stringify({ type: "leaf", seq: e.seq, hash: e.hash })),
-      ...chain.map((e) =>
-        JSON.stringify({
-          type: "event",
-          seq: e.seq,
-          workspace_id: e.workspace_id,
-          prev_hash: e.prev_hash,
-          hash: e.hash,
-          key_id: e.key_id,
-          signature: e.signature,
-          canonical: Buffer.from(e.canonical).toString("base64"),
-        }),
-      ),
-      ...checkpoints.map((c) =>
-        JSON.stringify({
-          type: "checkpoint",
-          workspace_id: c.workspace_id,
-          tree_size: c.tree_size,
-          root_hash: c.root_hash,
-          timestamp: c.timestamp,
-          key_id: c.key_id,
-          signature: Buffer.from(c.signature).toString("base64"),
-          body: Buffer.from(c.body).toString("base64"),
-        }),
-      ),
+      exportHeaderLine({ workspaceId: ws, exportedAt: new Date().toISOString(), from: null, to: null }),
+      ...chain.map(exportLeafLine),
+      ...chain.map(exportEventLine),
+      ...checkpoints.map(exportCheckpointLine),
     ].join("\n"),
   );
   writeFileSync(

@@ -9,11 +9,20 @@
  *  - `GET|PUT /v1/audit/redaction-policy` — what the audit log keeps of inputs and outputs (admins change it; audited).
  * `GET /v1/audit/verify` is audit-verify.ts.
  */
-import { createPublicKey } from "node:crypto";
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { parseRedactionPolicy, RedactionPolicySchema, RunIdSchema, SkillIdSchema } from "@praxa/core";
+import {
+  exportCheckpointLine,
+  exportEventLine,
+  exportHeaderLine,
+  exportKeyLine,
+  exportLeafLine,
+  parseRedactionPolicy,
+  RedactionPolicySchema,
+  RunIdSchema,
+  SkillIdSchema,
+} from "@praxa/core";
 import {
   and,
   eq,
@@ -197,55 +206,11 @@ export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSig
       const checkpoints = await readCheckpoints(scope);
       const exportedAt = new Date().toISOString();
       function* lines(): Generator<string> {
-        yield (
-          JSON.stringify({
-            type: "export",
-            format: "praxa-audit-export/v1",
-            workspace_id: caller.workspaceId,
-            exported_at: exportedAt,
-            from: from?.toISOString() ?? null,
-            to: to?.toISOString() ?? null,
-          }) + "\n"
-        );
-        for (const l of leaves) yield JSON.stringify({ type: "leaf", seq: l.seq, hash: l.hash }) + "\n";
-        for (const e of events)
-          yield (
-            JSON.stringify({
-              type: "event",
-              seq: e.seq,
-              workspace_id: e.workspace_id,
-              prev_hash: e.prev_hash,
-              hash: e.hash,
-              key_id: e.key_id,
-              signature: e.signature,
-              canonical: Buffer.from(e.canonical).toString("base64"),
-            }) + "\n"
-          );
-        for (const c of checkpoints)
-          yield (
-            JSON.stringify({
-              type: "checkpoint",
-              workspace_id: c.workspace_id,
-              tree_size: c.tree_size,
-              root_hash: c.root_hash,
-              timestamp: c.timestamp,
-              key_id: c.key_id,
-              signature: Buffer.from(c.signature).toString("base64"),
-              body: Buffer.from(c.body).toString("base64"),
-            }) + "\n"
-          );
-        for (const k of keys)
-          yield (
-            JSON.stringify({
-              type: "key",
-              key_id: k.keyId,
-              purpose: k.purpose,
-              algorithm: k.algorithm,
-              public_key_pem: createPublicKey({ key: k.spki, format: "der", type: "spki" })
-                .export({ format: "pem", type: "spki" })
-                .toString(),
-            }) + "\n"
-          );
+        yield exportHeaderLine({ workspaceId: caller.workspaceId, exportedAt, from, to }) + "\n";
+        for (const l of leaves) yield exportLeafLine(l) + "\n";
+        for (const e of events) yield exportEventLine(e) + "\n";
+        for (const c of checkpoints) yield exportCheckpointLine(c) + "\n";
+        for (const k of keys) yield exportKeyLine(k) + "\n";
       }
       return new StreamAnswer("application/x-ndjson", Readable.from(lines()), {
         "content-disposition": `attachment; filename="audit-${caller.workspaceId}.jsonl"`,

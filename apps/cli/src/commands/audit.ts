@@ -7,6 +7,11 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import {
+  exportCheckpointLine,
+  exportEventLine,
+  exportHeaderLine,
+  exportKeyLine,
+  exportLeafLine,
   buildInclusionProof,
   ChainStreamVerification,
   checkTrustedCheckpointRoot,
@@ -253,59 +258,16 @@ export async function exportWorkspaceAudit(
       events: await readAuditRange(s, from, to),
       checkpoints: await readCheckpoints(s),
     }));
-    write(
-      JSON.stringify({
-        type: "export",
-        format: "praxa-audit-export/v1",
-        workspace_id: workspaceId,
-        exported_at: new Date().toISOString(),
-        from: from?.toISOString() ?? null,
-        to: to?.toISOString() ?? null,
-      }),
-    );
-    for (const l of leaves) write(JSON.stringify({ type: "leaf", seq: l.seq, hash: l.hash }));
+    write(exportHeaderLine({ workspaceId, exportedAt: new Date().toISOString(), from, to }));
+    for (const l of leaves) write(exportLeafLine(l));
     let written = 0;
     for (const e of events) {
       if (++written % 1000 === 0) onProgress?.(written, events.length);
-      write(
-        JSON.stringify({
-          type: "event",
-          seq: e.seq,
-          workspace_id: e.workspace_id,
-          prev_hash: e.prev_hash,
-          hash: e.hash,
-          key_id: e.key_id,
-          signature: e.signature,
-          canonical: Buffer.from(e.canonical).toString("base64"),
-        }),
-      );
+      write(exportEventLine(e));
     }
     onProgress?.(events.length, events.length);
-    for (const c of checkpoints)
-      write(
-        JSON.stringify({
-          type: "checkpoint",
-          workspace_id: c.workspace_id,
-          tree_size: c.tree_size,
-          root_hash: c.root_hash,
-          timestamp: c.timestamp,
-          key_id: c.key_id,
-          signature: Buffer.from(c.signature).toString("base64"),
-          body: Buffer.from(c.body).toString("base64"),
-        }),
-      );
-    for (const k of keys)
-      write(
-        JSON.stringify({
-          type: "key",
-          key_id: k.keyId,
-          purpose: k.purpose,
-          algorithm: k.algorithm,
-          public_key_pem: createPublicKey({ key: k.spki, format: "der", type: "spki" })
-            .export({ format: "pem", type: "spki" })
-            .toString(),
-        }),
-      );
+    for (const c of checkpoints) write(exportCheckpointLine(c));
+    for (const k of keys) write(exportKeyLine(k));
     return {
       workspaceId,
       events: events.length,

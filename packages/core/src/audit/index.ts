@@ -10,3 +10,4 @@ export * from "./verify-chain-stream.js";
 export * from "./redaction.js";
 export * from "./verify-checkpoint.js";
 export * from "./audit-export.js";
+export * from "./audit-export-lines.js";
