@@ -358,7 +358,7 @@ describe("pnpm praxa skills resume", () => {
     });
     expect(await statusOf(skill.skillId)).toBe("active");
     const noToken = await praxa("", "resume", skill.skillId, "--reason", "x");
-    expect(noToken.status).toBe(1);
+    expect(noToken.status).toBe(2); // usage: the command needs the operator’s own token
     expect(noToken.stderr).toContain("PRAXA_API_TOKEN");
   });
 });
