@@ -10,7 +10,7 @@
  * token is never taken). No installation token is minted by the api.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { createHash, generateKeyPairSync, randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { sign as octokitSign } from "@octokit/webhooks-methods";
@@ -30,6 +30,7 @@ import { createLogger } from "@praxa/observability";
 import { createQueues, createRedis, redisReady, type QueueSet, type Redis } from "@praxa/queue";
 import { startGithubServer, type GithubServer } from "@praxa/testkit";
 import type { FastifyInstance } from "fastify";
+import { expectInstallCookieBound, installNonce } from "./install-cookie.js";
 
 const APP_ID = 777001;
 const appKey = generateKeyPairSync("rsa", { modulusLength: 2048 })
@@ -160,15 +161,6 @@ async function call(
   };
 }
 const get = (path: string, token?: string): Promise<Answer> => call("GET", path, token ? { token } : {});
-
-/** The install cookie's nonce, from a Set-Cookie answer (what the browser keeps). */
-function installNonce(setCookie: readonly string[]): string {
-  const m = /^__Host-praxa_install=([A-Za-z0-9_-]{43});/.exec(
-    setCookie.find((c) => c.startsWith("__Host-praxa_install=")) ?? "",
-  );
-  if (!m?.[1]) throw new Error("no install cookie set");
-  return m[1];
-}
 
 /** An install started from a member's browser: the link's state, and the nonce of the cookie that browser now holds. */
 async function start(token: string): Promise<{ state: string; nonce: string }> {
@@ -352,24 +344,7 @@ describe("GitHub App installation callback", () => {
 describe("install links are bound to the browser that started them (security review, finding 1)", () => {
   it("the install cookie: __Host- prefix, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain, 10 minutes; only its hash is stored", async () => {
     const link = await get("/v1/integrations/github/install", tokens.adminA);
-    const cookies = link.setCookie.filter((c) => c.startsWith("__Host-praxa_install="));
-    expect(cookies).toHaveLength(1);
-    const [pair, ...attributes] = cookies[0]!.split(";").map((p) => p.trim());
-    expect(pair).toMatch(/^__Host-praxa_install=[A-Za-z0-9_-]{43}$/);
-    expect(attributes.map((a) => a.toLowerCase()).sort()).toEqual([
-      "httponly",
-      "max-age=600",
-      "path=/",
-      "samesite=lax",
-      "secure",
-    ]);
-    const nonce = installNonce(link.setCookie);
-    expect(link.text).not.toContain(nonce);
-    const state = new URL(String(link.json["url"])).searchParams.get("state")!;
-    const [row] = await admin<
-      { binding_sha256: string }[]
-    >`select binding_sha256 from oauth_states where state_sha256 = encode(sha256(${state}::bytea), 'hex')`;
-    expect(row?.binding_sha256).toBe(createHash("sha256").update(nonce).digest("hex"));
+    const nonce = await expectInstallCookieBound(link, admin);
     const dump =
       (await admin<{ t: string }[]>`select string_agg(row_to_json(o)::text, ' ') as t from oauth_states o`)[0]?.t ?? "";
     expect(dump).not.toContain(nonce);

@@ -9,7 +9,7 @@
  * 1) is refused before Slack is asked: no integration, no vault secret. No token appears in an api response, a log
  * line or the database in clear.
  */
-import { createHash, generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,6 +42,7 @@ import {
   type SlackTokenDeps,
 } from "@praxa/worker";
 import type { FastifyInstance } from "fastify";
+import { expectInstallCookieBound, installNonce } from "./install-cookie.js";
 
 const PUBLIC_URL = "https://praxa.test";
 let tdb: TestDatabase;
@@ -153,15 +154,6 @@ async function call(
 const get = (path: string, token?: string, at = base): Promise<Answer> =>
   call("GET", path, { ...(token ? { token } : {}), at });
 
-/** The install cookie's nonce, from a Set-Cookie answer (what the browser keeps). */
-function installNonce(setCookie: readonly string[]): string {
-  const m = /^__Host-praxa_install=([A-Za-z0-9_-]{43});/.exec(
-    setCookie.find((c) => c.startsWith("__Host-praxa_install=")) ?? "",
-  );
-  if (!m?.[1]) throw new Error("no install cookie set");
-  return m[1];
-}
-
 /** The browser's part: follow the install link to Slack's authorize page, get redirected back to the api. */
 async function authorize(installUrl: string): Promise<string> {
   const res = await fetch(installUrl, { redirect: "manual" });
@@ -251,24 +243,7 @@ describe("Slack install (api)", () => {
 
   it("the install cookie: __Host- prefix, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain, 10 minutes; only its hash is stored", async () => {
     const link = await get("/v1/integrations/slack/install", tokens.adminA);
-    const cookies = link.setCookie.filter((c) => c.startsWith("__Host-praxa_install="));
-    expect(cookies).toHaveLength(1);
-    const [pair, ...attributes] = cookies[0]!.split(";").map((p) => p.trim());
-    expect(pair).toMatch(/^__Host-praxa_install=[A-Za-z0-9_-]{43}$/);
-    expect(attributes.map((a) => a.toLowerCase()).sort()).toEqual([
-      "httponly",
-      "max-age=600",
-      "path=/",
-      "samesite=lax",
-      "secure",
-    ]);
-    const nonce = installNonce(link.setCookie);
-    expect(link.text).not.toContain(nonce);
-    const state = new URL(String(link.json["url"])).searchParams.get("state")!;
-    const [row] = await admin<
-      { binding_sha256: string }[]
-    >`select binding_sha256 from oauth_states where state_sha256 = encode(sha256(${state}::bytea), 'hex')`;
-    expect(row?.binding_sha256).toBe(createHash("sha256").update(nonce).digest("hex"));
+    await expectInstallCookieBound(link, admin);
   });
 
   it("the link opened in another browser (no cookie, or another start’s cookie) → 403 INSTALL_NOT_BOUND: the code never exchanged, no integration, no vault secret", async () => {
