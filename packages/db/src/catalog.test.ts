@@ -154,6 +154,13 @@ describe("catalog: SECURITY DEFINER functions", () => {
          and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')`);
     expect(rows.map((r) => r.fn)).toEqual([]);
   });
+
+  it("praxa_definer holds CREATE on no schema once migrations have run (migrate.ts lends it only inside a migration)", async () => {
+    const rows = await sql.unsafe<{ schema: string }[]>(`
+      select n.nspname as schema from pg_namespace n
+       where ${OUR_SCHEMAS_SQL} and has_schema_privilege('praxa_definer', n.oid, 'CREATE')`);
+    expect(rows.map((r) => r.schema)).toEqual([]);
+  });
 });
 
 /**
