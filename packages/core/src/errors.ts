@@ -128,3 +128,59 @@ export class IntegrationNotConfiguredError extends PraxaError {
   readonly code = "INTEGRATION_NOT_CONFIGURED";
   readonly httpStatus = 404;
 }
+
+/**
+ * An outside service refused for rate: a model provider's 429 / 529 on the workspace's own key, or GitHub's primary
+ * or secondary rate limit on an installation. Retryable, but not in the job: the worker gives the run back at once
+ * (its journal kept), delays it by `retryAfterMs` and gates the same `resource` for the workspace's other runs until
+ * then (docs/operations.md, "Caps, fairness, cancel and redrive"). Other workspaces are not slowed.
+ */
+export class ThrottledError extends PraxaError {
+  readonly code: string;
+  readonly httpStatus = 429;
+  override readonly retryable = true;
+  /** How long to wait before the resource is asked again (the server's `retry-after`, or a computed backoff). */
+  readonly retryAfterMs: number;
+  /** What is throttled: the workspace's model key, or the run's GitHub installation / Slack team. */
+  readonly resource: "model" | "github" | "slack";
+  constructor(
+    message: string,
+    options: {
+      readonly resource: "model" | "github" | "slack";
+      readonly retryAfterMs: number;
+      /** A stable code for the run's record if throttling outlasts its budget (default `THROTTLED`). */
+      readonly code?: string;
+      readonly cause?: unknown;
+      readonly details?: ErrorDetails;
+    },
+  ) {
+    super(message, {
+      details: { ...options.details, resource: options.resource, retryAfterMs: options.retryAfterMs },
+      cause: options.cause,
+    });
+    this.code = options.code ?? "THROTTLED";
+    this.resource = options.resource;
+    this.retryAfterMs = Math.max(0, Math.round(options.retryAfterMs));
+  }
+}
+
+/**
+ * The integration a run acts through is gone for good: GitHub answers 404 to its installation token (the App was
+ * uninstalled, or the installation never existed), Slack says the token was revoked or the account is inactive.
+ * Permanent: the integration is marked revoked, its waiting runs fail once with this code, and the workspace is told.
+ */
+export class IntegrationGoneError extends PraxaError {
+  readonly code = "INTEGRATION_GONE";
+  readonly httpStatus = 410;
+  readonly resource: "github" | "slack";
+  constructor(message: string, options: { readonly resource: "github" | "slack" } & PraxaErrorOptions) {
+    super(message, options);
+    this.resource = options.resource;
+  }
+}
+
+/** A human cancelled the run: its lease check answers "cancelled" at the next step boundary, and no effect follows. */
+export class RunCancelledError extends PraxaError {
+  readonly code = "RUN_CANCELLED";
+  readonly httpStatus = 409;
+}
