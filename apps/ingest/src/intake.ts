@@ -8,7 +8,7 @@
 import { newId, type RunId, type WorkspaceId } from "@praxa/core";
 import { createRunsForDelivery, resolveInstallation, subscribedSkills, type Database } from "@praxa/db";
 import type { Logger } from "@praxa/observability";
-import { enqueue, type QueueSet } from "@praxa/queue";
+import { enqueue, runJobId, type QueueSet } from "@praxa/queue";
 import type { IgnoreReason, MappedEvent } from "./events/intake-event.js";
 import type { WorkspaceLimiter } from "./workspace-limiter.js";
 
@@ -92,13 +92,16 @@ export async function acceptEvent(deps: IntakeDeps, delivery: Delivery, mapped: 
   }
   let enqueued = 0;
   for (const [i, runId] of created.run_ids.entries()) {
-    if (created.statuses[i] !== "queued") continue;
+    const seq = created.dispatch_seqs[i];
+    // Only a run dispatched on the spot (its workspace under its cap, the fleet's look-ahead not full) gets its job
+    // here; the others wait in Postgres for the dispatcher's fair order (docs/decisions/0005).
+    if (created.statuses[i] !== "queued" || seq === undefined || seq === 0) continue;
     try {
       await enqueue(
         deps.queues,
         "run",
         { runId },
-        { jobId: runId, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+        { jobId: runJobId(runId, seq), ...(delayMs > 0 ? { delay: delayMs } : {}) },
         { timeoutMs: ENQUEUE_TIMEOUT_MS },
       );
       enqueued++;

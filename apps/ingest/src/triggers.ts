@@ -12,7 +12,7 @@ import type { FastifyRequest } from "fastify";
 import { isId, newId, parseId, type WorkspaceId } from "@praxa/core";
 import { openCredential } from "@praxa/crypto";
 import { createRunsForDelivery, subscribedSkills, triggerSecretsForSkill, type Database } from "@praxa/db";
-import { enqueue } from "@praxa/queue";
+import { enqueue, runJobId } from "@praxa/queue";
 import { ENQUEUE_TIMEOUT_MS, type IntakeDeps } from "./intake.js";
 import type { IngestTriggerKey } from "./trigger-key.js";
 import { standardWebhookHeadersPlausible, verifyStandardWebhook } from "./verify/standard-webhooks.js";
@@ -106,8 +106,10 @@ export async function acceptTrigger(
   });
   if (!created.duplicate) {
     for (const [i, runId] of created.run_ids.entries()) {
-      if (created.statuses[i] !== "queued") continue;
-      await enqueue(deps.queues, "run", { runId }, { jobId: runId }, { timeoutMs: ENQUEUE_TIMEOUT_MS }).catch(
+      const seq = created.dispatch_seqs[i];
+      // Only a run dispatched on the spot gets its job here; the others wait for the dispatcher's fair order.
+      if (created.statuses[i] !== "queued" || seq === undefined || seq === 0) continue;
+      await enqueue(deps.queues, "run", { runId }, { jobId: runJobId(runId, seq) }, { timeoutMs: ENQUEUE_TIMEOUT_MS }).catch(
         (err: unknown) =>
           deps.log.warn(
             { runId, code: "ENQUEUE_DEFERRED", err },

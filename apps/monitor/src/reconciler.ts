@@ -1,18 +1,19 @@
 /**
- * The run reconciler: the run row is the outbox, and this makes it so. It compares runs with their jobs, through the
- * monitor's definer functions, and repairs what a Redis outage or a dead worker left behind:
- *  - a `queued` run older than the grace period whose job is missing → enqueued (delayed to its `not_before`);
- *  - one whose kept job failed → `job.retry()`;
- *  - one whose kept job completed (the run never finished) → removed and re-added, because BullMQ's jobId dedup would
- *    turn a plain re-add into a silent no-op;
+ * The run reconciler: the run row is the outbox, and this makes it so. Undispatched queued runs belong to the
+ * workers' dispatcher (docs/decisions/0005); this repairs what a Redis outage or a crash left behind after a dispatch:
+ *  - a dispatched run whose dispatch is older than the grace period and whose job (`<runId>.<seq>`) is missing → the
+ *    job is added (delayed to its `not_before`);
+ *  - one whose job completed or failed without the run leaving `queued` → handed back to the dispatcher, which adds a
+ *    job under a new id (a re-add under the same id would collide with the kept job);
  *  - an active, waiting or delayed job → left alone;
- *  - a `running` run whose lease expired → handed back to `queued`, then treated as above.
- * Duplicates collapse on `jobId = runId`, so running it twice, or on two monitors at once, is harmless.
+ *  - a `running` run whose lease expired → handed back to the dispatcher (the dispatch pass does the same; whichever
+ *    comes first).
+ * Job ids are per dispatch, so running it twice, or on two monitors at once, is harmless.
  */
 import type { RunId } from "@praxa/core";
-import { handBackRun, listStaleRuns, type Database } from "@praxa/db";
+import { handBackRun, listStaleRuns, undispatchRun, type Database } from "@praxa/db";
 import type { Logger } from "@praxa/observability";
-import { enqueue, type QueueSet } from "@praxa/queue";
+import { enqueue, runJobId, type QueueSet } from "@praxa/queue";
 
 export interface ReconcilerDeps {
   readonly database: Database;
@@ -27,7 +28,9 @@ export interface ReconcilerDeps {
 export interface ReconcileSummary {
   examined: number;
   enqueued: number;
+  /** Kept for the summary's shape: always 0 now (a failed job's run is handed back instead). */
   retried: number;
+  /** Dispatched runs whose job ended without them: handed back to the dispatcher. */
   readded: number;
   handedBack: number;
   leftAlone: number;
@@ -40,22 +43,17 @@ export async function reconcileOnce(deps: ReconcilerDeps): Promise<ReconcileSumm
   for (const run of stale) {
     summary.examined++;
     if (run.status === "running") {
-      if (!(await handBackRun(deps.database, run.run_id))) continue;
-      summary.handedBack++;
+      if (await handBackRun(deps.database, run.run_id)) summary.handedBack++;
+      continue;
     }
     const delay = run.not_before ? Math.max(0, run.not_before.getTime() - deps.now()) : 0;
-    const job = await runs.getJob(run.run_id);
+    const job = await runs.getJob(runJobId(run.run_id, run.dispatch_seq));
     const state = job ? await job.getState() : "missing";
     if (!job || state === "missing" || state === "unknown") {
-      await enqueueRun(deps, run.run_id, delay);
+      await enqueueRun(deps, run.run_id, run.dispatch_seq, delay);
       summary.enqueued++;
-    } else if (state === "failed") {
-      await job.retry("failed");
-      summary.retried++;
-    } else if (state === "completed") {
-      await job.remove();
-      await enqueueRun(deps, run.run_id, delay);
-      summary.readded++;
+    } else if (state === "failed" || state === "completed") {
+      if (await undispatchRun(deps.database, run.run_id, run.dispatch_seq)) summary.readded++;
     } else {
       summary.leftAlone++;
     }
@@ -64,6 +62,6 @@ export async function reconcileOnce(deps: ReconcilerDeps): Promise<ReconcileSumm
   return summary;
 }
 
-async function enqueueRun(deps: ReconcilerDeps, runId: RunId, delay: number): Promise<void> {
-  await enqueue(deps.queues, "run", { runId }, { jobId: runId, ...(delay > 0 ? { delay } : {}) });
+async function enqueueRun(deps: ReconcilerDeps, runId: RunId, seq: number, delay: number): Promise<void> {
+  await enqueue(deps.queues, "run", { runId }, { jobId: runJobId(runId, seq), ...(delay > 0 ? { delay } : {}) });
 }

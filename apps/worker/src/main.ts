@@ -3,15 +3,15 @@
  * The worker process: the run processor (`runs` queue: claim by runId, guards, model, tools, audit), the `keys`
  * processor (create / rotate a workspace's key pair) and the `notifications` processor (a paused Skill's channels). Refuses to start unless Redis evicts nothing.
  *
- * Stalled jobs: BullMQ's lock (`lockDuration`, checked every `stalledInterval`, both WORKER_STALLED_INTERVAL_MS,
- * default 30 s) decides when a job whose
- * worker died is handed to another worker; `maxStalledCount` 2 lets that happen twice before the job fails. It is not
- * what keeps effects single: the run's lease in Postgres (fencing token checked on every write, re-checked before
- * each external effect) does. A run whose job failed for good is still recovered by the monitor's reconciler.
+ * A dead worker's runs: their leases (WORKER_LEASE_SECONDS, default 12 s) expire, and the next dispatch pass (every
+ * WORKER_DISPATCH_POLL_MS, on any live worker) hands them back and dispatches them again under a new job id — about
+ * one lease after the death, whatever BullMQ's stalled-job check (WORKER_STALLED_INTERVAL_MS) later does with the dead
+ * worker's job (its claim finds the run taken and ends). Effects stay single because of the run's lease in Postgres
+ * (fencing token checked on every write, re-checked before each external effect), never because of a job lock.
  */
 import { hostname } from "node:os";
 import { bootConfig, unconfiguredSummary, workerIntegrations, type WorkerConfig } from "@praxa/config";
-import { RunIdSchema, WorkspaceIdSchema } from "@praxa/core";
+import { WorkspaceIdSchema } from "@praxa/core";
 import { loadAuditSigningKey } from "@praxa/crypto";
 import { createAuditWriter, createDatabase, registerAuditKey } from "@praxa/db";
 import { startHealthServer } from "@praxa/observability"; // /readyz on PRAXA_HEALTH_PORT (internal)
@@ -22,7 +22,8 @@ import {
   type DestinationStream,
   type SpanExporter,
 } from "@praxa/observability";
-import { checkRedisEvictionPolicy, createQueues, createRedis, enqueue, parseJobData, Worker } from "@praxa/queue";
+import { checkRedisEvictionPolicy, createQueues, createRedis, parseJobData, Worker } from "@praxa/queue";
+import { startDispatcher } from "./dispatcher.js";
 import { createKeyProvider } from "./key-provider.js";
 import { runKeysJob } from "./keys-job.js";
 import type { ProviderFactory } from "./model-selection.js";
@@ -125,6 +126,8 @@ export async function startWorker(
       ? { clientId: config.SLACK_CLIENT_ID, clientSecret: config.SLACK_CLIENT_SECRET, baseUrl: config.SLACK_BASE_URL }
       : null;
   const connection = { connection: redis, prefix: config.PRAXA_QUEUE_PREFIX };
+  // Fair dispatch (docs/decisions/0005): every worker process runs a dispatcher; one pass runs at a time fleet-wide.
+  const dispatcher = startDispatcher({ database, queues, log, pollMs: config.WORKER_DISPATCH_POLL_MS });
   const runDeps = {
     database,
     provider,
@@ -132,11 +135,15 @@ export async function startWorker(
     tracer: telemetry.tracer,
     github,
     slack,
-    enqueueRun: async (runId: string) => {
-      await enqueue(queues, "run", { runId: RunIdSchema.parse(runId) }, { jobId: runId }, { timeoutMs: 5_000 });
+    // A sub-agent's child run is created queued in Postgres; the dispatcher moves it into the queue in fair order.
+    enqueueRun: async () => {
+      dispatcher.kick();
     },
     holder,
     leaseSeconds: config.WORKER_LEASE_SECONDS,
+    maxAttempts: config.WORKER_MAX_ATTEMPTS,
+    maxDeferrals: config.WORKER_MAX_THROTTLE_DEFERRALS,
+    onSlotFreed: () => dispatcher.kick(),
     log,
     providerFactory:
       options.providerFactory === undefined
@@ -159,7 +166,7 @@ export async function startWorker(
     async (job) => {
       // Only the runId is used; a workspace id in `hint` is for tracing and never authorizes anything.
       const data = parseJobData("run", job.data);
-      return processRunJob(runDeps, data.runId, { made: job.attemptsMade, max: job.opts.attempts ?? 1 });
+      return processRunJob(runDeps, data.runId);
     },
     {
       ...connection,
@@ -231,6 +238,7 @@ export async function startWorker(
     close: async () => {
       // Stop taking jobs; in-flight runs finish within the grace period (their steps are durable regardless: a run
       // cut short is replayed by the next claim once its lease expires).
+      await dispatcher.stop();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.WORKER_SHUTDOWN_GRACE_MS).unref());
       await Promise.race([Promise.all([runs.close(), keys.close(), notifications.close()]), grace]);
       await Promise.all([runs.close(true), keys.close(true), notifications.close(true)]).catch(() => undefined);

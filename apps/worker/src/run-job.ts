@@ -1,18 +1,30 @@
 /**
  * The run processor: a `{runId}` job → claim the run by id (the workspace, Skill version and trigger come from the
  * row; any workspace id in the job is a tracing hint, never used) → execute the pinned Skill under a renewed lease →
- * finish the run. Failure policy:
- *  - a guard denial: already audited by the executor; the run fails with the guard's code;
- *  - a transient infrastructure error (database, GitHub 5xx, Redis) with attempts left: the run is released (queued,
- *    steps kept) and the error rethrown so BullMQ retries with backoff — the retry replays recorded steps;
+ * finish the run. The claim itself may hand the run back to the dispatcher (its workspace runs its cap, a resource it
+ * needs is throttled, it is not due yet): the job then ends at once and holds no slot. Failure policy (docs/failures.md):
+ *  - a guard denial: already audited by the executor; the run fails with the guard's code (class `guard`: a redrive
+ *    needs a new Skill version);
+ *  - a throttle (`ThrottledError`: the workspace's model key answered 429/529, its GitHub installation or Slack team
+ *    is rate limited): the slot is released at once — the run is given back with its journal, due after the
+ *    provider's retry-after, and that resource is gated for the workspace's other runs until then; it is not an
+ *    attempt. Throttled more than `maxDeferrals` times, it fails with the throttle's code;
+ *  - the integration is gone (`IntegrationGoneError`): the integration is marked revoked, its other queued runs fail
+ *    once, the change is audited, and this run fails with INTEGRATION_GONE;
+ *  - a transient infrastructure error (database, GitHub 5xx, Redis) with attempts left: the run is given back to the
+ *    dispatcher with a backoff (steps kept; the next claim replays them);
  *  - anything else, or the last attempt: a `run.failed` audit event, the run `failed` with the error's code;
+ *  - cancelled by a human: the lease check answers RUN_CANCELLED at the next step boundary; no further effect; the run
+ *    finishes `cancelled`;
  *  - a lost lease: another worker holds the run now; this one stops writing (Postgres would refuse it anyway).
- * Model errors have already been retried by the provider (honouring retry-after), so they are final here.
  */
 import { UnrecoverableError } from "bullmq";
 import {
+  IntegrationGoneError,
   isPraxaError,
   LeaseLostError,
+  RunCancelledError,
+  ThrottledError,
   manifestHash,
   newId,
   parseSkillManifest,
@@ -22,24 +34,24 @@ import {
 } from "@praxa/core";
 import type { Logger } from "@praxa/observability";
 import {
-  claimRun,
+  claimRunOutcome,
+  deferRun,
   eq,
   finishRun,
+  markIntegrationGone,
   schema,
   purgeRunStepContent,
   readRunContext,
-  releaseRun,
   renewRunLease,
   withWorkspace,
   type ClaimedRun,
   type Database,
+  type FailureClass,
 } from "@praxa/db";
 import {
   BUILTIN_TOOLS,
   executeRun,
   isGuardDenial,
-  ModelRateLimitedError,
-  ModelUnavailableError,
   type AnyTool,
   type RunResult,
 } from "@praxa/runtime";
@@ -53,13 +65,25 @@ import { ManifestHashMismatchError } from "./worker-errors.js";
 export interface RunJobDeps extends RunStorageDeps, Omit<ToolEnvironmentDeps, "maxSubagentDepth"> {
   readonly holder: string;
   readonly leaseSeconds: number;
+  /** Claims of a run in all (a throttle's claims excluded) before a transient failure is final. Default 5. */
+  readonly maxAttempts?: number;
+  /** Throttles of one run before it fails with the throttle's code. Default 100. */
+  readonly maxDeferrals?: number;
+  /** First backoff of a transient failure (doubled per attempt, with jitter, at most 5 min). Default 2 000 ms. */
+  readonly backoffBaseMs?: number;
+  /** Called when this job gave a slot back or handed a run back: the dispatcher may have work now. */
+  readonly onSlotFreed?: () => void;
   readonly log: Logger;
   readonly providerFactory: ProviderFactory | null;
   readonly tools?: readonly AnyTool[];
 }
 
 export type RunJobOutcome =
-  | { readonly runId: RunId; readonly status: "not_claimable" | "lease_lost" }
+  | {
+      readonly runId: RunId;
+      readonly status: "not_claimable" | "lease_lost" | "not_yet" | "gated" | "capped" | "cancelled";
+    }
+  | { readonly runId: RunId; readonly status: "deferred"; readonly code: string; readonly due: Date }
   | {
       readonly runId: RunId;
       readonly status: "succeeded" | "skipped" | "failed";
@@ -83,16 +107,28 @@ async function runDepth(database: Database, claimed: ClaimedRun, parent: string 
   return depth;
 }
 
-export async function processRunJob(
-  deps: RunJobDeps,
-  runId: RunId,
-  attempt: { made: number; max: number },
-): Promise<RunJobOutcome> {
-  const claimed = await claimRun(deps.database, runId, deps.holder, deps.leaseSeconds);
-  if (!claimed) {
-    deps.log.info({ runId, code: "RUN_NOT_CLAIMABLE" }, "run not claimable (finished, or held by a live lease)");
-    return { runId, status: "not_claimable" };
+/** Backoff before the next claim after a transient failure: base · 2^(attempt−1), half of it jittered, ≤ 5 min. */
+export function transientBackoffMs(attempt: number, baseMs: number, random: () => number = Math.random): number {
+  const exp = Math.min(300_000, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<RunJobOutcome> {
+  const claim = await claimRunOutcome(deps.database, runId, deps.holder, deps.leaseSeconds);
+  if (claim.outcome !== "claimed") {
+    if (claim.outcome === "not_claimable")
+      deps.log.info({ runId, code: "RUN_NOT_CLAIMABLE" }, "run not claimable (finished, or held by a live lease)");
+    else {
+      deps.log.info(
+        { runId, workspaceId: claim.workspaceId, code: `RUN_${claim.outcome.toUpperCase()}` },
+        "run handed back to the dispatcher",
+      );
+      deps.onSlotFreed?.();
+    }
+    return { runId, status: claim.outcome };
   }
+  const claimed = claim.run;
+  const maxAttempts = deps.maxAttempts ?? 5;
   const ws = claimed.workspaceId;
   let lease = claimed.lease;
   let lost = false;
@@ -103,6 +139,9 @@ export async function processRunJob(
           lease = { ...lease, expiresAt: l.expiresAt };
         },
         (err: unknown) => {
+          // Cancelled: the run goes on to its next step boundary, where the same check stops it and it finishes
+          // `cancelled`. Anything else: the lease is not ours any more.
+          if (err instanceof RunCancelledError) return;
           lost = true;
           deps.log.warn({ runId, code: isPraxaError(err) ? err.code : "RENEW_FAILED" }, "lease renewal failed");
         },
@@ -112,20 +151,26 @@ export async function processRunJob(
   );
   renew.unref();
   const t0 = Date.now();
-  const finish = async (status: "succeeded" | "skipped" | "failed", code: string | null) => {
+  const finish = async (
+    status: "succeeded" | "skipped" | "failed",
+    code: string | null,
+    failureClass: FailureClass | null = null,
+  ) => {
     await recorder.flush();
     await withWorkspace(deps.database, ws, async (s) => {
       await purgeRunStepContent(s, lease);
-      await finishRun(s, lease, status, code);
+      await finishRun(s, lease, status, code, failureClass);
     });
   };
   const recorder = createRunRecorder(deps, ws, lease);
   let skillId: SkillId | null = null;
   let manifestHashHex = "";
+  let ctxIntegration: string | null = null;
   try {
     const ctx = await withWorkspace(deps.database, ws, (s) => readRunContext(s, runId));
     skillId = claimed.skillId as SkillId;
     manifestHashHex = ctx.manifest_hash;
+    ctxIntegration = ctx.integration_id;
     if (ctx.skill_status === "paused") throw new SkillPausedError("this Skill is paused; a human must resume it");
     const manifest = parseSkillManifest(ctx.manifest);
     if (manifestHash(manifest) !== ctx.manifest_hash)
@@ -163,6 +208,7 @@ export async function processRunJob(
     });
     const status = result.status === "skipped" ? "skipped" : "succeeded";
     await finish(status, status === "skipped" ? (result.skipReason ?? null) : null);
+    deps.onSlotFreed?.();
     deps.log.info(
       {
         runId,
@@ -176,18 +222,81 @@ export async function processRunJob(
     return { runId, status, ...(result.verdict ? { verdict: result.verdict } : {}) };
   } catch (err) {
     const code = isPraxaError(err) ? err.code : "INTERNAL";
+    if (err instanceof RunCancelledError) {
+      // A human cancelled it: the lease check refused the next step, so no effect followed. Finish it `cancelled`
+      // (its sealed step content purged with it); `run.cancelled` was audited when it was asked for.
+      await recorder.flush().catch(() => undefined);
+      await withWorkspace(deps.database, ws, (s) => finishRun(s, lease, "cancelled", null)).catch((e: unknown) =>
+        deps.log.warn({ runId, code: isPraxaError(e) ? e.code : "FINISH_FAILED" }, "could not finish a cancelled run"),
+      );
+      deps.onSlotFreed?.();
+      deps.log.info({ runId, workspaceId: ws, code: "RUN_CANCELLED" }, "run cancelled at a step boundary");
+      return { runId, status: "cancelled" };
+    }
     if (err instanceof LeaseLostError || lost) {
       deps.log.warn({ runId, code: "LEASE_LOST" }, "lease lost: another worker holds this run");
       return { runId, status: "lease_lost" };
     }
-    const modelFinal = err instanceof ModelUnavailableError || err instanceof ModelRateLimitedError;
-    const transient = isPraxaError(err) && err.retryable && !modelFinal;
-    if (transient && attempt.made + 1 < attempt.max) {
+    if (err instanceof ThrottledError && claimed.deferrals < (deps.maxDeferrals ?? 100)) {
       await recorder.flush().catch(() => undefined);
-      await withWorkspace(deps.database, ws, (s) => releaseRun(s, lease)).catch(() => undefined);
-      deps.log.warn({ runId, code, attempt: attempt.made + 1 }, "transient failure: run released for a retry");
-      throw err;
+      const gate = err.resource === "model" ? ("model" as const) : ctxIntegration ? ("integration" as const) : null;
+      const due = await withWorkspace(deps.database, ws, (s) =>
+        deferRun(s, lease, err.retryAfterMs, gate === null ? null : { resource: gate, code: err.code }),
+      );
+      deps.onSlotFreed?.();
+      deps.log.info(
+        { runId, workspaceId: ws, code: err.code, resource: err.resource, retryAfterMs: err.retryAfterMs },
+        "throttled: slot released, run delayed and its resource gated",
+      );
+      return { runId, status: "deferred", code: err.code, due };
     }
+    if (err instanceof IntegrationGoneError && ctxIntegration) {
+      const others = await withWorkspace(deps.database, ws, (s) => markIntegrationGone(s, lease));
+      await recorder
+        .audit({
+          auditEventId: newId("auditEvent"),
+          kind: "integration.changed",
+          skillId: null,
+          runId: null,
+          trigger: `integration.gone`,
+          input: { integration_id: ctxIntegration, resource: err.resource, found_by_run: runId },
+          reasoning: ["the integration's provider refused it as gone (uninstalled or revoked)"],
+          alternatives: [],
+          confidence: null,
+          output: { status: "revoked", code: "INTEGRATION_GONE", runs_failed: others + 1 },
+          tools_used: [],
+          duration_ms: 0,
+          occurred_at: new Date().toISOString(),
+        })
+        .catch((auditErr: unknown) =>
+          deps.log.error(
+            { runId, code: isPraxaError(auditErr) ? auditErr.code : "AUDIT_FAILED" },
+            "could not audit the integration's removal",
+          ),
+        );
+      deps.log.warn(
+        { runId, workspaceId: ws, code: "INTEGRATION_GONE", resource: err.resource, otherRunsFailed: others },
+        "integration gone: marked revoked, its queued runs failed once",
+      );
+    }
+    const transient = isPraxaError(err) && err.retryable && !(err instanceof ThrottledError);
+    if (transient && claimed.attempt < maxAttempts) {
+      await recorder.flush().catch(() => undefined);
+      const delay = transientBackoffMs(claimed.attempt, deps.backoffBaseMs ?? 2_000);
+      const due = await withWorkspace(deps.database, ws, (s) => deferRun(s, lease, delay));
+      deps.onSlotFreed?.();
+      deps.log.warn({ runId, code, attempt: claimed.attempt }, "transient failure: run given back for a retry");
+      return { runId, status: "deferred", code, due };
+    }
+    const failureClass: FailureClass = isGuardDenial(err)
+      ? "guard"
+      : err instanceof ThrottledError
+        ? "throttled"
+        : err instanceof IntegrationGoneError
+          ? "integration_gone"
+          : transient
+            ? "exhausted"
+            : "permanent";
     if (!isGuardDenial(err) && skillId !== null && manifestHashHex !== "") {
       await recorder
         .audit({
@@ -214,8 +323,9 @@ export async function processRunJob(
           ),
         );
     }
-    await finish("failed", /^[A-Z][A-Z0-9_]{1,63}$/.test(code) ? code : "INTERNAL");
-    deps.log.warn({ runId, workspaceId: ws, code }, "run failed");
+    await finish("failed", /^[A-Z][A-Z0-9_]{1,63}$/.test(code) ? code : "INTERNAL", failureClass);
+    deps.onSlotFreed?.();
+    deps.log.warn({ runId, workspaceId: ws, code, failureClass }, "run failed");
     if (!isPraxaError(err)) throw new UnrecoverableError(code);
     return { runId, status: "failed", code };
   } finally {

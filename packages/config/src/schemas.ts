@@ -58,8 +58,17 @@ export const workerConfigSchema = commonPart
   .extend(redisPart.shape)
   .extend({
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
-    /** A run's lease (renewed every third of it while the run lives); a dead worker's run is taken over after it. */
-    WORKER_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+    /**
+     * A run's lease, renewed every third of it while the run lives. A dead worker's run is handed back by the next
+     * dispatch pass after it expires, so this bounds recovery (default 12 s: recovered in about 13 s).
+     */
+    WORKER_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(12),
+    /** Claims of a run in all before a transient failure is final (throttled claims do not count). */
+    WORKER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+    /** A run throttled (429/529, GitHub or Slack rate limit) more times than this fails with the throttle's code. */
+    WORKER_MAX_THROTTLE_DEFERRALS: z.coerce.number().int().min(1).max(100_000).default(100),
+    /** Time between dispatch passes when nothing else triggers one (a freed slot, a new run). */
+    WORKER_DISPATCH_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
     /** On SIGTERM: stop taking jobs, let in-flight runs finish within this bound (steps are durable either way). */
     /** BullMQ's job lock and stalled-job check period: a dead worker's job is handed on after this (default 30 s). */
     WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),

@@ -91,8 +91,10 @@ export async function seedWorkspaceFixture(
       await tx`insert into skills (workspace_id, id, slug, name) values (${f.workspaceId}, ${f.skillId}, ${manifest.slug}, ${manifest.name})`;
       await tx`insert into skill_versions (workspace_id, id, skill_id, version, manifest, manifest_hash)
                values (${f.workspaceId}, ${f.skillVersionId}, ${f.skillId}, 1, ${tx.json(manifest as unknown as postgres.JSONValue)}, ${manifestHash(manifest)})`;
-      await tx`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input)
-               values (${f.workspaceId}, ${f.runId}, ${f.skillId}, ${f.skillVersionId}, 'github.pull_request.opened', 'github', ${tx.json({ repo: "octo/hello", prNumber: 1 })})`;
+      // A finished run: a queued one would be picked up by any worker's dispatcher in a suite that starts one.
+      await tx`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input, status, attempt, started_at, finished_at)
+               values (${f.workspaceId}, ${f.runId}, ${f.skillId}, ${f.skillVersionId}, 'github.pull_request.opened', 'github', ${tx.json({ repo: "octo/hello", prNumber: 1 })},
+                       'succeeded', 1, now(), now())`;
       await tx`insert into run_steps (workspace_id, run_id, idx, kind, idempotency_key, status)
                values (${f.workspaceId}, ${f.runId}, 0, 'model.call', ${f.runId + ":0"}, 'completed')`;
       await tx`insert into agent_run_events (workspace_id, run_id, meta) values (${f.workspaceId}, ${f.runId}, ${tx.json({ tool_name: "github.read.diff", ms: 12, code: null, iter: 0 })})`;

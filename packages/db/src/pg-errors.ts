@@ -10,6 +10,7 @@ import {
   NotFoundError,
   PermissionDeniedError,
   PraxaError,
+  RunCancelledError,
   UnavailableError,
   ValidationError,
   WorkspaceScopeError,
@@ -71,6 +72,8 @@ export function mapPgError(err: unknown): PraxaError {
         : new PermissionDeniedError("the database role lacks a privilege for this operation", { cause: err });
     case "PXL01":
       return new LeaseLostError("the run lease was lost (expired or taken over)", { cause: err });
+    case "PXC01":
+      return new RunCancelledError("the run was cancelled", { cause: err });
     case "PXS01":
       return new WorkspaceScopeError("the run is not in the workspace of this scope", { cause: err });
     case "PXN01":

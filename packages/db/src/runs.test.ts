@@ -121,14 +121,18 @@ describe("claim_run and the fencing token", () => {
 });
 
 describe("reconciler functions", () => {
-  it("lists queued runs past the grace period and hands back expired leases", async () => {
+  it("lists dispatched runs past the grace period and hands back expired leases; undispatched runs are the dispatcher's", async () => {
     const queued = await newQueuedRun(A);
-    await admin`update agent_runs set created_at = now() - interval '1 minute' where id = ${queued}`;
+    await admin`update agent_runs set created_at = now() - interval '1 minute', dispatched_at = now() - interval '1 minute', dispatch_seq = 1 where id = ${queued}`;
+    const waiting = await newQueuedRun(A);
+    await admin`update agent_runs set created_at = now() - interval '1 minute' where id = ${waiting}`;
     const running = await newQueuedRun(B);
     await claimRun(worker, running, "w", 5);
     await admin`update agent_runs set lease_expires_at = now() - interval '1 second', created_at = now() - interval '1 minute' where id = ${running}`;
     const stale = await listStaleRuns(monitor, 10, 100);
     expect(stale.map((s) => s.run_id)).toEqual(expect.arrayContaining([queued, running]));
+    expect(stale.map((s) => s.run_id)).not.toContain(waiting);
+    expect(stale.find((s) => s.run_id === queued)?.dispatch_seq).toBe(1);
     expect(await handBackRun(monitor, running)).toBe(true);
     expect(await handBackRun(monitor, running)).toBe(false);
     expect(await handBackRun(monitor, queued)).toBe(false);

@@ -70,6 +70,8 @@ const CreateRunsRow = z.object({
   run_ids: z.array(RunIdSchema),
   statuses: z.array(z.enum(["queued", "running", "succeeded", "failed", "skipped", "cancelled"])),
   duplicate: z.boolean(),
+  /** Per run: the dispatch whose job ingest should add now (≥ 1), or 0 when the run is the dispatcher's. */
+  dispatch_seqs: z.array(z.number().int().min(0)),
 });
 export type CreatedRuns = z.infer<typeof CreateRunsRow>;
 
@@ -95,13 +97,15 @@ export async function createRunsForDelivery(database: Database, input: CreateRun
 // ── worker ──────────────────────────────────────────────────────────────────────────────────────────────────────
 
 const ClaimRow = z.object({
-  workspace_id: WorkspaceIdSchema,
-  skill_id: z.string(),
-  skill_version_id: z.string(),
-  trigger: z.string(),
-  attempt: z.number().int(),
-  lease_token: z.uuid(),
-  lease_expires_at: date,
+  outcome: z.enum(["claimed", "not_claimable", "not_yet", "gated", "capped"]),
+  workspace_id: WorkspaceIdSchema.nullable(),
+  skill_id: z.string().nullable(),
+  skill_version_id: z.string().nullable(),
+  trigger: z.string().nullable(),
+  attempt: z.number().int().nullable(),
+  lease_token: z.uuid().nullable(),
+  lease_expires_at: date.nullable(),
+  deferrals: z.number().int().nullable(),
 });
 
 export interface RunLease {
@@ -117,35 +121,80 @@ export interface ClaimedRun {
   readonly skillVersionId: string;
   readonly trigger: string;
   readonly attempt: number;
+  /** How many times a throttled resource gave the run back (those claims do not count as attempts). */
+  readonly deferrals: number;
   readonly lease: RunLease;
 }
 
 /**
- * Claim a run by id: the workspace, Skill version and trigger come from the run row. Null if the run is not
- * claimable (finished, or held by a live lease).
+ * What a claim found (migrations/0027): the run is ours; or it is finished / held (`not_claimable`); or it was handed
+ * back to the dispatcher because it is not due yet, a resource it needs is throttled (`gated`, with the time the gate
+ * opens), or its workspace already runs its cap (`capped`).
  */
-export async function claimRun(
+export type ClaimOutcome =
+  | { readonly outcome: "claimed"; readonly run: ClaimedRun }
+  | { readonly outcome: "not_claimable" }
+  | { readonly outcome: "not_yet" | "gated"; readonly workspaceId: WorkspaceId; readonly until: Date }
+  | { readonly outcome: "capped"; readonly workspaceId: WorkspaceId };
+
+/**
+ * Claim a run by id: the workspace, Skill version and trigger come from the run row. The workspace's cap is checked
+ * in Postgres under a per-workspace lock, however many workers claim at once.
+ */
+export async function claimRunOutcome(
   database: Database,
   runId: RunId,
   workerId: string,
-  leaseSeconds = 60,
-): Promise<ClaimedRun | null> {
+  leaseSeconds = 30,
+): Promise<ClaimOutcome> {
   const rows = await queryRows(
     database,
     ClaimRow,
     dsql`select * from public.claim_run(${runId}, ${workerId}, ${leaseSeconds})`,
   );
   const r = rows[0];
-  if (!r) return null;
-  return {
-    runId,
-    workspaceId: r.workspace_id,
-    skillId: r.skill_id,
-    skillVersionId: r.skill_version_id,
-    trigger: r.trigger,
-    attempt: r.attempt,
-    lease: { runId, token: r.lease_token, expiresAt: r.lease_expires_at },
-  };
+  if (!r) throw new InternalError("claim_run returned no row");
+  switch (r.outcome) {
+    case "claimed": {
+      if (r.workspace_id === null || r.skill_id === null || r.skill_version_id === null || r.trigger === null)
+        throw new InternalError("claim_run returned an incomplete claim");
+      if (r.attempt === null || r.lease_token === null || r.lease_expires_at === null)
+        throw new InternalError("claim_run returned a claim without its lease");
+      return {
+        outcome: "claimed",
+        run: {
+          runId,
+          workspaceId: r.workspace_id,
+          skillId: r.skill_id,
+          skillVersionId: r.skill_version_id,
+          trigger: r.trigger,
+          attempt: r.attempt,
+          deferrals: r.deferrals ?? 0,
+          lease: { runId, token: r.lease_token, expiresAt: r.lease_expires_at },
+        },
+      };
+    }
+    case "not_claimable":
+      return { outcome: "not_claimable" };
+    case "capped":
+      if (r.workspace_id === null) throw new InternalError("claim_run returned a cap without its workspace");
+      return { outcome: "capped", workspaceId: r.workspace_id };
+    default:
+      if (r.workspace_id === null || r.lease_expires_at === null)
+        throw new InternalError("claim_run returned a hand-back without its time");
+      return { outcome: r.outcome, workspaceId: r.workspace_id, until: r.lease_expires_at };
+  }
+}
+
+/** `claimRunOutcome`, for callers that only care whether the run is theirs now (null otherwise). */
+export async function claimRun(
+  database: Database,
+  runId: RunId,
+  workerId: string,
+  leaseSeconds = 30,
+): Promise<ClaimedRun | null> {
+  const c = await claimRunOutcome(database, runId, workerId, leaseSeconds);
+  return c.outcome === "claimed" ? c.run : null;
 }
 
 export async function renewRunLease(scope: WorkspaceScope, lease: RunLease, leaseSeconds = 60): Promise<RunLease> {
@@ -195,15 +244,131 @@ export async function recordRunStep(scope: WorkspaceScope, lease: RunLease, step
   return row;
 }
 
+/** What kind of failure ended a run: a redrive of a `guard` failure needs a new Skill version. */
+export type FailureClass = "guard" | "permanent" | "exhausted" | "throttled" | "integration_gone";
+
 export async function finishRun(
   scope: WorkspaceScope,
   lease: RunLease,
   status: "succeeded" | "failed" | "skipped" | "cancelled",
   errorCode: string | null = null,
+  failureClass: FailureClass | null = null,
 ): Promise<void> {
   await requireScope(scope).execute(
-    dsql`select public.finish_run(${lease.runId}, ${lease.token}::uuid, ${status}, ${errorCode})`,
+    dsql`select public.finish_run(${lease.runId}, ${lease.token}::uuid, ${status}, ${errorCode}, ${failureClass})`,
   );
+}
+
+// ── fleet control (migrations/0027) ────────────────────────────────────────────────────────────────────────────
+
+const DispatchedRow = z.object({ run_id: RunIdSchema, workspace_id: WorkspaceIdSchema, dispatch_seq: z.number().int() });
+export type DispatchedRun = z.infer<typeof DispatchedRow>;
+
+/**
+ * One dispatch pass (any worker may call it; one pass runs at a time fleet-wide, a concurrent caller gets `[]`): hands
+ * back runs whose lease expired, then marks up to `limit` undispatched runs dispatched in fair order across
+ * workspaces, within each workspace's free capacity and the fleet's look-ahead. The caller adds their jobs.
+ */
+export async function dispatchRuns(database: Database, limit: number): Promise<DispatchedRun[]> {
+  return queryRows(database, DispatchedRow, dsql`select * from public.dispatch_runs(${limit})`);
+}
+
+/**
+ * Give a held run back to the dispatcher, due after `delayMs`; its steps are kept. With `gate`, the workspace's model
+ * key or the run's integration is closed for the same time (its other runs wait too; nobody else's do), and the
+ * claim does not count as an attempt. Returns when the run is due.
+ */
+export async function deferRun(
+  scope: WorkspaceScope,
+  lease: RunLease,
+  delayMs: number,
+  gate: { readonly resource: "model" | "integration"; readonly code: string } | null = null,
+): Promise<Date> {
+  const rows = await queryScopedRows(
+    scope,
+    z.object({ due: date }),
+    dsql`select public.defer_run(${lease.runId}, ${lease.token}::uuid, ${Math.max(0, Math.round(delayMs))}::integer,
+      ${gate?.resource ?? null}::text, ${gate?.code ?? null}::text) as due`,
+  );
+  const row = rows[0];
+  if (!row) throw new InternalError("defer_run returned no row");
+  return row.due;
+}
+
+/** The run's integration is gone for good: mark it revoked and fail its other queued runs once. Returns how many. */
+export async function markIntegrationGone(scope: WorkspaceScope, lease: RunLease): Promise<number> {
+  const rows = await queryScopedRows(
+    scope,
+    z.object({ n: z.number().int() }),
+    dsql`select public.mark_integration_gone(${lease.runId}, ${lease.token}::uuid) as n`,
+  );
+  return rows[0]?.n ?? 0;
+}
+
+const CancelRow = z.object({
+  run_id: RunIdSchema,
+  outcome: z.enum(["cancelled", "cancelling", "already_cancelling", "finished"]),
+  prior_status: z.enum(["queued", "running", "succeeded", "failed", "skipped", "cancelled"]),
+  skill_id: z.string(),
+  trigger: z.string(),
+  manifest_hash: z.string(),
+  dispatch_seq: z.number().int(),
+});
+export type CancelledRun = z.infer<typeof CancelRow>;
+
+/** Cancel runs of the scope's workspace by id (at most 10 000): queued → cancelled now; running → stops at its next step. */
+export async function cancelRuns(scope: WorkspaceScope, runIds: readonly RunId[]): Promise<CancelledRun[]> {
+  return queryScopedRows(scope, CancelRow, dsql`select * from public.cancel_runs(${[...runIds]}::text[])`);
+}
+
+const RetryRow = z.object({
+  run_id: RunIdSchema,
+  outcome: z.enum(["retried", "not_failed", "needs_new_version", "skill_paused"]),
+  new_run_id: RunIdSchema.nullable(),
+  skill_id: z.string(),
+  trigger: z.string(),
+  manifest_hash: z.string().nullable(),
+});
+export type RetriedRun = z.infer<typeof RetryRow>;
+
+/** Redrive failed runs of the scope's workspace: each pair names a failed run and its new run's id (at most 1 000). */
+export async function retryRuns(
+  scope: WorkspaceScope,
+  pairs: readonly { readonly runId: RunId; readonly newRunId: RunId }[],
+): Promise<RetriedRun[]> {
+  const json = JSON.stringify(pairs.map((p) => ({ run_id: p.runId, new_run_id: p.newRunId })));
+  return queryScopedRows(scope, RetryRow, dsql`select * from public.retry_runs(${json}::jsonb)`);
+}
+
+const DepthRow = z.object({
+  undispatched: z.coerce.number(),
+  dispatched: z.coerce.number(),
+  running: z.coerce.number(),
+  gated_workspaces: z.coerce.number(),
+});
+export type FleetQueueDepth = z.infer<typeof DepthRow>;
+
+/** Fleet-wide counts for the monitor's gauges; no workspace id. */
+export async function fleetQueueDepth(database: Database): Promise<FleetQueueDepth> {
+  const rows = await queryRows(database, DepthRow, dsql`select * from public.fleet_queue_depth()`);
+  const row = rows[0];
+  if (!row) throw new InternalError("fleet_queue_depth returned no row");
+  return row;
+}
+
+/** Operator (owner connection): the fleet's default per-workspace cap and look-ahead; null leaves one as it is. */
+export async function setFleetSettings(
+  database: Database,
+  settings: { readonly defaultWorkspaceConcurrency?: number | null; readonly dispatchAhead?: number | null },
+): Promise<void> {
+  await database.db.execute(
+    dsql`select public.admin_set_fleet_settings(${settings.defaultWorkspaceConcurrency ?? null}::integer, ${settings.dispatchAhead ?? null}::integer)`,
+  );
+}
+
+/** Operator (owner connection): a workspace's own cap (0 holds every run), or null for the fleet default. */
+export async function setWorkspaceCap(database: Database, workspaceId: WorkspaceId, cap: number | null): Promise<void> {
+  await database.db.execute(dsql`select public.admin_set_workspace_cap(${workspaceId}, ${cap}::integer)`);
 }
 
 // ── reconciler (monitor) ────────────────────────────────────────────────────────────────────────────────────────
@@ -214,6 +379,7 @@ const StaleRow = z.object({
   status: z.enum(["queued", "running"]),
   not_before: date.nullable(),
   created_at: date,
+  dispatch_seq: z.number().int(),
 });
 export type StaleRun = z.infer<typeof StaleRow>;
 
@@ -223,6 +389,16 @@ export async function listStaleRuns(
   limit: number,
 ): Promise<StaleRun[]> {
   return queryRows(database, StaleRow, dsql`select * from public.list_stale_runs(${queuedGraceSeconds}, ${limit})`);
+}
+
+/** A dispatched run whose job ended without the run ending goes back to the dispatcher (only for that dispatch). */
+export async function undispatchRun(database: Database, runId: RunId, dispatchSeq: number): Promise<boolean> {
+  const rows = await queryRows(
+    database,
+    z.object({ undispatched: z.boolean() }),
+    dsql`select public.undispatch_run(${runId}, ${dispatchSeq}) as undispatched`,
+  );
+  return rows[0]?.undispatched ?? false;
 }
 
 export async function handBackRun(database: Database, runId: RunId): Promise<boolean> {

@@ -71,3 +71,14 @@ export type QueueName = (typeof JOB_CATALOG)[JobName]["queue"];
 export function runJobData(runId: RunId): JobData<"run"> {
   return { runId };
 }
+
+/**
+ * The job id of one dispatch of a run: `<runId>.<seq>` (migrations/0027). Each dispatch gets its own id, so a run
+ * handed back and dispatched again never collides with its earlier job (kept a while as completed, or still "active"
+ * under a dead worker's lock); adding the same dispatch twice collapses onto one job. Sequence 0 is a run queued
+ * before fleet control existed: its job has the bare run id.
+ */
+export function runJobId(runId: RunId, dispatchSeq: number): string {
+  if (!Number.isInteger(dispatchSeq) || dispatchSeq < 0) throw new RangeError("a dispatch sequence is an integer ≥ 0");
+  return dispatchSeq === 0 ? runId : `${runId}.${dispatchSeq}`;
+}

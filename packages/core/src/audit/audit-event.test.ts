@@ -114,6 +114,8 @@ describe("audit_event · v1 schemas", () => {
       "skill.action",
       "guard.denied",
       "run.failed",
+      "run.cancelled",
+      "run.retried",
       "skill.paused",
       "skill.resumed",
       "key.rotated",

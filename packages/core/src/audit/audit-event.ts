@@ -23,6 +23,8 @@ export const AUDIT_EVENT_KINDS = [
   "skill.action",
   "guard.denied",
   "run.failed",
+  "run.cancelled",
+  "run.retried",
   "skill.paused",
   "skill.resumed",
   "key.rotated",
@@ -48,6 +50,8 @@ export const RUN_EVENT_KINDS = [
   "skill.action",
   "guard.denied",
   "run.failed",
+  "run.cancelled",
+  "run.retried",
 ] as const satisfies readonly AuditEventKind[];
 /** Kinds about a Skill as a whole: they name the skill, never a run. */
 export const SKILL_EVENT_KINDS = ["skill.paused", "skill.resumed"] as const satisfies readonly AuditEventKind[];

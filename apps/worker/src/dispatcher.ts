@@ -1,0 +1,105 @@
+/**
+ * The dispatcher: moves queued runs from Postgres into the `runs` queue in fair order (docs/decisions/0005). Every
+ * worker process runs one; `dispatch_runs` lets one pass run at a time fleet-wide (a concurrent caller gets nothing
+ * back at once), so a killed dispatcher is simply replaced by the next process's pass. A pass:
+ *  1. hands back runs whose lease expired (their worker died) — this is what bounds recovery to about one lease;
+ *  2. marks up to `batch` runs dispatched, round-robin across workspaces within each one's cap and the fleet's
+ *     look-ahead, committing before any job exists (the run row stays the outbox);
+ *  3. adds their `{runId}` jobs under `<runId>.<seq>`. A job that fails to be added (Redis away) is found by the
+ *     monitor's reconciler once the dispatch is older than its grace period, and added then.
+ * Passes run on a timer (`pollMs`) and whenever this process frees a slot or creates a run (`kick()`); kicks that
+ * arrive during a pass fold into one more pass.
+ */
+import type { RunId } from "@praxa/core";
+import { isPraxaError } from "@praxa/core";
+import { dispatchRuns, type Database } from "@praxa/db";
+import type { Logger } from "@praxa/observability";
+import { enqueue, runJobId, type QueueSet } from "@praxa/queue";
+
+export interface DispatcherDeps {
+  readonly database: Database;
+  readonly queues: QueueSet;
+  readonly log: Logger;
+  /** Timer between passes when nothing kicks (default 500 ms): bounds how late a delayed or handed-back run starts. */
+  readonly pollMs?: number;
+  /** Runs marked per pass at most (default 64). */
+  readonly batch?: number;
+  /** Bound on one job add while Redis is slow (default 2 000 ms); the reconciler repairs what did not make it. */
+  readonly enqueueTimeoutMs?: number;
+}
+
+export interface Dispatcher {
+  /** Ask for a pass soon (coalesced). */
+  kick(): void;
+  /** One pass now; resolves with how many runs it dispatched (0 when another process holds the pass). */
+  passOnce(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function startDispatcher(deps: DispatcherDeps): Dispatcher {
+  const pollMs = deps.pollMs ?? 500;
+  const batch = deps.batch ?? 64;
+  let running: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+
+  async function passOnce(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const picked = await dispatchRuns(deps.database, batch);
+      for (const run of picked) {
+        try {
+          await enqueue(
+            deps.queues,
+            "run",
+            { runId: run.run_id as RunId },
+            { jobId: runJobId(run.run_id as RunId, run.dispatch_seq) },
+            { timeoutMs: deps.enqueueTimeoutMs ?? 2_000 },
+          );
+        } catch (err) {
+          // The dispatch is committed; the reconciler adds its job after the grace period. Never lose the run.
+          deps.log.warn(
+            { runId: run.run_id, code: isPraxaError(err) ? err.code : "ENQUEUE_FAILED" },
+            "dispatched run's job not added yet; the reconciler will add it",
+          );
+        }
+      }
+      total += picked.length;
+      if (picked.length < batch || stopped) return total;
+    }
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          const n = await passOnce();
+          if (n > 0) deps.log.debug({ code: "DISPATCHED", runs: n }, "dispatch pass");
+        } catch (err) {
+          deps.log.warn({ code: isPraxaError(err) ? err.code : "DISPATCH_FAILED", err }, "dispatch pass failed");
+        }
+      } while (again && !stopped);
+    })().finally(() => {
+      running = null;
+    });
+  }
+
+  const timer = setInterval(schedule, pollMs);
+  timer.unref();
+  schedule();
+  return {
+    kick: schedule,
+    passOnce,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
