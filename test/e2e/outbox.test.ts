@@ -1,17 +1,18 @@
 /**
- * The run row is the outbox. Redis is down when a webhook arrives: ingest still answers 202 and the run row exists;
- * once Redis is back, the reconciler enqueues it — exactly once, however often it runs. A run whose kept job already
- * completed (or failed) without the run finishing is re-enqueued, not silently dropped; a running run whose lease
- * expired is handed back.
+ * The run row is the outbox. Redis is down when a webhook arrives: ingest still answers 202 and the run row exists,
+ * dispatched on the spot; once Redis is back, the reconciler adds its job — exactly once, however often it runs. A
+ * dispatched run whose job already completed (or failed) without the run finishing goes back to the dispatcher, not
+ * silently dropped, and the dispatcher adds a job under a new id; a running run whose lease expired is handed back.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { sign } from "@octokit/webhooks-methods";
 import postgres from "postgres";
-import { newId } from "@praxa/core";
+import { newId, type RunId } from "@praxa/core";
 import {
   claimRun,
+  dispatchRuns,
   createDatabase,
   createTestDatabase,
   seedWorkspaceFixture,
@@ -27,6 +28,7 @@ import {
   createRedis,
   enqueue,
   redisReady,
+  runJobId,
   UnrecoverableError,
   Worker,
   type QueueSet,
@@ -122,26 +124,28 @@ describe("the run row is the outbox", () => {
       // Whatever the client had buffered for the dead server is gone with it: the job never reached Redis.
       await new Promise((r) => setTimeout(r, 200));
       await redis.flushall();
-      expect(await queues.get("runs").getJob(runId)).toBeUndefined();
-      // (The fixture's own queued run is stale too, so the pass enqueues it as well.)
+      const jobId = runJobId(runId as RunId, 1); // dispatched on the spot by ingest: an idle fleet
+      expect(await queues.get("runs").getJob(jobId)).toBeUndefined();
       const first = await reconcileOnce(reconcilerDeps());
-      expect(first.enqueued).toBe(2);
-      expect((await queues.get("runs").getJob(runId))?.data).toEqual({ runId });
+      expect(first.enqueued).toBe(1);
+      expect((await queues.get("runs").getJob(jobId))?.data).toEqual({ runId });
       const second = await reconcileOnce(reconcilerDeps());
-      expect(second).toMatchObject({ enqueued: 0, leftAlone: 2 });
+      expect(second).toMatchObject({ enqueued: 0, leftAlone: 1 });
       const counts = await queues.get("runs").getJobCounts("waiting", "delayed", "active");
-      expect((counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0)).toBe(2);
+      expect((counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0)).toBe(1);
     } finally {
       await app.close();
     }
   });
 
-  it("a run whose kept job completed or failed without the run finishing is re-enqueued; a stale lease is handed back", async () => {
+  it("a dispatched run whose job completed or failed without the run finishing goes back to the dispatcher; a stale lease is handed back", async () => {
     await queues.get("runs").obliterate({ force: true });
+    await admin`update agent_runs set status = 'cancelled', dispatched_at = null, finished_at = now() where status = 'queued'`;
     const mkRun = async () => {
       const id = newId("run");
-      await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source) values (${ws.workspaceId}, ${id}, ${ws.skillId}, ${ws.skillVersionId}, 'github.pull_request.opened', 'github')`;
-      return id;
+      await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, dispatched_at, dispatch_seq)
+                  values (${ws.workspaceId}, ${id}, ${ws.skillId}, ${ws.skillVersionId}, 'github.pull_request.opened', 'github', now(), 1)`;
+      return id as RunId;
     };
     const completedRun = await mkRun();
     const failedRun = await mkRun();
@@ -152,35 +156,42 @@ describe("the run row is the outbox", () => {
       "runs",
       async (job) => {
         done.add(String(job.id));
-        if (job.id === failedRun) throw new UnrecoverableError("simulated");
+        if (job.id === runJobId(failedRun, 1)) throw new UnrecoverableError("simulated");
         return "ok";
       },
       { connection: workerRedis, prefix, concurrency: 2 },
     );
-    await enqueue(queues, "run", { runId: completedRun }, { jobId: completedRun });
-    await enqueue(queues, "run", { runId: failedRun }, { jobId: failedRun, attempts: 1 });
+    await enqueue(queues, "run", { runId: completedRun }, { jobId: runJobId(completedRun, 1) });
+    await enqueue(queues, "run", { runId: failedRun }, { jobId: runJobId(failedRun, 1), attempts: 1 });
     for (let i = 0; i < 200 && done.size < 2; i++) await new Promise((r) => setTimeout(r, 25));
     await worker.close();
     workerRedis.disconnect();
     for (let i = 0; i < 40; i++) {
       const states = await Promise.all(
-        [completedRun, failedRun].map(async (id) => (await queues.get("runs").getJob(id))?.getState()),
+        [completedRun, failedRun].map(async (id) => (await queues.get("runs").getJob(runJobId(id, 1)))?.getState()),
       );
       if (states[0] === "completed" && states[1] === "failed") break;
       await new Promise((r) => setTimeout(r, 25));
     }
     // A plain re-add would be a silent no-op on the same jobId: prove it, then let the reconciler do it properly.
-    await enqueue(queues, "run", { runId: completedRun }, { jobId: completedRun });
-    expect(await (await queues.get("runs").getJob(completedRun))?.getState()).toBe("completed");
+    await enqueue(queues, "run", { runId: completedRun }, { jobId: runJobId(completedRun, 1) });
+    expect(await (await queues.get("runs").getJob(runJobId(completedRun, 1)))?.getState()).toBe("completed");
 
     const runningRun = await mkRun();
     await claimRun(workerDb, runningRun, "dead-worker", 5);
     await admin`update agent_runs set lease_expires_at = now() - interval '1 second' where id = ${runningRun}`;
 
     const summary = await reconcileOnce(reconcilerDeps());
-    expect(summary).toMatchObject({ readded: 1, retried: 1, handedBack: 1 });
-    for (const id of [completedRun, failedRun, runningRun]) {
-      expect(["waiting", "delayed", "prioritized"]).toContain(await (await queues.get("runs").getJob(id))?.getState());
+    expect(summary).toMatchObject({ readded: 2, handedBack: 1 });
+    // All three are the dispatcher's again: its next pass dispatches each under a new job id.
+    const picked = await dispatchRuns(workerDb, 10);
+    expect(picked.map((p) => p.run_id).sort()).toEqual([completedRun, failedRun, runningRun].sort());
+    for (const p of picked) {
+      const seq = p.run_id === runningRun ? 1 : 2;
+      expect(p.dispatch_seq).toBe(seq);
+      const jobId = runJobId(p.run_id, p.dispatch_seq);
+      await enqueue(queues, "run", { runId: p.run_id }, { jobId });
+      expect(["waiting", "delayed", "prioritized"]).toContain(await (await queues.get("runs").getJob(jobId))?.getState());
     }
     const [row] = await admin<{ status: string }[]>`select status from agent_runs where id = ${runningRun}`;
     expect(row?.status).toBe("queued");

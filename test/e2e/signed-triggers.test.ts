@@ -186,7 +186,7 @@ describe("signed producers (Standard Webhooks)", () => {
       status: "queued",
       input: { webhookId: id, type: "invoice.paid" },
     });
-    expect((await queues.get("runs").getJob(first.json.runIds?.[0] ?? ""))?.data).toEqual({
+    expect((await queues.get("runs").getJob(`${first.json.runIds?.[0] ?? ""}.1`))?.data).toEqual({
       runId: first.json.runIds?.[0],
     });
     const before = await runCount();

@@ -1,13 +1,14 @@
 /**
- * "A run enqueued while Redis was down executes exactly once": the run row is written (the outbox) while Redis is
- * unreachable, so its enqueue fails; once Redis is back the reconciler enqueues it, a worker runs it, and however
- * often the reconciler runs again, the PR gets one review and the run one audit event.
+ * "A run enqueued while Redis was down executes exactly once": the run row is written (the outbox) and dispatched
+ * while Redis is unreachable, so its job add fails (a dispatcher killed between its commit and its adds leaves the
+ * same state); once Redis is back the reconciler adds the job, a worker runs it, and however often the reconciler runs
+ * again, the PR gets one review and the run one audit event.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { createDatabase, type Database } from "@praxa/db";
+import { createDatabase, dispatchRuns, type Database } from "@praxa/db";
 import { reconcileOnce } from "@praxa/monitor";
 import { createLogger } from "@praxa/observability";
-import { enqueue, redisReady } from "@praxa/queue";
+import { enqueue, redisReady, runJobId } from "@praxa/queue";
 import { startPrivateRedis, type PrivateRedis } from "@praxa/testkit";
 import { startWorker } from "@praxa/worker";
 import { addedPatch, startWorkerHarness, type WorkerHarness } from "./worker-harness.js";
@@ -37,9 +38,11 @@ describe("Redis down at enqueue time", () => {
       files: [{ filename: "src/pay/checkout.ts", patch: addedPatch(["export const total = 1;"]) }],
     });
     await redisServer.stop();
-    await expect(enqueue(h.queues, "run", { runId }, { jobId: runId }, { timeoutMs: 500 })).rejects.toMatchObject({
-      code: "UNAVAILABLE",
-    });
+    const [dispatched] = await dispatchRuns(h.workerDb, 10);
+    expect(dispatched).toMatchObject({ run_id: runId, dispatch_seq: 1 });
+    await expect(
+      enqueue(h.queues, "run", { runId }, { jobId: runJobId(runId, 1) }, { timeoutMs: 500 }),
+    ).rejects.toMatchObject({ code: "UNAVAILABLE" });
     await redisServer.start();
     await redisReady(h.redis);
     worker = await startWorker(h.env);

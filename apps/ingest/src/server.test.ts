@@ -80,7 +80,7 @@ describe("GitHub webhooks", () => {
       "prNumber",
       "repo",
     ]);
-    const job = await h.queues.get("runs").getJob(runIds[0] ?? "");
+    const job = await h.queues.get("runs").getJob(`${runIds[0] ?? ""}.1`);
     expect(job?.data).toEqual({ runId: runIds[0] });
     expect(job?.opts.attempts).toBeGreaterThan(1);
   });

@@ -47,7 +47,7 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
     let total = 0;
     for (;;) {
       const picked = await dispatchRuns(deps.database, batch);
-      for (const run of picked) {
+      for (const [i, run] of picked.entries()) {
         try {
           await enqueue(
             deps.queues,
@@ -58,10 +58,17 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
           );
         } catch (err) {
           // The dispatch is committed; the reconciler adds its job after the grace period. Never lose the run.
+          // Redis is away: stop adding for this pass (each add would wait its full timeout); the rest of the batch
+          // is committed as dispatched and the reconciler adds their jobs once Redis answers again.
           deps.log.warn(
-            { runId: run.run_id, code: isPraxaError(err) ? err.code : "ENQUEUE_FAILED" },
-            "dispatched run's job not added yet; the reconciler will add it",
+            {
+              runId: run.run_id,
+              notAdded: picked.length - i,
+              code: isPraxaError(err) ? err.code : "ENQUEUE_FAILED",
+            },
+            "dispatched runs' jobs not added; the reconciler will add them",
           );
+          return total + i;
         }
       }
       total += picked.length;

@@ -52,6 +52,7 @@ import {
   BUILTIN_TOOLS,
   executeRun,
   isGuardDenial,
+  ModelUnavailableError,
   type AnyTool,
   type RunResult,
 } from "@praxa/runtime";
@@ -279,7 +280,9 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
         "integration gone: marked revoked, its queued runs failed once",
       );
     }
-    const transient = isPraxaError(err) && err.retryable && !(err instanceof ThrottledError);
+    // A model 5xx has already been retried in the provider (with backoff): it is final here, as before.
+    const transient =
+      isPraxaError(err) && err.retryable && !(err instanceof ThrottledError) && !(err instanceof ModelUnavailableError);
     if (transient && claimed.attempt < maxAttempts) {
       await recorder.flush().catch(() => undefined);
       const delay = transientBackoffMs(claimed.attempt, deps.backoffBaseMs ?? 2_000);
@@ -294,7 +297,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
         ? "throttled"
         : err instanceof IntegrationGoneError
           ? "integration_gone"
-          : transient
+          : transient || err instanceof ModelUnavailableError
             ? "exhausted"
             : "permanent";
     if (!isGuardDenial(err) && skillId !== null && manifestHashHex !== "") {

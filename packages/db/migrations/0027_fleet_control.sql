@@ -259,7 +259,7 @@ BEGIN
     ),
     served AS (
       INSERT INTO public.workspace_fleet AS f (workspace_id, last_dispatched_at)
-      SELECT DISTINCT p.workspace_id, clock_timestamp() FROM picked p
+      SELECT d.wid, clock_timestamp() FROM (SELECT DISTINCT p.workspace_id AS wid FROM picked p) d
       ON CONFLICT ON CONSTRAINT workspace_fleet_pkey DO UPDATE SET last_dispatched_at = excluded.last_dispatched_at
       RETURNING f.workspace_id
     )

@@ -318,7 +318,9 @@ export type CancelledRun = z.infer<typeof CancelRow>;
 
 /** Cancel runs of the scope's workspace by id (at most 10 000): queued → cancelled now; running → stops at its next step. */
 export async function cancelRuns(scope: WorkspaceScope, runIds: readonly RunId[]): Promise<CancelledRun[]> {
-  return queryScopedRows(scope, CancelRow, dsql`select * from public.cancel_runs(${[...runIds]}::text[])`);
+  // One array parameter (a Postgres array literal; run ids are TypeIDs, checked here, so nothing in them needs quoting).
+  const literal = `{${runIds.map((id) => RunIdSchema.parse(id)).join(",")}}`;
+  return queryScopedRows(scope, CancelRow, dsql`select * from public.cancel_runs(${literal}::text[])`);
 }
 
 const RetryRow = z.object({
