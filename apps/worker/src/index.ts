@@ -10,3 +10,4 @@ export * from "./tool-environment.js";
 export * from "./worker-errors.js";
 export * from "./slack-token.js";
 export * from "./notification-job.js";
+export * from "./dispatcher.js";

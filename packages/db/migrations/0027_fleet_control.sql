@@ -233,6 +233,9 @@ BEGIN
              COALESCE(f.last_dispatched_at, '-infinity'::timestamptz) AS served
         FROM ws LEFT JOIN public.workspace_fleet f ON f.workspace_id = ws.wid
        WHERE ws.wid IS NOT NULL
+         -- A workspace whose model key is gated is skipped whole (no scan of its backlog).
+         AND NOT EXISTS (SELECT 1 FROM public.run_gates g
+                          WHERE g.workspace_id = ws.wid AND g.resource = 'model' AND g.until > clock_timestamp())
     ),
     candidates AS (
       SELECT c.id, free.wid, c.rank, free.served, c.created_at
@@ -242,7 +245,9 @@ BEGIN
             FROM public.agent_runs r
            WHERE r.workspace_id = free.wid AND r.status = 'queued' AND r.dispatched_at IS NULL
              AND (r.not_before IS NULL OR r.not_before <= clock_timestamp())
-             AND app.run_gate_until(r.workspace_id, r.integration_id) IS NULL
+             AND NOT EXISTS (SELECT 1 FROM public.run_gates g
+                              WHERE g.workspace_id = free.wid AND g.resource = 'integration:' || r.integration_id
+                                AND g.until > clock_timestamp())
            ORDER BY r.created_at, r.id
            LIMIT GREATEST(free.n, 0)
         ) c

@@ -1,0 +1,27 @@
+/**
+ * bench/fleet's stand-in model provider, a process of its own: the testkit's loopback Anthropic Messages API (the
+ * real wire format the real SDK speaks) answering every request with a short text message — or, with
+ * BENCH_THROTTLE_UNTIL (epoch ms), a 429 `rate_limit_error` with the `retry-after` that remains until then, as the API
+ * does for a key over its quota. Prints its URL on the first line of stdout.
+ */
+import { reply, startAnthropicServer } from "@praxa/testkit";
+
+const until = Number(process.env.BENCH_THROTTLE_UNTIL ?? 0);
+const server = await startAnthropicServer({
+  apiKey: process.env.BENCH_MODEL_KEY ?? "sk-ant-bench",
+  script: () => {
+    const left = until - Date.now();
+    if (left > 0)
+      return {
+        kind: "error",
+        status: 429,
+        errorType: "rate_limit_error",
+        headers: { "retry-after": String(Math.ceil(left / 1000)) },
+      };
+    return reply.text("ok");
+  },
+});
+process.stdout.write(`${server.url}\n`);
+process.on("SIGTERM", () => {
+  void server.close().then(() => process.exit(0));
+});
