@@ -3,12 +3,23 @@
  * App's private key (`@octokit/auth-app`: an RS256 JWT, then `POST /app/installations/:id/access_tokens`). A fresh auth
  * instance per mint, so no plaintext token lingers in an in-process cache: the only cache is the sealed one in the
  * vault (see apps/worker). Whatever comes back must be an installation token (`ghs_`), or it is refused.
+ *
+ * What GitHub's answer to the token request means (docs/failures.md):
+ *  - `404`: the App is not installed there (uninstalled, or the installation never existed) → `IntegrationGoneError`,
+ *    permanent: the worker marks the integration gone and fails its runs once;
+ *  - `401`: GitHub refused the App's own JWT (wrong App id or private key, a clock far off) → `GithubAppCredentialsError`,
+ *    permanent and the operator's to fix — nothing a workspace did;
+ *  - `403` / `429` rate limits → `ThrottledError({resource: "github"})` (github-errors.ts);
+ *  - another `403` (e.g. a suspended installation) or `422` (permissions or repositories the installation does not
+ *    grant) → `GithubTokenRefusedError`, permanent for this run;
+ *  - `5xx`, a network failure → `UnavailableError`, retried with backoff.
  */
 import { createAppAuth } from "@octokit/auth-app";
 import { request } from "@octokit/request";
 import { z } from "zod";
-import { PraxaError, UnavailableError } from "@praxa/core";
+import { IntegrationGoneError, PraxaError, UnavailableError } from "@praxa/core";
 import { assertBotCredential } from "./bot-credentials.js";
+import { githubStatus, githubThrottle } from "./github-errors.js";
 
 export interface GithubAppConfig {
   readonly appId: number;
@@ -41,6 +52,34 @@ export interface InstallationTokenScope {
   readonly permissions?: Readonly<Record<string, "read" | "write">>;
 }
 
+/** GitHub refused the App's own credentials (its JWT): the operator's configuration, not the workspace's. Permanent. */
+export class GithubAppCredentialsError extends PraxaError {
+  readonly code = "GITHUB_APP_CREDENTIALS_REJECTED";
+  readonly httpStatus = 502;
+}
+
+/** GitHub refused this installation token request for good (a suspended installation, permissions not granted). */
+export class GithubTokenRefusedError extends PraxaError {
+  readonly code = "GITHUB_TOKEN_REFUSED";
+  readonly httpStatus = 502;
+}
+
+/** A failed call made as the App (its JWT), by intent; see the module header. `gone` is what a 404 means. */
+function appCallError(err: unknown, what: string, gone: () => PraxaError): PraxaError {
+  const status = githubStatus(err);
+  const throttled = githubThrottle(err, what);
+  if (throttled !== null) return throttled;
+  const details = status === undefined ? {} : { status };
+  if (status === 404) return gone();
+  if (status === 401)
+    return new GithubAppCredentialsError(`GitHub refused the App's credentials for ${what} (HTTP 401)`, { details });
+  if (status !== undefined && status >= 400 && status < 500)
+    return new GithubTokenRefusedError(`GitHub refused ${what} (HTTP ${status})`, { details });
+  return new UnavailableError(`GitHub unavailable for ${what}${status === undefined ? "" : ` (HTTP ${status})`}`, {
+    details,
+  });
+}
+
 export async function mintInstallationToken(
   app: GithubAppConfig,
   installationId: number,
@@ -60,10 +99,14 @@ export async function mintInstallationToken(
       ...(scope.permissions ? { permissions: { ...scope.permissions } } : {}),
     });
   } catch (err) {
-    const status = (err as { status?: unknown }).status;
-    throw new UnavailableError(
-      `GitHub refused to mint an installation token${typeof status === "number" ? ` (HTTP ${status})` : ""}`,
-      { cause: err },
+    throw appCallError(
+      err,
+      "the installation token",
+      () =>
+        new IntegrationGoneError("the GitHub App is no longer installed there (GitHub answered 404 for its token)", {
+          resource: "github",
+          details: { status: 404 },
+        }),
     );
   }
   assertBotCredential("github", result.token);
@@ -119,10 +162,10 @@ export async function lookupInstallation(
     });
     data = res.data;
   } catch (err) {
-    const status = (err as { status?: unknown }).status;
-    if (status === 404) throw new GithubInstallationNotFoundError("GitHub does not know this installation of the App");
-    throw new UnavailableError(
-      `GitHub refused the installation lookup${typeof status === "number" ? ` (HTTP ${status})` : ""}`,
+    throw appCallError(
+      err,
+      "the installation lookup",
+      () => new GithubInstallationNotFoundError("GitHub does not know this installation of the App"),
     );
   }
   const parsed = InstallationAnswer.safeParse(data);

@@ -6,6 +6,7 @@
 import { Octokit } from "@octokit/rest";
 import { NotFoundError, PraxaError, UnavailableError } from "@praxa/core";
 import { assertBotCredential } from "./bot-credentials.js";
+import { githubStatus, githubThrottle } from "./github-errors.js";
 
 export interface RepoRef {
   readonly owner: string;
@@ -17,12 +18,20 @@ export class GithubRequestError extends PraxaError {
   readonly httpStatus = 502;
 }
 
+/**
+ * A failed call by intent: a rate limit (`403`/`429` as GitHub documents it, github-errors.ts) is a
+ * `ThrottledError({resource: "github"})` — checked first, since a secondary limit is a `403` too; `404` is
+ * `NotFoundError`; any other `4xx` is refused for good (`GithubRequestError`); `5xx` and network failures are
+ * `UnavailableError` (retried with backoff).
+ */
 function mapGithubError(err: unknown, what: string): never {
-  const status = (err as { status?: unknown }).status;
+  const throttled = githubThrottle(err, what);
+  if (throttled !== null) throw throttled;
+  const status = githubStatus(err);
   if (status === 404) throw new NotFoundError(`GitHub: ${what} not found`, { cause: err });
-  if (typeof status === "number" && status >= 400 && status < 500 && status !== 429)
+  if (status !== undefined && status >= 400 && status < 500)
     throw new GithubRequestError(`GitHub refused ${what} (HTTP ${status})`, { cause: err, details: { status } });
-  throw new UnavailableError(`GitHub unavailable for ${what}${typeof status === "number" ? ` (HTTP ${status})` : ""}`, {
+  throw new UnavailableError(`GitHub unavailable for ${what}${status === undefined ? "" : ` (HTTP ${status})`}`, {
     cause: err,
   });
 }
@@ -35,6 +44,7 @@ export function createGithubRepoClient(options: { token: string; baseUrl: string
     auth: options.token,
     baseUrl: options.baseUrl,
     userAgent: options.userAgent ?? "praxa-bot",
+    // No retry and no throttling plugin: a rate limit is handed to the queue, never waited for here (github-errors.ts).
     request: { retries: 0 },
     log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
   });
