@@ -65,11 +65,11 @@ export class GithubTokenRefusedError extends PraxaError {
 }
 
 /** A failed call made as the App (its JWT), by intent; see the module header. `gone` is what a 404 means. */
-function appCallError(err: unknown, what: string, gone: () => PraxaError): PraxaError {
+function appCallError(err: unknown, what: string, installationId: number, gone: () => PraxaError): PraxaError {
   const status = githubStatus(err);
-  const throttled = githubThrottle(err, what);
+  const throttled = githubThrottle(err, what, Date.now(), { installationId });
   if (throttled !== null) return throttled;
-  const details = status === undefined ? {} : { status };
+  const details = { installationId, ...(status === undefined ? {} : { status }) };
   if (status === 404) return gone();
   if (status === 401)
     return new GithubAppCredentialsError(`GitHub refused the App's credentials for ${what} (HTTP 401)`, { details });
@@ -102,10 +102,11 @@ export async function mintInstallationToken(
     throw appCallError(
       err,
       "the installation token",
+      installationId,
       () =>
         new IntegrationGoneError("the GitHub App is no longer installed there (GitHub answered 404 for its token)", {
           resource: "github",
-          details: { status: 404 },
+          details: { status: 404, installationId },
         }),
     );
   }
@@ -165,6 +166,7 @@ export async function lookupInstallation(
     throw appCallError(
       err,
       "the installation lookup",
+      installationId,
       () => new GithubInstallationNotFoundError("GitHub does not know this installation of the App"),
     );
   }

@@ -77,7 +77,7 @@ describe("minting an installation token", () => {
       resource: "github",
       retryAfterMs: 30_000,
       retryable: true,
-      details: { status: 403, limit: "secondary", retryAfterGiven: true },
+      details: { status: 403, limit: "secondary", retryAfterGiven: true, installationId: INSTALLATION },
     });
     expect(tokenCalls() - before).toBe(1);
     // Neither GitHub's text nor anything else from the answer is in the message.
@@ -104,7 +104,12 @@ describe("minting an installation token", () => {
     gh.removeInstallation(5151);
     const gone = await failure(mintInstallationToken(app, 5151));
     expect(gone).toBeInstanceOf(IntegrationGoneError);
-    expect(gone).toMatchObject({ code: "INTEGRATION_GONE", resource: "github", retryable: false });
+    expect(gone).toMatchObject({
+      code: "INTEGRATION_GONE",
+      resource: "github",
+      retryable: false,
+      details: { installationId: 5151 },
+    });
     const never = await failure(mintInstallationToken(app, 999_999));
     expect(never).toBeInstanceOf(IntegrationGoneError);
     expect(tokenCalls() - before).toBe(2);

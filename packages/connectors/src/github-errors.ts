@@ -17,7 +17,7 @@
  * tenant's rate limit, so the waiting belongs to the queue; what is left of the plugins is their detection, which is
  * the few header checks below (written from GitHub's documentation, so a sandbox can prove each branch).
  */
-import { ThrottledError } from "@praxa/core";
+import { ThrottledError, type ErrorDetails } from "@praxa/core";
 
 /** Secondary limit with neither `retry-after` nor an exhausted primary window: GitHub says "at least one minute". */
 export const GITHUB_SECONDARY_DEFAULT_MS = 60_000;
@@ -65,9 +65,14 @@ function retryAfterMs(value: string | undefined, nowMs: number): number | undefi
 
 /**
  * The `ThrottledError` a GitHub answer means, or `null` when it is not a rate limit. `what` names the call for the
- * message ("the installation token", "the pull request").
+ * message ("the installation token", "the pull request"); `extra` details (ids, never text) are added to it.
  */
-export function githubThrottle(err: unknown, what: string, nowMs: number = Date.now()): ThrottledError | null {
+export function githubThrottle(
+  err: unknown,
+  what: string,
+  nowMs: number = Date.now(),
+  extra: ErrorDetails = {},
+): ThrottledError | null {
   const status = githubStatus(err);
   if (status !== 403 && status !== 429) return null;
   const retryAfter = retryAfterMs(header(err, "retry-after"), nowMs);
@@ -98,6 +103,6 @@ export function githubThrottle(err: unknown, what: string, nowMs: number = Date.
     resource: "github",
     retryAfterMs: Math.min(waitMs, GITHUB_MAX_THROTTLE_MS),
     code: "GITHUB_RATE_LIMITED",
-    details: { status, limit: kind, retryAfterGiven: retryAfter !== undefined },
+    details: { ...extra, status, limit: kind, retryAfterGiven: retryAfter !== undefined },
   });
 }
