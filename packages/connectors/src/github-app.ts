@@ -20,6 +20,7 @@ import { z } from "zod";
 import { IntegrationGoneError, PraxaError, UnavailableError } from "@praxa/core";
 import { assertBotCredential } from "./bot-credentials.js";
 import { githubStatus, githubThrottle } from "./github-errors.js";
+import { GithubRequestError } from "./github-repo-client.js";
 
 export interface GithubAppConfig {
   readonly appId: number;
@@ -145,6 +146,29 @@ export class GithubInstallationNotFoundError extends PraxaError {
 }
 
 /**
+ * The installation lookup runs in the api while a person waits on the install callback (no run to give back), so its
+ * failures stay within the codes that route declares: `404` → `GITHUB_INSTALLATION_NOT_FOUND`; a rate limit →
+ * `UNAVAILABLE` carrying GitHub's wait (`retryAfterMs`: try the install again then); another `4xx` (the App's JWT
+ * refused included) → `GITHUB_REQUEST_REJECTED`; `5xx` or no answer → `UNAVAILABLE`.
+ */
+function lookupError(err: unknown, installationId: number): PraxaError {
+  const status = githubStatus(err);
+  if (status === 404) return new GithubInstallationNotFoundError("GitHub does not know this installation of the App");
+  const throttled = githubThrottle(err, "the installation lookup");
+  if (throttled !== null)
+    return new UnavailableError("GitHub is rate limiting the App; try the install again later", {
+      details: { installationId, retryAfterMs: throttled.retryAfterMs },
+    });
+  const details = { installationId, ...(status === undefined ? {} : { status }) };
+  if (status !== undefined && status >= 400 && status < 500)
+    return new GithubRequestError(`GitHub refused the installation lookup (HTTP ${status})`, { details });
+  return new UnavailableError(
+    `GitHub refused the installation lookup${status === undefined ? "" : ` (HTTP ${status})`}`,
+    { details },
+  );
+}
+
+/**
  * `GET /app/installations/{id}` as the App (an RS256 App JWT, nothing else): which account installed it, with which
  * permissions, when. No installation token is minted here.
  */
@@ -163,12 +187,7 @@ export async function lookupInstallation(
     });
     data = res.data;
   } catch (err) {
-    throw appCallError(
-      err,
-      "the installation lookup",
-      installationId,
-      () => new GithubInstallationNotFoundError("GitHub does not know this installation of the App"),
-    );
+    throw lookupError(err, installationId);
   }
   const parsed = InstallationAnswer.safeParse(data);
   if (!parsed.success || parsed.data.account === null)

@@ -140,12 +140,14 @@ describe("minting an installation token", () => {
 });
 
 describe("the installation lookup (as the App)", () => {
-  it("rate limited → ThrottledError; unknown → GithubInstallationNotFoundError", async () => {
+  it("(the api, a person waiting) rate limited → UNAVAILABLE with GitHub's wait; 401 → GITHUB_REQUEST_REJECTED; unknown → not found", async () => {
     gh.failNext("installation", { kind: "secondary-rate-limit", retryAfterSeconds: 5, status: 429 });
-    await expect(lookupInstallation(app, INSTALLATION)).rejects.toMatchObject({
-      code: "GITHUB_RATE_LIMITED",
-      resource: "github",
-      retryAfterMs: 5_000,
+    const limited = await failure(lookupInstallation(app, INSTALLATION));
+    expect(limited).toBeInstanceOf(UnavailableError);
+    expect(limited).toMatchObject({ details: { retryAfterMs: 5_000, installationId: INSTALLATION } });
+    await expect(lookupInstallation({ ...app, privateKeyPem: pem() }, INSTALLATION)).rejects.toMatchObject({
+      code: "GITHUB_REQUEST_REJECTED",
+      details: { status: 401 },
     });
     await expect(lookupInstallation(app, 999_999)).rejects.toBeInstanceOf(GithubInstallationNotFoundError);
     expect((await lookupInstallation(app, INSTALLATION)).account).toBe("acme");
