@@ -159,7 +159,8 @@ describe("repository calls as the installation's bot", () => {
   let client: ReturnType<typeof createGithubRepoClient>;
   const repoCalls = (): number => gh.repoRequests.length;
   beforeAll(async () => {
-    client = createGithubRepoClient({ token: (await mintInstallationToken(app, INSTALLATION)).token, baseUrl: gh.url });
+    const { token } = await mintInstallationToken(app, INSTALLATION);
+    client = createGithubRepoClient({ token, baseUrl: gh.url, installationId: INSTALLATION });
   });
 
   it("answers normally", async () => {
@@ -173,7 +174,7 @@ describe("repository calls as the installation's bot", () => {
       code: "GITHUB_RATE_LIMITED",
       resource: "github",
       retryAfterMs: 90_000,
-      details: { status: 403, limit: "secondary" },
+      details: { status: 403, limit: "secondary", installationId: INSTALLATION },
     });
     gh.failNext("repos", { kind: "secondary-rate-limit", retryAfterSeconds: null });
     const noHeader = await failure(client.pullRequestFiles(repo, 7));

@@ -4,7 +4,7 @@
  * Server or the sandbox. Errors are mapped to typed ones by status, never carrying GitHub's message text.
  */
 import { Octokit } from "@octokit/rest";
-import { NotFoundError, PraxaError, UnavailableError } from "@praxa/core";
+import { NotFoundError, PraxaError, UnavailableError, type ErrorDetails } from "@praxa/core";
 import { assertBotCredential } from "./bot-credentials.js";
 import { githubStatus, githubThrottle } from "./github-errors.js";
 
@@ -24,8 +24,8 @@ export class GithubRequestError extends PraxaError {
  * `NotFoundError`; any other `4xx` is refused for good (`GithubRequestError`); `5xx` and network failures are
  * `UnavailableError` (retried with backoff).
  */
-function mapGithubError(err: unknown, what: string): never {
-  const throttled = githubThrottle(err, what);
+function mapGithubError(err: unknown, what: string, ids: ErrorDetails): never {
+  const throttled = githubThrottle(err, what, Date.now(), ids);
   if (throttled !== null) throw throttled;
   const status = githubStatus(err);
   if (status === 404) throw new NotFoundError(`GitHub: ${what} not found`, { cause: err });
@@ -36,7 +36,14 @@ function mapGithubError(err: unknown, what: string): never {
   });
 }
 
-export function createGithubRepoClient(options: { token: string; baseUrl: string; userAgent?: string }) {
+export function createGithubRepoClient(options: {
+  token: string;
+  baseUrl: string;
+  userAgent?: string;
+  /** The installation the token acts for: added to a rate limit's details, so the worker can gate it. */
+  installationId?: number;
+}) {
+  const ids: ErrorDetails = options.installationId === undefined ? {} : { installationId: options.installationId };
   assertBotCredential("github", options.token);
   // Octokit's own logger is silenced: its messages can carry URLs (repository names); errors are mapped to typed ones.
   const quiet = (): void => undefined;
@@ -52,7 +59,7 @@ export function createGithubRepoClient(options: { token: string; baseUrl: string
     try {
       return await fn();
     } catch (err) {
-      return mapGithubError(err, what);
+      return mapGithubError(err, what, ids);
     }
   };
   return {
@@ -115,7 +122,7 @@ export function createGithubRepoClient(options: { token: string; baseUrl: string
         return Buffer.from(data.content, "base64").toString("utf8");
       } catch (err) {
         if ((err as { status?: unknown }).status === 404) return null;
-        return mapGithubError(err, "a file");
+        return mapGithubError(err, "a file", ids);
       }
     },
     async findReviewWithMarker(r: RepoRef, number: number, marker: string) {

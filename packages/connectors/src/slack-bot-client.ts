@@ -16,7 +16,7 @@
  */
 import { createHash } from "node:crypto";
 import { ErrorCode, LogLevel, WebClient, type KnownBlock, type Logger } from "@slack/web-api";
-import { IntegrationGoneError, PraxaError, ThrottledError, UnavailableError } from "@praxa/core";
+import { IntegrationGoneError, PraxaError, ThrottledError, UnavailableError, type ErrorDetails } from "@praxa/core";
 import { assertBotCredential } from "./bot-credentials.js";
 
 export class SlackRequestError extends PraxaError {
@@ -38,7 +38,7 @@ const SLACK_GONE = new Set(["token_revoked", "account_inactive", "invalid_auth"]
 const SLACK_TRANSIENT = new Set(["internal_error", "fatal_error", "service_unavailable", "request_timeout"]);
 
 /** A failed Web API call by intent; see the module header. Slack's own text is never copied into a message. */
-export function slackCallError(err: unknown, what: string): PraxaError {
+export function slackCallError(err: unknown, what: string, ids: ErrorDetails = {}): PraxaError {
   const e = err as { code?: unknown; retryAfter?: unknown; data?: { error?: unknown } } | null;
   if (e?.code === ErrorCode.RateLimitedError) {
     const seconds = typeof e.retryAfter === "number" && e.retryAfter >= 0 ? e.retryAfter : null;
@@ -46,7 +46,7 @@ export function slackCallError(err: unknown, what: string): PraxaError {
       resource: "slack",
       retryAfterMs: Math.min(seconds === null ? SLACK_THROTTLE_DEFAULT_MS : seconds * 1000, SLACK_MAX_THROTTLE_MS),
       code: "SLACK_RATE_LIMITED",
-      details: { status: 429, retryAfterGiven: seconds !== null },
+      details: { ...ids, status: 429, retryAfterGiven: seconds !== null },
     });
   }
   const data = e?.code === ErrorCode.PlatformError ? e.data : undefined;
@@ -56,13 +56,13 @@ export function slackCallError(err: unknown, what: string): PraxaError {
       resource: "slack",
       retryAfterMs: SLACK_THROTTLE_DEFAULT_MS,
       code: "SLACK_RATE_LIMITED",
-      details: { slackError: code, retryAfterGiven: false },
+      details: { ...ids, slackError: code, retryAfterGiven: false },
     });
   }
   if (code !== null && SLACK_GONE.has(code)) {
     return new IntegrationGoneError(`Slack no longer accepts this team's bot token (${code})`, {
       resource: "slack",
-      details: { slackError: code },
+      details: { ...ids, slackError: code },
     });
   }
   if (code !== null && !SLACK_TRANSIENT.has(code)) {
@@ -74,8 +74,8 @@ export function slackCallError(err: unknown, what: string): PraxaError {
   });
 }
 
-function mapSlackError(err: unknown, what: string): never {
-  throw slackCallError(err, what);
+function mapSlackError(err: unknown, what: string, ids: ErrorDetails): never {
+  throw slackCallError(err, what, ids);
 }
 
 // The SDK logs request failures with their URL and message; errors are mapped to typed ones instead.
@@ -96,7 +96,13 @@ export interface SlackThreadMessage {
   readonly text: string;
 }
 
-export function createSlackBotClient(options: { token: string; baseUrl: string }) {
+export function createSlackBotClient(options: {
+  token: string;
+  baseUrl: string;
+  /** The team the token is for: added to a rate limit's or a gone token's details, so the worker can act on it. */
+  teamId?: string;
+}) {
+  const ids: ErrorDetails = options.teamId === undefined ? {} : { teamId: options.teamId };
   assertBotCredential("slack", options.token);
   const client = new WebClient(options.token, {
     slackApiUrl: `${options.baseUrl.replace(/\/$/, "")}/api/`,
@@ -110,7 +116,7 @@ export function createSlackBotClient(options: { token: string; baseUrl: string }
       const r = await client.conversations.replies({ channel, ts, limit: 200 });
       return r.messages ?? [];
     } catch (err) {
-      return mapSlackError(err, "the thread");
+      return mapSlackError(err, "the thread", ids);
     }
   };
   return {
@@ -151,7 +157,7 @@ export function createSlackBotClient(options: { token: string; baseUrl: string }
         });
         return { ts: r.ts ?? "", channel: r.channel ?? m.channel, reused: false };
       } catch (err) {
-        return mapSlackError(err, "the message");
+        return mapSlackError(err, "the message", ids);
       }
     },
   };

@@ -33,7 +33,10 @@ const CHANNEL = "C0PRAXA01";
 const calls = (method: string): number => slack.calls[method] ?? 0;
 const bot = () => {
   const { botToken } = slack.installBot();
-  return { token: botToken, client: createSlackBotClient({ token: botToken, baseUrl: slack.url }) };
+  return {
+    token: botToken,
+    client: createSlackBotClient({ token: botToken, baseUrl: slack.url, teamId: slack.teamId }),
+  };
 };
 async function failure(p: Promise<unknown>): Promise<unknown> {
   return p.then(
@@ -56,7 +59,7 @@ describe("the bot client (the runtime's Slack tools)", () => {
       resource: "slack",
       retryAfterMs: 42_000,
       retryable: true,
-      details: { status: 429, retryAfterGiven: true },
+      details: { status: 429, retryAfterGiven: true, teamId: slack.teamId },
     });
     expect(calls("chat.postMessage") - before).toBe(1);
     // The thread read is limited the same way.
@@ -85,7 +88,7 @@ describe("the bot client (the runtime's Slack tools)", () => {
     await expect(client.readThread(CHANNEL, "1700000000.000100")).rejects.toMatchObject({
       code: "INTEGRATION_GONE",
       resource: "slack",
-      details: { slackError: "invalid_auth" },
+      details: { slackError: "invalid_auth", teamId: slack.teamId },
     });
   });
 
