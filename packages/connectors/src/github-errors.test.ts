@@ -219,6 +219,9 @@ describe("githubThrottle (the detection, on GitHub's documented shapes)", () => 
       githubThrottle(err(403, {}, "You have exceeded a secondary rate limit. Please wait"), "t", now)?.retryAfterMs,
     ).toBe(60_000);
     expect(githubThrottle(err(429, {}), "t", now)?.retryAfterMs).toBe(60_000);
+    expect(
+      githubThrottle(err(403, {}, "You have triggered an abuse detection mechanism."), "t", now)?.retryAfterMs,
+    ).toBe(60_000);
     // Capped at an hour; a permission 403, a 404 and a 500 are not throttling.
     expect(githubThrottle(err(403, { "retry-after": "86400" }), "t", now)?.retryAfterMs).toBe(3_600_000);
     expect(githubThrottle(err(403, { "x-ratelimit-remaining": "12" }, "Resource not accessible"), "t", now)).toBe(null);

@@ -78,7 +78,8 @@ export function githubThrottle(
   const retryAfter = retryAfterMs(header(err, "retry-after"), nowMs);
   const exhausted = header(err, "x-ratelimit-remaining") === "0";
   const reset = header(err, "x-ratelimit-reset");
-  const secondary = /secondary rate limit/i.test(githubMessage(err));
+  // "You have exceeded a secondary rate limit…"; older GitHub (and Enterprise Server) said "abuse detection mechanism".
+  const secondary = /secondary rate limit|abuse detection/i.test(githubMessage(err));
   let waitMs: number;
   let kind: "primary" | "secondary";
   if (retryAfter !== undefined) {
