@@ -65,13 +65,18 @@ export class GithubTokenRefusedError extends PraxaError {
   readonly httpStatus = 502;
 }
 
-/** A failed call made as the App (its JWT), by intent; see the module header. `gone` is what a 404 means. */
-function appCallError(err: unknown, what: string, installationId: number, gone: () => PraxaError): PraxaError {
+/** A failed token request by intent; see the module header. GitHub's text is never copied. */
+function tokenRequestError(err: unknown, installationId: number): PraxaError {
+  const what = "the installation token";
   const status = githubStatus(err);
   const throttled = githubThrottle(err, what, Date.now(), { installationId });
   if (throttled !== null) return throttled;
   const details = { installationId, ...(status === undefined ? {} : { status }) };
-  if (status === 404) return gone();
+  if (status === 404)
+    return new IntegrationGoneError("the GitHub App is no longer installed there (GitHub answered 404 for its token)", {
+      resource: "github",
+      details,
+    });
   if (status === 401)
     return new GithubAppCredentialsError(`GitHub refused the App's credentials for ${what} (HTTP 401)`, { details });
   if (status !== undefined && status >= 400 && status < 500)
@@ -100,16 +105,7 @@ export async function mintInstallationToken(
       ...(scope.permissions ? { permissions: { ...scope.permissions } } : {}),
     });
   } catch (err) {
-    throw appCallError(
-      err,
-      "the installation token",
-      installationId,
-      () =>
-        new IntegrationGoneError("the GitHub App is no longer installed there (GitHub answered 404 for its token)", {
-          resource: "github",
-          details: { status: 404, installationId },
-        }),
-    );
+    throw tokenRequestError(err, installationId);
   }
   assertBotCredential("github", result.token);
   return {
