@@ -79,7 +79,7 @@ const NARROW = { repositories: ["shop"], permissions: { contents: "read", pull_r
 const NARROW_NAME = "github/installation/1001/repos:shop/contents:read.pull_requests:write";
 
 describe("GitHub App installation tokens", () => {
-  it("mints with a real App JWT, records the granted permissions, and refuses a wrong key", async () => {
+  it("mints with a real App JWT, records the granted permissions, and refuses a wrong key (the operator's, permanent)", async () => {
     const t = await mintInstallationToken({ appId: APP_ID, privateKeyPem: appKey, baseUrl: gh.url }, 1001);
     expect(t.token).toMatch(/^ghs_/);
     expect(t.permissions).toEqual(["contents:read", "pull_requests:write"]);
@@ -88,7 +88,7 @@ describe("GitHub App installation tokens", () => {
       .toString();
     await expect(
       mintInstallationToken({ appId: APP_ID, privateKeyPem: wrongKey, baseUrl: gh.url }, 1001),
-    ).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    ).rejects.toMatchObject({ code: "GITHUB_APP_CREDENTIALS_REJECTED", retryable: false });
   });
 
   it("is cached only sealed in the vault: a second run reuses it; near expiry a new one is minted", async () => {
@@ -133,12 +133,52 @@ describe("GitHub App installation tokens", () => {
     expect(gh.grants.find((g) => g.token === forWeb)?.repositories).toEqual(["web"]);
   });
 
-  it("GitHub refuses a token asking for more than the installation was granted", async () => {
+  it("GitHub refuses a token asking for more than the installation was granted (422: refused for good)", async () => {
     await expect(
       mintInstallationToken({ appId: APP_ID, privateKeyPem: appKey, baseUrl: gh.url }, 1001, {
         permissions: { administration: "write" },
       }),
-    ).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    ).rejects.toMatchObject({ code: "GITHUB_TOKEN_REFUSED", retryable: false });
+  });
+
+  it("a run's token for an installation GitHub no longer knows (404) → INTEGRATION_GONE, one request, nothing cached", async () => {
+    gh.addInstallation({ id: 7007, account: "leaving", permissions: { pull_requests: "write" } });
+    gh.removeInstallation(7007);
+    const asked = gh.calls["POST /app/installations/:id/access_tokens"] ?? 0;
+    const runId = newId("run");
+    await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source) values (${A.workspaceId}, ${runId}, ${A.skillId}, ${A.skillVersionId}, 'github.pull_request.opened', 'github')`;
+    const claimed = await claimRun(worker, runId, "w", 30);
+    await expect(
+      withWorkspace(worker, A.workspaceId, (s) =>
+        installationTokenForRun(
+          { provider, github: { appId: APP_ID, privateKeyPem: appKey, baseUrl: gh.url } },
+          s,
+          claimed!.lease,
+          7007,
+          NARROW,
+        ),
+      ),
+    ).rejects.toMatchObject({ code: "INTEGRATION_GONE", resource: "github", retryable: false });
+    expect((gh.calls["POST /app/installations/:id/access_tokens"] ?? 0) - asked).toBe(1);
+    expect((await admin`select 1 from vault.secrets where name like 'github/installation/7007/%'`).length).toBe(0);
+  });
+
+  it("a run's token request rate limited (secondary 403 + retry-after) → ThrottledError(github)", async () => {
+    gh.failNext("access_tokens", { kind: "secondary-rate-limit", retryAfterSeconds: 45 });
+    const runId = newId("run");
+    await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source) values (${A.workspaceId}, ${runId}, ${A.skillId}, ${A.skillVersionId}, 'github.pull_request.opened', 'github')`;
+    const claimed = await claimRun(worker, runId, "w", 30);
+    await expect(
+      withWorkspace(worker, A.workspaceId, (s) =>
+        installationTokenForRun(
+          { provider, github: { appId: APP_ID, privateKeyPem: appKey, baseUrl: gh.url } },
+          s,
+          claimed!.lease,
+          1001,
+          { ...NARROW, repositories: ["throttled"] },
+        ),
+      ),
+    ).rejects.toMatchObject({ code: "GITHUB_RATE_LIMITED", resource: "github", retryAfterMs: 45_000 });
   });
 });
 

@@ -479,6 +479,7 @@ describe("Slack token rotation (worker)", () => {
       slack.teamId,
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SlackReinstallNeededError);
+    expect(err).toMatchObject({ code: "INTEGRATION_GONE", resource: "slack", details: { teamId: slack.teamId } });
     expect(String((err as Error).message)).not.toContain(live);
     await expect(slackBotTokenForRun(deps(), await claimedRun(A), "T0NOTHERE")).rejects.toBeInstanceOf(
       SlackNotInstalledError,

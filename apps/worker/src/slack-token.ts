@@ -12,14 +12,17 @@
  * Slack revokes a refresh token when it is used, so a refresh must never run twice for one token nor be rolled back
  * after Slack answered: this function owns its short transactions (it takes the database, not the caller's scope) and
  * commits the new pair at once, whatever the run does next. The plaintext is returned for this run only.
+ * A refresh Slack refuses for good is `SlackReinstallNeededError` (`INTEGRATION_GONE`), a rate-limited one a
+ * `ThrottledError({resource: "slack"})`; both carry the team id in their details (docs/failures.md).
  */
-import { NotFoundError, PraxaError, type WorkspaceId } from "@praxa/core";
+import { NotFoundError, PraxaError, ThrottledError, type WorkspaceId } from "@praxa/core";
 import {
   decodeSlackBotTokenRecord,
   encodeSlackBotTokenRecord,
   refreshSlackBotToken,
   SLACK_BOT_TOKEN_PURPOSE,
   slackBotVaultName,
+  SlackReinstallNeededError,
   type SlackAppConfig,
 } from "@praxa/connectors";
 import { sealCredential, type KeyProvider } from "@praxa/crypto";
@@ -60,6 +63,20 @@ export class SlackNotInstalledError extends PraxaError {
   readonly httpStatus = 404;
 }
 
+/** A refusal or a rate limit of the refresh, with the team it concerns in its details (the worker acts on the team). */
+function withTeam(err: unknown, teamId: string): unknown {
+  if (err instanceof SlackReinstallNeededError)
+    return new SlackReinstallNeededError(err.message, { details: { ...err.details, teamId } });
+  if (err instanceof ThrottledError)
+    return new ThrottledError(err.message, {
+      resource: err.resource,
+      retryAfterMs: err.retryAfterMs,
+      code: err.code,
+      details: { ...err.details, teamId },
+    });
+  return err;
+}
+
 async function openRecord(provider: KeyProvider, scope: WorkspaceScope, lease: RunLease, record: VaultRecord) {
   return decodeSlackBotTokenRecord(
     Buffer.from(await openVaultRecordForRun(provider, scope, lease, record)).toString("utf8"),
@@ -94,7 +111,9 @@ export async function slackBotTokenForRun(deps: SlackTokenDeps, run: SlackRunRef
     if (fresh(locked) || record.refreshToken === null) return record.botToken;
     const pub = await workspacePublicKey(scope);
     if (!pub) throw new NotFoundError("this workspace has no active key to seal the refreshed token to");
-    const refreshed = await refreshSlackBotToken(deps.slack, record.refreshToken, now());
+    const refreshed = await refreshSlackBotToken(deps.slack, record.refreshToken, now()).catch((err: unknown) => {
+      throw withTeam(err, teamId);
+    });
     const sealed = await sealCredential(
       { keyId: pub.keyId, publicKey: pub.publicKey },
       { workspaceId: scope.workspaceId, provider: "slack", purpose: SLACK_BOT_TOKEN_PURPOSE },

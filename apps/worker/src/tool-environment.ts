@@ -113,6 +113,7 @@ export function createToolEnvironment(
         throw new IntegrationNotConfiguredError(
           "no GitHub App is configured for this worker (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY)",
         );
+      let installationId = 0;
       const token = await inScope(async (s) => {
         const active = and(eq(schema.integrations.provider, "github"), eq(schema.integrations.status, "active"));
         const rows = await s.db
@@ -133,15 +134,16 @@ export function createToolEnvironment(
           );
         if (rows.length > 1)
           throw new IntegrationAmbiguousError("the run names no GitHub installation and this workspace has several");
+        installationId = Number(row.externalId);
         return installationTokenForRun(
           { provider: deps.provider, github: app },
           s,
           lease,
-          Number(row.externalId),
+          installationId,
           runGithub.token,
         );
       });
-      github = createGithubRepoClient({ token, baseUrl: app.baseUrl });
+      github = createGithubRepoClient({ token, baseUrl: app.baseUrl, installationId });
       return github;
     },
     async slack(teamId) {
@@ -157,7 +159,7 @@ export function createToolEnvironment(
         { workspaceId, lease },
         teamId,
       );
-      const client = createSlackBotClient({ token, baseUrl: app.baseUrl });
+      const client = createSlackBotClient({ token, baseUrl: app.baseUrl, teamId });
       slack.set(teamId, client);
       return client;
     },

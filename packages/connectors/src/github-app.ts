@@ -3,12 +3,24 @@
  * App's private key (`@octokit/auth-app`: an RS256 JWT, then `POST /app/installations/:id/access_tokens`). A fresh auth
  * instance per mint, so no plaintext token lingers in an in-process cache: the only cache is the sealed one in the
  * vault (see apps/worker). Whatever comes back must be an installation token (`ghs_`), or it is refused.
+ *
+ * What GitHub's answer to the token request means (docs/failures.md):
+ *  - `404`: the App is not installed there (uninstalled, or the installation never existed) → `IntegrationGoneError`,
+ *    permanent: the worker marks the integration gone and fails its runs once;
+ *  - `401`: GitHub refused the App's own JWT (wrong App id or private key, a clock far off) → `GithubAppCredentialsError`,
+ *    permanent and the operator's to fix — nothing a workspace did;
+ *  - `403` / `429` rate limits → `ThrottledError({resource: "github"})` (github-errors.ts);
+ *  - another `403` (e.g. a suspended installation) or `422` (permissions or repositories the installation does not
+ *    grant) → `GithubTokenRefusedError`, permanent for this run;
+ *  - `5xx`, a network failure → `UnavailableError`, retried with backoff.
  */
 import { createAppAuth } from "@octokit/auth-app";
 import { request } from "@octokit/request";
 import { z } from "zod";
-import { PraxaError, UnavailableError } from "@praxa/core";
+import { IntegrationGoneError, PraxaError, UnavailableError } from "@praxa/core";
 import { assertBotCredential } from "./bot-credentials.js";
+import { githubStatus, githubThrottle } from "./github-errors.js";
+import { GithubRequestError } from "./github-repo-client.js";
 
 export interface GithubAppConfig {
   readonly appId: number;
@@ -41,6 +53,39 @@ export interface InstallationTokenScope {
   readonly permissions?: Readonly<Record<string, "read" | "write">>;
 }
 
+/** GitHub refused the App's own credentials (its JWT): the operator's configuration, not the workspace's. Permanent. */
+export class GithubAppCredentialsError extends PraxaError {
+  readonly code = "GITHUB_APP_CREDENTIALS_REJECTED";
+  readonly httpStatus = 502;
+}
+
+/** GitHub refused this installation token request for good (a suspended installation, permissions not granted). */
+export class GithubTokenRefusedError extends PraxaError {
+  readonly code = "GITHUB_TOKEN_REFUSED";
+  readonly httpStatus = 502;
+}
+
+/** A failed token request by intent; see the module header. GitHub's text is never copied. */
+function tokenRequestError(err: unknown, installationId: number): PraxaError {
+  const what = "the installation token";
+  const status = githubStatus(err);
+  const throttled = githubThrottle(err, what, Date.now(), { installationId });
+  if (throttled !== null) return throttled;
+  const details = { installationId, ...(status === undefined ? {} : { status }) };
+  if (status === 404)
+    return new IntegrationGoneError("the GitHub App is no longer installed there (GitHub answered 404 for its token)", {
+      resource: "github",
+      details,
+    });
+  if (status === 401)
+    return new GithubAppCredentialsError(`GitHub refused the App's credentials for ${what} (HTTP 401)`, { details });
+  if (status !== undefined && status >= 400 && status < 500)
+    return new GithubTokenRefusedError(`GitHub refused ${what} (HTTP ${status})`, { details });
+  return new UnavailableError(`GitHub unavailable for ${what}${status === undefined ? "" : ` (HTTP ${status})`}`, {
+    details,
+  });
+}
+
 export async function mintInstallationToken(
   app: GithubAppConfig,
   installationId: number,
@@ -60,11 +105,7 @@ export async function mintInstallationToken(
       ...(scope.permissions ? { permissions: { ...scope.permissions } } : {}),
     });
   } catch (err) {
-    const status = (err as { status?: unknown }).status;
-    throw new UnavailableError(
-      `GitHub refused to mint an installation token${typeof status === "number" ? ` (HTTP ${status})` : ""}`,
-      { cause: err },
-    );
+    throw tokenRequestError(err, installationId);
   }
   assertBotCredential("github", result.token);
   return {
@@ -101,6 +142,29 @@ export class GithubInstallationNotFoundError extends PraxaError {
 }
 
 /**
+ * The installation lookup runs in the api while a person waits on the install callback (no run to give back), so its
+ * failures stay within the codes that route declares: `404` → `GITHUB_INSTALLATION_NOT_FOUND`; a rate limit →
+ * `UNAVAILABLE` carrying GitHub's wait (`retryAfterMs`: try the install again then); another `4xx` (the App's JWT
+ * refused included) → `GITHUB_REQUEST_REJECTED`; `5xx` or no answer → `UNAVAILABLE`.
+ */
+function lookupError(err: unknown, installationId: number): PraxaError {
+  const status = githubStatus(err);
+  if (status === 404) return new GithubInstallationNotFoundError("GitHub does not know this installation of the App");
+  const throttled = githubThrottle(err, "the installation lookup");
+  if (throttled !== null)
+    return new UnavailableError("GitHub is rate limiting the App; try the install again later", {
+      details: { installationId, retryAfterMs: throttled.retryAfterMs },
+    });
+  const details = { installationId, ...(status === undefined ? {} : { status }) };
+  if (status !== undefined && status >= 400 && status < 500)
+    return new GithubRequestError(`GitHub refused the installation lookup (HTTP ${status})`, { details });
+  return new UnavailableError(
+    `GitHub refused the installation lookup${status === undefined ? "" : ` (HTTP ${status})`}`,
+    { details },
+  );
+}
+
+/**
  * `GET /app/installations/{id}` as the App (an RS256 App JWT, nothing else): which account installed it, with which
  * permissions, when. No installation token is minted here.
  */
@@ -119,11 +183,7 @@ export async function lookupInstallation(
     });
     data = res.data;
   } catch (err) {
-    const status = (err as { status?: unknown }).status;
-    if (status === 404) throw new GithubInstallationNotFoundError("GitHub does not know this installation of the App");
-    throw new UnavailableError(
-      `GitHub refused the installation lookup${typeof status === "number" ? ` (HTTP ${status})` : ""}`,
-    );
+    throw lookupError(err, installationId);
   }
   const parsed = InstallationAnswer.safeParse(data);
   if (!parsed.success || parsed.data.account === null)

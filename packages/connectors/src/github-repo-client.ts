@@ -4,8 +4,9 @@
  * Server or the sandbox. Errors are mapped to typed ones by status, never carrying GitHub's message text.
  */
 import { Octokit } from "@octokit/rest";
-import { NotFoundError, PraxaError, UnavailableError } from "@praxa/core";
+import { NotFoundError, PraxaError, UnavailableError, type ErrorDetails } from "@praxa/core";
 import { assertBotCredential } from "./bot-credentials.js";
+import { githubStatus, githubThrottle } from "./github-errors.js";
 
 export interface RepoRef {
   readonly owner: string;
@@ -17,17 +18,32 @@ export class GithubRequestError extends PraxaError {
   readonly httpStatus = 502;
 }
 
-function mapGithubError(err: unknown, what: string): never {
-  const status = (err as { status?: unknown }).status;
+/**
+ * A failed call by intent: a rate limit (`403`/`429` as GitHub documents it, github-errors.ts) is a
+ * `ThrottledError({resource: "github"})` — checked first, since a secondary limit is a `403` too; `404` is
+ * `NotFoundError`; any other `4xx` is refused for good (`GithubRequestError`); `5xx` and network failures are
+ * `UnavailableError` (retried with backoff).
+ */
+function mapGithubError(err: unknown, what: string, ids: ErrorDetails): never {
+  const throttled = githubThrottle(err, what, Date.now(), ids);
+  if (throttled !== null) throw throttled;
+  const status = githubStatus(err);
   if (status === 404) throw new NotFoundError(`GitHub: ${what} not found`, { cause: err });
-  if (typeof status === "number" && status >= 400 && status < 500 && status !== 429)
+  if (status !== undefined && status >= 400 && status < 500)
     throw new GithubRequestError(`GitHub refused ${what} (HTTP ${status})`, { cause: err, details: { status } });
-  throw new UnavailableError(`GitHub unavailable for ${what}${typeof status === "number" ? ` (HTTP ${status})` : ""}`, {
+  throw new UnavailableError(`GitHub unavailable for ${what}${status === undefined ? "" : ` (HTTP ${status})`}`, {
     cause: err,
   });
 }
 
-export function createGithubRepoClient(options: { token: string; baseUrl: string; userAgent?: string }) {
+export function createGithubRepoClient(options: {
+  token: string;
+  baseUrl: string;
+  userAgent?: string;
+  /** The installation the token acts for: added to a rate limit's details, so the worker can gate it. */
+  installationId?: number;
+}) {
+  const ids: ErrorDetails = options.installationId === undefined ? {} : { installationId: options.installationId };
   assertBotCredential("github", options.token);
   // Octokit's own logger is silenced: its messages can carry URLs (repository names); errors are mapped to typed ones.
   const quiet = (): void => undefined;
@@ -35,6 +51,7 @@ export function createGithubRepoClient(options: { token: string; baseUrl: string
     auth: options.token,
     baseUrl: options.baseUrl,
     userAgent: options.userAgent ?? "praxa-bot",
+    // No retry and no throttling plugin: a rate limit is handed to the queue, never waited for here (github-errors.ts).
     request: { retries: 0 },
     log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
   });
@@ -42,7 +59,7 @@ export function createGithubRepoClient(options: { token: string; baseUrl: string
     try {
       return await fn();
     } catch (err) {
-      return mapGithubError(err, what);
+      return mapGithubError(err, what, ids);
     }
   };
   return {
@@ -105,7 +122,7 @@ export function createGithubRepoClient(options: { token: string; baseUrl: string
         return Buffer.from(data.content, "base64").toString("utf8");
       } catch (err) {
         if ((err as { status?: unknown }).status === 404) return null;
-        return mapGithubError(err, "a file");
+        return mapGithubError(err, "a file", ids);
       }
     },
     async findReviewWithMarker(r: RepoRef, number: number, marker: string) {

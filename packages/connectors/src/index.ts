@@ -1,5 +1,6 @@
 export * from "./bot-credentials.js";
 export * from "./permissions.js";
+export * from "./github-errors.js";
 export * from "./github-app.js";
 export * from "./github-repo-client.js";
 export * from "./slack-oauth.js";

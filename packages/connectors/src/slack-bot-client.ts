@@ -2,10 +2,21 @@
  * Slack as the workspace's bot, for the runtime's tools: `@slack/web-api`'s WebClient with the bot token opened for the
  * run (never a user token). Posting is idempotent per (run, step): the message carries an invisible block whose
  * `block_id` is derived from the step's marker, and the thread is checked for it before posting again.
+ *
+ * Slack's answers by what they mean (docs/failures.md):
+ *  - HTTP 429 with `Retry-After` (the WebClient's `rejectRateLimitedCalls`, so it never sleeps it out in-process), or
+ *    `{ok:false, error:"ratelimited"}` → `ThrottledError({resource: "slack"})`, `SLACK_RATE_LIMITED`: the worker gives
+ *    the run back and delays it;
+ *  - `token_revoked`, `account_inactive`, `invalid_auth` → `IntegrationGoneError({resource: "slack"})`: the bot token
+ *    the worker opened no longer acts for the team (app uninstalled, token revoked, workspace deactivated);
+ *  - `internal_error`, `fatal_error`, `service_unavailable`, `request_timeout`, an HTTP error or no answer →
+ *    `UnavailableError` (retried with backoff);
+ *  - any other Slack error code (`channel_not_found`, `not_in_channel`, `missing_scope`, …) → `SlackRequestError`,
+ *    refused for good.
  */
 import { createHash } from "node:crypto";
-import { WebClient, type KnownBlock } from "@slack/web-api";
-import { PraxaError, UnavailableError } from "@praxa/core";
+import { ErrorCode, LogLevel, WebClient, type KnownBlock, type Logger } from "@slack/web-api";
+import { IntegrationGoneError, PraxaError, ThrottledError, UnavailableError, type ErrorDetails } from "@praxa/core";
 import { assertBotCredential } from "./bot-credentials.js";
 
 export class SlackRequestError extends PraxaError {
@@ -18,14 +29,65 @@ export function slackMarkerBlockId(marker: string): string {
   return `praxa-${createHash("sha256").update(marker).digest("hex").slice(0, 40)}`;
 }
 
-function mapSlackError(err: unknown, what: string): never {
-  const data = (err as { data?: { error?: unknown } }).data;
-  const code = typeof data?.error === "string" && /^[a-z_]{1,64}$/.test(data.error) ? data.error : null;
-  if (code !== null && code !== "ratelimited" && code !== "internal_error" && code !== "service_unavailable") {
-    throw new SlackRequestError(`Slack refused ${what} (${code})`, { cause: err, details: { slackError: code } });
+/** `{ok:false, error:"ratelimited"}` without a `Retry-After` (an HTTP 200): Slack's windows are per minute. */
+export const SLACK_THROTTLE_DEFAULT_MS = 60_000;
+/** Upper bound of a Slack `Retry-After` honoured. */
+export const SLACK_MAX_THROTTLE_MS = 60 * 60_000;
+/** The bot token no longer acts for the team. */
+const SLACK_GONE = new Set(["token_revoked", "account_inactive", "invalid_auth"]);
+const SLACK_TRANSIENT = new Set(["internal_error", "fatal_error", "service_unavailable", "request_timeout"]);
+
+/** A failed Web API call by intent; see the module header. Slack's own text is never copied into a message. */
+export function slackCallError(err: unknown, what: string, ids: ErrorDetails = {}): PraxaError {
+  const e = err as { code?: unknown; retryAfter?: unknown; data?: { error?: unknown } } | null;
+  if (e?.code === ErrorCode.RateLimitedError) {
+    const seconds = typeof e.retryAfter === "number" && e.retryAfter >= 0 ? e.retryAfter : null;
+    return new ThrottledError(`Slack is rate limiting this team's bot (${what})`, {
+      resource: "slack",
+      retryAfterMs: Math.min(seconds === null ? SLACK_THROTTLE_DEFAULT_MS : seconds * 1000, SLACK_MAX_THROTTLE_MS),
+      code: "SLACK_RATE_LIMITED",
+      details: { ...ids, status: 429, retryAfterGiven: seconds !== null },
+    });
   }
-  throw new UnavailableError(`Slack unavailable for ${what}`, { cause: err });
+  const data = e?.code === ErrorCode.PlatformError ? e.data : undefined;
+  const code = typeof data?.error === "string" && /^[a-z_]{1,64}$/.test(data.error) ? data.error : null;
+  if (code === "ratelimited") {
+    return new ThrottledError(`Slack is rate limiting this team's bot (${what})`, {
+      resource: "slack",
+      retryAfterMs: SLACK_THROTTLE_DEFAULT_MS,
+      code: "SLACK_RATE_LIMITED",
+      details: { ...ids, slackError: code, retryAfterGiven: false },
+    });
+  }
+  if (code !== null && SLACK_GONE.has(code)) {
+    return new IntegrationGoneError(`Slack no longer accepts this team's bot token (${code})`, {
+      resource: "slack",
+      details: { ...ids, slackError: code },
+    });
+  }
+  if (code !== null && !SLACK_TRANSIENT.has(code)) {
+    return new SlackRequestError(`Slack refused ${what} (${code})`, { cause: err, details: { slackError: code } });
+  }
+  return new UnavailableError(`Slack unavailable for ${what}`, {
+    cause: err,
+    ...(code === null ? {} : { details: { slackError: code } }),
+  });
 }
+
+function mapSlackError(err: unknown, what: string, ids: ErrorDetails): never {
+  throw slackCallError(err, what, ids);
+}
+
+// The SDK logs request failures with their URL and message; errors are mapped to typed ones instead.
+const SILENT: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  setLevel: () => {},
+  getLevel: () => LogLevel.ERROR,
+  setName: () => {},
+};
 
 export interface SlackThreadMessage {
   readonly ts: string;
@@ -34,18 +96,27 @@ export interface SlackThreadMessage {
   readonly text: string;
 }
 
-export function createSlackBotClient(options: { token: string; baseUrl: string }) {
+export function createSlackBotClient(options: {
+  token: string;
+  baseUrl: string;
+  /** The team the token is for: added to a rate limit's or a gone token's details, so the worker can act on it. */
+  teamId?: string;
+}) {
+  const ids: ErrorDetails = options.teamId === undefined ? {} : { teamId: options.teamId };
   assertBotCredential("slack", options.token);
   const client = new WebClient(options.token, {
     slackApiUrl: `${options.baseUrl.replace(/\/$/, "")}/api/`,
     retryConfig: { retries: 0 },
+    // Without this the WebClient sleeps out a 429's Retry-After in-process, holding the worker's slot.
+    rejectRateLimitedCalls: true,
+    logger: SILENT,
   });
   const replies = async (channel: string, ts: string) => {
     try {
       const r = await client.conversations.replies({ channel, ts, limit: 200 });
       return r.messages ?? [];
     } catch (err) {
-      return mapSlackError(err, "the thread");
+      return mapSlackError(err, "the thread", ids);
     }
   };
   return {
@@ -86,7 +157,7 @@ export function createSlackBotClient(options: { token: string; baseUrl: string }
         });
         return { ts: r.ts ?? "", channel: r.channel ?? m.channel, reused: false };
       } catch (err) {
-        return mapSlackError(err, "the message");
+        return mapSlackError(err, "the message", ids);
       }
     },
   };

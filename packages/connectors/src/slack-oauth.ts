@@ -8,9 +8,15 @@
  * logs or throws carries a token or the client secret (the SDK's logger is silenced, its errors are not chained).
  * Sources: Slack "Installing with OAuth", "Using token rotation", and the `oauth.v2.access` method reference.
  */
-import { LogLevel, WebClient, type Logger, type WebAPIPlatformError } from "@slack/web-api";
+import { ErrorCode, LogLevel, WebClient, type Logger, type WebAPIPlatformError } from "@slack/web-api";
 import { z } from "zod";
-import { PraxaError } from "@praxa/core";
+import {
+  IntegrationGoneError,
+  PraxaError,
+  ThrottledError,
+  UnavailableError,
+  type PraxaErrorOptions,
+} from "@praxa/core";
 import {
   assertBotCredential,
   OAuthAnswerInvalidError,
@@ -30,10 +36,15 @@ export class SlackOAuthError extends PraxaError {
   readonly httpStatus = 502;
 }
 
-/** The refresh was refused for good (`invalid_refresh_token`, revoked app): the workspace must reinstall. */
-export class SlackReinstallNeededError extends PraxaError {
-  readonly code = "SLACK_REINSTALL_NEEDED";
-  readonly httpStatus = 409;
+/**
+ * The refresh was refused for good (`invalid_refresh_token`, `token_revoked`, `app_uninstalled`): the integration is
+ * gone and the workspace must reinstall. An `IntegrationGoneError` (`INTEGRATION_GONE`, resource `slack`), so the
+ * worker treats it like any other integration that is gone.
+ */
+export class SlackReinstallNeededError extends IntegrationGoneError {
+  constructor(message: string, options: PraxaErrorOptions = {}) {
+    super(message, { ...options, resource: "slack" });
+  }
 }
 
 const SILENT: Logger = {
@@ -127,6 +138,28 @@ export async function refreshSlackBotToken(
     const slackError = slackErrorCode(err);
     if (slackError === "invalid_refresh_token" || slackError === "token_revoked" || slackError === "app_uninstalled") {
       throw new SlackReinstallNeededError(`Slack refused the refresh token (${slackError}); reinstall the Slack app`, {
+        details: { slackError },
+      });
+    }
+    // Not processed by Slack, so the refresh token is still the live one: safe to try again later.
+    const code = (err as { code?: unknown }).code;
+    if (code === ErrorCode.RateLimitedError || slackError === "ratelimited") {
+      const seconds = (err as { retryAfter?: unknown }).retryAfter;
+      throw new ThrottledError("Slack is rate limiting the token refresh", {
+        resource: "slack",
+        retryAfterMs: Math.min(typeof seconds === "number" && seconds >= 0 ? seconds * 1000 : 60_000, 3_600_000),
+        code: "SLACK_RATE_LIMITED",
+        details: { slackError },
+      });
+    }
+    if (
+      slackError === "internal_error" ||
+      slackError === "service_unavailable" ||
+      code === ErrorCode.HTTPError ||
+      code === ErrorCode.RequestError
+    ) {
+      // An outage. (Had Slack processed a refresh whose answer was lost, the retry meets `invalid_refresh_token`.)
+      throw new UnavailableError(`Slack is unavailable for the token refresh (${slackError})`, {
         details: { slackError },
       });
     }

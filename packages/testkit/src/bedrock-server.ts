@@ -75,6 +75,11 @@ export interface BedrockServer extends LoopbackServer {
   readonly assumeRoleCalls: readonly AssumeRoleCall[];
   /** Access key id each accepted model request was signed with. */
   readonly signedBy: readonly string[];
+  /**
+   * The next AssumeRole answers this STS error instead (after its signature is checked), e.g. STS's own throttling:
+   * HTTP 400 `<Code>Throttling</Code>` "Rate exceeded".
+   */
+  failNextAssumeRole(status: number, code: string, message?: string): void;
   setScript(script: AnthropicScript): void;
   enqueue(...replies: ScriptedReply[]): void;
   reset(script?: AnthropicScript): void;
@@ -114,6 +119,7 @@ export async function startBedrockServer(options: BedrockServerOptions): Promise
   const player = new ScriptPlayer(options.script ?? []);
   const assumeRoleCalls: AssumeRoleCall[] = [];
   const signedBy: string[] = [];
+  const stsFaults: { status: number; code: string; message: string }[] = [];
 
   const bedrockFail = (res: ServerResponse, status: number, type: string, message: string): void =>
     sendJson(
@@ -152,6 +158,11 @@ export async function startBedrockServer(options: BedrockServerOptions): Promise
     const sessionName = form.get("RoleSessionName") ?? "";
     const externalId = form.get("ExternalId") ?? undefined;
     const call = { callerAccessKeyId: sig.accessKeyId, roleArn, roleSessionName: sessionName, externalId };
+    const fault = stsFaults.shift();
+    if (fault !== undefined) {
+      assumeRoleCalls.push({ ...call, issuedAccessKeyId: undefined });
+      return stsFail(res, fault.status, fault.code, fault.message);
+    }
     if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
       assumeRoleCalls.push({ ...call, issuedAccessKeyId: undefined });
       return stsFail(
@@ -289,12 +300,15 @@ export async function startBedrockServer(options: BedrockServerOptions): Promise
     messageRequests: player.requests,
     assumeRoleCalls,
     signedBy,
+    failNextAssumeRole: (status: number, code: string, message = "Rate exceeded") =>
+      void stsFaults.push({ status, code, message }),
     setScript: (script: AnthropicScript) => player.setScript(script),
     enqueue: (...replies: ScriptedReply[]) => player.enqueue(...replies),
     reset: (script?: AnthropicScript) => {
       (server.requests as RecordedRequest[]).length = 0;
       assumeRoleCalls.length = 0;
       signedBy.length = 0;
+      stsFaults.length = 0;
       player.reset(script);
     },
   });

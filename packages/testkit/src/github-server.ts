@@ -13,11 +13,21 @@
  *    most what the installation was granted, else 422 as on GitHub); the grant is recorded (`grants`) and enforced on
  *    every repository route: another repository answers 404, a route needing a permission the token lacks 403
  *    ("Resource not accessible by integration").
+ *  - `removeInstallation(id)` is the App being uninstalled: the token request then answers `404 Not Found` (as for an
+ *    installation that never existed) and the tokens it issued stop working (`401 Bad credentials`), as on GitHub.
+ *  - `failNext(target, fault)` makes the next request to `access_tokens`, the installation lookup or a repository route
+ *    answer a rate limit the way GitHub documents it ("Rate limits for the REST API"), after authentication:
+ *      primary:   `403` (or `429`), `x-ratelimit-remaining: 0`, `x-ratelimit-reset: <epoch s>`, `x-ratelimit-used`,
+ *                 `x-ratelimit-limit`, `x-ratelimit-resource: core`, message "API rate limit exceeded for …";
+ *      secondary: `403` (or `429`), `retry-after: <s>` unless told none, message "You have exceeded a secondary rate
+ *                 limit…", with the primary window not exhausted;
+ *    or any status with GitHub's error body (`message`, `documentation_url`, `status`).
  * Source: GitHub REST API docs, "Authenticating as a GitHub App installation", "Create an installation access token
- * for an app" and "Apps" endpoints. Limits: no rate limits, no `repository_ids` (names only), one account per
- * installation. Counts calls per route.
+ * for an app", "Apps" endpoints and "Rate limits for the REST API". Limits: rate limits only when injected, no
+ * `repository_ids` (names only), one account per installation. Counts calls per route.
  */
 import { createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
+import type { ServerResponse } from "node:http";
 import { createGithubSandbox, type GithubSandbox } from "./github-sandbox.js";
 import { sendJson, startLoopbackServer, type LoopbackServer } from "./loopback-server.js";
 
@@ -39,6 +49,20 @@ export interface GithubTokenGrant {
   readonly permissions: Readonly<Record<string, "read" | "write">>;
 }
 
+/** A fault `failNext` injects (see the module header). */
+export type GithubFault =
+  | { readonly kind: "primary-rate-limit"; readonly resetAt: Date; readonly status?: 403 | 429 }
+  | {
+      readonly kind: "secondary-rate-limit";
+      /** Seconds in `retry-after`; `null` sends none. Default 60. */
+      readonly retryAfterSeconds?: number | null;
+      readonly status?: 403 | 429;
+    }
+  | { readonly kind: "status"; readonly status: number; readonly message?: string };
+
+/** Where a fault applies: the token request, the installation lookup, or any repository route. */
+export type GithubFaultTarget = "access_tokens" | "installation" | "repos";
+
 export interface GithubServer extends LoopbackServer {
   readonly calls: Readonly<Record<string, number>>;
   /** Every token minted, with what it was narrowed to, oldest first. */
@@ -58,6 +82,58 @@ export interface GithubServer extends LoopbackServer {
   readonly sandbox: GithubSandbox;
   /** Installation lookup (keys-oauth): an installation made after start, as if an org installed the App now. */
   addInstallation(stub: GithubInstallationStub): void;
+  /** The App is uninstalled from this installation: its token request answers 404, its tokens 401. */
+  removeInstallation(id: number): void;
+  /** The next request to `target` answers `fault` (queued: several calls queue several faults). */
+  failNext(target: GithubFaultTarget, fault: GithubFault): void;
+}
+
+const DOCS = "https://docs.github.com/rest";
+
+/** GitHub's answer for an injected fault: status, headers and body as its documentation shows them. */
+function sendFault(res: ServerResponse, fault: GithubFault, installationId: number | null): void {
+  const limit = { "x-ratelimit-limit": "5000", "x-ratelimit-resource": "core" };
+  if (fault.kind === "primary-rate-limit") {
+    return sendJson(
+      res,
+      fault.status ?? 403,
+      {
+        message: `API rate limit exceeded for installation ID ${installationId ?? 0}.`,
+        documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limits`,
+        status: String(fault.status ?? 403),
+      },
+      {
+        ...limit,
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-used": "5000",
+        "x-ratelimit-reset": String(Math.floor(fault.resetAt.getTime() / 1000)),
+      },
+    );
+  }
+  if (fault.kind === "secondary-rate-limit") {
+    const retryAfter = fault.retryAfterSeconds === undefined ? 60 : fault.retryAfterSeconds;
+    return sendJson(
+      res,
+      fault.status ?? 403,
+      {
+        message:
+          "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out " +
+          "to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.",
+        documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits`,
+        status: String(fault.status ?? 403),
+      },
+      {
+        ...limit,
+        "x-ratelimit-remaining": "4990",
+        "x-ratelimit-used": "10",
+        "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 3600),
+        ...(retryAfter === null ? {} : { "retry-after": String(retryAfter) }),
+      },
+    );
+  }
+  const message =
+    fault.message ?? { 401: "Bad credentials", 403: "Forbidden", 404: "Not Found" }[fault.status] ?? "Server Error";
+  return sendJson(res, fault.status, { message, documentation_url: DOCS, status: String(fault.status) });
 }
 
 /** The permission a repository route needs (GitHub's "Permissions required for GitHub Apps" tables). */
@@ -118,6 +194,7 @@ export async function startGithubServer(app: {
   const issued = new Map<string, { installationId: number; expiresAt: number; grant: GithubTokenGrant }>();
   const repos = createGithubSandbox(app.botLogin ?? "praxa[bot]");
   const state = { tokenLifetimeMs: 3_600_000 };
+  const faults: Record<GithubFaultTarget, GithubFault[]> = { access_tokens: [], installation: [], repos: [] };
   const server = await startLoopbackServer((req, res) => {
     const route = req.path.replace(/\/\d+/g, "/:id").split("?")[0] ?? req.path;
     const key = `${req.method} ${route}`;
@@ -136,7 +213,10 @@ export async function startGithubServer(app: {
       const answer = (status: number, body: unknown): void => sendJson(res, status, body);
       if (!issuedTo || issuedTo.expiresAt <= Date.now()) return answer(401, { message: "Bad credentials" });
       const inst = installations.find((i) => i.id === issuedTo.installationId);
-      if (!inst) return answer(404, { message: "Not Found" });
+      // Uninstalling the App revokes the installation's tokens.
+      if (!inst) return answer(401, { message: "Bad credentials", documentation_url: DOCS, status: "401" });
+      const fault = faults.repos.shift();
+      if (fault) return sendFault(res, fault, inst.id);
       const repoName = decodeURIComponent(/^\/repos\/[^/]+\/([^/?]+)/.exec(req.path)?.[1] ?? "").toLowerCase();
       const { repositories, permissions } = issuedTo.grant;
       if (repositories !== null && !repositories.some((r) => r.toLowerCase() === repoName))
@@ -153,8 +233,15 @@ export async function startGithubServer(app: {
     if (!verifyAppJwt(req.headers.authorization, app.appId, publicKey, Math.floor(Date.now() / 1000))) {
       return sendJson(res, 401, { message: "A JSON web token could not be decoded" });
     }
+    const fault = faults[m[2] ? "access_tokens" : "installation"].shift();
+    if (fault) return sendFault(res, fault, Number(m[1]));
     const inst = installations.find((i) => i.id === Number(m[1]));
-    if (!inst) return sendJson(res, 404, { message: "Not Found" });
+    if (!inst)
+      return sendJson(res, 404, {
+        message: "Not Found",
+        documentation_url: `${DOCS}/apps/apps#${m[2] ? "create-an-installation-access-token-for-an-app" : "get-an-installation-for-the-authenticated-app"}`,
+        status: "404",
+      });
     if (m[2] && req.method === "POST") {
       let asked: { repositories?: unknown; repository_ids?: unknown; permissions?: unknown } = {};
       try {
@@ -236,6 +323,13 @@ export async function startGithubServer(app: {
     sandbox: repos.sandbox,
     addInstallation: (stub: GithubInstallationStub): void => {
       installations.push({ createdAt: new Date(), ...stub });
+    },
+    removeInstallation: (id: number): void => {
+      const at = installations.findIndex((i) => i.id === id);
+      if (at >= 0) installations.splice(at, 1);
+    },
+    failNext: (target: GithubFaultTarget, fault: GithubFault): void => {
+      faults[target].push(fault);
     },
   });
   Object.defineProperty(extended, "tokenLifetimeMs", {

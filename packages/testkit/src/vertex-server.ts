@@ -71,6 +71,8 @@ export interface VertexServer extends LoopbackServer {
     readonly issued: boolean;
     readonly reason?: string;
   }[];
+  /** The next token exchange answers this HTTP status with an OAuth error body (`{error, error_description}`). */
+  failNextToken(status: number, error?: string): void;
   setScript(script: AnthropicScript): void;
   enqueue(...replies: ScriptedReply[]): void;
   reset(script?: AnthropicScript): void;
@@ -103,6 +105,7 @@ export async function startVertexServer(options: VertexServerOptions): Promise<V
   const tokens = new Map<string, string>(); // access token → client email
   const tokenRequests: { clientEmail: string | undefined; issued: boolean; reason?: string }[] = [];
   const player = new ScriptPlayer(options.script ?? []);
+  const tokenFaults: { status: number; error: string }[] = [];
 
   const googleFail = (res: ServerResponse, code: number, message: string): void => {
     const status = GOOGLE_STATUS[code] ?? (code >= 500 ? "INTERNAL" : "FAILED_PRECONDITION");
@@ -110,6 +113,11 @@ export async function startVertexServer(options: VertexServerOptions): Promise<V
   };
 
   const token = (req: RecordedRequest, res: ServerResponse): void => {
+    const fault = tokenFaults.shift();
+    if (fault !== undefined) {
+      tokenRequests.push({ clientEmail: undefined, issued: false, reason: fault.error });
+      return sendJson(res, fault.status, { error: fault.error, error_description: "injected" });
+    }
     const form = new URLSearchParams(req.body.toString("utf8"));
     const refuse = (reason: string, email?: string): void => {
       tokenRequests.push({ clientEmail: email, issued: false, reason });
@@ -227,11 +235,13 @@ export async function startVertexServer(options: VertexServerOptions): Promise<V
     baseUrl: `${server.url}/v1`,
     messageRequests: player.requests,
     tokenRequests,
+    failNextToken: (status: number, error = "rate_limit_exceeded") => void tokenFaults.push({ status, error }),
     setScript: (script: AnthropicScript) => player.setScript(script),
     enqueue: (...replies: ScriptedReply[]) => player.enqueue(...replies),
     reset: (script?: AnthropicScript) => {
       (server.requests as RecordedRequest[]).length = 0;
       tokenRequests.length = 0;
+      tokenFaults.length = 0;
       player.reset(script);
     },
   });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/glo
 import { readFileSync } from "node:fs";
 import { inspect } from "node:util";
 import { randomBytes } from "node:crypto";
+import { ThrottledError } from "@praxa/core";
 import { reply, startAnthropicServer, type AnthropicServer } from "@praxa/testkit";
 import { createAnthropicProvider } from "./anthropic-provider.js";
 import { ModelRequestError, ModelUnavailableError } from "./model-errors.js";
@@ -196,35 +197,43 @@ describe("Anthropic provider (real SDK ↔ loopback Messages API)", () => {
     ]);
   });
 
-  it("429 with retry-after → ModelRateLimitedError carrying it; retried after exactly that long, then succeeds", async () => {
-    server.setScript([
-      reply.rateLimited({ seconds: 15 }),
-      reply.rateLimited({ ms: 1500, seconds: 2 }),
-      reply.fixture(fixture("messages.end_turn.response.json")),
-    ]);
+  it("429 with retry-after → ModelRateLimitedError carrying it (retry-after-ms first)", async () => {
+    server.setScript([reply.rateLimited({ seconds: 15 }), reply.rateLimited({ ms: 1500, seconds: 2 })]);
     const bare = provider();
     await expect(bare.complete(request())).rejects.toMatchObject({
       code: "MODEL_RATE_LIMITED",
       retryAfterMs: 15_000,
       details: { status: 429, type: "rate_limit_error", retryAfterMs: 15_000 },
     });
-    server.reset([
-      reply.rateLimited({ seconds: 15 }),
-      reply.rateLimited({ ms: 1500, seconds: 2 }),
-      reply.fixture(fixture("messages.end_turn.response.json")),
-    ]);
-    const { sleep, asked } = fakeSleep();
-    const res = await withModelRetries(bare, { sleep }).complete(request());
-    expect(res.stopReason).toBe("end_turn");
-    expect(server.messageRequests).toHaveLength(3);
-    expect(asked).toEqual([15_000, 1_500]);
+    await expect(bare.complete(request())).rejects.toMatchObject({ retryAfterMs: 1_500 });
   });
 
-  it("a retry-after beyond the cap is capped", async () => {
-    server.setScript([reply.rateLimited({ seconds: 3600 }), reply.text("ok")]);
+  it("429 with retry-after: 7 → ThrottledError(model, 7000) after exactly one request: no retry, no sleep in the job", async () => {
+    server.setScript([reply.rateLimited({ seconds: 7 }), reply.text("never reached")]);
     const { sleep, asked } = fakeSleep();
-    await withModelRetries(provider(), { sleep, maxRetryAfterMs: 20_000 }).complete(request());
-    expect(asked).toEqual([20_000]);
+    const err = await withModelRetries(provider(), { sleep })
+      .complete(request())
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ThrottledError);
+    expect(err).toMatchObject({
+      code: "MODEL_RATE_LIMITED",
+      resource: "model",
+      retryAfterMs: 7_000,
+      retryable: true,
+      details: { status: 429, type: "rate_limit_error" },
+    });
+    expect(server.messageRequests).toHaveLength(1);
+    expect(asked).toEqual([]);
+  });
+
+  it("429 without retry-after → the 30 s default; one beyond the 15 min cap is capped", async () => {
+    server.setScript([reply.rateLimited(), reply.rateLimited({ seconds: 3600 })]);
+    const { sleep, asked } = fakeSleep();
+    const p = withModelRetries(provider(), { sleep });
+    await expect(p.complete(request())).rejects.toMatchObject({ code: "MODEL_RATE_LIMITED", retryAfterMs: 30_000 });
+    await expect(p.complete(request())).rejects.toMatchObject({ code: "MODEL_RATE_LIMITED", retryAfterMs: 900_000 });
+    expect(server.messageRequests).toHaveLength(2);
+    expect(asked).toEqual([]);
   });
 
   it("persistent 500 → ModelUnavailableError after maxAttempts, with exponential backoff and jitter", async () => {
@@ -239,18 +248,49 @@ describe("Anthropic provider (real SDK ↔ loopback Messages API)", () => {
     expect(asked).toEqual([750, 1500, 3000]);
   });
 
-  it("529 overloaded and an error event in the middle of the stream are ModelUnavailableError (retried)", async () => {
-    server.setScript([reply.overloaded(), reply.failMidStream("overloaded_error"), reply.text("third time")]);
+  it("529 overloaded → ThrottledError(model, MODEL_OVERLOADED) after exactly one request; likewise mid-stream", async () => {
+    server.setScript([reply.overloaded(), reply.text("never reached")]);
     const { sleep, asked } = fakeSleep();
-    const res = await withModelRetries(provider(), { sleep, random: () => 0 }).complete(request());
-    expect(res.content).toEqual([{ type: "text", text: "third time" }]);
-    expect(server.messageRequests).toHaveLength(3);
-    expect(asked).toEqual([500, 1000]);
-    server.setScript([reply.failMidStream("overloaded_error")]);
-    await expect(provider().complete(request())).rejects.toMatchObject({
-      code: "MODEL_UNAVAILABLE",
+    const p = withModelRetries(provider(), { sleep });
+    const err = await p.complete(request()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ThrottledError);
+    expect(err).toMatchObject({
+      code: "MODEL_OVERLOADED",
+      resource: "model",
+      retryAfterMs: 10_000,
+      details: { status: 529, type: "overloaded_error" },
+    });
+    expect(server.messageRequests).toHaveLength(1);
+    server.reset([reply.error(529, "overloaded_error", { headers: { "retry-after": "4" } })]);
+    await expect(p.complete(request())).rejects.toMatchObject({ code: "MODEL_OVERLOADED", retryAfterMs: 4_000 });
+    server.reset([reply.failMidStream("overloaded_error"), reply.text("never reached")]);
+    await expect(p.complete(request())).rejects.toMatchObject({
+      code: "MODEL_OVERLOADED",
       details: { type: "overloaded_error" },
     });
+    expect(server.messageRequests).toHaveLength(1);
+    expect(asked).toEqual([]);
+    // Unwrapped, the provider says what it saw.
+    server.reset([reply.failMidStream("overloaded_error")]);
+    await expect(provider().complete(request())).rejects.toMatchObject({
+      code: "MODEL_UNAVAILABLE",
+      overloaded: true,
+      details: { type: "overloaded_error" },
+    });
+  });
+
+  it("a 500, a 503 and a mid-stream api_error are still retried in-process, then succeed", async () => {
+    server.setScript([
+      reply.error(500, "api_error"),
+      reply.error(503, "api_error"),
+      reply.failMidStream("api_error"),
+      reply.text("fourth time"),
+    ]);
+    const { sleep, asked } = fakeSleep();
+    const res = await withModelRetries(provider(), { sleep, random: () => 0 }).complete(request());
+    expect(res.content).toEqual([{ type: "text", text: "fourth time" }]);
+    expect(server.messageRequests).toHaveLength(4);
+    expect(asked).toEqual([500, 1_000, 2_000]);
   });
 
   it("other 4xx → ModelRequestError, never retried", async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/glo
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { inspect } from "node:util";
+import { ThrottledError } from "@praxa/core";
 import { reply, startBedrockServer, type BedrockServer } from "@praxa/testkit";
 import { bedrockModelId, createBedrockProvider, type BedrockCredentials } from "./bedrock-provider.js";
 import { ModelRequestError, ModelUnavailableError } from "./model-errors.js";
@@ -216,8 +217,34 @@ describe("Bedrock provider (real SDK ↔ loopback Bedrock Runtime, SigV4 verifie
     expect(asked).toEqual([]);
   });
 
-  it("ThrottlingException (429, no retry-after on Bedrock) → backoff, retried, succeeds", async () => {
-    server.setScript([reply.rateLimited({ seconds: 9 }), reply.rateLimited(), reply.text("ok")]);
+  it("ThrottlingException (429, no retry-after on Bedrock) → ThrottledError(model) after one request, 30 s default", async () => {
+    server.setScript([reply.rateLimited({ seconds: 9 }), reply.text("never reached")]);
+    const { sleep, asked } = fakeSleep();
+    const err = await withModelRetries(provider(), { sleep })
+      .complete(request())
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ThrottledError);
+    expect(err).toMatchObject({
+      code: "MODEL_RATE_LIMITED",
+      resource: "model",
+      retryAfterMs: 30_000,
+      details: { status: 429, retryAfterGiven: false },
+    });
+    expect(server.messageRequests).toHaveLength(1);
+    expect(asked).toEqual([]);
+    // A throttlingException frame in the middle of the stream is the same quota.
+    server.reset([reply.failMidStream("rate_limit_error"), reply.text("never reached")]);
+    await expect(withModelRetries(provider(), { sleep }).complete(request())).rejects.toMatchObject({
+      code: "MODEL_RATE_LIMITED",
+      resource: "model",
+      details: { type: "throttlingException" },
+    });
+    expect(server.messageRequests).toHaveLength(1);
+    expect(asked).toEqual([]);
+  });
+
+  it("ServiceUnavailableException (503, Bedrock's overload) is not the key's quota: retried in-process", async () => {
+    server.setScript([reply.overloaded(), reply.failMidStream("overloaded_error"), reply.text("ok")]);
     const { sleep, asked } = fakeSleep();
     const res = await withModelRetries(provider(), { sleep, random: () => 0 }).complete(request());
     expect(res.content).toEqual([{ type: "text", text: "ok" }]);
@@ -282,6 +309,22 @@ describe("Bedrock provider (real SDK ↔ loopback Bedrock Runtime, SigV4 verifie
     await expect(provider(role({ stsEndpoint: "http://127.0.0.1:1" })).complete(request())).rejects.toBeInstanceOf(
       ModelUnavailableError,
     );
+  });
+
+  it("STS throttling (400 Throttling) is Praxa's own brief limit, not a refusal: retried in-process, then assumed", async () => {
+    server.setScript([reply.text("assumed after a throttle")]);
+    server.failNextAssumeRole(400, "Throttling");
+    const p = provider(role());
+    await expect(p.complete(request())).rejects.toMatchObject({
+      code: "MODEL_UNAVAILABLE",
+      details: { status: 400, type: "Throttling" },
+    });
+    server.failNextAssumeRole(400, "Throttling");
+    const { sleep, asked } = fakeSleep();
+    const res = await withModelRetries(provider(role()), { sleep, random: () => 0 }).complete(request());
+    expect(res.content).toEqual([{ type: "text", text: "assumed after a throttle" }]);
+    expect(asked).toEqual([500]);
+    expect(server.assumeRoleCalls.map((c) => c.issuedAccessKeyId === undefined)).toEqual([true, true, false]);
   });
 
   it("canary: the secret key and provider error text never appear in a thrown error", async () => {

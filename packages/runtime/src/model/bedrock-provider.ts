@@ -9,7 +9,7 @@
  *    15-minute session, through `fromTemporaryCredentials` of `@aws-sdk/credential-providers` (a direct dependency,
  *    the same version the Bedrock SDK uses for its credential chain). The temporary keys are kept in memory only, for this provider
  *    (one run), and renewed 5 minutes before they expire. A role that cannot be assumed (AccessDenied) is a
- *    `ModelRequestError` (not retried); STS unreachable is `ModelUnavailableError`.
+ *    `ModelRequestError` (not retried); STS unreachable or throttling (`Throttling`) is `ModelUnavailableError`.
  *
  * Streaming on Bedrock is `InvokeModelWithResponseStream` (AWS event-stream frames the SDK turns back into the
  * Messages API's events). `maxRetries: 0`; the `AWS_BEARER_TOKEN_BEDROCK`, `ANTHROPIC_BEDROCK_BASE_URL` and
@@ -116,11 +116,28 @@ function assumedRoleCredentials(
   };
 }
 
+/**
+ * STS's own throttling (HTTP 400 `Throttling`, "Rate exceeded"; the SDKs' other spellings too). It counts against the
+ * account that calls AssumeRole — Praxa's, not the workspace's — and is brief: an in-process retry, never a refusal.
+ */
+const STS_THROTTLED = new Set([
+  "Throttling",
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+]);
+
 /** An STS / credential-chain failure by intent: a refusal is not retried, anything else is "unavailable". */
 function credentialError(err: unknown): Error {
   const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
   const name = typeof e?.name === "string" && /^[A-Za-z]{1,64}$/.test(e.name) ? e.name : "unknown";
   const status = typeof e?.$metadata?.httpStatusCode === "number" ? e.$metadata.httpStatusCode : undefined;
+  if (STS_THROTTLED.has(name) || status === 429) {
+    return new ModelUnavailableError("AWS STS is throttling role assumption for the Bedrock role", {
+      ...(status === undefined ? {} : { status }),
+      details: { type: name },
+    });
+  }
   if (status !== undefined && status >= 400 && status < 500) {
     return new ModelRequestError("the workspace's Bedrock role could not be assumed", {
       details: { status, type: name },

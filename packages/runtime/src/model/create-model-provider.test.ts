@@ -78,8 +78,8 @@ const request: ModelRequest = {
 const bytes = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 
 describe("createModelProvider", () => {
-  it("anthropic {apiKey} → the Anthropic provider, retried", async () => {
-    anthropic.reset([reply.rateLimited({ seconds: 3 }), reply.text("hello")]);
+  it("anthropic {apiKey} → the Anthropic provider, retried on a 5xx, a 429 thrown at once as ThrottledError", async () => {
+    anthropic.reset([reply.error(503, "api_error", { headers: { "retry-after": "3" } }), reply.text("hello")]);
     const asked: number[] = [];
     const p = createModelProvider(bytes({ provider: "anthropic", apiKey: ANTHROPIC_KEY }), {
       workspaceId: WORKSPACE,
@@ -89,6 +89,14 @@ describe("createModelProvider", () => {
     expect(p.kind).toBe("anthropic");
     expect((await p.complete(request)).content).toEqual([{ type: "text", text: "hello" }]);
     expect(anthropic.messageRequests).toHaveLength(2);
+    expect(asked).toEqual([3_000]);
+    anthropic.reset([reply.rateLimited({ seconds: 3 }), reply.text("never reached")]);
+    await expect(p.complete(request)).rejects.toMatchObject({
+      code: "MODEL_RATE_LIMITED",
+      resource: "model",
+      retryAfterMs: 3_000,
+    });
+    expect(anthropic.messageRequests).toHaveLength(1);
     expect(asked).toEqual([3_000]);
   });
 

@@ -170,6 +170,8 @@ export function toModelError(err: unknown, provider: string, signal?: AbortSigna
     ) {
       return new ModelUnavailableError(`the ${provider} model endpoint is unavailable`, {
         retryAfterMs: retryAfterMsFrom(err.headers),
+        // Anthropic's 529 (relayed as is by Vertex) and its `overloaded_error` type, also as a mid-stream event.
+        overloaded: status === 529 || type === "overloaded_error",
         details,
       });
     }

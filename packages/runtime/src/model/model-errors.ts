@@ -4,7 +4,11 @@
  */
 import { PraxaError, type ErrorDetails } from "@praxa/core";
 
-/** 429 from the provider: retry after `retryAfterMs` (from `retry-after` / `retry-after-ms`), within the budget. */
+/**
+ * 429 from the provider (Anthropic `rate_limit_error`, Bedrock `ThrottlingException`, Vertex `RESOURCE_EXHAUSTED`):
+ * the workspace's own quota. `withModelRetries` never sleeps on it: it becomes a `ThrottledError` (core) at once, and
+ * the worker gives the run back, delayed by `retryAfterMs` (from `retry-after-ms` / `retry-after`, or a default).
+ */
 export class ModelRateLimitedError extends PraxaError {
   readonly code = "MODEL_RATE_LIMITED";
   readonly httpStatus = 503;
@@ -19,17 +23,24 @@ export class ModelRateLimitedError extends PraxaError {
   }
 }
 
-/** 5xx, overloaded (529) or a network failure: retry with backoff; persistent → the run fails with this code. */
+/**
+ * 5xx or a network failure: retried in-process with backoff (brief, and not the tenant's quota); persistent → the run
+ * fails with this code. `overloaded` marks Anthropic's 529 / `overloaded_error` (also relayed by Vertex, and as an
+ * `error` event in the middle of a stream): `withModelRetries` treats that like a rate limit — a `ThrottledError`
+ * (`MODEL_OVERLOADED`) at once, no sleep in the job.
+ */
 export class ModelUnavailableError extends PraxaError {
   readonly code = "MODEL_UNAVAILABLE";
   readonly httpStatus = 503;
   override readonly retryable = true;
   readonly retryAfterMs: number | null;
+  readonly overloaded: boolean;
   constructor(
     message: string,
     options: {
       status?: number | undefined;
       retryAfterMs?: number | null;
+      overloaded?: boolean;
       cause?: unknown;
       details?: ErrorDetails;
     } = {},
@@ -39,6 +50,7 @@ export class ModelUnavailableError extends PraxaError {
       cause: options.cause,
     });
     this.retryAfterMs = options.retryAfterMs ?? null;
+    this.overloaded = options.overloaded ?? false;
   }
 }
 

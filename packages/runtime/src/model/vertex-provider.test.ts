@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/glo
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { inspect } from "node:util";
+import { ThrottledError } from "@praxa/core";
 import { reply, startVertexServer, type VertexServer } from "@praxa/testkit";
 import { ModelCredentialInvalidError, ModelRequestError, ModelUnavailableError } from "./model-errors.js";
 import type { ModelProvider, ModelRequest } from "./model-provider.js";
@@ -210,14 +211,36 @@ describe("Vertex provider (real SDK + google-auth-library ↔ loopback Vertex AI
     expect(server.messageRequests).toHaveLength(0);
   });
 
-  it("429 → retried with backoff and succeeds; persistent 503 → ModelUnavailableError; 529 and mid-stream overload are unavailable", async () => {
-    server.setScript([reply.rateLimited({ seconds: 30 }), reply.text("ok")]);
+  it("429 RESOURCE_EXHAUSTED → ThrottledError(model) after one request; 529 → MODEL_OVERLOADED; 503 retried in-process", async () => {
+    server.setScript([reply.rateLimited({ seconds: 30 }), reply.text("never reached")]);
     const { sleep, asked } = fakeSleep();
-    expect((await withModelRetries(provider(), { sleep, random: () => 0 }).complete(request())).content).toEqual([
-      { type: "text", text: "ok" },
-    ]);
-    expect(asked).toEqual([500]);
-    expect(server.messageRequests).toHaveLength(2);
+    const limited = await withModelRetries(provider(), { sleep })
+      .complete(request())
+      .catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(ThrottledError);
+    expect(limited).toMatchObject({
+      code: "MODEL_RATE_LIMITED",
+      resource: "model",
+      retryAfterMs: 30_000,
+      details: { status: 429, retryAfterGiven: false },
+    });
+    expect(server.messageRequests).toHaveLength(1);
+
+    server.reset([reply.overloaded(), reply.text("never reached")]);
+    await expect(withModelRetries(provider(), { sleep }).complete(request())).rejects.toMatchObject({
+      code: "MODEL_OVERLOADED",
+      resource: "model",
+      retryAfterMs: 10_000,
+      details: { status: 529, type: "overloaded_error" },
+    });
+    expect(server.messageRequests).toHaveLength(1);
+    server.reset([reply.failMidStream(), reply.text("never reached")]);
+    await expect(withModelRetries(provider(), { sleep }).complete(request())).rejects.toMatchObject({
+      code: "MODEL_OVERLOADED",
+      details: { type: "overloaded_error" },
+    });
+    expect(server.messageRequests).toHaveLength(1);
+    expect(asked).toEqual([]);
 
     server.reset(() => reply.error(503, "api_error"));
     const down = fakeSleep();
@@ -227,16 +250,18 @@ describe("Vertex provider (real SDK + google-auth-library ↔ loopback Vertex AI
     expect(err).toBeInstanceOf(ModelUnavailableError);
     expect(server.messageRequests).toHaveLength(3);
     expect(down.asked).toEqual([500, 1_000]);
+  });
 
-    server.reset([reply.overloaded(), reply.failMidStream()]);
+  it("token endpoint 429 → ModelUnavailableError (google-auth-library retries it first), never a refusal", async () => {
+    server.setScript(() => reply.text("never reached"));
+    for (let i = 0; i < 6; i += 1) server.failNextToken(429);
     await expect(provider().complete(request())).rejects.toMatchObject({
       code: "MODEL_UNAVAILABLE",
-      details: { status: 529, type: "overloaded_error" },
+      details: { status: 429 },
     });
-    await expect(provider().complete(request())).rejects.toMatchObject({
-      code: "MODEL_UNAVAILABLE",
-      details: { type: "overloaded_error" },
-    });
+    // gaxios (under google-auth-library) retries the exchange itself: 1 + 3 requests, all answered 429.
+    expect(server.tokenRequests.map((t) => t.reason)).toEqual(Array(4).fill("rate_limit_exceeded"));
+    expect(server.messageRequests).toHaveLength(0);
   });
 
   it("token endpoint unreachable → ModelUnavailableError", async () => {

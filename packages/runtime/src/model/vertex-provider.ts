@@ -13,7 +13,7 @@
  * the one its own configuration names, for loopback tests), never with a URL a customer wrote.
  *
  * A refused service account (the token endpoint answers 4xx, e.g. `invalid_grant`) is `ModelRequestError`, not
- * retried; token endpoint unreachable or 5xx is `ModelUnavailableError`. `maxRetries: 0`; `CLOUD_ML_REGION`,
+ * retried; token endpoint unreachable, 429 or 5xx is `ModelUnavailableError`. `maxRetries: 0`; `CLOUD_ML_REGION`,
  * `ANTHROPIC_VERTEX_PROJECT_ID`, `ANTHROPIC_VERTEX_BASE_URL` and Application Default Credentials are never consulted;
  * the SDK's logger and spans are off. Model ids: `claude-sonnet-4-5-20250929` becomes Vertex's
  * `claude-sonnet-4-5@20250929`; an id with `@` passes through.
@@ -104,10 +104,13 @@ export function vertexBaseUrl(region: string): string {
   return `https://${region}-aiplatform.googleapis.com/v1`;
 }
 
-/** A token exchange failure by intent: a refusal (4xx) is not retried; anything else is "unavailable". */
+/**
+ * A token exchange failure by intent: a refusal (4xx) is not retried; anything else is "unavailable" — a 429 and a
+ * 408 included (the token endpoint's own rate or timeout, Praxa's exchange, not the workspace's Vertex quota).
+ */
 function tokenError(err: unknown): Error {
   const status = (err as { response?: { status?: unknown }; status?: unknown } | null)?.response?.status;
-  if (typeof status === "number" && status >= 400 && status < 500) {
+  if (typeof status === "number" && status >= 400 && status < 500 && status !== 429 && status !== 408) {
     return new ModelRequestError("the workspace's Vertex service account was refused by the token endpoint", {
       details: { status },
     });
