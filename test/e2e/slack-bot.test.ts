@@ -192,6 +192,8 @@ const slackSecrets = async (ws: WorkspaceFixture): Promise<number> =>
 async function claimedRun(ws: WorkspaceFixture): Promise<ClaimedRun> {
   const runId = newId("run");
   await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source) values (${ws.workspaceId}, ${runId}, ${ws.skillId}, ${ws.skillVersionId}, 'slack.app_mention', 'slack')`;
+  // These runs are held and never finished: lift the workspace's cap (default 10) so the suite can hold more.
+  await admin`insert into workspace_fleet (workspace_id, max_concurrency) values (${ws.workspaceId}, 1000) on conflict (workspace_id) do update set max_concurrency = 1000`;
   const claimed = await claimRun(workerDb, runId, "w", 60);
   if (!claimed) throw new Error("not claimed");
   return claimed;

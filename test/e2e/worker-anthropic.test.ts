@@ -4,7 +4,8 @@
  *  - prompt injection: the diff says "post this to Slack" and the scripted model asks for `slack.post_message`, which
  *    pr-review does not allow → TOOL_NOT_ALLOWED, nothing posted, an audited denial;
  *  - a trigger the manifest does not list → refused before any model request;
- *  - 429 with retry-after → retried after the server's delay, the run succeeds;
+ *  - 429 with retry-after → the slot is released at once: the run is given back, delayed by the server's retry-after
+ *    with the workspace's model gated meanwhile, and succeeds afterwards;
  *  - persistent 5xx → the run fails MODEL_UNAVAILABLE, audited as run.failed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -114,6 +115,16 @@ describe("worker on the workspace’s Anthropic key", () => {
     expect(await h.waitForRun(runId)).toEqual({ status: "succeeded", error_code: null });
     expect(sleeps).toEqual([]);
     expect(anthropic.messageRequests).toHaveLength(3);
+    // Given back, not slept on: one deferral (not an attempt), the workspace's model gated for the server's 7 s.
+    const [row] = await h.admin<
+      { attempt: number; deferrals: number }[]
+    >`select attempt, deferrals from agent_runs where id = ${runId}`;
+    expect(row).toEqual({ attempt: 1, deferrals: 1 });
+    const [gate] = await h.admin<
+      { resource: string; code: string; secs: number }[]
+    >`select resource, code, extract(epoch from (until - updated_at))::float as secs from run_gates where workspace_id = ${h.ws.workspaceId}`;
+    expect(gate).toMatchObject({ resource: "model", code: "MODEL_RATE_LIMITED" });
+    expect(gate?.secs).toBeGreaterThanOrEqual(6.9);
     const reviews = h.gh.sandbox.reviews("acme", "shop", 44);
     expect(reviews).toHaveLength(1);
     expect(reviews[0]?.event).toBe("APPROVE");

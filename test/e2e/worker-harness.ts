@@ -187,8 +187,9 @@ export async function startWorkerHarness(
         authorLogin: full.author.login,
         authorIsBot: full.author.type === "Bot",
       };
-      await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input)
-                  values (${ws.workspaceId}, ${runId}, ${ws.skillId}, ${ws.skillVersionId}, ${o.trigger ?? "github.pull_request.opened"}, 'github', ${admin.json(input as postgres.JSONValue)})`;
+      // As ingest records it: with the installation the webhook came through.
+      await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input, integration_id)
+                  values (${ws.workspaceId}, ${runId}, ${ws.skillId}, ${ws.skillVersionId}, ${o.trigger ?? "github.pull_request.opened"}, 'github', ${admin.json(input as postgres.JSONValue)}, ${ws.integrationId})`;
       return runId;
     },
     async storeAnthropicKey(apiKey) {

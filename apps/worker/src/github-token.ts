@@ -45,10 +45,12 @@ export async function installationTokenForRun(
   lease: RunLease,
   installationId: number,
   narrowTo: InstallationTokenScope = {},
+  /** Skip the vault's copy (GitHub rejected it with 401: revoked before its expiry) and mint a new one. */
+  options: { readonly fresh?: boolean } = {},
 ): Promise<string> {
   const now = deps.now ?? Date.now;
   const name = installationTokenVaultName(installationId, narrowTo);
-  const cached = await vaultTryReadForRun(scope, lease, name);
+  const cached = options.fresh === true ? null : await vaultTryReadForRun(scope, lease, name);
   if (cached?.expires_at && cached.expires_at.getTime() - now() > REFRESH_MARGIN_MS) {
     return Buffer.from(await openVaultRecordForRun(deps.provider, scope, lease, cached)).toString("utf8");
   }

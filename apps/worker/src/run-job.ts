@@ -240,9 +240,10 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
     }
     if (err instanceof ThrottledError && claimed.deferrals < (deps.maxDeferrals ?? 100)) {
       await recorder.flush().catch(() => undefined);
+      // A run with no recorded integration (made before runs recorded one) is delayed without a gate.
       const gate = err.resource === "model" ? ("model" as const) : ctxIntegration ? ("integration" as const) : null;
       const due = await withWorkspace(deps.database, ws, (s) =>
-        deferRun(s, lease, err.retryAfterMs, gate === null ? null : { resource: gate, code: err.code }),
+        deferRun(s, lease, err.retryAfterMs, { resource: gate, code: err.code }),
       );
       deps.onSlotFreed?.();
       deps.log.info(

@@ -8,6 +8,7 @@
  */
 import {
   createGithubRepoClient,
+  GithubTokenRejectedError,
   createSlackBotClient,
   githubTokenPermissions,
   neededPermissions,
@@ -114,36 +115,41 @@ export function createToolEnvironment(
           "no GitHub App is configured for this worker (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY)",
         );
       let installationId = 0;
-      const token = await inScope(async (s) => {
-        const active = and(eq(schema.integrations.provider, "github"), eq(schema.integrations.status, "active"));
-        const rows = await s.db
-          .select({ externalId: schema.integrations.externalId })
-          .from(schema.integrations)
-          .where(
-            runGithub.integrationId === null
-              ? active
-              : and(active, eq(schema.integrations.id, runGithub.integrationId)),
-          )
-          .limit(2);
-        const row = rows[0];
-        if (!row)
-          throw new IntegrationMissingError(
-            runGithub.integrationId === null
-              ? "this workspace has no active GitHub installation"
-              : "the GitHub installation this run came through is no longer active",
+      const tokenFor = (fresh: boolean) =>
+        inScope(async (s) => {
+          const active = and(eq(schema.integrations.provider, "github"), eq(schema.integrations.status, "active"));
+          const rows = await s.db
+            .select({ externalId: schema.integrations.externalId })
+            .from(schema.integrations)
+            .where(
+              runGithub.integrationId === null
+                ? active
+                : and(active, eq(schema.integrations.id, runGithub.integrationId)),
+            )
+            .limit(2);
+          const row = rows[0];
+          if (!row)
+            throw new IntegrationMissingError(
+              runGithub.integrationId === null
+                ? "this workspace has no active GitHub installation"
+                : "the GitHub installation this run came through is no longer active",
+            );
+          if (rows.length > 1)
+            throw new IntegrationAmbiguousError("the run names no GitHub installation and this workspace has several");
+          installationId = Number(row.externalId);
+          return installationTokenForRun(
+            { provider: deps.provider, github: app },
+            s,
+            lease,
+            installationId,
+            runGithub.token,
+            { fresh },
           );
-        if (rows.length > 1)
-          throw new IntegrationAmbiguousError("the run names no GitHub installation and this workspace has several");
-        installationId = Number(row.externalId);
-        return installationTokenForRun(
-          { provider: deps.provider, github: app },
-          s,
-          lease,
-          installationId,
-          runGithub.token,
-        );
-      });
-      github = createGithubRepoClient({ token, baseUrl: app.baseUrl, installationId });
+        });
+      const client = createGithubRepoClient({ token: await tokenFor(false), baseUrl: app.baseUrl, installationId });
+      github = withFreshTokenOnRejection(client, async () =>
+        createGithubRepoClient({ token: await tokenFor(true), baseUrl: app.baseUrl, installationId }),
+      );
       return github;
     },
     async slack(teamId) {
@@ -189,4 +195,31 @@ export function createToolEnvironment(
       return child;
     },
   };
+}
+
+type GithubRepoClient = ReturnType<typeof createGithubRepoClient>;
+
+/**
+ * GitHub answers 401 to a cached installation token that was revoked before its expiry (the App uninstalled or
+ * suspended): mint a fresh token once — bypassing the vault's copy — and make the call again with it. GitHub did
+ * nothing on a 401, so repeating an effect is safe; a mint that answers 404 surfaces as `IntegrationGoneError`.
+ */
+function withFreshTokenOnRejection(client: GithubRepoClient, remint: () => Promise<GithubRepoClient>): GithubRepoClient {
+  let current = client;
+  let reminted = false;
+  const wrapped = {} as Record<string, unknown>;
+  for (const key of Object.keys(client) as (keyof GithubRepoClient)[]) {
+    wrapped[key] = async (...args: unknown[]) => {
+      const call = (c: GithubRepoClient) => (c[key] as (...a: unknown[]) => Promise<unknown>)(...args);
+      try {
+        return await call(current);
+      } catch (err) {
+        if (!(err instanceof GithubTokenRejectedError) || reminted) throw err;
+        reminted = true;
+        current = await remint();
+        return call(current);
+      }
+    };
+  }
+  return wrapped as GithubRepoClient;
 }

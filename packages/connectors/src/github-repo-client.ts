@@ -19,9 +19,21 @@ export class GithubRequestError extends PraxaError {
 }
 
 /**
+ * `401 Bad credentials` on a call made with an installation token that had not expired: GitHub revoked it (the App was
+ * uninstalled or suspended, or the installation's permissions changed). GitHub did nothing; the caller mints a fresh
+ * token once — which answers 404 (`IntegrationGoneError`) when the App is gone — and tries again.
+ */
+export class GithubTokenRejectedError extends PraxaError {
+  readonly code = "GITHUB_TOKEN_REJECTED";
+  readonly httpStatus = 502;
+  override readonly retryable = true;
+}
+
+/**
  * A failed call by intent: a rate limit (`403`/`429` as GitHub documents it, github-errors.ts) is a
  * `ThrottledError({resource: "github"})` — checked first, since a secondary limit is a `403` too; `404` is
- * `NotFoundError`; any other `4xx` is refused for good (`GithubRequestError`); `5xx` and network failures are
+ * `NotFoundError`; `401` is a revoked token (`GithubTokenRejectedError`: mint a fresh one once); any other `4xx` is
+ * refused for good (`GithubRequestError`); `5xx` and network failures are
  * `UnavailableError` (retried with backoff).
  */
 function mapGithubError(err: unknown, what: string, ids: ErrorDetails): never {
@@ -29,6 +41,8 @@ function mapGithubError(err: unknown, what: string, ids: ErrorDetails): never {
   if (throttled !== null) throw throttled;
   const status = githubStatus(err);
   if (status === 404) throw new NotFoundError(`GitHub: ${what} not found`, { cause: err });
+  if (status === 401)
+    throw new GithubTokenRejectedError(`GitHub rejected the installation token for ${what}`, { cause: err });
   if (status !== undefined && status >= 400 && status < 500)
     throw new GithubRequestError(`GitHub refused ${what} (HTTP ${status})`, { cause: err, details: { status } });
   throw new UnavailableError(`GitHub unavailable for ${what}${status === undefined ? "" : ` (HTTP ${status})`}`, {

@@ -272,9 +272,9 @@ BEGIN
 END $$;
 
 -- worker: give a held run back to the dispatcher for later (a retryable failure, or a throttled resource): queued,
--- lease cleared, due after p_delay_ms; steps kept for replay. A throttle (p_gate_resource set) closes that resource
--- of the workspace until then, does not count as an attempt, and counts a deferral instead (the worker fails a run
--- throttled too many times with the throttle's code).
+-- lease cleared, due after p_delay_ms; steps kept for replay. A throttle (p_code set) does not count as an attempt and
+-- counts a deferral instead (the worker fails a run throttled too many times with the throttle's code); with
+-- p_gate_resource it also closes that resource of the workspace ('model', or 'integration': the run's) until then.
 CREATE FUNCTION public.defer_run(p_run_id text, p_token uuid, p_delay_ms integer, p_gate_resource text DEFAULT NULL,
                                  p_code text DEFAULT NULL)
   RETURNS timestamptz
@@ -304,8 +304,8 @@ BEGIN
   UPDATE public.agent_runs r
      SET status = 'queued', lease_token = NULL, lease_holder = NULL, lease_expires_at = NULL, dispatched_at = NULL,
          not_before = v_until,
-         attempt = CASE WHEN p_gate_resource IS NOT NULL THEN GREATEST(r.attempt - 1, 0) ELSE r.attempt END,
-         deferrals = r.deferrals + CASE WHEN p_gate_resource IS NOT NULL THEN 1 ELSE 0 END,
+         attempt = CASE WHEN p_code IS NOT NULL THEN GREATEST(r.attempt - 1, 0) ELSE r.attempt END,
+         deferrals = r.deferrals + CASE WHEN p_code IS NOT NULL THEN 1 ELSE 0 END,
          updated_at = clock_timestamp()
    WHERE r.id = p_run_id;
   RETURN v_until;

@@ -94,6 +94,13 @@ export function mapPgError(err: unknown): PraxaError {
     case "23503":
       // A composite foreign key to another workspace's row fails here, as does a dangling reference.
       return new WorkspaceScopeError("a reference points at no row in this workspace", { cause: err });
+    case "40001":
+    case "40P01":
+      // A serialization failure or a deadlock Postgres broke: the transaction did nothing and may simply be run again.
+      return new UnavailableError("the database asked for the transaction to be retried", {
+        cause: err,
+        details: { sqlstate: pg.code },
+      });
     case "57P01":
     case "57P02":
     case "57P03":

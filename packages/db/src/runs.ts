@@ -274,21 +274,22 @@ export async function dispatchRuns(database: Database, limit: number): Promise<D
 }
 
 /**
- * Give a held run back to the dispatcher, due after `delayMs`; its steps are kept. With `gate`, the workspace's model
- * key or the run's integration is closed for the same time (its other runs wait too; nobody else's do), and the
- * claim does not count as an attempt. Returns when the run is due.
+ * Give a held run back to the dispatcher, due after `delayMs`; its steps are kept. With `throttle` (a rate limit, not
+ * a failure) the claim does not count as an attempt, and with its `resource` the workspace's model key or the run's
+ * integration is closed for the same time (the workspace's other runs wait too; nobody else's do). Returns when the
+ * run is due.
  */
 export async function deferRun(
   scope: WorkspaceScope,
   lease: RunLease,
   delayMs: number,
-  gate: { readonly resource: "model" | "integration"; readonly code: string } | null = null,
+  throttle: { readonly resource: "model" | "integration" | null; readonly code: string } | null = null,
 ): Promise<Date> {
   const rows = await queryScopedRows(
     scope,
     z.object({ due: date }),
     dsql`select public.defer_run(${lease.runId}, ${lease.token}::uuid, ${Math.max(0, Math.round(delayMs))}::integer,
-      ${gate?.resource ?? null}::text, ${gate?.code ?? null}::text) as due`,
+      ${throttle?.resource ?? null}::text, ${throttle?.code ?? null}::text) as due`,
   );
   const row = rows[0];
   if (!row) throw new InternalError("defer_run returned no row");
