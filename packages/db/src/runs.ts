@@ -318,7 +318,7 @@ export type CancelledRun = z.infer<typeof CancelRow>;
 
 /** Cancel runs of the scope's workspace by id (at most 10 000): queued → cancelled now; running → stops at its next step. */
 export async function cancelRuns(scope: WorkspaceScope, runIds: readonly RunId[]): Promise<CancelledRun[]> {
-  return queryScopedRows(scope, CancelRow, dsql`select * from public.cancel_runs(${[...runIds]}::text[])`);
+  return queryScopedRows(scope, CancelRow, dsql`select * from public.cancel_runs(${dsql.param([...runIds])}::text[])`);
 }
 
 const RetryRow = z.object({
