@@ -205,7 +205,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel a run (queued: at once; running: at its next step boundary)
-         * @description A queued run is cancelled and its job removed. A running run answers `cancelling`: its worker stops at the next step boundary, performs no further effect, and finishes it `cancelled`. A finished run is a 409 `RUN_FINISHED`. Audited: one `run.cancelled` event (actor, reason).
+         * @description A queued run is cancelled and its job removed. A running run answers `cancelling`: its worker stops at the next step boundary, performs no further effect, and finishes it `cancelled`. A finished run is a 409 `RUN_FINISHED` naming its status. The body is `{}` or `{"reason": "…"}`. Audited: one `run.cancelled` event (actor, reason).
          */
         post: operations["cancelRun"];
         delete?: never;

@@ -211,7 +211,7 @@ export function registerRunControlRoutes(app: FastifyInstance, db: Database, dep
     tag: "runs",
     summary: "Cancel a run (queued: at once; running: at its next step boundary)",
     description:
-      "A queued run is cancelled and its job removed. A running run answers `cancelling`: its worker stops at the next step boundary, performs no further effect, and finishes it `cancelled`. A finished run is a 409 `RUN_FINISHED`. Audited: one `run.cancelled` event (actor, reason).",
+      'A queued run is cancelled and its job removed. A running run answers `cancelling`: its worker stops at the next step boundary, performs no further effect, and finishes it `cancelled`. A finished run is a 409 `RUN_FINISHED` naming its status. The body is `{}` or `{"reason": "…"}`. Audited: one `run.cancelled` event (actor, reason).',
     operationId: "cancelRun",
     errors: ["RUN_FINISHED", "UNAVAILABLE"],
     roles: CONTROL_ROLES,
