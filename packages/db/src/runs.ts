@@ -261,7 +261,11 @@ export async function finishRun(
 
 // ── fleet control (migrations/0027) ────────────────────────────────────────────────────────────────────────────
 
-const DispatchedRow = z.object({ run_id: RunIdSchema, workspace_id: WorkspaceIdSchema, dispatch_seq: z.number().int() });
+const DispatchedRow = z.object({
+  run_id: RunIdSchema,
+  workspace_id: WorkspaceIdSchema,
+  dispatch_seq: z.number().int(),
+});
 export type DispatchedRun = z.infer<typeof DispatchedRow>;
 
 /**
@@ -361,14 +365,17 @@ export async function setFleetSettings(
   database: Database,
   settings: { readonly defaultWorkspaceConcurrency?: number | null; readonly dispatchAhead?: number | null },
 ): Promise<void> {
-  await database.db.execute(
+  await queryRows(
+    database,
+    z.unknown(),
     dsql`select public.admin_set_fleet_settings(${settings.defaultWorkspaceConcurrency ?? null}::integer, ${settings.dispatchAhead ?? null}::integer)`,
   );
 }
 
 /** Operator (owner connection): a workspace's own cap (0 holds every run), or null for the fleet default. */
 export async function setWorkspaceCap(database: Database, workspaceId: WorkspaceId, cap: number | null): Promise<void> {
-  await database.db.execute(dsql`select public.admin_set_workspace_cap(${workspaceId}, ${cap}::integer)`);
+  // Through queryRows: an unknown workspace is a NotFoundError (PXN01), a cap out of range a ValidationError.
+  await queryRows(database, z.unknown(), dsql`select public.admin_set_workspace_cap(${workspaceId}, ${cap}::integer)`);
 }
 
 // ── reconciler (monitor) ────────────────────────────────────────────────────────────────────────────────────────
