@@ -9,7 +9,7 @@ import { parseApiToken, PraxaError, ValidationError } from "@praxa/core";
 import type { ConfigSource } from "@praxa/config";
 
 /** The api refused the request: its code and message, and its HTTP status (which decides the exit code). */
-export class ApiRefusedError extends PraxaError {
+class ApiRefusedError extends PraxaError {
   readonly code: string;
   readonly httpStatus: number;
   constructor(status: number, code: string, message: string) {

@@ -14,7 +14,6 @@ import type { ConfigSource } from "@praxa/config";
 import { answered, apiFromEnv } from "./api-session.js";
 
 type ListAnswer = operations["listRuns"]["responses"][200]["content"]["application/json"];
-export type ListedRun = ListAnswer["runs"][number];
 
 export interface RunFilterOptions {
   readonly skill?: string;
