@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import type { FastifyInstance } from "fastify";
 import { buildApiServer } from "@praxa/api";
-import { mintApiTokenMaterial, newId } from "@praxa/core";
+import { mintApiTokenMaterial, newId, type RunId } from "@praxa/core";
 import {
   claimRun,
   createDatabase,
@@ -83,7 +83,7 @@ async function insertRun(
   f: WorkspaceFixture,
   status: "queued" | "failed",
   o: { trigger?: string; errorCode?: string; failureClass?: string } = {},
-): Promise<string> {
+): Promise<RunId> {
   const id = newId("run");
   await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input, status, attempt,
                                       error_code, failure_class, finished_at)
