@@ -367,6 +367,69 @@ describe("every route, through the generated client, answers what it declares", 
     );
   });
 
+  it("runs: cancel and redrive, one and by filter; 409 for a finished or not failed run, 400 for an empty filter, 403 for a viewer, 404 for a foreign id", async () => {
+    const insert = async (status: "queued" | "failed", errorCode: string | null = null): Promise<string> => {
+      const id = newId("run");
+      await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input, status, error_code, failure_class)
+                  values (${A.workspaceId}, ${id}, ${A.skillId}, ${A.skillVersionId}, 'github.pull_request.reopened', 'github', ${admin.json({ pr: 9 })}, ${status}, ${errorCode}, ${status === "failed" ? "exhausted" : null})`;
+      return id;
+    };
+    const queued = await insert("queued");
+    check("cancelRun", await viewer.POST("/v1/runs/{id}/cancel", { params: { path: { id: queued } }, body: {} }), 403);
+    check("cancelRun", await api.POST("/v1/runs/{id}/cancel", { params: { path: { id: B.runId } }, body: {} }), 404);
+    const cancelled = await api.POST("/v1/runs/{id}/cancel", {
+      params: { path: { id: queued } },
+      body: { reason: "contract test" },
+    });
+    check("cancelRun", cancelled, 200);
+    expect(cancelled.data?.run).toEqual({ id: queued, outcome: "cancelled" });
+    const finished = await api.POST("/v1/runs/{id}/cancel", { params: { path: { id: queued } }, body: {} });
+    check("cancelRun", finished, 409);
+    expect(finished.error?.error.code).toBe("RUN_FINISHED");
+
+    await insert("queued");
+    check("cancelRuns", await api.POST("/v1/runs/cancel", { body: {} }), 400);
+    check(
+      "cancelRuns",
+      await viewer.POST("/v1/runs/cancel", { body: { trigger: "github.pull_request.reopened" } }),
+      403,
+    );
+    const bulk = await api.POST("/v1/runs/cancel", {
+      body: { trigger: "github.pull_request.reopened", status: ["queued"], limit: 10 },
+    });
+    check("cancelRuns", bulk, 200);
+    expect(bulk.data).toEqual({ cancelled: 1, cancelling: 0, matched: 1, more: false });
+
+    const failed = await insert("failed", "UNAVAILABLE");
+    check("retryRun", await viewer.POST("/v1/runs/{id}/retry", { params: { path: { id: failed } } }), 403);
+    check("retryRun", await api.POST("/v1/runs/{id}/retry", { params: { path: { id: B.runId } } }), 404);
+    check("retryRun", await api.POST("/v1/runs/{id}/retry", { params: { path: { id: queued } } }), 409);
+    const retried = await api.POST("/v1/runs/{id}/retry", { params: { path: { id: failed } } });
+    check("retryRun", retried, 201);
+    expect(retried.data?.run.retryOf).toBe(failed);
+    const newRun = await api.GET("/v1/runs/{id}", { params: { path: { id: retried.data?.run.id ?? "" } } });
+    check("getRun", newRun, 200);
+    expect(newRun.data?.run).toMatchObject({ status: "queued", retryOf: failed, failureClass: null });
+
+    await insert("failed", "UNAVAILABLE");
+    check("retryRuns", await api.POST("/v1/runs/retry", { body: {} }), 400);
+    check("retryRuns", await viewer.POST("/v1/runs/retry", { body: { errorCode: "UNAVAILABLE" } }), 403);
+    const redriven = await api.POST("/v1/runs/retry", { body: { errorCode: "UNAVAILABLE", limit: 10 } });
+    check("retryRuns", redriven, 200);
+    expect(redriven.data).toEqual({
+      retried: 1,
+      refused: { needs_new_version: 0, skill_paused: 0 },
+      matched: 1,
+      more: false,
+    });
+    // The new runs are the dispatcher's; cancelled here so they stay out of the other tests' counts.
+    check(
+      "cancelRuns",
+      await api.POST("/v1/runs/cancel", { body: { trigger: "github.pull_request.reopened", status: ["queued"] } }),
+      200,
+    );
+  });
+
   it("audit: events, redaction policy (admins change it), verify, and an export that verifies offline", async () => {
     check("listAuditEvents", await api.GET("/v1/audit/events", { params: { query: { limit: 10 } } }), 200);
     check(

@@ -63,3 +63,30 @@ export class AuditVerifyUnavailableError extends PraxaError {
   readonly httpStatus = 503;
   override readonly retryable = true;
 }
+
+/** Cancelling a run that has already finished (succeeded, failed, skipped or cancelled): nothing is changed. */
+export class RunFinishedError extends PraxaError {
+  readonly code = "RUN_FINISHED";
+  readonly httpStatus = 409;
+}
+
+/** Only a failed run is redriven. */
+export class RunNotFailedError extends PraxaError {
+  readonly code = "RUN_NOT_FAILED";
+  readonly httpStatus = 409;
+}
+
+/** The run was redriven before: retry its newest retry instead (one redrive per failed run). */
+export class RunAlreadyRetriedError extends PraxaError {
+  readonly code = "RUN_ALREADY_RETRIED";
+  readonly httpStatus = 409;
+}
+
+/**
+ * A guard refused the run, and no newer version of its Skill takes its trigger: the same version would refuse it
+ * again. Publishing a new Skill version is the way to redrive it.
+ */
+export class GuardDenialNeedsNewVersionError extends PraxaError {
+  readonly code = "GUARD_DENIAL_NEEDS_NEW_VERSION";
+  readonly httpStatus = 409;
+}

@@ -14,6 +14,9 @@ export const exampleRun = {
   skipReason: null,
   errorCode: null,
   attempt: 1,
+  failureClass: null,
+  retryOf: null,
+  cancelRequestedAt: null,
   // octokit/webhooks payload-examples pull_request/opened: repository.full_name, number, head.sha, base.ref, user.
   input: {
     repo: "Codertocat/Hello-World",

@@ -6,3 +6,4 @@ export * from "./install-config.js";
 export * from "./oauth-state.js";
 export * from "./openapi.js";
 export { localVerifyGate, redisVerifyGate, type VerifyGate } from "./audit-verify-gate.js";
+export { runJobRemover } from "./run-jobs.js";

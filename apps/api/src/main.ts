@@ -2,7 +2,8 @@
 /**
  * The api process. Its config slice holds nothing that opens a credential (it seals, never opens). It signs the
  * audit events of the changes it makes (a Skill paused or resumed by an admin, and every administrative change:
- * tokens, BYOK keys, channels, trigger secrets, the redaction policy, installs) with its own Ed25519 key.
+ * tokens, BYOK keys, channels, trigger secrets, the redaction policy, installs; a run cancelled or redriven) with its
+ * own Ed25519 key.
  */
 import type { NotificationId } from "@praxa/core";
 import { apiIntegrations, bootConfig, unconfiguredSummary, type ApiConfig } from "@praxa/config";
@@ -11,6 +12,7 @@ import { createDatabase, registerAuditKey } from "@praxa/db";
 import { createLogger, runProcess } from "@praxa/observability";
 import { createQueues, createRedis, enqueue } from "@praxa/queue";
 import { redisVerifyGate } from "./audit-verify-gate.js";
+import { runJobRemover } from "./run-jobs.js";
 import type { InstallConfig } from "./install-config.js";
 import { buildApiServer } from "./server.js";
 
@@ -76,6 +78,8 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
       );
     }
   };
+  // Runs cancelled while queued: their jobs are removed after the commit, best effort (run-jobs.ts).
+  const removeRunJobs = runJobRemover(queues, log);
   // Rate limits and the audit-verify gate count on their own connection, failing fast while Redis is away (no offline
   // queue): the limits then fail open, verifications are refused (rate-limit.ts, audit-verify.ts).
   const limitsRedis = createRedis(config.REDIS_URL, "producer", { enableOfflineQueue: false, commandTimeout: 1_000 });
@@ -100,6 +104,7 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
     install: installConfig(config),
     auditSigner: { keyId: signing.keyId, privateKey: signing.privateKey },
     enqueueNotifications,
+    removeRunJobs,
     limits,
   });
   const url = await app.listen({ port: config.API_PORT, host: process.env.API_HOST ?? "0.0.0.0" });

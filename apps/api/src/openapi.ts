@@ -14,7 +14,7 @@ export const API_TAGS = [
   { name: "health", description: "Liveness of the api process." },
   { name: "skills", description: "Skills, their versions and manifests, pause and resume, acceptance." },
   { name: "trigger-secrets", description: "Signed-producer secrets of a Skill (shown once)." },
-  { name: "runs", description: "Runs of Skills, their telemetry, and feedback on them." },
+  { name: "runs", description: "Runs of Skills, their telemetry, feedback on them; cancel and redrive." },
   { name: "audit", description: "The signed audit log: events, export, verification, redaction policy." },
   { name: "tokens", description: "Api tokens: mint automation tokens, list, revoke." },
   { name: "members", description: "Members of the workspace." },

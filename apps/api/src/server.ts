@@ -29,13 +29,14 @@ import { registerIntegrationRoutes } from "./routes/integrations.js";
 import { registerLlmKeyRoutes } from "./routes/llm-keys.js";
 import { registerMemberRoutes } from "./routes/members.js";
 import { registerNotificationChannelRoutes } from "./routes/notification-channels.js";
+import { registerRunControlRoutes, type RunControlDeps } from "./routes/run-control.js";
 import { registerRunRoutes } from "./routes/runs.js";
 import { registerSkillRoutes, type SkillStatusDeps } from "./routes/skills.js";
 import { registerSlackInstallRoutes } from "./routes/slack-install.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerTriggerSecretRoutes } from "./routes/trigger-secrets.js";
 
-export interface ApiDeps extends SkillStatusDeps {
+export interface ApiDeps extends SkillStatusDeps, RunControlDeps {
   readonly database: Database;
   readonly log: Logger;
   /** Bot-user installs (Slack OAuth, GitHub App); absent → those routes answer INTEGRATION_NOT_CONFIGURED. */
@@ -120,6 +121,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerSkillRoutes(app, db, deps);
   registerTriggerSecretRoutes(app, db, deps.auditSigner);
   registerRunRoutes(app, db);
+  registerRunControlRoutes(app, db, deps);
   registerFeedbackRoutes(app, db);
   registerAuditRoutes(app, db, deps.auditSigner);
   registerAuditVerifyRoute(app, db, {

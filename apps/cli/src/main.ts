@@ -13,6 +13,8 @@ import { createHumanToken, listTokens, revokeToken, setTokenMaxLifetime } from "
 import { requestKeyRotation } from "./commands/keys.js";
 import { replayAuditEvent } from "./commands/audit-replay.js";
 import { changeSkillStatus } from "./commands/skills.js";
+import { cancelRuns, listRuns, retryRuns, type RunFilterOptions } from "./commands/runs.js";
+import { setFleet, setFleetWorkspaceCap } from "./commands/fleet.js";
 import {
   checkpointWorkspace,
   exportWorkspaceAudit,
@@ -383,6 +385,142 @@ for (const action of ["resume", "pause"] as const) {
       );
     });
 }
+
+const runs = program
+  .command("runs")
+  .description("runs: list, cancel, redrive (through the api, with your own token: PRAXA_API_TOKEN)");
+runs
+  .command("list")
+  .description("one page of runs, newest first; --status failed lists the dead letters with their error codes")
+  .option("--status <status>", "queued, running, succeeded, failed, skipped or cancelled")
+  .option("--skill <id>", "the Skill (sk_…)")
+  .option("--trigger <name>", "e.g. github.pull_request.opened")
+  .option("--from <time>", "ISO-8601: created at or after")
+  .option("--to <time>", "ISO-8601: created before")
+  .option("--limit <n>", "runs per page, 1..200 (default 50)")
+  .option("--cursor <next>", "the `next` of the previous page")
+  .addOption(jsonOption())
+  .action(async (o: RunFilterOptions & { cursor?: string }) => {
+    const page = await listRuns(process.env, o);
+    report(page, () => {
+      if (page.runs.length === 0) console.log("no runs");
+      for (const r of page.runs)
+        console.log(
+          [
+            r.id,
+            r.status.padEnd(9),
+            r.skillId,
+            r.trigger,
+            `attempt ${r.attempt}`,
+            r.errorCode ? `${r.errorCode}${r.failureClass ? ` (${r.failureClass})` : ""}` : "",
+            r.retryOf ? `retry of ${r.retryOf}` : "",
+            r.createdAt,
+          ]
+            .filter((c) => c !== "")
+            .join("  "),
+        );
+      if (page.next) console.log(`more: --cursor ${page.next}`);
+    });
+  });
+runs
+  .command("cancel")
+  .description(
+    "cancel one run, or every queued/running run matching filters (at least one): queued runs at once, running runs at their next step; audited",
+  )
+  .argument("[run]", "the run (rn_…); or give filters instead")
+  .option("--reason <text>", "why (kept in the audit log)")
+  .option("--skill <id>", "filter: the Skill (sk_…)")
+  .option("--status <list>", "filter: queued, running or queued,running (default both)")
+  .option("--trigger <name>", "filter: the trigger")
+  .option("--from <time>", "filter: ISO-8601, created at or after")
+  .option("--to <time>", "filter: ISO-8601, created before")
+  .option("--limit <n>", "with filters: at most this many runs, 1..10000 (default 1000)")
+  .addOption(jsonOption())
+  .addHelpText(
+    "after",
+    '\nExit 0 when done, 1 if the api refused (a finished run: RUN_FINISHED; not found; a viewer), 2 on a usage error.\n--json: {"run":{"id","outcome"}} for one run, {"cancelled","cancelling","matched","more"} with filters.',
+  )
+  .action(async (run: string | undefined, o: RunFilterOptions & { reason?: string }) => {
+    const r = await cancelRuns(process.env, run, o);
+    report(r, () => {
+      if ("run" in r)
+        console.log(
+          r.run.outcome === "cancelled"
+            ? `${r.run.id}: cancelled (audited)`
+            : `${r.run.id}: cancelling — it stops at its next step boundary and finishes cancelled (audited)`,
+        );
+      else
+        console.log(
+          `matched ${r.matched}: ${r.cancelled} queued run(s) cancelled, ${r.cancelling} running run(s) stop at their next step (audited)${r.more ? "; more match: run it again" : ""}`,
+        );
+    });
+  });
+runs
+  .command("retry")
+  .description(
+    "redrive one failed run, or the failed runs matching filters (at least one), as new runs linked to them; audited",
+  )
+  .argument("[run]", "the failed run (rn_…); or give filters instead")
+  .option("--skill <id>", "filter: the Skill (sk_…)")
+  .option("--error-code <code>", "filter: the error code, e.g. UNAVAILABLE")
+  .option("--trigger <name>", "filter: the trigger")
+  .option("--from <time>", "filter: ISO-8601, created at or after")
+  .option("--to <time>", "filter: ISO-8601, created before")
+  .option("--limit <n>", "with filters: at most this many runs, 1..1000 (default 100)")
+  .addOption(jsonOption())
+  .addHelpText(
+    "after",
+    '\nExit 0 when done, 1 if the api refused (RUN_NOT_FAILED, RUN_ALREADY_RETRIED, GUARD_DENIAL_NEEDS_NEW_VERSION, SKILL_PAUSED; not found; a viewer), 2 on a usage error.\n--json: {"run":{"id","retryOf"}} for one run, {"retried","refused":{"needs_new_version","skill_paused"},"matched","more"} with filters.',
+  )
+  .action(async (run: string | undefined, o: RunFilterOptions) => {
+    const r = await retryRuns(process.env, run, o);
+    report(r, () => {
+      if ("run" in r) console.log(`${r.run.retryOf}: retried as ${r.run.id} (queued; audited)`);
+      else
+        console.log(
+          `matched ${r.matched}: ${r.retried} retried; refused ${r.refused.needs_new_version} (a guard refused them: publish a new Skill version first), ${r.refused.skill_paused} (their Skill is paused)${r.more ? "; more match: run it again" : ""}`,
+        );
+    });
+  });
+
+const fleet = program
+  .command("fleet")
+  .description("fleet control: concurrency caps and dispatch look-ahead (as the operator: DATABASE_URL)");
+fleet
+  .command("set")
+  .description("the fleet's default per-workspace cap and its dispatch look-ahead (either, or both)")
+  .option("--default-cap <n>", "runs of one workspace running at once, fleet-wide, unless it has its own cap")
+  .option("--ahead <n>", "dispatched runs waiting for a worker, fleet-wide (about the fleet's worker slots)")
+  .addOption(jsonOption())
+  .action(async (o: { defaultCap?: string; ahead?: string }) => {
+    const r = await setFleet(process.env, o);
+    report(r, () =>
+      console.log(
+        [
+          r.defaultWorkspaceConcurrency === null ? "" : `default cap ${r.defaultWorkspaceConcurrency}`,
+          r.dispatchAhead === null ? "" : `look-ahead ${r.dispatchAhead}`,
+        ]
+          .filter((p) => p !== "")
+          .join(", ") + " (from the next dispatch and claim)",
+      ),
+    );
+  });
+fleet
+  .command("cap")
+  .description("one workspace's own concurrency cap (0 holds every run of it), or `default` for the fleet default")
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .requiredOption("--cap <n|default>", "0..100000, or default")
+  .addOption(jsonOption())
+  .action(async (o: { workspace: string; cap: string }) => {
+    const r = await setFleetWorkspaceCap(process.env, o);
+    report(r, () =>
+      console.log(
+        r.cap === null
+          ? `${r.workspaceId}: the fleet default cap`
+          : `${r.workspaceId}: cap ${r.cap}${r.cap === 0 ? " (every run held)" : ""}`,
+      ),
+    );
+  });
 
 program
   .command("demo")

@@ -194,6 +194,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a run (queued: at once; running: at its next step boundary)
+         * @description A queued run is cancelled and its job removed. A running run answers `cancelling`: its worker stops at the next step boundary, performs no further effect, and finishes it `cancelled`. A finished run is a 409 `RUN_FINISHED` naming its status. The body is `{}` or `{"reason": "…"}`. Audited: one `run.cancelled` event (actor, reason).
+         */
+        post: operations["cancelRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel the queued and running runs matching a filter
+         * @description At least one filter (skillId, status, trigger, from, to) is required: an empty filter is a 400. `from` is inclusive, `to` exclusive (creation time). Runs already being cancelled are not matched again. At most `limit` runs per call, oldest first; `more` says whether more matched — call again. Answers how many were cancelled at once (queued), how many will stop at their next step (running), and how many matched (a run that finished meanwhile is left as it is). Audited: one `run.cancelled` event per run.
+         */
+        post: operations["cancelRuns"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redrive a failed run as a new run
+         * @description Creates a new run with the failed run's input, trigger and source, on the Skill's newest version that takes the trigger, `retryOf` the failed run; it is queued and picked up by the fleet's dispatcher. Only a failed run (409 `RUN_NOT_FAILED`), once (409 `RUN_ALREADY_RETRIED`: retry the newer run instead). A run a guard refused needs a new Skill version first (409 `GUARD_DENIAL_NEEDS_NEW_VERSION`); a paused Skill's run waits for its resume (409 `SKILL_PAUSED`). Audited: one `run.retried` event on the new run.
+         */
+        post: operations["retryRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redrive the failed runs matching a filter
+         * @description Failed runs not redriven before, matching the filter (at least one of skillId, errorCode, trigger, from, to: an empty filter is a 400), oldest first, at most `limit` per call. Each becomes a new run as with POST /v1/runs/{id}/retry. Runs a guard refused on their Skill's newest version (`needs_new_version`) and runs of a paused Skill (`skill_paused`) are refused and stay failed: they match again until a new version is published or the Skill resumed. `more` says whether more runs matched beyond `limit`. Audited: one `run.retried` event per new run.
+         */
+        post: operations["retryRuns"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{id}/feedback": {
         parameters: {
             query?: never;
@@ -1767,6 +1847,9 @@ export interface operations {
                      *           "skipReason": null,
                      *           "errorCode": null,
                      *           "attempt": 1,
+                     *           "failureClass": null,
+                     *           "retryOf": null,
+                     *           "cancelRequestedAt": null,
                      *           "input": {
                      *             "repo": "Codertocat/Hello-World",
                      *             "prNumber": 2,
@@ -1801,6 +1884,12 @@ export interface operations {
                             skipReason: string | null;
                             errorCode: string | null;
                             attempt: number;
+                            /** @description What ended a failed (or cancelled) run: `guard` (a guard refused it: a redrive needs a new Skill version), `permanent`, `exhausted` (retries used up), `throttled`, `integration_gone`, `cancelled` */
+                            failureClass: ("guard" | "permanent" | "exhausted" | "throttled" | "integration_gone" | "cancelled") | null;
+                            /** @description The failed run this run redrives (POST /v1/runs/{id}/retry) */
+                            retryOf: string | null;
+                            /** @description When a cancel was asked for; a running run stops at its next step boundary */
+                            cancelRequestedAt: string | null;
                             input: {
                                 [key: string]: unknown;
                             };
@@ -1908,6 +1997,9 @@ export interface operations {
                      *         "skipReason": null,
                      *         "errorCode": null,
                      *         "attempt": 1,
+                     *         "failureClass": null,
+                     *         "retryOf": null,
+                     *         "cancelRequestedAt": null,
                      *         "input": {
                      *           "repo": "Codertocat/Hello-World",
                      *           "prNumber": 2,
@@ -1940,6 +2032,12 @@ export interface operations {
                             skipReason: string | null;
                             errorCode: string | null;
                             attempt: number;
+                            /** @description What ended a failed (or cancelled) run: `guard` (a guard refused it: a redrive needs a new Skill version), `permanent`, `exhausted` (retries used up), `throttled`, `integration_gone`, `cancelled` */
+                            failureClass: ("guard" | "permanent" | "exhausted" | "throttled" | "integration_gone" | "cancelled") | null;
+                            /** @description The failed run this run redrives (POST /v1/runs/{id}/retry) */
+                            retryOf: string | null;
+                            /** @description When a cancel was asked for; a running run stops at its next step boundary */
+                            cancelRequestedAt: string | null;
                             input: {
                                 [key: string]: unknown;
                             };
@@ -2142,6 +2240,730 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    cancelRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "reviewing the wrong branch"
+                 *     }
+                 */
+                "application/json": {
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "run": {
+                     *         "id": "rn_01jdz3m0r8f6q2v1a7b9c4d5e6",
+                     *         "outcome": "cancelling"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        run: {
+                            /** @description run id (TypeID rn_…) */
+                            id: string;
+                            /**
+                             * @description `cancelled`: it was queued and is finished; `cancelling`: it stops at its next step boundary
+                             * @enum {string}
+                             */
+                            outcome: "cancelled" | "cancelling";
+                        };
+                    };
+                };
+            };
+            /** @description Error: BAD_REQUEST, INVALID_ID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "BAD_REQUEST" | "INVALID_ID" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RUN_FINISHED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RUN_FINISHED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAVAILABLE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    cancelRuns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "skillId": "sk_01jdz3kz2w9x8v7t6s5r4q3p2n",
+                 *       "status": [
+                 *         "queued"
+                 *       ],
+                 *       "reason": "a producer loop flooded the queue"
+                 *     }
+                 */
+                "application/json": {
+                    skillId?: string;
+                    /** @description Which runs: queued, running, or both (default: both) */
+                    status?: ("queued" | "running")[];
+                    trigger?: string;
+                    /** Format: date-time */
+                    from?: string;
+                    /** Format: date-time */
+                    to?: string;
+                    /** @default 1000 */
+                    limit?: number;
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "cancelled": 412,
+                     *       "cancelling": 0,
+                     *       "matched": 412,
+                     *       "more": false
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Queued runs cancelled at once */
+                        cancelled: number;
+                        /** @description Running runs that stop at their next step boundary */
+                        cancelling: number;
+                        /** @description Runs the filter matched in this call */
+                        matched: number;
+                        /** @description More runs match beyond `limit`: call again */
+                        more: boolean;
+                    };
+                };
+            };
+            /** @description Error: BAD_REQUEST, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "BAD_REQUEST" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAVAILABLE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    retryRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "run": {
+                     *         "id": "rn_01jdz4a7c2x9v8b7n6m5k4j3h2",
+                     *         "retryOf": "rn_01jdz3m0r8f6q2v1a7b9c4d5e6"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        run: {
+                            /** @description run id (TypeID rn_…) */
+                            id: string;
+                            /** @description run id (TypeID rn_…) */
+                            retryOf: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INVALID_ID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_ID" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: GUARD_DENIAL_NEEDS_NEW_VERSION, RUN_ALREADY_RETRIED, RUN_NOT_FAILED, SKILL_PAUSED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "GUARD_DENIAL_NEEDS_NEW_VERSION" | "RUN_ALREADY_RETRIED" | "RUN_NOT_FAILED" | "SKILL_PAUSED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAVAILABLE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    retryRuns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "errorCode": "UNAVAILABLE",
+                 *       "from": "2026-12-07T00:00:00.000Z"
+                 *     }
+                 */
+                "application/json": {
+                    skillId?: string;
+                    errorCode?: string;
+                    trigger?: string;
+                    /** Format: date-time */
+                    from?: string;
+                    /** Format: date-time */
+                    to?: string;
+                    /** @default 100 */
+                    limit?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "retried": 37,
+                     *       "refused": {
+                     *         "needs_new_version": 2,
+                     *         "skill_paused": 0
+                     *       },
+                     *       "matched": 39,
+                     *       "more": false
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description New runs created (each `retryOf` its failed run) */
+                        retried: number;
+                        refused: {
+                            /** @description A guard refused them and their Skill has no newer version that takes their trigger */
+                            needs_new_version: number;
+                            /** @description Their Skill is paused */
+                            skill_paused: number;
+                        };
+                        /** @description Failed runs the filter matched in this call */
+                        matched: number;
+                        /** @description More runs match beyond `limit` */
+                        more: boolean;
+                    };
+                };
+            };
+            /** @description Error: BAD_REQUEST, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "BAD_REQUEST" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAVAILABLE";
                             message: string;
                         };
                     };

@@ -28,6 +28,7 @@ CREATE INDEX agent_runs_undispatched_idx ON agent_runs (workspace_id, created_at
   WHERE status = 'queued' AND dispatched_at IS NULL;
 CREATE INDEX agent_runs_inflight_idx ON agent_runs (workspace_id)
   WHERE status = 'running' OR (status = 'queued' AND dispatched_at IS NOT NULL);
+CREATE INDEX agent_runs_retry_of_idx ON agent_runs (workspace_id, retry_of) WHERE retry_of IS NOT NULL;
 CREATE INDEX agent_runs_integration_open_idx ON agent_runs (workspace_id, integration_id)
   WHERE status IN ('queued', 'running');
 
@@ -442,8 +443,9 @@ END $$;
 
 -- api (in scope): redrive failed runs. Each pair names a failed run and the id of its new run; the new run takes the
 -- Skill's newest version subscribed to the trigger, the same input, trigger, source and integration, and
--- `retry_of` = the old run. Outcomes: retried; not_failed (only a failed run is redriven); needs_new_version (a guard
--- refused it, and the Skill has no newer version: the same version would be refused again); skill_paused.
+-- `retry_of` = the old run. Outcomes: retried; not_failed (only a failed run is redriven); already_retried (once per
+-- run: retry its retry instead); needs_new_version (a guard refused it, and the Skill has no newer version: the same
+-- version would be refused again; also when no version takes the trigger any more); skill_paused.
 CREATE FUNCTION public.retry_runs(p_pairs jsonb)
   RETURNS TABLE (run_id text, outcome text, new_run_id text, skill_id text, trigger text, manifest_hash text)
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -475,6 +477,9 @@ BEGIN
      LIMIT 1;
     IF v_old.status <> 'failed' THEN
       RETURN QUERY SELECT v_old.id, 'not_failed'::text, NULL::text, v_old.skill_id, v_old.trigger, NULL::text;
+    ELSIF EXISTS (SELECT 1 FROM public.agent_runs x WHERE x.workspace_id = v_ws AND x.retry_of = v_old.id) THEN
+      -- Checked under the old run's row lock: two redrives at once create one new run.
+      RETURN QUERY SELECT v_old.id, 'already_retried'::text, NULL::text, v_old.skill_id, v_old.trigger, NULL::text;
     ELSIF NOT FOUND OR (v_old.failure_class = 'guard' AND v_skill.version_id = v_old.skill_version_id) THEN
       RETURN QUERY SELECT v_old.id, 'needs_new_version'::text, NULL::text, v_old.skill_id, v_old.trigger, NULL::text;
     ELSIF v_skill.status = 'paused' THEN

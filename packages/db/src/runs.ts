@@ -261,7 +261,11 @@ export async function finishRun(
 
 // ── fleet control (migrations/0027) ────────────────────────────────────────────────────────────────────────────
 
-const DispatchedRow = z.object({ run_id: RunIdSchema, workspace_id: WorkspaceIdSchema, dispatch_seq: z.number().int() });
+const DispatchedRow = z.object({
+  run_id: RunIdSchema,
+  workspace_id: WorkspaceIdSchema,
+  dispatch_seq: z.number().int(),
+});
 export type DispatchedRun = z.infer<typeof DispatchedRow>;
 
 /**
@@ -319,14 +323,12 @@ export type CancelledRun = z.infer<typeof CancelRow>;
 
 /** Cancel runs of the scope's workspace by id (at most 10 000): queued → cancelled now; running → stops at its next step. */
 export async function cancelRuns(scope: WorkspaceScope, runIds: readonly RunId[]): Promise<CancelledRun[]> {
-  // One array parameter (a Postgres array literal; run ids are TypeIDs, checked here, so nothing in them needs quoting).
-  const literal = `{${runIds.map((id) => RunIdSchema.parse(id)).join(",")}}`;
-  return queryScopedRows(scope, CancelRow, dsql`select * from public.cancel_runs(${literal}::text[])`);
+  return queryScopedRows(scope, CancelRow, dsql`select * from public.cancel_runs(${dsql.param([...runIds])}::text[])`);
 }
 
 const RetryRow = z.object({
   run_id: RunIdSchema,
-  outcome: z.enum(["retried", "not_failed", "needs_new_version", "skill_paused"]),
+  outcome: z.enum(["retried", "not_failed", "already_retried", "needs_new_version", "skill_paused"]),
   new_run_id: RunIdSchema.nullable(),
   skill_id: z.string(),
   trigger: z.string(),
@@ -364,14 +366,17 @@ export async function setFleetSettings(
   database: Database,
   settings: { readonly defaultWorkspaceConcurrency?: number | null; readonly dispatchAhead?: number | null },
 ): Promise<void> {
-  await database.db.execute(
+  await queryRows(
+    database,
+    z.unknown(),
     dsql`select public.admin_set_fleet_settings(${settings.defaultWorkspaceConcurrency ?? null}::integer, ${settings.dispatchAhead ?? null}::integer)`,
   );
 }
 
 /** Operator (owner connection): a workspace's own cap (0 holds every run), or null for the fleet default. */
 export async function setWorkspaceCap(database: Database, workspaceId: WorkspaceId, cap: number | null): Promise<void> {
-  await database.db.execute(dsql`select public.admin_set_workspace_cap(${workspaceId}, ${cap}::integer)`);
+  // Through queryRows: an unknown workspace is a NotFoundError (PXN01), a cap out of range a ValidationError.
+  await queryRows(database, z.unknown(), dsql`select public.admin_set_workspace_cap(${workspaceId}, ${cap}::integer)`);
 }
 
 // ── reconciler (monitor) ────────────────────────────────────────────────────────────────────────────────────────

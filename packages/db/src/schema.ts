@@ -134,6 +134,15 @@ export const agentRuns = pgTable("agent_runs", {
   updatedAt: ts("updated_at").notNull().defaultNow(),
   /** The integration (GitHub installation, Slack team) the verified webhook came through; tokens are minted for it. */
   integrationId: text("integration_id"),
+  // Fleet control (migrations/0027): dispatch state, cancellation and redrive.
+  dispatchedAt: ts("dispatched_at"),
+  dispatchSeq: integer("dispatch_seq").notNull().default(0),
+  deferrals: integer("deferrals").notNull().default(0),
+  cancelRequestedAt: ts("cancel_requested_at"),
+  failureClass: text("failure_class", {
+    enum: ["guard", "permanent", "exhausted", "throttled", "integration_gone", "cancelled"],
+  }),
+  retryOf: text("retry_of"),
 });
 
 export const runSteps = pgTable(

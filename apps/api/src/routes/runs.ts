@@ -3,7 +3,8 @@
  *  - `GET /v1/runs` — newest first, filtered by status, Skill, trigger and a creation-time range [from, to); keyset
  *    pagination on (created_at, id) through an opaque cursor (`next`), never an offset: a page costs its own rows
  *    whatever its depth (index agent_runs_workspace_created_idx).
- *  - `GET /v1/runs/:id` — one run.
+ *  - `GET /v1/runs/:id` — one run. A failed run (a dead letter) shows its error code, its attempts and its failure
+ *    class; a redrive names the run it retries (`retryOf`). Cancel and redrive: run-control.ts.
  *  - `GET /v1/runs/:id/events` — its telemetry rows (tool name, milliseconds, error code, iteration; nothing else is
  *    ever stored there).
  */
@@ -16,6 +17,7 @@ import { exampleRun } from "../examples.js";
 import { Id, JsonObject, Timestamp } from "../schemas.js";
 
 const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "skipped", "cancelled"] as const;
+const FAILURE_CLASSES = ["guard", "permanent", "exhausted", "throttled", "integration_gone", "cancelled"] as const;
 
 const Run = z
   .object({
@@ -28,6 +30,14 @@ const Run = z
     skipReason: z.string().nullable(),
     errorCode: z.string().nullable(),
     attempt: z.number().int(),
+    failureClass: z.enum(FAILURE_CLASSES).nullable().meta({
+      description:
+        "What ended a failed (or cancelled) run: `guard` (a guard refused it: a redrive needs a new Skill version), `permanent`, `exhausted` (retries used up), `throttled`, `integration_gone`, `cancelled`",
+    }),
+    retryOf: Id("run").nullable().meta({ description: "The failed run this run redrives (POST /v1/runs/{id}/retry)" }),
+    cancelRequestedAt: Timestamp.nullable().meta({
+      description: "When a cancel was asked for; a running run stops at its next step boundary",
+    }),
     input: JsonObject,
     createdAt: Timestamp,
     startedAt: Timestamp.nullable(),
@@ -46,6 +56,9 @@ const runFields = {
   skipReason: r.skipReason,
   errorCode: r.errorCode,
   attempt: r.attempt,
+  failureClass: r.failureClass,
+  retryOf: r.retryOf,
+  cancelRequestedAt: r.cancelRequestedAt,
   input: r.input,
   createdAt: r.createdAt,
   startedAt: r.startedAt,
