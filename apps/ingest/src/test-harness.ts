@@ -148,11 +148,14 @@ export async function startHarness(redisUrl = process.env.REDIS_URL ?? "redis://
     async close() {
       for (const s of servers) await s.close();
       await queues.close();
-      await removeRedisPrefix(redis, prefix); // nothing left behind in a shared Redis
-      redis.disconnect();
       await db.close();
       await admin.end({ timeout: 5 });
       await tdb.drop();
+      try {
+        await removeRedisPrefix(redis, prefix); // nothing left behind in a shared Redis
+      } finally {
+        redis.disconnect();
+      }
     },
   };
 }

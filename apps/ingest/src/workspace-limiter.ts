@@ -46,7 +46,7 @@ interface RateCommand {
 }
 
 /** Register the script on this connection (idempotent) and return the connection typed with it. */
-export function withRateCommand(redis: Redis): Redis & RateCommand {
+function withRateCommand(redis: Redis): Redis & RateCommand {
   if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: WORKSPACE_RATE_SCRIPT });
   return redis as Redis & RateCommand;
 }
