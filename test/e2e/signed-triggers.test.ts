@@ -353,6 +353,7 @@ describe("unverified traffic is limited before any database read (issue 16, find
   afterAll(async () => {
     for (const s of servers) await s.close();
     servers = [];
+    if (otherRedis) await removeRedisPrefix(otherRedis, limitPrefix);
     otherRedis?.disconnect();
     await deadDb?.close().catch(() => {});
   });
