@@ -35,7 +35,7 @@ import {
   type WorkspaceFixture,
 } from "@praxa/db";
 import { createLogger } from "@praxa/observability";
-import { createRedis, type Redis } from "@praxa/queue";
+import { createRedis, removeRedisPrefix, type Redis } from "@praxa/queue";
 import type { FastifyInstance } from "fastify";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -126,7 +126,7 @@ beforeAll(async () => {
   A = await seedWorkspaceFixture(tdb.adminUrl, "A");
   B = await seedWorkspaceFixture(tdb.adminUrl, "B");
   db = createDatabase(tdb.roleUrl("praxa_api"), { max: 4 });
-  redis = createRedis("redis://127.0.0.1:6379", "producer");
+  redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", "producer");
   const signing = generateKeyPairSync("ed25519");
   const keyId = `aek_contract_${randomUUID()}`;
   await registerAuditKey(db, {
@@ -182,8 +182,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const s of servers) await s.close();
   await db?.close();
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
+  for (const p of [prefix, `${prefix}-429`]) await removeRedisPrefix(redis, p);
   redis.disconnect();
   await admin?.end({ timeout: 5 });
   await tdb?.drop();

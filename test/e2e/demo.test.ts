@@ -13,15 +13,40 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase, databaseUrl, type TestDatabase } from "@praxa/db";
+import { createRedis, type Redis } from "@praxa/queue";
 import { reply, startAnthropicServer, startGithubServer } from "@praxa/testkit";
 
 const cli = fileURLToPath(new URL("../../apps/cli/dist/main.js", import.meta.url));
 let tdb: TestDatabase;
+let redis: Redis;
 
 beforeAll(async () => {
   tdb = await createTestDatabase({ prefix: "praxa_test_demo" });
+  redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", "producer");
 });
-afterAll(async () => tdb?.drop());
+afterAll(async () => {
+  redis?.disconnect();
+  await tdb?.drop();
+});
+
+/** The demo's Redis prefix, as it printed it while starting the fleet. */
+function redisPrefixOf(output: string): string {
+  const m = /the fleet's Redis keys under (praxa-demo-[0-9a-f]{8}):/.exec(output);
+  if (!m?.[1]) throw new Error(`the demo did not print its Redis prefix:\n${output}`);
+  return m[1];
+}
+
+/** How many keys the demo left under its prefix (SCAN, as removeRedisPrefix does). */
+async function keysLeft(prefix: string): Promise<number> {
+  let n = 0;
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+    cursor = next;
+    n += keys.length;
+  } while (cursor !== "0");
+  return n;
+}
 
 /** The fleet the demo printed: ingest's URL and both children's pids. */
 function fleetOf(output: string): { ingestUrl: string; pids: number[] } {
@@ -201,6 +226,10 @@ describe("pnpm praxa demo", () => {
     const fleet = fleetOf(output);
     expect(await portClosed(fleet.ingestUrl)).toBe(true);
     expect(fleet.pids.filter(alive)).toEqual([]);
+    // Nothing left in Redis: the run's queues, the monitor's job schedulers and ingest's counters are gone.
+    const prefix = redisPrefixOf(output);
+    expect(output).toContain(`Redis keys under ${prefix}: removed`);
+    expect(await keysLeft(prefix)).toBe(0);
   });
 
   it("--keep: the fleet stays up, the printed curl starts a second review, Ctrl-C stops everything (exit 0)", async () => {
@@ -235,6 +264,7 @@ describe("pnpm praxa demo", () => {
       expect(await portClosed(fleet.ingestUrl)).toBe(true);
       expect(pids.filter(alive)).toEqual([]);
       expect(existsSync(bodyFile)).toBe(false);
+      expect(await keysLeft(redisPrefixOf(demo.output()))).toBe(0);
     } finally {
       reap(demo.child, pids);
     }
@@ -244,7 +274,7 @@ describe("pnpm praxa demo", () => {
     const demo = startCli(["demo"], demoEnv());
     let pids: number[] = [];
     try {
-      await until("the fleet", () => /worker process \(pid \d+\)/.test(demo.output()), demo.output);
+      await until("the fleet", () => /the fleet's Redis keys under/.test(demo.output()), demo.output);
       const fleet = fleetOf(demo.output());
       pids = fleet.pids;
       demo.child.kill("SIGINT");
@@ -252,6 +282,7 @@ describe("pnpm praxa demo", () => {
       expect(demo.output()).toContain("stopped: nothing left running.");
       expect(await portClosed(fleet.ingestUrl)).toBe(true);
       expect(pids.filter(alive)).toEqual([]);
+      expect(await keysLeft(redisPrefixOf(demo.output()))).toBe(0);
     } finally {
       reap(demo.child, pids);
     }

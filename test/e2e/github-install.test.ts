@@ -27,7 +27,7 @@ import {
 import { buildApiServer, type InstallConfig } from "@praxa/api";
 import { buildIngestServer, createWorkspaceLimiter } from "@praxa/ingest";
 import { createLogger } from "@praxa/observability";
-import { createQueues, createRedis, redisReady, type QueueSet, type Redis } from "@praxa/queue";
+import { createQueues, createRedis, redisReady, removeRedisPrefix, type QueueSet, type Redis } from "@praxa/queue";
 import { startGithubServer, type GithubServer } from "@praxa/testkit";
 import type { FastifyInstance } from "fastify";
 import { expectInstallCookieBound, installNonce } from "./install-cookie.js";
@@ -125,11 +125,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
   await ingest?.close();
-  await queues
-    ?.get("runs")
-    .obliterate({ force: true })
-    .catch(() => {});
   await queues?.close();
+  if (redis) await removeRedisPrefix(redis, prefix);
   redis?.disconnect();
   await Promise.all([apiDb?.close(), ingestDb?.close(), admin?.end({ timeout: 5 })]);
   await tdb?.drop();

@@ -14,7 +14,7 @@ import { Writable } from "node:stream";
 import { sign } from "@octokit/webhooks-methods";
 import { createTestDatabase, seedWorkspaceFixture, type TestDatabase } from "@praxa/db";
 import { startIngest } from "@praxa/ingest";
-import { createQueues, createRedis, type QueueSet, type Redis } from "@praxa/queue";
+import { createQueues, createRedis, removeRedisPrefix, type QueueSet, type Redis } from "@praxa/queue";
 
 const GITHUB_SECRET = "ingest-integrations-github-0123";
 const SLACK_SECRET = "ingest-integrations-slack-01234";
@@ -48,7 +48,7 @@ async function boot(
     NODE_ENV: "test",
     LOG_LEVEL: "info",
     INGEST_DATABASE_URL: tdb.roleUrl("praxa_ingest"),
-    REDIS_URL: "redis://127.0.0.1:6379",
+    REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     PRAXA_QUEUE_PREFIX: prefix,
     INGEST_PORT: String(await freePort()),
     INGEST_TRIGGER_KEY_FILE: join(dir, `trigger-${randomUUID()}.key`),
@@ -61,15 +61,12 @@ async function boot(
 beforeAll(async () => {
   tdb = await createTestDatabase();
   await seedWorkspaceFixture(tdb.adminUrl, "A", { installationId: "1" });
-  redis = createRedis("redis://127.0.0.1:6379", "producer");
+  redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", "producer");
   queues = createQueues(redis, prefix);
 });
 afterAll(async () => {
-  await queues
-    ?.get("runs")
-    .obliterate({ force: true })
-    .catch(() => undefined);
   await queues?.close();
+  if (redis) await removeRedisPrefix(redis, prefix);
   redis?.disconnect();
   await tdb?.drop();
 });

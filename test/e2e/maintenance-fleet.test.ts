@@ -19,7 +19,15 @@ import {
   type WorkspaceFixture,
 } from "@praxa/db";
 import { createLogger } from "@praxa/observability";
-import { createQueues, createRedis, redisReady, type QueueSet, type Redis, type Worker } from "@praxa/queue";
+import {
+  createQueues,
+  createRedis,
+  redisReady,
+  removeRedisPrefix,
+  type QueueSet,
+  type Redis,
+  type Worker,
+} from "@praxa/queue";
 import {
   ACCEPTANCE_SCHEDULER_ID,
   CHECKPOINT_SCHEDULER_ID,
@@ -69,13 +77,10 @@ beforeAll(async () => {
   queues = createQueues(redis, prefix);
 });
 afterAll(async () => {
-  await queues
-    ?.get("maintenance")
-    .obliterate({ force: true })
-    .catch(() => undefined);
   await queues?.close();
-  redis?.disconnect();
   for (const c of workerConns) c.disconnect();
+  if (redis) await removeRedisPrefix(redis, prefix);
+  redis?.disconnect();
   for (const p of pools) await p.close();
   await tdb?.drop();
 });

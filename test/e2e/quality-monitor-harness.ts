@@ -30,7 +30,15 @@ import {
 import { buildApiServer } from "@praxa/api";
 import { enqueueNotifications, type AcceptanceDeps } from "@praxa/monitor";
 import { createLogger } from "@praxa/observability";
-import { createQueues, createRedis, redisReady, Worker, type QueueSet, type Redis } from "@praxa/queue";
+import {
+  createQueues,
+  createRedis,
+  redisReady,
+  removeRedisPrefix,
+  Worker,
+  type QueueSet,
+  type Redis,
+} from "@praxa/queue";
 import {
   startPagerDutyServer,
   startSlackServer,
@@ -239,12 +247,8 @@ export async function startHarness(): Promise<Harness> {
     async close() {
       await worker.close();
       await api.close();
-      for (const name of ["notifications", "maintenance"] as const)
-        await queues
-          .get(name)
-          .obliterate({ force: true })
-          .catch(() => undefined);
       await queues.close();
+      await removeRedisPrefix(redis, prefix);
       redis.disconnect();
       workerRedis.disconnect();
       await pd.close();

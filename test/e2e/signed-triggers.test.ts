@@ -32,7 +32,7 @@ import {
   type IngestTriggerKey,
 } from "@praxa/ingest";
 import { createLogger } from "@praxa/observability";
-import { createQueues, createRedis, redisReady, type QueueSet, type Redis } from "@praxa/queue";
+import { createQueues, createRedis, redisReady, removeRedisPrefix, type QueueSet, type Redis } from "@praxa/queue";
 import type { FastifyInstance } from "fastify";
 
 let tdb: TestDatabase;
@@ -100,11 +100,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
   await ingest?.close();
-  await queues
-    ?.get("runs")
-    .obliterate({ force: true })
-    .catch(() => {});
   await queues?.close();
+  if (redis) await removeRedisPrefix(redis, prefix);
   redis?.disconnect();
   await Promise.all([apiDb?.close(), ingestDb?.close(), admin?.end({ timeout: 5 })]);
   await tdb?.drop();
@@ -356,6 +353,7 @@ describe("unverified traffic is limited before any database read (issue 16, find
   afterAll(async () => {
     for (const s of servers) await s.close();
     servers = [];
+    if (otherRedis) await removeRedisPrefix(otherRedis, limitPrefix);
     otherRedis?.disconnect();
     await deadDb?.close().catch(() => {});
   });

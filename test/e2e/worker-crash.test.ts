@@ -20,7 +20,12 @@ beforeAll(async () => {
   h = await startWorkerHarness({ extraEnv: { WORKER_LEASE_SECONDS: "5", WORKER_STALLED_INTERVAL_MS: "2000" } });
 });
 afterAll(async () => {
-  child?.kill("SIGKILL");
+  // Gone before the harness removes the Redis prefix, so it cannot write a key behind the sweep.
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((r) => child?.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+  }
   await second?.close();
   await h?.close();
 });

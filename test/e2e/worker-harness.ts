@@ -23,7 +23,7 @@ import {
   type TestDatabase,
   type WorkspaceFixture,
 } from "@praxa/db";
-import { createQueues, createRedis, enqueue, type QueueSet, type Redis } from "@praxa/queue";
+import { createQueues, createRedis, enqueue, removeRedisPrefix, type QueueSet, type Redis } from "@praxa/queue";
 import { PR_REVIEW_MANIFEST } from "@praxa/skills";
 import { startGithubServer, type GithubServer, type SandboxPullRequest } from "@praxa/testkit";
 import { runKeysJob } from "@praxa/worker";
@@ -102,7 +102,7 @@ export async function startWorkerHarness(
   // The fixture's BYOK row points at no vault secret: remove it, so runs use the offline model unless a test adds a key.
   await admin`delete from llm_credentials where workspace_id = ${ws.workspaceId}`;
   const prefix = `test-${randomUUID()}`;
-  const redisUrl = options.redisUrl ?? "redis://127.0.0.1:6379";
+  const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
   const redis = createRedis(redisUrl, "producer");
   redis.on("error", () => undefined);
   const queues = createQueues(redis, prefix);
@@ -212,12 +212,17 @@ export async function startWorkerHarness(
       }
     },
     async close() {
+      // Workers started on `env` are stopped by the suite before this, so nothing writes under the prefix any more.
       await queues.close().catch(() => undefined);
-      redis.disconnect();
       await workerDb.close();
       await admin.end({ timeout: 5 });
       await tdb.drop();
       await gh.close();
+      try {
+        await removeRedisPrefix(redis, prefix); // nothing left behind in a shared Redis
+      } finally {
+        redis.disconnect();
+      }
     },
   };
 }

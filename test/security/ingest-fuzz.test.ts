@@ -11,7 +11,7 @@ import postgres from "postgres";
 import { createDatabase, createTestDatabase, seedWorkspaceFixture, type Database, type TestDatabase } from "@praxa/db";
 import { buildIngestServer, createWorkspaceLimiter, mapGithubEvent, slackSignature } from "@praxa/ingest";
 import { createLogger } from "@praxa/observability";
-import { createQueues, createRedis, redisReady, type QueueSet, type Redis } from "@praxa/queue";
+import { createQueues, createRedis, redisReady, removeRedisPrefix, type QueueSet, type Redis } from "@praxa/queue";
 
 const SECRET = "fuzz-github-webhook-secret-0123";
 const SLACK = "fuzz-slack-signing-secret-01234";
@@ -71,11 +71,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await close?.();
-  await queues
-    ?.get("runs")
-    .obliterate({ force: true })
-    .catch(() => {});
   await queues?.close();
+  if (redis) await removeRedisPrefix(redis, prefix);
   redis?.disconnect();
   await db?.close();
   await admin?.end({ timeout: 5 });

@@ -25,7 +25,7 @@ import {
   type WorkspaceFixture,
 } from "@praxa/db";
 import { createLogger } from "@praxa/observability";
-import { createRedis, type Redis } from "@praxa/queue";
+import { createRedis, removeRedisPrefix, type Redis } from "@praxa/queue";
 import type { FastifyInstance } from "fastify";
 import { redisVerifyGate } from "./audit-verify-gate.js";
 import { buildApiServer } from "./server.js";
@@ -47,12 +47,15 @@ const cpSigner = {
 };
 const foreign = generateKeyPairSync("ed25519").privateKey;
 
+/** Every prefix a server of this suite counted under on the shared Redis: removed in afterAll. */
+const prefixes = new Set<string>([prefix]);
 const limits = { perIpPerMinute: 1000, perTokenPerMinute: 1000, verifyFullPerHour: 1000 };
 async function server(
   over: { limits?: Partial<typeof limits>; database?: Database; redis?: Redis; prefix?: string } = {},
 ): Promise<string> {
   const r = over.redis ?? redis;
   const p = over.prefix ?? prefix;
+  if (r === redis) prefixes.add(p);
   const app = await buildApiServer({
     database: over.database ?? db,
     log: createLogger({ name: "api-verify-test", level: "silent" }),
@@ -133,7 +136,7 @@ beforeAll(async () => {
   tdb = await createTestDatabase();
   admin = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });
   db = createDatabase(tdb.roleUrl("praxa_api"), { max: 6 });
-  redis = createRedis("redis://127.0.0.1:6379", "producer");
+  redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", "producer");
   await registerAuditKey(db, {
     keyId: eventKey.keyId,
     purpose: "event",
@@ -143,8 +146,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
+  for (const p of prefixes) await removeRedisPrefix(redis, p);
   redis.disconnect();
   await db?.close();
   await admin?.end({ timeout: 5 });

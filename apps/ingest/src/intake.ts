@@ -10,7 +10,7 @@ import { createRunsForDelivery, resolveInstallation, subscribedSkills, type Data
 import type { Logger } from "@praxa/observability";
 import { enqueue, runJobId, type QueueSet } from "@praxa/queue";
 import type { IgnoreReason, MappedEvent } from "./events/intake-event.js";
-import type { WorkspaceLimiter } from "./workspace-limiter.js";
+import { askWorkspaceLimiter, type WorkspaceLimiter } from "./workspace-limiter.js";
 
 /** How long a webhook waits for Redis before answering anyway (the reconciler enqueues later). */
 export const ENQUEUE_TIMEOUT_MS = 1_500;
@@ -19,6 +19,8 @@ export interface IntakeDeps {
   readonly database: Database;
   readonly queues: QueueSet;
   readonly limiter: WorkspaceLimiter;
+  /** How long intake waits for the limiter, after the commit, before enqueueing without a delay (default 50 ms). */
+  readonly limiterTimeoutMs?: number;
   readonly log: Logger;
   readonly now: () => number;
   /** Our own GitHub App id: events it caused never start a run. */
@@ -73,7 +75,6 @@ export async function acceptEvent(deps: IntakeDeps, delivery: Delivery, mapped: 
   const skills = await subscribedSkills(deps.database, workspaceId, event.trigger);
   if (skills.length === 0) return recordIgnored(deps, delivery, "no_subscribed_skill", workspaceId);
 
-  const delayMs = await deps.limiter.delayFor(workspaceId, deps.now());
   const created = await createRunsForDelivery(deps.database, {
     ...delivery,
     workspaceId,
@@ -81,7 +82,6 @@ export async function acceptEvent(deps: IntakeDeps, delivery: Delivery, mapped: 
     input: event.input,
     runs: skills.map((s) => ({ runId: newId("run"), skillId: s.skill_id })),
     integrationId: installation.integration_id,
-    ...(delayMs > 0 ? { notBefore: new Date(deps.now() + delayMs) } : {}),
   });
   if (created.duplicate) {
     deps.log.info(
@@ -90,6 +90,13 @@ export async function acceptEvent(deps: IntakeDeps, delivery: Delivery, mapped: 
     );
     return { runIds: created.run_ids, duplicate: true };
   }
+  // The runs are committed: only now ask the limiter, and only briefly (a paused Redis must not hold the webhook). Its
+  // answer sets just the jobs' delay.
+  const delayMs = await askWorkspaceLimiter(
+    deps.limiter,
+    { workspaceId, deliveryId: delivery.deliveryId, nowMs: deps.now() },
+    { log: deps.log, timeoutMs: deps.limiterTimeoutMs },
+  );
   let enqueued = 0;
   for (const [i, runId] of created.run_ids.entries()) {
     const seq = created.dispatch_seqs[i];

@@ -17,7 +17,7 @@ import {
   type WorkspaceFixture,
 } from "@praxa/db";
 import { createLogger } from "@praxa/observability";
-import { createQueues, createRedis, redisReady, type QueueSet, type Redis } from "@praxa/queue";
+import { createQueues, createRedis, redisReady, removeRedisPrefix, type QueueSet, type Redis } from "@praxa/queue";
 import type { FastifyInstance } from "fastify";
 import { buildIngestServer, type IngestServerDeps } from "./server.js";
 import { createWorkspaceLimiter } from "./workspace-limiter.js";
@@ -73,10 +73,17 @@ export interface Harness {
   readonly db: Database;
   readonly redis: Redis;
   readonly queues: QueueSet;
+  /** This harness's Redis key prefix (queues and the workspace limiter). */
+  readonly prefix: string;
   readonly ws: WorkspaceFixture;
   readonly slackSkillId: string;
   server(
-    overrides?: Partial<IngestServerDeps["config"]> & { perSecond?: number; redis?: Redis; queues?: QueueSet },
+    overrides?: Partial<IngestServerDeps["config"]> & {
+      perSecond?: number;
+      redis?: Redis;
+      queues?: QueueSet;
+      limiterTimeoutMs?: number;
+    },
   ): Promise<Served>;
   runCount(): Promise<number>;
   close(): Promise<void>;
@@ -109,6 +116,7 @@ export async function startHarness(redisUrl = process.env.REDIS_URL ?? "redis://
     db,
     redis,
     queues,
+    prefix,
     ws,
     slackSkillId,
     async server(o = {}) {
@@ -124,6 +132,7 @@ export async function startHarness(redisUrl = process.env.REDIS_URL ?? "redis://
         database: db,
         queues: o.queues ?? queues,
         limiter: createWorkspaceLimiter(r, prefix, o.perSecond ?? 1000),
+        ...(o.limiterTimeoutMs !== undefined ? { limiterTimeoutMs: o.limiterTimeoutMs } : {}),
         log,
         now: Date.now,
         githubAppId: 424242,
@@ -138,15 +147,15 @@ export async function startHarness(redisUrl = process.env.REDIS_URL ?? "redis://
     },
     async close() {
       for (const s of servers) await s.close();
-      await queues
-        .get("runs")
-        .obliterate({ force: true })
-        .catch(() => {});
       await queues.close();
-      redis.disconnect();
       await db.close();
       await admin.end({ timeout: 5 });
       await tdb.drop();
+      try {
+        await removeRedisPrefix(redis, prefix); // nothing left behind in a shared Redis
+      } finally {
+        redis.disconnect();
+      }
     },
   };
 }

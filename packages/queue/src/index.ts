@@ -1,3 +1,4 @@
+export * from "./cleanup.js";
 export * from "./connection.js";
 export * from "./job-catalog.js";
 export * from "./producer.js";

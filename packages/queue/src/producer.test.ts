@@ -9,6 +9,7 @@ import {
   createRedis,
   enqueue,
   parseJobData,
+  removeRedisPrefix,
   type QueueSet,
   type Redis,
 } from "./index.js";
@@ -16,15 +17,16 @@ import {
 const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 let redis: Redis;
 let queues: QueueSet;
+const prefix = `test-${randomUUID()}`;
 
 beforeAll(async () => {
   redis = createRedis(url, "producer");
   await redisReady(redis);
-  queues = createQueues(redis, `test-${randomUUID()}`);
+  queues = createQueues(redis, prefix);
 });
 afterAll(async () => {
-  for (const name of ["runs"] as const) await queues.get(name).obliterate({ force: true });
   await queues.close();
+  await removeRedisPrefix(redis, prefix);
   redis.disconnect();
 });
 

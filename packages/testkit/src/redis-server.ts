@@ -12,6 +12,14 @@ export interface PrivateRedis {
   /** Stop the server (an outage); `start()` brings it back on the same port, empty. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /**
+   * Freeze the server (SIGSTOP): connections stay open and commands are accepted by the kernel but never answered — a
+   * hung Redis, not a down one. It stays frozen until `resume()` (SIGCONT); `stop()` resumes it first.
+   */
+  pause(): void;
+  resume(): void;
+  /** True between `pause()` and `resume()`. */
+  readonly paused: boolean;
 }
 
 async function freePort(): Promise<number> {
@@ -72,7 +80,19 @@ export async function startPrivateRedis(
     );
     await Promise.race([waitForPort(port, true), failed]);
   };
+  let paused = false;
+  const resume = () => {
+    if (!paused) return;
+    child?.kill("SIGCONT");
+    paused = false;
+  };
+  const pause = () => {
+    if (!child || child.exitCode !== null || paused) return;
+    child.kill("SIGSTOP");
+    paused = true;
+  };
   const stop = async () => {
+    resume();
     if (!child || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child?.once("exit", () => resolve()));
     child.kill("SIGKILL");
@@ -80,5 +100,15 @@ export async function startPrivateRedis(
     await waitForPort(port, false);
   };
   await start();
-  return { port, url: `redis://127.0.0.1:${port}`, start, stop };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    start,
+    stop,
+    pause,
+    resume,
+    get paused() {
+      return paused;
+    },
+  };
 }

@@ -16,7 +16,7 @@ import { dirname, join } from "node:path";
 import type { ConfigSource } from "@praxa/config";
 import type { RunId, WorkspaceId } from "@praxa/core";
 import { schema, eq, withWorkspace, workspacePublicKey, type Database } from "@praxa/db";
-import { createQueues, createRedis, enqueue } from "@praxa/queue";
+import { createQueues, createRedis, enqueue, removeRedisPrefix } from "@praxa/queue";
 import { createGithubRepoClient, mintInstallationToken } from "@praxa/connectors";
 import { startGithubServer, type SandboxPullRequest, type SandboxReview } from "@praxa/testkit";
 
@@ -168,6 +168,10 @@ export interface DemoFleet {
   /** The webhook secret ingest was started with (random, this run only). */
   readonly webhookSecret: string;
   readonly pids: { readonly ingest: number; readonly worker: number; readonly monitor: number };
+  /** This run's Redis key prefix (fresh per run); `close()` removes every key under it. */
+  readonly redisPrefix: string;
+  /** True once `close()` has removed every key under the prefix. */
+  readonly redisCleared: boolean;
   /** Asks the worker's keys job for the workspace's key pair and waits until its public half is readable. */
   createWorkspaceKeys(api: Database, workspaceId: WorkspaceId): Promise<string>;
   waitForRun(
@@ -304,12 +308,22 @@ export async function startDemoFleet(
   const queues = createQueues(redis, prefix);
 
   let closing: Promise<void> | null = null;
+  let redisCleared = false;
   let signals = 0;
   let release: ((code: number) => void) | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       await Promise.all(children.map(stopChild));
       await queues.close().catch(() => undefined);
+      // Nothing of this run stays in Redis: its queues, the monitor's job schedulers, ingest's counters.
+      try {
+        await removeRedisPrefix(redis, prefix);
+        redisCleared = true;
+      } catch (err) {
+        console.error(
+          `could not remove this run's Redis keys (${prefix}:*): ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
       redis.disconnect();
       await github.close();
       process.off("SIGINT", onSignal);
@@ -325,7 +339,7 @@ export async function startDemoFleet(
       `\n${signal}: stopping ingest (pid ${ingest.process.pid}), the worker (pid ${worker.process.pid}), the monitor (pid ${monitor.process.pid}) and the sandbox GitHub…`,
     );
     void close().finally(() => {
-      console.log("stopped: nothing left running.");
+      console.log(`stopped: nothing left running.${redisCleared ? ` Redis keys under ${prefix}: removed.` : ""}`);
       if (release) release(0);
       else process.exit(130);
     });
@@ -361,6 +375,10 @@ export async function startDemoFleet(
     ingestUrl,
     webhookSecret,
     pids: { ingest: ingest.process.pid ?? -1, worker: worker.process.pid ?? -1, monitor: monitor.process.pid ?? -1 },
+    redisPrefix: prefix,
+    get redisCleared() {
+      return redisCleared;
+    },
     async createWorkspaceKeys(api, workspaceId) {
       await enqueue(
         queues,

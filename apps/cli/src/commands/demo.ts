@@ -119,7 +119,7 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     );
     step(
       t0,
-      `monitor process (pid ${fleet.pids.monitor}): the fleet's schedulers — run reconciler, acceptance pass (self-pause below a Skill's threshold), time-based audit checkpoints`,
+      `monitor process (pid ${fleet.pids.monitor}): the fleet's schedulers — run reconciler, acceptance pass (self-pause below a Skill's threshold), time-based audit checkpoints; the fleet's Redis keys under ${fleet.redisPrefix}:`,
     );
     const keyId = await fleet.createWorkspaceKeys(api, demo.workspaceId);
     step(
@@ -262,7 +262,7 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
       if (!options.keep)
         step(
           t0,
-          `stopped ingest (pid ${fleet.pids.ingest}), the worker (pid ${fleet.pids.worker}), the monitor (pid ${fleet.pids.monitor})${fleet.github.real ? "" : " and the sandbox GitHub"}: nothing left running`,
+          `stopped ingest (pid ${fleet.pids.ingest}), the worker (pid ${fleet.pids.worker}), the monitor (pid ${fleet.pids.monitor})${fleet.github.real ? "" : " and the sandbox GitHub"}: nothing left running${fleet.redisCleared ? `; Redis keys under ${fleet.redisPrefix}: removed` : ""}`,
         );
     }
     await closePools();
