@@ -372,7 +372,7 @@ describe("limits and health", () => {
       { n: number; queued: number; not_before: number }[]
     >`select count(*)::int as n, count(*) filter (where status = 'queued')::int as queued, count(not_before)::int as not_before from agent_runs where id = any(${ids})`;
     expect(rows[0]).toEqual({ n: 6, queued: 6, not_before: 0 });
-    const states = await Promise.all(ids.map(async (id) => (await h.queues.get("runs").getJob(id))?.getState()));
+    const states = await Promise.all(ids.map(async (id) => (await h.queues.get("runs").getJob(`${id}.1`))?.getState()));
     expect(states.filter((s) => s === "delayed").length).toBeGreaterThanOrEqual(1);
     expect(states.filter((s) => s === "delayed" || s === "waiting")).toHaveLength(6);
   });
