@@ -6,14 +6,25 @@
  * only. Each run records the integration it came through, so the worker acts through that installation only.
  */
 import { newId, type RunId, type WorkspaceId } from "@praxa/core";
-import { createRunsForDelivery, resolveInstallation, subscribedSkills, type Database } from "@praxa/db";
-import type { Logger } from "@praxa/observability";
+import { acceptDeliveries, type AcceptDeliveryInput, type AcceptedDelivery, type Database } from "@praxa/db";
+import {
+  SpanStatusCode,
+  startChildSpan,
+  traceparentOf,
+  type Logger,
+  type Span,
+  type Tracer,
+} from "@praxa/observability";
 import { enqueue, runJobId, type QueueSet } from "@praxa/queue";
+import type { DeliveryWriter } from "./delivery-writer.js";
 import type { IgnoreReason, MappedEvent } from "./events/intake-event.js";
 import { askWorkspaceLimiter, type WorkspaceLimiter } from "./workspace-limiter.js";
 
 /** How long a webhook waits for Redis before answering anyway (the reconciler enqueues later). */
 export const ENQUEUE_TIMEOUT_MS = 1_500;
+
+/** Run ids handed to `ingest_accept_delivery` up front: one per subscribed Skill (more Skills: a second call). */
+const RUN_IDS_UP_FRONT = 4;
 
 export interface IntakeDeps {
   readonly database: Database;
@@ -25,6 +36,10 @@ export interface IntakeDeps {
   readonly now: () => number;
   /** Our own GitHub App id: events it caused never start a run. */
   readonly githubAppId: number | undefined;
+  /** Group commit of concurrent requests' deliveries (delivery-writer.ts); without it, one statement per delivery. */
+  readonly deliveries?: DeliveryWriter;
+  /** The process's tracer (its exporter filters to the whitelist); without it, no spans. */
+  readonly tracer?: Tracer;
 }
 
 export interface Delivery {
@@ -39,50 +54,135 @@ export interface IntakeResult {
   readonly ignored?: IgnoreReason;
 }
 
+const IGNORE_REASONS: ReadonlySet<string> = new Set<IgnoreReason>([
+  "unsupported_event",
+  "malformed_event",
+  "own_app",
+  "unknown_installation",
+  "no_subscribed_skill",
+  "ping",
+  "not_a_pull_request",
+  "not_a_member",
+]);
+
+function freshRunIds(n: number): RunId[] {
+  return Array.from({ length: n }, () => newId("run"));
+}
+
+/**
+ * Place one delivery — resolve, subscribe, record and create, in one definer call — through the group-committing
+ * writer when there is one. The answer comes once the runs are committed. A span `praxa.ingest.commit` under `parent`.
+ */
+export async function placeDelivery(
+  deps: IntakeDeps,
+  input: AcceptDeliveryInput,
+  parent: Span | undefined,
+): Promise<AcceptedDelivery> {
+  const span = deps.tracer && parent ? startChildSpan(deps.tracer, "praxa.ingest.commit", parent) : undefined;
+  const place = (x: AcceptDeliveryInput) =>
+    deps.deliveries
+      ? deps.deliveries.accept(x)
+      : acceptDeliveries(deps.database, [x]).then((r) => r[0] as AcceptedDelivery);
+  try {
+    let placed = await place(input);
+    // More subscribed Skills than ids handed up front (rare): nothing was written; again with enough ids.
+    if (placed.outcome === "need_ids") placed = await place({ ...input, runIds: freshRunIds(placed.needed) });
+    return placed;
+  } catch (err) {
+    span?.setStatus({ code: SpanStatusCode.ERROR });
+    throw err;
+  } finally {
+    span?.end();
+  }
+}
+
+/** Add the jobs of the runs dispatched on the spot (ids `<runId>.<seq>`); a failure is the reconciler's to mend. */
+export async function enqueueDispatched(
+  deps: IntakeDeps,
+  placed: Pick<AcceptedDelivery, "run_ids" | "statuses" | "dispatch_seqs">,
+  delayMs: number,
+  parent: Span | undefined,
+  logFields: Readonly<Record<string, unknown>>,
+): Promise<number> {
+  let enqueued = 0;
+  for (const [i, runId] of placed.run_ids.entries()) {
+    const seq = placed.dispatch_seqs[i];
+    // Only a run dispatched on the spot (its workspace under its cap, the fleet's look-ahead not full) gets its job
+    // here; the others wait in Postgres for the dispatcher's fair order (docs/decisions/0005).
+    if (placed.statuses[i] !== "queued" || seq === undefined || seq === 0) continue;
+    const span = deps.tracer && parent ? startChildSpan(deps.tracer, "praxa.ingest.enqueue", parent) : undefined;
+    try {
+      await enqueue(
+        deps.queues,
+        "run",
+        { runId },
+        { jobId: runJobId(runId, seq), ...(delayMs > 0 ? { delay: delayMs } : {}) },
+        { timeoutMs: ENQUEUE_TIMEOUT_MS },
+      );
+      enqueued++;
+    } catch (err) {
+      span?.setAttribute("code", "ENQUEUE_DEFERRED");
+      // The run row is committed: the reconciler will enqueue it. Never fail the webhook for this.
+      deps.log.warn(
+        { ...logFields, runId, code: "ENQUEUE_DEFERRED", err },
+        "enqueue failed; the reconciler will pick the run up",
+      );
+    } finally {
+      span?.end();
+    }
+  }
+  return enqueued;
+}
+
 async function recordIgnored(
   deps: IntakeDeps,
   delivery: Delivery,
   reason: IgnoreReason,
-  workspaceId: WorkspaceId | null = null,
+  parent: Span | undefined,
 ): Promise<IntakeResult> {
-  const created = await createRunsForDelivery(deps.database, {
-    ...delivery,
-    workspaceId,
-    trigger: "ignored.event",
-    input: {},
-    runs: [],
-  });
+  const created = await placeDelivery(
+    deps,
+    { ...delivery, trigger: "ignored.event", input: {}, runIds: [], ignored: reason },
+    parent,
+  );
   return { runIds: created.run_ids, duplicate: created.duplicate, ignored: reason };
 }
 
-export async function acceptEvent(deps: IntakeDeps, delivery: Delivery, mapped: MappedEvent): Promise<IntakeResult> {
+export async function acceptEvent(
+  deps: IntakeDeps,
+  delivery: Delivery,
+  mapped: MappedEvent,
+  parent?: Span,
+): Promise<IntakeResult> {
   const started = deps.now();
-  if (mapped.kind === "ignored") return recordIgnored(deps, delivery, mapped.reason);
+  if (mapped.kind === "ignored") return recordIgnored(deps, delivery, mapped.reason, parent);
   const event = mapped.event;
-  if (event.source !== "github" && event.source !== "slack") return recordIgnored(deps, delivery, "unsupported_event");
+  if (event.source !== "github" && event.source !== "slack")
+    return recordIgnored(deps, delivery, "unsupported_event", parent);
   if (deps.githubAppId !== undefined && event.actor.appId === deps.githubAppId)
-    return recordIgnored(deps, delivery, "own_app");
+    return recordIgnored(deps, delivery, "own_app", parent);
 
-  const installation = await resolveInstallation(deps.database, event.source, event.externalId);
-  if (!installation || installation.status !== "active") return recordIgnored(deps, delivery, "unknown_installation");
-  const botLogin = typeof installation.bot_identity.login === "string" ? installation.bot_identity.login : null;
-  const botUserId = typeof installation.bot_identity.user_id === "string" ? installation.bot_identity.user_id : null;
-  if (event.actor.login !== null && (event.actor.login === botLogin || event.actor.login === botUserId)) {
-    return recordIgnored(deps, delivery, "own_app", installation.workspace_id);
+  // One definer call: the installation (active only), our own bot, the subscribed Skills, the delivery and its runs.
+  const created = await placeDelivery(
+    deps,
+    {
+      source: event.source,
+      deliveryId: delivery.deliveryId,
+      bodySha256: delivery.bodySha256,
+      trigger: event.trigger,
+      input: event.input,
+      externalId: event.externalId,
+      actorLogin: event.actor.login,
+      runIds: freshRunIds(RUN_IDS_UP_FRONT),
+      traceparent: parent ? traceparentOf(parent) : null,
+    },
+    parent,
+  );
+  if (created.outcome !== "accepted") {
+    const reason = IGNORE_REASONS.has(created.outcome) ? (created.outcome as IgnoreReason) : "unsupported_event";
+    return { runIds: created.run_ids, duplicate: created.duplicate, ignored: reason };
   }
-
-  const workspaceId = installation.workspace_id;
-  const skills = await subscribedSkills(deps.database, workspaceId, event.trigger);
-  if (skills.length === 0) return recordIgnored(deps, delivery, "no_subscribed_skill", workspaceId);
-
-  const created = await createRunsForDelivery(deps.database, {
-    ...delivery,
-    workspaceId,
-    trigger: event.trigger,
-    input: event.input,
-    runs: skills.map((s) => ({ runId: newId("run"), skillId: s.skill_id })),
-    integrationId: installation.integration_id,
-  });
+  const workspaceId = created.workspace_id as WorkspaceId;
   if (created.duplicate) {
     deps.log.info(
       { deliveryId: delivery.deliveryId, workspaceId, trigger: event.trigger, code: "DUPLICATE_DELIVERY" },
@@ -97,29 +197,10 @@ export async function acceptEvent(deps: IntakeDeps, delivery: Delivery, mapped: 
     { workspaceId, deliveryId: delivery.deliveryId, nowMs: deps.now() },
     { log: deps.log, timeoutMs: deps.limiterTimeoutMs },
   );
-  let enqueued = 0;
-  for (const [i, runId] of created.run_ids.entries()) {
-    const seq = created.dispatch_seqs[i];
-    // Only a run dispatched on the spot (its workspace under its cap, the fleet's look-ahead not full) gets its job
-    // here; the others wait in Postgres for the dispatcher's fair order (docs/decisions/0005).
-    if (created.statuses[i] !== "queued" || seq === undefined || seq === 0) continue;
-    try {
-      await enqueue(
-        deps.queues,
-        "run",
-        { runId },
-        { jobId: runJobId(runId, seq), ...(delayMs > 0 ? { delay: delayMs } : {}) },
-        { timeoutMs: ENQUEUE_TIMEOUT_MS },
-      );
-      enqueued++;
-    } catch (err) {
-      // The run row is committed: the reconciler will enqueue it. Never fail the webhook for this.
-      deps.log.warn(
-        { deliveryId: delivery.deliveryId, workspaceId, runId, code: "ENQUEUE_DEFERRED", err },
-        "enqueue failed; the reconciler will pick the run up",
-      );
-    }
-  }
+  const enqueued = await enqueueDispatched(deps, created, delayMs, parent, {
+    deliveryId: delivery.deliveryId,
+    workspaceId,
+  });
   deps.log.info(
     {
       deliveryId: delivery.deliveryId,

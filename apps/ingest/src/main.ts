@@ -5,7 +5,13 @@
  */
 import { bootConfig, ingestIntegrations, unconfiguredSummary } from "@praxa/config";
 import { createDatabase, registerIngestKey } from "@praxa/db";
-import { createLogger, runProcess, type DestinationStream } from "@praxa/observability";
+import {
+  createLogger,
+  runProcess,
+  startTelemetry,
+  type DestinationStream,
+  type SpanExporter,
+} from "@praxa/observability";
 import { createQueues, createRedis } from "@praxa/queue";
 import { buildIngestServer } from "./server.js";
 import { loadIngestTriggerKey } from "./trigger-key.js";
@@ -14,7 +20,11 @@ import { createWorkspaceLimiter } from "./workspace-limiter.js";
 
 export async function startIngest(
   env: NodeJS.ProcessEnv,
-  options: { readonly logDestination?: DestinationStream } = {},
+  options: {
+    readonly logDestination?: DestinationStream;
+    /** Export spans here instead of OTLP (tests); always behind the filtering exporter. */
+    readonly spanExporter?: SpanExporter;
+  } = {},
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const config = await bootConfig("ingest", { env, envFile: ".env" });
   const log = createLogger({
@@ -28,6 +38,11 @@ export async function startIngest(
       { code: "INTEGRATIONS_NOT_CONFIGURED", ...off },
       "integrations not configured: their routes answer 404 INTEGRATION_NOT_CONFIGURED",
     );
+  const telemetry = startTelemetry({
+    serviceName: config.OTEL_SERVICE_NAME ?? "praxa-ingest",
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    ...(options.spanExporter ? { exporter: options.spanExporter } : {}),
+  });
   const database = createDatabase(config.INGEST_DATABASE_URL, { max: 10, applicationName: "praxa-ingest" });
   const redis = createRedis(config.REDIS_URL, "producer");
   redis.on("error", () => {}); // reported through readiness and enqueue failures, not as unhandled events
@@ -45,6 +60,7 @@ export async function startIngest(
     queues,
     limiter: createWorkspaceLimiter(redis, config.PRAXA_QUEUE_PREFIX, config.INGEST_WORKSPACE_RATE_PER_SECOND),
     log,
+    ...(telemetry.enabled ? { tracer: telemetry.tracer } : {}),
     now: Date.now,
     githubAppId: config.GITHUB_APP_ID,
     triggerKey,
@@ -85,6 +101,7 @@ export async function startIngest(
       await queues.close();
       redis.disconnect();
       await database.close();
+      await telemetry.shutdown();
     },
   };
 }

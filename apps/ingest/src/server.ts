@@ -17,7 +17,8 @@ import {
   type PraxaError,
 } from "@praxa/core";
 import type { IngestConfig } from "@praxa/config";
-import type { Logger } from "@praxa/observability";
+import { SpanStatusCode, type Logger, type Span } from "@praxa/observability";
+import { createDeliveryWriter } from "./delivery-writer.js";
 import { mapGithubEvent } from "./events/github-events.js";
 import { mapSlackEvent, UrlVerification } from "./events/slack-events.js";
 import { MalformedBodyError, MissingHeaderError, PayloadTooLargeError, RateLimitedError } from "./errors.js";
@@ -104,9 +105,35 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
     errorResponseBuilder: () => new RateLimitedError("too many unverified requests from this source"),
   });
 
+  // Group commit: concurrent requests' deliveries share one statement and one commit (delivery-writer.ts).
+  const deliveries =
+    deps.deliveries ??
+    createDeliveryWriter(deps.database, {
+      onBatchError: (err, n) =>
+        deps.log.warn(
+          { code: "INGEST_BATCH_RETRIED", deliveries: n, err },
+          "a delivery batch failed; placed one by one",
+        ),
+    });
+  if (!deps.deliveries) app.addHook("onClose", async () => deliveries.close());
+  const intake = { ...deps, deliveries };
+
+  // One span per webhook request, from its arrival to the answer: the root of the run's trace (a traceparent sent by
+  // the caller is not trusted: webhooks come from outside). Only `ms` and an error `code` are attached.
+  const spans = new WeakMap<FastifyRequest, Span>();
+  const errorCodes = new WeakMap<FastifyRequest, string>();
+  const tracer = deps.tracer;
+  if (tracer) {
+    app.addHook("onRequest", async (req) => {
+      if (req.method === "POST") spans.set(req, tracer.startSpan("praxa.ingest.request"));
+    });
+  }
+  const spanOf = (req: FastifyRequest): Span | undefined => spans.get(req);
+
   app.setErrorHandler((error: unknown, req, reply) => {
     const code = (error as { code?: unknown }).code;
     if (isPraxaError(error)) {
+      errorCodes.set(req, error.code);
       if (error.httpStatus >= 500)
         deps.log.error({ route: req.routeOptions.url, code: error.code, err: error }, "request failed");
       return sendError(reply, error);
@@ -128,6 +155,14 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
   );
 
   app.addHook("onResponse", async (req, reply) => {
+    const span = spans.get(req);
+    if (span) {
+      const code = errorCodes.get(req) ?? (reply.statusCode >= 400 ? "REQUEST_REFUSED" : undefined);
+      if (code) span.setAttribute("code", code);
+      if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.setAttribute("ms", Math.round(reply.elapsedTime));
+      span.end();
+    }
     deps.log.info(
       { route: req.routeOptions.url ?? "unmatched", status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       "request",
@@ -174,13 +209,14 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
       // `/praxa accept|reject` on a PR is feedback for the quality monitor, not a trigger.
       const feedback = event === "issue_comment" ? parsePrFeedbackComment(payload, deps.githubAppId) : null;
       if (feedback?.kind === "feedback") {
-        const outcome = await acceptPrFeedback(deps, delivery, feedback);
+        const outcome = await acceptPrFeedback(intake, delivery, feedback);
         return reply.status(202).send({ runIds: [], feedback: outcome.outcome });
       }
       const result = await acceptEvent(
-        deps,
+        intake,
         delivery,
         feedback ? { kind: "ignored", reason: feedback.reason } : mapGithubEvent(event, payload),
+        spanOf(req),
       );
       return reply.status(202).send({ runIds: result.runIds });
     });
@@ -211,7 +247,12 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
       const mapped = mapSlackEvent(payload);
       // Slack retries (X-Slack-Retry-Num) and repeated event_ids share the event_id: one delivery, one set of runs.
       const deliveryId = mapped.eventId ?? `body:${digest(body)}`;
-      const result = await acceptEvent(deps, { source: "slack", deliveryId, bodySha256: digest(body) }, mapped);
+      const result = await acceptEvent(
+        intake,
+        { source: "slack", deliveryId, bodySha256: digest(body) },
+        mapped,
+        spanOf(req),
+      );
       return reply.status(202).send({ runIds: result.runIds });
     });
   // Interactivity: the Helpful / Not helpful buttons under a Skill's answer are feedback for the quality monitor.
@@ -279,7 +320,7 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
       if (!verified) throw new SignatureInvalidError("the signature is missing, invalid or stale");
       const body = rawBody(req);
       const payload = parseJson(body);
-      const runIds = await acceptTrigger(deps, verified, body, payload);
+      const runIds = await acceptTrigger(intake, verified, body, payload, spanOf(req));
       return reply.status(202).send({ runIds });
     },
   );

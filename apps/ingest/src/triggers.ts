@@ -11,9 +11,9 @@ import { createHash } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import { isId, newId, parseId, type WorkspaceId } from "@praxa/core";
 import { openCredential } from "@praxa/crypto";
-import { createRunsForDelivery, subscribedSkills, triggerSecretsForSkill, type Database } from "@praxa/db";
-import { enqueue, runJobId } from "@praxa/queue";
-import { ENQUEUE_TIMEOUT_MS, type IntakeDeps } from "./intake.js";
+import { triggerSecretsForSkill, type Database } from "@praxa/db";
+import { traceparentOf, type Span } from "@praxa/observability";
+import { enqueueDispatched, placeDelivery, type IntakeDeps } from "./intake.js";
 import type { IngestTriggerKey } from "./trigger-key.js";
 import { standardWebhookHeadersPlausible, verifyStandardWebhook } from "./verify/standard-webhooks.js";
 
@@ -86,38 +86,31 @@ export async function acceptTrigger(
   t: VerifiedTrigger,
   body: Buffer,
   payload: unknown,
+  parent?: Span,
 ): Promise<readonly string[]> {
   const bodySha256 = createHash("sha256").update(body).digest("hex");
-  const subscribed = (await subscribedSkills(deps.database, t.workspaceId, TRIGGER_NAME)).some(
-    (s) => s.skill_id === t.skillId,
-  );
   const type =
     typeof (payload as { type?: unknown })?.type === "string"
       ? String((payload as { type: string }).type).slice(0, 100)
       : null;
-  const created = await createRunsForDelivery(deps.database, {
-    source: "trigger",
-    deliveryId: triggerDeliveryId(t.skillId, t.webhookId),
-    bodySha256,
-    workspaceId: t.workspaceId,
-    trigger: TRIGGER_NAME,
-    input: { webhookId: t.webhookId.slice(0, 200), type },
-    runs: subscribed ? [{ runId: newId("run"), skillId: t.skillId }] : [],
-  });
-  if (!created.duplicate) {
-    for (const [i, runId] of created.run_ids.entries()) {
-      const seq = created.dispatch_seqs[i];
-      // Only a run dispatched on the spot gets its job here; the others wait for the dispatcher's fair order.
-      if (created.statuses[i] !== "queued" || seq === undefined || seq === 0) continue;
-      await enqueue(deps.queues, "run", { runId }, { jobId: runJobId(runId, seq) }, { timeoutMs: ENQUEUE_TIMEOUT_MS }).catch(
-        (err: unknown) =>
-          deps.log.warn(
-            { runId, code: "ENQUEUE_DEFERRED", err },
-            "enqueue failed; the reconciler will pick the run up",
-          ),
-      );
-    }
-  }
+  // One definer call: the Skill's subscription, the delivery and its run (none if the Skill does not subscribe).
+  const created = await placeDelivery(
+    deps,
+    {
+      source: "trigger",
+      deliveryId: triggerDeliveryId(t.skillId, t.webhookId),
+      bodySha256,
+      workspaceId: t.workspaceId,
+      skillId: t.skillId,
+      trigger: TRIGGER_NAME,
+      input: { webhookId: t.webhookId.slice(0, 200), type },
+      runIds: [newId("run")],
+      traceparent: parent ? traceparentOf(parent) : null,
+    },
+    parent,
+  );
+  // Only a run dispatched on the spot gets its job here; the others wait for the dispatcher's fair order.
+  if (!created.duplicate) await enqueueDispatched(deps, created, 0, parent, { deliveryId: t.webhookId });
   deps.log.info(
     {
       deliveryId: t.webhookId,

@@ -32,7 +32,7 @@ import {
   type RunId,
   type SkillId,
 } from "@praxa/core";
-import type { Logger } from "@praxa/observability";
+import { contextFromTraceparent, SpanStatusCode, withActiveSpan, type Logger, type Span } from "@praxa/observability";
 import {
   claimRunOutcome,
   deferRun,
@@ -115,6 +115,7 @@ export function transientBackoffMs(attempt: number, baseMs: number, random: () =
 }
 
 export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<RunJobOutcome> {
+  const claimedAt = Date.now();
   const claim = await claimRunOutcome(deps.database, runId, deps.holder, deps.leaseSeconds);
   if (claim.outcome !== "claimed") {
     if (claim.outcome === "not_claimable")
@@ -164,11 +165,20 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
     });
   };
   const recorder = createRunRecorder(deps, ws, lease);
+  // The run's span continues the trace ingest began (its traceparent is on the run row, read with the run's context);
+  // it starts at the claim and ends with the run, and the executor's steps, model and tool calls are its children.
+  let runSpan: Span | undefined;
+  let spanCode: string | undefined;
   let skillId: SkillId | null = null;
   let manifestHashHex = "";
   let ctxIntegration: string | null = null;
   try {
     const ctx = await withWorkspace(deps.database, ws, (s) => readRunContext(s, runId));
+    runSpan = deps.tracer?.startSpan(
+      "praxa.run",
+      { startTime: claimedAt, attributes: { iter: claimed.attempt } },
+      contextFromTraceparent(ctx.traceparent),
+    );
     skillId = claimed.skillId as SkillId;
     manifestHashHex = ctx.manifest_hash;
     ctxIntegration = ctx.integration_id;
@@ -184,29 +194,31 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
       ctx.source === "subagent"
         ? await withWorkspace(deps.database, ws, (s) => openSubagentTask(deps.provider, s, lease))
         : null;
-    const result: RunResult = await executeRun({
-      runId,
-      workspaceId: ws,
-      skillId,
-      trigger: claimed.trigger,
-      input: ctx.input,
-      manifest,
-      manifestHash: ctx.manifest_hash,
-      depth,
-      skill,
-      subAgentSkills: BUILTIN_SKILLS,
-      task,
-      provider,
-      tools: TOOL_MAP(deps.tools ?? BUILTIN_TOOLS),
-      env: createToolEnvironment(
-        { ...deps, maxSubagentDepth: manifest.subAgents.maxDepth },
-        ws,
-        lease,
-        runGithubScope(ctx, manifest, skill.githubPermissions),
-      ),
-      journal: createRunJournal(deps, ws, lease),
-      recorder,
-    });
+    const run = () =>
+      executeRun({
+        runId,
+        workspaceId: ws,
+        skillId: claimed.skillId as SkillId,
+        trigger: claimed.trigger,
+        input: ctx.input,
+        manifest,
+        manifestHash: ctx.manifest_hash,
+        depth,
+        skill,
+        subAgentSkills: BUILTIN_SKILLS,
+        task,
+        provider,
+        tools: TOOL_MAP(deps.tools ?? BUILTIN_TOOLS),
+        env: createToolEnvironment(
+          { ...deps, maxSubagentDepth: manifest.subAgents.maxDepth },
+          ws,
+          lease,
+          runGithubScope(ctx, manifest, skill.githubPermissions),
+        ),
+        journal: createRunJournal(deps, ws, lease),
+        recorder,
+      });
+    const result: RunResult = await (runSpan ? withActiveSpan(runSpan, run) : run());
     const status = result.status === "skipped" ? "skipped" : "succeeded";
     await finish(status, status === "skipped" ? (result.skipReason ?? null) : null);
     deps.onSlotFreed?.();
@@ -223,6 +235,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
     return { runId, status, ...(result.verdict ? { verdict: result.verdict } : {}) };
   } catch (err) {
     const code = isPraxaError(err) ? err.code : "INTERNAL";
+    spanCode = /^[A-Z][A-Z0-9_]{1,63}$/.test(code) ? code : "INTERNAL";
     if (err instanceof RunCancelledError) {
       // A human cancelled it: the lease check refused the next step, so no effect followed. Finish it `cancelled`
       // (its sealed step content purged with it); `run.cancelled` was audited when it was asked for.
@@ -334,5 +347,12 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
     return { runId, status: "failed", code };
   } finally {
     clearInterval(renew);
+    if (runSpan) {
+      if (spanCode) {
+        runSpan.setAttribute("code", spanCode);
+        runSpan.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      runSpan.end();
+    }
   }
 }

@@ -132,7 +132,9 @@ export function createRunRecorder(
       // The span carries the same four attributes and nothing else (the exporter filters again).
       if (!deps.tracer) return;
       const end = Date.now();
-      const span = deps.tracer.startSpan("praxa.step", { startTime: end - (meta.ms ?? 0) });
+      // A child of the run's span (active while the executor runs): the model call or tool call this row records.
+      const name = meta.tool_name === "model" ? "praxa.model.call" : "praxa.tool.call";
+      const span = deps.tracer.startSpan(name, { startTime: end - (meta.ms ?? 0) });
       for (const [k, v] of Object.entries(meta)) if (v !== null && v !== undefined) span.setAttribute(k, v);
       span.end(end);
     },

@@ -27,6 +27,11 @@ const RunContextRow = z.object({
   skill_slug: z.string(),
   manifest: z.unknown(),
   manifest_hash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The ingest request's W3C trace context (migrations/0028): the worker continues the run's trace from it. */
+  traceparent: z
+    .string()
+    .regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
+    .nullable(),
 });
 export type RunContextRecord = z.infer<typeof RunContextRow>;
 
@@ -35,7 +40,8 @@ export async function readRunContext(scope: WorkspaceScope, runId: RunId): Promi
   const rows = await queryScopedRows(
     scope,
     RunContextRow,
-    dsql`select r.input, r.source, r.parent_run_id, r.integration_id, s.status as skill_status, s.slug as skill_slug, v.manifest, v.manifest_hash
+    dsql`select r.input, r.source, r.parent_run_id, r.integration_id, s.status as skill_status, s.slug as skill_slug, v.manifest, v.manifest_hash,
+                  r.traceparent
            from public.agent_runs r
            join public.skills s on s.workspace_id = r.workspace_id and s.id = r.skill_id
            join public.skill_versions v on v.workspace_id = r.workspace_id and v.id = r.skill_version_id

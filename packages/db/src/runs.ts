@@ -64,6 +64,8 @@ export interface CreateRunsInput {
   readonly notBefore?: Date;
   /** The integration the verified webhook resolved to (GitHub installation, Slack team), recorded on each run. */
   readonly integrationId?: string | null;
+  /** The W3C `traceparent` of the ingest request, recorded on each new run (the worker continues the trace). */
+  readonly traceparent?: string | null;
 }
 
 const CreateRunsRow = z.object({
@@ -87,11 +89,100 @@ export async function createRunsForDelivery(database: Database, input: CreateRun
     CreateRunsRow,
     dsql`select * from public.ingest_create_runs(${input.source}, ${input.deliveryId}, ${input.bodySha256}, ${input.workspaceId},
       ${input.trigger}, ${JSON.stringify(input.input)}::jsonb, ${runs}::jsonb, ${input.notBefore ? input.notBefore.toISOString() : null}::timestamptz,
-      ${input.integrationId ?? null}::text)`,
+      ${input.integrationId ?? null}::text, ${input.traceparent ?? null}::text)`,
   );
   const row = rows[0];
   if (!row) throw new InternalError("ingest_create_runs returned no row");
   return row;
+}
+
+/** A W3C traceparent (version 00): the only trace context a run row stores. */
+export const TraceparentSchema = z.string().regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/);
+
+/**
+ * One verified delivery for `ingest_accept_delivery` (migrations/0028): GitHub and Slack name their installation
+ * (`externalId`), signed producers their verified workspace and Skill; `ignored` records a delivery that starts nothing.
+ */
+export type AcceptDeliveryInput = {
+  readonly deliveryId: string;
+  readonly bodySha256: string;
+  readonly trigger: string;
+  readonly input: Readonly<Record<string, unknown>>;
+  /** Fresh run ids, one per subscribed Skill at most (fewer: the answer is `need_ids`). */
+  readonly runIds: readonly RunId[];
+  readonly traceparent?: string | null;
+} & (
+  | {
+      readonly source: "github" | "slack";
+      readonly externalId: string;
+      /** The event's actor: an event of the installation's own bot starts nothing. */
+      readonly actorLogin: string | null;
+      readonly ignored?: undefined;
+    }
+  | {
+      readonly source: "trigger";
+      readonly workspaceId: WorkspaceId;
+      readonly skillId: string;
+      readonly ignored?: undefined;
+    }
+  | { readonly source: "github" | "slack" | "trigger"; readonly ignored: string }
+);
+
+const AcceptDeliveryRow = z.object({
+  /** `accepted`, `need_ids`, or why nothing started (`unknown_installation`, `own_app`, `no_subscribed_skill`, …). */
+  outcome: z.string().regex(/^[a-z_]{1,40}$/),
+  workspace_id: WorkspaceIdSchema.nullable(),
+  run_ids: z.array(RunIdSchema),
+  statuses: z.array(z.enum(["queued", "running", "succeeded", "failed", "skipped", "cancelled"])),
+  duplicate: z.boolean(),
+  dispatch_seqs: z.array(z.number().int().min(0)),
+  needed: z.number().int().min(0),
+});
+export type AcceptedDelivery = z.infer<typeof AcceptDeliveryRow>;
+
+function acceptArgs(input: AcceptDeliveryInput): Record<string, unknown> {
+  return {
+    source: input.source,
+    delivery_id: input.deliveryId,
+    body_sha256: input.bodySha256,
+    trigger: input.trigger,
+    input: input.input,
+    external_id: input.ignored === undefined && input.source !== "trigger" ? input.externalId : null,
+    actor_login: input.ignored === undefined && input.source !== "trigger" ? input.actorLogin : null,
+    workspace_id: input.ignored === undefined && input.source === "trigger" ? input.workspaceId : null,
+    skill_id: input.ignored === undefined && input.source === "trigger" ? input.skillId : null,
+    ignored: input.ignored ?? null,
+    run_ids: input.runIds,
+    traceparent:
+      input.traceparent === undefined || input.traceparent === null ? null : TraceparentSchema.parse(input.traceparent),
+  };
+}
+
+/**
+ * Many deliveries in one statement — one round trip and one commit (group commit: ingest's concurrent requests). Each
+ * is placed by `ingest_accept_delivery` in order, seeing the ones before it. If one fails, the statement fails whole
+ * and nothing of it is stored: the caller places them again one by one. Answers in input order.
+ */
+export async function acceptDeliveries(
+  database: Database,
+  inputs: readonly AcceptDeliveryInput[],
+): Promise<AcceptedDelivery[]> {
+  if (inputs.length === 0) return [];
+  const batch = JSON.stringify(inputs.map(acceptArgs));
+  const rows = await queryRows(
+    database,
+    AcceptDeliveryRow.extend({ n: z.coerce.number().int() }),
+    dsql`select b.n, a.*
+           from jsonb_array_elements(${batch}::jsonb) with ordinality b(d, n)
+           cross join lateral public.ingest_accept_delivery(
+             b.d ->> 'source', b.d ->> 'delivery_id', b.d ->> 'body_sha256', b.d ->> 'trigger', b.d -> 'input',
+             b.d ->> 'external_id', b.d ->> 'actor_login', b.d ->> 'workspace_id', b.d ->> 'skill_id', b.d ->> 'ignored',
+             array(select jsonb_array_elements_text(b.d -> 'run_ids')), b.d ->> 'traceparent') a
+          order by b.n`,
+  );
+  if (rows.length !== inputs.length)
+    throw new InternalError("ingest_accept_delivery answered a different number of rows");
+  return rows.map(({ n: _n, ...row }) => row);
 }
 
 // ── worker ──────────────────────────────────────────────────────────────────────────────────────────────────────

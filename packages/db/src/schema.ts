@@ -143,6 +143,8 @@ export const agentRuns = pgTable("agent_runs", {
     enum: ["guard", "permanent", "exhausted", "throttled", "integration_gone", "cancelled"],
   }),
   retryOf: text("retry_of"),
+  /** The W3C trace context of the ingest request that created the run (migrations/0028); ids only. */
+  traceparent: text("traceparent"),
 });
 
 export const runSteps = pgTable(

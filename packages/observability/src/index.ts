@@ -8,3 +8,6 @@ export type { DestinationStream } from "pino";
 export type { SpanExporter, ReadableSpan } from "@opentelemetry/sdk-trace";
 export { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 export type { Tracer } from "@opentelemetry/api";
+export * from "./trace-context.js";
+export type { Span, Context } from "@opentelemetry/api";
+export { SpanStatusCode } from "@opentelemetry/api";

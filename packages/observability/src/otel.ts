@@ -37,21 +37,34 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     spanProcessors: [options.exporter ? new SimpleSpanProcessor({ exporter }) : new BatchSpanProcessor({ exporter })],
   });
   // What NodeTracerProvider.register() did before the 3.x line folded sdk-trace-node into sdk-trace: parent/child spans
-  // across awaits (AsyncLocalStorage), W3C trace context and baggage propagation, then the provider itself.
+  // across awaits (AsyncLocalStorage), W3C trace context and baggage propagation. Those are process-wide and shared by
+  // every app started in this process (the demo, end-to-end tests), so they are registered once and released with the
+  // last; each app keeps its own provider (its service name, its exporter) and takes its tracer from it.
+  acquireGlobals();
+  let shut = false;
+  return {
+    enabled: true,
+    tracer: provider.getTracer(options.serviceName),
+    shutdown: async () => {
+      if (shut) return;
+      shut = true;
+      await provider.shutdown();
+      releaseGlobals();
+    },
+  };
+}
+
+let globalUsers = 0;
+function acquireGlobals(): void {
+  if (globalUsers++ > 0) return;
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
-  trace.setGlobalTracerProvider(provider);
-  return {
-    enabled: true,
-    tracer: trace.getTracer(options.serviceName),
-    shutdown: async () => {
-      await provider.shutdown();
-      // a later start in the same process registers afresh
-      trace.disable();
-      propagation.disable();
-      context.disable();
-    },
-  };
+}
+function releaseGlobals(): void {
+  if (--globalUsers > 0) return;
+  // a later start in the same process registers afresh
+  propagation.disable();
+  context.disable();
 }
