@@ -91,7 +91,7 @@ describe("a paused Redis does not hold a verified delivery back from its commit"
     expect(res?.statusCode).toBe(202);
     const runId = seenWhileFrozen.row?.id ?? "";
     expect(res?.json()).toEqual({ runIds: [runId] });
-    expect((await h.queues.get("runs").getJob(runId))?.data).toEqual({ runId });
+    expect((await h.queues.get("runs").getJob(`${runId}.1`))?.data).toEqual({ runId });
   });
 
   it("with the default bound, the webhook is answered 202 while Redis is still frozen", async () => {
@@ -108,8 +108,8 @@ describe("a paused Redis does not hold a verified delivery back from its commit"
     expect(answered.row?.status).toBe("queued");
     // The enqueue that timed out while Redis was frozen lands once it thaws (the job id is the run id).
     await redisReady(h.redis);
-    for (let i = 0; i < 200 && !(await h.queues.get("runs").getJob(runId)); i++)
+    for (let i = 0; i < 200 && !(await h.queues.get("runs").getJob(`${runId}.1`)); i++)
       await new Promise((r) => setTimeout(r, 25));
-    expect((await h.queues.get("runs").getJob(runId))?.data).toEqual({ runId });
+    expect((await h.queues.get("runs").getJob(`${runId}.1`))?.data).toEqual({ runId });
   });
 });

@@ -342,6 +342,8 @@ describe("Slack events", () => {
 
 describe("limits and health", () => {
   it("a burst over the workspace limit: every valid event is recorded, the excess delayed, none refused", async () => {
+    // Earlier tests left dispatched runs no worker takes: lift the cap so the burst is dispatched on the spot.
+    await h.admin`update fleet_settings set default_workspace_concurrency = 100000`;
     const limited = await h.server({ perSecond: 2 });
     const statuses: number[] = [];
     const ids: string[] = [];

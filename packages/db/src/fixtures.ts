@@ -95,6 +95,9 @@ export async function seedWorkspaceFixture(
       await tx`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input, status, attempt, started_at, finished_at)
                values (${f.workspaceId}, ${f.runId}, ${f.skillId}, ${f.skillVersionId}, 'github.pull_request.opened', 'github', ${tx.json({ repo: "octo/hello", prNumber: 1 })},
                        'succeeded', 1, now(), now())`;
+      // Fleet control's tenant tables (0027): the workspace on the default cap, and a gate that has already passed.
+      await tx`insert into workspace_fleet (workspace_id, max_concurrency) values (${f.workspaceId}, null)`;
+      await tx`insert into run_gates (workspace_id, resource, until, code) values (${f.workspaceId}, 'model', now() - interval '1 hour', 'MODEL_RATE_LIMITED')`;
       await tx`insert into run_steps (workspace_id, run_id, idx, kind, idempotency_key, status)
                values (${f.workspaceId}, ${f.runId}, 0, 'model.call', ${f.runId + ":0"}, 'completed')`;
       await tx`insert into agent_run_events (workspace_id, run_id, meta) values (${f.workspaceId}, ${f.runId}, ${tx.json({ tool_name: "github.read.diff", ms: 12, code: null, iter: 0 })})`;
