@@ -9,7 +9,7 @@ import type { NotificationId } from "@praxa/core";
 import { apiIntegrations, bootConfig, unconfiguredSummary, type ApiConfig } from "@praxa/config";
 import { loadAuditSigningKey } from "@praxa/crypto";
 import { createDatabase, registerAuditKey } from "@praxa/db";
-import { createLogger, runProcess } from "@praxa/observability";
+import { createLogger, runProcess, startTelemetry } from "@praxa/observability";
 import { createQueues, createRedis, enqueue } from "@praxa/queue";
 import { redisVerifyGate } from "./audit-verify-gate.js";
 import { runJobRemover } from "./run-jobs.js";
@@ -52,6 +52,10 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
       { code: "INTEGRATIONS_NOT_CONFIGURED", ...off },
       "integrations not configured: their install routes answer 404 INTEGRATION_NOT_CONFIGURED",
     );
+  const telemetry = startTelemetry({
+    serviceName: config.OTEL_SERVICE_NAME ?? "praxa-api",
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+  });
   const database = createDatabase(config.API_DATABASE_URL, { max: 10, applicationName: "praxa-api" });
   const signing = loadAuditSigningKey({
     pem: config.PRAXA_AUDIT_SIGNING_KEY,
@@ -106,6 +110,7 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
     enqueueNotifications,
     removeRunJobs,
     limits,
+    ...(telemetry.enabled ? { tracer: telemetry.tracer } : {}),
   });
   const url = await app.listen({ port: config.API_PORT, host: process.env.API_HOST ?? "0.0.0.0" });
   log.info({ port: config.API_PORT }, "api listening");
@@ -117,6 +122,7 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
       redis.disconnect();
       limitsRedis.disconnect();
       await database.close();
+      await telemetry.shutdown();
     },
   };
 }

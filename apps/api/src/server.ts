@@ -5,7 +5,7 @@
  * resource under routes/.
  */
 import fastifyCookie from "@fastify/cookie";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import {
   hasZodFastifySchemaValidationErrors,
   isResponseSerializationError,
@@ -14,7 +14,7 @@ import {
 } from "fastify-type-provider-zod";
 import { isPraxaError, WorkspaceScopeError } from "@praxa/core";
 import type { Database } from "@praxa/db";
-import type { Logger } from "@praxa/observability";
+import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Span, type Tracer } from "@praxa/observability";
 import { localVerifyGate, type VerifyGate } from "./audit-verify-gate.js";
 import type { InstallConfig } from "./install-config.js";
 import { registerOpenApi, registerReference } from "./openapi.js";
@@ -48,6 +48,8 @@ export interface ApiDeps extends SkillStatusDeps, RunControlDeps {
    * audit-verify-gate.ts). Absent (tests, tools): no rate limits, and verifications capped in process memory.
    */
   readonly limits?: Omit<ApiRateLimitDeps, "log"> & { readonly verifyGate: VerifyGate; readonly trustProxy?: boolean };
+  /** The process's tracer (its exporter filters to the whitelist); without it, no spans. */
+  readonly tracer?: Tracer;
 }
 
 const CONTEXT_NAMES: Record<string, string> = {
@@ -105,7 +107,26 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((_req, reply) =>
     reply.status(404).send({ error: { code: "NOT_FOUND", message: "no such route" } }),
   );
+  // One span per request (a root: a caller's traceparent is not trusted), with `ms` and, when it failed, a `code`.
+  const tracer = deps.tracer;
+  const spans = new WeakMap<FastifyRequest, Span>();
+  if (tracer) {
+    app.addHook("onRequest", async (req) => {
+      if (req.url !== "/healthz" && req.url !== "/readyz")
+        spans.set(req, tracer.startSpan("praxa.api.request", {}, ROOT_CONTEXT));
+    });
+    app.addHook("onError", async (req, _reply, error) => {
+      const code = error instanceof WorkspaceScopeError ? "NOT_FOUND" : isPraxaError(error) ? error.code : null;
+      if (code) spans.get(req)?.setAttribute("code", code);
+    });
+  }
   app.addHook("onResponse", async (req, reply) => {
+    const span = spans.get(req);
+    if (span) {
+      if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.setAttribute("ms", Math.round(reply.elapsedTime));
+      span.end();
+    }
     deps.log.info(
       { route: req.routeOptions.url ?? "unmatched", status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       "request",

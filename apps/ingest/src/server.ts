@@ -17,7 +17,7 @@ import {
   type PraxaError,
 } from "@praxa/core";
 import type { IngestConfig } from "@praxa/config";
-import { SpanStatusCode, type Logger, type Span } from "@praxa/observability";
+import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Span } from "@praxa/observability";
 import { createDeliveryWriter } from "./delivery-writer.js";
 import { mapGithubEvent } from "./events/github-events.js";
 import { mapSlackEvent, UrlVerification } from "./events/slack-events.js";
@@ -125,7 +125,7 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
   const tracer = deps.tracer;
   if (tracer) {
     app.addHook("onRequest", async (req) => {
-      if (req.method === "POST") spans.set(req, tracer.startSpan("praxa.ingest.request"));
+      if (req.method === "POST") spans.set(req, tracer.startSpan("praxa.ingest.request", {}, ROOT_CONTEXT));
     });
   }
   const spanOf = (req: FastifyRequest): Span | undefined => spans.get(req);

@@ -7,7 +7,7 @@
 import { bootConfig, type MonitorConfig } from "@praxa/config";
 import { loadAuditSigningKey, openKeyProvider } from "@praxa/crypto";
 import { createDatabase, registerAuditKey, type AuditSigner, type CheckpointSigner, type Database } from "@praxa/db";
-import { createLogger, runProcess, startHealthServer, type Logger } from "@praxa/observability"; // startHealthServer: /readyz on PRAXA_HEALTH_PORT (internal)
+import { createLogger, runProcess, startHealthServer, startTelemetry, type Logger } from "@praxa/observability"; // startHealthServer: /readyz on PRAXA_HEALTH_PORT (internal)
 import { checkRedisEvictionPolicy, createQueues, createRedis } from "@praxa/queue";
 import { scheduleMaintenance, startMaintenanceWorker } from "./maintenance.js";
 import { reconcileNotifications } from "./notification-outbox.js";
@@ -57,6 +57,10 @@ export async function monitorSigners(
 export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () => Promise<void> }> {
   const config = await bootConfig("monitor", { env, envFile: ".env" });
   const log = createLogger({ name: "praxa-monitor", level: config.LOG_LEVEL });
+  const telemetry = startTelemetry({
+    serviceName: config.OTEL_SERVICE_NAME ?? "praxa-monitor",
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+  });
   const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 4, applicationName: "praxa-monitor" });
   const signers = await monitorSigners(config, database, log).catch(async (err: unknown) => {
     await database.close();
@@ -73,7 +77,16 @@ export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () 
   const worker = startMaintenanceWorker(
     redis,
     config.PRAXA_QUEUE_PREFIX,
-    { database, queues, log, now: Date.now, graceSeconds: 10, batch: 500, ...signers },
+    {
+      database,
+      queues,
+      log,
+      now: Date.now,
+      graceSeconds: 10,
+      batch: 500,
+      ...signers,
+      ...(telemetry.enabled ? { tracer: telemetry.tracer } : {}),
+    },
     log,
   );
   log.info({ code: "MONITOR_STARTED" }, "monitor running");
@@ -83,6 +96,7 @@ export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () 
       await queues.close();
       redis.disconnect();
       await database.close();
+      await telemetry.shutdown();
     },
   };
 }

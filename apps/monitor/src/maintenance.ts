@@ -5,7 +5,8 @@
  * pass) and `checkpoints` (time-based audit checkpoints) — and whichever monitor's worker takes a job runs it.
  */
 import { parseJobData, Worker, type QueueSet, type Redis } from "@praxa/queue";
-import type { Logger } from "@praxa/observability";
+import { isPraxaError } from "@praxa/core";
+import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Tracer } from "@praxa/observability";
 import { evaluateAcceptance, type AcceptanceDeps } from "./acceptance.js";
 import { checkpointPass, type CheckpointDeps } from "./checkpoints.js";
 import { reconcileNotifications, type NotificationOutboxDeps } from "./notification-outbox.js";
@@ -51,10 +52,40 @@ export async function scheduleMaintenance(
   );
 }
 
-export type MaintenanceDeps = ReconcilerDeps & AcceptanceDeps & CheckpointDeps & NotificationOutboxDeps;
+export type MaintenanceDeps = ReconcilerDeps &
+  AcceptanceDeps &
+  CheckpointDeps &
+  NotificationOutboxDeps & {
+    /** A span per pass: `praxa.monitor.reconcile`, `praxa.monitor.acceptance`, `praxa.monitor.checkpoints`. */
+    readonly tracer?: Tracer;
+  };
 
-/** Run one maintenance job by name (what the worker below does with each scheduled job). */
+const SPAN_NAMES: Readonly<Record<string, string>> = {
+  reconcile: "praxa.monitor.reconcile",
+  acceptance: "praxa.monitor.acceptance",
+  checkpoints: "praxa.monitor.checkpoints",
+};
+
+/** Run one maintenance job by name, in a span of its own (its trace's root; `ms`, and a `code` if it failed). */
 export async function runMaintenanceJob(name: string, data: unknown, deps: MaintenanceDeps): Promise<unknown> {
+  const spanName = SPAN_NAMES[name];
+  if (!deps.tracer || !spanName) return runMaintenancePass(name, data, deps);
+  const t0 = Date.now();
+  const span = deps.tracer.startSpan(spanName, {}, ROOT_CONTEXT);
+  try {
+    return await runMaintenancePass(name, data, deps);
+  } catch (err) {
+    span.setAttribute("code", isPraxaError(err) ? err.code : "MAINTENANCE_FAILED");
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw err;
+  } finally {
+    span.setAttribute("ms", Date.now() - t0);
+    span.end();
+  }
+}
+
+/** One maintenance job by name (what the worker below does with each scheduled job). */
+async function runMaintenancePass(name: string, data: unknown, deps: MaintenanceDeps): Promise<unknown> {
   switch (name) {
     case "reconcile":
       parseJobData("reconcile", data);

@@ -13,7 +13,7 @@
 import type { RunId } from "@praxa/core";
 import { isPraxaError } from "@praxa/core";
 import { dispatchRuns, type Database } from "@praxa/db";
-import type { Logger } from "@praxa/observability";
+import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Tracer } from "@praxa/observability";
 import { enqueue, runJobId, type QueueSet } from "@praxa/queue";
 
 export interface DispatcherDeps {
@@ -26,6 +26,8 @@ export interface DispatcherDeps {
   readonly batch?: number;
   /** Bound on one job add while Redis is slow (default 2 000 ms); the reconciler repairs what did not make it. */
   readonly enqueueTimeoutMs?: number;
+  /** A `praxa.dispatch` span for each pass that moved runs or failed (idle passes leave none). */
+  readonly tracer?: Tracer;
 }
 
 export interface Dispatcher {
@@ -42,6 +44,21 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
+
+  function passSpan(startTime: number, code: string | null): void {
+    if (!deps.tracer) return;
+    const end = Date.now();
+    const span = deps.tracer.startSpan(
+      "praxa.dispatch",
+      { startTime, attributes: { ms: end - startTime } },
+      ROOT_CONTEXT,
+    );
+    if (code) {
+      span.setAttribute("code", code);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end(end);
+  }
 
   async function passOnce(): Promise<number> {
     let total = 0;
@@ -85,11 +102,15 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
     running = (async () => {
       do {
         again = false;
+        const t0 = Date.now();
         try {
           const n = await passOnce();
           if (n > 0) deps.log.debug({ code: "DISPATCHED", runs: n }, "dispatch pass");
+          if (n > 0) passSpan(t0, null);
         } catch (err) {
-          deps.log.warn({ code: isPraxaError(err) ? err.code : "DISPATCH_FAILED", err }, "dispatch pass failed");
+          const code = isPraxaError(err) ? err.code : "DISPATCH_FAILED";
+          deps.log.warn({ code, err }, "dispatch pass failed");
+          passSpan(t0, code);
         }
       } while (again && !stopped);
     })().finally(() => {

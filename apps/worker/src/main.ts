@@ -127,7 +127,13 @@ export async function startWorker(
       : null;
   const connection = { connection: redis, prefix: config.PRAXA_QUEUE_PREFIX };
   // Fair dispatch (docs/decisions/0005): every worker process runs a dispatcher; one pass runs at a time fleet-wide.
-  const dispatcher = startDispatcher({ database, queues, log, pollMs: config.WORKER_DISPATCH_POLL_MS });
+  const dispatcher = startDispatcher({
+    database,
+    queues,
+    log,
+    pollMs: config.WORKER_DISPATCH_POLL_MS,
+    ...(telemetry.enabled ? { tracer: telemetry.tracer } : {}),
+  });
   const runDeps = {
     database,
     provider,

@@ -10,4 +10,4 @@ export { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 export type { Tracer } from "@opentelemetry/api";
 export * from "./trace-context.js";
 export type { Span, Context } from "@opentelemetry/api";
-export { SpanStatusCode } from "@opentelemetry/api";
+export { ROOT_CONTEXT, SpanStatusCode } from "@opentelemetry/api";
