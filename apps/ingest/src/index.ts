@@ -1,3 +1,4 @@
+export * from "./delivery-writer.js";
 export * from "./events/github-events.js";
 export * from "./events/intake-event.js";
 export * from "./events/slack-events.js";

@@ -23,8 +23,8 @@ import { askWorkspaceLimiter, type WorkspaceLimiter } from "./workspace-limiter.
 /** How long a webhook waits for Redis before answering anyway (the reconciler enqueues later). */
 export const ENQUEUE_TIMEOUT_MS = 1_500;
 
-/** Run ids handed to `ingest_accept_delivery` up front: one per subscribed Skill (more Skills: a second call). */
-const RUN_IDS_UP_FRONT = 4;
+/** Run ids handed to `ingest_accept_delivery` up front: one per subscribed Skill (more Skills: a second call). Few: minting ids costs CPU on every request. */
+const RUN_IDS_UP_FRONT = 2;
 
 export interface IntakeDeps {
   readonly database: Database;
