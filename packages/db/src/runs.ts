@@ -169,20 +169,23 @@ export async function acceptDeliveries(
 ): Promise<AcceptedDelivery[]> {
   if (inputs.length === 0) return [];
   const batch = JSON.stringify(inputs.map(acceptArgs));
+  // One row, the batch's answers aggregated in input order, sent only once every call has run: a statement that
+  // streamed rows and then failed would leave postgres.js's row counter set for the connection's next query (a sparse
+  // result; porsager/postgres#1119), and the writer's next query is that batch's deliveries placed one by one.
   const rows = await queryRows(
     database,
-    AcceptDeliveryRow.extend({ n: z.coerce.number().int() }),
-    dsql`select b.n, a.*
+    z.object({ placed: z.array(AcceptDeliveryRow) }),
+    dsql`select coalesce(jsonb_agg(to_jsonb(a) order by b.n), '[]'::jsonb) as placed
            from jsonb_array_elements(${batch}::jsonb) with ordinality b(d, n)
            cross join lateral public.ingest_accept_delivery(
              b.d ->> 'source', b.d ->> 'delivery_id', b.d ->> 'body_sha256', b.d ->> 'trigger', b.d -> 'input',
              b.d ->> 'external_id', b.d ->> 'actor_login', b.d ->> 'workspace_id', b.d ->> 'skill_id', b.d ->> 'ignored',
-             array(select jsonb_array_elements_text(b.d -> 'run_ids')), b.d ->> 'traceparent') a
-          order by b.n`,
+             array(select jsonb_array_elements_text(b.d -> 'run_ids')), b.d ->> 'traceparent') a`,
   );
-  if (rows.length !== inputs.length)
+  const placed = rows[0]?.placed ?? [];
+  if (placed.length !== inputs.length)
     throw new InternalError("ingest_accept_delivery answered a different number of rows");
-  return rows.map(({ n: _n, ...row }) => row);
+  return placed;
 }
 
 // ── worker ──────────────────────────────────────────────────────────────────────────────────────────────────────
