@@ -6,11 +6,12 @@
  * no exported byte.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { createHmac, randomUUID } from "node:crypto";
+import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { RunId } from "@praxa/core";
 import { createDatabase, type Database } from "@praxa/db";
 import { buildIngestServer, createWorkspaceLimiter } from "@praxa/ingest";
+import { runMaintenanceJob } from "@praxa/monitor";
 import { createLogger, startTelemetry, type Telemetry } from "@praxa/observability";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "@praxa/testkit";
 import { startWorker } from "@praxa/worker";
@@ -110,6 +111,33 @@ describe("one trace per run, from the webhook to the review", () => {
     >`select traceparent from agent_runs where id = ${runId ?? ""}`;
     expect(row?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
 
+    // The fleet's own passes are traces of their own: a run queued without a dispatch (as the dispatcher finds one) is
+    // moved by the worker's dispatcher (`praxa.dispatch`), and a monitor's reconcile pass is `praxa.monitor.reconcile`.
+    const queuedRun = await h.createPrRun({ number: 43, title: `Other ${CANARY}` });
+    expect((await h.waitForRun(queuedRun)).status).toBe("succeeded");
+    const monitorDb = createDatabase(h.tdb.roleUrl("praxa_monitor"), { max: 1 });
+    const monitorTelemetry = startTelemetry({ serviceName: "praxa-monitor", otlpEndpoint: receiver.url });
+    try {
+      await runMaintenanceJob(
+        "reconcile",
+        {},
+        {
+          database: monitorDb,
+          queues: h.queues,
+          log: createLogger({ name: "traces-monitor", level: "silent" }),
+          now: Date.now,
+          graceSeconds: 10,
+          batch: 100,
+          auditSigner: { keyId: "unused", privateKey: generateKeyPairSync("ed25519").privateKey },
+          checkpointSigner: { keyId: "unused", sign: async () => new Uint8Array(64) },
+          tracer: monitorTelemetry.tracer,
+        },
+      );
+    } finally {
+      await monitorTelemetry.shutdown();
+      await monitorDb.close();
+    }
+
     // Shutting down flushes each app's batch of spans to the receiver.
     await worker?.close();
     worker = undefined;
@@ -145,10 +173,20 @@ describe("one trace per run, from the webhook to the review", () => {
       expect(s.events + s.links).toBe(0);
       expect(s.statusMessage).toBe("");
     }
+    // The passes: roots of their own traces, `ms` (and a `code` only on failure).
+    for (const [service, name] of [
+      ["praxa-worker", "praxa.dispatch"],
+      ["praxa-monitor", "praxa.monitor.reconcile"],
+    ] as const) {
+      const pass = spans.find((s) => s.service === service && s.name === name);
+      expect(pass?.parentSpanId).toBeNull();
+      expect(pass?.traceId).not.toBe(traceId);
+      expect(Object.keys(pass?.attributes ?? {})).toEqual(["ms"]);
+    }
     // No workspace id, run id, repository or canary in any exported byte.
     const wire = Buffer.concat(receiver.bodies());
     expect(wire.length).toBeGreaterThan(0);
-    for (const needle of [CANARY, "CANARY-pii", "jane.doe", h.ws.workspaceId, runId ?? "", "acme/app"])
+    for (const needle of [CANARY, "CANARY-pii", "jane.doe", h.ws.workspaceId, runId ?? "", queuedRun, "acme/app"])
       expect(wire.includes(needle)).toBe(false);
   });
 });
