@@ -174,11 +174,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
   let ctxIntegration: string | null = null;
   try {
     const ctx = await withWorkspace(deps.database, ws, (s) => readRunContext(s, runId));
-    runSpan = deps.tracer?.startSpan(
-      "praxa.run",
-      { startTime: claimedAt, attributes: { iter: claimed.attempt } },
-      contextFromTraceparent(ctx.traceparent),
-    );
+    runSpan = deps.tracer?.startSpan("praxa.run", { startTime: claimedAt }, contextFromTraceparent(ctx.traceparent));
     skillId = claimed.skillId as SkillId;
     manifestHashHex = ctx.manifest_hash;
     ctxIntegration = ctx.integration_id;
