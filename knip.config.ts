@@ -46,8 +46,9 @@ const config: KnipConfig = {
       ignore: ["lint-fixtures/**"],
     },
     bench: {
-      // `pnpm bench <name>` runs bench/<name>/index.ts (scripts/run-bench.mjs) by path.
-      entry: ["*/index.ts"],
+      // `pnpm bench <name>` runs bench/<name>/index.ts (scripts/run-bench.mjs) by path; a bench's own processes
+      // (stand-in services, worker processes) are spawned by path from its index.ts.
+      entry: ["*/index.ts", "*/*-standin.ts", "*/standin-*.ts"],
       project: ["**/*.ts"],
     },
   },

@@ -24,7 +24,7 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import postgres from "postgres";
 import { newId, type RunId, type WorkspaceId } from "@praxa/core";
 import {
@@ -48,7 +48,9 @@ const KILLS = Number(process.env.BENCH_KILLS ?? 4);
 const KEY = "sk-ant-bench-key";
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-const tsx = join(dirname(require.resolve("tsx/package.json")), "dist", "cli.mjs");
+// `node --import <tsx>/dist/esm/index.mjs`: one process per worker or stand-in, so a signal reaches the process that
+// holds the runs (tsx's CLI would run the script in a child of its own that a SIGKILL of the parent leaves alive).
+const tsxEsm = pathToFileURL(join(dirname(require.resolve("tsx/package.json")), "dist", "esm", "index.mjs")).href;
 
 const tdb = await createTestDatabase({ prefix: "praxa_bench_fleet" });
 const admin = postgres(tdb.adminUrl, { max: 2, onnotice: () => {} });
@@ -72,7 +74,7 @@ for (let i = 0; i < 101; i++) workspaces.push(await seedWorkspaceFixture(tdb.adm
 const [A, B] = workspaces as [WorkspaceFixture, WorkspaceFixture];
 
 function spawnLine(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, [tsx, join(here, script)], {
+  const child = spawn(process.execPath, ["--import", tsxEsm, join(here, script)], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -85,10 +87,10 @@ function spawnLine(script: string, env: Record<string, string>): Promise<{ child
   });
 }
 
-async function modelServer(throttleUntil = 0): Promise<{ url: string; child: ChildProcess }> {
+async function modelServer(throttleForMs = 0): Promise<{ url: string; child: ChildProcess }> {
   const { child, line } = await spawnLine("model-standin.ts", {
     BENCH_MODEL_KEY: KEY,
-    BENCH_THROTTLE_UNTIL: String(throttleUntil),
+    BENCH_THROTTLE_FOR_MS: String(throttleForMs),
   });
   return { url: line.trim(), child };
 }
@@ -140,6 +142,18 @@ async function backlog(f: WorkspaceFixture, n: number, workMs = WORK_MS): Promis
   }
 }
 
+/** Backlogs of several workspaces committed in one transaction: none gets a head start while the others insert. */
+async function backlogs(fs: readonly WorkspaceFixture[], n: number, workMs = WORK_MS): Promise<void> {
+  await admin.begin(async (tx) => {
+    for (const f of fs) {
+      const ids = Array.from({ length: n }, () => newId("run"));
+      await tx`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input)
+               select ${f.workspaceId}, id, ${f.skillId}, ${f.skillVersionId}, 'github.pull_request.opened', 'github', ${tx.json({ workMs })}
+                 from unnest(${ids}::text[]) as id`;
+    }
+  });
+}
+
 /** One run as ingest commits it: `ingest_create_runs` (dispatched on the spot when it overtakes nobody), then its job. */
 async function ingestRun(f: WorkspaceFixture, workMs = WORK_MS): Promise<RunId> {
   const runId = newId("run");
@@ -186,8 +200,12 @@ async function waits(ids: readonly string[]): Promise<number[]> {
   return rows.map((r) => Number(r.ms));
 }
 
-/** End a phase: whatever is still open is cancelled (rows), and the queue emptied. */
-async function drain(): Promise<void> {
+/** End a phase: its worker processes stopped, whatever is still open cancelled (rows), the queue emptied. */
+async function drain(procs: readonly ChildProcess[] = []): Promise<void> {
+  for (const c of procs) c.kill("SIGKILL");
+  await Promise.all(
+    procs.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once("exit", r)))),
+  );
   await admin`update agent_runs set status = 'cancelled', dispatched_at = null, lease_token = null, lease_holder = null,
               lease_expires_at = null, finished_at = now() where status in ('queued', 'running')`;
   await admin`delete from run_gates`;
@@ -225,7 +243,8 @@ try {
   log(
     `flood (fair): B's wait p50 ${pct(fair, 50).toFixed(1)} ms, p99 ${pct(fair, 99).toFixed(1)} ms; A ran ${aDone} of ${FLOOD} meanwhile (${((aDone * 1000) / (Date.now() - floodStart)).toFixed(0)} runs/s)`,
   );
-  await drain();
+  await drain(procs);
+  procs = await workers(PROCS, CONC, allNormal);
 
   // 2b. the same flood in a FIFO queue: all of A's runs dispatched before B's arrive
   await setFleetSettings(owner, { dispatchAhead: 100_000 });
@@ -241,7 +260,8 @@ try {
   await waitDone(fifoIds);
   const fifo = await waits(fifoIds);
   log(`flood (FIFO, for comparison): B's wait p50 ${pct(fifo, 50).toFixed(1)} ms, p99 ${pct(fifo, 99).toFixed(1)} ms`);
-  await drain();
+  await drain(procs);
+  procs = await workers(PROCS, CONC, allNormal);
   await setFleetSettings(owner, { dispatchAhead: fleetSlots });
 
   // 3. shares
@@ -250,7 +270,7 @@ try {
     const group = workspaces.slice(1, n + 1);
     const per = Math.ceil(3000 / n);
     const before = await succeeded(group.map((g) => g.workspaceId));
-    for (const g of group) await backlog(g, per);
+    await backlogs(group, per);
     const total = per * n;
     for (;;) {
       const now = await succeeded(group.map((g) => g.workspaceId));
@@ -261,12 +281,15 @@ try {
           ...group.map((g) => ((now.get(g.workspaceId) ?? 0) - (before.get(g.workspaceId) ?? 0)) / fairShare),
         );
         shares[n] = worst;
-        log(`share: ${n} workspaces × ${per} runs, at ${done} done: worst-off workspace at ${worst.toFixed(3)} of fair`);
+        log(
+          `share: ${n} workspaces × ${per} runs, at ${done} done: worst-off workspace at ${worst.toFixed(3)} of fair`,
+        );
         break;
       }
       await sleep(20);
     }
-    await drain();
+    await drain(procs);
+    procs = await workers(PROCS, CONC, allNormal);
   }
   await stop(procs);
 
@@ -277,15 +300,14 @@ try {
   await sleep(10_000);
   const soloTo = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
   const solo = (soloTo - soloFrom) / 10;
-  await drain();
-  await stop(procs);
+  await drain(procs);
   await backlog(A, 20_000);
   await backlog(B, 40_000);
+  // A's key answers 429 from its first request on, for the window and a margin either side of it.
   const WARM_MS = 3_000;
-  const throttled = await modelServer(Date.now() + WARM_MS + QUOTA_SECONDS * 1000 + 2_000);
-  const t0 = Date.now();
+  const throttled = await modelServer(WARM_MS + QUOTA_SECONDS * 1000 + 2_000);
   procs = await workers(PROCS, CONC, { ...allNormal, [A.workspaceId]: throttled.url });
-  await sleep(Math.max(0, t0 + WARM_MS - Date.now()));
+  await sleep(WARM_MS);
   const qFrom = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
   await sleep(QUOTA_SECONDS * 1000);
   const qTo = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
@@ -296,8 +318,7 @@ try {
   log(
     `quota: B alone ${solo.toFixed(0)} runs/s; while A's key answers 429: B ${during.toFixed(0)} runs/s; A's runs deferred ${aState?.deferrals ?? 0} times, ${aState?.ran ?? 0} ran`,
   );
-  await drain();
-  await stop(procs);
+  await drain(procs);
   throttled.child.kill("SIGTERM");
 
   // 5. cap
@@ -337,20 +358,23 @@ try {
     }
     const doomed = victim.child;
     doomed.kill("SIGKILL");
-    await new Promise((r) => (doomed.exitCode !== null || doomed.signalCode !== null ? r(null) : doomed.once("exit", r)));
+    await new Promise((r) =>
+      doomed.exitCode !== null || doomed.signalCode !== null ? r(null) : doomed.once("exit", r),
+    );
     const killedAt = Date.now();
     procs = [...procs.filter((c) => c !== doomed), ...(await workers(1, 4, allNormal, 12))];
     const pending = new Set(victim.runs);
     while (pending.size > 0) {
-      const rows = await admin<{ id: string }[]>`select id from agent_runs where id = any(${[...pending]}) and attempt >= 2`;
+      const rows = await admin<
+        { id: string }[]
+      >`select id from agent_runs where id = any(${[...pending]}) and attempt >= 2`;
       for (const r of rows) {
         recoveries.push((Date.now() - killedAt) / 1000);
         pending.delete(r.id);
       }
       await sleep(50);
     }
-    for (const c of procs) c.kill("SIGKILL");
-    await drain();
+    await drain(procs);
   }
   log(
     `recovery: ${recoveries.length} runs of ${KILLS} SIGKILLed workers held again after p50 ${pct(recoveries, 50).toFixed(1)} s, p99 ${pct(recoveries, 99).toFixed(1)} s (lease 12 s)`,
@@ -378,7 +402,10 @@ try {
   });
 } finally {
   for (const c of children) c.kill("SIGKILL");
-  await queues.get("runs").obliterate({ force: true }).catch(() => undefined);
+  await queues
+    .get("runs")
+    .obliterate({ force: true })
+    .catch(() => undefined);
   await queues.close();
   // Nothing left behind: every key of this run's prefix goes (SCAN, never KEYS).
   let cursor = "0";

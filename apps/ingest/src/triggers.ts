@@ -109,12 +109,14 @@ export async function acceptTrigger(
       const seq = created.dispatch_seqs[i];
       // Only a run dispatched on the spot gets its job here; the others wait for the dispatcher's fair order.
       if (created.statuses[i] !== "queued" || seq === undefined || seq === 0) continue;
-      await enqueue(deps.queues, "run", { runId }, { jobId: runJobId(runId, seq) }, { timeoutMs: ENQUEUE_TIMEOUT_MS }).catch(
-        (err: unknown) =>
-          deps.log.warn(
-            { runId, code: "ENQUEUE_DEFERRED", err },
-            "enqueue failed; the reconciler will pick the run up",
-          ),
+      await enqueue(
+        deps.queues,
+        "run",
+        { runId },
+        { jobId: runJobId(runId, seq) },
+        { timeoutMs: ENQUEUE_TIMEOUT_MS },
+      ).catch((err: unknown) =>
+        deps.log.warn({ runId, code: "ENQUEUE_DEFERRED", err }, "enqueue failed; the reconciler will pick the run up"),
       );
     }
   }

@@ -250,7 +250,7 @@ BEGIN
                               WHERE g.workspace_id = free.wid AND g.resource = 'integration:' || r.integration_id
                                 AND g.until > clock_timestamp())
            ORDER BY r.created_at, r.id
-           LIMIT GREATEST(free.n, 0)
+           LIMIT LEAST(GREATEST(free.n, 0), v_room) -- no workspace gets more than the pass can give: a deep backlog is not scanned
         ) c
        WHERE free.n > 0
        ORDER BY c.rank, free.served, c.created_at

@@ -190,7 +190,8 @@ describe("the cap at claim", () => {
     } finally {
       await Promise.all(pools.map((p) => p.close()));
     }
-    const [n] = await admin`select count(*)::int as n from agent_runs where workspace_id = ${A.workspaceId} and status = 'running'`;
+    const [n] =
+      await admin`select count(*)::int as n from agent_runs where workspace_id = ${A.workspaceId} and status = 'running'`;
     expect(n?.n).toBe(3);
   });
 });
@@ -216,7 +217,11 @@ describe("gates: a throttled resource waits for that workspace only", () => {
     // Once the gate has passed, A's runs flow again.
     await admin`update run_gates set until = now() - interval '1 second'`;
     await admin`update agent_runs set not_before = null where workspace_id = ${A.workspaceId}`;
-    expect((await dispatchRuns(worker, 10)).map((p) => p.workspace_id)).toEqual([A.workspaceId, A.workspaceId, A.workspaceId]);
+    expect((await dispatchRuns(worker, 10)).map((p) => p.workspace_id)).toEqual([
+      A.workspaceId,
+      A.workspaceId,
+      A.workspaceId,
+    ]);
   });
 
   it("an integration gate holds only the runs through that integration", async () => {
@@ -267,7 +272,8 @@ describe("cancel", () => {
     await withWorkspace(worker, A.workspaceId, (s) => finishRun(s, held.lease, "cancelled"));
     const again = await withWorkspace(api, A.workspaceId, (s) => cancelRuns(s, [r!]));
     expect(again[0]).toMatchObject({ outcome: "finished", prior_status: "cancelled" });
-    const rows = await admin`select id, status, failure_class from agent_runs where id in ${admin([q!, r!, done!])} order by id`;
+    const rows =
+      await admin`select id, status, failure_class from agent_runs where id in ${admin([q!, r!, done!])} order by id`;
     expect(Object.fromEntries(rows.map((x) => [x.id, [x.status, x.failure_class]]))).toEqual({
       [q!]: ["cancelled", "cancelled"],
       [r!]: ["cancelled", "cancelled"],
@@ -306,7 +312,8 @@ describe("redrive", () => {
     const newRun = newId("run");
     const [out] = await withWorkspace(api, A.workspaceId, (s) => retryRuns(s, [{ runId: id!, newRunId: newRun }]));
     expect(out).toMatchObject({ run_id: id, outcome: "retried", new_run_id: newRun });
-    const [row] = await admin`select status, retry_of, input, skill_version_id, dispatched_at from agent_runs where id = ${newRun}`;
+    const [row] =
+      await admin`select status, retry_of, input, skill_version_id, dispatched_at from agent_runs where id = ${newRun}`;
     expect(row).toMatchObject({
       status: "queued",
       retry_of: id,
@@ -315,7 +322,9 @@ describe("redrive", () => {
       dispatched_at: null,
     });
     // Only a failed run is redriven.
-    const [again] = await withWorkspace(api, A.workspaceId, (s) => retryRuns(s, [{ runId: newRun, newRunId: newId("run") }]));
+    const [again] = await withWorkspace(api, A.workspaceId, (s) =>
+      retryRuns(s, [{ runId: newRun, newRunId: newId("run") }]),
+    );
     expect(again?.outcome).toBe("not_failed");
   });
 
@@ -323,7 +332,9 @@ describe("redrive", () => {
     const [id] = await queued(A, 1);
     const c = await claimed(id!);
     await withWorkspace(worker, A.workspaceId, (s) => finishRun(s, c.lease, "failed", "TOOL_NOT_ALLOWED", "guard"));
-    const [refused] = await withWorkspace(api, A.workspaceId, (s) => retryRuns(s, [{ runId: id!, newRunId: newId("run") }]));
+    const [refused] = await withWorkspace(api, A.workspaceId, (s) =>
+      retryRuns(s, [{ runId: id!, newRunId: newId("run") }]),
+    );
     expect(refused?.outcome).toBe("needs_new_version");
     const v2 = newId("skillVersion");
     await admin`insert into skill_versions (workspace_id, id, skill_id, version, manifest, manifest_hash)
@@ -352,8 +363,13 @@ describe("an integration gone", () => {
     const c = await claimed(ids[0]!);
     const n = await withWorkspace(worker, A.workspaceId, (s) => markIntegrationGone(s, c.lease));
     expect(n).toBe(3);
-    const rows = await admin`select status, error_code, failure_class from agent_runs where id in ${admin(ids.slice(1))}`;
-    expect(rows.every((r) => r.status === "failed" && r.error_code === "INTEGRATION_GONE" && r.failure_class === "integration_gone")).toBe(true);
+    const rows =
+      await admin`select status, error_code, failure_class from agent_runs where id in ${admin(ids.slice(1))}`;
+    expect(
+      rows.every(
+        (r) => r.status === "failed" && r.error_code === "INTEGRATION_GONE" && r.failure_class === "integration_gone",
+      ),
+    ).toBe(true);
     const [integration] = await admin`select status from integrations where id = ${A.integrationId}`;
     expect(integration?.status).toBe("revoked");
     const [b] = await admin`select status from agent_runs where id = ${other!}`;
@@ -367,7 +383,10 @@ describe("ingest dispatches on the spot only when it overtakes nobody", () => {
     createRunsForDelivery(ingest, {
       source: "github",
       deliveryId: newId("run"),
-      bodySha256: newId("run").padEnd(64, "0").slice(0, 64).replace(/[^0-9a-f]/g, "0"),
+      bodySha256: newId("run")
+        .padEnd(64, "0")
+        .slice(0, 64)
+        .replace(/[^0-9a-f]/g, "0"),
       workspaceId: f.workspaceId,
       trigger: "github.pull_request.opened",
       input: {},
@@ -378,7 +397,8 @@ describe("ingest dispatches on the spot only when it overtakes nobody", () => {
   it("an idle fleet: the run is dispatched in the same transaction (sequence 1, ingest adds its job)", async () => {
     const created = await deliver(A);
     expect(created.dispatch_seqs).toEqual([1]);
-    const [row] = await admin`select dispatched_at is not null as d, dispatch_seq from agent_runs where id = ${created.run_ids[0]!}`;
+    const [row] =
+      await admin`select dispatched_at is not null as d, dispatch_seq from agent_runs where id = ${created.run_ids[0]!}`;
     expect(row).toEqual({ d: true, dispatch_seq: 1 });
   });
 
