@@ -45,13 +45,14 @@ CREATE TABLE fleet_settings (
 INSERT INTO fleet_settings DEFAULT VALUES;
 SELECT app.enable_platform_rls('fleet_settings');
 
--- Per workspace: the operator's cap override (NULL: the default; 0: hold every run) and the dispatcher's clock (when
--- the workspace was last served: among equals, the one served longest ago goes first).
+-- Per workspace: the operator's cap override (NULL: the default; 0: hold every run) and the dispatcher's round-robin
+-- clock: the fleet-wide pick number of the workspace's latest dispatch (among equals, the one served longest ago goes
+-- first). A counter, not a time: picks made in one pass are ordered, so no workspace wins ties by its id.
 CREATE TABLE workspace_fleet (
-  workspace_id        text PRIMARY KEY REFERENCES workspaces (id),
-  max_concurrency     integer CHECK (max_concurrency BETWEEN 0 AND 100000),
-  last_dispatched_at  timestamptz,
-  updated_at          timestamptz NOT NULL DEFAULT now()
+  workspace_id     text PRIMARY KEY REFERENCES workspaces (id),
+  max_concurrency  integer CHECK (max_concurrency BETWEEN 0 AND 100000),
+  last_served      bigint NOT NULL DEFAULT 0 CHECK (last_served >= 0),
+  updated_at       timestamptz NOT NULL DEFAULT now()
 );
 SELECT app.enable_tenant_rls('workspace_fleet');
 
@@ -192,7 +193,7 @@ END $$;
 -- worker: one dispatch pass. At most one pass runs at a time across the fleet (a transaction-level advisory lock; a
 -- second caller returns nothing at once). It first hands back runs whose lease expired (their worker died), then
 -- picks undispatched runs due now and not gated: each workspace's oldest first, at most its free capacity, ordered
--- by rank within the workspace and then by when the workspace was last served (round-robin with a virtual clock), up
+-- by rank within the workspace and then by when the workspace was last served (round-robin on a pick counter), up
 -- to the fleet's free look-ahead and p_limit. The picked runs get dispatched_at and a new dispatch_seq; the caller
 -- adds their jobs (job id `<runId>.<seq>`) after this commits. A job that is never added is found by the reconciler.
 CREATE FUNCTION public.dispatch_runs(p_limit integer)
@@ -202,10 +203,12 @@ CREATE FUNCTION public.dispatch_runs(p_limit integer)
 AS $$
 DECLARE
   v_room integer;
+  v_clock bigint;
 BEGIN
   IF NOT pg_try_advisory_xact_lock(hashtextextended('praxa.dispatch', 0)) THEN
     RETURN;
   END IF;
+  SELECT COALESCE(max(f.last_served), 0) INTO v_clock FROM public.workspace_fleet f;
   UPDATE public.agent_runs r
      SET status = 'queued', lease_token = NULL, lease_holder = NULL, lease_expires_at = NULL, dispatched_at = NULL,
          updated_at = clock_timestamp()
@@ -231,7 +234,7 @@ BEGIN
              app.workspace_cap(ws.wid) - (SELECT count(*) FROM public.agent_runs x
                                            WHERE x.workspace_id = ws.wid
                                              AND (x.status = 'running' OR (x.status = 'queued' AND x.dispatched_at IS NOT NULL)))::integer AS n,
-             COALESCE(f.last_dispatched_at, '-infinity'::timestamptz) AS served
+             COALESCE(f.last_served, 0) AS served
         FROM ws LEFT JOIN public.workspace_fleet f ON f.workspace_id = ws.wid
        WHERE ws.wid IS NOT NULL
          -- A workspace whose model key is gated is skipped whole (no scan of its backlog).
@@ -239,7 +242,7 @@ BEGIN
                           WHERE g.workspace_id = ws.wid AND g.resource = 'model' AND g.until > clock_timestamp())
     ),
     candidates AS (
-      SELECT c.id, free.wid, c.rank, free.served, c.created_at
+      SELECT c.id, free.wid, row_number() OVER (ORDER BY c.rank, free.served, c.created_at, c.id) AS pick
         FROM free
         CROSS JOIN LATERAL (
           SELECT r.id, r.created_at, row_number() OVER (ORDER BY r.created_at, r.id) AS rank
@@ -253,7 +256,7 @@ BEGIN
            LIMIT LEAST(GREATEST(free.n, 0), v_room) -- no workspace gets more than the pass can give: a deep backlog is not scanned
         ) c
        WHERE free.n > 0
-       ORDER BY c.rank, free.served, c.created_at
+       ORDER BY c.rank, free.served, c.created_at, c.id
        LIMIT v_room
     ),
     picked AS (
@@ -264,9 +267,9 @@ BEGIN
       RETURNING r.id, r.workspace_id, r.dispatch_seq
     ),
     served AS (
-      INSERT INTO public.workspace_fleet AS f (workspace_id, last_dispatched_at)
-      SELECT d.wid, clock_timestamp() FROM (SELECT DISTINCT p.workspace_id AS wid FROM picked p) d
-      ON CONFLICT ON CONSTRAINT workspace_fleet_pkey DO UPDATE SET last_dispatched_at = excluded.last_dispatched_at
+      INSERT INTO public.workspace_fleet AS f (workspace_id, last_served)
+      SELECT c.wid, v_clock + max(c.pick) FROM candidates c JOIN picked p ON p.id = c.id GROUP BY c.wid
+      ON CONFLICT ON CONSTRAINT workspace_fleet_pkey DO UPDATE SET last_served = excluded.last_served
       RETURNING f.workspace_id
     )
     SELECT p.id, p.workspace_id, p.dispatch_seq FROM picked p;
