@@ -11,7 +11,8 @@
  *  3. share: n = 2, 10, 100 workspaces each with a deep backlog; when half of all runs are done, each workspace's
  *     completions ÷ its fair share (total ÷ n) → the worst-off workspace's figure;
  *  4. quota: B alone for 10 s (runs/s); then A's key answers 429 for BENCH_QUOTA_SECONDS (30) while A and B are both
- *     backlogged → B's runs/s during that window ÷ B's solo runs/s (measured just before and just after), and how often A's runs were given back;
+ *     backlogged → B's runs/s during that window ÷ B's solo runs/s (measured just before and just after), and how
+ *     often A's runs were given back;
  *  5. cap: a cap of 5 on A, 4 worker processes of concurrency 4, A floods → the most of A's runs seen running at once
  *     (sampled every 50 ms);
  *  6. recovery: worker processes SIGKILLed while they hold long runs (lease 12 s, the default) → time from the kill to
