@@ -195,9 +195,11 @@ END $$;
 -- picks undispatched runs due now and not gated: each workspace's oldest first, at most its free capacity, ordered
 -- by rank within the workspace and then by when the workspace was last served (round-robin on a pick counter), up
 -- to the fleet's free look-ahead and p_limit. The picked runs get dispatched_at and a new dispatch_seq; the caller
--- adds their jobs (job id `<runId>.<seq>`) after this commits. A job that is never added is found by the reconciler.
+-- adds their jobs (job id `<runId>.<seq>`) after this commits, with `priority` = how many runs the workspace has in
+-- flight counting this one, so inside the shallow queue too a workspace with little running goes first. A job that
+-- is never added is found by the reconciler.
 CREATE FUNCTION public.dispatch_runs(p_limit integer)
-  RETURNS TABLE (run_id text, workspace_id text, dispatch_seq integer)
+  RETURNS TABLE (run_id text, workspace_id text, dispatch_seq integer, priority integer)
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
 AS $$
@@ -229,20 +231,25 @@ BEGIN
                ORDER BY r.workspace_id LIMIT 1)
         FROM ws WHERE ws.wid IS NOT NULL
     ),
-    free AS (
+    inflight AS (
       SELECT ws.wid,
-             app.workspace_cap(ws.wid) - (SELECT count(*) FROM public.agent_runs x
-                                           WHERE x.workspace_id = ws.wid
-                                             AND (x.status = 'running' OR (x.status = 'queued' AND x.dispatched_at IS NOT NULL)))::integer AS n,
-             COALESCE(f.last_served, 0) AS served
-        FROM ws LEFT JOIN public.workspace_fleet f ON f.workspace_id = ws.wid
+             (SELECT count(*) FROM public.agent_runs x
+               WHERE x.workspace_id = ws.wid
+                 AND (x.status = 'running' OR (x.status = 'queued' AND x.dispatched_at IS NOT NULL)))::integer AS k
+        FROM ws WHERE ws.wid IS NOT NULL
+    ),
+    free AS (
+      SELECT ws.wid, app.workspace_cap(ws.wid) - i.k AS n, i.k, COALESCE(f.last_served, 0) AS served
+        FROM ws JOIN inflight i ON i.wid = ws.wid
+        LEFT JOIN public.workspace_fleet f ON f.workspace_id = ws.wid
        WHERE ws.wid IS NOT NULL
          -- A workspace whose model key is gated is skipped whole (no scan of its backlog).
          AND NOT EXISTS (SELECT 1 FROM public.run_gates g
                           WHERE g.workspace_id = ws.wid AND g.resource = 'model' AND g.until > clock_timestamp())
     ),
     candidates AS (
-      SELECT c.id, free.wid, row_number() OVER (ORDER BY c.rank, free.served, c.created_at, c.id) AS pick
+      SELECT c.id, free.wid, row_number() OVER (ORDER BY c.rank, free.served, c.created_at, c.id) AS pick,
+             (free.k + c.rank)::integer AS priority
         FROM free
         CROSS JOIN LATERAL (
           SELECT r.id, r.created_at, row_number() OVER (ORDER BY r.created_at, r.id) AS rank
@@ -272,7 +279,7 @@ BEGIN
       ON CONFLICT ON CONSTRAINT workspace_fleet_pkey DO UPDATE SET last_served = excluded.last_served
       RETURNING f.workspace_id
     )
-    SELECT p.id, p.workspace_id, p.dispatch_seq FROM picked p;
+    SELECT p.id, p.workspace_id, p.dispatch_seq, c.priority FROM picked p JOIN candidates c ON c.id = p.id;
 END $$;
 
 -- worker: give a held run back to the dispatcher for later (a retryable failure, or a throttled resource): queued,

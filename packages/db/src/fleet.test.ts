@@ -102,6 +102,14 @@ describe("the dispatcher's fair order", () => {
     expect(byWs.filter((w) => w === wsOf(A))).toHaveLength(3);
     expect(picked.map((p) => p.run_id)).toEqual(expect.arrayContaining([...b, ...c]));
     expect(new Set(picked.map((p) => p.dispatch_seq))).toEqual(new Set([1]));
+    // Queue priority: the workspace's runs in flight counting this one — B's and C's first run go ahead of A's third.
+    expect(
+      picked
+        .filter((p) => p.workspace_id === A.workspaceId)
+        .map((p) => p.priority)
+        .sort(),
+    ).toEqual([1, 2, 3]);
+    expect(picked.find((p) => p.run_id === c[0])?.priority).toBe(1);
     // The look-ahead is full: nothing more until a worker takes one.
     expect(await dispatchRuns(worker, 100)).toEqual([]);
     await claimed(picked[0]!.run_id);
@@ -163,7 +171,7 @@ describe("the dispatcher's fair order", () => {
     const c = await claimed(dead!, "dead-worker");
     await admin`update agent_runs set lease_expires_at = now() - interval '1 second' where id = ${c.runId}`;
     const picked = await dispatchRuns(worker, 10);
-    expect(picked).toEqual([{ run_id: dead, workspace_id: B.workspaceId, dispatch_seq: 1 }]);
+    expect(picked).toEqual([{ run_id: dead, workspace_id: B.workspaceId, dispatch_seq: 1, priority: 1 }]);
     // The dead worker's fencing token is refused from now on.
     await expect(withWorkspace(worker, B.workspaceId, (s) => assertRunLease(s, c.lease))).rejects.toMatchObject({
       code: "LEASE_LOST",

@@ -265,6 +265,8 @@ const DispatchedRow = z.object({
   run_id: RunIdSchema,
   workspace_id: WorkspaceIdSchema,
   dispatch_seq: z.number().int(),
+  /** The workspace's runs in flight counting this one: the job's queue priority (lower first). */
+  priority: z.number().int().min(1),
 });
 export type DispatchedRun = z.infer<typeof DispatchedRow>;
 
