@@ -220,7 +220,20 @@ async function succeeded(ws: readonly string[]): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [r.w, r.n]));
 }
 
-const result: Record<string, number | string> = { bench: "fleet" };
+const result: Record<string, number | string | null> = { bench: "fleet" };
+// BENCH_PHASES=idle,flood,fifo,share,quota,cap,recovery (default: all) runs a subset; the figures of phases not run
+// are null in the JSON line (flood needs idle for its ratio).
+const PHASES = new Set((process.env.BENCH_PHASES ?? "idle,flood,fifo,share,quota,cap,recovery").split(","));
+const phase = (name: string): boolean => PHASES.has(name);
+let idle: number[] = [];
+let fair: number[] = [];
+let fifo: number[] = [];
+const shares: Record<number, number> = {};
+let during = NaN;
+let solo = NaN;
+let capMax = NaN;
+const CAP = 5;
+const recoveries: number[] = [];
 try {
   const fleetSlots = PROCS * CONC;
   await setFleetSettings(owner, { defaultWorkspaceConcurrency: 100_000, dispatchAhead: fleetSlots });
@@ -229,45 +242,52 @@ try {
   let procs = await workers(PROCS, CONC, allNormal);
 
   // 1. idle
-  const idleIds = await spaced(B, 50, 40);
-  await waitDone(idleIds);
-  const idle = await waits(idleIds);
-  log(`idle: B's wait p50 ${pct(idle, 50).toFixed(1)} ms, p99 ${pct(idle, 99).toFixed(1)} ms`);
+  if (phase("idle")) {
+    const idleIds = await spaced(B, 50, 40);
+    await waitDone(idleIds);
+    idle = await waits(idleIds);
+    log(`idle: B's wait p50 ${pct(idle, 50).toFixed(1)} ms, p99 ${pct(idle, 99).toFixed(1)} ms`);
+  }
 
   // 2. flood, fair dispatch
-  await backlog(A, FLOOD);
-  const floodStart = Date.now();
-  const fairIds = await spaced(B, 50, 40);
-  await waitDone(fairIds);
-  const fair = await waits(fairIds);
-  const aDone = (await succeeded([A.workspaceId])).get(A.workspaceId) ?? 0;
-  log(
-    `flood (fair): B's wait p50 ${pct(fair, 50).toFixed(1)} ms, p99 ${pct(fair, 99).toFixed(1)} ms; A ran ${aDone} of ${FLOOD} meanwhile (${((aDone * 1000) / (Date.now() - floodStart)).toFixed(0)} runs/s)`,
-  );
-  await drain(procs);
-  procs = await workers(PROCS, CONC, allNormal);
+  if (phase("flood")) {
+    await backlog(A, FLOOD);
+    const floodStart = Date.now();
+    const fairIds = await spaced(B, 50, 40);
+    await waitDone(fairIds);
+    fair = await waits(fairIds);
+    const aDone = (await succeeded([A.workspaceId])).get(A.workspaceId) ?? 0;
+    log(
+      `flood (fair): B's wait p50 ${pct(fair, 50).toFixed(1)} ms, p99 ${pct(fair, 99).toFixed(1)} ms; A ran ${aDone} of ${FLOOD} meanwhile (${((aDone * 1000) / (Date.now() - floodStart)).toFixed(0)} runs/s)`,
+    );
+    await drain(procs);
+    procs = await workers(PROCS, CONC, allNormal);
+  }
 
   // 2b. the same flood in a FIFO queue: all of A's runs dispatched before B's arrive
-  await setFleetSettings(owner, { dispatchAhead: 100_000 });
-  await backlog(A, FLOOD);
-  for (;;) {
-    const [row] = await admin<
-      { n: number }[]
-    >`select count(*)::int as n from agent_runs where workspace_id = ${A.workspaceId} and status = 'queued' and dispatched_at is null`;
-    if ((row?.n ?? 0) === 0) break;
-    await sleep(50);
+  if (phase("fifo")) {
+    await setFleetSettings(owner, { dispatchAhead: 100_000 });
+    await backlog(A, FLOOD);
+    for (;;) {
+      const [row] = await admin<
+        { n: number }[]
+      >`select count(*)::int as n from agent_runs where workspace_id = ${A.workspaceId} and status = 'queued' and dispatched_at is null`;
+      if ((row?.n ?? 0) === 0) break;
+      await sleep(50);
+    }
+    const fifoIds = await spaced(B, 50, 40);
+    await waitDone(fifoIds);
+    fifo = await waits(fifoIds);
+    log(
+      `flood (FIFO, for comparison): B's wait p50 ${pct(fifo, 50).toFixed(1)} ms, p99 ${pct(fifo, 99).toFixed(1)} ms`,
+    );
+    await drain(procs);
+    procs = await workers(PROCS, CONC, allNormal);
+    await setFleetSettings(owner, { dispatchAhead: fleetSlots });
   }
-  const fifoIds = await spaced(B, 50, 40);
-  await waitDone(fifoIds);
-  const fifo = await waits(fifoIds);
-  log(`flood (FIFO, for comparison): B's wait p50 ${pct(fifo, 50).toFixed(1)} ms, p99 ${pct(fifo, 99).toFixed(1)} ms`);
-  await drain(procs);
-  procs = await workers(PROCS, CONC, allNormal);
-  await setFleetSettings(owner, { dispatchAhead: fleetSlots });
 
   // 3. shares
-  const shares: Record<number, number> = {};
-  for (const n of [2, 10, 100]) {
+  for (const n of phase("share") ? [2, 10, 100] : []) {
     const group = workspaces.slice(1, n + 1);
     const per = Math.ceil(3000 / n);
     const before = await succeeded(group.map((g) => g.workspaceId));
@@ -296,62 +316,64 @@ try {
 
   // 4. quota isolation. B alone is measured just before and just after the 429 window, in the same conditions, and the
   // window is compared with their mean (this machine's other load moves the figures between phases).
-  const bSolo = async (): Promise<number> => {
-    await backlog(B, 5_000);
-    procs = await workers(PROCS, CONC, allNormal);
-    await sleep(2_000);
-    const from = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
-    await sleep(10_000);
-    const to = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
+  if (phase("quota")) {
+    const bSolo = async (): Promise<number> => {
+      await backlog(B, 5_000);
+      procs = await workers(PROCS, CONC, allNormal);
+      await sleep(2_000);
+      const from = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
+      await sleep(10_000);
+      const to = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
+      await drain(procs);
+      return (to - from) / 10;
+    };
+    const soloBefore = await bSolo();
+    await backlog(A, 20_000);
+    await backlog(B, 20_000);
+    // A's key answers 429 from its first request on, for the window and a margin either side of it.
+    const WARM_MS = 3_000;
+    const throttled = await modelServer(WARM_MS + QUOTA_SECONDS * 1000 + 2_000);
+    procs = await workers(PROCS, CONC, { ...allNormal, [A.workspaceId]: throttled.url });
+    await sleep(WARM_MS);
+    const qFrom = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
+    await sleep(QUOTA_SECONDS * 1000);
+    const qTo = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
+    during = (qTo - qFrom) / QUOTA_SECONDS;
+    const [aState] = await admin<
+      { deferrals: number }[]
+    >`select coalesce(sum(deferrals), 0)::int as deferrals from agent_runs where workspace_id = ${A.workspaceId}`;
     await drain(procs);
-    return (to - from) / 10;
-  };
-  const soloBefore = await bSolo();
-  await backlog(A, 20_000);
-  await backlog(B, 20_000);
-  // A's key answers 429 from its first request on, for the window and a margin either side of it.
-  const WARM_MS = 3_000;
-  const throttled = await modelServer(WARM_MS + QUOTA_SECONDS * 1000 + 2_000);
-  procs = await workers(PROCS, CONC, { ...allNormal, [A.workspaceId]: throttled.url });
-  await sleep(WARM_MS);
-  const qFrom = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
-  await sleep(QUOTA_SECONDS * 1000);
-  const qTo = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
-  const during = (qTo - qFrom) / QUOTA_SECONDS;
-  const [aState] = await admin<
-    { deferrals: number }[]
-  >`select coalesce(sum(deferrals), 0)::int as deferrals from agent_runs where workspace_id = ${A.workspaceId}`;
-  await drain(procs);
-  throttled.child.kill("SIGTERM");
-  const soloAfter = await bSolo();
-  const solo = (soloBefore + soloAfter) / 2;
-  log(
-    `quota: B alone ${soloBefore.toFixed(0)} then ${soloAfter.toFixed(0)} runs/s; while A's key answers 429: B ${during.toFixed(0)} runs/s; A's runs were given back ${aState?.deferrals ?? 0} times (no slot held while throttled)`,
-  );
+    throttled.child.kill("SIGTERM");
+    const soloAfter = await bSolo();
+    solo = (soloBefore + soloAfter) / 2;
+    log(
+      `quota: B alone ${soloBefore.toFixed(0)} then ${soloAfter.toFixed(0)} runs/s; while A's key answers 429: B ${during.toFixed(0)} runs/s; A's runs were given back ${aState?.deferrals ?? 0} times (no slot held while throttled)`,
+    );
+  }
 
   // 5. cap
-  const CAP = 5;
-  await setFleetSettings(owner, { defaultWorkspaceConcurrency: 100_000, dispatchAhead: 16 });
-  await setWorkspaceCap(owner, A.workspaceId as WorkspaceId, CAP);
-  procs = await workers(4, 4, allNormal);
-  await backlog(A, 300, 50);
-  let capMax = 0;
-  for (;;) {
-    const [row] = await admin<
-      { running: number; open: number }[]
-    >`select count(*) filter (where status = 'running')::int as running, count(*) filter (where status in ('queued', 'running'))::int as open
+  if (phase("cap")) {
+    await setFleetSettings(owner, { defaultWorkspaceConcurrency: 100_000, dispatchAhead: 16 });
+    await setWorkspaceCap(owner, A.workspaceId as WorkspaceId, CAP);
+    procs = await workers(4, 4, allNormal);
+    await backlog(A, 300, 50);
+    capMax = 0;
+    for (;;) {
+      const [row] = await admin<
+        { running: number; open: number }[]
+      >`select count(*) filter (where status = 'running')::int as running, count(*) filter (where status in ('queued', 'running'))::int as open
         from agent_runs where workspace_id = ${A.workspaceId}`;
-    capMax = Math.max(capMax, row?.running ?? 0);
-    if ((row?.open ?? 0) === 0) break;
-    await sleep(50);
+      capMax = Math.max(capMax, row?.running ?? 0);
+      if ((row?.open ?? 0) === 0) break;
+      await sleep(50);
+    }
+    log(`cap: cap ${CAP}, 4 worker processes × 4: at most ${capMax} of A's runs running at once`);
+    await setWorkspaceCap(owner, A.workspaceId as WorkspaceId, null);
+    await stop(procs);
   }
-  log(`cap: cap ${CAP}, 4 worker processes × 4: at most ${capMax} of A's runs running at once`);
-  await setWorkspaceCap(owner, A.workspaceId as WorkspaceId, null);
-  await stop(procs);
 
   // 6. recovery
-  const recoveries: number[] = [];
-  for (let k = 0; k < KILLS; k++) {
+  for (let k = 0; k < (phase("recovery") ? KILLS : 0); k++) {
     procs = await workers(4, 4, allNormal, 12);
     await backlog(B, 16, 30_000);
     let victim: { child: ChildProcess; runs: string[] } | null = null;
@@ -384,29 +406,31 @@ try {
     }
     await drain(procs);
   }
-  log(
-    `recovery: ${recoveries.length} runs of ${KILLS} SIGKILLed workers held again after p50 ${pct(recoveries, 50).toFixed(1)} s, p99 ${pct(recoveries, 99).toFixed(1)} s (lease 12 s)`,
-  );
+  if (phase("recovery"))
+    log(
+      `recovery: ${recoveries.length} runs of ${KILLS} SIGKILLed workers held again after p50 ${pct(recoveries, 50).toFixed(1)} s, p99 ${pct(recoveries, 99).toFixed(1)} s (lease 12 s)`,
+    );
   normal.child.kill("SIGTERM");
 
+  const num = (x: number, digits = 3): number | null => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
   Object.assign(result, {
-    ratio: Number((pct(fair, 99) / pct(idle, 99)).toFixed(3)),
+    ratio: num(pct(fair, 99) / pct(idle, 99)),
     unit: "B's p99 queue wait under A's flood ÷ idle",
-    wait_p99_ratio: Number((pct(fair, 99) / pct(idle, 99)).toFixed(3)),
-    wait_idle_p50_ms: Number(pct(idle, 50).toFixed(1)),
-    wait_idle_p99_ms: Number(pct(idle, 99).toFixed(1)),
-    wait_flood_p50_ms: Number(pct(fair, 50).toFixed(1)),
-    wait_flood_p99_ms: Number(pct(fair, 99).toFixed(1)),
-    wait_fifo_p99_ms: Number(pct(fifo, 99).toFixed(1)),
-    worst_share: Number((shares[10] ?? NaN).toFixed(3)),
-    worst_share_2: Number((shares[2] ?? NaN).toFixed(3)),
-    worst_share_100: Number((shares[100] ?? NaN).toFixed(3)),
-    quota_isolation: Number((during / solo).toFixed(3)),
-    b_solo_runs_per_s: Number(solo.toFixed(1)),
-    b_during_429_runs_per_s: Number(during.toFixed(1)),
-    cap_max_seen: capMax,
+    wait_p99_ratio: num(pct(fair, 99) / pct(idle, 99)),
+    wait_idle_p50_ms: num(pct(idle, 50), 1),
+    wait_idle_p99_ms: num(pct(idle, 99), 1),
+    wait_flood_p50_ms: num(pct(fair, 50), 1),
+    wait_flood_p99_ms: num(pct(fair, 99), 1),
+    wait_fifo_p99_ms: num(pct(fifo, 99), 1),
+    worst_share: num(shares[10] ?? NaN),
+    worst_share_2: num(shares[2] ?? NaN),
+    worst_share_100: num(shares[100] ?? NaN),
+    quota_isolation: num(during / solo),
+    b_solo_runs_per_s: num(solo, 1),
+    b_during_429_runs_per_s: num(during, 1),
+    cap_max_seen: num(capMax, 0),
     cap: CAP,
-    recovery_p99_s: Number(pct(recoveries, 99).toFixed(1)),
+    recovery_p99_s: num(pct(recoveries, 99), 1),
   });
 } finally {
   for (const c of children) c.kill("SIGKILL");
