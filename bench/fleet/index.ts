@@ -37,7 +37,7 @@ import {
   setWorkspaceCap,
   type WorkspaceFixture,
 } from "@praxa/db";
-import { createQueues, createRedis, enqueue, runJobId } from "@praxa/queue";
+import { createQueues, createRedis, enqueue, JOB_CATALOG, runJobId } from "@praxa/queue";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const PROCS = Number(process.env.BENCH_WORKER_PROCS ?? 2);
@@ -264,17 +264,23 @@ try {
     procs = await workers(PROCS, CONC, allNormal);
   }
 
-  // 2b. the same flood in a FIFO queue: all of A's runs dispatched before B's arrive
+  // 2b. the same flood in a plain FIFO queue, as the fleet had before: A's 5 000 jobs all added, in order and without
+  // priorities, before B's arrive (the driver dispatches them itself, as ingest used to enqueue every run at once).
   if (phase("fifo")) {
     await setFleetSettings(owner, { dispatchAhead: 100_000 });
-    await backlog(A, FLOOD);
-    for (;;) {
-      const [row] = await admin<
-        { n: number }[]
-      >`select count(*)::int as n from agent_runs where workspace_id = ${A.workspaceId} and status = 'queued' and dispatched_at is null`;
-      if ((row?.n ?? 0) === 0) break;
-      await sleep(50);
-    }
+    const ids = Array.from({ length: FLOOD }, () => newId("run"));
+    await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input, dispatched_at, dispatch_seq)
+                select ${A.workspaceId}, id, ${A.skillId}, ${A.skillVersionId}, 'github.pull_request.opened', 'github', ${admin.json({ workMs: WORK_MS })}, now(), 1
+                  from unnest(${ids}::text[]) as id`;
+    await queues
+      .get("runs")
+      .addBulk(
+        ids.map((runId) => ({
+          name: "run",
+          data: { runId },
+          opts: { ...JOB_CATALOG.run.options, jobId: runJobId(runId, 1) },
+        })),
+      );
     const fifoIds = await spaced(B, 50, 40);
     await waitDone(fifoIds);
     fifo = await waits(fifoIds);

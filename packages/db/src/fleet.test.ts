@@ -440,6 +440,11 @@ describe("ingest dispatches on the spot only when it overtakes nobody", () => {
     await admin`insert into run_gates (workspace_id, resource, until, code) values (${B.workspaceId}, 'model', now() + interval '1 minute', 'MODEL_RATE_LIMITED')`;
     expect((await deliver(B)).dispatch_seqs).toEqual([0]);
     expect((await deliver(C)).dispatch_seqs).toEqual([1]);
+    // The look-ahead full: a workspace with runs in flight waits for a pass; one with nothing in flight goes at once.
+    await setFleetSettings(owner, { dispatchAhead: 1 });
+    expect((await deliver(C)).dispatch_seqs).toEqual([0]);
+    await admin`update agent_runs set status = 'cancelled', dispatched_at = null, finished_at = now() where workspace_id = ${C.workspaceId} and status = 'queued'`;
+    expect((await deliver(C)).dispatch_seqs).toEqual([1]);
     const depth = await fleetQueueDepth(monitor);
     expect(depth).toMatchObject({ undispatched: 3, dispatched: 2, running: 0, gated_workspaces: 1 });
   });
