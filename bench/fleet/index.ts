@@ -272,15 +272,13 @@ try {
     await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input, dispatched_at, dispatch_seq)
                 select ${A.workspaceId}, id, ${A.skillId}, ${A.skillVersionId}, 'github.pull_request.opened', 'github', ${admin.json({ workMs: WORK_MS })}, now(), 1
                   from unnest(${ids}::text[]) as id`;
-    await queues
-      .get("runs")
-      .addBulk(
-        ids.map((runId) => ({
-          name: "run",
-          data: { runId },
-          opts: { ...JOB_CATALOG.run.options, jobId: runJobId(runId, 1) },
-        })),
-      );
+    await queues.get("runs").addBulk(
+      ids.map((runId) => ({
+        name: "run",
+        data: { runId },
+        opts: { ...JOB_CATALOG.run.options, jobId: runJobId(runId, 1) },
+      })),
+    );
     const fifoIds = await spaced(B, 50, 40);
     await waitDone(fifoIds);
     fifo = await waits(fifoIds);
@@ -323,12 +321,26 @@ try {
   // 4. quota isolation. B alone is measured just before and just after the 429 window, in the same conditions, and the
   // window is compared with their mean (this machine's other load moves the figures between phases).
   if (phase("quota")) {
+    // Mean of B's runs running at once over a window (sampled every 100 ms): how much of the fleet B holds.
+    const meanRunning = async (ms: number): Promise<number> => {
+      const samples: number[] = [];
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        const [row] = await admin<
+          { n: number }[]
+        >`select count(*)::int as n from agent_runs where workspace_id = ${B.workspaceId} and status = 'running'`;
+        samples.push(row?.n ?? 0);
+        await sleep(100);
+      }
+      return samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);
+    };
+    let soloSlots = 0;
     const bSolo = async (): Promise<number> => {
       await backlog(B, 5_000);
       procs = await workers(PROCS, CONC, allNormal);
       await sleep(2_000);
       const from = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
-      await sleep(10_000);
+      soloSlots = await meanRunning(10_000);
       const to = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
       await drain(procs);
       return (to - from) / 10;
@@ -342,7 +354,7 @@ try {
     procs = await workers(PROCS, CONC, { ...allNormal, [A.workspaceId]: throttled.url });
     await sleep(WARM_MS);
     const qFrom = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
-    await sleep(QUOTA_SECONDS * 1000);
+    const quotaSlots = await meanRunning(QUOTA_SECONDS * 1000);
     const qTo = (await succeeded([B.workspaceId])).get(B.workspaceId) ?? 0;
     during = (qTo - qFrom) / QUOTA_SECONDS;
     const [aState] = await admin<
@@ -353,7 +365,7 @@ try {
     const soloAfter = await bSolo();
     solo = (soloBefore + soloAfter) / 2;
     log(
-      `quota: B alone ${soloBefore.toFixed(0)} then ${soloAfter.toFixed(0)} runs/s; while A's key answers 429: B ${during.toFixed(0)} runs/s; A's runs were given back ${aState?.deferrals ?? 0} times (no slot held while throttled)`,
+      `quota: B alone ${soloBefore.toFixed(0)} then ${soloAfter.toFixed(0)} runs/s; while A's key answers 429: B ${during.toFixed(0)} runs/s; A's runs were given back ${aState?.deferrals ?? 0} times (no slot held while throttled); B held ${quotaSlots.toFixed(1)} of ${PROCS * CONC} slots on average (alone: ${soloSlots.toFixed(1)})`,
     );
   }
 

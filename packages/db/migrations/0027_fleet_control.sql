@@ -202,6 +202,9 @@ CREATE FUNCTION public.dispatch_runs(p_limit integer)
   RETURNS TABLE (run_id text, workspace_id text, dispatch_seq integer, priority integer)
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
+  -- The planner's estimate of the lateral scan is far above jit_above_cost: JIT would compile for ~25–40 ms a query
+  -- that runs in ~1 ms (measured with a 40 000-run backlog). A pass runs after every finished run: never JIT it.
+  SET jit = off
 AS $$
 DECLARE
   v_room integer;
