@@ -83,7 +83,11 @@ function spawnLine(script: string, env: Record<string, string>): Promise<{ child
   child.once("exit", () => children.delete(child));
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
-    rl.once("line", (line) => resolve({ child, line }));
+    rl.once("line", (line) => {
+      resolve({ child, line });
+      // Anything a worker logs afterwards (BENCH_LOG_LEVEL=warn) goes to this process's stderr.
+      rl.on("line", (l) => process.stderr.write(`${l}\n`));
+    });
     child.once("exit", (code) => reject(new Error(`${script} exited (${code}) before it was ready`)));
   });
 }
@@ -327,9 +331,26 @@ try {
       const until = Date.now() + ms;
       while (Date.now() < until) {
         const [row] = await admin<
-          { n: number }[]
-        >`select count(*)::int as n from agent_runs where workspace_id = ${B.workspaceId} and status = 'running'`;
+          { n: number; d: number }[]
+        >`select count(*) filter (where status = 'running')::int as n, count(*) filter (where status = 'queued' and dispatched_at is not null)::int as d
+            from agent_runs where status in ('running', 'queued')`;
         samples.push(row?.n ?? 0);
+        if (process.env.BENCH_DEBUG) {
+          const per = await admin<
+            { w: string; s: string; n: number }[]
+          >`select case when workspace_id = ${A.workspaceId} then 'A' else 'B' end as w, case when status = 'running' then 'run' when dispatched_at is null then 'wait' else 'disp' end as s, count(*)::int as n
+              from agent_runs where status in ('running', 'queued') group by 1, 2 order by 1, 2`;
+          const t0 = performance.now();
+          let got = -1;
+          await admin
+            .begin(async (tx) => {
+              await tx`set local role praxa_worker`;
+              got = (await tx`select * from public.dispatch_runs(16)`).length;
+              throw new Error("rollback");
+            })
+            .catch(() => undefined);
+          log(`  ${per.map((p) => `${p.w}.${p.s}=${p.n}`).join(" ")} pass ${(performance.now() - t0).toFixed(1)} ms (${got})`);
+        }
         await sleep(100);
       }
       return samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);

@@ -36,7 +36,7 @@ const database = createDatabase(env.BENCH_DATABASE_URL ?? "", {
 const redis = createRedis(env.REDIS_URL ?? "redis://127.0.0.1:6379", "worker");
 const prefix = env.PRAXA_QUEUE_PREFIX ?? "bench";
 const queues = createQueues(redis, prefix);
-const log = createLogger({ name: "bench-fleet-worker", level: "silent" });
+const log = createLogger({ name: "bench-fleet-worker", level: env.BENCH_LOG_LEVEL === "warn" ? "warn" : "silent" });
 const leaseSeconds = Number(env.LEASE_SECONDS ?? 12);
 const endpoints = JSON.parse(env.BENCH_MODEL_ENDPOINTS ?? "{}") as Record<string, { url: string; apiKey: string }>;
 const holder = `${hostname()}:${process.pid}`;

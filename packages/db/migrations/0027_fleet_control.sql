@@ -190,8 +190,8 @@ BEGIN
               r.lease_expires_at, r.deferrals;
 END $$;
 
--- worker: one dispatch pass. At most one pass runs at a time across the fleet (a transaction-level advisory lock; a
--- second caller returns nothing at once). It first hands back runs whose lease expired (their worker died), then
+-- worker: one dispatch pass. One pass runs at a time across the fleet (a transaction-level advisory lock; a second
+-- caller waits for it, up to lock_timeout, then sees its result). It first hands back runs whose lease expired (their worker died), then
 -- picks undispatched runs due now and not gated: each workspace's oldest first, at most its free capacity, ordered
 -- by rank within the workspace and then by when the workspace was last served (round-robin on a pick counter), up
 -- to the fleet's free look-ahead and p_limit. The picked runs get dispatched_at and a new dispatch_seq; the caller
@@ -205,14 +205,15 @@ CREATE FUNCTION public.dispatch_runs(p_limit integer)
   -- The planner's estimate of the lateral scan is far above jit_above_cost: JIT would compile for ~25–40 ms a query
   -- that runs in ~1 ms (measured with a 40 000-run backlog). A pass runs after every finished run: never JIT it.
   SET jit = off
+  -- A pass waits for the one before it (its kick must not be lost: the slot it freed would stay idle until the next
+  -- timer), but never long: past this, the caller's next timer tries again.
+  SET lock_timeout = '2s'
 AS $$
 DECLARE
   v_room integer;
   v_clock bigint;
 BEGIN
-  IF NOT pg_try_advisory_xact_lock(hashtextextended('praxa.dispatch', 0)) THEN
-    RETURN;
-  END IF;
+  PERFORM pg_advisory_xact_lock(hashtextextended('praxa.dispatch', 0));
   SELECT COALESCE(max(f.last_served), 0) INTO v_clock FROM public.workspace_fleet f;
   UPDATE public.agent_runs r
      SET status = 'queued', lease_token = NULL, lease_holder = NULL, lease_expires_at = NULL, dispatched_at = NULL,

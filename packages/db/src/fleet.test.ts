@@ -178,18 +178,26 @@ describe("the dispatcher's fair order", () => {
     });
   });
 
-  it("one pass at a time: a concurrent pass returns nothing rather than double-count capacity", async () => {
+  it("one pass at a time: a concurrent pass waits for the one in progress and sees its result", async () => {
     await queued(A, 5);
+    await setFleetSettings(owner, { dispatchAhead: 3 });
     const held = postgres(tdb.roleUrl("praxa_worker"), { max: 1, onnotice: () => {} });
     try {
+      let second: Promise<unknown[]> | null = null;
       await held.begin(async (tx) => {
-        await tx`select * from public.dispatch_runs(1)`; // holds the pass lock until this transaction ends
-        expect(await dispatchRuns(worker, 10)).toEqual([]);
+        expect(await tx`select * from public.dispatch_runs(2)`).toHaveLength(2); // holds the pass lock until commit
+        second = dispatchRuns(worker, 10);
+        const early = await Promise.race([
+          second.then(() => "done"),
+          new Promise((r) => setTimeout(() => r("waiting"), 300)),
+        ]);
+        expect(early).toBe("waiting");
       });
+      // It counted the first pass's two dispatches: one slot of look-ahead left, not three.
+      expect(await second).toHaveLength(1);
     } finally {
       await held.end({ timeout: 5 });
     }
-    expect(await dispatchRuns(worker, 10)).toHaveLength(4);
   });
 });
 
