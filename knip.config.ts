@@ -46,9 +46,9 @@ const config: KnipConfig = {
       ignore: ["lint-fixtures/**"],
     },
     bench: {
-      // `pnpm bench <name>` runs bench/<name>/index.ts (scripts/run-bench.mjs) by path; bench/ingest spawns its load
-      // generator as a process of its own, by path.
-      entry: ["*/index.ts", "ingest/load-generator.ts"],
+      // `pnpm bench <name>` runs bench/<name>/index.ts (scripts/run-bench.mjs) by path; a bench's own processes
+      // (stand-in services, worker processes, bench/ingest's load generator) are spawned by path from its index.ts.
+      entry: ["*/index.ts", "*/*-standin.ts", "*/standin-*.ts", "ingest/load-generator.ts"],
       project: ["**/*.ts"],
     },
   },

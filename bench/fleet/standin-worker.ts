@@ -36,7 +36,7 @@ const database = createDatabase(env.BENCH_DATABASE_URL ?? "", {
 const redis = createRedis(env.REDIS_URL ?? "redis://127.0.0.1:6379", "worker");
 const prefix = env.PRAXA_QUEUE_PREFIX ?? "bench";
 const queues = createQueues(redis, prefix);
-const log = createLogger({ name: "bench-fleet-worker", level: "silent" });
+const log = createLogger({ name: "bench-fleet-worker", level: env.BENCH_LOG_LEVEL === "warn" ? "warn" : "silent" });
 const leaseSeconds = Number(env.LEASE_SECONDS ?? 12);
 const endpoints = JSON.parse(env.BENCH_MODEL_ENDPOINTS ?? "{}") as Record<string, { url: string; apiKey: string }>;
 const holder = `${hostname()}:${process.pid}`;
@@ -60,12 +60,15 @@ function providerFor(workspaceId: WorkspaceId): ModelProvider {
 async function execute(run: ClaimedRun, workMs: number): Promise<void> {
   const ws = run.workspaceId;
   let lease = run.lease;
-  const renew = setInterval(() => {
-    withWorkspace(database, ws, (s) => renewRunLease(s, lease, leaseSeconds)).then(
-      (l) => (lease = { ...lease, expiresAt: l.expiresAt }),
-      () => undefined,
-    );
-  }, (leaseSeconds * 1000) / 3);
+  const renew = setInterval(
+    () => {
+      withWorkspace(database, ws, (s) => renewRunLease(s, lease, leaseSeconds)).then(
+        (l) => (lease = { ...lease, expiresAt: l.expiresAt }),
+        () => undefined,
+      );
+    },
+    (leaseSeconds * 1000) / 3,
+  );
   try {
     await providerFor(ws).complete({
       model: "claude-sonnet-5-5",
@@ -85,7 +88,12 @@ async function execute(run: ClaimedRun, workMs: number): Promise<void> {
       return;
     }
     await withWorkspace(database, ws, (s) =>
-      finishRun(s, lease, "failed", isPraxaError(err) && /^[A-Z][A-Z0-9_]{1,63}$/.test(err.code) ? err.code : "INTERNAL"),
+      finishRun(
+        s,
+        lease,
+        "failed",
+        isPraxaError(err) && /^[A-Z][A-Z0-9_]{1,63}$/.test(err.code) ? err.code : "INTERNAL",
+      ),
     );
   } finally {
     clearInterval(renew);
@@ -116,6 +124,9 @@ async function workOf(run: ClaimedRun): Promise<number> {
   const w = (rows[0]?.input as { workMs?: unknown } | undefined)?.workMs;
   return typeof w === "number" && w >= 0 ? w : 0;
 }
+
+// BullMQ reports a job it lost track of (the driver empties the queue between phases) as an error event: not ours.
+worker.on("error", () => undefined);
 
 const stop = async (): Promise<void> => {
   await dispatcher.stop();

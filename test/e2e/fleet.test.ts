@@ -122,7 +122,8 @@ describe("cancel", () => {
       proxy.release();
       expect(await h.waitForRun(runId!)).toEqual({ status: "cancelled", error_code: null });
       expect(h.gh.sandbox.reviews("acme", "shop", 200)).toHaveLength(0);
-      const effects = await h.admin`select 1 from run_steps where run_id = ${runId!} and kind like 'tool.github.comment%'`;
+      const effects =
+        await h.admin`select 1 from run_steps where run_id = ${runId!} and kind like 'tool.github.comment%'`;
       expect(effects).toHaveLength(0);
     } finally {
       await worker.close();

@@ -53,18 +53,19 @@ export async function startHoldProxy(target: string, holdPattern: RegExp): Promi
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
+  const release = (): void => {
+    holding = false;
+    for (const go of waiting.splice(0)) go();
+  };
   return {
     url: `http://127.0.0.1:${port}`,
     held: () => waiting.length,
-    release() {
-      holding = false;
-      for (const go of waiting.splice(0)) go();
-    },
+    release,
     hold() {
       holding = true;
     },
     async close() {
-      this.release();
+      release();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

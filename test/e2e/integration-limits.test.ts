@@ -14,7 +14,9 @@ let h: WorkerHarness;
 let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
 
 beforeAll(async () => {
-  h = await startWorkerHarness({ extraEnv: { WORKER_DISPATCH_POLL_MS: "100", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent" } });
+  h = await startWorkerHarness({
+    extraEnv: { WORKER_DISPATCH_POLL_MS: "100", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent" },
+  });
   worker = await startWorker(h.env);
 });
 afterAll(async () => {

@@ -190,7 +190,9 @@ describe("the run row is the outbox", () => {
       expect(p.dispatch_seq).toBe(2); // a new job id: the first dispatch's job is kept (or held by a dead worker)
       const jobId = runJobId(p.run_id, p.dispatch_seq);
       await enqueue(queues, "run", { runId: p.run_id }, { jobId });
-      expect(["waiting", "delayed", "prioritized"]).toContain(await (await queues.get("runs").getJob(jobId))?.getState());
+      expect(["waiting", "delayed", "prioritized"]).toContain(
+        await (await queues.get("runs").getJob(jobId))?.getState(),
+      );
     }
     const [row] = await admin<{ status: string }[]>`select status from agent_runs where id = ${runningRun}`;
     expect(row?.status).toBe("queued");

@@ -5,8 +5,9 @@
  *  1. hands back runs whose lease expired (their worker died) — this is what bounds recovery to about one lease;
  *  2. marks up to `batch` runs dispatched, round-robin across workspaces within each one's cap and the fleet's
  *     look-ahead, committing before any job exists (the run row stays the outbox);
- *  3. adds their `{runId}` jobs under `<runId>.<seq>`. A job that fails to be added (Redis away) is found by the
- *     monitor's reconciler once the dispatch is older than its grace period, and added then.
+ *  3. adds their `{runId}` jobs under `<runId>.<seq>`, prioritised by how much their workspace has in flight (so a
+ *     quiet workspace's run overtakes a flooding one's inside the queue too). A job that fails to be added (Redis
+ *     away) is found by the monitor's reconciler once the dispatch is older than its grace period, and added then.
  * Passes run on a timer (`pollMs`) and whenever this process frees a slot or creates a run (`kick()`); kicks that
  * arrive during a pass fold into one more pass.
  */
@@ -70,7 +71,8 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
             deps.queues,
             "run",
             { runId: run.run_id as RunId },
-            { jobId: runJobId(run.run_id as RunId, run.dispatch_seq) },
+            // BullMQ priorities run from 1 (first) to 2^21 − 1; a workspace with less in flight goes first.
+            { jobId: runJobId(run.run_id as RunId, run.dispatch_seq), priority: Math.min(run.priority, 2_097_151) },
             { timeoutMs: deps.enqueueTimeoutMs ?? 2_000 },
           );
         } catch (err) {

@@ -204,7 +204,10 @@ type GithubRepoClient = ReturnType<typeof createGithubRepoClient>;
  * suspended): mint a fresh token once — bypassing the vault's copy — and make the call again with it. GitHub did
  * nothing on a 401, so repeating an effect is safe; a mint that answers 404 surfaces as `IntegrationGoneError`.
  */
-function withFreshTokenOnRejection(client: GithubRepoClient, remint: () => Promise<GithubRepoClient>): GithubRepoClient {
+function withFreshTokenOnRejection(
+  client: GithubRepoClient,
+  remint: () => Promise<GithubRepoClient>,
+): GithubRepoClient {
   let current = client;
   let reminted = false;
   const wrapped = {} as Record<string, unknown>;

@@ -102,6 +102,14 @@ describe("the dispatcher's fair order", () => {
     expect(byWs.filter((w) => w === wsOf(A))).toHaveLength(3);
     expect(picked.map((p) => p.run_id)).toEqual(expect.arrayContaining([...b, ...c]));
     expect(new Set(picked.map((p) => p.dispatch_seq))).toEqual(new Set([1]));
+    // Queue priority: the workspace's runs in flight counting this one — B's and C's first run go ahead of A's third.
+    expect(
+      picked
+        .filter((p) => p.workspace_id === A.workspaceId)
+        .map((p) => p.priority)
+        .sort(),
+    ).toEqual([1, 2, 3]);
+    expect(picked.find((p) => p.run_id === c[0])?.priority).toBe(1);
     // The look-ahead is full: nothing more until a worker takes one.
     expect(await dispatchRuns(worker, 100)).toEqual([]);
     await claimed(picked[0]!.run_id);
@@ -123,6 +131,27 @@ describe("the dispatcher's fair order", () => {
     expect(order.join("")).toMatch(/^(AB){3}$|^(BA){3}$/);
   });
 
+  it("passes of any size share out evenly: no workspace wins ties (two workspaces, 1–3 runs taken between passes)", async () => {
+    await queued(A, 200);
+    await queued(B, 200);
+    await setFleetSettings(owner, { dispatchAhead: 16 });
+    const waiting: { run_id: RunId; workspace_id: string }[] = [];
+    const served = new Map<string, number>();
+    for (let step = 0; step < 90; step++) {
+      waiting.push(...(await dispatchRuns(worker, 64)));
+      for (const p of waiting.splice(0, 1 + (step % 3))) {
+        const c = await claimed(p.run_id);
+        await withWorkspace(worker, c.workspaceId, (s) => finishRun(s, c.lease, "succeeded"));
+        served.set(p.workspace_id, (served.get(p.workspace_id) ?? 0) + 1);
+      }
+    }
+    const a = served.get(A.workspaceId) ?? 0;
+    const b = served.get(B.workspaceId) ?? 0;
+    expect(a + b).toBe(180);
+    // A wall-clock "last served" stamped per pass let one workspace win every tie: 103 to 197 here.
+    expect(Math.abs(a - b)).toBeLessThanOrEqual(16);
+  });
+
   it("never dispatches beyond a workspace's cap (running + dispatched), and the operator's override wins", async () => {
     await queued(A, 20);
     await setWorkspaceCap(owner, A.workspaceId, 3);
@@ -142,25 +171,33 @@ describe("the dispatcher's fair order", () => {
     const c = await claimed(dead!, "dead-worker");
     await admin`update agent_runs set lease_expires_at = now() - interval '1 second' where id = ${c.runId}`;
     const picked = await dispatchRuns(worker, 10);
-    expect(picked).toEqual([{ run_id: dead, workspace_id: B.workspaceId, dispatch_seq: 1 }]);
+    expect(picked).toEqual([{ run_id: dead, workspace_id: B.workspaceId, dispatch_seq: 1, priority: 1 }]);
     // The dead worker's fencing token is refused from now on.
     await expect(withWorkspace(worker, B.workspaceId, (s) => assertRunLease(s, c.lease))).rejects.toMatchObject({
       code: "LEASE_LOST",
     });
   });
 
-  it("one pass at a time: a concurrent pass returns nothing rather than double-count capacity", async () => {
+  it("one pass at a time: a concurrent pass waits for the one in progress and sees its result", async () => {
     await queued(A, 5);
+    await setFleetSettings(owner, { dispatchAhead: 3 });
     const held = postgres(tdb.roleUrl("praxa_worker"), { max: 1, onnotice: () => {} });
     try {
+      let second: Promise<unknown[]> | null = null;
       await held.begin(async (tx) => {
-        await tx`select * from public.dispatch_runs(1)`; // holds the pass lock until this transaction ends
-        expect(await dispatchRuns(worker, 10)).toEqual([]);
+        expect(await tx`select * from public.dispatch_runs(2)`).toHaveLength(2); // holds the pass lock until commit
+        second = dispatchRuns(worker, 10);
+        const early = await Promise.race([
+          second.then(() => "done"),
+          new Promise((r) => setTimeout(() => r("waiting"), 300)),
+        ]);
+        expect(early).toBe("waiting");
       });
+      // It counted the first pass's two dispatches: one slot of look-ahead left, not three.
+      expect(await second).toHaveLength(1);
     } finally {
       await held.end({ timeout: 5 });
     }
-    expect(await dispatchRuns(worker, 10)).toHaveLength(4);
   });
 });
 
@@ -190,7 +227,8 @@ describe("the cap at claim", () => {
     } finally {
       await Promise.all(pools.map((p) => p.close()));
     }
-    const [n] = await admin`select count(*)::int as n from agent_runs where workspace_id = ${A.workspaceId} and status = 'running'`;
+    const [n] =
+      await admin`select count(*)::int as n from agent_runs where workspace_id = ${A.workspaceId} and status = 'running'`;
     expect(n?.n).toBe(3);
   });
 });
@@ -216,7 +254,11 @@ describe("gates: a throttled resource waits for that workspace only", () => {
     // Once the gate has passed, A's runs flow again.
     await admin`update run_gates set until = now() - interval '1 second'`;
     await admin`update agent_runs set not_before = null where workspace_id = ${A.workspaceId}`;
-    expect((await dispatchRuns(worker, 10)).map((p) => p.workspace_id)).toEqual([A.workspaceId, A.workspaceId, A.workspaceId]);
+    expect((await dispatchRuns(worker, 10)).map((p) => p.workspace_id)).toEqual([
+      A.workspaceId,
+      A.workspaceId,
+      A.workspaceId,
+    ]);
   });
 
   it("an integration gate holds only the runs through that integration", async () => {
@@ -267,7 +309,8 @@ describe("cancel", () => {
     await withWorkspace(worker, A.workspaceId, (s) => finishRun(s, held.lease, "cancelled"));
     const again = await withWorkspace(api, A.workspaceId, (s) => cancelRuns(s, [r!]));
     expect(again[0]).toMatchObject({ outcome: "finished", prior_status: "cancelled" });
-    const rows = await admin`select id, status, failure_class from agent_runs where id in ${admin([q!, r!, done!])} order by id`;
+    const rows =
+      await admin`select id, status, failure_class from agent_runs where id in ${admin([q!, r!, done!])} order by id`;
     expect(Object.fromEntries(rows.map((x) => [x.id, [x.status, x.failure_class]]))).toEqual({
       [q!]: ["cancelled", "cancelled"],
       [r!]: ["cancelled", "cancelled"],
@@ -306,7 +349,8 @@ describe("redrive", () => {
     const newRun = newId("run");
     const [out] = await withWorkspace(api, A.workspaceId, (s) => retryRuns(s, [{ runId: id!, newRunId: newRun }]));
     expect(out).toMatchObject({ run_id: id, outcome: "retried", new_run_id: newRun });
-    const [row] = await admin`select status, retry_of, input, skill_version_id, dispatched_at from agent_runs where id = ${newRun}`;
+    const [row] =
+      await admin`select status, retry_of, input, skill_version_id, dispatched_at from agent_runs where id = ${newRun}`;
     expect(row).toMatchObject({
       status: "queued",
       retry_of: id,
@@ -315,7 +359,9 @@ describe("redrive", () => {
       dispatched_at: null,
     });
     // Only a failed run is redriven.
-    const [again] = await withWorkspace(api, A.workspaceId, (s) => retryRuns(s, [{ runId: newRun, newRunId: newId("run") }]));
+    const [again] = await withWorkspace(api, A.workspaceId, (s) =>
+      retryRuns(s, [{ runId: newRun, newRunId: newId("run") }]),
+    );
     expect(again?.outcome).toBe("not_failed");
   });
 
@@ -323,7 +369,9 @@ describe("redrive", () => {
     const [id] = await queued(A, 1);
     const c = await claimed(id!);
     await withWorkspace(worker, A.workspaceId, (s) => finishRun(s, c.lease, "failed", "TOOL_NOT_ALLOWED", "guard"));
-    const [refused] = await withWorkspace(api, A.workspaceId, (s) => retryRuns(s, [{ runId: id!, newRunId: newId("run") }]));
+    const [refused] = await withWorkspace(api, A.workspaceId, (s) =>
+      retryRuns(s, [{ runId: id!, newRunId: newId("run") }]),
+    );
     expect(refused?.outcome).toBe("needs_new_version");
     const v2 = newId("skillVersion");
     await admin`insert into skill_versions (workspace_id, id, skill_id, version, manifest, manifest_hash)
@@ -352,8 +400,13 @@ describe("an integration gone", () => {
     const c = await claimed(ids[0]!);
     const n = await withWorkspace(worker, A.workspaceId, (s) => markIntegrationGone(s, c.lease));
     expect(n).toBe(3);
-    const rows = await admin`select status, error_code, failure_class from agent_runs where id in ${admin(ids.slice(1))}`;
-    expect(rows.every((r) => r.status === "failed" && r.error_code === "INTEGRATION_GONE" && r.failure_class === "integration_gone")).toBe(true);
+    const rows =
+      await admin`select status, error_code, failure_class from agent_runs where id in ${admin(ids.slice(1))}`;
+    expect(
+      rows.every(
+        (r) => r.status === "failed" && r.error_code === "INTEGRATION_GONE" && r.failure_class === "integration_gone",
+      ),
+    ).toBe(true);
     const [integration] = await admin`select status from integrations where id = ${A.integrationId}`;
     expect(integration?.status).toBe("revoked");
     const [b] = await admin`select status from agent_runs where id = ${other!}`;
@@ -367,7 +420,10 @@ describe("ingest dispatches on the spot only when it overtakes nobody", () => {
     createRunsForDelivery(ingest, {
       source: "github",
       deliveryId: newId("run"),
-      bodySha256: newId("run").padEnd(64, "0").slice(0, 64).replace(/[^0-9a-f]/g, "0"),
+      bodySha256: newId("run")
+        .padEnd(64, "0")
+        .slice(0, 64)
+        .replace(/[^0-9a-f]/g, "0"),
       workspaceId: f.workspaceId,
       trigger: "github.pull_request.opened",
       input: {},
@@ -378,7 +434,8 @@ describe("ingest dispatches on the spot only when it overtakes nobody", () => {
   it("an idle fleet: the run is dispatched in the same transaction (sequence 1, ingest adds its job)", async () => {
     const created = await deliver(A);
     expect(created.dispatch_seqs).toEqual([1]);
-    const [row] = await admin`select dispatched_at is not null as d, dispatch_seq from agent_runs where id = ${created.run_ids[0]!}`;
+    const [row] =
+      await admin`select dispatched_at is not null as d, dispatch_seq from agent_runs where id = ${created.run_ids[0]!}`;
     expect(row).toEqual({ d: true, dispatch_seq: 1 });
   });
 
@@ -390,6 +447,11 @@ describe("ingest dispatches on the spot only when it overtakes nobody", () => {
     expect((await deliver(A)).dispatch_seqs).toEqual([0]); // an older run of A is still waiting
     await admin`insert into run_gates (workspace_id, resource, until, code) values (${B.workspaceId}, 'model', now() + interval '1 minute', 'MODEL_RATE_LIMITED')`;
     expect((await deliver(B)).dispatch_seqs).toEqual([0]);
+    expect((await deliver(C)).dispatch_seqs).toEqual([1]);
+    // The look-ahead full: a workspace with runs in flight waits for a pass; one with nothing in flight goes at once.
+    await setFleetSettings(owner, { dispatchAhead: 1 });
+    expect((await deliver(C)).dispatch_seqs).toEqual([0]);
+    await admin`update agent_runs set status = 'cancelled', dispatched_at = null, finished_at = now() where workspace_id = ${C.workspaceId} and status = 'queued'`;
     expect((await deliver(C)).dispatch_seqs).toEqual([1]);
     const depth = await fleetQueueDepth(monitor);
     expect(depth).toMatchObject({ undispatched: 3, dispatched: 2, running: 0, gated_workspaces: 1 });

@@ -359,11 +359,13 @@ const DispatchedRow = z.object({
   run_id: RunIdSchema,
   workspace_id: WorkspaceIdSchema,
   dispatch_seq: z.number().int(),
+  /** The workspace's runs in flight counting this one: the job's queue priority (lower first). */
+  priority: z.number().int().min(1),
 });
 export type DispatchedRun = z.infer<typeof DispatchedRow>;
 
 /**
- * One dispatch pass (any worker may call it; one pass runs at a time fleet-wide, a concurrent caller gets `[]`): hands
+ * One dispatch pass (any worker may call it; one pass runs at a time fleet-wide, a concurrent caller waits for it): hands
  * back runs whose lease expired, then marks up to `limit` undispatched runs dispatched in fair order across
  * workspaces, within each workspace's free capacity and the fleet's look-ahead. The caller adds their jobs.
  */
