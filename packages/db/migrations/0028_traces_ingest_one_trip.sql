@@ -33,6 +33,7 @@ DECLARE
   v_prior record;
   v_free integer;
   v_room integer;
+  v_idle boolean := false;
   v_dispatch boolean;
 BEGIN
   IF p_runs IS NULL OR jsonb_typeof(p_runs) <> 'array' THEN
@@ -78,6 +79,9 @@ BEGIN
               (SELECT count(*) FROM public.agent_runs x
                 WHERE x.workspace_id = p_workspace_id
                   AND (x.status = 'running' OR (x.status = 'queued' AND x.dispatched_at IS NOT NULL)))::integer;
+    -- A workspace with nothing in flight is the one fair share serves first: its first run goes on the spot even when
+    -- the look-ahead is full (at most one run over it per idle workspace), instead of waiting for the next pass.
+    v_idle := v_free = app.workspace_cap(p_workspace_id);
     SELECT s.dispatch_ahead - (SELECT count(*) FROM public.agent_runs r WHERE r.status = 'queued' AND r.dispatched_at IS NOT NULL)::integer
       INTO v_room FROM public.fleet_settings s;
     -- Undispatched runs of this workspace, or a gate on it, go first: no overtaking them.
@@ -101,7 +105,7 @@ BEGIN
     IF NOT FOUND THEN
       RAISE EXCEPTION 'skill is not subscribed to this trigger in this workspace' USING ERRCODE = 'PXV01';
     END IF;
-    v_dispatch := v_skill.status <> 'paused' AND v_free > 0 AND v_room > 0;
+    v_dispatch := v_skill.status <> 'paused' AND v_free > 0 AND (v_room > 0 OR v_idle);
     INSERT INTO public.agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, source_delivery_id,
                                    input, status, skip_reason, not_before, integration_id, dispatched_at, dispatch_seq,
                                    traceparent)
@@ -116,6 +120,7 @@ BEGIN
     IF v_dispatch THEN
       v_free := v_free - 1;
       v_room := v_room - 1;
+      v_idle := false;
     END IF;
     v_ids := v_ids || (v_run ->> 'run_id');
     v_statuses := v_statuses || CASE WHEN v_skill.status = 'paused' THEN 'skipped' ELSE 'queued' END;
