@@ -46,6 +46,8 @@ export interface BenchFleet {
   readonly admin: postgres.Sql;
   readonly ws: WorkspaceFixture;
   readonly adminUrl: string;
+  /** The bench database's URL for an app's login role. */
+  readonly roleUrl: (role: "praxa_worker" | "praxa_ingest") => string;
   readonly redis: Redis;
   readonly queues: QueueSet;
   readonly env: Record<string, string>;
@@ -143,6 +145,7 @@ export async function startBenchFleet(options: { prefix: string; concurrency: nu
     admin,
     ws,
     adminUrl: tdb.adminUrl,
+    roleUrl: (role) => tdb.roleUrl(role),
     redis,
     queues,
     env,
