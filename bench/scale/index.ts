@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -58,6 +58,8 @@ interface WorkerPhase {
   readonly runsPerSecond: number;
   readonly cpuMsPerRun: number;
   readonly seconds: number;
+  /** The machine's 1-minute load average when the phase ended (other tenants of the machine included). */
+  readonly load: number;
 }
 
 async function workerPhase(procs: number): Promise<WorkerPhase> {
@@ -77,7 +79,13 @@ async function workerPhase(procs: number): Promise<WorkerPhase> {
     const bad = await fleet.admin<{ status: string; n: number }[]>`
       select status, count(*)::int as n from agent_runs where id = any(${ids as string[]}) and status <> 'succeeded' group by status`;
     if (bad.length > 0) throw new Error(`runs did not all succeed: ${JSON.stringify(bad)}`);
-    return { procs, runsPerSecond: RUNS / seconds, cpuMsPerRun: (cpu1 - cpu0) / RUNS, seconds };
+    return {
+      procs,
+      runsPerSecond: RUNS / seconds,
+      cpuMsPerRun: (cpu1 - cpu0) / RUNS,
+      seconds,
+      load: loadavg()[0] ?? 0,
+    };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
   }
@@ -211,7 +219,7 @@ try {
   console.log(`workers (concurrency ${CONCURRENCY} each, ${RUNS} pr-review runs, one workspace, offline model):`);
   for (const w of workers)
     console.log(
-      `  ${w.procs} process(es): ${w.runsPerSecond.toFixed(1)} runs/s (×${(w.runsPerSecond / w1Rate).toFixed(2)}), worker CPU ${w.cpuMsPerRun.toFixed(1)} ms/run, ${w.seconds.toFixed(1)} s`,
+      `  ${w.procs} process(es): ${w.runsPerSecond.toFixed(1)} runs/s (×${(w.runsPerSecond / w1Rate).toFixed(2)}), worker CPU ${w.cpuMsPerRun.toFixed(1)} ms/run, ${w.seconds.toFixed(1)} s, load average ${w.load.toFixed(1)}`,
     );
   console.log(`ingest (${GENERATORS} autocannon processes, ${CONNECTIONS} connections in all, ${REQUESTS} requests):`);
   for (const i of ingests)
@@ -231,6 +239,7 @@ try {
       ours: Number((workers.find((w) => w.procs === 2)?.runsPerSecond ?? 0).toFixed(1)),
       baseline: Number(w1Rate.toFixed(1)),
       cores,
+      load_average: Number((loadavg()[0] ?? 0).toFixed(1)),
       worker_runs_per_s: Object.fromEntries(workers.map((w) => [w.procs, Number(w.runsPerSecond.toFixed(1))])),
       worker_cpu_ms_per_run: Object.fromEntries(workers.map((w) => [w.procs, Number(w.cpuMsPerRun.toFixed(1))])),
       worker_ratio_2: ratio(2),
