@@ -46,8 +46,9 @@ const config: KnipConfig = {
       ignore: ["lint-fixtures/**"],
     },
     bench: {
-      // `pnpm bench <name>` runs bench/<name>/index.ts (scripts/run-bench.mjs) by path.
-      entry: ["*/index.ts"],
+      // `pnpm bench <name>` runs bench/<name>/index.ts (scripts/run-bench.mjs) by path; the sandbox GitHub and the load
+      // generator are processes the benches start by path too.
+      entry: ["*/index.ts", "worker/github-sandbox.ts", "scale/load.ts"],
       project: ["**/*.ts"],
     },
   },

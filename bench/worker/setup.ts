@@ -24,7 +24,7 @@ import { procCpuMs } from "../proc-cpu.js";
 const APP_ID = 777001;
 const INSTALLATION = 5150;
 const BOT = "praxa-sandbox[bot]";
-export const TERMINAL = ["succeeded", "failed", "skipped", "cancelled"];
+const TERMINAL = ["succeeded", "failed", "skipped", "cancelled"];
 const here = dirname(fileURLToPath(import.meta.url));
 // BENCH_WORKER_ROOT: another checkout (built) whose worker and sandbox GitHub to run — a before/after comparison.
 const root = process.env.BENCH_WORKER_ROOT ?? join(here, "..", "..");
