@@ -19,6 +19,7 @@ import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { removeRedisPrefix } from "@praxa/queue";
 import { startBenchFleet, type WorkerProcess } from "../worker/setup.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 300);
@@ -203,6 +204,7 @@ async function ingestPhase(procs: number): Promise<IngestPhase> {
       await exited;
       children.delete(s.child);
     }
+    await removeRedisPrefix(fleet.redis, prefix).catch(() => undefined);
   }
 }
 

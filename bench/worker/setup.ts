@@ -16,7 +16,15 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import postgres from "postgres";
 import { newId, type RunId } from "@praxa/core";
 import { createDatabase, createTestDatabase, seedWorkspaceFixture, type WorkspaceFixture } from "@praxa/db";
-import { createQueues, createRedis, enqueue, runJobId, type QueueSet, type Redis } from "@praxa/queue";
+import {
+  createQueues,
+  createRedis,
+  enqueue,
+  removeRedisPrefix,
+  runJobId,
+  type QueueSet,
+  type Redis,
+} from "@praxa/queue";
 import { PR_REVIEW_MANIFEST } from "@praxa/skills";
 import { createKeyProvider, runKeysJob } from "@praxa/worker";
 import { procCpuMs } from "../proc-cpu.js";
@@ -239,11 +247,9 @@ export async function startBenchFleet(options: { prefix: string; concurrency: nu
     },
     async close() {
       await Promise.all([...workers].map((w) => w.stop()));
-      await queues
-        .get("runs")
-        .obliterate({ force: true })
-        .catch(() => {});
       await queues.close();
+      // Every key the fleet left under its prefix (queues, events, the dispatcher's and the limiter's keys).
+      await removeRedisPrefix(redis, prefix).catch(() => undefined);
       redis.disconnect();
       sandbox.disconnect();
       await poller.end({ timeout: 5 });
