@@ -47,8 +47,15 @@ const config: KnipConfig = {
     },
     bench: {
       // `pnpm bench <name>` runs bench/<name>/index.ts (scripts/run-bench.mjs) by path; a bench's own processes
-      // (stand-in services, worker processes, bench/ingest's load generator) are spawned by path from its index.ts.
-      entry: ["*/index.ts", "*/*-standin.ts", "*/standin-*.ts", "ingest/load-generator.ts"],
+      // (stand-in services, worker processes, the sandbox GitHub, the load generators) are spawned by path from it.
+      entry: [
+        "*/index.ts",
+        "*/*-standin.ts",
+        "*/standin-*.ts",
+        "ingest/load-generator.ts",
+        "worker/github-sandbox.ts",
+        "scale/load.ts",
+      ],
       project: ["**/*.ts"],
     },
   },

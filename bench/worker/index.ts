@@ -1,63 +1,40 @@
 /**
  * bench/worker — pull-request runs per second through the real worker, against two baselines measured in the same run.
- *  - ours: N pr-review runs (the built-in Skill on the offline model) through `startWorker` in this process, at
- *    WORKER_CONCURRENCY: run rows are inserted first (as ingest would), then the clock starts, all `{runId}` jobs are
- *    enqueued and we wait until every run is finished. Each run: claim by id under a lease → guards → model → tools as
- *    the GitHub App against the sandbox GitHub (loopback, real HTTP) → review posted → signed audit event → finish.
- *  - baseline 1: a no-op BullMQ Worker on the same Redis, same concurrency and job options (jobs/s).
+ *  - ours: N pr-review runs (the built-in Skill on the offline model) through one worker PROCESS
+ *    (`apps/worker/dist/main.js`, WORKER_CONCURRENCY) against the sandbox GitHub in a process of its own
+ *    (github-sandbox.ts; real HTTP on loopback). Run rows are committed first, as ingest commits a run it dispatches on
+ *    the spot, then the clock starts, all `{runId}` jobs are added and we wait until every run is finished. Each run:
+ *    claim by id under a lease (with its context) → guards → model → tools as the GitHub App → review posted → signed
+ *    audit event → finish.
+ *  - baseline 1: a no-op BullMQ Worker on the same Redis, same concurrency and job options (jobs/s), in this process.
  *  - baseline 2: plain INSERTs of an agent_runs-like row (a copy of the table without RLS, triggers or keys), at the
  *    same concurrency (rows/s). Both baselines process 10 × N items (BENCH_BASELINE_ITEMS) so their clock is not noise.
- * CPU per run is `process.cpuUsage()` over the phase: this process hosts the worker, the sandbox GitHub, the enqueuer
- * and the poller. Postgres CPU is read from /proc for the backends connected to the bench database (skipped when
- * Postgres is not on this host). What one run does (model calls, tool calls, audit events, GitHub requests, Postgres
- * transactions from pg_stat_database) is counted afterwards and printed: today's pr-review makes 2 model calls and 2
- * tool calls with one audit event, not the "3 tool calls, ~4 audit events" shape issue #8 imagined.
- * Ratio = ours runs/s ÷ no-op BullMQ jobs/s.
+ * CPU per run (`cpu_ms_per_run`) is the worker process's own CPU over the phase (from /proc), divided by N: the
+ * sandbox GitHub, the enqueuer and the poller are other processes and are reported apart. Postgres CPU is read from
+ * /proc for the backends connected to the bench database. Postgres transactions per run (`pg_transactions`) are the
+ * pg_stat_database xact_commit + xact_rollback delta of the phase, less the poller's own, ÷ N (the worker's
+ * dispatcher passes and the audit writer's group commits included). BENCH_CPU_PROF=<dir> writes the worker's
+ * --cpu-prof profile there. Ratio = ours runs/s ÷ no-op BullMQ jobs/s.
  */
-import { generateKeyPairSync, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { randomUUID } from "node:crypto";
 import postgres from "postgres";
-import { newId } from "@praxa/core";
-import { createDatabase, createTestDatabase, seedWorkspaceFixture } from "@praxa/db";
-import { createQueues, createRedis, enqueue, JOB_CATALOG, Queue, Worker } from "@praxa/queue";
-import { PR_REVIEW_MANIFEST } from "@praxa/skills";
-import { startGithubServer } from "@praxa/testkit";
-import { createKeyProvider, runKeysJob, startWorker } from "@praxa/worker";
+import { newId, type RunId } from "@praxa/core";
+import { createRedis, JOB_CATALOG, Queue, Worker } from "@praxa/queue";
 import { procCpuMs } from "../proc-cpu.js";
+import { startBenchFleet } from "./setup.js";
 
 const N = Number(process.env.BENCH_RUNS ?? 200);
 const CONCURRENCY = Number(process.env.WORKER_CONCURRENCY ?? 4);
 const WARMUP = 8;
 // The baselines are far faster; 10× the items keeps their clock well above timer and start-up noise.
 const BASELINE_ITEMS = Number(process.env.BENCH_BASELINE_ITEMS ?? N * 10);
-const APP_ID = 777001;
-const INSTALLATION = 5150;
-const BOT = "praxa-sandbox[bot]";
-const TERMINAL = ["succeeded", "failed", "skipped", "cancelled"];
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const PROF_DIR = process.env.BENCH_CPU_PROF;
 
-const appKey = generateKeyPairSync("rsa", { modulusLength: 2048 })
-  .privateKey.export({ format: "pem", type: "pkcs8" })
-  .toString();
-const patch = (lines: readonly string[]): string =>
-  [`@@ -0,0 +1,${lines.length} @@`, ...lines.map((l) => `+${l}`)].join("\n");
-// A risky change with one finding (→ request_changes with an inline comment) and an ordinary file.
-const FILES = [
-  {
-    filename: "src/payments/checkout.ts",
-    patch: patch(["export function charge(amount: number) {", "  console.log(amount);", "  return amount * 100;", "}"]),
-  },
-  {
-    filename: "src/cart/total.ts",
-    patch: patch(["export const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);"]),
-  },
-];
-
-const tdb = await createTestDatabase({ prefix: "praxa_bench_worker" });
-const admin = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });
-const poller = postgres(tdb.adminUrl, { max: 1, onnotice: () => {} });
+const fleet = await startBenchFleet({ prefix: "praxa_bench_worker", concurrency: CONCURRENCY });
+const { admin, ws, redis } = fleet;
+const prefix = fleet.env.PRAXA_QUEUE_PREFIX ?? "";
+const poller = postgres(fleet.adminUrl, { max: 1, onnotice: () => {} });
 const [{ pid: pollerPid } = { pid: 0 }] = await poller<{ pid: number }[]>`select pg_backend_pid() as pid`;
 const pgVisible = procCpuMs(pollerPid) !== null;
 
@@ -85,138 +62,43 @@ const dbPids = async () =>
     (r) => r.pid,
   );
 
-const ws = await seedWorkspaceFixture(tdb.adminUrl, "W", {
-  manifest: PR_REVIEW_MANIFEST,
-  installationId: String(INSTALLATION),
-  botLogin: BOT,
-});
-// The fixture's BYOK credential has no sealed secret behind it; without it the worker picks the offline model.
-await admin`delete from llm_credentials where workspace_id = ${ws.workspaceId}`;
-const gh = await startGithubServer({
-  appId: APP_ID,
-  privateKeyPem: appKey,
-  installations: [{ id: INSTALLATION, account: "acme", permissions: { pull_requests: "write", contents: "read" } }],
-  botLogin: BOT,
-});
-const dir = mkdtempSync(join(tmpdir(), "praxa-bench-worker-"));
-const prefix = `bench-${randomUUID()}`;
-const redis = createRedis(REDIS_URL, "producer");
-const queues = createQueues(redis, prefix);
-const env: Record<string, string> = {
-  NODE_ENV: "test",
-  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "silent",
-  WORKER_DATABASE_URL: tdb.roleUrl("praxa_worker"),
-  REDIS_URL,
-  PRAXA_QUEUE_PREFIX: prefix,
-  PRAXA_KEY_PROVIDER: "local",
-  PRAXA_KEY_FILE: join(dir, "master.key"),
-  PRAXA_AUDIT_SIGNING_KEY_FILE: join(dir, "audit-signing.key"),
-  GITHUB_APP_ID: String(APP_ID),
-  GITHUB_APP_PRIVATE_KEY: appKey,
-  GITHUB_API_URL: gh.url,
-  WORKER_CONCURRENCY: String(CONCURRENCY),
-};
-{
-  // The workspace's key pair, made by the keys job as in production.
-  const keysDb = createDatabase(tdb.roleUrl("praxa_worker"), { max: 1 });
-  const provider = await createKeyProvider({
-    NODE_ENV: "test",
-    PRAXA_KEY_PROVIDER: "local",
-    PRAXA_KEY_FILE: env.PRAXA_KEY_FILE ?? "",
-    PRAXA_KMS_WRAP_KEY_ID: undefined,
-    PRAXA_KMS_SIGN_KEY_ID: undefined,
-    AWS_REGION: undefined,
-    PRAXA_KMS_ENDPOINT: undefined,
-  });
-  await runKeysJob({ database: keysDb, provider, holder: "bench" }, ws.workspaceId, "create");
-  await keysDb.close();
-}
-
-let prNumber = 0;
-async function createRuns(count: number): Promise<string[]> {
-  const rows = Array.from({ length: count }, () => {
-    prNumber++;
-    const headSha = randomUUID().replace(/-/g, "").padEnd(40, "0");
-    gh.sandbox.addPullRequest({
-      owner: "acme",
-      repo: "shop",
-      number: prNumber,
-      title: `Change ${prNumber}`,
-      body: "",
-      author: { login: "dev", type: "User" },
-      headSha,
-      baseRef: "main",
-      files: FILES.map((f) => ({ ...f })),
-    });
-    const input = {
-      repo: "acme/shop",
-      prNumber,
-      headSha,
-      baseRef: "main",
-      draft: false,
-      authorLogin: "dev",
-      authorIsBot: false,
-    };
-    return {
-      workspace_id: ws.workspaceId,
-      id: newId("run"),
-      skill_id: ws.skillId,
-      skill_version_id: ws.skillVersionId,
-      trigger: "github.pull_request.opened",
-      source: "github",
-      input: admin.json(input),
-    };
-  });
-  await admin`insert into agent_runs ${admin(rows, "workspace_id", "id", "skill_id", "skill_version_id", "trigger", "source", "input")}`;
-  return rows.map((r) => r.id);
-}
-
 interface Phase {
   readonly perSecond: number;
+  /** This process's CPU (baselines), or the worker process's (ours). */
   readonly cpuMsPerItem: number;
   readonly pgCpuMsPerItem: number | null;
   readonly seconds: number;
   readonly pgXactsPerItem?: number;
+  readonly sandboxCpuMsPerItem?: number | null;
+  readonly benchCpuMsPerItem?: number;
 }
 
-/** Committed + rolled-back transactions of the bench database; backends flush these counters about 1 s after going idle. */
-async function xacts(): Promise<number> {
-  await new Promise((r) => setTimeout(r, 2_000));
-  const [row] = await poller<
-    { n: string }[]
-  >`select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = current_database()`;
-  return Number(row?.n ?? 0);
-}
-
-/** Enqueue every run, wait until all are finished; CPU of this process and of the database's backends. */
-async function runPhase(ids: readonly string[]): Promise<Phase> {
-  const x0 = await xacts();
-  let pollerXacts = 2; // the x0 read and the first pid sample
+/** Enqueue every run, wait until all are finished; CPU of the worker, the sandbox, this process and the backends. */
+async function runPhase(worker: { cpuMs(): number | null }, ids: readonly RunId[]): Promise<Phase> {
+  const x0 = await fleet.xacts();
   const meter = pgCpuMeter();
   meter.sample(await dbPids());
+  const w0 = worker.cpuMs() ?? 0;
+  const s0 = procCpuMs(fleet.sandboxPid);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(ids.map((runId) => enqueue(queues, "run", { runId: runId as never }, { jobId: runId })));
-  for (;;) {
-    const [row] = await poller<{ n: number; pids: number[] }[]>`
-      select (select count(*)::int from agent_runs where id = any(${ids as string[]}) and status = any(${TERMINAL})) as n,
-             (select coalesce(array_agg(pid), '{}') from pg_stat_activity where datname = current_database()) as pids`;
-    pollerXacts++;
-    meter.sample(row?.pids ?? []);
-    if ((row?.n ?? 0) >= ids.length) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await fleet.enqueueRuns(ids);
+  const polls = await fleet.waitFinished(ids);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const w1 = worker.cpuMs() ?? 0;
+  const s1 = procCpuMs(fleet.sandboxPid);
   meter.sample(await dbPids());
-  pollerXacts++;
-  const pgXactsPerItem = ((await xacts()) - x0 - pollerXacts) / ids.length;
+  // The poller's own transactions: its polls and the two xact reads (the meter's pid reads are another connection).
+  const pgXactsPerItem = ((await fleet.xacts()) - x0 - polls - 1) / ids.length;
   return {
     perSecond: ids.length / seconds,
-    cpuMsPerItem: (cpu.user + cpu.system) / 1000 / ids.length,
+    cpuMsPerItem: (w1 - w0) / ids.length,
     pgCpuMsPerItem: pgVisible ? meter.total() / ids.length : null,
     seconds,
     pgXactsPerItem,
+    sandboxCpuMsPerItem: s0 === null || s1 === null ? null : (s1 - s0) / ids.length,
+    benchCpuMsPerItem: (cpu.user + cpu.system) / 1000 / ids.length,
   };
 }
 
@@ -267,7 +149,7 @@ async function noopBaseline(count: number): Promise<Phase> {
 /** N plain INSERTs of an agent_runs-like row (no RLS, triggers, keys), CONCURRENCY at a time, as the admin. */
 async function insertBaseline(count: number): Promise<Phase> {
   await admin`create table bench_plain_runs (like agent_runs including defaults)`;
-  const pool = postgres(tdb.adminUrl, { max: CONCURRENCY, onnotice: () => {} });
+  const pool = postgres(fleet.adminUrl, { max: CONCURRENCY, onnotice: () => {} });
   try {
     await Promise.all(Array.from({ length: CONCURRENCY }, () => pool`select 1`));
     const input = {
@@ -307,15 +189,19 @@ async function insertBaseline(count: number): Promise<Phase> {
   }
 }
 
-const worker = await startWorker(env);
+const worker = await fleet.startWorker(
+  { LOG_LEVEL: "info" },
+  PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROF_DIR}`] : [],
+);
 try {
   // Warm-up: JIT, pools, the installation token, the audit chain head.
-  await runPhase(await createRuns(WARMUP));
+  await runPhase(worker, await fleet.createRuns(WARMUP));
   const noop = await noopBaseline(BASELINE_ITEMS);
-  const ids = await createRuns(N);
-  const ghBefore = { ...gh.calls };
-  const ours = await runPhase(ids);
-  const ghCalls = Object.entries(gh.calls)
+  const ids = await fleet.createRuns(N);
+  const ghBefore = await fleet.githubCalls();
+  const ours = await runPhase(worker, ids);
+  const ghAfter = await fleet.githubCalls();
+  const ghCalls = Object.entries(ghAfter)
     .map(([k, v]) => [k, v - (ghBefore[k] ?? 0)] as const)
     .filter(([, v]) => v > 0);
   const plain = await insertBaseline(BASELINE_ITEMS);
@@ -341,7 +227,7 @@ try {
 
   const pg = (p: Phase) => (p.pgCpuMsPerItem === null ? "   n/a" : p.pgCpuMsPerItem.toFixed(2).padStart(6));
   console.log(
-    `worker bench: ${N} runs (baselines: ${BASELINE_ITEMS} items), concurrency ${CONCURRENCY}, one workspace, offline model, sandbox GitHub in-process`,
+    `worker bench: ${N} runs (baselines: ${BASELINE_ITEMS} items), concurrency ${CONCURRENCY}, one workspace, offline model, worker and sandbox GitHub in processes of their own`,
   );
   console.log(
     `per run: ${per(ev?.model ?? 0)} model calls, ${per(ev?.tools ?? 0)} tool calls, ${per(auditTotal)} audit events (${audits.map((a) => `${a.kind} ${a.n}`).join(", ")}), ${(ours.pgXactsPerItem ?? 0).toFixed(1)} Postgres transactions, ${per(ghTotal)} GitHub requests (${ghCalls.map(([k, v]) => `${k} ${v}`).join(", ")}); ${cp?.n ?? 0} audit checkpoints in the chain`,
@@ -357,7 +243,7 @@ try {
     `baseline: plain INSERTs       ${plain.perSecond.toFixed(1).padStart(10)}   ${plain.cpuMsPerItem.toFixed(2).padStart(19)}   ${pg(plain).padStart(20)}   ${plain.seconds.toFixed(2).padStart(6)}`,
   );
   console.log(
-    `process CPU covers the worker, the sandbox GitHub, the enqueuer and the poller; Postgres CPU: ${pgVisible ? "the bench database’s backends, from /proc" : "not measured (Postgres is not on this host)"}`,
+    `ours' process CPU is the worker process's alone; the sandbox GitHub took ${ours.sandboxCpuMsPerItem?.toFixed(2) ?? "n/a"} ms/run in its own process, this bench process (enqueuer, poller) ${ours.benchCpuMsPerItem?.toFixed(2) ?? "n/a"} ms/run; baselines' CPU is this process's. Postgres CPU: ${pgVisible ? "the bench database’s backends, from /proc" : "not measured (Postgres is not on this host)"}`,
   );
   console.log(
     `ratio ours runs/s ÷ no-op BullMQ jobs/s = ${(ours.perSecond / noop.perSecond).toFixed(4)}; ÷ plain INSERT rows/s = ${(ours.perSecond / plain.perSecond).toFixed(4)}`,
@@ -373,6 +259,11 @@ try {
       insert_rows_per_s: Number(plain.perSecond.toFixed(1)),
       cpu_ms_per_run: Number(ours.cpuMsPerItem.toFixed(2)),
       noop_cpu_ms_per_job: Number(noop.cpuMsPerItem.toFixed(3)),
+      sandbox_cpu_ms_per_run:
+        ours.sandboxCpuMsPerItem === null || ours.sandboxCpuMsPerItem === undefined
+          ? null
+          : Number(ours.sandboxCpuMsPerItem.toFixed(2)),
+      pg_transactions: Number((ours.pgXactsPerItem ?? 0).toFixed(1)),
       pg_cpu_ms_per_run: ours.pgCpuMsPerItem === null ? null : Number(ours.pgCpuMsPerItem.toFixed(2)),
       per_run: {
         model_calls: Number(per(ev?.model ?? 0)),
@@ -387,20 +278,7 @@ try {
     }),
   );
 } finally {
-  await worker.close();
-  await queues
-    .get("runs")
-    .obliterate({ force: true })
-    .catch(() => {});
-  await queues
-    .get("keys")
-    .obliterate({ force: true })
-    .catch(() => {});
-  await queues.close();
-  redis.disconnect();
+  await worker.stop();
   await poller.end({ timeout: 5 });
-  await admin.end({ timeout: 5 });
-  await tdb.drop();
-  await gh.close();
-  rmSync(dir, { recursive: true, force: true });
+  await fleet.close();
 }

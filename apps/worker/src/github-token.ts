@@ -9,8 +9,15 @@
 import { createHash } from "node:crypto";
 import { mintInstallationToken, type GithubAppConfig, type InstallationTokenScope } from "@praxa/connectors";
 import { sealCredential, type KeyProvider } from "@praxa/crypto";
-import { vaultPutSecret, vaultTryReadForRun, workspacePublicKey, type RunLease, type WorkspaceScope } from "@praxa/db";
-import { openVaultRecordForRun } from "./credentials.js";
+import {
+  vaultPutSecret,
+  vaultTryReadForRun,
+  workspaceKeysForRun,
+  workspacePublicKey,
+  type RunLease,
+  type WorkspaceScope,
+} from "@praxa/db";
+import { openSealedRecord } from "./credentials.js";
 
 const REFRESH_MARGIN_MS = 5 * 60_000;
 const VAULT_NAME = /^[a-z0-9][a-z0-9._:/-]{0,127}$/;
@@ -50,9 +57,13 @@ export async function installationTokenForRun(
 ): Promise<string> {
   const now = deps.now ?? Date.now;
   const name = installationTokenVaultName(installationId, narrowTo);
-  const cached = options.fresh === true ? null : await vaultTryReadForRun(scope, lease, name);
-  if (cached?.expires_at && cached.expires_at.getTime() - now() > REFRESH_MARGIN_MS) {
-    return Buffer.from(await openVaultRecordForRun(deps.provider, scope, lease, cached)).toString("utf8");
+  // The cached token and the key material to open it with, read together (one round trip; both lease-checked).
+  const [cached, keys] =
+    options.fresh === true
+      ? [null, null]
+      : await Promise.all([vaultTryReadForRun(scope, lease, name), workspaceKeysForRun(scope, lease)]);
+  if (cached?.expires_at && keys && cached.expires_at.getTime() - now() > REFRESH_MARGIN_MS) {
+    return Buffer.from(await openSealedRecord(deps.provider, scope, cached, async () => keys)).toString("utf8");
   }
   const minted = await mintInstallationToken(deps.github, installationId, narrowTo);
   const pub = await workspacePublicKey(scope);

@@ -24,18 +24,25 @@ export async function selectModelProvider(
   lease: RunLease,
   manifest: SkillManifest,
   skill: SkillDefinition,
+  /** The workspace's credentials, newest first, as the claim read them (claim_run_context); absent: read here. */
+  credentials?: readonly { readonly provider: string; readonly vaultName: string }[],
 ): Promise<ModelProvider> {
   const offline = createOfflineProvider(skill.offline);
   if (manifest.model.provider === "offline" || deps.providerFactory === null) return offline;
   const factory = deps.providerFactory;
+  const preferred = manifest.model.provider;
+  const choose = (creds: readonly { readonly provider: string; readonly vaultName: string }[]) =>
+    (preferred ? creds.find((c) => c.provider === preferred) : undefined) ?? (preferred ? undefined : creds[0]);
+  // No credential: the offline model, without a transaction.
+  if (credentials && !choose(credentials)) return offline;
   return withWorkspace(deps.database, workspaceId, async (s) => {
-    const creds = await s.db
-      .select({ provider: schema.llmCredentials.provider, vaultName: schema.llmCredentials.vaultName })
-      .from(schema.llmCredentials)
-      .orderBy(desc(schema.llmCredentials.createdAt));
-    const preferred = manifest.model.provider;
-    const chosen =
-      (preferred ? creds.find((c) => c.provider === preferred) : undefined) ?? (preferred ? undefined : creds[0]);
+    const creds =
+      credentials ??
+      (await s.db
+        .select({ provider: schema.llmCredentials.provider, vaultName: schema.llmCredentials.vaultName })
+        .from(schema.llmCredentials)
+        .orderBy(desc(schema.llmCredentials.createdAt)));
+    const chosen = choose(creds);
     if (!chosen) return offline;
     const plain = await openCredentialForRun(deps.provider, s, lease, chosen.vaultName);
     return factory(Buffer.from(plain).toString("utf8"), workspaceId);

@@ -31,21 +31,16 @@ import {
   SkillPausedError,
   type RunId,
   type SkillId,
+  type SkillManifest,
 } from "@praxa/core";
 import { contextFromTraceparent, SpanStatusCode, withActiveSpan, type Logger, type Span } from "@praxa/observability";
 import {
-  claimRunOutcome,
+  claimRunWithContext,
   deferRun,
-  eq,
   finishRun,
   markIntegrationGone,
-  schema,
-  purgeRunStepContent,
-  readRunContext,
   renewRunLease,
   withWorkspace,
-  type ClaimedRun,
-  type Database,
   type FailureClass,
 } from "@praxa/db";
 import {
@@ -57,7 +52,7 @@ import {
   type RunResult,
 } from "@praxa/runtime";
 import { BUILTIN_SKILLS, builtinSkill } from "@praxa/skills";
-import { createRunJournal, createRunRecorder, type RunStorageDeps } from "./run-journal-db.js";
+import { createRunStore, type RunStorageDeps } from "./run-journal-db.js";
 import { selectModelProvider, type ProviderFactory } from "./model-selection.js";
 import { openSubagentTask } from "./subagent-task.js";
 import { createToolEnvironment, runGithubScope, type ToolEnvironmentDeps } from "./tool-environment.js";
@@ -94,18 +89,21 @@ export type RunJobOutcome =
 
 const TOOL_MAP = (tools: readonly AnyTool[]): ReadonlyMap<string, AnyTool> => new Map(tools.map((t) => [t.name, t]));
 
-async function runDepth(database: Database, claimed: ClaimedRun, parent: string | null): Promise<number> {
-  let depth = 0;
-  let cursor = parent;
-  while (cursor !== null && depth < 6) {
-    depth += 1;
-    const id: string = cursor;
-    const rows = await withWorkspace(database, claimed.workspaceId, (s) =>
-      s.db.select({ parent: schema.agentRuns.parentRunId }).from(schema.agentRuns).where(eq(schema.agentRuns.id, id)),
-    );
-    cursor = rows[0]?.parent ?? null;
-  }
-  return depth;
+/**
+ * Pinned manifests, parsed and checked against their recorded hash once per process: keyed by the hash AND the stored
+ * text, so a row whose manifest no longer matches its hash is parsed (and refused) again, never served from here.
+ */
+const manifests = new Map<string, SkillManifest>();
+function pinnedManifest(raw: unknown, recordedHash: string): SkillManifest {
+  const key = `${recordedHash}\n${JSON.stringify(raw)}`;
+  const hit = manifests.get(key);
+  if (hit) return hit;
+  const manifest = parseSkillManifest(raw);
+  if (manifestHash(manifest) !== recordedHash)
+    throw new ManifestHashMismatchError("the pinned manifest does not match its recorded hash");
+  if (manifests.size >= 256) manifests.clear();
+  manifests.set(key, manifest);
+  return manifest;
 }
 
 /** Backoff before the next claim after a transient failure: base · 2^(attempt−1), half of it jittered, ≤ 5 min. */
@@ -116,7 +114,7 @@ export function transientBackoffMs(attempt: number, baseMs: number, random: () =
 
 export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<RunJobOutcome> {
   const claimedAt = Date.now();
-  const claim = await claimRunOutcome(deps.database, runId, deps.holder, deps.leaseSeconds);
+  const claim = await claimRunWithContext(deps.database, runId, deps.holder, deps.leaseSeconds);
   if (claim.outcome !== "claimed") {
     if (claim.outcome === "not_claimable")
       deps.log.info({ runId, code: "RUN_NOT_CLAIMABLE" }, "run not claimable (finished, or held by a live lease)");
@@ -153,44 +151,41 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
   );
   renew.unref();
   const t0 = Date.now();
+  const ctx = claim.context;
+  // One transaction: what the run held back (read steps, telemetry), its sealed step content purged, finished.
   const finish = async (
     status: "succeeded" | "skipped" | "failed",
     code: string | null,
     failureClass: FailureClass | null = null,
-  ) => {
-    await recorder.flush();
-    await withWorkspace(deps.database, ws, async (s) => {
-      await purgeRunStepContent(s, lease);
-      await finishRun(s, lease, status, code, failureClass);
-    });
-  };
-  const recorder = createRunRecorder(deps, ws, lease);
-  // The run's span continues the trace ingest began (its traceparent is on the run row, read with the run's context);
-  // it starts at the claim and ends with the run, and the executor's steps, model and tool calls are its children.
-  let runSpan: Span | undefined;
+  ) => store.finish({ status, errorCode: code, failureClass });
+  const store = createRunStore(deps, ws, lease, { steps: ctx.steps, publicKey: ctx.publicKey });
+  const recorder = store.recorder;
+  // The run's span continues the trace ingest began (its traceparent is on the run row, returned with the claim); it
+  // starts at the claim and ends with the run, and the executor's model and tool calls are its children.
+  const runSpan: Span | undefined = deps.tracer?.startSpan(
+    "praxa.run",
+    { startTime: claimedAt },
+    contextFromTraceparent(ctx.traceparent),
+  );
   let spanCode: string | undefined;
   let skillId: SkillId | null = null;
   let manifestHashHex = "";
   let ctxIntegration: string | null = null;
   try {
-    const ctx = await withWorkspace(deps.database, ws, (s) => readRunContext(s, runId));
-    runSpan = deps.tracer?.startSpan("praxa.run", { startTime: claimedAt }, contextFromTraceparent(ctx.traceparent));
     skillId = claimed.skillId as SkillId;
-    manifestHashHex = ctx.manifest_hash;
-    ctxIntegration = ctx.integration_id;
-    if (ctx.skill_status === "paused") throw new SkillPausedError("this Skill is paused; a human must resume it");
-    const manifest = parseSkillManifest(ctx.manifest);
-    if (manifestHash(manifest) !== ctx.manifest_hash)
-      throw new ManifestHashMismatchError("the pinned manifest does not match its recorded hash");
-    const skill = builtinSkill(ctx.skill_slug);
-    const depth = await runDepth(deps.database, claimed, ctx.parent_run_id);
-    const provider = await selectModelProvider(deps, ws, lease, manifest, skill);
+    manifestHashHex = ctx.manifestHash;
+    ctxIntegration = ctx.integrationId;
+    if (ctx.skillStatus === "paused") throw new SkillPausedError("this Skill is paused; a human must resume it");
+    const manifest = pinnedManifest(ctx.manifest, ctx.manifestHash);
+    const skill = builtinSkill(ctx.skillSlug);
+    const depth = ctx.depth;
+    const provider = await selectModelProvider(deps, ws, lease, manifest, skill, ctx.llmCredentials);
     // A sub-agent's task (its parent model's words) is opened under this run's lease, held in memory for the run only.
     const task =
       ctx.source === "subagent"
         ? await withWorkspace(deps.database, ws, (s) => openSubagentTask(deps.provider, s, lease))
         : null;
-    const run = () =>
+    const run = (): Promise<RunResult> =>
       executeRun({
         runId,
         workspaceId: ws,
@@ -198,7 +193,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
         trigger: claimed.trigger,
         input: ctx.input,
         manifest,
-        manifestHash: ctx.manifest_hash,
+        manifestHash: ctx.manifestHash,
         depth,
         skill,
         subAgentSkills: BUILTIN_SKILLS,
@@ -209,9 +204,14 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
           { ...deps, maxSubagentDepth: manifest.subAgents.maxDepth },
           ws,
           lease,
-          runGithubScope(ctx, manifest, skill.githubPermissions),
+          runGithubScope(
+            { integration_id: ctx.integrationId, input: ctx.input },
+            manifest,
+            skill.githubPermissions,
+            ctx.githubInstallations,
+          ),
         ),
-        journal: createRunJournal(deps, ws, lease),
+        journal: store.journal,
         recorder,
       });
     const result: RunResult = await (runSpan ? withActiveSpan(runSpan, run) : run());

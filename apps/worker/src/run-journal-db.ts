@@ -1,23 +1,37 @@
 /**
  * The executor's journal and recorder over Postgres, for a run this worker holds. Each step is a `run_steps` row keyed
- * (run, index) written through `record_run_step`, which checks the lease. The run's recorded steps are read once; a
- * completed one is replayed, never re-run. A read costs one write (its completion); an effect two (started, then
- * completed). Results holding model or user content are sealed to the workspace's public key (HPKE —
- * sealing needs no secret) and opened only here, for this run; they are purged when the run ends.
+ * (run, index) written through `record_run_step`, which checks the lease. The run's recorded steps come with its claim
+ * (claim_run_context; read once otherwise); a completed one is replayed, never re-run.
+ *
+ * What is written when (issue #20: a run cost 16 transactions):
+ *  - an effect is marked `started` (lease-checked) before it runs, in a transaction of its own that commits before
+ *    the effect — with it go the completions of the reads that came before it, in the same transaction;
+ *  - an effect's completion is written as soon as it returns (so a crash after it replays it rather than repeating it);
+ *  - a read's completion is held in memory until the next write: the next effect's `started` mark, a flush (a
+ *    deferral, a cancel), or the end of the run, whose transaction also writes the telemetry rows, purges the sealed
+ *    step content and finishes the run. A crash before then loses only reads, which a retry makes again (harmless, as
+ *    StepOptions.effect says); everything an effect's decision rested on is durable before the effect happens.
+ *  - the executor's lease check just before an effect (`assertLease`) is the `started` mark itself when the journal
+ *    wrote one a moment before (same step, no await of anything else in between); otherwise a round trip of its own.
+ * Results holding model or user content are sealed to the workspace's public key (HPKE — sealing needs no secret;
+ * the key comes with the claim) and opened only here, for this run; they are purged when the run ends.
  */
 import { ConflictError, InternalError, type AuditEventDraft, type TelemetryMeta, type WorkspaceId } from "@praxa/core";
 import { sealCredential, type KeyProvider } from "@praxa/crypto";
 import {
   assertRunLease,
   insertRunEvents,
+  purgeAndFinishRun,
   readRunSteps,
-  recordRunStep,
+  recordRunSteps,
   withWorkspace,
   workspacePublicKey,
   type AuditWriter,
   type Database,
-  type RecordedStep,
+  type RecordedStepRecord,
   type RunLease,
+  type StepWriteInput,
+  type WorkspaceScope,
 } from "@praxa/db";
 import type { Tracer } from "@praxa/observability";
 import type { RunJournal, RunRecorder, StepOptions } from "@praxa/runtime";
@@ -32,17 +46,66 @@ export interface RunStorageDeps {
   readonly tracer?: Tracer;
 }
 
+/** What the claim already read for the run (claim_run_context): no round trip for them. */
+export interface RunStorageSeed {
+  readonly steps: readonly RecordedStepRecord[];
+  readonly publicKey: { readonly keyId: string; readonly publicKey: Buffer } | null;
+}
+
 /** The run's recorded steps disagree with this execution (a non-deterministic replay, or a bug): stop. */
 class StepMismatchError extends InternalError {}
 
 const STEP_CONTEXT = { provider: "praxa", purpose: "step_result" } as const;
 
-export function createRunJournal(deps: RunStorageDeps, workspaceId: WorkspaceId, lease: RunLease): RunJournal {
-  let publicKey: { keyId: string; publicKey: Buffer } | null = null;
-  // The run's recorded steps, read once: a first attempt finds none; a retry replays from these without a round trip each.
-  let recorded: Promise<Map<number, RecordedStep>> | null = null;
-  const inScope = <T>(fn: Parameters<typeof withWorkspace<T>>[2]) => withWorkspace(deps.database, workspaceId, fn);
-  return {
+export interface RunEnd {
+  readonly status: "succeeded" | "failed" | "skipped" | "cancelled";
+  readonly errorCode: string | null;
+  readonly failureClass: string | null;
+}
+
+export interface RunStore {
+  readonly journal: RunJournal;
+  readonly recorder: RunRecorder & {
+    /** Write what is held (read completions, telemetry rows) in one transaction. */
+    flush(): Promise<void>;
+  };
+  /**
+   * The end of the run in one transaction: what is held, the telemetry rows, the sealed step content purged (not for
+   * a cancelled run: finish_run purges it itself) and the run finished under the lease.
+   */
+  finish(end: RunEnd): Promise<void>;
+}
+
+export function createRunStore(
+  deps: RunStorageDeps,
+  workspaceId: WorkspaceId,
+  lease: RunLease,
+  seed: RunStorageSeed | null = null,
+): RunStore {
+  const inScope = <T>(fn: (s: WorkspaceScope) => Promise<T>) => withWorkspace(deps.database, workspaceId, fn);
+  let publicKey: { keyId: string; publicKey: Buffer } | null | undefined = seed ? seed.publicKey : undefined;
+  // The run's recorded steps: from the claim, or read once. A first attempt finds none; a retry replays from these.
+  let recorded: Promise<Map<number, RecordedStepRecord>> | null = seed
+    ? Promise.resolve(new Map(seed.steps.map((r) => [r.idx, r])))
+    : null;
+  /** Read completions not written yet, in step order. */
+  const held: StepWriteInput[] = [];
+  /** Telemetry rows not written yet. */
+  const telemetry: TelemetryMeta[] = [];
+  /** Set while an effect runs right after its lease-checked `started` mark (the executor's assertLease is that mark). */
+  let leaseCheckedForEffect = false;
+
+  /** Write step records (lease-checked each) in the scope; a completed step found already completed is a bug. */
+  const writeSteps = async (s: WorkspaceScope, steps: readonly StepWriteInput[]) => {
+    if (steps.length === 0) return;
+    const written = await recordRunSteps(s, lease, steps);
+    // The database keeps the first completion (it never rewrites one): if a step had completed meanwhile, the recorded
+    // result is the one that counts — but under a held lease that cannot happen; say so loudly if it does.
+    const again = written.find((w, i) => w.replayed && steps[i]?.status === "completed");
+    if (again) throw new StepMismatchError("a step completed twice under one lease", { details: { idx: again.idx } });
+  };
+
+  const journal: RunJournal = {
     async step<T>(idx: number, o: StepOptions<T>, exec: () => Promise<T>) {
       recorded ??= inScope((s) => readRunSteps(s, lease.runId)).then((rows) => new Map(rows.map((r) => [r.idx, r])));
       const prior = (await recorded).get(idx);
@@ -67,12 +130,21 @@ export function createRunJournal(deps: RunStorageDeps, workspaceId: WorkspaceId,
         }
         return { value: o.schema.parse(prior.result), replayed: true };
       }
-      // An effect is marked started first (lease-checked), so a crash between it and its record is visible.
-      if (o.effect)
-        await inScope((s) => recordRunStep(s, lease, { idx, kind: o.kind, idempotencyKey: o.key, status: "started" }));
-      const value = await exec();
+      // An effect is marked started first (lease-checked, committed before it runs), with the reads held before it.
+      if (o.effect) {
+        const batch = [...held, { idx, kind: o.kind, idempotencyKey: o.key, status: "started" as const }];
+        await inScope((s) => writeSteps(s, batch));
+        held.splice(0, batch.length - 1);
+        leaseCheckedForEffect = true;
+      }
+      let value: T;
+      try {
+        value = await exec();
+      } finally {
+        leaseCheckedForEffect = false;
+      }
       const json = JSON.stringify(value ?? null);
-      let written;
+      let write: StepWriteInput;
       if (o.sealed) {
         publicKey ??= await inScope((s) => workspacePublicKey(s));
         if (!publicKey)
@@ -83,52 +155,43 @@ export function createRunJournal(deps: RunStorageDeps, workspaceId: WorkspaceId,
           { workspaceId, ...STEP_CONTEXT },
           json,
         );
-        written = await inScope((s) =>
-          recordRunStep(s, lease, {
-            idx,
-            kind: o.kind,
-            idempotencyKey: o.key,
-            status: "completed",
-            resultSealed: Buffer.from(sealed),
-          }),
-        );
+        write = { idx, kind: o.kind, idempotencyKey: o.key, status: "completed", resultSealed: Buffer.from(sealed) };
       } else {
-        written = await inScope((s) =>
-          recordRunStep(s, lease, {
-            idx,
-            kind: o.kind,
-            idempotencyKey: o.key,
-            status: "completed",
-            result: JSON.parse(json) as unknown,
-          }),
-        );
+        write = { idx, kind: o.kind, idempotencyKey: o.key, status: "completed", result: JSON.parse(json) as unknown };
       }
-      // The database keeps the first completion (it never rewrites one): if this step had completed meanwhile, the
-      // recorded result is the one that counts — but under a held lease that cannot happen; say so loudly if it does.
-      if (written.replayed) throw new StepMismatchError("a step completed twice under one lease", { details: { idx } });
+      if (o.effect) await inScope((s) => writeSteps(s, [write]));
+      else held.push(write);
       return { value, replayed: false };
     },
   };
-}
 
-export function createRunRecorder(
-  deps: RunStorageDeps,
-  workspaceId: WorkspaceId,
-  lease: RunLease,
-): RunRecorder & { flush(): Promise<void> } {
-  const inScope = <T>(fn: Parameters<typeof withWorkspace<T>>[2]) => withWorkspace(deps.database, workspaceId, fn);
-  const buffer: TelemetryMeta[] = [];
-  return {
+  /** Held steps and telemetry in the scope (telemetry first: it needs no lease). */
+  const writeHeld = async (s: WorkspaceScope, steps: readonly StepWriteInput[], rows: readonly TelemetryMeta[]) => {
+    await Promise.all([insertRunEvents(s, lease.runId, rows), writeSteps(s, steps)]);
+  };
+
+  const recorder: RunStore["recorder"] = {
     async flush() {
-      if (buffer.length === 0) return;
-      const rows = buffer.splice(0);
-      await inScope((s) => insertRunEvents(s, lease.runId, rows));
+      if (held.length === 0 && telemetry.length === 0) return;
+      const steps = held.splice(0);
+      const rows = telemetry.splice(0);
+      try {
+        await inScope((s) => writeHeld(s, steps, rows));
+      } catch (err) {
+        // The lease refused the steps (lost, or the run was cancelled): the telemetry rows are still the run's.
+        if (steps.length === 0 || rows.length === 0) throw err;
+        await inScope((s) => insertRunEvents(s, lease.runId, rows)).catch(() => undefined);
+        throw err;
+      }
     },
     async telemetry(meta: TelemetryMeta) {
-      // Rows are buffered and written together (at the next flush: the end of the run, or every 16 rows); telemetry is
-      // not a step, so a crash may lose the last few rows — never a step or an audit event.
-      buffer.push(meta);
-      if (buffer.length >= 16) await this.flush();
+      // Rows are held and written together (at the next flush or the end of the run, or every 16 rows); telemetry is
+      // not a step, so a crash may lose the last few rows — never a step an effect rested on, nor an audit event.
+      telemetry.push(meta);
+      if (telemetry.length >= 16) {
+        const rows = telemetry.splice(0);
+        await inScope((s) => insertRunEvents(s, lease.runId, rows));
+      }
       // The span carries the same four attributes and nothing else (the exporter filters again).
       if (!deps.tracer) return;
       const end = Date.now();
@@ -148,7 +211,27 @@ export function createRunRecorder(
       }
     },
     async assertLease() {
+      // The journal marked this effect started a moment ago, lease-checked in Postgres: that was the check.
+      if (leaseCheckedForEffect) {
+        leaseCheckedForEffect = false;
+        return;
+      }
       await inScope((s) => assertRunLease(s, lease));
+    },
+  };
+
+  return {
+    journal,
+    recorder,
+    async finish(end) {
+      const steps = held.splice(0);
+      const rows = telemetry.splice(0);
+      await inScope(async (s) => {
+        await Promise.all([
+          writeHeld(s, steps, rows),
+          purgeAndFinishRun(s, lease, { ...end, purge: end.status !== "cancelled" }),
+        ]);
+      });
     },
   };
 }

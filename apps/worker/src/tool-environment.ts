@@ -75,6 +75,11 @@ export interface RunGithubScope {
   readonly integrationId: string | null;
   /** Repository names (without owner) and permissions the token is narrowed to. */
   readonly token: InstallationTokenScope;
+  /**
+   * The external ids of the active installations the run may act through, as its claim read them
+   * (claim_run_context); absent: read here. A fresh token (after a 401) always reads them again.
+   */
+  readonly installations?: readonly string[];
 }
 
 /**
@@ -85,6 +90,7 @@ export function runGithubScope(
   run: { readonly integration_id: string | null; readonly input: Readonly<Record<string, unknown>> },
   manifest: { readonly tools: readonly string[] },
   skillNeeds: readonly string[] = [],
+  installations?: readonly string[],
 ): RunGithubScope {
   const repo =
     typeof run.input["repo"] === "string"
@@ -94,7 +100,11 @@ export function runGithubScope(
     ...neededPermissions("github", [{ tools: manifest.tools, triggers: [] }]),
     ...skillNeeds,
   ]);
-  return { integrationId: run.integration_id, token: { ...(repo ? { repositories: [repo] } : {}), permissions } };
+  return {
+    integrationId: run.integration_id,
+    token: { ...(repo ? { repositories: [repo] } : {}), permissions },
+    ...(installations ? { installations } : {}),
+  };
 }
 
 export function createToolEnvironment(
@@ -117,16 +127,21 @@ export function createToolEnvironment(
       let installationId = 0;
       const tokenFor = (fresh: boolean) =>
         inScope(async (s) => {
-          const active = and(eq(schema.integrations.provider, "github"), eq(schema.integrations.status, "active"));
-          const rows = await s.db
-            .select({ externalId: schema.integrations.externalId })
-            .from(schema.integrations)
-            .where(
-              runGithub.integrationId === null
-                ? active
-                : and(active, eq(schema.integrations.id, runGithub.integrationId)),
-            )
-            .limit(2);
+          const known = fresh ? undefined : runGithub.installations;
+          let rows: readonly { externalId: string }[];
+          if (known) rows = known.map((externalId) => ({ externalId }));
+          else {
+            const active = and(eq(schema.integrations.provider, "github"), eq(schema.integrations.status, "active"));
+            rows = await s.db
+              .select({ externalId: schema.integrations.externalId })
+              .from(schema.integrations)
+              .where(
+                runGithub.integrationId === null
+                  ? active
+                  : and(active, eq(schema.integrations.id, runGithub.integrationId)),
+              )
+              .limit(2);
+          }
           const row = rows[0];
           if (!row)
             throw new IntegrationMissingError(

@@ -64,13 +64,12 @@ export async function vaultTryReadForRun(
   lease: RunLease,
   name: string,
 ): Promise<VaultRecord | null> {
-  const rows = await queryScopedRows(
-    scope,
-    VaultRow,
-    dsql`select * from public.vault_try_read_for_run(${lease.runId}, ${lease.token}::uuid, ${name})`,
-  );
-  return rows[0] ?? null;
+  // A prepared statement: this read is on every run's path (its GitHub token).
+  const rows = await requireScope(scope).executePrepared(VAULT_TRY_READ_SQL, [lease.runId, lease.token, name]);
+  return z.array(VaultRow).parse(rows)[0] ?? null;
 }
+const VAULT_TRY_READ_SQL =
+  "select ciphertext, key_id, provider, purpose, expires_at from public.vault_try_read_for_run($1::text, $2::uuid, $3::text)";
 
 /**
  * Worker only: like vaultTryReadForRun, and the row stays locked (FOR UPDATE) until the scope's transaction ends — for
@@ -115,12 +114,12 @@ export type RunKeyMaterial = z.infer<typeof RunKeyRow>;
 
 /** Worker only: the wrapped private keys of the run's workspace (newest first), for a run it holds. */
 export async function workspaceKeysForRun(scope: WorkspaceScope, lease: RunLease): Promise<RunKeyMaterial[]> {
-  return queryScopedRows(
-    scope,
-    RunKeyRow,
-    dsql`select * from public.workspace_keys_for_run(${lease.runId}, ${lease.token}::uuid)`,
-  );
+  // A prepared statement: every opening of a sealed record for a run reads these.
+  return z
+    .array(RunKeyRow)
+    .parse(await requireScope(scope).executePrepared(KEYS_FOR_RUN_SQL, [lease.runId, lease.token]));
 }
+const KEYS_FOR_RUN_SQL = "select * from public.workspace_keys_for_run($1::text, $2::uuid)";
 
 export interface KeyOperationLease {
   readonly workspaceId: string;

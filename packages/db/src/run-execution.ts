@@ -70,7 +70,10 @@ export async function readRunSteps(scope: WorkspaceScope, runId: RunId): Promise
   );
 }
 
-/** Telemetry rows in one statement (the executor's rows of a run, flushed together). */
+const INSERT_EVENTS_SQL = `insert into public.agent_run_events (workspace_id, run_id, meta)
+  select $1::text, $2::text, t.m from jsonb_array_elements($3::text::jsonb) with ordinality as t(m, n) order by t.n`;
+
+/** Telemetry rows in one statement (the executor's rows of a run, flushed together); a prepared statement. */
 export async function insertRunEvents(
   scope: WorkspaceScope,
   runId: RunId,
@@ -79,8 +82,75 @@ export async function insertRunEvents(
   if (metas.length === 0) return;
   const parsed = metas.map((m) => TelemetryMetaSchema.parse(m));
   const s = requireScope(scope);
-  await s.execute(dsql`insert into public.agent_run_events (workspace_id, run_id, meta)
-    select ${s.workspaceId}, ${runId}, t.m from jsonb_array_elements(${JSON.stringify(parsed)}::jsonb) with ordinality as t(m, n) order by t.n`);
+  await s.executePrepared(INSERT_EVENTS_SQL, [s.workspaceId, runId, JSON.stringify(parsed)]);
+}
+
+/** One step write of `recordRunSteps` (as `recordRunStep` takes it). */
+export interface StepWriteInput {
+  readonly idx: number;
+  readonly kind: string;
+  readonly idempotencyKey: string;
+  readonly status: "started" | "completed" | "failed";
+  readonly result?: unknown;
+  readonly resultSealed?: Buffer;
+}
+
+const RECORD_STEP_SQL =
+  "select idx, replayed from public.record_run_step($1::text, $2::uuid, $3::integer, $4::text, $5::text, $6::text, $7::text::jsonb, $8::bytea)";
+const StepWritten = z.object({ idx: z.number().int(), replayed: z.boolean() });
+
+/**
+ * Several steps recorded under the lease in the scope's transaction, in order, each through `record_run_step` (the
+ * lease checked for every one): prepared statements handed to the connection together (pipelined), so the batch costs
+ * one round trip. Returns, per step, whether it had been completed before (then it was not rewritten).
+ */
+export async function recordRunSteps(
+  scope: WorkspaceScope,
+  lease: RunLease,
+  steps: readonly StepWriteInput[],
+): Promise<{ idx: number; replayed: boolean }[]> {
+  const s = requireScope(scope);
+  return Promise.all(
+    steps.map(async (st) => {
+      const rows = await s.executePrepared(RECORD_STEP_SQL, [
+        lease.runId,
+        lease.token,
+        st.idx,
+        st.kind,
+        st.idempotencyKey,
+        st.status,
+        st.result === undefined ? null : JSON.stringify(st.result),
+        st.resultSealed ?? null,
+      ]);
+      const row = rows[0];
+      if (!row) throw new InternalError("record_run_step returned no row");
+      return StepWritten.parse(row);
+    }),
+  );
+}
+
+const PURGE_SQL = "select public.purge_run_step_content($1::text, $2::uuid) as n";
+const FINISH_SQL = "select public.finish_run($1::text, $2::uuid, $3::text, $4::text, $5::text)";
+
+/**
+ * The end of a run in its scope's transaction, as prepared statements handed together: its sealed step content purged
+ * (unless `purge` is false), then `finish_run` (lease-checked) with its status, error code and failure class.
+ */
+export async function purgeAndFinishRun(
+  scope: WorkspaceScope,
+  lease: RunLease,
+  end: {
+    readonly status: "succeeded" | "failed" | "skipped" | "cancelled";
+    readonly errorCode: string | null;
+    readonly failureClass: string | null;
+    readonly purge: boolean;
+  },
+): Promise<void> {
+  const s = requireScope(scope);
+  await Promise.all([
+    end.purge ? s.executePrepared(PURGE_SQL, [lease.runId, lease.token]) : null,
+    s.executePrepared(FINISH_SQL, [lease.runId, lease.token, end.status, end.errorCode, end.failureClass]),
+  ]);
 }
 
 /** Give a held run back (queued, lease cleared) so a retry can claim it; its recorded steps are kept for replay. */

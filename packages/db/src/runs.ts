@@ -4,9 +4,17 @@
  */
 import { sql as dsql } from "drizzle-orm";
 import { z } from "zod";
-import { InternalError, RunIdSchema, WorkspaceIdSchema, type RunId, type WorkspaceId } from "@praxa/core";
+import {
+  InternalError,
+  NotFoundError,
+  RunIdSchema,
+  WorkspaceIdSchema,
+  type RunId,
+  type WorkspaceId,
+} from "@praxa/core";
 import type { Database } from "./client.js";
 import { requireScope, type WorkspaceScope } from "./scope.js";
+import { mapDatabaseError } from "./pg-errors.js";
 import { queryRows, queryScopedRows } from "./typed-query.js";
 
 const date = z.union([z.date(), z.string().transform((s) => new Date(s))]);
@@ -248,6 +256,10 @@ export async function claimRunOutcome(
   );
   const r = rows[0];
   if (!r) throw new InternalError("claim_run returned no row");
+  return claimOutcomeOf(runId, r);
+}
+
+function claimOutcomeOf(runId: RunId, r: z.infer<typeof ClaimRow>): ClaimOutcome {
   switch (r.outcome) {
     case "claimed": {
       if (r.workspace_id === null || r.skill_id === null || r.skill_version_id === null || r.trigger === null)
@@ -278,6 +290,135 @@ export async function claimRunOutcome(
         throw new InternalError("claim_run returned a hand-back without its time");
       return { outcome: r.outcome, workspaceId: r.workspace_id, until: r.lease_expires_at };
   }
+}
+
+const ClaimContextRow = ClaimRow.extend({
+  input: z.record(z.string(), z.unknown()).nullable(),
+  source: z.string().nullable(),
+  parent_run_id: z.string().nullable(),
+  integration_id: z.string().nullable(),
+  skill_status: z.enum(["active", "paused"]).nullable(),
+  skill_slug: z.string().nullable(),
+  manifest: z.unknown(),
+  manifest_hash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable(),
+  depth: z.number().int().min(0).nullable(),
+  public_key_id: z.string().nullable(),
+  public_key: z.instanceof(Buffer).nullable(),
+  steps: z
+    .array(
+      z.object({
+        idx: z.number().int(),
+        idempotency_key: z.string(),
+        status: z.enum(["started", "completed", "failed"]),
+        result: z.unknown(),
+        result_sealed: z.string().nullable(),
+      }),
+    )
+    .nullable(),
+  github_installations: z.array(z.string()).nullable(),
+  llm_credentials: z.array(z.object({ provider: z.string(), vault_name: z.string() })).nullable(),
+  traceparent: z.string().nullable(),
+});
+
+/** What a run needs to start, read in the claim's own transaction (migrations/0029). */
+export interface ClaimedRunContext {
+  readonly input: Record<string, unknown>;
+  readonly source: string;
+  readonly parentRunId: string | null;
+  readonly integrationId: string | null;
+  readonly skillStatus: "active" | "paused";
+  readonly skillSlug: string;
+  /** The pinned version's manifest as stored (unparsed), and its recorded hash. */
+  readonly manifest: unknown;
+  readonly manifestHash: string;
+  /** Ancestors of the run (0 for a top-level run; at most 6 are counted). */
+  readonly depth: number;
+  /** The workspace's active public key (null: the workspace has no key). */
+  readonly publicKey: { readonly keyId: string; readonly publicKey: Buffer } | null;
+  /** The run's recorded steps (a first attempt has none); sealed results still sealed. */
+  readonly steps: readonly RecordedStepRecord[];
+  /** External ids of the active GitHub installations the run may act through (its own; else the workspace's, ≤ 2). */
+  readonly githubInstallations: readonly string[];
+  /** The workspace's model credentials, newest first (provider and vault name: opening one needs the lease). */
+  readonly llmCredentials: readonly { readonly provider: string; readonly vaultName: string }[];
+  /** The W3C traceparent ingest stored on the run (null for runs made without one): the run's span continues it. */
+  readonly traceparent: string | null;
+}
+
+/** A recorded step of a run (as readRunSteps returns it). */
+export interface RecordedStepRecord {
+  readonly idx: number;
+  readonly idempotency_key: string;
+  readonly status: "started" | "completed" | "failed";
+  readonly result: unknown;
+  readonly result_sealed: Buffer | null;
+}
+
+export type ClaimContextOutcome =
+  | { readonly outcome: "claimed"; readonly run: ClaimedRun; readonly context: ClaimedRunContext }
+  | Exclude<ClaimOutcome, { readonly outcome: "claimed" }>;
+
+const CLAIM_CONTEXT_SQL = "select * from public.claim_run_context($1, $2, $3)";
+
+/**
+ * `claimRunOutcome` and the run's context in one call and one transaction (claim_run_context: every outcome of
+ * claim_run, unchanged). One round trip: a prepared statement of the pool's connection.
+ */
+export async function claimRunWithContext(
+  database: Database,
+  runId: RunId,
+  workerId: string,
+  leaseSeconds = 30,
+): Promise<ClaimContextOutcome> {
+  let raw: unknown;
+  try {
+    raw = [...(await database.sql.unsafe(CLAIM_CONTEXT_SQL, [runId, workerId, leaseSeconds], { prepare: true }))];
+  } catch (err) {
+    throw mapDatabaseError(err);
+  }
+  const r = z.array(ClaimContextRow).parse(raw)[0];
+  if (!r) throw new InternalError("claim_run_context returned no row");
+  const claim = claimOutcomeOf(runId, r);
+  if (claim.outcome !== "claimed") return claim;
+  if (
+    r.input === null ||
+    r.source === null ||
+    r.skill_status === null ||
+    r.skill_slug === null ||
+    r.manifest_hash === null ||
+    r.depth === null ||
+    r.steps === null ||
+    r.github_installations === null ||
+    r.llm_credentials === null
+  )
+    throw new NotFoundError("run context not found");
+  return {
+    outcome: "claimed",
+    run: claim.run,
+    context: {
+      input: r.input,
+      source: r.source,
+      parentRunId: r.parent_run_id,
+      integrationId: r.integration_id,
+      skillStatus: r.skill_status,
+      skillSlug: r.skill_slug,
+      manifest: r.manifest,
+      manifestHash: r.manifest_hash,
+      depth: r.depth,
+      publicKey:
+        r.public_key_id === null || r.public_key === null ? null : { keyId: r.public_key_id, publicKey: r.public_key },
+      steps: r.steps.map((st) => ({
+        ...st,
+        result_sealed: st.result_sealed === null ? null : Buffer.from(st.result_sealed, "base64"),
+      })),
+      githubInstallations: r.github_installations,
+      llmCredentials: r.llm_credentials.map((l) => ({ provider: l.provider, vaultName: l.vault_name })),
+      traceparent: r.traceparent,
+    },
+  };
 }
 
 /** `claimRunOutcome`, for callers that only care whether the run is theirs now (null otherwise). */
