@@ -349,7 +349,9 @@ try {
               throw new Error("rollback");
             })
             .catch(() => undefined);
-          log(`  ${per.map((p) => `${p.w}.${p.s}=${p.n}`).join(" ")} pass ${(performance.now() - t0).toFixed(1)} ms (${got})`);
+          log(
+            `  ${per.map((p) => `${p.w}.${p.s}=${p.n}`).join(" ")} pass ${(performance.now() - t0).toFixed(1)} ms (${got})`,
+          );
         }
         await sleep(100);
       }
