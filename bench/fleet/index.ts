@@ -349,8 +349,9 @@ try {
               throw new Error("rollback");
             })
             .catch(() => undefined);
+          const jc = await queues.get("runs").getJobCounts("active", "waiting", "prioritized", "delayed");
           log(
-            `  ${per.map((p) => `${p.w}.${p.s}=${p.n}`).join(" ")} pass ${(performance.now() - t0).toFixed(1)} ms (${got})`,
+            `  ${per.map((p) => `${p.w}.${p.s}=${p.n}`).join(" ")} pass ${(performance.now() - t0).toFixed(1)} ms (${got}) jobs ${JSON.stringify(jc)}`,
           );
         }
         await sleep(100);

@@ -22,12 +22,22 @@ ALTER TABLE agent_runs
 -- Runs queued before this migration already have a job under the bare run id (dispatch_seq 0 keeps that id).
 UPDATE agent_runs SET dispatched_at = now() WHERE status = 'queued';
 
+-- The table is a queue as well as a record: analyze and vacuum it far more often than the default 10–20 % of rows, so
+-- the dispatcher's plans and partial indexes stay sharp through a burst of thousands of runs.
+ALTER TABLE agent_runs SET (autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_scale_factor = 0.05);
+
 -- The dispatcher's reads: workspaces with undispatched runs (a loose index scan), their oldest runs, and what each
 -- workspace has in flight.
 CREATE INDEX agent_runs_undispatched_idx ON agent_runs (workspace_id, created_at, id)
   WHERE status = 'queued' AND dispatched_at IS NULL;
 CREATE INDEX agent_runs_inflight_idx ON agent_runs (workspace_id)
   WHERE status = 'running' OR (status = 'queued' AND dispatched_at IS NOT NULL);
+-- The fleet's look-ahead in use (dispatched, not yet claimed), counted by every pass and every ingest: an index of
+-- exactly those rows, so the count never walks a backlog — with stale statistics after a burst the planner otherwise
+-- took the pending index and read every queued run (7 ms idle, ~90 ms under load, with 40 000 queued).
+CREATE INDEX agent_runs_dispatched_idx ON agent_runs (dispatched_at) WHERE status = 'queued' AND dispatched_at IS NOT NULL;
+-- Expired leases, handed back by every pass: only running runs, by expiry.
+CREATE INDEX agent_runs_lease_expiry_idx ON agent_runs (lease_expires_at) WHERE status = 'running';
 CREATE INDEX agent_runs_retry_of_idx ON agent_runs (workspace_id, retry_of) WHERE retry_of IS NOT NULL;
 CREATE INDEX agent_runs_integration_open_idx ON agent_runs (workspace_id, integration_id)
   WHERE status IN ('queued', 'running');
@@ -226,13 +236,14 @@ BEGIN
     RETURN;
   END IF;
   RETURN QUERY
+  -- Ordered by agent_runs_undispatched_idx's whole key, so the planner takes that index whatever its statistics say.
   WITH RECURSIVE ws(wid) AS (
       (SELECT r.workspace_id FROM public.agent_runs r
-        WHERE r.status = 'queued' AND r.dispatched_at IS NULL ORDER BY r.workspace_id LIMIT 1)
+        WHERE r.status = 'queued' AND r.dispatched_at IS NULL ORDER BY r.workspace_id, r.created_at, r.id LIMIT 1)
       UNION ALL
       SELECT (SELECT r.workspace_id FROM public.agent_runs r
                WHERE r.status = 'queued' AND r.dispatched_at IS NULL AND r.workspace_id > ws.wid
-               ORDER BY r.workspace_id LIMIT 1)
+               ORDER BY r.workspace_id, r.created_at, r.id LIMIT 1)
         FROM ws WHERE ws.wid IS NOT NULL
     ),
     inflight AS (
@@ -271,10 +282,11 @@ BEGIN
        LIMIT v_room
     ),
     picked AS (
+      -- By primary key (= ANY of the picked ids): a join here let stale statistics after a burst choose a scan of the
+      -- whole table (~90 ms a pass with 40 000 queued).
       UPDATE public.agent_runs r
          SET dispatched_at = clock_timestamp(), dispatch_seq = r.dispatch_seq + 1, updated_at = clock_timestamp()
-        FROM candidates c
-       WHERE r.id = c.id AND r.status = 'queued' AND r.dispatched_at IS NULL
+       WHERE r.id = ANY (ARRAY(SELECT c.id FROM candidates c)) AND r.status = 'queued' AND r.dispatched_at IS NULL
       RETURNING r.id, r.workspace_id, r.dispatch_seq
     ),
     served AS (
