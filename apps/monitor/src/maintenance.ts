@@ -4,7 +4,7 @@
  * `maintenance` queue — `reconcile` (runs and notifications whose jobs were lost), `acceptance` (the quality monitor's
  * pass) and `checkpoints` (time-based audit checkpoints) — and whichever monitor's worker takes a job runs it.
  */
-import { parseJobData, Worker, type QueueSet, type Redis } from "@praxa/queue";
+import { bullQueueName, parseJobData, Worker, type QueueSet, type Redis } from "@praxa/queue";
 import type { Logger } from "@praxa/observability";
 import { evaluateAcceptance, type AcceptanceDeps } from "./acceptance.js";
 import { checkpointPass, type CheckpointDeps } from "./checkpoints.js";
@@ -71,12 +71,16 @@ export async function runMaintenanceJob(name: string, data: unknown, deps: Maint
 }
 
 export function startMaintenanceWorker(connection: Redis, prefix: string, deps: MaintenanceDeps, log: Logger): Worker {
-  const worker = new Worker("maintenance", async (job) => runMaintenanceJob(job.name, job.data, deps), {
-    connection,
-    prefix,
-    concurrency: 1,
-    autorun: true,
-  });
+  const worker = new Worker(
+    bullQueueName("maintenance", connection),
+    async (job) => runMaintenanceJob(job.name, job.data, deps),
+    {
+      connection,
+      prefix,
+      concurrency: 1,
+      autorun: true,
+    },
+  );
   worker.on("failed", (job, err) =>
     log.error({ job: job?.name, code: "MAINTENANCE_FAILED", err }, "maintenance job failed"),
   );
