@@ -8,7 +8,8 @@
  *  - the monitor (in-process, its job schedulers and reconciler on the cluster) adding the job of a run whose dispatch
  *    committed but whose job never reached Redis;
  *  - `praxa demo` with REDIS_CLUSTER_NODES (ingest, worker and monitor processes, webhook → review);
- *  - a failover: the master holding the queued runs is SIGKILLed, its replica is promoted, and every run finishes.
+ *  - a failover: the master holding queued runs is SIGKILLed under a running worker process and monitor, its replica
+ *    is promoted, and every run finishes, reviewed once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -26,7 +27,6 @@ import {
   checkRedisEvictionPolicy,
   createQueues,
   createRedis,
-  enqueue,
   isRedisCluster,
   redisNodes,
   removeRedisPrefix,
@@ -74,6 +74,14 @@ async function keysUnder(p: string): Promise<string[]> {
     } while (cursor !== "0");
   }
   return out;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function keySlot(key: string): Promise<number> {
@@ -276,18 +284,18 @@ describe("runs on a Redis Cluster", () => {
     expect(job?.queueQualifiedName).toBe(`${h.env.PRAXA_QUEUE_PREFIX}:{runs}`);
   }, 60_000);
 
-  it("failover: the master holding queued runs is killed, its replica takes over, and every run finishes once", async () => {
-    await stopProcess(worker?.child);
-    worker = undefined;
-    // Runs dispatched into the {runs} queue while no worker takes them: queued in Redis.
+  it("failover: the master holding queued runs is killed under a running worker process and monitor; its replica takes over, and every run finishes once", async () => {
+    const running = worker;
+    if (!running) throw new Error("the worker process of the first test is not running");
+    const runsQueue = h.queues.get("runs");
+    // Queued in Redis and not yet taken: the queue is paused while the worker process's dispatcher adds their jobs.
+    await runsQueue.pause();
     const runs: { id: RunId; pr: number }[] = [];
     for (let i = 0; i < 4; i++) runs.push({ id: await prRun(), pr: n });
-    // As the dispatcher does it: the dispatch committed, then one job per run under `<runId>.<seq>`.
-    const picked = await dispatchRuns(h.workerDb, 10);
-    expect(picked.map((r) => r.run_id).sort()).toEqual(runs.map((r) => r.id).sort());
-    for (const r of picked)
-      await enqueue(h.queues, "run", { runId: r.run_id }, { jobId: runJobId(r.run_id, r.dispatch_seq) });
-    expect(await h.queues.get("runs").getWaitingCount()).toBe(4);
+    await until("the four runs' jobs queued", async () => {
+      const counts = await runsQueue.getJobCounts("wait", "paused", "prioritized");
+      return (counts.wait ?? 0) + (counts.paused ?? 0) + (counts.prioritized ?? 0) === 4;
+    });
 
     const runsQueueKey = `${h.env.PRAXA_QUEUE_PREFIX}:{runs}:wait`;
     const master = await cluster.masterOf(runsQueueKey);
@@ -296,8 +304,8 @@ describe("runs on a Redis Cluster", () => {
     await cluster.kill(master);
     await cluster.waitHealthy(60_000);
     expect(await cluster.masterOf(runsQueueKey)).toBe(replica!.port);
+    await runsQueue.resume();
 
-    worker = startWorkerProcess(h.env);
     for (const run of runs) {
       expect(await h.waitForRun(run.id, 90_000)).toEqual({ status: "succeeded", error_code: null });
       expect(h.gh.sandbox.reviews("acme", "shop", run.pr)).toHaveLength(1);
@@ -305,6 +313,11 @@ describe("runs on a Redis Cluster", () => {
     const audit = await h.admin<{ n: number }[]>`select count(*)::int as n from audit_events
       where run_id in ${h.admin(runs.map((r) => r.id))} and kind = 'skill.action'`;
     expect(audit[0]?.n).toBe(4);
+    // The same worker process throughout: its connections followed the promoted replica.
+    expect({ exitCode: running.child.exitCode, signal: running.child.signalCode }).toEqual({
+      exitCode: null,
+      signal: null,
+    });
   }, 180_000);
 });
 
