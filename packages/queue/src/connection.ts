@@ -9,7 +9,7 @@
  * producer.ts); the limiters and the audit-verify gate touch one key per command.
  */
 import { Cluster, Redis as SingleRedis, type ClusterOptions, type RedisOptions } from "ioredis";
-import { PraxaError } from "@praxa/core";
+import { PraxaError, UnavailableError } from "@praxa/core";
 
 /** A connection to one Redis server or to a Redis Cluster: what every Praxa component is handed. */
 export type Redis = SingleRedis | Cluster;
@@ -98,7 +98,11 @@ export function isRedisCluster(redis: Redis): redis is Cluster {
  */
 export async function redisNodes(redis: Redis, which: "master" | "all" = "master"): Promise<SingleRedis[]> {
   if (!isRedisCluster(redis)) return [redis];
-  await redisReady(redis, 10_000);
+  try {
+    await redisReady(redis, 10_000);
+  } catch (err) {
+    throw new UnavailableError("the Redis Cluster did not answer (no slot map from any seed node)", { cause: err });
+  }
   return redis.nodes(which);
 }
 
