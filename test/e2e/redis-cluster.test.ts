@@ -99,9 +99,10 @@ function startWorkerProcess(env: Record<string, string>): { child: ChildProcess;
 }
 
 /**
- * SIGTERM, and SIGKILL if it has not exited after `killAfterMs`: after a failover a worker process's graceful close
- * can wait on BullMQ's close of the worker whose queue's master died until runProcess's 60 s bound (see the report on
- * issue #20); the runs are durable either way, and teardown need not wait for it.
+ * SIGTERM, and SIGKILL if it has not exited after `killAfterMs`: on a cluster a worker process's graceful close can
+ * wait until runProcess's 60 s bound — BullMQ (5.81) awaits the blocking cluster client's `end` while its bzpopmin patch
+ * reconnects that client (upstream: taskforcesh/bullmq#4656, an un-timed `await disconnecting`); runs are durable either
+ * way, and teardown need not wait for it.
  */
 async function stopProcess(child: ChildProcess | undefined, options: { killAfterMs?: number } = {}): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
