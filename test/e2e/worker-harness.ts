@@ -79,6 +79,8 @@ export async function startWorkerHarness(
     manifest?: SkillManifest;
     extraEnv?: Record<string, string>;
     redisUrl?: string;
+    /** A Redis Cluster instead (REDIS_CLUSTER_NODES): every connection of the harness and of the worker is a cluster's. */
+    redisCluster?: { readonly nodes: string; readonly seeds: readonly { host: string; port: number }[] };
     keyProvider?: KeyProvider;
   } = {},
 ): Promise<WorkerHarness> {
@@ -103,14 +105,14 @@ export async function startWorkerHarness(
   await admin`delete from llm_credentials where workspace_id = ${ws.workspaceId}`;
   const prefix = `test-${randomUUID()}`;
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-  const redis = createRedis(redisUrl, "producer");
+  const redis = createRedis(options.redisCluster ? { clusterNodes: options.redisCluster.seeds } : redisUrl, "producer");
   redis.on("error", () => undefined);
   const queues = createQueues(redis, prefix);
   const env: Record<string, string> = {
     NODE_ENV: "test",
     LOG_LEVEL: "silent",
     WORKER_DATABASE_URL: tdb.roleUrl("praxa_worker"),
-    REDIS_URL: redisUrl,
+    ...(options.redisCluster ? { REDIS_CLUSTER_NODES: options.redisCluster.nodes } : { REDIS_URL: redisUrl }),
     PRAXA_QUEUE_PREFIX: prefix,
     PRAXA_KEY_PROVIDER: "local",
     PRAXA_KEY_FILE: join(dir, "master.key"),

@@ -6,7 +6,7 @@
  * own Ed25519 key.
  */
 import type { NotificationId } from "@praxa/core";
-import { apiIntegrations, bootConfig, unconfiguredSummary, type ApiConfig } from "@praxa/config";
+import { apiIntegrations, bootConfig, redisTarget, unconfiguredSummary, type ApiConfig } from "@praxa/config";
 import { loadAuditSigningKey } from "@praxa/crypto";
 import { createDatabase, registerAuditKey } from "@praxa/db";
 import { createLogger, runProcess, startTelemetry } from "@praxa/observability";
@@ -68,7 +68,7 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
     algorithm: "ed25519",
     spki: signing.spki,
   });
-  const redis = createRedis(config.REDIS_URL, "producer");
+  const redis = createRedis(redisTarget(config), "producer");
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   const enqueueNotifications = async (ids: readonly NotificationId[]): Promise<void> => {
     for (const notificationId of ids) {
@@ -86,7 +86,10 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
   const removeRunJobs = runJobRemover(queues, log);
   // Rate limits and the audit-verify gate count on their own connection, failing fast while Redis is away (no offline
   // queue): the limits then fail open, verifications are refused (rate-limit.ts, audit-verify.ts).
-  const limitsRedis = createRedis(config.REDIS_URL, "producer", { enableOfflineQueue: false, commandTimeout: 1_000 });
+  const limitsRedis = createRedis(redisTarget(config), "producer", {
+    enableOfflineQueue: false,
+    commandTimeout: 1_000,
+  });
   limitsRedis.on("error", () => undefined); // reported per request (RATE_LIMIT_UNAVAILABLE, AUDIT_VERIFY_UNAVAILABLE)
   const limits = {
     redis: limitsRedis,

@@ -3,7 +3,7 @@
  * The ingest process: config once at boot, one Postgres pool as praxa_ingest, one Redis connection, the HTTP server.
  * SIGTERM/SIGINT: stop accepting, finish in-flight requests, close pools.
  */
-import { bootConfig, ingestIntegrations, unconfiguredSummary } from "@praxa/config";
+import { bootConfig, ingestIntegrations, redisTarget, unconfiguredSummary } from "@praxa/config";
 import { createDatabase, registerIngestKey } from "@praxa/db";
 import {
   createLogger,
@@ -44,7 +44,7 @@ export async function startIngest(
     ...(options.spanExporter ? { exporter: options.spanExporter } : {}),
   });
   const database = createDatabase(config.INGEST_DATABASE_URL, { max: 10, applicationName: "praxa-ingest" });
-  const redis = createRedis(config.REDIS_URL, "producer");
+  const redis = createRedis(redisTarget(config), "producer");
   redis.on("error", () => {}); // reported through readiness and enqueue failures, not as unhandled events
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   const triggerKey = await loadIngestTriggerKey({

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { createLogger } from "@praxa/observability";
-import { createRedis, redisReady, removeRedisPrefix, type Redis } from "@praxa/queue";
+import { createRedis, redisReady, removeRedisPrefix, type SingleRedis } from "@praxa/queue";
 import {
   askWorkspaceLimiter,
   createWorkspaceLimiter,
@@ -19,7 +19,7 @@ import {
 
 const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `test-${randomUUID()}`;
-let redis: Redis;
+let redis: SingleRedis;
 
 async function rateKeys(): Promise<string[]> {
   const found: string[] = [];

@@ -4,7 +4,7 @@
  * pass (self-pause), and time-based audit checkpoints. It signs `skill.paused` audit events with its own Ed25519 key
  * and checkpoints with the key provider's signing key (KMS in production); both public keys are registered at boot.
  */
-import { bootConfig, type MonitorConfig } from "@praxa/config";
+import { bootConfig, redisTarget, type MonitorConfig } from "@praxa/config";
 import { loadAuditSigningKey, openKeyProvider } from "@praxa/crypto";
 import { createDatabase, registerAuditKey, type AuditSigner, type CheckpointSigner, type Database } from "@praxa/db";
 import { createLogger, runProcess, startHealthServer, startTelemetry, type Logger } from "@praxa/observability"; // startHealthServer: /readyz on PRAXA_HEALTH_PORT (internal)
@@ -66,7 +66,7 @@ export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () 
     await database.close();
     throw err;
   });
-  const redis = createRedis(config.REDIS_URL, "worker");
+  const redis = createRedis(redisTarget(config), "worker");
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   await scheduleMaintenance(queues);
@@ -108,7 +108,7 @@ export async function reconcileNow(
   const config = await bootConfig("monitor", { env, envFile: ".env" });
   const log = createLogger({ name: "praxa-monitor", level: config.LOG_LEVEL });
   const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 2, applicationName: "praxa-reconcile" });
-  const redis = createRedis(config.REDIS_URL, "worker");
+  const redis = createRedis(redisTarget(config), "worker");
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   try {
     const deps = { database, queues, log, now: Date.now, graceSeconds: 10, batch: 10_000 };

@@ -4,7 +4,7 @@
  * `maintenance` queue — `reconcile` (runs and notifications whose jobs were lost), `acceptance` (the quality monitor's
  * pass) and `checkpoints` (time-based audit checkpoints) — and whichever monitor's worker takes a job runs it.
  */
-import { parseJobData, Worker, type QueueSet, type Redis } from "@praxa/queue";
+import { bullQueueName, parseJobData, Worker, type QueueSet, type Redis } from "@praxa/queue";
 import { isPraxaError } from "@praxa/core";
 import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Tracer } from "@praxa/observability";
 import { evaluateAcceptance, type AcceptanceDeps } from "./acceptance.js";
@@ -102,12 +102,16 @@ async function runMaintenancePass(name: string, data: unknown, deps: Maintenance
 }
 
 export function startMaintenanceWorker(connection: Redis, prefix: string, deps: MaintenanceDeps, log: Logger): Worker {
-  const worker = new Worker("maintenance", async (job) => runMaintenanceJob(job.name, job.data, deps), {
-    connection,
-    prefix,
-    concurrency: 1,
-    autorun: true,
-  });
+  const worker = new Worker(
+    bullQueueName("maintenance", connection),
+    async (job) => runMaintenanceJob(job.name, job.data, deps),
+    {
+      connection,
+      prefix,
+      concurrency: 1,
+      autorun: true,
+    },
+  );
   worker.on("failed", (job, err) =>
     log.error({ job: job?.name, code: "MAINTENANCE_FAILED", err }, "maintenance job failed"),
   );

@@ -10,7 +10,7 @@
  * (fencing token checked on every write, re-checked before each external effect), never because of a job lock.
  */
 import { hostname } from "node:os";
-import { bootConfig, unconfiguredSummary, workerIntegrations, type WorkerConfig } from "@praxa/config";
+import { bootConfig, redisTarget, unconfiguredSummary, workerIntegrations, type WorkerConfig } from "@praxa/config";
 import { WorkspaceIdSchema } from "@praxa/core";
 import { loadAuditSigningKey } from "@praxa/crypto";
 import { createAuditWriter, createDatabase, registerAuditKey } from "@praxa/db";
@@ -67,7 +67,7 @@ export async function startWorker(
     max: config.WORKER_CONCURRENCY + 2,
     applicationName: "praxa-worker",
   });
-  const redis = createRedis(config.REDIS_URL, "worker");
+  const redis = createRedis(redisTarget(config), "worker");
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
   await startHealthServer(env, {
@@ -168,7 +168,7 @@ export async function startWorker(
   };
 
   const runs = new Worker(
-    "runs",
+    queues.name("runs"),
     async (job) => {
       // Only the runId is used; a workspace id in `hint` is for tracing and never authorizes anything.
       const data = parseJobData("run", job.data);
@@ -185,7 +185,7 @@ export async function startWorker(
   runs.on("failed", (job, err) => log.warn({ jobId: job?.id, code: "RUN_JOB_FAILED", err }, "run job failed"));
 
   const keys = new Worker(
-    "keys",
+    queues.name("keys"),
     async (job) => {
       const data = parseJobData("keys", job.data);
       const result = await runKeysJob(
@@ -211,7 +211,7 @@ export async function startWorker(
 
   // Notifications of a paused / resumed Skill: one job per channel, claimed under a lease like a run.
   const notifications = new Worker(
-    "notifications",
+    queues.name("notifications"),
     createNotificationProcessor({
       database,
       provider,

@@ -8,6 +8,7 @@ import {
   loadConfig,
   migrateConfigSchema,
   monitorConfigSchema,
+  redisTarget,
   unconfiguredSummary,
   workerConfigSchema,
   workerIntegrations,
@@ -252,5 +253,62 @@ describe("integrations are optional", () => {
       GITHUB_APP_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----",
     });
     expect(unconfiguredSummary(workerIntegrations(worker))?.integrations).toEqual(["slack-app", "email"]);
+  });
+});
+
+describe("Redis: one server or a cluster (every app that uses Redis)", () => {
+  const dbUrls = {
+    INGEST_DATABASE_URL: "postgres://praxa_ingest@127.0.0.1/praxa",
+    WORKER_DATABASE_URL: "postgres://praxa_worker@127.0.0.1/praxa",
+    MONITOR_DATABASE_URL: "postgres://praxa_monitor@127.0.0.1/praxa",
+    API_DATABASE_URL: "postgres://praxa_api@127.0.0.1/praxa",
+  };
+  const schemas = [ingestConfigSchema, workerConfigSchema, monitorConfigSchema, apiConfigSchema] as const;
+
+  it("REDIS_CLUSTER_NODES → a cluster target with every seed, TLS and AUTH; unset → REDIS_URL", () => {
+    for (const schema of schemas) {
+      const cfg = loadConfig(schema, {
+        ...dbUrls,
+        REDIS_CLUSTER_NODES: " clustercfg.praxa.example.cache.amazonaws.com:6379, 10.0.1.7:7001,[fd00::1]:7002",
+        REDIS_CLUSTER_TLS: "true",
+        REDIS_CLUSTER_PASSWORD: SECRET,
+      });
+      expect(redisTarget(cfg)).toEqual({
+        clusterNodes: [
+          { host: "clustercfg.praxa.example.cache.amazonaws.com", port: 6379 },
+          { host: "10.0.1.7", port: 7001 },
+          { host: "fd00::1", port: 7002 },
+        ],
+        tls: true,
+        username: undefined,
+        password: SECRET,
+      });
+      expect(redisTarget(loadConfig(schema, { ...dbUrls, REDIS_URL: "rediss://r.example:6380" }))).toBe(
+        "rediss://r.example:6380",
+      );
+    }
+  });
+
+  it("a malformed seed list is refused without echoing it", () => {
+    for (const bad of ["redis://a:1", "a", "a:1,,b:2", "a:99999", "a:1;b:2"]) {
+      const err = catchConfigError(() =>
+        loadConfig(workerConfigSchema, { ...dbUrls, REDIS_CLUSTER_NODES: bad.replace("a", SECRET) }),
+      );
+      expect(err.issues).toEqual([
+        { key: "REDIS_CLUSTER_NODES", problem: "must be comma-separated host:port seeds of a Redis Cluster" },
+      ]);
+      expect(err.message).not.toContain(SECRET);
+    }
+  });
+
+  it("the queue prefix may carry one hash tag (BullMQ's cluster guidance), nothing unbalanced", () => {
+    for (const ok of ["praxa", "{praxa}", "{praxa}:prod", "praxa-{eu}"]) {
+      expect(loadConfig(workerConfigSchema, { ...dbUrls, PRAXA_QUEUE_PREFIX: ok }).PRAXA_QUEUE_PREFIX).toBe(ok);
+    }
+    for (const bad of ["{}", "{praxa", "praxa}", "{a}{b}", "{{a}}", "pra xa", "a*"]) {
+      expect(
+        catchConfigError(() => loadConfig(workerConfigSchema, { ...dbUrls, PRAXA_QUEUE_PREFIX: bad })).issues,
+      ).toEqual([{ key: "PRAXA_QUEUE_PREFIX", problem: expect.any(String) }]);
+    }
   });
 });

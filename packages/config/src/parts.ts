@@ -31,16 +31,75 @@ export const commonPart = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
 });
 
+/** One seed `host:port` of a Redis Cluster (a name, an IPv4 address, or an IPv6 address in brackets). */
+const CLUSTER_NODE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** `host:port,host:port,…` → seeds; any seed will do, the client discovers the rest of the cluster from it. */
+const clusterNodes = z.string().transform((v, ctx) => {
+  const nodes: { host: string; port: number }[] = [];
+  for (const part of v.split(",")) {
+    const m = CLUSTER_NODE.exec(part.trim());
+    const port = Number(m?.[2]);
+    if (!m?.[1] || !(port >= 1 && port <= 65535)) {
+      ctx.addIssue({ code: "custom", message: "must be comma-separated host:port seeds of a Redis Cluster" });
+      return z.NEVER;
+    }
+    nodes.push({ host: m[1].replace(/^\[|\]$/g, ""), port });
+  }
+  return nodes;
+});
+
+/**
+ * A key prefix: letters, digits, `: _ -`, and at most one hash tag `{…}` (a Redis Cluster hashes only the tag, so a
+ * prefix such as `{praxa}` puts every key in one slot; without one, each queue's name carries its own tag).
+ */
+const queuePrefix = z
+  .string()
+  .regex(/^[A-Za-z0-9:_{}-]{1,64}$/, "letters, digits, : _ - and one {hash tag} only")
+  .refine(
+    (v) => !/[{}]/.test(v) || /^[^{}]*\{[^{}]+\}[^{}]*$/.test(v),
+    "at most one {hash tag}, non-empty, its braces balanced",
+  );
+
 export const redisPart = z.object({
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+  /**
+   * A Redis Cluster (ElastiCache cluster mode): comma-separated `host:port` seeds. When set, every Redis connection is
+   * a cluster connection and REDIS_URL is not read.
+   */
+  REDIS_CLUSTER_NODES: clusterNodes.optional(),
+  /** TLS to every cluster node (ElastiCache in-transit encryption). */
+  REDIS_CLUSTER_TLS: bool(false),
+  /** AUTH for every cluster node: the ElastiCache AUTH token (a secret), and an RBAC user name if any. */
+  REDIS_CLUSTER_PASSWORD: z.string().min(1).optional(),
+  REDIS_CLUSTER_USERNAME: z.string().min(1).optional(),
   /** Key prefix for every BullMQ key; tests use their own so they never touch the demo's queues. */
-  PRAXA_QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9:_-]{1,64}$/, "letters, digits, : _ - only")
-    .default("praxa"),
+  PRAXA_QUEUE_PREFIX: queuePrefix.default("praxa"),
   /** Managed Redis that hides CONFIG: skip the maxmemory-policy check (you must set noeviction yourself). */
   PRAXA_SKIP_REDIS_POLICY_CHECK: bool(false),
 });
+
+export type RedisSettings = Readonly<z.output<typeof redisPart>>;
+
+/** Where to connect: a URL (one server) or a cluster — the shape `createRedis` of @praxa/queue takes. */
+export type RedisConnectionTarget =
+  | string
+  | {
+      readonly clusterNodes: readonly { readonly host: string; readonly port: number }[];
+      readonly tls: boolean;
+      readonly username: string | undefined;
+      readonly password: string | undefined;
+    };
+
+export function redisTarget(config: RedisSettings): RedisConnectionTarget {
+  if (config.REDIS_CLUSTER_NODES === undefined) return config.REDIS_URL;
+  return {
+    clusterNodes: config.REDIS_CLUSTER_NODES,
+    tls: config.REDIS_CLUSTER_TLS,
+    username: config.REDIS_CLUSTER_USERNAME,
+    password: config.REDIS_CLUSTER_PASSWORD,
+  };
+}
 
 export const keyProviderPart = z.object({
   /**

@@ -12,4 +12,4 @@ export {
   type JobsOptions,
   type Processor,
 } from "bullmq";
-export type { Redis } from "ioredis";
+export type { Cluster as RedisCluster, Redis as SingleRedis } from "ioredis";

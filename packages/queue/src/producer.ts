@@ -3,24 +3,38 @@
  * id, so a duplicate enqueue collapses onto the existing job.
  */
 import { Queue, type Job, type JobsOptions } from "bullmq";
-import type { Redis } from "ioredis";
 import { UnavailableError, ValidationError } from "@praxa/core";
+import { isRedisCluster, type Redis } from "./connection.js";
 import { JOB_CATALOG, type JobData, type JobName, type QueueName } from "./job-catalog.js";
 
 export interface QueueSet {
   readonly prefix: string;
   get(name: QueueName): Queue;
+  /** The BullMQ queue name of `name` on this connection (hash-tagged on a cluster): what a `Worker` is given. */
+  name(name: QueueName): string;
   close(): Promise<void>;
+}
+
+/**
+ * The BullMQ name of one of our queues. On a Redis Cluster it carries a hash tag — `{runs}`, `{keys}`,
+ * `{notifications}`, `{maintenance}` — so every key of one queue (`<prefix>:{runs}:wait`, `…:{runs}:42`) hashes to one
+ * slot (BullMQ's scripts touch several of them at once) while different queues spread across the shards. On one
+ * server the names stay bare: the keys of an existing deployment do not move. A prefix that carries its own hash tag
+ * (`{praxa}`) wins — Redis hashes the first `{…}` of a key — and puts every queue in one slot.
+ */
+export function bullQueueName(name: QueueName, connection: Redis): string {
+  return isRedisCluster(connection) ? `{${name}}` : name;
 }
 
 export function createQueues(connection: Redis, prefix: string): QueueSet {
   const queues = new Map<QueueName, Queue>();
   return {
     prefix,
+    name: (name) => bullQueueName(name, connection),
     get(name) {
       let q = queues.get(name);
       if (!q) {
-        q = new Queue(name, { connection, prefix });
+        q = new Queue(bullQueueName(name, connection), { connection, prefix });
         queues.set(name, q);
       }
       return q;

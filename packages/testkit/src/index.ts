@@ -15,3 +15,4 @@ export * from "./pagerduty-server.js";
 export * from "./smtp-server.js";
 export * from "./s3-server.js";
 export * from "./otlp-receiver.js";
+export * from "./redis-cluster.js";

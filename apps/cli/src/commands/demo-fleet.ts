@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
-import type { ConfigSource } from "@praxa/config";
+import { loadConfig, redisPart, redisTarget, type ConfigSource } from "@praxa/config";
 import type { RunId, WorkspaceId } from "@praxa/core";
 import { schema, eq, withWorkspace, workspacePublicKey, type Database } from "@praxa/db";
 import { createQueues, createRedis, enqueue, removeRedisPrefix } from "@praxa/queue";
@@ -273,6 +273,8 @@ export async function startDemoFleet(
   }
 
   const local = withLocalDefaults(env);
+  // The same Redis as the children (REDIS_CLUSTER_NODES: a cluster; otherwise REDIS_URL), read before any is started.
+  const redisAt = redisTarget(loadConfig(redisPart, local));
   const prefix = `praxa-demo-${randomUUID().slice(0, 8)}`;
   const webhookSecret = `demo-${randomBytes(24).toString("hex")}`;
   const port = await freePort();
@@ -303,7 +305,7 @@ export async function startDemoFleet(
   // The monitor: the fleet's schedulers (reconciler, acceptance pass and self-pause, time-based checkpoints).
   const monitor = startChild("monitor", { ...common } as NodeJS.ProcessEnv);
   const children = [worker, ingest, monitor];
-  const redis = createRedis(local.REDIS_URL ?? "redis://127.0.0.1:6379", "producer");
+  const redis = createRedis(redisAt, "producer");
   redis.on("error", () => {}); // surfaced by enqueue's timeout
   const queues = createQueues(redis, prefix);
 

@@ -4,7 +4,7 @@
  * key-operation lease. Old credentials keep opening (the previous key is retired, not destroyed).
  */
 import { parseId } from "@praxa/core";
-import { bootConfig, type ConfigSource } from "@praxa/config";
+import { bootConfig, redisTarget, type ConfigSource } from "@praxa/config";
 import { createQueues, createRedis, enqueue, redisReady } from "@praxa/queue";
 import { withLocalDefaults } from "./local-env.js";
 
@@ -15,7 +15,7 @@ export async function requestKeyRotation(
 ): Promise<string> {
   const workspaceId = parseId("workspace", workspace);
   const cfg = await bootConfig("monitor", { env: withLocalDefaults(env), envFile: ".env" });
-  const redis = createRedis(cfg.REDIS_URL, "producer");
+  const redis = createRedis(redisTarget(cfg), "producer");
   try {
     await redisReady(redis);
     const queues = createQueues(redis, cfg.PRAXA_QUEUE_PREFIX);
