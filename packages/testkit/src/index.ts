@@ -14,3 +14,4 @@ export * from "./vertex-server.js";
 export * from "./pagerduty-server.js";
 export * from "./smtp-server.js";
 export * from "./s3-server.js";
+export * from "./prometheus-text.js";
