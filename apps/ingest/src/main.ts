@@ -5,8 +5,14 @@
  */
 import { bootConfig, ingestIntegrations, unconfiguredSummary } from "@praxa/config";
 import { createDatabase, registerIngestKey } from "@praxa/db";
-import { createLogger, runProcess, type DestinationStream } from "@praxa/observability";
-import { createQueues, createRedis } from "@praxa/queue";
+import {
+  createLogger,
+  runProcess,
+  startHealthServer,
+  startMetrics,
+  type DestinationStream,
+} from "@praxa/observability";
+import { createQueues, createRedis, queueErrorLogger } from "@praxa/queue";
 import { buildIngestServer } from "./server.js";
 import { loadIngestTriggerKey } from "./trigger-key.js";
 import { createUnverifiedLimiter } from "./unverified-limiter.js";
@@ -30,8 +36,16 @@ export async function startIngest(
     );
   const database = createDatabase(config.INGEST_DATABASE_URL, { max: 10, applicationName: "praxa-ingest" });
   const redis = createRedis(config.REDIS_URL, "producer");
-  redis.on("error", () => {}); // reported through readiness and enqueue failures, not as unhandled events
-  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  // Reported through readiness and enqueue failures, and logged (throttled) — never as unhandled events.
+  const queueErrors = queueErrorLogger(log);
+  queueErrors.watch(redis, { component: "redis" });
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX, { errors: queueErrors });
+  // Metrics (accepted / refused by code): GET /metrics on the internal PRAXA_HEALTH_PORT, never on the public port.
+  const metrics = startMetrics({
+    serviceName: config.OTEL_SERVICE_NAME ?? "praxa-ingest",
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    exportIntervalMs: config.OTEL_METRIC_EXPORT_INTERVAL,
+  });
   const triggerKey = await loadIngestTriggerKey({
     file: config.INGEST_TRIGGER_KEY_FILE,
     value: config.INGEST_TRIGGER_KEY,
@@ -77,14 +91,20 @@ export async function startIngest(
     }),
   });
   const url = await app.listen({ port: config.INGEST_PORT, host: process.env.INGEST_HOST ?? "0.0.0.0" });
+  const internal = await startHealthServer(env, {
+    postgres: () => database.sql`select 1`.then(() => true),
+    redis: async () => (await redis.ping()) === "PONG",
+  });
   log.info({ port: config.INGEST_PORT }, "ingest listening");
   return {
     url,
     close: async () => {
       await app.close();
+      await internal?.close();
       await queues.close();
       redis.disconnect();
       await database.close();
+      await metrics.shutdown();
     },
   };
 }

@@ -7,9 +7,17 @@
 import { bootConfig, type MonitorConfig } from "@praxa/config";
 import { loadAuditSigningKey, openKeyProvider } from "@praxa/crypto";
 import { createDatabase, registerAuditKey, type AuditSigner, type CheckpointSigner, type Database } from "@praxa/db";
-import { createLogger, runProcess, startHealthServer, type Logger } from "@praxa/observability"; // startHealthServer: /readyz on PRAXA_HEALTH_PORT (internal)
-import { checkRedisEvictionPolicy, createQueues, createRedis } from "@praxa/queue";
+import {
+  createLogger,
+  runProcess,
+  startHealthServer, // /readyz and /metrics on PRAXA_HEALTH_PORT (internal)
+  startMetrics,
+  type DestinationStream,
+  type Logger,
+} from "@praxa/observability";
+import { checkRedisEvictionPolicy, createQueues, createRedis, queueErrorLogger } from "@praxa/queue";
 import { scheduleMaintenance, startMaintenanceWorker } from "./maintenance.js";
+import { observeMonitorMetrics } from "./metrics.js";
 import { reconcileNotifications } from "./notification-outbox.js";
 import { reconcileOnce, type ReconcileSummary } from "./reconciler.js";
 
@@ -54,18 +62,35 @@ export async function monitorSigners(
   };
 }
 
-export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () => Promise<void> }> {
+export async function startMonitor(
+  env: NodeJS.ProcessEnv,
+  options: { readonly logDestination?: DestinationStream } = {},
+): Promise<{ close: () => Promise<void> }> {
   const config = await bootConfig("monitor", { env, envFile: ".env" });
-  const log = createLogger({ name: "praxa-monitor", level: config.LOG_LEVEL });
+  const log = createLogger({
+    name: "praxa-monitor",
+    level: config.LOG_LEVEL,
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
   const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 4, applicationName: "praxa-monitor" });
   const signers = await monitorSigners(config, database, log).catch(async (err: unknown) => {
     await database.close();
     throw err;
   });
-  const redis = createRedis(config.REDIS_URL, "worker");
+  // Every queue, scheduler, worker and connection reports its `error` events to the log (never console.error).
+  const queueErrors = queueErrorLogger(log);
+  const redis = queueErrors.watch(createRedis(config.REDIS_URL, "worker"), { component: "redis" });
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
-  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX, { errors: queueErrors });
   await scheduleMaintenance(queues);
+  // Metrics: queue depth and oldest waiting job per queue, run states from Postgres; scraped at GET /metrics on
+  // PRAXA_HEALTH_PORT, pushed over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const metrics = startMetrics({
+    serviceName: config.OTEL_SERVICE_NAME ?? "praxa-monitor",
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    exportIntervalMs: config.OTEL_METRIC_EXPORT_INTERVAL,
+  });
+  const stopObserving = observeMonitorMetrics({ queues, database, now: Date.now });
   await startHealthServer(env, {
     postgres: () => database.sql`select 1`.then(() => true),
     redis: async () => (await redis.ping()) === "PONG",
@@ -76,13 +101,16 @@ export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () 
     { database, queues, log, now: Date.now, graceSeconds: 10, batch: 500, ...signers },
     log,
   );
+  queueErrors.watch(worker, { component: "worker", queue: "maintenance" });
   log.info({ code: "MONITOR_STARTED" }, "monitor running");
   return {
     close: async () => {
+      stopObserving();
       await worker.close();
       await queues.close();
       redis.disconnect();
       await database.close();
+      await metrics.shutdown();
     },
   };
 }
@@ -94,8 +122,9 @@ export async function reconcileNow(
   const config = await bootConfig("monitor", { env, envFile: ".env" });
   const log = createLogger({ name: "praxa-monitor", level: config.LOG_LEVEL });
   const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 2, applicationName: "praxa-reconcile" });
-  const redis = createRedis(config.REDIS_URL, "worker");
-  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  const queueErrors = queueErrorLogger(log);
+  const redis = queueErrors.watch(createRedis(config.REDIS_URL, "worker"), { component: "redis" });
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX, { errors: queueErrors });
   try {
     const deps = { database, queues, log, now: Date.now, graceSeconds: 10, batch: 10_000 };
     return { ...(await reconcileOnce(deps)), notifications: await reconcileNotifications(deps) };

@@ -61,6 +61,7 @@ import { createRunJournal, createRunRecorder, type RunStorageDeps } from "./run-
 import { selectModelProvider, type ProviderFactory } from "./model-selection.js";
 import { openSubagentTask } from "./subagent-task.js";
 import { createToolEnvironment, runGithubScope, type ToolEnvironmentDeps } from "./tool-environment.js";
+import { recordRunMetrics, withModelMetrics } from "./run-metrics.js";
 import { ManifestHashMismatchError } from "./worker-errors.js";
 
 export interface RunJobDeps extends RunStorageDeps, Omit<ToolEnvironmentDeps, "maxSubagentDepth"> {
@@ -167,18 +168,21 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
   let skillId: SkillId | null = null;
   let manifestHashHex = "";
   let ctxIntegration: string | null = null;
+  let skillSlug: string | null = null; // metrics: the Skill label
+  let waitMs: number | null = null;
   try {
     const ctx = await withWorkspace(deps.database, ws, (s) => readRunContext(s, runId));
     skillId = claimed.skillId as SkillId;
     manifestHashHex = ctx.manifest_hash;
     ctxIntegration = ctx.integration_id;
+    [skillSlug, waitMs] = [ctx.skill_slug, ctx.wait_ms];
     if (ctx.skill_status === "paused") throw new SkillPausedError("this Skill is paused; a human must resume it");
     const manifest = parseSkillManifest(ctx.manifest);
     if (manifestHash(manifest) !== ctx.manifest_hash)
       throw new ManifestHashMismatchError("the pinned manifest does not match its recorded hash");
     const skill = builtinSkill(ctx.skill_slug);
     const depth = await runDepth(deps.database, claimed, ctx.parent_run_id);
-    const provider = await selectModelProvider(deps, ws, lease, manifest, skill);
+    const provider = withModelMetrics(await selectModelProvider(deps, ws, lease, manifest, skill));
     // A sub-agent's task (its parent model's words) is opened under this run's lease, held in memory for the run only.
     const task =
       ctx.source === "subagent"
@@ -209,6 +213,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
     });
     const status = result.status === "skipped" ? "skipped" : "succeeded";
     await finish(status, status === "skipped" ? (result.skipReason ?? null) : null);
+    recordRunMetrics(skillSlug, status, waitMs, t0);
     deps.onSlotFreed?.();
     deps.log.info(
       {
@@ -230,6 +235,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
       await withWorkspace(deps.database, ws, (s) => finishRun(s, lease, "cancelled", null)).catch((e: unknown) =>
         deps.log.warn({ runId, code: isPraxaError(e) ? e.code : "FINISH_FAILED" }, "could not finish a cancelled run"),
       );
+      recordRunMetrics(skillSlug, "cancelled", waitMs, t0);
       deps.onSlotFreed?.();
       deps.log.info({ runId, workspaceId: ws, code: "RUN_CANCELLED" }, "run cancelled at a step boundary");
       return { runId, status: "cancelled" };
@@ -328,6 +334,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
         );
     }
     await finish("failed", /^[A-Z][A-Z0-9_]{1,63}$/.test(code) ? code : "INTERNAL", failureClass);
+    recordRunMetrics(skillSlug, "failed", waitMs, t0);
     deps.onSlotFreed?.();
     deps.log.warn({ runId, workspaceId: ws, code, failureClass }, "run failed");
     if (!isPraxaError(err)) throw new UnrecoverableError(code);

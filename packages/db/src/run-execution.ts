@@ -27,6 +27,8 @@ const RunContextRow = z.object({
   skill_slug: z.string(),
   manifest: z.unknown(),
   manifest_hash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** started_at − created_at in ms (the run's wait before its first claim), for the wait histogram. */
+  wait_ms: z.number().nullable(),
 });
 export type RunContextRecord = z.infer<typeof RunContextRow>;
 
@@ -35,7 +37,8 @@ export async function readRunContext(scope: WorkspaceScope, runId: RunId): Promi
   const rows = await queryScopedRows(
     scope,
     RunContextRow,
-    dsql`select r.input, r.source, r.parent_run_id, r.integration_id, s.status as skill_status, s.slug as skill_slug, v.manifest, v.manifest_hash
+    dsql`select r.input, r.source, r.parent_run_id, r.integration_id, s.status as skill_status, s.slug as skill_slug, v.manifest, v.manifest_hash,
+                  (extract(epoch from (r.started_at - r.created_at)) * 1000)::float8 as wait_ms
            from public.agent_runs r
            join public.skills s on s.workspace_id = r.workspace_id and s.id = r.skill_id
            join public.skill_versions v on v.workspace_id = r.workspace_id and v.id = r.skill_version_id

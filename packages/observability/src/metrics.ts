@@ -126,6 +126,21 @@ export interface Metrics {
   shutdown(): Promise<void>;
 }
 
+/** A source that does not answer in time (Redis or Postgres away) is left out of this collection, never awaited. */
+const SOURCE_TIMEOUT_MS = 2_000;
+async function bounded<T>(work: Promise<T>): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), SOURCE_TIMEOUT_MS);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work.catch(() => null), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function createInstruments(meter: Meter, sources: Sources): Instruments {
   const histogram = (name: string, description: string) =>
     meter.createHistogram(name, { description, unit: "s", advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
@@ -154,14 +169,14 @@ function createInstruments(meter: Meter, sources: Sources): Instruments {
       const observe = (gauge: ObservableGauge, value: number, attrs: Partial<Record<MetricLabelKey, unknown>>) =>
         result.observe(gauge, value, labels(attrs));
       for (const source of sources.queues) {
-        const samples = await source().catch(() => null);
+        const samples = await bounded(source());
         for (const s of samples ?? []) {
           for (const [state, n] of Object.entries(s.counts)) observe(queueDepth, n, { queue: s.queue, state });
           observe(oldestAge, s.oldestWaitingAgeSeconds, { queue: s.queue });
         }
       }
       for (const source of sources.fleet) {
-        const f = await source().catch(() => null);
+        const f = await bounded(source());
         if (!f) continue;
         observe(runs, f.undispatched, { state: "undispatched" });
         observe(runs, f.dispatched, { state: "dispatched" });

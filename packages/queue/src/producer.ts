@@ -6,6 +6,7 @@ import { Queue, type Job, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import { UnavailableError, ValidationError } from "@praxa/core";
 import { JOB_CATALOG, type JobData, type JobName, type QueueName } from "./job-catalog.js";
+import type { QueueErrorWatcher } from "./queue-errors.js";
 
 export interface QueueSet {
   readonly prefix: string;
@@ -13,7 +14,12 @@ export interface QueueSet {
   close(): Promise<void>;
 }
 
-export function createQueues(connection: Redis, prefix: string): QueueSet {
+/** `errors`: every queue made here reports its `error` events (its job schedulers' too) to the app's logger. */
+export function createQueues(
+  connection: Redis,
+  prefix: string,
+  options: { readonly errors?: QueueErrorWatcher } = {},
+): QueueSet {
   const queues = new Map<QueueName, Queue>();
   return {
     prefix,
@@ -21,6 +27,7 @@ export function createQueues(connection: Redis, prefix: string): QueueSet {
       let q = queues.get(name);
       if (!q) {
         q = new Queue(name, { connection, prefix });
+        options.errors?.watch(q, { component: "queue", queue: name });
         queues.set(name, q);
       }
       return q;
