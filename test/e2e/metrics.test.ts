@@ -124,7 +124,10 @@ describe("GET /metrics after a review", () => {
     };
     const res = await fetch(`${ingestUrl}/webhooks/github`, {
       method: "POST",
-      headers: { ...headers, "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` },
+      headers: {
+        ...headers,
+        "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`,
+      },
       body,
     });
     expect(res.status).toBe(202);
@@ -144,7 +147,9 @@ describe("GET /metrics after a review", () => {
     const prom = parsePrometheusText(scraped[2]!.text);
 
     // ingest: accepted / refused by code, by route pattern
-    expect(one(prom, "praxa_ingest_requests_total", { route: "/webhooks/github", outcome: "accepted", code: "OK" })).toBe(1);
+    expect(
+      one(prom, "praxa_ingest_requests_total", { route: "/webhooks/github", outcome: "accepted", code: "OK" }),
+    ).toBe(1);
     expect(
       one(prom, "praxa_ingest_requests_total", {
         route: "/webhooks/github",
@@ -164,9 +169,9 @@ describe("GET /metrics after a review", () => {
     expect(wait).toBeLessThan(60);
     expect(prom.types.get("praxa_run_duration_seconds")).toBe("histogram");
     // model calls by provider (the offline model here)
-    expect(one(prom, "praxa_model_call_duration_seconds_count", { provider: "offline", outcome: "ok" })).toBeGreaterThan(
-      0,
-    );
+    expect(
+      one(prom, "praxa_model_call_duration_seconds_count", { provider: "offline", outcome: "ok" }),
+    ).toBeGreaterThan(0);
     // the audit writer's backlog: present, and drained once the run is done
     expect(one(prom, "praxa_audit_writer_pending", { state: "queued_events" })).toBe(0);
     expect(one(prom, "praxa_audit_writer_pending", { state: "held_calls" })).toBe(0);

@@ -91,9 +91,9 @@ describe("startMetrics + GET /metrics", () => {
     expect(prom.find("praxa_gated_workspaces")[0]?.value).toBe(2);
     expect(prom.find("praxa_audit_writer_pending", { state: "queued_events" })[0]?.value).toBe(5);
     expect(prom.types.get("praxa_run_duration_seconds")).toBe("histogram");
-    expect(
-      prom.find("praxa_run_duration_seconds_count", { skill: "pr-review", outcome: "succeeded" })[0]?.value,
-    ).toBe(1);
+    expect(prom.find("praxa_run_duration_seconds_count", { skill: "pr-review", outcome: "succeeded" })[0]?.value).toBe(
+      1,
+    );
     expect(prom.find("praxa_run_duration_seconds_sum", { skill: "pr-review" })[0]?.value).toBe(1.5);
     expect(prom.find("praxa_run_wait_seconds_sum", { skill: "pr-review" })[0]?.value).toBe(0.25);
     // the workspace id given as a Skill became `other`
@@ -104,9 +104,9 @@ describe("startMetrics + GET /metrics", () => {
     expect(prom.find("praxa_model_errors_total", { provider: "anthropic", code: "MODEL_UNAVAILABLE" })[0]?.value).toBe(
       1,
     );
-    expect(prom.find("praxa_ingest_requests_total", { route: "other", outcome: "refused", code: "OTHER" })).toHaveLength(
-      1,
-    );
+    expect(
+      prom.find("praxa_ingest_requests_total", { route: "other", outcome: "refused", code: "OTHER" }),
+    ).toHaveLength(1);
     expect(prom.find("praxa_notifications_total", { channel: "slack", outcome: "sent" })[0]?.value).toBe(1);
     for (const s of prom.samples)
       for (const v of Object.values(s.labels)) {

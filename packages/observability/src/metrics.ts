@@ -27,7 +27,16 @@ import {
 } from "@opentelemetry/sdk-metrics";
 
 /** Every label key any Praxa metric may carry. */
-export const METRIC_LABEL_KEYS = ["queue", "state", "skill", "outcome", "provider", "code", "route", "channel"] as const;
+export const METRIC_LABEL_KEYS = [
+  "queue",
+  "state",
+  "skill",
+  "outcome",
+  "provider",
+  "code",
+  "route",
+  "channel",
+] as const;
 export type MetricLabelKey = (typeof METRIC_LABEL_KEYS)[number];
 
 const TOKEN = /^[A-Za-z0-9_.:/-]{1,64}$/;

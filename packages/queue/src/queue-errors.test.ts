@@ -29,7 +29,13 @@ describe("queueErrorLogger", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
       level: "warn",
-      obj: { code: "QUEUE_REDIS_UNAVAILABLE", component: "queue", queue: "runs", errCode: "ECONNREFUSED", suppressed: 0 },
+      obj: {
+        code: "QUEUE_REDIS_UNAVAILABLE",
+        component: "queue",
+        queue: "runs",
+        errCode: "ECONNREFUSED",
+        suppressed: 0,
+      },
     });
     t = 30_000;
     b.emit("error", refused());
