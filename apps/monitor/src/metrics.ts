@@ -14,11 +14,11 @@ import {
 import { JOB_CATALOG, type QueueName, type QueueSet } from "@praxa/queue";
 
 /** Every queue of the catalog, once. */
-export const QUEUE_NAMES: readonly QueueName[] = [...new Set(Object.values(JOB_CATALOG).map((e) => e.queue))];
+const QUEUE_NAMES: readonly QueueName[] = [...new Set(Object.values(JOB_CATALOG).map((e) => e.queue))];
 
 const STATES = ["waiting", "active", "delayed", "prioritized", "waiting-children", "failed"] as const;
 
-export async function sampleQueueDepth(queues: QueueSet, now: () => number): Promise<QueueDepthSample[]> {
+async function sampleQueueDepth(queues: QueueSet, now: () => number): Promise<QueueDepthSample[]> {
   return Promise.all(
     QUEUE_NAMES.map(async (name) => {
       const q = queues.get(name);
@@ -33,7 +33,7 @@ export async function sampleQueueDepth(queues: QueueSet, now: () => number): Pro
   );
 }
 
-export async function sampleFleetDepth(database: Database): Promise<FleetDepthSample> {
+async function sampleFleetDepth(database: Database): Promise<FleetDepthSample> {
   const d = await fleetQueueDepth(database);
   return {
     undispatched: d.undispatched,

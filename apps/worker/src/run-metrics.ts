@@ -9,7 +9,7 @@ import type { ModelProvider } from "@praxa/runtime";
 import { BUILTIN_SKILLS } from "@praxa/skills";
 
 /** A built-in Skill's slug; any other Skill is `custom`, a run whose Skill was not read yet `unknown`. */
-export function skillMetricLabel(slug: string | null): string {
+function skillMetricLabel(slug: string | null): string {
   if (slug === null) return "unknown";
   return BUILTIN_SKILLS.has(slug) ? slug : "custom";
 }
