@@ -9,8 +9,8 @@ import type { NotificationId } from "@praxa/core";
 import { apiIntegrations, bootConfig, redisTarget, unconfiguredSummary, type ApiConfig } from "@praxa/config";
 import { loadAuditSigningKey } from "@praxa/crypto";
 import { createDatabase, registerAuditKey } from "@praxa/db";
-import { createLogger, runProcess, startTelemetry } from "@praxa/observability";
-import { createQueues, createRedis, enqueue } from "@praxa/queue";
+import { createLogger, runProcess, startHealthServer, startMetrics, startTelemetry } from "@praxa/observability";
+import { createQueues, createRedis, enqueue, queueErrorLogger } from "@praxa/queue";
 import { redisVerifyGate } from "./audit-verify-gate.js";
 import { runJobRemover } from "./run-jobs.js";
 import type { InstallConfig } from "./install-config.js";
@@ -68,8 +68,16 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
     algorithm: "ed25519",
     spki: signing.spki,
   });
-  const redis = createRedis(redisTarget(config), "producer");
-  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  // Every queue and connection reports its `error` events to the log (never console.error).
+  const queueErrors = queueErrorLogger(log);
+  const redis = queueErrors.watch(createRedis(redisTarget(config), "producer"), { component: "redis" });
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX, { errors: queueErrors });
+  // Metrics: GET /metrics on the internal PRAXA_HEALTH_PORT (never the public port); OTLP when an endpoint is set.
+  const metrics = startMetrics({
+    serviceName: config.OTEL_SERVICE_NAME ?? "praxa-api",
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    exportIntervalMs: config.OTEL_METRIC_EXPORT_INTERVAL,
+  });
   const enqueueNotifications = async (ids: readonly NotificationId[]): Promise<void> => {
     for (const notificationId of ids) {
       // The notification row is committed: a failed enqueue is left to the monitor's outbox reconciler.
@@ -116,16 +124,22 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
     ...(telemetry.enabled ? { tracer: telemetry.tracer } : {}),
   });
   const url = await app.listen({ port: config.API_PORT, host: process.env.API_HOST ?? "0.0.0.0" });
+  const internal = await startHealthServer(env, {
+    postgres: () => database.sql`select 1`.then(() => true),
+    redis: async () => (await redis.ping()) === "PONG",
+  });
   log.info({ port: config.API_PORT }, "api listening");
   return {
     url,
     close: async () => {
       await app.close();
+      await internal?.close();
       await queues.close();
       redis.disconnect();
       limitsRedis.disconnect();
       await database.close();
       await telemetry.shutdown();
+      await metrics.shutdown();
     },
   };
 }

@@ -8,11 +8,13 @@ import { createDatabase, registerIngestKey } from "@praxa/db";
 import {
   createLogger,
   runProcess,
+  startHealthServer,
+  startMetrics,
   startTelemetry,
   type DestinationStream,
   type SpanExporter,
 } from "@praxa/observability";
-import { createQueues, createRedis } from "@praxa/queue";
+import { createQueues, createRedis, queueErrorLogger } from "@praxa/queue";
 import { buildIngestServer } from "./server.js";
 import { loadIngestTriggerKey } from "./trigger-key.js";
 import { createUnverifiedLimiter } from "./unverified-limiter.js";
@@ -45,8 +47,16 @@ export async function startIngest(
   });
   const database = createDatabase(config.INGEST_DATABASE_URL, { max: 10, applicationName: "praxa-ingest" });
   const redis = createRedis(redisTarget(config), "producer");
-  redis.on("error", () => {}); // reported through readiness and enqueue failures, not as unhandled events
-  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  // Reported through readiness and enqueue failures, and logged (throttled) — never as unhandled events.
+  const queueErrors = queueErrorLogger(log);
+  queueErrors.watch(redis, { component: "redis" });
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX, { errors: queueErrors });
+  // Metrics (accepted / refused by code): GET /metrics on the internal PRAXA_HEALTH_PORT, never on the public port.
+  const metrics = startMetrics({
+    serviceName: config.OTEL_SERVICE_NAME ?? "praxa-ingest",
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    exportIntervalMs: config.OTEL_METRIC_EXPORT_INTERVAL,
+  });
   const triggerKey = await loadIngestTriggerKey({
     file: config.INGEST_TRIGGER_KEY_FILE,
     value: config.INGEST_TRIGGER_KEY,
@@ -93,15 +103,21 @@ export async function startIngest(
     }),
   });
   const url = await app.listen({ port: config.INGEST_PORT, host: process.env.INGEST_HOST ?? "0.0.0.0" });
+  const internal = await startHealthServer(env, {
+    postgres: () => database.sql`select 1`.then(() => true),
+    redis: async () => (await redis.ping()) === "PONG",
+  });
   log.info({ port: config.INGEST_PORT }, "ingest listening");
   return {
     url,
     close: async () => {
       await app.close();
+      await internal?.close();
       await queues.close();
       redis.disconnect();
       await database.close();
       await telemetry.shutdown();
+      await metrics.shutdown();
     },
   };
 }

@@ -20,6 +20,7 @@ import type { IngestConfig } from "@praxa/config";
 import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Span } from "@praxa/observability";
 import { createDeliveryWriter } from "./delivery-writer.js";
 import { mapGithubEvent } from "./events/github-events.js";
+import { recordIngestAnswer } from "./metrics.js";
 import { mapSlackEvent, UrlVerification } from "./events/slack-events.js";
 import { MalformedBodyError, MissingHeaderError, PayloadTooLargeError, RateLimitedError } from "./errors.js";
 import { acceptPrFeedback, acceptSlackFeedback, parsePrFeedbackComment, parseSlackInteraction } from "./feedback.js";
@@ -67,7 +68,11 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+/** The code each refused request answered with (metrics). */
+const refusedCodes = new WeakMap<FastifyRequest, string>();
+
 function sendError(reply: FastifyReply, err: PraxaError): FastifyReply {
+  refusedCodes.set(reply.request, err.code);
   return reply.status(err.httpStatus).type("application/json").send(err.toJSON());
 }
 
@@ -163,6 +168,7 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
       span.setAttribute("ms", Math.round(reply.elapsedTime));
       span.end();
     }
+    recordIngestAnswer(req.routeOptions.url, reply.statusCode, refusedCodes.get(req));
     deps.log.info(
       { route: req.routeOptions.url ?? "unmatched", status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       "request",

@@ -7,9 +7,18 @@
 import { bootConfig, redisTarget, type MonitorConfig } from "@praxa/config";
 import { loadAuditSigningKey, openKeyProvider } from "@praxa/crypto";
 import { createDatabase, registerAuditKey, type AuditSigner, type CheckpointSigner, type Database } from "@praxa/db";
-import { createLogger, runProcess, startHealthServer, startTelemetry, type Logger } from "@praxa/observability"; // startHealthServer: /readyz on PRAXA_HEALTH_PORT (internal)
-import { checkRedisEvictionPolicy, createQueues, createRedis } from "@praxa/queue";
+import {
+  createLogger,
+  runProcess,
+  startHealthServer, // /readyz and /metrics on PRAXA_HEALTH_PORT (internal)
+  startMetrics,
+  startTelemetry,
+  type DestinationStream,
+  type Logger,
+} from "@praxa/observability";
+import { checkRedisEvictionPolicy, createQueues, createRedis, queueErrorLogger } from "@praxa/queue";
 import { scheduleMaintenance, startMaintenanceWorker } from "./maintenance.js";
+import { observeMonitorMetrics } from "./metrics.js";
 import { reconcileNotifications } from "./notification-outbox.js";
 import { reconcileOnce, type ReconcileSummary } from "./reconciler.js";
 
@@ -54,9 +63,16 @@ export async function monitorSigners(
   };
 }
 
-export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () => Promise<void> }> {
+export async function startMonitor(
+  env: NodeJS.ProcessEnv,
+  options: { readonly logDestination?: DestinationStream } = {},
+): Promise<{ close: () => Promise<void> }> {
   const config = await bootConfig("monitor", { env, envFile: ".env" });
-  const log = createLogger({ name: "praxa-monitor", level: config.LOG_LEVEL });
+  const log = createLogger({
+    name: "praxa-monitor",
+    level: config.LOG_LEVEL,
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
   const telemetry = startTelemetry({
     serviceName: config.OTEL_SERVICE_NAME ?? "praxa-monitor",
     otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -66,10 +82,20 @@ export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () 
     await database.close();
     throw err;
   });
-  const redis = createRedis(redisTarget(config), "worker");
+  // Every queue, scheduler, worker and connection reports its `error` events to the log (never console.error).
+  const queueErrors = queueErrorLogger(log);
+  const redis = queueErrors.watch(createRedis(redisTarget(config), "worker"), { component: "redis" });
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
-  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX, { errors: queueErrors });
   await scheduleMaintenance(queues);
+  // Metrics: queue depth and oldest waiting job per queue, run states from Postgres; scraped at GET /metrics on
+  // PRAXA_HEALTH_PORT, pushed over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const metrics = startMetrics({
+    serviceName: config.OTEL_SERVICE_NAME ?? "praxa-monitor",
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    exportIntervalMs: config.OTEL_METRIC_EXPORT_INTERVAL,
+  });
+  const stopObserving = observeMonitorMetrics({ queues, database, now: Date.now });
   await startHealthServer(env, {
     postgres: () => database.sql`select 1`.then(() => true),
     redis: async () => (await redis.ping()) === "PONG",
@@ -89,14 +115,17 @@ export async function startMonitor(env: NodeJS.ProcessEnv): Promise<{ close: () 
     },
     log,
   );
+  queueErrors.watch(worker, { component: "worker", queue: "maintenance" });
   log.info({ code: "MONITOR_STARTED" }, "monitor running");
   return {
     close: async () => {
+      stopObserving();
       await worker.close();
       await queues.close();
       redis.disconnect();
       await database.close();
       await telemetry.shutdown();
+      await metrics.shutdown();
     },
   };
 }
@@ -108,8 +137,9 @@ export async function reconcileNow(
   const config = await bootConfig("monitor", { env, envFile: ".env" });
   const log = createLogger({ name: "praxa-monitor", level: config.LOG_LEVEL });
   const database = createDatabase(config.MONITOR_DATABASE_URL, { max: 2, applicationName: "praxa-reconcile" });
-  const redis = createRedis(redisTarget(config), "worker");
-  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  const queueErrors = queueErrorLogger(log);
+  const redis = queueErrors.watch(createRedis(redisTarget(config), "worker"), { component: "redis" });
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX, { errors: queueErrors });
   try {
     const deps = { database, queues, log, now: Date.now, graceSeconds: 10, batch: 10_000 };
     return { ...(await reconcileOnce(deps)), notifications: await reconcileNotifications(deps) };

@@ -17,12 +17,21 @@ import { createAuditWriter, createDatabase, registerAuditKey } from "@praxa/db";
 import { startHealthServer } from "@praxa/observability"; // /readyz on PRAXA_HEALTH_PORT (internal)
 import {
   createLogger,
+  observeAuditBacklog,
   runProcess,
+  startMetrics,
   startTelemetry,
   type DestinationStream,
   type SpanExporter,
 } from "@praxa/observability";
-import { checkRedisEvictionPolicy, createQueues, createRedis, parseJobData, Worker } from "@praxa/queue";
+import {
+  checkRedisEvictionPolicy,
+  createQueues,
+  createRedis,
+  parseJobData,
+  queueErrorLogger,
+  Worker,
+} from "@praxa/queue";
 import { startDispatcher } from "./dispatcher.js";
 import { createKeyProvider } from "./key-provider.js";
 import { runKeysJob } from "./keys-job.js";
@@ -63,13 +72,21 @@ export async function startWorker(
     otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
     ...(options.spanExporter ? { exporter: options.spanExporter } : {}),
   });
+  // Metrics: Prometheus text at GET /metrics on PRAXA_HEALTH_PORT; OTLP too when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const metrics = startMetrics({
+    serviceName: config.OTEL_SERVICE_NAME ?? "praxa-worker",
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    exportIntervalMs: config.OTEL_METRIC_EXPORT_INTERVAL,
+  });
   const database = createDatabase(config.WORKER_DATABASE_URL, {
     max: config.WORKER_CONCURRENCY + 2,
     applicationName: "praxa-worker",
   });
-  const redis = createRedis(redisTarget(config), "worker");
+  // Every queue, worker and connection reports its `error` events to the log (never console.error).
+  const queueErrors = queueErrorLogger(log);
+  const redis = queueErrors.watch(createRedis(redisTarget(config), "worker"), { component: "redis" });
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
-  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX);
+  const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX, { errors: queueErrors });
   await startHealthServer(env, {
     postgres: () => database.sql`select 1`.then(() => true),
     redis: async () => (await redis.ping()) === "PONG",
@@ -116,6 +133,8 @@ export async function startWorker(
           : log.info({ code: "AUDIT_BACKPRESSURE_OVER", ...pending }, "audit appends are no longer held back"),
     },
   );
+
+  const stopAuditBacklog = observeAuditBacklog(() => auditWriter.pending());
 
   const github =
     config.GITHUB_APP_ID !== undefined && config.GITHUB_APP_PRIVATE_KEY !== undefined
@@ -182,6 +201,7 @@ export async function startWorker(
       maxStalledCount: 2,
     },
   );
+  queueErrors.watch(runs, { component: "worker", queue: "runs" });
   runs.on("failed", (job, err) => log.warn({ jobId: job?.id, code: "RUN_JOB_FAILED", err }, "run job failed"));
 
   const keys = new Worker(
@@ -207,6 +227,7 @@ export async function startWorker(
     },
     { ...connection, concurrency: 1 },
   );
+  queueErrors.watch(keys, { component: "worker", queue: "keys" });
   keys.on("failed", (job, err) => log.error({ jobId: job?.id, code: "KEYS_FAILED", err }, "keys job failed"));
 
   // Notifications of a paused / resumed Skill: one job per channel, claimed under a lease like a run.
@@ -226,6 +247,7 @@ export async function startWorker(
     }),
     { ...connection, concurrency: 2 },
   );
+  queueErrors.watch(notifications, { component: "worker", queue: "notifications" });
   notifications.on("failed", (job, err) =>
     log.warn({ jobId: job?.id, code: "NOTIFICATION_FAILED", err }, "notification job failed"),
   );
@@ -250,9 +272,11 @@ export async function startWorker(
       await Promise.all([runs.close(true), keys.close(true), notifications.close(true)]).catch(() => undefined);
       await queues.close().catch(() => undefined);
       redis.disconnect();
+      stopAuditBacklog();
       await auditWriter.close();
       await database.close();
       await telemetry.shutdown();
+      await metrics.shutdown();
     },
   };
 }

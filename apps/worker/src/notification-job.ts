@@ -36,7 +36,7 @@ import {
   type NotificationSecret,
   type WorkspaceScope,
 } from "@praxa/db";
-import type { Logger } from "@praxa/observability";
+import { recordNotification, type Logger } from "@praxa/observability";
 import { parseJobData, UnrecoverableError, type Job } from "@praxa/queue";
 import { openSealedRecord } from "./credentials.js";
 
@@ -178,6 +178,7 @@ export async function runNotificationJob(
         "could not record the attempt; the lease will expire",
       );
     }
+    recordNotification({ channel: n.kind, outcome: again ? "retry" : "failed" });
     deps.log.warn(
       { ...ctx, code, retry: again },
       again ? "notification attempt failed; will retry" : "notification failed",
@@ -187,6 +188,7 @@ export async function runNotificationJob(
     throw err;
   }
   await withWorkspace(deps.database, n.workspaceId, (scope) => finishNotification(scope, n.lease, "delivered"));
+  recordNotification({ channel: n.kind, outcome: "sent" });
   deps.log.info({ ...ctx, code: "NOTIFICATION_DELIVERED" }, "notification delivered");
   return { outcome: "delivered", kind: n.kind, attempt: n.attempt };
 }

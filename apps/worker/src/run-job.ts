@@ -56,6 +56,7 @@ import { createRunStore, type RunStorageDeps } from "./run-journal-db.js";
 import { selectModelProvider, type ProviderFactory } from "./model-selection.js";
 import { openSubagentTask } from "./subagent-task.js";
 import { createToolEnvironment, runGithubScope, type ToolEnvironmentDeps } from "./tool-environment.js";
+import { recordRunMetrics, withModelMetrics } from "./run-metrics.js";
 import { ManifestHashMismatchError } from "./worker-errors.js";
 
 export interface RunJobDeps extends RunStorageDeps, Omit<ToolEnvironmentDeps, "maxSubagentDepth"> {
@@ -171,15 +172,18 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
   let skillId: SkillId | null = null;
   let manifestHashHex = "";
   let ctxIntegration: string | null = null;
+  let skillSlug: string | null = null; // metrics: the Skill label
+  let waitMs: number | null = null;
   try {
     skillId = claimed.skillId as SkillId;
     manifestHashHex = ctx.manifestHash;
     ctxIntegration = ctx.integrationId;
+    [skillSlug, waitMs] = [ctx.skillSlug, ctx.waitMs];
     if (ctx.skillStatus === "paused") throw new SkillPausedError("this Skill is paused; a human must resume it");
     const manifest = pinnedManifest(ctx.manifest, ctx.manifestHash);
     const skill = builtinSkill(ctx.skillSlug);
     const depth = ctx.depth;
-    const provider = await selectModelProvider(deps, ws, lease, manifest, skill, ctx.llmCredentials);
+    const provider = withModelMetrics(await selectModelProvider(deps, ws, lease, manifest, skill, ctx.llmCredentials));
     // A sub-agent's task (its parent model's words) is opened under this run's lease, held in memory for the run only.
     const task =
       ctx.source === "subagent"
@@ -217,6 +221,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
     const result: RunResult = await (runSpan ? withActiveSpan(runSpan, run) : run());
     const status = result.status === "skipped" ? "skipped" : "succeeded";
     await finish(status, status === "skipped" ? (result.skipReason ?? null) : null);
+    recordRunMetrics(skillSlug, status, waitMs, t0);
     deps.onSlotFreed?.();
     deps.log.info(
       {
@@ -239,6 +244,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
       await withWorkspace(deps.database, ws, (s) => finishRun(s, lease, "cancelled", null)).catch((e: unknown) =>
         deps.log.warn({ runId, code: isPraxaError(e) ? e.code : "FINISH_FAILED" }, "could not finish a cancelled run"),
       );
+      recordRunMetrics(skillSlug, "cancelled", waitMs, t0);
       deps.onSlotFreed?.();
       deps.log.info({ runId, workspaceId: ws, code: "RUN_CANCELLED" }, "run cancelled at a step boundary");
       return { runId, status: "cancelled" };
@@ -337,6 +343,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
         );
     }
     await finish("failed", /^[A-Z][A-Z0-9_]{1,63}$/.test(code) ? code : "INTERNAL", failureClass);
+    recordRunMetrics(skillSlug, "failed", waitMs, t0);
     deps.onSlotFreed?.();
     deps.log.warn({ runId, workspaceId: ws, code, failureClass }, "run failed");
     if (!isPraxaError(err)) throw new UnrecoverableError(code);

@@ -29,6 +29,8 @@ export const commonPart = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  /** How often metrics are pushed over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (ms; the OTel SDK's variable). */
+  OTEL_METRIC_EXPORT_INTERVAL: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
 });
 
 /** One seed `host:port` of a Redis Cluster (a name, an IPv4 address, or an IPv6 address in brackets). */

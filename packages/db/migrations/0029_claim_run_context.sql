@@ -7,14 +7,15 @@
 -- through (the one it came through, or — a run that recorded none — the workspace's active ones, at most 2); and the
 -- workspace's model credentials (provider and vault name only, newest first: which one to open is the worker's choice,
 -- and opening it still needs vault_read_for_run under the lease); and the W3C traceparent ingest stored (0028), so the
--- run's span continues the webhook's trace.
+-- run's span continues the webhook's trace; and how long the run waited before its first claim (metrics).
 -- Nothing here is returned for a run that was not claimed now, and everything is the claimed run's own workspace's.
 CREATE FUNCTION public.claim_run_context(p_run_id text, p_worker_id text, p_lease_seconds integer DEFAULT 30)
   RETURNS TABLE (outcome text, workspace_id text, skill_id text, skill_version_id text, trigger text, attempt integer,
                  lease_token uuid, lease_expires_at timestamptz, deferrals integer,
                  input jsonb, source text, parent_run_id text, integration_id text, skill_status text, skill_slug text,
                  manifest jsonb, manifest_hash text, depth integer, public_key_id text, public_key bytea, steps jsonb,
-                 github_installations text[], llm_credentials jsonb, traceparent text)
+                 github_installations text[], llm_credentials jsonb, traceparent text,
+                 wait_ms double precision)
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
 AS $$
@@ -26,7 +27,7 @@ BEGIN
     RETURN QUERY SELECT c.outcome, c.workspace_id, c.skill_id, c.skill_version_id, c.trigger, c.attempt, c.lease_token,
                         c.lease_expires_at, c.deferrals, NULL::jsonb, NULL::text, NULL::text, NULL::text, NULL::text,
                         NULL::text, NULL::jsonb, NULL::text, NULL::integer, NULL::text, NULL::bytea, NULL::jsonb,
-                        NULL::text[], NULL::jsonb, NULL::text;
+                        NULL::text[], NULL::jsonb, NULL::text, NULL::double precision;
     RETURN;
   END IF;
   RETURN QUERY
@@ -53,7 +54,8 @@ BEGIN
            (SELECT COALESCE(jsonb_agg(jsonb_build_object('provider', l.provider, 'vault_name', l.vault_name)
                                       ORDER BY l.created_at DESC, l.id DESC), '[]'::jsonb)
               FROM public.llm_credentials l WHERE l.workspace_id = c.workspace_id),
-           r.traceparent
+           r.traceparent,
+           (extract(epoch from (r.started_at - r.created_at)) * 1000)::double precision
       FROM public.agent_runs r
       JOIN public.skills s ON s.workspace_id = r.workspace_id AND s.id = r.skill_id
       JOIN public.skill_versions v ON v.workspace_id = r.workspace_id AND v.id = r.skill_version_id

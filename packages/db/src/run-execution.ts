@@ -32,6 +32,8 @@ const RunContextRow = z.object({
     .string()
     .regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
     .nullable(),
+  /** started_at − created_at in ms (the run's wait before its first claim), for the wait histogram. */
+  wait_ms: z.number().nullable(),
 });
 export type RunContextRecord = z.infer<typeof RunContextRow>;
 
@@ -41,7 +43,8 @@ export async function readRunContext(scope: WorkspaceScope, runId: RunId): Promi
     scope,
     RunContextRow,
     dsql`select r.input, r.source, r.parent_run_id, r.integration_id, s.status as skill_status, s.slug as skill_slug, v.manifest, v.manifest_hash,
-                  r.traceparent
+                  r.traceparent,
+                  (extract(epoch from (r.started_at - r.created_at)) * 1000)::float8 as wait_ms
            from public.agent_runs r
            join public.skills s on s.workspace_id = r.workspace_id and s.id = r.skill_id
            join public.skill_versions v on v.workspace_id = r.workspace_id and v.id = r.skill_version_id

@@ -321,6 +321,7 @@ const ClaimContextRow = ClaimRow.extend({
   github_installations: z.array(z.string()).nullable(),
   llm_credentials: z.array(z.object({ provider: z.string(), vault_name: z.string() })).nullable(),
   traceparent: z.string().nullable(),
+  wait_ms: z.number().nullable(),
 });
 
 /** What a run needs to start, read in the claim's own transaction (migrations/0029). */
@@ -346,6 +347,8 @@ export interface ClaimedRunContext {
   readonly llmCredentials: readonly { readonly provider: string; readonly vaultName: string }[];
   /** The W3C traceparent ingest stored on the run (null for runs made without one): the run's span continues it. */
   readonly traceparent: string | null;
+  /** started_at − created_at in ms: how long the run waited before its first claim (the wait histogram). */
+  readonly waitMs: number | null;
 }
 
 /** A recorded step of a run (as readRunSteps returns it). */
@@ -417,6 +420,7 @@ export async function claimRunWithContext(
       githubInstallations: r.github_installations,
       llmCredentials: r.llm_credentials.map((l) => ({ provider: l.provider, vaultName: l.vault_name })),
       traceparent: r.traceparent,
+      waitMs: r.wait_ms,
     },
   };
 }

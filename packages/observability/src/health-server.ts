@@ -4,11 +4,15 @@
  * health check and the host's agent reach it; nothing outside the instance does). `/readyz` answers 200 when every
  * check holds and 503 naming the failing ones; no check detail beyond true/false, never an error message.
  *
+ * `GET /metrics` answers the process's OpenTelemetry metrics as Prometheus text when `startMetrics` has run (metrics.ts),
+ * 404 otherwise: the same internal port, so a scraper on the host (or the CloudWatch agent) reads it; nothing outside.
+ *
  * The server is unref'd: it never keeps a process alive, and it ends with the process (runProcess exits after the
  * app's own close), so an app adds it with one line.
  */
 import { createServer, type Server } from "node:http";
 import { ValidationError } from "@praxa/core";
+import { serveMetrics } from "./metrics.js";
 
 export type HealthChecks = Readonly<Record<string, () => Promise<boolean>>>;
 
@@ -51,6 +55,7 @@ export async function startHealthServer(
   const host = env.PRAXA_HEALTH_HOST || "127.0.0.1";
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && path === "/metrics" && serveMetrics(req, res)) return;
     if (req.method !== "GET" || (path !== "/readyz" && path !== "/healthz")) {
       res.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
       return;

@@ -1,5 +1,6 @@
 export * from "./health-server.js";
 export * from "./logger.js";
+export * from "./metrics.js";
 export * from "./otel.js";
 export * from "./redact.js";
 export * from "./run-process.js";

@@ -2,6 +2,7 @@ export * from "./cleanup.js";
 export * from "./connection.js";
 export * from "./job-catalog.js";
 export * from "./producer.js";
+export * from "./queue-errors.js";
 export {
   Job,
   Queue,

@@ -6,6 +6,7 @@ import { Queue, type Job, type JobsOptions } from "bullmq";
 import { UnavailableError, ValidationError } from "@praxa/core";
 import { isRedisCluster, type Redis } from "./connection.js";
 import { JOB_CATALOG, type JobData, type JobName, type QueueName } from "./job-catalog.js";
+import type { QueueErrorWatcher } from "./queue-errors.js";
 
 export interface QueueSet {
   readonly prefix: string;
@@ -26,7 +27,12 @@ export function bullQueueName(name: QueueName, connection: Redis): string {
   return isRedisCluster(connection) ? `{${name}}` : name;
 }
 
-export function createQueues(connection: Redis, prefix: string): QueueSet {
+/** `errors`: every queue made here reports its `error` events (its job schedulers' too) to the app's logger. */
+export function createQueues(
+  connection: Redis,
+  prefix: string,
+  options: { readonly errors?: QueueErrorWatcher } = {},
+): QueueSet {
   const queues = new Map<QueueName, Queue>();
   return {
     prefix,
@@ -35,6 +41,7 @@ export function createQueues(connection: Redis, prefix: string): QueueSet {
       let q = queues.get(name);
       if (!q) {
         q = new Queue(bullQueueName(name, connection), { connection, prefix });
+        options.errors?.watch(q, { component: "queue", queue: name });
         queues.set(name, q);
       }
       return q;

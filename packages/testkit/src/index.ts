@@ -16,3 +16,4 @@ export * from "./smtp-server.js";
 export * from "./s3-server.js";
 export * from "./otlp-receiver.js";
 export * from "./redis-cluster.js";
+export * from "./prometheus-text.js";

@@ -1,0 +1,47 @@
+import { EventEmitter } from "node:events";
+import { describe, expect, it } from "@jest/globals";
+import { queueErrorLogger } from "./queue-errors.js";
+
+function capture() {
+  const lines: { level: "warn" | "error"; obj: Record<string, unknown>; msg: string }[] = [];
+  return {
+    lines,
+    log: {
+      warn: (obj: Record<string, unknown>, msg: string) => lines.push({ level: "warn", obj, msg }),
+      error: (obj: Record<string, unknown>, msg: string) => lines.push({ level: "error", obj, msg }),
+    },
+  };
+}
+
+const refused = () => Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" });
+
+describe("queueErrorLogger", () => {
+  it("handles error events (no throw), logs a code, and folds repeats of one code across sources per interval", () => {
+    let t = 0;
+    const { lines, log } = capture();
+    const watcher = queueErrorLogger(log, { throttleMs: 30_000, now: () => t });
+    const a = watcher.watch(new EventEmitter(), { component: "queue", queue: "runs" });
+    const b = watcher.watch(new EventEmitter(), { component: "worker", queue: "runs" });
+    // an EventEmitter with an `error` listener does not throw
+    expect(() => a.emit("error", refused())).not.toThrow();
+    b.emit("error", refused());
+    a.emit("error", refused());
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: "warn",
+      obj: {
+        code: "QUEUE_REDIS_UNAVAILABLE",
+        component: "queue",
+        queue: "runs",
+        errCode: "ECONNREFUSED",
+        suppressed: 0,
+      },
+    });
+    t = 30_000;
+    b.emit("error", refused());
+    expect(lines[1]?.obj).toMatchObject({ component: "worker", suppressed: 2 });
+    // another kind of error is its own line, at error level
+    a.emit("error", new TypeError("bad script"));
+    expect(lines[2]).toMatchObject({ level: "error", obj: { code: "QUEUE_ERROR", errCode: "TypeError" } });
+  });
+});
