@@ -239,7 +239,9 @@ let capMax = NaN;
 const CAP = 5;
 const recoveries: number[] = [];
 try {
-  const fleetSlots = PROCS * CONC;
+  // The look-ahead, as a multiple of the fleet's worker slots (BENCH_AHEAD_FACTOR, default 2: what docs/operations.md
+  // recommends; with 1, a pass at a time could not refill 16 slots freed at ≈ 300 runs/s — quota isolation 0.81).
+  const fleetSlots = Math.max(1, Math.round(PROCS * CONC * Number(process.env.BENCH_AHEAD_FACTOR ?? 2)));
   await setFleetSettings(owner, { defaultWorkspaceConcurrency: 100_000, dispatchAhead: fleetSlots });
   const normal = await modelServer();
   const allNormal = Object.fromEntries(workspaces.map((w) => [w.workspaceId, normal.url]));

@@ -490,7 +490,7 @@ fleet
   .command("set")
   .description("the fleet's default per-workspace cap and its dispatch look-ahead (either, or both)")
   .option("--default-cap <n>", "runs of one workspace running at once, fleet-wide, unless it has its own cap")
-  .option("--ahead <n>", "dispatched runs waiting for a worker, fleet-wide (about the fleet's worker slots)")
+  .option("--ahead <n>", "dispatched runs waiting for a worker, fleet-wide (about twice the fleet's worker slots)")
   .addOption(jsonOption())
   .action(async (o: { defaultCap?: string; ahead?: string }) => {
     const r = await setFleet(process.env, o);

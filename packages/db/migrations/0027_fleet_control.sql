@@ -48,7 +48,7 @@ CREATE TABLE fleet_settings (
   -- Runs of one workspace running at once across the fleet, unless the workspace has its own cap.
   default_workspace_concurrency  integer NOT NULL DEFAULT 10 CHECK (default_workspace_concurrency BETWEEN 1 AND 100000),
   -- Dispatched runs waiting for a worker, fleet-wide: the queue is kept this shallow so that the order in which runs
-  -- start is the dispatcher's fair order, not FIFO across tenants. About the fleet's total worker slots.
+  -- start is the dispatcher's fair order, not FIFO across tenants. About twice the fleet's worker slots.
   dispatch_ahead                 integer NOT NULL DEFAULT 64 CHECK (dispatch_ahead BETWEEN 1 AND 100000),
   updated_at                     timestamptz NOT NULL DEFAULT now()
 );
