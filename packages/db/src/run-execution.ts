@@ -1,59 +1,15 @@
 /**
- * What a worker reads and writes while it executes a run it holds, beyond claim/record/finish (runs.ts): the run's
- * pinned Skill version and input (read in scope, under RLS), giving a run back for a retry, purging sealed step
- * content at the end, sub-agent dispatch and its sealed task, telemetry rows and memory facts. Every write that needs the lease goes
+ * What a worker reads and writes while it executes a run it holds, beyond claim/record/finish/defer (runs.ts; the
+ * run's context comes with its claim, `claimRunWithContext`): its recorded steps, purging sealed step content at the
+ * end, sub-agent dispatch and its sealed task, telemetry rows and memory facts. Every write that needs the lease goes
  * through a definer function that checks it (migrations/0015).
  */
 import { sql as dsql } from "drizzle-orm";
 import { z } from "zod";
-import {
-  InternalError,
-  NotFoundError,
-  RunIdSchema,
-  TelemetryMetaSchema,
-  type RunId,
-  type TelemetryMeta,
-} from "@praxa/core";
+import { InternalError, RunIdSchema, TelemetryMetaSchema, type RunId, type TelemetryMeta } from "@praxa/core";
 import { requireScope, type WorkspaceScope } from "./scope.js";
 import { queryScopedRows } from "./typed-query.js";
 import type { RunLease } from "./runs.js";
-
-const RunContextRow = z.object({
-  input: z.record(z.string(), z.unknown()),
-  source: z.string(),
-  parent_run_id: z.string().nullable(),
-  integration_id: z.string().nullable(),
-  skill_status: z.enum(["active", "paused"]),
-  skill_slug: z.string(),
-  manifest: z.unknown(),
-  manifest_hash: z.string().regex(/^[0-9a-f]{64}$/),
-  /** The ingest request's W3C trace context (migrations/0028): the worker continues the run's trace from it. */
-  traceparent: z
-    .string()
-    .regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
-    .nullable(),
-  /** started_at − created_at in ms (the run's wait before its first claim), for the wait histogram. */
-  wait_ms: z.number().nullable(),
-});
-export type RunContextRecord = z.infer<typeof RunContextRow>;
-
-/** The run's input, its Skill's status and the manifest of the version the run is pinned to — all from the rows. */
-export async function readRunContext(scope: WorkspaceScope, runId: RunId): Promise<RunContextRecord> {
-  const rows = await queryScopedRows(
-    scope,
-    RunContextRow,
-    dsql`select r.input, r.source, r.parent_run_id, r.integration_id, s.status as skill_status, s.slug as skill_slug, v.manifest, v.manifest_hash,
-                  r.traceparent,
-                  (extract(epoch from (r.started_at - r.created_at)) * 1000)::float8 as wait_ms
-           from public.agent_runs r
-           join public.skills s on s.workspace_id = r.workspace_id and s.id = r.skill_id
-           join public.skill_versions v on v.workspace_id = r.workspace_id and v.id = r.skill_version_id
-          where r.id = ${runId}`,
-  );
-  const row = rows[0];
-  if (!row) throw new NotFoundError("run not found in this workspace");
-  return row;
-}
 
 const RecordedStepRow = z.object({
   idx: z.number().int(),
@@ -154,11 +110,6 @@ export async function purgeAndFinishRun(
     end.purge ? s.executePrepared(PURGE_SQL, [lease.runId, lease.token]) : null,
     s.executePrepared(FINISH_SQL, [lease.runId, lease.token, end.status, end.errorCode, end.failureClass]),
   ]);
-}
-
-/** Give a held run back (queued, lease cleared) so a retry can claim it; its recorded steps are kept for replay. */
-export async function releaseRun(scope: WorkspaceScope, lease: RunLease): Promise<void> {
-  await requireScope(scope).execute(dsql`select public.release_run(${lease.runId}, ${lease.token}::uuid)`);
 }
 
 /** Drop every sealed step result of the run (model and user content); returns how many steps held some. */
