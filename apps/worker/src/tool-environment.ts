@@ -184,6 +184,21 @@ export function createToolEnvironment(
       slack.set(teamId, client);
       return client;
     },
+    async slackTeam() {
+      const i = schema.integrations;
+      const rows = await inScope((s) =>
+        s.db
+          .select({ externalId: i.externalId })
+          .from(i)
+          .where(and(eq(i.provider, "slack"), eq(i.status, "active")))
+          .limit(2),
+      );
+      const row = rows[0];
+      if (!row) throw new IntegrationMissingError("this workspace has no active Slack installation");
+      if (rows.length > 1)
+        throw new IntegrationAmbiguousError("this workspace has several Slack teams; the Skill must name its team");
+      return row.externalId;
+    },
     memory: {
       read: (namespace, keys) => inScope((s) => readMemoryFacts(s, namespace, keys)),
       write: (namespace, key, value) => inScope((s) => writeMemoryFact(s, namespace, key, value, newId("memoryFact"))),

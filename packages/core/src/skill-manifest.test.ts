@@ -36,4 +36,19 @@ describe("Skill manifest", () => {
     ];
     for (const m of bad) expect(() => parseSkillManifest(m)).toThrow(ValidationError);
   });
+
+  it("takes approval terms only for the Skill's own tools", () => {
+    const approval = { tools: ["github.comment.pr"], expiresAfterMinutes: 60, roles: ["owner", "admin"] };
+    expect(parseSkillManifest({ ...prReviewManifest, approval }).approval?.tools).toEqual(["github.comment.pr"]);
+    let paths: unknown = null;
+    try {
+      parseSkillManifest({ ...prReviewManifest, approval: { ...approval, tools: ["slack.post_message"] } });
+    } catch (err) {
+      paths = (err as ValidationError).details?.["paths"];
+    }
+    expect(paths).toEqual(["approval.tools.0"]);
+    expect(() => parseSkillManifest({ ...prReviewManifest, approval: { ...approval, roles: [] } })).toThrow(
+      ValidationError,
+    );
+  });
 });

@@ -21,6 +21,25 @@ export const MemoryNamespaceSchema = z
   .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "a memory namespace: lower case, digits, . _ -");
 export const SkillSlugSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a skill slug: lower case, digits, -");
 
+export const APPROVER_ROLES = ["owner", "admin", "member"] as const;
+
+export const ApprovalSchema = z
+  .object({
+    /** Tools (from `tools`) that wait for a human's approval before they act. */
+    tools: z.array(ToolNameSchema).min(1).max(16),
+    /** The Slack channel the Approve / Deny message goes to (the workspace's Slack team); none: the api alone. */
+    slackChannel: z
+      .string()
+      .regex(/^[CG][A-Z0-9]{2,30}$/, "a Slack channel id such as C0123ABCD")
+      .optional(),
+    /** Minutes until an undecided approval expires (the run then finishes `denied`). */
+    expiresAfterMinutes: z.number().int().min(1).max(10_080),
+    /** Who may decide: workspace members with one of these roles (humans only; never a bot or automation token). */
+    roles: z.array(z.enum(APPROVER_ROLES)).min(1).max(3),
+  })
+  .strict();
+export type Approval = z.infer<typeof ApprovalSchema>;
+
 export const NOTIFY_CHANNELS = ["slack", "email", "pagerduty"] as const;
 export const MODEL_PROVIDERS = ["anthropic", "bedrock", "vertex", "offline"] as const;
 
@@ -55,11 +74,23 @@ export const SkillManifestSchema = z
       .strict()
       .refine((a) => a.minSamples <= a.window, { message: "minSamples must not exceed window" }),
     notify: z.array(z.enum(NOTIFY_CHANNELS)).max(3),
+    /**
+     * Effect tools that act only after a human's approval: the run parks (`waiting_approval`, no slot, no lease, its
+     * journal kept), the Skill's Slack channel gets Approve / Deny buttons, and a member with one of `roles` decides.
+     */
+    approval: ApprovalSchema.optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
     if (new Set(m.tools).size !== m.tools.length)
       ctx.addIssue({ code: "custom", path: ["tools"], message: "tools must be unique" });
+    for (const [i, tool] of (m.approval?.tools ?? []).entries())
+      if (!m.tools.includes(tool))
+        ctx.addIssue({
+          code: "custom",
+          path: ["approval", "tools", i],
+          message: "an approval tool must be one of the Skill's tools",
+        });
     if (new Set(m.triggers).size !== m.triggers.length)
       ctx.addIssue({ code: "custom", path: ["triggers"], message: "triggers must be unique" });
     const usesMemory = m.tools.some((t) => t.startsWith("memory."));

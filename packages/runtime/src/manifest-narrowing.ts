@@ -1,7 +1,8 @@
 /**
  * Configuration as code may only narrow what a Skill may do. `narrows(pinned, candidate)` is true when the candidate
  * allows nothing the pinned manifest does not: triggers, tools and sub-agents are subsets, the memory namespace is the
- * same or none, and the limits are no higher. Identity fields (slug, name, model, acceptance, notify) must not change.
+ * same or none, and the limits are no higher; every tool that needed a human's approval still does, under the same
+ * terms. Identity fields (slug, name, model, acceptance, notify) must not change.
  */
 import type { SkillManifest } from "@praxa/core";
 
@@ -18,6 +19,18 @@ export function narrows(pinned: SkillManifest, candidate: SkillManifest): boolea
     candidate.maxIterations <= pinned.maxIterations &&
     JSON.stringify(candidate.model) === JSON.stringify(pinned.model) &&
     JSON.stringify(candidate.acceptance) === JSON.stringify(pinned.acceptance) &&
-    JSON.stringify(candidate.notify) === JSON.stringify(pinned.notify)
+    JSON.stringify(candidate.notify) === JSON.stringify(pinned.notify) &&
+    approvalNarrows(pinned, candidate)
+  );
+}
+
+function approvalNarrows(pinned: SkillManifest, candidate: SkillManifest): boolean {
+  if (!pinned.approval) return true;
+  if (!candidate.approval) return pinned.approval.tools.every((t) => !candidate.tools.includes(t));
+  const { tools: _p, ...pinnedTerms } = pinned.approval;
+  const { tools: _c, ...candidateTerms } = candidate.approval;
+  return (
+    pinned.approval.tools.every((t) => !candidate.tools.includes(t) || candidate.approval?.tools.includes(t)) &&
+    JSON.stringify(pinnedTerms) === JSON.stringify(candidateTerms)
   );
 }

@@ -137,6 +137,7 @@ export async function replayAuditEvent(env: ConfigSource, workspace: string, eve
         return createGithubRepoClient({ token: minted.token, baseUrl: app.baseUrl });
       },
       slack: () => Promise.reject(new ReplayUnsupportedError("replaying Slack inputs is not supported yet")),
+      slackTeam: () => Promise.reject(new ReplayUnsupportedError("a replay posts nothing")),
       memory: {
         read: (namespace, keys) => withWorkspace(db, workspaceId, (s) => readMemoryFacts(s, namespace, keys)),
         write: () => Promise.reject(new ReplayUnsupportedError("a replay writes nothing")),

@@ -19,6 +19,11 @@ export interface ToolEnvironment {
   readonly github: () => Promise<GithubToolClient>;
   /** The Slack bot of the given team (the run's team, from its row). */
   readonly slack: (teamId: string) => Promise<SlackToolClient>;
+  /**
+   * The Slack team a run with no Slack subject acts in (a producer's event posting to a Skill's channel, an approval
+   * message): the workspace's one active Slack integration. None: `INTEGRATION_MISSING`; several: `INTEGRATION_AMBIGUOUS`.
+   */
+  readonly slackTeam: () => Promise<string>;
   readonly memory: {
     read(namespace: string, keys: readonly string[] | null): Promise<{ key: string; value: unknown }[]>;
     write(namespace: string, key: string, value: unknown): Promise<void>;
