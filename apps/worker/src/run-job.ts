@@ -51,7 +51,7 @@ import {
   type AnyTool,
   type RunResult,
 } from "@praxa/runtime";
-import { BUILTIN_SKILLS, builtinSkill } from "@praxa/skills";
+import { BUILTIN_SKILLS, resolveSkill } from "@praxa/skills";
 import { createRunStore, type RunStorageDeps } from "./run-journal-db.js";
 import { selectModelProvider, type ProviderFactory } from "./model-selection.js";
 import { openSubagentTask } from "./subagent-task.js";
@@ -181,7 +181,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
     [skillSlug, waitMs] = [ctx.skillSlug, ctx.waitMs];
     if (ctx.skillStatus === "paused") throw new SkillPausedError("this Skill is paused; a human must resume it");
     const manifest = pinnedManifest(ctx.manifest, ctx.manifestHash);
-    const skill = builtinSkill(ctx.skillSlug);
+    const skill = resolveSkill(ctx.skillSlug, manifest);
     const depth = ctx.depth;
     const provider = withModelMetrics(await selectModelProvider(deps, ws, lease, manifest, skill, ctx.llmCredentials));
     // A sub-agent's task (its parent model's words) is opened under this run's lease, held in memory for the run only.

