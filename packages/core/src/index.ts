@@ -3,5 +3,7 @@ export * from "./audit/index.js";
 export * from "./errors.js";
 export * from "./feedback.js";
 export * from "./ids.js";
+export * from "./declarative-spec.js";
+export * from "./skill-document.js";
 export * from "./skill-manifest.js";
 export * from "./telemetry.js";

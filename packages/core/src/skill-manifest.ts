@@ -6,6 +6,14 @@
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 import { z } from "zod";
+import {
+  actionTool,
+  conditionFields,
+  DeclarativeSchema,
+  schemaHasPath,
+  templateRefs,
+  type DeclarativeSpec,
+} from "./declarative-spec.js";
 import { ValidationError } from "./errors.js";
 
 /** `github.pull_request.opened`, `slack.app_mention`, `trigger.custom_name`… */
@@ -79,6 +87,8 @@ export const SkillManifestSchema = z
      * journal kept), the Skill's Slack channel gets Approve / Deny buttons, and a member with one of `roles` decides.
      */
     approval: ApprovalSchema.optional(),
+    /** A workspace's own Skill (docs/skills.md): its input, instructions, verdicts, actions, offline rules, callback. */
+    declarative: DeclarativeSchema.optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -91,6 +101,7 @@ export const SkillManifestSchema = z
           path: ["approval", "tools", i],
           message: "an approval tool must be one of the Skill's tools",
         });
+    if (m.declarative) checkDeclarative(m.declarative, m.tools, m.triggers, ctx);
     if (new Set(m.triggers).size !== m.triggers.length)
       ctx.addIssue({ code: "custom", path: ["triggers"], message: "triggers must be unique" });
     const usesMemory = m.tools.some((t) => t.startsWith("memory."));
@@ -106,6 +117,71 @@ export const SkillManifestSchema = z
   });
 
 export type SkillManifest = z.infer<typeof SkillManifestSchema>;
+
+/** A declarative Skill's parts must agree with each other and with its tools and triggers. */
+function checkDeclarative(
+  d: DeclarativeSpec,
+  tools: readonly string[],
+  triggers: readonly string[],
+  ctx: z.RefinementCtx,
+): void {
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: "custom", path: ["declarative", ...path], message });
+  for (const [i, t] of triggers.entries())
+    if (!/^(trigger|github|slack)\./.test(t))
+      ctx.addIssue({
+        code: "custom",
+        path: ["triggers", i],
+        message: "a Skill's trigger is a producer's event (trigger.<type>), a GitHub or a Slack event",
+      });
+  const verdicts = d.verdicts.map((v) => v.name);
+  if (new Set(verdicts).size !== verdicts.length) issue(["verdicts"], "verdicts must be unique");
+  const templateOk = (template: string, path: (string | number)[]) => {
+    for (const ref of templateRefs(template)) {
+      const ok =
+        (ref.scope === "input" && schemaHasPath(d.input, ref.path)) ||
+        (ref.scope === "decision" &&
+          ref.path.length === 1 &&
+          ["verdict", "summary", "confidence"].includes(ref.path[0] ?? "")) ||
+        (ref.scope === "skill" && ref.path.join(".") === "name") ||
+        (ref.scope === "run" && ref.path.join(".") === "id");
+      if (!ok)
+        issue(
+          path,
+          `{{${ref.scope}.${ref.path.join(".")}}} names no declared input field (or decision.verdict|summary|confidence, skill.name, run.id)`,
+        );
+    }
+  };
+  for (const [verdict, actions] of Object.entries(d.actions)) {
+    if (!verdicts.includes(verdict)) issue(["actions", verdict], `"${verdict}" is not one of the verdicts`);
+    for (const [i, a] of actions.entries()) {
+      const tool = actionTool(a);
+      if (!tools.includes(tool)) issue(["actions", verdict, i], `this action needs the tool ${tool} in tools`);
+      if ("callback" in a && !d.callback) issue(["actions", verdict, i], "a callback action needs callback.url");
+      if ("slack" in a) templateOk(a.slack.text, ["actions", verdict, i, "slack", "text"]);
+      if ("githubComment" in a) {
+        const g = a.githubComment;
+        templateOk(g.body, ["actions", verdict, i, "githubComment", "body"]);
+        templateOk(g.repo, ["actions", verdict, i, "githubComment", "repo"]);
+        if (typeof g.number === "string") templateOk(g.number, ["actions", verdict, i, "githubComment", "number"]);
+      }
+    }
+  }
+  if (d.offline) {
+    const outcomes: { verdict: string; summary?: string | undefined; path: (string | number)[] }[] = [
+      ...d.offline.rules.map((r, i) => ({ ...r, path: ["offline", "rules", i] })),
+      { ...d.offline.otherwise, path: ["offline", "otherwise"] },
+    ];
+    for (const o of outcomes) {
+      if (!verdicts.includes(o.verdict)) issue([...o.path, "verdict"], `"${o.verdict}" is not one of the verdicts`);
+      if (o.summary) templateOk(o.summary, [...o.path, "summary"]);
+    }
+    for (const [i, r] of d.offline.rules.entries())
+      for (const f of conditionFields(r.when))
+        if (!schemaHasPath(d.input, f.split(".")))
+          issue(["offline", "rules", i, "when"], `"${f}" is not a declared input field`);
+  }
+}
 
 /** Validate a manifest or throw `ValidationError` naming the bad paths (never the values). */
 export function parseSkillManifest(value: unknown): SkillManifest {
