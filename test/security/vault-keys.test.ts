@@ -157,6 +157,7 @@ describe("the vault", () => {
       "api_authenticate",
       "api_mint_automation_token",
       "api_pause_skill",
+      "api_publish_skill_version",
       "api_resume_skill",
       "api_revoke_token",
       "audit_append_events",

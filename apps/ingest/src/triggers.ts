@@ -6,18 +6,94 @@
  * its manifest must list), deduplicated on the Skill's `webhook-id` only — per Skill, as the spec uses the id: the
  * same body under a fresh id is a fresh request (the signature covers id and timestamp, so it cannot be replayed
  * under another id), and another Skill's (another workspace's) deliveries are never matched.
+ *
+ * The run's trigger is `trigger.<type>` when the Skill's newest version subscribes to the payload's `type` by name
+ * (`deploy.failed` → `trigger.deploy.failed`), else `trigger.webhook` (a Skill subscribing to every event). For a
+ * declarative Skill, the payload is projected to the fields its input schema names — everything else is dropped here,
+ * before anything is stored — checked (a kept field of the wrong shape: 422 naming the path), and sealed to the
+ * workspace key for the run (the AAD names it); the run row keeps only the delivery id and type.
  */
 import { createHash } from "node:crypto";
 import type { FastifyRequest } from "fastify";
-import { isId, newId, parseId, type WorkspaceId } from "@praxa/core";
-import { openCredential } from "@praxa/crypto";
-import { triggerSecretsForSkill, type Database } from "@praxa/db";
+import {
+  canonicalJson,
+  ConflictError,
+  InputSchemaSchema,
+  isId,
+  MAX_PAYLOAD_BYTES,
+  newId,
+  parseId,
+  PraxaError,
+  projectPayload,
+  runPayloadContext,
+  type InputSchema,
+  type RunId,
+  type WorkspaceId,
+} from "@praxa/core";
+import { MAX_CREDENTIAL_BYTES, openCredential, sealCredential } from "@praxa/crypto";
+import { triggerSecretsForSkill, triggerTargetForSkill, type Database, type TriggerTarget } from "@praxa/db";
 import { traceparentOf, type Span } from "@praxa/observability";
 import { enqueueDispatched, placeDelivery, type IntakeDeps } from "./intake.js";
 import type { IngestTriggerKey } from "./trigger-key.js";
 import { standardWebhookHeadersPlausible, verifyStandardWebhook } from "./verify/standard-webhooks.js";
 
+/** The trigger of a Skill that subscribes to every event of its producers. */
 export const TRIGGER_NAME = "trigger.webhook";
+
+/** A producer's payload does not fit the fields the Skill declares: 422, naming the paths (never the values). */
+export class PayloadInvalidError extends PraxaError {
+  readonly code = "PAYLOAD_INVALID";
+  readonly httpStatus = 422;
+}
+/** What the Skill keeps of the payload is more than a sealed payload may hold. */
+export class PayloadTooLargeForSkillError extends PraxaError {
+  readonly code = "PAYLOAD_TOO_LARGE";
+  readonly httpStatus = 413;
+}
+
+/** The run's trigger for a payload `type`, given the triggers the Skill's newest version subscribes to. */
+export function triggerNameFor(type: string | null, triggers: readonly string[]): string {
+  const named = type !== null && /^[a-z0-9_]+(\.[a-z0-9_]+)*$/.test(type) ? `trigger.${type}` : null;
+  return named !== null && triggers.includes(named) ? named : TRIGGER_NAME;
+}
+
+/** Input schemas parsed once per stored text (a version's schema never changes: versions are immutable). */
+const schemas = new Map<string, InputSchema>();
+function inputSchemaOf(target: TriggerTarget): InputSchema | null {
+  if (target.input_schema === null || target.input_schema === undefined) return null;
+  const key = `${target.skill_version_id}\n${JSON.stringify(target.input_schema)}`;
+  const hit = schemas.get(key);
+  if (hit) return hit;
+  const parsed = InputSchemaSchema.parse(target.input_schema);
+  if (schemas.size >= 512) schemas.clear();
+  schemas.set(key, parsed);
+  return parsed;
+}
+
+/** Project, check and seal a declarative Skill's payload for `runId`. */
+export async function sealedPayloadFor(
+  target: TriggerTarget,
+  schema: InputSchema,
+  payload: unknown,
+  runId: RunId,
+): Promise<Uint8Array> {
+  const { value, problems } = projectPayload(schema, payload);
+  if (problems.length > 0)
+    throw new PayloadInvalidError(
+      `the payload does not fit the Skill's input: ${problems.map((p) => `${p.path} (${p.message})`).join(", ")}`,
+      { details: { paths: problems.map((p) => p.path) } },
+    );
+  const text = canonicalJson(value);
+  if (Buffer.byteLength(text, "utf8") > Math.min(MAX_PAYLOAD_BYTES, MAX_CREDENTIAL_BYTES))
+    throw new PayloadTooLargeForSkillError(`the fields the Skill keeps exceed ${MAX_PAYLOAD_BYTES} bytes`);
+  if (target.key_id === null || target.public_key === null)
+    throw new ConflictError("the Skill's workspace has no key to seal its payload to; an operator must create it");
+  return sealCredential(
+    { keyId: target.key_id, publicKey: target.public_key },
+    runPayloadContext(target.workspace_id, runId),
+    text,
+  );
+}
 
 export interface VerifiedTrigger {
   readonly workspaceId: WorkspaceId;
@@ -93,6 +169,13 @@ export async function acceptTrigger(
     typeof (payload as { type?: unknown })?.type === "string"
       ? String((payload as { type: string }).type).slice(0, 100)
       : null;
+  const target = await triggerTargetForSkill(deps.database, t.skillId);
+  const trigger = triggerNameFor(type, target?.triggers ?? []);
+  const runId = newId("run");
+  // Only an event the Skill subscribes to is read: another type creates no run and keeps nothing.
+  const schema =
+    target && target.workspace_id === t.workspaceId && target.triggers.includes(trigger) ? inputSchemaOf(target) : null;
+  const sealed = target && schema ? await sealedPayloadFor(target, schema, payload, runId) : null;
   // One definer call: the Skill's subscription, the delivery and its run (none if the Skill does not subscribe).
   const created = await placeDelivery(
     deps,
@@ -102,9 +185,10 @@ export async function acceptTrigger(
       bodySha256,
       workspaceId: t.workspaceId,
       skillId: t.skillId,
-      trigger: TRIGGER_NAME,
+      trigger,
       input: { webhookId: t.webhookId.slice(0, 200), type },
-      runIds: [newId("run")],
+      runIds: [runId],
+      ...(sealed && target ? { payload: { skillVersionId: target.skill_version_id, sealed } } : {}),
       traceparent: parent ? traceparentOf(parent) : null,
     },
     parent,
@@ -115,7 +199,7 @@ export async function acceptTrigger(
     {
       deliveryId: t.webhookId,
       workspaceId: t.workspaceId,
-      trigger: TRIGGER_NAME,
+      trigger,
       runs: created.run_ids.length,
       duplicate: created.duplicate,
     },

@@ -412,3 +412,14 @@ export const DeclarativeSchema = z
   })
   .strict();
 export type DeclarativeSpec = z.infer<typeof DeclarativeSchema>;
+
+/** At most this much of a producer's payload is kept for a run (the projected fields, as canonical JSON). */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+/** What a run's sealed payload is bound to (the AAD): its workspace and the run itself — moved to another run, it does not open. */
+export function runPayloadContext(
+  workspaceId: string,
+  runId: string,
+): { readonly workspaceId: string; readonly provider: "praxa"; readonly purpose: string } {
+  return { workspaceId, provider: "praxa", purpose: `run_payload/${runId}` };
+}

@@ -4,7 +4,7 @@
  */
 import { sql as dsql } from "drizzle-orm";
 import { z } from "zod";
-import { NotFoundError } from "@praxa/core";
+import { NotFoundError, WorkspaceIdSchema } from "@praxa/core";
 import type { RunLease } from "./runs.js";
 import type { Database } from "./client.js";
 import { requireScope, type WorkspaceScope } from "./scope.js";
@@ -384,6 +384,27 @@ const TriggerSecretRow = z.object({
   key_id: z.string(),
 });
 export type SealedTriggerSecret = z.infer<typeof TriggerSecretRow>;
+
+const TriggerTargetRow = z.object({
+  workspace_id: WorkspaceIdSchema,
+  skill_version_id: z.string(),
+  triggers: z.array(z.string()),
+  /** The declarative Skill's input schema (validated by ingest before use); null for a built-in Skill. */
+  input_schema: z.unknown().nullable(),
+  key_id: z.string().nullable(),
+  public_key: z.instanceof(Buffer).nullable(),
+});
+export type TriggerTarget = z.infer<typeof TriggerTargetRow>;
+
+/** Ingest, after a producer's signature holds: the Skill's newest version and its workspace's public key; null: no Skill. */
+export async function triggerTargetForSkill(database: Database, skillId: string): Promise<TriggerTarget | null> {
+  const rows = await queryRows(
+    database,
+    TriggerTargetRow,
+    dsql`select * from public.ingest_trigger_target(${skillId})`,
+  );
+  return rows[0] ?? null;
+}
 
 export async function triggerSecretsForSkill(database: Database, skillId: string): Promise<SealedTriggerSecret[]> {
   return queryRows(database, TriggerSecretRow, dsql`select * from public.ingest_trigger_secrets(${skillId})`);

@@ -122,6 +122,42 @@ export async function pauseSkillByAdmin(
   return row;
 }
 
+const PublishedRow = z.object({
+  skill_id: z.string(),
+  version_id: z.string(),
+  version: z.number().int(),
+  created: z.boolean(),
+  member_id: z.string(),
+});
+export type PublishedSkillVersion = z.infer<typeof PublishedRow>;
+
+/**
+ * A workspace admin publishes a declarative Skill version: the database re-checks the token, numbers the version and
+ * refuses tools of uninstalled integrations or publishing over a built-in; the same manifest hash as the newest
+ * version answers that version (`created: false`).
+ */
+export async function publishSkillVersion(
+  scope: WorkspaceScope,
+  token: PresentedToken,
+  v: {
+    readonly skillId: string;
+    readonly slug: string;
+    readonly name: string;
+    readonly versionId: string;
+    readonly manifest: unknown;
+    readonly manifestHash: string;
+  },
+): Promise<PublishedSkillVersion> {
+  const [row] = await queryScopedRows(
+    scope,
+    PublishedRow,
+    dsql`select * from public.api_publish_skill_version(${v.skillId}, ${v.slug}, ${v.name}, ${v.versionId},
+           ${JSON.stringify(v.manifest)}::jsonb, ${v.manifestHash}, ${token.tokenId}, ${token.secretSha256})`,
+  );
+  if (!row) throw new InternalError("api_publish_skill_version returned no row");
+  return row;
+}
+
 const ResumeRow = z.object({
   resumed: z.boolean(),
   pause_id: num.nullable(),

@@ -169,6 +169,16 @@ export async function readSubagentTask(scope: WorkspaceScope, lease: RunLease): 
   return rows[0]?.sealed ?? null;
 }
 
+/** A producer's payload for the declarative run this worker holds (sealed; projected at ingest); null when none. */
+export async function readRunPayload(scope: WorkspaceScope, lease: RunLease): Promise<Buffer | null> {
+  const rows = await queryScopedRows(
+    scope,
+    z.object({ sealed: z.instanceof(Buffer).nullable() }),
+    dsql`select public.read_run_payload(${lease.runId}, ${lease.token}::uuid) as sealed`,
+  );
+  return rows[0]?.sealed ?? null;
+}
+
 const RunEventRow = z.object({ meta: TelemetryMetaSchema });
 export async function readRunEvents(scope: WorkspaceScope, runId: RunId): Promise<TelemetryMeta[]> {
   const rows = await queryScopedRows(

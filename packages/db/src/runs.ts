@@ -132,6 +132,8 @@ export type AcceptDeliveryInput = {
       readonly workspaceId: WorkspaceId;
       readonly skillId: string;
       readonly ignored?: undefined;
+      /** A declarative Skill's payload: the version ingest projected it for, and the projection sealed for the run. */
+      readonly payload?: { readonly skillVersionId: string; readonly sealed: Uint8Array } | undefined;
     }
   | { readonly source: "github" | "slack" | "trigger"; readonly ignored: string }
 );
@@ -163,6 +165,12 @@ function acceptArgs(input: AcceptDeliveryInput): Record<string, unknown> {
     run_ids: input.runIds,
     traceparent:
       input.traceparent === undefined || input.traceparent === null ? null : TraceparentSchema.parse(input.traceparent),
+    skill_version_id:
+      input.ignored === undefined && input.source === "trigger" ? (input.payload?.skillVersionId ?? null) : null,
+    payload_sealed:
+      input.ignored === undefined && input.source === "trigger" && input.payload
+        ? Buffer.from(input.payload.sealed).toString("base64")
+        : null,
   };
 }
 
@@ -188,7 +196,8 @@ export async function acceptDeliveries(
            cross join lateral public.ingest_accept_delivery(
              b.d ->> 'source', b.d ->> 'delivery_id', b.d ->> 'body_sha256', b.d ->> 'trigger', b.d -> 'input',
              b.d ->> 'external_id', b.d ->> 'actor_login', b.d ->> 'workspace_id', b.d ->> 'skill_id', b.d ->> 'ignored',
-             array(select jsonb_array_elements_text(b.d -> 'run_ids')), b.d ->> 'traceparent') a`,
+             array(select jsonb_array_elements_text(b.d -> 'run_ids')), b.d ->> 'traceparent',
+             b.d ->> 'skill_version_id', pg_catalog.decode(b.d ->> 'payload_sealed', 'base64')) a`,
   );
   const placed = rows[0]?.placed ?? [];
   if (placed.length !== inputs.length)
