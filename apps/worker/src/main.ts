@@ -36,6 +36,7 @@ import { startDispatcher } from "./dispatcher.js";
 import { createKeyProvider } from "./key-provider.js";
 import { runKeysJob } from "./keys-job.js";
 import type { ProviderFactory } from "./model-selection.js";
+import { egressPolicy } from "@praxa/egress";
 import { processRunJob } from "./run-job.js";
 import { createNotificationProcessor } from "./notification-job.js";
 import { createModelProvider } from "@praxa/runtime";
@@ -156,6 +157,12 @@ export async function startWorker(
   const runDeps = {
     database,
     provider,
+    // Skill callbacks: public addresses only, unless the operator allows ranges (PRAXA_EGRESS_ALLOW_CIDRS).
+    egress: egressPolicy({
+      allowCidrs: config.PRAXA_EGRESS_ALLOW_CIDRS,
+      requireHttps: config.NODE_ENV === "production",
+      timeoutMs: config.PRAXA_EGRESS_TIMEOUT_MS,
+    }),
     auditWriter,
     tracer: telemetry.tracer,
     github,

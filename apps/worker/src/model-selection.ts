@@ -6,7 +6,7 @@
 import { desc, schema, withWorkspace, type Database, type RunLease } from "@praxa/db";
 import type { KeyProvider } from "@praxa/crypto";
 import type { SkillManifest, WorkspaceId } from "@praxa/core";
-import { createOfflineProvider, type ModelProvider, type SkillDefinition } from "@praxa/runtime";
+import { createOfflineProvider, ModelRequiredError, type ModelProvider, type SkillDefinition } from "@praxa/runtime";
 import { openCredentialForRun } from "./credentials.js";
 
 /** Builds a provider from an opened BYOK credential (JSON text); the plaintext goes no further than the provider. */
@@ -27,7 +27,20 @@ export async function selectModelProvider(
   /** The workspace's credentials, newest first, as the claim read them (claim_run_context); absent: read here. */
   credentials?: readonly { readonly provider: string; readonly vaultName: string }[],
 ): Promise<ModelProvider> {
-  const offline = createOfflineProvider(skill.offline);
+  const offlineProvider = createOfflineProvider(skill.offline);
+  // A Skill without offline rules never runs on them: no key means a clear failure, not a pretend decision.
+  const offline: ModelProvider =
+    skill.offlineAvailable === false
+      ? {
+          ...offlineProvider,
+          complete: () =>
+            Promise.reject(
+              new ModelRequiredError(
+                "this Skill declares no offline rules and the workspace has no model key: add a key or offline rules",
+              ),
+            ),
+        }
+      : offlineProvider;
   if (manifest.model.provider === "offline" || deps.providerFactory === null) return offline;
   const factory = deps.providerFactory;
   const preferred = manifest.model.provider;

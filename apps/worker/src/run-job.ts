@@ -54,7 +54,7 @@ import {
 import { BUILTIN_SKILLS, resolveSkill } from "@praxa/skills";
 import { createRunStore, type RunStorageDeps } from "./run-journal-db.js";
 import { selectModelProvider, type ProviderFactory } from "./model-selection.js";
-import { openSubagentTask } from "./subagent-task.js";
+import { openRunPayload, openSubagentTask } from "./subagent-task.js";
 import { createToolEnvironment, runGithubScope, type ToolEnvironmentDeps } from "./tool-environment.js";
 import { recordRunMetrics, withModelMetrics } from "./run-metrics.js";
 import { ManifestHashMismatchError } from "./worker-errors.js";
@@ -189,13 +189,19 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
       ctx.source === "subagent"
         ? await withWorkspace(deps.database, ws, (s) => openSubagentTask(deps.provider, s, lease))
         : null;
+    // A declarative Skill's producer payload (the fields it declared, sealed at ingest), opened for this run only.
+    const payload =
+      ctx.source === "trigger" && manifest.declarative
+        ? await withWorkspace(deps.database, ws, (s) => openRunPayload(deps.provider, s, lease))
+        : null;
+    const input = payload === null ? ctx.input : { ...ctx.input, payload };
     const run = (): Promise<RunResult> =>
       executeRun({
         runId,
         workspaceId: ws,
         skillId: claimed.skillId as SkillId,
         trigger: claimed.trigger,
-        input: ctx.input,
+        input,
         manifest,
         manifestHash: ctx.manifestHash,
         depth,
@@ -214,6 +220,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
             skill.githubPermissions,
             ctx.githubInstallations,
           ),
+          claimed.skillId,
         ),
         journal: store.journal,
         recorder,

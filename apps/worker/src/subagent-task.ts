@@ -4,9 +4,9 @@
  * does not open), stored by `dispatch_subagent_run`, opened only by the worker holding the child's lease, deleted when
  * the child's run ends. Never logged, never in the child's plaintext input.
  */
-import { ConflictError, type RunId, type WorkspaceId } from "@praxa/core";
+import { ConflictError, runPayloadContext, type RunId, type WorkspaceId } from "@praxa/core";
 import { sealCredential, type KeyProvider } from "@praxa/crypto";
-import { readSubagentTask, workspacePublicKey, type RunLease, type WorkspaceScope } from "@praxa/db";
+import { readRunPayload, readSubagentTask, workspacePublicKey, type RunLease, type WorkspaceScope } from "@praxa/db";
 import { openVaultRecordForRun } from "./credentials.js";
 
 const PROVIDER = "praxa";
@@ -44,4 +44,29 @@ export async function openSubagentTask(
     expires_at: null,
   });
   return Buffer.from(plain).toString("utf8");
+}
+
+/**
+ * The producer payload of the declarative run this worker holds — the fields its Skill version declared, projected and
+ * sealed by ingest (the AAD names the run) — opened under its lease; null when there is none (purged: the run ended).
+ */
+export async function openRunPayload(
+  provider: KeyProvider,
+  scope: WorkspaceScope,
+  lease: RunLease,
+): Promise<Record<string, unknown> | null> {
+  const sealed = await readRunPayload(scope, lease);
+  if (sealed === null) return null;
+  const ctx = runPayloadContext(scope.workspaceId, lease.runId);
+  const plain = await openVaultRecordForRun(provider, scope, lease, {
+    ciphertext: sealed,
+    key_id: "",
+    provider: ctx.provider,
+    purpose: ctx.purpose,
+    expires_at: null,
+  });
+  const value: unknown = JSON.parse(Buffer.from(plain).toString("utf8"));
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null;
 }

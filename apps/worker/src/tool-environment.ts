@@ -30,7 +30,9 @@ import {
   type RunLease,
 } from "@praxa/db";
 import { SubAgentInputInvalidError, type ToolEnvironment } from "@praxa/runtime";
+import { egressPolicy, type EgressOptions, type EgressPolicy } from "@praxa/egress";
 import { installationTokenForRun } from "./github-token.js";
+import { sendSkillCallback } from "./skill-callback.js";
 import { slackBotTokenForRun } from "./slack-token.js";
 import { sealSubagentTask } from "./subagent-task.js";
 
@@ -48,6 +50,9 @@ function flatArgs(args: Readonly<Record<string, unknown>>): Record<string, strin
 export interface ToolEnvironmentDeps {
   readonly database: Database;
   readonly provider: KeyProvider;
+  /** Bounds and allowed ranges of requests to customer-given URLs (Skill callbacks); default: public addresses only. */
+  readonly egress?: EgressPolicy;
+  readonly egressOptions?: EgressOptions;
   readonly github: GithubAppConfig | null;
   readonly slack: SlackAppConfig | null;
   readonly enqueueRun: (runId: string) => Promise<void>;
@@ -112,6 +117,7 @@ export function createToolEnvironment(
   workspaceId: WorkspaceId,
   lease: RunLease,
   runGithub: RunGithubScope = { integrationId: null, token: {} },
+  skillId: string | null = null,
 ): ToolEnvironment {
   const inScope = <T>(fn: Parameters<typeof withWorkspace<T>>[2]) => withWorkspace(deps.database, workspaceId, fn);
   let github: ReturnType<typeof createGithubRepoClient> | null = null;
@@ -183,6 +189,21 @@ export function createToolEnvironment(
       const client = createSlackBotClient({ token, baseUrl: app.baseUrl, teamId });
       slack.set(teamId, client);
       return client;
+    },
+    async callback(request) {
+      if (skillId === null) throw new IntegrationMissingError("this run has no Skill to sign a callback with");
+      return sendSkillCallback(
+        {
+          database: deps.database,
+          provider: deps.provider,
+          egress: deps.egress ?? egressPolicy(),
+          ...(deps.egressOptions ? { egressOptions: deps.egressOptions } : {}),
+        },
+        workspaceId,
+        lease,
+        skillId,
+        request,
+      );
     },
     async slackTeam() {
       const i = schema.integrations;

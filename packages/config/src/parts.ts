@@ -270,3 +270,21 @@ export const apiLimitsPart = z.object({
   /** Behind a load balancer that sets X-Forwarded-For: trust it for the client address (never on a bare host). */
   API_TRUST_PROXY: bool(false),
 });
+
+/**
+ * Requests to customer-given URLs (Skill callbacks, SIEM streams) go through `packages/egress`: never to a loopback,
+ * private, link-local, CGNAT, multicast or metadata address — unless an operator names a range here (comma-separated
+ * CIDRs; empty by default), for tests and self-hosted receivers. Production also refuses plain `http:`.
+ */
+export const egressPart = z.object({
+  PRAXA_EGRESS_ALLOW_CIDRS: z
+    .string()
+    .max(2_000)
+    .refine(
+      (v) => v.trim() === "" || v.split(",").every((c) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c.trim())),
+      "must be comma-separated CIDRs such as 127.0.0.0/8,::1/128",
+    )
+    .optional(),
+  /** Bound on one outbound exchange (resolve, connect, send, receive). */
+  PRAXA_EGRESS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+});

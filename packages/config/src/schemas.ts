@@ -16,6 +16,7 @@ import {
   keyProviderRules,
   modelEndpointsPart,
   notifyPart,
+  egressPart,
   portPart,
   redisPart,
   slackOAuthPart,
@@ -80,6 +81,7 @@ export const workerConfigSchema = commonPart
   .extend(anthropicPart.shape)
   .extend(modelEndpointsPart.shape)
   .extend(notifyPart.shape)
+  .extend(egressPart.shape)
   .superRefine(keyProviderRules);
 
 export const monitorConfigSchema = commonPart

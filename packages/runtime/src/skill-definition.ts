@@ -97,6 +97,11 @@ export interface SkillDefinition<D extends BaseDecision = BaseDecision> {
   auditInput(run: SkillRunInput): Record<string, z.core.util.JSONType>;
   readonly offline: OfflineRules;
   /**
+   * False for a Skill with no offline rules (a declarative Skill that declares none): with no model key its runs fail
+   * with `MODEL_REQUIRED` instead of pretending. Default true.
+   */
+  readonly offlineAvailable?: boolean;
+  /**
    * The structured input this Skill accepts when another Skill dispatches it (strict: enums, numbers, booleans — no
    * free text, since it is stored in plain text on the child's run row under `input.subagent`). Without it, the Skill
    * cannot be dispatched as a sub-agent.

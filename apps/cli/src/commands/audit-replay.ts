@@ -138,6 +138,7 @@ export async function replayAuditEvent(env: ConfigSource, workspace: string, eve
       },
       slack: () => Promise.reject(new ReplayUnsupportedError("replaying Slack inputs is not supported yet")),
       slackTeam: () => Promise.reject(new ReplayUnsupportedError("a replay posts nothing")),
+      callback: () => Promise.reject(new ReplayUnsupportedError("a replay calls nobody back")),
       memory: {
         read: (namespace, keys) => withWorkspace(db, workspaceId, (s) => readMemoryFacts(s, namespace, keys)),
         write: () => Promise.reject(new ReplayUnsupportedError("a replay writes nothing")),

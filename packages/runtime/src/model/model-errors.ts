@@ -80,3 +80,12 @@ export class ModelCredentialInvalidError extends PraxaError {
   readonly code = "MODEL_CREDENTIAL_INVALID";
   readonly httpStatus = 422;
 }
+
+/**
+ * The Skill needs a language model — it declares no offline rules — and the workspace has no model key (or the
+ * manifest forces the offline model). Not retryable: add a key (BYOK) or offline rules, then redrive.
+ */
+export class ModelRequiredError extends PraxaError {
+  readonly code = "MODEL_REQUIRED";
+  readonly httpStatus = 409;
+}

@@ -165,18 +165,38 @@ export const githubCommentPr: ToolDefinition<z.infer<typeof ReviewInput>, unknow
 };
 
 const SlackPostInput = z
-  .object({ text: z.string().min(1).max(40_000), blocks: z.array(z.unknown()).max(50).optional() })
+  .object({
+    text: z.string().min(1).max(40_000),
+    blocks: z.array(z.unknown()).max(50).optional(),
+    /** One of the channels the Skill's pinned manifest names (its subject's `slackChannels`); else the run's thread. */
+    channel: z
+      .string()
+      .regex(/^[CG][A-Z0-9]{2,30}$/)
+      .optional(),
+  })
   .strict();
 
-/** Answers in the run's Slack thread, as the bot — once per step (the marker rides in the message metadata). */
+/**
+ * Answers in the run's Slack thread, as the bot — or posts in a channel the Skill's pinned manifest names (never one
+ * of the model's choosing: effect tools are not offered to the model) — once per step (the marker rides in the
+ * message metadata).
+ */
 export const slackPostMessage: ToolDefinition<z.infer<typeof SlackPostInput>, unknown> = {
   name: "slack.post_message",
-  description: "Post a message in the Slack thread this run answers, as the bot.",
+  description: "Post a message in the Slack thread this run answers (or a channel its Skill names), as the bot.",
   input: SlackPostInput,
   effect: true,
   offeredToModel: false,
   resultHoldsContent: false,
   async run(ctx, input) {
+    if (input.channel !== undefined) {
+      if (!(ctx.subject.slackChannels ?? []).includes(input.channel))
+        throw new ToolSubjectMissingError("this Skill names no such Slack channel");
+      const posted = await (
+        await ctx.env.slack(await ctx.env.slackTeam())
+      ).postMessage({ channel: input.channel, text: input.text, blocks: input.blocks, marker: ctx.marker });
+      return { ts: posted.ts, channel: posted.channel, reused: posted.reused };
+    }
     const thread = ctx.subject.slackThread;
     if (!thread) throw new ToolSubjectMissingError("this run is not about a Slack thread");
     const posted = await (
@@ -251,6 +271,29 @@ export const subagentDispatch: ToolDefinition<z.infer<typeof SubagentDispatchArg
   },
 };
 
+const CallbackInput = z.object({ body: z.record(z.string(), z.json()) }).strict();
+
+/**
+ * Calls the producer back: POSTs a JSON body to the callback URL the Skill's pinned manifest names, signed with the
+ * Skill's Standard Webhooks secret, through the egress guard. The `webhook-id` is the run's and step's, so a retry
+ * after a crash is the same message (receivers deduplicate on it).
+ */
+export const webhookCallback: ToolDefinition<z.infer<typeof CallbackInput>, unknown> = {
+  name: "webhook.callback",
+  description: "Call the producer back with a signed Standard Webhooks request.",
+  input: CallbackInput,
+  effect: true,
+  offeredToModel: false,
+  resultHoldsContent: false,
+  async run(ctx, input) {
+    const url = ctx.subject.callbackUrl;
+    if (!url) throw new ToolSubjectMissingError("this Skill names no callback URL");
+    const webhookId = `msg_${ctx.runId}_${ctx.step}`;
+    const sent = await ctx.env.callback({ url, webhookId, body: JSON.stringify(input.body) });
+    return { webhookId, status: sent.status };
+  },
+};
+
 export const BUILTIN_TOOLS: readonly AnyTool[] = [
   githubReadDiff,
   githubReadFile,
@@ -260,4 +303,5 @@ export const BUILTIN_TOOLS: readonly AnyTool[] = [
   memoryRead,
   memoryWrite,
   subagentDispatch,
+  webhookCallback,
 ] as unknown as readonly AnyTool[];

@@ -33,6 +33,12 @@ export interface ToolEnvironment {
    * of the model's); its `task` is model-written text, sealed by the implementation and never stored in plain text.
    */
   readonly dispatchSubagent: (request: SubAgentRequest, step: number) => Promise<{ runId: string; created: boolean }>;
+  /**
+   * POST `body` to the Skill's callback URL (from its pinned manifest), signed with the Skill's own Standard Webhooks
+   * secret, through the egress guard (resolve once, no private or metadata address, pinned, no redirects, bounded).
+   * `webhookId` is stable for the step, so a retried delivery is the same message to the receiver.
+   */
+  readonly callback: (request: { url: string; webhookId: string; body: string }) => Promise<{ status: number }>;
 }
 
 /** The GitHub calls tools make, as the installation's bot (implemented with Octokit in connectors). */
@@ -107,6 +113,10 @@ export interface RunSubject {
       }
     | undefined;
   readonly slackThread?: { readonly teamId: string; readonly channel: string; readonly threadTs: string } | undefined;
+  /** Channels the Skill's pinned manifest names for its messages (a declarative Skill's actions), in the workspace's team. */
+  readonly slackChannels?: readonly string[] | undefined;
+  /** The producer's callback URL the pinned manifest names (a declarative Skill's `callback.url`). */
+  readonly callbackUrl?: string | undefined;
 }
 
 export interface ToolCallContext {

@@ -1,0 +1,91 @@
+/**
+ * `webhook.callback` for a run this worker holds: the Skill's Standard Webhooks secret (`whsec_…`, sealed in the vault
+ * under `skill_callback/<skill id>`) is opened under the run's lease, the body is signed (`v1`, HMAC-SHA256 over
+ * `id.timestamp.body`), and the request goes through the egress guard — resolved once, refused for loopback, private,
+ * link-local, CGNAT, multicast and metadata addresses unless the operator allows a range, sent to the pinned address,
+ * no redirects, bounded in time and size. 2xx: delivered. 408, 429 and 5xx: retried with the run's transient backoff
+ * (same webhook-id: the receiver deduplicates; `Retry-After` is not yet honoured). Any other answer: the producer
+ * refused it (permanent).
+ */
+import { createHmac } from "node:crypto";
+import { PraxaError } from "@praxa/core";
+import { withWorkspace, type Database, type RunLease } from "@praxa/db";
+import { egressRequest, type EgressOptions, type EgressPolicy } from "@praxa/egress";
+import type { KeyProvider } from "@praxa/crypto";
+import { openCredentialForRun } from "./credentials.js";
+
+export const callbackSecretName = (skillId: string): string => `skill_callback/${skillId}`;
+
+/** The producer answered the callback with a refusal (4xx other than 408/429). */
+export class CallbackRejectedError extends PraxaError {
+  readonly code = "CALLBACK_REJECTED";
+  readonly httpStatus = 502;
+}
+/** The producer did not take the callback (5xx, 408): retried with the run. */
+export class CallbackUnavailableError extends PraxaError {
+  readonly code = "CALLBACK_UNAVAILABLE";
+  readonly httpStatus = 502;
+  override readonly retryable = true;
+}
+/** The Skill names a callback URL but has no signing secret yet (`POST /v1/skills/:id/callback-secret`). */
+export class CallbackSecretMissingError extends PraxaError {
+  readonly code = "CALLBACK_SECRET_MISSING";
+  readonly httpStatus = 409;
+}
+
+/** The Standard Webhooks `v1` signature of one message. */
+export function signStandardWebhook(secret: string, id: string, timestampSeconds: number, body: string): string {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  return `v1,${createHmac("sha256", key).update(`${id}.${timestampSeconds}.${body}`, "utf8").digest("base64")}`;
+}
+
+export interface CallbackDeps {
+  readonly database: Database;
+  readonly provider: KeyProvider;
+  readonly egress: EgressPolicy;
+  readonly egressOptions?: EgressOptions;
+  readonly now?: () => number;
+}
+
+export async function sendSkillCallback(
+  deps: CallbackDeps,
+  workspaceId: string,
+  lease: RunLease,
+  skillId: string,
+  request: { url: string; webhookId: string; body: string },
+): Promise<{ status: number }> {
+  const secret = await withWorkspace(deps.database, workspaceId as never, async (s) => {
+    try {
+      return Buffer.from(await openCredentialForRun(deps.provider, s, lease, callbackSecretName(skillId))).toString(
+        "utf8",
+      );
+    } catch (err) {
+      if (err instanceof PraxaError && err.code === "NOT_FOUND")
+        throw new CallbackSecretMissingError("this Skill has no callback secret: create one first", { cause: err });
+      throw err;
+    }
+  });
+  const ts = Math.floor((deps.now ?? Date.now)() / 1000);
+  const res = await egressRequest(
+    {
+      url: request.url,
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "Praxa-Callback/1",
+        "webhook-id": request.webhookId,
+        "webhook-timestamp": String(ts),
+        "webhook-signature": signStandardWebhook(secret, request.webhookId, ts, request.body),
+      },
+      body: request.body,
+    },
+    deps.egress,
+    deps.egressOptions,
+  );
+  if (res.status >= 200 && res.status < 300) return { status: res.status };
+  if (res.status === 408 || res.status === 429 || res.status >= 500)
+    throw new CallbackUnavailableError(`the producer answered ${res.status}`, { details: { status: res.status } });
+  throw new CallbackRejectedError(`the producer refused the callback (${res.status})`, {
+    details: { status: res.status },
+  });
+}
