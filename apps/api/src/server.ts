@@ -31,6 +31,7 @@ import { registerMemberRoutes } from "./routes/members.js";
 import { registerNotificationChannelRoutes } from "./routes/notification-channels.js";
 import { registerRunControlRoutes, type RunControlDeps } from "./routes/run-control.js";
 import { registerRunRoutes } from "./routes/runs.js";
+import { registerSkillPublishRoutes } from "./routes/skill-publish.js";
 import { registerSkillRoutes, type SkillStatusDeps } from "./routes/skills.js";
 import { registerSlackInstallRoutes } from "./routes/slack-install.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
@@ -140,6 +141,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   registerHealthRoutes(app);
   registerSkillRoutes(app, db, deps);
+  registerSkillPublishRoutes(app, db, deps.auditSigner);
   registerTriggerSecretRoutes(app, db, deps.auditSigner);
   registerRunRoutes(app, db);
   registerRunControlRoutes(app, db, deps);

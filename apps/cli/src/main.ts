@@ -12,7 +12,7 @@ import { runApp, STARTABLE_APPS, type StartableApp } from "./commands/start.js";
 import { createHumanToken, listTokens, revokeToken, setTokenMaxLifetime } from "./commands/tokens.js";
 import { requestKeyRotation } from "./commands/keys.js";
 import { replayAuditEvent } from "./commands/audit-replay.js";
-import { changeSkillStatus } from "./commands/skills.js";
+import { applySkill, changeSkillStatus } from "./commands/skills.js";
 import { cancelRuns, listRuns, retryRuns, type RunFilterOptions } from "./commands/runs.js";
 import { setFleet, setFleetWorkspaceCap } from "./commands/fleet.js";
 import {
@@ -361,7 +361,38 @@ tokens
 
 const skills = program
   .command("skills")
-  .description("a Skill’s status (through the api, with your own token: PRAXA_API_TOKEN)");
+  .description(
+    "a workspace's Skills: apply a document, pause, resume (through the api, with your own token: PRAXA_API_TOKEN)",
+  );
+skills
+  .command("apply")
+  .description(
+    "publish a Skill document (YAML or JSON; docs/skills.md): a new Skill, or a new immutable version of the Skill with its slug; --dry-run validates only",
+  )
+  .requiredOption("-f, --file <path>", "the Skill document")
+  .option("--dry-run", "validate (the api's checks, the workspace's integrations included) and publish nothing")
+  .addOption(jsonOption())
+  .action(async (o: { file: string; dryRun?: boolean }) => {
+    const r = await applySkill(process.env, readFileSync(o.file, "utf8"), o.dryRun === true);
+    report(r, () => {
+      if (!r.valid) {
+        console.log(`${o.file}: not valid`);
+        for (const i of r.issues) console.log(`  ${i.path}: ${i.message}`);
+        return;
+      }
+      if (r.dryRun) console.log(`${o.file}: valid (manifest ${r.manifestHash?.slice(0, 12)}…); nothing published`);
+      else if (r.version?.created)
+        console.log(
+          `${r.skill?.slug} (${r.skill?.id}): version ${r.version.version} published (manifest ${r.manifestHash?.slice(0, 12)}…; audited)`,
+        );
+      else
+        console.log(
+          `${r.skill?.slug} (${r.skill?.id}): unchanged — version ${r.version?.version} already has this manifest`,
+        );
+      if (r.next) console.log(`next: ${r.next}`);
+    });
+    if (!r.valid) process.exitCode = 2;
+  });
 for (const action of ["resume", "pause"] as const) {
   skills
     .command(action)

@@ -27,7 +27,8 @@ export interface paths {
         /** List Skills */
         get: operations["listSkills"];
         put?: never;
-        post?: never;
+        /** Create a Skill from a document (its first version) */
+        post: operations["createSkill"];
         delete?: never;
         options?: never;
         head?: never;
@@ -43,7 +44,8 @@ export interface paths {
         };
         /** One Skill with its versions and manifests */
         get: operations["getSkill"];
-        put?: never;
+        /** Publish a new immutable version of a Skill from its document */
+        put: operations["updateSkill"];
         post?: never;
         delete?: never;
         options?: never;
@@ -96,6 +98,40 @@ export interface paths {
         get: operations["getSkillAcceptance"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/skills/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Validate a Skill document without publishing it (a dry run) */
+        post: operations["validateSkill"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/skills/{id}/callback-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create (or replace) the Skill's callback signing secret (shown once) */
+        post: operations["createSkillCallbackSecret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -758,6 +794,238 @@ export interface operations {
             };
         };
     };
+    createSkill: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "document": {
+                 *         "slug": "deploy-triage",
+                 *         "name": "Deploy triage",
+                 *         "triggers": [
+                 *           "trigger.deploy.failed"
+                 *         ],
+                 *         "input": {
+                 *           "type": "object",
+                 *           "properties": {
+                 *             "service": {
+                 *               "type": "string",
+                 *               "audit": true
+                 *             }
+                 *           },
+                 *           "required": [
+                 *             "service"
+                 *           ]
+                 *         },
+                 *         "instructions": "Triage failed deploys.",
+                 *         "tools": [
+                 *           "slack.post_message"
+                 *         ],
+                 *         "decision": {
+                 *           "verdicts": [
+                 *             {
+                 *               "name": "notify",
+                 *               "description": "Tell the team"
+                 *             },
+                 *             {
+                 *               "name": "ignore",
+                 *               "description": "Nothing to do"
+                 *             }
+                 *           ]
+                 *         },
+                 *         "actions": {
+                 *           "notify": [
+                 *             {
+                 *               "slack": {
+                 *                 "channel": "C0DEPLOYS1",
+                 *                 "text": "{{input.service}}: {{decision.summary}}"
+                 *               }
+                 *             }
+                 *           ]
+                 *         },
+                 *         "acceptance": {
+                 *           "threshold": 0.7,
+                 *           "window": 50,
+                 *           "minSamples": 10
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    document: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        skill: {
+                            /** @description skill id (TypeID sk_…) */
+                            id: string;
+                            slug: string;
+                            name: string;
+                        };
+                        version: {
+                            /** @description skillVersion id (TypeID sv_…) */
+                            id: string;
+                            version: number;
+                            manifestHash: string;
+                            created: boolean;
+                        };
+                        next: string | null;
+                    };
+                };
+            };
+            /** @description Error: BAD_REQUEST, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "BAD_REQUEST" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: FORBIDDEN, PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN" | "PERMISSION_DENIED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONFLICT";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAVAILABLE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
     getSkill: {
         parameters: {
             query?: never;
@@ -883,6 +1151,240 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    updateSkill: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "document": {
+                 *         "slug": "deploy-triage",
+                 *         "name": "Deploy triage",
+                 *         "triggers": [
+                 *           "trigger.deploy.failed"
+                 *         ],
+                 *         "input": {
+                 *           "type": "object",
+                 *           "properties": {
+                 *             "service": {
+                 *               "type": "string",
+                 *               "audit": true
+                 *             }
+                 *           },
+                 *           "required": [
+                 *             "service"
+                 *           ]
+                 *         },
+                 *         "instructions": "Triage failed deploys.",
+                 *         "tools": [
+                 *           "slack.post_message"
+                 *         ],
+                 *         "decision": {
+                 *           "verdicts": [
+                 *             {
+                 *               "name": "notify",
+                 *               "description": "Tell the team"
+                 *             },
+                 *             {
+                 *               "name": "ignore",
+                 *               "description": "Nothing to do"
+                 *             }
+                 *           ]
+                 *         },
+                 *         "actions": {
+                 *           "notify": [
+                 *             {
+                 *               "slack": {
+                 *                 "channel": "C0DEPLOYS1",
+                 *                 "text": "{{input.service}}: {{decision.summary}}"
+                 *               }
+                 *             }
+                 *           ]
+                 *         },
+                 *         "acceptance": {
+                 *           "threshold": 0.7,
+                 *           "window": 50,
+                 *           "minSamples": 10
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    document: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        skill: {
+                            /** @description skill id (TypeID sk_…) */
+                            id: string;
+                            slug: string;
+                            name: string;
+                        };
+                        version: {
+                            /** @description skillVersion id (TypeID sv_…) */
+                            id: string;
+                            version: number;
+                            manifestHash: string;
+                            created: boolean;
+                        };
+                        next: string | null;
+                    };
+                };
+            };
+            /** @description Error: BAD_REQUEST, INVALID_ID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "BAD_REQUEST" | "INVALID_ID" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: FORBIDDEN, PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN" | "PERMISSION_DENIED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAVAILABLE";
                             message: string;
                         };
                     };
@@ -1407,6 +1909,333 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    validateSkill: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "document": {
+                 *         "slug": "deploy-triage",
+                 *         "name": "Deploy triage",
+                 *         "triggers": [
+                 *           "trigger.deploy.failed"
+                 *         ],
+                 *         "input": {
+                 *           "type": "object",
+                 *           "properties": {
+                 *             "service": {
+                 *               "type": "string",
+                 *               "audit": true
+                 *             }
+                 *           },
+                 *           "required": [
+                 *             "service"
+                 *           ]
+                 *         },
+                 *         "instructions": "Triage failed deploys.",
+                 *         "tools": [
+                 *           "slack.post_message"
+                 *         ],
+                 *         "decision": {
+                 *           "verdicts": [
+                 *             {
+                 *               "name": "notify",
+                 *               "description": "Tell the team"
+                 *             },
+                 *             {
+                 *               "name": "ignore",
+                 *               "description": "Nothing to do"
+                 *             }
+                 *           ]
+                 *         },
+                 *         "actions": {
+                 *           "notify": [
+                 *             {
+                 *               "slack": {
+                 *                 "channel": "C0DEPLOYS1",
+                 *                 "text": "{{input.service}}: {{decision.summary}}"
+                 *               }
+                 *             }
+                 *           ]
+                 *         },
+                 *         "acceptance": {
+                 *           "threshold": 0.7,
+                 *           "window": 50,
+                 *           "minSamples": 10
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    document: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        valid: boolean;
+                        issues: {
+                            path: string;
+                            message: string;
+                        }[];
+                        manifestHash: string | null;
+                    };
+                };
+            };
+            /** @description Error: BAD_REQUEST, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "BAD_REQUEST" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    createSkillCallbackSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description skill id (TypeID sk_…) */
+                        skillId: string;
+                        secret: string;
+                        fingerprint: string;
+                        note: string;
+                    };
+                };
+            };
+            /** @description Error: INVALID_ID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_ID" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: WORKSPACE_KEY_MISSING */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "WORKSPACE_KEY_MISSING";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAVAILABLE";
                             message: string;
                         };
                     };

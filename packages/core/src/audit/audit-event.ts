@@ -27,6 +27,7 @@ export const AUDIT_EVENT_KINDS = [
   "run.retried",
   "skill.paused",
   "skill.resumed",
+  "skill.version.created",
   "key.rotated",
   "token.minted",
   "integration.changed",
@@ -39,6 +40,7 @@ export const AUDIT_EVENT_KINDS = [
   "admin.channel.deleted",
   "admin.trigger_secret.created",
   "admin.trigger_secret.revoked",
+  "admin.callback_secret.created",
   "admin.redaction_policy.changed",
   "admin.integration.installed",
   "admin.integration.confirmed",
@@ -54,7 +56,11 @@ export const RUN_EVENT_KINDS = [
   "run.retried",
 ] as const satisfies readonly AuditEventKind[];
 /** Kinds about a Skill as a whole: they name the skill, never a run. */
-export const SKILL_EVENT_KINDS = ["skill.paused", "skill.resumed"] as const satisfies readonly AuditEventKind[];
+export const SKILL_EVENT_KINDS = [
+  "skill.paused",
+  "skill.resumed",
+  "skill.version.created",
+] as const satisfies readonly AuditEventKind[];
 /** Kinds about the workspace: they name neither a skill nor a run. */
 export const WORKSPACE_EVENT_KINDS = ["key.rotated", "checkpoint"] as const satisfies readonly AuditEventKind[];
 
@@ -72,6 +78,7 @@ export const ADMIN_EVENT_KINDS = [
   "admin.channel.deleted",
   "admin.trigger_secret.created",
   "admin.trigger_secret.revoked",
+  "admin.callback_secret.created",
   "admin.redaction_policy.changed",
   "admin.integration.installed",
   "admin.integration.confirmed",
@@ -159,7 +166,12 @@ function kindRules<T extends KindFields>(e: T, ctx: z.RefinementCtx<T>): void {
     if (e.runId !== null) issue("runId", `${e.kind} has no runId`);
   } else if (includes(ADMIN_EVENT_KINDS, e.kind)) {
     if (e.runId !== null) issue("runId", `${e.kind} has no runId`);
-    if (e.skillId !== null && !e.kind.startsWith("admin.trigger_secret.")) issue("skillId", `${e.kind} has no skillId`);
+    if (
+      e.skillId !== null &&
+      !e.kind.startsWith("admin.trigger_secret.") &&
+      !e.kind.startsWith("admin.callback_secret.")
+    )
+      issue("skillId", `${e.kind} has no skillId`);
   } else if (e.runId !== null && e.skillId === null) {
     issue("skillId", "an event of a run names its skill");
   }
