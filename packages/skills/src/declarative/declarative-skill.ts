@@ -16,6 +16,7 @@ import {
   canonicalJson,
   evaluateCondition,
   renderTemplate,
+  slackFeedbackButtons,
   type DeclarativeAction,
   type DeclarativeSpec,
   type SkillManifest,
@@ -187,6 +188,8 @@ export function declarativeSkill(manifest: SkillManifest): SkillDefinition<Decla
                     },
                   ],
                 },
+                // Helpful / Not helpful: the feedback the quality monitor counts toward the published threshold.
+                { type: "actions", elements: slackFeedbackButtons(ctx.run.runId) },
               ],
             }),
           );
