@@ -1,10 +1,12 @@
 import { describe, expect, it } from "@jest/globals";
+import { readFileSync, writeFileSync } from "node:fs";
 import {
   compileSkillDocument,
   evaluateCondition,
   manifestHash,
   projectPayload,
   renderTemplate,
+  skillDocumentJsonSchema,
   skillDocumentOf,
   SkillDocumentError,
   type InputSchema,
@@ -176,5 +178,14 @@ describe("offline rule conditions and templates", () => {
       (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"),
     );
     expect(text).toBe("&lt;!channel&gt; &amp; co <notify> 0.50 ");
+  });
+});
+
+describe("the published JSON Schema", () => {
+  it("docs/skills/skill.schema.json is the schema of the documents the api takes", () => {
+    const file = new URL("../../../docs/skills/skill.schema.json", import.meta.url);
+    const generated = `${JSON.stringify(skillDocumentJsonSchema(), null, 2)}\n`;
+    if (process.env.PRAXA_WRITE_SKILL_SCHEMA === "1") writeFileSync(file, generated);
+    expect(readFileSync(file, "utf8")).toBe(generated);
   });
 });

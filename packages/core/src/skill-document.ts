@@ -149,3 +149,17 @@ export function skillDocumentOf(m: SkillManifest): SkillDocument | null {
     ...(dec.callback ? { callback: dec.callback } : {}),
   };
 }
+
+/**
+ * The JSON Schema (2020-12) of a Skill document, published as docs/skills/skill.schema.json (a test keeps the file equal
+ * to this; `PRAXA_WRITE_SKILL_SCHEMA=1` rewrites it). Editors validate YAML against it; the api's checks go further
+ * (cross-field rules: actions name verdicts and declared tools, templates name declared fields).
+ */
+export function skillDocumentJsonSchema(): Record<string, unknown> {
+  return {
+    $id: "https://praxa.dev/schemas/skill.schema.json",
+    title: "Praxa Skill document",
+    description: "A workspace's own Skill (docs/skills.md). Publish with `praxa skills apply -f skill.yaml`.",
+    ...z.toJSONSchema(SkillDocumentSchema, { io: "input", unrepresentable: "any" }),
+  };
+}
