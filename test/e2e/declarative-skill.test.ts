@@ -87,6 +87,7 @@ beforeAll(async () => {
       PRAXA_EGRESS_ALLOW_CIDRS: "127.0.0.1/32",
       LOG_LEVEL: "debug",
     },
+    installationPermissions: { pull_requests: "write", contents: "read", issues: "write" },
   });
   // The workspace's Slack team: its bot token sealed in the vault, its install active.
   const bot = slack.installBot(["chat:write", "channels:history"]);
@@ -407,6 +408,51 @@ describe("a declarative Skill, from its document to its actions", () => {
     const other = await sendEvent(skillId, triggerSecret, { type: "deploy.started", service: DROPPED });
     expect(other.status).toBe(202);
     expect(other.json["runIds"]).toEqual([]);
+  });
+
+  it("comments on the GitHub issue its document names from the input, as the installation's bot, once", async () => {
+    const created = await call("POST", "/v1/skills", {
+      document: {
+        slug: "incident-notes",
+        name: "Incident notes",
+        triggers: ["trigger.incident.opened"],
+        input: {
+          type: "object",
+          required: ["repo", "issue"],
+          properties: { repo: { type: "string", maxLength: 100, audit: true }, issue: { type: "integer", minimum: 1 } },
+        },
+        instructions: "Note incidents on their tracking issue.",
+        tools: ["github.comment.issue"],
+        decision: { verdicts: [{ name: "note", description: "Leave a note" }] },
+        actions: {
+          note: [
+            {
+              githubComment: {
+                repo: "{{input.repo}}",
+                number: "{{input.issue}}",
+                body: "Incident noted: {{decision.summary}} @everyone",
+              },
+            },
+          ],
+        },
+        acceptance: { threshold: 0.5, window: 10, minSamples: 5 },
+        offline: {
+          rules: [],
+          otherwise: { verdict: "note", confidence: 0.8, reasoning: "Always note.", summary: "on call paged" },
+        },
+      },
+    });
+    expect(created.status).toBe(201);
+    const id = (created.json["skill"] as { id: string }).id;
+    const secret = String((await call("POST", `/v1/skills/${id}/trigger-secrets`)).json["secret"]);
+    const sent = await sendEvent(id, secret, { type: "incident.opened", repo: "acme/shop", issue: 7, pager: DROPPED });
+    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    expect(await h.waitForRun(runId)).toEqual({ status: "succeeded", error_code: null });
+    const comments = h.gh.sandbox.issueComments("acme", "shop", 7);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]?.body).toContain("Incident noted: on call paged");
+    expect(comments[0]?.body).toContain(`<!-- praxa:${runId}:`);
+    expect(comments[0]?.user).toBe("praxa-sandbox[bot]");
   });
 
   it("a Skill with no offline rules fails MODEL_REQUIRED when the workspace has no model key", async () => {

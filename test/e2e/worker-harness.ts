@@ -82,6 +82,8 @@ export async function startWorkerHarness(
     /** A Redis Cluster instead (REDIS_CLUSTER_NODES): every connection of the harness and of the worker is a cluster's. */
     redisCluster?: { readonly nodes: string; readonly seeds: readonly { host: string; port: number }[] };
     keyProvider?: KeyProvider;
+    /** The sandbox installation's permissions (default: pull requests write, contents read). */
+    installationPermissions?: Record<string, "read" | "write">;
   } = {},
 ): Promise<WorkerHarness> {
   const tdb = await createTestDatabase();
@@ -94,7 +96,13 @@ export async function startWorkerHarness(
   const gh = await startGithubServer({
     appId: APP_ID,
     privateKeyPem: appKey,
-    installations: [{ id: INSTALLATION, account: "acme", permissions: { pull_requests: "write", contents: "read" } }],
+    installations: [
+      {
+        id: INSTALLATION,
+        account: "acme",
+        permissions: options.installationPermissions ?? { pull_requests: "write", contents: "read" },
+      },
+    ],
     botLogin: "praxa-sandbox[bot]",
   });
   const dir = mkdtempSync(join(tmpdir(), "praxa-worker-"));

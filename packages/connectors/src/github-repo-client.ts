@@ -203,6 +203,26 @@ export function createGithubRepoClient(options: {
       );
       return comments.map((c) => ({ path: c.path, line: c.line ?? null, body: c.body }));
     },
+    /** The issue's (or PR conversation's) comment carrying `marker` — the idempotency check before commenting. */
+    async findIssueCommentWithMarker(r: RepoRef, number: number, marker: string) {
+      const comments = await call("the issue comments", () =>
+        octokit.paginate(octokit.rest.issues.listComments, {
+          owner: r.owner,
+          repo: r.repo,
+          issue_number: number,
+          per_page: 100,
+        }),
+      );
+      const hit = comments.find((c) => (c.body ?? "").includes(marker));
+      return hit ? { id: hit.id, url: hit.html_url } : null;
+    },
+    /** A comment on an issue or a PR's conversation, as the bot. */
+    async createIssueComment(r: RepoRef, number: number, body: string) {
+      const { data } = await call("the issue comment", () =>
+        octokit.rest.issues.createComment({ owner: r.owner, repo: r.repo, issue_number: number, body }),
+      );
+      return { id: data.id, url: data.html_url };
+    },
   };
 }
 

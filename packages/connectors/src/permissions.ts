@@ -17,6 +17,7 @@ export const TOOL_PERMISSIONS: Readonly<
   "github.read.diff": { provider: "github", needs: ["pull_requests:read", "contents:read"] },
   "github.read.file": { provider: "github", needs: ["contents:read"] },
   "github.comment.pr": { provider: "github", needs: ["pull_requests:write"] },
+  "github.comment.issue": { provider: "github", needs: ["issues:write"] },
   "slack.post_message": { provider: "slack", needs: ["chat:write"] },
 };
 

@@ -68,6 +68,14 @@ export interface GithubSandbox {
   setBranchFile(owner: string, repo: string, branch: string, path: string, content: string | null): void;
   pullRequest(owner: string, repo: string, number: number): SandboxPullRequest | undefined;
   reviews(owner: string, repo: string, number: number): readonly SandboxReview[];
+  /** Comments on an issue or PR's conversation (`POST /repos/:o/:r/issues/:n/comments`), oldest first. */
+  issueComments(owner: string, repo: string, number: number): readonly SandboxIssueComment[];
+}
+
+export interface SandboxIssueComment {
+  readonly id: number;
+  readonly body: string;
+  readonly user: string;
 }
 
 /** Lines a comment may target: the RIGHT-side line numbers of added or context lines in the patch. */
@@ -92,6 +100,7 @@ export function commentableLines(patch: string): Set<number> {
 export function createGithubSandbox(botLogin: string) {
   const prs = new Map<string, SandboxPullRequest>();
   const reviews = new Map<string, SandboxReview[]>();
+  const issueComments = new Map<string, SandboxIssueComment[]>();
   let nextId = 1000;
   const key = (o: string, r: string, n: number): string => `${o.toLowerCase()}/${r.toLowerCase()}#${n}`;
 
@@ -121,6 +130,7 @@ export function createGithubSandbox(botLogin: string) {
     },
     pullRequest: (o, r, n) => prs.get(key(o, r, n)),
     reviews: (o, r, n) => reviews.get(key(o, r, n)) ?? [],
+    issueComments: (o, r, n) => issueComments.get(key(o, r, n)) ?? [],
   };
 
   const prJson = (pr: SandboxPullRequest) => ({
@@ -215,6 +225,46 @@ export function createGithubSandbox(botLogin: string) {
         total_commits: to - from,
         files: [...files.values()].map(fileJson),
       });
+      return true;
+    }
+    // Issue (and PR conversation) comments: any issue number of the account's repositories exists here.
+    const ic = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/.exec(path ?? "");
+    if (ic) {
+      const [o, r, n] = [decodeURIComponent(ic[1] ?? ""), decodeURIComponent(ic[2] ?? ""), Number(ic[3])];
+      if (o.toLowerCase() !== account.toLowerCase()) {
+        sendJson(res, 404, { message: "Not Found" });
+        return true;
+      }
+      const k = key(o, r, n);
+      const url = (id: number) => `https://github.com/${o}/${r}/issues/${n}#issuecomment-${id}`;
+      const json = (c: SandboxIssueComment) => ({
+        id: c.id,
+        body: c.body,
+        html_url: url(c.id),
+        user: { login: c.user, type: "Bot" },
+      });
+      if (req.method === "GET") {
+        sendJson(res, 200, (issueComments.get(k) ?? []).map(json));
+        return true;
+      }
+      if (req.method === "POST") {
+        let body: { body?: unknown };
+        try {
+          body = JSON.parse(req.body.toString("utf8")) as { body?: unknown };
+        } catch {
+          sendJson(res, 400, { message: "Problems parsing JSON" });
+          return true;
+        }
+        if (typeof body.body !== "string" || body.body.length === 0 || body.body.length > 65_536) {
+          sendJson(res, 422, { message: "Validation Failed", errors: [{ field: "body", code: "missing_field" }] });
+          return true;
+        }
+        const comment: SandboxIssueComment = { id: nextId++, body: body.body, user: botLogin };
+        issueComments.set(k, [...(issueComments.get(k) ?? []), comment]);
+        sendJson(res, 201, json(comment));
+        return true;
+      }
+      sendJson(res, 404, { message: "Not Found" });
       return true;
     }
     const m = /^\/repos\/([^/]+)\/([^/]+)\/(pulls\/(\d+)(\/files|\/reviews|\/comments)?|contents\/(.+))$/.exec(

@@ -147,6 +147,7 @@ function requiredPermission(method: string, path: string): [string, "read" | "wr
   }
   if (/^\/repos\/[^/]+\/[^/]+\/(contents\/.+|commits|compare\/.+)$/.test(p))
     return ["contents", method === "GET" ? "read" : "write"];
+  if (/^\/repos\/[^/]+\/[^/]+\/issues\/\d+\/comments$/.test(p)) return ["issues", method === "GET" ? "read" : "write"];
   return null;
 }
 

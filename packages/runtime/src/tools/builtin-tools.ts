@@ -271,6 +271,36 @@ export const subagentDispatch: ToolDefinition<z.infer<typeof SubagentDispatchArg
   },
 };
 
+const IssueCommentInput = z
+  .object({
+    repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, "owner/name"),
+    number: z.number().int().min(1),
+    body: z.string().min(1).max(60_000),
+  })
+  .strict();
+
+/**
+ * Comments on an issue or a PR's conversation, as the installation's bot — once per step: a comment carrying this
+ * step's marker is reused. Only the act phase calls it (never offered to the model), with the issue its Skill's
+ * pinned manifest names from the run's input; the installation's token limits it to the installation's repositories.
+ */
+export const githubCommentIssue: ToolDefinition<z.infer<typeof IssueCommentInput>, unknown> = {
+  name: "github.comment.issue",
+  description: "Comment on a GitHub issue or pull request conversation, as the bot.",
+  input: IssueCommentInput,
+  effect: true,
+  offeredToModel: false,
+  resultHoldsContent: false,
+  async run(ctx, input) {
+    const [owner = "", repo = ""] = input.repo.split("/");
+    const gh = await ctx.env.github();
+    const existing = await gh.findIssueCommentWithMarker({ owner, repo }, input.number, ctx.marker);
+    if (existing) return { commentId: existing.id, url: existing.url, reused: true };
+    const made = await gh.createIssueComment({ owner, repo }, input.number, `${input.body}\n\n${ctx.marker}`);
+    return { commentId: made.id, url: made.url, reused: false };
+  },
+};
+
 const CallbackInput = z.object({ body: z.record(z.string(), z.json()) }).strict();
 
 /**
@@ -298,6 +328,7 @@ export const BUILTIN_TOOLS: readonly AnyTool[] = [
   githubReadDiff,
   githubReadFile,
   githubCommentPr,
+  githubCommentIssue,
   slackReadThread,
   slackPostMessage,
   memoryRead,

@@ -53,6 +53,14 @@ export interface GithubToolClient {
   /** Reviews on the PR whose body carries `marker` (the idempotency check before posting). */
   findReviewWithMarker(repo: RepoRef, number: number, marker: string): Promise<{ id: number; url: string } | null>;
   createReview(repo: RepoRef, number: number, review: ReviewDraft): Promise<{ id: number; url: string }>;
+  /** The issue's (or PR conversation's) comment carrying `marker`, if any (the idempotency check before commenting). */
+  findIssueCommentWithMarker(
+    repo: RepoRef,
+    number: number,
+    marker: string,
+  ): Promise<{ id: number; url: string } | null>;
+  /** A comment on an issue or a PR's conversation, as the bot. */
+  createIssueComment(repo: RepoRef, number: number, body: string): Promise<{ id: number; url: string }>;
   /** Inline review comments already on the PR (path, line, body), to never repeat one. */
   reviewComments(repo: RepoRef, number: number): Promise<{ path: string; line: number | null; body: string }[]>;
 }

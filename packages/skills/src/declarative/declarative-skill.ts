@@ -15,6 +15,7 @@ import { z } from "zod";
 import {
   canonicalJson,
   evaluateCondition,
+  PraxaError,
   renderTemplate,
   slackFeedbackButtons,
   type DeclarativeAction,
@@ -44,6 +45,22 @@ export interface DeclarativeDecision {
   readonly confidence: number;
   /** A one-paragraph summary the actions may quote (`{{decision.summary}}`). */
   readonly summary: string;
+}
+
+/** An action could not be carried out as its Skill declares it (an empty message, an issue number that is not one…). */
+export class ActionFailedError extends PraxaError {
+  readonly code = "ACTION_FAILED";
+  readonly httpStatus = 422;
+}
+
+/** A tool's answer, or the typed failure its error answer names (the executor answers a refused input as data). */
+function acted<T>(schema: z.ZodType<T>, answer: unknown, action: string): T {
+  const failed = z.object({ error: z.string(), paths: z.array(z.string()).optional() }).safeParse(answer);
+  if (failed.success)
+    throw new ActionFailedError(`the ${action} action could not be carried out (${failed.data.error})`, {
+      details: { action, code: failed.data.error, paths: failed.data.paths ?? [] },
+    });
+  return schema.parse(answer);
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -170,59 +187,62 @@ export function declarativeSkill(manifest: SkillManifest): SkillDefinition<Decla
     for (const action of (spec.actions[decision.verdict] ?? []) as DeclarativeAction[]) {
       if ("slack" in action) {
         const text = renderTemplate(action.slack.text, tctx, slackEscape);
-        const posted = z
-          .object({ ts: z.string(), channel: z.string() })
-          .loose()
-          .parse(
-            await ctx.callTool("slack.post_message", {
-              channel: action.slack.channel,
-              text,
-              blocks: [
-                { type: "section", text: { type: "mrkdwn", text } },
-                {
-                  type: "context",
-                  elements: [
-                    {
-                      type: "mrkdwn",
-                      text: `${slackEscape(manifest.name)} · ${decision.verdict} · confidence ${decision.confidence.toFixed(2)} · ${ctx.modelLabel}`,
-                    },
-                  ],
-                },
-                // Helpful / Not helpful: the feedback the quality monitor counts toward the published threshold.
-                { type: "actions", elements: slackFeedbackButtons(ctx.run.runId) },
-              ],
-            }),
-          );
+        const posted = acted(
+          z.object({ ts: z.string(), channel: z.string() }).loose(),
+          await ctx.callTool("slack.post_message", {
+            channel: action.slack.channel,
+            text,
+            blocks: [
+              { type: "section", text: { type: "mrkdwn", text } },
+              {
+                type: "context",
+                elements: [
+                  {
+                    type: "mrkdwn",
+                    text: `${slackEscape(manifest.name)} · ${decision.verdict} · confidence ${decision.confidence.toFixed(2)} · ${ctx.modelLabel}`,
+                  },
+                ],
+              },
+              // Helpful / Not helpful: the feedback the quality monitor counts toward the published threshold.
+              { type: "actions", elements: slackFeedbackButtons(ctx.run.runId) },
+            ],
+          }),
+          "slack",
+        );
         done.push({ action: "slack", channel: posted.channel, ts: posted.ts });
       } else if ("githubComment" in action) {
         const g = action.githubComment;
         const repo = renderTemplate(g.repo, tctx, plain);
         const number = typeof g.number === "number" ? g.number : Number(renderTemplate(g.number, tctx, plain));
         const body = `${renderTemplate(g.body, tctx, markdownEscape)}\n\n— ${manifest.name} (${ctx.modelLabel})`;
-        const made = z
-          .object({ url: z.string() })
-          .loose()
-          .parse(await ctx.callTool("github.comment.issue", { repo, number, body }));
+        if (!/^[\w.-]+\/[\w.-]+$/.test(repo) || !Number.isSafeInteger(number) || number < 1)
+          throw new ActionFailedError("the githubComment action names no issue (owner/name and a number)", {
+            details: { action: "githubComment" },
+          });
+        const made = acted(
+          z.object({ url: z.string() }).loose(),
+          await ctx.callTool("github.comment.issue", { repo, number, body }),
+          "githubComment",
+        );
         done.push({ action: "githubComment", url: made.url });
       } else {
-        const sent = z
-          .object({ webhookId: z.string(), status: z.number() })
-          .loose()
-          .parse(
-            await ctx.callTool("webhook.callback", {
-              body: {
-                type: "praxa.decision",
-                skill: manifest.slug,
-                run_id: ctx.run.runId,
-                verdict: decision.verdict,
-                confidence: decision.confidence,
-                summary: decision.summary,
-                ...(typeof ctx.run.input["webhookId"] === "string"
-                  ? { event_webhook_id: ctx.run.input["webhookId"] }
-                  : {}),
-              },
-            }),
-          );
+        const sent = acted(
+          z.object({ webhookId: z.string(), status: z.number() }).loose(),
+          await ctx.callTool("webhook.callback", {
+            body: {
+              type: "praxa.decision",
+              skill: manifest.slug,
+              run_id: ctx.run.runId,
+              verdict: decision.verdict,
+              confidence: decision.confidence,
+              summary: decision.summary,
+              ...(typeof ctx.run.input["webhookId"] === "string"
+                ? { event_webhook_id: ctx.run.input["webhookId"] }
+                : {}),
+            },
+          }),
+          "callback",
+        );
         done.push({ action: "callback", webhookId: sent.webhookId, status: sent.status });
       }
     }
