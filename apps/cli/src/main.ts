@@ -562,10 +562,18 @@ program
     "--keep",
     "keep ingest, the worker and the sandbox GitHub running after the demo; prints a signed curl for another PR and where to look (Ctrl-C stops them)",
   )
+  .option(
+    "--skill <name>",
+    "instead, a workspace's own Skill end to end: deploy-triage (examples/skills/deploy-triage.yaml) published through the api, fed by a signed CI event",
+  )
   // Loaded on use: the demo drives the testkit's sandbox GitHub, a development dependency the production image lacks.
-  .action(async (opts: { keep?: boolean }) =>
-    (await import("./commands/demo.js")).runDemo(process.env, { keep: opts.keep === true }),
-  );
+  .action(async (opts: { keep?: boolean; skill?: string }) => {
+    if (opts.skill === undefined)
+      return (await import("./commands/demo.js")).runDemo(process.env, { keep: opts.keep === true });
+    if (opts.skill !== "deploy-triage")
+      throw new ValidationError("--skill takes deploy-triage (the example in examples/skills/)");
+    return (await import("./commands/demo-skill.js")).runSkillDemo(process.env, { keep: opts.keep === true });
+  });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const { code, message, exitCode } = describeError(err);

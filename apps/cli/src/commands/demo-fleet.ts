@@ -167,7 +167,9 @@ export interface DemoFleet {
   readonly ingestUrl: string;
   /** The webhook secret ingest was started with (random, this run only). */
   readonly webhookSecret: string;
-  readonly pids: { readonly ingest: number; readonly worker: number; readonly monitor: number };
+  readonly pids: { readonly ingest: number; readonly worker: number; readonly monitor: number; readonly api?: number };
+  /** The api's base URL, when the fleet was started with it (`withApi`). */
+  readonly apiUrl?: string;
   /** This run's Redis key prefix (fresh per run); `close()` removes every key under it. */
   readonly redisPrefix: string;
   /** True once `close()` has removed every key under the prefix. */
@@ -221,16 +223,16 @@ function exitedError(child: Child, what: string): Error {
   return new Error(`the ${child.name} process exited (${child.process.exitCode ?? child.process.signalCode}) ${what}`);
 }
 
-async function waitForIngest(child: Child, url: string): Promise<void> {
+async function waitForIngest(child: Child, url: string, path = "/readyz"): Promise<void> {
   const until = Date.now() + 30_000;
   for (;;) {
-    const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
+    const ok = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(2_000) }).then(
       (r) => r.ok,
       () => false,
     );
     if (ok) return;
     if (!child.running()) throw exitedError(child, "before it was ready");
-    if (Date.now() > until) throw new Error("ingest was not ready within 30 s");
+    if (Date.now() > until) throw new Error(`${child.name} was not ready within 30 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -240,6 +242,7 @@ export async function startDemoFleet(
   installationId: string,
   prs: readonly SandboxPullRequest[],
   configured: ConfiguredGithubApp | null = null,
+  options: { readonly withApi?: boolean } = {},
 ): Promise<DemoFleet> {
   let appKey: string;
   let appId: number;
@@ -304,7 +307,11 @@ export async function startDemoFleet(
   } as NodeJS.ProcessEnv);
   // The monitor: the fleet's schedulers (reconciler, acceptance pass and self-pause, time-based checkpoints).
   const monitor = startChild("monitor", { ...common } as NodeJS.ProcessEnv);
-  const children = [worker, ingest, monitor];
+  const apiPort = options.withApi ? await freePort() : null;
+  const apiChild =
+    apiPort === null ? null : startChild("api", { ...common, API_PORT: String(apiPort) } as NodeJS.ProcessEnv);
+  const apiUrl = apiPort === null ? undefined : `http://127.0.0.1:${apiPort}`;
+  const children = [worker, ingest, monitor, ...(apiChild ? [apiChild] : [])];
   const redis = createRedis(redisAt, "producer");
   redis.on("error", () => {}); // surfaced by enqueue's timeout
   const queues = createQueues(redis, prefix);
@@ -364,6 +371,7 @@ export async function startDemoFleet(
 
   try {
     await waitForIngest(ingest, ingestUrl);
+    if (apiChild && apiUrl) await waitForIngest(apiChild, apiUrl, "/healthz");
   } catch (err) {
     await close();
     throw err;
@@ -376,7 +384,13 @@ export async function startDemoFleet(
     github,
     ingestUrl,
     webhookSecret,
-    pids: { ingest: ingest.process.pid ?? -1, worker: worker.process.pid ?? -1, monitor: monitor.process.pid ?? -1 },
+    pids: {
+      ingest: ingest.process.pid ?? -1,
+      worker: worker.process.pid ?? -1,
+      monitor: monitor.process.pid ?? -1,
+      ...(apiChild ? { api: apiChild.process.pid ?? -1 } : {}),
+    },
+    ...(apiUrl ? { apiUrl } : {}),
     redisPrefix: prefix,
     get redisCleared() {
       return redisCleared;
