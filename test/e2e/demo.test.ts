@@ -114,6 +114,24 @@ function reap(child: ChildProcess, pids: readonly number[]): void {
 }
 
 describe("pnpm praxa demo", () => {
+  it("--skill deploy-triage: a workspace's own Skill, published through the api, acts on a signed CI event; nothing left running", async () => {
+    const cliRun = startCli(["demo", "--skill", "deploy-triage"], demoEnv());
+    const code = await cliRun.exited;
+    const out = cliRun.output();
+    expect({ code, tail: out.slice(-3000) }).toEqual({ code: 0, tail: expect.stringContaining("demo complete") });
+    expect(out).toContain("praxa skills apply --dry-run: valid");
+    expect(out).toContain("ignore — nothing posted");
+    expect(out).toContain("Escalating *payments-api* (production)");
+    expect(out).toContain("webhook-signature verifies with the Skill's secret");
+    expect(out).toContain("stored: nowhere — dropped at ingest");
+    const prefix = /the fleet's Redis keys under (praxa-demo-[0-9a-f]{8}):/.exec(out)?.[1] ?? "";
+    expect(prefix).not.toBe("");
+    expect(await keysLeft(prefix)).toBe(0);
+    const pids = [...out.matchAll(/(ingest|worker|monitor|api) (\d+) \(/g)].map((m) => Number(m[2]));
+    expect(pids.length).toBeGreaterThanOrEqual(2);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+
   it("with a GitHub App configured: no sandbox — the PR is read from and reviewed on the configured GitHub as the App", async () => {
     // The configured GitHub here is the loopback GitHub started by this test (the CLI cannot tell it from GitHub: it
     // only has GITHUB_API_URL and the App's credentials); the demo starts no sandbox of its own.

@@ -96,7 +96,7 @@ export async function runSkillDemo(env: ConfigSource, options: { readonly keep: 
     const apiUrl = fleet.apiUrl ?? "";
     step(
       t0,
-      `processes: ingest ${fleet.pids.ingest} (${fleet.ingestUrl}), worker ${fleet.pids.worker}, monitor ${fleet.pids.monitor}, api ${fleet.pids.api ?? "-"} (${apiUrl})`,
+      `processes: ingest ${fleet.pids.ingest} (${fleet.ingestUrl}), worker ${fleet.pids.worker}, monitor ${fleet.pids.monitor}, api ${fleet.pids.api ?? "-"} (${apiUrl}); the fleet's Redis keys under ${fleet.redisPrefix}:`,
     );
     const keyId = await fleet.createWorkspaceKeys(apiDb, workspaceId);
     step(t0, `workspace key ${keyId} created by the worker's keys job (the api only ever sees its public half)`);
@@ -251,6 +251,11 @@ export async function runSkillDemo(env: ConfigSource, options: { readonly keep: 
     if (!options.keep || !ok) {
       await fleet?.close();
       await apiDb.close().catch(() => undefined);
+      if (fleet)
+        step(
+          t0,
+          `stopped ingest, the worker, the monitor and the api: nothing left running${fleet.redisCleared ? `; Redis keys under ${fleet.redisPrefix}: removed` : ""}`,
+        );
     }
     await slack.close();
     await new Promise<void>((resolve) => ci.close(() => resolve()));
