@@ -266,6 +266,57 @@ describe("every route, through the generated client, answers what it declares", 
     );
   });
 
+  it("declarative skills: validate (a dry run), create, a new version, the callback secret; viewer 403; foreign 404", async () => {
+    const document = {
+      slug: "contract-skill",
+      name: "Contract Skill",
+      triggers: ["trigger.build.failed"],
+      input: { type: "object", properties: { service: { type: "string", audit: true } } },
+      instructions: "Decide.",
+      tools: ["webhook.callback"],
+      decision: { verdicts: [{ name: "notify", description: "call back" }] },
+      actions: { notify: [{ callback: {} }] },
+      callback: { url: "https://ci.example.com/hook" },
+      acceptance: { threshold: 0.5, window: 10, minSamples: 5 },
+    };
+    const valid = await api.POST("/v1/skills/validate", { body: { document } });
+    check("validateSkill", valid, 200);
+    expect(valid.data).toMatchObject({ valid: true, issues: [] });
+    const invalid = await api.POST("/v1/skills/validate", { body: { document: { ...document, tools: [] } } });
+    check("validateSkill", invalid, 200);
+    expect(invalid.data?.issues).toEqual([
+      { path: "actions.notify.0", message: "this action needs the tool webhook.callback in tools" },
+    ]);
+    check("createSkill", await viewer.POST("/v1/skills", { body: { document } }), 403);
+    const created = await api.POST("/v1/skills", { body: { document } });
+    check("createSkill", created, 201);
+    check("createSkill", await api.POST("/v1/skills", { body: { document } }), 409);
+    check(
+      "createSkill",
+      await api.POST("/v1/skills", { body: { document: { ...document, slug: "x", tools: [] } } }),
+      400,
+    );
+    const id = created.data?.skill.id ?? "";
+    const updated = await api.PUT("/v1/skills/{id}", {
+      params: { path: { id } },
+      body: { document: { ...document, instructions: "Decide carefully." } },
+    });
+    check("updateSkill", updated, 200);
+    expect(updated.data?.version).toMatchObject({ version: 2, created: true });
+    check(
+      "updateSkill",
+      await api.PUT("/v1/skills/{id}", { params: { path: { id: B.skillId } }, body: { document } }),
+      404,
+    );
+    const secret = await api.POST("/v1/skills/{id}/callback-secret", { params: { path: { id } } });
+    check("createSkillCallbackSecret", secret, secret.response.status === 201 ? 201 : 409);
+    check(
+      "createSkillCallbackSecret",
+      await viewer.POST("/v1/skills/{id}/callback-secret", { params: { path: { id } } }),
+      403,
+    );
+  });
+
   it("trigger secrets: create (shown once), list, revoke; viewer 403; foreign Skill 404", async () => {
     const created = await api.POST("/v1/skills/{id}/trigger-secrets", { params: { path: { id: A.skillId } } });
     check("createTriggerSecret", created, 201);

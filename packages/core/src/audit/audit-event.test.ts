@@ -118,6 +118,7 @@ describe("audit_event · v1 schemas", () => {
       "run.retried",
       "skill.paused",
       "skill.resumed",
+      "skill.version.created",
       "key.rotated",
       "token.minted",
       "integration.changed",
