@@ -5,3 +5,5 @@ export * from "./pr-review/pr-review-skill.js";
 export * from "./skill-registry.js";
 export * from "./slack-answer/slack-answer-skill.js";
 export * from "./pr-review/repo-config.js";
+export * from "./replay/replay-decision.js";
+export * from "./replay/replay-inputs.js";
