@@ -127,7 +127,7 @@ BEGIN
     RETURN;
   END IF;
   RETURN QUERY SELECT s.ciphertext, s.key_id, s.provider, s.purpose, s.expires_at
-                 FROM vault.secrets s WHERE s.workspace_id = l.ws AND s.name = 'slack/bot/' || v_team;
+                 FROM vault.secrets s WHERE s.workspace_id = l.ws AND s.name = 'slack/bot/' || lower(v_team);
 END $$;
 
 -- The workspace's key material to open that secret with, under the same lease (cf. workspace_keys_for_run).
