@@ -60,7 +60,7 @@ describe("audit replay", () => {
     const { eventId } = await reviewed(71, ["export const due = (d: Date) => d;", "console.log(due);"]);
     const r = await replayAuditEvent(env, h.ws.workspaceId, eventId);
     expect(r.lines.join("\n")).toContain("identical to the recorded decision");
-    expect(r.lines.some((l) => /^step \d+: tool result matches its recorded hash/.test(l))).toBe(true);
+    expect(r.lines.some((l) => /^step \d+ \(github\.read\.diff\): tool result matches its recorded hash/.test(l))).toBe(true);
     expect(r.ok).toBe(true);
   });
 
@@ -72,7 +72,7 @@ describe("audit replay", () => {
     ];
     const r = await replayAuditEvent(env, h.ws.workspaceId, eventId);
     expect(r.ok).toBe(false);
-    expect(r.lines.join("\n")).toMatch(/step \d+: tool result CHANGED/);
+    expect(r.lines.join("\n")).toMatch(/step \d+ \(github\.read\.diff\): tool result CHANGED/);
   });
 
   it("names the input that changed since: the run row’s recorded input", async () => {
@@ -80,7 +80,7 @@ describe("audit replay", () => {
     await h.admin`update agent_runs set input = jsonb_set(input, '{prNumber}', '999') where id = ${runId}`;
     const r = await replayAuditEvent(env, h.ws.workspaceId, eventId);
     expect(r.ok).toBe(false);
-    expect(r.lines.join("\n")).toContain("input (kept in the record): CHANGED");
+    expect(r.lines.join("\n")).toContain("input field `prNumber`: CHANGED");
   });
 
   // Last: from here on the workspace has two GitHub installations.
