@@ -216,7 +216,9 @@ describe("replay of a Slack answer (api → worker → report)", () => {
     expect(thread.currentHash).toMatch(/^[0-9a-f]{64}$/);
     expect(thread.currentHash).not.toBe(thread.recordedHash);
     expect(report.lines.join("\n")).toMatch(/step \d+ \(slack\.read\.thread\): tool result CHANGED/);
-    expect(report.lines.join("\n")).toContain(`the message ${ts} of the thread ${CHANNEL}/${ts} was edited after the decision`);
+    expect(report.lines.join("\n")).toContain(
+      `the message ${ts} of the thread ${CHANNEL}/${ts} was edited after the decision`,
+    );
   });
 
   it("names an input that can no longer be had: the question deleted → unavailable, the decision not re-made", async () => {
@@ -267,9 +269,7 @@ describe("who may replay", () => {
     const refused = await call("POST", `/v1/audit/events/${other!.id}/replay`, tokens.admin.token);
     expect(refused.status).toBe(409);
     expect(refused.json).toMatchObject({ error: { code: "REPLAY_NOT_POSSIBLE" } });
-    expect((await call("POST", `/v1/audit/events/${newId("auditEvent")}/replay`, tokens.admin.token)).status).toBe(
-      404,
-    );
+    expect((await call("POST", `/v1/audit/events/${newId("auditEvent")}/replay`, tokens.admin.token)).status).toBe(404);
     expect((await call("GET", `/v1/audit/replays/${newId("auditReplay")}`, tokens.admin.token)).status).toBe(404);
   });
 

@@ -279,7 +279,9 @@ export async function startWorker(
       await dispatcher.stop();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.WORKER_SHUTDOWN_GRACE_MS).unref());
       await Promise.race([Promise.all([runs.close(), keys.close(), notifications.close(), replays.close()]), grace]);
-      await Promise.all([runs.close(true), keys.close(true), notifications.close(true), replays.close(true)]).catch(() => undefined);
+      await Promise.all([runs.close(true), keys.close(true), notifications.close(true), replays.close(true)]).catch(
+        () => undefined,
+      );
       await queues.close().catch(() => undefined);
       redis.disconnect();
       stopAuditBacklog();

@@ -98,9 +98,7 @@ export function threadAsOfDecision(
           );
         throw err;
       }
-      const asOf = messages.filter(
-        (m) => !(m.blockIds ?? []).some((b) => own.has(b)) && slackTsMs(m.ts) <= decidedMs,
-      );
+      const asOf = messages.filter((m) => !(m.blockIds ?? []).some((b) => own.has(b)) && slackTsMs(m.ts) <= decidedMs);
       const deleted = asOf.filter((m) => m.deleted === true).map((m) => m.ts);
       if (deleted.length > 0)
         throw new ReplayInputUnavailableError(

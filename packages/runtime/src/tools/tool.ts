@@ -53,10 +53,7 @@ export interface GithubToolClient {
 
 export interface SlackToolClient {
   /** The thread's messages (the parent first), read as the bot. */
-  readThread(
-    channel: string,
-    threadTs: string,
-  ): Promise<SlackThreadEntry[]>;
+  readThread(channel: string, threadTs: string): Promise<SlackThreadEntry[]>;
   /** Posts as the bot; `marker` is carried in message metadata and checked first, so a retry never posts twice. */
   postMessage(message: {
     channel: string;

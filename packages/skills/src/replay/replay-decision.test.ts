@@ -47,9 +47,7 @@ function env(thread: () => SlackThreadEntry[]): ToolEnvironment {
   };
 }
 
-const question = (text: string): SlackThreadEntry[] => [
-  { ts: INPUT.threadTs, user: "U0HUMAN01", isBot: false, text },
-];
+const question = (text: string): SlackThreadEntry[] => [{ ts: INPUT.threadTs, user: "U0HUMAN01", isBot: false, text }];
 
 /** Run slack-answer for real and keep its audit event as the record a replay reads. */
 async function recorded(): Promise<{ record: AuditEventBody; runId: string; skillId: string }> {
@@ -96,7 +94,11 @@ const replayOf = (record: AuditEventBody, runInput: Record<string, unknown>, e: 
 describe("replayDecision (slack-answer)", () => {
   it("reproduces the recorded decision from inputs that match their hashes", async () => {
     const { record } = await recorded();
-    const r = await replayOf(record, INPUT, env(() => question("how do I set up the VPN?")));
+    const r = await replayOf(
+      record,
+      INPUT,
+      env(() => question("how do I set up the VPN?")),
+    );
     expect(r).toMatchObject({ ok: true, outcome: "reproduced", decision: { status: "identical" } });
     expect(r.steps.map((s) => [s.tool, s.status])).toEqual([
       ["slack.read.thread", "matches"],
@@ -106,7 +108,11 @@ describe("replayDecision (slack-answer)", () => {
 
   it("names the thread's step CHANGED (both hashes) when the thread changed", async () => {
     const { record } = await recorded();
-    const r = await replayOf(record, INPUT, env(() => question("what is the expense policy?")));
+    const r = await replayOf(
+      record,
+      INPUT,
+      env(() => question("what is the expense policy?")),
+    );
     expect(r.outcome).toBe("changed");
     const s = r.steps.find((x) => x.tool === "slack.read.thread")!;
     expect(s.status).toBe("changed");
@@ -120,7 +126,11 @@ describe("replayDecision (slack-answer)", () => {
       throw new ReplayInputUnavailableError("the thread C0PRAXA01/1700000000.000100 no longer exists");
     });
     const r = await replayOf(record, INPUT, gone);
-    expect(r).toMatchObject({ ok: false, outcome: "unavailable", decision: { status: "not_replayed", replayed: null } });
+    expect(r).toMatchObject({
+      ok: false,
+      outcome: "unavailable",
+      decision: { status: "not_replayed", replayed: null },
+    });
     expect(r.lines.join("\n")).toContain("the thread C0PRAXA01/1700000000.000100 no longer exists");
     expect(r.steps.find((x) => x.tool === "slack.read.thread")?.status).toBe("unavailable");
   });
@@ -129,7 +139,11 @@ describe("replayDecision (slack-answer)", () => {
     const { record } = await recorded();
     const policy = parseRedactionPolicy({ input: { fields: { channel: "hash", threadTs: "drop" } } });
     const redacted = { ...record, input: applyRedaction(policy, record).input } as AuditEventBody;
-    const ok = await replayOf(redacted, INPUT, env(() => question("how do I set up the VPN?")));
+    const ok = await replayOf(
+      redacted,
+      INPUT,
+      env(() => question("how do I set up the VPN?")),
+    );
     expect(ok.outcome).toBe("reproduced");
     expect(ok.inputs.find((i) => i.name === "channel")).toMatchObject({ status: "matches", source: "run_row" });
     const changed = await replayOf(
@@ -146,7 +160,11 @@ describe("replayDecision (slack-answer)", () => {
     const payload = { ...INPUT };
     const shaped = { ...record, input: { ...payload, payload_sha256: sha256OfJson(payload) } } as AuditEventBody;
     // The run row no longer holds the payload: only the record's kept fields.
-    const r = await replayOf(shaped, {}, env(() => question("how do I set up the VPN?")));
+    const r = await replayOf(
+      shaped,
+      {},
+      env(() => question("how do I set up the VPN?")),
+    );
     expect(r).toMatchObject({ ok: true, outcome: "reproduced" });
     expect(r.inputs.find((i) => i.name === "payload")).toMatchObject({ status: "matches" });
   });
@@ -157,7 +175,11 @@ describe("replayDecision (slack-answer)", () => {
     const policy = parseRedactionPolicy({ input: { fields: { channel: "hash" } } });
     const kept = applyRedaction(policy, { input: payload, output: {} }).input;
     const shaped = { ...record, input: { ...kept, payload_sha256: sha256OfJson(payload) } } as AuditEventBody;
-    const r = await replayOf(shaped, {}, env(() => question("how do I set up the VPN?")));
+    const r = await replayOf(
+      shaped,
+      {},
+      env(() => question("how do I set up the VPN?")),
+    );
     expect(r).toMatchObject({ ok: false, outcome: "unavailable", decision: { status: "not_replayed" } });
     const channel = r.inputs.find((i) => i.name === "channel")!;
     expect(channel).toMatchObject({ status: "unavailable", source: "payload" });
@@ -169,10 +191,7 @@ describe("replayDecision (slack-answer)", () => {
 describe("rebuildRunInput", () => {
   it("names each declared payload field the record did not keep at all", () => {
     const payload = { title: "Disk full", severity: 3 };
-    const r = rebuildRunInput({ title: "Disk full", payload_sha256: sha256OfJson(payload) }, {}, [
-      "title",
-      "severity",
-    ]);
+    const r = rebuildRunInput({ title: "Disk full", payload_sha256: sha256OfJson(payload) }, {}, ["title", "severity"]);
     expect(r.input).toBeNull();
     expect(r.checks.find((c) => c.name === "severity")).toMatchObject({ status: "unavailable", source: "payload" });
   });

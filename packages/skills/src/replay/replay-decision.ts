@@ -261,12 +261,9 @@ export async function replayDecision(x: ReplayDecisionInput): Promise<ReplayRepo
       : decisionHolds
         ? "reproduced"
         : "differs";
-  const lines = [
-    manifestCheck.note,
-    ...inputs.map((c) => c.note),
-    ...steps.map((c) => c.note),
-    decision.note,
-  ].map((l) => l.slice(0, 600));
+  const lines = [manifestCheck.note, ...inputs.map((c) => c.note), ...steps.map((c) => c.note), decision.note].map(
+    (l) => l.slice(0, 600),
+  );
   return {
     format: "praxa-replay/v1",
     eventId: x.eventId,

@@ -163,8 +163,7 @@ export function rebuildRunInput(
 export function checkDerivedField(name: string, recorded: Json, replayed: Json | undefined): ReplayInputCheck {
   const marker = redactionMarker(recorded);
   const recordedHash = marker ? marker.digest : sha256OfJson(recorded);
-  const currentHash =
-    replayed === undefined ? null : marker ? redactedFieldDigest(replayed) : sha256OfJson(replayed);
+  const currentHash = replayed === undefined ? null : marker ? redactedFieldDigest(replayed) : sha256OfJson(replayed);
   const same = currentHash !== null && currentHash === recordedHash;
   return {
     name,
