@@ -27,6 +27,7 @@ import { createLogger } from "@praxa/observability";
 import { enqueue } from "@praxa/queue";
 import { SLACK_ANSWER_MANIFEST } from "@praxa/skills";
 import { startSlackServer, type SlackServer } from "@praxa/testkit";
+import { reconcileReplays } from "@praxa/monitor";
 import { startWorker } from "@praxa/worker";
 import { startWorkerHarness, type WorkerHarness } from "./worker-harness.js";
 
@@ -249,6 +250,39 @@ describe("replay of a Slack answer (api → worker → report)", () => {
     expect(step(r.report!, "memory.read")).toMatchObject({ status: "changed" });
     expect(step(r.report!, "slack.read.thread")).toMatchObject({ status: "matches" });
     expect(r.report!.outcome).toBe("changed");
+  });
+});
+
+describe("the request row is the outbox", () => {
+  it("a request whose job was lost is enqueued again by the monitor's reconciler, and a worker finishes it", async () => {
+    const { eventId } = await answered("how do I set up the VPN on a new laptop?");
+    const replayId = newId("auditReplay");
+    // Committed, but its job never reached Redis.
+    await h.admin`insert into audit_replays (workspace_id, id, event_id, requested_by_member, created_at)
+      values (${h.ws.workspaceId}, ${replayId}, ${eventId}, ${tokens.admin.memberId}, now() - interval '10 minutes')`;
+    const monitorDb = createDatabase(h.tdb.roleUrl("praxa_monitor"), { max: 1 });
+    try {
+      const pass = await reconcileReplays({
+        database: monitorDb,
+        queues: h.queues,
+        log: createLogger({ name: "replay-outbox", level: "silent" }),
+        graceSeconds: 60,
+        batch: 100,
+      });
+      expect(pass.enqueued).toBeGreaterThanOrEqual(1);
+    } finally {
+      await monitorDb.close();
+    }
+    for (;;) {
+      const got = await call("GET", `/v1/audit/replays/${replayId}`, tokens.admin.token);
+      const r = got.json["replay"] as ReplayAnswer;
+      if (r.status === "done") {
+        expect(r.report).toMatchObject({ outcome: "reproduced" });
+        break;
+      }
+      expect(r.status === "queued" || r.status === "running").toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   });
 });
 

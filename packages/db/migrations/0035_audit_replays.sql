@@ -10,6 +10,7 @@
 --    run came through (its row's integration — or, for a run that recorded none, the workspace's one active Slack
 --    team), and the key material to open it. No other secret: a replay opens nothing else.
 --  * replay_finish: store the report (or the error code) under the lease and release it.
+--  * monitor_open_replays: the request row is the outbox; the monitor's reconciler enqueues what was lost.
 SET LOCAL ROLE praxa_owner;
 
 CREATE TABLE audit_replays (
@@ -170,7 +171,32 @@ BEGIN
    WHERE id = p_id;
 END $$;
 
+-- The replay requests' outbox reconciler (the monitor, with the run and notification reconcilers): queued requests older
+-- than the grace period (their job lost between the commit and the enqueue) and running ones whose lease expired (a
+-- dead worker) are handed back to be enqueued again; a running one past its last attempt is marked failed.
+CREATE FUNCTION public.monitor_open_replays(p_grace_seconds integer, p_limit integer)
+  RETURNS TABLE (replay_id text, workspace_id text, status text)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+  UPDATE public.audit_replays r
+     SET status = 'failed', error_code = 'REPLAY_ATTEMPTS_EXHAUSTED', finished_at = clock_timestamp(),
+         lease_token = NULL, lease_holder = NULL, lease_expires_at = NULL
+   WHERE r.status = 'running' AND r.lease_expires_at < clock_timestamp() AND r.attempts >= 3;
+  RETURN QUERY
+    SELECT r.id, r.workspace_id, r.status FROM public.audit_replays r
+     WHERE (r.status = 'queued' AND r.created_at < clock_timestamp() - make_interval(secs => p_grace_seconds))
+        OR (r.status = 'running' AND r.lease_expires_at < clock_timestamp())
+     ORDER BY r.created_at
+     LIMIT LEAST(GREATEST(p_limit, 1), 10000);
+END $$;
+
 ALTER FUNCTION app.check_replay_lease(text, uuid) OWNER TO praxa_definer;
+ALTER FUNCTION public.monitor_open_replays(integer, integer) OWNER TO praxa_definer;
+REVOKE ALL ON FUNCTION public.monitor_open_replays(integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.monitor_open_replays(integer, integer) TO praxa_monitor;
 ALTER FUNCTION public.replay_claim(text, text, integer) OWNER TO praxa_definer;
 ALTER FUNCTION public.replay_slack_secret(text, uuid, text) OWNER TO praxa_definer;
 ALTER FUNCTION public.replay_workspace_keys(text, uuid) OWNER TO praxa_definer;

@@ -163,3 +163,14 @@ export async function finishReplay(
     dsql`select public.replay_finish(${lease.replayId}, ${lease.token}::uuid, ${result.status}, ${outcome}, ${report}::jsonb, ${code})`,
   );
 }
+
+const OpenReplayRow = z.object({ replay_id: z.string(), workspace_id: WorkspaceIdSchema, status: z.string() });
+
+/** Monitor only: requests whose job may be lost (queued past the grace period, or held under an expired lease). */
+export async function listOpenReplays(
+  database: Database,
+  graceSeconds: number,
+  limit: number,
+): Promise<z.infer<typeof OpenReplayRow>[]> {
+  return queryRows(database, OpenReplayRow, dsql`select * from public.monitor_open_replays(${graceSeconds}, ${limit})`);
+}
