@@ -90,8 +90,6 @@ export interface RunResult {
   readonly decision?: BaseDecision;
   readonly model?: string;
   readonly toolResultHashes?: Readonly<Record<string, string>>;
-  /** With `decideOnly`: the read tool called at each step of `toolResultHashes` (what a replay names). */
-  readonly toolSteps?: Readonly<Record<string, string>>;
   /** With `decideOnly`: what the audit event's `input` would record (including what `prepare` derived). */
   readonly auditInput?: Readonly<Record<string, Json>>;
 }
@@ -135,7 +133,6 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
   const byWire = new Map([...x.tools.values()].map((t) => [wireToolName(t.name), t]));
   const toolsUsed: string[] = [];
   const toolResultHashes: Record<string, string> = {};
-  const toolSteps: Record<string, string> = {};
   const seen = new Map<string, unknown>();
   let idx = 0;
   let iter = 0;
@@ -263,10 +260,7 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
       );
       if (!replayed) await x.recorder.telemetry({ tool_name: tool.name, ms: Math.round(now() - t0), code: null, iter });
       // The inputs the decision rested on (what a replay re-fetches and checks); an effect's result is not one.
-      if (!tool.effect) {
-        toolResultHashes[String(step)] = sha256Json(value);
-        toolSteps[String(step)] = tool.name;
-      }
+      if (!tool.effect) toolResultHashes[String(step)] = sha256Json(value);
       seen.set(tool.name, value);
       if (!toolsUsed.includes(tool.name)) toolsUsed.push(tool.name);
       return value;
@@ -411,7 +405,6 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
       decision,
       model: decisionModel,
       toolResultHashes,
-      toolSteps,
       toolsUsed,
       modelCalls,
       auditInput: auditInput(),
