@@ -677,6 +677,78 @@ describe("every route, through the generated client, answers what it declares", 
     );
   });
 
+  it("audit replay: request (202, audited), viewer 403, a non-decision 409, foreign 404; read it (every role), with a report once done", async () => {
+    const [decision] = await admin<
+      { id: string }[]
+    >`select id from audit_events where workspace_id = ${A.workspaceId} and kind = 'skill.action' order by seq desc limit 1`;
+    const [other] = await admin<
+      { id: string }[]
+    >`select id from audit_events where workspace_id = ${A.workspaceId} and kind <> 'skill.action' order by seq desc limit 1`;
+    const asked = await api.POST("/v1/audit/events/{id}/replay", { params: { path: { id: decision!.id } } });
+    check("replayAuditEvent", asked, 202);
+    expect(asked.data?.replay).toMatchObject({ status: "queued", eventId: decision!.id, report: null });
+    check(
+      "replayAuditEvent",
+      await viewer.POST("/v1/audit/events/{id}/replay", { params: { path: { id: decision!.id } } }),
+      403,
+    );
+    check(
+      "replayAuditEvent",
+      await api.POST("/v1/audit/events/{id}/replay", { params: { path: { id: other!.id } } }),
+      409,
+    );
+    check(
+      "replayAuditEvent",
+      await foreign.POST("/v1/audit/events/{id}/replay", { params: { path: { id: decision!.id } } }),
+      404,
+    );
+    const id = asked.data!.replay.id;
+    check("getAuditReplay", await viewer.GET("/v1/audit/replays/{id}", { params: { path: { id } } }), 200);
+    check("getAuditReplay", await foreign.GET("/v1/audit/replays/{id}", { params: { path: { id } } }), 404);
+    // As a worker stores it (replay_finish): the report in its declared shape.
+    const h64 = (c: string) => c.repeat(64);
+    const report = {
+      format: "praxa-replay/v1",
+      eventId: decision!.id,
+      runId: A.runId,
+      skillId: A.skillId,
+      skillSlug: "pr-review",
+      ok: true,
+      outcome: "reproduced",
+      manifest: {
+        name: "manifest",
+        source: "manifest",
+        status: "matches",
+        recordedHash: h64("a"),
+        currentHash: h64("a"),
+        note: "manifest: matches",
+      },
+      inputs: [],
+      steps: [
+        {
+          step: "1",
+          tool: "github.read.diff",
+          status: "matches",
+          recordedHash: h64("b"),
+          currentHash: h64("b"),
+          note: "step 1: matches",
+        },
+      ],
+      decision: {
+        status: "identical",
+        recordedModel: "offline-rules/1",
+        recorded: { verdict: "approve", confidence: 0.9 },
+        replayed: { verdict: "approve", confidence: 0.9 },
+        note: "identical",
+      },
+      lines: ["manifest: matches"],
+    };
+    await admin`update audit_replays set status = 'done', outcome = 'reproduced', report = ${admin.json(report)}, finished_at = now() where id = ${id}`;
+    const done = await api.GET("/v1/audit/replays/{id}", { params: { path: { id } } });
+    check("getAuditReplay", done, 200);
+    expect(done.data?.replay).toMatchObject({ status: "done", outcome: "reproduced", report: { ok: true } });
+  });
+
   it("429 past the per-token budget, with Retry-After, in the declared envelope", async () => {
     const p = `${prefix}-429`;
     const limited = await buildApiServer({

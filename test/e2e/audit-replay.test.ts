@@ -1,7 +1,8 @@
 /**
- * Replay: `pnpm praxa audit replay` reconstructs a recorded offline decision from its audit record — re-fetching the
- * diff as the bot and checking it against the recorded hash — and reproduces it exactly. An input that changed since
- * (the PR's diff, or the run row's recorded input) is named, and the replay fails.
+ * Replay: `pnpm praxa audit replay` reconstructs a recorded offline decision from its audit record — the CLI records a
+ * request and a worker (running here) re-fetches the diff as the bot and checks it against the recorded hash — and
+ * reproduces it exactly. An input that changed since (the PR's diff, or the run row's recorded input) is named, and
+ * the replay fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { startWorker } from "@praxa/worker";
@@ -60,7 +61,9 @@ describe("audit replay", () => {
     const { eventId } = await reviewed(71, ["export const due = (d: Date) => d;", "console.log(due);"]);
     const r = await replayAuditEvent(env, h.ws.workspaceId, eventId);
     expect(r.lines.join("\n")).toContain("identical to the recorded decision");
-    expect(r.lines.some((l) => /^step \d+: tool result matches its recorded hash/.test(l))).toBe(true);
+    expect(r.lines.some((l) => /^step \d+ \(github\.read\.diff\): tool result matches its recorded hash/.test(l))).toBe(
+      true,
+    );
     expect(r.ok).toBe(true);
   });
 
@@ -72,7 +75,7 @@ describe("audit replay", () => {
     ];
     const r = await replayAuditEvent(env, h.ws.workspaceId, eventId);
     expect(r.ok).toBe(false);
-    expect(r.lines.join("\n")).toMatch(/step \d+: tool result CHANGED/);
+    expect(r.lines.join("\n")).toMatch(/step \d+ \(github\.read\.diff\): tool result CHANGED/);
   });
 
   it("names the input that changed since: the run row’s recorded input", async () => {
@@ -80,7 +83,7 @@ describe("audit replay", () => {
     await h.admin`update agent_runs set input = jsonb_set(input, '{prNumber}', '999') where id = ${runId}`;
     const r = await replayAuditEvent(env, h.ws.workspaceId, eventId);
     expect(r.ok).toBe(false);
-    expect(r.lines.join("\n")).toContain("input (kept in the record): CHANGED");
+    expect(r.lines.join("\n")).toContain("input field `prNumber`: CHANGED");
   });
 
   // Last: from here on the workspace has two GitHub installations.

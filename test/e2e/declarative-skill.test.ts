@@ -36,6 +36,7 @@ import {
   standardWebhookSignature,
 } from "@praxa/ingest";
 import { createLogger, InMemorySpanExporter } from "@praxa/observability";
+import { enqueue } from "@praxa/queue";
 import { readSkillYaml } from "@praxa/skills";
 import { reply, startAnthropicServer, startSlackServer, type AnthropicServer, type SlackServer } from "@praxa/testkit";
 import { createAnthropicProvider } from "@praxa/runtime";
@@ -126,6 +127,9 @@ beforeAll(async () => {
     database: apiDb,
     log: createLogger({ name: "declarative-api", level: "silent" }),
     auditSigner: { keyId: "aek_declarative_test", privateKey: generateKeyPairSync("ed25519").privateKey },
+    enqueueReplay: async (replayId) => {
+      await enqueue(h.queues, "replay", { replayId }, { jobId: replayId });
+    },
   });
   apiUrl = await api.listen({ port: 0, host: "127.0.0.1" });
   ingestDb = createDatabase(h.tdb.roleUrl("praxa_ingest"), { max: 2 });
@@ -224,6 +228,28 @@ async function sendEvent(
 }
 
 let skillId = "";
+let escalationEventId = "";
+
+interface ReplayAnswer {
+  status: string;
+  report: {
+    outcome: string;
+    inputs: { name: string; status: string; note: string }[];
+    decision: { status: string };
+  } | null;
+}
+/** Ask the api for a replay of a decision, then read it until a worker has finished it. */
+async function replay(eventId: string): Promise<ReplayAnswer> {
+  const asked = await call("POST", `/v1/audit/events/${eventId}/replay`);
+  expect(asked.status).toBe(202);
+  const id = (asked.json["replay"] as { id: string }).id;
+  for (;;) {
+    const got = await call("GET", `/v1/audit/replays/${id}`);
+    const r = got.json["replay"] as ReplayAnswer;
+    if (r.status === "done" || r.status === "failed") return r;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 let triggerSecret = "";
 let callbackSecret = "";
 
@@ -338,8 +364,9 @@ describe("a declarative Skill, from its document to its actions", () => {
       verdict: "escalate",
     });
 
-    const [ev] = await h.admin<{ canonical: Buffer }[]>`
-      select canonical from audit_events where run_id = ${runId} and kind = 'skill.action'`;
+    const [ev] = await h.admin<{ id: string; canonical: Buffer }[]>`
+      select id, canonical from audit_events where run_id = ${runId} and kind = 'skill.action'`;
+    escalationEventId = ev!.id;
     const record = JSON.parse(ev!.canonical.toString()) as Record<string, unknown>;
     expect(record).toMatchObject({
       trigger: "trigger.deploy.failed",
@@ -453,6 +480,51 @@ describe("a declarative Skill, from its document to its actions", () => {
     expect(comments[0]?.body).toContain("Incident noted: on call paged");
     expect(comments[0]?.body).toContain(`<!-- praxa:${runId}:`);
     expect(comments[0]?.user).toBe("praxa-sandbox[bot]");
+  });
+
+  it("replay: a decision whose payload fields were purged names each one it needs instead of guessing", async () => {
+    const r = await replay(escalationEventId);
+    expect(r.status).toBe("done");
+    expect(r.report?.outcome).toBe("unavailable");
+    expect(r.report?.decision.status).toBe("not_replayed");
+    const unavailable = (r.report?.inputs ?? []).filter((i) => i.status === "unavailable").map((i) => i.name);
+    // Declared but not kept by the audit event (not `audit: true`): purged at run end.
+    expect(unavailable).toEqual(expect.arrayContaining(["attempt", "error_summary", "commit"]));
+    expect(JSON.stringify(r.report)).not.toContain(KEPT);
+  });
+
+  it("replay: a Skill that keeps every field it decides on reproduces its decision on the offline rules", async () => {
+    const doc = deployTriage((d) => {
+      d["slug"] = "deploy-triage-audited";
+      const props = (d["input"] as { properties: Record<string, Record<string, unknown>> }).properties;
+      props["attempt"] = { ...props["attempt"], audit: true };
+      delete props["error_summary"];
+      delete props["commit"];
+      d["tools"] = ["slack.post_message"];
+      d["actions"] = { notify: [], ignore: [], escalate: [] };
+      delete d["callback"];
+    });
+    const created = await call("POST", "/v1/skills", { document: doc });
+    expect(created.status).toBe(201);
+    const id = (created.json["skill"] as { id: string }).id;
+    const secret = String((await call("POST", `/v1/skills/${id}/trigger-secrets`)).json["secret"]);
+    const sent = await sendEvent(id, secret, {
+      type: "deploy.failed",
+      service: "api",
+      environment: "production",
+      failed_step: "deploy",
+      attempt: 2,
+    });
+    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    expect(await h.waitForRun(runId)).toEqual({ status: "succeeded", error_code: null });
+    const [ev] = await h.admin<
+      { id: string }[]
+    >`select id from audit_events where run_id = ${runId} and kind = 'skill.action'`;
+    const r = await replay(ev!.id);
+    expect(r.status).toBe("done");
+    expect(r.report?.outcome).toBe("reproduced");
+    expect(r.report?.decision.status).toBe("identical");
+    expect(r.report?.inputs.find((i) => i.name === "payload")?.status).toBe("matches");
   });
 
   it("a Skill with no offline rules fails MODEL_REQUIRED when the workspace has no model key", async () => {

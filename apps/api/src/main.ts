@@ -90,6 +90,12 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
       );
     }
   };
+  // A replay request is committed first; its job carries only the request id (a lost enqueue leaves it queued).
+  const enqueueReplay = async (replayId: string): Promise<void> => {
+    await enqueue(queues, "replay", { replayId }, { jobId: replayId }, { timeoutMs: 1_500 }).catch((err: unknown) =>
+      log.warn({ replayId, code: "ENQUEUE_DEFERRED", err }, "replay enqueue failed; the request stays queued"),
+    );
+  };
   // Runs cancelled while queued: their jobs are removed after the commit, best effort (run-jobs.ts).
   const removeRunJobs = runJobRemover(queues, log);
   // Rate limits and the audit-verify gate count on their own connection, failing fast while Redis is away (no offline
@@ -119,6 +125,7 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
     install: installConfig(config),
     auditSigner: { keyId: signing.keyId, privateKey: signing.privateKey },
     enqueueNotifications,
+    enqueueReplay,
     removeRunJobs,
     limits,
     ...(telemetry.enabled ? { tracer: telemetry.tracer } : {}),

@@ -30,6 +30,7 @@ import { registerLlmKeyRoutes } from "./routes/llm-keys.js";
 import { registerMemberRoutes } from "./routes/members.js";
 import { registerNotificationChannelRoutes } from "./routes/notification-channels.js";
 import { registerRunControlRoutes, type RunControlDeps } from "./routes/run-control.js";
+import { registerAuditReplayRoutes, type AuditReplayDeps } from "./routes/audit-replay.js";
 import { registerRunRoutes } from "./routes/runs.js";
 import { registerSkillPublishRoutes } from "./routes/skill-publish.js";
 import { registerSkillRoutes, type SkillStatusDeps } from "./routes/skills.js";
@@ -37,7 +38,7 @@ import { registerSlackInstallRoutes } from "./routes/slack-install.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerTriggerSecretRoutes } from "./routes/trigger-secrets.js";
 
-export interface ApiDeps extends SkillStatusDeps, RunControlDeps {
+export interface ApiDeps extends SkillStatusDeps, RunControlDeps, AuditReplayDeps {
   readonly database: Database;
   readonly log: Logger;
   /** Bot-user installs (Slack OAuth, GitHub App); absent → those routes answer INTEGRATION_NOT_CONFIGURED. */
@@ -147,6 +148,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerRunControlRoutes(app, db, deps);
   registerFeedbackRoutes(app, db);
   registerAuditRoutes(app, db, deps.auditSigner);
+  registerAuditReplayRoutes(app, db, deps);
   registerAuditVerifyRoute(app, db, {
     log: deps.log,
     gate: deps.limits?.verifyGate ?? localVerifyGate(),

@@ -186,13 +186,14 @@ audit
 audit
   .command("replay")
   .description(
-    "re-fetch a decision’s inputs as the bot, check each against its recorded hash, and re-run the decision on the offline model; exit 0 if all hold",
+    "replay a decision (any Skill): a worker re-fetches its inputs as the bot, checks each against its recorded hash and re-runs the decision on the offline model; exit 0 if all hold",
   )
   .requiredOption("--workspace <id>", "the workspace (ws_…)")
   .requiredOption("--event <id>", "the skill.action audit event (ae_…)")
+  .option("--timeout <seconds>", "how long to wait for a worker to store the report", "120")
   .addOption(jsonOption())
-  .action(async (o: { workspace: string; event: string }) => {
-    const r = await replayAuditEvent(process.env, o.workspace, o.event);
+  .action(async (o: { workspace: string; event: string; timeout: string }) => {
+    const r = await replayAuditEvent(process.env, o.workspace, o.event, { timeoutSeconds: Number(o.timeout) });
     report(r, () => {
       for (const line of r.lines) console.log(line);
       console.log(

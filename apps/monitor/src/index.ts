@@ -3,4 +3,5 @@ export * from "./checkpoints.js";
 export * from "./maintenance.js";
 export * from "./notification-outbox.js";
 export * from "./reconciler.js";
+export * from "./replay-outbox.js";
 export { monitorSigners, startMonitor } from "./main.js";

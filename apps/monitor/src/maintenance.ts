@@ -11,6 +11,7 @@ import { evaluateAcceptance, type AcceptanceDeps } from "./acceptance.js";
 import { checkpointPass, type CheckpointDeps } from "./checkpoints.js";
 import { reconcileNotifications, type NotificationOutboxDeps } from "./notification-outbox.js";
 import { reconcileOnce, type ReconcilerDeps } from "./reconciler.js";
+import { reconcileReplays } from "./replay-outbox.js";
 
 export const RECONCILE_SCHEDULER_ID = "praxa-reconcile";
 export const ACCEPTANCE_SCHEDULER_ID = "praxa-acceptance";
@@ -89,7 +90,11 @@ async function runMaintenancePass(name: string, data: unknown, deps: Maintenance
   switch (name) {
     case "reconcile":
       parseJobData("reconcile", data);
-      return { runs: await reconcileOnce(deps), notifications: await reconcileNotifications(deps) };
+      return {
+        runs: await reconcileOnce(deps),
+        notifications: await reconcileNotifications(deps),
+        replays: await reconcileReplays(deps),
+      };
     case "acceptance":
       parseJobData("acceptance", data);
       return evaluateAcceptance(deps);

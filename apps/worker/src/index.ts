@@ -11,3 +11,5 @@ export * from "./worker-errors.js";
 export * from "./slack-token.js";
 export * from "./notification-job.js";
 export * from "./dispatcher.js";
+export * from "./replay-job.js";
+export * from "./replay-environment.js";

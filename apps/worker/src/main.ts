@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The worker process: the run processor (`runs` queue: claim by runId, guards, model, tools, audit), the `keys`
- * processor (create / rotate a workspace's key pair) and the `notifications` processor (a paused Skill's channels). Refuses to start unless Redis evicts nothing.
+ * processor (create / rotate a workspace's key pair), the `notifications` processor (a paused Skill's channels) and the
+ * `replays` processor (a recorded decision replayed for a request, replay-job.ts). Refuses to start unless Redis evicts nothing.
  *
  * A dead worker's runs: their leases (WORKER_LEASE_SECONDS, default 12 s) expire, and the next dispatch pass (every
  * WORKER_DISPATCH_POLL_MS, on any live worker) hands them back and dispatches them again under a new job id — about
@@ -39,6 +40,7 @@ import type { ProviderFactory } from "./model-selection.js";
 import { egressPolicy } from "@praxa/egress";
 import { processRunJob } from "./run-job.js";
 import { createNotificationProcessor } from "./notification-job.js";
+import { createReplayProcessor } from "./replay-job.js";
 import { createModelProvider } from "@praxa/runtime";
 
 export interface WorkerOptions {
@@ -258,6 +260,14 @@ export async function startWorker(
   notifications.on("failed", (job, err) =>
     log.warn({ jobId: job?.id, code: "NOTIFICATION_FAILED", err }, "notification job failed"),
   );
+  // Replays of recorded decisions (api / CLI requests): claimed under a lease of their own; nothing is posted.
+  const replays = new Worker(
+    queues.name("replays"),
+    createReplayProcessor({ database, provider, github, slack, holder, log }),
+    { ...connection, concurrency: 1 },
+  );
+  queueErrors.watch(replays, { component: "worker", queue: "replays" });
+  replays.on("failed", (job, err) => log.warn({ jobId: job?.id, code: "REPLAY_FAILED", err }, "replay job failed"));
   const off = unconfiguredSummary(workerIntegrations(config));
   if (off)
     log.info(
@@ -275,8 +285,10 @@ export async function startWorker(
       // cut short is replayed by the next claim once its lease expires).
       await dispatcher.stop();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.WORKER_SHUTDOWN_GRACE_MS).unref());
-      await Promise.race([Promise.all([runs.close(), keys.close(), notifications.close()]), grace]);
-      await Promise.all([runs.close(true), keys.close(true), notifications.close(true)]).catch(() => undefined);
+      await Promise.race([Promise.all([runs.close(), keys.close(), notifications.close(), replays.close()]), grace]);
+      await Promise.all([runs.close(true), keys.close(true), notifications.close(true), replays.close(true)]).catch(
+        () => undefined,
+      );
       await queues.close().catch(() => undefined);
       redis.disconnect();
       stopAuditBacklog();

@@ -382,6 +382,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/events/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay a recorded decision (a worker re-reads its inputs as the bot)
+         * @description Records a replay request for a `skill.action` event and queues it; answers 202 with the request. A worker re-fetches each input the decision rested on as the bot, checks it against the hash recorded at decision time, re-makes the decision on the offline model and stores a report (`GET /v1/audit/replays/{id}`). Nothing is posted. Owners, admins and members; viewers 403. Audited: one `admin.audit_replay.requested` event (actor, event). A non-decision event is a 409 `REPLAY_NOT_POSSIBLE`.
+         */
+        post: operations["replayAuditEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/replays/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A replay request and, once done, its report
+         * @description Status of a replay request; once `done`, its report: the manifest, each input and each tool step as `matches`, `changed` (recorded and current hash) or `unavailable` (named — a deleted message or thread, a purged payload field), and the decision re-made on the offline model compared with the recorded one. Holds ids, hashes, field names and codes, never an input's value. Every member role.
+         */
+        get: operations["getAuditReplay"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit/verify": {
         parameters: {
             query?: never;
@@ -4553,6 +4593,473 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "UNAVAILABLE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    replayAuditEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "replay": {
+                     *         "id": "rp_01jdz3m0r8f6q2v1a7b9c4d5e9",
+                     *         "eventId": "ae_01jdz3m0r8f6q2v1a7b9c4d5e6",
+                     *         "status": "queued",
+                     *         "outcome": null,
+                     *         "errorCode": null,
+                     *         "requestedBy": "mb_01jdz3m0r8f6q2v1a7b9c4d5ea",
+                     *         "createdAt": "2026-12-07T10:00:00.000Z",
+                     *         "finishedAt": null,
+                     *         "report": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        replay: {
+                            /** @description auditReplay id (TypeID rp_…) */
+                            id: string;
+                            /** @description auditEvent id (TypeID ae_…) */
+                            eventId: string;
+                            /**
+                             * @description `queued` until a worker claims it; `done` with a report; `failed` with an error code
+                             * @enum {string}
+                             */
+                            status: "queued" | "running" | "done" | "failed";
+                            outcome: ("reproduced" | "changed" | "unavailable" | "differs") | null;
+                            errorCode: string | null;
+                            /** @description the member who asked (null: the operator CLI) */
+                            requestedBy: string | null;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            report: {
+                                /** @enum {string} */
+                                format: "praxa-replay/v1";
+                                eventId: string;
+                                runId: string;
+                                skillId: string;
+                                skillSlug: string;
+                                ok: boolean;
+                                /** @enum {string} */
+                                outcome: "reproduced" | "changed" | "unavailable" | "differs";
+                                manifest: {
+                                    name: string;
+                                    /** @enum {string} */
+                                    source: "record" | "run_row" | "payload" | "derived" | "manifest" | "refetch";
+                                    /** @enum {string} */
+                                    status: "matches" | "changed" | "unavailable";
+                                    recordedHash: string | null;
+                                    currentHash: string | null;
+                                    note: string;
+                                };
+                                inputs: {
+                                    name: string;
+                                    /** @enum {string} */
+                                    source: "record" | "run_row" | "payload" | "derived" | "manifest" | "refetch";
+                                    /** @enum {string} */
+                                    status: "matches" | "changed" | "unavailable";
+                                    recordedHash: string | null;
+                                    currentHash: string | null;
+                                    note: string;
+                                }[];
+                                steps: {
+                                    step: string;
+                                    tool: string | null;
+                                    /** @enum {string} */
+                                    status: "matches" | "changed" | "unavailable" | "not_reached" | "not_called";
+                                    recordedHash: string | null;
+                                    currentHash: string | null;
+                                    note: string;
+                                }[];
+                                decision: {
+                                    /** @enum {string} */
+                                    status: "identical" | "different" | "model_differs" | "not_replayed";
+                                    recordedModel: string | null;
+                                    recorded: {
+                                        verdict: string;
+                                        confidence: number | null;
+                                    };
+                                    replayed: {
+                                        verdict: string;
+                                        confidence: number | null;
+                                    } | null;
+                                    note: string;
+                                };
+                                lines: string[];
+                            } | null;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INVALID_ID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_ID" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: REPLAY_NOT_POSSIBLE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REPLAY_NOT_POSSIBLE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAVAILABLE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getAuditReplay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "replay": {
+                     *         "id": "rp_01jdz3m0r8f6q2v1a7b9c4d5e9",
+                     *         "eventId": "ae_01jdz3m0r8f6q2v1a7b9c4d5e6",
+                     *         "status": "done",
+                     *         "outcome": "changed",
+                     *         "errorCode": null,
+                     *         "requestedBy": "mb_01jdz3m0r8f6q2v1a7b9c4d5ea",
+                     *         "createdAt": "2026-12-07T10:00:00.000Z",
+                     *         "finishedAt": "2026-12-07T10:00:02.000Z",
+                     *         "report": {
+                     *           "format": "praxa-replay/v1",
+                     *           "eventId": "ae_01jdz3m0r8f6q2v1a7b9c4d5e6",
+                     *           "runId": "rn_01jdz3m0r8f6q2v1a7b9c4d5e7",
+                     *           "skillId": "sk_01jdz3m0r8f6q2v1a7b9c4d5e8",
+                     *           "skillSlug": "slack-answer",
+                     *           "ok": false,
+                     *           "outcome": "changed",
+                     *           "manifest": {
+                     *             "name": "manifest",
+                     *             "source": "manifest",
+                     *             "status": "matches",
+                     *             "recordedHash": "9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f",
+                     *             "currentHash": "9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f",
+                     *             "note": "manifest 9f9f9f9f9f9f…: matches its recorded hash"
+                     *           },
+                     *           "inputs": [
+                     *             {
+                     *               "name": "channel",
+                     *               "source": "run_row",
+                     *               "status": "matches",
+                     *               "recordedHash": "1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a",
+                     *               "currentHash": "1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a",
+                     *               "note": "input field `channel`: the run row matches the record"
+                     *             }
+                     *           ],
+                     *           "steps": [
+                     *             {
+                     *               "step": "1",
+                     *               "tool": "slack.read.thread",
+                     *               "status": "changed",
+                     *               "recordedHash": "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b",
+                     *               "currentHash": "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c",
+                     *               "note": "step 1 (slack.read.thread): tool result CHANGED — recorded 2b2b2b2b2b2b…, now 3c3c3c3c3c3c…"
+                     *             }
+                     *           ],
+                     *           "decision": {
+                     *             "status": "different",
+                     *             "recordedModel": "offline-rules/1",
+                     *             "recorded": {
+                     *               "verdict": "answer",
+                     *               "confidence": 0.95
+                     *             },
+                     *             "replayed": {
+                     *               "verdict": "escalate_human",
+                     *               "confidence": 0.85
+                     *             },
+                     *             "note": "decision on the offline model: escalate_human (confidence 0.85) — DIFFERENT from the recorded offline decision"
+                     *           },
+                     *           "lines": [
+                     *             "manifest 9f9f9f9f9f9f…: matches its recorded hash"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        replay: {
+                            /** @description auditReplay id (TypeID rp_…) */
+                            id: string;
+                            /** @description auditEvent id (TypeID ae_…) */
+                            eventId: string;
+                            /**
+                             * @description `queued` until a worker claims it; `done` with a report; `failed` with an error code
+                             * @enum {string}
+                             */
+                            status: "queued" | "running" | "done" | "failed";
+                            outcome: ("reproduced" | "changed" | "unavailable" | "differs") | null;
+                            errorCode: string | null;
+                            /** @description the member who asked (null: the operator CLI) */
+                            requestedBy: string | null;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            report: {
+                                /** @enum {string} */
+                                format: "praxa-replay/v1";
+                                eventId: string;
+                                runId: string;
+                                skillId: string;
+                                skillSlug: string;
+                                ok: boolean;
+                                /** @enum {string} */
+                                outcome: "reproduced" | "changed" | "unavailable" | "differs";
+                                manifest: {
+                                    name: string;
+                                    /** @enum {string} */
+                                    source: "record" | "run_row" | "payload" | "derived" | "manifest" | "refetch";
+                                    /** @enum {string} */
+                                    status: "matches" | "changed" | "unavailable";
+                                    recordedHash: string | null;
+                                    currentHash: string | null;
+                                    note: string;
+                                };
+                                inputs: {
+                                    name: string;
+                                    /** @enum {string} */
+                                    source: "record" | "run_row" | "payload" | "derived" | "manifest" | "refetch";
+                                    /** @enum {string} */
+                                    status: "matches" | "changed" | "unavailable";
+                                    recordedHash: string | null;
+                                    currentHash: string | null;
+                                    note: string;
+                                }[];
+                                steps: {
+                                    step: string;
+                                    tool: string | null;
+                                    /** @enum {string} */
+                                    status: "matches" | "changed" | "unavailable" | "not_reached" | "not_called";
+                                    recordedHash: string | null;
+                                    currentHash: string | null;
+                                    note: string;
+                                }[];
+                                decision: {
+                                    /** @enum {string} */
+                                    status: "identical" | "different" | "model_differs" | "not_replayed";
+                                    recordedModel: string | null;
+                                    recorded: {
+                                        verdict: string;
+                                        confidence: number | null;
+                                    };
+                                    replayed: {
+                                        verdict: string;
+                                        confidence: number | null;
+                                    } | null;
+                                    note: string;
+                                };
+                                lines: string[];
+                            } | null;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INVALID_ID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_ID" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
                             message: string;
                         };
                     };

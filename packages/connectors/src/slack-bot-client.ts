@@ -94,6 +94,12 @@ export interface SlackThreadMessage {
   readonly user: string | null;
   readonly isBot: boolean;
   readonly text: string;
+  /** Block ids (a Praxa post's marker block among them). */
+  readonly blockIds: readonly string[];
+  /** Slack's `edited.ts`, when the message was edited. */
+  readonly editedTs?: string | undefined;
+  /** A deleted message Slack keeps as a placeholder because it has replies (`subtype: "tombstone"`). */
+  readonly deleted: boolean;
 }
 
 export function createSlackBotClient(options: {
@@ -126,6 +132,9 @@ export function createSlackBotClient(options: {
         user: m.user ?? null,
         isBot: m.bot_id !== undefined,
         text: m.text ?? "",
+        blockIds: (m.blocks ?? []).flatMap((b) => (typeof b.block_id === "string" ? [b.block_id] : [])),
+        ...(typeof m.edited?.ts === "string" ? { editedTs: m.edited.ts } : {}),
+        deleted: (m as { subtype?: unknown }).subtype === "tombstone",
       }));
     },
     async postMessage(m: {

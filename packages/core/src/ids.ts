@@ -25,6 +25,7 @@ export const ID_PREFIXES = {
   notificationChannel: "nc",
   checkpoint: "cp",
   triggerSecret: "tw",
+  auditReplay: "rp",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;
@@ -40,6 +41,7 @@ export type SkillVersionId = Id<"skillVersion">;
 export type RunId = Id<"run">;
 export type StepId = Id<"step">;
 export type AuditEventId = Id<"auditEvent">;
+export type AuditReplayId = Id<"auditReplay">;
 export type DeliveryId = Id<"delivery">;
 export type MemoryFactId = Id<"memoryFact">;
 export type NotificationId = Id<"notification">;
@@ -101,3 +103,4 @@ export const MemberIdSchema = idSchema("member");
 export const IntegrationIdSchema = idSchema("integration");
 export const NotificationIdSchema = idSchema("notification");
 export const NotificationChannelIdSchema = idSchema("notificationChannel");
+export const AuditReplayIdSchema = idSchema("auditReplay");

@@ -134,6 +134,8 @@ export async function seedWorkspaceFixture(
                  values (${f.workspaceId}, 1, ${sealed.event.auditEventId}, 'skill.action', ${f.skillId}, ${f.runId}, 0, 'github.pull_request.opened', now(),
                          ${sealed.event.prev_hash}, ${sealed.hash}, ${`fixture-ev-${f.workspaceId}`}, ${sealed.signature}, ${Buffer.from(sealed.canonical)})`;
         await tx`insert into audit_chain_heads (workspace_id, seq, head_hash) values (${f.workspaceId}, 1, ${sealed.hash})`;
+        // A replay request of that decision (0035), as a member asked it.
+        await tx`insert into audit_replays (workspace_id, id, event_id, requested_by_member) values (${f.workspaceId}, ${newId("auditReplay")}, ${sealed.event.auditEventId}, ${f.memberId})`;
         const cpKey = `fixture-cp-${f.workspaceId}`;
         const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
         await tx`insert into audit_keys (key_id, purpose, algorithm, spki) values (${`fixture-ev-${f.workspaceId}`}, 'event', 'ed25519', ${spki}), (${cpKey}, 'checkpoint', 'ed25519', ${spki})`;

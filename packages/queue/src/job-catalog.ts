@@ -45,6 +45,18 @@ export const JOB_CATALOG = {
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   },
+  /** Replay one recorded decision for a request row (migrations/0035): claimed by id under its own lease. */
+  replay: {
+    queue: "replays",
+    schema: z.object({ replayId: z.string().regex(/^rp_[0-7][0-9a-hjkmnp-tv-z]{25}$/) }).strict(),
+    options: {
+      // replay_claim refuses a fourth attempt.
+      attempts: 3,
+      backoff: { type: "exponential", delay: 5_000 },
+      removeOnComplete: { age: 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  },
   reconcile: {
     queue: "maintenance",
     schema: z.object({}).strict(),

@@ -108,6 +108,11 @@ export interface SkillDefinition<D extends BaseDecision = BaseDecision> {
    */
   readonly subAgentInput?: SubAgentInputSchema;
   act(decision: D, ctx: ActContext): Promise<SkillOutcome>;
+  /**
+   * For a Skill whose run input is a producer's payload (sealed, purged when the run ends): the payload's top-level
+   * fields. A replay rebuilds the payload from what the audit event kept and names each of these it was not given.
+   */
+  readonly payloadFields?: readonly string[];
 }
 
 /** The decision tool's wire name (the Messages API allows no dots); registered as `decision.record` in telemetry. */

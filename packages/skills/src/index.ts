@@ -7,3 +7,5 @@ export * from "./slack-answer/slack-answer-skill.js";
 export * from "./pr-review/repo-config.js";
 export * from "./declarative/declarative-skill.js";
 export * from "./declarative/skill-yaml.js";
+export * from "./replay/replay-decision.js";
+export * from "./replay/replay-inputs.js";

@@ -35,7 +35,8 @@
  * Inspecting from a test: `calls` (count per method), `apiCalls` (method, parsed arguments, the token presented, the
  * answer's `ok`/`error`), `messages` (every message posted, edits applied: channel, ts, thread_ts, text, blocks, who),
  * `issuedTokens` (every token handed out and its state), `failNext(method, error)` to inject one error answer,
- * `postAsUser(...)` to add a human's message (e.g. a thread reply), `installBot()` for a bot token without the OAuth
+ * `postAsUser(...)` to add a human's message (e.g. a thread reply), `editAsUser` / `deleteMessage` for what a person
+ * does to a message afterwards (an edit sets `edited`; a deleted thread parent with replies stays as a `tombstone`), `installBot()` for a bot token without the OAuth
  * dance, `expireToken`/`revokeToken`, and a settable clock (`now`).
  *
  * Honest limits: one Slack team and one app; channels are a fixed list the bot is a member of (anything else is
@@ -98,10 +99,12 @@ export interface SlackMessage {
   threadTs: string | undefined;
   text: string;
   blocks: readonly unknown[] | undefined;
-  /** Slack user id of the author (the bot user for bot tokens). */
-  readonly user: string;
+  /** Slack user id of the author (the bot user for bot tokens; `USLACKBOT` once deleted and kept as a tombstone). */
+  user: string;
+  /** `tombstone`: deleted, kept as a placeholder because it has replies (as Slack shows a deleted thread parent). */
+  subtype?: "tombstone" | undefined;
   /** Set when a bot posted it. */
-  readonly botId: string | undefined;
+  botId: string | undefined;
   /** Who posted it: the token used, so a test can check which token a call carried. */
   readonly token: string | null;
   edited: { readonly user: string; readonly ts: string } | undefined;
@@ -157,6 +160,14 @@ export interface SlackServer extends LoopbackServer {
   postAsUser(channel: string, user: string, text: string, threadTs?: string): string;
   /** The thread under `ts` in `channel`: the parent then its replies (what conversations.replies answers). */
   thread(channel: string, ts: string): SlackMessage[];
+  /** A person edits their message in the Slack client: new text, `edited` set (Slack's `message_changed`). */
+  editAsUser(channel: string, ts: string, text: string): void;
+  /**
+   * A person deletes a message: a thread parent with replies stays as Slack's placeholder (`subtype: "tombstone"`,
+   * "This message was deleted."); any other message is gone. Deleting a thread's last message leaves no thread
+   * (`conversations.replies` → `thread_not_found`).
+   */
+  deleteMessage(channel: string, ts: string): void;
 }
 
 class SlackFault extends Error {
@@ -355,6 +366,7 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
           }
         : {}),
       ...(m.edited !== undefined ? { edited: m.edited } : {}),
+      ...(m.subtype !== undefined ? { subtype: m.subtype, hidden: true } : {}),
     };
   };
 
@@ -669,6 +681,26 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
       return post(channel, { user, botId: undefined }, null, text, undefined, threadTs).ts;
     },
     thread,
+    editAsUser(channel: string, ts: string, text: string): void {
+      const m = messages.find((x) => x.channel === channel && x.ts === ts);
+      if (m === undefined) throw new Error(`no message ${ts} in ${channel}`);
+      m.text = text;
+      m.blocks = undefined;
+      m.edited = { user: m.user, ts: nextTs() };
+    },
+    deleteMessage(channel: string, ts: string): void {
+      const i = messages.findIndex((x) => x.channel === channel && x.ts === ts);
+      const m = messages[i];
+      if (m === undefined) throw new Error(`no message ${ts} in ${channel}`);
+      const hasReplies = messages.some((r) => r.channel === channel && r.threadTs === ts && r.ts !== ts);
+      if (hasReplies) {
+        m.subtype = "tombstone";
+        m.text = "This message was deleted.";
+        m.user = "USLACKBOT";
+        m.blocks = undefined;
+        m.botId = undefined;
+      } else messages.splice(i, 1);
+    },
   };
   return Object.defineProperties(server, Object.getOwnPropertyDescriptors(extension)) as LoopbackServer &
     typeof extension;

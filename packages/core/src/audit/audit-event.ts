@@ -44,6 +44,7 @@ export const AUDIT_EVENT_KINDS = [
   "admin.redaction_policy.changed",
   "admin.integration.installed",
   "admin.integration.confirmed",
+  "admin.audit_replay.requested",
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
@@ -82,6 +83,7 @@ export const ADMIN_EVENT_KINDS = [
   "admin.redaction_policy.changed",
   "admin.integration.installed",
   "admin.integration.confirmed",
+  "admin.audit_replay.requested",
 ] as const satisfies readonly AuditEventKind[];
 export type AdminEventKind = (typeof ADMIN_EVENT_KINDS)[number];
 

@@ -67,10 +67,7 @@ export interface GithubToolClient {
 
 export interface SlackToolClient {
   /** The thread's messages (the parent first), read as the bot. */
-  readThread(
-    channel: string,
-    threadTs: string,
-  ): Promise<{ ts: string; user: string | null; isBot: boolean; text: string }[]>;
+  readThread(channel: string, threadTs: string): Promise<SlackThreadEntry[]>;
   /** Posts as the bot; `marker` is carried in message metadata and checked first, so a retry never posts twice. */
   postMessage(message: {
     channel: string;
@@ -79,6 +76,20 @@ export interface SlackToolClient {
     blocks?: readonly unknown[] | undefined;
     marker: string;
   }): Promise<{ ts: string; channel: string; reused: boolean }>;
+}
+
+/** One message of a thread as the bot reads it. */
+export interface SlackThreadEntry {
+  readonly ts: string;
+  readonly user: string | null;
+  readonly isBot: boolean;
+  readonly text: string;
+  /** The message's block ids (a Praxa post carries its step's marker as one: how a replay knows its own answer). */
+  readonly blockIds?: readonly string[] | undefined;
+  /** Slack's `edited.ts`: when the message was last edited, if it was. */
+  readonly editedTs?: string | undefined;
+  /** A deleted message Slack still shows because it has replies (`subtype: "tombstone"`). */
+  readonly deleted?: boolean | undefined;
 }
 
 export interface RepoRef {

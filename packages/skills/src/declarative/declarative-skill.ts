@@ -293,6 +293,8 @@ export function declarativeSkill(manifest: SkillManifest): SkillDefinition<Decla
       };
     },
     offlineAvailable: spec.offline !== undefined,
+    // A replay rebuilds the purged payload from what the audit event kept, naming each of these it was not given.
+    payloadFields: Object.keys(spec.input.properties),
     offline(request: ModelRequest): Pick<ModelResponse, "content" | "stopReason"> {
       const decision = offlineDecision(spec, inputFromConversation(request));
       if (!decision) return { content: [{ type: "text", text: "no offline rules" }], stopReason: "end_turn" };
