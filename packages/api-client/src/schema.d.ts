@@ -1814,7 +1814,7 @@ export interface operations {
     listRuns: {
         parameters: {
             query?: {
-                status?: "queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+                status?: "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "skipped" | "cancelled" | "denied";
                 skill?: string;
                 trigger?: string;
                 from?: string;
@@ -1880,7 +1880,7 @@ export interface operations {
                             /** @enum {string} */
                             source: "github" | "slack" | "trigger" | "subagent" | "api";
                             /** @enum {string} */
-                            status: "queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+                            status: "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "skipped" | "cancelled" | "denied";
                             skipReason: string | null;
                             errorCode: string | null;
                             attempt: number;
@@ -2028,7 +2028,7 @@ export interface operations {
                             /** @enum {string} */
                             source: "github" | "slack" | "trigger" | "subagent" | "api";
                             /** @enum {string} */
-                            status: "queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+                            status: "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "skipped" | "cancelled" | "denied";
                             skipReason: string | null;
                             errorCode: string | null;
                             attempt: number;

@@ -25,6 +25,7 @@ export const ID_PREFIXES = {
   notificationChannel: "nc",
   checkpoint: "cp",
   triggerSecret: "tw",
+  approval: "ap",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;
@@ -101,3 +102,4 @@ export const MemberIdSchema = idSchema("member");
 export const IntegrationIdSchema = idSchema("integration");
 export const NotificationIdSchema = idSchema("notification");
 export const NotificationChannelIdSchema = idSchema("notificationChannel");
+export const ApprovalIdSchema = idSchema("approval");
