@@ -45,6 +45,7 @@ export type DeliveryId = Id<"delivery">;
 export type MemoryFactId = Id<"memoryFact">;
 export type NotificationId = Id<"notification">;
 export type NotificationChannelId = Id<"notificationChannel">;
+export type ApprovalId = Id<"approval">;
 
 /** The TypeID suffix alphabet: Crockford base32, lower case; the first character is 0-7 (128-bit bound). */
 const SUFFIX = /^[0-7][0-9a-hjkmnp-tv-z]{25}$/;
