@@ -46,6 +46,7 @@ export const AUDIT_EVENT_KINDS = [
   "admin.redaction_policy.changed",
   "admin.integration.installed",
   "admin.integration.confirmed",
+  "admin.member.slack_linked",
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
@@ -83,6 +84,7 @@ export const ADMIN_EVENT_KINDS = [
   "admin.redaction_policy.changed",
   "admin.integration.installed",
   "admin.integration.confirmed",
+  "admin.member.slack_linked",
 ] as const satisfies readonly AuditEventKind[];
 export type AdminEventKind = (typeof ADMIN_EVENT_KINDS)[number];
 
