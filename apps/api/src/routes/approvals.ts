@@ -93,7 +93,12 @@ const fields = {
 const Params = z.object({ id: ApprovalIdSchema }).strict();
 const Decision = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
 const Decided = z
-  .object({ approvalId: Id("approval"), runId: Id("run"), status: z.enum(["granted", "denied"]), decidedBy: Id("member") })
+  .object({
+    approvalId: Id("approval"),
+    runId: Id("run"),
+    status: z.enum(["granted", "denied"]),
+    decidedBy: Id("member"),
+  })
   .strict();
 
 async function decide(
