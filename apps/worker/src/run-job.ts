@@ -225,7 +225,12 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
     async decision(step): Promise<ApprovalDecisionRecord | null> {
       const a = await withWorkspace(deps.database, ws, (s) => approvalForStep(s, lease, step));
       return a
-        ? { approvalId: a.approval_id, status: a.status, decidedByMember: a.decided_by_member, decidedVia: a.decided_via }
+        ? {
+            approvalId: a.approval_id,
+            status: a.status,
+            decidedByMember: a.decided_by_member,
+            decidedVia: a.decided_via,
+          }
         : null;
     },
     async decided(step, tool, d) {

@@ -94,7 +94,7 @@ function recorder(): RunRecorder & { audits: AuditEventDraft[]; codes: (string |
     audits,
     codes,
     telemetry: (m) => {
-      codes.push(m.code);
+      codes.push(m.code ?? null);
       return Promise.resolve();
     },
     audit: (d) => {

@@ -25,7 +25,16 @@ export interface RunFilterOptions {
   readonly errorCode?: string;
 }
 
-const RUN_STATUSES = ["queued", "running", "waiting_approval", "succeeded", "failed", "skipped", "cancelled", "denied"] as const;
+const RUN_STATUSES = [
+  "queued",
+  "running",
+  "waiting_approval",
+  "succeeded",
+  "failed",
+  "skipped",
+  "cancelled",
+  "denied",
+] as const;
 type RunStatus = (typeof RUN_STATUSES)[number];
 
 function limitOf(raw: string | undefined, max: number): number | undefined {
