@@ -8,11 +8,13 @@
  * decides expires (the monitor's sweep) and the run ends `denied` with no review. Every decision is audited with its
  * actor.
  */
+import { execFile } from "node:child_process";
 import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type { FastifyInstance } from "fastify";
 import { buildApiServer } from "@praxa/api";
@@ -35,6 +37,7 @@ import { startSlackServer, type SlackServer } from "@praxa/testkit";
 import { startWorker } from "@praxa/worker";
 import { addedPatch, startWorkerHarness, type WorkerHarness } from "./worker-harness.js";
 
+const cli = fileURLToPath(new URL("../../apps/cli/dist/main.js", import.meta.url));
 const CHANNEL = "C0APPROVE1";
 const TEAM = "T0PRAXA01";
 const HUMAN = "U0HUMANADM1";
@@ -152,6 +155,30 @@ async function apiCall(method: string, path: string, token: string, body?: unkno
       ...(body === undefined ? {} : { "content-type": "application/json" }),
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+/** The CLI as a real process, with a token of the api answering it here. */
+function praxa(args: readonly string[], apiToken: string) {
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      {
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: process.env.HOME ?? "",
+          NODE_ENV: "test",
+          LOG_LEVEL: "silent",
+          PRAXA_API_URL: apiUrl,
+          PRAXA_API_TOKEN: apiToken,
+        },
+        encoding: "utf8",
+        timeout: 30_000,
+      },
+      (err, stdout, stderr) =>
+        resolve({ status: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -294,6 +321,25 @@ describe("approval: a gated review", () => {
     const events = await auditKinds(runId);
     expect(events.map((e) => e.kind)).toEqual(["approval.requested", "approval.denied"]);
     expect(events[1]?.input).toMatchObject({ actor_member_id: h.ws.memberId, via: "api" });
+  });
+
+  it("the CLI: approvals list shows it; an automation token cannot grant (exit 1); a human admin grants → one review", async () => {
+    const { runId, approvalId, number } = await parkedPrRun();
+    const list = await praxa(["approvals", "list", "--status", "pending", "--json"], tokens.automation);
+    expect(list.status).toBe(0);
+    expect((JSON.parse(list.stdout) as { approvals: { id: string }[] }).approvals.map((a) => a.id)).toContain(
+      approvalId,
+    );
+    const refused = await praxa(["approvals", "grant", approvalId], tokens.automation);
+    expect(refused.status).toBe(1);
+    expect((await statusOf(runId)).status).toBe("waiting_approval");
+    const granted = await praxa(["approvals", "grant", approvalId, "--reason", "reviewed", "--json"], tokens.human);
+    expect(granted.status).toBe(0);
+    expect(JSON.parse(granted.stdout)).toMatchObject({ approvalId, status: "granted", decidedBy: h.ws.memberId });
+    expect(await h.waitForRun(runId)).toEqual({ status: "succeeded", error_code: null });
+    expect(h.gh.sandbox.reviews("acme", "shop", number)).toHaveLength(1);
+    const link = await praxa(["members", "link-slack", h.ws.memberId, HUMAN, "--json"], tokens.automation);
+    expect(link.status).toBe(1);
   });
 
   it("nobody decides in time: the monitor's sweep expires it and the run ends denied (APPROVAL_EXPIRED), no review", async () => {
