@@ -431,7 +431,7 @@ runs
   .argument("[run]", "the run (rn_…); or give filters instead")
   .option("--reason <text>", "why (kept in the audit log)")
   .option("--skill <id>", "filter: the Skill (sk_…)")
-  .option("--status <list>", "filter: queued, running or queued,running (default both)")
+  .option("--status <list>", "filter: queued, running, waiting_approval, or a comma-separated list (default all three)")
   .option("--trigger <name>", "filter: the trigger")
   .option("--from <time>", "filter: ISO-8601, created at or after")
   .option("--to <time>", "filter: ISO-8601, created before")

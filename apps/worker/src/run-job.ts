@@ -309,7 +309,35 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
       "run finished",
     );
     return { runId, status, ...(result.verdict ? { verdict: result.verdict } : {}) };
-  } catch (err) {
+  } catch (caught) {
+    let err = caught;
+    if (err instanceof ApprovalPendingError && pinned?.approval && env && !lost) {
+      await recorder.flush().catch(() => undefined);
+      const pending = err.pending;
+      try {
+        const approvalId = await parkForHuman(deps, ws, lease, pinned, env, pending, (kind, step, input, output) =>
+          recorder.audit(approvalEvent(kind, step, input, output)),
+        );
+        deps.onSlotFreed?.();
+        deps.log.info(
+          { runId, workspaceId: ws, code: "APPROVAL_PENDING", step: pending.step, approvalId },
+          "waiting for a human's approval: run parked, no slot held",
+        );
+        return { runId, status: "waiting_approval", approvalId };
+      } catch (parkErr) {
+        // Cancelled meanwhile: finished `cancelled` below, like any cancelled run. Anything else (the lease went, the
+        // database failed): the lease expires, the run is handed back, and its retry asks for the same approval.
+        if (!(parkErr instanceof RunCancelledError)) {
+          deps.log.warn(
+            { runId, code: isPraxaError(parkErr) ? parkErr.code : "APPROVAL_PARK_FAILED" },
+            "could not park the run for its approval",
+          );
+          deps.onSlotFreed?.();
+          return { runId, status: "lease_lost" };
+        }
+        err = parkErr;
+      }
+    }
     const code = isPraxaError(err) ? err.code : "INTERNAL";
     spanCode = /^[A-Z][A-Z0-9_]{1,63}$/.test(code) ? code : "INTERNAL";
     if (err instanceof RunCancelledError) {
@@ -323,23 +351,6 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
       deps.onSlotFreed?.();
       deps.log.info({ runId, workspaceId: ws, code: "RUN_CANCELLED" }, "run cancelled at a step boundary");
       return { runId, status: "cancelled" };
-    }
-    if (err instanceof ApprovalPendingError && pinned?.approval && env && !lost) {
-      await recorder.flush().catch(() => undefined);
-      const approvalId = await parkForHuman(deps, ws, lease, pinned, env, err.pending, (kind, step, input, output) =>
-        recorder.audit(approvalEvent(kind, step, input, output)),
-      ).catch(async (parkErr: unknown) => {
-        // Could not park (the lease went, the database failed): the lease expires and the run is handed back.
-        deps.log.warn({ runId, code: isPraxaError(parkErr) ? parkErr.code : "APPROVAL_PARK_FAILED" }, "could not park");
-        return null;
-      });
-      deps.onSlotFreed?.();
-      if (approvalId === null) return { runId, status: "lease_lost" };
-      deps.log.info(
-        { runId, workspaceId: ws, code: "APPROVAL_PENDING", step: err.pending.step, approvalId },
-        "waiting for a human's approval: run parked, no slot held",
-      );
-      return { runId, status: "waiting_approval", approvalId };
     }
     if (err instanceof ApprovalDeniedError) {
       // Audited by the executor's hook (approval.denied|expired, with the actor); the tool never ran.

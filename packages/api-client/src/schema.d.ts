@@ -225,7 +225,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel the queued and running runs matching a filter
-         * @description At least one filter (skillId, status, trigger, from, to) is required: an empty filter is a 400. `from` is inclusive, `to` exclusive (creation time). Runs already being cancelled are not matched again. At most `limit` runs per call, oldest first; `more` says whether more matched — call again. Answers how many were cancelled at once (queued), how many will stop at their next step (running), and how many matched (a run that finished meanwhile is left as it is). Audited: one `run.cancelled` event per run.
+         * @description At least one filter (skillId, status, trigger, from, to) is required: an empty filter is a 400. `from` is inclusive, `to` exclusive (creation time). Runs already being cancelled are not matched again. At most `limit` runs per call, oldest first; `more` says whether more matched — call again. Answers how many were cancelled at once (queued, or parked on an approval), how many will stop at their next step (running), and how many matched (a run that finished meanwhile is left as it is). Audited: one `run.cancelled` event per run.
          */
         post: operations["cancelRuns"];
         delete?: never;
@@ -2565,8 +2565,8 @@ export interface operations {
                  */
                 "application/json": {
                     skillId?: string;
-                    /** @description Which runs: queued, running, or both (default: both) */
-                    status?: ("queued" | "running")[];
+                    /** @description Which runs: queued, running, waiting_approval (parked on a human's approval), any of them (default: all three) */
+                    status?: ("queued" | "running" | "waiting_approval")[];
                     trigger?: string;
                     /** Format: date-time */
                     from?: string;
@@ -4406,6 +4406,8 @@ export interface operations {
                             displayName: string | null;
                             /** @enum {string} */
                             role: "owner" | "admin" | "member" | "viewer";
+                            /** @description the member's linked Slack user: their Approve / Deny clicks decide as them */
+                            slackUserId: string | null;
                             /**
                              * Format: date-time
                              * @description ISO-8601 UTC time
