@@ -41,7 +41,7 @@ CREATE TABLE run_approvals (
   reason             text CHECK (length(reason) BETWEEN 1 AND 500),
   UNIQUE (workspace_id, id),
   UNIQUE (run_id, step),
-  FOREIGN KEY (workspace_id, run_id) REFERENCES agent_runs (workspace_id, id),
+  FOREIGN KEY (workspace_id, run_id) REFERENCES agent_runs (workspace_id, id) ON DELETE CASCADE, -- the run's approvals go with it
   FOREIGN KEY (workspace_id, skill_id) REFERENCES skills (workspace_id, id),
   FOREIGN KEY (workspace_id, decided_by_member) REFERENCES workspace_members (workspace_id, id),
   CHECK ((status = 'pending') = (decided_at IS NULL)),
