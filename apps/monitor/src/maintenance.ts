@@ -90,7 +90,7 @@ export async function runMaintenanceJob(name: string, data: unknown, deps: Maint
  * Pending approvals past their time → `expired` (by the database's clock), their runs handed back to the dispatcher:
  * the worker finds the expiry at the gated step, audits `approval.expired`, and the run finishes `denied`.
  */
-export async function expireApprovalsPass(deps: ReconcilerDeps): Promise<number> {
+export async function expireApprovalsPass(deps: Pick<ReconcilerDeps, "database" | "log">): Promise<number> {
   const expired = await expireApprovals(deps.database, 500);
   if (expired.length > 0) deps.log.info({ code: "APPROVALS_EXPIRED", n: expired.length }, "approvals expired");
   return expired.length;
