@@ -35,8 +35,9 @@ export interface ApprovalMessageFacts {
 /** The Approve / Deny message: plain text (the notification's fallback) and its Block Kit blocks. */
 export function approvalMessage(f: ApprovalMessageFacts): { text: string; blocks: unknown[] } {
   const id = ApprovalIdSchema.parse(f.approvalId);
+  // The verdict is shown only as a bare token (a Skill's declared verdict names); anything else is left out.
   const decided =
-    f.verdict === null
+    f.verdict === null || !/^[a-z][a-z0-9_]{0,63}$/.test(f.verdict)
       ? ""
       : ` (verdict \`${f.verdict}\`${f.confidence === null ? "" : `, confidence ${f.confidence.toFixed(2)}`})`;
   const text = `*${f.skillName}* asks to run \`${f.tool}\`${decided}. Approval ${id} expires ${f.expiresAt.toISOString()}.`;
