@@ -28,6 +28,7 @@ import { UnrecoverableError } from "bullmq";
 import {
   approvalMessage,
   IntegrationGoneError,
+  InternalError,
   isPraxaError,
   LeaseLostError,
   RunCancelledError,
@@ -491,7 +492,7 @@ async function parkForHuman(
   ) => Promise<void>,
 ): Promise<ApprovalId> {
   const terms = manifest.approval;
-  if (!terms) throw new ApprovalDeniedError("denied", pending.step, pending.tool);
+  if (!terms) throw new InternalError("a gated tool in a manifest without approval terms");
   const channel = terms.slackChannel ?? null;
   const a = await withWorkspace(deps.database, ws, (s) =>
     requestApproval(s, lease, {
