@@ -589,6 +589,72 @@ describe("every route, through the generated client, answers what it declares", 
     expect(members.data?.members.map((m) => m.id)).not.toContain(fromB?.id);
   });
 
+  it("approvals: list, one; grant and deny (a human member with an allowed role), 403 for a viewer or an automation token, 409 once decided, 404 foreign; link a member's Slack user", async () => {
+    const parked = async (): Promise<string> => {
+      const runId = newId("run");
+      const approvalId = newId("approval");
+      await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, input, status)
+                  values (${A.workspaceId}, ${runId}, ${A.skillId}, ${A.skillVersionId}, 'github.pull_request.opened', 'github', ${admin.json({ repo: "octo/hello", prNumber: 3 })}, 'waiting_approval')`;
+      await admin`insert into run_approvals (workspace_id, id, run_id, skill_id, step, tool, roles, slack_channel, expires_at)
+                  values (${A.workspaceId}, ${approvalId}, ${runId}, ${A.skillId}, 2, 'github.comment.pr', ${["admin", "owner"]}, 'C0APPROVE1', now() + interval '1 hour')`;
+      return approvalId;
+    };
+    const first = await parked();
+    const second = await parked();
+    const list = await api.GET("/v1/approvals", { params: { query: { status: "pending" } } });
+    check("listApprovals", list, 200);
+    expect(list.data?.approvals.map((x) => x.id)).toEqual(expect.arrayContaining([first, second]));
+    check("listApprovals", await api.GET("/v1/approvals", { params: { query: { status: "nope" as never } } }), 400);
+    const one = await viewer.GET("/v1/approvals/{id}", { params: { path: { id: first } } });
+    check("getApproval", one, 200);
+    expect(one.data?.approval).toMatchObject({
+      status: "pending",
+      tool: "github.comment.pr",
+      roles: ["admin", "owner"],
+    });
+    check("getApproval", await foreign.GET("/v1/approvals/{id}", { params: { path: { id: first } } }), 404);
+    const path = { params: { path: { id: first } } };
+    check("grantApproval", await automation.POST("/v1/approvals/{id}/grant", { ...path, body: {} }), 403);
+    check("grantApproval", await viewer.POST("/v1/approvals/{id}/grant", { ...path, body: {} }), 403);
+    check("grantApproval", await foreign.POST("/v1/approvals/{id}/grant", { ...path, body: {} }), 404);
+    const granted = await api.POST("/v1/approvals/{id}/grant", { ...path, body: { reason: "reviewed" } });
+    check("grantApproval", granted, 200);
+    expect(granted.data).toMatchObject({ approvalId: first, status: "granted", decidedBy: A.memberId });
+    check("grantApproval", await api.POST("/v1/approvals/{id}/grant", { ...path, body: {} }), 409);
+    const [run] = await admin<
+      { status: string }[]
+    >`select r.status from agent_runs r join run_approvals a on a.run_id = r.id where a.id = ${first}`;
+    expect(run?.status).toBe("queued");
+    const denyPath = { params: { path: { id: second } } };
+    check("denyApproval", await automation.POST("/v1/approvals/{id}/deny", { ...denyPath, body: {} }), 403);
+    check("denyApproval", await api.POST("/v1/approvals/{id}/deny", { ...denyPath, body: { reason: "not now" } }), 200);
+    check("denyApproval", await api.POST("/v1/approvals/{id}/deny", { ...denyPath, body: {} }), 409);
+    const link = { params: { path: { id: A.memberId } } };
+    check(
+      "linkMemberSlack",
+      await automation.PUT("/v1/members/{id}/slack", { ...link, body: { slackUserId: "U0CONTRACT1" } }),
+      403,
+    );
+    check(
+      "linkMemberSlack",
+      await viewer.PUT("/v1/members/{id}/slack", { ...link, body: { slackUserId: "U0CONTRACT1" } }),
+      403,
+    );
+    check(
+      "linkMemberSlack",
+      await api.PUT("/v1/members/{id}/slack", { ...link, body: { slackUserId: "not-a-user" } }),
+      400,
+    );
+    const linked = await api.PUT("/v1/members/{id}/slack", { ...link, body: { slackUserId: "U0CONTRACT1" } });
+    check("linkMemberSlack", linked, 200);
+    expect(linked.data).toEqual({ memberId: A.memberId, slackUserId: "U0CONTRACT1" });
+    check(
+      "linkMemberSlack",
+      await api.PUT("/v1/members/{id}/slack", { params: { path: { id: B.memberId } }, body: { slackUserId: null } }),
+      404,
+    );
+  });
+
   it("llm keys, notification channels: add, list, delete; viewer 403; a foreign id 404", async () => {
     const key = await api.POST("/v1/llm-keys", {
       body: { provider: "anthropic", apiKey: `sk-ant-api03-${"x".repeat(40)}` },

@@ -215,7 +215,7 @@ export async function startWorkerHarness(
         const [row] = await admin<
           { status: string; error_code: string | null }[]
         >`select status, error_code from agent_runs where id = ${runId}`;
-        if (row && ["succeeded", "failed", "skipped", "cancelled"].includes(row.status)) return row;
+        if (row && ["succeeded", "failed", "skipped", "cancelled", "denied"].includes(row.status)) return row;
         if (Date.now() > until)
           throw new Error(`run ${runId} did not finish within ${timeoutMs} ms (status ${row?.status ?? "missing"})`);
         await new Promise((r) => setTimeout(r, 100));

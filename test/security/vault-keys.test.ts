@@ -155,6 +155,8 @@ describe("the vault", () => {
        where p.prosecdef and n.nspname in ('public', 'app', 'vault') and has_function_privilege('praxa_api', p.oid, 'EXECUTE') order by 1`;
     expect(rows.map((r) => r.fn)).toEqual([
       "api_authenticate",
+      "api_decide_approval",
+      "api_link_member_slack",
       "api_mint_automation_token",
       "api_pause_skill",
       "api_publish_skill_version",

@@ -19,6 +19,7 @@ import { localVerifyGate, type VerifyGate } from "./audit-verify-gate.js";
 import type { InstallConfig } from "./install-config.js";
 import { registerOpenApi, registerReference } from "./openapi.js";
 import { registerRateLimits, type ApiRateLimitDeps } from "./rate-limit.js";
+import { registerApprovalRoutes } from "./routes/approvals.js";
 import { registerAuditRoutes } from "./routes/audit.js";
 import { registerAuditVerifyRoute } from "./routes/audit-verify.js";
 import { registerFeedbackRoutes } from "./routes/feedback.js";
@@ -156,6 +157,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
   registerTokenRoutes(app, db, deps.auditSigner);
   registerMemberRoutes(app, db);
+  registerApprovalRoutes(app, db, deps.auditSigner);
   registerLlmKeyRoutes(app, db, deps.auditSigner);
   registerIntegrationRoutes(app, db);
   registerSlackInstallRoutes(app, db, deps.install, deps.auditSigner);

@@ -13,6 +13,7 @@ import { createHumanToken, listTokens, revokeToken, setTokenMaxLifetime } from "
 import { requestKeyRotation } from "./commands/keys.js";
 import { replayAuditEvent } from "./commands/audit-replay.js";
 import { applySkill, changeSkillStatus } from "./commands/skills.js";
+import { decideApproval, linkSlack, listApprovals } from "./commands/approvals.js";
 import { cancelRuns, listRuns, retryRuns, type RunFilterOptions } from "./commands/runs.js";
 import { setFleet, setFleetWorkspaceCap } from "./commands/fleet.js";
 import {
@@ -424,7 +425,7 @@ const runs = program
 runs
   .command("list")
   .description("one page of runs, newest first; --status failed lists the dead letters with their error codes")
-  .option("--status <status>", "queued, running, succeeded, failed, skipped or cancelled")
+  .option("--status <status>", "queued, running, waiting_approval, succeeded, failed, skipped, cancelled or denied")
   .option("--skill <id>", "the Skill (sk_…)")
   .option("--trigger <name>", "e.g. github.pull_request.opened")
   .option("--from <time>", "ISO-8601: created at or after")
@@ -462,7 +463,7 @@ runs
   .argument("[run]", "the run (rn_…); or give filters instead")
   .option("--reason <text>", "why (kept in the audit log)")
   .option("--skill <id>", "filter: the Skill (sk_…)")
-  .option("--status <list>", "filter: queued, running or queued,running (default both)")
+  .option("--status <list>", "filter: queued, running, waiting_approval, or a comma-separated list (default all three)")
   .option("--trigger <name>", "filter: the trigger")
   .option("--from <time>", "filter: ISO-8601, created at or after")
   .option("--to <time>", "filter: ISO-8601, created before")
@@ -513,6 +514,64 @@ runs
           `matched ${r.matched}: ${r.retried} retried; refused ${r.refused.needs_new_version} (a guard refused them: publish a new Skill version first), ${r.refused.skill_paused} (their Skill is paused)${r.more ? "; more match: run it again" : ""}`,
         );
     });
+  });
+
+const approvals = program
+  .command("approvals")
+  .description("approvals of gated tools: list, grant, deny (through the api, with your own human token)");
+approvals
+  .command("list")
+  .description("approvals, newest first")
+  .option("--status <status>", "pending, granted, denied or expired")
+  .option("--limit <n>", "1..200 (default 50)")
+  .addOption(jsonOption())
+  .action(async (o: { status?: string; limit?: string }) => {
+    const page = await listApprovals(process.env, o);
+    report(page, () => {
+      if (page.approvals.length === 0) console.log("no approvals");
+      for (const a of page.approvals)
+        console.log(
+          [a.id, a.status.padEnd(8), a.runId, `step ${a.step}`, a.tool, `roles ${a.roles.join(",")}`, a.expiresAt].join(
+            "  ",
+          ),
+        );
+    });
+  });
+for (const verb of ["grant", "deny"] as const)
+  approvals
+    .command(verb)
+    .description(
+      verb === "grant"
+        ? "approve: the run resumes and the tool acts (a human member with one of the approval's roles)"
+        : "deny: the tool never acts and the run ends denied",
+    )
+    .argument("<approval>", "the approval (ap_…)")
+    .option("--reason <text>", "why (kept with the decision)")
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      "\nExit 0 when decided, 1 if the api refused (403: not a human with an allowed role; 409: decided, expired or cancelled).",
+    )
+    .action(async (approval: string, o: { reason?: string }) => {
+      const r = await decideApproval(process.env, verb, approval, o);
+      report(r, () => console.log(`${r.approvalId}: ${r.status} by ${r.decidedBy}; run ${r.runId} resumes`));
+    });
+
+const members = program.command("members").description("workspace members");
+members
+  .command("link-slack")
+  .description(
+    "link a member to their Slack user, so their Approve / Deny clicks decide as them (a human owner or admin; audited)",
+  )
+  .argument("<member>", "the member (mb_…)")
+  .argument("[slackUser]", "their Slack user id (U…)")
+  .option("--unlink", "remove the link")
+  .addOption(jsonOption())
+  .action(async (member: string, slackUser: string | undefined, o: { unlink?: boolean }) => {
+    const r = await linkSlack(process.env, member, slackUser, o);
+    report(r, () =>
+      console.log(r.slackUserId ? `${r.memberId}: linked to ${r.slackUserId}` : `${r.memberId}: unlinked`),
+    );
   });
 
 const fleet = program

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { randomUUID } from "node:crypto";
 import { sign as octokitSign } from "@octokit/webhooks-methods";
-import { newId, slackFeedbackButtons } from "@praxa/core";
+import { approvalMessage, newId, slackFeedbackButtons } from "@praxa/core";
 import { fixture, GITHUB_SECRET, SLACK_SECRET, startHarness, type Harness, type Served } from "./test-harness.js";
 import { slackSignature } from "./verify/slack-signature.js";
 
@@ -225,6 +225,66 @@ describe("while a Skill is paused", () => {
       expect(await h.queues.get("runs").getJob(runIds[0] ?? "")).toBeUndefined();
     } finally {
       await h.admin`update skills set status = 'active', paused_at = null, paused_reason = null, paused_by = null where id = ${h.ws.skillId}`;
+    }
+  });
+});
+
+describe("Slack Approve / Deny (the recorded block_actions payload)", () => {
+  /** A parked run of the workspace with a pending approval any owner or admin may decide. */
+  async function parked(): Promise<{ runId: string; approvalId: string }> {
+    const runId = await succeededRun(h.ws.skillId, { repo: "octo/hello", prNumber: 9 });
+    await h.admin`update agent_runs set status = 'waiting_approval', finished_at = null where id = ${runId}`;
+    const approvalId = newId("approval");
+    await h.admin`insert into run_approvals (workspace_id, id, run_id, skill_id, step, tool, roles, expires_at)
+                  values (${h.ws.workspaceId}, ${approvalId}, ${runId}, ${h.ws.skillId}, 2, 'github.comment.pr', ${["owner", "admin"]}, now() + interval '1 hour')`;
+    return { runId, approvalId };
+  }
+  function approvalClick(approvalId: string, which: 0 | 1): Buffer {
+    const payload = JSON.parse(fixture("slack/block_actions.json").toString("utf8")) as {
+      actions: Record<string, unknown>[];
+    };
+    const message = approvalMessage({
+      approvalId,
+      skillName: "PR review",
+      tool: "github.comment.pr",
+      verdict: null,
+      confidence: null,
+      expiresAt: new Date(),
+    });
+    const actions = message.blocks[1] as { elements: { action_id: string; value: string }[] };
+    const button = actions.elements[which];
+    payload.actions = [{ ...payload.actions[0], action_id: button?.action_id, value: button?.value }];
+    return Buffer.from(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+  }
+  const state = async (approvalId: string) =>
+    (
+      await h.admin<
+        { status: string; run_status: string; decided_by_member: string | null; decided_via: string | null }[]
+      >`select a.status, r.status as run_status, a.decided_by_member, a.decided_via
+          from run_approvals a join agent_runs r on r.id = a.run_id where a.id = ${approvalId}`
+    )[0];
+
+  it("a click by a Slack user linked to no member → 200 'Not accepted.', nothing changes; linked to the admin → decided", async () => {
+    const { approvalId } = await parked();
+    const body = approvalClick(approvalId, 1);
+    const refused = await postInteraction(body);
+    expect(refused.statusCode).toBe(200);
+    expect(refused.json()).toEqual({ response_type: "ephemeral", text: "Not accepted." });
+    expect(await state(approvalId)).toMatchObject({ status: "pending", run_status: "waiting_approval" });
+    await h.admin`update workspace_members set slack_user_id = 'U00FAKEUSER2' where id = ${h.ws.memberId}`;
+    try {
+      const ok = await postInteraction(body);
+      expect(ok.json()).toEqual({ response_type: "ephemeral", text: "Recorded: denied." });
+      expect(await state(approvalId)).toEqual({
+        status: "denied",
+        run_status: "queued",
+        decided_by_member: h.ws.memberId,
+        decided_via: "slack",
+      });
+      // The same click again (a replay within the signature window): already decided, nothing changes.
+      expect((await postInteraction(body)).json()).toEqual({ response_type: "ephemeral", text: "Not accepted." });
+    } finally {
+      await h.admin`update workspace_members set slack_user_id = null where id = ${h.ws.memberId}`;
     }
   });
 });

@@ -11,13 +11,23 @@
  */
 import { z } from "zod";
 import {
+  ApprovalIdSchema,
   isGithubMember,
+  slackApprovalDecision,
+  type ApprovalDecision,
+  type ApprovalId,
   parseFeedbackCommand,
   RunIdSchema,
   slackFeedbackVerdict,
   type FeedbackVerdict,
 } from "@praxa/core";
-import { recordPullRequestFeedback, recordSlackFeedback, type FeedbackOutcome } from "@praxa/db";
+import {
+  decideApprovalFromSlack,
+  recordPullRequestFeedback,
+  recordSlackFeedback,
+  type FeedbackOutcome,
+  type SlackApprovalDecision,
+} from "@praxa/db";
 import { MalformedBodyError } from "./errors.js";
 import type { Delivery, IntakeDeps } from "./intake.js";
 
@@ -40,6 +50,64 @@ export interface SlackFeedbackClick {
   readonly triggerId: string | null;
   readonly runId: string;
   readonly verdict: FeedbackVerdict;
+}
+
+export interface SlackApprovalClick {
+  readonly teamId: string;
+  readonly userId: string;
+  readonly approvalId: ApprovalId;
+  readonly decision: ApprovalDecision;
+}
+
+function blockActions(body: Buffer): z.infer<typeof BlockActions> | null {
+  const payload = new URLSearchParams(body.toString("utf8")).get("payload");
+  if (payload === null) throw new MalformedBodyError("an interaction body is a form with a payload field");
+  let json: unknown;
+  try {
+    json = JSON.parse(payload);
+  } catch {
+    throw new MalformedBodyError("the interaction payload is not valid JSON");
+  }
+  const p = BlockActions.safeParse(json);
+  return p.success ? p.data : null;
+}
+
+/** A click on Approve / Deny (action ids from core, the approval id as the value), or null for anything else. */
+export function parseSlackApprovalClick(body: Buffer): SlackApprovalClick | null {
+  const p = blockActions(body);
+  if (!p) return null;
+  for (const a of p.actions) {
+    const decision = slackApprovalDecision(a.action_id);
+    const approvalId = ApprovalIdSchema.safeParse(a.value);
+    if (decision && approvalId.success)
+      return { teamId: p.team.id, userId: p.user.id, approvalId: approvalId.data, decision };
+  }
+  return null;
+}
+
+/**
+ * Ingest: a verified Approve / Deny click. The database decides whether this Slack user may decide (a member of the
+ * team's workspace, linked, with an allowed role — never the bot); a refused click changes nothing.
+ */
+export async function acceptSlackApproval(deps: IntakeDeps, click: SlackApprovalClick): Promise<SlackApprovalDecision> {
+  const outcome = await decideApprovalFromSlack(
+    deps.database,
+    click.teamId,
+    click.userId,
+    click.approvalId,
+    click.decision,
+  );
+  deps.log.info(
+    {
+      workspaceId: outcome.workspace_id,
+      runId: outcome.run_id,
+      approvalId: click.approvalId,
+      outcome: outcome.outcome,
+      code: "APPROVAL_CLICK",
+    },
+    "slack approval click",
+  );
+  return outcome;
 }
 
 /** The feedback click in a verified interactivity body, or null if the body is some other interaction. */

@@ -23,7 +23,14 @@ import { mapGithubEvent } from "./events/github-events.js";
 import { recordIngestAnswer } from "./metrics.js";
 import { mapSlackEvent, UrlVerification } from "./events/slack-events.js";
 import { MalformedBodyError, MissingHeaderError, PayloadTooLargeError, RateLimitedError } from "./errors.js";
-import { acceptPrFeedback, acceptSlackFeedback, parsePrFeedbackComment, parseSlackInteraction } from "./feedback.js";
+import {
+  acceptPrFeedback,
+  acceptSlackApproval,
+  acceptSlackFeedback,
+  parsePrFeedbackComment,
+  parseSlackApprovalClick,
+  parseSlackInteraction,
+} from "./feedback.js";
 import { acceptEvent, type IntakeDeps } from "./intake.js";
 import type { IngestTriggerKey } from "./trigger-key.js";
 import { acceptTrigger, precheckTrigger, verifyTrigger, type VerifiedTrigger } from "./triggers.js";
@@ -267,6 +274,16 @@ export async function buildIngestServer(deps: IngestServerDeps): Promise<Fastify
     app.post("/webhooks/slack/interactions", { config: { verify: slackVerify, rateLimit: {} } }, async (req, reply) => {
       requireVerified(req);
       const body = rawBody(req);
+      // Approve / Deny on a run waiting for a human: decided in the database (who may decide is checked there). A
+      // refused click changes nothing and is told only that it was not accepted — never why.
+      const approval = parseSlackApprovalClick(body);
+      if (approval) {
+        const decided = await acceptSlackApproval(intake, approval);
+        const accepted = decided.outcome === "granted" || decided.outcome === "denied";
+        return reply
+          .status(200)
+          .send({ response_type: "ephemeral", text: accepted ? `Recorded: ${decided.outcome}.` : "Not accepted." });
+      }
       const click = parseSlackInteraction(body);
       if (click) {
         const sha = digest(body);

@@ -1,11 +1,13 @@
 /**
  * Scheduled maintenance, once per fleet however many monitor processes run: BullMQ job schedulers (upserts under fixed
  * ids, so every monitor may declare them and there is still one of each) produce one job per interval on the
- * `maintenance` queue — `reconcile` (runs and notifications whose jobs were lost), `acceptance` (the quality monitor's
+ * `maintenance` queue — `reconcile` (runs and notifications whose jobs were lost, and approvals past their time:
+ * expired, their runs handed back to the dispatcher to finish `denied`), `acceptance` (the quality monitor's
  * pass) and `checkpoints` (time-based audit checkpoints) — and whichever monitor's worker takes a job runs it.
  */
 import { bullQueueName, parseJobData, Worker, type QueueSet, type Redis } from "@praxa/queue";
 import { isPraxaError } from "@praxa/core";
+import { expireApprovals } from "@praxa/db";
 import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Tracer } from "@praxa/observability";
 import { evaluateAcceptance, type AcceptanceDeps } from "./acceptance.js";
 import { checkpointPass, type CheckpointDeps } from "./checkpoints.js";
@@ -85,6 +87,16 @@ export async function runMaintenanceJob(name: string, data: unknown, deps: Maint
   }
 }
 
+/**
+ * Pending approvals past their time → `expired` (by the database's clock), their runs handed back to the dispatcher:
+ * the worker finds the expiry at the gated step, audits `approval.expired`, and the run finishes `denied`.
+ */
+export async function expireApprovalsPass(deps: Pick<ReconcilerDeps, "database" | "log">): Promise<number> {
+  const expired = await expireApprovals(deps.database, 500);
+  if (expired.length > 0) deps.log.info({ code: "APPROVALS_EXPIRED", n: expired.length }, "approvals expired");
+  return expired.length;
+}
+
 /** One maintenance job by name (what the worker below does with each scheduled job). */
 async function runMaintenancePass(name: string, data: unknown, deps: MaintenanceDeps): Promise<unknown> {
   switch (name) {
@@ -94,6 +106,7 @@ async function runMaintenancePass(name: string, data: unknown, deps: Maintenance
         runs: await reconcileOnce(deps),
         notifications: await reconcileNotifications(deps),
         replays: await reconcileReplays(deps),
+        approvalsExpired: await expireApprovalsPass(deps),
       };
     case "acceptance":
       parseJobData("acceptance", data);

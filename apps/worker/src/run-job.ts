@@ -16,11 +16,19 @@
  *  - anything else, or the last attempt: a `run.failed` audit event, the run `failed` with the error's code;
  *  - cancelled by a human: the lease check answers RUN_CANCELLED at the next step boundary; no further effect; the run
  *    finishes `cancelled`;
- *  - a lost lease: another worker holds the run now; this one stops writing (Postgres would refuse it anyway).
+ *  - a lost lease: another worker holds the run now; this one stops writing (Postgres would refuse it anyway);
+ *  - a gated tool with no decision yet (`ApprovalPendingError`, the manifest's `approval`): the approval is recorded
+ *    (one per run and step), `approval.requested` audited, the Approve / Deny message posted to the Skill's Slack
+ *    channel (none configured: the api alone), and the run parked — `waiting_approval`, no lease, no slot, its journal
+ *    kept. A decision hands it back to the dispatcher; the next claim replays the journal to the gated step and finds
+ *    the decision (audited there: `approval.granted|denied|expired` with the actor). Denied or expired: no effect, the
+ *    run finishes `denied` (APPROVAL_DENIED / APPROVAL_EXPIRED).
  */
 import { UnrecoverableError } from "bullmq";
 import {
+  approvalMessage,
   IntegrationGoneError,
+  InternalError,
   isPraxaError,
   LeaseLostError,
   RunCancelledError,
@@ -29,27 +37,40 @@ import {
   newId,
   parseSkillManifest,
   SkillPausedError,
+  type ApprovalId,
+  type AuditEventDraft,
   type RunId,
   type SkillId,
   type SkillManifest,
+  type WorkspaceId,
 } from "@praxa/core";
 import { contextFromTraceparent, SpanStatusCode, withActiveSpan, type Logger, type Span } from "@praxa/observability";
 import {
+  approvalForStep,
   claimRunWithContext,
   deferRun,
   finishRun,
   markIntegrationGone,
+  parkForApproval,
   renewRunLease,
+  requestApproval,
   withWorkspace,
   type FailureClass,
+  type RunLease,
 } from "@praxa/db";
 import {
+  ApprovalDeniedError,
+  ApprovalPendingError,
   BUILTIN_TOOLS,
   executeRun,
   isGuardDenial,
   ModelUnavailableError,
   type AnyTool,
+  type ApprovalDecisionRecord,
+  type ApprovalHook,
+  type PendingApproval,
   type RunResult,
+  type ToolEnvironment,
 } from "@praxa/runtime";
 import { BUILTIN_SKILLS, resolveSkill } from "@praxa/skills";
 import { createRunStore, type RunStorageDeps } from "./run-journal-db.js";
@@ -80,10 +101,11 @@ export type RunJobOutcome =
       readonly runId: RunId;
       readonly status: "not_claimable" | "lease_lost" | "not_yet" | "gated" | "capped" | "cancelled";
     }
+  | { readonly runId: RunId; readonly status: "waiting_approval"; readonly approvalId: ApprovalId }
   | { readonly runId: RunId; readonly status: "deferred"; readonly code: string; readonly due: Date }
   | {
       readonly runId: RunId;
-      readonly status: "succeeded" | "skipped" | "failed";
+      readonly status: "succeeded" | "skipped" | "failed" | "denied";
       readonly code?: string;
       readonly verdict?: string;
     };
@@ -174,6 +196,56 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
   let ctxIntegration: string | null = null;
   let skillSlug: string | null = null; // metrics: the Skill label
   let waitMs: number | null = null;
+  let env: ToolEnvironment | null = null;
+  let pinned: SkillManifest | null = null;
+  /** An approval event of this run (its step and manifest, like every run event). */
+  const approvalEvent = (
+    kind: "approval.requested" | "approval.granted" | "approval.denied" | "approval.expired",
+    step: number,
+    input: AuditEventDraft["input"],
+    output: AuditEventDraft["output"],
+  ): AuditEventDraft => ({
+    auditEventId: newId("auditEvent"),
+    kind,
+    skillId: claimed.skillId as SkillId,
+    runId,
+    trigger: claimed.trigger,
+    input,
+    reasoning: [],
+    alternatives: [],
+    confidence: null,
+    output,
+    tools_used: [],
+    duration_ms: Date.now() - t0,
+    occurred_at: new Date().toISOString(),
+    manifest_hash: ctx.manifestHash,
+    step,
+  });
+  // The executor asks, inside a gated tool's step, for the decision on it (lease-checked), and reports what it acts on.
+  const approvals: ApprovalHook = {
+    async decision(step): Promise<ApprovalDecisionRecord | null> {
+      const a = await withWorkspace(deps.database, ws, (s) => approvalForStep(s, lease, step));
+      return a
+        ? {
+            approvalId: a.approval_id,
+            status: a.status,
+            decidedByMember: a.decided_by_member,
+            decidedVia: a.decided_via,
+          }
+        : null;
+    },
+    async decided(step, tool, d) {
+      if (d.status === "pending") return;
+      await recorder.audit(
+        approvalEvent(
+          `approval.${d.status}`,
+          step,
+          { approval_id: d.approvalId, tool, actor_member_id: d.decidedByMember, via: d.decidedVia },
+          { status: d.status },
+        ),
+      );
+    },
+  };
   try {
     skillId = claimed.skillId as SkillId;
     manifestHashHex = ctx.manifestHash;
@@ -181,6 +253,7 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
     [skillSlug, waitMs] = [ctx.skillSlug, ctx.waitMs];
     if (ctx.skillStatus === "paused") throw new SkillPausedError("this Skill is paused; a human must resume it");
     const manifest = pinnedManifest(ctx.manifest, ctx.manifestHash);
+    pinned = manifest;
     const skill = resolveSkill(ctx.skillSlug, manifest);
     const depth = ctx.depth;
     const provider = withModelMetrics(await selectModelProvider(deps, ws, lease, manifest, skill, ctx.llmCredentials));
@@ -195,6 +268,19 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
         ? await withWorkspace(deps.database, ws, (s) => openRunPayload(deps.provider, s, lease))
         : null;
     const input = payload === null ? ctx.input : { ...ctx.input, payload };
+    const runEnv = createToolEnvironment(
+      { ...deps, maxSubagentDepth: manifest.subAgents.maxDepth },
+      ws,
+      lease,
+      runGithubScope(
+        { integration_id: ctx.integrationId, input: ctx.input },
+        manifest,
+        skill.githubPermissions,
+        ctx.githubInstallations,
+      ),
+      claimed.skillId,
+    );
+    env = runEnv;
     const run = (): Promise<RunResult> =>
       executeRun({
         runId,
@@ -210,20 +296,10 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
         task,
         provider,
         tools: TOOL_MAP(deps.tools ?? BUILTIN_TOOLS),
-        env: createToolEnvironment(
-          { ...deps, maxSubagentDepth: manifest.subAgents.maxDepth },
-          ws,
-          lease,
-          runGithubScope(
-            { integration_id: ctx.integrationId, input: ctx.input },
-            manifest,
-            skill.githubPermissions,
-            ctx.githubInstallations,
-          ),
-          claimed.skillId,
-        ),
+        env: runEnv,
         journal: store.journal,
         recorder,
+        approvals,
       });
     const result: RunResult = await (runSpan ? withActiveSpan(runSpan, run) : run());
     const status = result.status === "skipped" ? "skipped" : "succeeded";
@@ -241,7 +317,35 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
       "run finished",
     );
     return { runId, status, ...(result.verdict ? { verdict: result.verdict } : {}) };
-  } catch (err) {
+  } catch (caught) {
+    let err = caught;
+    if (err instanceof ApprovalPendingError && pinned?.approval && env && !lost) {
+      await recorder.flush().catch(() => undefined);
+      const pending = err.pending;
+      try {
+        const approvalId = await parkForHuman(deps, ws, lease, pinned, env, pending, (kind, step, input, output) =>
+          recorder.audit(approvalEvent(kind, step, input, output)),
+        );
+        deps.onSlotFreed?.();
+        deps.log.info(
+          { runId, workspaceId: ws, code: "APPROVAL_PENDING", step: pending.step, approvalId },
+          "waiting for a human's approval: run parked, no slot held",
+        );
+        return { runId, status: "waiting_approval", approvalId };
+      } catch (parkErr) {
+        // Cancelled meanwhile: finished `cancelled` below, like any cancelled run. Anything else (the lease went, the
+        // database failed): the lease expires, the run is handed back, and its retry asks for the same approval.
+        if (!(parkErr instanceof RunCancelledError)) {
+          deps.log.warn(
+            { runId, code: isPraxaError(parkErr) ? parkErr.code : "APPROVAL_PARK_FAILED" },
+            "could not park the run for its approval",
+          );
+          deps.onSlotFreed?.();
+          return { runId, status: "lease_lost" };
+        }
+        err = parkErr;
+      }
+    }
     const code = isPraxaError(err) ? err.code : "INTERNAL";
     spanCode = /^[A-Z][A-Z0-9_]{1,63}$/.test(code) ? code : "INTERNAL";
     if (err instanceof RunCancelledError) {
@@ -255,6 +359,14 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
       deps.onSlotFreed?.();
       deps.log.info({ runId, workspaceId: ws, code: "RUN_CANCELLED" }, "run cancelled at a step boundary");
       return { runId, status: "cancelled" };
+    }
+    if (err instanceof ApprovalDeniedError) {
+      // Audited by the executor's hook (approval.denied|expired, with the actor); the tool never ran.
+      await store.finish({ status: "denied", errorCode: err.code, failureClass: null });
+      recordRunMetrics(skillSlug, "denied", waitMs, t0);
+      deps.onSlotFreed?.();
+      deps.log.info({ runId, workspaceId: ws, code: err.code }, "run denied: the gated tool did not act");
+      return { runId, status: "denied", code: err.code };
     }
     if (err instanceof LeaseLostError || lost) {
       deps.log.warn({ runId, code: "LEASE_LOST" }, "lease lost: another worker holds this run");
@@ -365,4 +477,70 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
       runSpan.end();
     }
   }
+}
+
+/**
+ * A gated tool waits for a human: flush what the run holds, record the approval (one per run and step), audit
+ * `approval.requested`, post Approve / Deny to the Skill's Slack channel (idempotent: a marker per approval; no channel
+ * or no Slack: the api alone), then park the run under its lease. Returns the approval's id.
+ */
+async function parkForHuman(
+  deps: RunJobDeps,
+  ws: WorkspaceId,
+  lease: RunLease,
+  manifest: SkillManifest,
+  env: ToolEnvironment,
+  pending: PendingApproval,
+  audit: (
+    kind: "approval.requested",
+    step: number,
+    input: AuditEventDraft["input"],
+    output: AuditEventDraft["output"],
+  ) => Promise<void>,
+): Promise<ApprovalId> {
+  const terms = manifest.approval;
+  if (!terms) throw new InternalError("a gated tool in a manifest without approval terms");
+  const channel = terms.slackChannel ?? null;
+  const a = await withWorkspace(deps.database, ws, (s) =>
+    requestApproval(s, lease, {
+      approvalId: newId("approval"),
+      step: pending.step,
+      tool: pending.tool,
+      expiresAfterMinutes: terms.expiresAfterMinutes,
+      roles: terms.roles,
+      slackChannel: channel,
+    }),
+  );
+  await audit(
+    "approval.requested",
+    pending.step,
+    { approval_id: a.approval_id, tool: pending.tool, roles: [...terms.roles], slack_channel: channel },
+    { status: "pending", expires_at: a.expires_at.toISOString() },
+  );
+  let ts = a.slack_ts;
+  if (channel !== null && ts === null) {
+    try {
+      const team = await env.slackTeam();
+      const message = approvalMessage({
+        approvalId: a.approval_id,
+        skillName: manifest.name,
+        tool: pending.tool,
+        verdict: pending.verdict,
+        confidence: pending.confidence,
+        expiresAt: a.expires_at,
+      });
+      const posted = await (
+        await env.slack(team)
+      ).postMessage({ channel, text: message.text, blocks: message.blocks, marker: `praxa-approval:${a.approval_id}` });
+      ts = posted.ts;
+    } catch (err) {
+      // The approval stands without its message: it is listed in the api, where a member decides.
+      deps.log.warn(
+        { runId: lease.runId, code: isPraxaError(err) ? err.code : "SLACK_POST_FAILED" },
+        "could not post the approval message; the approval is in the api",
+      );
+    }
+  }
+  await withWorkspace(deps.database, ws, (s) => parkForApproval(s, lease, a.approval_id, ts));
+  return a.approval_id;
 }

@@ -58,7 +58,7 @@ class StepMismatchError extends InternalError {}
 const STEP_CONTEXT = { provider: "praxa", purpose: "step_result" } as const;
 
 export interface RunEnd {
-  readonly status: "succeeded" | "failed" | "skipped" | "cancelled";
+  readonly status: "succeeded" | "failed" | "skipped" | "cancelled" | "denied";
   readonly errorCode: string | null;
   readonly failureClass: string | null;
 }

@@ -261,7 +261,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel the queued and running runs matching a filter
-         * @description At least one filter (skillId, status, trigger, from, to) is required: an empty filter is a 400. `from` is inclusive, `to` exclusive (creation time). Runs already being cancelled are not matched again. At most `limit` runs per call, oldest first; `more` says whether more matched — call again. Answers how many were cancelled at once (queued), how many will stop at their next step (running), and how many matched (a run that finished meanwhile is left as it is). Audited: one `run.cancelled` event per run.
+         * @description At least one filter (skillId, status, trigger, from, to) is required: an empty filter is a 400. `from` is inclusive, `to` exclusive (creation time). Runs already being cancelled are not matched again. At most `limit` runs per call, oldest first; `more` says whether more matched — call again. Answers how many were cancelled at once (queued, or parked on an approval), how many will stop at their next step (running), and how many matched (a run that finished meanwhile is left as it is). Audited: one `run.cancelled` event per run.
          */
         post: operations["cancelRuns"];
         delete?: never;
@@ -484,6 +484,103 @@ export interface paths {
         /** List the members of the workspace */
         get: operations["listMembers"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List approvals (newest first)
+         * @description Approvals of gated tools (the manifest's `approval`): each names its run, step, tool, who may decide (roles) and when it expires. Page with `before` (the last `requestedAt` seen).
+         */
+        get: operations["listApprovals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/approvals/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One approval */
+        get: operations["getApproval"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/approvals/{id}/grant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve: the run resumes and the tool acts
+         * @description Only a human decides: a `human` token of a member whose role is one of the approval's roles (re-checked by the database; an automation token is refused with 403). The run goes back to the fleet's dispatcher and its worker audits the decision (`approval.granted`, with the member). A decided, expired or cancelled approval answers 409.
+         */
+        post: operations["grantApproval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/approvals/{id}/deny": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deny: the tool never acts
+         * @description Only a human decides: a `human` token of a member whose role is one of the approval's roles (re-checked by the database; an automation token is refused with 403). The run goes back to the fleet's dispatcher and its worker audits the decision (`approval.denied`, with the member). A decided, expired or cancelled approval answers 409.
+         */
+        post: operations["denyApproval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{id}/slack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Link a member to their Slack user (their Approve / Deny clicks decide as them)
+         * @description A human owner or admin only (re-checked by the database). `slackUserId: null` unlinks. A Slack user is linked to at most one member of a workspace (409). Audited: `admin.member.slack_linked`.
+         */
+        put: operations["linkMemberSlack"];
         post?: never;
         delete?: never;
         options?: never;
@@ -2683,7 +2780,7 @@ export interface operations {
     listRuns: {
         parameters: {
             query?: {
-                status?: "queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+                status?: "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "skipped" | "cancelled" | "denied";
                 skill?: string;
                 trigger?: string;
                 from?: string;
@@ -2749,7 +2846,7 @@ export interface operations {
                             /** @enum {string} */
                             source: "github" | "slack" | "trigger" | "subagent" | "api";
                             /** @enum {string} */
-                            status: "queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+                            status: "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "skipped" | "cancelled" | "denied";
                             skipReason: string | null;
                             errorCode: string | null;
                             attempt: number;
@@ -2897,7 +2994,7 @@ export interface operations {
                             /** @enum {string} */
                             source: "github" | "slack" | "trigger" | "subagent" | "api";
                             /** @enum {string} */
-                            status: "queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+                            status: "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "skipped" | "cancelled" | "denied";
                             skipReason: string | null;
                             errorCode: string | null;
                             attempt: number;
@@ -3337,8 +3434,8 @@ export interface operations {
                  */
                 "application/json": {
                     skillId?: string;
-                    /** @description Which runs: queued, running, or both (default: both) */
-                    status?: ("queued" | "running")[];
+                    /** @description Which runs: queued, running, waiting_approval (parked on a human's approval), any of them (default: all three) */
+                    status?: ("queued" | "running" | "waiting_approval")[];
                     trigger?: string;
                     /** Format: date-time */
                     from?: string;
@@ -5645,6 +5742,8 @@ export interface operations {
                             displayName: string | null;
                             /** @enum {string} */
                             role: "owner" | "admin" | "member" | "viewer";
+                            /** @description the member's linked Slack user: their Approve / Deny clicks decide as them */
+                            slackUserId: string | null;
                             /**
                              * Format: date-time
                              * @description ISO-8601 UTC time
@@ -5709,6 +5808,858 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listApprovals: {
+        parameters: {
+            query?: {
+                status?: "pending" | "granted" | "denied" | "expired";
+                limit?: number;
+                before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "approvals": [
+                     *         {
+                     *           "id": "ap_01jdz3m2b4c6d8e0f2g4h6j8k0",
+                     *           "runId": "rn_01jdz3m0r8f6q2v1a7b9c4d5e6",
+                     *           "skillId": "sk_01jdz3kz2w9x8v7t6s5r4q3p2n",
+                     *           "step": 3,
+                     *           "tool": "github.comment.pr",
+                     *           "status": "granted",
+                     *           "roles": [
+                     *             "owner",
+                     *             "admin"
+                     *           ],
+                     *           "slackChannel": "C00FAKECHAN2",
+                     *           "requestedAt": "2019-05-15T15:20:51.000Z",
+                     *           "expiresAt": "2019-05-15T16:20:51.000Z",
+                     *           "decidedAt": "2019-05-15T15:24:02.000Z",
+                     *           "decidedByMember": "mb_01jdz3kyb1c2d3e4f5g6h7j8k9",
+                     *           "decidedVia": "slack",
+                     *           "reason": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        approvals: {
+                            /** @description approval id (TypeID ap_…) */
+                            id: string;
+                            /** @description run id (TypeID rn_…) */
+                            runId: string;
+                            /** @description skill id (TypeID sk_…) */
+                            skillId: string;
+                            step: number;
+                            tool: string;
+                            /** @enum {string} */
+                            status: "pending" | "granted" | "denied" | "expired";
+                            /** @description member roles that may decide (owner, admin, member) */
+                            roles: string[];
+                            slackChannel: string | null;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC time
+                             */
+                            requestedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC time
+                             */
+                            expiresAt: string;
+                            decidedAt: string | null;
+                            decidedByMember: string | null;
+                            decidedVia: ("api" | "slack" | "expiry") | null;
+                            reason: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Error: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getApproval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "approval": {
+                     *         "id": "ap_01jdz3m2b4c6d8e0f2g4h6j8k0",
+                     *         "runId": "rn_01jdz3m0r8f6q2v1a7b9c4d5e6",
+                     *         "skillId": "sk_01jdz3kz2w9x8v7t6s5r4q3p2n",
+                     *         "step": 3,
+                     *         "tool": "github.comment.pr",
+                     *         "status": "granted",
+                     *         "roles": [
+                     *           "owner",
+                     *           "admin"
+                     *         ],
+                     *         "slackChannel": "C00FAKECHAN2",
+                     *         "requestedAt": "2019-05-15T15:20:51.000Z",
+                     *         "expiresAt": "2019-05-15T16:20:51.000Z",
+                     *         "decidedAt": "2019-05-15T15:24:02.000Z",
+                     *         "decidedByMember": "mb_01jdz3kyb1c2d3e4f5g6h7j8k9",
+                     *         "decidedVia": "slack",
+                     *         "reason": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        approval: {
+                            /** @description approval id (TypeID ap_…) */
+                            id: string;
+                            /** @description run id (TypeID rn_…) */
+                            runId: string;
+                            /** @description skill id (TypeID sk_…) */
+                            skillId: string;
+                            step: number;
+                            tool: string;
+                            /** @enum {string} */
+                            status: "pending" | "granted" | "denied" | "expired";
+                            /** @description member roles that may decide (owner, admin, member) */
+                            roles: string[];
+                            slackChannel: string | null;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC time
+                             */
+                            requestedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC time
+                             */
+                            expiresAt: string;
+                            decidedAt: string | null;
+                            decidedByMember: string | null;
+                            decidedVia: ("api" | "slack" | "expiry") | null;
+                            reason: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INVALID_ID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_ID" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    grantApproval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "reviewed the proposed comment"
+                 *     }
+                 */
+                "application/json": {
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "approvalId": "ap_01jdz3m2b4c6d8e0f2g4h6j8k0",
+                     *       "runId": "rn_01jdz3m0r8f6q2v1a7b9c4d5e6",
+                     *       "status": "granted",
+                     *       "decidedBy": "mb_01jdz3kyb1c2d3e4f5g6h7j8k9"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description approval id (TypeID ap_…) */
+                        approvalId: string;
+                        /** @description run id (TypeID rn_…) */
+                        runId: string;
+                        /** @enum {string} */
+                        status: "granted" | "denied";
+                        /** @description member id (TypeID mb_…) */
+                        decidedBy: string;
+                    };
+                };
+            };
+            /** @description Error: BAD_REQUEST, INVALID_ID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "BAD_REQUEST" | "INVALID_ID" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: FORBIDDEN, PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN" | "PERMISSION_DENIED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONFLICT";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    denyApproval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "not on a release branch"
+                 *     }
+                 */
+                "application/json": {
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "approvalId": "ap_01jdz3m2b4c6d8e0f2g4h6j8k0",
+                     *       "runId": "rn_01jdz3m0r8f6q2v1a7b9c4d5e6",
+                     *       "status": "denied",
+                     *       "decidedBy": "mb_01jdz3kyb1c2d3e4f5g6h7j8k9"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description approval id (TypeID ap_…) */
+                        approvalId: string;
+                        /** @description run id (TypeID rn_…) */
+                        runId: string;
+                        /** @enum {string} */
+                        status: "granted" | "denied";
+                        /** @description member id (TypeID mb_…) */
+                        decidedBy: string;
+                    };
+                };
+            };
+            /** @description Error: BAD_REQUEST, INVALID_ID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "BAD_REQUEST" | "INVALID_ID" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: FORBIDDEN, PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN" | "PERMISSION_DENIED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONFLICT";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    linkMemberSlack: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "slackUserId": "U00FAKEUSER2"
+                 *     }
+                 */
+                "application/json": {
+                    slackUserId: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "memberId": "mb_01jdz3kyb1c2d3e4f5g6h7j8k9",
+                     *       "slackUserId": "U00FAKEUSER2"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description member id (TypeID mb_…) */
+                        memberId: string;
+                        slackUserId: string | null;
+                    };
+                };
+            };
+            /** @description Error: BAD_REQUEST, INVALID_ID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "BAD_REQUEST" | "INVALID_ID" | "VALIDATION_FAILED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHENTICATED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: FORBIDDEN, PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN" | "PERMISSION_DENIED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONFLICT";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAVAILABLE";
                             message: string;
                         };
                     };

@@ -26,6 +26,7 @@ export const ID_PREFIXES = {
   checkpoint: "cp",
   triggerSecret: "tw",
   auditReplay: "rp",
+  approval: "ap",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;
@@ -46,6 +47,7 @@ export type DeliveryId = Id<"delivery">;
 export type MemoryFactId = Id<"memoryFact">;
 export type NotificationId = Id<"notification">;
 export type NotificationChannelId = Id<"notificationChannel">;
+export type ApprovalId = Id<"approval">;
 
 /** The TypeID suffix alphabet: Crockford base32, lower case; the first character is 0-7 (128-bit bound). */
 const SUFFIX = /^[0-7][0-9a-hjkmnp-tv-z]{25}$/;
@@ -104,3 +106,4 @@ export const IntegrationIdSchema = idSchema("integration");
 export const NotificationIdSchema = idSchema("notification");
 export const NotificationChannelIdSchema = idSchema("notificationChannel");
 export const AuditReplayIdSchema = idSchema("auditReplay");
+export const ApprovalIdSchema = idSchema("approval");

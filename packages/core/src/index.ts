@@ -1,4 +1,5 @@
 export * from "./api-token.js";
+export * from "./approval.js";
 export * from "./audit/index.js";
 export * from "./errors.js";
 export * from "./feedback.js";

@@ -101,6 +101,10 @@ export async function seedWorkspaceFixture(
       await tx`insert into run_steps (workspace_id, run_id, idx, kind, idempotency_key, status)
                values (${f.workspaceId}, ${f.runId}, 0, 'model.call', ${f.runId + ":0"}, 'completed')`;
       await tx`insert into agent_run_events (workspace_id, run_id, meta) values (${f.workspaceId}, ${f.runId}, ${tx.json({ tool_name: "github.read.diff", ms: 12, code: null, iter: 0 })})`;
+      // Human approval (0031): the admin linked to a Slack user, and the approval they granted the fixture's run.
+      await tx`update workspace_members set slack_user_id = ${`U0FIX${randomBytes(5).toString("hex").toUpperCase()}`} where id = ${f.memberId}`;
+      await tx`insert into run_approvals (workspace_id, id, run_id, skill_id, step, tool, status, roles, requested_at, expires_at, decided_at, decided_by_member, decided_via)
+               values (${f.workspaceId}, ${newId("approval")}, ${f.runId}, ${f.skillId}, 1, 'github.comment.pr', 'granted', ${["admin"]}, now(), now() + interval '1 hour', now(), ${f.memberId}, 'api')`;
       await tx`insert into memory_facts (workspace_id, id, namespace, key, value) values (${f.workspaceId}, ${f.memoryFactId}, 'faq', 'greeting', ${tx.json({ text: "hello" })})`;
       await tx`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at)
                values (${f.workspaceId}, ${newId("apiToken")}, ${f.memberId}, 'automation', 'fixture', ${"0".repeat(64)}, now() + interval '1 day')`;

@@ -1,3 +1,4 @@
+export * from "./approvals.js";
 export * from "./client.js";
 export * from "./fixtures.js";
 export * from "./keys.js";
@@ -12,7 +13,16 @@ export * from "./pg-errors.js";
 export * from "./roles.js";
 export * from "./runs.js";
 export * as schema from "./schema.js";
-export { MEMBER_ROLES, RUN_STATUSES, RUN_SOURCES, type MemberRole, type RunStatus, type RunSource } from "./schema.js";
+export {
+  APPROVAL_STATUSES,
+  MEMBER_ROLES,
+  RUN_STATUSES,
+  RUN_SOURCES,
+  type ApprovalStatus,
+  type MemberRole,
+  type RunStatus,
+  type RunSource,
+} from "./schema.js";
 export * from "./scope.js";
 export * from "./test-database.js";
 // The query builder's operators, so apps build typed queries without depending on drizzle directly.

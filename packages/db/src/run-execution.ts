@@ -99,7 +99,7 @@ export async function purgeAndFinishRun(
   scope: WorkspaceScope,
   lease: RunLease,
   end: {
-    readonly status: "succeeded" | "failed" | "skipped" | "cancelled";
+    readonly status: "succeeded" | "failed" | "skipped" | "cancelled" | "denied";
     readonly errorCode: string | null;
     readonly failureClass: string | null;
     readonly purge: boolean;

@@ -78,7 +78,9 @@ export interface CreateRunsInput {
 
 const CreateRunsRow = z.object({
   run_ids: z.array(RunIdSchema),
-  statuses: z.array(z.enum(["queued", "running", "succeeded", "failed", "skipped", "cancelled"])),
+  statuses: z.array(
+    z.enum(["queued", "running", "waiting_approval", "succeeded", "failed", "skipped", "cancelled", "denied"]),
+  ),
   duplicate: z.boolean(),
   /** Per run: the dispatch whose job ingest should add now (≥ 1), or 0 when the run is the dispatcher's. */
   dispatch_seqs: z.array(z.number().int().min(0)),
@@ -143,7 +145,9 @@ const AcceptDeliveryRow = z.object({
   outcome: z.string().regex(/^[a-z_]{1,40}$/),
   workspace_id: WorkspaceIdSchema.nullable(),
   run_ids: z.array(RunIdSchema),
-  statuses: z.array(z.enum(["queued", "running", "succeeded", "failed", "skipped", "cancelled"])),
+  statuses: z.array(
+    z.enum(["queued", "running", "waiting_approval", "succeeded", "failed", "skipped", "cancelled", "denied"]),
+  ),
   duplicate: z.boolean(),
   dispatch_seqs: z.array(z.number().int().min(0)),
   needed: z.number().int().min(0),
@@ -563,7 +567,16 @@ export async function markIntegrationGone(scope: WorkspaceScope, lease: RunLease
 const CancelRow = z.object({
   run_id: RunIdSchema,
   outcome: z.enum(["cancelled", "cancelling", "already_cancelling", "finished"]),
-  prior_status: z.enum(["queued", "running", "succeeded", "failed", "skipped", "cancelled"]),
+  prior_status: z.enum([
+    "queued",
+    "running",
+    "waiting_approval",
+    "succeeded",
+    "failed",
+    "skipped",
+    "cancelled",
+    "denied",
+  ]),
   skill_id: z.string(),
   trigger: z.string(),
   manifest_hash: z.string(),

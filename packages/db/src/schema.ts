@@ -49,6 +49,8 @@ export const workspaceMembers = pgTable("workspace_members", {
   displayName: text("display_name"),
   role: text("role", { enum: MEMBER_ROLES }).notNull(),
   createdAt: ts("created_at").notNull().defaultNow(),
+  /** The member's Slack user (migrations/0031): their click on an Approve / Deny button decides as them. */
+  slackUserId: text("slack_user_id"),
 });
 
 export const integrations = pgTable("integrations", {
@@ -102,7 +104,16 @@ export const skillVersions = pgTable("skill_versions", {
   createdAt: ts("created_at").notNull().defaultNow(),
 });
 
-export const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "skipped", "cancelled"] as const;
+export const RUN_STATUSES = [
+  "queued",
+  "running",
+  "waiting_approval",
+  "succeeded",
+  "failed",
+  "skipped",
+  "cancelled",
+  "denied",
+] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const RUN_SOURCES = ["github", "slack", "trigger", "subagent", "api"] as const;
 export type RunSource = (typeof RUN_SOURCES)[number];
@@ -343,4 +354,27 @@ export const notifications = pgTable("notifications", {
   createdAt: ts("created_at").notNull(),
   updatedAt: ts("updated_at").notNull(),
   deliveredAt: ts("delivered_at"),
+});
+
+export const APPROVAL_STATUSES = ["pending", "granted", "denied", "expired"] as const;
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+
+/** A human's approval of one gated tool call of a run (migrations/0031); decided through the api, Slack or expiry. */
+export const runApprovals = pgTable("run_approvals", {
+  workspaceId: text("workspace_id").notNull(),
+  id: text("id").primaryKey(),
+  runId: text("run_id").notNull(),
+  skillId: text("skill_id").notNull(),
+  step: integer("step").notNull(),
+  tool: text("tool").notNull(),
+  status: text("status", { enum: APPROVAL_STATUSES }).notNull(),
+  roles: text("roles").array().notNull(),
+  slackChannel: text("slack_channel"),
+  slackTs: text("slack_ts"),
+  requestedAt: ts("requested_at").notNull(),
+  expiresAt: ts("expires_at").notNull(),
+  decidedAt: ts("decided_at"),
+  decidedByMember: text("decided_by_member"),
+  decidedVia: text("decided_via", { enum: ["api", "slack", "expiry"] }),
+  reason: text("reason"),
 });

@@ -299,7 +299,7 @@ export function observeAuditBacklog(source: () => AuditBacklogSample): () => voi
   return current ? register(current.sources.audit, source) : () => undefined;
 }
 
-export type RunMetricOutcome = "succeeded" | "skipped" | "failed" | "cancelled";
+export type RunMetricOutcome = "succeeded" | "skipped" | "failed" | "cancelled" | "denied";
 
 /** The worker, when a run finishes: its wait (created → first claim) and this claim's duration, both in ms. */
 export function recordRunFinished(sample: {

@@ -1,3 +1,4 @@
+export * from "./approval-gate.js";
 export * from "./guard-errors.js";
 export * from "./guards.js";
 export * from "./model/model-provider.js";

@@ -19,6 +19,12 @@ import {
   type SkillManifest,
   type WorkspaceId,
 } from "@praxa/core";
+import {
+  ApprovalDeniedError,
+  ApprovalPendingError,
+  ApprovalUnavailableError,
+  type ApprovalHook,
+} from "./approval-gate.js";
 import { guardMemory, guardSubAgent, runPreCallGuards } from "./guards.js";
 import {
   MemoryNamespaceError,
@@ -77,6 +83,11 @@ export interface ExecuteRunInput {
    * of the tool results it rested on (`pnpm praxa audit replay`).
    */
   readonly decideOnly?: boolean;
+  /**
+   * Human approval of the manifest's `approval.tools`: asked inside the gated tool's journaled step. Absent, a gated
+   * tool refuses (`APPROVAL_UNAVAILABLE`) rather than act unapproved.
+   */
+  readonly approvals?: ApprovalHook;
 }
 
 export interface RunResult {
@@ -136,6 +147,7 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
   const seen = new Map<string, unknown>();
   let idx = 0;
   let iter = 0;
+  let decision: BaseDecision | null = null;
   let modelCalls = 0;
 
   const auditInput = (): Record<string, Json> => {
@@ -220,6 +232,23 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
   const skip = x.skill.skipReason?.(run) ?? null;
   if (skip !== null) return { status: "skipped", skipReason: skip, toolsUsed, modelCalls };
 
+  const gate = async (step: number, toolName: string): Promise<void> => {
+    if (!x.approvals)
+      throw new ApprovalUnavailableError("this tool needs a human's approval and this runtime cannot ask for one", {
+        details: { tool: toolName },
+      });
+    const found = await x.approvals.decision(step);
+    if (found === null || found.status === "pending")
+      throw new ApprovalPendingError({
+        step,
+        tool: toolName,
+        verdict: decision?.verdict ?? null,
+        confidence: decision?.confidence ?? null,
+      });
+    await x.approvals.decided(step, toolName, found);
+    if (found.status !== "granted") throw new ApprovalDeniedError(found.status, step, toolName);
+  };
+
   const runTool = async (tool: AnyTool, rawInput: unknown): Promise<unknown> => {
     const step = idx++;
     const parsed = tool.input.safeParse(rawInput);
@@ -242,6 +271,10 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
           effect: tool.effect,
         },
         async () => {
+          // A gated tool acts only on a human's grant. Asked here, inside the step: a recorded step replays without
+          // asking, and a resumed run (its journal replayed to this index) finds the decision. The hook's read is
+          // lease-checked, so it stands for the lease check before the effect too.
+          if (run.manifest.approval?.tools.includes(tool.name)) await gate(step, tool.name);
           if (tool.effect) await x.recorder.assertLease();
           return tool.run(
             {
@@ -316,7 +349,6 @@ export async function executeRun(x: ExecuteRunInput): Promise<RunResult> {
     inputSchema: z.toJSONSchema(x.skill.decisionSchema) as Record<string, unknown>,
   });
   const messages: ModelMessage[] = [{ role: "user", content: [{ type: "text", text: x.skill.firstMessage(run) }] }];
-  let decision: BaseDecision | null = null;
   let decisionModel = "";
   let invalidDecisions = 0;
   let forceDecision = false;

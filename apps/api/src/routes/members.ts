@@ -1,5 +1,5 @@
 /**
- * `GET /v1/members` — the workspace's members: id, email, display name, role, since when. Never a token or a secret:
+ * `GET /v1/members` — the workspace's members: id, email, display name, role, linked Slack user, since when. Never a token or a secret:
  * the answer is built from workspace_members alone, and the declared schema drops anything else.
  */
 import type { FastifyInstance } from "fastify";
@@ -14,6 +14,10 @@ const Member = z
     email: z.string(),
     displayName: z.string().nullable(),
     role: MemberRole,
+    slackUserId: z
+      .string()
+      .nullable()
+      .meta({ description: "the member's linked Slack user: their Approve / Deny clicks decide as them" }),
     createdAt: Timestamp,
   })
   .strict();
@@ -29,7 +33,14 @@ export function registerMemberRoutes(app: FastifyInstance, db: Database): void {
     handler: async ({ scope }) => {
       const m = schema.workspaceMembers;
       const members = await scope.db
-        .select({ id: m.id, email: m.email, displayName: m.displayName, role: m.role, createdAt: m.createdAt })
+        .select({
+          id: m.id,
+          email: m.email,
+          displayName: m.displayName,
+          role: m.role,
+          slackUserId: m.slackUserId,
+          createdAt: m.createdAt,
+        })
         .from(m)
         .orderBy(m.createdAt, m.id);
       return { members };

@@ -254,7 +254,7 @@ export function registerRunControlRoutes(app: FastifyInstance, db: Database, dep
     tag: "runs",
     summary: "Cancel the queued and running runs matching a filter",
     description:
-      "At least one filter (skillId, status, trigger, from, to) is required: an empty filter is a 400. `from` is inclusive, `to` exclusive (creation time). Runs already being cancelled are not matched again. At most `limit` runs per call, oldest first; `more` says whether more matched — call again. Answers how many were cancelled at once (queued), how many will stop at their next step (running), and how many matched (a run that finished meanwhile is left as it is). Audited: one `run.cancelled` event per run.",
+      "At least one filter (skillId, status, trigger, from, to) is required: an empty filter is a 400. `from` is inclusive, `to` exclusive (creation time). Runs already being cancelled are not matched again. At most `limit` runs per call, oldest first; `more` says whether more matched — call again. Answers how many were cancelled at once (queued, or parked on an approval), how many will stop at their next step (running), and how many matched (a run that finished meanwhile is left as it is). Audited: one `run.cancelled` event per run.",
     operationId: "cancelRuns",
     errors: ["UNAVAILABLE"],
     roles: CONTROL_ROLES,
@@ -263,11 +263,14 @@ export function registerRunControlRoutes(app: FastifyInstance, db: Database, dep
       .object({
         skillId: SkillIdSchema.optional(),
         status: z
-          .array(z.enum(["queued", "running"]))
+          .array(z.enum(["queued", "running", "waiting_approval"]))
           .min(1)
-          .max(2)
+          .max(3)
           .optional()
-          .meta({ description: "Which runs: queued, running, or both (default: both)" }),
+          .meta({
+            description:
+              "Which runs: queued, running, waiting_approval (parked on a human's approval), any of them (default: all three)",
+          }),
         trigger: z.string().min(1).max(200).optional(),
         from: z.iso.datetime().optional(),
         to: z.iso.datetime().optional(),
@@ -299,7 +302,7 @@ export function registerRunControlRoutes(app: FastifyInstance, db: Database, dep
         .from(r)
         .where(
           and(
-            inArray(r.status, body.status ?? ["queued", "running"]),
+            inArray(r.status, body.status ?? ["queued", "running", "waiting_approval"]),
             isNull(r.cancelRequestedAt),
             body.skillId ? eq(r.skillId, body.skillId) : undefined,
             body.trigger ? eq(r.trigger, body.trigger) : undefined,

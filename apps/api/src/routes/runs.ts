@@ -16,7 +16,16 @@ import { route } from "../route-builder.js";
 import { exampleRun } from "../examples.js";
 import { Id, JsonObject, Timestamp } from "../schemas.js";
 
-const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "skipped", "cancelled"] as const;
+const RUN_STATUSES = [
+  "queued",
+  "running",
+  "waiting_approval",
+  "succeeded",
+  "failed",
+  "skipped",
+  "cancelled",
+  "denied",
+] as const;
 const FAILURE_CLASSES = ["guard", "permanent", "exhausted", "throttled", "integration_gone", "cancelled"] as const;
 
 const Run = z

@@ -25,7 +25,16 @@ export interface RunFilterOptions {
   readonly errorCode?: string;
 }
 
-const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "skipped", "cancelled"] as const;
+const RUN_STATUSES = [
+  "queued",
+  "running",
+  "waiting_approval",
+  "succeeded",
+  "failed",
+  "skipped",
+  "cancelled",
+  "denied",
+] as const;
 type RunStatus = (typeof RUN_STATUSES)[number];
 
 function limitOf(raw: string | undefined, max: number): number | undefined {
@@ -115,14 +124,15 @@ export async function cancelRuns(
       "give a run id, or at least one filter (--skill, --status, --trigger, --from, --to): nothing cancels every run",
     );
   const status = o.status?.split(",").map((s) => s.trim());
-  if (status && (status.length === 0 || !status.every((s) => s === "queued" || s === "running")))
-    throw new ValidationError("--status takes queued, running or queued,running");
+  const cancellable = ["queued", "running", "waiting_approval"] as const;
+  if (status && (status.length === 0 || !status.every((s) => (cancellable as readonly string[]).includes(s))))
+    throw new ValidationError("--status takes queued, running, waiting_approval or a comma-separated list of them");
   const limit = limitOf(o.limit, 10_000);
   return answered(
     await apiFromEnv(env).POST("/v1/runs/cancel", {
       body: {
         ...commonFilter(o),
-        ...(status ? { status: status as ("queued" | "running")[] } : {}),
+        ...(status ? { status: status as (typeof cancellable)[number][] } : {}),
         ...(limit !== undefined ? { limit } : {}),
         ...(reason !== undefined ? { reason } : {}),
       },

@@ -116,6 +116,10 @@ describe("audit_event · v1 schemas", () => {
       "run.failed",
       "run.cancelled",
       "run.retried",
+      "approval.requested",
+      "approval.granted",
+      "approval.denied",
+      "approval.expired",
       "skill.paused",
       "skill.resumed",
       "skill.version.created",
@@ -154,6 +158,15 @@ describe("kind rules", () => {
     expect(errorPaths(bare)).toEqual(["step", "manifest_hash"]);
     const denied = { ...sample, kind: "guard.denied", confidence: null, tools_used: [], alternatives: [] };
     expect(errorPaths(denied)).toEqual([]);
+  });
+
+  it("approval kinds are run kinds: a step and the manifest, never without the run", () => {
+    for (const kind of ["approval.requested", "approval.granted", "approval.denied", "approval.expired"]) {
+      const approval = { ...sample, kind, confidence: null, tools_used: [], alternatives: [] };
+      expect(errorPaths(approval)).toEqual([]);
+      expect(errorPaths({ ...approval, runId: null })).toEqual(["runId"]);
+      expect(errorPaths({ ...bare, kind, confidence: null })).toEqual(["step", "manifest_hash"]);
+    }
   });
 
   it("skill.action needs a confidence; other kinds may leave it null", () => {

@@ -8,7 +8,7 @@
  *   - body:   draft + `workspace_id`, `seq`, `prev_hash`, `key_id` — exactly what is canonicalized, hashed and signed;
  *   - stored: body + `hash` and `signature`.
  *
- * Kind rules: run kinds (`skill.action`, `guard.denied`, `run.failed`) carry skillId, runId, step and manifest_hash; skill kinds
+ * Kind rules: run kinds (`skill.action`, `guard.denied`, `run.failed`, `approval.*`) carry skillId, runId, step and manifest_hash; skill kinds
  * (`skill.paused`, `skill.resumed`) carry skillId and no runId; workspace kinds (`key.rotated`, `checkpoint`) carry
  * neither; admin kinds (`admin.*`) carry no run, and only `admin.trigger_secret.*` a skill; the rest may carry a run
  * (then also its skill). `confidence` is a number for `skill.action` and may be null
@@ -25,6 +25,10 @@ export const AUDIT_EVENT_KINDS = [
   "run.failed",
   "run.cancelled",
   "run.retried",
+  "approval.requested",
+  "approval.granted",
+  "approval.denied",
+  "approval.expired",
   "skill.paused",
   "skill.resumed",
   "skill.version.created",
@@ -45,6 +49,7 @@ export const AUDIT_EVENT_KINDS = [
   "admin.integration.installed",
   "admin.integration.confirmed",
   "admin.audit_replay.requested",
+  "admin.member.slack_linked",
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
@@ -55,6 +60,10 @@ export const RUN_EVENT_KINDS = [
   "run.failed",
   "run.cancelled",
   "run.retried",
+  "approval.requested",
+  "approval.granted",
+  "approval.denied",
+  "approval.expired",
 ] as const satisfies readonly AuditEventKind[];
 /** Kinds about a Skill as a whole: they name the skill, never a run. */
 export const SKILL_EVENT_KINDS = [
@@ -84,6 +93,7 @@ export const ADMIN_EVENT_KINDS = [
   "admin.integration.installed",
   "admin.integration.confirmed",
   "admin.audit_replay.requested",
+  "admin.member.slack_linked",
 ] as const satisfies readonly AuditEventKind[];
 export type AdminEventKind = (typeof ADMIN_EVENT_KINDS)[number];
 
