@@ -527,6 +527,68 @@ describe("a declarative Skill, from its document to its actions", () => {
     expect(r.report?.inputs.find((i) => i.name === "payload")?.status).toBe("matches");
   });
 
+  it("the example as written: escalating waits for a human — granted, the callback goes once; denied, it never does", async () => {
+    const created = await call("POST", "/v1/skills", {
+      document: deployTriage((d) => {
+        d["slug"] = "deploy-triage-gated";
+        d["approval"] = {
+          tools: ["webhook.callback"],
+          slackChannel: CHANNEL,
+          expiresAfterMinutes: 60,
+          roles: ["owner", "admin"],
+        };
+      }),
+    });
+    expect(created.status).toBe(201);
+    const id = (created.json["skill"] as { id: string }).id;
+    const secret = String((await call("POST", `/v1/skills/${id}/trigger-secrets`)).json["secret"]);
+    await call("POST", `/v1/skills/${id}/callback-secret`);
+    const escalate = {
+      type: "deploy.failed",
+      service: "ledger",
+      environment: "production",
+      failed_step: "smoke",
+      attempt: 2,
+    };
+    const parked = async (): Promise<{ runId: RunId; approvalId: string }> => {
+      const sent = await sendEvent(id, secret, escalate);
+      const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+      for (;;) {
+        const [row] = await h.admin<{ status: string }[]>`select status from agent_runs where id = ${runId}`;
+        if (row?.status === "waiting_approval") break;
+        expect(["queued", "running"]).toContain(row?.status);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const list = await call("GET", "/v1/approvals?status=pending");
+      const approval = (list.json["approvals"] as { id: string; runId: string; tool: string }[]).find(
+        (a) => a.runId === runId,
+      );
+      expect(approval?.tool).toBe("webhook.callback");
+      return { runId, approvalId: approval?.id ?? "" };
+    };
+    const callbacksBefore = received.length;
+    const first = await parked();
+    // Parked: the Slack post (before the gated tool) went out; the callback did not; the approval message asks.
+    expect(received.length).toBe(callbacksBefore);
+    expect(slack.messages.filter((m) => m.channel === CHANNEL && m.text.includes("ledger"))).toHaveLength(1);
+    const granted = await call("POST", `/v1/approvals/${first.approvalId}/grant`, { reason: "on-call agrees" });
+    expect(granted.status).toBe(200);
+    expect(await h.waitForRun(first.runId)).toEqual({ status: "succeeded", error_code: null });
+    expect(received.length).toBe(callbacksBefore + 1);
+    expect(JSON.parse(received.at(-1)!.body)).toMatchObject({ run_id: first.runId, verdict: "escalate" });
+    // Resumed from its journal: the Slack post was not made twice.
+    expect(slack.messages.filter((m) => m.channel === CHANNEL && m.text.includes("ledger"))).toHaveLength(1);
+    const kinds = await h.admin<
+      { kind: string }[]
+    >`select kind from audit_events where run_id = ${first.runId} order by seq`;
+    expect(kinds.map((k) => k.kind)).toEqual(["approval.requested", "approval.granted", "skill.action"]);
+
+    const second = await parked();
+    expect((await call("POST", `/v1/approvals/${second.approvalId}/deny`, { reason: "false alarm" })).status).toBe(200);
+    expect(await h.waitForRun(second.runId)).toEqual({ status: "denied", error_code: "APPROVAL_DENIED" });
+    expect(received.length).toBe(callbacksBefore + 1);
+  });
+
   it("a Skill with no offline rules fails MODEL_REQUIRED when the workspace has no model key", async () => {
     const doc = deployTriage((d) => {
       d["slug"] = "deploy-triage-llm";

@@ -121,6 +121,7 @@ describe("pnpm praxa demo", () => {
     expect({ code, tail: out.slice(-3000) }).toEqual({ code: 0, tail: expect.stringContaining("demo complete") });
     expect(out).toContain("praxa skills apply --dry-run: valid");
     expect(out).toContain("ignore — nothing posted");
+    expect(out).toContain("waiting_approval: the callback needs a human's approval");
     expect(out).toContain("Escalating *payments-api* (production)");
     expect(out).toContain("webhook-signature verifies with the Skill's secret");
     expect(out).toContain("stored: nowhere — dropped at ingest");

@@ -6,7 +6,8 @@
  * the producer's signing secret and the Skill's callback secret → the CI system posts signed `deploy.failed` events:
  *   - a preview deploy → `ignore` (nothing posted);
  *   - a production deploy failing again → `escalate`: the Slack post, then the callback — which the Skill declares
- *     needs a human's approval when the approval step is available (docs/approvals.md);
+ *     needs a human's approval: the run parks (no lease, no slot), Approve / Deny goes to Slack, the demo's human
+ *     admin grants it through the api, the run resumes from its journal and calls back (docs/approvals.md);
  * → the fields the Skill does not declare are nowhere in the database → the signed callback verifies → the audit event.
  */
 import { createHmac, randomUUID } from "node:crypto";
@@ -18,7 +19,7 @@ import { encodeSlackBotTokenRecord, SLACK_BOT_TOKEN_PURPOSE, slackBotVaultName }
 import { newId, parseId, type RunId, type WorkspaceId } from "@praxa/core";
 import { sealCredential } from "@praxa/crypto";
 import { bootConfig, type ConfigSource } from "@praxa/config";
-import { createDatabase, schema, sql, vaultPutSecret, withWorkspace, workspacePublicKey } from "@praxa/db";
+import { createDatabase, eq, schema, sql, vaultPutSecret, withWorkspace, workspacePublicKey } from "@praxa/db";
 import { startSlackServer } from "@praxa/testkit";
 import { DEMO_PULL_REQUEST, startDemoFleet, type DemoFleet } from "./demo-fleet.js";
 import { withLocalDefaults } from "./local-env.js";
@@ -28,7 +29,8 @@ import { applySkill } from "./skills.js";
 import { createHumanToken } from "./tokens.js";
 
 const CHANNEL = "C0DEPLOYS1";
-const TEAM = "T0PRAXA01";
+/** A fresh sandbox team per run: a Slack team belongs to one workspace (and earlier demo workspaces stay in the database). */
+const TEAM = `T0${randomUUID().replace(/-/g, "").slice(0, 9).toUpperCase()}`;
 
 function step(startedAt: number, text: string): void {
   const s = ((performance.now() - startedAt) / 1000).toFixed(2).padStart(6);
@@ -193,12 +195,42 @@ export async function runSkillDemo(env: ConfigSource, options: { readonly keep: 
       error_summary: "migration 0042 timed out after 300 s",
       ci_token: canary,
     });
+    // Escalating calls the CI system back — a tool the Skill gates on a human's approval: the run parks.
+    const until = Date.now() + 60_000;
+    let parkedStatus = "";
+    for (;;) {
+      const [row] = await withWorkspace(apiDb, workspaceId, (s) =>
+        s.db.select({ status: schema.agentRuns.status }).from(schema.agentRuns).where(eq(schema.agentRuns.id, prod)),
+      );
+      parkedStatus = row?.status ?? "";
+      if (!["queued", "running"].includes(parkedStatus) || Date.now() > until) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const pending = await api.GET("/v1/approvals", { params: { query: { status: "pending" } } });
+    const approval = pending.data?.approvals.find((a) => a.runId === prod);
+    const asked = slack.messages.find(
+      (m) => m.channel === CHANNEL && JSON.stringify(m.blocks ?? []).includes(approval?.id ?? "-"),
+    );
+    step(
+      t0,
+      `run ${prod} ${parkedStatus}: the callback needs a human's approval (${approval?.id ?? "NONE"}); Approve / Deny posted to Slack ${asked ? CHANNEL : "— NOT POSTED"}; the run holds no lease and no slot`,
+    );
+    const granted = approval
+      ? await api.POST("/v1/approvals/{id}/grant", {
+          params: { path: { id: approval.id } },
+          body: { reason: "on-call agrees: page the CI escalation" },
+        })
+      : null;
+    step(
+      t0,
+      `a human admin grants it (POST /v1/approvals/${approval?.id ?? "-"}/grant) → ${granted?.response.status ?? "-"}`,
+    );
     const prodRun = await fleet.waitForRun(apiDb, workspaceId, prod);
     step(
       t0,
       `CI: deploy.failed (payments-api → production, 3rd attempt) → run ${prod} ${prodRun.status}${prodRun.error_code ? ` (${prodRun.error_code})` : ""}`,
     );
-    const post = slack.messages.find((m) => m.channel === CHANNEL);
+    const post = slack.messages.find((m) => m.channel === CHANNEL && m.text.includes("Escalating"));
     step(t0, `Slack ${CHANNEL}: ${post ? `“${post.text}”` : "NOTHING POSTED"}`);
     const cb = received[0];
     const verified =

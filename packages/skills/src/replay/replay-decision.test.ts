@@ -213,6 +213,7 @@ describe("rebuildRunInput", () => {
       "title",
       "severity",
     ]);
-    expect(r.input).toEqual({ source: "producer", title: "Disk full", severity: 3 });
+    // At the top level (as a built-in reads its input) and under `payload` (as a declarative Skill reads it).
+    expect(r.input).toEqual({ source: "producer", title: "Disk full", severity: 3, payload });
   });
 });
