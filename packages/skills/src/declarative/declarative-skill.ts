@@ -132,7 +132,7 @@ function inputFromConversation(request: ModelRequest): Record<string, unknown> {
   }
 }
 
-function subjectOf(manifest: SkillManifest, spec: DeclarativeSpec, run: SkillRunInput): RunSubject {
+function subjectOf(spec: DeclarativeSpec, run: SkillRunInput): RunSubject {
   const channels = new Set<string>();
   for (const actions of Object.values(spec.actions))
     for (const a of actions) if ("slack" in a) channels.add(a.slack.channel);
@@ -141,7 +141,6 @@ function subjectOf(manifest: SkillManifest, spec: DeclarativeSpec, run: SkillRun
     typeof i["teamId"] === "string" && typeof i["channel"] === "string" && typeof i["threadTs"] === "string"
       ? { teamId: i["teamId"], channel: i["channel"], threadTs: i["threadTs"] }
       : undefined;
-  void manifest;
   const pr =
     typeof i["repo"] === "string" && typeof i["prNumber"] === "number" && typeof i["headSha"] === "string"
       ? /^([\w.-]+)\/([\w.-]+)$/.exec(i["repo"])
@@ -257,7 +256,7 @@ export function declarativeSkill(manifest: SkillManifest): SkillDefinition<Decla
       ...spec.verdicts.map((v) => `- ${v.name}: ${v.description}`),
       "with your reasoning steps, every verdict as an alternative with a score in [0,1], your confidence, and a one-paragraph summary.",
     ].join("\n"),
-    subject: (run) => subjectOf(manifest, spec, run),
+    subject: (run) => subjectOf(spec, run),
     systemPrompt: () =>
       [
         `You are the Praxa Skill "${manifest.name}", deciding about one event for this workspace.`,

@@ -7,7 +7,7 @@ import { compileSkillDocument, SkillDocumentError, type SkillManifest } from "@p
 
 /** The document's data, or `SkillDocumentError` naming where the YAML is broken. */
 export function readSkillYaml(text: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0)
     throw new SkillDocumentError(
       doc.errors.slice(0, 5).map((e) => ({
