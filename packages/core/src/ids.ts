@@ -25,6 +25,7 @@ export const ID_PREFIXES = {
   notificationChannel: "nc",
   checkpoint: "cp",
   triggerSecret: "tw",
+  siemSubscription: "ss",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;
@@ -44,6 +45,7 @@ export type DeliveryId = Id<"delivery">;
 export type MemoryFactId = Id<"memoryFact">;
 export type NotificationId = Id<"notification">;
 export type NotificationChannelId = Id<"notificationChannel">;
+export type SiemSubscriptionId = Id<"siemSubscription">;
 
 /** The TypeID suffix alphabet: Crockford base32, lower case; the first character is 0-7 (128-bit bound). */
 const SUFFIX = /^[0-7][0-9a-hjkmnp-tv-z]{25}$/;
@@ -101,3 +103,4 @@ export const MemberIdSchema = idSchema("member");
 export const IntegrationIdSchema = idSchema("integration");
 export const NotificationIdSchema = idSchema("notification");
 export const NotificationChannelIdSchema = idSchema("notificationChannel");
+export const SiemSubscriptionIdSchema = idSchema("siemSubscription");

@@ -42,6 +42,11 @@ export const AUDIT_EVENT_KINDS = [
   "admin.redaction_policy.changed",
   "admin.integration.installed",
   "admin.integration.confirmed",
+  "admin.siem_subscription.created",
+  "admin.siem_subscription.paused",
+  "admin.siem_subscription.resumed",
+  "admin.siem_subscription.deleted",
+  "admin.siem_subscription.rotated",
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
@@ -75,6 +80,11 @@ export const ADMIN_EVENT_KINDS = [
   "admin.redaction_policy.changed",
   "admin.integration.installed",
   "admin.integration.confirmed",
+  "admin.siem_subscription.created",
+  "admin.siem_subscription.paused",
+  "admin.siem_subscription.resumed",
+  "admin.siem_subscription.deleted",
+  "admin.siem_subscription.rotated",
 ] as const satisfies readonly AuditEventKind[];
 export type AdminEventKind = (typeof ADMIN_EVENT_KINDS)[number];
 
