@@ -4,3 +4,4 @@ export * from "./maintenance.js";
 export * from "./notification-outbox.js";
 export * from "./reconciler.js";
 export { monitorSigners, startMonitor } from "./main.js";
+export * from "./siem-sweep.js";

@@ -11,3 +11,4 @@ export * from "./worker-errors.js";
 export * from "./slack-token.js";
 export * from "./notification-job.js";
 export * from "./dispatcher.js";
+export * from "./siem-delivery-job.js";

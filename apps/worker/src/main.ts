@@ -38,6 +38,8 @@ import { runKeysJob } from "./keys-job.js";
 import type { ProviderFactory } from "./model-selection.js";
 import { processRunJob } from "./run-job.js";
 import { createNotificationProcessor } from "./notification-job.js";
+import { createSiemDeliveryProcessor } from "./siem-delivery-job.js";
+import { egressPolicy } from "@praxa/egress";
 import { createModelProvider } from "@praxa/runtime";
 
 export interface WorkerOptions {
@@ -251,6 +253,30 @@ export async function startWorker(
   notifications.on("failed", (job, err) =>
     log.warn({ jobId: job?.id, code: "NOTIFICATION_FAILED", err }, "notification job failed"),
   );
+  // SIEM streams: one pass per job, the subscription leased in Postgres (one stream per subscription fleet-wide).
+  const siem = new Worker(
+    queues.name("siem"),
+    createSiemDeliveryProcessor({
+      database,
+      provider,
+      holder,
+      log,
+      siem: {
+        egress: egressPolicy({
+          allowCidrs: config.PRAXA_EGRESS_ALLOW_CIDRS,
+          requireHttps: config.NODE_ENV === "production",
+        }),
+        leaseSeconds: config.SIEM_LEASE_SECONDS,
+        retryBaseMs: config.SIEM_RETRY_BASE_MS,
+        retryMaxMs: config.SIEM_RETRY_MAX_MS,
+        maxFailingSeconds: config.SIEM_DISABLE_AFTER_SECONDS,
+        maxBatchesPerPass: 50,
+      },
+    }),
+    { ...connection, concurrency: 4 },
+  );
+  queueErrors.watch(siem, { component: "worker", queue: "siem" });
+  siem.on("failed", (job, err) => log.warn({ jobId: job?.id, code: "SIEM_JOB_FAILED", err }, "SIEM delivery job failed"));
   const off = unconfiguredSummary(workerIntegrations(config));
   if (off)
     log.info(
@@ -268,8 +294,8 @@ export async function startWorker(
       // cut short is replayed by the next claim once its lease expires).
       await dispatcher.stop();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.WORKER_SHUTDOWN_GRACE_MS).unref());
-      await Promise.race([Promise.all([runs.close(), keys.close(), notifications.close()]), grace]);
-      await Promise.all([runs.close(true), keys.close(true), notifications.close(true)]).catch(() => undefined);
+      await Promise.race([Promise.all([runs.close(), keys.close(), notifications.close(), siem.close()]), grace]);
+      await Promise.all([runs.close(true), keys.close(true), notifications.close(true), siem.close(true)]).catch(() => undefined);
       await queues.close().catch(() => undefined);
       redis.disconnect();
       stopAuditBacklog();

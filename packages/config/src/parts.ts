@@ -227,6 +227,27 @@ export const notifyPart = z.object({
   PRAXA_PAGERDUTY_EVENTS_URL: z.url().default("https://events.pagerduty.com/v2/enqueue"),
 });
 
+/**
+ * Requests to customer-given URLs (SIEM streams, Skill callbacks) go through packages/egress: only public addresses,
+ * unless the operator allows ranges here (comma- or space-separated CIDRs; empty by default — tests, self-host).
+ * Production sends https only.
+ */
+export const egressPart = z.object({
+  PRAXA_EGRESS_ALLOW_CIDRS: z
+    .string()
+    .regex(/^[0-9a-fA-F:./,\s]*$/, "comma- or space-separated CIDR ranges")
+    .optional(),
+});
+
+/** SIEM delivery (the worker): the lease per stream, the retry backoff, and when a failing stream is disabled. */
+export const siemDeliveryPart = z.object({
+  SIEM_LEASE_SECONDS: z.coerce.number().int().min(5).max(600).default(30),
+  SIEM_RETRY_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
+  SIEM_RETRY_MAX_MS: z.coerce.number().int().min(100).max(86_400_000).default(600_000),
+  /** A stream failing for longer than this is disabled and the workspace's notification channels are told. */
+  SIEM_DISABLE_AFTER_SECONDS: z.coerce.number().int().min(1).max(30 * 86_400).default(86_400),
+});
+
 export const anthropicPart = z.object({
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: z.url().optional(),

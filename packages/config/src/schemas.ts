@@ -10,6 +10,7 @@ import {
   bool,
   commonPart,
   databasePart,
+  egressPart,
   githubAppPart,
   githubWebhookPart,
   keyProviderPart,
@@ -18,6 +19,7 @@ import {
   notifyPart,
   portPart,
   redisPart,
+  siemDeliveryPart,
   slackOAuthPart,
   slackSigningPart,
 } from "./parts.js";
@@ -80,6 +82,8 @@ export const workerConfigSchema = commonPart
   .extend(anthropicPart.shape)
   .extend(modelEndpointsPart.shape)
   .extend(notifyPart.shape)
+  .extend(egressPart.shape)
+  .extend(siemDeliveryPart.shape)
   .superRefine(keyProviderRules);
 
 export const monitorConfigSchema = commonPart
@@ -110,6 +114,7 @@ export const apiConfigSchema = commonPart
       .optional(),
   })
   .extend(apiLimitsPart.shape)
+  .extend(egressPart.shape)
   // The GitHub App key signs App JWTs for one call, the installation lookup at install time (it opens no sealed
   // credential; see docs/security.md on what it could mint and why it is accepted here).
   .extend(githubAppPart.shape)

@@ -16,6 +16,6 @@ export { MEMBER_ROLES, RUN_STATUSES, RUN_SOURCES, type MemberRole, type RunStatu
 export * from "./scope.js";
 export * from "./test-database.js";
 // The query builder's operators, so apps build typed queries without depending on drizzle directly.
-export { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
+export { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 export * from "./run-execution.js";
 export * from "./siem.js";
