@@ -120,7 +120,10 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
     install: installConfig(config),
     auditSigner: { keyId: signing.keyId, privateKey: signing.privateKey },
     siem: {
-      egress: egressPolicy({ allowCidrs: config.PRAXA_EGRESS_ALLOW_CIDRS, requireHttps: config.NODE_ENV === "production" }),
+      egress: egressPolicy({
+        allowCidrs: config.PRAXA_EGRESS_ALLOW_CIDRS,
+        requireHttps: config.NODE_ENV === "production",
+      }),
     },
     enqueueNotifications,
     removeRunJobs,

@@ -31,7 +31,12 @@ export async function sweepSiemSubscriptions(deps: SiemSweepDeps): Promise<{ due
     const state = job ? await job.getState() : "missing";
     if (job && (state === "completed" || state === "failed")) await job.remove();
     else if (job && state !== "missing" && state !== "unknown") continue;
-    await enqueue(deps.queues, "siem", { subscriptionId: SiemSubscriptionIdSchema.parse(s.subscription_id) }, { jobId });
+    await enqueue(
+      deps.queues,
+      "siem",
+      { subscriptionId: SiemSubscriptionIdSchema.parse(s.subscription_id) },
+      { jobId },
+    );
     enqueued++;
   }
   if (enqueued > 0) deps.log.debug({ code: "SIEM_SWEEP", due: due.length, enqueued }, "SIEM sweep");

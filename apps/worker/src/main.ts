@@ -276,7 +276,9 @@ export async function startWorker(
     { ...connection, concurrency: 4 },
   );
   queueErrors.watch(siem, { component: "worker", queue: "siem" });
-  siem.on("failed", (job, err) => log.warn({ jobId: job?.id, code: "SIEM_JOB_FAILED", err }, "SIEM delivery job failed"));
+  siem.on("failed", (job, err) =>
+    log.warn({ jobId: job?.id, code: "SIEM_JOB_FAILED", err }, "SIEM delivery job failed"),
+  );
   const off = unconfiguredSummary(workerIntegrations(config));
   if (off)
     log.info(
@@ -295,7 +297,9 @@ export async function startWorker(
       await dispatcher.stop();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.WORKER_SHUTDOWN_GRACE_MS).unref());
       await Promise.race([Promise.all([runs.close(), keys.close(), notifications.close(), siem.close()]), grace]);
-      await Promise.all([runs.close(true), keys.close(true), notifications.close(true), siem.close(true)]).catch(() => undefined);
+      await Promise.all([runs.close(true), keys.close(true), notifications.close(true), siem.close(true)]).catch(
+        () => undefined,
+      );
       await queues.close().catch(() => undefined);
       redis.disconnect();
       stopAuditBacklog();

@@ -102,10 +102,7 @@ async function openSecrets(deps: SiemDeliveryDeps, s: ClaimedSiemSubscription): 
     const rows = await siemSecrets(scope, s.lease);
     const opened = new Map<string, Uint8Array>();
     for (const row of rows)
-      opened.set(
-        row.name,
-        await openSealedRecord(deps.provider, scope, row, () => siemWorkspaceKeys(scope, s.lease)),
-      );
+      opened.set(row.name, await openSealedRecord(deps.provider, scope, row, () => siemWorkspaceKeys(scope, s.lease)));
     const name = (kind: string, gen?: number) =>
       `siem/${s.subscriptionId}/${kind}${gen === undefined ? "" : `/${gen}`}`;
     const gens = s.previousSigning ? [s.keyGeneration, s.keyGeneration - 1] : [s.keyGeneration];
@@ -174,7 +171,8 @@ export async function runSiemDelivery(
         new Date(now()),
       );
       const out = await send(`msg_${subscriptionId}_test_${now()}`, body);
-      const result = out.kind === "retry" ? (out.status === null ? out.code : `HTTP_${out.status}`) : `HTTP_${out.status}`;
+      const result =
+        out.kind === "retry" ? (out.status === null ? out.code : `HTTP_${out.status}`) : `HTTP_${out.status}`;
       await inScope((scope) => recordSiemTest(scope, lease, result));
     }
 

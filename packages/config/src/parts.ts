@@ -245,7 +245,12 @@ export const siemDeliveryPart = z.object({
   SIEM_RETRY_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
   SIEM_RETRY_MAX_MS: z.coerce.number().int().min(100).max(86_400_000).default(600_000),
   /** A stream failing for longer than this is disabled and the workspace's notification channels are told. */
-  SIEM_DISABLE_AFTER_SECONDS: z.coerce.number().int().min(1).max(30 * 86_400).default(86_400),
+  SIEM_DISABLE_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(86_400),
 });
 
 export const anthropicPart = z.object({

@@ -138,7 +138,10 @@ export function siemWire(
       return { headers: { "content-type": "application/x-ndjson" }, body };
     case "splunk-hec":
       return {
-        headers: { "content-type": "application/json", ...(credential ? { authorization: `Splunk ${credential}` } : {}) },
+        headers: {
+          "content-type": "application/json",
+          ...(credential ? { authorization: `Splunk ${credential}` } : {}),
+        },
         body,
       };
     case "datadog":

@@ -80,7 +80,8 @@ export async function sendSiemRequest(
     if (isPraxaError(err)) return { kind: "retry", code: err.code, status: null, retryAfterMs: null };
     throw err;
   }
-  if (res.status >= 200 && res.status < 300) return { kind: "acknowledged", status: res.status, responseBody: res.body };
+  if (res.status >= 200 && res.status < 300)
+    return { kind: "acknowledged", status: res.status, responseBody: res.body };
   if (res.status === 410) return { kind: "gone", status: 410 };
   const retryAfterMs =
     res.status === 429 || res.status === 503

@@ -34,9 +34,7 @@ export interface SiemEndpointCheck {
 function echoed(body: Buffer, challenge: string): boolean {
   try {
     const parsed: unknown = JSON.parse(body.toString("utf8"));
-    return (
-      typeof parsed === "object" && parsed !== null && (parsed as { challenge?: unknown }).challenge === challenge
-    );
+    return typeof parsed === "object" && parsed !== null && (parsed as { challenge?: unknown }).challenge === challenge;
   } catch {
     return false;
   }
@@ -95,6 +93,6 @@ export async function verifySiemEndpoint(
     throw new SiemEndpointUnverifiedError(
       check.format === "jsonl"
         ? 'the endpoint did not echo the challenge: answer 2xx with {"challenge": "<the challenge>"}'
-        : "the endpoint did not confirm the event (HEC answers {\"code\":0} for an accepted event)",
+        : 'the endpoint did not confirm the event (HEC answers {"code":0} for an accepted event)',
     );
 }

@@ -137,7 +137,10 @@ const fields = {
   createdAt: s.createdAt,
 };
 
-type Row = Omit<z.output<typeof Subscription>, "status" | "previousUntil" | "failingSince" | "lastDeliveredAt" | "lastTestAt" | "createdAt"> & {
+type Row = Omit<
+  z.output<typeof Subscription>,
+  "status" | "previousUntil" | "failingSince" | "lastDeliveredAt" | "lastTestAt" | "createdAt"
+> & {
   status: "active" | "paused" | "disabled" | "deleted";
   previousUntil: Date | null;
   failingSince: Date | null;
@@ -195,9 +198,9 @@ export function registerSiemSubscriptionRoutes(
     operationId: "listSiemSubscriptions",
     response: z.object({ subscriptions: z.array(Subscription) }).strict(),
     handler: async ({ scope }) => ({
-      subscriptions: (
-        await scope.db.select(fields).from(s).where(ne(s.status, "deleted")).orderBy(s.createdAt)
-      ).map(visible),
+      subscriptions: (await scope.db.select(fields).from(s).where(ne(s.status, "deleted")).orderBy(s.createdAt)).map(
+        visible,
+      ),
     }),
   });
 
