@@ -270,7 +270,7 @@ export async function startWorker(
         retryBaseMs: config.SIEM_RETRY_BASE_MS,
         retryMaxMs: config.SIEM_RETRY_MAX_MS,
         maxFailingSeconds: config.SIEM_DISABLE_AFTER_SECONDS,
-        maxBatchesPerPass: 50,
+        maxBatchesPerPass: config.SIEM_BATCHES_PER_PASS,
       },
     }),
     { ...connection, concurrency: 4 },

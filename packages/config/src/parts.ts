@@ -244,6 +244,8 @@ export const siemDeliveryPart = z.object({
   SIEM_LEASE_SECONDS: z.coerce.number().int().min(5).max(600).default(30),
   SIEM_RETRY_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
   SIEM_RETRY_MAX_MS: z.coerce.number().int().min(100).max(86_400_000).default(600_000),
+  /** Batches one delivery pass sends before the subscription's lease is released for the next pass. */
+  SIEM_BATCHES_PER_PASS: z.coerce.number().int().min(1).max(10_000).default(50),
   /** A stream failing for longer than this is disabled and the workspace's notification channels are told. */
   SIEM_DISABLE_AFTER_SECONDS: z.coerce
     .number()
