@@ -13,6 +13,11 @@
  *  - rotation: both generations sign during the overlap.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { verifyChain, type StoredChainEvent, type WorkspaceId } from "@praxa/core";
 import { createDatabase, siemRetentionFloor } from "@praxa/db";
@@ -27,6 +32,13 @@ import {
 } from "./siem-harness.js";
 
 let x: SiemHarness;
+const CLI = fileURLToPath(new URL("../../apps/cli/dist/main.js", import.meta.url));
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "silent" },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
 
 beforeAll(async () => {
   x = await startSiemHarness();
@@ -211,6 +223,46 @@ describe("delivery", () => {
       Array.from({ length: head - sub.cursorSeq }, (_, i) => sub.cursorSeq + 1 + i),
     );
   }, 60_000);
+
+  it("`praxa audit verify --stream` verifies what the receiver stored (duplicates included) and names a tampered seq", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "praxa-siem-verify-"));
+    writeFileSync(join(dir, "keys.json"), JSON.stringify((await x.call("GET", "/v1/audit/keys")).json));
+    // What a receiver appends to its store: every body as it arrived, retries and all.
+    const stored = at("/flaky")
+      .map((b) => b.raw.toString("utf8"))
+      .join("");
+    writeFileSync(join(dir, "stream.jsonl"), stored);
+    const ok = cli("audit", "verify", "--stream", join(dir, "stream.jsonl"), "--keys", join(dir, "keys.json"));
+    expect({ status: ok.status, err: ok.stderr }).toEqual({ status: 0, err: "" });
+    expect(ok.stdout).toMatch(
+      /^ok: \d+ event\(s\), seq \d+…\d+ \(anchored on seq \d+'s prev_hash\), every signature and link holds; [1-9]\d* duplicate\(s\) dropped/,
+    );
+    // One byte of one record changed: caught, and the seq named.
+    const lines = stored.split("\n").filter((l) => l !== "" && !l.includes("praxa.siem."));
+    const victim = JSON.parse(lines[10]!) as StreamRecord;
+    const tampered = stored
+      .split("\n")
+      .map((l) =>
+        l === lines[10]
+          ? JSON.stringify({ ...victim, canonical: victim.canonical.replace('"approve"', '"reject"') })
+          : l,
+      )
+      .filter((l) => !l.includes(`"seq":${victim.seq},`) || l.includes('"reject"'))
+      .join("\n");
+    writeFileSync(join(dir, "tampered.jsonl"), tampered);
+    const bad = cli("audit", "verify", "--stream", join(dir, "tampered.jsonl"), "--keys", join(dir, "keys.json"));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(`FAILED: seq ${victim.seq}:`);
+    // A record missing from the middle: the gap is named.
+    const gap = stored
+      .split("\n")
+      .filter((l) => !l.includes(`"seq":${victim.seq},`))
+      .join("\n");
+    writeFileSync(join(dir, "gap.jsonl"), gap);
+    const gapped = cli("audit", "verify", "--stream", join(dir, "gap.jsonl"), "--keys", join(dir, "keys.json"));
+    expect(gapped.status).toBe(1);
+    expect(gapped.stderr).toContain(`seq ${victim.seq}: seq_gap`);
+  });
 
   it("429 with Retry-After: the next attempt waits at least that long", async () => {
     const sub = await subscribe("/throttled", { startAt: "now" });

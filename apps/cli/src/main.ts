@@ -21,6 +21,7 @@ import {
   printAuditKeys,
   proveEvent,
   verifyExportFile,
+  verifyStreamFile,
   verifyProofFile,
   verifyWorkspaceAudit,
 } from "./commands/audit.js";
@@ -107,6 +108,10 @@ audit
   .option("--full", "also every event’s Ed25519 signature, canonical form and schema (slower; uses every core)")
   .option("--threads <n>", "with --full: how many threads verify the chain (default: every core, for long chains)")
   .option("--proof <file>", "an inclusion proof (pnpm praxa audit prove), verified offline with --keys")
+  .option(
+    "--stream <received.jsonl>",
+    "what a SIEM receiver stored (jsonl bodies, Splunk HEC envelopes or Datadog entries), verified offline with --keys",
+  )
   .addOption(jsonOption())
   .addHelpText(
     "after",
@@ -121,6 +126,7 @@ audit
       full?: boolean;
       threads?: string;
       proof?: string;
+      stream?: string;
     }) => {
       const threads = o.threads === undefined ? undefined : Number(o.threads);
       if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > 256))
@@ -137,6 +143,19 @@ audit
         report(r, () =>
           r.ok
             ? console.log(`ok: event seq ${r.seq} is in the log checkpointed at tree_size ${r.treeSize}`)
+            : console.error(`FAILED: ${r.failure}`),
+        );
+        process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
+        return;
+      }
+      if (o.stream) {
+        if (!o.keys) throw new ValidationError("--stream needs --keys (GET /v1/audit/keys, or pnpm praxa audit keys)");
+        const r = verifyStreamFile(o.stream, o.keys);
+        report(r, () =>
+          r.ok
+            ? console.log(
+                `ok: ${r.events} event(s), seq ${r.firstSeq}…${r.lastSeq}${r.firstSeq > 1 ? ` (anchored on seq ${r.firstSeq}'s prev_hash)` : ""}, every signature and link holds; ${r.duplicates} duplicate(s) dropped`,
+              )
             : console.error(`FAILED: ${r.failure}`),
         );
         process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
