@@ -71,6 +71,8 @@ export interface SiemHarness {
   readonly concurrency: Map<string, { now: number; max: number }>;
   behaviours: Map<string, Behaviour>;
   readonly provider: LocalKeyProvider;
+  /** The admin's api token (for the CLI: PRAXA_API_TOKEN). */
+  readonly token: string;
   call(
     method: "GET" | "POST" | "DELETE",
     path: string,
@@ -251,6 +253,7 @@ export async function startSiemHarness(extraEnv: Record<string, string> = {}): P
       state.behaviours = v;
     },
     provider,
+    token: m.token,
     async call(method, path, body, base = apiBase) {
       const res = await fetch(base + path, {
         method,

@@ -13,7 +13,7 @@
  *  - rotation: both generations sign during the overlap.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -436,4 +436,66 @@ describe("retention floor (for the lifecycle sweep)", () => {
       await monitor.close();
     }
   });
+});
+
+describe("the CLI", () => {
+  it("praxa siem create|list|pause|resume|test|rotate|delete, through the api with the operator's token", async () => {
+    const env = { PRAXA_API_URL: x.apiBase, PRAXA_API_TOKEN: x.token };
+    // Asynchronous: the api answering the CLI runs in this process.
+    const praxa = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [CLI, ...args], {
+          env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "silent", ...env },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.on("close", (status) => resolve({ status, stdout, stderr }));
+      });
+    const refused = await praxa("siem", "create", "--url", "http://169.254.169.254/latest/meta-data/");
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain("EGRESS_REFUSED");
+    const created = await praxa(
+      "siem",
+      "create",
+      "--url",
+      `${x.receiverBase}/cli`,
+      "--hmac",
+      "--start-at",
+      "now",
+      "--json",
+    );
+    expect(created.status).toBe(0);
+    const sub = JSON.parse(created.stdout) as { id: string; publicKey: string; signingSecret: string };
+    expect(sub.publicKey).toMatch(/^whpk_/);
+    expect(sub.signingSecret).toMatch(/^whsec_/);
+    const listed = JSON.parse((await praxa("siem", "list", "--json")).stdout) as { subscriptions: { id: string }[] };
+    expect(listed.subscriptions.map((s) => s.id)).toContain(sub.id);
+    // The listing never shows the secret again.
+    expect(JSON.stringify(listed)).not.toContain(sub.signingSecret);
+    expect(JSON.parse((await praxa("siem", "pause", sub.id, "--json")).stdout).status).toBe("paused");
+    expect(JSON.parse((await praxa("siem", "resume", sub.id, "--json")).stdout).status).toBe("active");
+    expect((await praxa("siem", "test", sub.id)).status).toBe(0);
+    const rotated = JSON.parse((await praxa("siem", "rotate", sub.id, "--overlap-hours", "2", "--json")).stdout) as {
+      previousPublicKey: string;
+    };
+    expect(rotated.previousPublicKey).toBe(sub.publicKey);
+    expect((await praxa("siem", "delete", sub.id)).status).toBe(0);
+    const after = JSON.parse((await praxa("siem", "list", "--json")).stdout) as { subscriptions: { id: string }[] };
+    expect(after.subscriptions.map((s) => s.id)).not.toContain(sub.id);
+    // Every change was audited.
+    const kinds = await x.h.admin<
+      { kind: string }[]
+    >`select kind from audit_events where workspace_id = ${x.h.ws.workspaceId}
+      and kind like 'admin.siem_subscription.%' and convert_from(canonical, 'UTF8') like ${"%" + sub.id + "%"} order by seq`;
+    expect(kinds.map((k) => k.kind)).toEqual([
+      "admin.siem_subscription.created",
+      "admin.siem_subscription.paused",
+      "admin.siem_subscription.resumed",
+      "admin.siem_subscription.rotated",
+      "admin.siem_subscription.deleted",
+    ]);
+  }, 120_000);
 });

@@ -14,6 +14,15 @@ import { requestKeyRotation } from "./commands/keys.js";
 import { replayAuditEvent } from "./commands/audit-replay.js";
 import { changeSkillStatus } from "./commands/skills.js";
 import { cancelRuns, listRuns, retryRuns, type RunFilterOptions } from "./commands/runs.js";
+import {
+  changeSiemSubscription,
+  createSiemSubscription,
+  deleteSiemSubscription,
+  listSiemSubscriptions,
+  rotateSiemSubscription,
+  testSiemSubscription,
+  type SiemCreateOptions,
+} from "./commands/siem.js";
 import { setFleet, setFleetWorkspaceCap } from "./commands/fleet.js";
 import {
   checkpointWorkspace,
@@ -404,6 +413,106 @@ for (const action of ["resume", "pause"] as const) {
       );
     });
 }
+
+const siem = program
+  .command("siem")
+  .description(
+    "SIEM streams of the audit log: list, create, pause, resume, test, rotate, delete (through the api: PRAXA_API_TOKEN)",
+  );
+const describeSub = (s: {
+  id: string;
+  status: string;
+  format: string;
+  endpointUrl: string;
+  cursorSeq: number;
+  publicKey: string;
+  statusReason: string | null;
+  lastErrorCode: string | null;
+}) =>
+  [
+    s.id,
+    s.status.padEnd(8),
+    s.format.padEnd(10),
+    s.endpointUrl,
+    `cursor ${s.cursorSeq}`,
+    s.publicKey,
+    s.statusReason ?? "",
+    s.lastErrorCode ? `last error ${s.lastErrorCode}` : "",
+  ]
+    .filter((c) => c !== "")
+    .join("  ");
+siem
+  .command("list")
+  .description("the workspace's SIEM subscriptions: status, cursor (last acknowledged seq), public key, last error")
+  .addOption(jsonOption())
+  .action(async () => {
+    const r = await listSiemSubscriptions(process.env);
+    report(r, () => {
+      if (r.subscriptions.length === 0) console.log("no SIEM subscriptions");
+      for (const s of r.subscriptions) console.log(describeSub(s));
+    });
+  });
+siem
+  .command("create")
+  .description("stream the audit log to an endpoint; the endpoint must answer the signed challenge (docs/siem.md)")
+  .requiredOption("--url <https://…>", "the endpoint")
+  .option("--format <format>", "jsonl (default), splunk-hec or datadog")
+  .option("--token <token>", "splunk-hec: the HEC token")
+  .option("--api-key <key>", "datadog: the API key")
+  .option("--hmac", "also sign with v1 (HMAC-SHA256); the whsec_ secret is printed once")
+  .option("--start-at <when>", "beginning (default: every retained event) or now")
+  .option("--batch-max-events <n>", "events per request, 1..1000 (default 1000)")
+  .option("--batch-max-bytes <n>", "bytes per request, 4096..1048576 (default 1 MiB)")
+  .addOption(jsonOption())
+  .action(async (o: SiemCreateOptions) => {
+    const r = await createSiemSubscription(process.env, o);
+    report(r, () => {
+      console.log(describeSub(r));
+      console.log(`v1a public key (pin it at the receiver): ${r.publicKey}`);
+      if (r.signingSecret) console.log(`v1 secret (shown once): ${r.signingSecret}`);
+    });
+  });
+for (const verb of ["pause", "resume"] as const)
+  siem
+    .command(verb)
+    .description(verb === "pause" ? "pause a stream (its cursor is kept)" : "resume a stream from its cursor")
+    .argument("<subscription>", "ss_…")
+    .addOption(jsonOption())
+    .action(async (id: string) => {
+      const r = await changeSiemSubscription(process.env, verb, id);
+      report(r, () => console.log(describeSub(r)));
+    });
+siem
+  .command("test")
+  .description("ask the worker to send a signed test message; `siem list --json` shows lastTestResult")
+  .argument("<subscription>", "ss_…")
+  .addOption(jsonOption())
+  .action(async (id: string) => {
+    const r = await testSiemSubscription(process.env, id);
+    report(r, () => console.log(`test requested at ${r.requestedAt}`));
+  });
+siem
+  .command("rotate")
+  .description("new signing keys; both generations sign during the overlap")
+  .argument("<subscription>", "ss_…")
+  .option("--overlap-hours <n>", "1..168 (default 24)")
+  .addOption(jsonOption())
+  .action(async (id: string, o: { overlapHours?: string }) => {
+    const r = await rotateSiemSubscription(process.env, id, o.overlapHours);
+    report(r, () => {
+      console.log(`new v1a public key: ${r.publicKey} (the previous one signs until ${r.previousUntil ?? "now"})`);
+      if (r.signingSecret) console.log(`new v1 secret (shown once): ${r.signingSecret}`);
+    });
+  });
+siem
+  .command("delete")
+  .description("delete a stream and its secrets")
+  .argument("<subscription>", "ss_…")
+  .addOption(jsonOption())
+  .action(async (id: string) => {
+    const r = await deleteSiemSubscription(process.env, id);
+    report(r, () => console.log(`${id}: deleted`));
+  });
 
 const runs = program
   .command("runs")
