@@ -19,7 +19,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { verifyChain, type StoredChainEvent, type WorkspaceId } from "@praxa/core";
+import { verifyChain, type NotificationId, type StoredChainEvent, type WorkspaceId } from "@praxa/core";
+import { createLogger } from "@praxa/observability";
+import { startSmtpServer } from "@praxa/testkit";
+import { runNotificationJob } from "@praxa/worker";
 import { createDatabase, siemRetentionFloor } from "@praxa/db";
 import {
   acknowledge,
@@ -318,6 +321,43 @@ describe("delivery", () => {
     const results = await x.deliverUntilCaughtUp(sub.id, { maxFailingSeconds: 1 }, (r) => r.outcome === "disabled");
     expect(results.at(-1)).toMatchObject({ outcome: "disabled", reason: "FAILING_TOO_LONG" });
     expect(results.filter((r) => r.outcome === "retry_later").length).toBeGreaterThan(0);
+
+    // The workspace's channels are told, through the notification outbox: one per enabled channel, delivered by the
+    // notification job under its own lease (here the fixture's email channel, over a loopback SMTP relay).
+    const rows = await x.h.admin<{ id: string; kind: string; status: string }[]>`
+      select n.id, n.kind, n.status from notifications n join notification_channels c on c.id = n.channel_id
+       where n.siem_subscription_id = ${sub.id} and n.event = 'siem.disabled' and c.disabled_at is null order by n.id`;
+    const channels = await x.h.admin<{ n: string }[]>`select count(*)::text as n from notification_channels
+       where workspace_id = ${x.h.ws.workspaceId} and disabled_at is null`;
+    expect(rows.length).toBe(Number(channels[0]!.n));
+    const email = rows.find((r) => r.kind === "email");
+    expect(email?.status).toBe("pending");
+    const smtp = await startSmtpServer();
+    try {
+      const delivered = await runNotificationJob(
+        {
+          database: x.h.workerDb,
+          provider: x.provider,
+          holder: "test",
+          log: createLogger({ name: "siem-notify", level: "silent" }),
+          channels: {
+            smtp: { url: smtp.url, from: "Praxa <praxa@example.com>" },
+            pagerDutyEventsUrl: "http://127.0.0.1:9/",
+            slack: { baseUrl: "http://127.0.0.1:9", app: null },
+          },
+        },
+        email!.id as NotificationId,
+        { final: false },
+      );
+      expect(delivered).toMatchObject({ outcome: "delivered", kind: "email" });
+      const mail = smtp.messages.at(-1)!;
+      expect(mail.subject).toContain("disabled the SIEM stream to 127.0.0.1");
+      expect(mail.text).toContain(sub.id);
+      expect(mail.text).toContain("FAILING_TOO_LONG");
+      expect(mail.headers["x-praxa-event"]).toBe("siem.disabled");
+    } finally {
+      await smtp.close();
+    }
   }, 30_000);
 
   it("pause stops the stream at once; resume continues from the cursor", async () => {

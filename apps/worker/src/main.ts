@@ -28,6 +28,7 @@ import {
   checkRedisEvictionPolicy,
   createQueues,
   createRedis,
+  enqueue,
   parseJobData,
   queueErrorLogger,
   Worker,
@@ -271,6 +272,13 @@ export async function startWorker(
         retryMaxMs: config.SIEM_RETRY_MAX_MS,
         maxFailingSeconds: config.SIEM_DISABLE_AFTER_SECONDS,
         maxBatchesPerPass: config.SIEM_BATCHES_PER_PASS,
+      },
+      // The workspace's channels are told through the notification outbox: enqueue what the disabling recorded.
+      onDisabled: async ({ notificationIds }) => {
+        for (const id of notificationIds)
+          await enqueue(queues, "notification", { notificationId: id }, { jobId: id }, { timeoutMs: 2_000 }).catch(
+            (err: unknown) => log.warn({ code: "NOTIFICATION_ENQUEUE_FAILED", err }, "left to the outbox reconciler"),
+          );
       },
     }),
     { ...connection, concurrency: 4 },

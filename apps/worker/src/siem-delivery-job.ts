@@ -11,6 +11,7 @@
  *   4. on a 2xx advances the cursor; on 410 disables the subscription; on anything else records the failure with the
  *      endpoint's Retry-After (429/503) or an exponential backoff with full jitter, and stops — the monitor's sweep
  *      enqueues the next pass once it is due. Failing for longer than the configured time disables the subscription.
+ *      Disabling records a `siem.disabled` notification per channel of the workspace (the notification outbox).
  * Delivery is at least once: a worker killed after sending and before the acknowledgement leaves the batch in flight;
  * the next holder resends exactly it, under the same webhook-id, so the receiver can drop the duplicate.
  */
@@ -76,8 +77,16 @@ export interface SiemDeliveryDeps {
   readonly holder: string;
   readonly log: Logger;
   readonly siem: SiemDeliverySettings;
-  /** Called when a subscription is disabled (410, or failing too long): tell the workspace. */
-  readonly onDisabled?: (s: { subscriptionId: string; workspaceId: string; reason: string }) => Promise<void>;
+  /**
+   * Called when a subscription is disabled (410, or failing too long), with the `siem.disabled` notifications recorded
+   * for the workspace's channels in the same transaction: main enqueues them (the outbox reconciler would anyway).
+   */
+  readonly onDisabled?: (s: {
+    subscriptionId: string;
+    workspaceId: string;
+    reason: string;
+    notificationIds: readonly string[];
+  }) => Promise<void>;
   readonly now?: () => number;
 }
 
@@ -229,7 +238,12 @@ export async function runSiemDelivery(
       );
       if (failed.disabled) {
         const reason = failed.reason ?? code;
-        await deps.onDisabled?.({ subscriptionId, workspaceId: s.workspaceId, reason });
+        await deps.onDisabled?.({
+          subscriptionId,
+          workspaceId: s.workspaceId,
+          reason,
+          notificationIds: failed.notificationIds,
+        });
         return { outcome: "disabled", reason, batches, events };
       }
       return { outcome: "retry_later", code, batches, events };

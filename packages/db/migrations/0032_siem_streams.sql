@@ -231,40 +231,6 @@ BEGIN
    WHERE id = p_id;
 END $$;
 
--- worker, under the lease: an attempt failed. The next attempt waits p_retry_after_ms (backoff with jitter, or the
--- endpoint's Retry-After, decided by the worker); the lease is released. The subscription is disabled when the
--- endpoint said 410 Gone (p_disable), or when it has been failing for longer than p_max_failing_seconds. Answers
--- whether it was disabled now, and why.
-CREATE FUNCTION public.siem_fail(p_id text, p_token uuid, p_code text, p_status integer, p_retry_after_ms bigint,
-                                 p_disable boolean, p_max_failing_seconds integer)
-  RETURNS TABLE (disabled boolean, reason text)
-  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  l record;
-  s public.siem_subscriptions%ROWTYPE;
-  v_since timestamptz;
-  v_reason text;
-BEGIN
-  SELECT * INTO l FROM app.check_siem_lease(p_id, p_token);
-  SELECT * INTO s FROM public.siem_subscriptions x WHERE x.id = p_id;
-  v_since := COALESCE(s.failing_since, clock_timestamp());
-  IF p_disable THEN
-    v_reason := 'ENDPOINT_GONE';
-  ELSIF p_max_failing_seconds IS NOT NULL AND clock_timestamp() - v_since >= make_interval(secs => p_max_failing_seconds) THEN
-    v_reason := 'FAILING_TOO_LONG';
-  END IF;
-  UPDATE public.siem_subscriptions
-     SET failures = failures + 1, failing_since = v_since, last_error_code = p_code, last_status = p_status,
-         next_attempt_at = clock_timestamp() + make_interval(secs => LEAST(GREATEST(p_retry_after_ms, 0), 86400000) / 1000.0),
-         status = CASE WHEN v_reason IS NULL OR status <> 'active' THEN status ELSE 'disabled' END,
-         status_reason = CASE WHEN v_reason IS NULL OR status <> 'active' THEN status_reason ELSE v_reason END,
-         lease_token = NULL, lease_holder = NULL, lease_expires_at = NULL, updated_at = clock_timestamp()
-   WHERE id = p_id;
-  RETURN QUERY SELECT v_reason IS NOT NULL AND s.status = 'active', v_reason;
-END $$;
-
 -- worker, under the lease: done for now (caught up, or its budget spent); the lease is released.
 CREATE FUNCTION public.siem_release(p_id text, p_token uuid) RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -371,10 +337,120 @@ GRANT EXECUTE ON FUNCTION public.siem_read_events(text, uuid, bigint, integer) T
 GRANT EXECUTE ON FUNCTION public.siem_begin_batch(text, uuid, bigint, bigint, text) TO praxa_worker;
 GRANT EXECUTE ON FUNCTION public.siem_ack(text, uuid, bigint, integer) TO praxa_worker;
 GRANT EXECUTE ON FUNCTION public.siem_test_done(text, uuid, text) TO praxa_worker;
-GRANT EXECUTE ON FUNCTION public.siem_fail(text, uuid, text, integer, bigint, boolean, integer) TO praxa_worker;
 GRANT EXECUTE ON FUNCTION public.siem_release(text, uuid) TO praxa_worker;
 GRANT EXECUTE ON FUNCTION public.siem_secrets(text, uuid) TO praxa_worker;
 GRANT EXECUTE ON FUNCTION public.siem_workspace_keys(text, uuid) TO praxa_worker;
 GRANT EXECUTE ON FUNCTION public.monitor_siem_due(integer) TO praxa_monitor;
 -- The lifecycle sweep runs in the monitor (issue #22); app.check_siem_lease runs only inside the functions above.
 GRANT EXECUTE ON FUNCTION app.siem_retention_floor(text) TO praxa_monitor;
+
+-- ── A disabled stream tells the workspace (the notification outbox of 0014, reused) ─────────────────────────────
+-- A notification is now about a paused / resumed Skill (skill and pause set, as before) or about a SIEM subscription
+-- the worker disabled (`siem.disabled`: the subscription and the reason set, no skill). One per enabled channel of the
+-- workspace, inserted by siem_fail in the transaction that disables; the monitor's outbox reconciler enqueues them and
+-- a worker delivers them under a lease exactly as before.
+SET LOCAL ROLE praxa_owner;
+ALTER TABLE notifications ALTER COLUMN skill_id DROP NOT NULL;
+ALTER TABLE notifications ALTER COLUMN pause_id DROP NOT NULL;
+ALTER TABLE notifications ADD COLUMN siem_subscription_id text;
+ALTER TABLE notifications ADD COLUMN siem_reason text CHECK (siem_reason ~ '^[A-Z][A-Z0-9_]{1,63}$');
+ALTER TABLE notifications DROP CONSTRAINT notifications_event_check;
+ALTER TABLE notifications ADD CONSTRAINT notifications_event_check
+  CHECK (event IN ('skill.paused', 'skill.resumed', 'siem.disabled'));
+ALTER TABLE notifications ADD CONSTRAINT notifications_subject CHECK (
+  CASE WHEN event = 'siem.disabled'
+       THEN siem_subscription_id IS NOT NULL AND siem_reason IS NOT NULL AND skill_id IS NULL AND pause_id IS NULL
+       ELSE skill_id IS NOT NULL AND pause_id IS NOT NULL AND siem_subscription_id IS NULL END);
+ALTER TABLE notifications ADD CONSTRAINT notifications_siem_subscription_fk
+  FOREIGN KEY (workspace_id, siem_subscription_id) REFERENCES siem_subscriptions (workspace_id, id);
+GRANT SELECT ON notification_channels TO praxa_definer;
+GRANT SELECT, INSERT, UPDATE ON notifications TO praxa_definer;
+RESET ROLE;
+
+DROP FUNCTION public.notification_claim(text, text, integer);
+CREATE FUNCTION public.notification_claim(p_id text, p_holder text, p_lease_seconds integer DEFAULT 60)
+  RETURNS TABLE (workspace_id text, channel_id text, kind text, target text, event text, attempts integer,
+                 lease_token uuid, lease_expires_at timestamptz, skill_id text, skill_slug text, skill_name text,
+                 cause text, reason text, rate numeric, threshold numeric, decided integer, incident_key text,
+                 paused_at timestamptz, resumed_by text, resume_reason text, siem_subscription_id text,
+                 siem_reason text, siem_endpoint_url text, siem_format text, created_at timestamptz)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+  IF p_lease_seconds IS NULL OR p_lease_seconds < 5 OR p_lease_seconds > 600 THEN
+    RAISE EXCEPTION 'lease must be between 5 and 600 seconds' USING ERRCODE = 'PXV01';
+  END IF;
+  RETURN QUERY
+    WITH claimed AS (
+      UPDATE public.notifications n
+         SET status = 'sending', attempts = n.attempts + 1, lease_token = gen_random_uuid(), lease_holder = p_holder,
+             lease_expires_at = clock_timestamp() + make_interval(secs => p_lease_seconds), updated_at = clock_timestamp()
+       WHERE n.id = p_id
+         AND (n.status = 'pending' OR (n.status = 'sending' AND n.lease_expires_at < clock_timestamp()))
+      RETURNING n.workspace_id, n.channel_id, n.kind, n.event, n.attempts, n.lease_token, n.lease_expires_at, n.skill_id,
+                n.pause_id, n.siem_subscription_id, n.siem_reason, n.created_at)
+    SELECT c.workspace_id, c.channel_id, c.kind, ch.target, c.event, c.attempts, c.lease_token, c.lease_expires_at,
+           s.id, s.slug, s.name, p.cause, p.reason, p.rate, p.threshold, p.decided, p.incident_key, p.paused_at,
+           p.resumed_by, p.resume_reason, c.siem_subscription_id, c.siem_reason, ss.endpoint_url, ss.format, c.created_at
+      FROM claimed c
+      JOIN public.notification_channels ch ON ch.id = c.channel_id
+      LEFT JOIN public.skills s ON s.id = c.skill_id
+      LEFT JOIN public.skill_pauses p ON p.id = c.pause_id
+      LEFT JOIN public.siem_subscriptions ss ON ss.id = c.siem_subscription_id;
+END $$;
+ALTER FUNCTION public.notification_claim(text, text, integer) OWNER TO praxa_definer;
+REVOKE ALL ON FUNCTION public.notification_claim(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.notification_claim(text, text, integer) TO praxa_worker;
+
+-- worker, under the lease: an attempt failed. The next attempt waits p_retry_after_ms (backoff with jitter, or the
+-- endpoint's Retry-After, decided by the worker); the lease is released. The subscription is disabled when the
+-- endpoint said 410 Gone (p_disable), or when it has been failing for longer than p_max_failing_seconds; then, in the
+-- same transaction, one `siem.disabled` notification per enabled channel of the workspace. Answers whether it was
+-- disabled now, why, and the notifications' ids (the outbox reconciler enqueues them in any case).
+CREATE FUNCTION public.siem_fail(p_id text, p_token uuid, p_code text, p_status integer, p_retry_after_ms bigint,
+                                 p_disable boolean, p_max_failing_seconds integer)
+  RETURNS TABLE (disabled boolean, reason text, notification_ids text[])
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  l record;
+  s public.siem_subscriptions%ROWTYPE;
+  v_since timestamptz;
+  v_reason text;
+  v_disabled boolean;
+  v_ids text[] := '{}';
+BEGIN
+  SELECT * INTO l FROM app.check_siem_lease(p_id, p_token);
+  SELECT * INTO s FROM public.siem_subscriptions x WHERE x.id = p_id;
+  v_since := COALESCE(s.failing_since, clock_timestamp());
+  IF p_disable THEN
+    v_reason := 'ENDPOINT_GONE';
+  ELSIF p_max_failing_seconds IS NOT NULL AND clock_timestamp() - v_since >= make_interval(secs => p_max_failing_seconds) THEN
+    v_reason := 'FAILING_TOO_LONG';
+  END IF;
+  v_disabled := v_reason IS NOT NULL AND s.status = 'active';
+  UPDATE public.siem_subscriptions
+     SET failures = failures + 1, failing_since = v_since, last_error_code = p_code, last_status = p_status,
+         next_attempt_at = clock_timestamp() + make_interval(secs => LEAST(GREATEST(p_retry_after_ms, 0), 86400000) / 1000.0),
+         status = CASE WHEN v_disabled THEN 'disabled' ELSE status END,
+         status_reason = CASE WHEN v_disabled THEN v_reason ELSE status_reason END,
+         lease_token = NULL, lease_holder = NULL, lease_expires_at = NULL, updated_at = clock_timestamp()
+   WHERE id = p_id;
+  IF v_disabled THEN
+    WITH created AS (
+      INSERT INTO public.notifications (workspace_id, id, channel_id, event, kind, siem_subscription_id, siem_reason)
+      SELECT l.ws, app.new_typeid('nt'), c.id, 'siem.disabled', c.kind, p_id, v_reason
+        FROM public.notification_channels c
+       WHERE c.workspace_id = l.ws AND c.disabled_at IS NULL
+       ORDER BY c.created_at, c.id
+      RETURNING id)
+    SELECT COALESCE(array_agg(created.id ORDER BY created.id), '{}') INTO v_ids FROM created;
+  END IF;
+  RETURN QUERY SELECT v_disabled, v_reason, v_ids;
+END $$;
+ALTER FUNCTION public.siem_fail(text, uuid, text, integer, bigint, boolean, integer) OWNER TO praxa_definer;
+REVOKE ALL ON FUNCTION public.siem_fail(text, uuid, text, integer, bigint, boolean, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.siem_fail(text, uuid, text, integer, bigint, boolean, integer) TO praxa_worker;

@@ -173,19 +173,24 @@ export interface SiemFailure {
   readonly maxFailingSeconds: number;
 }
 
-/** Under the lease: record a failed attempt and release the lease; answers whether the subscription was disabled. */
+/**
+ * Under the lease: record a failed attempt and release the lease; answers whether the subscription was disabled, and
+ * the `siem.disabled` notifications recorded for the workspace's channels when it was.
+ */
 export async function failSiemAttempt(
   scope: WorkspaceScope,
   lease: SiemLease,
   f: SiemFailure,
-): Promise<{ disabled: boolean; reason: string | null }> {
+): Promise<{ disabled: boolean; reason: string | null; notificationIds: string[] }> {
   const [r] = await queryScopedRows(
     scope,
-    z.object({ disabled: z.boolean(), reason: z.string().nullable() }),
+    z
+      .object({ disabled: z.boolean(), reason: z.string().nullable(), notification_ids: z.array(z.string()) })
+      .transform((x) => ({ disabled: x.disabled, reason: x.reason, notificationIds: x.notification_ids })),
     dsql`select * from public.siem_fail(${lease.subscriptionId}, ${lease.token}::uuid, ${f.code}, ${f.status},
       ${Math.max(0, Math.round(f.retryAfterMs))}, ${f.disable}, ${f.maxFailingSeconds})`,
   );
-  return r ?? { disabled: false, reason: null };
+  return r ?? { disabled: false, reason: null, notificationIds: [] };
 }
 
 /** Under the lease: done for now; the lease is released. */
