@@ -2,7 +2,7 @@
  * bench/siem — SIEM stream delivery throughput (issue #23): events/s to a loopback receiver, against a plain batched
  * POST loop of the same bytes measured in the same run. Processes: this driver (a fresh database with N signed audit
  * events, the workspace's key pair, one jsonl subscription with its sealed signing key, as the api stores it), the
- * stand-in receiver (receiver.ts), the baseline loop (baseline.ts) and the real delivery (deliver.ts:
+ * stand-in receiver (receiver-standin.ts), the baseline loop (baseline.ts) and the real delivery (deliver.ts:
  * `runSiemDelivery` until caught up). Batches of 1,000 events both ways.
  * Last line: {"bench":"siem","ratio":ours/baseline,"unit":"events/s","ours","baseline",…}.
  */
@@ -100,7 +100,7 @@ try {
   }
   log(`bench/siem: ${EVENTS} stored audit events, jsonl batches of 1000 to a loopback receiver`);
 
-  const receiver = await run("receiver.ts", {}, true);
+  const receiver = await run("receiver-standin.ts", {}, true);
   const url = `${receiver.line.trim()}/siem`;
   // The subscription as POST /v1/siem-subscriptions stores it: its Ed25519 key sealed to the workspace key.
   const id = newId("siemSubscription");

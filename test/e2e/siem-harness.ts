@@ -42,6 +42,30 @@ export interface StreamRecord {
   readonly canonical: string;
 }
 
+/** A subscription as the api lists it (the fields the suites read). */
+interface SubscriptionView {
+  readonly id: string;
+  readonly endpointUrl: string;
+  readonly status: string;
+  readonly statusReason: string | null;
+  readonly publicKey: string;
+  readonly previousPublicKey: string | null;
+  readonly signingSecret: string | null;
+  readonly credentialFingerprint: string | null;
+  readonly cursorSeq: number;
+  readonly lastTestResult: string | null;
+}
+
+/**
+ * An api answer as the suites read it: whichever of these fields the operation answers (a subscription, a listing, the
+ * audit keys, an error). Fields an answer does not carry are undefined at run time; the assertions say which one.
+ */
+interface ApiAnswer extends SubscriptionView {
+  readonly error: { readonly code: string; readonly message: string };
+  readonly subscriptions: SubscriptionView[];
+  readonly keys: { readonly key_id: string; readonly purpose: string; readonly public_key_pem: string }[];
+}
+
 export type Behaviour = (req: Received, res: ServerResponse) => void;
 
 /** The default answer: echo a verification challenge, acknowledge everything else. */
@@ -78,7 +102,7 @@ export interface SiemHarness {
     path: string,
     body?: unknown,
     base?: string,
-  ): Promise<{ status: number; json: any }>;
+  ): Promise<{ status: number; json: ApiAnswer }>;
   append(n: number): Promise<void>;
   deliver(
     subscriptionId: string,
@@ -263,7 +287,7 @@ export async function startSiemHarness(extraEnv: Record<string, string> = {}): P
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
-      return { status: res.status, json: await res.json() };
+      return { status: res.status, json: (await res.json()) as ApiAnswer };
     },
     async append(n) {
       for (let done = 0; done < n; done += 500) {
@@ -312,8 +336,7 @@ export async function startSiemHarness(extraEnv: Record<string, string> = {}): P
     async eventKeys() {
       const res = await harness.call("GET", "/v1/audit/keys");
       const keys = new Map<string, KeyObject>();
-      for (const k of res.json.keys as { key_id: string; purpose: string; public_key_pem: string }[])
-        if (k.purpose === "event") keys.set(k.key_id, createPublicKey(k.public_key_pem));
+      for (const k of res.json.keys) if (k.purpose === "event") keys.set(k.key_id, createPublicKey(k.public_key_pem));
       return keys;
     },
     async close() {

@@ -190,7 +190,7 @@ describe("delivery", () => {
         [
           (await x.call("GET", "/v1/siem-subscriptions")).json.subscriptions.find((s: { endpointUrl: string }) =>
             s.endpointUrl.endsWith("/all"),
-          ).publicKey,
+          )!.publicKey,
         ],
         null,
       ).v1a,
@@ -381,7 +381,7 @@ describe("delivery", () => {
     const listed = (await x.call("GET", "/v1/siem-subscriptions")).json.subscriptions.find(
       (s: { id: string }) => s.id === sub.id,
     );
-    expect(listed.lastTestResult).toBe("HTTP_200");
+    expect(listed?.lastTestResult).toBe("HTTP_200");
   });
 
   it("rotation: both generations sign during the overlap", async () => {
