@@ -13,7 +13,14 @@ import { buildApiServer } from "@praxa/api";
 import { webhookPublicKey } from "@praxa/connectors";
 import { mintApiTokenMaterial, newId, type AuditEventDraft, type SiemSubscriptionId } from "@praxa/core";
 import { LocalKeyProvider } from "@praxa/crypto";
-import { appendAuditEvents, createDatabase, registerAuditKey, withWorkspace, type Database } from "@praxa/db";
+import {
+  appendAuditEvents,
+  createAuditWriter,
+  createDatabase,
+  registerAuditKey,
+  withWorkspace,
+  type Database,
+} from "@praxa/db";
 import { egressPolicy } from "@praxa/egress";
 import { createLogger } from "@praxa/observability";
 import { runSiemDelivery, type SiemDeliveryResult, type SiemDeliverySettings } from "@praxa/worker";
@@ -251,6 +258,7 @@ export async function startSiemHarness(extraEnv: Record<string, string> = {}): P
     algorithm: "ed25519",
     spki: createPublicKey(eventKey.privateKey).export({ format: "der", type: "spki" }),
   });
+  const auditWriter = createAuditWriter(h.workerDb, eventKey);
   let step = 1000;
   const log = createLogger({ name: "siem-test", level: "silent" });
   const settings = (s: Partial<SiemDeliverySettings> = {}): SiemDeliverySettings => ({
@@ -313,7 +321,7 @@ export async function startSiemHarness(extraEnv: Record<string, string> = {}): P
     },
     deliver(subscriptionId, s, holder = "test") {
       return runSiemDelivery(
-        { database: h.workerDb, provider, holder, log, siem: settings(s) },
+        { database: h.workerDb, provider, holder, log, siem: settings(s), auditWriter },
         subscriptionId as SiemSubscriptionId,
       );
     },
@@ -340,6 +348,7 @@ export async function startSiemHarness(extraEnv: Record<string, string> = {}): P
       return keys;
     },
     async close() {
+      await auditWriter.close();
       await api.close();
       await strictApi.close();
       await apiDb.close();

@@ -312,6 +312,9 @@ describe("delivery", () => {
     expect(records.map((r) => r.seq)).toEqual(
       Array.from({ length: head - sub.cursorSeq }, (_, i) => sub.cursorSeq + 1 + i),
     );
+    // The disabling itself is in the workspace's signed audit log, so the stream carried it once resumed.
+    const kinds = records.map((r) => JSON.parse(r.canonical) as { kind: string; input: { subscription_id?: string } });
+    expect(kinds.filter((e) => e.kind === "siem.disabled").map((e) => e.input.subscription_id)).toContain(sub.id);
   }, 30_000);
 
   it("a subscription failing for longer than the configured time is disabled", async () => {

@@ -273,6 +273,7 @@ export async function startWorker(
         maxFailingSeconds: config.SIEM_DISABLE_AFTER_SECONDS,
         maxBatchesPerPass: config.SIEM_BATCHES_PER_PASS,
       },
+      auditWriter,
       // The workspace's channels are told through the notification outbox: enqueue what the disabling recorded.
       onDisabled: async ({ notificationIds }) => {
         for (const id of notificationIds)

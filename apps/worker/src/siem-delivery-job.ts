@@ -25,7 +25,7 @@ import {
   type SiemSigners,
   type SiemStoredEvent,
 } from "@praxa/connectors";
-import { isPraxaError, LeaseLostError, type SiemSubscriptionId } from "@praxa/core";
+import { isPraxaError, LeaseLostError, newId, type SiemSubscriptionId } from "@praxa/core";
 import type { KeyProvider } from "@praxa/crypto";
 import {
   ackSiemBatch,
@@ -40,6 +40,7 @@ import {
   siemWorkspaceKeys,
   withWorkspace,
   type ClaimedSiemSubscription,
+  type AuditWriter,
   type Database,
   type SiemLease,
   type WorkspaceScope,
@@ -87,6 +88,8 @@ export interface SiemDeliveryDeps {
     reason: string;
     notificationIds: readonly string[];
   }) => Promise<void>;
+  /** Where the disabling is recorded in the workspace's own audit log (`siem.disabled`; the stream carries it on resume). */
+  readonly auditWriter?: Pick<AuditWriter, "append">;
   readonly now?: () => number;
 }
 
@@ -238,6 +241,23 @@ export async function runSiemDelivery(
       );
       if (failed.disabled) {
         const reason = failed.reason ?? code;
+        await deps.auditWriter?.append(s.workspaceId, [
+          {
+            auditEventId: newId("auditEvent"),
+            kind: "siem.disabled",
+            skillId: null,
+            runId: null,
+            trigger: "siem.delivery",
+            input: { subscription_id: subscriptionId, last_error_code: code, last_status: outcome.status },
+            reasoning: [],
+            alternatives: [],
+            confidence: null,
+            output: { status: "disabled", reason, cursor_seq: cursor },
+            tools_used: [],
+            duration_ms: 0,
+            occurred_at: new Date(now()).toISOString(),
+          },
+        ]);
         await deps.onDisabled?.({
           subscriptionId,
           workspaceId: s.workspaceId,

@@ -9,7 +9,8 @@
  *   - stored: body + `hash` and `signature`.
  *
  * Kind rules: run kinds (`skill.action`, `guard.denied`, `run.failed`) carry skillId, runId, step and manifest_hash; skill kinds
- * (`skill.paused`, `skill.resumed`) carry skillId and no runId; workspace kinds (`key.rotated`, `checkpoint`) carry
+ * (`skill.paused`, `skill.resumed`) carry skillId and no runId; workspace kinds (`key.rotated`, `checkpoint`, `siem.disabled`: a
+ * SIEM stream the worker disabled) carry
  * neither; admin kinds (`admin.*`) carry no run, and only `admin.trigger_secret.*` a skill; the rest may carry a run
  * (then also its skill). `confidence` is a number for `skill.action` and may be null
  * elsewhere; step, manifest_hash, model and tool_result_hashes belong to events of a run.
@@ -31,6 +32,7 @@ export const AUDIT_EVENT_KINDS = [
   "token.minted",
   "integration.changed",
   "checkpoint",
+  "siem.disabled",
   "admin.token.minted",
   "admin.token.revoked",
   "admin.llm_key.added",
@@ -61,7 +63,11 @@ export const RUN_EVENT_KINDS = [
 /** Kinds about a Skill as a whole: they name the skill, never a run. */
 export const SKILL_EVENT_KINDS = ["skill.paused", "skill.resumed"] as const satisfies readonly AuditEventKind[];
 /** Kinds about the workspace: they name neither a skill nor a run. */
-export const WORKSPACE_EVENT_KINDS = ["key.rotated", "checkpoint"] as const satisfies readonly AuditEventKind[];
+export const WORKSPACE_EVENT_KINDS = [
+  "key.rotated",
+  "checkpoint",
+  "siem.disabled",
+] as const satisfies readonly AuditEventKind[];
 
 /**
  * Administrative changes (a token minted or revoked, a BYOK key added or deleted, a notification channel, a trigger
