@@ -103,7 +103,8 @@ export function registerSiemSubscriptionRoutes(
           credential,
           signers: { ed25519: [siemPrivateKey(key.privateKeyPkcs8)], hmac: whsec ? [whsec] : [] },
         },
-        config.egress,
+        // The challenge runs inside the request's transaction: bounded tighter than a delivery (5 s at most).
+        { ...config.egress, timeoutMs: Math.min(config.egress.timeoutMs, 5_000) },
         config.egressOptions ?? {},
       );
       await seal(scope, vaultName(id, "ed25519", 1), "ed25519", key.privateKeyPkcs8);
