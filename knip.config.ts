@@ -55,6 +55,8 @@ const config: KnipConfig = {
         "ingest/load-generator.ts",
         "worker/github-sandbox.ts",
         "scale/load.ts",
+        "siem/deliver.ts",
+        "siem/baseline.ts",
       ],
       project: ["**/*.ts"],
     },

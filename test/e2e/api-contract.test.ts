@@ -704,6 +704,40 @@ describe("every route, through the generated client, answers what it declares", 
     );
   });
 
+  it("siem subscriptions: refused address 422, viewer 403; pause, resume, test, rotate, delete; a foreign id 404; audit keys", async () => {
+    check("listAuditKeys", await viewer.GET("/v1/audit/keys"), 200);
+    check(
+      "createSiemSubscription",
+      await api.POST("/v1/siem-subscriptions", { body: { format: "jsonl", url: "https://169.254.169.254/hook" } }),
+      422,
+    );
+    check(
+      "createSiemSubscription",
+      await viewer.POST("/v1/siem-subscriptions", { body: { format: "jsonl", url: "https://siem.example.com/" } }),
+      403,
+    );
+    check("listSiemSubscriptions", await viewer.GET("/v1/siem-subscriptions"), 200);
+    const path = { params: { path: { id: A.siemSubscriptionId } } };
+    check("resumeSiemSubscription", await api.POST("/v1/siem-subscriptions/{id}/resume", path), 200);
+    check("resumeSiemSubscription", await api.POST("/v1/siem-subscriptions/{id}/resume", path), 409);
+    check("testSiemSubscription", await api.POST("/v1/siem-subscriptions/{id}/test", path), 202);
+    check("pauseSiemSubscription", await api.POST("/v1/siem-subscriptions/{id}/pause", path), 200);
+    check("testSiemSubscription", await api.POST("/v1/siem-subscriptions/{id}/test", path), 409);
+    // The fixture workspace has no key pair: a rotation cannot seal its new key.
+    check(
+      "rotateSiemSubscription",
+      await api.POST("/v1/siem-subscriptions/{id}/rotate", { ...path, body: { overlapHours: 1 } }),
+      409,
+    );
+    check(
+      "pauseSiemSubscription",
+      await api.POST("/v1/siem-subscriptions/{id}/pause", { params: { path: { id: B.siemSubscriptionId } } }),
+      404,
+    );
+    check("deleteSiemSubscription", await viewer.DELETE("/v1/siem-subscriptions/{id}", path), 403);
+    check("deleteSiemSubscription", await api.DELETE("/v1/siem-subscriptions/{id}", path), 200);
+  });
+
   it("integrations: list; installs unconfigured → 404 INTEGRATION_NOT_CONFIGURED; callbacks without a state → 400; confirm: 409 when not pending, 404 foreign", async () => {
     check("listIntegrations", await api.GET("/v1/integrations"), 200);
     check("startSlackInstall", await api.GET("/v1/integrations/slack/install"), 404);

@@ -32,6 +32,7 @@ import {
   ACCEPTANCE_SCHEDULER_ID,
   CHECKPOINT_SCHEDULER_ID,
   RECONCILE_SCHEDULER_ID,
+  SIEM_SWEEP_SCHEDULER_ID,
   scheduleMaintenance,
   startMaintenanceWorker,
   type MaintenanceDeps,
@@ -100,12 +101,12 @@ function deps(database: Database): MaintenanceDeps {
 
 describe("maintenance, once per fleet", () => {
   it("two monitors declare the schedules: one scheduler each; every job runs on exactly one monitor; a grown chain is checkpointed", async () => {
-    const intervals = { reconcileMs: 150, acceptanceMs: 150, checkpointMs: 150 };
+    const intervals = { reconcileMs: 150, acceptanceMs: 150, checkpointMs: 150, siemSweepMs: 150 };
     await scheduleMaintenance(queues, intervals);
     await scheduleMaintenance(queues, intervals);
     const schedulers = await queues.get("maintenance").getJobSchedulers();
     expect(schedulers.map((s) => s.key).sort()).toEqual(
-      [ACCEPTANCE_SCHEDULER_ID, CHECKPOINT_SCHEDULER_ID, RECONCILE_SCHEDULER_ID].sort(),
+      [ACCEPTANCE_SCHEDULER_ID, CHECKPOINT_SCHEDULER_ID, RECONCILE_SCHEDULER_ID, SIEM_SWEEP_SCHEDULER_ID].sort(),
     );
 
     // The chain grows by one event (seq 2) past its checkpoint at tree_size 1.
@@ -145,8 +146,8 @@ describe("maintenance, once per fleet", () => {
       const deadline = Date.now() + 30_000;
       const total = () => (ran[0]?.size ?? 0) + (ran[1]?.size ?? 0);
       const names = () => new Set([...(ran[0]?.values() ?? []), ...(ran[1]?.values() ?? [])]);
-      while ((total() < 12 || names().size < 3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(names()).toEqual(new Set(["reconcile", "acceptance", "checkpoints"]));
+      while ((total() < 12 || names().size < 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(names()).toEqual(new Set(["reconcile", "acceptance", "checkpoints", "siem-sweep"]));
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }

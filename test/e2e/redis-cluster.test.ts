@@ -282,6 +282,7 @@ describe("runs on a Redis Cluster", () => {
       "praxa-acceptance",
       "praxa-audit-checkpoints",
       "praxa-reconcile",
+      "praxa-siem-sweep",
     ]);
 
     worker = startWorkerProcess(h.env);

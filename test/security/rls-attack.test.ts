@@ -142,6 +142,14 @@ const ROW_BUILDERS: Record<string, (ws: string, parent: WorkspaceFixture) => Rec
     target: "probe@example.com",
     created_by: p.memberId,
   }),
+  siem_subscriptions: (ws, p) => ({
+    workspace_id: ws,
+    id: newId("siemSubscription"),
+    endpoint_url: "https://siem.example.com/probe",
+    format: "jsonl",
+    public_key: `whpk_${randomBytes(32).toString("base64")}`,
+    created_by: p.memberId,
+  }),
 };
 
 async function insertRow(tx: postgres.TransactionSql, table: string, row: Record<string, unknown>): Promise<number> {

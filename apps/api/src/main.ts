@@ -5,6 +5,7 @@
  * tokens, BYOK keys, channels, trigger secrets, the redaction policy, installs; a run cancelled or redriven) with its
  * own Ed25519 key.
  */
+import { egressPolicy } from "@praxa/egress";
 import type { NotificationId } from "@praxa/core";
 import { apiIntegrations, bootConfig, redisTarget, unconfiguredSummary, type ApiConfig } from "@praxa/config";
 import { loadAuditSigningKey } from "@praxa/crypto";
@@ -124,6 +125,12 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
     log,
     install: installConfig(config),
     auditSigner: { keyId: signing.keyId, privateKey: signing.privateKey },
+    siem: {
+      egress: egressPolicy({
+        allowCidrs: config.PRAXA_EGRESS_ALLOW_CIDRS,
+        requireHttps: config.NODE_ENV === "production",
+      }),
+    },
     enqueueNotifications,
     enqueueReplay,
     removeRunJobs,

@@ -29,6 +29,7 @@ import { registerIntegrationConfirmRoutes } from "./routes/integration-confirm.j
 import { registerIntegrationRoutes } from "./routes/integrations.js";
 import { registerLlmKeyRoutes } from "./routes/llm-keys.js";
 import { registerMemberRoutes } from "./routes/members.js";
+import { registerSiemSubscriptionRoutes, type SiemApiConfig } from "./routes/siem-subscriptions.js";
 import { registerNotificationChannelRoutes } from "./routes/notification-channels.js";
 import { registerRunControlRoutes, type RunControlDeps } from "./routes/run-control.js";
 import { registerAuditReplayRoutes, type AuditReplayDeps } from "./routes/audit-replay.js";
@@ -51,6 +52,8 @@ export interface ApiDeps extends SkillStatusDeps, RunControlDeps, AuditReplayDep
    * audit-verify-gate.ts). Absent (tests, tools): no rate limits, and verifications capped in process memory.
    */
   readonly limits?: Omit<ApiRateLimitDeps, "log"> & { readonly verifyGate: VerifyGate; readonly trustProxy?: boolean };
+  /** Where SIEM subscriptions may point (the egress guard's policy); default: public https addresses only. */
+  readonly siem?: SiemApiConfig;
   /** The process's tracer (its exporter filters to the whitelist); without it, no spans. */
   readonly tracer?: Tracer;
 }
@@ -164,6 +167,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerGithubInstallRoutes(app, db, deps.install, deps.auditSigner);
   registerIntegrationConfirmRoutes(app, db, deps.auditSigner);
   registerNotificationChannelRoutes(app, db, deps.auditSigner);
+  registerSiemSubscriptionRoutes(app, db, deps.auditSigner, deps.siem);
   await registerReference(app);
 
   return app;

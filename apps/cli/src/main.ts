@@ -15,6 +15,15 @@ import { replayAuditEvent } from "./commands/audit-replay.js";
 import { applySkill, changeSkillStatus } from "./commands/skills.js";
 import { decideApproval, linkSlack, listApprovals } from "./commands/approvals.js";
 import { cancelRuns, listRuns, retryRuns, type RunFilterOptions } from "./commands/runs.js";
+import {
+  changeSiemSubscription,
+  createSiemSubscription,
+  deleteSiemSubscription,
+  listSiemSubscriptions,
+  rotateSiemSubscription,
+  testSiemSubscription,
+  type SiemCreateOptions,
+} from "./commands/siem.js";
 import { setFleet, setFleetWorkspaceCap } from "./commands/fleet.js";
 import {
   checkpointWorkspace,
@@ -22,6 +31,7 @@ import {
   printAuditKeys,
   proveEvent,
   verifyExportFile,
+  verifyStreamFile,
   verifyProofFile,
   verifyWorkspaceAudit,
 } from "./commands/audit.js";
@@ -108,6 +118,10 @@ audit
   .option("--full", "also every event’s Ed25519 signature, canonical form and schema (slower; uses every core)")
   .option("--threads <n>", "with --full: how many threads verify the chain (default: every core, for long chains)")
   .option("--proof <file>", "an inclusion proof (pnpm praxa audit prove), verified offline with --keys")
+  .option(
+    "--stream <received.jsonl>",
+    "what a SIEM receiver stored (jsonl bodies, Splunk HEC envelopes or Datadog entries), verified offline with --keys",
+  )
   .addOption(jsonOption())
   .addHelpText(
     "after",
@@ -122,6 +136,7 @@ audit
       full?: boolean;
       threads?: string;
       proof?: string;
+      stream?: string;
     }) => {
       const threads = o.threads === undefined ? undefined : Number(o.threads);
       if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > 256))
@@ -138,6 +153,19 @@ audit
         report(r, () =>
           r.ok
             ? console.log(`ok: event seq ${r.seq} is in the log checkpointed at tree_size ${r.treeSize}`)
+            : console.error(`FAILED: ${r.failure}`),
+        );
+        process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
+        return;
+      }
+      if (o.stream) {
+        if (!o.keys) throw new ValidationError("--stream needs --keys (GET /v1/audit/keys, or pnpm praxa audit keys)");
+        const r = verifyStreamFile(o.stream, o.keys);
+        report(r, () =>
+          r.ok
+            ? console.log(
+                `ok: ${r.events} event(s), seq ${r.firstSeq}…${r.lastSeq}${r.firstSeq > 1 ? ` (anchored on seq ${r.firstSeq}'s prev_hash)` : ""}, every signature and link holds; ${r.duplicates} duplicate(s) dropped`,
+              )
             : console.error(`FAILED: ${r.failure}`),
         );
         process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
@@ -418,6 +446,106 @@ for (const action of ["resume", "pause"] as const) {
       );
     });
 }
+
+const siem = program
+  .command("siem")
+  .description(
+    "SIEM streams of the audit log: list, create, pause, resume, test, rotate, delete (through the api: PRAXA_API_TOKEN)",
+  );
+const describeSub = (s: {
+  id: string;
+  status: string;
+  format: string;
+  endpointUrl: string;
+  cursorSeq: number;
+  publicKey: string;
+  statusReason: string | null;
+  lastErrorCode: string | null;
+}) =>
+  [
+    s.id,
+    s.status.padEnd(8),
+    s.format.padEnd(10),
+    s.endpointUrl,
+    `cursor ${s.cursorSeq}`,
+    s.publicKey,
+    s.statusReason ?? "",
+    s.lastErrorCode ? `last error ${s.lastErrorCode}` : "",
+  ]
+    .filter((c) => c !== "")
+    .join("  ");
+siem
+  .command("list")
+  .description("the workspace's SIEM subscriptions: status, cursor (last acknowledged seq), public key, last error")
+  .addOption(jsonOption())
+  .action(async () => {
+    const r = await listSiemSubscriptions(process.env);
+    report(r, () => {
+      if (r.subscriptions.length === 0) console.log("no SIEM subscriptions");
+      for (const s of r.subscriptions) console.log(describeSub(s));
+    });
+  });
+siem
+  .command("create")
+  .description("stream the audit log to an endpoint; the endpoint must answer the signed challenge (docs/siem.md)")
+  .requiredOption("--url <https://…>", "the endpoint")
+  .option("--format <format>", "jsonl (default), splunk-hec or datadog")
+  .option("--token <token>", "splunk-hec: the HEC token")
+  .option("--api-key <key>", "datadog: the API key")
+  .option("--hmac", "also sign with v1 (HMAC-SHA256); the whsec_ secret is printed once")
+  .option("--start-at <when>", "beginning (default: every retained event) or now")
+  .option("--batch-max-events <n>", "events per request, 1..1000 (default 1000)")
+  .option("--batch-max-bytes <n>", "bytes per request, 4096..1048576 (default 1 MiB)")
+  .addOption(jsonOption())
+  .action(async (o: SiemCreateOptions) => {
+    const r = await createSiemSubscription(process.env, o);
+    report(r, () => {
+      console.log(describeSub(r));
+      console.log(`v1a public key (pin it at the receiver): ${r.publicKey}`);
+      if (r.signingSecret) console.log(`v1 secret (shown once): ${r.signingSecret}`);
+    });
+  });
+for (const verb of ["pause", "resume"] as const)
+  siem
+    .command(verb)
+    .description(verb === "pause" ? "pause a stream (its cursor is kept)" : "resume a stream from its cursor")
+    .argument("<subscription>", "ss_…")
+    .addOption(jsonOption())
+    .action(async (id: string) => {
+      const r = await changeSiemSubscription(process.env, verb, id);
+      report(r, () => console.log(describeSub(r)));
+    });
+siem
+  .command("test")
+  .description("ask the worker to send a signed test message; `siem list --json` shows lastTestResult")
+  .argument("<subscription>", "ss_…")
+  .addOption(jsonOption())
+  .action(async (id: string) => {
+    const r = await testSiemSubscription(process.env, id);
+    report(r, () => console.log(`test requested at ${r.requestedAt}`));
+  });
+siem
+  .command("rotate")
+  .description("new signing keys; both generations sign during the overlap")
+  .argument("<subscription>", "ss_…")
+  .option("--overlap-hours <n>", "1..168 (default 24)")
+  .addOption(jsonOption())
+  .action(async (id: string, o: { overlapHours?: string }) => {
+    const r = await rotateSiemSubscription(process.env, id, o.overlapHours);
+    report(r, () => {
+      console.log(`new v1a public key: ${r.publicKey} (the previous one signs until ${r.previousUntil ?? "now"})`);
+      if (r.signingSecret) console.log(`new v1 secret (shown once): ${r.signingSecret}`);
+    });
+  });
+siem
+  .command("delete")
+  .description("delete a stream and its secrets")
+  .argument("<subscription>", "ss_…")
+  .addOption(jsonOption())
+  .action(async (id: string) => {
+    const r = await deleteSiemSubscription(process.env, id);
+    report(r, () => console.log(`${id}: deleted`));
+  });
 
 const runs = program
   .command("runs")

@@ -5,3 +5,4 @@ export * from "./notification-outbox.js";
 export * from "./reconciler.js";
 export * from "./replay-outbox.js";
 export { monitorSigners, startMonitor } from "./main.js";
+export * from "./siem-sweep.js";

@@ -14,21 +14,26 @@ import { checkpointPass, type CheckpointDeps } from "./checkpoints.js";
 import { reconcileNotifications, type NotificationOutboxDeps } from "./notification-outbox.js";
 import { reconcileOnce, type ReconcilerDeps } from "./reconciler.js";
 import { reconcileReplays } from "./replay-outbox.js";
+import { sweepSiemSubscriptions } from "./siem-sweep.js";
 
 export const RECONCILE_SCHEDULER_ID = "praxa-reconcile";
 export const ACCEPTANCE_SCHEDULER_ID = "praxa-acceptance";
 export const CHECKPOINT_SCHEDULER_ID = "praxa-audit-checkpoints";
+export const SIEM_SWEEP_SCHEDULER_ID = "praxa-siem-sweep";
 
 export interface MaintenanceIntervals {
   readonly reconcileMs: number;
   readonly acceptanceMs: number;
   readonly checkpointMs: number;
+  /** SIEM streams with work due get a delivery job (default 2 s: the stream's latency when idle). */
+  readonly siemSweepMs?: number;
 }
 
 export const DEFAULT_INTERVALS: MaintenanceIntervals = {
   reconcileMs: 10_000,
   acceptanceMs: 15_000,
   checkpointMs: 5 * 60_000,
+  siemSweepMs: 2_000,
 };
 
 const KEEP = { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
@@ -53,6 +58,11 @@ export async function scheduleMaintenance(
     { every: intervals.checkpointMs },
     { name: "checkpoints", data: {}, opts: KEEP },
   );
+  await q.upsertJobScheduler(
+    SIEM_SWEEP_SCHEDULER_ID,
+    { every: intervals.siemSweepMs ?? 2_000 },
+    { name: "siem-sweep", data: {}, opts: KEEP },
+  );
 }
 
 export type MaintenanceDeps = ReconcilerDeps &
@@ -67,6 +77,7 @@ const SPAN_NAMES: Readonly<Record<string, string>> = {
   reconcile: "praxa.monitor.reconcile",
   acceptance: "praxa.monitor.acceptance",
   checkpoints: "praxa.monitor.checkpoints",
+  "siem-sweep": "praxa.monitor.siem_sweep",
 };
 
 /** Run one maintenance job by name, in a span of its own (its trace's root; `ms`, and a `code` if it failed). */
@@ -114,6 +125,9 @@ async function runMaintenancePass(name: string, data: unknown, deps: Maintenance
     case "checkpoints":
       parseJobData("checkpoints", data);
       return checkpointPass(deps);
+    case "siem-sweep":
+      parseJobData("siem-sweep", data);
+      return sweepSiemSubscriptions(deps);
     default:
       throw new Error("unknown maintenance job");
   }

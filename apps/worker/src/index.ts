@@ -13,3 +13,4 @@ export * from "./notification-job.js";
 export * from "./dispatcher.js";
 export * from "./replay-job.js";
 export * from "./replay-environment.js";
+export * from "./siem-delivery-job.js";

@@ -29,6 +29,7 @@ import {
   checkRedisEvictionPolicy,
   createQueues,
   createRedis,
+  enqueue,
   parseJobData,
   queueErrorLogger,
   Worker,
@@ -41,6 +42,7 @@ import { egressPolicy } from "@praxa/egress";
 import { processRunJob } from "./run-job.js";
 import { createNotificationProcessor } from "./notification-job.js";
 import { createReplayProcessor } from "./replay-job.js";
+import { createSiemDeliveryProcessor } from "./siem-delivery-job.js";
 import { createModelProvider } from "@praxa/runtime";
 
 export interface WorkerOptions {
@@ -268,6 +270,40 @@ export async function startWorker(
   );
   queueErrors.watch(replays, { component: "worker", queue: "replays" });
   replays.on("failed", (job, err) => log.warn({ jobId: job?.id, code: "REPLAY_FAILED", err }, "replay job failed"));
+  // SIEM streams: one pass per job, the subscription leased in Postgres (one stream per subscription fleet-wide).
+  const siem = new Worker(
+    queues.name("siem"),
+    createSiemDeliveryProcessor({
+      database,
+      provider,
+      holder,
+      log,
+      siem: {
+        egress: egressPolicy({
+          allowCidrs: config.PRAXA_EGRESS_ALLOW_CIDRS,
+          requireHttps: config.NODE_ENV === "production",
+        }),
+        leaseSeconds: config.SIEM_LEASE_SECONDS,
+        retryBaseMs: config.SIEM_RETRY_BASE_MS,
+        retryMaxMs: config.SIEM_RETRY_MAX_MS,
+        maxFailingSeconds: config.SIEM_DISABLE_AFTER_SECONDS,
+        maxBatchesPerPass: config.SIEM_BATCHES_PER_PASS,
+      },
+      auditWriter,
+      // The workspace's channels are told through the notification outbox: enqueue what the disabling recorded.
+      onDisabled: async ({ notificationIds }) => {
+        for (const id of notificationIds)
+          await enqueue(queues, "notification", { notificationId: id }, { jobId: id }, { timeoutMs: 2_000 }).catch(
+            (err: unknown) => log.warn({ code: "NOTIFICATION_ENQUEUE_FAILED", err }, "left to the outbox reconciler"),
+          );
+      },
+    }),
+    { ...connection, concurrency: 4 },
+  );
+  queueErrors.watch(siem, { component: "worker", queue: "siem" });
+  siem.on("failed", (job, err) =>
+    log.warn({ jobId: job?.id, code: "SIEM_JOB_FAILED", err }, "SIEM delivery job failed"),
+  );
   const off = unconfiguredSummary(workerIntegrations(config));
   if (off)
     log.info(
@@ -285,10 +321,17 @@ export async function startWorker(
       // cut short is replayed by the next claim once its lease expires).
       await dispatcher.stop();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.WORKER_SHUTDOWN_GRACE_MS).unref());
-      await Promise.race([Promise.all([runs.close(), keys.close(), notifications.close(), replays.close()]), grace]);
-      await Promise.all([runs.close(true), keys.close(true), notifications.close(true), replays.close(true)]).catch(
-        () => undefined,
-      );
+      await Promise.race([
+        Promise.all([runs.close(), keys.close(), notifications.close(), replays.close(), siem.close()]),
+        grace,
+      ]);
+      await Promise.all([
+        runs.close(true),
+        keys.close(true),
+        notifications.close(true),
+        replays.close(true),
+        siem.close(true),
+      ]).catch(() => undefined);
       await queues.close().catch(() => undefined);
       redis.disconnect();
       stopAuditBacklog();

@@ -17,7 +17,7 @@ import {
   sendNoticeEmail,
   sendPagerDutyEvent,
   SLACK_BOT_TOKEN_PURPOSE,
-  type PauseNotice,
+  type Notice,
   type SlackAppConfig,
   type SmtpRelay,
 } from "@praxa/connectors";
@@ -76,8 +76,23 @@ class ChannelUnconfiguredError extends PraxaError {
   readonly httpStatus = 500;
 }
 
-function noticeOf(n: ClaimedNotification): PauseNotice {
+function noticeOf(n: ClaimedNotification): Notice {
+  if (n.event === "siem.disabled")
+    return {
+      event: n.event,
+      workspaceId: n.workspaceId,
+      subscription: { id: n.siem.subscriptionId, endpointHost: n.siem.endpointHost, format: n.siem.format },
+      reason: n.siem.reason,
+      disabledAt: n.siem.disabledAt,
+    };
   return { event: n.event, workspaceId: n.workspaceId, skill: n.skill, ...n.pause };
+}
+
+/** PagerDuty's dedup key: a pause's incident key; for a disabled stream, one incident per disabling. */
+function dedupKeyOf(n: ClaimedNotification): string {
+  return n.event === "siem.disabled"
+    ? `praxa/siem/${n.siem.subscriptionId}/${n.siem.disabledAt.getTime()}`
+    : n.pause.incidentKey;
 }
 
 async function deliver(deps: NotificationJobDeps, n: ClaimedNotification, secret: string | null): Promise<void> {
@@ -92,7 +107,7 @@ async function deliver(deps: NotificationJobDeps, n: ClaimedNotification, secret
     await sendPagerDutyEvent(
       { eventsUrl: deps.channels.pagerDutyEventsUrl, routingKey: secret },
       notice,
-      n.pause.incidentKey,
+      dedupKeyOf(n),
     );
   else
     await postSlackNotice(

@@ -227,6 +227,36 @@ export const notifyPart = z.object({
   PRAXA_PAGERDUTY_EVENTS_URL: z.url().default("https://events.pagerduty.com/v2/enqueue"),
 });
 
+/**
+ * Requests to customer-given URLs (SIEM streams, Skill callbacks) go through packages/egress: only public addresses,
+ * unless the operator allows ranges here (comma- or space-separated CIDRs; empty by default — tests, self-host).
+ * Production sends https only.
+ */
+export const egressPart = z.object({
+  PRAXA_EGRESS_ALLOW_CIDRS: z
+    .string()
+    .regex(/^[0-9a-fA-F:./,\s]*$/, "comma- or space-separated CIDR ranges")
+    .optional(),
+  /** Bound on one outbound exchange to a Skill's callback (resolve, connect, send, receive). */
+  PRAXA_EGRESS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+});
+
+/** SIEM delivery (the worker): the lease per stream, the retry backoff, and when a failing stream is disabled. */
+export const siemDeliveryPart = z.object({
+  SIEM_LEASE_SECONDS: z.coerce.number().int().min(5).max(600).default(30),
+  SIEM_RETRY_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
+  SIEM_RETRY_MAX_MS: z.coerce.number().int().min(100).max(86_400_000).default(600_000),
+  /** Batches one delivery pass sends before the subscription's lease is released for the next pass. */
+  SIEM_BATCHES_PER_PASS: z.coerce.number().int().min(1).max(10_000).default(50),
+  /** A stream failing for longer than this is disabled and the workspace's notification channels are told. */
+  SIEM_DISABLE_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(86_400),
+});
+
 export const anthropicPart = z.object({
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: z.url().optional(),
@@ -269,22 +299,4 @@ export const apiLimitsPart = z.object({
     .default(86_400),
   /** Behind a load balancer that sets X-Forwarded-For: trust it for the client address (never on a bare host). */
   API_TRUST_PROXY: bool(false),
-});
-
-/**
- * Requests to customer-given URLs (Skill callbacks, SIEM streams) go through `packages/egress`: never to a loopback,
- * private, link-local, CGNAT, multicast or metadata address — unless an operator names a range here (comma-separated
- * CIDRs; empty by default), for tests and self-hosted receivers. Production also refuses plain `http:`.
- */
-export const egressPart = z.object({
-  PRAXA_EGRESS_ALLOW_CIDRS: z
-    .string()
-    .max(2_000)
-    .refine(
-      (v) => v.trim() === "" || v.split(",").every((c) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c.trim())),
-      "must be comma-separated CIDRs such as 127.0.0.0/8,::1/128",
-    )
-    .optional(),
-  /** Bound on one outbound exchange (resolve, connect, send, receive). */
-  PRAXA_EGRESS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });

@@ -10,15 +10,16 @@ import {
   bool,
   commonPart,
   databasePart,
+  egressPart,
   githubAppPart,
   githubWebhookPart,
   keyProviderPart,
   keyProviderRules,
   modelEndpointsPart,
   notifyPart,
-  egressPart,
   portPart,
   redisPart,
+  siemDeliveryPart,
   slackOAuthPart,
   slackSigningPart,
 } from "./parts.js";
@@ -82,6 +83,7 @@ export const workerConfigSchema = commonPart
   .extend(modelEndpointsPart.shape)
   .extend(notifyPart.shape)
   .extend(egressPart.shape)
+  .extend(siemDeliveryPart.shape)
   .superRefine(keyProviderRules);
 
 export const monitorConfigSchema = commonPart
@@ -112,6 +114,7 @@ export const apiConfigSchema = commonPart
       .optional(),
   })
   .extend(apiLimitsPart.shape)
+  .extend(egressPart.shape)
   // The GitHub App key signs App JWTs for one call, the installation lookup at install time (it opens no sealed
   // credential; see docs/security.md on what it could mint and why it is accepted here).
   .extend(githubAppPart.shape)

@@ -10,3 +10,7 @@ export * from "./notify-pagerduty.js";
 export * from "./notify-email.js";
 export * from "./notify-slack.js";
 export * from "./slack-bot-client.js";
+export * from "./siem-signing.js";
+export * from "./siem-format.js";
+export * from "./siem-send.js";
+export * from "./siem-verify-endpoint.js";

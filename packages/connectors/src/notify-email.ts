@@ -6,7 +6,7 @@
 import nodemailer from "nodemailer";
 import { UnavailableError } from "@praxa/core";
 import { NotificationRejectedError } from "./notify-errors.js";
-import { noticeSummary, noticeText, type PauseNotice } from "./notify-message.js";
+import { noticeSummary, noticeText, type Notice } from "./notify-message.js";
 
 export interface SmtpRelay {
   /** `smtp://[user:pass@]host:port` or `smtps://…`. */
@@ -15,11 +15,7 @@ export interface SmtpRelay {
   readonly timeoutMs?: number;
 }
 
-export async function sendNoticeEmail(
-  relay: SmtpRelay,
-  to: string,
-  notice: PauseNotice,
-): Promise<{ messageId: string }> {
+export async function sendNoticeEmail(relay: SmtpRelay, to: string, notice: Notice): Promise<{ messageId: string }> {
   const timeout = relay.timeoutMs ?? 10_000;
   const transport = nodemailer.createTransport({
     url: relay.url,
@@ -33,7 +29,10 @@ export async function sendNoticeEmail(
       to,
       subject: `[Praxa] ${noticeSummary(notice)}`.slice(0, 250),
       text: noticeText(notice),
-      headers: { "X-Praxa-Skill": notice.skill.id, "X-Praxa-Event": notice.event },
+      headers:
+        notice.event === "siem.disabled"
+          ? { "X-Praxa-Siem-Subscription": notice.subscription.id, "X-Praxa-Event": notice.event }
+          : { "X-Praxa-Skill": notice.skill.id, "X-Praxa-Event": notice.event },
     });
     return { messageId: info.messageId };
   } catch (err) {

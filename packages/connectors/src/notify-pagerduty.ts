@@ -6,7 +6,7 @@
  */
 import { UnavailableError } from "@praxa/core";
 import { NotificationRejectedError } from "./notify-errors.js";
-import { noticeSummary, type PauseNotice } from "./notify-message.js";
+import { noticeSummary, type Notice } from "./notify-message.js";
 
 export const PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue";
 
@@ -16,7 +16,22 @@ export interface PagerDutyTarget {
   readonly timeoutMs?: number;
 }
 
-export function pagerDutyEvent(notice: PauseNotice, routingKey: string, dedupKey: string): Record<string, unknown> {
+export function pagerDutyEvent(notice: Notice, routingKey: string, dedupKey: string): Record<string, unknown> {
+  if (notice.event === "siem.disabled")
+    return {
+      routing_key: routingKey,
+      event_action: "trigger",
+      dedup_key: dedupKey,
+      payload: {
+        summary: noticeSummary(notice).slice(0, 1024),
+        source: `praxa/${notice.workspaceId}`,
+        severity: "error",
+        component: "siem-stream",
+        class: notice.reason,
+        timestamp: notice.disabledAt.toISOString(),
+        custom_details: { subscription_id: notice.subscription.id, endpoint_host: notice.subscription.endpointHost },
+      },
+    };
   if (notice.event === "skill.resumed")
     return { routing_key: routingKey, event_action: "resolve", dedup_key: dedupKey };
   return {
@@ -43,7 +58,7 @@ export function pagerDutyEvent(notice: PauseNotice, routingKey: string, dedupKey
 
 export async function sendPagerDutyEvent(
   target: PagerDutyTarget,
-  notice: PauseNotice,
+  notice: Notice,
   dedupKey: string,
 ): Promise<{ dedupKey: string }> {
   let res: Response;

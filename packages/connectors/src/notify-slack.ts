@@ -8,7 +8,7 @@ import { ErrorCode, LogLevel, WebClient } from "@slack/web-api";
 import { UnavailableError } from "@praxa/core";
 import { assertBotCredential } from "./bot-credentials.js";
 import { NotificationRejectedError } from "./notify-errors.js";
-import { noticeSummary, noticeText, type PauseNotice } from "./notify-message.js";
+import { noticeSummary, noticeText, type Notice } from "./notify-message.js";
 
 export const SLACK_API_URL = "https://slack.com/api/";
 const TRANSIENT = new Set(["ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"]);
@@ -20,7 +20,7 @@ export interface SlackTarget {
   readonly timeoutMs?: number;
 }
 
-export async function postSlackNotice(target: SlackTarget, notice: PauseNotice): Promise<{ ts: string }> {
+export async function postSlackNotice(target: SlackTarget, notice: Notice): Promise<{ ts: string }> {
   assertBotCredential("slack", target.botToken);
   const client = new WebClient(target.botToken, {
     slackApiUrl: target.apiUrl,

@@ -27,6 +27,7 @@ export const ID_PREFIXES = {
   triggerSecret: "tw",
   auditReplay: "rp",
   approval: "ap",
+  siemSubscription: "ss",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;
@@ -48,6 +49,7 @@ export type MemoryFactId = Id<"memoryFact">;
 export type NotificationId = Id<"notification">;
 export type NotificationChannelId = Id<"notificationChannel">;
 export type ApprovalId = Id<"approval">;
+export type SiemSubscriptionId = Id<"siemSubscription">;
 
 /** The TypeID suffix alphabet: Crockford base32, lower case; the first character is 0-7 (128-bit bound). */
 const SUFFIX = /^[0-7][0-9a-hjkmnp-tv-z]{25}$/;
@@ -107,3 +109,4 @@ export const NotificationIdSchema = idSchema("notification");
 export const NotificationChannelIdSchema = idSchema("notificationChannel");
 export const AuditReplayIdSchema = idSchema("auditReplay");
 export const ApprovalIdSchema = idSchema("approval");
+export const SiemSubscriptionIdSchema = idSchema("siemSubscription");

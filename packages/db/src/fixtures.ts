@@ -28,6 +28,8 @@ export interface WorkspaceFixture {
   readonly memoryFactId: string;
   readonly ingestKeyId: string;
   readonly notificationChannelId: string;
+  /** A paused SIEM subscription (migrations/0032). */
+  readonly siemSubscriptionId: string;
   readonly manifest: SkillManifest;
 }
 
@@ -78,6 +80,7 @@ export async function seedWorkspaceFixture(
     memoryFactId: newId("memoryFact"),
     ingestKeyId: `itk_${randomBytes(16).toString("hex")}`,
     notificationChannelId: newId("notificationChannel"),
+    siemSubscriptionId: newId("siemSubscription"),
     manifest,
   };
   try {
@@ -174,6 +177,10 @@ export async function seedWorkspaceFixture(
                values (${f.workspaceId}, ${f.skillId}, 'manual', 'fixture', ${f.memberId}, ${`praxa/${f.skillId}/${randomUUID()}`}, now(), ${f.memberId}, 'fixture') returning id`;
       await tx`insert into notifications (workspace_id, id, channel_id, skill_id, pause_id, event, kind, status, attempts, delivered_at)
                values (${f.workspaceId}, ${newId("notification")}, ${f.notificationChannelId}, ${f.skillId}, ${pause?.id ?? null}, 'skill.paused', 'email', 'delivered', 1, now())`;
+      // A SIEM stream (0032), paused so no sweep picks it up.
+      await tx`insert into siem_subscriptions (workspace_id, id, endpoint_url, format, status, status_reason, public_key, created_by)
+               values (${f.workspaceId}, ${f.siemSubscriptionId}, 'https://siem.example.com/praxa', 'jsonl', 'paused', 'PAUSED_BY_ADMIN',
+                       ${`whpk_${randomBytes(32).toString("base64")}`}, ${f.memberId})`;
     });
   } finally {
     await sql.end({ timeout: 5 });

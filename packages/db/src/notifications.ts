@@ -19,22 +19,27 @@ const ClaimRow = z.object({
   channel_id: z.string(),
   kind: z.enum(["slack", "email", "pagerduty"]),
   target: z.string(),
-  event: z.enum(["skill.paused", "skill.resumed"]),
+  event: z.enum(["skill.paused", "skill.resumed", "siem.disabled"]),
   attempts: z.number().int(),
   lease_token: z.uuid(),
   lease_expires_at: date,
-  skill_id: SkillIdSchema,
-  skill_slug: z.string(),
-  skill_name: z.string(),
-  cause: z.enum(["acceptance", "manual"]),
-  reason: z.string(),
+  skill_id: SkillIdSchema.nullable(),
+  skill_slug: z.string().nullable(),
+  skill_name: z.string().nullable(),
+  cause: z.enum(["acceptance", "manual"]).nullable(),
+  reason: z.string().nullable(),
   rate: num.nullable(),
   threshold: num.nullable(),
   decided: z.number().int().nullable(),
-  incident_key: z.string(),
-  paused_at: date,
+  incident_key: z.string().nullable(),
+  paused_at: date.nullable(),
   resumed_by: z.string().nullable(),
   resume_reason: z.string().nullable(),
+  siem_subscription_id: z.string().nullable(),
+  siem_reason: z.string().nullable(),
+  siem_endpoint_url: z.string().nullable(),
+  siem_format: z.string().nullable(),
+  created_at: date,
 });
 
 export interface NotificationLease {
@@ -44,29 +49,55 @@ export interface NotificationLease {
 }
 
 /** What a claimed notification says and where it goes; nothing secret. */
-export interface ClaimedNotification {
+export type ClaimedNotification = ClaimedNotificationBase &
+  (
+    | {
+        readonly event: "skill.paused" | "skill.resumed";
+        readonly skill: { readonly id: string; readonly slug: string; readonly name: string };
+        readonly pause: {
+          readonly cause: "acceptance" | "manual";
+          readonly reason: string;
+          readonly rate: number | null;
+          readonly threshold: number | null;
+          readonly decided: number | null;
+          /** PagerDuty's dedup_key: the same for this pause's trigger, its retries and its resolve. */
+          readonly incidentKey: string;
+          readonly pausedAt: Date;
+          readonly resumedBy: string | null;
+          readonly resumeReason: string | null;
+        };
+      }
+    | {
+        /** A SIEM stream the worker disabled (migrations/0032). */
+        readonly event: "siem.disabled";
+        readonly siem: {
+          readonly subscriptionId: string;
+          readonly reason: string;
+          /** The endpoint's host only (a path or query may carry a token). */
+          readonly endpointHost: string;
+          readonly format: string;
+          readonly disabledAt: Date;
+        };
+      }
+  );
+
+interface ClaimedNotificationBase {
   readonly notificationId: NotificationId;
   readonly workspaceId: WorkspaceId;
   readonly channelId: string;
   readonly kind: "slack" | "email" | "pagerduty";
   /** Slack channel id or email address (a PagerDuty channel's routing key is its secret). */
   readonly target: string;
-  readonly event: "skill.paused" | "skill.resumed";
   readonly attempt: number;
   readonly lease: NotificationLease;
-  readonly skill: { readonly id: string; readonly slug: string; readonly name: string };
-  readonly pause: {
-    readonly cause: "acceptance" | "manual";
-    readonly reason: string;
-    readonly rate: number | null;
-    readonly threshold: number | null;
-    readonly decided: number | null;
-    /** PagerDuty's dedup_key: the same for this pause's trigger, its retries and its resolve. */
-    readonly incidentKey: string;
-    readonly pausedAt: Date;
-    readonly resumedBy: string | null;
-    readonly resumeReason: string | null;
-  };
+}
+
+function hostOf(url: string | null): string {
+  try {
+    return url ? new URL(url).host : "";
+  } catch {
+    return "";
+  }
 }
 
 /** Claim a notification; null if it is not claimable (delivered, failed, or held under a live lease). */
@@ -82,15 +113,35 @@ export async function claimNotification(
     dsql`select * from public.notification_claim(${notificationId}, ${holder}, ${leaseSeconds})`,
   );
   if (!r) return null;
-  return {
+  const base: ClaimedNotificationBase = {
     notificationId,
     workspaceId: r.workspace_id,
     channelId: r.channel_id,
     kind: r.kind,
     target: r.target,
-    event: r.event,
     attempt: r.attempts,
     lease: { notificationId, token: r.lease_token, expiresAt: r.lease_expires_at },
+  };
+  if (r.event === "siem.disabled") {
+    if (!r.siem_subscription_id || !r.siem_reason)
+      throw new RangeError("a siem.disabled notification names its stream");
+    return {
+      ...base,
+      event: r.event,
+      siem: {
+        subscriptionId: r.siem_subscription_id,
+        reason: r.siem_reason,
+        endpointHost: hostOf(r.siem_endpoint_url),
+        format: r.siem_format ?? "",
+        disabledAt: r.created_at,
+      },
+    };
+  }
+  if (!r.skill_id || !r.skill_slug || !r.skill_name || !r.cause || r.reason === null || !r.incident_key || !r.paused_at)
+    throw new RangeError("a Skill's notification names its Skill and pause");
+  return {
+    ...base,
+    event: r.event,
     skill: { id: r.skill_id, slug: r.skill_slug, name: r.skill_name },
     pause: {
       cause: r.cause,

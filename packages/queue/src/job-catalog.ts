@@ -6,7 +6,7 @@
  */
 import type { JobsOptions } from "bullmq";
 import { z } from "zod";
-import { RunIdSchema, WorkspaceIdSchema, type RunId } from "@praxa/core";
+import { RunIdSchema, SiemSubscriptionIdSchema, WorkspaceIdSchema, type RunId } from "@praxa/core";
 
 /** Optional tracing hints. Ignored for authorization by design. */
 const TraceHint = z
@@ -56,6 +56,22 @@ export const JOB_CATALOG = {
       removeOnComplete: { age: 3600 },
       removeOnFail: { age: 7 * 24 * 3600 },
     },
+  },
+  /**
+   * One delivery pass of a SIEM stream: the worker claims the subscription (a lease in Postgres: one stream per
+   * subscription at a time, whatever the number of processes), sends batches until caught up or its budget is spent,
+   * and releases it. The monitor's sweep enqueues it (jobId `siem.<subscription id>`) while there is work due.
+   */
+  siem: {
+    queue: "siem",
+    schema: z.object({ subscriptionId: SiemSubscriptionIdSchema }).strict(),
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: true },
+  },
+  /** The monitor's sweep of SIEM streams with work due. */
+  "siem-sweep": {
+    queue: "maintenance",
+    schema: z.object({}).strict(),
+    options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
   },
   reconcile: {
     queue: "maintenance",

@@ -6,6 +6,7 @@
  *    writes (core's audit-export.ts): a header, a `leaf` line per event from seq 1, the `event` lines of the range
  *    with their exact canonical bytes, the `checkpoint` lines and the `key` lines — everything an offline verifier
  *    needs with the keys the customer pinned (`praxa audit verify --file … --keys …`).
+ *  - `GET /v1/audit/keys` — the public keys that verify events and checkpoints (what a SIEM receiver pins).
  *  - `GET|PUT /v1/audit/redaction-policy` — what the audit log keeps of inputs and outputs (admins change it; audited).
  * `GET /v1/audit/verify` is audit-verify.ts.
  */
@@ -184,6 +185,46 @@ export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSig
         next: rows.length === query.limit ? (rows.at(-1)?.seq ?? null) : null,
       };
     },
+  });
+
+  route(app, db, {
+    method: "GET",
+    url: "/v1/audit/keys",
+    tag: "audit",
+    summary: "The public keys that verify audit events and checkpoints (pin them; a SIEM receiver verifies with them)",
+    description:
+      "Every key that has signed this platform's audit events (`purpose: event`, Ed25519) or checkpoints, as PEM: the same set `praxa audit keys` prints, the file `praxa audit verify --keys` reads.",
+    operationId: "listAuditKeys",
+    response: z
+      .object({
+        keys: z.array(
+          z
+            .object({
+              key_id: z.string(),
+              purpose: z.enum(["event", "checkpoint"]),
+              algorithm: z.enum(["ed25519", "ecdsa-p256-sha256"]),
+              public_key_pem: z.string(),
+            })
+            .strict(),
+        ),
+      })
+      .strict(),
+    handler: async () => ({
+      keys: (await readAuditKeyset(db)).map((k) => {
+        const line = JSON.parse(exportKeyLine(k)) as {
+          key_id: string;
+          purpose: "event" | "checkpoint";
+          algorithm: "ed25519" | "ecdsa-p256-sha256";
+          public_key_pem: string;
+        };
+        return {
+          key_id: line.key_id,
+          purpose: line.purpose,
+          algorithm: line.algorithm,
+          public_key_pem: line.public_key_pem,
+        };
+      }),
+    }),
   });
 
   route(app, db, {

@@ -25,6 +25,9 @@ import {
   ValidationError,
   verifyChain,
   verifyCheckpointsAgainstRoots,
+  parsePinnedKeys,
+  verifySiemStream,
+  type SiemStreamVerification,
   type ChainVerification,
   type ExportVerification,
   type StoredChainEvent,
@@ -306,6 +309,14 @@ export async function verifyExportFile(
       : { result: verifyChain(prepared.events, prepared.chain.eventKeys, prepared.chain.options), threads: 1 });
   }
   return { ...completeAuditExport(prepared, chain, trusted), threads };
+}
+
+/**
+ * `audit verify --stream <received.jsonl> --keys <keys.json>`: what a SIEM receiver stored, offline — every record's
+ * signature with the pinned keys, and the chain's continuity (duplicates from at-least-once delivery must be identical).
+ */
+export function verifyStreamFile(file: string, keysFile: string): SiemStreamVerification {
+  return verifySiemStream(readFileSync(file, "utf8"), parsePinnedKeys(JSON.parse(readFileSync(keysFile, "utf8"))));
 }
 
 /** `audit prove --workspace <id> --event <ae_id>`: a compact RFC 9162 inclusion proof against the newest checkpoint. */

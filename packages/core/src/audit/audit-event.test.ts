@@ -127,6 +127,7 @@ describe("audit_event · v1 schemas", () => {
       "token.minted",
       "integration.changed",
       "checkpoint",
+      "siem.disabled",
       ...ADMIN_EVENT_KINDS,
     ]);
   });

@@ -9,7 +9,8 @@
  *   - stored: body + `hash` and `signature`.
  *
  * Kind rules: run kinds (`skill.action`, `guard.denied`, `run.failed`, `approval.*`) carry skillId, runId, step and manifest_hash; skill kinds
- * (`skill.paused`, `skill.resumed`) carry skillId and no runId; workspace kinds (`key.rotated`, `checkpoint`) carry
+ * (`skill.paused`, `skill.resumed`) carry skillId and no runId; workspace kinds (`key.rotated`, `checkpoint`, `siem.disabled`: a
+ * SIEM stream the worker disabled) carry
  * neither; admin kinds (`admin.*`) carry no run, and only `admin.trigger_secret.*` a skill; the rest may carry a run
  * (then also its skill). `confidence` is a number for `skill.action` and may be null
  * elsewhere; step, manifest_hash, model and tool_result_hashes belong to events of a run.
@@ -36,6 +37,7 @@ export const AUDIT_EVENT_KINDS = [
   "token.minted",
   "integration.changed",
   "checkpoint",
+  "siem.disabled",
   "admin.token.minted",
   "admin.token.revoked",
   "admin.llm_key.added",
@@ -50,6 +52,11 @@ export const AUDIT_EVENT_KINDS = [
   "admin.integration.confirmed",
   "admin.audit_replay.requested",
   "admin.member.slack_linked",
+  "admin.siem_subscription.created",
+  "admin.siem_subscription.paused",
+  "admin.siem_subscription.resumed",
+  "admin.siem_subscription.deleted",
+  "admin.siem_subscription.rotated",
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
@@ -72,7 +79,11 @@ export const SKILL_EVENT_KINDS = [
   "skill.version.created",
 ] as const satisfies readonly AuditEventKind[];
 /** Kinds about the workspace: they name neither a skill nor a run. */
-export const WORKSPACE_EVENT_KINDS = ["key.rotated", "checkpoint"] as const satisfies readonly AuditEventKind[];
+export const WORKSPACE_EVENT_KINDS = [
+  "key.rotated",
+  "checkpoint",
+  "siem.disabled",
+] as const satisfies readonly AuditEventKind[];
 
 /**
  * Administrative changes (a token minted or revoked, a BYOK key added or deleted, a notification channel, a trigger
@@ -94,6 +105,11 @@ export const ADMIN_EVENT_KINDS = [
   "admin.integration.confirmed",
   "admin.audit_replay.requested",
   "admin.member.slack_linked",
+  "admin.siem_subscription.created",
+  "admin.siem_subscription.paused",
+  "admin.siem_subscription.resumed",
+  "admin.siem_subscription.deleted",
+  "admin.siem_subscription.rotated",
 ] as const satisfies readonly AuditEventKind[];
 export type AdminEventKind = (typeof ADMIN_EVENT_KINDS)[number];
 

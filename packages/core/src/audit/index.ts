@@ -12,3 +12,4 @@ export * from "./verify-checkpoint.js";
 export * from "./audit-export.js";
 export * from "./audit-export-lines.js";
 export * from "./replay-report.js";
+export * from "./siem-stream.js";

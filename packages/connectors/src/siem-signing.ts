@@ -1,0 +1,79 @@
+/**
+ * Standard Webhooks signing for SIEM streams (standardwebhooks.com, spec/standard-webhooks.md): the signed content is
+ * `{webhook-id}.{webhook-timestamp}.{body}` (the body exactly as sent). `webhook-signature` carries space-separated
+ * `version,base64` entries:
+ *   - `v1a` — Ed25519 (asymmetric): a key pair per subscription; the customer holds only the public key `whpk_…`
+ *     (base64 of the raw 32-byte key), so a leaked receiver config cannot forge a batch;
+ *   - `v1`  — HMAC-SHA256 keyed by base64-decode(the `whsec_` secret without its prefix), when the customer asked for it.
+ * During a rotation's overlap both generations sign: a receiver that still pins the old key, or already the new one,
+ * verifies (any one valid signature suffices).
+ */
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  type KeyObject,
+} from "node:crypto";
+import { z } from "zod";
+
+export const WebhookPublicKeySchema = z.string().regex(/^whpk_[A-Za-z0-9+/]{43}=$/, "an Ed25519 public key: whpk_…");
+export const WebhookSecretSchema = z.string().regex(/^whsec_[A-Za-z0-9+/]{22,}={0,2}$/, "a webhook secret: whsec_…");
+
+/** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4); the raw key follows. */
+const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+export interface SiemSigningKeyPair {
+  /** `whpk_` + base64 of the raw 32-byte public key: shown to the customer. */
+  readonly publicKey: string;
+  /** PKCS #8 DER of the private key: sealed to the workspace key, never shown. */
+  readonly privateKeyPkcs8: Buffer;
+}
+
+export function generateSiemSigningKey(): SiemSigningKeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(ED25519_SPKI_PREFIX.length);
+  return {
+    publicKey: `whpk_${raw.toString("base64")}`,
+    privateKeyPkcs8: privateKey.export({ format: "der", type: "pkcs8" }),
+  };
+}
+
+/** A `whsec_` secret: 32 random bytes, base64. */
+export function generateWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString("base64")}`;
+}
+
+/** The Ed25519 public key a `whpk_…` names (what a receiver does with it; also used by tests and the CLI). */
+export function webhookPublicKey(whpk: string): KeyObject {
+  const raw = Buffer.from(WebhookPublicKeySchema.parse(whpk).slice("whpk_".length), "base64");
+  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: "der", type: "spki" });
+}
+
+export function siemPrivateKey(pkcs8: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
+}
+
+/** The keys a delivery signs with: Ed25519 private keys (current first) and `whsec_` secrets (current first). */
+export interface SiemSigners {
+  readonly ed25519: readonly KeyObject[];
+  readonly hmac: readonly string[];
+}
+
+function signedContent(webhookId: string, timestamp: number, body: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${webhookId}.${timestamp}.`, "utf8"), body]);
+}
+
+/** The `webhook-signature` header value: `v1a,…` for each Ed25519 key, then `v1,…` for each secret. */
+export function signSiemBody(signers: SiemSigners, webhookId: string, timestamp: number, body: Uint8Array): string {
+  if (signers.ed25519.length === 0) throw new RangeError("a SIEM delivery is always signed with v1a");
+  const content = signedContent(webhookId, timestamp, body);
+  const v1a = signers.ed25519.map((k) => `v1a,${sign(null, content, k).toString("base64")}`);
+  const v1 = signers.hmac.map((secret) => {
+    const key = Buffer.from(WebhookSecretSchema.parse(secret).slice("whsec_".length), "base64");
+    return `v1,${createHmac("sha256", key).update(content).digest("base64")}`;
+  });
+  return [...v1a, ...v1].join(" ");
+}
