@@ -134,6 +134,10 @@ export async function seedWorkspaceFixture(
                  values (${f.workspaceId}, 1, ${sealed.event.auditEventId}, 'skill.action', ${f.skillId}, ${f.runId}, 0, 'github.pull_request.opened', now(),
                          ${sealed.event.prev_hash}, ${sealed.hash}, ${`fixture-ev-${f.workspaceId}`}, ${sealed.signature}, ${Buffer.from(sealed.canonical)})`;
         await tx`insert into audit_chain_heads (workspace_id, seq, head_hash) values (${f.workspaceId}, 1, ${sealed.hash})`;
+        // What a retention cut keeps (0033): the leaf hash of seq 1. The event itself is left in place for the suites
+        // that read it; verifiers start after the cut either way (an event at or before it is vouched for by the cut's
+        // leaf hashes and the checkpoint at it, below).
+        await tx`insert into audit_retention_cuts (workspace_id, from_seq, through_seq, leaf_hashes) values (${f.workspaceId}, 1, 1, ${Buffer.from(sealed.hash, "hex")})`;
         const cpKey = `fixture-cp-${f.workspaceId}`;
         const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
         await tx`insert into audit_keys (key_id, purpose, algorithm, spki) values (${`fixture-ev-${f.workspaceId}`}, 'event', 'ed25519', ${spki}), (${cpKey}, 'checkpoint', 'ed25519', ${spki})`;

@@ -18,3 +18,4 @@ export * from "./test-database.js";
 // The query builder's operators, so apps build typed queries without depending on drizzle directly.
 export { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
 export * from "./run-execution.js";
+export * from "./lifecycle.js";

@@ -90,3 +90,12 @@ export function exportKeyLine(k: {
       .toString(),
   });
 }
+
+/** A retention cut: events 1..throughSeq were removed on cutAt (their leaf lines are still written). */
+export function exportRetentionLine(r: { readonly throughSeq: number; readonly cutAt: Date | string }): string {
+  return JSON.stringify({
+    type: "retention",
+    through_seq: r.throughSeq,
+    cut_at: r.cutAt instanceof Date ? r.cutAt.toISOString() : r.cutAt,
+  });
+}

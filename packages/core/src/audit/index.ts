@@ -11,3 +11,4 @@ export * from "./redaction.js";
 export * from "./verify-checkpoint.js";
 export * from "./audit-export.js";
 export * from "./audit-export-lines.js";
+export * from "./erasure-receipt.js";

@@ -19,6 +19,7 @@ export class ChainStreamVerification {
   readonly #options: VerifyChainOptions;
   #anchor: { readonly prevHash: string; readonly nextSeq: number } | undefined;
   #count = 0;
+  #removed = 0;
   #failure: ChainVerification | undefined;
   /** Tree sizes whose root is wanted, ascending; `#nextWanted` indexes the next one not yet reached. */
   readonly #wanted: readonly number[];
@@ -61,6 +62,32 @@ export class ChainStreamVerification {
     const last = page.at(-1);
     if (last !== undefined) this.#anchor = { prevHash: last.hash, nextSeq: last.seq + 1 };
     return null;
+  }
+
+  /**
+   * Take the leaf hashes of the events a retention cut removed (seq 1..n, hex, in seq order) before the first page: they
+   * join the Merkle tree (so every checkpoint's root, and a trusted checkpoint's from before the cut, is recomputed as
+   * before) and the last one anchors the first kept event. Their content is gone, so nothing but the signed checkpoint
+   * at the cut vouches for them: the caller must require one at exactly n (`verifyCheckpointsAgainstRoots` then checks
+   * its root over these hashes).
+   */
+  acceptRemoved(hashes: readonly string[]): void {
+    if (this.#count !== 0 || this.#failure !== undefined) throw new RangeError("removed leaves come before any page");
+    for (const h of hashes) {
+      this.#pushLeaf(eventLeafHash(h));
+      this.#count++;
+      this.#recordRoots();
+    }
+    const last = hashes.at(-1);
+    if (last !== undefined) {
+      this.#anchor = { prevHash: last, nextSeq: hashes.length + 1 };
+      this.#removed = hashes.length;
+    }
+  }
+
+  /** How many leading events were removed by retention (taken by `acceptRemoved`). */
+  get removed(): number {
+    return this.#removed;
   }
 
   /** Rows verified so far. */

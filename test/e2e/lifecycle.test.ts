@@ -1,0 +1,351 @@
+/**
+ * Data lifecycle on the real database (migration 0033): the retention cut of an audit chain behind a signed checkpoint
+ * (what is old goes, nothing else; the rest verifies from the cut, and a checkpoint kept from before the cut is still
+ * proven consistent — through the database and through the offline export), and the erasure of a workspace (no row of
+ * it in any table the catalog lists, no object under its prefix, no secret, no key; a signed receipt that verifies).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { createPublicKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import {
+  ChainStreamVerification,
+  checkTrustedCheckpointRoot,
+  exportCheckpointLine,
+  exportEventLine,
+  exportHeaderLine,
+  exportKeyLine,
+  exportLeafLine,
+  exportRetentionLine,
+  newId,
+  signatureFloor,
+  verifyAuditExport,
+  verifyChain,
+  verifyCheckpointsAgainstRoots,
+  verifyErasureReceipt,
+  type AuditEventDraft,
+  type PinnedKeys,
+  type VerificationKey,
+  type WorkspaceId,
+} from "@praxa/core";
+import {
+  appendAuditEvents,
+  createCheckpoint,
+  createDatabase,
+  createTestDatabase,
+  cutAuditChain,
+  erasuresDue,
+  executeErasure,
+  readAuditChain,
+  readAuditLeaves,
+  readCheckpoints,
+  readRetentionCuts,
+  registerAuditKey,
+  requestErasureAsOperator,
+  retentionDue,
+  seedWorkspaceFixture,
+  withWorkspace,
+  type Database,
+  type TestDatabase,
+  type WorkspaceFixture,
+} from "@praxa/db";
+import { createLocalObjectStore, type LocalObjectStoreBackend } from "@praxa/object-store";
+
+let tdb: TestDatabase;
+let admin: postgres.Sql;
+let adminDb: Database;
+let worker: Database;
+let monitor: Database;
+let api: Database;
+let objects: LocalObjectStoreBackend;
+
+const eventKey = generateKeyPairSync("ed25519");
+const eventSigner = { keyId: "lc-events", privateKey: eventKey.privateKey };
+const cpKey = generateKeyPairSync("ed25519");
+const cpSigner = { keyId: "lc-checkpoints", sign: async (m: Uint8Array) => sign(null, m, cpKey.privateKey) };
+const spki = (k: typeof cpKey) => k.publicKey.export({ format: "der", type: "spki" });
+const cpKeys = new Map<string, VerificationKey>([
+  [cpSigner.keyId, { keyId: cpSigner.keyId, algorithm: "ed25519", spki: spki(cpKey) }],
+]);
+const eventKeys = new Map([[eventSigner.keyId, eventKey.publicKey]]);
+const pinned: PinnedKeys = [
+  {
+    key_id: eventSigner.keyId,
+    purpose: "event",
+    algorithm: "ed25519",
+    public_key_pem: eventKey.publicKey.export({ format: "pem", type: "spki" }).toString(),
+  },
+  {
+    key_id: cpSigner.keyId,
+    purpose: "checkpoint",
+    algorithm: "ed25519",
+    public_key_pem: cpKey.publicKey.export({ format: "pem", type: "spki" }).toString(),
+  },
+];
+
+let step = 1;
+const draft = (f: WorkspaceFixture): AuditEventDraft => ({
+  auditEventId: newId("auditEvent"),
+  kind: "skill.action",
+  skillId: f.skillId as AuditEventDraft["skillId"],
+  runId: f.runId as AuditEventDraft["runId"],
+  trigger: "github.pull_request.opened",
+  input: { prNumber: step },
+  reasoning: [`step ${step}`],
+  alternatives: [],
+  confidence: 0.9,
+  output: { verdict: "approve" },
+  tools_used: [],
+  duration_ms: 1,
+  occurred_at: new Date().toISOString(),
+  manifest_hash: "c".repeat(64),
+  step: step++,
+});
+const append = (f: WorkspaceFixture, n: number) =>
+  withWorkspace(worker, f.workspaceId, (s) =>
+    appendAuditEvents(
+      s,
+      Array.from({ length: n }, () => draft(f)),
+      eventSigner,
+    ),
+  );
+
+/** Make events [from, to] of a workspace look `days` old (the superuser, triggers off: only the test may). */
+async function age(ws: string, from: number, to: number, days: number): Promise<void> {
+  await admin.begin(async (tx) => {
+    await tx`set local session_replication_role = replica`;
+    await tx`update audit_events set occurred_at = now() - make_interval(days => ${days}) where workspace_id = ${ws} and seq between ${from} and ${to}`;
+  });
+}
+
+/**
+ * What `praxa audit verify` does against the database, in one page: the removed leaves first, then the kept chain
+ * anchored on the last of them, every checkpoint's root, a checkpoint required at the cut, and a kept one's root.
+ */
+async function verifyFromDatabase(
+  ws: WorkspaceId,
+  trusted?: { treeSize: number; rootHash: string },
+): Promise<{ ok: boolean; failure?: string; removed: number; verified: number }> {
+  return withWorkspace(api, ws, async (s) => {
+    const cuts = await readRetentionCuts(s);
+    const checkpoints = await readCheckpoints(s);
+    const chain = await readAuditChain(s);
+    const head = chain.at(-1)?.seq ?? cuts.throughSeq;
+    const stream = new ChainStreamVerification(
+      {
+        workspaceId: ws,
+        signatures: {
+          fromSeq: signatureFloor(
+            checkpoints.map((c) => c.tree_size),
+            head,
+          ),
+        },
+        content: "columns",
+      },
+      [...checkpoints.map((c) => c.tree_size), ...(trusted ? [trusted.treeSize] : [])],
+    );
+    stream.acceptRemoved(cuts.leafHashes);
+    if (cuts.throughSeq > 0 && !checkpoints.some((c) => c.tree_size === cuts.throughSeq))
+      return { ok: false, failure: "no checkpoint at the cut", removed: cuts.throughSeq, verified: 0 };
+    const failed = stream.accept(chain, verifyChain(chain, eventKeys, stream.pageOptions()));
+    if (failed && !failed.ok)
+      return { ok: false, failure: `seq ${failed.seq}: ${failed.reason}`, removed: cuts.throughSeq, verified: 0 };
+    const cps = verifyCheckpointsAgainstRoots(checkpoints, stream.events, (n) => stream.rootAt(n), cpKeys);
+    if (!cps.ok) return { ok: false, failure: `checkpoint ${cps.treeSize}: ${cps.reason}`, removed: 0, verified: 0 };
+    if (trusted) {
+      const kept = checkTrustedCheckpointRoot(trusted, stream.events, stream.rootAt(trusted.treeSize));
+      if (!kept.ok) return { ok: false, failure: kept.failure, removed: cuts.throughSeq, verified: 0 };
+    }
+    return { ok: true, removed: stream.removed, verified: stream.events - stream.removed };
+  });
+}
+
+/** The offline export, as `praxa audit export` writes it (retention line included). */
+async function exportText(ws: WorkspaceId): Promise<string> {
+  return withWorkspace(api, ws, async (s) => {
+    const cuts = await readRetentionCuts(s);
+    const lines = [exportHeaderLine({ workspaceId: ws, exportedAt: new Date().toISOString(), from: null, to: null })];
+    cuts.leafHashes.forEach((hash, i) => lines.push(exportLeafLine({ seq: i + 1, hash })));
+    for (const l of await readAuditLeaves(s)) lines.push(exportLeafLine(l));
+    for (const e of await readAuditChain(s)) lines.push(exportEventLine(e));
+    for (const c of await readCheckpoints(s)) lines.push(exportCheckpointLine(c));
+    if (cuts.cutAt) lines.push(exportRetentionLine({ throughSeq: cuts.throughSeq, cutAt: cuts.cutAt }));
+    lines.push(exportKeyLine({ keyId: cpSigner.keyId, purpose: "checkpoint", algorithm: "ed25519", spki: spki(cpKey) }));
+    return lines.join("\n");
+  });
+}
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  admin = postgres(tdb.adminUrl, { max: 2, onnotice: () => {} });
+  adminDb = createDatabase(tdb.adminUrl, { max: 1 });
+  worker = createDatabase(tdb.roleUrl("praxa_worker"), { max: 2 });
+  monitor = createDatabase(tdb.roleUrl("praxa_monitor"), { max: 2 });
+  api = createDatabase(tdb.roleUrl("praxa_api"), { max: 2 });
+  for (const [keyId, purpose, k] of [
+    [eventSigner.keyId, "event", eventKey],
+    [cpSigner.keyId, "checkpoint", cpKey],
+  ] as const)
+    await registerAuditKey(worker, { keyId, purpose, algorithm: "ed25519", spki: createPublicKey(k.privateKey).export({ format: "der", type: "spki" }) });
+  objects = await createLocalObjectStore({ dir: mkdtempSync(join(tmpdir(), "praxa-lifecycle-")) });
+});
+afterAll(async () => {
+  await Promise.all([adminDb?.close(), worker?.close(), monitor?.close(), api?.close(), admin?.end({ timeout: 5 })]);
+  await tdb?.drop();
+});
+
+describe("retention: the audit chain is cut behind a signed checkpoint", () => {
+  it("removes the events older than the window and nothing else; the rest verifies from the cut, against a checkpoint kept from before it, online and offline", async () => {
+    const f = await seedWorkspaceFixture(tdb.adminUrl, "ret", { auditChain: false });
+    const other = await seedWorkspaceFixture(tdb.adminUrl, "other", { auditChain: false });
+    await append(f, 10);
+    await append(other, 5);
+    const trusted = await withWorkspace(worker, f.workspaceId, (s) => createCheckpoint(s, cpSigner)); // tree 10
+    const trustedLine = JSON.parse(exportCheckpointLine(trusted!)) as unknown;
+    await append(f, 10); // 20 events
+    await age(f.workspaceId, 1, 12, 100);
+    await age(f.workspaceId, 14, 14, 100); // old, but after a young one: stays (the cut is a prefix)
+    await age(other.workspaceId, 1, 5, 30); // inside its 90 days
+    const before = (await withWorkspace(api, f.workspaceId, (s) => readAuditLeaves(s))).map((l) => l.hash);
+
+    const due = await retentionDue(monitor, 10);
+    expect(due).toEqual([{ workspace_id: f.workspaceId, wanted: 12, allowed: 12 }]);
+    expect(await cutAuditChain(monitor, f.workspaceId, 12, cpSigner)).toBe(12);
+    expect(await retentionDue(monitor, 10)).toEqual([]);
+
+    const left = await admin<{ seq: string }[]>`select seq from audit_events where workspace_id = ${f.workspaceId} order by seq`;
+    expect(left.map((r) => Number(r.seq))).toEqual([13, 14, 15, 16, 17, 18, 19, 20]);
+    const [otherCount] = await admin<{ n: string }[]>`select count(*) as n from audit_events where workspace_id = ${other.workspaceId}`;
+    expect(Number(otherCount?.n)).toBe(5);
+    const cuts = await withWorkspace(api, f.workspaceId, (s) => readRetentionCuts(s));
+    expect(cuts.leafHashes).toEqual(before.slice(0, 12));
+    const cps = await withWorkspace(api, f.workspaceId, (s) => readCheckpoints(s));
+    expect(cps.map((c) => c.tree_size)).toEqual([10, 12]); // the cut's checkpoint, signed before the cut
+
+    const trustedKept = { treeSize: 10, rootHash: trusted!.root_hash };
+    expect(await verifyFromDatabase(f.workspaceId, trustedKept)).toEqual({ ok: true, removed: 12, verified: 8 });
+    const offline = verifyAuditExport(await exportText(f.workspaceId), pinned, trustedLine, { full: false });
+    expect(offline).toMatchObject({ ok: true, events: 8, leaves: 20, trustedCheckpoint: "consistent" });
+    expect(offline.ok && offline.retention?.throughSeq).toBe(12);
+    const full = verifyAuditExport(await exportText(f.workspaceId), pinned, trustedLine, { full: true });
+    expect(full.ok).toBe(true);
+
+    // A kept leaf rewritten behind the app's back (the superuser, triggers off) breaks the cut's signed root.
+    await admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`update audit_retention_cuts set leaf_hashes = overlay(leaf_hashes placing ${randomBytes(32)} from 33 for 32) where workspace_id = ${f.workspaceId}`;
+    });
+    expect(await verifyFromDatabase(f.workspaceId, trustedKept)).toMatchObject({ ok: false });
+    expect(verifyAuditExport(await exportText(f.workspaceId), pinned, trustedLine).ok).toBe(false);
+  });
+
+  it("refuses a cut past the window, a cut with no checkpoint at it, and any direct delete by the app roles", async () => {
+    const f = await seedWorkspaceFixture(tdb.adminUrl, "refuse", { auditChain: false });
+    await append(f, 6);
+    await age(f.workspaceId, 1, 3, 100);
+    // Past the window: seq 5 is young.
+    await expect(
+      withWorkspace(monitor, f.workspaceId, async (s) => {
+        await createCheckpoint(s, cpSigner, new Date(), 5);
+        await s.execute(sqlOf(`select public.lifecycle_apply_retention('${f.workspaceId}', 5)`));
+      }),
+    ).rejects.toThrow();
+    // Within the window but no checkpoint at 3.
+    await expect(
+      withWorkspace(monitor, f.workspaceId, (s) =>
+        s.execute(sqlOf(`select public.lifecycle_apply_retention('${f.workspaceId}', 3)`)),
+      ),
+    ).rejects.toThrow();
+    for (const role of ["praxa_monitor", "praxa_worker", "praxa_api"] as const) {
+      const conn = postgres(tdb.roleUrl(role), { max: 1, onnotice: () => {} });
+      try {
+        await expect(
+          conn.begin(async (tx) => {
+            await tx`select set_config('app.workspace_id', ${f.workspaceId}, true)`;
+            await tx`delete from audit_events where seq = 1`;
+          }),
+        ).rejects.toThrow();
+      } finally {
+        await conn.end({ timeout: 5 });
+      }
+    }
+    const [n] = await admin<{ n: string }[]>`select count(*) as n from audit_events where workspace_id = ${f.workspaceId}`;
+    expect(Number(n?.n)).toBe(6);
+  });
+});
+
+import { sql as dsql } from "@praxa/db";
+const sqlOf = (text: string) => dsql.raw(text);
+
+describe("erasure of a workspace", () => {
+  it("leaves no row of it in any table the catalog lists, no object, secret or key; another workspace is untouched; the signed receipt verifies", async () => {
+    const f = await seedWorkspaceFixture(tdb.adminUrl, "erase");
+    const g = await seedWorkspaceFixture(tdb.adminUrl, "keep");
+    await append(f, 3);
+    await withWorkspace(worker, f.workspaceId, (s) => createCheckpoint(s, cpSigner));
+    for (const w of [f, g]) {
+      await admin`insert into vault.secrets (workspace_id, name, provider, purpose, ciphertext, key_id) values (${w.workspaceId}, 'llm:anthropic', 'anthropic', 'llm', ${randomBytes(48)}, 'wk_1')`;
+      const tk = `tdk_${w.workspaceId.slice(3, 15)}`;
+      await admin`insert into tenant_keys (tenant_id, key_id, wrapped_key, kms_key_ref) values (${w.tenantId}, ${tk}, ${randomBytes(64)}, 'local:master')`;
+      await admin`insert into workspace_keys (workspace_id, key_id, tenant_key_id, public_key, wrapped_private_key) values (${w.workspaceId}, ${"wk_" + w.workspaceId.slice(3, 15)}, ${tk}, ${randomBytes(32)}, ${randomBytes(64)})`;
+      await admin`insert into webhook_deliveries (source, delivery_id, body_sha256, workspace_id) values ('github', ${newId("run")}, ${randomBytes(32).toString("hex")}, ${w.workspaceId})`;
+      const store = objects.forWorkspace({ workspaceId: w.workspaceId });
+      await store.put(store.key("exports", "a.jsonl"), "one", { contentType: "text/plain" });
+      await store.put(store.key("exports", "b.jsonl"), "two", { contentType: "text/plain" });
+    }
+
+    const id = await requestErasureAsOperator(adminDb, f.workspaceId, 0);
+    const due = await erasuresDue(monitor, 10);
+    expect(due).toEqual([{ id, workspace_id: f.workspaceId, status: "pending" }]);
+    const receipt = await executeErasure(
+      {
+        database: monitor,
+        signer: cpSigner,
+        eraseObjects: (ws) => {
+          const store = objects.forWorkspace({ workspaceId: ws });
+          return store.deletePrefix(store.prefix);
+        },
+      },
+      due[0]!,
+    );
+
+    // Every table of ours, in every schema, with a workspace_id column (or the workspaces table's id).
+    const tables = await admin<{ schema: string; table: string; column: string }[]>`
+      select n.nspname as schema, c.relname as table, a.attname as column
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+       where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
+         and (a.attname = 'workspace_id' or (c.relname = 'workspaces' and a.attname = 'id'))
+       order by 1, 2`;
+    expect(tables.length).toBeGreaterThanOrEqual(30);
+    const held: string[] = [];
+    const kept: string[] = [];
+    for (const t of tables) {
+      const q = `select count(*)::int as n from ${t.schema}.${t.table} where ${t.column} = $1`;
+      const [mine] = await admin.unsafe<{ n: number }[]>(q, [f.workspaceId]);
+      const [theirs] = await admin.unsafe<{ n: number }[]>(q, [g.workspaceId]);
+      if ((mine?.n ?? 0) > 0) held.push(`${t.schema}.${t.table}`);
+      if ((theirs?.n ?? 0) > 0) kept.push(`${t.schema}.${t.table}`);
+    }
+    expect(held).toEqual([]);
+    expect(kept).toEqual(expect.arrayContaining(["public.workspaces", "vault.secrets", "public.workspace_keys", "public.audit_events", "public.agent_runs", "public.webhook_deliveries"]));
+    expect((await objects.forWorkspace({ workspaceId: f.workspaceId }).list(`ws/${f.workspaceId}/`)).objects).toEqual([]);
+    expect((await objects.forWorkspace({ workspaceId: g.workspaceId }).list(`ws/${g.workspaceId}/`)).objects).toHaveLength(2);
+
+    const checked = verifyErasureReceipt(receipt, pinned);
+    expect(checked.ok).toBe(true);
+    if (checked.ok) {
+      expect(checked.body.workspace_id).toBe(f.workspaceId);
+      expect(checked.body.counts["public.audit_events"]).toBe(4);
+      expect(checked.body.counts["vault.secrets"]).toBe(1);
+      expect(checked.body.counts.objects).toBe(2);
+      expect(checked.body.final_checkpoint?.tree_size).toBe(4);
+    }
+    const tampered = JSON.parse(Buffer.from(receipt.body, "base64").toString("utf8")) as Record<string, unknown>;
+    tampered.completed_at = new Date(0).toISOString();
+    expect(verifyErasureReceipt({ ...receipt, body: Buffer.from(JSON.stringify(tampered)).toString("base64") }, pinned).ok).toBe(false);
+    expect(await erasuresDue(monitor, 10)).toEqual([]);
+  });
+});
