@@ -52,6 +52,8 @@ import {
   type WorkspaceFixture,
 } from "@praxa/db";
 import { createLocalObjectStore, type LocalObjectStoreBackend } from "@praxa/object-store";
+import { lifecyclePass } from "@praxa/monitor";
+import { createLogger } from "@praxa/observability";
 
 let tdb: TestDatabase;
 let admin: postgres.Sql;
@@ -172,7 +174,9 @@ async function exportText(ws: WorkspaceId): Promise<string> {
     for (const e of await readAuditChain(s)) lines.push(exportEventLine(e));
     for (const c of await readCheckpoints(s)) lines.push(exportCheckpointLine(c));
     if (cuts.cutAt) lines.push(exportRetentionLine({ throughSeq: cuts.throughSeq, cutAt: cuts.cutAt }));
-    lines.push(exportKeyLine({ keyId: cpSigner.keyId, purpose: "checkpoint", algorithm: "ed25519", spki: spki(cpKey) }));
+    lines.push(
+      exportKeyLine({ keyId: cpSigner.keyId, purpose: "checkpoint", algorithm: "ed25519", spki: spki(cpKey) }),
+    );
     return lines.join("\n");
   });
 }
@@ -188,7 +192,12 @@ beforeAll(async () => {
     [eventSigner.keyId, "event", eventKey],
     [cpSigner.keyId, "checkpoint", cpKey],
   ] as const)
-    await registerAuditKey(worker, { keyId, purpose, algorithm: "ed25519", spki: createPublicKey(k.privateKey).export({ format: "der", type: "spki" }) });
+    await registerAuditKey(worker, {
+      keyId,
+      purpose,
+      algorithm: "ed25519",
+      spki: createPublicKey(k.privateKey).export({ format: "der", type: "spki" }),
+    });
   objects = await createLocalObjectStore({ dir: mkdtempSync(join(tmpdir(), "praxa-lifecycle-")) });
 });
 afterAll(async () => {
@@ -215,9 +224,13 @@ describe("retention: the audit chain is cut behind a signed checkpoint", () => {
     expect(await cutAuditChain(monitor, f.workspaceId, 12, cpSigner)).toBe(12);
     expect(await retentionDue(monitor, 10)).toEqual([]);
 
-    const left = await admin<{ seq: string }[]>`select seq from audit_events where workspace_id = ${f.workspaceId} order by seq`;
+    const left = await admin<
+      { seq: string }[]
+    >`select seq from audit_events where workspace_id = ${f.workspaceId} order by seq`;
     expect(left.map((r) => Number(r.seq))).toEqual([13, 14, 15, 16, 17, 18, 19, 20]);
-    const [otherCount] = await admin<{ n: string }[]>`select count(*) as n from audit_events where workspace_id = ${other.workspaceId}`;
+    const [otherCount] = await admin<
+      { n: string }[]
+    >`select count(*) as n from audit_events where workspace_id = ${other.workspaceId}`;
     expect(Number(otherCount?.n)).toBe(5);
     const cuts = await withWorkspace(api, f.workspaceId, (s) => readRetentionCuts(s));
     expect(cuts.leafHashes).toEqual(before.slice(0, 12));
@@ -271,7 +284,9 @@ describe("retention: the audit chain is cut behind a signed checkpoint", () => {
         await conn.end({ timeout: 5 });
       }
     }
-    const [n] = await admin<{ n: string }[]>`select count(*) as n from audit_events where workspace_id = ${f.workspaceId}`;
+    const [n] = await admin<
+      { n: string }[]
+    >`select count(*) as n from audit_events where workspace_id = ${f.workspaceId}`;
     expect(Number(n?.n)).toBe(6);
   });
 });
@@ -330,9 +345,22 @@ describe("erasure of a workspace", () => {
       if ((theirs?.n ?? 0) > 0) kept.push(`${t.schema}.${t.table}`);
     }
     expect(held).toEqual([]);
-    expect(kept).toEqual(expect.arrayContaining(["public.workspaces", "vault.secrets", "public.workspace_keys", "public.audit_events", "public.agent_runs", "public.webhook_deliveries"]));
-    expect((await objects.forWorkspace({ workspaceId: f.workspaceId }).list(`ws/${f.workspaceId}/`)).objects).toEqual([]);
-    expect((await objects.forWorkspace({ workspaceId: g.workspaceId }).list(`ws/${g.workspaceId}/`)).objects).toHaveLength(2);
+    expect(kept).toEqual(
+      expect.arrayContaining([
+        "public.workspaces",
+        "vault.secrets",
+        "public.workspace_keys",
+        "public.audit_events",
+        "public.agent_runs",
+        "public.webhook_deliveries",
+      ]),
+    );
+    expect((await objects.forWorkspace({ workspaceId: f.workspaceId }).list(`ws/${f.workspaceId}/`)).objects).toEqual(
+      [],
+    );
+    expect(
+      (await objects.forWorkspace({ workspaceId: g.workspaceId }).list(`ws/${g.workspaceId}/`)).objects,
+    ).toHaveLength(2);
 
     const checked = verifyErasureReceipt(receipt, pinned);
     expect(checked.ok).toBe(true);
@@ -345,7 +373,71 @@ describe("erasure of a workspace", () => {
     }
     const tampered = JSON.parse(Buffer.from(receipt.body, "base64").toString("utf8")) as Record<string, unknown>;
     tampered.completed_at = new Date(0).toISOString();
-    expect(verifyErasureReceipt({ ...receipt, body: Buffer.from(JSON.stringify(tampered)).toString("base64") }, pinned).ok).toBe(false);
+    expect(
+      verifyErasureReceipt({ ...receipt, body: Buffer.from(JSON.stringify(tampered)).toString("base64") }, pinned).ok,
+    ).toBe(false);
     expect(await erasuresDue(monitor, 10)).toEqual([]);
+  });
+});
+
+describe("the monitor's lifecycle sweep", () => {
+  it("cuts what is due behind a checkpoint, deletes old finished runs with their rows, executes a due erasure, and reports an overdue one", async () => {
+    const f = await seedWorkspaceFixture(tdb.adminUrl, "sweep", { auditChain: false });
+    const gone = await seedWorkspaceFixture(tdb.adminUrl, "sweep-erase", { auditChain: false });
+    await append(f, 4);
+    await age(f.workspaceId, 1, 2, 120);
+    // The fixture's run (finished), made 120 days old; a fresh one stays.
+    await admin`update agent_runs set created_at = now() - interval '120 days' where id = ${f.runId}`;
+    const fresh = newId("run");
+    await admin`insert into agent_runs (workspace_id, id, skill_id, skill_version_id, trigger, source, status, finished_at)
+                values (${f.workspaceId}, ${fresh}, ${f.skillId}, ${f.skillVersionId}, 'github.pull_request.opened', 'github', 'succeeded', now())`;
+    await requestErasureAsOperator(adminDb, gone.workspaceId, 0);
+    // An erasure requested 8 days ago that cannot complete (a row outside the schema's conventions points at the
+    // workspace, so deleting it fails): it stays pending, and is overdue.
+    const stuck = await seedWorkspaceFixture(tdb.adminUrl, "stuck", { auditChain: false });
+    await admin`insert into workspace_erasures (subject_workspace_id, tenant_id, requested_by, requested_at, execute_after, due_by)
+                values (${stuck.workspaceId}, ${stuck.tenantId}, 'operator', now() - interval '8 days', now() - interval '5 days', now() - interval '1 day')`;
+    await admin`create table lc_obstacle (ws text references workspaces(id))`;
+    await admin`insert into lc_obstacle values (${stuck.workspaceId})`;
+
+    const lines: string[] = [];
+    const log = createLogger({
+      name: "lifecycle-sweep",
+      level: "info",
+      destination: { write: (l: string) => void lines.push(l) },
+    });
+    const figures = await lifecyclePass({
+      database: monitor,
+      log,
+      now: Date.now,
+      checkpointSigner: cpSigner,
+      objects,
+    });
+    // Every due workspace of this database is swept (the refused one above had 3 old events too).
+    expect(figures).toMatchObject({ cuts: 2, eventsRemoved: 2 + 3, held: 0, erased: 1, overdue: 1 });
+    expect(figures.runRows).toBeGreaterThanOrEqual(3); // the run, its step and its telemetry event (and feedback)
+    const runs = await admin<{ id: string }[]>`select id from agent_runs where workspace_id = ${f.workspaceId}`;
+    expect(runs.map((r) => r.id)).toEqual([fresh]);
+    const [steps] = await admin<
+      { n: number }[]
+    >`select count(*)::int as n from run_steps where workspace_id = ${f.workspaceId}`;
+    expect(steps?.n).toBe(0);
+    const [ws] = await admin<{ n: number }[]>`select count(*)::int as n from workspaces where id = ${gone.workspaceId}`;
+    expect(ws?.n).toBe(0);
+    expect(await verifyFromDatabase(f.workspaceId)).toEqual({ ok: true, removed: 2, verified: 2 });
+    const overdue = lines
+      .map((l) => JSON.parse(l) as { code?: string; level: number })
+      .filter((l) => l.code === "ERASURE_OVERDUE");
+    expect(overdue).toHaveLength(1);
+    expect(overdue[0]?.level).toBe(50); // error: the operators' alarm
+    const [left] = await admin<
+      { n: number }[]
+    >`select count(*)::int as n from workspaces where id = ${stuck.workspaceId}`;
+    expect(left?.n).toBe(1); // the failed erasure rolled back whole: nothing half-erased
+    // Reported once an hour, not every pass.
+    expect(
+      (await lifecyclePass({ database: monitor, log, now: Date.now, checkpointSigner: cpSigner, objects })).overdue,
+    ).toBe(0);
+    await admin`drop table lc_obstacle`;
   });
 });

@@ -9,23 +9,28 @@ import { isPraxaError } from "@praxa/core";
 import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Tracer } from "@praxa/observability";
 import { evaluateAcceptance, type AcceptanceDeps } from "./acceptance.js";
 import { checkpointPass, type CheckpointDeps } from "./checkpoints.js";
+import { lifecyclePass, type LifecycleDeps } from "./lifecycle.js";
 import { reconcileNotifications, type NotificationOutboxDeps } from "./notification-outbox.js";
 import { reconcileOnce, type ReconcilerDeps } from "./reconciler.js";
 
 export const RECONCILE_SCHEDULER_ID = "praxa-reconcile";
 export const ACCEPTANCE_SCHEDULER_ID = "praxa-acceptance";
 export const CHECKPOINT_SCHEDULER_ID = "praxa-audit-checkpoints";
+export const LIFECYCLE_SCHEDULER_ID = "praxa-lifecycle";
 
 export interface MaintenanceIntervals {
   readonly reconcileMs: number;
   readonly acceptanceMs: number;
   readonly checkpointMs: number;
+  readonly lifecycleMs: number;
 }
 
 export const DEFAULT_INTERVALS: MaintenanceIntervals = {
   reconcileMs: 10_000,
   acceptanceMs: 15_000,
   checkpointMs: 5 * 60_000,
+  // Retention is by days and erasure by a 7-day bound: every 15 minutes keeps both far inside their promises.
+  lifecycleMs: 15 * 60_000,
 };
 
 const KEEP = { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
@@ -50,11 +55,17 @@ export async function scheduleMaintenance(
     { every: intervals.checkpointMs },
     { name: "checkpoints", data: {}, opts: KEEP },
   );
+  await q.upsertJobScheduler(
+    LIFECYCLE_SCHEDULER_ID,
+    { every: intervals.lifecycleMs },
+    { name: "lifecycle", data: {}, opts: KEEP },
+  );
 }
 
 export type MaintenanceDeps = ReconcilerDeps &
   AcceptanceDeps &
   CheckpointDeps &
+  LifecycleDeps &
   NotificationOutboxDeps & {
     /** A span per pass: `praxa.monitor.reconcile`, `praxa.monitor.acceptance`, `praxa.monitor.checkpoints`. */
     readonly tracer?: Tracer;
@@ -64,6 +75,7 @@ const SPAN_NAMES: Readonly<Record<string, string>> = {
   reconcile: "praxa.monitor.reconcile",
   acceptance: "praxa.monitor.acceptance",
   checkpoints: "praxa.monitor.checkpoints",
+  lifecycle: "praxa.monitor.lifecycle",
 };
 
 /** Run one maintenance job by name, in a span of its own (its trace's root; `ms`, and a `code` if it failed). */
@@ -96,6 +108,9 @@ async function runMaintenancePass(name: string, data: unknown, deps: Maintenance
     case "checkpoints":
       parseJobData("checkpoints", data);
       return checkpointPass(deps);
+    case "lifecycle":
+      parseJobData("lifecycle", data);
+      return lifecyclePass(deps);
     default:
       throw new Error("unknown maintenance job");
   }

@@ -246,6 +246,19 @@ BEGIN
   RETURN v_count;
 END $$;
 
+-- monitor: the workspaces with a finished run or a webhook delivery past their run window.
+CREATE FUNCTION public.lifecycle_run_retention_due(p_limit integer) RETURNS TABLE (workspace_id text)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT w.id FROM public.workspaces w
+   WHERE EXISTS (SELECT 1 FROM public.agent_runs r WHERE r.workspace_id = w.id AND r.finished_at IS NOT NULL
+                    AND r.created_at < pg_catalog.clock_timestamp() - pg_catalog.make_interval(days => w.run_retention_days))
+      OR EXISTS (SELECT 1 FROM public.webhook_deliveries d WHERE d.workspace_id = w.id
+                    AND d.received_at < pg_catalog.clock_timestamp() - pg_catalog.make_interval(days => w.run_retention_days))
+   ORDER BY w.id LIMIT LEAST(GREATEST(p_limit, 1), 1000)
+$$;
+
 -- monitor: delete the workspace's finished runs older than its run window (at most p_limit a call), with every row
 -- of every table that references them (found in the catalog: steps, telemetry, feedback, verdicts, and whatever a
 -- later migration adds), and its webhook deliveries older than the window. A run a newer run still points at (as
@@ -549,6 +562,7 @@ BEGIN
   FOREACH f IN ARRAY ARRAY[
     'public.lifecycle_retention_bound(text)', 'public.lifecycle_retention_due(integer)',
     'public.lifecycle_apply_retention(text, bigint)', 'public.lifecycle_apply_run_retention(text, integer)',
+    'public.lifecycle_run_retention_due(integer)',
     'public.lifecycle_erase_workspace(uuid, bigint)'] LOOP
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO praxa_lifecycle', f);
     EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
@@ -568,6 +582,7 @@ GRANT EXECUTE ON FUNCTION public.lifecycle_erase_vault(text) TO praxa_lifecycle;
 GRANT EXECUTE ON FUNCTION public.lifecycle_retention_due(integer) TO praxa_monitor;
 GRANT EXECUTE ON FUNCTION public.lifecycle_apply_retention(text, bigint) TO praxa_monitor;
 GRANT EXECUTE ON FUNCTION public.lifecycle_apply_run_retention(text, integer) TO praxa_monitor;
+GRANT EXECUTE ON FUNCTION public.lifecycle_run_retention_due(integer) TO praxa_monitor;
 GRANT EXECUTE ON FUNCTION public.lifecycle_erasures_due(integer) TO praxa_monitor;
 GRANT EXECUTE ON FUNCTION public.lifecycle_erasures_overdue() TO praxa_monitor;
 GRANT EXECUTE ON FUNCTION public.lifecycle_erase_workspace(uuid, bigint) TO praxa_monitor;

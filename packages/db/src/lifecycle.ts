@@ -62,6 +62,16 @@ export async function cutAuditChain(
   });
 }
 
+/** Workspaces with a finished run or a webhook delivery past their run window. */
+export async function runRetentionDue(database: Database, limit: number): Promise<WorkspaceId[]> {
+  const rows = await queryRows(
+    database,
+    z.object({ workspace_id: WorkspaceIdSchema }),
+    dsql`select workspace_id from public.lifecycle_run_retention_due(${limit})`,
+  );
+  return rows.map((r) => r.workspace_id);
+}
+
 /** Delete the workspace's finished runs past its run window (and what references them); rows per table. */
 export async function applyRunRetention(
   database: Database,
@@ -175,7 +185,11 @@ const DueErasureRow = z.object({
 export type DueErasure = z.infer<typeof DueErasureRow>;
 
 export async function erasuresDue(database: Database, limit: number): Promise<DueErasure[]> {
-  return queryRows(database, DueErasureRow, dsql`select id::text, workspace_id, status from public.lifecycle_erasures_due(${limit})`);
+  return queryRows(
+    database,
+    DueErasureRow,
+    dsql`select id::text, workspace_id, status from public.lifecycle_erasures_due(${limit})`,
+  );
 }
 
 const OverdueRow = z.object({ id: z.string(), workspace_id: z.string(), requested_at: time, due_by: time });

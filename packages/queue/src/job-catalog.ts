@@ -62,6 +62,12 @@ export const JOB_CATALOG = {
     schema: z.object({}).strict(),
     options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
   },
+  /** The data lifecycle sweep: retention cuts, run-log retention, due erasures, overdue erasures. */
+  lifecycle: {
+    queue: "maintenance",
+    schema: z.object({}).strict(),
+    options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+  },
 } as const satisfies Record<string, { queue: string; schema: z.ZodType; options: JobsOptions }>;
 
 export type JobName = keyof typeof JOB_CATALOG;

@@ -1,0 +1,121 @@
+/**
+ * The data lifecycle sweep (issue #22), one job on the maintenance queue:
+ *  - retention: each workspace whose audit chain has a prefix past its window gets a signed checkpoint at the cut and
+ *    the prefix removed (its leaf hashes kept, 0033); a cut a SIEM subscription holds back (app.retention_floor) is
+ *    logged `RETENTION_HELD` with the seqs, never forced; finished runs past the run window go with their rows;
+ *  - erasure: requests past their grace period are executed (final checkpoint, objects under ws/<id>/, every row,
+ *    secret and key, then the signed receipt), and one past its 7-day due time is reported `ERASURE_OVERDUE` at error
+ *    level (the operators' alarm), once an hour while it stays overdue.
+ */
+import {
+  applyRunRetention,
+  cutAuditChain,
+  erasuresDue,
+  erasuresOverdue,
+  executeErasure,
+  retentionDue,
+  runRetentionDue,
+  type CheckpointSigner,
+  type Database,
+} from "@praxa/db";
+import { isPraxaError } from "@praxa/core";
+import type { Logger } from "@praxa/observability";
+import type { ObjectStoreBackend } from "@praxa/object-store";
+
+export interface LifecycleDeps {
+  readonly database: Database;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly checkpointSigner: CheckpointSigner;
+  /** Where the workspaces' objects are (erasure deletes ws/<id>/). */
+  readonly objects: ObjectStoreBackend;
+  /** Workspaces per pass (default 100). */
+  readonly lifecycleBatch?: number;
+}
+
+export interface LifecycleFigures {
+  readonly cuts: number;
+  readonly eventsRemoved: number;
+  readonly held: number;
+  readonly runRows: number;
+  readonly erased: number;
+  readonly overdue: number;
+}
+
+export async function lifecyclePass(deps: LifecycleDeps): Promise<LifecycleFigures> {
+  const batch = deps.lifecycleBatch ?? 100;
+  let cuts = 0;
+  let eventsRemoved = 0;
+  let held = 0;
+  let runRows = 0;
+  let erased = 0;
+
+  for (const due of await retentionDue(deps.database, batch)) {
+    if (due.allowed === null || due.allowed < due.wanted) {
+      held++;
+      // Events a SIEM subscription has not delivered: retention waits (the customer is told by the SIEM status).
+      deps.log.warn(
+        { code: "RETENTION_HELD", workspace_id: due.workspace_id, wanted: due.wanted, allowed: due.allowed },
+        "retention held back by an undelivered SIEM stream",
+      );
+    }
+    if (due.allowed === null) continue;
+    try {
+      eventsRemoved += await cutAuditChain(
+        deps.database,
+        due.workspace_id,
+        due.allowed,
+        deps.checkpointSigner,
+        new Date(deps.now()),
+      );
+      cuts++;
+    } catch (err) {
+      deps.log.error(
+        { code: isPraxaError(err) ? err.code : "RETENTION_FAILED", workspace_id: due.workspace_id, err },
+        "a retention cut failed",
+      );
+    }
+  }
+
+  // Run logs: every workspace the sweep can see (the function is cheap when nothing is due).
+  for (const ws of await runRetentionDue(deps.database, batch)) {
+    const counts = await applyRunRetention(deps.database, ws, 1000);
+    runRows += Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
+  for (const due of await erasuresDue(deps.database, batch)) {
+    try {
+      await executeErasure(
+        {
+          database: deps.database,
+          signer: deps.checkpointSigner,
+          now: () => new Date(deps.now()),
+          eraseObjects: (ws) => {
+            const store = deps.objects.forWorkspace({ workspaceId: ws });
+            return store.deletePrefix(store.prefix);
+          },
+        },
+        due,
+      );
+      erased++;
+      deps.log.info({ code: "WORKSPACE_ERASED", erasure_id: due.id }, "workspace erased, receipt signed");
+    } catch (err) {
+      deps.log.error(
+        { code: isPraxaError(err) ? err.code : "ERASURE_FAILED", erasure_id: due.id, err },
+        "an erasure failed; retried next pass",
+      );
+    }
+  }
+
+  const overdue = await erasuresOverdue(deps.database);
+  for (const o of overdue)
+    deps.log.error(
+      { code: "ERASURE_OVERDUE", erasure_id: o.id, due_by: o.due_by.toISOString() },
+      "an erasure is past its 7-day due time",
+    );
+
+  const figures = { cuts, eventsRemoved, held, runRows, erased, overdue: overdue.length };
+  if (cuts + held + runRows + erased + overdue.length > 0)
+    deps.log.info({ ...figures, code: "LIFECYCLE" }, "lifecycle pass");
+  return figures;
+}
