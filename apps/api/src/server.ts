@@ -35,6 +35,7 @@ import { registerSkillRoutes, type SkillStatusDeps } from "./routes/skills.js";
 import { registerSlackInstallRoutes } from "./routes/slack-install.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerTriggerSecretRoutes } from "./routes/trigger-secrets.js";
+import { registerWorkspaceLifecycleRoutes } from "./routes/workspace-lifecycle.js";
 
 export interface ApiDeps extends SkillStatusDeps, RunControlDeps {
   readonly database: Database;
@@ -151,6 +152,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     ...(pageSize === undefined ? {} : { pageSize }),
   });
   registerTokenRoutes(app, db, deps.auditSigner);
+  registerWorkspaceLifecycleRoutes(app, db, deps.auditSigner);
   registerMemberRoutes(app, db);
   registerLlmKeyRoutes(app, db, deps.auditSigner);
   registerIntegrationRoutes(app, db);

@@ -7,17 +7,11 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import {
-  exportCheckpointLine,
-  exportEventLine,
-  exportHeaderLine,
-  exportKeyLine,
-  exportLeafLine,
+  auditExportLines,
   buildInclusionProof,
   ChainStreamVerification,
   checkTrustedCheckpointRoot,
   completeAuditExport,
-  describeRetention,
-  exportRetentionLine,
   openTrustedCheckpoint,
   parseId,
   PinnedKeysSchema,
@@ -289,18 +283,20 @@ export async function exportWorkspaceAudit(
         checkpoints: await readCheckpoints(s),
       };
     });
-    write(exportHeaderLine({ workspaceId, exportedAt: new Date().toISOString(), from, to }));
-    cut.leafHashes.forEach((hash, i) => write(exportLeafLine({ seq: i + 1, hash })));
-    for (const l of leaves) write(exportLeafLine(l));
     let written = 0;
-    for (const e of events) {
-      if (++written % 1000 === 0) onProgress?.(written, events.length);
-      write(exportEventLine(e));
+    for (const line of auditExportLines({
+      header: { workspaceId, exportedAt: new Date().toISOString(), from, to },
+      removedLeaves: cut.leafHashes,
+      cutAt: cut.cutAt,
+      leaves,
+      events,
+      checkpoints,
+      keys,
+    })) {
+      if (line.startsWith('{"type":"event"') && ++written % 1000 === 0) onProgress?.(written, events.length);
+      write(line);
     }
     onProgress?.(events.length, events.length);
-    for (const c of checkpoints) write(exportCheckpointLine(c));
-    if (cut.cutAt) write(exportRetentionLine({ throughSeq: cut.throughSeq, cutAt: cut.cutAt }));
-    for (const k of keys) write(exportKeyLine(k));
     return {
       workspaceId,
       events: events.length,

@@ -42,6 +42,8 @@ export const AUDIT_EVENT_KINDS = [
   "admin.redaction_policy.changed",
   "admin.integration.installed",
   "admin.integration.confirmed",
+  "admin.workspace.erasure_requested",
+  "admin.workspace.erasure_cancelled",
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
@@ -75,6 +77,8 @@ export const ADMIN_EVENT_KINDS = [
   "admin.redaction_policy.changed",
   "admin.integration.installed",
   "admin.integration.confirmed",
+  "admin.workspace.erasure_requested",
+  "admin.workspace.erasure_cancelled",
 ] as const satisfies readonly AuditEventKind[];
 export type AdminEventKind = (typeof ADMIN_EVENT_KINDS)[number];
 
