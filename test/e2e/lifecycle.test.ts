@@ -42,6 +42,7 @@ import {
   readAuditLeaves,
   readCheckpoints,
   readRetentionCuts,
+  redactPerson,
   registerAuditKey,
   requestErasureAsOperator,
   retentionDue,
@@ -129,7 +130,7 @@ async function age(ws: string, from: number, to: number, days: number): Promise<
 async function verifyFromDatabase(
   ws: WorkspaceId,
   trusted?: { treeSize: number; rootHash: string },
-): Promise<{ ok: boolean; failure?: string; removed: number; verified: number }> {
+): Promise<{ ok: boolean; failure?: string; removed: number; verified: number; redacted?: readonly number[] }> {
   return withWorkspace(api, ws, async (s) => {
     const cuts = await readRetentionCuts(s);
     const checkpoints = await readCheckpoints(s);
@@ -160,7 +161,12 @@ async function verifyFromDatabase(
       const kept = checkTrustedCheckpointRoot(trusted, stream.events, stream.rootAt(trusted.treeSize));
       if (!kept.ok) return { ok: false, failure: kept.failure, removed: cuts.throughSeq, verified: 0 };
     }
-    return { ok: true, removed: stream.removed, verified: stream.events - stream.removed };
+    return {
+      ok: true,
+      removed: stream.removed,
+      verified: stream.events - stream.removed,
+      ...(stream.redacted.length > 0 ? { redacted: stream.redacted } : {}),
+    };
   });
 }
 
@@ -439,5 +445,81 @@ describe("the monitor's lifecycle sweep", () => {
       (await lifecyclePass({ database: monitor, log, now: Date.now, checkpointSigner: cpSigner, objects })).overdue,
     ).toBe(0);
     await admin`drop table lc_obstacle`;
+  });
+});
+
+describe("erasure of a person inside a workspace: redaction in place", () => {
+  it("removes the bytes of the events naming them, keeps hash, links and signature: the chain still verifies (database, offline, against a checkpoint kept from before) and names the redacted seqs", async () => {
+    const f = await seedWorkspaceFixture(tdb.adminUrl, "person", { auditChain: false });
+    const named = (who: string): AuditEventDraft => ({ ...draft(f), input: { author: who, prNumber: 3 } });
+    await withWorkspace(worker, f.workspaceId, (s) =>
+      appendAuditEvents(
+        s,
+        [draft(f), named("octo-alice"), draft(f), named("bob"), named("octo-alice"), draft(f)],
+        eventSigner,
+      ),
+    );
+    const trusted = await withWorkspace(worker, f.workspaceId, (s) => createCheckpoint(s, cpSigner));
+    const trustedLine = JSON.parse(exportCheckpointLine(trusted!)) as unknown;
+    await append(f, 2); // past the checkpoint: their signatures are what the default verify checks
+    await admin`insert into memory_facts (workspace_id, id, namespace, key, value) values (${f.workspaceId}, ${newId("memoryFact")}, 'people', 'octo-alice', ${admin.json({ likes: "tabs" })}),
+                (${f.workspaceId}, ${newId("memoryFact")}, 'faq', 'welcome', ${admin.json({ text: "hi @octo-alice" })})`;
+    await admin`update agent_runs set input = ${admin.json({ sender: "octo-alice" })} where id = ${f.runId}`;
+
+    const r = await redactPerson(adminDb, f.workspaceId, "octo-alice");
+    expect(r).toEqual({ redacted_seqs: [2, 5], memory_facts: 2, run_inputs: 1 });
+    const rows = await admin<{ seq: string; n: number; redacted: boolean }[]>`
+      select seq, length(canonical) as n, redacted_at is not null as redacted from audit_events where workspace_id = ${f.workspaceId} order by seq`;
+    expect(rows.filter((x) => x.redacted).map((x) => [Number(x.seq), x.n])).toEqual([
+      [2, 0],
+      [5, 0],
+    ]);
+    const [bytes] = await admin<
+      { n: number }[]
+    >`select count(*)::int as n from audit_events where workspace_id = ${f.workspaceId} and position(convert_to('octo-alice', 'UTF8') in canonical) > 0`;
+    expect(bytes?.n).toBe(0);
+    const [run] = await admin<{ input: unknown }[]>`select input from agent_runs where id = ${f.runId}`;
+    expect(run?.input).toEqual({});
+
+    const trustedKept = { treeSize: trusted!.tree_size, rootHash: trusted!.root_hash };
+    expect(await verifyFromDatabase(f.workspaceId, trustedKept)).toEqual({
+      ok: true,
+      removed: 0,
+      verified: 8,
+      redacted: [2, 5],
+    });
+    const offline = verifyAuditExport(await exportText(f.workspaceId), pinned, trustedLine, { full: true });
+    expect(offline).toMatchObject({ ok: true, events: 8, redacted: [2, 5], trustedCheckpoint: "consistent" });
+
+    // A redacted event whose stored hash is swapped for another (re-signed with a key nobody pinned is not possible
+    // here; an insider can only write columns): the link from the next event breaks.
+    await admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`update audit_events set hash = ${"f".repeat(64)} where workspace_id = ${f.workspaceId} and seq = 2`;
+    });
+    expect(await verifyFromDatabase(f.workspaceId, trustedKept)).toMatchObject({ ok: false });
+  });
+
+  it("the append-only triggers let praxa_lifecycle only redact: no other column, no second change, and no other role", async () => {
+    const f = await seedWorkspaceFixture(tdb.adminUrl, "person-attack", { auditChain: false });
+    await append(f, 2);
+    const attempt = (role: string, set: string) =>
+      admin.begin(async (tx) => {
+        await tx.unsafe(`set local role ${role}`);
+        await tx.unsafe(`select set_config('app.workspace_id', '${f.workspaceId}', true)`);
+        await tx.unsafe(`update audit_events set ${set} where workspace_id = '${f.workspaceId}' and seq = 1`);
+      });
+    await expect(
+      attempt("praxa_lifecycle", `hash = repeat('a', 64), canonical = ''::bytea, redacted_at = now()`),
+    ).rejects.toThrow();
+    await expect(attempt("praxa_lifecycle", `canonical = convert_to('{}', 'UTF8')`)).rejects.toThrow();
+    for (const role of ["praxa_monitor", "praxa_worker", "praxa_api", "praxa_owner", "praxa_definer"])
+      await expect(attempt(role, `canonical = ''::bytea, redacted_at = now()`)).rejects.toThrow();
+    await attempt("praxa_lifecycle", `canonical = ''::bytea, redacted_at = now()`); // what redaction does
+    await expect(attempt("praxa_lifecycle", `redacted_at = now() - interval '1 day'`)).rejects.toThrow(); // once
+    const [row] = await admin<
+      { n: number }[]
+    >`select length(canonical)::int as n from audit_events where workspace_id = ${f.workspaceId} and seq = 2`;
+    expect(row?.n).toBeGreaterThan(0);
   });
 });

@@ -25,11 +25,23 @@ import {
   verifyWorkspaceAudit,
 } from "./commands/audit.js";
 import { describeRetention, ValidationError } from "@praxa/core";
-import { eraseWorkspace, printErasureReceipt, verifyErasureReceiptFile } from "./commands/workspace.js";
+import {
+  eraseWorkspace,
+  printErasureReceipt,
+  redactPersonInWorkspace,
+  verifyErasureReceiptFile,
+} from "./commands/workspace.js";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
 };
+
+/** "; seq 4, 9 redacted (content removed; hash, links and signature verified)" */
+function describeRedacted(seqs: readonly number[] | undefined): string {
+  if (!seqs || seqs.length === 0) return "";
+  const shown = seqs.length > 20 ? `${seqs.slice(0, 20).join(", ")}… (${seqs.length})` : seqs.join(", ");
+  return `; seq ${shown} redacted (content removed; hash, links and signature verified)`;
+}
 
 /** `--json` of the command being run (set before its action): one JSON document on stdout, nothing else there. */
 let jsonOutput = false;
@@ -149,7 +161,7 @@ audit
         report(r, () =>
           r.ok
             ? console.log(
-                `ok: ${r.events} event(s), ${r.leaves} leaf hash(es), ${r.checkpoints} checkpoint(s) hold; trusted checkpoint: ${r.trustedCheckpoint}${r.retention ? `; ${describeRetention(r.retention)}` : ""}${onThreads(r.threads)}`,
+                `ok: ${r.events} event(s), ${r.leaves} leaf hash(es), ${r.checkpoints} checkpoint(s) hold; trusted checkpoint: ${r.trustedCheckpoint}${r.retention ? `; ${describeRetention(r.retention)}` : ""}${describeRedacted(r.redacted)}${onThreads(r.threads)}`,
               )
             : console.error(`FAILED: ${r.failure}${onThreads(r.threads)}`),
         );
@@ -165,7 +177,7 @@ audit
       report(r, () =>
         r.ok
           ? console.log(
-              `ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots, ${o.full ? "every event signature" : "the signatures of the head and of every event past the newest checkpoint"})${r.retention ? `; ${describeRetention(r.retention)}` : ""}${onThreads(r.threads)}`,
+              `ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots, ${o.full ? "every event signature" : "the signatures of the head and of every event past the newest checkpoint"})${r.retention ? `; ${describeRetention(r.retention)}` : ""}${describeRedacted(r.redacted)}${onThreads(r.threads)}`,
             )
           : console.error(
               `FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)${onThreads(r.threads)}`,
@@ -525,6 +537,23 @@ workspace
     }
     if (!o.id) throw new ValidationError("give --id <erasure id>, or --file <receipt.json> --keys <keys.json>");
     console.log(JSON.stringify(await printErasureReceipt(process.env, o.id)));
+  });
+
+workspace
+  .command("redact-person")
+  .description(
+    "erase a person (a GitHub login or a Slack user id) from a workspace: audit events naming them redacted in place, memory facts deleted, run inputs emptied",
+  )
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .requiredOption("--subject <login>", "the GitHub login or Slack user id")
+  .addOption(jsonOption())
+  .action(async (o: { workspace: string; subject: string }) => {
+    const r = await redactPersonInWorkspace(process.env, o.workspace, o.subject);
+    report(r, () =>
+      console.log(
+        `redacted ${r.redacted_seqs.length} audit event(s)${r.redacted_seqs.length ? ` (seq ${r.redacted_seqs.join(", ")})` : ""}; deleted ${r.memory_facts} memory fact(s); emptied ${r.run_inputs} run input(s)`,
+      ),
+    );
   });
 
 const fleet = program

@@ -555,6 +555,95 @@ AS $$
    WHERE e.id = p_erasure_id AND e.status = 'receipted'
 $$;
 
+-- ── erasure of a person's data inside a workspace: redaction in place ───────────────────────────────────────────────
+-- An audit event naming the person loses its stored bytes (canonical set to zero bytes, redacted_at set); its hash,
+-- prev_hash, key_id and signature stay, so the chain still links and every checkpoint's root still holds, and the
+-- verifier checks the redacted event's signature over its stored hash and reports it. The append-only triggers let
+-- exactly that change through, for praxa_lifecycle only: any other column changed, or a redacted event changed again,
+-- is refused like every UPDATE.
+SET LOCAL ROLE praxa_owner;
+ALTER TABLE audit_events ADD COLUMN redacted_at timestamptz;
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_redacted_empty CHECK ((redacted_at IS NULL) = (pg_catalog.length(canonical) > 0));
+RESET ROLE;
+
+CREATE OR REPLACE FUNCTION app.audit_refuse_change() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF TG_OP = 'DELETE' AND current_user = 'praxa_lifecycle' THEN
+    RETURN NULL;
+  END IF;
+  -- Redaction (0033): the row trigger below decides which UPDATE of audit_events passes.
+  IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_events' AND current_user = 'praxa_lifecycle' THEN
+    RETURN NULL;
+  END IF;
+  RAISE EXCEPTION 'the audit log is append-only: % refused', TG_OP USING ERRCODE = 'PXA01';
+END $$;
+
+CREATE OR REPLACE FUNCTION app.audit_refuse_row_change() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF TG_OP = 'DELETE' AND current_user = 'praxa_lifecycle' THEN
+    RETURN OLD;
+  END IF;
+  IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_events' AND current_user = 'praxa_lifecycle' THEN
+    -- (nested: OLD.redacted_at exists only on audit_events)
+    IF OLD.redacted_at IS NULL AND NEW.redacted_at IS NOT NULL AND pg_catalog.length(NEW.canonical) = 0
+       AND (pg_catalog.to_jsonb(NEW) - 'canonical' - 'redacted_at') = (pg_catalog.to_jsonb(OLD) - 'canonical' - 'redacted_at') THEN
+      RETURN NEW;
+    END IF;
+  END IF;
+  RAISE EXCEPTION 'the audit log is append-only: % of a row of % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'PXA01';
+END $$;
+
+CREATE POLICY audit_events_lifecycle_redact ON audit_events AS PERMISSIVE FOR UPDATE TO praxa_lifecycle USING (true) WITH CHECK (true);
+GRANT UPDATE (canonical, redacted_at) ON audit_events TO praxa_lifecycle;
+CREATE POLICY agent_runs_lifecycle_redact ON agent_runs AS PERMISSIVE FOR UPDATE TO praxa_lifecycle USING (true) WITH CHECK (true);
+GRANT UPDATE (input) ON agent_runs TO praxa_lifecycle;
+
+-- operator (praxa_owner, `praxa workspace redact-person`) and api (an owner's request): erase a person — a GitHub login
+-- or a Slack user id — from a workspace: the audit events whose bytes name them (as a JSON string "<subject>" or an
+-- "@<subject>" mention) are redacted in place, the memory facts naming them deleted, and the runs whose input names them
+-- keep their row with the input emptied. Returns the seqs redacted and the counts.
+CREATE FUNCTION public.lifecycle_redact_person(p_workspace_id text, p_subject text) RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_quoted bytea;
+  v_mention bytea;
+  v_seqs   bigint[];
+  v_facts  bigint;
+  v_runs   bigint;
+BEGIN
+  IF p_subject IS NULL OR p_subject !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$' THEN
+    RAISE EXCEPTION 'a person is a GitHub login or a Slack user id' USING ERRCODE = 'PXV01';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM public.workspaces w WHERE w.id = p_workspace_id) THEN
+    RAISE EXCEPTION 'no such workspace' USING ERRCODE = 'PXN01';
+  END IF;
+  v_quoted := pg_catalog.convert_to('"' || p_subject || '"', 'UTF8');
+  v_mention := pg_catalog.convert_to('@' || p_subject, 'UTF8');
+  WITH r AS (
+    UPDATE public.audit_events e SET canonical = ''::bytea, redacted_at = pg_catalog.clock_timestamp()
+     WHERE e.workspace_id = p_workspace_id AND e.redacted_at IS NULL
+       AND (pg_catalog.position(e.canonical, v_quoted) > 0 OR pg_catalog.position(e.canonical, v_mention) > 0)
+    RETURNING e.seq)
+  SELECT COALESCE(pg_catalog.array_agg(r.seq ORDER BY r.seq), '{}') INTO v_seqs FROM r;
+  DELETE FROM public.memory_facts f WHERE f.workspace_id = p_workspace_id
+     AND (f.key = p_subject OR pg_catalog.strpos(f.value::text, '"' || p_subject || '"') > 0
+          OR pg_catalog.strpos(f.value::text, '@' || p_subject) > 0);
+  GET DIAGNOSTICS v_facts = ROW_COUNT;
+  UPDATE public.agent_runs a SET input = '{}'::jsonb WHERE a.workspace_id = p_workspace_id AND a.input <> '{}'::jsonb
+     AND (pg_catalog.strpos(a.input::text, '"' || p_subject || '"') > 0 OR pg_catalog.strpos(a.input::text, '@' || p_subject) > 0);
+  GET DIAGNOSTICS v_runs = ROW_COUNT;
+  RETURN pg_catalog.jsonb_build_object('redacted_seqs', pg_catalog.to_jsonb(v_seqs), 'memory_facts', v_facts,
+                                       'run_inputs', v_runs);
+END $$;
+
 -- Ownership: the functions that delete run as praxa_lifecycle; the others as praxa_definer.
 DO $$
 DECLARE f text;
@@ -562,7 +651,7 @@ BEGIN
   FOREACH f IN ARRAY ARRAY[
     'public.lifecycle_retention_bound(text)', 'public.lifecycle_retention_due(integer)',
     'public.lifecycle_apply_retention(text, bigint)', 'public.lifecycle_apply_run_retention(text, integer)',
-    'public.lifecycle_run_retention_due(integer)',
+    'public.lifecycle_run_retention_due(integer)', 'public.lifecycle_redact_person(text, text)',
     'public.lifecycle_erase_workspace(uuid, bigint)'] LOOP
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO praxa_lifecycle', f);
     EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
@@ -592,3 +681,4 @@ GRANT EXECUTE ON FUNCTION public.api_request_workspace_erasure(text, text, integ
 GRANT EXECUTE ON FUNCTION public.api_cancel_workspace_erasure(text, text) TO praxa_api;
 GRANT EXECUTE ON FUNCTION public.workspace_erasure_receipt(uuid) TO praxa_api, praxa_monitor;
 GRANT EXECUTE ON FUNCTION public.operator_request_workspace_erasure(text, integer) TO praxa_owner;
+GRANT EXECUTE ON FUNCTION public.lifecycle_redact_person(text, text) TO praxa_owner;

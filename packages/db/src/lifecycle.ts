@@ -295,3 +295,31 @@ export async function readErasureReceipt(database: Database, id: string): Promis
     signature: row.signature.toString("base64"),
   };
 }
+
+// ── erasure of a person inside a workspace ──
+
+const RedactionRow = z.object({
+  redacted_seqs: z.array(num),
+  memory_facts: num,
+  run_inputs: num,
+});
+export type PersonRedaction = z.infer<typeof RedactionRow>;
+
+/**
+ * operator (a connection that may act as praxa_owner): erase a person — a GitHub login or a Slack user id — from a
+ * workspace: audit events naming them redacted in place (bytes gone; hash, links, signature kept), memory facts
+ * naming them deleted, run inputs naming them emptied.
+ */
+export async function redactPerson(
+  database: Database,
+  workspaceId: WorkspaceId,
+  subject: string,
+): Promise<PersonRedaction> {
+  const rows = await database.db.transaction(async (tx) => {
+    await tx.execute(dsql`set local role praxa_owner`);
+    return tx.execute(dsql`select public.lifecycle_redact_person(${workspaceId}, ${subject}) as r`);
+  });
+  const [row] = z.array(z.object({ r: RedactionRow })).parse([...(rows as Iterable<unknown>)]);
+  if (!row) throw new InternalError("the redaction returned nothing");
+  return row.r;
+}

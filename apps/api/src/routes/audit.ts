@@ -175,8 +175,11 @@ export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSig
         .limit(query.limit);
       return {
         // Each event as it was hashed: the record parsed from its stored canonical bytes, plus the chain seal.
+        // A redacted event (a person's erasure) has no bytes left: its seq and seal, marked `redacted`.
         events: rows.map((r) => ({
-          ...(JSON.parse(r.canonical.toString("utf8")) as z.output<typeof AuditEventView>),
+          ...(r.canonical.length === 0
+            ? { seq: r.seq, redacted: true }
+            : (JSON.parse(r.canonical.toString("utf8")) as z.output<typeof AuditEventView>)),
           hash: r.hash,
           signature: r.signature,
         })),

@@ -56,6 +56,8 @@ export interface AuditVerifyReport {
   readonly seq?: number;
   /** Present when retention removed the oldest events: verification started from the checkpoint at the cut. */
   readonly retention?: RetentionReport;
+  /** The seqs of redacted events (a person's erasure): content gone; hash, links and signature verified. */
+  readonly redacted?: readonly number[];
 }
 
 export interface AuditVerifyOptions {
@@ -188,6 +190,7 @@ export async function verifyWorkspaceAudit(
         checkpoints: checkpoints.length,
         threads,
         ...(retention ? { retention } : {}),
+        ...(stream.redacted.length > 0 ? { redacted: stream.redacted } : {}),
       };
     });
   } finally {

@@ -5,6 +5,7 @@
  *     would: a final signed checkpoint, the objects under ws/<id>/, every row, secret and key, then the signed receipt.
  *   `praxa workspace erasure-receipt --id <uuid>` — print a stored receipt (JSON) for the customer.
  *   `praxa workspace erasure-receipt --file <receipt.json> --keys <keys.json>` — verify one offline.
+ *   `praxa workspace redact-person --workspace <id> --subject <login>` — erase a person inside a workspace.
  */
 import { readFileSync } from "node:fs";
 import {
@@ -22,8 +23,10 @@ import {
   erasuresDue,
   executeErasure,
   readErasureReceipt,
+  redactPerson,
   registerAuditKey,
   requestErasureAsOperator,
+  type PersonRedaction,
 } from "@praxa/db";
 import { createObjectStore, parseObjectStoreSettings } from "@praxa/object-store";
 import { withLocalDefaults } from "./local-env.js";
@@ -113,4 +116,19 @@ export function verifyErasureReceiptFile(
     ? (JSON.parse(readFileSync(trustedFile, "utf8")) as { workspace_id: string; tree_size: number; root_hash: string })
     : undefined;
   return verifyErasureReceipt(JSON.parse(readFileSync(file, "utf8")) as unknown, pinned, trusted);
+}
+
+export async function redactPersonInWorkspace(
+  env: ConfigSource,
+  workspace: string,
+  subject: string,
+): Promise<PersonRedaction> {
+  const workspaceId = parseId("workspace", workspace);
+  const cfg = await bootConfig("migrate", { env: withLocalDefaults(env), envFile: ".env" });
+  const db = createDatabase(cfg.DATABASE_URL, { max: 1, applicationName: "praxa-redact-person" });
+  try {
+    return await redactPerson(db, workspaceId, subject);
+  } finally {
+    await db.close();
+  }
 }

@@ -81,9 +81,7 @@ export const KeyLine = z
  * at through_seq + 1, anchored on leaf through_seq, and requires a signed checkpoint at exactly through_seq — the only
  * thing that still vouches for the removed events' hashes.
  */
-export const RetentionLine = z
-  .object({ type: z.literal("retention"), through_seq: seq, cut_at: z.string() })
-  .strict();
+export const RetentionLine = z.object({ type: z.literal("retention"), through_seq: seq, cut_at: z.string() }).strict();
 const AnyLine = z.discriminatedUnion("type", [
   ExportHeaderLine,
   LeafLine,
@@ -128,6 +126,8 @@ export type ExportVerification =
       readonly trustedCheckpoint: "consistent" | "none";
       /** Present when a retention cut removed the oldest events. */
       readonly retention?: RetentionReport;
+      /** The seqs of redacted events (a person's erasure): content gone, hash, links and signature verified. */
+      readonly redacted?: readonly number[];
     }
   | { readonly ok: false; readonly failure: string; readonly seq?: number };
 
@@ -222,8 +222,7 @@ export function prepareAuditExport(
   if (cuts.length > 0) {
     const last = cuts.reduce((a, b) => (b.through_seq > a.through_seq ? b : a));
     const atCut = checkpoints.find((c) => c.tree_size === last.through_seq);
-    if (!atCut)
-      return { ok: false, failure: `no signed checkpoint at the retention cut (seq ${last.through_seq})` };
+    if (!atCut) return { ok: false, failure: `no signed checkpoint at the retention cut (seq ${last.through_seq})` };
     if (last.through_seq > leafHashes.length)
       return { ok: false, failure: "the retention cut is past the leaf list", seq: last.through_seq };
     const early = events.find((e) => e.seq <= last.through_seq);
@@ -278,7 +277,10 @@ export function completeAuditExport(
   const cps = verifyCheckpoints(checkpoints, leafHashes, prepared.checkpointKeys);
   if (!cps.ok) return { ok: false, failure: `checkpoint at tree_size ${cps.treeSize}: ${cps.reason}` };
 
-  const retention = prepared.retention ? { retention: prepared.retention } : {};
+  const retention = {
+    ...(prepared.retention ? { retention: prepared.retention } : {}),
+    ...(chain?.ok && chain.redacted ? { redacted: chain.redacted } : {}),
+  };
   if (trusted === undefined)
     return {
       ok: true,

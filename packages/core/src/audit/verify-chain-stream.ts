@@ -20,6 +20,7 @@ export class ChainStreamVerification {
   #anchor: { readonly prevHash: string; readonly nextSeq: number } | undefined;
   #count = 0;
   #removed = 0;
+  readonly #redacted: number[] = [];
   #failure: ChainVerification | undefined;
   /** Tree sizes whose root is wanted, ascending; `#nextWanted` indexes the next one not yet reached. */
   readonly #wanted: readonly number[];
@@ -54,6 +55,7 @@ export class ChainStreamVerification {
       return this.#failure;
     }
     if (result.count !== page.length) throw new RangeError("the answer is not of this page");
+    if (result.redacted) this.#redacted.push(...result.redacted);
     for (const e of page) {
       this.#pushLeaf(eventLeafHash(e.hash));
       this.#count++;
@@ -85,6 +87,11 @@ export class ChainStreamVerification {
     }
   }
 
+  /** The seqs of redacted events seen so far (content removed in place; hash, links and signature verified). */
+  get redacted(): readonly number[] {
+    return this.#redacted;
+  }
+
   /** How many leading events were removed by retention (taken by `acceptRemoved`). */
   get removed(): number {
     return this.#removed;
@@ -107,6 +114,7 @@ export class ChainStreamVerification {
       ok: true,
       count: this.#count,
       headHash: this.#anchor?.prevHash ?? this.#options.firstPrevHash ?? genesisPrevHash(this.#options.workspaceId),
+      ...(this.#redacted.length > 0 ? { redacted: [...this.#redacted] } : {}),
     };
   }
 
