@@ -34,6 +34,8 @@ import {
   type TestDatabase,
   type WorkspaceFixture,
 } from "@praxa/db";
+import { createLocalObjectStore, type LocalObjectStoreBackend } from "@praxa/object-store";
+import { exportPass } from "@praxa/monitor";
 import { createLogger } from "@praxa/observability";
 import { createRedis, removeRedisPrefix, type Redis } from "@praxa/queue";
 import type { FastifyInstance } from "fastify";
@@ -118,6 +120,7 @@ let api: ApiClient;
 let viewer: ApiClient;
 let automation: ApiClient;
 let anonymous: ApiClient;
+let objects: LocalObjectStoreBackend;
 let foreign: ApiClient;
 
 beforeAll(async () => {
@@ -155,8 +158,10 @@ beforeAll(async () => {
     manifest_hash: "a".repeat(64),
   };
   await withWorkspace(db, A.workspaceId, (s) => appendAuditEvents(s, [draft], auditSigner));
+  objects = await createLocalObjectStore({ dir: mkdtempSync(join(tmpdir(), "praxa-contract-")) });
   const app = await buildApiServer({
     database: db,
+    objects,
     log: createLogger({ name: "api-contract", level: "silent" }),
     auditSigner,
     limits: {
@@ -675,6 +680,54 @@ describe("every route, through the generated client, answers what it declares", 
     const receipt = await anonymous.GET("/v1/erasure-receipts/{id}", { params: { path: { id: done?.id ?? "" } } });
     check("getErasureReceipt", receipt, 200);
     expect(receipt.data?.format).toBe("praxa-erasure-receipt/v1");
+  });
+
+  it("workspace export: owners and admins, human only; pending until the monitor writes it; then short-lived links that download", async () => {
+    check("requestWorkspaceExport", await viewer.POST("/v1/workspace/export"), 403);
+    check("requestWorkspaceExport", await automation.POST("/v1/workspace/export"), 403);
+    const asked = await api.POST("/v1/workspace/export");
+    check("requestWorkspaceExport", asked, 202);
+    const id = asked.data?.exportId ?? "";
+    const pending = await api.GET("/v1/workspace/exports/{id}", { params: { path: { id } } });
+    check("getWorkspaceExport", pending, 200);
+    expect(pending.data).toMatchObject({ status: "pending", files: [] });
+    check("getWorkspaceExport", await foreign.GET("/v1/workspace/exports/{id}", { params: { path: { id } } }), 404);
+    // The monitor's pass writes it (as the monitor role, into the api's object store).
+    const monitorDb = createDatabase(tdb.roleUrl("praxa_monitor"), { max: 1 });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const r = await exportPass({
+          database: monitorDb,
+          log: createLogger({ name: "contract-export", level: "silent" }),
+          now: Date.now,
+          checkpointSigner: { keyId: "unused", sign: () => Promise.reject(new Error("not used")) },
+          objects,
+        });
+        if (r.exported === 0) break;
+      }
+    } finally {
+      await monitorDb.close();
+    }
+    const done = await api.GET("/v1/workspace/exports/{id}", { params: { path: { id } } });
+    check("getWorkspaceExport", done, 200);
+    expect(done.data?.status).toBe("done");
+    expect(done.data?.files.map((f) => f.name)).toEqual(["data.json", "audit.jsonl"]);
+    const audit = done.data?.files.find((f) => f.name === "audit.jsonl");
+    const token = new URL(audit?.url ?? "http://x/").searchParams.get("token") ?? "";
+    const downloaded = await anonymous.GET("/v1/downloads", { params: { query: { token } }, parseAs: "text" });
+    // The bytes, not JSON: the status and the declared media type are what the contract says.
+    expect(downloaded.response.status).toBe(200);
+    expect(downloaded.response.headers.get("content-type")).toMatch(/^application\/x-ndjson/);
+    seen.set("downloadObject", new Set([200]));
+    expect(String(downloaded.data)).toContain('"type":"export"');
+    check(
+      "downloadObject",
+      await anonymous.GET("/v1/downloads", {
+        params: { query: { token: token.slice(0, -2) + "xx" } },
+        parseAs: "text",
+      }),
+      404,
+    );
   });
 
   it("429 past the per-token budget, with Retry-After, in the declared envelope", async () => {

@@ -45,6 +45,7 @@ import {
   redactPerson,
   registerAuditKey,
   requestErasureAsOperator,
+  requestExportAsOperator,
   retentionDue,
   seedWorkspaceFixture,
   withWorkspace,
@@ -53,7 +54,7 @@ import {
   type WorkspaceFixture,
 } from "@praxa/db";
 import { createLocalObjectStore, type LocalObjectStoreBackend } from "@praxa/object-store";
-import { lifecyclePass } from "@praxa/monitor";
+import { exportPass, lifecyclePass } from "@praxa/monitor";
 import { createLogger } from "@praxa/observability";
 
 let tdb: TestDatabase;
@@ -521,5 +522,51 @@ describe("erasure of a person inside a workspace: redaction in place", () => {
       { n: number }[]
     >`select length(canonical)::int as n from audit_events where workspace_id = ${f.workspaceId} and seq = 2`;
     expect(row?.n).toBeGreaterThan(0);
+  });
+});
+
+describe("export of a workspace", () => {
+  it("the monitor writes data.json and an audit.jsonl that verifies offline (retention cut and redaction included)", async () => {
+    const f = await seedWorkspaceFixture(tdb.adminUrl, "export", { auditChain: false });
+    await append(f, 6);
+    await age(f.workspaceId, 1, 2, 100);
+    await cutAuditChain(monitor, f.workspaceId, 2, cpSigner);
+    const trusted = await withWorkspace(worker, f.workspaceId, (s) => createCheckpoint(s, cpSigner));
+    const id = await requestExportAsOperator(adminDb, f.workspaceId);
+    const log = createLogger({ name: "lifecycle-export", level: "silent" });
+    // Every fixture of this database asked for an export too: passes until none is pending (oldest first).
+    for (let pass = 0; pass < 10; pass++) {
+      const r = await exportPass({ database: monitor, log, now: Date.now, checkpointSigner: cpSigner, objects });
+      expect(r.failed).toBe(0);
+      if (r.exported === 0) break;
+    }
+    const [row] = await admin<
+      { status: string; object_prefix: string }[]
+    >`select status, object_prefix from workspace_exports where id = ${id}`;
+    expect(row?.status).toBe("done");
+    const store = objects.forWorkspace({ workspaceId: f.workspaceId });
+    const data = JSON.parse((await store.getBytes(`${row?.object_prefix}data.json`)).bytes.toString("utf8")) as {
+      workspace: { id: string };
+      members: unknown[];
+      skills: unknown[];
+      skill_versions: unknown[];
+      runs: { id: string }[];
+      feedback: unknown[];
+    };
+    expect(data.workspace.id).toBe(f.workspaceId);
+    expect(data.members).toHaveLength(2);
+    expect(data.skills).toHaveLength(1);
+    expect(data.skill_versions).toHaveLength(1);
+    expect(data.runs.map((x) => x.id)).toEqual([f.runId]);
+    expect(data.feedback).toHaveLength(1);
+    expect(JSON.stringify(data)).not.toMatch(/secret_sha256|ciphertext|wrapped/);
+    const audit = (await store.getBytes(`${row?.object_prefix}audit.jsonl`)).bytes.toString("utf8");
+    const verdict = verifyAuditExport(audit, pinned, JSON.parse(exportCheckpointLine(trusted!)) as unknown, {
+      full: true,
+    });
+    expect(verdict).toMatchObject({ ok: true, events: 4, leaves: 6, trustedCheckpoint: "consistent" });
+    expect(verdict.ok && verdict.retention?.throughSeq).toBe(2);
+    // A changed byte fails it.
+    expect(verifyAuditExport(audit.replace(/"canonical":"eyJ/, '"canonical":"eyK'), pinned).ok).toBe(false);
   });
 });

@@ -35,6 +35,7 @@ import {
 import {
   ACCEPTANCE_SCHEDULER_ID,
   CHECKPOINT_SCHEDULER_ID,
+  EXPORTS_SCHEDULER_ID,
   LIFECYCLE_SCHEDULER_ID,
   RECONCILE_SCHEDULER_ID,
   scheduleMaintenance,
@@ -112,12 +113,18 @@ function deps(database: Database, store: ObjectStoreBackend): MaintenanceDeps {
 
 describe("maintenance, once per fleet", () => {
   it("two monitors declare the schedules: one scheduler each; every job runs on exactly one monitor; a grown chain is checkpointed", async () => {
-    const intervals = { reconcileMs: 150, acceptanceMs: 150, checkpointMs: 150, lifecycleMs: 150 };
+    const intervals = { reconcileMs: 150, acceptanceMs: 150, checkpointMs: 150, lifecycleMs: 150, exportsMs: 150 };
     await scheduleMaintenance(queues, intervals);
     await scheduleMaintenance(queues, intervals);
     const schedulers = await queues.get("maintenance").getJobSchedulers();
     expect(schedulers.map((s) => s.key).sort()).toEqual(
-      [ACCEPTANCE_SCHEDULER_ID, CHECKPOINT_SCHEDULER_ID, LIFECYCLE_SCHEDULER_ID, RECONCILE_SCHEDULER_ID].sort(),
+      [
+        ACCEPTANCE_SCHEDULER_ID,
+        CHECKPOINT_SCHEDULER_ID,
+        EXPORTS_SCHEDULER_ID,
+        LIFECYCLE_SCHEDULER_ID,
+        RECONCILE_SCHEDULER_ID,
+      ].sort(),
     );
 
     // The chain grows by one event (seq 2) past its checkpoint at tree_size 1.
@@ -158,8 +165,8 @@ describe("maintenance, once per fleet", () => {
       const deadline = Date.now() + 30_000;
       const total = () => (ran[0]?.size ?? 0) + (ran[1]?.size ?? 0);
       const names = () => new Set([...(ran[0]?.values() ?? []), ...(ran[1]?.values() ?? [])]);
-      while ((total() < 16 || names().size < 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(names()).toEqual(new Set(["reconcile", "acceptance", "checkpoints", "lifecycle"]));
+      while ((total() < 20 || names().size < 5) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(names()).toEqual(new Set(["reconcile", "acceptance", "checkpoints", "lifecycle", "exports"]));
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }

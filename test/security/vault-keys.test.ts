@@ -159,6 +159,7 @@ describe("the vault", () => {
       "api_mint_automation_token",
       "api_pause_skill",
       "api_request_workspace_erasure",
+      "api_request_workspace_export",
       "api_resume_skill",
       "api_revoke_token",
       "audit_append_events",

@@ -5,6 +5,7 @@
  * tokens, BYOK keys, channels, trigger secrets, the redaction policy, installs; a run cancelled or redriven) with its
  * own Ed25519 key.
  */
+import { createObjectStore, parseObjectStoreSettings } from "@praxa/object-store";
 import type { NotificationId } from "@praxa/core";
 import { apiIntegrations, bootConfig, redisTarget, unconfiguredSummary, type ApiConfig } from "@praxa/config";
 import { loadAuditSigningKey } from "@praxa/crypto";
@@ -113,9 +114,12 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
     }),
     trustProxy: config.API_TRUST_PROXY,
   };
+  // The object store (local directory by default, S3 in production): exports are downloaded from it.
+  const objects = await createObjectStore(parseObjectStoreSettings(env));
   const app = await buildApiServer({
     database,
     log,
+    objects,
     install: installConfig(config),
     auditSigner: { keyId: signing.keyId, privateKey: signing.privateKey },
     enqueueNotifications,

@@ -36,6 +36,7 @@ import { registerSlackInstallRoutes } from "./routes/slack-install.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerTriggerSecretRoutes } from "./routes/trigger-secrets.js";
 import { registerWorkspaceLifecycleRoutes } from "./routes/workspace-lifecycle.js";
+import type { ObjectStoreBackend } from "@praxa/object-store";
 
 export interface ApiDeps extends SkillStatusDeps, RunControlDeps {
   readonly database: Database;
@@ -51,6 +52,8 @@ export interface ApiDeps extends SkillStatusDeps, RunControlDeps {
   readonly limits?: Omit<ApiRateLimitDeps, "log"> & { readonly verifyGate: VerifyGate; readonly trustProxy?: boolean };
   /** The process's tracer (its exporter filters to the whitelist); without it, no spans. */
   readonly tracer?: Tracer;
+  /** The object store (exports are downloaded from it); absent → an export's links answer UNAVAILABLE. */
+  readonly objects?: ObjectStoreBackend;
 }
 
 const CONTEXT_NAMES: Record<string, string> = {
@@ -152,7 +155,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     ...(pageSize === undefined ? {} : { pageSize }),
   });
   registerTokenRoutes(app, db, deps.auditSigner);
-  registerWorkspaceLifecycleRoutes(app, db, deps.auditSigner);
+  registerWorkspaceLifecycleRoutes(app, db, deps.auditSigner, deps.objects);
   registerMemberRoutes(app, db);
   registerLlmKeyRoutes(app, db, deps.auditSigner);
   registerIntegrationRoutes(app, db);

@@ -27,6 +27,7 @@ import {
 import { describeRetention, ValidationError } from "@praxa/core";
 import {
   eraseWorkspace,
+  exportWorkspace,
   printErasureReceipt,
   redactPersonInWorkspace,
   verifyErasureReceiptFile,
@@ -539,6 +540,17 @@ workspace
     console.log(JSON.stringify(await printErasureReceipt(process.env, o.id)));
   });
 
+workspace
+  .command("export")
+  .description(
+    "export a workspace (settings, members, Skills and versions, runs, feedback, and its audit log in the offline-verifiable form) to the object store",
+  )
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .addOption(jsonOption())
+  .action(async (o: { workspace: string }) => {
+    const r = await exportWorkspace(process.env, o.workspace);
+    report(r, () => console.log(`export ${r.exportId} written:\n${r.objects.join("\n")}`));
+  });
 workspace
   .command("redact-person")
   .description(

@@ -8,6 +8,7 @@
  *    level (the operators' alarm), once an hour while it stays overdue.
  */
 import {
+  runOneExport,
   applyRunRetention,
   cutAuditChain,
   erasuresDue,
@@ -118,4 +119,33 @@ export async function lifecyclePass(deps: LifecycleDeps): Promise<LifecycleFigur
   if (cuts + held + runRows + erased + overdue.length > 0)
     deps.log.info({ ...figures, code: "LIFECYCLE" }, "lifecycle pass");
   return figures;
+}
+
+/**
+ * The exports pass (every 10 seconds): write pending exports' archives — `data.json` and `audit.jsonl` (verifiable
+ * offline with `praxa audit verify --file`) under `ws/<id>/exports/<export id>/` — at most `lifecycleBatch` a pass.
+ */
+export async function exportPass(deps: LifecycleDeps): Promise<{ exported: number; failed: number }> {
+  let exported = 0;
+  let failed = 0;
+  for (let i = 0; i < (deps.lifecycleBatch ?? 10); i++) {
+    try {
+      const id = await runOneExport({
+        database: deps.database,
+        put: async (ws, exportId, name, body, contentType) => {
+          const store = deps.objects.forWorkspace({ workspaceId: ws });
+          const key = store.key("exports", exportId, name);
+          await store.put(key, body, { contentType });
+          return key;
+        },
+      });
+      if (id === null) break;
+      exported++;
+      deps.log.info({ code: "WORKSPACE_EXPORTED", export_id: id }, "workspace export written");
+    } catch (err) {
+      failed++;
+      deps.log.error({ code: isPraxaError(err) ? err.code : "EXPORT_FAILED", err }, "a workspace export failed");
+    }
+  }
+  return { exported, failed };
 }

@@ -9,7 +9,7 @@ import { isPraxaError } from "@praxa/core";
 import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Tracer } from "@praxa/observability";
 import { evaluateAcceptance, type AcceptanceDeps } from "./acceptance.js";
 import { checkpointPass, type CheckpointDeps } from "./checkpoints.js";
-import { lifecyclePass, type LifecycleDeps } from "./lifecycle.js";
+import { exportPass, lifecyclePass, type LifecycleDeps } from "./lifecycle.js";
 import { reconcileNotifications, type NotificationOutboxDeps } from "./notification-outbox.js";
 import { reconcileOnce, type ReconcilerDeps } from "./reconciler.js";
 
@@ -17,12 +17,14 @@ export const RECONCILE_SCHEDULER_ID = "praxa-reconcile";
 export const ACCEPTANCE_SCHEDULER_ID = "praxa-acceptance";
 export const CHECKPOINT_SCHEDULER_ID = "praxa-audit-checkpoints";
 export const LIFECYCLE_SCHEDULER_ID = "praxa-lifecycle";
+export const EXPORTS_SCHEDULER_ID = "praxa-exports";
 
 export interface MaintenanceIntervals {
   readonly reconcileMs: number;
   readonly acceptanceMs: number;
   readonly checkpointMs: number;
   readonly lifecycleMs: number;
+  readonly exportsMs: number;
 }
 
 export const DEFAULT_INTERVALS: MaintenanceIntervals = {
@@ -31,6 +33,7 @@ export const DEFAULT_INTERVALS: MaintenanceIntervals = {
   checkpointMs: 5 * 60_000,
   // Retention is by days and erasure by a 7-day bound: every 15 minutes keeps both far inside their promises.
   lifecycleMs: 15 * 60_000,
+  exportsMs: 10_000,
 };
 
 const KEEP = { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
@@ -60,6 +63,11 @@ export async function scheduleMaintenance(
     { every: intervals.lifecycleMs },
     { name: "lifecycle", data: {}, opts: KEEP },
   );
+  await q.upsertJobScheduler(
+    EXPORTS_SCHEDULER_ID,
+    { every: intervals.exportsMs },
+    { name: "exports", data: {}, opts: KEEP },
+  );
 }
 
 export type MaintenanceDeps = ReconcilerDeps &
@@ -76,6 +84,7 @@ const SPAN_NAMES: Readonly<Record<string, string>> = {
   acceptance: "praxa.monitor.acceptance",
   checkpoints: "praxa.monitor.checkpoints",
   lifecycle: "praxa.monitor.lifecycle",
+  exports: "praxa.monitor.exports",
 };
 
 /** Run one maintenance job by name, in a span of its own (its trace's root; `ms`, and a `code` if it failed). */
@@ -111,6 +120,9 @@ async function runMaintenancePass(name: string, data: unknown, deps: Maintenance
     case "lifecycle":
       parseJobData("lifecycle", data);
       return lifecyclePass(deps);
+    case "exports":
+      parseJobData("exports", data);
+      return exportPass(deps);
     default:
       throw new Error("unknown maintenance job");
   }

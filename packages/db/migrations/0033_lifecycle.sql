@@ -644,6 +644,148 @@ BEGIN
                                        'run_inputs', v_runs);
 END $$;
 
+-- ── export (GDPR): a job the monitor runs, an archive in the object store ────────────────────────────────────────────
+SET LOCAL ROLE praxa_owner;
+CREATE TABLE workspace_exports (
+  workspace_id   text NOT NULL REFERENCES workspaces(id),
+  id             uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+  requested_by   text NOT NULL CHECK (length(requested_by) BETWEEN 1 AND 200),
+  requested_at   timestamptz NOT NULL DEFAULT now(),
+  status         text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'done', 'failed')),
+  claimed_at     timestamptz,
+  finished_at    timestamptz,
+  object_prefix  text CHECK (object_prefix IS NULL OR object_prefix LIKE 'ws/' || workspace_id || '/exports/%'),
+  error_code     text CHECK (error_code ~ '^[A-Z][A-Z0-9_]{1,63}$')
+);
+CREATE INDEX workspace_exports_pending ON workspace_exports (requested_at) WHERE status IN ('pending', 'running');
+SELECT app.enable_tenant_rls('workspace_exports');
+GRANT SELECT ON workspace_exports TO praxa_api;
+GRANT SELECT, INSERT, UPDATE ON workspace_exports TO praxa_definer;
+GRANT SELECT ON skill_feedback, skill_versions, skills, workspace_members, agent_runs, audit_retention_cuts TO praxa_definer;
+RESET ROLE;
+
+-- api: an owner or admin (human token, re-checked) asks for the scope's workspace to be exported.
+CREATE FUNCTION public.api_request_workspace_export(p_token_id text, p_secret_sha256 text)
+  RETURNS TABLE (id uuid, requested_at timestamptz)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE v_member text := app.check_admin_token(p_token_id, p_secret_sha256, true);
+BEGIN
+  RETURN QUERY INSERT INTO public.workspace_exports AS x (workspace_id, requested_by)
+    VALUES (app.current_workspace(), v_member) RETURNING x.id, x.requested_at;
+END $$;
+
+-- operator (praxa_owner, `praxa workspace export`): the same, for any workspace.
+CREATE FUNCTION public.operator_request_workspace_export(p_workspace_id text) RETURNS uuid
+  LANGUAGE sql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$ INSERT INTO public.workspace_exports (workspace_id, requested_by) VALUES (p_workspace_id, 'operator') RETURNING id $$;
+
+-- monitor: claim the oldest pending export (or one whose claim is 15 minutes stale).
+CREATE FUNCTION public.lifecycle_claim_export() RETURNS TABLE (id uuid, workspace_id text)
+  LANGUAGE sql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  UPDATE public.workspace_exports x SET status = 'running', claimed_at = pg_catalog.clock_timestamp()
+   WHERE x.id = (SELECT y.id FROM public.workspace_exports y
+                  WHERE y.status = 'pending' OR (y.status = 'running' AND y.claimed_at < pg_catalog.clock_timestamp() - interval '15 minutes')
+                  ORDER BY y.requested_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+  RETURNING x.id, x.workspace_id
+$$;
+
+-- The workspace of a running export (the monitor reads a workspace's data only for an export it claimed).
+CREATE FUNCTION app.running_export_workspace(p_export_id uuid) RETURNS text
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE v_ws text;
+BEGIN
+  SELECT x.workspace_id INTO v_ws FROM public.workspace_exports x WHERE x.id = p_export_id AND x.status = 'running';
+  IF v_ws IS NULL THEN
+    RAISE EXCEPTION 'no running export of this id' USING ERRCODE = 'PXV01';
+  END IF;
+  RETURN v_ws;
+END $$;
+
+-- monitor: the export's data: settings, members, Skills and their versions, runs, feedback (never a secret, a token
+-- hash or a sealed value).
+CREATE FUNCTION public.lifecycle_export_data(p_export_id uuid) RETURNS jsonb
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE v_ws text := app.running_export_workspace(p_export_id);
+BEGIN
+  RETURN pg_catalog.jsonb_build_object(
+    'workspace', (SELECT pg_catalog.jsonb_build_object('id', w.id, 'tenant_id', w.tenant_id, 'name', w.name,
+                    'audit_retention_days', w.audit_retention_days, 'run_retention_days', w.run_retention_days,
+                    'audit_redaction', w.audit_redaction, 'created_at', w.created_at)
+                    FROM public.workspaces w WHERE w.id = v_ws),
+    'members', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('id', m.id, 'email', m.email,
+                    'display_name', m.display_name, 'role', m.role, 'created_at', m.created_at) ORDER BY m.id)
+                    FROM public.workspace_members m WHERE m.workspace_id = v_ws), '[]'),
+    'skills', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(k) ORDER BY k.id)
+                    FROM public.skills k WHERE k.workspace_id = v_ws), '[]'),
+    'skill_versions', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(v) ORDER BY v.skill_id, v.version)
+                    FROM public.skill_versions v WHERE v.workspace_id = v_ws), '[]'),
+    'runs', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('id', r.id, 'skill_id', r.skill_id,
+                    'skill_version_id', r.skill_version_id, 'parent_run_id', r.parent_run_id, 'trigger', r.trigger,
+                    'source', r.source, 'input', r.input, 'status', r.status, 'skip_reason', r.skip_reason,
+                    'error_code', r.error_code, 'failure_class', r.failure_class, 'retry_of', r.retry_of,
+                    'attempt', r.attempt, 'created_at', r.created_at, 'started_at', r.started_at,
+                    'finished_at', r.finished_at) ORDER BY r.created_at, r.id)
+                    FROM public.agent_runs r WHERE r.workspace_id = v_ws), '[]'),
+    'feedback', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('run_id', f.run_id,
+                    'skill_id', f.skill_id, 'verdict', f.verdict, 'source', f.source, 'actor_id', f.actor_id,
+                    'actor_is_bot', f.actor_is_bot, 'created_at', f.created_at) ORDER BY f.id)
+                    FROM public.skill_feedback f WHERE f.workspace_id = v_ws), '[]'));
+END $$;
+
+-- monitor: the export's audit log, a page at a time (seq > p_after), as stored.
+CREATE FUNCTION public.lifecycle_export_audit(p_export_id uuid, p_after bigint, p_limit integer)
+  RETURNS TABLE (seq bigint, workspace_id text, prev_hash text, hash text, key_id text, signature text, canonical bytea)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT e.seq, e.workspace_id, e.prev_hash, e.hash, e.key_id, e.signature, e.canonical FROM public.audit_events e
+   WHERE e.workspace_id = app.running_export_workspace(p_export_id) AND e.seq > p_after
+   ORDER BY e.seq LIMIT LEAST(GREATEST(p_limit, 1), 10000)
+$$;
+
+-- monitor: the export's checkpoints and retention cuts.
+CREATE FUNCTION public.lifecycle_export_checkpoints(p_export_id uuid)
+  RETURNS TABLE (workspace_id text, tree_size bigint, root_hash text, "timestamp" timestamptz, key_id text, signature bytea, body bytea)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT k.workspace_id, k.tree_size, k.root_hash, k."timestamp", k.key_id, k.signature, k.body FROM public.audit_checkpoints k
+   WHERE k.workspace_id = app.running_export_workspace(p_export_id) ORDER BY k.tree_size
+$$;
+CREATE FUNCTION public.lifecycle_export_cuts(p_export_id uuid)
+  RETURNS TABLE (from_seq bigint, through_seq bigint, leaf_hashes bytea, cut_at timestamptz)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT c.from_seq, c.through_seq, c.leaf_hashes, c.cut_at FROM public.audit_retention_cuts c
+   WHERE c.workspace_id = app.running_export_workspace(p_export_id) ORDER BY c.from_seq
+$$;
+
+-- monitor: the export is written (its objects under p_prefix) or failed (a code, never a message).
+CREATE FUNCTION public.lifecycle_finish_export(p_export_id uuid, p_prefix text, p_error_code text) RETURNS boolean
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE v_n integer;
+BEGIN
+  UPDATE public.workspace_exports x
+     SET status = CASE WHEN p_error_code IS NULL THEN 'done' ELSE 'failed' END, finished_at = pg_catalog.clock_timestamp(),
+         object_prefix = p_prefix, error_code = p_error_code
+   WHERE x.id = p_export_id AND x.status = 'running';
+  GET DIAGNOSTICS v_n = ROW_COUNT;
+  RETURN v_n = 1;
+END $$;
+
 -- Ownership: the functions that delete run as praxa_lifecycle; the others as praxa_definer.
 DO $$
 DECLARE f text;
@@ -660,7 +802,11 @@ BEGIN
     'public.api_request_workspace_erasure(text, text, integer)', 'public.api_cancel_workspace_erasure(text, text)',
     'public.operator_request_workspace_erasure(text, integer)', 'public.lifecycle_erasures_due(integer)',
     'public.lifecycle_erasures_overdue()', 'public.lifecycle_erase_vault(text)', 'public.lifecycle_erasure_record(uuid)',
-    'public.lifecycle_store_erasure_receipt(uuid, bytea, text, bytea)', 'public.workspace_erasure_receipt(uuid)'] LOOP
+    'public.lifecycle_store_erasure_receipt(uuid, bytea, text, bytea)', 'public.workspace_erasure_receipt(uuid)',
+    'public.api_request_workspace_export(text, text)', 'public.operator_request_workspace_export(text)',
+    'public.lifecycle_claim_export()', 'app.running_export_workspace(uuid)', 'public.lifecycle_export_data(uuid)',
+    'public.lifecycle_export_audit(uuid, bigint, integer)', 'public.lifecycle_export_checkpoints(uuid)',
+    'public.lifecycle_export_cuts(uuid)', 'public.lifecycle_finish_export(uuid, text, text)'] LOOP
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO praxa_definer', f);
     EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
   END LOOP;
@@ -682,3 +828,11 @@ GRANT EXECUTE ON FUNCTION public.api_cancel_workspace_erasure(text, text) TO pra
 GRANT EXECUTE ON FUNCTION public.workspace_erasure_receipt(uuid) TO praxa_api, praxa_monitor;
 GRANT EXECUTE ON FUNCTION public.operator_request_workspace_erasure(text, integer) TO praxa_owner;
 GRANT EXECUTE ON FUNCTION public.lifecycle_redact_person(text, text) TO praxa_owner;
+GRANT EXECUTE ON FUNCTION public.api_request_workspace_export(text, text) TO praxa_api;
+GRANT EXECUTE ON FUNCTION public.operator_request_workspace_export(text) TO praxa_owner;
+GRANT EXECUTE ON FUNCTION public.lifecycle_claim_export() TO praxa_monitor;
+GRANT EXECUTE ON FUNCTION public.lifecycle_export_data(uuid) TO praxa_monitor;
+GRANT EXECUTE ON FUNCTION public.lifecycle_export_audit(uuid, bigint, integer) TO praxa_monitor;
+GRANT EXECUTE ON FUNCTION public.lifecycle_export_checkpoints(uuid) TO praxa_monitor;
+GRANT EXECUTE ON FUNCTION public.lifecycle_export_cuts(uuid) TO praxa_monitor;
+GRANT EXECUTE ON FUNCTION public.lifecycle_finish_export(uuid, text, text) TO praxa_monitor;

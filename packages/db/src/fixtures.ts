@@ -152,6 +152,7 @@ export async function seedWorkspaceFixture(
         await tx`insert into audit_checkpoints (workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body)
                  values (${f.workspaceId}, 1, ${cpFields.root_hash}, ${cpFields.timestamp}, ${cpKey}, ${sign(null, cpBody, privateKey)}, ${Buffer.from(cpBody)})`;
       }
+      await tx`insert into workspace_exports (workspace_id, requested_by) values (${f.workspaceId}, ${f.memberId})`;
       await tx`insert into ingest_keys (key_id, public_key) values (${f.ingestKeyId}, ${randomBytes(32)})`;
       await tx`insert into trigger_secrets (workspace_id, id, skill_id, ciphertext, key_id) values (${f.workspaceId}, ${newId("triggerSecret")}, ${f.skillId}, ${randomBytes(64)}, ${f.ingestKeyId})`;
       await tx`insert into oauth_states (workspace_id, state_sha256, provider, member_id, expires_at)

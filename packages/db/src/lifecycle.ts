@@ -6,14 +6,16 @@
 import { sql as dsql } from "drizzle-orm";
 import { z } from "zod";
 import {
+  auditExportLines,
   erasureReceiptBytes,
   InternalError,
   WorkspaceIdSchema,
   type ErasureReceipt,
   type ErasureReceiptBody,
+  type StoredChainEvent,
   type WorkspaceId,
 } from "@praxa/core";
-import { createCheckpoint, type CheckpointSigner } from "./audit.js";
+import { createCheckpoint, readAuditKeyset, type CheckpointSigner } from "./audit.js";
 import type { Database } from "./client.js";
 import { withWorkspace, requireScope, type WorkspaceScope } from "./scope.js";
 import { queryRows, queryScopedRows } from "./typed-query.js";
@@ -323,3 +325,167 @@ export async function redactPerson(
   if (!row) throw new InternalError("the redaction returned nothing");
   return row.r;
 }
+
+// ── export ──
+
+/** api: an owner or admin (human token) asks for the scope's workspace to be exported; the monitor writes it. */
+export async function requestWorkspaceExport(
+  scope: WorkspaceScope,
+  token: { readonly tokenId: string; readonly secretSha256: string },
+): Promise<{ id: string; requested_at: Date }> {
+  const [row] = await queryScopedRows(
+    scope,
+    z.object({ id: z.string(), requested_at: time }),
+    dsql`select id::text, requested_at from public.api_request_workspace_export(${token.tokenId}, ${token.secretSha256})`,
+  );
+  if (!row) throw new InternalError("the export request returned no row");
+  return row;
+}
+
+/** operator (a connection that may act as praxa_owner): request an export of any workspace. */
+export async function requestExportAsOperator(database: Database, workspaceId: WorkspaceId): Promise<string> {
+  const rows = await database.db.transaction(async (tx) => {
+    await tx.execute(dsql`set local role praxa_owner`);
+    return tx.execute(dsql`select public.operator_request_workspace_export(${workspaceId})::text as id`);
+  });
+  const [row] = z.array(z.object({ id: z.string() })).parse([...(rows as Iterable<unknown>)]);
+  if (!row) throw new InternalError("the export request returned no id");
+  return row.id;
+}
+
+const ExportRow = z.object({
+  id: z.string(),
+  status: z.enum(["pending", "running", "done", "failed"]),
+  requested_at: time,
+  finished_at: time.nullable(),
+  object_prefix: z.string().nullable(),
+  error_code: z.string().nullable(),
+});
+export type WorkspaceExport = z.infer<typeof ExportRow>;
+
+/** api: one export of the scope's workspace, or null. */
+export async function readWorkspaceExport(scope: WorkspaceScope, id: string): Promise<WorkspaceExport | null> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) return null;
+  const [row] = await queryScopedRows(
+    scope,
+    ExportRow,
+    dsql`select id::text, status, requested_at, finished_at, object_prefix, error_code from public.workspace_exports where id = ${id}::uuid`,
+  );
+  return row ?? null;
+}
+
+/** Where an export writes, how it reads and signs nothing: it only copies what is stored. */
+export interface ExportDeps {
+  readonly database: Database;
+  /** Write one object of the export (`name` under the export's prefix); returns its key. */
+  readonly put: (
+    workspaceId: WorkspaceId,
+    exportId: string,
+    name: string,
+    body: string,
+    contentType: string,
+  ) => Promise<string>;
+  /** Audit rows read per query (default 10,000). */
+  readonly pageSize?: number;
+}
+
+/**
+ * Run one pending export, if any (the monitor's exports pass): `data.json` (settings, members, Skills and versions,
+ * runs, feedback) and `audit.jsonl` (the `praxa-audit-export/v1` form `praxa audit verify --file` accepts, retention
+ * cut included) under `ws/<id>/exports/<export id>/`. Returns the export id, or null when none was pending.
+ */
+export async function runOneExport(deps: ExportDeps): Promise<string | null> {
+  const [claimed] = await queryRows(
+    deps.database,
+    z.object({ id: z.string(), workspace_id: WorkspaceIdSchema }),
+    dsql`select id::text, workspace_id from public.lifecycle_claim_export()`,
+  );
+  if (!claimed) return null;
+  const ws = claimed.workspace_id;
+  try {
+    const [data] = await queryRows(
+      deps.database,
+      z.object({ d: z.record(z.string(), z.unknown()) }),
+      dsql`select public.lifecycle_export_data(${claimed.id}::uuid) as d`,
+    );
+    const dataKey = await deps.put(ws, claimed.id, "data.json", JSON.stringify(data?.d ?? {}), "application/json");
+    const cuts = await queryRows(
+      deps.database,
+      CutRow,
+      dsql`select from_seq, through_seq, leaf_hashes, cut_at from public.lifecycle_export_cuts(${claimed.id}::uuid)`,
+    );
+    const removedLeaves: string[] = [];
+    let cutAt: Date | null = null;
+    for (const r of cuts) {
+      for (let i = 0; i < r.leaf_hashes.length; i += 32) removedLeaves.push(r.leaf_hashes.toString("hex", i, i + 32));
+      if (cutAt === null || r.cut_at > cutAt) cutAt = r.cut_at;
+    }
+    const events: StoredChainEvent[] = [];
+    const page = deps.pageSize ?? 10_000;
+    for (let after = removedLeaves.length; ;) {
+      const rows = await queryRows(
+        deps.database,
+        ChainRowOut,
+        dsql`select seq, workspace_id, prev_hash, hash, key_id, signature, canonical from public.lifecycle_export_audit(${claimed.id}::uuid, ${after}, ${page})`,
+      );
+      events.push(...rows);
+      const last = rows.at(-1);
+      if (!last || rows.length < page) break;
+      after = last.seq;
+    }
+    const checkpoints = (
+      await queryRows(
+        deps.database,
+        CheckpointRowOut,
+        dsql`select workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body from public.lifecycle_export_checkpoints(${claimed.id}::uuid)`,
+      )
+    ).map((c) => ({ ...c, timestamp: c.timestamp.toISOString() }));
+    const keys = await readAuditKeyset(deps.database);
+    const lines = [
+      ...auditExportLines({
+        header: { workspaceId: ws, exportedAt: new Date().toISOString(), from: null, to: null },
+        removedLeaves,
+        cutAt,
+        leaves: events.map((e) => ({ seq: e.seq, hash: e.hash })),
+        events,
+        checkpoints,
+        keys,
+      }),
+    ];
+    const auditKey = await deps.put(ws, claimed.id, "audit.jsonl", lines.join("\n") + "\n", "application/x-ndjson");
+    const prefix = dataKey.slice(0, dataKey.lastIndexOf("/") + 1);
+    if (!auditKey.startsWith(prefix)) throw new InternalError("the export's objects are not under one prefix");
+    await queryRows(
+      deps.database,
+      z.object({ ok: z.boolean() }),
+      dsql`select public.lifecycle_finish_export(${claimed.id}::uuid, ${prefix}, null) as ok`,
+    );
+    return claimed.id;
+  } catch (err) {
+    await queryRows(
+      deps.database,
+      z.object({ ok: z.boolean() }),
+      dsql`select public.lifecycle_finish_export(${claimed.id}::uuid, null, 'EXPORT_FAILED') as ok`,
+    ).catch(() => undefined);
+    throw err;
+  }
+}
+
+const ChainRowOut = z.object({
+  seq: num,
+  workspace_id: z.string(),
+  prev_hash: z.string(),
+  hash: z.string(),
+  key_id: z.string(),
+  signature: z.string(),
+  canonical: z.instanceof(Buffer),
+});
+const CheckpointRowOut = z.object({
+  workspace_id: z.string(),
+  tree_size: num,
+  root_hash: z.string(),
+  timestamp: time,
+  key_id: z.string(),
+  signature: z.instanceof(Buffer),
+  body: z.instanceof(Buffer),
+});

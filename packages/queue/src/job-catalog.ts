@@ -62,6 +62,12 @@ export const JOB_CATALOG = {
     schema: z.object({}).strict(),
     options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
   },
+  /** Workspace exports (GDPR): write each pending export's archive to the object store. */
+  exports: {
+    queue: "maintenance",
+    schema: z.object({}).strict(),
+    options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+  },
   /** The data lifecycle sweep: retention cuts, run-log retention, due erasures, overdue erasures. */
   lifecycle: {
     queue: "maintenance",

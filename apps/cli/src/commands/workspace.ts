@@ -6,6 +6,8 @@
  *   `praxa workspace erasure-receipt --id <uuid>` — print a stored receipt (JSON) for the customer.
  *   `praxa workspace erasure-receipt --file <receipt.json> --keys <keys.json>` — verify one offline.
  *   `praxa workspace redact-person --workspace <id> --subject <login>` — erase a person inside a workspace.
+ *   `praxa workspace export --workspace <id>` — request an export and write it now, as the monitor's exports pass
+ *     would: `data.json` and `audit.jsonl` under `ws/<id>/exports/<export id>/` in the object store.
  */
 import { readFileSync } from "node:fs";
 import {
@@ -26,6 +28,8 @@ import {
   redactPerson,
   registerAuditKey,
   requestErasureAsOperator,
+  requestExportAsOperator,
+  runOneExport,
   type PersonRedaction,
 } from "@praxa/db";
 import { createObjectStore, parseObjectStoreSettings } from "@praxa/object-store";
@@ -131,4 +135,43 @@ export async function redactPersonInWorkspace(
   } finally {
     await db.close();
   }
+}
+
+export async function exportWorkspace(
+  env: ConfigSource,
+  workspace: string,
+): Promise<{ exportId: string; objects: string[] }> {
+  const workspaceId = parseId("workspace", workspace);
+  const localEnv = withLocalDefaults(env);
+  const admin = await bootConfig("migrate", { env: localEnv, envFile: ".env" });
+  const adminDb = createDatabase(admin.DATABASE_URL, { max: 1, applicationName: "praxa-workspace-export" });
+  let exportId: string;
+  try {
+    exportId = await requestExportAsOperator(adminDb, workspaceId);
+  } finally {
+    await adminDb.close();
+  }
+  const cfg = await bootConfig("monitor", { env: localEnv, envFile: ".env" });
+  const objects = await createObjectStore(parseObjectStoreSettings(localEnv as Record<string, string | undefined>));
+  const db = createDatabase(cfg.MONITOR_DATABASE_URL, { max: 1, applicationName: "praxa-workspace-export" });
+  const written: string[] = [];
+  try {
+    // Older pending exports go first (the claim takes the oldest): run until this one is written.
+    for (;;) {
+      const id = await runOneExport({
+        database: db,
+        put: async (ws, xid, name, body, contentType) => {
+          const store = objects.forWorkspace({ workspaceId: ws });
+          const key = store.key("exports", xid, name);
+          await store.put(key, body, { contentType });
+          if (xid === exportId) written.push(key);
+          return key;
+        },
+      });
+      if (id === null || id === exportId) break;
+    }
+  } finally {
+    await db.close();
+  }
+  return { exportId, objects: written };
 }

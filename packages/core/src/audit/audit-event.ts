@@ -44,6 +44,7 @@ export const AUDIT_EVENT_KINDS = [
   "admin.integration.confirmed",
   "admin.workspace.erasure_requested",
   "admin.workspace.erasure_cancelled",
+  "admin.workspace.export_requested",
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
@@ -79,6 +80,7 @@ export const ADMIN_EVENT_KINDS = [
   "admin.integration.confirmed",
   "admin.workspace.erasure_requested",
   "admin.workspace.erasure_cancelled",
+  "admin.workspace.export_requested",
 ] as const satisfies readonly AuditEventKind[];
 export type AdminEventKind = (typeof ADMIN_EVENT_KINDS)[number];
 
