@@ -90,13 +90,15 @@ export async function migrate(adminUrl: string, options: MigrateOptions = {}): P
           const schemas = await sp<
             { name: string }[]
           >`select nspname as name from pg_catalog.pg_namespace where nspname in ('public', 'app') order by 1`;
-          for (const s of schemas) await sp.unsafe(`GRANT CREATE ON SCHEMA ${s.name} TO praxa_definer, praxa_lifecycle`);
+          for (const s of schemas)
+            await sp.unsafe(`GRANT CREATE ON SCHEMA ${s.name} TO praxa_definer, praxa_lifecycle`);
           await sp.unsafe(m.sql);
           await sp`reset role`;
           const after = await sp<
             { name: string }[]
           >`select nspname as name from pg_catalog.pg_namespace where nspname in ('public', 'app') order by 1`;
-          for (const s of after) await sp.unsafe(`REVOKE CREATE ON SCHEMA ${s.name} FROM praxa_definer, praxa_lifecycle`);
+          for (const s of after)
+            await sp.unsafe(`REVOKE CREATE ON SCHEMA ${s.name} FROM praxa_definer, praxa_lifecycle`);
           await sp`insert into praxa_migrations.applied (name, checksum) values (${m.name}, ${m.checksum})`;
         });
         applied.push(m.name);

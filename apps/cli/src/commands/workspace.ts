@@ -36,7 +36,7 @@ import { createObjectStore, parseObjectStoreSettings } from "@praxa/object-store
 import { withLocalDefaults } from "./local-env.js";
 
 /** The grace period of an operator's request without --now (the api's owners choose 0–72 hours). */
-export const OPERATOR_GRACE_HOURS = 72;
+const OPERATOR_GRACE_HOURS = 72;
 
 export interface EraseResult {
   readonly erasureId: string;

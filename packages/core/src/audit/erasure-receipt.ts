@@ -23,7 +23,10 @@ export const ErasureReceiptBodySchema = z
     requested_at: z.iso.datetime(),
     completed_at: z.iso.datetime(),
     counts: z.record(z.string().min(1).max(200), z.number().int().min(0)),
-    final_checkpoint: z.object({ tree_size: z.number().int().min(1), root_hash: Sha256HexSchema }).strict().nullable(),
+    final_checkpoint: z
+      .object({ tree_size: z.number().int().min(1), root_hash: Sha256HexSchema })
+      .strict()
+      .nullable(),
     key_id: z.string().min(1).max(256),
   })
   .strict();
@@ -51,8 +54,7 @@ export function erasureReceiptBytes(body: ErasureReceiptBody): Uint8Array {
 }
 
 export type ErasureReceiptVerification =
-  | { readonly ok: true; readonly body: ErasureReceiptBody }
-  | { readonly ok: false; readonly failure: string };
+  { readonly ok: true; readonly body: ErasureReceiptBody } | { readonly ok: false; readonly failure: string };
 
 /**
  * Verify a receipt offline against a pinned key set: the signature by a pinned key over the exact body bytes, the body
