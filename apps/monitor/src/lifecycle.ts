@@ -19,7 +19,7 @@ import {
   type CheckpointSigner,
   type Database,
 } from "@praxa/db";
-import { isPraxaError } from "@praxa/core";
+import { isPraxaError, UnavailableError } from "@praxa/core";
 import type { Logger } from "@praxa/observability";
 import type { ObjectStoreBackend } from "@praxa/object-store";
 
@@ -28,8 +28,11 @@ export interface LifecycleDeps {
   readonly log: Logger;
   readonly now: () => number;
   readonly checkpointSigner: CheckpointSigner;
-  /** Where the workspaces' objects are (erasure deletes ws/<id>/). */
-  readonly objects: ObjectStoreBackend;
+  /**
+   * Where the workspaces' objects are (erasure deletes ws/<id>/, exports are written there). Absent (the store could not
+   * be opened at boot): erasures fail and are retried — `ERASURE_OVERDUE` follows if it lasts — and exports wait.
+   */
+  readonly objects?: ObjectStoreBackend | undefined;
   /** Workspaces per pass (default 100). */
   readonly lifecycleBatch?: number;
 }
@@ -92,6 +95,7 @@ export async function lifecyclePass(deps: LifecycleDeps): Promise<LifecycleFigur
           signer: deps.checkpointSigner,
           now: () => new Date(deps.now()),
           eraseObjects: (ws) => {
+            if (!deps.objects) throw new UnavailableError("the object store is not available: the erasure waits");
             const store = deps.objects.forWorkspace({ workspaceId: ws });
             return store.deletePrefix(store.prefix);
           },
@@ -128,12 +132,14 @@ export async function lifecyclePass(deps: LifecycleDeps): Promise<LifecycleFigur
 export async function exportPass(deps: LifecycleDeps): Promise<{ exported: number; failed: number }> {
   let exported = 0;
   let failed = 0;
+  const objects = deps.objects;
+  if (!objects) return { exported, failed }; // exports wait for the store (OBJECT_STORE_UNAVAILABLE at boot)
   for (let i = 0; i < (deps.lifecycleBatch ?? 10); i++) {
     try {
       const id = await runOneExport({
         database: deps.database,
         put: async (ws, exportId, name, body, contentType) => {
-          const store = deps.objects.forWorkspace({ workspaceId: ws });
+          const store = objects.forWorkspace({ workspaceId: ws });
           const key = store.key("exports", exportId, name);
           await store.put(key, body, { contentType });
           return key;

@@ -90,7 +90,11 @@ export async function startMonitor(
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX, { errors: queueErrors });
   await scheduleMaintenance(queues);
   // The object store (local directory by default, S3 in production): erasure deletes a workspace's ws/<id>/ prefix.
-  const objects = await createObjectStore(parseObjectStoreSettings(env));
+  // Not fatal: without it (a read-only disk and no S3 settings) the rest runs; what needs it waits and says so.
+  const objects = await createObjectStore(parseObjectStoreSettings(env)).catch((err: unknown) => {
+    log.error({ code: "OBJECT_STORE_UNAVAILABLE", err }, "the object store could not be opened");
+    return undefined;
+  });
   // Metrics: queue depth and oldest waiting job per queue, run states from Postgres; scraped at GET /metrics on
   // PRAXA_HEALTH_PORT, pushed over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
   const metrics = startMetrics({
