@@ -34,6 +34,8 @@ import {
   type TestDatabase,
   type WorkspaceFixture,
 } from "@praxa/db";
+import { createLocalObjectStore, type LocalObjectStoreBackend } from "@praxa/object-store";
+import { exportPass } from "@praxa/monitor";
 import { createLogger } from "@praxa/observability";
 import { createRedis, removeRedisPrefix, type Redis } from "@praxa/queue";
 import type { FastifyInstance } from "fastify";
@@ -118,6 +120,7 @@ let api: ApiClient;
 let viewer: ApiClient;
 let automation: ApiClient;
 let anonymous: ApiClient;
+let objects: LocalObjectStoreBackend;
 let foreign: ApiClient;
 
 beforeAll(async () => {
@@ -155,8 +158,10 @@ beforeAll(async () => {
     manifest_hash: "a".repeat(64),
   };
   await withWorkspace(db, A.workspaceId, (s) => appendAuditEvents(s, [draft], auditSigner));
+  objects = await createLocalObjectStore({ dir: mkdtempSync(join(tmpdir(), "praxa-contract-")) });
   const app = await buildApiServer({
     database: db,
+    objects,
     log: createLogger({ name: "api-contract", level: "silent" }),
     auditSigner,
     limits: {
@@ -522,11 +527,15 @@ describe("every route, through the generated client, answers what it declares", 
     const lines = text
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l) as { type: string; workspace_id?: string; seq?: number });
-    // Every event of the workspace (the fixture's, the signed one above, the admin events of the tests before).
+      .map((l) => JSON.parse(l) as { type: string; workspace_id?: string; seq?: number; through_seq?: number });
+    // Every event of the workspace after the fixture's retention cut at seq 1 (the signed one above, the admin events
+    // of the tests before); the cut's leaf line and its `retention` line stay.
+    const cut = lines.find((l) => l.type === "retention")?.through_seq;
+    expect(cut).toBe(1);
     const seqs = lines.filter((l) => l.type === "event").map((l) => l.seq);
-    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_v, i) => i + 1));
-    expect(seqs.length).toBeGreaterThan(2);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_v, i) => i + 2));
+    expect(lines.filter((l) => l.type === "leaf").map((l) => l.seq)).toEqual([1, ...seqs]);
+    expect(seqs.length).toBeGreaterThan(1);
     expect(lines.every((l) => l.workspace_id === undefined || l.workspace_id === A.workspaceId)).toBe(true);
     // A changed byte in an exported event fails the offline verification.
     const tampered = text.replace(
@@ -847,6 +856,101 @@ describe("every route, through the generated client, answers what it declares", 
     const done = await api.GET("/v1/audit/replays/{id}", { params: { path: { id } } });
     check("getAuditReplay", done, 200);
     expect(done.data?.replay).toMatchObject({ status: "done", outcome: "reproduced", report: { ok: true } });
+  });
+
+  it("workspace erasure: owners only, human only; request then cancel; the receipt by its id (404 until erased)", async () => {
+    const C = await seedWorkspaceFixture(tdb.adminUrl, "C");
+    const ownerId = newId("member");
+    await admin`insert into workspace_members (workspace_id, id, email, role) values (${C.workspaceId}, ${ownerId}, ${`${ownerId}@example.com`}, 'owner')`;
+    const mint = async (kind: "human" | "automation") => {
+      const m = mintApiTokenMaterial(C.workspaceId);
+      await admin`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at)
+                  values (${C.workspaceId}, ${m.tokenId}, ${ownerId}, ${kind}, 'contract', ${m.secretSha256}, now() + interval '1 hour')`;
+      return createApiClient({ baseUrl: base, token: m.token });
+    };
+    const owner = await mint("human");
+    const ownerAutomation = await mint("automation");
+    check("requestWorkspaceErasure", await api.POST("/v1/workspace/erasure", { body: { graceHours: 72 } }), 403);
+    check(
+      "requestWorkspaceErasure",
+      await ownerAutomation.POST("/v1/workspace/erasure", { body: { graceHours: 72 } }),
+      403,
+    );
+    check("requestWorkspaceErasure", await owner.POST("/v1/workspace/erasure", { body: { graceHours: 99 } }), 400);
+    const asked = await owner.POST("/v1/workspace/erasure", { body: { graceHours: 24 } });
+    check("requestWorkspaceErasure", asked, 202);
+    expect(asked.data?.status).toBe("pending");
+    const [event] = await admin<
+      { n: number }[]
+    >`select count(*)::int as n from audit_events where workspace_id = ${C.workspaceId} and kind = 'admin.workspace.erasure_requested'`;
+    expect(event?.n).toBe(1);
+    check("cancelWorkspaceErasure", await api.DELETE("/v1/workspace/erasure"), 403);
+    const cancelled = await owner.DELETE("/v1/workspace/erasure");
+    check("cancelWorkspaceErasure", cancelled, 200);
+    expect(cancelled.data).toEqual({ cancelled: true });
+    const id = asked.data?.erasureId ?? "";
+    check("getErasureReceipt", await anonymous.GET("/v1/erasure-receipts/{id}", { params: { path: { id } } }), 404);
+    check(
+      "getErasureReceipt",
+      await anonymous.GET("/v1/erasure-receipts/{id}", { params: { path: { id: "not-a-uuid" } } }),
+      400,
+    );
+    // A receipted erasure (as the monitor leaves it): readable without a token, by its id.
+    const [done] = await admin<{ id: string }[]>`
+      insert into workspace_erasures (subject_workspace_id, tenant_id, requested_by, requested_at, execute_after, due_by, status, erased_at, counts, receipt, receipt_key_id, receipt_signature)
+      values (${newId("workspace")}, ${C.tenantId}, 'operator', now(), now(), now() + interval '7 days', 'receipted', now(), '{}'::jsonb, ${Buffer.from("{}")}, 'cp-key', ${Buffer.alloc(64)})
+      returning id::text`;
+    const receipt = await anonymous.GET("/v1/erasure-receipts/{id}", { params: { path: { id: done?.id ?? "" } } });
+    check("getErasureReceipt", receipt, 200);
+    expect(receipt.data?.format).toBe("praxa-erasure-receipt/v1");
+  });
+
+  it("workspace export: owners and admins, human only; pending until the monitor writes it; then short-lived links that download", async () => {
+    check("requestWorkspaceExport", await viewer.POST("/v1/workspace/export"), 403);
+    check("requestWorkspaceExport", await automation.POST("/v1/workspace/export"), 403);
+    const asked = await api.POST("/v1/workspace/export");
+    check("requestWorkspaceExport", asked, 202);
+    const id = asked.data?.exportId ?? "";
+    const pending = await api.GET("/v1/workspace/exports/{id}", { params: { path: { id } } });
+    check("getWorkspaceExport", pending, 200);
+    expect(pending.data).toMatchObject({ status: "pending", files: [] });
+    check("getWorkspaceExport", await foreign.GET("/v1/workspace/exports/{id}", { params: { path: { id } } }), 404);
+    // The monitor's pass writes it (as the monitor role, into the api's object store).
+    const monitorDb = createDatabase(tdb.roleUrl("praxa_monitor"), { max: 1 });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const r = await exportPass({
+          database: monitorDb,
+          log: createLogger({ name: "contract-export", level: "silent" }),
+          now: Date.now,
+          checkpointSigner: { keyId: "unused", sign: () => Promise.reject(new Error("not used")) },
+          objects,
+        });
+        if (r.exported === 0) break;
+      }
+    } finally {
+      await monitorDb.close();
+    }
+    const done = await api.GET("/v1/workspace/exports/{id}", { params: { path: { id } } });
+    check("getWorkspaceExport", done, 200);
+    expect(done.data?.status).toBe("done");
+    expect(done.data?.files.map((f) => f.name)).toEqual(["data.json", "audit.jsonl"]);
+    const audit = done.data?.files.find((f) => f.name === "audit.jsonl");
+    const token = new URL(audit?.url ?? "http://x/").searchParams.get("token") ?? "";
+    const downloaded = await anonymous.GET("/v1/downloads", { params: { query: { token } }, parseAs: "text" });
+    // The bytes, not JSON: the status and the declared media type are what the contract says.
+    expect(downloaded.response.status).toBe(200);
+    expect(downloaded.response.headers.get("content-type")).toMatch(/^application\/x-ndjson/);
+    seen.set("downloadObject", new Set([200]));
+    expect(String(downloaded.data)).toContain('"type":"export"');
+    check(
+      "downloadObject",
+      await anonymous.GET("/v1/downloads", {
+        params: { query: { token: token.slice(0, -2) + "xx" } },
+        parseAs: "text",
+      }),
+      404,
+    );
   });
 
   it("429 past the per-token budget, with Retry-After, in the declared envelope", async () => {

@@ -19,6 +19,10 @@ import {
   type WorkspaceFixture,
 } from "@praxa/db";
 import { createLogger } from "@praxa/observability";
+import { createLocalObjectStore, type ObjectStoreBackend } from "@praxa/object-store";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   createQueues,
   createRedis,
@@ -31,6 +35,8 @@ import {
 import {
   ACCEPTANCE_SCHEDULER_ID,
   CHECKPOINT_SCHEDULER_ID,
+  EXPORTS_SCHEDULER_ID,
+  LIFECYCLE_SCHEDULER_ID,
   RECONCILE_SCHEDULER_ID,
   SIEM_SWEEP_SCHEDULER_ID,
   scheduleMaintenance,
@@ -86,8 +92,15 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-function deps(database: Database): MaintenanceDeps {
+let objects: ObjectStoreBackend | undefined;
+async function objectStore(): Promise<ObjectStoreBackend> {
+  objects ??= await createLocalObjectStore({ dir: mkdtempSync(join(tmpdir(), "praxa-maintenance-")) });
+  return objects;
+}
+
+function deps(database: Database, store: ObjectStoreBackend): MaintenanceDeps {
   return {
+    objects: store,
     database,
     queues,
     log,
@@ -101,12 +114,26 @@ function deps(database: Database): MaintenanceDeps {
 
 describe("maintenance, once per fleet", () => {
   it("two monitors declare the schedules: one scheduler each; every job runs on exactly one monitor; a grown chain is checkpointed", async () => {
-    const intervals = { reconcileMs: 150, acceptanceMs: 150, checkpointMs: 150, siemSweepMs: 150 };
+    const intervals = {
+      reconcileMs: 150,
+      acceptanceMs: 150,
+      checkpointMs: 150,
+      siemSweepMs: 150,
+      lifecycleMs: 150,
+      exportsMs: 150,
+    };
     await scheduleMaintenance(queues, intervals);
     await scheduleMaintenance(queues, intervals);
     const schedulers = await queues.get("maintenance").getJobSchedulers();
     expect(schedulers.map((s) => s.key).sort()).toEqual(
-      [ACCEPTANCE_SCHEDULER_ID, CHECKPOINT_SCHEDULER_ID, RECONCILE_SCHEDULER_ID, SIEM_SWEEP_SCHEDULER_ID].sort(),
+      [
+        ACCEPTANCE_SCHEDULER_ID,
+        CHECKPOINT_SCHEDULER_ID,
+        EXPORTS_SCHEDULER_ID,
+        LIFECYCLE_SCHEDULER_ID,
+        RECONCILE_SCHEDULER_ID,
+        SIEM_SWEEP_SCHEDULER_ID,
+      ].sort(),
     );
 
     // The chain grows by one event (seq 2) past its checkpoint at tree_size 1.
@@ -135,10 +162,11 @@ describe("maintenance, once per fleet", () => {
     );
 
     const ran: Map<string, string>[] = [new Map(), new Map()];
+    const store = await objectStore();
     const workers: Worker[] = pools.map((db, i) => {
       const conn = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", "worker");
       workerConns.push(conn);
-      const w = startMaintenanceWorker(conn, prefix, deps(db), log);
+      const w = startMaintenanceWorker(conn, prefix, deps(db, store), log);
       w.on("completed", (job) => ran[i]?.set(String(job.id), job.name));
       return w;
     });
@@ -146,8 +174,10 @@ describe("maintenance, once per fleet", () => {
       const deadline = Date.now() + 30_000;
       const total = () => (ran[0]?.size ?? 0) + (ran[1]?.size ?? 0);
       const names = () => new Set([...(ran[0]?.values() ?? []), ...(ran[1]?.values() ?? [])]);
-      while ((total() < 12 || names().size < 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(names()).toEqual(new Set(["reconcile", "acceptance", "checkpoints", "siem-sweep"]));
+      while ((total() < 24 || names().size < 6) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(names()).toEqual(
+        new Set(["reconcile", "acceptance", "checkpoints", "siem-sweep", "lifecycle", "exports"]),
+      );
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }

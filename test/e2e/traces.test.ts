@@ -12,6 +12,10 @@ import type { RunId } from "@praxa/core";
 import { createDatabase, type Database } from "@praxa/db";
 import { buildIngestServer, createWorkspaceLimiter } from "@praxa/ingest";
 import { runMaintenanceJob } from "@praxa/monitor";
+import { createLocalObjectStore } from "@praxa/object-store";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createLogger, startTelemetry, type Telemetry } from "@praxa/observability";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "@praxa/testkit";
 import { startWorker } from "@praxa/worker";
@@ -128,6 +132,7 @@ describe("one trace per run, from the webhook to the review", () => {
           now: Date.now,
           graceSeconds: 10,
           batch: 100,
+          objects: await createLocalObjectStore({ dir: mkdtempSync(join(tmpdir(), "praxa-traces-")) }),
           auditSigner: { keyId: "unused", privateKey: generateKeyPairSync("ed25519").privateKey },
           checkpointSigner: { keyId: "unused", sign: async () => new Uint8Array(64) },
           tracer: monitorTelemetry.tracer,

@@ -155,11 +155,14 @@ describe("the vault", () => {
        where p.prosecdef and n.nspname in ('public', 'app', 'vault') and has_function_privilege('praxa_api', p.oid, 'EXECUTE') order by 1`;
     expect(rows.map((r) => r.fn)).toEqual([
       "api_authenticate",
+      "api_cancel_workspace_erasure",
       "api_decide_approval",
       "api_link_member_slack",
       "api_mint_automation_token",
       "api_pause_skill",
       "api_publish_skill_version",
+      "api_request_workspace_erasure",
+      "api_request_workspace_export",
       "api_resume_skill",
       "api_revoke_token",
       "audit_append_events",
@@ -171,6 +174,7 @@ describe("the vault", () => {
       "retry_runs",
       "vault_delete_secret",
       "vault_put_secret",
+      "workspace_erasure_receipt",
       "workspace_public_key",
     ]);
   });

@@ -6,6 +6,7 @@
  * own Ed25519 key.
  */
 import { egressPolicy } from "@praxa/egress";
+import { createObjectStore, parseObjectStoreSettings } from "@praxa/object-store";
 import type { NotificationId } from "@praxa/core";
 import { apiIntegrations, bootConfig, redisTarget, unconfiguredSummary, type ApiConfig } from "@praxa/config";
 import { loadAuditSigningKey } from "@praxa/crypto";
@@ -120,9 +121,16 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
     }),
     trustProxy: config.API_TRUST_PROXY,
   };
+  // The object store (local directory by default, S3 in production): exports are downloaded from it.
+  // Not fatal: without it (a read-only disk and no S3 settings) the rest runs; what needs it waits and says so.
+  const objects = await createObjectStore(parseObjectStoreSettings(env)).catch((err: unknown) => {
+    log.error({ code: "OBJECT_STORE_UNAVAILABLE", err }, "the object store could not be opened");
+    return undefined;
+  });
   const app = await buildApiServer({
     database,
     log,
+    ...(objects ? { objects } : {}),
     install: installConfig(config),
     auditSigner: { keyId: signing.keyId, privateKey: signing.privateKey },
     siem: {

@@ -21,6 +21,10 @@ export const API_TAGS = [
   { name: "llm-keys", description: "Bring-your-own model credentials (sealed; never returned)." },
   { name: "integrations", description: "Bot installations (Slack, GitHub App): install, callback, confirm, list." },
   { name: "notification-channels", description: "Where a paused Skill is announced." },
+  {
+    name: "workspace",
+    description: "The workspace's data lifecycle: erasure (owners, cancellable grace period) and its signed receipt.",
+  },
 ] as const;
 
 /** The page's Content-Security-Policy: nothing but this origin (and inline, which the page's bootstrap needs). */

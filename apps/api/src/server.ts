@@ -39,6 +39,8 @@ import { registerSkillRoutes, type SkillStatusDeps } from "./routes/skills.js";
 import { registerSlackInstallRoutes } from "./routes/slack-install.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerTriggerSecretRoutes } from "./routes/trigger-secrets.js";
+import { registerWorkspaceLifecycleRoutes } from "./routes/workspace-lifecycle.js";
+import type { ObjectStoreBackend } from "@praxa/object-store";
 
 export interface ApiDeps extends SkillStatusDeps, RunControlDeps, AuditReplayDeps {
   readonly database: Database;
@@ -56,6 +58,8 @@ export interface ApiDeps extends SkillStatusDeps, RunControlDeps, AuditReplayDep
   readonly siem?: SiemApiConfig;
   /** The process's tracer (its exporter filters to the whitelist); without it, no spans. */
   readonly tracer?: Tracer;
+  /** The object store (exports are downloaded from it); absent → an export's links answer UNAVAILABLE. */
+  readonly objects?: ObjectStoreBackend;
 }
 
 const CONTEXT_NAMES: Record<string, string> = {
@@ -159,6 +163,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     ...(pageSize === undefined ? {} : { pageSize }),
   });
   registerTokenRoutes(app, db, deps.auditSigner);
+  registerWorkspaceLifecycleRoutes(app, db, deps.auditSigner, deps.objects);
   registerMemberRoutes(app, db);
   registerApprovalRoutes(app, db, deps.auditSigner);
   registerLlmKeyRoutes(app, db, deps.auditSigner);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { spawnSync } from "node:child_process";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -344,5 +344,63 @@ describe("audit verify streams the chain", () => {
     } finally {
       await setRoot(cp!.root_hash);
     }
+  });
+});
+
+describe("praxa workspace: redact-person, export, erase --now, erasure-receipt", () => {
+  it("redacts a person (verify names the seqs), writes an export, erases the workspace and verifies its receipt offline", async () => {
+    const E = await seedWorkspaceFixture(tdb.adminUrl, "E", { auditChain: false });
+    const named = drafts(100, 4).map((d, i) => (i === 1 ? { ...d, input: { author: "octo-erin" } } : d));
+    await withWorkspace(worker, E.workspaceId, (s) => appendAuditEvents(s, named, eventKey));
+    const withObjects = { ...env(), PRAXA_OBJECT_STORE_DIR: join(dir, "objects") };
+
+    const r = praxa(
+      ["workspace", "redact-person", "--workspace", E.workspaceId, "--subject", "octo-erin", "--json"],
+      withObjects,
+    );
+    expect({ status: r.status, doc: JSON.parse(r.stdout) as unknown }).toEqual({
+      status: 0,
+      doc: { redacted_seqs: [2], memory_facts: 0, run_inputs: 0 },
+    });
+    const v = praxa(["audit", "verify", "--workspace", E.workspaceId, "--json"], withObjects);
+    expect({ status: v.status, doc: JSON.parse(v.stdout) as unknown }).toEqual({
+      status: 0,
+      doc: { ok: true, events: 4, checkpoints: 0, threads: 1, redacted: [2] },
+    });
+
+    const x = praxa(["workspace", "export", "--workspace", E.workspaceId, "--json"], withObjects);
+    const exported = JSON.parse(x.stdout) as { exportId: string; objects: string[] };
+    expect(x.status).toBe(0);
+    expect(exported.objects.map((k) => k.split("/").at(-1))).toEqual(["data.json", "audit.jsonl"]);
+
+    const e = praxa(["workspace", "erase", "--workspace", E.workspaceId, "--now", "--json"], withObjects);
+    expect(e.status).toBe(0);
+    const erased = JSON.parse(e.stdout) as { status: string; receipt: unknown };
+    expect(erased.status).toBe("erased");
+    const keysFile = join(dir, "keys.json");
+    writeFileSync(keysFile, praxa(["audit", "keys", "--json"], withObjects).stdout);
+    const receiptFile = join(dir, "receipt.json");
+    writeFileSync(receiptFile, JSON.stringify(erased.receipt));
+    const ok = praxa(
+      ["workspace", "erasure-receipt", "--file", receiptFile, "--keys", keysFile, "--json"],
+      withObjects,
+    );
+    expect({ status: ok.status, ok: (JSON.parse(ok.stdout) as { ok: boolean }).ok }).toEqual({ status: 0, ok: true });
+    const tampered = { ...(erased.receipt as Record<string, string>) };
+    tampered.signature = Buffer.from(Buffer.alloc(64, 1)).toString("base64");
+    writeFileSync(receiptFile, JSON.stringify(tampered));
+    const bad = praxa(
+      ["workspace", "erasure-receipt", "--file", receiptFile, "--keys", keysFile, "--json"],
+      withObjects,
+    );
+    expect(bad.status).toBe(1);
+    const [left] = [
+      ...((await admin.db.execute(
+        sql`select count(*)::int as n from workspaces where id = ${E.workspaceId}`,
+      )) as Iterable<{
+        n: number;
+      }>),
+    ];
+    expect(left?.n).toBe(0);
   });
 });

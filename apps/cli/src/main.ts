@@ -35,11 +35,25 @@ import {
   verifyProofFile,
   verifyWorkspaceAudit,
 } from "./commands/audit.js";
-import { ValidationError } from "@praxa/core";
+import { describeRetention, ValidationError } from "@praxa/core";
+import {
+  eraseWorkspace,
+  exportWorkspace,
+  printErasureReceipt,
+  redactPersonInWorkspace,
+  verifyErasureReceiptFile,
+} from "./commands/workspace.js";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
 };
+
+/** "; seq 4, 9 redacted (content removed; hash, links and signature verified)" */
+function describeRedacted(seqs: readonly number[] | undefined): string {
+  if (!seqs || seqs.length === 0) return "";
+  const shown = seqs.length > 20 ? `${seqs.slice(0, 20).join(", ")}… (${seqs.length})` : seqs.join(", ");
+  return `; seq ${shown} redacted (content removed; hash, links and signature verified)`;
+}
 
 /** `--json` of the command being run (set before its action): one JSON document on stdout, nothing else there. */
 let jsonOutput = false;
@@ -177,7 +191,7 @@ audit
         report(r, () =>
           r.ok
             ? console.log(
-                `ok: ${r.events} event(s), ${r.leaves} leaf hash(es), ${r.checkpoints} checkpoint(s) hold; trusted checkpoint: ${r.trustedCheckpoint}${onThreads(r.threads)}`,
+                `ok: ${r.events} event(s), ${r.leaves} leaf hash(es), ${r.checkpoints} checkpoint(s) hold; trusted checkpoint: ${r.trustedCheckpoint}${r.retention ? `; ${describeRetention(r.retention)}` : ""}${describeRedacted(r.redacted)}${onThreads(r.threads)}`,
               )
             : console.error(`FAILED: ${r.failure}${onThreads(r.threads)}`),
         );
@@ -193,7 +207,7 @@ audit
       report(r, () =>
         r.ok
           ? console.log(
-              `ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots, ${o.full ? "every event signature" : "the signatures of the head and of every event past the newest checkpoint"})${onThreads(r.threads)}`,
+              `ok: ${r.events} event(s) and ${r.checkpoints} checkpoint(s) hold (hashes, links, checkpoint signatures and roots, ${o.full ? "every event signature" : "the signatures of the head and of every event past the newest checkpoint"})${r.retention ? `; ${describeRetention(r.retention)}` : ""}${describeRedacted(r.redacted)}${onThreads(r.threads)}`,
             )
           : console.error(
               `FAILED: ${r.failure} (${r.events} event(s), ${r.checkpoints} checkpoint(s) read)${onThreads(r.threads)}`,
@@ -699,6 +713,77 @@ members
     const r = await linkSlack(process.env, member, slackUser, o);
     report(r, () =>
       console.log(r.slackUserId ? `${r.memberId}: linked to ${r.slackUserId}` : `${r.memberId}: unlinked`),
+    );
+  });
+
+const workspace = program.command("workspace").description("a workspace's data lifecycle: erasure and its receipt");
+workspace
+  .command("erase")
+  .description(
+    "erase a workspace: every row, object (ws/<id>/), vault secret and key; the monitor executes it after a 72-hour grace period",
+  )
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .option("--now", "skip the grace period and execute it here (local key provider), printing the signed receipt")
+  .addOption(jsonOption())
+  .action(async (o: { workspace: string; now?: boolean }) => {
+    const r = await eraseWorkspace(process.env, o.workspace, { now: o.now === true });
+    report(r, () =>
+      r.status === "erased"
+        ? console.log(`erased; receipt (erasure ${r.erasureId}):\n${JSON.stringify(r.receipt)}`)
+        : console.log(`erasure ${r.erasureId} requested: the monitor executes it after the grace period`),
+    );
+  });
+workspace
+  .command("erasure-receipt")
+  .description("print an erasure's signed receipt (--id), or verify one offline (--file with --keys)")
+  .option("--id <uuid>", "the erasure id")
+  .option("--file <receipt.json>", "a receipt to verify offline")
+  .option("--keys <keys.json>", "with --file: the key set you pinned (pnpm praxa audit keys)")
+  .option("--trusted-checkpoint <file>", "with --file: a checkpoint line you kept; the final root must extend it")
+  .addOption(jsonOption())
+  .action(async (o: { id?: string; file?: string; keys?: string; trustedCheckpoint?: string }) => {
+    if (o.file) {
+      if (!o.keys) throw new ValidationError("--file needs --keys (the key set you pinned)");
+      const r = verifyErasureReceiptFile(o.file, o.keys, o.trustedCheckpoint);
+      report(r, () =>
+        r.ok
+          ? console.log(
+              `ok: workspace ${r.body.workspace_id} erased at ${r.body.completed_at} (requested ${r.body.requested_at}); signed by ${r.body.key_id}`,
+            )
+          : console.error(`FAILED: ${r.failure}`),
+      );
+      process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
+      return;
+    }
+    if (!o.id) throw new ValidationError("give --id <erasure id>, or --file <receipt.json> --keys <keys.json>");
+    console.log(JSON.stringify(await printErasureReceipt(process.env, o.id)));
+  });
+
+workspace
+  .command("export")
+  .description(
+    "export a workspace (settings, members, Skills and versions, runs, feedback, and its audit log in the offline-verifiable form) to the object store",
+  )
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .addOption(jsonOption())
+  .action(async (o: { workspace: string }) => {
+    const r = await exportWorkspace(process.env, o.workspace);
+    report(r, () => console.log(`export ${r.exportId} written:\n${r.objects.join("\n")}`));
+  });
+workspace
+  .command("redact-person")
+  .description(
+    "erase a person (a GitHub login or a Slack user id) from a workspace: audit events naming them redacted in place, memory facts deleted, run inputs emptied",
+  )
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .requiredOption("--subject <login>", "the GitHub login or Slack user id")
+  .addOption(jsonOption())
+  .action(async (o: { workspace: string; subject: string }) => {
+    const r = await redactPersonInWorkspace(process.env, o.workspace, o.subject);
+    report(r, () =>
+      console.log(
+        `redacted ${r.redacted_seqs.length} audit event(s)${r.redacted_seqs.length ? ` (seq ${r.redacted_seqs.join(", ")})` : ""}; deleted ${r.memory_facts} memory fact(s); emptied ${r.run_inputs} run input(s)`,
+      ),
     );
   });
 

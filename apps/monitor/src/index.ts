@@ -1,5 +1,6 @@
 export * from "./acceptance.js";
 export * from "./checkpoints.js";
+export * from "./lifecycle.js";
 export * from "./maintenance.js";
 export * from "./notification-outbox.js";
 export * from "./reconciler.js";

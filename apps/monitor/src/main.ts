@@ -18,6 +18,7 @@ import {
 } from "@praxa/observability";
 import { checkRedisEvictionPolicy, createQueues, createRedis, queueErrorLogger } from "@praxa/queue";
 import { scheduleMaintenance, startMaintenanceWorker } from "./maintenance.js";
+import { createObjectStore, parseObjectStoreSettings } from "@praxa/object-store";
 import { observeMonitorMetrics } from "./metrics.js";
 import { reconcileNotifications } from "./notification-outbox.js";
 import { reconcileOnce, type ReconcileSummary } from "./reconciler.js";
@@ -88,6 +89,12 @@ export async function startMonitor(
   await checkRedisEvictionPolicy(redis, { skip: config.PRAXA_SKIP_REDIS_POLICY_CHECK });
   const queues = createQueues(redis, config.PRAXA_QUEUE_PREFIX, { errors: queueErrors });
   await scheduleMaintenance(queues);
+  // The object store (local directory by default, S3 in production): erasure deletes a workspace's ws/<id>/ prefix.
+  // Not fatal: without it (a read-only disk and no S3 settings) the rest runs; what needs it waits and says so.
+  const objects = await createObjectStore(parseObjectStoreSettings(env)).catch((err: unknown) => {
+    log.error({ code: "OBJECT_STORE_UNAVAILABLE", err }, "the object store could not be opened");
+    return undefined;
+  });
   // Metrics: queue depth and oldest waiting job per queue, run states from Postgres; scraped at GET /metrics on
   // PRAXA_HEALTH_PORT, pushed over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
   const metrics = startMetrics({
@@ -110,6 +117,7 @@ export async function startMonitor(
       now: Date.now,
       graceSeconds: 10,
       batch: 500,
+      objects,
       ...signers,
       ...(telemetry.enabled ? { tracer: telemetry.tracer } : {}),
     },

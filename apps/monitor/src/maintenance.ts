@@ -11,6 +11,7 @@ import { expireApprovals } from "@praxa/db";
 import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Tracer } from "@praxa/observability";
 import { evaluateAcceptance, type AcceptanceDeps } from "./acceptance.js";
 import { checkpointPass, type CheckpointDeps } from "./checkpoints.js";
+import { exportPass, lifecyclePass, type LifecycleDeps } from "./lifecycle.js";
 import { reconcileNotifications, type NotificationOutboxDeps } from "./notification-outbox.js";
 import { reconcileOnce, type ReconcilerDeps } from "./reconciler.js";
 import { reconcileReplays } from "./replay-outbox.js";
@@ -20,6 +21,8 @@ export const RECONCILE_SCHEDULER_ID = "praxa-reconcile";
 export const ACCEPTANCE_SCHEDULER_ID = "praxa-acceptance";
 export const CHECKPOINT_SCHEDULER_ID = "praxa-audit-checkpoints";
 export const SIEM_SWEEP_SCHEDULER_ID = "praxa-siem-sweep";
+export const LIFECYCLE_SCHEDULER_ID = "praxa-lifecycle";
+export const EXPORTS_SCHEDULER_ID = "praxa-exports";
 
 export interface MaintenanceIntervals {
   readonly reconcileMs: number;
@@ -27,6 +30,8 @@ export interface MaintenanceIntervals {
   readonly checkpointMs: number;
   /** SIEM streams with work due get a delivery job (default 2 s: the stream's latency when idle). */
   readonly siemSweepMs?: number;
+  readonly lifecycleMs: number;
+  readonly exportsMs: number;
 }
 
 export const DEFAULT_INTERVALS: MaintenanceIntervals = {
@@ -34,6 +39,9 @@ export const DEFAULT_INTERVALS: MaintenanceIntervals = {
   acceptanceMs: 15_000,
   checkpointMs: 5 * 60_000,
   siemSweepMs: 2_000,
+  // Retention is by days and erasure by a 7-day bound: every 15 minutes keeps both far inside their promises.
+  lifecycleMs: 15 * 60_000,
+  exportsMs: 10_000,
 };
 
 const KEEP = { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
@@ -63,11 +71,22 @@ export async function scheduleMaintenance(
     { every: intervals.siemSweepMs ?? 2_000 },
     { name: "siem-sweep", data: {}, opts: KEEP },
   );
+  await q.upsertJobScheduler(
+    LIFECYCLE_SCHEDULER_ID,
+    { every: intervals.lifecycleMs },
+    { name: "lifecycle", data: {}, opts: KEEP },
+  );
+  await q.upsertJobScheduler(
+    EXPORTS_SCHEDULER_ID,
+    { every: intervals.exportsMs },
+    { name: "exports", data: {}, opts: KEEP },
+  );
 }
 
 export type MaintenanceDeps = ReconcilerDeps &
   AcceptanceDeps &
   CheckpointDeps &
+  LifecycleDeps &
   NotificationOutboxDeps & {
     /** A span per pass: `praxa.monitor.reconcile`, `praxa.monitor.acceptance`, `praxa.monitor.checkpoints`. */
     readonly tracer?: Tracer;
@@ -78,6 +97,8 @@ const SPAN_NAMES: Readonly<Record<string, string>> = {
   acceptance: "praxa.monitor.acceptance",
   checkpoints: "praxa.monitor.checkpoints",
   "siem-sweep": "praxa.monitor.siem_sweep",
+  lifecycle: "praxa.monitor.lifecycle",
+  exports: "praxa.monitor.exports",
 };
 
 /** Run one maintenance job by name, in a span of its own (its trace's root; `ms`, and a `code` if it failed). */
@@ -128,6 +149,12 @@ async function runMaintenancePass(name: string, data: unknown, deps: Maintenance
     case "siem-sweep":
       parseJobData("siem-sweep", data);
       return sweepSiemSubscriptions(deps);
+    case "lifecycle":
+      parseJobData("lifecycle", data);
+      return lifecyclePass(deps);
+    case "exports":
+      parseJobData("exports", data);
+      return exportPass(deps);
     default:
       throw new Error("unknown maintenance job");
   }

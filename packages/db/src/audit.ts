@@ -98,19 +98,23 @@ export async function createCheckpoint(
   scope: WorkspaceScope,
   signer: CheckpointSigner,
   now: Date = new Date(),
+  /** Sign the tree of the first `atTreeSize` events instead of the whole chain (a retention cut's checkpoint). */
+  atTreeSize?: number,
 ): Promise<StoredCheckpoint | null> {
   const s = requireScope(scope);
+  const upTo = atTreeSize ?? Number.MAX_SAFE_INTEGER;
   const [latest] = LatestFrontier.parse(
     await s.execute(
-      dsql`select tree_size, frontier from public.audit_checkpoints where workspace_id = ${s.workspaceId} and frontier is not null order by tree_size desc limit 1`,
+      dsql`select tree_size, frontier from public.audit_checkpoints where workspace_id = ${s.workspaceId} and frontier is not null and tree_size <= ${upTo} order by tree_size desc limit 1`,
     ),
   );
+  if (atTreeSize !== undefined && latest?.tree_size === atTreeSize) return null;
   const start: MerkleFrontier = latest
     ? { size: latest.tree_size, nodes: splitFrontier(latest.frontier) }
     : { size: 0, nodes: [] };
   const rows = LeafRows.parse(
     await s.execute(
-      dsql`select seq, hash from public.audit_events where workspace_id = ${s.workspaceId} and seq > ${start.size} order by seq`,
+      dsql`select seq, hash from public.audit_events where workspace_id = ${s.workspaceId} and seq > ${start.size} and seq <= ${upTo} order by seq`,
     ),
   );
   if (rows.length === 0) return null;

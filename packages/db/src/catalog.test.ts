@@ -123,16 +123,18 @@ describe("catalog: roles", () => {
 });
 
 describe("catalog: SECURITY DEFINER functions", () => {
-  it("each has a fixed search_path, is owned by praxa_definer, and is not executable by PUBLIC", async () => {
+  it("each has a fixed search_path, is owned by praxa_definer (or, for the lifecycle_* functions that delete, praxa_lifecycle), and is not executable by PUBLIC", async () => {
     const rows = await sql.unsafe<{ fn: string; owner: string; config: string[] | null; public_exec: boolean }[]>(`
       select p.oid::regprocedure::text as fn, r.rolname as owner, p.proconfig as config,
              has_function_privilege('public', p.oid, 'EXECUTE') as public_exec
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_roles r on r.oid = p.proowner
        where p.prosecdef and ${OUR_SCHEMAS_SQL}`);
     expect(rows.length).toBeGreaterThanOrEqual(10);
+    // praxa_lifecycle owns only the public.lifecycle_* functions: inside them current_user is the one role the audit
+    // triggers let delete (retention and erasure, 0033).
     const bad = rows.filter(
       (r) =>
-        r.owner !== "praxa_definer" ||
+        !(r.owner === "praxa_definer" || (r.owner === "praxa_lifecycle" && r.fn.startsWith("lifecycle_"))) ||
         r.public_exec ||
         !(r.config ?? []).some((c) => /^search_path=pg_catalog, ?pg_temp$/.test(c)),
     );
@@ -155,10 +157,10 @@ describe("catalog: SECURITY DEFINER functions", () => {
     expect(rows.map((r) => r.fn)).toEqual([]);
   });
 
-  it("praxa_definer holds CREATE on no schema once migrations have run (migrate.ts lends it only inside a migration)", async () => {
+  it("praxa_definer and praxa_lifecycle hold CREATE on no schema once migrations have run (migrate.ts lends it only inside a migration)", async () => {
     const rows = await sql.unsafe<{ schema: string }[]>(`
       select n.nspname as schema from pg_namespace n
-       where ${OUR_SCHEMAS_SQL} and has_schema_privilege('praxa_definer', n.oid, 'CREATE')`);
+       where ${OUR_SCHEMAS_SQL} and (has_schema_privilege('praxa_definer', n.oid, 'CREATE') or has_schema_privilege('praxa_lifecycle', n.oid, 'CREATE'))`);
     expect(rows.map((r) => r.schema)).toEqual([]);
   });
 });

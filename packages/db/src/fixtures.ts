@@ -143,6 +143,10 @@ export async function seedWorkspaceFixture(
         await tx`insert into audit_chain_heads (workspace_id, seq, head_hash) values (${f.workspaceId}, 1, ${sealed.hash})`;
         // A replay request of that decision (0035), as a member asked it.
         await tx`insert into audit_replays (workspace_id, id, event_id, requested_by_member) values (${f.workspaceId}, ${newId("auditReplay")}, ${sealed.event.auditEventId}, ${f.memberId})`;
+        // What a retention cut keeps (0033): the leaf hash of seq 1. The event itself is left in place for the suites
+        // that read it; verifiers start after the cut either way (an event at or before it is vouched for by the cut's
+        // leaf hashes and the checkpoint at it, below).
+        await tx`insert into audit_retention_cuts (workspace_id, from_seq, through_seq, leaf_hashes) values (${f.workspaceId}, 1, 1, ${Buffer.from(sealed.hash, "hex")})`;
         const cpKey = `fixture-cp-${f.workspaceId}`;
         const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
         await tx`insert into audit_keys (key_id, purpose, algorithm, spki) values (${`fixture-ev-${f.workspaceId}`}, 'event', 'ed25519', ${spki}), (${cpKey}, 'checkpoint', 'ed25519', ${spki})`;
@@ -157,6 +161,7 @@ export async function seedWorkspaceFixture(
         await tx`insert into audit_checkpoints (workspace_id, tree_size, root_hash, "timestamp", key_id, signature, body)
                  values (${f.workspaceId}, 1, ${cpFields.root_hash}, ${cpFields.timestamp}, ${cpKey}, ${sign(null, cpBody, privateKey)}, ${Buffer.from(cpBody)})`;
       }
+      await tx`insert into workspace_exports (workspace_id, requested_by) values (${f.workspaceId}, ${f.memberId})`;
       await tx`insert into ingest_keys (key_id, public_key) values (${f.ingestKeyId}, ${randomBytes(32)})`;
       await tx`insert into trigger_secrets (workspace_id, id, skill_id, ciphertext, key_id) values (${f.workspaceId}, ${newId("triggerSecret")}, ${f.skillId}, ${randomBytes(64)}, ${f.ingestKeyId})`;
       await tx`insert into oauth_states (workspace_id, state_sha256, provider, member_id, expires_at)

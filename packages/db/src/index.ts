@@ -30,3 +30,4 @@ export { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, lte, ne, or, s
 export * from "./run-execution.js";
 export * from "./replays.js";
 export * from "./siem.js";
+export * from "./lifecycle.js";

@@ -85,17 +85,20 @@ export async function migrate(adminUrl: string, options: MigrateOptions = {}): P
         await tx.savepoint(async (sp) => {
           // Handing a function to praxa_definer (ALTER FUNCTION … OWNER TO) needs the new owner to hold CREATE on the
           // function's schema. A superuser skips that check; a managed-Postgres administrator (RDS) does not. The
-          // definer holds CREATE only while a migration runs, inside its transaction, and never after it.
+          // definer holds CREATE only while a migration runs, inside its transaction, and never after it. The same for
+          // praxa_lifecycle, which owns the retention and erasure functions (the audit triggers let only it delete).
           const schemas = await sp<
             { name: string }[]
           >`select nspname as name from pg_catalog.pg_namespace where nspname in ('public', 'app') order by 1`;
-          for (const s of schemas) await sp.unsafe(`GRANT CREATE ON SCHEMA ${s.name} TO praxa_definer`);
+          for (const s of schemas)
+            await sp.unsafe(`GRANT CREATE ON SCHEMA ${s.name} TO praxa_definer, praxa_lifecycle`);
           await sp.unsafe(m.sql);
           await sp`reset role`;
           const after = await sp<
             { name: string }[]
           >`select nspname as name from pg_catalog.pg_namespace where nspname in ('public', 'app') order by 1`;
-          for (const s of after) await sp.unsafe(`REVOKE CREATE ON SCHEMA ${s.name} FROM praxa_definer`);
+          for (const s of after)
+            await sp.unsafe(`REVOKE CREATE ON SCHEMA ${s.name} FROM praxa_definer, praxa_lifecycle`);
           await sp`insert into praxa_migrations.applied (name, checksum) values (${m.name}, ${m.checksum})`;
         });
         applied.push(m.name);

@@ -60,7 +60,7 @@ export async function bootstrapRoles(sql: Sql): Promise<void> {
   >`select rolsuper as superuser, current_user as name from pg_catalog.pg_roles where rolname = current_user`;
   if (me && !me.superuser) {
     // A CREATEROLE migrator (RDS) must be a member of the roles it creates objects as or hands them to.
-    for (const role of ["praxa_owner", "praxa_definer", "praxa_vault_owner"]) {
+    for (const role of ["praxa_owner", "praxa_definer", "praxa_vault_owner", "praxa_lifecycle"]) {
       await tolerate(() => sql.unsafe(`GRANT ${role} TO "${me.name.replace(/"/g, '""')}"`));
     }
   }

@@ -90,6 +90,18 @@ export const JOB_CATALOG = {
     schema: z.object({}).strict(),
     options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
   },
+  /** Workspace exports (GDPR): write each pending export's archive to the object store. */
+  exports: {
+    queue: "maintenance",
+    schema: z.object({}).strict(),
+    options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+  },
+  /** The data lifecycle sweep: retention cuts, run-log retention, due erasures, overdue erasures. */
+  lifecycle: {
+    queue: "maintenance",
+    schema: z.object({}).strict(),
+    options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+  },
 } as const satisfies Record<string, { queue: string; schema: z.ZodType; options: JobsOptions }>;
 
 export type JobName = keyof typeof JOB_CATALOG;

@@ -38,7 +38,16 @@ import {
   type VerifyChainOptions,
   type WorkspaceId,
 } from "@praxa/core";
-import { readAuditChain, readAuditKeyset, readCheckpoints, sql, type Database, type WorkspaceScope } from "@praxa/db";
+import {
+  readAuditChain,
+  readAuditKeyset,
+  readCheckpoints,
+  readRetentionCuts,
+  sql,
+  type Database,
+  type RetentionCuts,
+  type WorkspaceScope,
+} from "@praxa/db";
 import type { Logger } from "@praxa/observability";
 import type { VerifiedMemo, VerifyGate, VerifySlot } from "../audit-verify-gate.js";
 import { AuditVerifyUnavailableError, ForbiddenError, RateLimitedError } from "../errors.js";
@@ -59,6 +68,7 @@ type Verdict =
       readonly events: number;
       readonly checkpoints: number;
       readonly since?: number;
+      readonly removedThrough?: number;
     }
   | {
       readonly ok: false;
@@ -78,6 +88,8 @@ interface Material {
   readonly chain: Omit<VerifyChainOptions, "firstSeq" | "firstPrevHash">;
   readonly pageSize: number;
   readonly slot: VerifySlot;
+  /** What retention cuts kept of the removed events 1..throughSeq: their leaf hashes (0033). */
+  readonly cut: RetentionCuts;
 }
 
 const Mode = z.enum(["whole", "incremental", "full"]);
@@ -89,6 +101,8 @@ const VerdictSchema = z.union([
       events: z.number().int(),
       checkpoints: z.number().int(),
       since: z.number().int().optional(),
+      /** Events 1..removedThrough were removed by retention; verification started from the checkpoint at the cut. */
+      removedThrough: z.number().int().optional(),
     })
     .strict(),
   z
@@ -138,9 +152,23 @@ async function verifyWhole(
   m: Material,
   mode: "whole" | "full",
 ): Promise<{ verdict: Verdict; memo: VerifiedMemo | null }> {
-  const hashes: string[] = [];
-  let next = 1;
-  let anchor: string | undefined;
+  // After a retention cut: the removed events' kept leaf hashes first, the kept chain anchored on the last of them, and
+  // a signed checkpoint required at exactly the cut (the only thing vouching for those hashes; its root is checked
+  // with every other checkpoint's below).
+  const hashes: string[] = [...m.cut.leafHashes];
+  let next = m.cut.throughSeq + 1;
+  let anchor: string | undefined = m.cut.leafHashes.at(-1);
+  if (m.cut.throughSeq > 0 && !m.checkpoints.some((c) => c.tree_size === m.cut.throughSeq))
+    return {
+      verdict: {
+        ok: false,
+        mode,
+        events: 0,
+        checkpoints: m.checkpoints.length,
+        failure: { treeSize: m.cut.throughSeq, reason: "events_missing" },
+      },
+      memo: null,
+    };
   for (;;) {
     const page = await readAuditChain(m.scope, next, m.pageSize);
     const c = verifyChain(page, m.eventKeys, {
@@ -188,7 +216,16 @@ async function verifyWhole(
         ),
       )
     : null;
-  return { verdict: { ok: true, mode, events: hashes.length, checkpoints: m.checkpoints.length }, memo };
+  return {
+    verdict: {
+      ok: true,
+      mode,
+      events: hashes.length,
+      checkpoints: m.checkpoints.length,
+      ...(m.cut.throughSeq > 0 ? { removedThrough: m.cut.throughSeq } : {}),
+    },
+    memo,
+  };
 }
 
 /** From the memo's checkpoint T on; `stale` when the memo does not fit what is stored (the caller then reads it all). */
@@ -197,6 +234,8 @@ async function verifyIncremental(
   memo: VerifiedMemo,
 ): Promise<{ verdict: Verdict; memo: VerifiedMemo | null } | "stale"> {
   const T = memo.treeSize;
+  // Event T is gone after a cut at or past it: verify the whole (kept) chain again.
+  if (T <= m.cut.throughSeq) return "stale";
   const cpT = m.checkpoints.find((c) => c.tree_size === T);
   if (!cpT || cpT.root_hash !== memo.rootHash || memo.frontierBefore.length !== frontierLength(T - 1)) return "stale";
   if (!m.checkpoints.every((c) => checkpointSigned(c, m.cpKeys))) return "stale";
@@ -271,7 +310,14 @@ async function verifyIncremental(
   }
   const newest = newer.at(-1);
   return {
-    verdict: { ok: true, mode: "incremental", events: lastSeq, checkpoints: m.checkpoints.length, since: T },
+    verdict: {
+      ok: true,
+      mode: "incremental",
+      events: lastSeq,
+      checkpoints: m.checkpoints.length,
+      since: T,
+      ...(m.cut.throughSeq > 0 ? { removedThrough: m.cut.throughSeq } : {}),
+    },
     memo: newest && before ? memoFor(newest, before) : null,
   };
 }
@@ -319,7 +365,8 @@ export function registerAuditVerifyRoute(app: FastifyInstance, db: Database, dep
       try {
         const keys = await readAuditKeyset(db);
         const checkpoints = await readCheckpoints(scope);
-        const head = await headSeq(scope, workspaceId);
+        const cut = await readRetentionCuts(scope);
+        const head = Math.max(await headSeq(scope, workspaceId), cut.throughSeq);
         const m: Material = {
           workspaceId,
           scope,
@@ -344,6 +391,7 @@ export function registerAuditVerifyRoute(app: FastifyInstance, db: Database, dep
               },
           pageSize,
           slot,
+          cut,
         };
         const memo = full ? null : await deps.gate.readMemo(workspaceId).catch(() => null);
         let result = memo ? await verifyIncremental(m, memo) : "stale";

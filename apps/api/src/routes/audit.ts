@@ -14,11 +14,8 @@ import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import {
-  exportCheckpointLine,
-  exportEventLine,
-  exportHeaderLine,
+  auditExportLines,
   exportKeyLine,
-  exportLeafLine,
   parseRedactionPolicy,
   RedactionPolicySchema,
   RunIdSchema,
@@ -34,6 +31,7 @@ import {
   readAuditLeaves,
   readAuditRange,
   readCheckpoints,
+  readRetentionCuts,
   schema,
   sql,
   type AuditSigner,
@@ -91,6 +89,14 @@ const AuditExportLine = z
         public_key_pem: z.string(),
       })
       .strict(),
+    z
+      .object({
+        type: z.literal("retention"),
+        through_seq: z.number().int().min(1),
+        cut_at: z.string(),
+      })
+      .strict()
+      .meta({ description: "Events 1..through_seq were removed by retention on cut_at (their leaf lines stay)" }),
   ])
   .meta({ description: "One line of a praxa-audit-export/v1 JSON Lines stream" });
 
@@ -177,8 +183,11 @@ export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSig
         .limit(query.limit);
       return {
         // Each event as it was hashed: the record parsed from its stored canonical bytes, plus the chain seal.
+        // A redacted event (a person's erasure) has no bytes left: its seq and seal, marked `redacted`.
         events: rows.map((r) => ({
-          ...(JSON.parse(r.canonical.toString("utf8")) as z.output<typeof AuditEventView>),
+          ...(r.canonical.length === 0
+            ? { seq: r.seq, redacted: true }
+            : (JSON.parse(r.canonical.toString("utf8")) as z.output<typeof AuditEventView>)),
           hash: r.hash,
           signature: r.signature,
         })),
@@ -233,7 +242,7 @@ export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSig
     tag: "audit",
     summary: "Export the audit log (JSON Lines) for offline verification",
     description:
-      "A `praxa-audit-export/v1` stream, byte for byte what `praxa audit export` writes: the header, a `leaf` line for every event from seq 1, the `event` lines whose time is in [from, to), the `checkpoint` lines and the `key` lines. Verify it offline with `praxa audit verify --file export.jsonl --keys keys.json` against keys you pinned.",
+      "A `praxa-audit-export/v1` stream, byte for byte what `praxa audit export` writes: the header, a `leaf` line for every event from seq 1, the `event` lines whose time is in [from, to), the `checkpoint` lines, after a retention cut a `retention` line (events up to it removed; their leaf lines stay), and the `key` lines. Verify it offline with `praxa audit verify --file export.jsonl --keys keys.json` against keys you pinned.",
     operationId: "exportAudit",
     query: z.object({ from: z.iso.datetime().optional(), to: z.iso.datetime().optional() }).strict(),
     response: AuditExportLine,
@@ -242,16 +251,22 @@ export function registerAuditRoutes(app: FastifyInstance, db: Database, auditSig
       const from = query.from ? new Date(query.from) : null;
       const to = query.to ? new Date(query.to) : null;
       const keys = await readAuditKeyset(db);
+      const cut = await readRetentionCuts(scope);
       const leaves = await readAuditLeaves(scope);
       const events = await readAuditRange(scope, from, to);
       const checkpoints = await readCheckpoints(scope);
       const exportedAt = new Date().toISOString();
       function* lines(): Generator<string> {
-        yield exportHeaderLine({ workspaceId: caller.workspaceId, exportedAt, from, to }) + "\n";
-        for (const l of leaves) yield exportLeafLine(l) + "\n";
-        for (const e of events) yield exportEventLine(e) + "\n";
-        for (const c of checkpoints) yield exportCheckpointLine(c) + "\n";
-        for (const k of keys) yield exportKeyLine(k) + "\n";
+        for (const line of auditExportLines({
+          header: { workspaceId: caller.workspaceId, exportedAt, from, to },
+          removedLeaves: cut.leafHashes,
+          cutAt: cut.cutAt,
+          leaves,
+          events,
+          checkpoints,
+          keys,
+        }))
+          yield line + "\n";
       }
       return new StreamAnswer("application/x-ndjson", Readable.from(lines()), {
         "content-disposition": `attachment; filename="audit-${caller.workspaceId}.jsonl"`,

@@ -7,11 +7,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import {
-  exportCheckpointLine,
-  exportEventLine,
-  exportHeaderLine,
-  exportKeyLine,
-  exportLeafLine,
+  auditExportLines,
   buildInclusionProof,
   ChainStreamVerification,
   checkTrustedCheckpointRoot,
@@ -30,6 +26,7 @@ import {
   type SiemStreamVerification,
   type ChainVerification,
   type ExportVerification,
+  type RetentionReport,
   type StoredChainEvent,
   type VerificationKey,
 } from "@praxa/core";
@@ -43,6 +40,7 @@ import {
   readAuditLeaves,
   readAuditRange,
   readCheckpoints,
+  readRetentionCuts,
   registerAuditKey,
   sql,
   withWorkspace,
@@ -59,6 +57,10 @@ export interface AuditVerifyReport {
   readonly threads: number;
   /** The first bad seq, when an event failed. */
   readonly seq?: number;
+  /** Present when retention removed the oldest events: verification started from the checkpoint at the cut. */
+  readonly retention?: RetentionReport;
+  /** The seqs of redacted events (a person's erasure): content gone; hash, links and signature verified. */
+  readonly redacted?: readonly number[];
 }
 
 export interface AuditVerifyOptions {
@@ -109,8 +111,11 @@ export async function verifyWorkspaceAudit(
     const kept = trusted === undefined ? undefined : openTrustedCheckpoint(workspaceId, trusted, cpKeys);
     return await withWorkspace(db, workspaceId, async (s) => {
       const checkpoints = await readCheckpoints(s);
+      // A retention cut removed events 1..cut.throughSeq: their leaf hashes were kept, and the checkpoint at the cut
+      // vouches for them; the kept chain is verified from there, anchored on the last removed hash.
+      const cut = await readRetentionCuts(s);
       const [head] = await s.execute(sql`select coalesce(max(seq), 0)::bigint as head from public.audit_events`);
-      const headSeq = Number(head?.head ?? 0);
+      const headSeq = Math.max(Number(head?.head ?? 0), cut.throughSeq);
       // Default: hashes, links and columns of every event, every checkpoint's signature and root, and the Ed25519
       // signature of every event no checkpoint vouches for — past the newest checkpoint, and the head (signatureFloor) —
       // on one core; --full checks every event's signature, RFC 8785 re-canonicalization and schema, on every core.
@@ -133,6 +138,12 @@ export async function verifyWorkspaceAudit(
           )
         : null;
       const threads = pool?.threads ?? 1;
+      stream.acceptRemoved(cut.leafHashes);
+      const atCut = checkpoints.find((c) => c.tree_size === cut.throughSeq);
+      const retention: RetentionReport | undefined =
+        cut.throughSeq > 0 && atCut && cut.cutAt
+          ? { throughSeq: cut.throughSeq, cutAt: cut.cutAt.toISOString(), checkpointTimestamp: atCut.timestamp }
+          : undefined;
       let read = 0;
       const fail = (failure: string, seq?: number): AuditVerifyReport => ({
         ok: false,
@@ -142,10 +153,14 @@ export async function verifyWorkspaceAudit(
         threads,
         ...(seq === undefined ? {} : { seq }),
       });
+      if (cut.throughSeq > 0 && !atCut) {
+        await pool?.close();
+        return fail(`no signed checkpoint at the retention cut (seq ${cut.throughSeq})`);
+      }
       try {
         const readPage = (from: number): Promise<StoredChainEvent[]> =>
           from > headSeq ? Promise.resolve([]) : readAuditChain(s, from, Math.min(pageSize, headSeq - from + 1));
-        let next = readPage(1);
+        let next = readPage(cut.throughSeq + 1);
         for (;;) {
           const page = await next;
           const last = page.at(-1);
@@ -160,7 +175,7 @@ export async function verifyWorkspaceAudit(
             await next.catch(() => []);
             return fail(`seq ${failed.seq}: ${failed.reason}`, failed.seq);
           }
-          options.onProgress?.(stream.events, headSeq);
+          options.onProgress?.(stream.events - stream.removed, headSeq - stream.removed);
         }
       } finally {
         await pool?.close();
@@ -172,7 +187,14 @@ export async function verifyWorkspaceAudit(
         const consistent = checkTrustedCheckpointRoot(kept, stream.events, stream.rootAt(kept.treeSize));
         if (!consistent.ok) return fail(consistent.failure, consistent.seq);
       }
-      return { ok: true, events: stream.events, checkpoints: checkpoints.length, threads };
+      return {
+        ok: true,
+        events: stream.events - stream.removed,
+        checkpoints: checkpoints.length,
+        threads,
+        ...(retention ? { retention } : {}),
+        ...(stream.redacted.length > 0 ? { redacted: stream.redacted } : {}),
+      };
     });
   } finally {
     await db.close();
@@ -256,25 +278,35 @@ export async function exportWorkspaceAudit(
   const db = createDatabase(cfg.API_DATABASE_URL, { max: 1, applicationName: "praxa-audit-export" });
   try {
     const keys = await readAuditKeyset(db);
-    const { leaves, events, checkpoints } = await withWorkspace(db, workspaceId, async (s) => ({
-      leaves: await readAuditLeaves(s),
-      events: await readAuditRange(s, from, to),
-      checkpoints: await readCheckpoints(s),
-    }));
-    write(exportHeaderLine({ workspaceId, exportedAt: new Date().toISOString(), from, to }));
-    for (const l of leaves) write(exportLeafLine(l));
+    const { leaves, events, checkpoints, cut } = await withWorkspace(db, workspaceId, async (s) => {
+      // After a retention cut, the removed events' leaf hashes lead the leaf list and a `retention` line says where the
+      // kept events start; an event at or before the cut is never exported (the cut vouches for it).
+      const cut = await readRetentionCuts(s);
+      return {
+        cut,
+        leaves: (await readAuditLeaves(s)).filter((l) => l.seq > cut.throughSeq),
+        events: (await readAuditRange(s, from, to)).filter((e) => e.seq > cut.throughSeq),
+        checkpoints: await readCheckpoints(s),
+      };
+    });
     let written = 0;
-    for (const e of events) {
-      if (++written % 1000 === 0) onProgress?.(written, events.length);
-      write(exportEventLine(e));
+    for (const line of auditExportLines({
+      header: { workspaceId, exportedAt: new Date().toISOString(), from, to },
+      removedLeaves: cut.leafHashes,
+      cutAt: cut.cutAt,
+      leaves,
+      events,
+      checkpoints,
+      keys,
+    })) {
+      if (line.startsWith('{"type":"event"') && ++written % 1000 === 0) onProgress?.(written, events.length);
+      write(line);
     }
     onProgress?.(events.length, events.length);
-    for (const c of checkpoints) write(exportCheckpointLine(c));
-    for (const k of keys) write(exportKeyLine(k));
     return {
       workspaceId,
       events: events.length,
-      leaves: leaves.length,
+      leaves: cut.throughSeq + leaves.length,
       checkpoints: checkpoints.length,
       keys: keys.length,
     };

@@ -57,6 +57,9 @@ export const AUDIT_EVENT_KINDS = [
   "admin.siem_subscription.resumed",
   "admin.siem_subscription.deleted",
   "admin.siem_subscription.rotated",
+  "admin.workspace.erasure_requested",
+  "admin.workspace.erasure_cancelled",
+  "admin.workspace.export_requested",
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
@@ -110,6 +113,9 @@ export const ADMIN_EVENT_KINDS = [
   "admin.siem_subscription.resumed",
   "admin.siem_subscription.deleted",
   "admin.siem_subscription.rotated",
+  "admin.workspace.erasure_requested",
+  "admin.workspace.erasure_cancelled",
+  "admin.workspace.export_requested",
 ] as const satisfies readonly AuditEventKind[];
 export type AdminEventKind = (typeof ADMIN_EVENT_KINDS)[number];
 

@@ -90,3 +90,46 @@ export function exportKeyLine(k: {
       .toString(),
   });
 }
+
+/** A retention cut: events 1..throughSeq were removed on cutAt (their leaf lines are still written). */
+export function exportRetentionLine(r: { readonly throughSeq: number; readonly cutAt: Date | string }): string {
+  return JSON.stringify({
+    type: "retention",
+    through_seq: r.throughSeq,
+    cut_at: r.cutAt instanceof Date ? r.cutAt.toISOString() : r.cutAt,
+  });
+}
+
+export interface AuditExportMaterial {
+  readonly header: ExportHeaderFields;
+  /** The leaf hashes a retention cut kept of the removed events 1..n (hex, seq order); empty without a cut. */
+  readonly removedLeaves: readonly string[];
+  /** When the newest cut was made (null: no cut). */
+  readonly cutAt: Date | null;
+  /** The kept events' leaves (seq > n), in seq order. */
+  readonly leaves: readonly { readonly seq: number; readonly hash: string }[];
+  readonly events: readonly ExportableEvent[];
+  readonly checkpoints: readonly ExportableCheckpoint[];
+  readonly keys: readonly {
+    readonly keyId: string;
+    readonly purpose: string;
+    readonly algorithm: string;
+    readonly spki: Uint8Array;
+  }[];
+}
+
+/**
+ * Every line of an export, in order: the header, a leaf line per event from seq 1 (the removed ones' kept hashes
+ * first), the event lines, the checkpoint lines, the retention line after a cut, the key lines. The CLI and the api
+ * write exports through this one function, so they are byte for byte the same.
+ */
+export function* auditExportLines(m: AuditExportMaterial): Generator<string> {
+  yield exportHeaderLine(m.header);
+  for (const [i, hash] of m.removedLeaves.entries()) yield exportLeafLine({ seq: i + 1, hash });
+  for (const l of m.leaves) if (l.seq > m.removedLeaves.length) yield exportLeafLine(l);
+  for (const e of m.events) if (e.seq > m.removedLeaves.length) yield exportEventLine(e);
+  for (const c of m.checkpoints) yield exportCheckpointLine(c);
+  if (m.cutAt !== null && m.removedLeaves.length > 0)
+    yield exportRetentionLine({ throughSeq: m.removedLeaves.length, cutAt: m.cutAt });
+  for (const k of m.keys) yield exportKeyLine(k);
+}

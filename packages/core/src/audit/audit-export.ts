@@ -76,7 +76,33 @@ export const KeyLine = z
     public_key_pem: z.string(),
   })
   .strict();
-const AnyLine = z.discriminatedUnion("type", [ExportHeaderLine, LeafLine, EventLine, CheckpointLine, KeyLine]);
+/**
+ * A retention cut: the events 1..through_seq were removed on `cut_at` (their leaf lines stay). Verification then starts
+ * at through_seq + 1, anchored on leaf through_seq, and requires a signed checkpoint at exactly through_seq — the only
+ * thing that still vouches for the removed events' hashes.
+ */
+export const RetentionLine = z.object({ type: z.literal("retention"), through_seq: seq, cut_at: z.string() }).strict();
+const AnyLine = z.discriminatedUnion("type", [
+  ExportHeaderLine,
+  LeafLine,
+  EventLine,
+  CheckpointLine,
+  KeyLine,
+  RetentionLine,
+]);
+
+/** What verification reports of a retention cut: events 1..throughSeq removed on cutAt, verified from checkpoint. */
+export interface RetentionReport {
+  readonly throughSeq: number;
+  readonly cutAt: string;
+  /** The timestamp of the signed checkpoint at the cut, from which the kept events are verified. */
+  readonly checkpointTimestamp: string;
+}
+
+/** "events 1–N removed by retention on …; verified from checkpoint T" */
+export function describeRetention(r: RetentionReport): string {
+  return `events 1–${r.throughSeq} removed by retention on ${r.cutAt}; verified from checkpoint ${r.checkpointTimestamp} (tree_size ${r.throughSeq})`;
+}
 
 /** A pinned key set: what `pnpm praxa audit keys` prints. */
 export const PinnedKeysSchema = z.array(
@@ -98,6 +124,10 @@ export type ExportVerification =
       readonly leaves: number;
       readonly checkpoints: number;
       readonly trustedCheckpoint: "consistent" | "none";
+      /** Present when a retention cut removed the oldest events. */
+      readonly retention?: RetentionReport;
+      /** The seqs of redacted events (a person's erasure): content gone, hash, links and signature verified. */
+      readonly redacted?: readonly number[];
     }
   | { readonly ok: false; readonly failure: string; readonly seq?: number };
 
@@ -134,6 +164,7 @@ export interface PreparedAuditExport {
   readonly checkpoints: readonly StoredCheckpoint[];
   readonly checkpointKeys: ReadonlyMap<string, VerificationKey>;
   readonly events: readonly StoredChainEvent[];
+  readonly retention?: RetentionReport;
   /** What `verifyChain(events, eventKeys, options)` must hold for; null when the export has no events. */
   readonly chain: { readonly eventKeys: ReadonlyMap<string, KeyObject>; readonly options: VerifyChainOptions } | null;
 }
@@ -186,6 +217,18 @@ export function prepareAuditExport(
     .filter((l): l is z.infer<typeof CheckpointLine> => l.type === "checkpoint")
     .map(toCheckpoint)
     .sort((a, b) => a.tree_size - b.tree_size);
+  let retention: RetentionReport | undefined;
+  const cuts = lines.filter((l): l is z.infer<typeof RetentionLine> => l.type === "retention");
+  if (cuts.length > 0) {
+    const last = cuts.reduce((a, b) => (b.through_seq > a.through_seq ? b : a));
+    const atCut = checkpoints.find((c) => c.tree_size === last.through_seq);
+    if (!atCut) return { ok: false, failure: `no signed checkpoint at the retention cut (seq ${last.through_seq})` };
+    if (last.through_seq > leafHashes.length)
+      return { ok: false, failure: "the retention cut is past the leaf list", seq: last.through_seq };
+    const early = events.find((e) => e.seq <= last.through_seq);
+    if (early) return { ok: false, failure: "an event the retention cut removed is still exported", seq: early.seq };
+    retention = { throughSeq: last.through_seq, cutAt: last.cut_at, checkpointTimestamp: atCut.timestamp };
+  }
   let chain: PreparedAuditExport["chain"] = null;
   const first = events[0];
   if (first) {
@@ -205,7 +248,16 @@ export function prepareAuditExport(
       options: { workspaceId: ws, ...mode, ...(anchor ? { firstPrevHash: anchor } : {}) },
     };
   }
-  return { ok: true, workspaceId: ws, leafHashes, checkpoints, checkpointKeys: keys.checkpoints, events, chain };
+  return {
+    ok: true,
+    workspaceId: ws,
+    leafHashes,
+    checkpoints,
+    checkpointKeys: keys.checkpoints,
+    events,
+    chain,
+    ...(retention ? { retention } : {}),
+  };
 }
 
 /** The rest of the verification, given the chain's answer: event hashes against the leaves, checkpoints, the kept one. */
@@ -225,6 +277,10 @@ export function completeAuditExport(
   const cps = verifyCheckpoints(checkpoints, leafHashes, prepared.checkpointKeys);
   if (!cps.ok) return { ok: false, failure: `checkpoint at tree_size ${cps.treeSize}: ${cps.reason}` };
 
+  const retention = {
+    ...(prepared.retention ? { retention: prepared.retention } : {}),
+    ...(chain?.ok && chain.redacted ? { redacted: chain.redacted } : {}),
+  };
   if (trusted === undefined)
     return {
       ok: true,
@@ -232,6 +288,7 @@ export function completeAuditExport(
       leaves: leafHashes.length,
       checkpoints: checkpoints.length,
       trustedCheckpoint: "none",
+      ...retention,
     };
   const kept = checkAgainstTrustedCheckpoint(prepared.workspaceId, leafHashes, trusted, prepared.checkpointKeys);
   if (!kept.ok) return kept;
@@ -241,6 +298,7 @@ export function completeAuditExport(
     leaves: leafHashes.length,
     checkpoints: checkpoints.length,
     trustedCheckpoint: "consistent",
+    ...retention,
   };
 }
 

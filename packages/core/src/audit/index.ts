@@ -13,3 +13,4 @@ export * from "./audit-export.js";
 export * from "./audit-export-lines.js";
 export * from "./replay-report.js";
 export * from "./siem-stream.js";
+export * from "./erasure-receipt.js";

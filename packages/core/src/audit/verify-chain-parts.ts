@@ -58,11 +58,13 @@ export function combineChainVerifications(
   if (results.length !== parts.length) throw new RangeError("one result per part");
   let count = 0;
   let headHash = options.firstPrevHash ?? genesisPrevHash(options.workspaceId);
+  const redacted: number[] = [];
   for (const [i, result] of results.entries()) {
     const part = parts[i] as ChainPart;
     if (!result.ok) return { ...result, index: result.index + part.start };
     count += result.count;
     if (part.end > part.start) headHash = result.headHash;
+    if (result.redacted) redacted.push(...result.redacted);
   }
-  return { ok: true, count, headHash };
+  return { ok: true, count, headHash, ...(redacted.length > 0 ? { redacted } : {}) };
 }

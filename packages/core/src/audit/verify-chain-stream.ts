@@ -19,6 +19,8 @@ export class ChainStreamVerification {
   readonly #options: VerifyChainOptions;
   #anchor: { readonly prevHash: string; readonly nextSeq: number } | undefined;
   #count = 0;
+  #removed = 0;
+  readonly #redacted: number[] = [];
   #failure: ChainVerification | undefined;
   /** Tree sizes whose root is wanted, ascending; `#nextWanted` indexes the next one not yet reached. */
   readonly #wanted: readonly number[];
@@ -53,6 +55,7 @@ export class ChainStreamVerification {
       return this.#failure;
     }
     if (result.count !== page.length) throw new RangeError("the answer is not of this page");
+    if (result.redacted) this.#redacted.push(...result.redacted);
     for (const e of page) {
       this.#pushLeaf(eventLeafHash(e.hash));
       this.#count++;
@@ -61,6 +64,37 @@ export class ChainStreamVerification {
     const last = page.at(-1);
     if (last !== undefined) this.#anchor = { prevHash: last.hash, nextSeq: last.seq + 1 };
     return null;
+  }
+
+  /**
+   * Take the leaf hashes of the events a retention cut removed (seq 1..n, hex, in seq order) before the first page: they
+   * join the Merkle tree (so every checkpoint's root, and a trusted checkpoint's from before the cut, is recomputed as
+   * before) and the last one anchors the first kept event. Their content is gone, so nothing but the signed checkpoint
+   * at the cut vouches for them: the caller must require one at exactly n (`verifyCheckpointsAgainstRoots` then checks
+   * its root over these hashes).
+   */
+  acceptRemoved(hashes: readonly string[]): void {
+    if (this.#count !== 0 || this.#failure !== undefined) throw new RangeError("removed leaves come before any page");
+    for (const h of hashes) {
+      this.#pushLeaf(eventLeafHash(h));
+      this.#count++;
+      this.#recordRoots();
+    }
+    const last = hashes.at(-1);
+    if (last !== undefined) {
+      this.#anchor = { prevHash: last, nextSeq: hashes.length + 1 };
+      this.#removed = hashes.length;
+    }
+  }
+
+  /** The seqs of redacted events seen so far (content removed in place; hash, links and signature verified). */
+  get redacted(): readonly number[] {
+    return this.#redacted;
+  }
+
+  /** How many leading events were removed by retention (taken by `acceptRemoved`). */
+  get removed(): number {
+    return this.#removed;
   }
 
   /** Rows verified so far. */
@@ -80,6 +114,7 @@ export class ChainStreamVerification {
       ok: true,
       count: this.#count,
       headHash: this.#anchor?.prevHash ?? this.#options.firstPrevHash ?? genesisPrevHash(this.#options.workspaceId),
+      ...(this.#redacted.length > 0 ? { redacted: [...this.#redacted] } : {}),
     };
   }
 

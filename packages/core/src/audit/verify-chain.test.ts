@@ -352,3 +352,34 @@ describe("the default verify: signatures past the newest checkpoint, and the hea
     expect(verifyChain(garbled, keyset, opts)).toMatchObject({ ok: false, seq: 2, reason: "bad_signature" });
   });
 });
+
+describe("redacted events (a person's erasure: bytes removed in place; hash, links and signature kept)", () => {
+  const redact = (rows: StoredChainEvent[], seq: number): StoredChainEvent[] =>
+    rows.map((r) => (r.seq === seq ? { ...r, canonical: new Uint8Array(0) } : r));
+
+  it("verifies and names them, in the default (fast) mode and in full", () => {
+    const rows = redact(redact(chain(wsA, 6), 2), 5);
+    const fast = { workspaceId: wsA, signatures: { fromSeq: 6 }, content: "columns" } as const;
+    expect(verifyChain(rows, keyset, fast)).toEqual({
+      ok: true,
+      count: 6,
+      headHash: at(rows, 6).hash,
+      redacted: [2, 5],
+    });
+    expect(verifyChain(rows, keyset, { workspaceId: wsA })).toMatchObject({ ok: true, redacted: [2, 5] });
+  });
+
+  it("checks a redacted event's signature even below the signature floor, and its link", () => {
+    const rows = redact(chain(wsA, 6), 2);
+    const forged = rows.map((r) => (r.seq === 2 ? { ...r, signature: signEvent(r.hash, foreign.privateKey) } : r));
+    const fast = { workspaceId: wsA, signatures: { fromSeq: 6 }, content: "columns" } as const;
+    expect(verifyChain(forged, keyset, fast)).toMatchObject({ ok: false, seq: 2, reason: "bad_signature" });
+    // Another hash (re-signed by a real key) under the redacted event: the next event's link breaks.
+    const swapped = rows.map((r) =>
+      r.seq === 2 ? { ...r, hash: "e".repeat(64), signature: signEvent("e".repeat(64), k1.privateKey) } : r,
+    );
+    expect(verifyChain(swapped, keyset, fast)).toMatchObject({ ok: false, seq: 3, reason: "prev_hash_mismatch" });
+    const unlinked = rows.map((r) => (r.seq === 2 ? { ...r, prev_hash: "d".repeat(64) } : r));
+    expect(verifyChain(unlinked, keyset, fast)).toMatchObject({ ok: false, seq: 2, reason: "prev_hash_mismatch" });
+  });
+});

@@ -11,6 +11,12 @@
  *   6. `signature` is a valid Ed25519 signature by the key `key_id` names — for every event by default, for none with
  *      `signatures: false`, and with `signatures: { fromSeq }` for the events from that seq on: the default verify's
  *      choice (`signatureFloor`), every event past the newest checkpoint and always the head.
+ *
+ * A REDACTED event (a person's erasure, 0033: its canonical bytes removed in place, zero bytes stored; hash, links and
+ * signature kept, as ledger databases redact) skips steps 4 and 5 — there is nothing left to hash — and its signature is
+ * always checked (step 6 whatever the options), since nothing else vouches for its stored hash but the signature, the
+ * next event's hash (which covers this one as its prev_hash) and the checkpoints' roots over it. Its seq is reported in
+ * `redacted` ("seq K redacted"). An unredacted event never has zero bytes (a record is a JSON object).
  */
 import { hash, type KeyObject } from "node:crypto";
 import type { WorkspaceId } from "../ids.js";
@@ -82,7 +88,13 @@ export const CHAIN_FAILURES = [
 export type ChainFailure = (typeof CHAIN_FAILURES)[number];
 
 export type ChainVerification =
-  | { readonly ok: true; readonly count: number; readonly headHash: string }
+  | {
+      readonly ok: true;
+      readonly count: number;
+      readonly headHash: string;
+      /** The seqs of redacted events (content removed, hash and signature kept); absent when there are none. */
+      readonly redacted?: readonly number[];
+    }
   /** `index` is the position in the given list; `seq` is 0 only when no seq can be named (a malformed first row). */
   | { readonly ok: false; readonly seq: number; readonly reason: ChainFailure; readonly index: number };
 
@@ -185,6 +197,7 @@ export function verifyChain(
   const workspaceId = options.workspaceId;
   let head = options.firstPrevHash;
   let expectedSeq = options.firstSeq;
+  let redacted: number[] | undefined;
 
   for (let index = 0; index < events.length; index++) {
     const e = events[index] as StoredChainEvent;
@@ -203,14 +216,21 @@ export function verifyChain(
     if (e.prev_hash !== head) return failure(index, e.seq, "prev_hash_mismatch");
 
     if (!(e.canonical instanceof Uint8Array)) return failure(index, e.seq, "malformed");
-    // `head` is a hex digest here: the checked anchor, the genesis hash, or the previous event's hash, which equalled
-    // a digest computed below.
-    if (chainHash(head, e.canonical) !== e.hash) return failure(index, e.seq, "hash_mismatch");
+    const isRedacted = e.canonical.length === 0;
+    if (isRedacted) {
+      // Nothing to hash: the stored hash must be a digest (the next event's link and the checkpoints pin it).
+      if (typeof e.hash !== "string" || !HEX64.test(e.hash)) return failure(index, e.seq, "malformed");
+      (redacted ??= []).push(e.seq);
+    } else {
+      // `head` is a hex digest here: the checked anchor, the genesis hash, or the previous event's hash, which equalled
+      // a digest computed below.
+      if (chainHash(head, e.canonical) !== e.hash) return failure(index, e.seq, "hash_mismatch");
 
-    const contentProblem = checkContent(e, contentMode);
-    if (contentProblem !== null) return failure(index, e.seq, contentProblem);
+      const contentProblem = checkContent(e, contentMode);
+      if (contentProblem !== null) return failure(index, e.seq, contentProblem);
+    }
 
-    if (e.seq >= signaturesFrom) {
+    if (isRedacted || e.seq >= signaturesFrom) {
       const key = keyset.get(e.key_id);
       if (key === undefined) return failure(index, e.seq, "unknown_key");
       if (typeof e.signature !== "string" || !verifyEventSignature(e.hash, e.signature, key))
@@ -221,5 +241,10 @@ export function verifyChain(
     expectedSeq = e.seq + 1;
   }
 
-  return { ok: true, count: events.length, headHash: head ?? genesisPrevHash(workspaceId) };
+  return {
+    ok: true,
+    count: events.length,
+    headHash: head ?? genesisPrevHash(workspaceId),
+    ...(redacted ? { redacted } : {}),
+  };
 }
