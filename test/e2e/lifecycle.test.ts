@@ -117,6 +117,16 @@ const append = (f: WorkspaceFixture, n: number) =>
   );
 
 /** Make events [from, to] of a workspace look `days` old (the superuser, triggers off: only the test may). */
+/**
+ * A fixture workspace without the fixture's paused SIEM subscription: a stream that has not delivered holds retention
+ * back (the floor of 0032, tested on its own below), which is not what these tests are about.
+ */
+async function seed(label: string, options?: Parameters<typeof seedWorkspaceFixture>[2]) {
+  const f = await seedWorkspaceFixture(tdb.adminUrl, label, options);
+  await admin`delete from siem_subscriptions where workspace_id = ${f.workspaceId}`;
+  return f;
+}
+
 async function age(ws: string, from: number, to: number, days: number): Promise<void> {
   await admin.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
@@ -214,8 +224,8 @@ afterAll(async () => {
 
 describe("retention: the audit chain is cut behind a signed checkpoint", () => {
   it("removes the events older than the window and nothing else; the rest verifies from the cut, against a checkpoint kept from before it, online and offline", async () => {
-    const f = await seedWorkspaceFixture(tdb.adminUrl, "ret", { auditChain: false });
-    const other = await seedWorkspaceFixture(tdb.adminUrl, "other", { auditChain: false });
+    const f = await seed("ret", { auditChain: false });
+    const other = await seed("other", { auditChain: false });
     await append(f, 10);
     await append(other, 5);
     const trusted = await withWorkspace(worker, f.workspaceId, (s) => createCheckpoint(s, cpSigner)); // tree 10
@@ -262,7 +272,7 @@ describe("retention: the audit chain is cut behind a signed checkpoint", () => {
   });
 
   it("refuses a cut past the window, a cut with no checkpoint at it, and any direct delete by the app roles", async () => {
-    const f = await seedWorkspaceFixture(tdb.adminUrl, "refuse", { auditChain: false });
+    const f = await seed("refuse", { auditChain: false });
     await append(f, 6);
     await age(f.workspaceId, 1, 3, 100);
     // Past the window: seq 5 is young.
@@ -301,10 +311,27 @@ describe("retention: the audit chain is cut behind a signed checkpoint", () => {
 import { sql as dsql } from "@praxa/db";
 const sqlOf = (text: string) => dsql.raw(text);
 
+describe("retention and SIEM streams", () => {
+  it("a paused SIEM subscription that has not delivered holds the cut back: nothing it still owes is deleted", async () => {
+    const f = await seedWorkspaceFixture(tdb.adminUrl, "siem-floor", { auditChain: false });
+    await append(f, 12);
+    await age(f.workspaceId, 1, 12, 200);
+    const [due] = (await retentionDue(monitor, 1000)).filter((d) => d.workspace_id === f.workspaceId);
+    // Wanted through seq 12; the fixture's paused stream acknowledged nothing, so nothing may go.
+    expect(due).toEqual({ workspace_id: f.workspaceId, wanted: 12, allowed: null });
+    await admin`update siem_subscriptions set cursor_seq = 5 where workspace_id = ${f.workspaceId}`;
+    const [after] = (await retentionDue(monitor, 1000)).filter((d) => d.workspace_id === f.workspaceId);
+    expect(after).toEqual({ workspace_id: f.workspaceId, wanted: 12, allowed: 5 });
+    // Delivered through 12: the whole prefix may go (and does, so the sweep below finds nothing held here).
+    await admin`update siem_subscriptions set cursor_seq = 12 where workspace_id = ${f.workspaceId}`;
+    expect(await cutAuditChain(monitor, f.workspaceId, 12, cpSigner)).toBe(12);
+  });
+});
+
 describe("erasure of a workspace", () => {
   it("leaves no row of it in any table the catalog lists, no object, secret or key; another workspace is untouched; the signed receipt verifies", async () => {
-    const f = await seedWorkspaceFixture(tdb.adminUrl, "erase");
-    const g = await seedWorkspaceFixture(tdb.adminUrl, "keep");
+    const f = await seed("erase");
+    const g = await seed("keep");
     await append(f, 3);
     await withWorkspace(worker, f.workspaceId, (s) => createCheckpoint(s, cpSigner));
     for (const w of [f, g]) {
@@ -389,8 +416,8 @@ describe("erasure of a workspace", () => {
 
 describe("the monitor's lifecycle sweep", () => {
   it("cuts what is due behind a checkpoint, deletes old finished runs with their rows, executes a due erasure, and reports an overdue one", async () => {
-    const f = await seedWorkspaceFixture(tdb.adminUrl, "sweep", { auditChain: false });
-    const gone = await seedWorkspaceFixture(tdb.adminUrl, "sweep-erase", { auditChain: false });
+    const f = await seed("sweep", { auditChain: false });
+    const gone = await seed("sweep-erase", { auditChain: false });
     await append(f, 4);
     await age(f.workspaceId, 1, 2, 120);
     // The fixture's run (finished), made 120 days old; a fresh one stays.
@@ -401,7 +428,7 @@ describe("the monitor's lifecycle sweep", () => {
     await requestErasureAsOperator(adminDb, gone.workspaceId, 0);
     // An erasure requested 8 days ago that cannot complete (a row outside the schema's conventions points at the
     // workspace, so deleting it fails): it stays pending, and is overdue.
-    const stuck = await seedWorkspaceFixture(tdb.adminUrl, "stuck", { auditChain: false });
+    const stuck = await seed("stuck", { auditChain: false });
     await admin`insert into workspace_erasures (subject_workspace_id, tenant_id, requested_by, requested_at, execute_after, due_by)
                 values (${stuck.workspaceId}, ${stuck.tenantId}, 'operator', now() - interval '8 days', now() - interval '5 days', now() - interval '1 day')`;
     await admin`create table lc_obstacle (ws text references workspaces(id))`;
@@ -451,7 +478,7 @@ describe("the monitor's lifecycle sweep", () => {
 
 describe("erasure of a person inside a workspace: redaction in place", () => {
   it("removes the bytes of the events naming them, keeps hash, links and signature: the chain still verifies (database, offline, against a checkpoint kept from before) and names the redacted seqs", async () => {
-    const f = await seedWorkspaceFixture(tdb.adminUrl, "person", { auditChain: false });
+    const f = await seed("person", { auditChain: false });
     const named = (who: string): AuditEventDraft => ({ ...draft(f), input: { author: who, prNumber: 3 } });
     await withWorkspace(worker, f.workspaceId, (s) =>
       appendAuditEvents(
@@ -502,7 +529,7 @@ describe("erasure of a person inside a workspace: redaction in place", () => {
   });
 
   it("the append-only triggers let praxa_lifecycle only redact: no other column, no second change, and no other role", async () => {
-    const f = await seedWorkspaceFixture(tdb.adminUrl, "person-attack", { auditChain: false });
+    const f = await seed("person-attack", { auditChain: false });
     await append(f, 2);
     const attempt = (role: string, set: string) =>
       admin.begin(async (tx) => {
@@ -527,7 +554,7 @@ describe("erasure of a person inside a workspace: redaction in place", () => {
 
 describe("export of a workspace", () => {
   it("the monitor writes data.json and an audit.jsonl that verifies offline (retention cut and redaction included)", async () => {
-    const f = await seedWorkspaceFixture(tdb.adminUrl, "export", { auditChain: false });
+    const f = await seed("export", { auditChain: false });
     await append(f, 6);
     await age(f.workspaceId, 1, 2, 100);
     await cutAuditChain(monitor, f.workspaceId, 2, cpSigner);

@@ -281,6 +281,8 @@ describe("runs on a Redis Cluster", () => {
     expect(schedulers.map((s) => s.key).sort()).toEqual([
       "praxa-acceptance",
       "praxa-audit-checkpoints",
+      "praxa-exports",
+      "praxa-lifecycle",
       "praxa-reconcile",
       "praxa-siem-sweep",
     ]);
