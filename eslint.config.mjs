@@ -93,6 +93,8 @@ export default tseslint.config(
             // the CLI's offline demo drives the sandbox GitHub of the testkit (DESIGN §2: "used by tests and by the
             // offline demo, never by production code paths"); nothing else in apps may.
             { from: { file: { path: "apps/cli/src/commands/demo-fleet.ts" } }, allow: to("testkit") },
+            // …and `demo --skill` its sandbox Slack (loaded on use, like demo-fleet: never in the production path).
+            { from: { file: { path: "apps/cli/src/commands/demo-skill.ts" } }, allow: to("testkit") },
             // the console: core types and the api's client — never db, crypto, config, queue, connectors or a service
             // credential.
             { from: { element: { type: "app-console" } }, allow: to("core", "api-client") },

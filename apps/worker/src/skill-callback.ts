@@ -14,21 +14,21 @@ import { egressRequest, type EgressOptions, type EgressPolicy } from "@praxa/egr
 import type { KeyProvider } from "@praxa/crypto";
 import { openCredentialForRun } from "./credentials.js";
 
-export const callbackSecretName = (skillId: string): string => `skill_callback/${skillId}`;
+const callbackSecretName = (skillId: string): string => `skill_callback/${skillId}`;
 
 /** The producer answered the callback with a refusal (4xx other than 408/429). */
-export class CallbackRejectedError extends PraxaError {
+class CallbackRejectedError extends PraxaError {
   readonly code = "CALLBACK_REJECTED";
   readonly httpStatus = 502;
 }
 /** The producer did not take the callback (5xx, 408): retried with the run. */
-export class CallbackUnavailableError extends PraxaError {
+class CallbackUnavailableError extends PraxaError {
   readonly code = "CALLBACK_UNAVAILABLE";
   readonly httpStatus = 502;
   override readonly retryable = true;
 }
 /** The Skill names a callback URL but has no signing secret yet (`POST /v1/skills/:id/callback-secret`). */
-export class CallbackSecretMissingError extends PraxaError {
+class CallbackSecretMissingError extends PraxaError {
   readonly code = "CALLBACK_SECRET_MISSING";
   readonly httpStatus = 409;
 }

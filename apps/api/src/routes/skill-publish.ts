@@ -46,7 +46,7 @@ import { route } from "../route-builder.js";
 import { Id } from "../schemas.js";
 
 /** The vault name of a Skill's callback secret (the worker opens the same name: apps/worker/src/skill-callback.ts). */
-export const callbackSecretName = (skillId: string): string => `skill_callback/${skillId}`;
+const callbackSecretName = (skillId: string): string => `skill_callback/${skillId}`;
 
 const Document = z
   .object({
