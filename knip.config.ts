@@ -39,6 +39,10 @@ const config: KnipConfig = {
       ],
       project: ["src/**/*.ts"],
     },
+    // The console: a Vite app (index.html → src/main.tsx), checked by scripts/bundle-scan.mjs.
+    "apps/web": {
+      project: ["src/**/*.{ts,tsx}"],
+    },
     test: {
       entry: ["**/*.test.ts"],
       project: ["**/*.ts"],
