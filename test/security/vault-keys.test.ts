@@ -155,6 +155,9 @@ describe("the vault", () => {
        where p.prosecdef and n.nspname in ('public', 'app', 'vault') and has_function_privilege('praxa_api', p.oid, 'EXECUTE') order by 1`;
     expect(rows.map((r) => r.fn)).toEqual([
       "api_authenticate",
+      "api_console_link_sign_in",
+      "api_console_sign_in",
+      "api_console_sign_out",
       "api_mint_automation_token",
       "api_pause_skill",
       "api_resume_skill",

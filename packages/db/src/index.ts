@@ -1,4 +1,5 @@
 export * from "./client.js";
+export * from "./console.js";
 export * from "./fixtures.js";
 export * from "./keys.js";
 export * from "./audit.js";
