@@ -15,9 +15,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { parseApiToken, type ParsedApiToken } from "@praxa/core";
 import { ForbiddenError } from "./errors.js";
 
-export const SESSION_COOKIE = "__Host-praxa-session";
+const SESSION_COOKIE = "__Host-praxa-session";
 export const SIGN_IN_COOKIE = "__Host-praxa-signin";
-export const CSRF_HEADER = "x-praxa-csrf";
+const CSRF_HEADER = "x-praxa-csrf";
 
 /** The session token the request's cookie carries (a malformed one is no session). */
 export function sessionTokenOf(req: FastifyRequest): ParsedApiToken | null {

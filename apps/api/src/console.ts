@@ -31,6 +31,7 @@ import {
   consoleLinkSignIn,
   consoleSignIn,
   consoleSignOut,
+  runsFingerprint,
   takeConsoleSignIn,
   withWorkspace,
   type ConsoleSession,
@@ -49,7 +50,7 @@ import {
 } from "./console-session.js";
 import { UnauthenticatedError } from "./errors.js";
 
-export interface ConsoleOidcConfig {
+interface ConsoleOidcConfig {
   readonly issuer: string;
   readonly clientId: string;
   readonly clientSecret?: string | undefined;
@@ -66,6 +67,8 @@ export interface ConsoleDeps {
   readonly production: boolean;
   /** A session's lifetime (default 8 hours, at most 12: the database refuses longer). */
   readonly sessionSeconds?: number;
+  /** How often the live view checks the workspace's runs (default 2 s). */
+  readonly livePollMs?: number;
 }
 
 /** The Content-Security-Policy of every console page: this origin only, no inline script. */
@@ -88,7 +91,7 @@ const PAGES = ["/", "/signin", "/runs", "/runs/*", "/skills", "/skills/*", "/aud
 const SIGN_IN_TTL_S = 600;
 const STATE = /^(ws_[0-9a-z]{26})\.([A-Za-z0-9_-]{43})$/;
 
-export class ConsoleSignInError extends PraxaError {
+class ConsoleSignInError extends PraxaError {
   readonly httpStatus = 400;
   constructor(
     readonly code: "SIGN_IN_EXPIRED" | "SIGN_IN_REFUSED" | "SIGN_IN_FAILED" | "SIGN_IN_NOT_CONFIGURED",
@@ -313,6 +316,52 @@ export async function registerConsole(
     );
     clearSessionCookie(reply);
     return reply.status(204).send();
+  });
+
+  // Live updates for the runs pages (server-sent events): every `LIVE_POLL_MS` the workspace's latest runs are
+  // fingerprinted in its scope; a change sends `event: runs` and the page refetches through /v1/runs. The session is
+  // re-checked on every tick: a revoked or expired one ends the stream.
+  app.get("/console/events", { schema: { hide: true } }, async (req, reply) => {
+    const { token } = await sessionOf(req);
+    const sha = hashTokenSecret(token.secret);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      "x-accel-buffering": "no",
+      connection: "keep-alive",
+    });
+    let last = "";
+    let busy = false;
+    let closed = false;
+    const tick = async () => {
+      if (busy || closed) return;
+      busy = true;
+      try {
+        const auth = await authenticateApiToken(database, token.workspaceId, token.tokenId, sha);
+        if (!auth) {
+          res.end("event: signed-out\ndata: {}\n\n");
+          closed = true;
+          return;
+        }
+        const f = await withWorkspace(database, token.workspaceId, (scope) => runsFingerprint(scope));
+        if (f !== last) {
+          res.write(`event: runs\ndata: ${JSON.stringify({ fingerprint: f })}\n\n`);
+          last = f;
+        } else res.write(": keep-alive\n\n");
+      } catch (err) {
+        log.warn({ code: "CONSOLE_EVENTS_FAILED", err }, "console live updates failed");
+      } finally {
+        busy = false;
+      }
+    };
+    const timer = setInterval(() => void tick(), deps.livePollMs ?? 2_000);
+    void tick();
+    req.raw.on("close", () => {
+      closed = true;
+      clearInterval(timer);
+    });
   });
 
   // ── pages ──

@@ -141,3 +141,14 @@ export async function createConsoleSignInLink(
                                                   ${link.expiresAt.toISOString()}::timestamptz)`,
   );
 }
+
+/** A fingerprint of the workspace's latest runs (id, status, cancel request): the console's live view polls it. */
+export async function runsFingerprint(scope: WorkspaceScope): Promise<string> {
+  const rows = await queryScopedRows(
+    scope,
+    z.object({ f: z.string() }),
+    dsql`select md5(coalesce(string_agg(r.id || ':' || r.status || ':' || coalesce(r.cancel_requested_at::text, ''), ',' order by r.created_at desc, r.id), '')) as f
+           from (select id, status, cancel_requested_at, created_at from agent_runs order by created_at desc limit 500) r`,
+  );
+  return rows[0]?.f ?? "";
+}
