@@ -3,10 +3,8 @@
  * the browser (the page never sees it), and the session's CSRF token on every request that changes something. The
  * console holds no secret and talks to nothing but the api.
  */
-import { createApiClient, type ApiError, type components } from "@praxa/api-client";
+import { createApiClient, type ApiError } from "@praxa/api-client";
 import { z } from "zod";
-
-export type Schemas = components["schemas"];
 
 const Session = z.object({
   workspaceId: z.string(),

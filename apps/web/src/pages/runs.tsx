@@ -252,4 +252,3 @@ export function RunsPage(props: { search: RunsSearch }) {
 function clean(s: RunsSearch): RunsSearch {
   return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined && v !== "")) as RunsSearch;
 }
-

@@ -22,7 +22,10 @@ export function SignInPage() {
           method="get"
           action="/auth/login"
           onSubmit={(e) => {
-            if (!/^ws_[0-9a-z]{26}$/.test(workspace)) e.preventDefault();
+            // A navigation, not a form post: the api redirects on to the IdP, which `form-action 'self'` would block.
+            e.preventDefault();
+            if (!/^ws_[0-9a-z]{26}$/.test(workspace)) return;
+            window.location.assign(`/auth/login?${new URLSearchParams({ workspace, returnTo }).toString()}`);
           }}
         >
           <Field label="Workspace id" hint="ws_… — from your invitation or an owner.">
@@ -38,7 +41,6 @@ export function SignInPage() {
               />
             )}
           </Field>
-          <input type="hidden" name="returnTo" value={returnTo} />
           <Button type="submit" variant="primary">
             Continue with single sign-on
           </Button>
