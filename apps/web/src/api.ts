@@ -73,3 +73,6 @@ export async function signOut(): Promise<void> {
 }
 
 export const isAdmin = (s: Session | null | undefined) => s?.role === "owner" || s?.role === "admin";
+
+/** The signed-in session, for every page (TanStack Query). */
+export const sessionQuery = { queryKey: ["session"], queryFn: fetchSession, staleTime: 60_000 } as const;

@@ -13,7 +13,7 @@ import {
 } from "@tanstack/react-router";
 import type { QueryClient } from "@tanstack/react-query";
 import { z } from "zod";
-import { fetchSession, signOut } from "./api.js";
+import { sessionQuery, signOut } from "./api.js";
 import { Button, Loading } from "./kit.js";
 import { AuditPage } from "./pages/audit.js";
 import { RunDetailPage } from "./pages/run-detail.js";
@@ -22,8 +22,6 @@ import { SettingsPage } from "./pages/settings.js";
 import { SignInPage } from "./pages/signin.js";
 import { SkillDetailPage } from "./pages/skill-detail.js";
 import { SkillsPage } from "./pages/skills.js";
-
-export const sessionQuery = { queryKey: ["session"], queryFn: fetchSession, staleTime: 60_000 } as const;
 
 function Shell() {
   const session = useQuery(sessionQuery);

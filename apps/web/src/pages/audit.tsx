@@ -5,9 +5,9 @@
  */
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { Link, useNavigate } from "@tanstack/react-router";
-import { api, isAdmin, unwrap } from "../api.js";
+import { api, isAdmin, unwrap, sessionQuery } from "../api.js";
 import { Badge, Button, Card, Empty, ErrorNotice, Field, Loading, Notice, Page, Time } from "../kit.js";
-import { sessionQuery, type AuditSearch } from "../router.js";
+import type { AuditSearch } from "../router.js";
 
 interface Event {
   seq: number;

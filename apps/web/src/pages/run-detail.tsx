@@ -5,7 +5,7 @@
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Bar, BarChart, CartesianGrid, XAxis, YAxis } from "recharts";
-import { api, unwrap } from "../api.js";
+import { api, unwrap, sessionQuery } from "../api.js";
 import { Badge, Button, Card, Empty, ErrorNotice, Facts, Loading, Page, Time } from "../kit.js";
 import { useLiveRuns } from "../live.js";
 
@@ -25,6 +25,7 @@ interface Decision {
 export function RunDetailPage(props: { runId: string }) {
   const { runId } = props;
   useLiveRuns();
+  const workspaceId = useQuery(sessionQuery).data?.workspaceId ?? "<ws>";
   const client = useQueryClient();
   const run = useQuery({
     queryKey: ["run", runId],
@@ -138,7 +139,7 @@ export function RunDetailPage(props: { runId: string }) {
       ) : decisions.length === 0 ? (
         <Empty>This run recorded no decision.</Empty>
       ) : (
-        decisions.map((d) => <DecisionCard key={d.seq} d={d} />)
+        decisions.map((d) => <DecisionCard key={d.seq} d={d} workspaceId={workspaceId} />)
       )}
     </Page>
   );
@@ -148,7 +149,7 @@ function Json(props: { value: unknown }) {
   return <pre className="json">{JSON.stringify(props.value ?? null, null, 2)}</pre>;
 }
 
-function DecisionCard(props: { d: Decision }) {
+function DecisionCard(props: { d: Decision; workspaceId: string }) {
   const d = props.d;
   const alternatives = (d.alternatives ?? []).map((a) => ({ action: a.action ?? "?", score: a.score ?? 0 }));
   const reasoning = Array.isArray(d.reasoning)
@@ -180,15 +181,15 @@ function DecisionCard(props: { d: Decision }) {
           {alternatives.length ? (
             <figure aria-label="Scores of the alternatives">
               <BarChart
-                width={360}
+                width={420}
                 height={40 + alternatives.length * 36}
                 data={alternatives}
                 layout="vertical"
-                margin={{ left: 24 }}
+                margin={{ left: 8, right: 16 }}
               >
                 <CartesianGrid strokeDasharray="3 3" />
                 <XAxis type="number" domain={[0, 1]} />
-                <YAxis type="category" dataKey="action" width={110} />
+                <YAxis type="category" dataKey="action" width={140} />
                 <Bar dataKey="score" fill="#3559c7" isAnimationActive={false} />
               </BarChart>
               <figcaption>{alternatives.map((a) => `${a.action}: ${a.score.toFixed(2)}`).join(" · ")}</figcaption>
@@ -212,7 +213,10 @@ function DecisionCard(props: { d: Decision }) {
       </ol>
       {d.auditEventId ? (
         <p className="hint">
-          Replay this decision: <code>pnpm praxa audit replay --workspace &lt;ws&gt; --event {d.auditEventId}</code>
+          Replay this decision:{" "}
+          <code>
+            pnpm praxa audit replay --workspace {props.workspaceId} --event {d.auditEventId}
+          </code>
         </p>
       ) : null}
     </Card>

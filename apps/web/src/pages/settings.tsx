@@ -7,9 +7,8 @@
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, isAdmin, unwrap } from "../api.js";
+import { api, isAdmin, unwrap, sessionQuery } from "../api.js";
 import { Badge, Button, Card, Empty, ErrorNotice, Field, Loading, Page, Time } from "../kit.js";
-import { sessionQuery } from "../router.js";
 
 export function SettingsPage() {
   const session = useQuery(sessionQuery);

@@ -6,9 +6,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { CartesianGrid, Line, LineChart, ReferenceLine, XAxis, YAxis } from "recharts";
-import { api, isAdmin, unwrap } from "../api.js";
+import { api, isAdmin, unwrap, sessionQuery } from "../api.js";
 import { Badge, Button, Card, Empty, ErrorNotice, Facts, Field, Loading, Notice, Page, Time } from "../kit.js";
-import { sessionQuery } from "../router.js";
 
 export function SkillDetailPage(props: { skillId: string }) {
   const { skillId } = props;
