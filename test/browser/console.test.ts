@@ -67,11 +67,11 @@ async function axeSerious(): Promise<string[]> {
     const axe = (
       globalThis as unknown as {
         axe: {
-          run: (ctx: Document) => Promise<{ violations: { id: string; impact: string | null; nodes: unknown[] }[] }>;
+          run: (ctx: unknown) => Promise<{ violations: { id: string; impact: string | null; nodes: unknown[] }[] }>;
         };
       }
     ).axe;
-    const r = await axe.run(document);
+    const r = await axe.run((globalThis as unknown as { document: unknown }).document);
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
   });
   return results.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.nodes})`);

@@ -51,7 +51,7 @@ export function unwrap<T>(r: { data?: T; error?: unknown; response: Response }):
 }
 
 /** Who is signed in (null: nobody); remembers the CSRF token for mutations. */
-export async function fetchSession(): Promise<Session | null> {
+async function fetchSession(): Promise<Session | null> {
   const res = await fetch("/console/session", { credentials: "same-origin" });
   if (res.status === 401) {
     csrfToken = null;

@@ -10,12 +10,12 @@ import { bootConfig, type ConfigSource } from "@praxa/config";
 import { createConsoleSignInLink, createDatabase, withWorkspace } from "@praxa/db";
 import { withLocalDefaults } from "./local-env.js";
 
-export class ConsoleLoginRefusedError extends PraxaError {
+class ConsoleLoginRefusedError extends PraxaError {
   readonly code = "CONSOLE_LOGIN_REFUSED";
   readonly httpStatus = 403;
 }
 
-export const CONSOLE_LINK_MINUTES = 10;
+const CONSOLE_LINK_MINUTES = 10;
 
 export async function consoleSignInLink(
   env: ConfigSource,
