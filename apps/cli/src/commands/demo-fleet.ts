@@ -169,7 +169,12 @@ export interface DemoFleet {
   readonly apiUrl: string | null;
   /** The webhook secret ingest was started with (random, this run only). */
   readonly webhookSecret: string;
-  readonly pids: { readonly ingest: number; readonly worker: number; readonly monitor: number };
+  readonly pids: {
+    readonly ingest: number;
+    readonly worker: number;
+    readonly monitor: number;
+    readonly api: number | null;
+  };
   /** This run's Redis key prefix (fresh per run); `close()` removes every key under it. */
   readonly redisPrefix: string;
   /** True once `close()` has removed every key under the prefix. */
@@ -408,7 +413,12 @@ export async function startDemoFleet(
     ingestUrl,
     apiUrl,
     webhookSecret,
-    pids: { ingest: ingest.process.pid ?? -1, worker: worker.process.pid ?? -1, monitor: monitor.process.pid ?? -1 },
+    pids: {
+      ingest: ingest.process.pid ?? -1,
+      worker: worker.process.pid ?? -1,
+      monitor: monitor.process.pid ?? -1,
+      api: api ? (api.process.pid ?? -1) : null,
+    },
     redisPrefix: prefix,
     get redisCleared() {
       return redisCleared;

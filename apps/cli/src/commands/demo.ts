@@ -292,7 +292,7 @@ async function keepRunning(
       apiUrl: fleet.apiUrl,
     });
     console.log(`
-  The console:     ${fleet.apiUrl}/runs   (this demo's run and its decision, Skills, the audit log)
+  The console:     ${fleet.apiUrl}/runs   (api process pid ${fleet.pids.api}: this demo's run and its decision, Skills, the audit log)
   Sign in (once, within 10 minutes):
     ${link.url}
   Another link:    pnpm praxa console login --workspace ${workspaceId} --member ${memberId} --api-url ${fleet.apiUrl}`);
