@@ -252,6 +252,23 @@ suite("the console in Chromium", () => {
     expect(await axeSerious()).toEqual([]);
   });
 
+  it("axe bites: an image without a text alternative planted in the page is reported", async () => {
+    await browser.clearCookies();
+    await page.goto(`${base}/`);
+    await page.getByLabel("Workspace id").waitFor();
+    await page.evaluate(() => {
+      const d = (
+        globalThis as unknown as {
+          document: { createElement(t: string): { src: string }; body: { append(n: unknown): void } };
+        }
+      ).document;
+      const img = d.createElement("img");
+      img.src = "/favicon.svg";
+      d.body.append(img);
+    });
+    expect(await axeSerious()).toEqual([expect.stringMatching(/^image-alt/)]);
+  });
+
   it("the sign-in page passes axe, and no page broke the Content-Security-Policy", async () => {
     await browser.clearCookies();
     await page.goto(`${base}/`);

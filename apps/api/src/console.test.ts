@@ -156,6 +156,7 @@ beforeAll(async () => {
         publicUrl,
         staticRoot,
         production,
+        livePollMs: 200,
         oidc: { issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret },
       },
     });
@@ -371,6 +372,45 @@ describe("sign-in links (praxa console login) and sign-out", () => {
 
   it("the operator cannot mint a link that lives longer than 15 minutes", async () => {
     await expect(link(A, A.memberId, 60)).rejects.toThrow();
+  });
+});
+
+describe("live updates (GET /console/events)", () => {
+  it("streams the current state, then an event when a run of the workspace changes; nothing without a session", async () => {
+    expect((await fetch(`${base}/console/events`)).status).toBe(401);
+    const email = `live-${randomUUID()}@example.com`;
+    await addMember(A, "member", email);
+    const s = await signIn(A.workspaceId, { sub: `sub-${randomUUID()}`, email });
+    const controller = new AbortController();
+    const res = await fetch(`${base}/console/events`, {
+      headers: { cookie: s.browser.cookie(base) },
+      signal: controller.signal,
+    });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    const nextEvent = async (): Promise<string> => {
+      for (;;) {
+        const at = text.indexOf("event: runs");
+        if (at >= 0) {
+          const end = text.indexOf("\n\n", at);
+          if (end >= 0) {
+            const event = text.slice(at, end);
+            text = text.slice(end + 2);
+            return event;
+          }
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the stream ended");
+        text += decoder.decode(value, { stream: true });
+      }
+    };
+    const first = await nextEvent();
+    await admin`update agent_runs set status = 'failed', error_code = 'LIVE_TEST' where id = ${A.runId}`;
+    const second = await nextEvent();
+    expect(second).not.toBe(first);
+    controller.abort();
   });
 });
 
