@@ -12,16 +12,19 @@ import {
   useNavigate,
 } from "@tanstack/react-router";
 import type { QueryClient } from "@tanstack/react-query";
+import { lazy, Suspense } from "react";
 import { z } from "zod";
 import { sessionQuery, signOut } from "./api.js";
 import { Button, Loading } from "./kit.js";
 import { AuditPage } from "./pages/audit.js";
-import { RunDetailPage } from "./pages/run-detail.js";
 import { RunsPage } from "./pages/runs.js";
 import { SettingsPage } from "./pages/settings.js";
 import { SignInPage } from "./pages/signin.js";
-import { SkillDetailPage } from "./pages/skill-detail.js";
 import { SkillsPage } from "./pages/skills.js";
+
+// The pages with charts load their code (recharts) when first opened: the first page a person sees does not wait for it.
+const RunDetailPage = lazy(() => import("./pages/run-detail.js").then((m) => ({ default: m.RunDetailPage })));
+const SkillDetailPage = lazy(() => import("./pages/skill-detail.js").then((m) => ({ default: m.SkillDetailPage })));
 
 function Shell() {
   const session = useQuery(sessionQuery);
@@ -63,7 +66,9 @@ function Shell() {
         </Button>
       </header>
       <main id="main">
-        <Outlet />
+        <Suspense fallback={<Loading />}>
+          <Outlet />
+        </Suspense>
       </main>
     </div>
   );
