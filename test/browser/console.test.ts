@@ -216,6 +216,10 @@ suite("the console in Chromium", () => {
     await page.goto(`${base}/audit`);
     await page.getByRole("button", { name: "Verify the log" }).click();
     await page.getByText(/^Verified: \d+ events/).waitFor();
+    await page.getByRole("button", { name: "Show the signing keys and checkpoints" }).click();
+    await page.getByRole("heading", { name: "Public keys" }).waitFor();
+    await page.getByText(`fixture-ev-${A.workspaceId}`).first().waitFor();
+    await page.getByRole("table", { name: "Signed checkpoints" }).waitFor();
     expect(await axeSerious()).toEqual([]);
     await shoot("audit");
     const [download] = await Promise.all([

@@ -4,8 +4,10 @@
  * offline, with `praxa audit verify --file`.
  */
 import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { z } from "zod";
 import { Link, useNavigate } from "@tanstack/react-router";
-import { api, isAdmin, unwrap, sessionQuery } from "../api.js";
+import { api, ApiFailure, isAdmin, unwrap, sessionQuery } from "../api.js";
 import { Badge, Button, Card, Empty, ErrorNotice, Field, Loading, Notice, Page, Time } from "../kit.js";
 import type { AuditSearch } from "../router.js";
 
@@ -144,6 +146,7 @@ export function AuditPage(props: { search: AuditSearch }) {
           </Field>
         </form>
       </Card>
+      <KeysAndCheckpoints />
       {events.isPending ? (
         <Loading />
       ) : events.error ? (
@@ -190,5 +193,108 @@ export function AuditPage(props: { search: AuditSearch }) {
         </table>
       )}
     </Page>
+  );
+}
+
+const ExportLine = z.union([
+  z.object({
+    type: z.literal("key"),
+    key_id: z.string(),
+    purpose: z.enum(["event", "checkpoint"]),
+    algorithm: z.string(),
+    public_key_pem: z.string(),
+  }),
+  z.object({
+    type: z.literal("checkpoint"),
+    tree_size: z.number(),
+    root_hash: z.string(),
+    timestamp: z.string(),
+    key_id: z.string(),
+  }),
+  z.object({ type: z.enum(["export", "leaf", "event"]) }),
+]);
+
+/** The signing keys and signed checkpoints, read from the export (the api's one document that carries them). */
+function KeysAndCheckpoints() {
+  const [open, setOpen] = useState(false);
+  const data = useQuery({
+    queryKey: ["audit", "keys-checkpoints"],
+    enabled: open,
+    queryFn: async () => {
+      const res = await fetch("/v1/audit/export", { credentials: "same-origin" });
+      if (!res.ok) throw new ApiFailure(res.status, `HTTP_${res.status}`, "the export could not be read");
+      const lines = (await res.text()).split("\n").filter((l) => l.trim() !== "");
+      const keys: { keyId: string; purpose: string; algorithm: string; pem: string }[] = [];
+      const checkpoints: { treeSize: number; rootHash: string; timestamp: string; keyId: string }[] = [];
+      for (const line of lines) {
+        const parsed = ExportLine.safeParse(JSON.parse(line));
+        if (!parsed.success) continue;
+        const l = parsed.data;
+        if (l.type === "key")
+          keys.push({ keyId: l.key_id, purpose: l.purpose, algorithm: l.algorithm, pem: l.public_key_pem });
+        else if (l.type === "checkpoint")
+          checkpoints.push({ treeSize: l.tree_size, rootHash: l.root_hash, timestamp: l.timestamp, keyId: l.key_id });
+      }
+      return { keys, checkpoints };
+    },
+  });
+  return (
+    <Card title="Keys and checkpoints">
+      {!open ? (
+        <Button onClick={() => setOpen(true)}>Show the signing keys and checkpoints</Button>
+      ) : data.isPending ? (
+        <Loading />
+      ) : data.error ? (
+        <ErrorNotice error={data.error} />
+      ) : (
+        <>
+          <h3>Public keys</h3>
+          {data.data.keys.length === 0 ? (
+            <Empty>No key.</Empty>
+          ) : (
+            <ul className="rows">
+              {data.data.keys.map((k) => (
+                <li key={k.keyId}>
+                  <span className="mono small">{k.keyId}</span> <Badge value="active" label={k.purpose} />{" "}
+                  <span className="muted small">{k.algorithm}</span>
+                  <details>
+                    <summary>PEM</summary>
+                    <pre className="json">{k.pem}</pre>
+                  </details>
+                </li>
+              ))}
+            </ul>
+          )}
+          <h3>Checkpoints</h3>
+          {data.data.checkpoints.length === 0 ? (
+            <Empty>No checkpoint yet.</Empty>
+          ) : (
+            <table className="table">
+              <caption className="sr-only">Signed checkpoints</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Tree size</th>
+                  <th scope="col">Root hash</th>
+                  <th scope="col">Signed</th>
+                  <th scope="col">Key</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.data.checkpoints.map((c) => (
+                  <tr key={c.treeSize}>
+                    <td className="mono">{c.treeSize}</td>
+                    <td className="mono small">{c.rootHash.slice(0, 24)}…</td>
+                    <td>
+                      <Time value={c.timestamp} />
+                    </td>
+                    <td className="mono small">{c.keyId}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
+    </Card>
   );
 }
