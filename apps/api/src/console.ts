@@ -20,6 +20,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import type { ServerResponse } from "node:http";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import * as oidc from "openid-client";
@@ -321,6 +322,10 @@ export async function registerConsole(
   // Live updates for the runs pages (server-sent events): every `LIVE_POLL_MS` the workspace's latest runs are
   // fingerprinted in its scope; a change sends `event: runs` and the page refetches through /v1/runs. The session is
   // re-checked on every tick: a revoked or expired one ends the stream.
+  const streams = new Set<ServerResponse>();
+  app.addHook("onClose", async () => {
+    for (const res of streams) res.destroy();
+  });
   app.get("/console/events", { schema: { hide: true } }, async (req, reply) => {
     const { token } = await sessionOf(req);
     const sha = hashTokenSecret(token.secret);
@@ -357,11 +362,17 @@ export async function registerConsole(
       }
     };
     const timer = setInterval(() => void tick(), deps.livePollMs ?? 2_000);
+    // A stream never keeps the process alive, and ends with the server.
+    timer.unref();
+    streams.add(res);
     void tick();
-    req.raw.on("close", () => {
+    const stop = () => {
       closed = true;
       clearInterval(timer);
-    });
+      streams.delete(res);
+    };
+    req.raw.on("close", stop);
+    res.on("close", stop);
   });
 
   // ── pages ──
