@@ -21,7 +21,7 @@ const PACKAGES = [
   "testkit",
   "api-client",
 ];
-const APPS = ["ingest", "worker", "monitor", "api", "cli", "console"];
+const APPS = ["ingest", "worker", "monitor", "api", "cli", "web"];
 
 const to = (...types) => ({ to: { element: { types: { anyOf: types } } } });
 const BASE = ["config", "crypto", "db", "egress", "observability", "queue", "object-store"]; // import only core
@@ -87,7 +87,7 @@ export default tseslint.config(
             { from: { element: { type: "api-client" } }, allow: to("core") },
             // apps (but the console) use packages, never another app.
             {
-              from: { element: { types: { anyOf: APPS.filter((a) => a !== "console").map((a) => `app-${a}`) } } },
+              from: { element: { types: { anyOf: APPS.filter((a) => a !== "web").map((a) => `app-${a}`) } } },
               allow: to("core", ...BASE, ...UPPER, "api-client"),
             },
             // the CLI's offline demo drives the sandbox GitHub of the testkit (DESIGN §2: "used by tests and by the
@@ -95,9 +95,10 @@ export default tseslint.config(
             { from: { file: { path: "apps/cli/src/commands/demo-fleet.ts" } }, allow: to("testkit") },
             // …and `demo --skill` its sandbox Slack (loaded on use, like demo-fleet: never in the production path).
             { from: { file: { path: "apps/cli/src/commands/demo-skill.ts" } }, allow: to("testkit") },
-            // the console: core types and the api's client — never db, crypto, config, queue, connectors or a service
-            // credential.
-            { from: { element: { type: "app-console" } }, allow: to("core", "api-client") },
+            // the console (apps/web, a browser bundle): the api's typed client and browser packages only — never db,
+            // crypto, config, queue, connectors, a service credential, nor core (server code). scripts/bundle-scan.mjs
+            // checks the built bundle itself.
+            { from: { element: { type: "app-web" } }, allow: to("api-client") },
             // end-to-end, security suites and benchmarks may drive anything.
             {
               from: { element: { types: { anyOf: ["suite", "bench"] } } },
@@ -124,6 +125,11 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // The console runs in a browser: its globals, not Node's.
+    files: ["apps/web/src/**"],
+    languageOptions: { globals: { ...globals.browser } },
   },
   {
     files: ["apps/cli/**", "scripts/**", "bench/**", "test/**", "**/*.test.ts"],

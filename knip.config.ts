@@ -10,8 +10,9 @@ const tests = ["src/**/*.test.ts", "src/**/test-harness.ts"];
 
 const config: KnipConfig = {
   // test/container drives the machine's podman (installed by scripts/image/build.mjs), not a package's binary;
-  // scripts/redis-leftovers.mjs scans with the machine's redis-cli (which .ci/run checks Redis with too).
-  ignoreBinaries: ["podman", "redis-cli"],
+  // scripts/redis-leftovers.mjs scans with the machine's redis-cli (which .ci/run checks Redis with too);
+  // test/browser/chromium.ts installs Debian's Chromium with apt-get (as root) when it is missing.
+  ignoreBinaries: ["podman", "redis-cli", "apt-get"],
   workspaces: {
     ".": {
       // eslint.config.mjs and jest.config.mjs are found by knip's ESLint and Jest plugins.
@@ -38,6 +39,10 @@ const config: KnipConfig = {
         "src/**/*-worker.ts",
       ],
       project: ["src/**/*.ts"],
+    },
+    // The console: a Vite app (index.html → src/main.tsx), checked by scripts/bundle-scan.mjs.
+    "apps/web": {
+      project: ["src/**/*.{ts,tsx}"],
     },
     test: {
       entry: ["**/*.test.ts"],

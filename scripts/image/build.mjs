@@ -5,7 +5,8 @@
 //   2. /etc/containers/containers.conf for this kind of VM (no default ulimits, cgroupfs) — only if absent;
 //   3. a base image localhost/praxa-node-base:<node version>: Debian bookworm minbase (debootstrap from the machine's
 //      apt mirror) with this machine's node binary copied in;
-//   4. the deploy output: `tsc -b`, then `pnpm deploy --prod` of each app into .image/app/apps/<app>;
+//   4. the deploy output: `tsc -b`, then `pnpm deploy --prod` of each app into .image/app/apps/<app>, and the console's
+//      static files (vite build) into .image/app/apps/web/dist;
 //   5. `podman --runtime runc build --build-arg BASE=<base>` → localhost/praxa:<content hash>.
 // The tag is a hash of every input (sources, manifests, lockfile, Dockerfile, this script): an existing image with
 // that tag is reused. Prints the tag as the last line of stdout.
@@ -16,6 +17,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -184,6 +186,13 @@ function prepareDeploy() {
       stdio: ["ignore", "ignore", "inherit"],
     });
   }
+  // The console: static files only (no node_modules), where the api looks for them (apps/web/dist beside apps/api).
+  log("vite build: apps/web (the console, served by the api)");
+  run(process.execPath, [join(root, "apps/web/node_modules/vite/bin/vite.js"), "build", "--logLevel", "error"], {
+    cwd: join(root, "apps/web"),
+    env: { ...process.env, NODE_ENV: "production" },
+  });
+  cpSync(join(root, "apps/web/dist"), join(out, "apps/web/dist"), { recursive: true });
   dedupe(out);
   writeFileSync(
     join(out, "package.json"),

@@ -258,6 +258,19 @@ describe("pnpm praxa demo", () => {
       await until("the --keep instructions", () => demo.output().includes("Where to look"), demo.output);
       const fleet = fleetOf(demo.output());
       pids = fleet.pids;
+      // The console: the api is up, and the printed sign-in link signs in once.
+      const consoleLine = /The console: +(http:\/\/127\.0\.0\.1:\d+)\/runs +\(api process pid (\d+)/.exec(
+        demo.output(),
+      );
+      const link = /(http:\/\/127\.0\.0\.1:\d+\/auth\/link\?token=\S+)/.exec(demo.output())?.[1] ?? "";
+      expect(consoleLine).not.toBeNull();
+      pids.push(Number(consoleLine?.[2]));
+      const consoleUrl = consoleLine?.[1] ?? "";
+      expect((await fetch(`${consoleUrl}/runs`)).status).toBe(200);
+      const signedIn = await fetch(link, { redirect: "manual" });
+      expect(signedIn.status).toBe(303);
+      expect(signedIn.headers.getSetCookie().some((c) => c.startsWith("__Host-praxa-session="))).toBe(true);
+      expect((await fetch(link, { redirect: "manual" })).headers.get("location")).toBe("/signin?error=SIGN_IN_EXPIRED");
       // A second demo on the same database: idempotent migrations, fresh demo rows.
       expect(demo.output()).toContain("0 migration(s) applied");
       const curl = /Send another event[^\n]*\n([\s\S]*?--data-binary @'([^']+)')/.exec(demo.output());
@@ -281,6 +294,7 @@ describe("pnpm praxa demo", () => {
         stopped: true,
       });
       expect(await portClosed(fleet.ingestUrl)).toBe(true);
+      expect(await portClosed(consoleUrl)).toBe(true);
       expect(pids.filter(alive)).toEqual([]);
       expect(existsSync(bodyFile)).toBe(false);
       expect(await keysLeft(redisPrefixOf(demo.output()))).toBe(0);

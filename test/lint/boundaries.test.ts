@@ -22,8 +22,8 @@ describe("dependency rule (eslint-plugin-boundaries)", () => {
     expect(messages.some((m) => m.startsWith("boundaries/dependencies:"))).toBe(true);
   });
 
-  it("the console importing config or crypto fails with boundaries/dependencies, once per import", async () => {
-    const messages = await lintAs("console-imports-secrets.ts", "apps/console/src/lint-probe.ts");
+  it("the console (apps/web) importing config or crypto fails with boundaries/dependencies, once per import", async () => {
+    const messages = await lintAs("console-imports-secrets.ts", "apps/web/src/lint-probe.ts");
     expect(messages.filter((m) => m.startsWith("boundaries/dependencies:"))).toHaveLength(2);
   });
 

@@ -111,6 +111,14 @@ const ROW_BUILDERS: Record<string, (ws: string, parent: WorkspaceFixture) => Rec
     key_id: p.ingestKeyId,
     created_by: p.memberId,
   }),
+  console_sign_ins: (ws) => ({
+    workspace_id: ws,
+    state_sha256: randomBytes(32).toString("hex"),
+    code_verifier: randomBytes(32).toString("base64url"),
+    nonce: randomBytes(16).toString("hex"),
+    return_to: "/runs",
+    expires_at: new Date(Date.now() + 600_000),
+  }),
   oauth_states: (ws, p) => ({
     workspace_id: ws,
     state_sha256: randomBytes(32).toString("hex"),

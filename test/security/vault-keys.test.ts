@@ -156,6 +156,9 @@ describe("the vault", () => {
     expect(rows.map((r) => r.fn)).toEqual([
       "api_authenticate",
       "api_cancel_workspace_erasure",
+      "api_console_link_sign_in",
+      "api_console_sign_in",
+      "api_console_sign_out",
       "api_decide_approval",
       "api_link_member_slack",
       "api_mint_automation_token",

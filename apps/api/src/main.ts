@@ -5,6 +5,7 @@
  * tokens, BYOK keys, channels, trigger secrets, the redaction policy, installs; a run cancelled or redriven) with its
  * own Ed25519 key.
  */
+import { fileURLToPath } from "node:url";
 import { egressPolicy } from "@praxa/egress";
 import { createObjectStore, parseObjectStoreSettings } from "@praxa/object-store";
 import type { NotificationId } from "@praxa/core";
@@ -144,6 +145,20 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<{ url: string; c
     removeRunJobs,
     limits,
     ...(telemetry.enabled ? { tracer: telemetry.tracer } : {}),
+    console: {
+      publicUrl: config.API_PUBLIC_URL,
+      staticRoot: config.CONSOLE_STATIC_DIR ?? fileURLToPath(new URL("../../web/dist", import.meta.url)),
+      production: config.NODE_ENV === "production",
+      ...(config.CONSOLE_OIDC_ISSUER && config.CONSOLE_OIDC_CLIENT_ID
+        ? {
+            oidc: {
+              issuer: config.CONSOLE_OIDC_ISSUER,
+              clientId: config.CONSOLE_OIDC_CLIENT_ID,
+              clientSecret: config.CONSOLE_OIDC_CLIENT_SECRET,
+            },
+          }
+        : {}),
+    },
   });
   const url = await app.listen({ port: config.API_PORT, host: process.env.API_HOST ?? "0.0.0.0" });
   const internal = await startHealthServer(env, {

@@ -19,6 +19,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { hashTokenSecret, parseApiToken, type WorkspaceId } from "@praxa/core";
 import { authenticateApiToken, withWorkspace, type Database, type MemberRole, type WorkspaceScope } from "@praxa/db";
+import { checkCsrf, consoleOrigin, sessionTokenOf } from "./console-session.js";
 import { ForbiddenError, RateLimitedError, UnauthenticatedError } from "./errors.js";
 import { apiRateLimiter } from "./rate-limit.js";
 
@@ -223,12 +224,20 @@ function schemaOf(
   };
 }
 
-async function authenticate(database: Database, req: FastifyRequest): Promise<Caller> {
-  const token = parseApiToken(req.headers.authorization);
+/**
+ * The caller: an api token in `Authorization`, or — with no such header — the console's session cookie, which holds a
+ * short-lived human token (console-session.ts). A cookie-authenticated request that changes anything must also pass
+ * the CSRF check. Either way the database vouches for the token (api_authenticate).
+ */
+async function authenticate(app: FastifyInstance, database: Database, req: FastifyRequest): Promise<Caller> {
+  const header = req.headers.authorization;
+  const fromCookie = header === undefined ? sessionTokenOf(req) : null;
+  const token = header !== undefined ? parseApiToken(header) : fromCookie;
   if (!token) throw new UnauthenticatedError("a valid api token is required");
   const secretSha256 = hashTokenSecret(token.secret);
   const auth = await authenticateApiToken(database, token.workspaceId, token.tokenId, secretSha256);
   if (!auth) throw new UnauthenticatedError("a valid api token is required");
+  if (fromCookie) checkCsrf(req, fromCookie, consoleOrigin(app));
   return {
     workspaceId: token.workspaceId,
     memberId: auth.member_id,
@@ -263,7 +272,7 @@ export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodT
     // Before validation: who calls, within which budget, with which role and token kind.
     preValidation: async (req, reply) => {
       try {
-        const caller = await authenticate(database, req);
+        const caller = await authenticate(app, database, req);
         // The token's own budget, keyed by the id the database just vouched for (per-address limits ran before).
         await apiRateLimiter(app)?.token(req, caller.token.tokenId);
         if (spec.roles && !spec.roles.includes(caller.role)) throw new ForbiddenError("your role may not do this");

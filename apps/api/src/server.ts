@@ -16,6 +16,7 @@ import { isPraxaError, WorkspaceScopeError } from "@praxa/core";
 import type { Database } from "@praxa/db";
 import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Span, type Tracer } from "@praxa/observability";
 import { localVerifyGate, type VerifyGate } from "./audit-verify-gate.js";
+import { registerConsole, type ConsoleDeps } from "./console.js";
 import type { InstallConfig } from "./install-config.js";
 import { registerOpenApi, registerReference } from "./openapi.js";
 import { registerRateLimits, type ApiRateLimitDeps } from "./rate-limit.js";
@@ -60,6 +61,8 @@ export interface ApiDeps extends SkillStatusDeps, RunControlDeps, AuditReplayDep
   readonly tracer?: Tracer;
   /** The object store (exports are downloaded from it); absent → an export's links answer UNAVAILABLE. */
   readonly objects?: ObjectStoreBackend;
+  /** The console: its pages and sign-in (console.ts); absent: neither (the session cookie is then never set). */
+  readonly console?: ConsoleDeps;
 }
 
 const CONTEXT_NAMES: Record<string, string> = {
@@ -145,8 +148,10 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   // The document is built from every route registered after this (openapi.ts).
   await registerOpenApi(app);
-  // Install links are bound to the browser that started them by a cookie (install-binding.ts); nothing else reads one.
+  // Cookies: install links are bound to the browser that started them (install-binding.ts); the console's session
+  // and sign-in cookies (console-session.ts) are the only others read.
   await app.register(fastifyCookie);
+  if (deps.console) await registerConsole(app, db, deps.console, deps.log);
 
   registerHealthRoutes(app);
   registerSkillRoutes(app, db, deps);

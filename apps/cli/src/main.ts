@@ -12,6 +12,7 @@ import { runApp, STARTABLE_APPS, type StartableApp } from "./commands/start.js";
 import { createHumanToken, listTokens, revokeToken, setTokenMaxLifetime } from "./commands/tokens.js";
 import { requestKeyRotation } from "./commands/keys.js";
 import { replayAuditEvent } from "./commands/audit-replay.js";
+import { consoleSignInLink } from "./commands/console-login.js";
 import { applySkill, changeSkillStatus } from "./commands/skills.js";
 import { decideApproval, linkSlack, listApprovals } from "./commands/approvals.js";
 import { cancelRuns, listRuns, retryRuns, type RunFilterOptions } from "./commands/runs.js";
@@ -316,6 +317,20 @@ keysCmd
     );
   });
 
+const consoleCmd = program.command("console").description("the web console");
+consoleCmd
+  .command("login")
+  .description(
+    "print a single-use sign-in link to the console for a member (10 minutes; never in production — use your IdP there)",
+  )
+  .requiredOption("--workspace <id>", "the workspace (ws_…)")
+  .requiredOption("--member <id>", "the member who signs in (mb_…)")
+  .option("--api-url <url>", "where the browser reaches the api (default: API_PUBLIC_URL)")
+  .action(async (o: { workspace: string; member: string; apiUrl?: string }) => {
+    const link = await consoleSignInLink(process.env, o);
+    console.log(link.url);
+    console.error(`single use; expires ${link.expiresAt.toISOString()}`);
+  });
 const tokens = program.command("tokens").description("api tokens");
 tokens
   .command("create")

@@ -112,6 +112,17 @@ export const apiConfigSchema = commonPart
       .string()
       .regex(/^[a-z:._-]+(,[a-z:._-]+)*$/)
       .optional(),
+    /**
+     * The console's single sign-on (OpenID Connect, code + PKCE): the IdP's issuer URL and this deployment's client.
+     * Unset: no SSO (sign-in links from `praxa console login` still work outside production). The redirect URI to
+     * register at the IdP is API_PUBLIC_URL + /auth/callback.
+     */
+    CONSOLE_OIDC_ISSUER: z.url().optional(),
+    CONSOLE_OIDC_CLIENT_ID: z.string().min(1).max(255).optional(),
+    /** A confidential client's secret (a secret: from Secrets Manager in production); unset: a public client. */
+    CONSOLE_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+    /** Where the built console is (default: apps/web/dist beside the api); missing: the api serves no pages. */
+    CONSOLE_STATIC_DIR: z.string().min(1).optional(),
   })
   .extend(apiLimitsPart.shape)
   .extend(egressPart.shape)

@@ -111,6 +111,12 @@ export async function seedWorkspaceFixture(
       await tx`insert into memory_facts (workspace_id, id, namespace, key, value) values (${f.workspaceId}, ${f.memoryFactId}, 'faq', 'greeting', ${tx.json({ text: "hello" })})`;
       await tx`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at)
                values (${f.workspaceId}, ${newId("apiToken")}, ${f.memberId}, 'automation', 'fixture', ${"0".repeat(64)}, now() + interval '1 day')`;
+      // The console's tenant tables (0034): an IdP identity of the admin, a sign-in in flight, a used sign-in link.
+      await tx`insert into member_identities (workspace_id, issuer, subject, member_id) values (${f.workspaceId}, 'https://idp.example.com', ${`sub-${label.toLowerCase()}`}, ${f.memberId})`;
+      await tx`insert into console_sign_ins (workspace_id, state_sha256, code_verifier, nonce, expires_at)
+               values (${f.workspaceId}, ${randomBytes(32).toString("hex")}, ${randomBytes(32).toString("base64url")}, ${randomBytes(16).toString("hex")}, now() + interval '10 minutes')`;
+      await tx`insert into console_sign_in_links (workspace_id, id, member_id, secret_sha256, expires_at, used_at)
+               values (${f.workspaceId}, ${`sl_${randomBytes(16).toString("hex")}`}, ${f.memberId}, ${"0".repeat(64)}, now() + interval '5 minutes', now())`;
       if (options.auditChain ?? true) {
         const { privateKey } = generateKeyPairSync("ed25519");
         const sealed = sealAuditEvent(

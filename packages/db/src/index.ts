@@ -1,5 +1,6 @@
 export * from "./approvals.js";
 export * from "./client.js";
+export * from "./console.js";
 export * from "./fixtures.js";
 export * from "./keys.js";
 export * from "./audit.js";

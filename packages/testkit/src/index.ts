@@ -17,3 +17,4 @@ export * from "./s3-server.js";
 export * from "./otlp-receiver.js";
 export * from "./redis-cluster.js";
 export * from "./prometheus-text.js";
+export * from "./oidc-server.js";

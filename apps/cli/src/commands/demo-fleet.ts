@@ -165,11 +165,16 @@ export interface DemoFleet {
   readonly github: DemoGithub;
   /** ingest's base URL (loopback, a free port). */
   readonly ingestUrl: string;
+  /** The api, serving the console too (started with `withApi`: `pnpm praxa demo --keep`); null otherwise. */
+  readonly apiUrl: string | null;
   /** The webhook secret ingest was started with (random, this run only). */
   readonly webhookSecret: string;
-  readonly pids: { readonly ingest: number; readonly worker: number; readonly monitor: number; readonly api?: number };
-  /** The api's base URL, when the fleet was started with it (`withApi`). */
-  readonly apiUrl?: string;
+  readonly pids: {
+    readonly ingest: number;
+    readonly worker: number;
+    readonly monitor: number;
+    readonly api: number | null;
+  };
   /** This run's Redis key prefix (fresh per run); `close()` removes every key under it. */
   readonly redisPrefix: string;
   /** True once `close()` has removed every key under the prefix. */
@@ -223,16 +228,30 @@ function exitedError(child: Child, what: string): Error {
   return new Error(`the ${child.name} process exited (${child.process.exitCode ?? child.process.signalCode}) ${what}`);
 }
 
-async function waitForIngest(child: Child, url: string, path = "/readyz"): Promise<void> {
+async function waitForIngest(child: Child, url: string): Promise<void> {
   const until = Date.now() + 30_000;
   for (;;) {
-    const ok = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(2_000) }).then(
+    const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
       (r) => r.ok,
       () => false,
     );
     if (ok) return;
     if (!child.running()) throw exitedError(child, "before it was ready");
-    if (Date.now() > until) throw new Error(`${child.name} was not ready within 30 s`);
+    if (Date.now() > until) throw new Error("ingest was not ready within 30 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function waitForApi(child: Child, url: string): Promise<void> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (!child.running()) throw exitedError(child, "before it was ready");
+    if (Date.now() > until) throw new Error("the api was not ready within 30 s");
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -242,7 +261,7 @@ export async function startDemoFleet(
   installationId: string,
   prs: readonly SandboxPullRequest[],
   configured: ConfiguredGithubApp | null = null,
-  options: { readonly withApi?: boolean } = {},
+  withApi = false,
 ): Promise<DemoFleet> {
   let appKey: string;
   let appId: number;
@@ -307,11 +326,20 @@ export async function startDemoFleet(
   } as NodeJS.ProcessEnv);
   // The monitor: the fleet's schedulers (reconciler, acceptance pass and self-pause, time-based checkpoints).
   const monitor = startChild("monitor", { ...common } as NodeJS.ProcessEnv);
-  const apiPort = options.withApi ? await freePort() : null;
-  const apiChild =
-    apiPort === null ? null : startChild("api", { ...common, API_PORT: String(apiPort) } as NodeJS.ProcessEnv);
-  const apiUrl = apiPort === null ? undefined : `http://127.0.0.1:${apiPort}`;
-  const children = [worker, ingest, monitor, ...(apiChild ? [apiChild] : [])];
+  const children = [worker, ingest, monitor];
+  // --keep: the api too, so the console (served by it) shows this demo's run.
+  const apiPort = withApi ? await freePort() : null;
+  const apiUrl = apiPort === null ? null : `http://127.0.0.1:${apiPort}`;
+  const api =
+    apiPort === null
+      ? null
+      : startChild("api", {
+          ...common,
+          API_PORT: String(apiPort),
+          API_HOST: "127.0.0.1",
+          API_PUBLIC_URL: apiUrl,
+        } as NodeJS.ProcessEnv);
+  if (api) children.push(api);
   const redis = createRedis(redisAt, "producer");
   redis.on("error", () => {}); // surfaced by enqueue's timeout
   const queues = createQueues(redis, prefix);
@@ -345,7 +373,7 @@ export async function startDemoFleet(
       return;
     }
     console.log(
-      `\n${signal}: stopping ingest (pid ${ingest.process.pid}), the worker (pid ${worker.process.pid}), the monitor (pid ${monitor.process.pid}) and the sandbox GitHub…`,
+      `\n${signal}: stopping ingest (pid ${ingest.process.pid}), the worker (pid ${worker.process.pid}), the monitor (pid ${monitor.process.pid})${api ? `, the api (pid ${api.process.pid})` : ""} and the sandbox GitHub…`,
     );
     void close().finally(() => {
       console.log(`stopped: nothing left running.${redisCleared ? ` Redis keys under ${prefix}: removed.` : ""}`);
@@ -371,7 +399,7 @@ export async function startDemoFleet(
 
   try {
     await waitForIngest(ingest, ingestUrl);
-    if (apiChild && apiUrl) await waitForIngest(apiChild, apiUrl, "/healthz");
+    if (api && apiUrl) await waitForApi(api, apiUrl);
   } catch (err) {
     await close();
     throw err;
@@ -383,14 +411,14 @@ export async function startDemoFleet(
   return {
     github,
     ingestUrl,
+    apiUrl,
     webhookSecret,
     pids: {
       ingest: ingest.process.pid ?? -1,
       worker: worker.process.pid ?? -1,
       monitor: monitor.process.pid ?? -1,
-      ...(apiChild ? { api: apiChild.process.pid ?? -1 } : {}),
+      api: api ? (api.process.pid ?? -1) : null,
     },
-    ...(apiUrl ? { apiUrl } : {}),
     redisPrefix: prefix,
     get redisCleared() {
       return redisCleared;

@@ -93,7 +93,7 @@ export async function runSkillDemo(env: ConfigSource, options: { readonly keep: 
       demo.installationId,
       [DEMO_PULL_REQUEST],
       null,
-      { withApi: true },
+      true,
     );
     const apiUrl = fleet.apiUrl ?? "";
     step(

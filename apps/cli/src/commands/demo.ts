@@ -31,6 +31,7 @@ import {
 } from "@praxa/db";
 import { sealCredential } from "@praxa/crypto";
 import { ModelCredentialSchema } from "@praxa/runtime";
+import { consoleSignInLink } from "./console-login.js";
 import { withLocalDefaults } from "./local-env.js";
 import { migrateDatabase } from "./migrate.js";
 import {
@@ -111,6 +112,7 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
       demo.installationId,
       options.keep && !real ? [pr, DEMO_FOLLOW_UP_PULL_REQUEST] : [pr],
       real?.app ?? null,
+      options.keep,
     );
     step(t0, `${fleet.github.label}, holding ${pr.owner}/${pr.repo}#${pr.number}`);
     step(
@@ -252,7 +254,7 @@ export async function runDemo(env: ConfigSource, options: DemoOptions): Promise<
     if (!ok) process.exitCode = 1;
     if (options.keep && ok) {
       await closePools();
-      process.exitCode = await keepRunning(fleet, demo.installationId, demo.workspaceId);
+      process.exitCode = await keepRunning(fleet, demo.installationId, demo.workspaceId, demo.memberId);
     } else if (options.keep) {
       console.log("--keep: the demo failed, so the fleet is stopped instead.");
     }
@@ -277,7 +279,24 @@ function printReview(where: string, review: SandboxReview): void {
 }
 
 /** `--keep`: the fleet stays up; print a signed curl for the follow-up PR and where to look; print reviews as they land. */
-async function keepRunning(fleet: DemoFleet, installationId: string, workspaceId: string): Promise<number> {
+async function keepRunning(
+  fleet: DemoFleet,
+  installationId: string,
+  workspaceId: string,
+  memberId: string,
+): Promise<number> {
+  if (fleet.apiUrl) {
+    const link = await consoleSignInLink(process.env, {
+      workspace: workspaceId,
+      member: memberId,
+      apiUrl: fleet.apiUrl,
+    });
+    console.log(`
+  The console:     ${fleet.apiUrl}/runs   (api process pid ${fleet.pids.api}: this demo's run and its decision, Skills, the audit log)
+  Sign in (once, within 10 minutes):
+    ${link.url}
+  Another link:    pnpm praxa console login --workspace ${workspaceId} --member ${memberId} --api-url ${fleet.apiUrl}`);
+  }
   if (fleet.github.real) {
     console.log(`
 --keep: the fleet stays up until Ctrl-C (ingest pid ${fleet.pids.ingest}, worker pid ${fleet.pids.worker}, monitor pid ${fleet.pids.monitor}).
