@@ -121,7 +121,7 @@ for (const mod of modules) {
   const cut = await runChild(mod.name, leftS);
   if (cut || !existsSync(rowFile)) {
     if (cut) {
-      rmSync(join(root, ".stryker-tmp"), { recursive: true, force: true }); // the killed run's sandbox
+      rmSync(join(root, ".stryker-tmp", mod.name), { recursive: true, force: true }); // the killed run's sandbox only
       skipped.push({ module: mod.name, why: `cut off after ${Math.round(leftS)} s: the budget ran out` });
       console.log(`SKIPPED FOR TIME ${mod.name}: ${skipped.at(-1).why} (PRAXA_MUTATION_BUDGET_S=${budgetS})`);
     } else {
@@ -193,9 +193,9 @@ async function runModule(mod) {
     timeoutMS: 5_000,
     reporters: ["json"],
     jsonReporter: { fileName: `reports/mutation/${mod.name}.json` },
-    tempDirName: ".stryker-tmp",
+    tempDirName: `.stryker-tmp/${mod.name}`, // per module: a run cut off for time leaves only its own to remove
     cleanTempDir: true,
-    ignorePatterns: ["**/dist/**", "**/*.tsbuildinfo", "reports/**", ".praxa/**", "infra/cdk.out/**", "coverage/**"],
+    ignorePatterns: [".stryker-tmp/**", "**/dist/**", "**/*.tsbuildinfo", "reports/**", ".praxa/**", "infra/cdk.out/**", "coverage/**"],
     logLevel: "warn",
     fileLogLevel: "off",
   });
