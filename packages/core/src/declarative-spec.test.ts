@@ -137,6 +137,9 @@ describe("projectPayload: arrays and objects", () => {
       problems: [{ path: "need", message: "required" }],
     });
     expect(projectPayload(schema, { need: "x" })).toStrictEqual({ value: { need: "x" }, problems: [] });
+    const none = obj({ b: { type: "boolean" } });
+    expect(projectPayload(none, { b: null })).toStrictEqual({ value: {}, problems: [] });
+    expect(projectPayload(none, {})).toStrictEqual({ value: {}, problems: [] });
     const nested = obj({ o: obj({ need: { type: "string" } }, ["need"]) });
     expect(problemsOf(nested, { o: {} })).toStrictEqual([{ path: "o.need", message: "required" }]);
     expect(problemsOf(nested, { o: { need: null } })).toStrictEqual([{ path: "o.need", message: "required" }]);
@@ -215,6 +218,9 @@ describe("evaluateCondition", () => {
     expect(ev({ field: "missing", exists: false })).toBe(true);
     expect(ev({ field: "missing", equals: "x" })).toBe(false);
     expect(ev({ field: "missing", lt: 1 })).toBe(false);
+    // A field test with no test at all (the schema refuses it) fails closed on a missing or null field.
+    expect(ev({ field: "missing" })).toBe(false);
+    expect(ev({ field: "nothing" })).toBe(false);
   });
 
   it("equals and in compare exactly", () => {
