@@ -195,7 +195,15 @@ async function runModule(mod) {
     jsonReporter: { fileName: `reports/mutation/${mod.name}.json` },
     tempDirName: `.stryker-tmp/${mod.name}`, // per module: a run cut off for time leaves only its own to remove
     cleanTempDir: true,
-    ignorePatterns: [".stryker-tmp/**", "**/dist/**", "**/*.tsbuildinfo", "reports/**", ".praxa/**", "infra/cdk.out/**", "coverage/**"],
+    ignorePatterns: [
+      ".stryker-tmp/**",
+      "**/dist/**",
+      "**/*.tsbuildinfo",
+      "reports/**",
+      ".praxa/**",
+      "infra/cdk.out/**",
+      "coverage/**",
+    ],
     logLevel: "warn",
     fileLogLevel: "off",
   });
@@ -269,8 +277,9 @@ if (rows.length) {
     );
 }
 for (const k of skipped) console.log(`  ${k.module.padEnd(22)} SKIPPED FOR TIME (${k.why})`);
-const incomplete = skipped.length
-  ? `, INCOMPLETE: ${skipped.length} module(s) skipped for time, NOT checked: ${skipped.map((k) => k.module).join(", ")}`
+const status = failed ? "FAILED" : skipped.length ? "INCOMPLETE (no survivor in what ran)" : "passed";
+const notChecked = skipped.length
+  ? ` — ${skipped.length} module(s) skipped for time, NOT checked: ${skipped.map((k) => k.module).join(", ")}`
   : "";
-console.log(`mutation: ${failed ? "FAILED" : "passed"} in ${((Date.now() - t0) / 1000).toFixed(0)} s${incomplete}`);
+console.log(`mutation: ${status} in ${((Date.now() - t0) / 1000).toFixed(0)} s${notChecked}`);
 process.exit(failed ? 1 : 0);

@@ -8,7 +8,13 @@ import { describe, expect, it } from "@jest/globals";
 import { classifyAddress, judgeAddress, parseAllowCidrs } from "./address-policy.js";
 import { egressPolicy } from "./egress-policy.js";
 import { EgressRefusedError, EgressUnavailableError } from "./errors.js";
-import { resolveEgressTarget, systemResolver, type ResolvedAddress, type Resolver } from "./resolve-target.js";
+import {
+  resolvedAddresses,
+  resolveEgressTarget,
+  systemResolver,
+  type ResolvedAddress,
+  type Resolver,
+} from "./resolve-target.js";
 
 const PUBLIC4 = "93.184.216.34";
 const PUBLIC6 = "2606:2800:220:1:248:1893:25c8:1946";
@@ -113,11 +119,26 @@ describe("systemResolver", () => {
     expect(answers.length).toBeGreaterThan(0);
     for (const a of answers) expect(a.family).toBe(a.address.includes(":") ? 6 : 4);
   });
+  it("reads the family of each answer", () => {
+    expect(
+      resolvedAddresses([
+        { address: PUBLIC6, family: 6 },
+        { address: PUBLIC4, family: 4 },
+      ]),
+    ).toEqual([
+      { address: PUBLIC6, family: 6 },
+      { address: PUBLIC4, family: 4 },
+    ]);
+  });
 });
 
 describe("the address policy's edges", () => {
   it("an address only one of the two parsers takes is invalid (a hex or short IPv4 form is not an address here)", () => {
     for (const a of ["0x7f.0.0.1", "127.1", "0177.0.0.1"]) expect([a, classifyAddress(a)]).toEqual([a, "invalid"]);
+  });
+  it("::/96 beyond :: and ::1 is the IPv4-compatible form, whatever its last part", () => {
+    for (const a of ["::5", "::2", "::8.8.8.8", "::1:0"])
+      expect([a, classifyAddress(a)]).toEqual([a, "ipv4Compatible"]);
   });
   it("an allow-listed address is let through, labelled allow-listed unless it is public anyway", () => {
     expect(judgeAddress("10.0.0.5", parseAllowCidrs("10.0.0.0/8"))).toEqual({ allowed: true, reason: "allow-listed" });
