@@ -148,6 +148,18 @@ function runChild(name, leftS) {
       stdio: "inherit",
       detached: true,
     });
+    // Interrupted (Ctrl-C, CI cancelling): the child's group goes too — it is detached, so it would not on its own.
+    const stop = () => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      rmSync(join(root, ".stryker-tmp", name), { recursive: true, force: true });
+      process.exit(130);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
     let cut = false;
     const timer =
       leftS === Infinity
@@ -165,6 +177,8 @@ function runChild(name, leftS) {
           );
     child.on("exit", () => {
       clearTimeout(timer);
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
       resolve(cut);
     });
   });
