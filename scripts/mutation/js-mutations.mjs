@@ -11,8 +11,18 @@
 //   … --changed-since <rev>                                only the modules whose files or tests changed since <rev>
 //                                                          (everything when <rev> is not in the clone); SQL mutants
 //                                                          only when migrations or their suites changed
-import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+//   … --gate                                               the per-commit gate (.ci/run): leave out the modules
+//                                                          marked `"perCommit": false` in modules.json, printing why
+//
+// Time budget: PRAXA_MUTATION_BUDGET_S (seconds, unset = none) bounds the JS modules. Each module runs in a child
+// process of its own; a module whose `estimateS` no longer fits in what is left is not started, and one still running
+// when the budget runs out is killed (its process group). Either is printed as SKIPPED FOR TIME — loudly, in the
+// summary and the last line (`mutation: INCOMPLETE`), never counted as passed — and does not fail the run: the budget
+// protects CI's 90 minutes, the modules left over are run with `--module`. With a budget the modules run cheapest
+// first, so as many as possible finish. A surviving mutant in a module that ran fails the run.
+// Under mutation the suites see PRAXA_MUTATION=1 (a suite may shrink a repetition count that only costs time there).
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -27,6 +37,8 @@ const argv = process.argv.slice(2);
 const values = (flag) => argv.flatMap((a, i) => (a === flag && argv[i + 1] ? [argv[i + 1]] : []));
 const named = values("--module");
 const changedSince = values("--changed-since")[0];
+const one = values("--one")[0]; // internal: the child process that runs one module
+const budgetS = Number(process.env.PRAXA_MUTATION_BUDGET_S ?? 0) || 0;
 for (const n of named) if (!config.modules.some((m) => m.name === n)) throw new Error(`no module ${n} in modules.json`);
 
 // Which files changed (for CI). Unknown revision (a shallow clone, the first commit) → treat everything as changed.
@@ -48,6 +60,9 @@ const fileOf = (p) => p.replace(/^!/, "").replace(/:\d+(:\d+)?-\d+(:\d+)?$/, "")
 const touches = (files, patterns) => files.some((f) => patterns.some((p) => globToRegExp(fileOf(p)).test(f)));
 const ALWAYS = ["scripts/mutation/**", "package.json", "pnpm-lock.yaml", "jest.config.mjs"];
 
+process.env.PRAXA_TEST = "1";
+process.env.PRAXA_MUTATION = "1";
+
 let modules = named.length > 0 ? config.modules.filter((m) => named.includes(m.name)) : config.modules;
 let runSql = named.length === 0 && !argv.includes("--js-only");
 if (argv.includes("--sql-only")) modules = [];
@@ -67,19 +82,112 @@ if (changedSince) {
   }
 }
 
+if (argv.includes("--gate")) {
+  for (const m of modules.filter((x) => x.perCommit === false))
+    console.log(
+      `mutation: NOT IN THE PER-COMMIT GATE ${m.name} — ${m.perCommitReason} (run: pnpm mutation --module ${m.name})`,
+    );
+  modules = modules.filter((m) => m.perCommit !== false);
+}
+if (budgetS > 0) modules = [...modules].sort((a, b) => (a.estimateS ?? 0) - (b.estimateS ?? 0));
+
 // The replacement with its whitespace collapsed, as printed below: what an entry of equivalent-mutants.json carries.
 const keyOf = (m) => `${m.file}:${m.line} ${m.mutator} ${m.replacement.replace(/\s+/g, " ")}`;
 const listed = new Map(equivalents.map((e) => [keyOf(e), e]));
 for (const e of equivalents)
   if (!e.reason || e.reason.length < 20) throw new Error(`equivalent ${keyOf(e)} needs a written reason`);
 
-process.env.PRAXA_TEST = "1";
-const { Stryker } = await import("@stryker-mutator/core");
+if (one) {
+  await runModule(config.modules.find((m) => m.name === one));
+  process.exit(0);
+}
 mkdirSync(reportDir, { recursive: true });
 const t0 = Date.now();
 const rows = [];
+const skipped = [];
 let failed = false;
 for (const mod of modules) {
+  const leftS = budgetS > 0 ? budgetS - (Date.now() - t0) / 1000 : Infinity;
+  if (leftS < (mod.estimateS ?? 1)) {
+    skipped.push({
+      module: mod.name,
+      why: `not started: needs about ${mod.estimateS ?? "?"} s, ${Math.max(0, Math.round(leftS))} s left`,
+    });
+    console.log(`SKIPPED FOR TIME ${mod.name}: ${skipped.at(-1).why} (PRAXA_MUTATION_BUDGET_S=${budgetS})`);
+    continue;
+  }
+  const rowFile = join(reportDir, `${mod.name}.row.json`);
+  rmSync(rowFile, { force: true });
+  const cut = await runChild(mod.name, leftS);
+  if (cut || !existsSync(rowFile)) {
+    if (cut) {
+      rmSync(join(root, ".stryker-tmp", mod.name), { recursive: true, force: true }); // the killed run's sandbox only
+      skipped.push({ module: mod.name, why: `cut off after ${Math.round(leftS)} s: the budget ran out` });
+      console.log(`SKIPPED FOR TIME ${mod.name}: ${skipped.at(-1).why} (PRAXA_MUTATION_BUDGET_S=${budgetS})`);
+    } else {
+      console.log(`FAILED   ${mod.name}: Stryker did not finish (see above)`);
+      failed = true;
+    }
+    continue;
+  }
+  const row = JSON.parse(readFileSync(rowFile, "utf8"));
+  rows.push(row);
+  console.log(
+    `${row.unlisted.length ? "SURVIVED" : "ok      "} ${mod.name.padEnd(22)} ${row.killed}/${row.killed + row.survived} killed (${(100 * row.score).toFixed(1)} %), ${row.equivalent} listed equivalent, ${row.errors} error, ${row.ignored} ignored  ${row.seconds} s`,
+  );
+  for (const u of row.unlisted)
+    console.log(`    ${u.status} ${u.file}:${u.line} ${u.mutator} → ${u.replacement.replace(/\s+/g, " ")}`);
+  if (row.unlisted.length) failed = true;
+}
+
+/** Run one module in a child process (its own process group); kill the group when `leftS` runs out. → cut off? */
+function runChild(name, leftS) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--one", name], {
+      cwd: root,
+      stdio: "inherit",
+      detached: true,
+    });
+    // Interrupted (Ctrl-C, CI cancelling): the child's group goes too — it is detached, so it would not on its own.
+    const stop = () => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      rmSync(join(root, ".stryker-tmp", name), { recursive: true, force: true });
+      process.exit(130);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    let cut = false;
+    const timer =
+      leftS === Infinity
+        ? undefined
+        : setTimeout(
+            () => {
+              cut = true;
+              try {
+                process.kill(-child.pid, "SIGKILL");
+              } catch {
+                // already gone
+              }
+            },
+            Math.max(1, leftS) * 1000,
+          );
+    child.on("exit", () => {
+      clearTimeout(timer);
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve(cut);
+    });
+  });
+}
+
+/** The child: Stryker over one module; writes its row (score, survivors) to reports/mutation/<module>.row.json. */
+async function runModule(mod) {
+  const { Stryker } = await import("@stryker-mutator/core");
+  mkdirSync(reportDir, { recursive: true });
   const started = Date.now();
   const stryker = new Stryker({
     mutate: mod.mutate,
@@ -99,14 +207,22 @@ for (const mod of modules) {
     timeoutMS: 5_000,
     reporters: ["json"],
     jsonReporter: { fileName: `reports/mutation/${mod.name}.json` },
-    tempDirName: ".stryker-tmp",
+    tempDirName: `.stryker-tmp/${mod.name}`, // per module: a run cut off for time leaves only its own to remove
     cleanTempDir: true,
-    ignorePatterns: ["**/dist/**", "**/*.tsbuildinfo", "reports/**", ".praxa/**", "infra/cdk.out/**", "coverage/**"],
+    ignorePatterns: [
+      ".stryker-tmp/**",
+      "**/dist/**",
+      "**/*.tsbuildinfo",
+      "reports/**",
+      ".praxa/**",
+      "infra/cdk.out/**",
+      "coverage/**",
+    ],
     logLevel: "warn",
     fileLogLevel: "off",
   });
   const results = await stryker.runMutationTest();
-  const count = (...s) => results.filter((r) => s.includes(r.status)).length;
+  const count = (...st) => results.filter((r) => st.includes(r.status)).length;
   const killed = count("Killed", "Timeout");
   const survivors = results
     .filter((r) => r.status === "Survived" || r.status === "NoCoverage")
@@ -117,9 +233,6 @@ for (const mod of modules) {
       replacement: r.replacement,
       status: r.status,
     }));
-  const errors = count("CompileError", "RuntimeError");
-  const equivalent = survivors.filter((s) => listed.has(keyOf(s)));
-  const unlisted = survivors.filter((s) => !listed.has(keyOf(s)));
   const valid = killed + survivors.length;
   const row = {
     module: mod.name,
@@ -127,25 +240,20 @@ for (const mod of modules) {
     mutants: results.length,
     killed,
     survived: survivors.length,
-    equivalent: equivalent.length,
-    errors,
+    equivalent: survivors.filter((x) => listed.has(keyOf(x))).length,
+    errors: count("CompileError", "RuntimeError"),
     ignored: count("Ignored"),
     score: valid ? killed / valid : 1,
     seconds: Math.round((Date.now() - started) / 1000),
-    unlisted,
+    unlisted: survivors.filter((x) => !listed.has(keyOf(x))),
   };
-  rows.push(row);
-  console.log(
-    `${unlisted.length ? "SURVIVED" : "ok      "} ${mod.name.padEnd(22)} ${killed}/${valid} killed (${(100 * row.score).toFixed(1)} %), ${equivalent.length} listed equivalent, ${errors} error, ${row.ignored} ignored  ${row.seconds} s`,
-  );
-  for (const s of unlisted)
-    console.log(`    ${s.status} ${s.file}:${s.line} ${s.mutator} → ${s.replacement.replace(/\s+/g, " ")}`);
-  if (unlisted.length) failed = true;
+  writeFileSync(join(reportDir, `${mod.name}.row.json`), `${JSON.stringify(row, null, 2)}\n`);
 }
 // A listed equivalent that no run produced any more (line moved, code changed) is stale: the list must be kept true.
-const ran = new Set(modules.flatMap((m) => m.mutate));
+const finished = modules.filter((m) => rows.some((r) => r.module === m.name));
+const ran = new Set(finished.flatMap((m) => m.mutate));
 const seen = new Set();
-for (const mod of modules) {
+for (const mod of finished) {
   const report = JSON.parse(readFileSync(join(reportDir, `${mod.name}.json`), "utf8"));
   for (const [file, f] of Object.entries(report.files))
     for (const m of f.mutants)
@@ -168,12 +276,24 @@ if (modules.length)
   console.log(`JS mutation: ${modules.length} module(s) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 writeFileSync(
   join(reportDir, "summary.json"),
-  `${JSON.stringify({ at: new Date().toISOString(), modules: rows }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), budgetS: budgetS || null, modules: rows, skippedForTime: skipped }, null, 2)}\n`,
 );
 
 if (runSql) {
   const r = spawnSync(process.execPath, [join(here, "sql-mutations.mjs")], { cwd: root, stdio: "inherit" });
   if (r.status !== 0) failed = true;
 }
-console.log(`mutation: ${failed ? "FAILED" : "passed"} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+if (rows.length) {
+  console.log("mutation score per module:");
+  for (const r of rows)
+    console.log(
+      `  ${r.module.padEnd(22)} ${(100 * r.score).toFixed(1).padStart(5)} %  ${r.killed}/${r.killed + r.survived} killed, ${r.equivalent} listed equivalent, ${r.unlisted.length} unlisted  ${r.seconds} s`,
+    );
+}
+for (const k of skipped) console.log(`  ${k.module.padEnd(22)} SKIPPED FOR TIME (${k.why})`);
+const status = failed ? "FAILED" : skipped.length ? "INCOMPLETE (no survivor in what ran)" : "passed";
+const notChecked = skipped.length
+  ? ` — ${skipped.length} module(s) skipped for time, NOT checked: ${skipped.map((k) => k.module).join(", ")}`
+  : "";
+console.log(`mutation: ${status} in ${((Date.now() - t0) / 1000).toFixed(0)} s${notChecked}`);
 process.exit(failed ? 1 : 0);

@@ -181,11 +181,9 @@ export function projectPayload(
       }
     }
   };
-  const value = visit(schema, payload, []);
-  return {
-    value: value !== undefined && typeof value === "object" && !Array.isArray(value) && value !== null ? value : {},
-    problems,
-  };
+  // The schema's root is an object, so a kept root is a record: anything else was refused and keeps nothing.
+  const value = visit(schema, payload, []) as Record<string, Json> | undefined;
+  return { value: value ?? {}, problems };
 }
 
 /** The declared path `a.b.c` exists in the schema (objects only; a path into an array is not a template path). */
@@ -193,7 +191,8 @@ export function schemaHasPath(schema: InputSchema, path: readonly string[]): boo
   let f: InputField = schema;
   for (const seg of path) {
     if (f.type !== "object") return false;
-    const next: InputField | undefined = f.properties[seg];
+    // Own properties only: `constructor` or `toString` is not a declared field.
+    const next: InputField | undefined = Object.hasOwn(f.properties, seg) ? f.properties[seg] : undefined;
     if (!next) return false;
     f = next;
   }
@@ -256,7 +255,7 @@ export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
 );
 
 /** No backreferences and no nested quantifiers (`(a+)+`): the shapes that make a regular expression explode. */
-function isSafePattern(p: string): boolean {
+export function isSafePattern(p: string): boolean {
   if (/\\[1-9]/.test(p) || /\([^)]*[+*][^)]*\)[+*{]/.test(p)) return false;
   try {
     new RegExp(p, "u");
@@ -276,7 +275,8 @@ export function conditionFields(c: Condition): string[] {
 function fieldValue(input: Readonly<Record<string, unknown>>, path: string): unknown {
   let v: unknown = input;
   for (const seg of path.split(".")) {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) return undefined;
+    // Own properties of plain objects only: an array index or an inherited name (`constructor`) is not a field.
+    if (v === null || typeof v !== "object" || Array.isArray(v) || !Object.hasOwn(v, seg)) return undefined;
     v = (v as Record<string, unknown>)[seg];
   }
   return v;
@@ -292,16 +292,15 @@ export function evaluateCondition(c: Condition, input: Readonly<Record<string, u
   if (c.exists !== undefined && present !== c.exists) return false;
   if (!present) return c.exists === false;
   if (c.equals !== undefined && v !== c.equals) return false;
-  if (c.in !== undefined && !(typeof v === "string" || typeof v === "number")) return false;
+  // `in` holds only strings and numbers, so any other value is in no list.
   if (c.in !== undefined && !c.in.includes(v as string | number)) return false;
   if (c.matches !== undefined && (typeof v !== "string" || !new RegExp(c.matches, "u").test(v))) return false;
-  const num = typeof v === "number" ? v : null;
-  if ((c.gt ?? c.gte ?? c.lt ?? c.lte) !== undefined && num === null) return false;
-  if (num !== null) {
-    if (c.gt !== undefined && !(num > c.gt)) return false;
-    if (c.gte !== undefined && !(num >= c.gte)) return false;
-    if (c.lt !== undefined && !(num < c.lt)) return false;
-    if (c.lte !== undefined && !(num <= c.lte)) return false;
+  if (c.gt !== undefined || c.gte !== undefined || c.lt !== undefined || c.lte !== undefined) {
+    if (typeof v !== "number") return false;
+    if (c.gt !== undefined && !(v > c.gt)) return false;
+    if (c.gte !== undefined && !(v >= c.gte)) return false;
+    if (c.lt !== undefined && !(v < c.lt)) return false;
+    if (c.lte !== undefined && !(v <= c.lte)) return false;
   }
   return true;
 }

@@ -24,16 +24,22 @@ const contextSchema = z
  */
 export function parseEncryptionContext(context: unknown): EncryptionContext {
   const result = contextSchema.safeParse(context);
-  if (!result.success) {
-    const keys = result.error.issues.map((i) => i.path.map(String).join(".")).filter((k) => k.length > 0);
-    const missingTenant = typeof context === "object" && context !== null && !("tenant_id" in context);
+  // The message and the keys named in `details` are worked out inside the throw: they tell an operator what is wrong,
+  // and callers act on the error's class and code (so `pnpm mutation` leaves their text alone, as for every error).
+  if (!result.success)
     throw new EncryptionContextError(
-      missingTenant
+      typeof context === "object" && context !== null && !("tenant_id" in context)
         ? "an encryption context must name the tenant (tenant_id)"
         : "an encryption context must hold 1-16 pairs: keys of [A-Za-z0-9_.:-]{1,128}, string values of 1-1024 characters",
-      { details: { keys: keys.slice(0, 16) } },
+      {
+        details: {
+          keys: result.error.issues
+            .map((i) => i.path.map(String).join("."))
+            .filter((k) => k.length > 0)
+            .slice(0, 16),
+        },
+      },
     );
-  }
   return Object.freeze({ ...result.data }) as EncryptionContext;
 }
 

@@ -17,10 +17,13 @@ export interface ResolvedAddress {
 /** Name → addresses. The default asks the system resolver for every address (`getaddrinfo`, as Node's own http does). */
 export type Resolver = (hostname: string) => Promise<readonly ResolvedAddress[]>;
 
-export const systemResolver: Resolver = async (hostname) => {
-  const all = await lookup(hostname, { all: true, verbatim: true });
+export const systemResolver: Resolver = async (hostname) =>
+  resolvedAddresses(await lookup(hostname, { all: true, verbatim: true }));
+
+/** The resolver's answers as the guard reads them: family 6 or 4. */
+export function resolvedAddresses(all: readonly { address: string; family: number }[]): ResolvedAddress[] {
   return all.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
-};
+}
 
 export interface EgressTarget {
   readonly url: URL;
@@ -62,7 +65,6 @@ export async function resolveEgressTarget(
       });
     }
   }
-  if (addresses.length === 0) throw new EgressUnavailableError("the destination’s host name resolved to no address");
   // Every answer must be acceptable: a name that also resolves inside our network is refused, whichever we would pick.
   for (const a of addresses) {
     const verdict = judgeAddress(a.address, policy.allow);

@@ -75,6 +75,11 @@ describe("redaction by key name", () => {
     expect(redactDeep({ a: { b: [{ [key]: "CANARY-value" }] } })).toEqual({ a: { b: [{ [key]: REDACTED }] } });
   });
 
+  it("an empty key name is not on the list", () => {
+    expect(isSensitiveKey("")).toBe(false);
+    expect(isSensitiveKey("-_")).toBe(false);
+  });
+
   it.each(ORDINARY)("%s is not", (key) => {
     expect(isSensitiveKey(key)).toBe(false);
     expect(redactDeep({ [key]: "plain" })).toEqual({ [key]: "plain" });
@@ -108,10 +113,24 @@ describe("redaction by value shape", () => {
     expect(scrubString(`key: -----BEGIN EC PRIVATE KEY-----\nCANARYpem0123`)).toBe(`key: ${REDACTED}`);
   });
 
+  it("a PEM key of any kind ends at its own END: text after it, and between two keys, is kept", () => {
+    const rsa = "-----BEGIN RSA PRIVATE KEY-----\nCANARYrsa0123\n-----END RSA PRIVATE KEY-----";
+    const ec = "-----BEGIN EC PRIVATE KEY-----\nCANARYec0123\n-----END EC PRIVATE KEY-----";
+    expect(scrubString(`a ${rsa} b ${ec} c`)).toBe(`a ${REDACTED} b ${REDACTED} c`);
+    expect(scrubString(`-----BEGIN PRIVATE KEY-----\nX\n-----END PRIVATE KEY-----\nafter`)).toBe(`${REDACTED}\nafter`);
+  });
+
+  it("Bearer and Basic credentials are found after any run of whitespace, and keep their scheme", () => {
+    expect(scrubString("Bearer \t CANARYbearer0123456789 rest")).toBe(`Bearer ${REDACTED} rest`);
+    expect(scrubString("x:Basic\nQ0FOQVJZdXNlcjpwYXNzd29yZA==")).toBe(`x:Basic ${REDACTED}`);
+    expect(scrubString("xBearer CANARYbearer0123456789")).toBe("xBearer CANARYbearer0123456789");
+  });
+
   it("Bearer and Basic credentials keep their scheme, whatever its case", () => {
     expect(scrubString("Authorization: Bearer CANARYbearer0123456789")).toBe(`Authorization: Bearer ${REDACTED}`);
     expect(scrubString("Basic Q0FOQVJZdXNlcjpwYXNzd29yZA==")).toBe(`Basic ${REDACTED}`);
-    expect(scrubString("bearer CANARYbearer0123456789")).toBe(REDACTED);
+    expect(scrubString("bearer CANARYbearer0123456789")).toBe(`bearer ${REDACTED}`);
+    expect(scrubString("BASIC Q0FOQVJZdXNlcjpwYXNzd29yZA==")).toBe(`BASIC ${REDACTED}`);
   });
 
   it("a URL password is replaced, the scheme and user kept", () => {
@@ -144,6 +163,9 @@ describe("redactDeep on other values", () => {
     let deep: Record<string, unknown> = { leaf: "x" };
     for (let i = 0; i < 12; i++) deep = { d: deep };
     expect(JSON.stringify(redactDeep(deep))).toContain("[depth]");
+    let deepList: unknown = ["x"];
+    for (let i = 0; i < 12; i++) deepList = [deepList];
+    expect(JSON.stringify(redactDeep(deepList))).toContain("[depth]");
     let nine: Record<string, unknown> = { leaf: "x" };
     for (let i = 0; i < 8; i++) nine = { d: nine };
     expect(JSON.stringify(redactDeep(nine))).not.toContain("[depth]");

@@ -8,7 +8,10 @@ import { PraxaError } from "@praxa/core";
 
 export const REDACTED = "[redacted]";
 
-/** Key names whose values are never logged (case-insensitive; `-`/`_` ignored). */
+/**
+ * Key names whose values are never logged (case-insensitive; `-`/`_` ignored). `.*x` also matches `x` itself, so no
+ * entry repeats what a wider one covers (`secret`, `apikey`, `xapikey`, `privatekey` are in `.*secret`, `.*apikey`, …).
+ */
 const SENSITIVE_KEY = new RegExp(
   "^(" +
     [
@@ -18,14 +21,10 @@ const SENSITIVE_KEY = new RegExp(
       "setcookie",
       "password",
       "passwd",
-      "secret",
       ".*secret",
       ".*token",
       "token.*",
-      "apikey",
       ".*apikey",
-      "xapikey",
-      "privatekey",
       ".*privatekey",
       "credentials?",
       "signature",
@@ -54,19 +53,22 @@ const SENSITIVE_KEY = new RegExp(
   "i",
 );
 
-/** Credential shapes that must never survive in any string value. */
-const SECRET_VALUE_PATTERNS: readonly RegExp[] = [
-  /sk-ant-[A-Za-z0-9_-]{8,}/g, // Anthropic API keys
-  /xoxe\.xox[bp]-[A-Za-z0-9-]{8,}/g, // Slack rotating tokens (before the plain form, which would leave `xoxe.` behind)
-  /xox[abposer]-[A-Za-z0-9-]{8,}/g, // Slack tokens
-  /gh[opsur]_[A-Za-z0-9]{20,}/g, // GitHub tokens
-  /github_pat_[A-Za-z0-9_]{20,}/g,
-  /whsec_[A-Za-z0-9+/=]{8,}/g, // Standard Webhooks secrets
-  /praxa_(?:at|tk)_[A-Za-z0-9_.-]{8,}/g, // our own api tokens
-  /AKIA[0-9A-Z]{16}/g, // AWS access key ids
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g,
-  /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
-  /(postgres(?:ql)?|rediss?):\/\/([^:@/\s]+):([^@/\s]+)@/gi, // URL passwords
+/**
+ * Credential shapes that must never survive in any string value, each with what replaces it: `[redacted]`, or for a
+ * Bearer/Basic credential its scheme (as written) and for a URL password its scheme and user, which are not secret.
+ */
+const SECRET_VALUE_PATTERNS: readonly (readonly [RegExp, string])[] = [
+  [/sk-ant-[A-Za-z0-9_-]{8,}/g, REDACTED], // Anthropic API keys
+  [/xoxe\.xox[bp]-[A-Za-z0-9-]{8,}/g, REDACTED], // Slack rotating tokens (before the plain form: `xoxe.` stays otherwise)
+  [/xox[abposer]-[A-Za-z0-9-]{8,}/g, REDACTED], // Slack tokens
+  [/gh[opsur]_[A-Za-z0-9]{20,}/g, REDACTED], // GitHub tokens
+  [/github_pat_[A-Za-z0-9_]{20,}/g, REDACTED],
+  [/whsec_[A-Za-z0-9+/=]{8,}/g, REDACTED], // Standard Webhooks secrets
+  [/praxa_(?:at|tk)_[A-Za-z0-9_.-]{8,}/g, REDACTED], // our own api tokens
+  [/AKIA[0-9A-Z]{16}/g, REDACTED], // AWS access key ids
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, REDACTED],
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
+  [/(postgres(?:ql)?|rediss?):\/\/([^:@/\s]+):[^@/\s]+@/gi, `$1://$2:${REDACTED}@`], // URL passwords
 ];
 
 function normalize(key: string): string {
@@ -79,14 +81,7 @@ export function isSensitiveKey(key: string): boolean {
 
 export function scrubString(value: string): string {
   let out = value;
-  for (const pattern of SECRET_VALUE_PATTERNS) {
-    out = out.replace(pattern, (match, ...groups: unknown[]) => {
-      if (pattern.source.startsWith("(postgres")) return `${String(groups[0])}://${String(groups[1])}:${REDACTED}@`;
-      return match.startsWith("Bearer") || match.startsWith("Basic")
-        ? `${match.split(/\s+/)[0] ?? ""} ${REDACTED}`
-        : REDACTED;
-    });
-  }
+  for (const [pattern, replacement] of SECRET_VALUE_PATTERNS) out = out.replace(pattern, replacement);
   return out;
 }
 

@@ -258,6 +258,7 @@ describe("the approval gate", () => {
     const h = harness();
     const err = await h.run({ recorder: recorder() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApprovalUnavailableError);
+    expect((err as ApprovalUnavailableError).code).toBe("APPROVAL_UNAVAILABLE");
     expect(h.effects()).toBe(0);
   });
 

@@ -7,7 +7,12 @@ import { readFileSync } from "node:fs";
 import { sign as octokitSign } from "@octokit/webhooks-methods";
 import { githubSignature, verifyGithubSignature } from "./github-signature.js";
 import { slackSignature, verifySlackSignature } from "./slack-signature.js";
-import { standardWebhookSignature, verifyStandardWebhook } from "./standard-webhooks.js";
+import {
+  STANDARD_WEBHOOKS_TOLERANCE_SECONDS,
+  standardWebhookHeadersPlausible,
+  standardWebhookSignature,
+  verifyStandardWebhook,
+} from "./standard-webhooks.js";
 
 const vectors = (p: string) =>
   JSON.parse(readFileSync(new URL(`../../../../test/data/vectors/${p}`, import.meta.url), "utf8")) as Record<
@@ -110,6 +115,19 @@ describe("Standard Webhooks", () => {
       expect(ok).toBe(c.valid);
     }
   });
+  it("the plausibility check (before any database read) wants a v1 signature and at most 4,096 characters of header", () => {
+    const now = 1_700_000_000;
+    const h = (signature: string) => ({ id: "msg_1", timestamp: String(now), signature });
+    const v1 = `v1,${"A".repeat(43)}=`;
+    expect(standardWebhookHeadersPlausible(h(v1), now)).toBe(true);
+    expect(standardWebhookHeadersPlausible(h(`v2,abc ${v1}`), now)).toBe(true);
+    expect(standardWebhookHeadersPlausible(h("v2,abc v1a,xyz"), now)).toBe(false);
+    expect(standardWebhookHeadersPlausible(h(""), now)).toBe(false);
+    expect(standardWebhookHeadersPlausible(h(`${v1} ${"x".repeat(4_096 - v1.length - 1)}`), now)).toBe(true);
+    expect(standardWebhookHeadersPlausible(h(`${v1} ${"x".repeat(4_096 - v1.length)}`), now)).toBe(false);
+    expect(standardWebhookHeadersPlausible(h(v1), now + STANDARD_WEBHOOKS_TOLERANCE_SECONDS - 1)).toBe(true);
+  });
+
   it("accepts either secret during a rotation", () => {
     const s = v.sign[0]!;
     const headers = { id: s.msg_id, timestamp: String(s.timestamp), signature: s.expected_signature };

@@ -61,6 +61,27 @@ describe("parseRedactionPolicy", () => {
   });
 });
 
+describe("parseRedactionPolicy's error", () => {
+  const pathsOf = (bad: unknown): unknown => {
+    try {
+      parseRedactionPolicy(bad);
+    } catch (err) {
+      expect(err).toBeInstanceOf(RedactionPolicyInvalidError);
+      return (err as RedactionPolicyInvalidError).details?.["paths"];
+    }
+    throw new Error("accepted");
+  };
+  it("names each bad path, dotted, and the root as (root)", () => {
+    expect(pathsOf({ input: { fields: { diff: "encrypt" } } })).toEqual(["input.fields.diff"]);
+    expect(pathsOf({ input: { default: "x" }, output: { fields: { a: "y", b: "keep" } } })).toEqual([
+      "input.default",
+      "output.fields.a",
+    ]);
+    expect(pathsOf({ input: { fields: { "": "keep" } } })).toEqual(["input.fields."]);
+    expect(pathsOf(null)).toEqual(["(root)"]);
+  });
+});
+
 describe("applyRedaction", () => {
   it("keeps by default, hashes and drops listed top-level fields, leaves the rest of the record alone", () => {
     const policy = parseRedactionPolicy({
