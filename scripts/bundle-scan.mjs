@@ -118,7 +118,9 @@ function build(appDir) {
   if (!existsSync(vite)) throw new Error(`bundle-scan: ${relative(root, appDir)} has no vite (install first)`);
   const r = spawnSync(
     process.execPath,
-    [vite, "build", appDir, "--outDir", out, "--emptyOutDir", "--sourcemap", "--logLevel", "error"],
+    // Its own outDir, so Vite's per-project build lock is not needed — and would refuse to run beside another build of
+    // the same app (the browser suite builds apps/web/dist in the same `pnpm test`).
+    [vite, "build", appDir, "--outDir", out, "--emptyOutDir", "--sourcemap", "--logLevel", "error", "--bypass-lock"],
     { cwd: appDir, encoding: "utf8", env: { ...process.env, NODE_ENV: "production" } },
   );
   if (r.status !== 0) {

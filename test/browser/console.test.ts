@@ -10,7 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { spawnSync } from "node:child_process";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,15 +87,22 @@ async function signIn(email: string, sub = `sub-${randomUUID()}`): Promise<void>
   await page.getByRole("navigation", { name: "Console" }).waitFor();
 }
 
+const webDist = mkdtempSync(join(tmpdir(), "praxa-console-dist-"));
+
 beforeAll(async () => {
   if (!chromiumPath) return;
-  // The console as it ships (the api serves apps/web/dist).
+  // The console as it ships, built into a directory of this suite's own: the bundle scan's test and the image build
+  // build the same app during the same `pnpm test` (into their own directories), so no build lock is shared.
   const vite = join(root, "apps/web/node_modules/vite/bin/vite.js");
-  const built = spawnSync(process.execPath, [vite, "build", "--logLevel", "error"], {
-    cwd: join(root, "apps/web"),
-    stdio: "inherit",
-    env: { ...process.env, NODE_ENV: "production" },
-  });
+  const built = spawnSync(
+    process.execPath,
+    [vite, "build", "--outDir", webDist, "--emptyOutDir", "--logLevel", "error", "--bypass-lock"],
+    {
+      cwd: join(root, "apps/web"),
+      stdio: "inherit",
+      env: { ...process.env, NODE_ENV: "production" },
+    },
+  );
   if (built.status !== 0) throw new Error("the console did not build");
 
   tdb = await createTestDatabase();
@@ -130,7 +138,7 @@ beforeAll(async () => {
     auditSigner: { keyId, privateKey: signing.privateKey },
     console: {
       publicUrl,
-      staticRoot: join(root, "apps/web/dist"),
+      staticRoot: webDist,
       production: false,
       livePollMs: 500,
       oidc: { issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret },
