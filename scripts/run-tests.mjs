@@ -27,6 +27,13 @@ if (!existsSync(join(root, "node_modules", ".modules.yaml"))) {
 
 const tsc = require.resolve("typescript/bin/tsc");
 if (run(process.execPath, [tsc, "-b", "tsconfig.build.json"]) !== 0) process.exit(1);
+// The console, as the api serves it (apps/web/dist): the demo and e2e suites start an api that serves it.
+const vite = join(root, "apps", "web", "node_modules", "vite", "bin", "vite.js");
+const web = join(root, "apps", "web");
+if (
+  run(process.execPath, [vite, "build", web, "--logLevel", "error"], { ...process.env, NODE_ENV: "production" }) !== 0
+)
+  process.exit(1);
 
 const jest = join(dirname(require.resolve("jest/package.json")), "bin", "jest.js");
 const args = ["--experimental-vm-modules", "--disable-warning=ExperimentalWarning", jest, ...process.argv.slice(2)];

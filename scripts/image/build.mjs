@@ -17,7 +17,6 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   copyFileSync,
-  cpSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -188,11 +187,21 @@ function prepareDeploy() {
   }
   // The console: static files only (no node_modules), where the api looks for them (apps/web/dist beside apps/api).
   log("vite build: apps/web (the console, served by the api)");
-  run(process.execPath, [join(root, "apps/web/node_modules/vite/bin/vite.js"), "build", "--logLevel", "error"], {
-    cwd: join(root, "apps/web"),
-    env: { ...process.env, NODE_ENV: "production" },
-  });
-  cpSync(join(root, "apps/web/dist"), join(out, "apps/web/dist"), { recursive: true });
+  // Straight into the image's tree, never into apps/web/dist: a running api (the e2e suites) may be serving that.
+  run(
+    process.execPath,
+    [
+      join(root, "apps/web/node_modules/vite/bin/vite.js"),
+      "build",
+      "--outDir",
+      join(out, "apps/web/dist"),
+      "--emptyOutDir",
+      "--logLevel",
+      "error",
+      "--bypass-lock",
+    ],
+    { cwd: join(root, "apps/web"), env: { ...process.env, NODE_ENV: "production" } },
+  );
   dedupe(out);
   writeFileSync(
     join(out, "package.json"),
