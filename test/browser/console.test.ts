@@ -247,6 +247,45 @@ suite("the console in Chromium", () => {
     await shoot("settings");
   });
 
+  it("publishes a workspace's own Skill: problems named by their path, then version 1; SIEM streams, approvals and an export request on settings", async () => {
+    const doc = {
+      slug: "console-skill",
+      name: "Console Skill",
+      triggers: ["trigger.build.failed"],
+      input: { type: "object", properties: { service: { type: "string", audit: true } } },
+      instructions: "Decide whether the team should hear about a failed build.",
+      tools: ["webhook.callback"],
+      decision: { verdicts: [{ name: "notify", description: "call the CI system back" }] },
+      actions: { notify: [{ callback: {} }] },
+      callback: { url: "https://ci.example.com/hook" },
+      acceptance: { threshold: 0.5, window: 10, minSamples: 5 },
+    };
+    await page.goto(`${base}/skills`);
+    const box = page.getByLabel("Skill document (JSON)");
+    await box.fill(JSON.stringify({ ...doc, tools: [] }));
+    await page.getByRole("button", { name: "Validate" }).click();
+    await page.getByRole("list", { name: "Problems in the document" }).getByText("actions.notify.0").waitFor();
+    await box.fill(JSON.stringify(doc));
+    await page.getByRole("button", { name: "Publish" }).click();
+    await page.getByText(/console-skill: version 1 published/).waitFor();
+    await page.getByRole("link", { name: "Console Skill" }).waitFor();
+    expect(await axeSerious()).toEqual([]);
+    const [row] = await admin<{ n: number }[]>`
+      select count(*)::int as n from skill_versions v join skills s on s.id = v.skill_id
+       where s.workspace_id = ${A.workspaceId} and s.slug = 'console-skill'`;
+    expect(row?.n).toBe(1);
+
+    await page.goto(`${base}/settings`);
+    await page.getByRole("heading", { name: "SIEM streams" }).waitFor();
+    await page.getByRole("heading", { name: "Approvals waiting for a human" }).waitFor();
+    await page.getByRole("button", { name: "Export this workspace" }).click();
+    await page
+      .getByRole("status")
+      .getByText(/^Export .*: (pending|running|done)/)
+      .waitFor();
+    expect(await axeSerious()).toEqual([]);
+  });
+
   it("a URL naming another workspace's run shows not found", async () => {
     await page.goto(`${base}/runs/${B.runId}`);
     await page.getByText("Not found. It does not exist in this workspace.").waitFor();

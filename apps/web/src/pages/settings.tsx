@@ -2,13 +2,13 @@
  * Settings: model keys (BYOK — only a fingerprint is ever shown), integrations (granted vs needed permissions),
  * notification channels, api tokens (list, revoke) and members. Owners and admins change things; everyone reads.
  *
- * Not here yet (their api routes land with other issues; each gets a Card below): SIEM subscriptions
- * (/v1/siem-subscriptions), retention, export and erasure requests (lifecycle), approvals.
+ * Approvals waiting for a human, SIEM streams and the workspace's data (export, erasure): settings-more.tsx.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, isAdmin, unwrap, sessionQuery } from "../api.js";
 import { Badge, Button, Card, Empty, ErrorNotice, Field, Loading, Page, Time } from "../kit.js";
+import { Approvals, SiemStreams, YourData } from "./settings-more.js";
 
 export function SettingsPage() {
   const session = useQuery(sessionQuery);
@@ -18,8 +18,11 @@ export function SettingsPage() {
       <ModelKeys admin={admin} />
       <Integrations admin={admin} />
       <Channels admin={admin} />
+      <Approvals />
+      <SiemStreams admin={admin} />
       <Tokens admin={admin} />
       <Members />
+      <YourData admin={admin} owner={session.data?.role === "owner"} />
     </Page>
   );
 }

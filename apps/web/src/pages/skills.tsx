@@ -1,14 +1,15 @@
 /** Skills: which are on, which are paused and why. Open one for its acceptance chart, versions and pause/resume. */
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
-import { api, unwrap } from "../api.js";
+import { api, isAdmin, sessionQuery, unwrap } from "../api.js";
 import { Badge, Empty, ErrorNotice, Loading, Page, Time } from "../kit.js";
+import { PublishSkill } from "./skill-publish.js";
 
 export function SkillsPage() {
   const skills = useQuery({ queryKey: ["skills"], queryFn: async () => unwrap(await api.GET("/v1/skills")) });
+  const session = useQuery(sessionQuery);
   return (
     <Page title="Skills" lead="Your agents' Skills, their status and why a paused one stopped.">
-      {/* Declarative Skills (create / edit, /v1/skills POST/PUT) land with issue #26: their form goes here. */}
       {skills.isPending ? (
         <Loading />
       ) : skills.error ? (
@@ -47,6 +48,7 @@ export function SkillsPage() {
           </tbody>
         </table>
       )}
+      {isAdmin(session.data) ? <PublishSkill existing={skills.data?.skills ?? []} /> : null}
     </Page>
   );
 }
