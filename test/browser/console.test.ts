@@ -178,6 +178,16 @@ suite("the console in Chromium", () => {
     await page.locator(".recharts-bar-rectangle").first().waitFor();
     expect(await axeSerious()).toEqual([]);
     await shoot("run-detail");
+    // "Replay this decision": the request is recorded (a worker would run it; none runs in this suite).
+    await page.getByRole("button", { name: "Replay this decision" }).first().click();
+    await page
+      .getByRole("status")
+      .getByText(/Replaying/)
+      .first()
+      .waitFor();
+    const [asked] = await admin<{ n: number }[]>`
+      select count(*)::int as n from audit_replays where workspace_id = ${A.workspaceId}`;
+    expect(asked?.n).toBeGreaterThan(0);
   });
 
   it("lists runs with filters in the URL and passes axe", async () => {

@@ -4,6 +4,7 @@
  * with the command that replays it. A run of another workspace is "not found", like a missing one (the api says 404).
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { Bar, BarChart, CartesianGrid, XAxis, YAxis } from "recharts";
 import { api, unwrap, sessionQuery } from "../api.js";
 import { Badge, Button, Card, Empty, ErrorNotice, Facts, Loading, Page, Time } from "../kit.js";
@@ -211,14 +212,68 @@ function DecisionCard(props: { d: Decision; workspaceId: string }) {
           <p className="mono">{(d.tools_used ?? []).join(", ") || "—"}</p>
         </li>
       </ol>
+      {d.auditEventId && d.kind === "skill.action" ? <ReplayDecision eventId={d.auditEventId} /> : null}
       {d.auditEventId ? (
         <p className="hint">
-          Replay this decision:{" "}
+          Or from a terminal:{" "}
           <code>
             pnpm praxa audit replay --workspace {props.workspaceId} --event {d.auditEventId}
           </code>
         </p>
       ) : null}
     </Card>
+  );
+}
+
+/**
+ * "Replay this decision": the api records the request and a worker re-makes the decision from what the audit event
+ * kept and what the bot can fetch again, each input checked against its recorded hash; the page polls the report.
+ */
+function ReplayDecision(props: { eventId: string }) {
+  const [replayId, setReplayId] = useState<string | null>(null);
+  const ask = useMutation({
+    mutationFn: async () =>
+      unwrap(await api.POST("/v1/audit/events/{id}/replay", { params: { path: { id: props.eventId } } })),
+    onSuccess: (r) => setReplayId(r.replay.id),
+  });
+  const replay = useQuery({
+    queryKey: ["replay", replayId],
+    enabled: replayId !== null,
+    queryFn: async () => unwrap(await api.GET("/v1/audit/replays/{id}", { params: { path: { id: replayId ?? "" } } })),
+    refetchInterval: (q) => (q.state.data && ["done", "failed"].includes(q.state.data.replay.status) ? false : 1_000),
+  });
+  const r = replay.data?.replay;
+  return (
+    <div className="replay">
+      <Button busy={ask.isPending} onClick={() => ask.mutate()}>
+        Replay this decision
+      </Button>
+      {ask.error ? <ErrorNotice error={ask.error} /> : null}
+      {replayId ? (
+        <div role="status">
+          {!r || r.status === "queued" || r.status === "running" ? (
+            <p>Replaying… (a worker re-fetches the inputs as the bot)</p>
+          ) : r.report ? (
+            <>
+              <p>
+                Replay:{" "}
+                <Badge value={r.report.outcome === "reproduced" ? "ok" : r.report.outcome} label={r.report.outcome} /> —
+                decision {r.report.decision.status}
+              </p>
+              <ul className="small">
+                {[...r.report.inputs, ...r.report.steps].map((c, i) => (
+                  <li key={i}>{c.note}</li>
+                ))}
+              </ul>
+            </>
+          ) : (
+            <p>
+              Replay {r.status}
+              {r.errorCode ? ` (${r.errorCode})` : ""}
+            </p>
+          )}
+        </div>
+      ) : null}
+    </div>
   );
 }
