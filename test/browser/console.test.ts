@@ -287,6 +287,13 @@ suite("the console in Chromium", () => {
 
     await page.goto(`${base}/settings`);
     await page.getByRole("heading", { name: "SIEM streams" }).waitFor();
+    // A stream to a private address is refused before any connection (the egress guard), and the page says so.
+    await page.getByLabel("Endpoint URL (https)").fill("https://10.0.0.5/praxa");
+    await page.getByRole("button", { name: "Create stream" }).click();
+    await page
+      .getByText(/EGRESS_REFUSED/)
+      .first()
+      .waitFor();
     await page.getByRole("heading", { name: "Approvals waiting for a human" }).waitFor();
     await page.getByRole("button", { name: "Export this workspace" }).click();
     await page

@@ -6,7 +6,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap } from "../api.js";
-import { Badge, Button, Card, Empty, ErrorNotice, Loading, Notice, Time } from "../kit.js";
+import { Badge, Button, Card, Empty, ErrorNotice, Field, Loading, Notice, Time } from "../kit.js";
 
 export function Approvals() {
   const client = useQueryClient();
@@ -78,8 +78,8 @@ export function SiemStreams(props: { admin: boolean }) {
   return (
     <Card title="SIEM streams">
       <p className="muted small">
-        The audit log streamed to your SIEM over signed webhooks (docs/siem.md); create one with{" "}
-        <span className="mono">praxa siem create</span> or the api.
+        The audit log streamed to your SIEM over signed webhooks (docs/siem.md): each event is the signed record, so
+        your SIEM can verify the chain itself.
       </p>
       {subs.isPending ? (
         <Loading />
@@ -110,7 +110,94 @@ export function SiemStreams(props: { admin: boolean }) {
         </ul>
       )}
       {toggle.error ? <ErrorNotice error={toggle.error} /> : null}
+      {props.admin ? <NewStream /> : null}
     </Card>
+  );
+}
+
+/**
+ * A new stream: the endpoint must answer the signed ownership challenge, and a refused address (private, loopback,
+ * metadata…) is answered 422 before any connection. The Ed25519 public key is always shown; the `whsec_` (v1) once.
+ */
+function NewStream() {
+  const client = useQueryClient();
+  const [url, setUrl] = useState("");
+  const [format, setFormat] = useState<"jsonl" | "splunk-hec" | "datadog">("jsonl");
+  const [credential, setCredential] = useState("");
+  const [hmac, setHmac] = useState(false);
+  const create = useMutation({
+    mutationFn: async () =>
+      unwrap(
+        await api.POST("/v1/siem-subscriptions", {
+          body:
+            format === "splunk-hec"
+              ? { format, url, hmac, token: credential }
+              : format === "datadog"
+                ? { format, url, hmac, apiKey: credential }
+                : { format, url, hmac },
+        }),
+      ),
+    onSuccess: () => {
+      setUrl("");
+      setCredential("");
+      void client.invalidateQueries({ queryKey: ["siem"] });
+    },
+  });
+  return (
+    <form
+      className="inline-form"
+      aria-label="Stream the audit log to an endpoint"
+      onSubmit={(e) => {
+        e.preventDefault();
+        create.mutate();
+      }}
+    >
+      <Field label="Endpoint URL (https)">
+        {(id) => <input id={id} type="url" required value={url} onChange={(e) => setUrl(e.target.value)} />}
+      </Field>
+      <Field label="Format">
+        {(id) => (
+          <select id={id} value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
+            <option value="jsonl">JSON Lines</option>
+            <option value="splunk-hec">Splunk HEC</option>
+            <option value="datadog">Datadog logs</option>
+          </select>
+        )}
+      </Field>
+      {format !== "jsonl" ? (
+        <Field label={format === "splunk-hec" ? "HEC token" : "Datadog API key"}>
+          {(id) => (
+            <input
+              id={id}
+              type="password"
+              autoComplete="off"
+              required
+              value={credential}
+              onChange={(e) => setCredential(e.target.value)}
+            />
+          )}
+        </Field>
+      ) : null}
+      <label>
+        <input type="checkbox" checked={hmac} onChange={(e) => setHmac(e.target.checked)} /> also sign with HMAC (v1)
+      </label>
+      <Button type="submit" variant="primary" busy={create.isPending}>
+        Create stream
+      </Button>
+      {create.error ? <ErrorNotice error={create.error} /> : null}
+      {create.data ? (
+        <Notice tone="good">
+          Stream created. Verify its signatures with <span className="mono">{create.data.publicKey}</span>
+          {create.data.signingSecret ? (
+            <>
+              {" "}
+              and the HMAC secret <span className="mono">{create.data.signingSecret}</span> (shown once)
+            </>
+          ) : null}
+          .
+        </Notice>
+      ) : null}
+    </form>
   );
 }
 
