@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { describe, expect, it } from "@jest/globals";
+import { RedisConnection } from "bullmq";
 import { queueErrorLogger } from "./queue-errors.js";
 
 function capture() {
@@ -43,5 +44,22 @@ describe("queueErrorLogger", () => {
     // another kind of error is its own line, at error level
     a.emit("error", new TypeError("bad script"));
     expect(lines[2]).toMatchObject({ level: "error", obj: { code: "QUEUE_ERROR", errCode: "TypeError" } });
+  });
+
+  it("a BullMQ connection whose owner closed it reports a late error to the log instead of throwing it", () => {
+    const lines: { level: string; obj: Record<string, unknown> }[] = [];
+    queueErrorLogger(
+      {
+        warn: (obj) => lines.push({ level: "warn", obj }),
+        error: (obj) => lines.push({ level: "error", obj }),
+      },
+      { throttleMs: 0 },
+    );
+    // As close() leaves it: no listener at all. A plain EventEmitter would throw here.
+    const orphan = Object.create(RedisConnection.prototype) as RedisConnection;
+    EventEmitter.call(orphan);
+    const late = Object.assign(new Error("Connection is closed."), { code: "ECONNRESET" });
+    expect(() => orphan.emit("error", late)).not.toThrow();
+    expect(lines.at(-1)).toMatchObject({ level: "warn", obj: { code: "QUEUE_REDIS_UNAVAILABLE", component: "redis" } });
   });
 });

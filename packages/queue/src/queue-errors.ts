@@ -12,6 +12,25 @@
  * error's own code (`ECONNREFUSED`…) and message — never job data.
  */
 
+import { RedisConnection } from "bullmq";
+
+/**
+ * A BullMQ connection closed while it was still connecting (its owner closed mid-outage) rejects its `init` afterwards
+ * and emits `error` on itself — after `close()` removed every listener, so the emit throws out of a promise handler
+ * and would take the process down (seen under load in test/e2e/queue-errors-outage.test.ts). Such late errors go to
+ * the watchers of this process instead (logged as any other Redis error, throttled); with no watcher yet, they are
+ * dropped — their owner is gone and nothing waits on them.
+ */
+const orphanSinks = new Set<(err: unknown) => void>();
+const emitOf = RedisConnection.prototype.emit;
+RedisConnection.prototype.emit = function (this: RedisConnection, event: string | symbol, ...args: unknown[]) {
+  if (event === "error" && this.listenerCount("error") === 0) {
+    for (const sink of orphanSinks) sink(args[0]);
+    return false;
+  }
+  return emitOf.call(this, event, ...args);
+} as typeof emitOf;
+
 /** The slice of a pino logger the watcher needs (structural: the queue package imports no logger). */
 export interface QueueErrorLogger {
   warn(obj: Record<string, unknown>, msg: string): void;
@@ -78,6 +97,7 @@ export function queueErrorLogger(
     if (connection) log.warn(fields, "Redis unavailable to the queue (it reconnects by itself)");
     else log.error(fields, "queue error");
   };
+  orphanSinks.add((err) => report(err, { component: "redis" }));
   return {
     watch(source, where) {
       source.on("error", (err) => report(err, where));
