@@ -252,7 +252,19 @@ export function YourData(props: { admin: boolean; owner: boolean }) {
       ) : null}
       {props.owner ? (
         <div className="inline-form">
-          <Button variant="danger" busy={erase.isPending} onClick={() => erase.mutate()}>
+          <Button
+            variant="danger"
+            busy={erase.isPending}
+            onClick={() => {
+              // Destructive after its grace period: every row, object, secret and key of the workspace.
+              if (
+                window.confirm(
+                  "Erase this workspace? After 72 hours every run, audit event, secret and key is deleted.",
+                )
+              )
+                erase.mutate();
+            }}
+          >
             Request erasure of this workspace (72 h to cancel)
           </Button>
           <Button busy={cancel.isPending} onClick={() => cancel.mutate()}>
