@@ -166,7 +166,7 @@ describe("maintenance, once per fleet", () => {
     const workers: Worker[] = pools.map((db, i) => {
       const conn = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", "worker");
       workerConns.push(conn);
-      const w = startMaintenanceWorker(conn, prefix, deps(db, store), log);
+      const { worker: w } = startMaintenanceWorker(conn, prefix, deps(db, store), log);
       w.on("completed", (job) => ran[i]?.set(String(job.id), job.name));
       return w;
     });

@@ -53,7 +53,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await redisServer?.start().catch(() => undefined);
-  // close once the apps' connections are back (closing BullMQ workers mid-reconnect can hang)
+  // Close right after Redis is back, some of the apps' connections still between reconnect attempts: the moment
+  // BullMQ's own graceful Worker.close() never returns from (the apps close through closeWorkers in @praxa/queue).
   if (probe) await redisReady(probe, 10_000);
   await monitor?.close();
   await worker?.close();

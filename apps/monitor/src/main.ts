@@ -16,7 +16,7 @@ import {
   type DestinationStream,
   type Logger,
 } from "@praxa/observability";
-import { checkRedisEvictionPolicy, createQueues, createRedis, queueErrorLogger } from "@praxa/queue";
+import { checkRedisEvictionPolicy, closeWorkers, createQueues, createRedis, queueErrorLogger } from "@praxa/queue";
 import { scheduleMaintenance, startMaintenanceWorker } from "./maintenance.js";
 import { createObjectStore, parseObjectStoreSettings } from "@praxa/object-store";
 import { observeMonitorMetrics } from "./metrics.js";
@@ -64,6 +64,9 @@ export async function monitorSigners(
   };
 }
 
+/** How long a stopping monitor waits for a maintenance pass in flight (inside runProcess's 25 s close bound). */
+const MONITOR_SHUTDOWN_GRACE_MS = 10_000;
+
 export async function startMonitor(
   env: NodeJS.ProcessEnv,
   options: { readonly logDestination?: DestinationStream } = {},
@@ -107,7 +110,7 @@ export async function startMonitor(
     postgres: () => database.sql`select 1`.then(() => true),
     redis: async () => (await redis.ping()) === "PONG",
   });
-  const worker = startMaintenanceWorker(
+  const { worker, active } = startMaintenanceWorker(
     redis,
     config.PRAXA_QUEUE_PREFIX,
     {
@@ -128,7 +131,14 @@ export async function startMonitor(
   return {
     close: async () => {
       stopObserving();
-      await worker.close();
+      // Maintenance passes are idempotent sweeps: one cut short by the grace period is simply run again by the next
+      // scheduled job. Never BullMQ's graceful close here: it can wait forever after a Redis outage (closeWorkers).
+      const closed = await closeWorkers([worker], active, MONITOR_SHUTDOWN_GRACE_MS);
+      if (!closed.drained)
+        log.warn(
+          { code: "MONITOR_SHUTDOWN_ABANDONED", jobs: closed.abandoned, graceMs: MONITOR_SHUTDOWN_GRACE_MS },
+          "a maintenance pass was still running at the end of the grace period: the next scheduled one redoes it",
+        );
       await queues.close();
       redis.disconnect();
       await database.close();

@@ -5,7 +5,7 @@
  * expired, their runs handed back to the dispatcher to finish `denied`), `acceptance` (the quality monitor's
  * pass) and `checkpoints` (time-based audit checkpoints) — and whichever monitor's worker takes a job runs it.
  */
-import { bullQueueName, parseJobData, Worker, type QueueSet, type Redis } from "@praxa/queue";
+import { ActiveJobs, bullQueueName, parseJobData, Worker, type Job, type QueueSet, type Redis } from "@praxa/queue";
 import { isPraxaError } from "@praxa/core";
 import { expireApprovals } from "@praxa/db";
 import { ROOT_CONTEXT, SpanStatusCode, type Logger, type Tracer } from "@praxa/observability";
@@ -160,10 +160,17 @@ async function runMaintenancePass(name: string, data: unknown, deps: Maintenance
   }
 }
 
-export function startMaintenanceWorker(connection: Redis, prefix: string, deps: MaintenanceDeps, log: Logger): Worker {
+/** The maintenance worker, with its jobs in flight counted (`active`) so that shutdown can wait for them (closeWorkers). */
+export function startMaintenanceWorker(
+  connection: Redis,
+  prefix: string,
+  deps: MaintenanceDeps,
+  log: Logger,
+): { worker: Worker; active: ActiveJobs } {
+  const active = new ActiveJobs();
   const worker = new Worker(
     bullQueueName("maintenance", connection),
-    async (job) => runMaintenanceJob(job.name, job.data, deps),
+    active.track(async (job: Job) => runMaintenanceJob(job.name, job.data, deps)),
     {
       connection,
       prefix,
@@ -174,5 +181,5 @@ export function startMaintenanceWorker(connection: Redis, prefix: string, deps: 
   worker.on("failed", (job, err) =>
     log.error({ job: job?.name, code: "MAINTENANCE_FAILED", err }, "maintenance job failed"),
   );
-  return worker;
+  return { worker, active };
 }

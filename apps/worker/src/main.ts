@@ -26,13 +26,16 @@ import {
   type SpanExporter,
 } from "@praxa/observability";
 import {
+  ActiveJobs,
   checkRedisEvictionPolicy,
+  closeWorkers,
   createQueues,
   createRedis,
   enqueue,
   parseJobData,
   queueErrorLogger,
   Worker,
+  type Job,
 } from "@praxa/queue";
 import { startDispatcher } from "./dispatcher.js";
 import { createKeyProvider } from "./key-provider.js";
@@ -197,13 +200,16 @@ export async function startWorker(
         : options.providerFactory,
   };
 
+  // Every processor is counted, so shutdown can wait for the jobs in flight without BullMQ's graceful close (see
+  // closeWorkers in @praxa/queue: that close can wait forever after a Redis outage).
+  const active = new ActiveJobs();
   const runs = new Worker(
     queues.name("runs"),
-    async (job) => {
+    active.track(async (job: Job) => {
       // Only the runId is used; a workspace id in `hint` is for tracing and never authorizes anything.
       const data = parseJobData("run", job.data);
       return processRunJob(runDeps, data.runId);
-    },
+    }),
     {
       ...connection,
       concurrency: config.WORKER_CONCURRENCY,
@@ -217,7 +223,7 @@ export async function startWorker(
 
   const keys = new Worker(
     queues.name("keys"),
-    async (job) => {
+    active.track(async (job: Job) => {
       const data = parseJobData("keys", job.data);
       const result = await runKeysJob(
         { database, provider, holder },
@@ -235,7 +241,7 @@ export async function startWorker(
         "keys job",
       );
       return result;
-    },
+    }),
     { ...connection, concurrency: 1 },
   );
   queueErrors.watch(keys, { component: "worker", queue: "keys" });
@@ -244,18 +250,21 @@ export async function startWorker(
   // Notifications of a paused / resumed Skill: one job per channel, claimed under a lease like a run.
   const notifications = new Worker(
     queues.name("notifications"),
-    createNotificationProcessor({
-      database,
-      provider,
-      holder,
-      log,
-      leaseSeconds: config.WORKER_LEASE_SECONDS,
-      channels: {
-        smtp: config.PRAXA_SMTP_URL === undefined ? null : { url: config.PRAXA_SMTP_URL, from: config.PRAXA_SMTP_FROM },
-        pagerDutyEventsUrl: config.PRAXA_PAGERDUTY_EVENTS_URL,
-        slack: { baseUrl: config.SLACK_BASE_URL, app: slack },
-      },
-    }),
+    active.track(
+      createNotificationProcessor({
+        database,
+        provider,
+        holder,
+        log,
+        leaseSeconds: config.WORKER_LEASE_SECONDS,
+        channels: {
+          smtp:
+            config.PRAXA_SMTP_URL === undefined ? null : { url: config.PRAXA_SMTP_URL, from: config.PRAXA_SMTP_FROM },
+          pagerDutyEventsUrl: config.PRAXA_PAGERDUTY_EVENTS_URL,
+          slack: { baseUrl: config.SLACK_BASE_URL, app: slack },
+        },
+      }),
+    ),
     { ...connection, concurrency: 2 },
   );
   queueErrors.watch(notifications, { component: "worker", queue: "notifications" });
@@ -265,7 +274,7 @@ export async function startWorker(
   // Replays of recorded decisions (api / CLI requests): claimed under a lease of their own; nothing is posted.
   const replays = new Worker(
     queues.name("replays"),
-    createReplayProcessor({ database, provider, github, slack, holder, log }),
+    active.track(createReplayProcessor({ database, provider, github, slack, holder, log })),
     { ...connection, concurrency: 1 },
   );
   queueErrors.watch(replays, { component: "worker", queue: "replays" });
@@ -273,31 +282,33 @@ export async function startWorker(
   // SIEM streams: one pass per job, the subscription leased in Postgres (one stream per subscription fleet-wide).
   const siem = new Worker(
     queues.name("siem"),
-    createSiemDeliveryProcessor({
-      database,
-      provider,
-      holder,
-      log,
-      siem: {
-        egress: egressPolicy({
-          allowCidrs: config.PRAXA_EGRESS_ALLOW_CIDRS,
-          requireHttps: config.NODE_ENV === "production",
-        }),
-        leaseSeconds: config.SIEM_LEASE_SECONDS,
-        retryBaseMs: config.SIEM_RETRY_BASE_MS,
-        retryMaxMs: config.SIEM_RETRY_MAX_MS,
-        maxFailingSeconds: config.SIEM_DISABLE_AFTER_SECONDS,
-        maxBatchesPerPass: config.SIEM_BATCHES_PER_PASS,
-      },
-      auditWriter,
-      // The workspace's channels are told through the notification outbox: enqueue what the disabling recorded.
-      onDisabled: async ({ notificationIds }) => {
-        for (const id of notificationIds)
-          await enqueue(queues, "notification", { notificationId: id }, { jobId: id }, { timeoutMs: 2_000 }).catch(
-            (err: unknown) => log.warn({ code: "NOTIFICATION_ENQUEUE_FAILED", err }, "left to the outbox reconciler"),
-          );
-      },
-    }),
+    active.track(
+      createSiemDeliveryProcessor({
+        database,
+        provider,
+        holder,
+        log,
+        siem: {
+          egress: egressPolicy({
+            allowCidrs: config.PRAXA_EGRESS_ALLOW_CIDRS,
+            requireHttps: config.NODE_ENV === "production",
+          }),
+          leaseSeconds: config.SIEM_LEASE_SECONDS,
+          retryBaseMs: config.SIEM_RETRY_BASE_MS,
+          retryMaxMs: config.SIEM_RETRY_MAX_MS,
+          maxFailingSeconds: config.SIEM_DISABLE_AFTER_SECONDS,
+          maxBatchesPerPass: config.SIEM_BATCHES_PER_PASS,
+        },
+        auditWriter,
+        // The workspace's channels are told through the notification outbox: enqueue what the disabling recorded.
+        onDisabled: async ({ notificationIds }) => {
+          for (const id of notificationIds)
+            await enqueue(queues, "notification", { notificationId: id }, { jobId: id }, { timeoutMs: 2_000 }).catch(
+              (err: unknown) => log.warn({ code: "NOTIFICATION_ENQUEUE_FAILED", err }, "left to the outbox reconciler"),
+            );
+        },
+      }),
+    ),
     { ...connection, concurrency: 4 },
   );
   queueErrors.watch(siem, { component: "worker", queue: "siem" });
@@ -320,18 +331,16 @@ export async function startWorker(
       // Stop taking jobs; in-flight runs finish within the grace period (their steps are durable regardless: a run
       // cut short is replayed by the next claim once its lease expires).
       await dispatcher.stop();
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.WORKER_SHUTDOWN_GRACE_MS).unref());
-      await Promise.race([
-        Promise.all([runs.close(), keys.close(), notifications.close(), replays.close(), siem.close()]),
-        grace,
-      ]);
-      await Promise.all([
-        runs.close(true),
-        keys.close(true),
-        notifications.close(true),
-        replays.close(true),
-        siem.close(true),
-      ]).catch(() => undefined);
+      const closed = await closeWorkers(
+        [runs, keys, notifications, replays, siem],
+        active,
+        config.WORKER_SHUTDOWN_GRACE_MS,
+      );
+      if (!closed.drained)
+        log.warn(
+          { code: "WORKER_SHUTDOWN_ABANDONED", jobs: closed.abandoned, graceMs: config.WORKER_SHUTDOWN_GRACE_MS },
+          "jobs still running at the end of the grace period: left to their leases",
+        );
       await queues.close().catch(() => undefined);
       redis.disconnect();
       stopAuditBacklog();

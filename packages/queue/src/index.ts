@@ -14,3 +14,4 @@ export {
   type Processor,
 } from "bullmq";
 export type { Cluster as RedisCluster, Redis as SingleRedis } from "ioredis";
+export * from "./worker-shutdown.js";
