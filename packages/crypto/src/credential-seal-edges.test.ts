@@ -60,6 +60,20 @@ describe("credential sealing at its edges", () => {
     ).rejects.toBeInstanceOf(ValidationError);
   });
 
+  it("refuses a low-order public key (the shared secret would be all zeros) with the invalid-key error", async () => {
+    // Points of small order on Curve25519 (RFC 7748 §6.1 check; the list libsodium rejects): 0, 1 and an order-8 point.
+    const lowOrder = [
+      "0000000000000000000000000000000000000000000000000000000000000000",
+      "0100000000000000000000000000000000000000000000000000000000000000",
+      "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    ];
+    for (const h of lowOrder) {
+      const sealing = sealCredential({ keyId: "wsk_low", publicKey: hex(h) }, ctx, "x");
+      await expect(sealing).rejects.toBeInstanceOf(ValidationError);
+      await expect(sealing).rejects.toThrow("the recipient public key is not a valid X25519 key");
+    }
+  });
+
   it("refuses a context that is not one", () => {
     for (const bad of [
       { workspaceId: "", provider: "a", purpose: "b" },

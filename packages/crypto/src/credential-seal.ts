@@ -11,7 +11,7 @@
  */
 import { createPrivateKey, createPublicKey, type webcrypto } from "node:crypto";
 import { ValidationError } from "@praxa/core";
-import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
+import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, EncapError, HkdfSha256 } from "@hpke/core";
 import { z } from "zod";
 import { concatBytes, lengthPrefixedAll, utf8 } from "./bytes.js";
 import { CiphertextMalformedError, DecryptFailedError } from "./errors.js";
@@ -134,7 +134,16 @@ export async function sealCredential(
   } catch {
     throw new ValidationError("the recipient public key is not a valid X25519 key");
   }
-  const { ct, enc } = await suite.seal({ recipientPublicKey, info: concatBytes(INFO_LABEL, header) }, bytes, aad);
+  let sealed: { ct: ArrayBuffer; enc: ArrayBuffer };
+  try {
+    sealed = await suite.seal({ recipientPublicKey, info: concatBytes(INFO_LABEL, header) }, bytes, aad);
+  } catch (err) {
+    // A low-order point (all zeros, 1, …) deserializes but makes the shared secret all zeros, which HPKE refuses
+    // (RFC 9180 §7.1.4): the same answer as any other public key that is not a usable X25519 key.
+    if (err instanceof EncapError) throw new ValidationError("the recipient public key is not a valid X25519 key");
+    throw err;
+  }
+  const { ct, enc } = sealed;
   return serializeSealedCredential({
     version: SEALED_VERSION,
     keyId: publicKey.keyId,
