@@ -7,7 +7,7 @@
  * (same webhook-id: the receiver deduplicates; `Retry-After` is not yet honoured). Any other answer: the producer
  * refused it (permanent).
  */
-import { createHmac } from "node:crypto";
+import { standardWebhookV1 } from "@praxa/connectors";
 import { PraxaError } from "@praxa/core";
 import { withWorkspace, type Database, type RunLease } from "@praxa/db";
 import { egressRequest, type EgressOptions, type EgressPolicy } from "@praxa/egress";
@@ -31,12 +31,6 @@ class CallbackUnavailableError extends PraxaError {
 class CallbackSecretMissingError extends PraxaError {
   readonly code = "CALLBACK_SECRET_MISSING";
   readonly httpStatus = 409;
-}
-
-/** The Standard Webhooks `v1` signature of one message. */
-export function signStandardWebhook(secret: string, id: string, timestampSeconds: number, body: string): string {
-  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
-  return `v1,${createHmac("sha256", key).update(`${id}.${timestampSeconds}.${body}`, "utf8").digest("base64")}`;
 }
 
 export interface CallbackDeps {
@@ -75,7 +69,7 @@ export async function sendSkillCallback(
         "user-agent": "Praxa-Callback/1",
         "webhook-id": request.webhookId,
         "webhook-timestamp": String(ts),
-        "webhook-signature": signStandardWebhook(secret, request.webhookId, ts, request.body),
+        "webhook-signature": standardWebhookV1(secret, request.webhookId, ts, request.body),
       },
       body: request.body,
     },

@@ -11,6 +11,7 @@ export * from "./notify-email.js";
 export * from "./notify-slack.js";
 export * from "./slack-bot-client.js";
 export * from "./siem-signing.js";
+export * from "./standard-webhooks.js";
 export * from "./siem-format.js";
 export * from "./siem-send.js";
 export * from "./siem-verify-endpoint.js";

@@ -8,19 +8,11 @@
  * During a rotation's overlap both generations sign: a receiver that still pins the old key, or already the new one,
  * verifies (any one valid signature suffices).
  */
-import {
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  randomBytes,
-  sign,
-  type KeyObject,
-} from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { z } from "zod";
+import { standardWebhookContent, standardWebhookV1 } from "./standard-webhooks.js";
 
 export const WebhookPublicKeySchema = z.string().regex(/^whpk_[A-Za-z0-9+/]{43}=$/, "an Ed25519 public key: whpk_…");
-export const WebhookSecretSchema = z.string().regex(/^whsec_[A-Za-z0-9+/]{22,}={0,2}$/, "a webhook secret: whsec_…");
 
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4); the raw key follows. */
 const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
@@ -41,11 +33,6 @@ export function generateSiemSigningKey(): SiemSigningKeyPair {
   };
 }
 
-/** A `whsec_` secret: 32 random bytes, base64. */
-export function generateWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString("base64")}`;
-}
-
 /** The Ed25519 public key a `whpk_…` names (what a receiver does with it; also used by tests and the CLI). */
 export function webhookPublicKey(whpk: string): KeyObject {
   const raw = Buffer.from(WebhookPublicKeySchema.parse(whpk).slice("whpk_".length), "base64");
@@ -62,18 +49,11 @@ export interface SiemSigners {
   readonly hmac: readonly string[];
 }
 
-function signedContent(webhookId: string, timestamp: number, body: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(`${webhookId}.${timestamp}.`, "utf8"), body]);
-}
-
 /** The `webhook-signature` header value: `v1a,…` for each Ed25519 key, then `v1,…` for each secret. */
 export function signSiemBody(signers: SiemSigners, webhookId: string, timestamp: number, body: Uint8Array): string {
   if (signers.ed25519.length === 0) throw new RangeError("a SIEM delivery is always signed with v1a");
-  const content = signedContent(webhookId, timestamp, body);
+  const content = standardWebhookContent(webhookId, timestamp, body);
   const v1a = signers.ed25519.map((k) => `v1a,${sign(null, content, k).toString("base64")}`);
-  const v1 = signers.hmac.map((secret) => {
-    const key = Buffer.from(WebhookSecretSchema.parse(secret).slice("whsec_".length), "base64");
-    return `v1,${createHmac("sha256", key).update(content).digest("base64")}`;
-  });
+  const v1 = signers.hmac.map((secret) => standardWebhookV1(secret, webhookId, timestamp, body));
   return [...v1a, ...v1].join(" ");
 }

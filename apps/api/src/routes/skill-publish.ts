@@ -14,7 +14,6 @@
  * of integrations the workspace has not installed and never publishes over a built-in Skill); every new version is
  * audited (`skill.version.created`: version, manifest hash, actor) in its transaction.
  */
-import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import {
@@ -28,6 +27,7 @@ import {
   type AuditEventDraft,
   type SkillManifest,
 } from "@praxa/core";
+import { generateWebhookSecret } from "@praxa/connectors";
 import { sealCredential } from "@praxa/crypto";
 import {
   appendAuditEvents,
@@ -251,7 +251,7 @@ export function registerSkillPublishRoutes(app: FastifyInstance, db: Database, s
       if (!skill) throw new WorkspaceScopeError("no such skill in this workspace");
       const pk = await workspacePublicKey(scope);
       if (!pk) throw new WorkspaceKeyMissingError("this workspace has no key yet: an operator must create it");
-      const secret = `whsec_${randomBytes(32).toString("base64")}`;
+      const secret = generateWebhookSecret();
       const sealed = await sealCredential(
         { keyId: pk.keyId, publicKey: pk.publicKey },
         { workspaceId: caller.workspaceId, provider: "praxa", purpose: "callback_secret" },

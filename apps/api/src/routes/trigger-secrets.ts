@@ -8,9 +8,9 @@
  * Creating and revoking each append a signed `admin.trigger_secret.created` / `.revoked` event (actor, secret id, the
  * Skill, fingerprint — never the secret) in the same transaction.
  */
-import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { generateWebhookSecret } from "@praxa/connectors";
 import { idSchema, newId, NotFoundError, SkillIdSchema, WorkspaceScopeError } from "@praxa/core";
 import { sealCredential } from "@praxa/crypto";
 import {
@@ -78,7 +78,7 @@ export function registerTriggerSecretRoutes(
       const pub = await ingestPublicKey(scope);
       if (!pub)
         throw new IngestKeyMissingError("no ingest key is registered yet: start ingest once (pnpm praxa start ingest)");
-      const secret = `whsec_${randomBytes(32).toString("base64")}`;
+      const secret = generateWebhookSecret();
       const ciphertext = await sealCredential(
         { keyId: pub.keyId, publicKey: pub.publicKey },
         { workspaceId: caller.workspaceId, provider: "trigger", purpose: "webhook_secret" },

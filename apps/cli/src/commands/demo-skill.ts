@@ -10,12 +10,17 @@
  *     admin grants it through the api, the run resumes from its journal and calls back (docs/approvals.md);
  * → the fields the Skill does not declare are nowhere in the database → the signed callback verifies → the audit event.
  */
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createApiClient } from "@praxa/api-client";
-import { encodeSlackBotTokenRecord, SLACK_BOT_TOKEN_PURPOSE, slackBotVaultName } from "@praxa/connectors";
+import {
+  encodeSlackBotTokenRecord,
+  SLACK_BOT_TOKEN_PURPOSE,
+  slackBotVaultName,
+  standardWebhookV1,
+} from "@praxa/connectors";
 import { newId, parseId, type RunId, type WorkspaceId } from "@praxa/core";
 import { sealCredential } from "@praxa/crypto";
 import { bootConfig, type ConfigSource } from "@praxa/config";
@@ -35,11 +40,6 @@ const TEAM = `T0${randomUUID().replace(/-/g, "").slice(0, 9).toUpperCase()}`;
 function step(startedAt: number, text: string): void {
   const s = ((performance.now() - startedAt) / 1000).toFixed(2).padStart(6);
   console.log(`[${s}s] ${text}`);
-}
-
-function standardWebhookSignature(secret: string, id: string, ts: string, body: string): string {
-  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
-  return `v1,${createHmac("sha256", key).update(`${id}.${ts}.${body}`).digest("base64")}`;
 }
 
 export async function runSkillDemo(env: ConfigSource, options: { readonly keep: boolean }): Promise<void> {
@@ -174,7 +174,7 @@ export async function runSkillDemo(env: ConfigSource, options: { readonly keep: 
           "content-type": "application/json",
           "webhook-id": id,
           "webhook-timestamp": ts,
-          "webhook-signature": standardWebhookSignature(producerSecret, id, ts, body),
+          "webhook-signature": standardWebhookV1(producerSecret, id, ts, body),
         },
         body,
       });
@@ -236,7 +236,7 @@ export async function runSkillDemo(env: ConfigSource, options: { readonly keep: 
     const verified =
       cb !== undefined &&
       cb.headers["webhook-signature"] ===
-        standardWebhookSignature(
+        standardWebhookV1(
           callbackSecret,
           String(cb.headers["webhook-id"]),
           String(cb.headers["webhook-timestamp"]),
