@@ -69,13 +69,13 @@ function parseArgs(argv) {
   return out;
 }
 
-function readEnvFile(path) {
+export function readEnvFile(path) {
   const values = new Map();
   if (!existsSync(path)) return values;
   for (const line of readFileSync(path, "utf8").split("\n")) {
     const m = /^\s*#?\s*([A-Z][A-Z0-9_]*)=("(?:[^"\\]|\\.)*"|'[^']*'|[^\s#]*)/.exec(line);
     if (!m) continue;
-    let value = m[2] ?? "";
+    let value = m[2]; // group 2 always takes part (an empty value matches its last branch)
     if (/^["']/.test(value)) value = value.slice(1, -1);
     // A commented-out line documents a key; its example value is only an example unless the line is live.
     values.set(m[1], line.trimStart().startsWith("#") ? undefined : value);
