@@ -60,6 +60,7 @@ export async function sendSkillCallback(
     }
   });
   const ts = Math.floor((deps.now ?? Date.now)() / 1000);
+  const body = Buffer.from(request.body, "utf8"); // the bytes signed are the bytes sent
   const res = await egressRequest(
     {
       url: request.url,
@@ -69,9 +70,9 @@ export async function sendSkillCallback(
         "user-agent": "Praxa-Callback/1",
         "webhook-id": request.webhookId,
         "webhook-timestamp": String(ts),
-        "webhook-signature": standardWebhookV1(secret, request.webhookId, ts, request.body),
+        "webhook-signature": standardWebhookV1(secret, request.webhookId, ts, body),
       },
-      body: request.body,
+      body,
     },
     deps.egress,
     deps.egressOptions,

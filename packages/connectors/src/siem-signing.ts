@@ -9,10 +9,11 @@
  * verifies (any one valid signature suffices).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { ValidationError } from "@praxa/core";
 import { z } from "zod";
 import { standardWebhookContent, standardWebhookV1 } from "./standard-webhooks.js";
 
-export const WebhookPublicKeySchema = z.string().regex(/^whpk_[A-Za-z0-9+/]{43}=$/, "an Ed25519 public key: whpk_…");
+const WebhookPublicKeySchema = z.string().regex(/^whpk_[A-Za-z0-9+/]{43}=$/);
 
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4); the raw key follows. */
 const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
@@ -35,7 +36,9 @@ export function generateSiemSigningKey(): SiemSigningKeyPair {
 
 /** The Ed25519 public key a `whpk_…` names (what a receiver does with it; also used by tests and the CLI). */
 export function webhookPublicKey(whpk: string): KeyObject {
-  const raw = Buffer.from(WebhookPublicKeySchema.parse(whpk).slice("whpk_".length), "base64");
+  if (!WebhookPublicKeySchema.safeParse(whpk).success)
+    throw new ValidationError("an Ed25519 public key is whpk_ and the base64 of its 32 bytes");
+  const raw = Buffer.from(whpk.slice("whpk_".length), "base64");
   return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: "der", type: "spki" });
 }
 

@@ -3,6 +3,7 @@
  * Node's Ed25519 against the `whpk_` form), batches within their count and byte bounds, Retry-After, and the backoff.
  */
 import { describe, expect, it } from "@jest/globals";
+import { ValidationError } from "@praxa/core";
 import { verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
@@ -61,6 +62,15 @@ describe("signing", () => {
     expect(verify(null, Buffer.from(`msg_1.1700000000.${body.toString()}`), pub, sig)).toBe(true);
     expect(verify(null, Buffer.from(`msg_1.1700000001.${body.toString()}`), pub, sig)).toBe(false);
     expect(verify(null, Buffer.from(`msg_2.1700000000.${body.toString()}`), pub, sig)).toBe(false);
+  });
+
+  it("a whpk_ key is whpk_ and the base64 of 32 bytes, nothing around it (a typed error otherwise)", () => {
+    const { publicKey } = generateSiemSigningKey();
+    for (const bad of [publicKey.slice("whpk_".length), `x${publicKey}`, `${publicKey}x`, publicKey.slice(0, -2) + "="])
+      expect(() => webhookPublicKey(bad)).toThrow(ValidationError);
+    expect(() => webhookPublicKey(`${publicKey}x`)).toThrow(
+      "an Ed25519 public key is whpk_ and the base64 of its 32 bytes",
+    );
   });
 
   it("never sends an unsigned batch", () => {

@@ -13,10 +13,10 @@ const vectors = JSON.parse(
 ) as { sign: { secret: string; msg_id: string; timestamp: number; payload: string; expected_signature: string }[] };
 
 describe("Standard Webhooks v1 signing", () => {
-  it("signs the upstream vector, the body given as text or as bytes, the timestamp as a number or as its header", () => {
+  it("signs the upstream vector, the timestamp given as a number or as its header", () => {
     expect(vectors.sign.length).toBeGreaterThan(0);
     for (const s of vectors.sign) {
-      expect(standardWebhookV1(s.secret, s.msg_id, s.timestamp, s.payload)).toBe(s.expected_signature);
+      expect(standardWebhookV1(s.secret, s.msg_id, s.timestamp, Buffer.from(s.payload))).toBe(s.expected_signature);
       expect(standardWebhookV1(s.secret, s.msg_id, String(s.timestamp), Buffer.from(s.payload))).toBe(
         s.expected_signature,
       );
@@ -25,11 +25,11 @@ describe("Standard Webhooks v1 signing", () => {
 
   it("changes with the id, the timestamp, the body and the secret", () => {
     const s = vectors.sign[0]!;
-    const base = standardWebhookV1(s.secret, s.msg_id, s.timestamp, s.payload);
-    expect(standardWebhookV1(s.secret, `${s.msg_id}x`, s.timestamp, s.payload)).not.toBe(base);
-    expect(standardWebhookV1(s.secret, s.msg_id, s.timestamp + 1, s.payload)).not.toBe(base);
-    expect(standardWebhookV1(s.secret, s.msg_id, s.timestamp, `${s.payload} `)).not.toBe(base);
-    expect(standardWebhookV1(generateWebhookSecret(), s.msg_id, s.timestamp, s.payload)).not.toBe(base);
+    const base = standardWebhookV1(s.secret, s.msg_id, s.timestamp, Buffer.from(s.payload));
+    expect(standardWebhookV1(s.secret, `${s.msg_id}x`, s.timestamp, Buffer.from(s.payload))).not.toBe(base);
+    expect(standardWebhookV1(s.secret, s.msg_id, s.timestamp + 1, Buffer.from(s.payload))).not.toBe(base);
+    expect(standardWebhookV1(s.secret, s.msg_id, s.timestamp, Buffer.from(`${s.payload} `))).not.toBe(base);
+    expect(standardWebhookV1(generateWebhookSecret(), s.msg_id, s.timestamp, Buffer.from(s.payload))).not.toBe(base);
   });
 
   it("signs the body's bytes as they are (not re-encoded) after `id.timestamp.`", () => {
@@ -40,7 +40,7 @@ describe("Standard Webhooks v1 signing", () => {
       0x00,
       0x7b,
     ]);
-    expect(standardWebhookContent("msg_é", "5", "ü").toString("utf8")).toBe("msg_é.5.ü");
+    expect(standardWebhookContent("msg_é", "5", Buffer.from("ü")).toString("utf8")).toBe("msg_é.5.ü");
   });
 
   it("refuses a secret that is not whsec_ and at least 16 bytes, without quoting it", () => {
@@ -55,7 +55,7 @@ describe("Standard Webhooks v1 signing", () => {
     for (const secret of bad) {
       let thrown: unknown;
       try {
-        standardWebhookV1(secret, s.msg_id, s.timestamp, s.payload);
+        standardWebhookV1(secret, s.msg_id, s.timestamp, Buffer.from(s.payload));
       } catch (err) {
         thrown = err;
       }
@@ -64,7 +64,9 @@ describe("Standard Webhooks v1 signing", () => {
     }
     // 16 bytes is enough
     const sixteen = `whsec_${Buffer.from("sixteen-bytes!!!").toString("base64")}`;
-    expect(standardWebhookV1(sixteen, s.msg_id, s.timestamp, s.payload)).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
+    expect(standardWebhookV1(sixteen, s.msg_id, s.timestamp, Buffer.from(s.payload))).toMatch(
+      /^v1,[A-Za-z0-9+/]{43}=$/,
+    );
   });
 
   it("issues secrets of 32 random bytes", () => {

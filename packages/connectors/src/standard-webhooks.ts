@@ -11,23 +11,16 @@ import { ValidationError } from "@praxa/core";
 import { z } from "zod";
 
 /** A secret we issue or accept to sign with: `whsec_` and the base64 of at least 16 bytes (we issue 32). */
-const WebhookSecretSchema = z.string().regex(/^whsec_[A-Za-z0-9+/]{22,}={0,2}$/, "a webhook secret: whsec_…");
+const WebhookSecretSchema = z.string().regex(/^whsec_[A-Za-z0-9+/]{22,}={0,2}$/);
 
 /** A new `whsec_` secret: 32 random bytes, base64. */
 export function generateWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString("base64")}`;
 }
 
-/** `{webhook-id}.{webhook-timestamp}.{body}`, the body's bytes untouched (a string is taken as UTF-8). */
-export function standardWebhookContent(
-  webhookId: string,
-  timestamp: number | string,
-  body: Uint8Array | string,
-): Buffer {
-  return Buffer.concat([
-    Buffer.from(`${webhookId}.${timestamp}.`, "utf8"),
-    typeof body === "string" ? Buffer.from(body, "utf8") : body,
-  ]);
+/** `{webhook-id}.{webhook-timestamp}.{body}`, the body's bytes untouched (send them, sign them: never re-encode). */
+export function standardWebhookContent(webhookId: string, timestamp: number | string, body: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${webhookId}.${timestamp}.`), body]);
 }
 
 /**
@@ -39,7 +32,7 @@ export function standardWebhookV1(
   secret: string,
   webhookId: string,
   timestamp: number | string,
-  body: Uint8Array | string,
+  body: Uint8Array,
 ): string {
   if (!WebhookSecretSchema.safeParse(secret).success)
     throw new ValidationError("a Standard Webhooks secret is whsec_ and the base64 of at least 16 bytes");

@@ -174,7 +174,7 @@ export async function runSkillDemo(env: ConfigSource, options: { readonly keep: 
           "content-type": "application/json",
           "webhook-id": id,
           "webhook-timestamp": ts,
-          "webhook-signature": standardWebhookV1(producerSecret, id, ts, body),
+          "webhook-signature": standardWebhookV1(producerSecret, id, ts, Buffer.from(body)),
         },
         body,
       });
@@ -240,7 +240,7 @@ export async function runSkillDemo(env: ConfigSource, options: { readonly keep: 
           callbackSecret,
           String(cb.headers["webhook-id"]),
           String(cb.headers["webhook-timestamp"]),
-          cb.body,
+          Buffer.from(cb.body),
         );
     step(
       t0,
