@@ -8,6 +8,10 @@ import { newId } from "../ids.js";
 import { vouchForChainFields, type ChainFieldColumns } from "./chain-fields.js";
 import { canonicalJson } from "./jcs.js";
 
+// Under `pnpm mutation` (PRAXA_MUTATION=1) the property test below runs fewer cases: it runs once per mutant there,
+// and what it adds to the fixed cases of these suites shows within its first cases (scripts/mutation/modules.json).
+const UNDER_MUTATION = process.env["PRAXA_MUTATION"] === "1";
+
 const row: ChainFieldColumns = {
   seq: 42,
   workspace_id: newId("workspace"),
@@ -116,6 +120,203 @@ describe("vouchForChainFields", () => {
     );
   });
 
+  // The JSON grammar, token by token, with JSON.parse as the oracle: each snippet is put in the record as one more
+  // member's value; the reader must vouch exactly when JSON.parse accepts the text (the four fields stay plain and
+  // right), so it neither refuses valid JSON (the fast path would be lost) nor accepts what JSON.parse refuses.
+  const snippets = [
+    // strings and escapes
+    '"a"',
+    '""',
+    '"\\""',
+    '"\\\\"',
+    '"\\/"',
+    '"\\b"',
+    '"\\f"',
+    '"\\n"',
+    '"\\r"',
+    '"\\t"',
+    '"\\u0041"',
+    '"\\uABCD"',
+    '"\\uabcd"',
+    '"\\u09aF"',
+    '"é€𝄞"',
+    '"\\x"',
+    '"\\u12"',
+    '"\\u12G4"',
+    '"\\uG234"',
+    '"\\u1G34"',
+    '"\\u12G"',
+    '"\\u123"',
+    '"\\',
+    '"abc',
+    '"\u0001"',
+    '"\u001f"',
+    '"\u007f"',
+    '"a\\"',
+    '"\\a"',
+    '"\\U0041"',
+    // numbers
+    "0",
+    "-0",
+    "7",
+    "-12",
+    "1234567890",
+    "1.5",
+    "0.25",
+    "-0.5",
+    "1e5",
+    "1E5",
+    "1e+5",
+    "1e-5",
+    "1.5e10",
+    "-1.5E-10",
+    "01",
+    "-",
+    "+1",
+    "1.",
+    ".5",
+    "1e",
+    "1e+",
+    "1e-",
+    "--1",
+    "1.e5",
+    "-a",
+    "0x1",
+    "1.5.5",
+    "1ee5",
+    "00",
+    "-01",
+    // literals
+    "true",
+    "false",
+    "null",
+    "tru",
+    "fals",
+    "nul",
+    "True",
+    "nulll",
+    "truex",
+    "n",
+    "f",
+    "t",
+    // containers
+    "[]",
+    "{}",
+    "[ ]",
+    "{ }",
+    "[\t\n\r ]",
+    "[1,2]",
+    "[ 1 , 2 ]",
+    '["a",{"b":[true,false,null]},-1.5e3]',
+    '{"a":1}',
+    '{"a" : 1 , "b" : [ ] }',
+    '{"a":{"b":[1,{"c":null}]}}',
+    "[[[[[]]]]]",
+    "[{}]",
+    '{"":0}',
+    '{"a\\"b":1}',
+    "[1,]",
+    "[,1]",
+    "[1 2]",
+    "[",
+    "]",
+    "{",
+    "}",
+    "[}",
+    "{]",
+    "[1]]",
+    '{"a"}',
+    '{"a":}',
+    '{"a" 1}',
+    "{a:1}",
+    '{"a":1,}',
+    '{,"a":1}',
+    '{"a":1 "b":2}',
+    '{"a"::1}',
+    "{1:1}",
+    "[1,,2]",
+    "'a'",
+    "undefined",
+    "NaN",
+    "Infinity",
+    "[" + "[".repeat(70) + "]".repeat(70) + "]", // deeper than the reader's first stack (64): it grows
+    '{"a":' + '{"b":'.repeat(70) + "1" + "}".repeat(70) + "}",
+  ];
+
+  it.each(snippets.map((s) => [s]))(
+    "as a member's value, %s: vouched exactly when JSON.parse accepts it",
+    (snippet) => {
+      const text = canonicalJson(record()).replace("{", `{"extra":${snippet},`);
+      let parses = true;
+      try {
+        JSON.parse(text);
+      } catch {
+        parses = false;
+      }
+      expect({ snippet, vouched: vouchForChainFields(bytes(text), row) }).toEqual({ snippet, vouched: parses });
+      // and as the last member, right before the closing brace
+      const last = canonicalJson(record()).replace(/}$/, `,"extra":${snippet}}`);
+      expect({ snippet, last: vouchForChainFields(bytes(last), row) }).toEqual({ snippet, last: parses });
+    },
+  );
+
+  it.each([
+    [" \t\n\r{", true],
+    ["\u000b{", false], // vertical tab is not JSON white space
+    ["\u00a0{", false],
+  ])("white space before the record: %j → %s", (before, ok) => {
+    expect(vouchForChainFields(bytes(before + canonicalJson(record()).slice(1)), row)).toBe(ok);
+  });
+
+  it("seq: a plain integer of at most 15 digits, no sign, fraction, exponent or leading zero", () => {
+    const text = canonicalJson(record());
+    const withSeq = (lit: string, seq: number) =>
+      vouchForChainFields(bytes(text.replace('"seq":42', `"seq":${lit}`)), { ...row, seq });
+    expect(withSeq("0", 0)).toBe(true);
+    expect(withSeq("9", 9)).toBe(true);
+    expect(withSeq("123456789012345", 123456789012345)).toBe(true);
+    expect(withSeq("1234567890123456", 1234567890123456)).toBe(false);
+    expect(withSeq("042", 42)).toBe(false);
+    expect(withSeq("-42", -42)).toBe(false);
+    expect(withSeq("-0", 0)).toBe(false);
+    expect(withSeq("4e1", 40)).toBe(false);
+    expect(withSeq("42", 43)).toBe(false);
+    expect(withSeq('"42"', 42)).toBe(false);
+    expect(withSeq("[42]", 42)).toBe(false);
+  });
+
+  it("the three strings: plain printable ASCII equal to the row's, byte for byte and length for length", () => {
+    const text = canonicalJson(record());
+    const withKey = (lit: string, key_id: string) =>
+      vouchForChainFields(bytes(text.replace('"key_id":"audit-2026-11"', `"key_id":${lit}`)), { ...row, key_id });
+    expect(withKey('"k"', "k")).toBe(true);
+    expect(withKey('" ~"', " ~")).toBe(true); // the printable range's ends
+    expect(withKey('"k"', "kk")).toBe(false);
+    expect(withKey('"kk"', "k")).toBe(false);
+    expect(withKey('"ka"', "kb")).toBe(false);
+    expect(withKey('"\\u006b"', "k")).toBe(false); // an escape: JSON.parse would say "k", but it is not plain
+    expect(withKey('"\\\\"', "\\")).toBe(false);
+    expect(withKey('"é"', "é")).toBe(false); // not ASCII
+    expect(withKey('"\u007f"', "\u007f")).toBe(false);
+    expect(withKey("k", "k")).toBe(false);
+    expect(withKey("null", "null")).toBe(false);
+    for (const [field, other] of [
+      ["workspace_id", newId("workspace")],
+      ["prev_hash", "cd".repeat(32)],
+    ] as const) {
+      const changed = text.replace(`"${field}":"${row[field]}"`, `"${field}":"${other}"`);
+      expect(vouchForChainFields(bytes(changed), row)).toBe(false);
+      expect(vouchForChainFields(bytes(changed), { ...row, [field]: other })).toBe(true);
+    }
+  });
+
+  it("a key that is one of the four but longer or shorter, or another key with their value, changes nothing", () => {
+    const text = canonicalJson(record());
+    for (const key of ["se", "seqq", "key_i", "key_idx", "prev_has", "workspace", "Seq", "KEY_ID"]) {
+      expect(vouchForChainFields(bytes(text.replace("{", `{"${key}":7,`)), row)).toBe(true);
+    }
+  });
+
   it("property: whenever it vouches, JSON.parse gives an object with exactly those four values", () => {
     const interesting = fc.constantFrom(
       ...'"\\{}[],:0123456789-+.eEtrufalsn \t\n\r'.split("").map((c) => c.charCodeAt(0)),
@@ -151,7 +352,7 @@ describe("vouchForChainFields", () => {
         if (mutations.length === 0 && !text.includes('"seq":1,'))
           expect(vouchForChainFields(candidate, row)).toBe(true);
       }),
-      { numRuns: 4000 },
+      { numRuns: UNDER_MUTATION ? 200 : 4000 },
     );
   });
 });

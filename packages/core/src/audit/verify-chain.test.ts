@@ -383,3 +383,106 @@ describe("redacted events (a person's erasure: bytes removed in place; hash, lin
     expect(verifyChain(unlinked, keyset, fast)).toMatchObject({ ok: false, seq: 2, reason: "prev_hash_mismatch" });
   });
 });
+
+describe("verifyChain: what each check binds, one field at a time", () => {
+  it("a record larger than the reused hash buffer verifies, and a byte flipped in it is found", () => {
+    const ws = newId("workspace");
+    const big = row(
+      {
+        ...draft(1),
+        reasoning: ["x".repeat(20_000)],
+        workspace_id: ws,
+        seq: 1,
+        prev_hash: genesisPrevHash(ws),
+        key_id: "k1",
+      },
+      k1.privateKey,
+    );
+    expect(big.canonical.length).toBeGreaterThan(4096 * 4);
+    expect(verifyChain([big], keyset, { workspaceId: ws })).toMatchObject({ ok: true, headHash: big.hash });
+    const flipped = Buffer.from(big.canonical);
+    flipped[10_000] = 0x79; // "x" → "y"
+    expect(verifyChain([{ ...big, canonical: flipped }], keyset, { workspaceId: ws })).toMatchObject({
+      seq: 1,
+      reason: "hash_mismatch",
+    });
+  });
+
+  it.each(["seq", "workspace_id", "prev_hash", "key_id"] as const)(
+    "full check: a record re-hashed and re-signed whose %s differs from its row → column_mismatch",
+    (field) => {
+      const rows = chain(wsA, 3);
+      const other = {
+        seq: 7,
+        workspace_id: wsB,
+        prev_hash: "cd".repeat(32),
+        key_id: "k2",
+      }[field];
+      const body = { ...bodyOf(at(rows, 2)), [field]: other };
+      const copy = [...rows];
+      copy[1] = reforge(at(rows, 2), canonicalBytes(body), k1.privateKey);
+      expect(verifyChain(copy, keyset, opts)).toEqual({ ok: false, seq: 2, index: 1, reason: "column_mismatch" });
+    },
+  );
+
+  it.each([
+    ["seq", '"s\\u0065q":7'],
+    ["workspace_id", `"workspace\\u005fid":"${wsB}"`],
+    ["prev_hash", `"prev\\u005fhash":"${"cd".repeat(32)}"`],
+    ["key_id", '"key\\u005fid":"k9"'],
+  ])(
+    "fast check: a %s written last under an escaped key (the reader cannot vouch; JSON.parse decides) → column_mismatch",
+    (_field, member) => {
+      const rows = chain(wsA, 3);
+      const text = Buffer.from(at(rows, 2).canonical).toString("utf8");
+      const copy = [...rows];
+      copy[1] = reforge(at(rows, 2), Buffer.from(text.replace(/}$/, `,${member}}`)), k1.privateKey);
+      expect(verifyChain(copy.slice(0, 2), keyset, { ...opts, signatures: false, content: "columns" })).toEqual({
+        ok: false,
+        seq: 2,
+        index: 1,
+        reason: "column_mismatch",
+      });
+    },
+  );
+
+  it("fast check: a record that parses to null or a number is a schema failure, an array a column mismatch", () => {
+    const rows = chain(wsA, 2);
+    for (const [text, reason] of [
+      ["null", "schema"],
+      ["7", "schema"],
+      ['"seq"', "schema"],
+      ["[1]", "column_mismatch"],
+    ] as const) {
+      const copy = [...rows];
+      copy[1] = reforge(at(rows, 2), Buffer.from(text), k1.privateKey);
+      expect({ text, r: verifyChain(copy, keyset, { ...opts, signatures: false, content: "columns" }) }).toEqual({
+        text,
+        r: { ok: false, seq: 2, index: 1, reason },
+      });
+    }
+  });
+
+  it("firstPrevHash must be exactly 64 lower-case hex digits", () => {
+    const rows = chain(wsA, 2);
+    for (const bad of ["0".repeat(65), `x${"0".repeat(64)}`, `${"0".repeat(64)}x`, "0".repeat(63), "A".repeat(64)])
+      expect(() => verifyChain(rows.slice(1), keyset, { ...opts, firstPrevHash: bad, firstSeq: 2 })).toThrow(
+        AuditEncodingError,
+      );
+    expect(verifyChain(rows.slice(1), keyset, { ...opts, firstPrevHash: at(rows, 1).hash, firstSeq: 2 })).toMatchObject(
+      { ok: true, count: 1 },
+    );
+  });
+
+  it("a redacted event's stored hash must be exactly a digest", () => {
+    const rows = chain(wsA, 3);
+    for (const bad of [`${at(rows, 2).hash}0`, `x${at(rows, 2).hash}`, at(rows, 2).hash.toUpperCase()]) {
+      const copy = [...rows];
+      copy[1] = { ...at(rows, 2), canonical: new Uint8Array(0), hash: bad };
+      expect(verifyChain(copy, keyset, opts)).toMatchObject({ ok: false, seq: 2, reason: "malformed" });
+    }
+    const copy = [...rows];
+    copy[1] = { ...at(rows, 2), canonical: new Uint8Array(0) };
+    expect(verifyChain(copy, keyset, opts)).toMatchObject({ ok: true, count: 3, redacted: [2] });
+  });
+});
