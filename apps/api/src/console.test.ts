@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import type { FastifyInstance } from "fastify";
-import { newId, type WorkspaceId } from "@praxa/core";
+import { mintApiTokenMaterial, newId, type WorkspaceId } from "@praxa/core";
 import {
   createConsoleSignInLink,
   createDatabase,
@@ -280,6 +280,37 @@ describe("OIDC sign-in (code + PKCE against oidc-provider)", () => {
     expect(await pausedAt()).toBe(before);
     // Reading needs no CSRF token (nothing changes).
     expect((await s.browser.api("/v1/skills")).status).toBe(200);
+  });
+
+  it("an api token in Authorization is what authenticates, even beside a session cookie: no CSRF check for it", async () => {
+    const email = `both-${randomUUID()}@example.com`;
+    await addMember(A, "admin", email);
+    const s = await signIn(A.workspaceId, { sub: `sub-${randomUUID()}`, email });
+    const m = mintApiTokenMaterial(A.workspaceId);
+    await admin`insert into api_tokens (workspace_id, id, member_id, kind, name, secret_sha256, expires_at)
+                values (${A.workspaceId}, ${m.tokenId}, ${A.memberId}, 'human', 'both', ${m.secretSha256}, now() + interval '1 hour')`;
+    const post = (authorization?: string) =>
+      fetch(`${base}/v1/skills/${A.skillId}/pause`, {
+        method: "POST",
+        headers: {
+          cookie: s.browser.cookie(base),
+          "content-type": "application/json",
+          ...(authorization ? { authorization } : {}),
+        },
+        body: JSON.stringify({ reason: "token beside a cookie" }),
+      });
+    // The cookie alone, without the CSRF header: refused…
+    expect((await post()).status).toBe(403);
+    // …the same request carrying an api token: the token is the caller (a cross-site page cannot set this header).
+    expect((await post(`Bearer ${m.token}`)).status).toBe(200);
+    // A bad token beside a good cookie is not rescued by the cookie.
+    expect((await post("Bearer praxa_tk_nope")).status).toBe(401);
+    const resumed = await fetch(`${base}/v1/skills/${A.skillId}/resume`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${m.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ reason: "back" }),
+    });
+    expect(resumed.status).toBe(200);
   });
 
   it("an identity with no member, an unverified email, a foreign callback and a replayed callback are refused", async () => {
