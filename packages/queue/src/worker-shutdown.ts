@@ -5,8 +5,8 @@
  * After a Redis outage that connection can sit in ioredis's `reconnecting` state (a retry timer, no socket); ioredis's
  * `disconnect()` then clears the timer and emits neither `end` nor `error`, so `close()` never resolves — even though
  * Redis is back and no job is running (reproduced with bullmq 5.81.5 and 6.7.6 and a Redis restarted just before the
- * close — worker-shutdown.test.ts; upstream: taskforcesh/bullmq#4656, open). Once a graceful close has started, `close(true)` returns that same
- * pending promise, so a grace-period-then-force pattern built on `close()` hangs too.
+ * close — worker-shutdown.test.ts; upstream: taskforcesh/bullmq#4656, open). Once a graceful close has started,
+ * `close(true)` returns that same pending promise, so a grace-period-then-force pattern built on `close()` hangs too.
  *
  * So we never call the graceful close. We stop the workers taking jobs (`pause(true)`: a flag, no connection waits),
  * wait for the processors we started — counted by `ActiveJobs`, which wraps each processor — for at most the grace
