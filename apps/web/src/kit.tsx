@@ -79,6 +79,38 @@ export function Field(props: { label: string; hint?: string; children: (id: stri
   );
 }
 
+/** The From / To pair of a list's time filter (`datetime-local`; empty = no bound), kept in the URL by the page. */
+export function TimeRangeFields(props: {
+  from: string | undefined;
+  to: string | undefined;
+  onChange: (patch: { from?: string | undefined; to?: string | undefined }) => void;
+}) {
+  return (
+    <>
+      <Field label="From">
+        {(id) => (
+          <input
+            id={id}
+            type="datetime-local"
+            value={props.from ?? ""}
+            onChange={(e) => props.onChange({ from: e.target.value || undefined })}
+          />
+        )}
+      </Field>
+      <Field label="To">
+        {(id) => (
+          <input
+            id={id}
+            type="datetime-local"
+            value={props.to ?? ""}
+            onChange={(e) => props.onChange({ to: e.target.value || undefined })}
+          />
+        )}
+      </Field>
+    </>
+  );
+}
+
 export function ErrorNotice(props: { error: unknown }) {
   const e = props.error;
   const notFound = e instanceof ApiFailure && (e.status === 404 || e.code === "NOT_FOUND" || e.code === "INVALID_ID");

@@ -8,7 +8,19 @@ import { useState } from "react";
 import { z } from "zod";
 import { Link, useNavigate } from "@tanstack/react-router";
 import { api, ApiFailure, isAdmin, unwrap, sessionQuery } from "../api.js";
-import { Badge, Button, Card, Empty, ErrorNotice, Field, Loading, Notice, Page, Time } from "../kit.js";
+import {
+  Badge,
+  Button,
+  Card,
+  Empty,
+  ErrorNotice,
+  Field,
+  Loading,
+  Notice,
+  Page,
+  Time,
+  TimeRangeFields,
+} from "../kit.js";
 import type { AuditSearch } from "../router.js";
 
 interface Event {
@@ -124,26 +136,7 @@ export function AuditPage(props: { search: AuditSearch }) {
               />
             )}
           </Field>
-          <Field label="From">
-            {(id) => (
-              <input
-                id={id}
-                type="datetime-local"
-                value={search.from ?? ""}
-                onChange={(e) => setFilter({ from: e.target.value || undefined })}
-              />
-            )}
-          </Field>
-          <Field label="To">
-            {(id) => (
-              <input
-                id={id}
-                type="datetime-local"
-                value={search.to ?? ""}
-                onChange={(e) => setFilter({ to: e.target.value || undefined })}
-              />
-            )}
-          </Field>
+          <TimeRangeFields from={search.from} to={search.to} onChange={setFilter} />
         </form>
       </Card>
       <KeysAndCheckpoints />

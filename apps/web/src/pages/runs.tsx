@@ -6,7 +6,19 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate } from "@tanstack/react-router";
 import { useState } from "react";
 import { api, unwrap } from "../api.js";
-import { Badge, Button, Card, Empty, ErrorNotice, Field, Loading, Notice, Page, Time } from "../kit.js";
+import {
+  Badge,
+  Button,
+  Card,
+  Empty,
+  ErrorNotice,
+  Field,
+  Loading,
+  Notice,
+  Page,
+  Time,
+  TimeRangeFields,
+} from "../kit.js";
 import { useLiveRuns } from "../live.js";
 import type { RunsSearch } from "../router.js";
 
@@ -138,26 +150,7 @@ export function RunsPage(props: { search: RunsSearch }) {
               />
             )}
           </Field>
-          <Field label="From">
-            {(id) => (
-              <input
-                id={id}
-                type="datetime-local"
-                value={search.from ?? ""}
-                onChange={(e) => setFilter({ from: e.target.value || undefined })}
-              />
-            )}
-          </Field>
-          <Field label="To">
-            {(id) => (
-              <input
-                id={id}
-                type="datetime-local"
-                value={search.to ?? ""}
-                onChange={(e) => setFilter({ to: e.target.value || undefined })}
-              />
-            )}
-          </Field>
+          <TimeRangeFields from={search.from} to={search.to} onChange={setFilter} />
         </form>
       </Card>
       <div className="bulk" role="group" aria-label="Bulk actions">
