@@ -78,12 +78,17 @@ describe("Redis outage under a running monitor and worker", () => {
       // Several reconnect attempts later (each one fails on every client, the apps' included)…
       await enough;
       const logged = () => lines.filter((l) => l["code"] === "QUEUE_REDIS_UNAVAILABLE");
-      for (let i = 0; i < 100 && logged().length === 0; i += 1) await new Promise((r) => setTimeout(r, 50));
-      // …the outage is in the structured log, with a code, the component and the error's own code…
-      expect(logged().length).toBeGreaterThan(0);
-      expect(logged()[0]).toMatchObject({ level: 40 });
-      expect(["ECONNREFUSED", "ECONNRESET"]).toContain(logged()[0]?.["errCode"]);
-      expect(["redis", "queue", "worker"]).toContain(logged()[0]?.["component"]);
+      const refused = () => logged().some((l) => l["errCode"] === "ECONNREFUSED");
+      for (let i = 0; i < 100 && !refused(); i += 1) await new Promise((r) => setTimeout(r, 50));
+      // …the outage is in the structured log, with a code, the component and the error's own code: the reconnects'
+      // ECONNREFUSED, and before it whatever the dropped sockets said (ECONNRESET; "Connection is closed" under BullMQ
+      // 6 — ERR_CONNECTION_CLOSED), each a connection code, as a warning…
+      expect(refused()).toBe(true);
+      for (const l of logged()) {
+        expect(l).toMatchObject({ level: 40 });
+        expect(["ECONNREFUSED", "ECONNRESET", "ERR_CONNECTION_CLOSED", "EPIPE", "ETIMEDOUT"]).toContain(l["errCode"]);
+        expect(["redis", "queue", "worker"]).toContain(l["component"]);
+      }
       // …once per error code per interval per process, not once per attempt per queue
       const keys = logged().map((l) => `${String(l["service"])}/${String(l["errCode"])}`);
       expect(keys.length).toBe(new Set(keys).size);
