@@ -56,8 +56,13 @@ describe("vouchForChainFields", () => {
     ]) {
       expect(vouchForChainFields(bytes(canonicalJson(record(change))), row)).toBe(false);
     }
-    const { key_id: _dropped, ...withoutKey } = record();
-    expect(vouchForChainFields(bytes(canonicalJson(withoutKey)), row)).toBe(false);
+    for (const field of ["seq", "workspace_id", "prev_hash", "key_id"]) {
+      const without = Object.fromEntries(Object.entries(record()).filter(([k]) => k !== field));
+      expect({ field, vouched: vouchForChainFields(bytes(canonicalJson(without)), row) }).toEqual({
+        field,
+        vouched: false,
+      });
+    }
     const text = canonicalJson(record());
     expect(vouchForChainFields(bytes(text.replace('"seq":42', '"seq":42.0')), row)).toBe(false);
     expect(vouchForChainFields(bytes(text.replace('"seq":42', '"seq":4.2e1')), row)).toBe(false);
@@ -155,6 +160,13 @@ describe("vouchForChainFields", () => {
     '"a\\"',
     '"\\a"',
     '"\\U0041"',
+    '"\\u0fff"', // each end of each hex range: 0-9, A-F, a-f; and the bytes just outside them
+    '"\\uffff"',
+    '"\\u00/0"',
+    '"\\u00:0"',
+    '"\\u00@0"',
+    '"\\u00`0"',
+    '"\\u00g0"',
     // numbers
     "0",
     "-0",
@@ -196,6 +208,10 @@ describe("vouchForChainFields", () => {
     "True",
     "nulll",
     "truex",
+    "trve", // a literal's length with another letter in it
+    "fals3",
+    "nuLl",
+    "xull",
     "n",
     "f",
     "t",
@@ -228,6 +244,11 @@ describe("vouchForChainFields", () => {
     '{"a"}',
     '{"a":}',
     '{"a" 1}',
+    '{"a"x1}', // something else where the colon goes
+    '{"a",1}',
+    '{"a" ,1}',
+    '{a":1}', // a member name without its opening quote
+    '{"a":1,b":2}',
     "{a:1}",
     '{"a":1,}',
     '{,"a":1}',
@@ -283,6 +304,11 @@ describe("vouchForChainFields", () => {
     expect(withSeq("42", 43)).toBe(false);
     expect(withSeq('"42"', 42)).toBe(false);
     expect(withSeq("[42]", 42)).toBe(false);
+    // A sign, point or exponent read as if it were a digit would make these equal ('.' − '0' = −2: 1, 8 → 88):
+    expect(withSeq("1.8", 88)).toBe(false);
+    expect(withSeq("-1", -29)).toBe(false);
+    expect(withSeq("1E5", 315)).toBe(false);
+    expect(withSeq("1e5", 535)).toBe(false);
   });
 
   it("the three strings: plain printable ASCII equal to the row's, byte for byte and length for length", () => {
@@ -300,6 +326,14 @@ describe("vouchForChainFields", () => {
     expect(withKey('"\u007f"', "\u007f")).toBe(false);
     expect(withKey("k", "k")).toBe(false);
     expect(withKey("null", "null")).toBe(false);
+    // Byte for byte they would match, but JSON.parse reads something else:
+    expect(withKey("[7]", "7")).toBe(false); // an array, not a string
+    expect(withKey("[]", "")).toBe(false);
+    expect(withKey("{}", "")).toBe(false);
+    expect(withKey('"\\\\"', "\\\\")).toBe(false); // the two bytes \\ are one backslash to JSON.parse
+    expect(withKey('"\\n"', "\\n")).toBe(false); // the escape \n is a newline to JSON.parse
+    expect(withKey('"é"', "\u00c3\u00a9")).toBe(false); // é's two UTF-8 bytes are one character
+    expect(withKey('""', "")).toBe(true);
     for (const [field, other] of [
       ["workspace_id", newId("workspace")],
       ["prev_hash", "cd".repeat(32)],
@@ -312,8 +346,31 @@ describe("vouchForChainFields", () => {
 
   it("a key that is one of the four but longer or shorter, or another key with their value, changes nothing", () => {
     const text = canonicalJson(record());
-    for (const key of ["se", "seqq", "key_i", "key_idx", "prev_has", "workspace", "Seq", "KEY_ID"]) {
+    for (const key of ["se", "seqq", "key_i", "key_idx", "prev_has", "workspace", "Seq", "KEY_ID", "prev_hashes"]) {
       expect(vouchForChainFields(bytes(text.replace("{", `{"${key}":7,`)), row)).toBe(true);
+      // after the real one too: were it taken for the field, its value would be the last one and wrong
+      expect({ key, vouched: vouchForChainFields(bytes(text.replace(/}$/, `,"${key}":7}`)), row) }).toEqual({
+        key,
+        vouched: true,
+      });
+    }
+  });
+
+  it("a top level that is not one object, or a member that does not start with a quote, is not JSON: never vouched for", () => {
+    const text = canonicalJson(record());
+    for (const bad of [
+      text.replace("{", '{x":1,'),
+      text.replace("{", "{1:1,"),
+      text.replace(/}$/, ",}"),
+      text.replace("{", "["), // the members are right, the brackets are not
+      text.replace("{", "x"),
+      text.replace(/}$/, "]"),
+      text.replace(/}$/, "x"),
+      text.replace("{", '{"extra"x1,'), // something else where the colon goes
+      text.replace("{", '{"extra" 1,'),
+    ]) {
+      expect({ bad, parses: parsedAgrees(bytes(bad), row) }).toEqual({ bad, parses: false });
+      expect({ bad, vouched: vouchForChainFields(bytes(bad), row) }).toEqual({ bad, vouched: false });
     }
   });
 

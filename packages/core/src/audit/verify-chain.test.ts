@@ -463,6 +463,54 @@ describe("verifyChain: what each check binds, one field at a time", () => {
     }
   });
 
+  it("bytes that are not UTF-8 inside a string are malformed in both modes, never read with replacement characters", () => {
+    const rows = chain(wsA, 2);
+    const bad = Buffer.from(at(rows, 2).canonical);
+    bad[bad.indexOf("step 2")] = 0xff; // in "reasoning": JSON.parse of a lenient decoding would accept it
+    const copy = [...rows];
+    copy[1] = reforge(at(rows, 2), bad, k1.privateKey);
+    for (const options of [opts, { ...opts, content: "columns" } as const])
+      expect(verifyChain(copy, keyset, options)).toEqual({ ok: false, seq: 2, index: 1, reason: "malformed" });
+  });
+
+  it("full check: a number JSON.parse reads as Infinity (1e400) has no canonical form → not_canonical", () => {
+    const rows = chain(wsA, 2);
+    const text = Buffer.from(at(rows, 2).canonical).toString("utf8");
+    expect(text).toContain('"prNumber":1284');
+    const copy = [...rows];
+    copy[1] = reforge(at(rows, 2), Buffer.from(text.replace('"prNumber":1284', '"prNumber":1e400')), k1.privateKey);
+    expect(verifyChain(copy, keyset, opts)).toEqual({ ok: false, seq: 2, index: 1, reason: "not_canonical" });
+  });
+
+  it("a seq column that is not a positive safe integer is malformed, first or later", () => {
+    const rows = chain(wsA, 2);
+    for (const seq of [0, -1, 1.5, 2 ** 53, Number.NaN]) {
+      expect({ seq, r: verifyChain([{ ...at(rows, 1), seq }, at(rows, 2)], keyset, opts) }).toEqual({
+        seq,
+        r: { ok: false, seq: 0, reason: "malformed", index: 0 },
+      });
+      expect({ seq, r: verifyChain([at(rows, 1), { ...at(rows, 2), seq }], keyset, opts) }).toEqual({
+        seq,
+        r: { ok: false, seq: 2, reason: "malformed", index: 1 },
+      });
+    }
+  });
+
+  it("columns of the wrong type (as a driver might hand them) are reported, never coerced or thrown", () => {
+    const rows = chain(wsA, 3);
+    const withColumns = (change: Record<string, unknown>): unknown => {
+      const copy = [...rows];
+      copy[1] = { ...at(rows, 2), ...change } as unknown as StoredChainEvent;
+      return verifyChain(copy, keyset, opts);
+    };
+    const malformed = { ok: false, seq: 2, index: 1, reason: "malformed" };
+    expect(withColumns({ canonical: Buffer.from(at(rows, 2).canonical).toString("utf8") })).toEqual(malformed);
+    expect(withColumns({ canonical: null })).toEqual(malformed);
+    // A redacted event's hash must be a string digest, not something whose text is one.
+    expect(withColumns({ canonical: new Uint8Array(0), hash: [at(rows, 2).hash] })).toEqual(malformed);
+    expect(withColumns({ signature: 12345 })).toEqual({ ok: false, seq: 2, index: 1, reason: "bad_signature" });
+  });
+
   it("firstPrevHash must be exactly 64 lower-case hex digits", () => {
     const rows = chain(wsA, 2);
     for (const bad of ["0".repeat(65), `x${"0".repeat(64)}`, `${"0".repeat(64)}x`, "0".repeat(63), "A".repeat(64)])

@@ -108,7 +108,7 @@ let hashInput = Buffer.alloc(4096);
 /** SHA-256(prev ‖ canonical), hex, for a `prev` already known to be a hex digest (the anchor, or a hash just checked). */
 function chainHash(prevHex: string, canonical: Uint8Array): string {
   const length = 32 + canonical.length;
-  if (hashInput.length < length) hashInput = Buffer.alloc(Math.max(length, hashInput.length * 2));
+  if (hashInput.length < length) hashInput = Buffer.alloc(2 * length);
   hashInput.write(prevHex, 0, "hex");
   hashInput.set(canonical, 32);
   return hash("sha256", hashInput.subarray(0, length), "hex");
@@ -119,10 +119,10 @@ function chainHash(prevHex: string, canonical: Uint8Array): string {
  * the chain fields the record names with the row's columns — that is what binds a verified chain position to the
  * record a reader will see. `full` also re-canonicalizes (RFC 8785: the same text again) and validates the schema.
  */
-function checkContent(e: StoredChainEvent, mode: "full" | "columns"): ChainFailure | null {
+function checkContent(e: StoredChainEvent, columnsOnly: boolean): ChainFailure | null {
   // The fast path's common case: the bytes are read without building the record (see chain-fields.ts); whatever that
   // reader cannot vouch for is parsed below, and every failure is named from the parsed text.
-  if (mode === "columns" && vouchForChainFields(e.canonical, e)) return null;
+  if (columnsOnly && vouchForChainFields(e.canonical, e)) return null;
   let text: string;
   let record: unknown;
   try {
@@ -131,7 +131,7 @@ function checkContent(e: StoredChainEvent, mode: "full" | "columns"): ChainFailu
   } catch {
     return "malformed";
   }
-  if (mode === "columns") {
+  if (columnsOnly) {
     if (record === null || typeof record !== "object") return "schema";
     const r = record as { seq?: unknown; workspace_id?: unknown; prev_hash?: unknown; key_id?: unknown };
     return r.seq === e.seq && r.workspace_id === e.workspace_id && r.prev_hash === e.prev_hash && r.key_id === e.key_id
@@ -192,8 +192,9 @@ export function verifyChain(
   }
   const signatures = options.signatures ?? true;
   // The first seq whose signature is checked (Infinity: none).
-  const signaturesFrom = signatures === true ? 0 : signatures === false ? Number.POSITIVE_INFINITY : signatures.fromSeq;
-  const contentMode = options.content ?? "full";
+  const signaturesFrom =
+    typeof signatures === "object" ? signatures.fromSeq : signatures ? 0 : Number.POSITIVE_INFINITY;
+  const columnsOnly = options.content === "columns";
   const workspaceId = options.workspaceId;
   let head = options.firstPrevHash;
   let expectedSeq = options.firstSeq;
@@ -226,7 +227,7 @@ export function verifyChain(
       // a digest computed below.
       if (chainHash(head, e.canonical) !== e.hash) return failure(index, e.seq, "hash_mismatch");
 
-      const contentProblem = checkContent(e, contentMode);
+      const contentProblem = checkContent(e, columnsOnly);
       if (contentProblem !== null) return failure(index, e.seq, contentProblem);
     }
 
