@@ -62,7 +62,9 @@ let ingestUrl: string;
 let token: string;
 let receiver: Server;
 let receiverUrl: string;
-const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+const received: { headers: IncomingHttpHeaders; body: string; at: number }[] = [];
+/** What the receiver answers next (then 204 once they are used up). */
+const answers: { status: number; headers?: Record<string, string> }[] = [];
 const logLines: string[] = [];
 const spans = new InMemorySpanExporter();
 const logSink = new Writable({
@@ -115,8 +117,9 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
-      res.writeHead(204).end();
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), at: Date.now() });
+      const answer = answers.shift() ?? { status: 204 };
+      res.writeHead(answer.status, answer.headers).end();
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
@@ -435,6 +438,50 @@ describe("a declarative Skill, from its document to its actions", () => {
     const other = await sendEvent(skillId, triggerSecret, { type: "deploy.started", service: DROPPED });
     expect(other.status).toBe(202);
     expect(other.json["runIds"]).toEqual([]);
+  });
+
+  it("a producer that answers 503 with Retry-After is asked again after that delay, with the same webhook-id; the run is not failed, its Slack post not repeated", async () => {
+    const before = { posts: slack.messages.length, callbacks: received.length };
+    answers.push({ status: 503, headers: { "retry-after": "2" } });
+    const sent = await sendEvent(skillId, triggerSecret, {
+      type: "deploy.failed",
+      service: "billing-api",
+      environment: "production",
+      failed_step: "migrate",
+      attempt: 2,
+    });
+    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    expect(await h.waitForRun(runId)).toEqual({ status: "succeeded", error_code: null });
+    const attempts = received.slice(before.callbacks);
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1]?.headers["webhook-id"]).toBe(attempts[0]?.headers["webhook-id"]);
+    expect(JSON.parse(attempts[1]!.body)).toMatchObject({ run_id: runId, verdict: "escalate" });
+    // Not before the producer's delay: the run was given back, due two seconds after its answer.
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(2000);
+    // The step before the callback was journaled: replayed, not repeated.
+    expect(slack.messages.length).toBe(before.posts + 1);
+    // A deferral, not an attempt used up.
+    const [row] = await h.admin<{ attempt: number; deferrals: number }[]>`
+      select attempt, deferrals from agent_runs where id = ${runId}`;
+    expect(row).toEqual({ attempt: 1, deferrals: 1 });
+    // The producer's delay holds back this run only: no gate closed for the workspace's other runs.
+    expect(await h.admin`select 1 from run_gates where code = 'CALLBACK_THROTTLED'`).toHaveLength(0);
+    expect(logLines.join("")).toMatch(new RegExp(`"runId":"${runId}"[^\\n]*"code":"CALLBACK_THROTTLED"`));
+  });
+
+  it("a producer that refuses the callback (400) fails the run with CALLBACK_REJECTED, asked once", async () => {
+    const before = received.length;
+    answers.push({ status: 400 });
+    const sent = await sendEvent(skillId, triggerSecret, {
+      type: "deploy.failed",
+      service: "billing-api",
+      environment: "production",
+      failed_step: "deploy",
+      attempt: 4,
+    });
+    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    expect(await h.waitForRun(runId)).toEqual({ status: "failed", error_code: "CALLBACK_REJECTED" });
+    expect(received.length).toBe(before + 1);
   });
 
   it("comments on the GitHub issue its document names from the input, as the installation's bot, once", async () => {

@@ -6,9 +6,10 @@
  *  - a guard denial: already audited by the executor; the run fails with the guard's code (class `guard`: a redrive
  *    needs a new Skill version);
  *  - a throttle (`ThrottledError`: the workspace's model key answered 429/529, its GitHub installation or Slack team
- *    is rate limited): the slot is released at once — the run is given back with its journal, due after the
- *    provider's retry-after, and that resource is gated for the workspace's other runs until then; it is not an
- *    attempt. Throttled more than `maxDeferrals` times, it fails with the throttle's code;
+ *    is rate limited, the Skill's producer answered its callback 429/503 with a Retry-After): the slot is released at
+ *    once — the run is given back with its journal, due after the provider's retry-after, and (model key,
+ *    integration) that resource is gated for the workspace's other runs until then; it is not an attempt. Throttled
+ *    more than `maxDeferrals` times, it fails with the throttle's code;
  *  - the integration is gone (`IntegrationGoneError`): the integration is marked revoked, its other queued runs fail
  *    once, the change is audited, and this run fails with INTEGRATION_GONE;
  *  - a transient infrastructure error (database, GitHub 5xx, Redis) with attempts left: the run is given back to the
@@ -374,15 +375,21 @@ export async function processRunJob(deps: RunJobDeps, runId: RunId): Promise<Run
     }
     if (err instanceof ThrottledError && claimed.deferrals < (deps.maxDeferrals ?? 100)) {
       await recorder.flush().catch(() => undefined);
-      // A run with no recorded integration (made before runs recorded one) is delayed without a gate.
-      const gate = err.resource === "model" ? ("model" as const) : ctxIntegration ? ("integration" as const) : null;
+      // A run with no recorded integration (made before runs recorded one) is delayed without a gate; so is one whose
+      // producer asked to wait (its callback URL is the Skill's own, not a resource the workspace's runs share).
+      const gate =
+        err.resource === "model"
+          ? ("model" as const)
+          : err.resource !== "callback" && ctxIntegration
+            ? ("integration" as const)
+            : null;
       const due = await withWorkspace(deps.database, ws, (s) =>
         deferRun(s, lease, err.retryAfterMs, { resource: gate, code: err.code }),
       );
       deps.onSlotFreed?.();
       deps.log.info(
         { runId, workspaceId: ws, code: err.code, resource: err.resource, retryAfterMs: err.retryAfterMs },
-        "throttled: slot released, run delayed and its resource gated",
+        "throttled: slot released, run delayed (its resource gated, unless a producer asked)",
       );
       return { runId, status: "deferred", code: err.code, due };
     }

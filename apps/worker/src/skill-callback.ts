@@ -3,18 +3,23 @@
  * under `skill_callback/<skill id>`) is opened under the run's lease, the body is signed (`v1`, HMAC-SHA256 over
  * `id.timestamp.body`), and the request goes through the egress guard — resolved once, refused for loopback, private,
  * link-local, CGNAT, multicast and metadata addresses unless the operator allows a range, sent to the pinned address,
- * no redirects, bounded in time and size. 2xx: delivered. 408, 429 and 5xx: retried with the run's transient backoff
- * (same webhook-id: the receiver deduplicates; `Retry-After` is not yet honoured). Any other answer: the producer
- * refused it (permanent).
+ * no redirects, bounded in time and size. 2xx: delivered. 429 or 503 with a readable `Retry-After` (delay-seconds or an
+ * HTTP date): the producer asked for time — a `ThrottledError` (CALLBACK_THROTTLED), so the run is given back with its
+ * journal and due after that delay (capped at an hour), not counted as an attempt. 408, 429 and 5xx otherwise: retried
+ * with the run's transient backoff. Either way the retry carries the same webhook-id (the receiver deduplicates). Any
+ * other answer: the producer refused it (permanent).
  */
-import { standardWebhookV1 } from "@praxa/connectors";
-import { PraxaError } from "@praxa/core";
+import { parseRetryAfter, standardWebhookV1 } from "@praxa/connectors";
+import { PraxaError, ThrottledError } from "@praxa/core";
 import { withWorkspace, type Database, type RunLease } from "@praxa/db";
 import { egressRequest, type EgressOptions, type EgressPolicy } from "@praxa/egress";
 import type { KeyProvider } from "@praxa/crypto";
 import { openCredentialForRun } from "./credentials.js";
 
 const callbackSecretName = (skillId: string): string => `skill_callback/${skillId}`;
+
+/** The longest a producer's `Retry-After` delays a run (a longer one is cut to this; the run is asked again then). */
+export const CALLBACK_MAX_RETRY_AFTER_MS = 3_600_000;
 
 /** The producer answered the callback with a refusal (4xx other than 408/429). */
 class CallbackRejectedError extends PraxaError {
@@ -78,6 +83,16 @@ export async function sendSkillCallback(
     deps.egressOptions,
   );
   if (res.status >= 200 && res.status < 300) return { status: res.status };
+  if (res.status === 429 || res.status === 503) {
+    const retryAfterMs = parseRetryAfter(res.headers["retry-after"], (deps.now ?? Date.now)());
+    if (retryAfterMs !== null)
+      throw new ThrottledError(`the producer asked to retry the callback later (${res.status})`, {
+        resource: "callback",
+        retryAfterMs: Math.min(retryAfterMs, CALLBACK_MAX_RETRY_AFTER_MS),
+        code: "CALLBACK_THROTTLED",
+        details: { status: res.status },
+      });
+  }
   if (res.status === 408 || res.status === 429 || res.status >= 500)
     throw new CallbackUnavailableError(`the producer answered ${res.status}`, { details: { status: res.status } });
   throw new CallbackRejectedError(`the producer refused the callback (${res.status})`, {

@@ -130,10 +130,11 @@ export class IntegrationNotConfiguredError extends PraxaError {
 }
 
 /**
- * An outside service refused for rate: a model provider's 429 / 529 on the workspace's own key, or GitHub's primary
- * or secondary rate limit on an installation. Retryable, but not in the job: the worker gives the run back at once
- * (its journal kept), delays it by `retryAfterMs` and gates the same `resource` for the workspace's other runs until
- * then (docs/operations.md, "Caps, fairness, cancel and redrive"). Other workspaces are not slowed.
+ * An outside service refused for rate: a model provider's 429 / 529 on the workspace's own key, GitHub's primary or
+ * secondary rate limit on an installation, or a Skill's producer answering its callback 429 / 503 with a
+ * `Retry-After`. Retryable, but not in the job: the worker gives the run back at once (its journal kept), delays it
+ * by `retryAfterMs` and — for the model key and the integrations — gates the same `resource` for the workspace's other
+ * runs until then (docs/operations.md, "Caps, fairness, cancel and redrive"). Other workspaces are not slowed.
  */
 export class ThrottledError extends PraxaError {
   readonly code: string;
@@ -141,12 +142,12 @@ export class ThrottledError extends PraxaError {
   override readonly retryable = true;
   /** How long to wait before the resource is asked again (the server's `retry-after`, or a computed backoff). */
   readonly retryAfterMs: number;
-  /** What is throttled: the workspace's model key, or the run's GitHub installation / Slack team. */
-  readonly resource: "model" | "github" | "slack";
+  /** What is throttled: the workspace's model key, the run's GitHub installation / Slack team, or its producer. */
+  readonly resource: "model" | "github" | "slack" | "callback";
   constructor(
     message: string,
     options: {
-      readonly resource: "model" | "github" | "slack";
+      readonly resource: "model" | "github" | "slack" | "callback";
       readonly retryAfterMs: number;
       /** A stable code for the run's record if throttling outlasts its budget (default `THROTTLED`). */
       readonly code?: string;
