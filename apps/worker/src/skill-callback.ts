@@ -19,7 +19,7 @@ import { openCredentialForRun } from "./credentials.js";
 const callbackSecretName = (skillId: string): string => `skill_callback/${skillId}`;
 
 /** The longest a producer's `Retry-After` delays a run (a longer one is cut to this; the run is asked again then). */
-export const CALLBACK_MAX_RETRY_AFTER_MS = 3_600_000;
+const CALLBACK_MAX_RETRY_AFTER_MS = 3_600_000;
 
 /** The producer answered the callback with a refusal (4xx other than 408/429). */
 class CallbackRejectedError extends PraxaError {
