@@ -230,6 +230,12 @@ async function sendEvent(
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
+/** The run an accepted event started (its first run id). */
+function firstRunId(sent: { status: number; json: Record<string, unknown> }): RunId {
+  expect(sent.status).toBe(202);
+  return parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+}
+
 let skillId = "";
 let escalationEventId = "";
 
@@ -338,7 +344,7 @@ describe("a declarative Skill, from its document to its actions", () => {
     };
     const sent = await sendEvent(skillId, triggerSecret, payload);
     expect(sent.status).toBe(202);
-    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    const runId = firstRunId(sent);
     expect(await h.waitForRun(runId)).toEqual({ status: "succeeded", error_code: null });
 
     const [run] = await h.admin<
@@ -416,7 +422,7 @@ describe("a declarative Skill, from its document to its actions", () => {
       environment: "preview",
       failed_step: "build",
     });
-    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    const runId = firstRunId(sent);
     expect(await h.waitForRun(runId)).toEqual({ status: "succeeded", error_code: null });
     expect(slack.messages.length).toBe(before.posts);
     expect(received.length).toBe(before.callbacks);
@@ -450,7 +456,7 @@ describe("a declarative Skill, from its document to its actions", () => {
       failed_step: "migrate",
       attempt: 2,
     });
-    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    const runId = firstRunId(sent);
     expect(await h.waitForRun(runId)).toEqual({ status: "succeeded", error_code: null });
     const attempts = received.slice(before.callbacks);
     expect(attempts).toHaveLength(2);
@@ -479,7 +485,7 @@ describe("a declarative Skill, from its document to its actions", () => {
       failed_step: "deploy",
       attempt: 4,
     });
-    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    const runId = firstRunId(sent);
     expect(await h.waitForRun(runId)).toEqual({ status: "failed", error_code: "CALLBACK_REJECTED" });
     expect(received.length).toBe(before + 1);
   });
@@ -520,7 +526,7 @@ describe("a declarative Skill, from its document to its actions", () => {
     const id = (created.json["skill"] as { id: string }).id;
     const secret = String((await call("POST", `/v1/skills/${id}/trigger-secrets`)).json["secret"]);
     const sent = await sendEvent(id, secret, { type: "incident.opened", repo: "acme/shop", issue: 7, pager: DROPPED });
-    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    const runId = firstRunId(sent);
     expect(await h.waitForRun(runId)).toEqual({ status: "succeeded", error_code: null });
     const comments = h.gh.sandbox.issueComments("acme", "shop", 7);
     expect(comments).toHaveLength(1);
@@ -562,7 +568,7 @@ describe("a declarative Skill, from its document to its actions", () => {
       failed_step: "deploy",
       attempt: 2,
     });
-    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    const runId = firstRunId(sent);
     expect(await h.waitForRun(runId)).toEqual({ status: "succeeded", error_code: null });
     const [ev] = await h.admin<
       { id: string }[]
@@ -599,7 +605,7 @@ describe("a declarative Skill, from its document to its actions", () => {
     };
     const parked = async (): Promise<{ runId: RunId; approvalId: string }> => {
       const sent = await sendEvent(id, secret, escalate);
-      const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+      const runId = firstRunId(sent);
       for (;;) {
         const [row] = await h.admin<{ status: string }[]>`select status from agent_runs where id = ${runId}`;
         if (row?.status === "waiting_approval") break;
@@ -651,7 +657,7 @@ describe("a declarative Skill, from its document to its actions", () => {
       environment: "staging",
       failed_step: "x",
     });
-    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    const runId = firstRunId(sent);
     expect(await h.waitForRun(runId)).toEqual({ status: "failed", error_code: "MODEL_REQUIRED" });
   });
 
@@ -664,7 +670,7 @@ describe("a declarative Skill, from its document to its actions", () => {
       environment: "staging",
       failed_step: "test",
     });
-    const runId = parseId("run", (sent.json["runIds"] as string[])[0]) as RunId;
+    const runId = firstRunId(sent);
     expect(await h.waitForRun(runId)).toEqual({ status: "failed", error_code: "TOOL_NOT_ALLOWED" });
     // Offered: only the decision tool (slack.post_message and webhook.callback are effects, never offered).
     expect(anthropic.messageRequests[0]?.tools).toEqual(["record_decision"]);
