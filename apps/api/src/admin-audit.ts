@@ -8,7 +8,7 @@
  */
 import { newId, UnavailableError, type AdminEventKind, type AuditEventDraft, type SkillId } from "@praxa/core";
 import { appendAuditEvents, type AuditSigner, type WorkspaceScope } from "@praxa/db";
-import type { Caller } from "./route-builder.js";
+import type { Caller } from "./route-auth.js";
 
 type JsonObject = AuditEventDraft["input"];
 

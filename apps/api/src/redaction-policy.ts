@@ -7,7 +7,7 @@
 import { WorkspaceScopeError, type RedactionPolicy } from "@praxa/core";
 import { eq, schema, sql, type AuditSigner, type WorkspaceScope } from "@praxa/db";
 import { appendAdminEvents, requireAuditSigner } from "./admin-audit.js";
-import type { Caller } from "./route-builder.js";
+import type { Caller } from "./route-auth.js";
 
 const w = schema.workspaces;
 const digestOf = sql<string>`pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${w.auditRedaction}::text, 'UTF8')), 'hex')`;

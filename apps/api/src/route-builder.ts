@@ -9,7 +9,8 @@
  * What the builder adds to a route, ahead of validation (`preValidation`, so an unauthenticated caller learns nothing
  * about the schema): the api token's authentication, the per-token rate limit, the roles and the token kind
  * (`human`-only routes). The handler runs inside the caller's workspace scope — the workspace comes from the
- * authenticated token, never from the URL or the body — and a foreign id is answered 404 like a missing one; work
+ * authenticated token, never from the URL or the body — and a foreign id is answered 404 like a missing one (both in
+ * route-auth.ts, the part the mutation gate holds to the promise); work
  * registered with `afterCommit` runs once the scope's transaction has committed.
  * Routes without a token (`auth: 'none'`: /healthz, the OpenAPI document, the install callbacks) declare so.
  */
@@ -17,20 +18,9 @@ import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { hashTokenSecret, parseApiToken, type WorkspaceId } from "@praxa/core";
-import { authenticateApiToken, withWorkspace, type Database, type MemberRole, type WorkspaceScope } from "@praxa/db";
-import { checkCsrf, consoleOrigin, sessionTokenOf } from "./console-session.js";
-import { ForbiddenError, RateLimitedError, UnauthenticatedError } from "./errors.js";
-import { apiRateLimiter } from "./rate-limit.js";
-
-export interface Caller {
-  readonly workspaceId: WorkspaceId;
-  readonly memberId: string;
-  readonly role: MemberRole;
-  readonly kind: "human" | "automation";
-  /** The token as presented (id and the SHA-256 of its secret), for definer functions that re-check it. Never logged. */
-  readonly token: { readonly tokenId: string; readonly secretSha256: string };
-}
+import type { Database, MemberRole, WorkspaceScope } from "@praxa/db";
+import { RateLimitedError } from "./errors.js";
+import { admit, inCallersScope, type Caller } from "./route-auth.js";
 
 /** Every error code the api answers, with its HTTP status (the classes that carry them: core, connectors, errors.ts). */
 export const ERROR_STATUS = {
@@ -224,31 +214,6 @@ function schemaOf(
   };
 }
 
-/**
- * The caller: an api token in `Authorization`, or — with no such header — the console's session cookie, which holds a
- * short-lived human token (console-session.ts). A cookie-authenticated request that changes anything must also pass
- * the CSRF check. Either way the database vouches for the token (api_authenticate).
- */
-async function authenticate(app: FastifyInstance, database: Database, req: FastifyRequest): Promise<Caller> {
-  const header = req.headers.authorization;
-  const fromCookie = header === undefined ? sessionTokenOf(req) : null;
-  const token = header !== undefined ? parseApiToken(header) : fromCookie;
-  if (!token) throw new UnauthenticatedError("a valid api token is required");
-  const secretSha256 = hashTokenSecret(token.secret);
-  const auth = await authenticateApiToken(database, token.workspaceId, token.tokenId, secretSha256);
-  if (!auth) throw new UnauthenticatedError("a valid api token is required");
-  if (fromCookie) checkCsrf(req, fromCookie, consoleOrigin(app));
-  return {
-    workspaceId: token.workspaceId,
-    memberId: auth.member_id,
-    role: auth.role,
-    kind: auth.kind,
-    token: { tokenId: token.tokenId, secretSha256 },
-  };
-}
-
-const callers = new WeakMap<FastifyRequest, Caller>();
-
 function withRetryAfter(reply: FastifyReply, err: unknown): never {
   if (err instanceof RateLimitedError) void reply.header("retry-after", String(err.retryAfterSeconds));
   throw err;
@@ -271,33 +236,22 @@ export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodT
     ...(spec.examples ? { config: { examples: spec.examples, status: spec.status ?? 200 } } : {}),
     // Before validation: who calls, within which budget, with which role and token kind.
     preValidation: async (req, reply) => {
-      try {
-        const caller = await authenticate(app, database, req);
-        // The token's own budget, keyed by the id the database just vouched for (per-address limits ran before).
-        await apiRateLimiter(app)?.token(req, caller.token.tokenId);
-        if (spec.roles && !spec.roles.includes(caller.role)) throw new ForbiddenError("your role may not do this");
-        if (spec.kind && caller.kind !== spec.kind) throw new ForbiddenError(`this needs a ${spec.kind} token`);
-        callers.set(req, caller);
-      } catch (err) {
-        withRetryAfter(reply, err);
-      }
+      await admit(app, database, req, spec).catch((err: unknown) => withRetryAfter(reply, err));
     },
     handler: async (req, reply) => {
-      const caller = callers.get(req);
-      if (!caller) throw new UnauthenticatedError("a valid api token is required");
       const deferred: (() => Promise<void>)[] = [];
       const afterCommit = (fn: () => Promise<void>) => void deferred.push(fn);
-      const ctx = {
-        params: req.params as z.output<P>,
-        query: req.query as z.output<Q>,
-        body: req.body as z.output<B>,
-        caller,
-        afterCommit,
-        request: req,
-        reply,
-      };
-      const result = await withWorkspace(database, caller.workspaceId, (scope) =>
-        spec.handler({ ...ctx, scope }),
+      const result = await inCallersScope(database, req, (scope, caller) =>
+        spec.handler({
+          params: req.params as z.output<P>,
+          query: req.query as z.output<Q>,
+          body: req.body as z.output<B>,
+          caller,
+          afterCommit,
+          request: req,
+          reply,
+          scope,
+        }),
       ).catch((err: unknown) => withRetryAfter(reply, err));
       // Committed: follow-ups are best effort (each records its own failure; the outbox reconciler covers them).
       for (const fn of deferred) await fn().catch(() => undefined);

@@ -55,7 +55,8 @@ import {
   RunFinishedError,
   RunNotFailedError,
 } from "../errors.js";
-import { route, type Caller } from "../route-builder.js";
+import type { Caller } from "../route-auth.js";
+import { route } from "../route-builder.js";
 import { Id } from "../schemas.js";
 
 export interface RunControlDeps {
