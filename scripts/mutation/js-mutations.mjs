@@ -13,6 +13,15 @@
 //                                                          only when migrations or their suites changed
 //   … --gate                                               the per-commit gate (.ci/run): leave out the modules
 //                                                          marked `"perCommit": false` in modules.json, printing why
+//   … --ranges                                             print each module's mutate list as Stryker gets it
+//                                                          (anchors resolved to line ranges) and stop
+//
+// A mutate entry names a file, a glob, or part of a file by its declarations (resolved on every run, so it follows
+// the code; a range written as line numbers went stale whenever its file changed):
+//   file.ts#name        the lines of the one declaration named `name` (function, class or variable, at any depth)
+//   file.ts#from..to    from the first line of `from` to the last line of `to`
+//   file.ts#name()      the statements that call `name` (with the `if` that guards the call, when it has no block)
+// An anchor that matches no declaration, or more than one, stops the run with the entry named.
 //
 // Time budget: PRAXA_MUTATION_BUDGET_S (seconds, unset = none) bounds the JS modules. Each module runs in a child
 // process of its own; a module whose `estimateS` no longer fits in what is left is not started, and one still running
@@ -25,6 +34,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { resolveAnchor } from "./anchors.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const here = join(root, "scripts", "mutation");
@@ -56,7 +66,13 @@ const globToRegExp = (g) =>
       .join(".*")}$`,
   );
 // A mutate entry may carry a line range (`file.ts:57-64`): the file is what a diff or an equivalent names.
-const fileOf = (p) => p.replace(/^!/, "").replace(/:\d+(:\d+)?-\d+(:\d+)?$/, "");
+const fileOf = (p) =>
+  p
+    .replace(/^!/, "")
+    .replace(/#.*$/, "")
+    .replace(/:\d+(:\d+)?-\d+(:\d+)?$/, "");
+
+for (const m of config.modules) m.mutate = m.mutate.flatMap((entry) => resolveAnchor(root, entry));
 const touches = (files, patterns) => files.some((f) => patterns.some((p) => globToRegExp(fileOf(p)).test(f)));
 const ALWAYS = ["scripts/mutation/**", "package.json", "pnpm-lock.yaml", "jest.config.mjs"];
 
@@ -97,6 +113,10 @@ const listed = new Map(equivalents.map((e) => [keyOf(e), e]));
 for (const e of equivalents)
   if (!e.reason || e.reason.length < 20) throw new Error(`equivalent ${keyOf(e)} needs a written reason`);
 
+if (argv.includes("--ranges")) {
+  for (const m of modules) console.log(`${m.name.padEnd(22)} ${m.mutate.join("  ")}`);
+  process.exit(0);
+}
 if (one) {
   await runModule(config.modules.find((m) => m.name === one));
   process.exit(0);
