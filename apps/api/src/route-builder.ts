@@ -9,9 +9,9 @@
  * What the builder adds to a route, ahead of validation (`preValidation`, so an unauthenticated caller learns nothing
  * about the schema): the api token's authentication, the per-token rate limit, the roles and the token kind
  * (`human`-only routes). The handler runs inside the caller's workspace scope — the workspace comes from the
- * authenticated token, never from the URL or the body — and a foreign id is answered 404 like a missing one (both in
- * route-auth.ts, the part the mutation gate holds to the promise); work
- * registered with `afterCommit` runs once the scope's transaction has committed.
+ * authenticated token, never from the URL or the body — and a foreign id is answered 404 like a missing one; work
+ * registered with `afterCommit` runs once the scope's transaction has committed. The checks and the scope are
+ * route-auth.ts's (a file of its own, which the mutation gate holds to the promise).
  * Routes without a token (`auth: 'none'`: /healthz, the OpenAPI document, the install callbacks) declare so.
  */
 import type { Readable } from "node:stream";
