@@ -75,10 +75,23 @@ async function portClosed(url: string): Promise<boolean> {
   );
 }
 
-async function until(what: string, ok: () => boolean, output: () => string, timeoutMs = 60_000): Promise<void> {
+/**
+ * Wait until `ok()`, giving up after `timeoutMs` — or at once when the CLI has exited, since then it never will: the
+ * error says which, with the CLI's output (its last 6,000 characters first, so a truncated log still shows the end).
+ */
+async function until(
+  what: string,
+  ok: () => boolean,
+  cli: { readonly child: ChildProcess; readonly output: () => string },
+  timeoutMs = 60_000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!ok()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}; output so far:\n${output()}`);
+    const exited = cli.child.exitCode !== null || cli.child.signalCode !== null;
+    if (exited || Date.now() > end)
+      throw new Error(
+        `${exited ? `the CLI exited (code ${cli.child.exitCode}, signal ${cli.child.signalCode}) before` : `gave up after ${timeoutMs / 1000} s waiting for`} ${what}; the end of its output:\n${cli.output().slice(-6_000)}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -255,7 +268,7 @@ describe("pnpm praxa demo", () => {
     const demo = startCli(["demo", "--keep"], demoEnv());
     let pids: number[] = [];
     try {
-      await until("the --keep instructions", () => demo.output().includes("Where to look"), demo.output);
+      await until("the --keep instructions", () => demo.output().includes("Where to look"), demo);
       const fleet = fleetOf(demo.output());
       pids = fleet.pids;
       // The console: the api is up, and the printed sign-in link signs in once.
@@ -284,7 +297,7 @@ describe("pnpm praxa demo", () => {
       await until(
         "the second review",
         () => demo.output().includes("review posted on acme/payments#1285 as praxa-demo[bot]"),
-        demo.output,
+        demo,
       );
 
       demo.child.kill("SIGINT");
@@ -307,7 +320,7 @@ describe("pnpm praxa demo", () => {
     const demo = startCli(["demo"], demoEnv());
     let pids: number[] = [];
     try {
-      await until("the fleet", () => /the fleet's Redis keys under/.test(demo.output()), demo.output);
+      await until("the fleet", () => /the fleet's Redis keys under/.test(demo.output()), demo);
       const fleet = fleetOf(demo.output());
       pids = fleet.pids;
       demo.child.kill("SIGINT");
