@@ -66,11 +66,8 @@ const globToRegExp = (g) =>
       .join(".*")}$`,
   );
 // A mutate entry may carry a line range (`file.ts:57-64`): the file is what a diff or an equivalent names.
-const fileOf = (p) =>
-  p
-    .replace(/^!/, "")
-    .replace(/#.*$/, "")
-    .replace(/:\d+(:\d+)?-\d+(:\d+)?$/, "");
+// (Anchors are resolved to line ranges below, before any entry is read.)
+const fileOf = (p) => p.replace(/^!/, "").replace(/:\d+(:\d+)?-\d+(:\d+)?$/, "");
 
 for (const m of config.modules) m.mutate = m.mutate.flatMap((entry) => resolveAnchor(root, entry));
 const touches = (files, patterns) => files.some((f) => patterns.some((p) => globToRegExp(fileOf(p)).test(f)));

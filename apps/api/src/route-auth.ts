@@ -26,9 +26,9 @@ export interface Caller {
 
 /** What a route asks of its caller beyond a valid token. */
 export interface CallerRequirements {
-  /** Roles allowed to call (absent: any member). */
+  /** Roles allowed to call (absent: every member role). */
   readonly roles?: readonly MemberRole[];
-  /** `human`: only a person's token (a console session is one); absent: either kind. */
+  /** Token kind required — `human` (e.g. for resume): a person's token, as a console session is; absent: either kind. */
   readonly kind?: "human";
 }
 

@@ -18,9 +18,9 @@ import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import type { Database, MemberRole, WorkspaceScope } from "@praxa/db";
+import type { Database, WorkspaceScope } from "@praxa/db";
 import { RateLimitedError } from "./errors.js";
-import { admit, inCallersScope, type Caller } from "./route-auth.js";
+import { admit, inCallersScope, type Caller, type CallerRequirements } from "./route-auth.js";
 
 /** Every error code the api answers, with its HTTP status (the classes that carry them: core, connectors, errors.ts). */
 export const ERROR_STATUS = {
@@ -113,16 +113,8 @@ interface SpecBase<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType
   readonly examples?: { readonly body?: unknown; readonly response?: unknown };
 }
 
-export interface RouteSpec<
-  P extends z.ZodType,
-  Q extends z.ZodType,
-  B extends z.ZodType,
-  R extends z.ZodType,
-> extends SpecBase<P, Q, B, R> {
-  /** Roles allowed to call (default: every member role). */
-  readonly roles?: readonly MemberRole[];
-  /** Token kind required (e.g. `human` for resume). */
-  readonly kind?: "human";
+export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>
+  extends SpecBase<P, Q, B, R>, CallerRequirements {
   /** The handler's answer: the schema's output, with Dates where strings are declared (sent as ISO-8601). */
   readonly handler: (
     ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>,
